@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../config/load.ts';
+import { Store } from '../store/store.ts';
+import { Engine } from '../runner/engine.ts';
+import { Scheduler } from '../runner/scheduler.ts';
+import { ProbeMetrics } from '../server/metrics.ts';
+import { startDaemonServer, type DaemonServer } from '../server/server.ts';
+import { createHttpClient } from '../net/http-client.ts';
+import { Redactor } from '../util/redact.ts';
+import type { Clock } from '../util/clock.ts';
+
+export interface Daemon {
+  url: string;
+  store: Store;
+  engine: Engine;
+  server: DaemonServer;
+  stop(): Promise<void>;
+}
+
+const MAINTENANCE_EVERY_MS = 5 * 60_000;
+
+/** Opens the store, starts the schedules and the HTTP server. stop() ends cleanly: in-flight runs finish and are stored. */
+export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; logger: Logger }): Promise<Daemon> {
+  const { clock, logger } = deps;
+  const store = new Store(config.store.path, clock);
+  const metrics = new ProbeMetrics();
+  const shutdown = new AbortController();
+  const engine = new Engine(config.probes.filter((p) => p.enabled !== false), {
+    clock,
+    logger,
+    http: createHttpClient(),
+    redactor: new Redactor(config.secrets),
+    store,
+    metrics,
+    shutdown: shutdown.signal,
+  });
+  let ready = false;
+  const scheduler = new Scheduler({
+    probes: engine.specs(),
+    concurrency: config.scheduler.concurrency,
+    jitter: config.scheduler.jitter,
+    clock,
+    logger,
+    execute: async (name, lateness) => {
+      metrics.observeLateness(lateness);
+      await engine.run(name);
+    },
+  });
+  const server = await startDaemonServer({
+    listen: config.server.listen,
+    ...(config.server.token ? { token: config.server.token } : {}),
+    store,
+    metrics,
+    logger,
+    isReady: () => ready,
+  });
+  const maintain = () => {
+    try {
+      const done = store.maintain(config.store.retention);
+      if (done.hoursRolledUp > 0 || done.runsPruned > 0) logger.info(done, 'store maintenance');
+    } catch (error) {
+      logger.error({ err: error }, 'store maintenance failed');
+    }
+  };
+  maintain();
+  const maintenance = setInterval(maintain, MAINTENANCE_EVERY_MS);
+  scheduler.start();
+  ready = true;
+  logger.info({ url: server.url, probes: engine.specs().length, db: config.store.path }, 'scaiprobe is running');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: server.url,
+    store,
+    engine,
+    server,
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        clearInterval(maintenance);
+        shutdown.abort();
+        const inFlight = scheduler.inFlight();
+        if (inFlight.length > 0) logger.info({ probes: inFlight }, 'waiting for runs in flight');
+        await scheduler.stop();
+        await engine.close();
+        await server.close();
+        store.close();
+        logger.info('scaiprobe stopped');
+      })();
+      return stopping;
+    },
+  };
+}

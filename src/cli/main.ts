@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, ConfigError, formatIssue, type LoadedConfig } from '../config/load.ts';
+import { createLogger } from '../util/logger.ts';
+import { systemClock } from '../util/clock.ts';
+import { runCheck, selectProbes, UsageError } from './check.ts';
+import { startDaemon } from './daemon.ts';
+import { startLab, LAB_ENV, type RunningLab } from '../lab/lab.ts';
+
+const USAGE = `scaiprobe — synthetic monitoring and deliverability probes for ScaiSend and ScaiDNS
+
+Usage:
+  scaiprobe run      [--config FILE|DIR] [--lab]      run every probe on its schedule (daemon)
+  scaiprobe check    [--config FILE|DIR] [--only NAME,...] [--tag T] [--json] [--junit FILE]
+                                                      run the selected probes once; exit 0 all pass, 1 a probe failed, 2 bad usage/config
+  scaiprobe validate [--config FILE|DIR]              check a configuration without running it
+  scaiprobe lab      [--dir DIR]                      start the local lab (ScaiSend/ScaiDNS stand-ins and real servers)
+
+Options:
+  --config FILE|DIR  a YAML file, or a folder whose *.yaml files are loaded together (default: probes/)
+  --lab              (run) also start the local lab in the same process, with its credentials in the environment
+  -h, --help         this text
+`;
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+function fail(message: string): never {
+  process.stderr.write(`scaiprobe: ${message}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+function load(configPath: string): LoadedConfig {
+  try {
+    const config = loadConfig(configPath);
+    for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
+    return config;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`scaiprobe: ${configPath}: invalid configuration, ${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}:\n`);
+      for (const issue of error.issues) process.stderr.write(`  ${formatIssue(issue)}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    throw error;
+  }
+}
+
+/** Exports the lab's own credentials (where unset) so the shipped configuration resolves. */
+function exportLabEnv(): void {
+  for (const [name, value] of Object.entries(LAB_ENV)) process.env[name] ??= value;
+}
+
+async function startLabFor(dir: string | undefined, level: string): Promise<RunningLab> {
+  const labDir = dir ?? join(process.cwd(), 'data', 'lab');
+  const lab = await startLab({ dir: labDir, logger: createLogger({ level, destination: process.stderr }) });
+  exportLabEnv();
+  return lab;
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let signalled = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (signalled) {
+        process.stderr.write('scaiprobe: second signal, exiting now\n');
+        process.exit(130);
+      }
+      signalled = true;
+      stop().then(
+        () => process.exit(EXIT_OK),
+        (error: unknown) => {
+          process.stderr.write(`scaiprobe: stop failed: ${String(error)}\n`);
+          process.exit(EXIT_FAILED);
+        },
+      );
+    });
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? EXIT_OK : EXIT_USAGE;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string', default: 'probes' },
+        only: { type: 'string', multiple: true },
+        tag: { type: 'string', multiple: true },
+        json: { type: 'boolean', default: false },
+        junit: { type: 'string' },
+        lab: { type: 'boolean', default: false },
+        dir: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  const configPath = values.config ?? 'probes';
+
+  switch (command) {
+    case 'validate': {
+      const config = load(configPath);
+      const kinds = [...new Set(config.probes.map((p) => p.kind))].join(', ');
+      process.stdout.write(`${configPath}: valid — ${config.probes.length} probe${config.probes.length === 1 ? '' : 's'} (${kinds || 'none'}) in ${config.files.join(', ')}\n`);
+      return EXIT_OK;
+    }
+    case 'check': {
+      if (values.lab) exportLabEnv();
+      const config = load(configPath);
+      const only = values.only?.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+      const tags = values.tag?.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+      let probes;
+      try {
+        probes = selectProbes(config.probes, only?.length ? only : undefined, tags?.length ? tags : undefined);
+      } catch (error) {
+        if (error instanceof UsageError) fail(error.message);
+        throw error;
+      }
+      const logger = createLogger({ level: process.env.SCAIPROBE_LOG_LEVEL ?? 'error', secrets: config.secrets, destination: process.stderr });
+      return runCheck(config, probes, { json: values.json ?? false, ...(values.junit ? { junit: values.junit } : {}), concurrency: config.scheduler.concurrency }, { clock: systemClock, logger, stdout: process.stdout });
+    }
+    case 'run': {
+      const lab = values.lab ? await startLabFor(values.dir, 'info') : undefined;
+      if (lab) for (const line of lab.describe()) process.stderr.write(`lab: ${line}\n`);
+      if (!existsSync(configPath)) fail(`${configPath}: no such file or directory`);
+      const config = load(configPath);
+      const logger = createLogger({ level: config.log.level, secrets: config.secrets, destination: process.stdout });
+      const daemon = await startDaemon(config, { clock: systemClock, logger });
+      process.stderr.write(`scaiprobe: ${config.probes.length} probes running; API and /metrics on ${daemon.url} (database ${config.store.path})\n`);
+      onSignals(async () => {
+        await daemon.stop();
+        await lab?.stop();
+      });
+      return new Promise<number>(() => undefined);
+    }
+    case 'lab': {
+      const lab = await startLabFor(values.dir, 'info');
+      process.stdout.write(`scaiprobe lab is running (Ctrl-C stops it):\n${lab.describe().map((line) => `  ${line}\n`).join('')}`);
+      onSignals(() => lab.stop());
+      return new Promise<number>(() => undefined);
+    }
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`scaiprobe: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(EXIT_FAILED);
+  },
+);

@@ -1,0 +1,286 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import {
+  commonProbeFields,
+  fileSchema,
+  logSchema,
+  schedulerSchema,
+  serverSchema,
+  storeSchema,
+  type DefaultsConfig,
+  type LogConfig,
+  type SchedulerConfig,
+  type ServerConfig,
+  type StoreConfig,
+} from './schema.ts';
+import { resolveSecrets, type SecretIssue } from './secrets.ts';
+import { findKind, PROBE_KINDS } from '../probers/registry.ts';
+import type { CommonProbeSpec } from '../probers/types.ts';
+import { parseAssertion } from '../runner/assertions.ts';
+
+export interface ConfigIssue {
+  file: string;
+  path: (string | number)[];
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(`invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${issues.map(formatIssue).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type ProbeSpec = CommonProbeSpec & Record<string, unknown> & { file: string; description?: string };
+
+export interface LoadedConfig {
+  files: string[];
+  server: ServerConfig;
+  store: StoreConfig;
+  scheduler: SchedulerConfig;
+  log: LogConfig;
+  probes: ProbeSpec[];
+  /** Resolved secret values, for redaction in logs and stored text. */
+  secrets: string[];
+  /** Problems that do not stop the configuration from running. */
+  warnings: string[];
+  /** Top-level sections other parts of the system read (e.g. alerts), validated by their owners. */
+  sections: Record<string, unknown>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_EVERY_MS = 60_000;
+
+export function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part), '');
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.line ? `${issue.file}:${issue.line}:${issue.column ?? 1}` : issue.file;
+  const path = formatPath(issue.path);
+  return `${where}: ${path ? `${path}: ` : ''}${issue.message}`;
+}
+
+/** Lists the YAML files a --config argument names: the file itself, or every *.yaml / *.yml in the folder. */
+export function configFiles(target: string): string[] {
+  let stats;
+  try {
+    stats = statSync(target);
+  } catch {
+    throw new ConfigError([{ file: target, path: [], message: 'no such file or directory' }]);
+  }
+  if (!stats.isDirectory()) return [target];
+  const files = readdirSync(target)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()
+    .map((name) => join(target, name));
+  if (files.length === 0) throw new ConfigError([{ file: target, path: [], message: 'the folder holds no .yaml files' }]);
+  return files;
+}
+
+function locate(doc: Document, lines: LineCounter, path: (string | number)[]): { line?: number; column?: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) {
+      const { line, col } = lines.linePos(node.range[0]);
+      return { line, column: col };
+    }
+  }
+  return {};
+}
+
+function zodIssues(error: z.ZodError, prefix: (string | number)[]): Array<{ path: (string | number)[]; message: string }> {
+  return error.issues.map((issue) => {
+    const path = [...prefix, ...(issue.path as (string | number)[])];
+    if (issue.code === 'unrecognized_keys') {
+      const keys = (issue as { keys: string[] }).keys;
+      return { path, message: `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` };
+    }
+    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+      return { path, message: 'is required' };
+    }
+    return { path, message: issue.message };
+  });
+}
+
+const probeSchemaCache = new Map<string, z.ZodType>();
+function probeSchemaFor(kindName: string): z.ZodType | undefined {
+  const kind = findKind(kindName);
+  if (!kind) return undefined;
+  let schema = probeSchemaCache.get(kindName);
+  if (!schema) {
+    schema = z.strictObject({ ...commonProbeFields, ...kind.fields.shape });
+    probeSchemaCache.set(kindName, schema);
+  }
+  return schema;
+}
+
+interface FileResult {
+  file: string;
+  sections: z.output<typeof fileSchema>;
+  extra: Record<string, unknown>;
+  doc: Document;
+  lines: LineCounter;
+}
+
+/** Top-level keys beyond the core ones, owned by later parts (alerts, reports); each validates its own. */
+export const EXTRA_SECTIONS = new Set(['alerts', 'reports', 'indicators']);
+
+function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, issues: ConfigIssue[]): FileResult | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    issues.push({ file, path: [], message: `cannot read: ${(error as Error).message}` });
+    return undefined;
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const error of doc.errors) {
+      const pos = error.linePos?.[0];
+      issues.push({ file, path: [], message: `YAML: ${error.message.split('\n')[0]}`, ...(pos ? { line: pos.line, column: pos.col } : {}) });
+    }
+    return undefined;
+  }
+  const raw = doc.toJS() ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    issues.push({ file, path: [], message: 'must be a YAML mapping with a "probes" list' });
+    return undefined;
+  }
+  const secretIssues: SecretIssue[] = [];
+  const resolved = resolveSecrets(raw, { env, baseDir: dirname(resolve(file)), secrets, issues: secretIssues }) as Record<string, unknown>;
+  for (const issue of secretIssues) issues.push({ file, ...issue, ...locate(doc, lines, issue.path) });
+  const extra: Record<string, unknown> = {};
+  for (const key of Object.keys(resolved)) {
+    if (EXTRA_SECTIONS.has(key)) {
+      extra[key] = resolved[key];
+      delete resolved[key];
+    }
+  }
+  const parsed = fileSchema.safeParse(resolved);
+  if (!parsed.success) {
+    for (const issue of zodIssues(parsed.error, [])) issues.push({ file, ...issue, ...locate(doc, lines, issue.path) });
+    return undefined;
+  }
+  return { file, sections: parsed.data, extra, doc, lines };
+}
+
+function applyDefaults(probe: Record<string, unknown>, defaults: DefaultsConfig | undefined, file: string): ProbeSpec {
+  const every = probe.every ?? (probe.cron === undefined ? (defaults?.every ?? DEFAULT_EVERY_MS) : undefined);
+  const tenant = probe.tenant ?? defaults?.tenant;
+  return {
+    ...probe,
+    file,
+    ...(every !== undefined ? { every } : {}),
+    timeout: (probe.timeout as number | undefined) ?? defaults?.timeout ?? DEFAULT_TIMEOUT_MS,
+    retries: (probe.retries as number | undefined) ?? defaults?.retries ?? 0,
+    retryDelay: (probe.retryDelay as number | undefined) ?? defaults?.retryDelay ?? 1000,
+    tags: [...new Set([...(defaults?.tags ?? []), ...((probe.tags as string[] | undefined) ?? [])])],
+    ...(tenant !== undefined ? { tenant } : {}),
+  } as ProbeSpec;
+}
+
+function withImplicitAssertions(expect: CommonProbeSpec['expect'], implicit: string[]): CommonProbeSpec['expect'] {
+  const asserted = new Set(expect.map((a) => parseAssertion(a.expr).subject));
+  const added = implicit.filter((expr) => !asserted.has(parseAssertion(expr).subject)).map((expr) => ({ expr, soft: false }));
+  return [...expect, ...added];
+}
+
+function validateProbe(raw: unknown, index: number, result: FileResult, issues: ConfigIssue[], warnings: string[]): ProbeSpec | undefined {
+  const { file, doc, lines } = result;
+  const at = (path: (string | number)[], message: string) => issues.push({ file, path, message, ...locate(doc, lines, path) });
+  const prefix = ['probes', index];
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    at(prefix, 'must be a mapping with at least name and kind');
+    return undefined;
+  }
+  const kindName = (raw as { kind?: unknown }).kind;
+  if (typeof kindName !== 'string') {
+    at([...prefix, 'kind'], `is required (one of ${PROBE_KINDS.map((k) => k.kind).join(', ')})`);
+    return undefined;
+  }
+  const schema = probeSchemaFor(kindName);
+  if (!schema) {
+    at([...prefix, 'kind'], `unknown kind "${kindName}" (known: ${PROBE_KINDS.map((k) => k.kind).join(', ')})`);
+    return undefined;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of zodIssues(parsed.error, prefix)) at(issue.path, issue.message);
+    return undefined;
+  }
+  const probe = parsed.data as Record<string, unknown>;
+  if (probe.every !== undefined && probe.cron !== undefined) at([...prefix, 'cron'], 'give either "every" or "cron", not both');
+  if (typeof probe.every === 'number' && probe.every < 100) at([...prefix, 'every'], 'must be at least 100ms');
+  const spec = applyDefaults(probe, result.sections.defaults, file);
+  spec.expect = withImplicitAssertions(spec.expect, findKind(kindName)?.implicitExpect ?? []);
+  if (spec.timeout <= 0) at([...prefix, 'timeout'], 'must be greater than 0');
+  for (const problem of findKind(kindName)?.check?.(spec) ?? []) {
+    const path = [...prefix, ...problem.path];
+    if (problem.warning) warnings.push(formatIssue({ file, path, message: problem.message, ...locate(doc, lines, path) }));
+    else at(path, problem.message);
+  }
+  return spec;
+}
+
+function mergeSection<T>(results: FileResult[], key: 'server' | 'store' | 'scheduler' | 'log', issues: ConfigIssue[]): T | undefined {
+  const owners = results.filter((r) => r.sections[key] !== undefined);
+  if (owners.length > 1) {
+    for (const owner of owners.slice(1)) {
+      issues.push({ file: owner.file, path: [key], message: `is also set in ${owners[0]?.file}; give each top-level section in one file only`, ...locate(owner.doc, owner.lines, [key]) });
+    }
+  }
+  return owners[0]?.sections[key] as T | undefined;
+}
+
+/** Loads and validates every file of a configuration; throws ConfigError listing every problem at once. */
+export function loadConfig(target: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const files = configFiles(target);
+  const issues: ConfigIssue[] = [];
+  const secrets = new Set<string>();
+  const results = files.map((file) => readFile(file, env, secrets, issues)).filter((r): r is FileResult => r !== undefined);
+
+  const probes: ProbeSpec[] = [];
+  const warnings: string[] = [];
+  const seen = new Map<string, string>();
+  for (const result of results) {
+    result.sections.probes.forEach((raw, index) => {
+      const spec = validateProbe(raw, index, result, issues, warnings);
+      if (!spec) return;
+      const earlier = seen.get(spec.name);
+      if (earlier) {
+        const path = ['probes', index, 'name'];
+        issues.push({ file: result.file, path, message: `"${spec.name}" is already the name of a probe in ${earlier}; names must be unique`, ...locate(result.doc, result.lines, path) });
+        return;
+      }
+      seen.set(spec.name, result.file);
+      probes.push(spec);
+    });
+  }
+
+  const sections: Record<string, unknown> = {};
+  for (const result of results) {
+    for (const [key, value] of Object.entries(result.extra)) {
+      if (key in sections) issues.push({ file: result.file, path: [key], message: 'is also set in another file; give each top-level section in one file only' });
+      sections[key] = value;
+    }
+  }
+  const server = mergeSection<ServerConfig>(results, 'server', issues) ?? serverSchema.parse({});
+  const store = mergeSection<StoreConfig>(results, 'store', issues) ?? storeSchema.parse({});
+  const scheduler = mergeSection<SchedulerConfig>(results, 'scheduler', issues) ?? schedulerSchema.parse({});
+  const log = mergeSection<LogConfig>(results, 'log', issues) ?? logSchema.parse({});
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  for (const probe of probes) {
+    if (probe.every !== undefined && probe.timeout > probe.every) {
+      warnings.push(`${probe.file}: probe "${probe.name}": timeout ${probe.timeout}ms is longer than its interval ${probe.every}ms; runs will be skipped while one is in flight`);
+    }
+  }
+  return { files: files.map((f) => relative(process.cwd(), f) || f), server, store, scheduler, log, probes, secrets: [...secrets], warnings, sections };
+}
+

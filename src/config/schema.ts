@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.ts';
+import { parseAssertion } from '../runner/assertions.ts';
+import { validate as validateCron } from 'node-cron';
+
+/** A duration written as `500ms`, `30s`, `5m`; becomes milliseconds. */
+export const duration = () =>
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (write it like 500ms, 30s, 5m, 1h)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const assertionText = z.string().superRefine((text, ctx) => {
+  try {
+    parseAssertion(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+export const assertionSchema = z.union([
+  assertionText.transform((expr) => ({ expr, soft: false })),
+  z.strictObject({ that: assertionText, soft: z.boolean().default(false) }).transform(({ that, soft }) => ({ expr: that, soft })),
+]);
+
+const probeName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, 'must be 1-100 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+
+const cronExpression = z.string().refine((expr) => validateCron(expr), { message: 'is not a valid cron expression' });
+
+/** Keys every probe has, whatever its kind. */
+export const commonProbeFields = {
+  name: probeName,
+  kind: z.string(),
+  description: z.string().optional(),
+  enabled: z.boolean().default(true),
+  every: duration().optional(),
+  cron: cronExpression.optional(),
+  timeout: duration().optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+  retryDelay: duration().optional(),
+  tags: z.array(z.string()).optional(),
+  tenant: z.string().optional(),
+  expect: z.array(assertionSchema).default([]),
+};
+
+export const defaultsSchema = z.strictObject({
+  every: duration().optional(),
+  timeout: duration().optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+  retryDelay: duration().optional(),
+  tags: z.array(z.string()).optional(),
+  tenant: z.string().optional(),
+});
+
+export const serverSchema = z.strictObject({
+  listen: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:9464')
+    .default('127.0.0.1:9464'),
+  token: z.string().optional(),
+});
+
+export const storeSchema = z.strictObject({
+  path: z.string().default('data/scaiprobe.db'),
+  retention: z
+    .strictObject({
+      raw: duration().default(14 * 86_400_000),
+      hourly: duration().default(400 * 86_400_000),
+      items: duration().default(90 * 86_400_000),
+    })
+    .default({ raw: 14 * 86_400_000, hourly: 400 * 86_400_000, items: 90 * 86_400_000 }),
+});
+
+export const schedulerSchema = z.strictObject({
+  concurrency: z.number().int().min(1).max(10_000).default(64),
+  /** Each interval run starts up to this fraction of the interval early or late. */
+  jitter: z
+    .string()
+    .regex(/^\d+(\.\d+)?%$/, 'must be a percent such as 10%')
+    .transform((text) => Number(text.slice(0, -1)) / 100)
+    .default(0.1),
+});
+
+export const logSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+/** One YAML file; `probes` are validated per kind afterwards. */
+export const fileSchema = z.strictObject({
+  server: serverSchema.optional(),
+  store: storeSchema.optional(),
+  scheduler: schedulerSchema.optional(),
+  log: logSchema.optional(),
+  defaults: defaultsSchema.optional(),
+  probes: z.array(z.unknown()).default([]),
+});
+
+export type ServerConfig = z.output<typeof serverSchema>;
+export type StoreConfig = z.output<typeof storeSchema>;
+export type SchedulerConfig = z.output<typeof schedulerSchema>;
+export type LogConfig = z.output<typeof logSchema>;
+export type DefaultsConfig = z.output<typeof defaultsSchema>;

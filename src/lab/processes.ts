@@ -1,0 +1,126 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, createConnection } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A real server process started for the lab or a test, stopped by PID. */
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+  /** The last lines it printed (stdout and stderr), for error messages. */
+  output(): string;
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  command: string;
+  args: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+/** Starts a process in its own process group so that stop() ends it and anything it forked. */
+export function startProcess(options: StartOptions): ManagedProcess {
+  const child = spawn(options.command, options.args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString().split('\n').filter(Boolean));
+    if (lines.length > 50) lines.splice(0, lines.length - 50);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  child.on('error', (error) => lines.push(`spawn failed: ${error.message}`));
+  if (child.pid === undefined) throw new Error(`could not start ${options.name} (${options.command})`);
+  const pid = child.pid;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  registerForCleanup(pid);
+  return {
+    name: options.name,
+    pid,
+    child,
+    output: () => lines.join('\n'),
+    async stop(timeoutMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signalGroup(pid, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+      unregisterForCleanup(pid);
+    },
+  };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+const running = new Set<number>();
+let exitHookInstalled = false;
+function registerForCleanup(pid: number): void {
+  running.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A test that fails or a lab that crashes must not leave servers behind.
+  process.once('exit', () => {
+    for (const leftover of running) signalGroup(leftover, 'SIGKILL');
+  });
+}
+function unregisterForCleanup(pid: number): void {
+  running.delete(pid);
+}
+
+/** A TCP port nobody listens on right now (for tests that start private servers). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Resolves when something accepts TCP connections on host:port, or rejects after timeoutMs. */
+export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 10_000, proc?: ManagedProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ port, host });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (proc && proc.child.exitCode !== null) {
+      throw new Error(`${proc.name} exited with code ${proc.child.exitCode} before listening on ${port}:\n${proc.output()}`);
+    }
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms${proc ? `:\n${proc.output()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A fresh private directory, removed by the returned function. */
+export async function makeTempDir(prefix = 'scaiprobe-'): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,235 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { classifyNetworkError, ProbeFailure } from './errors.ts';
+
+export interface TlsOptions {
+  /** Skip certificate verification (the certificate is still read and reported). */
+  insecure?: boolean;
+  /** Extra CA certificates (PEM). */
+  ca?: string;
+  servername?: string;
+}
+
+export interface HttpRequest {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  signal: AbortSignal;
+  /** How many redirects to follow (0 = none). */
+  maxRedirects?: number;
+  tls?: TlsOptions;
+  /** Bodies larger than this are cut (the response is still measured). Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface HttpTimings {
+  /** Milliseconds spent in each phase of the last hop; absent phases were not needed (IP literal, plain HTTP, reused socket). */
+  dns?: number;
+  connect?: number;
+  tls?: number;
+  firstByte: number;
+  total: number;
+}
+
+export interface PeerCertificate {
+  subject: string;
+  issuer: string;
+  validTo: string;
+  daysLeft: number;
+  authorized: boolean;
+  authorizationError?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  bodyTruncated: boolean;
+  timings: HttpTimings;
+  /** URLs visited, the first being the request's. */
+  hops: string[];
+  url: string;
+  certificate?: PeerCertificate;
+}
+
+/** The HTTP client passed to every probe. Throws ProbeFailure (with an error code) when no response could be had. */
+export interface HttpClient {
+  request(req: HttpRequest): Promise<HttpResponse>;
+}
+
+interface ConnectionTrace {
+  start: number;
+  lookupAt?: number;
+  connectAt?: number;
+  secureAt?: number;
+  certificate?: PeerCertificate;
+}
+
+function describeCertificate(socket: tls.TLSSocket, now: number): PeerCertificate | undefined {
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return undefined;
+  const validTo = new Date(cert.valid_to).getTime();
+  const authorizationError = socket.authorizationError ? String(socket.authorizationError) : undefined;
+  return {
+    subject: [cert.subject?.CN ?? ''].flat().join(', '),
+    issuer: [cert.issuer?.CN ?? ''].flat().join(', '),
+    validTo: new Date(validTo).toISOString(),
+    daysLeft: Math.floor((validTo - now) / 86_400_000),
+    authorized: socket.authorized,
+    ...(authorizationError ? { authorizationError } : {}),
+  };
+}
+
+/**
+ * A connector that times DNS, TCP connect and TLS on a fresh socket, so a
+ * probe sees the same phases a new client would.
+ */
+function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined): Agent.Options['connect'] {
+  return (options, callback) => {
+    trace.start = performance.now();
+    const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
+    const host = options.hostname.replace(/^\[|\]$/g, '');
+    let socket: net.Socket;
+    if (options.protocol === 'https:') {
+      const tlsSocket = tls.connect({
+        host,
+        port,
+        servername: tlsOptions?.servername ?? (net.isIP(host) ? undefined : host),
+        rejectUnauthorized: false,
+        ALPNProtocols: ['http/1.1'],
+        ...(tlsOptions?.ca ? { ca: tlsOptions.ca } : {}),
+      });
+      socket = tlsSocket;
+      tlsSocket.once('secureConnect', () => {
+        trace.secureAt = performance.now();
+        trace.certificate = describeCertificate(tlsSocket, Date.now());
+        if (!tlsSocket.authorized && !tlsOptions?.insecure) {
+          const reason = String(tlsSocket.authorizationError ?? 'certificate not trusted');
+          const error = Object.assign(new Error(`TLS certificate rejected: ${reason}`), { code: reason });
+          tlsSocket.destroy();
+          callback(error, null);
+          return;
+        }
+        callback(null, tlsSocket);
+      });
+    } else {
+      socket = net.connect({ host, port });
+      socket.once('connect', () => callback(null, socket));
+    }
+    socket.once('lookup', () => {
+      trace.lookupAt = performance.now();
+    });
+    socket.once('connect', () => {
+      trace.connectAt = performance.now();
+    });
+    socket.once('error', (error) => callback(error, null));
+  };
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
+}
+
+async function readBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<{ body: Buffer; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    if (size + buffer.length > limit) {
+      chunks.push(buffer.subarray(0, limit - size));
+      body.destroy();
+      return { body: Buffer.concat(chunks), truncated: true };
+    }
+    chunks.push(buffer);
+    size += buffer.length;
+  }
+  return { body: Buffer.concat(chunks), truncated: false };
+}
+
+function phasesOf(trace: ConnectionTrace, firstByteAt: number, end: number, hopStart: number): HttpTimings {
+  const timings: HttpTimings = { firstByte: firstByteAt - hopStart, total: end - hopStart };
+  const connectStart = trace.lookupAt ?? trace.start;
+  if (trace.lookupAt !== undefined) timings.dns = trace.lookupAt - trace.start;
+  if (trace.connectAt !== undefined) timings.connect = trace.connectAt - connectStart;
+  if (trace.secureAt !== undefined && trace.connectAt !== undefined) timings.tls = trace.secureAt - trace.connectAt;
+  return timings;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** One request on a fresh connection; redirects are followed by the caller. */
+async function requestOnce(req: HttpRequest, url: string, method: string, body: HttpRequest['body']) {
+  const trace: ConnectionTrace = { start: performance.now() };
+  const agent = new Agent({ connect: tracingConnector(trace, req.tls), pipelining: 0 });
+  const hopStart = performance.now();
+  try {
+    const response = await undiciRequest(url, {
+      method: method as Dispatcher.HttpMethod,
+      headers: req.headers,
+      body,
+      signal: req.signal,
+      dispatcher: agent,
+    });
+    const firstByteAt = performance.now();
+    const { body: payload, truncated } = await readBody(response.body, req.maxBodyBytes ?? 1024 * 1024);
+    const end = performance.now();
+    return {
+      status: response.statusCode,
+      headers: flattenHeaders(response.headers),
+      body: payload,
+      truncated,
+      timings: phasesOf(trace, firstByteAt, end, hopStart),
+      certificate: trace.certificate,
+    };
+  } finally {
+    agent.destroy().catch(() => undefined);
+  }
+}
+
+/** The real client: undici on fresh, traced connections. */
+export function createHttpClient(): HttpClient {
+  return {
+    async request(req) {
+      const started = performance.now();
+      const hops = [req.url];
+      let url = req.url;
+      let method = req.method ?? 'GET';
+      let body = req.body;
+      try {
+        for (;;) {
+          const hop = await requestOnce(req, url, method, body);
+          const location = hop.headers.location;
+          if (REDIRECT_STATUSES.has(hop.status) && location && hops.length <= (req.maxRedirects ?? 0)) {
+            url = new URL(location, url).toString();
+            hops.push(url);
+            if (hop.status === 303 || ((hop.status === 301 || hop.status === 302) && method === 'POST')) {
+              method = 'GET';
+              body = undefined;
+            }
+            continue;
+          }
+          return {
+            status: hop.status,
+            headers: hop.headers,
+            body: hop.body,
+            bodyTruncated: hop.truncated,
+            timings: { ...hop.timings, total: performance.now() - started },
+            hops,
+            url,
+            ...(hop.certificate ? { certificate: hop.certificate } : {}),
+          };
+        }
+      } catch (error) {
+        throw classifyNetworkError(error, req.signal);
+      }
+    },
+  };
+}
+
+export { ProbeFailure };

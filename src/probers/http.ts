@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import type { HttpResponse } from '../net/http-client.ts';
+import type { Measurement, Observations, ObservationValue, ProbeKind } from './types.ts';
+
+const fields = z.object({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
+  headers: z.record(z.string(), z.string()).default({}),
+  /** A string is sent as is; anything else as JSON. */
+  body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
+  /** Redirects to follow; 0 reports the 3xx itself. */
+  redirects: z.number().int().min(0).max(20).default(5),
+  tls: z
+    .strictObject({
+      insecure: z.boolean().default(false),
+      ca: z.string().optional(),
+      servername: z.string().optional(),
+    })
+    .optional(),
+  maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
+});
+
+type HttpSpec = z.output<typeof fields>;
+
+const MAX_JSON_KEYS = 500;
+
+/** Flattens a JSON document into `json.a.b` / `json.items.0.id` observations (leaves; arrays of scalars also whole). */
+export function flattenJson(value: unknown, prefix: string, out: Observations): void {
+  if (Object.keys(out).length >= MAX_JSON_KEYS) return;
+  if (value === null || typeof value !== 'object') {
+    out[prefix] = value as ObservationValue;
+    return;
+  }
+  if (Array.isArray(value)) {
+    out[`${prefix}.length`] = value.length;
+    if (value.every((item) => item === null || typeof item !== 'object')) out[prefix] = value.map((item) => String(item));
+    value.forEach((item, index) => flattenJson(item, `${prefix}.${index}`, out));
+    return;
+  }
+  for (const [key, child] of Object.entries(value)) flattenJson(child, `${prefix}.${key}`, out);
+}
+
+/** `/health/ready` style bodies: the checks that are not "ok", with their reasons. */
+export function failingChecks(json: unknown): string[] {
+  const checks = (json as { checks?: unknown } | null)?.checks;
+  if (!checks || typeof checks !== 'object' || Array.isArray(checks)) return [];
+  return Object.entries(checks)
+    .filter(([, result]) => !['ok', 'healthy', 'pass', 'up', true].includes(result as string | boolean))
+    .map(([name, result]) => `${name}: ${typeof result === 'string' ? result : JSON.stringify(result)}`);
+}
+
+function observe(response: HttpResponse): { observations: Observations; message: string } {
+  const { timings } = response;
+  const observations: Observations = {
+    status: response.status,
+    latency: round(timings.total),
+    'latency.firstByte': round(timings.firstByte),
+    url: response.url,
+    redirects: response.hops.length - 1,
+    'body.size': response.body.length,
+  };
+  if (timings.dns !== undefined) observations['latency.dns'] = round(timings.dns);
+  if (timings.connect !== undefined) observations['latency.connect'] = round(timings.connect);
+  if (timings.tls !== undefined) observations['latency.tls'] = round(timings.tls);
+  for (const [name, value] of Object.entries(response.headers)) observations[`headers.${name}`] = value;
+  const text = response.body.toString('utf8');
+  observations.body = text;
+  if (response.certificate) {
+    observations['cert.daysLeft'] = response.certificate.daysLeft;
+    observations['cert.validTo'] = response.certificate.validTo;
+    observations['cert.subject'] = response.certificate.subject;
+    observations['cert.trusted'] = response.certificate.authorized;
+  }
+  let message = `HTTP ${response.status} in ${Math.round(timings.total)}ms`;
+  const contentType = response.headers['content-type'] ?? '';
+  if (contentType.includes('json') || /^\s*[[{]/.test(text)) {
+    try {
+      const json: unknown = JSON.parse(text);
+      flattenJson(json, 'json', observations);
+      observations['json.valid'] = true;
+      const failing = failingChecks(json);
+      if (failing.length > 0) {
+        const status = (json as { status?: unknown }).status;
+        message += `; ${typeof status === 'string' ? status : 'failing'}: ${failing.join(', ')}`;
+      }
+    } catch (error) {
+      observations['json.valid'] = false;
+      message += `; body is not valid JSON (${(error as Error).message})`;
+    }
+  }
+  return { observations, message };
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+export const httpKind: ProbeKind<HttpSpec> = {
+  kind: 'http',
+  fields,
+  implicitExpect: ['status < 400'],
+  create(spec) {
+    const headers = { ...spec.headers };
+    let body: string | undefined;
+    if (typeof spec.body === 'string') body = spec.body;
+    else if (spec.body !== undefined) {
+      body = JSON.stringify(spec.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    return {
+      async probe(ctx): Promise<Measurement> {
+        const response = await ctx.http.request({
+          url: spec.url,
+          method: spec.method,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          signal: ctx.signal,
+          maxRedirects: spec.redirects,
+          maxBodyBytes: spec.maxBodyBytes,
+          ...(spec.tls ? { tls: spec.tls } : {}),
+        });
+        const { observations, message } = observe(response);
+        const phases: Record<string, number> = { firstByte: response.timings.firstByte, total: response.timings.total };
+        for (const phase of ['dns', 'connect', 'tls'] as const) {
+          const value = response.timings[phase];
+          if (value !== undefined) phases[phase] = value;
+        }
+        return { observations, phases, message };
+      },
+    };
+  },
+};

@@ -1,0 +1,113 @@
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.ts';
+import type { HttpClient } from '../net/http-client.ts';
+
+/** Why a probe could not measure. Kept small on purpose: alerting and reports group by it. */
+export const ERROR_CODES = ['TIMEOUT', 'DNS', 'CONNECT', 'TLS', 'PROTOCOL', 'AUTH', 'CONFIG', 'INTERNAL'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ProbeError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** A value a probe observed; assertions compare against these. */
+export type ObservationValue = number | string | boolean | null | string[];
+export type Observations = Record<string, ObservationValue>;
+
+/**
+ * Something a run saw that outlives the run (a probe message and its fate, a
+ * blocklist listing). The runner stores it; `state`, when given, is tracked per
+ * (probe, key) and a change of it is kept as a state change.
+ */
+export interface RunItem {
+  type: string;
+  key: string;
+  state?: string;
+  data: Record<string, unknown>;
+}
+
+/** What a probe returns. A probe never throws for a target's fault: it returns `error`. */
+export interface Measurement {
+  observations: Observations;
+  /** Phase timings in milliseconds (dns, connect, tls, firstByte, send, ...). */
+  phases?: Record<string, number>;
+  /** A sentence for people; the runner adds failed assertions to it. */
+  message?: string;
+  error?: ProbeError | null;
+  /** Conditions that make the run `warn` without failing it (e.g. a blocklist answer `unknown`). */
+  warnings?: string[];
+  items?: RunItem[];
+  /** Opaque per-probe state handed back on the next run (e.g. previous counter values). JSON only. */
+  state?: unknown;
+}
+
+export interface ProbeContext {
+  /** Aborts at the run's deadline or at shutdown. Every socket, fetch and IMAP call takes it. */
+  signal: AbortSignal;
+  /** Epoch milliseconds at which `signal` aborts. */
+  deadline: number;
+  clock: Clock;
+  logger: Logger;
+  http: HttpClient;
+  /** What this probe returned as `state` on its previous run (persisted across restarts). */
+  previousState: unknown;
+  /** A unique id of this run (also in logs as run_id). */
+  runId: string;
+}
+
+/** One configured probe of a kind, ready to run repeatedly. */
+export interface Prober {
+  probe(ctx: ProbeContext): Promise<Measurement>;
+  /** Releases connections kept across runs (IMAP IDLE, browsers). */
+  close?(): Promise<void>;
+}
+
+export interface ProberDeps {
+  clock: Clock;
+  logger: Logger;
+  http: HttpClient;
+}
+
+/**
+ * A probe kind: its own config fields (a zod object of only the kind's keys;
+ * the common keys are added by the config loader) and a factory.
+ */
+export interface ProbeKind<Spec extends Record<string, unknown> = Record<string, unknown>> {
+  kind: string;
+  /** The kind's own keys. Must be a z.object (the loader merges it with the common keys and makes it strict). */
+  fields: z.ZodObject<z.ZodRawShape>;
+  /**
+   * Cross-field checks the schema cannot express; messages keyed by path
+   * (relative to the probe). `warning: true` reports without rejecting the
+   * configuration (e.g. a public resolver that blocklists refuse).
+   */
+  check?(spec: Spec): Array<{ path: (string | number)[]; message: string; warning?: boolean }>;
+  /**
+   * Assertions added to every probe of the kind unless the user asserts on the
+   * same observation (e.g. http: `status < 400`), so a probe without `expect`
+   * still fails when its target is plainly broken.
+   */
+  implicitExpect?: string[];
+  create(spec: Spec & CommonProbeSpec, deps: ProberDeps): Prober;
+}
+
+export interface Assertion {
+  expr: string;
+  soft: boolean;
+}
+
+/** The keys every probe has, after defaults are applied. */
+export interface CommonProbeSpec {
+  name: string;
+  kind: string;
+  every?: number;
+  cron?: string;
+  timeout: number;
+  retries: number;
+  retryDelay: number;
+  tags: string[];
+  tenant?: string;
+  expect: Assertion[];
+}

@@ -1,0 +1,135 @@
+import { parseDuration } from '../util/duration.ts';
+import type { Assertion, ObservationValue, Observations } from '../probers/types.ts';
+
+export const OPERATORS = ['==', '!=', '<=', '>=', '<', '>', 'contains', 'matches'] as const;
+export type Operator = (typeof OPERATORS)[number];
+
+export interface ParsedAssertion {
+  subject: string;
+  operator: Operator;
+  expected: ObservationValue | RegExp;
+}
+
+export interface AssertionOutcome {
+  expr: string;
+  ok: boolean;
+  actual: ObservationValue;
+  soft: boolean;
+}
+
+const SYMBOL_OPERATORS = ['==', '!=', '<=', '>=', '<', '>'] as const;
+
+/**
+ * Finds the operator at nesting depth 0 outside quotes, so subjects such as
+ * `rate5m(x{status!="200"})` keep their own comparison characters.
+ */
+function splitAssertion(expr: string): [string, Operator, string] | undefined {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < expr.length; i++) {
+    const char = expr[i] ?? '';
+    if (quote) {
+      if (char === '\\') i++;
+      else if (char === quote) quote = undefined;
+      continue;
+    }
+    if (char === '"' || char === "'") quote = char;
+    else if ('({['.includes(char)) depth++;
+    else if (')}]'.includes(char)) depth--;
+    else if (depth === 0 && i > 0) {
+      const word = /^\s+(contains|matches)\s+/.exec(expr.slice(i));
+      if (word) return [expr.slice(0, i), word[1] as Operator, expr.slice(i + word[0].length)];
+      const symbol = SYMBOL_OPERATORS.find((op) => expr.startsWith(op, i));
+      if (symbol) return [expr.slice(0, i), symbol, expr.slice(i + symbol.length)];
+    }
+  }
+  return undefined;
+}
+
+/** Reads the literal on the right: a "string", number, duration (→ ms), percent (→ fraction), bool, null or /regex/. */
+export function parseLiteral(text: string): ObservationValue | RegExp {
+  const trimmed = text.trim();
+  if (/^"(?:[^"\\]|\\.)*"$/.test(trimmed)) return JSON.parse(trimmed) as string;
+  if (/^'[^']*'$/.test(trimmed)) return trimmed.slice(1, -1);
+  const regex = /^\/(.*)\/([a-z]*)$/s.exec(trimmed);
+  if (regex) return new RegExp(regex[1] ?? '', regex[2]);
+  if (trimmed === 'true') return true;
+  if (trimmed === 'false') return false;
+  if (trimmed === 'null') return null;
+  if (/^-?\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  const percent = /^(-?\d+(?:\.\d+)?)%$/.exec(trimmed);
+  if (percent) return Number(percent[1]) / 100;
+  const duration = parseDuration(trimmed);
+  if (duration !== undefined) return duration;
+  throw new Error(`cannot read "${trimmed}": expected a number, duration (200ms), percent (2%), "string", true, false, null or /regex/`);
+}
+
+/** Parses `latency < 200ms`; throws with a message meant for the config error list. */
+export function parseAssertion(expr: string): ParsedAssertion {
+  const parts = splitAssertion(expr.trim());
+  if (!parts) throw new Error(`"${expr}" is not an assertion: expected <observation> <op> <value>, op one of ${OPERATORS.join(', ')}`);
+  const [left, operator, right] = parts;
+  const subject = left.trim();
+  if (!subject) throw new Error(`"${expr}" has nothing left of ${operator}`);
+  const expected = parseLiteral(right);
+  if (operator === 'matches' && !(expected instanceof RegExp) && typeof expected !== 'string') {
+    throw new Error(`"${expr}": matches needs a /regex/ or a "string"`);
+  }
+  if (['<', '<=', '>', '>='].includes(operator) && typeof expected !== 'number') {
+    throw new Error(`"${expr}": ${operator} needs a number, duration or percent on the right`);
+  }
+  return { subject, operator, expected };
+}
+
+function equals(actual: ObservationValue, expected: ObservationValue | RegExp): boolean {
+  if (expected instanceof RegExp) return typeof actual === 'string' && expected.test(actual);
+  if (Array.isArray(actual)) return Array.isArray(expected) && JSON.stringify(actual) === JSON.stringify(expected);
+  if (typeof actual === 'number' && typeof expected === 'string') return String(actual) === expected;
+  if (typeof actual === 'string' && typeof expected === 'number') return actual === String(expected);
+  return actual === expected;
+}
+
+function contains(actual: ObservationValue, expected: ObservationValue | RegExp): boolean {
+  if (Array.isArray(actual)) return actual.some((item) => equals(item, expected));
+  if (typeof actual === 'string') return expected instanceof RegExp ? expected.test(actual) : actual.includes(String(expected));
+  return false;
+}
+
+function compare(operator: Operator, actual: ObservationValue, expected: ObservationValue | RegExp): boolean {
+  switch (operator) {
+    case '==':
+      return equals(actual, expected);
+    case '!=':
+      return !equals(actual, expected);
+    case 'contains':
+      return contains(actual, expected);
+    case 'matches': {
+      const pattern = expected instanceof RegExp ? expected : new RegExp(String(expected));
+      return typeof actual === 'string' ? pattern.test(actual) : Array.isArray(actual) && actual.some((item) => pattern.test(item));
+    }
+    default: {
+      if (typeof actual !== 'number' || typeof expected !== 'number' || Number.isNaN(actual)) return false;
+      if (operator === '<') return actual < expected;
+      if (operator === '<=') return actual <= expected;
+      if (operator === '>') return actual > expected;
+      return actual >= expected;
+    }
+  }
+}
+
+/** Evaluates assertions; an observation the probe did not produce fails the assertion (actual null). */
+export function evaluateAssertions(assertions: Assertion[], observations: Observations): AssertionOutcome[] {
+  return assertions.map(({ expr, soft }) => {
+    const parsed = parseAssertion(expr);
+    const actual = Object.hasOwn(observations, parsed.subject) ? (observations[parsed.subject] ?? null) : null;
+    const present = Object.hasOwn(observations, parsed.subject);
+    const ok = present && compare(parsed.operator, actual, parsed.expected);
+    return { expr, ok, actual, soft };
+  });
+}
+
+/** "latency < 200ms (was 312)" — for run messages. */
+export function describeFailure(outcome: AssertionOutcome): string {
+  const actual = outcome.actual === null ? 'not observed' : Array.isArray(outcome.actual) ? JSON.stringify(outcome.actual) : String(outcome.actual);
+  return `${outcome.expr} (actual: ${actual.length > 120 ? `${actual.slice(0, 117)}...` : actual})`;
+}

@@ -1,0 +1,86 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.ts';
+import type { HttpClient } from '../net/http-client.ts';
+import type { ProbeSpec } from '../config/load.ts';
+import { findKind } from '../probers/registry.ts';
+import type { Prober } from '../probers/types.ts';
+import type { RunRecord, StateChange, Store } from '../store/store.ts';
+import type { Redactor } from '../util/redact.ts';
+import type { ProbeMetrics } from '../server/metrics.ts';
+import { runProbe } from './run-probe.ts';
+
+export interface FinishedRun extends RunRecord {
+  /** Id in the store; absent when the engine runs without one (`scaiprobe check`). */
+  runId?: number;
+  changes: Array<Omit<StateChange, 'id'>>;
+}
+
+export type RunListener = (run: FinishedRun) => void | Promise<void>;
+
+export interface EngineDeps {
+  clock: Clock;
+  logger: Logger;
+  http: HttpClient;
+  redactor: Redactor;
+  store?: Store;
+  metrics?: ProbeMetrics;
+  shutdown?: AbortSignal;
+}
+
+/**
+ * Holds one Prober per configured probe and runs them: run, judge, store,
+ * count, tell listeners. The only place where results are written.
+ */
+export class Engine {
+  private readonly probers = new Map<string, { spec: ProbeSpec; prober: Prober }>();
+  private readonly listeners: RunListener[] = [];
+
+  constructor(
+    probes: ProbeSpec[],
+    private readonly deps: EngineDeps,
+  ) {
+    for (const spec of probes) {
+      const kind = findKind(spec.kind);
+      if (!kind) throw new Error(`unknown kind ${spec.kind}`);
+      this.probers.set(spec.name, { spec, prober: kind.create(spec, { clock: deps.clock, logger: deps.logger.child({ probe: spec.name }), http: deps.http }) });
+    }
+    deps.store?.syncProbes(probes.map((p) => ({ name: p.name, kind: p.kind, tags: p.tags, ...(p.tenant ? { tenant: p.tenant } : {}) })));
+  }
+
+  specs(): ProbeSpec[] {
+    return [...this.probers.values()].map((entry) => entry.spec);
+  }
+
+  onRun(listener: RunListener): void {
+    this.listeners.push(listener);
+  }
+
+  async run(name: string): Promise<FinishedRun> {
+    const entry = this.probers.get(name);
+    if (!entry) throw new Error(`no probe named ${name}`);
+    const previousState = this.deps.store?.probeState(name);
+    const record = await runProbe(entry.spec, entry.prober, this.deps, previousState);
+    let finished: FinishedRun = { ...record, changes: [] };
+    if (this.deps.store) {
+      try {
+        const { runId, changes } = this.deps.store.recordRun(record);
+        finished = { ...record, runId, changes };
+      } catch (error) {
+        this.deps.logger.error({ err: error, probe: name }, 'could not store the run');
+      }
+    }
+    this.deps.metrics?.observeRun(record);
+    for (const listener of this.listeners) {
+      try {
+        await listener(finished);
+      } catch (error) {
+        this.deps.logger.error({ err: error, probe: name }, 'a run listener failed');
+      }
+    }
+    return finished;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.probers.values()].map((entry) => entry.prober.close?.()));
+  }
+}

@@ -1,0 +1,136 @@
+import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.ts';
+
+export interface SchedulableProbe {
+  name: string;
+  every?: number;
+  cron?: string;
+}
+
+export interface SchedulerOptions {
+  probes: SchedulableProbe[];
+  /** Most runs in flight at once across all probes; more wait their turn. */
+  concurrency: number;
+  /** Fraction of the interval by which a run may start early or late (spreads load). */
+  jitter: number;
+  clock: Clock;
+  logger: Logger;
+  /** Runs one probe once; must not throw (errors are values), but a throw is logged, never fatal. */
+  execute(name: string, lateness: number): Promise<void>;
+  random?: () => number;
+}
+
+export interface SchedulerStats {
+  started: number;
+  skippedOverlap: number;
+  inFlight: number;
+  queued: number;
+}
+
+/**
+ * Starts each probe on its schedule: intervals on a fixed grid with jitter
+ * (first runs spread over the interval), cron through node-cron. A probe never
+ * overlaps itself; a global cap bounds runs in flight.
+ */
+export class Scheduler {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly cronTasks: ScheduledTask[] = [];
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly waiting: Array<() => void> = [];
+  private active = 0;
+  private stopped = false;
+  private readonly random: () => number;
+  readonly stats: SchedulerStats = { started: 0, skippedOverlap: 0, inFlight: 0, queued: 0 };
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.random = options.random ?? Math.random;
+  }
+
+  start(): void {
+    const now = this.options.clock.now();
+    for (const probe of this.options.probes) {
+      if (probe.cron) this.startCron(probe.name, probe.cron);
+      else if (probe.every) this.scheduleInterval(probe.name, probe.every, now + this.random() * Math.min(probe.every, 60_000));
+    }
+  }
+
+  /** The delay before the next run around a nominal time, within ±jitter/2 of the interval. */
+  jittered(nominal: number, every: number): number {
+    const spread = this.options.jitter * every;
+    return nominal + (this.random() - 0.5) * spread;
+  }
+
+  private scheduleInterval(name: string, every: number, target: number): void {
+    if (this.stopped) return;
+    const delay = Math.max(0, target - this.options.clock.now());
+    const timer = setTimeout(() => {
+      this.trigger(name, target);
+      const nominalNext = target + every;
+      this.scheduleInterval(name, every, Math.max(this.options.clock.now(), this.jittered(nominalNext, every)));
+    }, delay);
+    this.timers.set(name, timer);
+  }
+
+  private startCron(name: string, expression: string): void {
+    const task = scheduleCron(
+      expression,
+      (context) => {
+        const scheduledAt = context.date;
+        this.trigger(name, scheduledAt.getTime());
+      },
+      { name: `scaiprobe:${name}`, noOverlap: false },
+    );
+    this.cronTasks.push(task);
+  }
+
+  /** Starts a run now unless one of the same probe is still in flight. */
+  trigger(name: string, scheduledAt: number): void {
+    if (this.stopped) return;
+    if (this.running.has(name)) {
+      this.stats.skippedOverlap++;
+      this.options.logger.warn({ probe: name }, 'previous run still in flight; this run is skipped');
+      return;
+    }
+    const run = this.withSlot(() => {
+      if (this.stopped) return Promise.resolve();
+      this.stats.started++;
+      return this.options.execute(name, this.options.clock.now() - scheduledAt);
+    })
+      .catch((error: unknown) => this.options.logger.error({ err: error, probe: name }, 'run failed unexpectedly; the scheduler carries on'))
+      .finally(() => this.running.delete(name));
+    this.running.set(name, run);
+  }
+
+  private async withSlot(work: () => Promise<void>): Promise<void> {
+    if (this.active >= this.options.concurrency) {
+      this.stats.queued++;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      this.stats.queued--;
+    }
+    this.active++;
+    this.stats.inFlight = this.active;
+    try {
+      await work();
+    } finally {
+      this.active--;
+      this.stats.inFlight = this.active;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** Stops scheduling; runs in flight finish (at their own deadline at the latest); queued runs are dropped. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    for (const task of this.cronTasks) await task.destroy();
+    this.cronTasks.length = 0;
+    for (const release of this.waiting.splice(0)) release();
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  inFlight(): string[] {
+    return [...this.running.keys()];
+  }
+}

@@ -1,0 +1,47 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RunRecord } from '../store/store.ts';
+
+/**
+ * scaiprobe's own Prometheus metrics. Labels are bounded: probe names come
+ * from the configuration, kinds and statuses from fixed sets.
+ */
+export class ProbeMetrics {
+  readonly registry = new Registry();
+  private readonly success: Gauge<'probe' | 'kind'>;
+  private readonly duration: Histogram<'probe' | 'kind'>;
+  private readonly runsTotal: Counter<'probe' | 'kind' | 'status'>;
+  private readonly lastRun: Gauge<'probe' | 'kind'>;
+  private readonly lateness: Histogram;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'scaiprobe_process_' });
+    this.success = new Gauge({ name: 'scaiprobe_probe_success', help: '1 when the latest run passed or warned, 0 when it failed', labelNames: ['probe', 'kind'], registers: [this.registry] });
+    this.duration = new Histogram({
+      name: 'scaiprobe_probe_duration_seconds',
+      help: 'Duration of probe runs',
+      labelNames: ['probe', 'kind'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180],
+      registers: [this.registry],
+    });
+    this.runsTotal = new Counter({ name: 'scaiprobe_probe_runs_total', help: 'Probe runs by outcome', labelNames: ['probe', 'kind', 'status'], registers: [this.registry] });
+    this.lastRun = new Gauge({ name: 'scaiprobe_probe_last_run_timestamp_seconds', help: 'When the latest run of each probe ended', labelNames: ['probe', 'kind'], registers: [this.registry] });
+    this.lateness = new Histogram({
+      name: 'scaiprobe_scheduler_lateness_seconds',
+      help: 'How late runs started against their schedule',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [this.registry],
+    });
+  }
+
+  observeRun(run: RunRecord): void {
+    const labels = { probe: run.probe, kind: run.kind };
+    this.success.set(labels, run.status === 'fail' ? 0 : 1);
+    this.duration.observe(labels, run.durationMs / 1000);
+    this.runsTotal.inc({ ...labels, status: run.status });
+    this.lastRun.set(labels, (run.startedAt + run.durationMs) / 1000);
+  }
+
+  observeLateness(ms: number): void {
+    this.lateness.observe(Math.max(0, ms) / 1000);
+  }
+}

@@ -1,0 +1,116 @@
+import type { Database } from 'better-sqlite3';
+
+/** Numbered migrations; each runs once, in order, inside a transaction. Never edit a released one: add the next. */
+export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'runs, items, state changes, rollups',
+    sql: `
+      CREATE TABLE probes (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        tenant TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        first_seen INTEGER NOT NULL,
+        last_configured INTEGER NOT NULL
+      );
+      CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL,
+        probe TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        tenant TEXT,
+        started_at INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pass', 'warn', 'fail')),
+        attempts INTEGER NOT NULL DEFAULT 1,
+        message TEXT NOT NULL DEFAULT '',
+        error_code TEXT,
+        error_message TEXT,
+        observations TEXT NOT NULL DEFAULT '{}',
+        assertions TEXT NOT NULL DEFAULT '[]',
+        phases TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX runs_probe_time ON runs (probe, started_at);
+      CREATE INDEX runs_time ON runs (started_at);
+      CREATE TABLE probe_latest (
+        probe TEXT PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        status_since INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        message TEXT NOT NULL,
+        error_code TEXT
+      );
+      CREATE TABLE run_items (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        probe TEXT NOT NULL,
+        tenant TEXT,
+        type TEXT NOT NULL,
+        key TEXT NOT NULL,
+        state TEXT,
+        at INTEGER NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX run_items_type_time ON run_items (type, at);
+      CREATE INDEX run_items_probe_time ON run_items (probe, at);
+      CREATE TABLE item_states (
+        probe TEXT NOT NULL,
+        type TEXT NOT NULL,
+        key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (probe, type, key)
+      );
+      CREATE TABLE state_changes (
+        id INTEGER PRIMARY KEY,
+        probe TEXT NOT NULL,
+        tenant TEXT,
+        subject TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        run_id INTEGER,
+        message TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX state_changes_time ON state_changes (at);
+      CREATE INDEX state_changes_probe ON state_changes (probe, subject, at);
+      CREATE TABLE probe_state (
+        probe TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE rollups_hourly (
+        probe TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        runs INTEGER NOT NULL,
+        passes INTEGER NOT NULL,
+        warns INTEGER NOT NULL,
+        fails INTEGER NOT NULL,
+        duration_p50 REAL,
+        duration_p95 REAL,
+        duration_p99 REAL,
+        duration_max REAL,
+        PRIMARY KEY (probe, hour)
+      ) WITHOUT ROWID;
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `,
+  },
+];
+
+export function migrate(db: Database): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((row) => row.version));
+  const ran: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
+    })();
+    ran.push(migration.version);
+  }
+  return ran;
+}

@@ -1,0 +1,318 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock } from '../util/clock.ts';
+import type { ObservationValue, RunItem } from '../probers/types.ts';
+import type { AssertionOutcome } from '../runner/assertions.ts';
+import { migrate } from './migrations.ts';
+import { computeRollups, pruneOld, type RetentionConfig } from './rollups.ts';
+
+export type RunStatus = 'pass' | 'warn' | 'fail';
+
+/** A finished run as the runner hands it to the store. */
+export interface RunRecord {
+  uid: string;
+  probe: string;
+  kind: string;
+  tenant?: string;
+  startedAt: number;
+  durationMs: number;
+  status: RunStatus;
+  attempts: number;
+  message: string;
+  error: { code: string; message: string } | null;
+  observations: Record<string, ObservationValue>;
+  assertions: AssertionOutcome[];
+  phases: Record<string, number>;
+  items: RunItem[];
+  state?: unknown;
+}
+
+export interface StoredRun extends Omit<RunRecord, 'items' | 'state'> {
+  id: number;
+}
+
+export interface StateChange {
+  id: number;
+  probe: string;
+  tenant: string | null;
+  /** '' for the probe's own status; `<type>:<key>` for an item. */
+  subject: string;
+  from: string | null;
+  to: string;
+  at: number;
+  runId: number | null;
+  message: string;
+}
+
+export interface ProbeLatest {
+  probe: string;
+  kind: string;
+  tenant: string | null;
+  tags: string[];
+  runId: number | null;
+  status: RunStatus | null;
+  statusSince: number | null;
+  startedAt: number | null;
+  durationMs: number | null;
+  message: string | null;
+  errorCode: string | null;
+}
+
+export interface StoredItem {
+  id: number;
+  runId: number;
+  probe: string;
+  tenant: string | null;
+  type: string;
+  key: string;
+  state: string | null;
+  at: number;
+  data: Record<string, unknown>;
+}
+
+/** Stored strings are cut to this length: bodies and headers are for assertions, not for keeping. */
+const MAX_STORED_STRING = 512;
+
+function compactObservations(observations: Record<string, ObservationValue>): string {
+  const out: Record<string, ObservationValue> = {};
+  for (const [key, value] of Object.entries(observations)) {
+    if (typeof value === 'string' && value.length > MAX_STORED_STRING) out[key] = `${value.slice(0, MAX_STORED_STRING)}…`;
+    else if (Array.isArray(value) && value.length > 100) out[key] = [...value.slice(0, 100), `… ${value.length - 100} more`];
+    else out[key] = value;
+  }
+  return JSON.stringify(out);
+}
+
+interface RunRow {
+  id: number;
+  uid: string;
+  probe: string;
+  kind: string;
+  tenant: string | null;
+  started_at: number;
+  duration_ms: number;
+  status: RunStatus;
+  attempts: number;
+  message: string;
+  error_code: string | null;
+  error_message: string | null;
+  observations: string;
+  assertions: string;
+  phases: string;
+}
+
+function rowToRun(row: RunRow): StoredRun {
+  return {
+    id: row.id,
+    uid: row.uid,
+    probe: row.probe,
+    kind: row.kind,
+    ...(row.tenant ? { tenant: row.tenant } : {}),
+    startedAt: row.started_at,
+    durationMs: row.duration_ms,
+    status: row.status,
+    attempts: row.attempts,
+    message: row.message,
+    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+    observations: JSON.parse(row.observations) as Record<string, ObservationValue>,
+    assertions: JSON.parse(row.assertions) as AssertionOutcome[],
+    phases: JSON.parse(row.phases) as Record<string, number>,
+  };
+}
+
+/**
+ * The one SQLite file: every run committed as it finishes (WAL), with its
+ * items, state changes and the probe's carried-over state in one transaction.
+ */
+export class Store {
+  readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(
+    path: string,
+    private readonly clock: Clock,
+  ) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    migrate(this.db);
+    this.statements = {
+      insertRun: this.db.prepare(`INSERT INTO runs (uid, probe, kind, tenant, started_at, duration_ms, status, attempts, message, error_code, error_message, observations, assertions, phases)
+        VALUES (@uid, @probe, @kind, @tenant, @startedAt, @durationMs, @status, @attempts, @message, @errorCode, @errorMessage, @observations, @assertions, @phases)`),
+      latest: this.db.prepare('SELECT status, status_since FROM probe_latest WHERE probe = ?'),
+      upsertLatest: this.db.prepare(`INSERT INTO probe_latest (probe, run_id, status, status_since, started_at, duration_ms, message, error_code)
+        VALUES (@probe, @runId, @status, @statusSince, @startedAt, @durationMs, @message, @errorCode)
+        ON CONFLICT (probe) DO UPDATE SET run_id = excluded.run_id, status = excluded.status, status_since = excluded.status_since,
+          started_at = excluded.started_at, duration_ms = excluded.duration_ms, message = excluded.message, error_code = excluded.error_code`),
+      insertChange: this.db.prepare(`INSERT INTO state_changes (probe, tenant, subject, from_state, to_state, at, run_id, message)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertItem: this.db.prepare('INSERT INTO run_items (run_id, probe, tenant, type, key, state, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      itemState: this.db.prepare('SELECT state FROM item_states WHERE probe = ? AND type = ? AND key = ?'),
+      upsertItemState: this.db.prepare(`INSERT INTO item_states (probe, type, key, state, since) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (probe, type, key) DO UPDATE SET state = excluded.state, since = excluded.since`),
+      upsertProbeState: this.db.prepare(`INSERT INTO probe_state (probe, data, updated_at) VALUES (?, ?, ?)
+        ON CONFLICT (probe) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`),
+      probeState: this.db.prepare('SELECT data FROM probe_state WHERE probe = ?'),
+    };
+  }
+
+  /** Records which probes the current configuration has (so the API lists probes that have not run yet). */
+  syncProbes(probes: Array<{ name: string; kind: string; tenant?: string; tags: string[] }>): void {
+    const now = this.clock.now();
+    const upsert = this.db.prepare(`INSERT INTO probes (name, kind, tenant, tags, first_seen, last_configured) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, tenant = excluded.tenant, tags = excluded.tags, last_configured = excluded.last_configured`);
+    this.db.transaction(() => {
+      for (const probe of probes) upsert.run(probe.name, probe.kind, probe.tenant ?? null, JSON.stringify(probe.tags), now, now);
+    })();
+  }
+
+  /** Commits one finished run; returns its id and the state changes it caused. */
+  recordRun(run: RunRecord): { runId: number; changes: Array<Omit<StateChange, 'id'>> } {
+    return this.db.transaction(() => {
+      const tenant = run.tenant ?? null;
+      const info = this.statements.insertRun.run({
+        uid: run.uid,
+        probe: run.probe,
+        kind: run.kind,
+        tenant,
+        startedAt: run.startedAt,
+        durationMs: run.durationMs,
+        status: run.status,
+        attempts: run.attempts,
+        message: run.message,
+        errorCode: run.error?.code ?? null,
+        errorMessage: run.error?.message ?? null,
+        observations: compactObservations(run.observations),
+        assertions: JSON.stringify(run.assertions),
+        phases: JSON.stringify(run.phases),
+      });
+      const runId = Number(info.lastInsertRowid);
+      const endedAt = run.startedAt + run.durationMs;
+      const changes: Array<Omit<StateChange, 'id'>> = [];
+      const previous = this.statements.latest.get(run.probe) as { status: string; status_since: number } | undefined;
+      const statusSince = previous && previous.status === run.status ? previous.status_since : endedAt;
+      if (previous?.status !== run.status) {
+        changes.push({ probe: run.probe, tenant, subject: '', from: previous?.status ?? null, to: run.status, at: endedAt, runId, message: run.message });
+      }
+      this.statements.upsertLatest.run({ probe: run.probe, runId, status: run.status, statusSince, startedAt: run.startedAt, durationMs: run.durationMs, message: run.message, errorCode: run.error?.code ?? null });
+      for (const item of run.items) {
+        this.statements.insertItem.run(runId, run.probe, tenant, item.type, item.key, item.state ?? null, endedAt, JSON.stringify(item.data));
+        if (item.state === undefined) continue;
+        const before = this.statements.itemState.get(run.probe, item.type, item.key) as { state: string } | undefined;
+        if (before?.state === item.state) continue;
+        this.statements.upsertItemState.run(run.probe, item.type, item.key, item.state, endedAt);
+        changes.push({ probe: run.probe, tenant, subject: `${item.type}:${item.key}`, from: before?.state ?? null, to: item.state, at: endedAt, runId, message: '' });
+      }
+      for (const change of changes) {
+        this.statements.insertChange.run(change.probe, change.tenant, change.subject, change.from, change.to, change.at, change.runId, change.message);
+      }
+      if (run.state !== undefined) this.statements.upsertProbeState.run(run.probe, JSON.stringify(run.state), endedAt);
+      return { runId, changes };
+    })();
+  }
+
+  probeState(probe: string): unknown {
+    const row = this.statements.probeState.get(probe) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as unknown) : undefined;
+  }
+
+  /** Every configured probe with its latest run (one indexed read, whatever the number of runs). */
+  latest(filter: { names?: string[]; status?: RunStatus; tenant?: string; tag?: string } = {}): ProbeLatest[] {
+    const rows = this.db
+      .prepare(
+        `SELECT p.name, p.kind, p.tenant, p.tags, l.run_id, l.status, l.status_since, l.started_at, l.duration_ms, l.message, l.error_code
+         FROM probes p LEFT JOIN probe_latest l ON l.probe = p.name ORDER BY p.name`,
+      )
+      .all() as Array<Record<string, unknown>>;
+    const names = filter.names ? new Set(filter.names) : undefined;
+    return rows
+      .map((row) => ({
+        probe: row.name as string,
+        kind: row.kind as string,
+        tenant: (row.tenant as string | null) ?? null,
+        tags: JSON.parse(row.tags as string) as string[],
+        runId: (row.run_id as number | null) ?? null,
+        status: (row.status as RunStatus | null) ?? null,
+        statusSince: (row.status_since as number | null) ?? null,
+        startedAt: (row.started_at as number | null) ?? null,
+        durationMs: (row.duration_ms as number | null) ?? null,
+        message: (row.message as string | null) ?? null,
+        errorCode: (row.error_code as string | null) ?? null,
+      }))
+      .filter((p) => (!names || names.has(p.probe)) && (!filter.status || p.status === filter.status) && (!filter.tenant || p.tenant === filter.tenant) && (!filter.tag || p.tags.includes(filter.tag)));
+  }
+
+  runs(probe: string, options: { since?: number; until?: number; limit?: number } = {}): StoredRun[] {
+    const rows = this.db
+      .prepare('SELECT * FROM runs WHERE probe = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC, id DESC LIMIT ?')
+      .all(probe, options.since ?? 0, options.until ?? Number.MAX_SAFE_INTEGER, options.limit ?? 1000) as RunRow[];
+    return rows.map(rowToRun);
+  }
+
+  run(id: number): StoredRun | undefined {
+    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+    return row ? rowToRun(row) : undefined;
+  }
+
+  stateChanges(options: { probe?: string; subjectPrefix?: string; since?: number; tenant?: string; limit?: number } = {}): StateChange[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM state_changes WHERE at >= @since AND (@probe IS NULL OR probe = @probe) AND (@tenant IS NULL OR tenant = @tenant)
+         AND (@prefix IS NULL OR substr(subject, 1, length(@prefix)) = @prefix) ORDER BY at, id LIMIT @limit`,
+      )
+      .all({ since: options.since ?? 0, probe: options.probe ?? null, tenant: options.tenant ?? null, prefix: options.subjectPrefix ?? null, limit: options.limit ?? 10_000 }) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({
+      id: row.id as number,
+      probe: row.probe as string,
+      tenant: (row.tenant as string | null) ?? null,
+      subject: row.subject as string,
+      from: (row.from_state as string | null) ?? null,
+      to: row.to_state as string,
+      at: row.at as number,
+      runId: (row.run_id as number | null) ?? null,
+      message: row.message as string,
+    }));
+  }
+
+  items(options: { type: string; probe?: string; tenant?: string; since?: number; until?: number; limit?: number }): StoredItem[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM run_items WHERE type = @type AND at >= @since AND at < @until AND (@probe IS NULL OR probe = @probe)
+         AND (@tenant IS NULL OR tenant = @tenant) ORDER BY at, id LIMIT @limit`,
+      )
+      .all({ type: options.type, since: options.since ?? 0, until: options.until ?? Number.MAX_SAFE_INTEGER, probe: options.probe ?? null, tenant: options.tenant ?? null, limit: options.limit ?? 100_000 }) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({
+      id: row.id as number,
+      runId: row.run_id as number,
+      probe: row.probe as string,
+      tenant: (row.tenant as string | null) ?? null,
+      type: row.type as string,
+      key: row.key as string,
+      state: (row.state as string | null) ?? null,
+      at: row.at as number,
+      data: JSON.parse(row.data as string) as Record<string, unknown>,
+    }));
+  }
+
+  hourly(probe: string, since = 0): Array<{ hour: number; runs: number; passes: number; warns: number; fails: number; p50: number | null; p95: number | null; p99: number | null; max: number | null }> {
+    return this.db
+      .prepare('SELECT hour, runs, passes, warns, fails, duration_p50 AS p50, duration_p95 AS p95, duration_p99 AS p99, duration_max AS max FROM rollups_hourly WHERE probe = ? AND hour >= ? ORDER BY hour')
+      .all(probe, since) as Array<{ hour: number; runs: number; passes: number; warns: number; fails: number; p50: number | null; p95: number | null; p99: number | null; max: number | null }>;
+  }
+
+  /** Rolls up finished hours and prunes what retention no longer keeps. Cheap to call often. */
+  maintain(retention: RetentionConfig): { hoursRolledUp: number; runsPruned: number } {
+    const now = this.clock.now();
+    const hoursRolledUp = computeRollups(this.db, now);
+    const runsPruned = pruneOld(this.db, now, retention);
+    return { hoursRolledUp, runsPruned };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
