@@ -93,8 +93,17 @@ function locate(doc: Document, lines: LineCounter, path: (string | number)[]): {
   return {};
 }
 
+/** For a union (string or object form), the branch that matched the input's type explains the problem best. */
+function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const branches = (issue as { errors: z.core.$ZodIssue[][] }).errors;
+  const relevant = branches.find((branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+  if (!relevant) return [issue];
+  return relevant.flatMap(unwrapUnion).map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
+}
+
 function zodIssues(error: z.ZodError, prefix: (string | number)[]): Array<{ path: (string | number)[]; message: string }> {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap(unwrapUnion).map((issue) => {
     const path = [...prefix, ...(issue.path as (string | number)[])];
     if (issue.code === 'unrecognized_keys') {
       const keys = (issue as { keys: string[] }).keys;
@@ -139,12 +148,13 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
     return undefined;
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    for (const error of doc.errors) {
-      const pos = error.linePos?.[0];
-      issues.push({ file, path: [], message: `YAML: ${error.message.split('\n')[0]}`, ...(pos ? { line: pos.line, column: pos.col } : {}) });
-    }
+    // Later YAML errors are usually echoes of the first; one precise line helps more.
+    const [error] = doc.errors;
+    const pos = error?.linePos?.[0];
+    const message = (error?.message.split('\n')[0] ?? 'unreadable').replace(/ at line \d+, column \d+:?$/, '');
+    issues.push({ file, path: [], message: `YAML: ${message}`, ...(pos ? { line: pos.line, column: pos.col } : {}) });
     return undefined;
   }
   const raw = doc.toJS() ?? {};
@@ -274,7 +284,10 @@ export function loadConfig(target: string, env: NodeJS.ProcessEnv = process.env)
   const store = mergeSection<StoreConfig>(results, 'store', issues) ?? storeSchema.parse({});
   const scheduler = mergeSection<SchedulerConfig>(results, 'scheduler', issues) ?? schedulerSchema.parse({});
   const log = mergeSection<LogConfig>(results, 'log', issues) ?? logSchema.parse({});
-  if (issues.length > 0) throw new ConfigError(issues);
+  if (issues.length > 0) {
+    const order = (file: string) => files.indexOf(file);
+    throw new ConfigError(issues.sort((a, b) => order(a.file) - order(b.file) || (a.line ?? 0) - (b.line ?? 0)));
+  }
 
   for (const probe of probes) {
     if (probe.every !== undefined && probe.timeout > probe.every) {

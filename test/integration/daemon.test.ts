@@ -1,0 +1,99 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
+import type { LabApp } from '../../src/lab/http-app.ts';
+import { freePort } from '../../src/lab/processes.ts';
+import { startCli, waitFor } from '../helpers/cli.ts';
+
+let scaidns: LabApp;
+let dir: string;
+let config: string;
+let api: string;
+const TOKEN = 'daemon-test-token-4242';
+
+before(async () => {
+  scaidns = createScaiDnsStandIn();
+  const { url } = await scaidns.listen(0);
+  const port = await freePort();
+  api = `http://127.0.0.1:${port}`;
+  dir = mkdtempSync(join(tmpdir(), 'scaiprobe-daemon-'));
+  config = join(dir, 'probes.yaml');
+  writeFileSync(
+    config,
+    `server: { listen: "127.0.0.1:${port}", token: "\${DAEMON_TOKEN}" }
+store: { path: "${join(dir, 'data', 'scaiprobe.db')}" }
+probes:
+  - { name: dns-ready, kind: http, url: "${url}/health/ready", every: 300ms, expect: [status == 200, json.checks.pdns == "ok"] }
+  - { name: dns-live, kind: http, url: "${url}/health/live", every: 300ms }
+`,
+  );
+});
+after(() => scaidns.close());
+
+const auth = { authorization: `Bearer ${TOKEN}` };
+async function getJson<T>(path: string): Promise<T> {
+  const response = await fetch(`${api}${path}`, { headers: auth });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return (await response.json()) as T;
+}
+
+interface ProbesResponse {
+  total: number;
+  probes: Array<{ probe: string; status: string | null; message: string | null }>;
+}
+
+test('the daemon stores runs, serves /metrics and the API, stops on SIGTERM and keeps its runs across a restart', async () => {
+  const first = startCli(['run', '--config', config], { DAEMON_TOKEN: TOKEN });
+  try {
+    await waitFor('the daemon to be ready', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined));
+    const probes = await waitFor('both probes to have run', async () => {
+      const body = await getJson<ProbesResponse>('/api/v1/probes');
+      return body.probes.every((p) => p.status === 'pass') ? body : undefined;
+    });
+    assert.equal(probes.total, 2);
+
+    const unauthorised = await fetch(`${api}/api/v1/probes`);
+    assert.equal(unauthorised.status, 401, 'the API needs the bearer token when server.token is set');
+    assert.equal((await fetch(`${api}/health`)).status, 200, '/health stays public');
+
+    const metrics = await (await fetch(`${api}/metrics`, { headers: auth })).text();
+    assert.match(metrics, /scaiprobe_probe_success\{probe="dns-ready",kind="http"\} 1/);
+    assert.match(metrics, /scaiprobe_probe_runs_total\{probe="dns-ready",kind="http",status="pass"\} \d+/);
+    assert.match(metrics, /scaiprobe_probe_duration_seconds_bucket\{le="0.1",probe="dns-ready",kind="http"\} \d+/);
+
+    scaidns.faults.failChecks = { pdns: 'connection refused' };
+    const failing = await waitFor('the degraded check to show', async () => {
+      const body = await getJson<ProbesResponse>('/api/v1/probes?status=fail');
+      return body.probes.length === 1 ? body.probes[0] : undefined;
+    });
+    assert.equal(failing?.probe, 'dns-ready');
+    assert.match(failing?.message ?? '', /pdns: connection refused/);
+    delete scaidns.faults.failChecks;
+
+    const runs = await getJson<{ runs: Array<{ status: string; assertions: unknown[] }> }>('/api/v1/probes/dns-ready/runs?since=10m');
+    assert.ok(runs.runs.some((r) => r.status === 'fail') && runs.runs.some((r) => r.status === 'pass'));
+    const changes = await getJson<{ changes: Array<{ probe: string; from: string | null; to: string }> }>('/api/v1/state-changes?probe=dns-ready');
+    assert.ok(changes.changes.some((c) => c.from === 'pass' && c.to === 'fail'));
+  } finally {
+    first.child.kill('SIGTERM');
+  }
+  assert.equal(await first.exited, 0, first.output());
+  assert.match(first.output(), /scaiprobe stopped/);
+  assert.ok(!first.output().includes(TOKEN), 'the token never reaches the logs');
+  assert.ok(existsSync(join(dir, 'data', 'scaiprobe.db')));
+
+  const before = await (async () => {
+    const second = startCli(['run', '--config', config], { DAEMON_TOKEN: TOKEN });
+    try {
+      await waitFor('the restarted daemon', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined));
+      return await getJson<{ runs: unknown[] }>('/api/v1/probes/dns-live/runs?limit=1000');
+    } finally {
+      second.child.kill('SIGTERM');
+      assert.equal(await second.exited, 0);
+    }
+  })();
+  assert.ok(before.runs.length >= 2, `runs from the first start are still there (${before.runs.length})`);
+});

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, ConfigError, formatIssue } from '../../src/config/load.ts';
+
+const fixtures = 'test/fixtures/config';
+
+function problems(file: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadConfig(file, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error.issues.map(formatIssue);
+  }
+  assert.fail(`${file} was accepted`);
+}
+
+test("the foundation issue's example is valid as written", () => {
+  const config = loadConfig(`${fixtures}/valid/issue-2-example.yaml`, {});
+  assert.equal(config.probes.length, 2);
+  const [ready, dns] = config.probes;
+  assert.equal(ready?.every, 30_000);
+  assert.equal(ready?.timeout, 5_000);
+  assert.deepEqual(ready?.expect.map((a) => a.expr), ['status == 200', 'json.status == "ready"', 'latency < 200ms']);
+  assert.equal(dns?.cron, '*/1 * * * *');
+  assert.equal(dns?.every, undefined, 'a cron probe has no interval');
+});
+
+test('the shipped default configuration is valid', () => {
+  const config = loadConfig('probes', { ...process.env, ...labEnvForTest() });
+  assert.ok(config.probes.some((p) => p.kind === 'http'));
+});
+
+function labEnvForTest(): Record<string, string> {
+  // The shipped config names the lab's credentials; any value resolves them.
+  return new Proxy({}, { get: (_t, key) => (typeof key === 'string' ? `value-of-${key}` : undefined), has: () => true, ownKeys: () => [] }) as Record<string, string>;
+}
+
+const cases: Array<[string, RegExp[]]> = [
+  ['unknown-key.yaml', [/unknown-key\.yaml:2:\d+: probes\[0\]: unknown key "expct"/]],
+  [
+    'many-problems.yaml',
+    [
+      /probes\[0\]\.url: must be an http:\/\/ or https:\/\/ URL/,
+      /probes\[0\]\.every: "30 seconds" is not a duration/,
+      /probes\[1\]\.kind: unknown kind "htp" \(known: http/,
+      /probes\[2\]\.expect\[0\]: "status = 200" is not an assertion/,
+      /probes\[3\]\.cron: is not a valid cron expression/,
+    ],
+  ],
+  ['missing-secret.yaml', [/probes\[0\]\.headers\.authorization: \$\{SCAIPROBE_TEST_UNSET_TOKEN\}: environment variable SCAIPROBE_TEST_UNSET_TOKEN is not set/]],
+  ['inline-secret.yaml', [/server\.token: is a secret: write it as "\$\{ENV_NAME\}"/]],
+  ['duplicate-names.yaml', [/probes\[1\]\.name: "same" is already the name of a probe/]],
+  ['every-and-cron.yaml', [/probes\[0\]\.cron: give either "every" or "cron", not both/]],
+  ['bad-yaml.yaml', [/bad-yaml\.yaml:\d+:\d+: YAML:/]],
+  ['bad-defaults.yaml', [/defaults: unknown key "colour"/, /defaults\.timeout: "soon" is not a duration/]],
+];
+
+for (const [file, expected] of cases) {
+  test(`invalid fixture ${file} reports every problem with file and key path`, () => {
+    const found = problems(`${fixtures}/invalid/${file}`);
+    for (const pattern of expected) assert.ok(found.some((line) => pattern.test(line)), `no problem matches ${pattern}; got:\n${found.join('\n')}`);
+    assert.equal(found.length, expected.length, `unexpected extra problems:\n${found.join('\n')}`);
+    for (const line of found) assert.ok(line.startsWith(`${fixtures}/invalid/${file}`), `problem does not name its file: ${line}`);
+  });
+}
+
+test('secrets resolve from the environment and files, and are collected for redaction', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
+  writeFileSync(join(dir, 'token.txt'), 'file-secret-value\n');
+  writeFileSync(
+    join(dir, 'probes.yaml'),
+    `server: { token: "\${file:token.txt}" }\nprobes:\n  - name: s\n    kind: http\n    url: http://127.0.0.1:1/\n    headers: { authorization: "Bearer \${API_TOKEN}" }\n`,
+  );
+  const config = loadConfig(dir, { API_TOKEN: 'env-secret-value' });
+  assert.equal(config.server.token, 'file-secret-value');
+  assert.equal((config.probes[0]?.headers as Record<string, string>).authorization, 'Bearer env-secret-value');
+  assert.deepEqual(config.secrets.sort(), ['env-secret-value', 'file-secret-value']);
+});
+
+test('defaults apply to every probe; a folder loads all its files; names are unique across files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
+  writeFileSync(join(dir, 'a.yaml'), 'defaults: { timeout: 2s, retries: 2, tags: [base], tenant: acme }\nprobes:\n  - { name: one, kind: http, url: "http://127.0.0.1:1/", tags: [extra] }\n');
+  writeFileSync(join(dir, 'b.yml'), 'probes:\n  - { name: two, kind: http, url: "http://127.0.0.1:2/", every: 5m }\n');
+  const config = loadConfig(dir, {});
+  const one = config.probes.find((p) => p.name === 'one');
+  assert.equal(one?.timeout, 2000);
+  assert.equal(one?.retries, 2);
+  assert.deepEqual(one?.tags, ['base', 'extra']);
+  assert.equal(one?.tenant, 'acme');
+  assert.equal(one?.every, 60_000, 'interval defaults to one minute');
+  assert.equal(config.probes.find((p) => p.name === 'two')?.every, 300_000);
+  writeFileSync(join(dir, 'c.yaml'), 'probes:\n  - { name: one, kind: http, url: "http://127.0.0.1:3/" }\n');
+  const found = (() => {
+    try {
+      loadConfig(dir, {});
+    } catch (error) {
+      return (error as ConfigError).issues.map(formatIssue);
+    }
+    return [];
+  })();
+  assert.ok(found.some((line) => /c\.yaml:\d+:\d+: probes\[0\]\.name: "one" is already the name of a probe in .*a\.yaml/.test(line)), found.join('\n'));
+});
+
+test('an http probe without a status assertion fails on error statuses (implicit status < 400)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
+  writeFileSync(join(dir, 'p.yaml'), 'probes:\n  - { name: bare, kind: http, url: "http://127.0.0.1:1/" }\n  - { name: own, kind: http, url: "http://127.0.0.1:1/", expect: ["status == 503"] }\n');
+  const config = loadConfig(dir, {});
+  assert.deepEqual(config.probes[0]?.expect.map((a) => a.expr), ['status < 400']);
+  assert.deepEqual(config.probes[1]?.expect.map((a) => a.expr), ['status == 503']);
+});
+
+test('a missing config path is a clear error', () => {
+  assert.match(problems('no/such/dir')[0] ?? '', /no\/such\/dir: no such file or directory/);
+});
