@@ -6,6 +6,7 @@ import { createHttpClient } from '../net/http-client.ts';
 import { Redactor } from '../util/redact.ts';
 import type { Clock } from '../util/clock.ts';
 import { checkJson, checkJunit, humanLine } from './output.ts';
+import { formatDuration } from '../util/duration.ts';
 
 export class UsageError extends Error {}
 
@@ -73,7 +74,7 @@ export async function runCheck(config: LoadedConfig, probes: ProbeSpec[], option
   if (options.json) deps.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else {
     const { pass, warn, fail } = report.summary;
-    deps.stdout.write(`\n${pass} passed, ${warn} warned, ${fail} failed in ${(elapsed / 1000).toFixed(1)}s\n`);
+    deps.stdout.write(`\n${pass} passed, ${warn} warned, ${fail} failed in ${formatDuration(elapsed)}\n`);
   }
   return report.summary.fail > 0 ? 1 : 0;
 }

@@ -97,3 +97,29 @@ test('the daemon stores runs, serves /metrics and the API, stops on SIGTERM and 
   })();
   assert.ok(before.runs.length >= 2, `runs from the first start are still there (${before.runs.length})`);
 });
+
+test('SIGTERM lets a run in flight finish at its deadline and stores it', async () => {
+  const slow = createScaiDnsStandIn();
+  const { url } = await slow.listen(0);
+  slow.faults.latencyMs = 1500;
+  const port = await freePort();
+  const slowDir = mkdtempSync(join(tmpdir(), 'scaiprobe-daemon-slow-'));
+  const slowConfig = join(slowDir, 'probes.yaml');
+  const db = join(slowDir, 'probe.db');
+  writeFileSync(slowConfig, `server: { listen: "127.0.0.1:${port}" }\nstore: { path: "${db}" }\nprobes:\n  - { name: slow, kind: http, url: "${url}/health/live", every: 100ms, timeout: 1s }\n`);
+  const daemon = startCli(['run', '--config', slowConfig]);
+  try {
+    await waitFor('the daemon', async () => ((await fetch(`http://127.0.0.1:${port}/ready`)).ok ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  } finally {
+    daemon.child.kill('SIGTERM');
+  }
+  const stoppedAt = Date.now();
+  assert.equal(await daemon.exited, 0, daemon.output());
+  assert.ok(Date.now() - stoppedAt < 2500, 'the daemon did not wait longer than the run deadline');
+  await slow.close();
+  const { default: Database } = await import('better-sqlite3');
+  const rows = new Database(db, { readonly: true }).prepare('SELECT status, error_code FROM runs WHERE probe = ?').all('slow') as Array<{ status: string; error_code: string }>;
+  assert.equal(rows.length, 1, 'the run in flight at SIGTERM was stored');
+  assert.equal(rows[0]?.error_code, 'TIMEOUT');
+});
