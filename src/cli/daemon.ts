@@ -8,6 +8,13 @@ import { startDaemonServer, type DaemonServer } from '../server/server.ts';
 import { createHttpClient } from '../net/http-client.ts';
 import { Redactor } from '../util/redact.ts';
 import type { Clock } from '../util/clock.ts';
+import { readAlertingSections, startAlerting } from '../alerting/wire.ts';
+import { RunEvents } from '../server/events.ts';
+import { registerStatusPage, toRunEvent } from '../server/status-page/register.ts';
+import { registerReportApi } from '../reports/api.ts';
+import { parseReportsConfig } from '../reports/config.ts';
+import { loadChartJs } from '../reports/html.ts';
+import { SharedBrowser } from '../util/chromium.ts';
 
 export interface Daemon {
   url: string;
@@ -22,6 +29,7 @@ const MAINTENANCE_EVERY_MS = 5 * 60_000;
 /** Opens the store, starts the schedules and the HTTP server. stop() ends cleanly: in-flight runs finish and are stored. */
 export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; logger: Logger }): Promise<Daemon> {
   const { clock, logger } = deps;
+  const alertingSections = readAlertingSections(config);
   const store = new Store(config.store.path, clock);
   const metrics = new ProbeMetrics();
   const shutdown = new AbortController();
@@ -54,6 +62,23 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
     logger,
     isReady: () => ready,
   });
+  // Status page, live events and tenant reports. Chromium starts only when a PDF is asked for.
+  const events = new RunEvents(clock);
+  registerStatusPage(server.router, store, events);
+  engine.onRun((run) => events.publish(toRunEvent(run)));
+  const reportBrowser = new SharedBrowser({ idleMs: 5 * 60_000, logger });
+  let chartJs: string | undefined;
+  registerReportApi(server.router, {
+    store,
+    reports: parseReportsConfig(config.sections.reports, config.files),
+    ...(config.server.token ? { adminToken: config.server.token } : {}),
+    // Issue 6 plugs its indicators and alert history in here (see src/reports/sources.ts).
+    sources: {},
+    chartJs: () => (chartJs ??= loadChartJs()),
+    browser: () => reportBrowser,
+    clock,
+  });
+  const alerting = startAlerting(alertingSections, { store, clock, logger, registry: metrics.registry, router: server.router, engine });
   const maintain = () => {
     try {
       const done = store.maintain(config.store.retention);
@@ -83,7 +108,10 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
         if (inFlight.length > 0) logger.info({ probes: inFlight }, 'waiting for runs in flight');
         await scheduler.stop();
         await engine.close();
+        await alerting.stop();
+        events.close();
         await server.close();
+        await reportBrowser.close();
         store.close();
         logger.info('scaiprobe stopped');
       })();

@@ -8,6 +8,9 @@ import { systemClock } from '../util/clock.ts';
 import { runCheck, selectProbes, UsageError } from './check.ts';
 import { startDaemon } from './daemon.ts';
 import { startLab, LAB_ENV, type RunningLab } from '../lab/lab.ts';
+import { parseReportsConfig } from '../reports/config.ts';
+import { runReportCommand } from './report.ts';
+import { runAlertCommand } from '../alerting/cli.ts';
 
 const USAGE = `scaiprobe — synthetic monitoring and deliverability probes for ScaiSend and ScaiDNS
 
@@ -16,7 +19,10 @@ Usage:
   scaiprobe check    [--config FILE|DIR] [--only NAME,...] [--tag T] [--json] [--junit FILE]
                                                       run the selected probes once; exit 0 all pass, 1 a probe failed, 2 bad usage/config
   scaiprobe validate [--config FILE|DIR]              check a configuration without running it
+  scaiprobe report   --tenant ID [--since 30d] --out FILE.html|FILE.pdf|FILE.json [--config FILE|DIR]
+                                                      a tenant's deliverability report from the database
   scaiprobe lab      [--dir DIR]                      start the local lab (ScaiSend/ScaiDNS stand-ins and real servers)
+  scaiprobe alert test <channel> [--config FILE|DIR] [--lab]   send a test notification to one alert channel
 
 Options:
   --config FILE|DIR  a YAML file, or a folder whose *.yaml files are loaded together (default: probes/)
@@ -36,6 +42,7 @@ function fail(message: string): never {
 function load(configPath: string): LoadedConfig {
   try {
     const config = loadConfig(configPath);
+    parseReportsConfig(config.sections.reports, config.files);
     for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
     return config;
   } catch (error) {
@@ -86,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command ? EXIT_OK : EXIT_USAGE;
   }
+  if (command === 'alert') return runAlertCommand(rest);
   let parsed;
   try {
     parsed = parseArgs({
@@ -98,6 +106,9 @@ async function main(argv: string[]): Promise<number> {
         junit: { type: 'string' },
         lab: { type: 'boolean', default: false },
         dir: { type: 'string' },
+        tenant: { type: 'string' },
+        since: { type: 'string', default: '30d' },
+        out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: false,
@@ -148,6 +159,19 @@ async function main(argv: string[]): Promise<number> {
         await lab?.stop();
       });
       return new Promise<number>(() => undefined);
+    }
+    case 'report': {
+      if (!values.tenant) fail('report needs --tenant ID');
+      if (!values.out) fail('report needs --out FILE.html, FILE.pdf or FILE.json');
+      const config = load(configPath);
+      try {
+        const written = await runReportCommand(config, { tenant: values.tenant, since: values.since ?? '30d', out: values.out }, systemClock);
+        process.stdout.write(`${written}\n`);
+        return EXIT_OK;
+      } catch (error) {
+        if (error instanceof UsageError) fail(error.message);
+        throw error;
+      }
     }
     case 'lab': {
       const lab = await startLabFor(values.dir, 'info');

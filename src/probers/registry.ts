@@ -1,10 +1,17 @@
 import type { ProbeKind } from './types.ts';
 import { httpKind } from './http.ts';
 import { dnsKind } from './dns.ts';
+import { rblKind } from './rbl.ts';
+import { zoneSyncKind } from './zone-sync.ts';
+import { emailAuthKind } from './email-auth.ts';
+import { mailKind } from './mail.ts';
+import { statsKind } from './stats.ts';
+import { prometheusKind } from './prometheus.ts';
+import { queueKind } from './queue.ts';
 
 /** Every probe kind, one line each. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const PROBE_KINDS: ProbeKind<any>[] = [httpKind, dnsKind];
+export const PROBE_KINDS: ProbeKind<any>[] = [httpKind, dnsKind, rblKind, zoneSyncKind, emailAuthKind, mailKind, statsKind, prometheusKind, queueKind];
 
 export function findKind(kind: string): ProbeKind | undefined {
   return PROBE_KINDS.find((candidate) => candidate.kind === kind);

@@ -98,6 +98,42 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },
+  {
+    version: 2,
+    name: 'alert states and the alert outbox',
+    sql: `
+      CREATE TABLE alerts (
+        rule TEXT NOT NULL,
+        target TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        state TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        labels TEXT NOT NULL DEFAULT '{}',
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (rule, target)
+      ) WITHOUT ROWID;
+      CREATE TABLE alert_outbox (
+        id INTEGER PRIMARY KEY,
+        idempotency_key TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        event TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'expired')),
+        last_status INTEGER,
+        last_error TEXT,
+        finished_at INTEGER,
+        UNIQUE (idempotency_key, channel)
+      );
+      CREATE INDEX alert_outbox_due ON alert_outbox (status, next_attempt_at);
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

@@ -1,0 +1,100 @@
+import { createHmac } from 'node:crypto';
+import type { ChannelConfig } from './config.ts';
+
+/** What every channel serializes from: one notification about one alert. */
+export interface Notification {
+  /** Stable per notification (retries reuse it): the Idempotency-Key. */
+  key: string;
+  event: 'firing' | 'resolved' | 'reminder' | 'test';
+  alert: {
+    /** Stable per rule + target: PagerDuty's dedup_key, the receiver's de-duplication id. */
+    id: string;
+    rule: string;
+    target: string;
+    severity: 'critical' | 'error' | 'warning' | 'info';
+    summary: string;
+    startedAt: number;
+    resolvedAt?: number;
+    labels: Record<string, string>;
+  };
+  createdAt: number;
+}
+
+export const WEBHOOK_SCHEMA_VERSION = '1';
+
+/** The generic webhook body, version 1. Field names are a contract: add, never rename. */
+export function webhookBody(n: Notification): string {
+  return JSON.stringify({
+    version: WEBHOOK_SCHEMA_VERSION,
+    id: n.key,
+    type: `alert.${n.event}`,
+    createdAt: new Date(n.createdAt).toISOString(),
+    alert: {
+      id: n.alert.id,
+      rule: n.alert.rule,
+      target: n.alert.target,
+      status: n.event === 'resolved' ? 'resolved' : 'firing',
+      severity: n.alert.severity,
+      summary: n.alert.summary,
+      startedAt: new Date(n.alert.startedAt).toISOString(),
+      resolvedAt: n.alert.resolvedAt ? new Date(n.alert.resolvedAt).toISOString() : null,
+      labels: n.alert.labels,
+    },
+  });
+}
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
+export function signature(secret: string, body: string, unixSeconds: number): string {
+  return `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`;
+}
+
+const EMOJI = { firing: ':rotating_light:', reminder: ':bell:', resolved: ':white_check_mark:', test: ':wave:' } as const;
+
+/** Slack incoming webhook: `text` (the fallback) plus a Block Kit section. */
+export function slackBody(n: Notification): string {
+  const title = `${EMOJI[n.event]} ${n.event === 'resolved' ? 'Resolved' : n.event === 'test' ? 'Test' : 'Firing'}: ${n.alert.rule} on ${n.alert.target}`;
+  return JSON.stringify({
+    text: `${title}: ${n.alert.summary}`,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: `*${title}*\n${n.alert.summary}` } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `severity ${n.alert.severity} · alert ${n.alert.id} · since ${new Date(n.alert.startedAt).toISOString()}` }] },
+    ],
+  });
+}
+
+/** PagerDuty Events API v2: trigger (firing, reminder, test) or resolve, de-duplicated by the alert id. */
+export function pagerDutyBody(n: Notification, routingKey: string): string {
+  if (n.event === 'resolved') return JSON.stringify({ routing_key: routingKey, event_action: 'resolve', dedup_key: n.alert.id });
+  return JSON.stringify({
+    routing_key: routingKey,
+    event_action: 'trigger',
+    dedup_key: n.alert.id,
+    payload: {
+      summary: `${n.alert.rule} on ${n.alert.target}: ${n.alert.summary}`.slice(0, 1024),
+      source: n.alert.target,
+      severity: n.alert.severity,
+      timestamp: new Date(n.alert.startedAt).toISOString(),
+      component: n.alert.labels.probe ?? n.alert.labels.indicator ?? n.alert.target,
+      group: n.alert.labels.tenant ?? 'scaiprobe',
+      class: n.alert.rule,
+      custom_details: { ...n.alert.labels, event: n.event },
+    },
+  });
+}
+
+/** The bytes stored in the outbox for a channel; sent as they are on every attempt. */
+export function serialize(channel: ChannelConfig, n: Notification): string {
+  if (channel.type === 'slack') return slackBody(n);
+  if (channel.type === 'pagerduty') return pagerDutyBody(n, channel.routingKey);
+  return webhookBody(n);
+}
+
+/** Headers for one attempt (the signature carries the attempt's time). */
+export function headersFor(channel: ChannelConfig, body: string, key: string, nowMs: number): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'scaiprobe-alerts/1' };
+  if (channel.type === 'webhook') {
+    headers['idempotency-key'] = key;
+    if (channel.secret) headers['x-scaiprobe-signature'] = signature(channel.secret, body, Math.floor(nowMs / 1000));
+  }
+  return headers;
+}

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { validate as validateCron } from 'node-cron';
+import { duration } from '../config/schema.ts';
+import { ConfigError, type ConfigIssue } from '../config/load.ts';
+
+const name = z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
+const channelSchema = z.discriminatedUnion('type', [
+  z.strictObject({ name, type: z.literal('webhook'), url: httpUrl, secret: z.string().min(8, 'must be at least 8 characters').optional(), timeout: duration().default(10_000) }),
+  z.strictObject({ name, type: z.literal('slack'), url: httpUrl, timeout: duration().default(10_000) }),
+  z.strictObject({
+    name,
+    type: z.literal('pagerduty'),
+    routingKey: z.string().min(1),
+    url: httpUrl.default('https://events.pagerduty.com/v2/enqueue'),
+    timeout: duration().default(10_000),
+  }),
+]);
+
+const ruleSchema = z
+  .strictObject({
+    name,
+    /** Probe-name globs (`*` any); a rule watches probes or indicators, not both. */
+    probes: z.array(z.string()).optional(),
+    tags: z.array(z.string()).default([]),
+    /** Indicator-id globs, e.g. `bounceRate:*`. */
+    indicators: z.array(z.string()).optional(),
+    /** What counts as bad: probe runs `fail` (default) or `warn` (warn or fail); indicators `critical` (default) or `warn`. */
+    on: z.enum(['fail', 'warn', 'critical']).optional(),
+    /** The condition must hold this long before the alert fires. */
+    for: duration().default(0),
+    /** Fire when at least `failures` of the last `window` results are bad ("3 failures in the last 5 runs"). */
+    failures: z.number().int().min(1).default(1),
+    window: z.number().int().min(1).max(1000).optional(),
+    /** Good results in a row needed to resolve. */
+    successes: z.number().int().min(1).default(1),
+    /** Reminder interval while firing. */
+    repeat: duration().optional(),
+    severity: z.enum(['critical', 'error', 'warning', 'info']).default('critical'),
+    channels: z.array(name).optional(),
+  })
+  .refine((rule) => !(rule.probes && rule.indicators), { message: 'give either probes or indicators, not both', path: ['indicators'] })
+  .refine((rule) => rule.failures <= (rule.window ?? rule.failures), { message: 'failures cannot exceed window', path: ['failures'] });
+
+const windowSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    rule: z.string().default('*'),
+    target: z.string().default('*'),
+    from: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
+    cron: z.string().refine((text) => validateCron(text), 'is not a valid cron expression').optional(),
+    duration: duration().optional(),
+    reason: z.string().default(''),
+  })
+  .refine((w) => (w.cron ? w.duration !== undefined : w.from !== undefined && w.until !== undefined), { message: 'give from + until, or cron + duration' });
+
+export const alertsSchema = z.strictObject({
+  channels: z.array(channelSchema).default([]),
+  rules: z.array(ruleSchema).optional(),
+  silences: z.array(windowSchema).default([]),
+  maintenance: z.array(windowSchema).default([]),
+  delivery: z
+    .strictObject({
+      expireAfter: duration().default(24 * 3_600_000),
+      initialBackoff: duration().default(1000),
+      maxBackoff: duration().default(5 * 60_000),
+      concurrency: z.number().int().min(1).max(64).default(8),
+    })
+    .prefault({}),
+});
+
+export type AlertsConfig = z.output<typeof alertsSchema>;
+export type ChannelConfig = AlertsConfig['channels'][number];
+export type RuleConfig = NonNullable<AlertsConfig['rules']>[number];
+export type WindowConfig = AlertsConfig['silences'][number];
+
+/** The manuals' defaults when no rules are given: any probe failing for a minute, any indicator critical. */
+export function defaultRules(channels: string[]): RuleConfig[] {
+  const common = { tags: [], failures: 1, successes: 2, severity: 'critical' as const, channels, repeat: 4 * 3_600_000 };
+  return [
+    { ...common, name: 'probe-failing', probes: ['*'], on: 'fail', for: 60_000 },
+    { ...common, name: 'indicator-critical', indicators: ['*'], on: 'critical', for: 0 },
+  ];
+}
+
+/** Validates `alerts:`; issues have paths starting at `alerts`. */
+export function parseAlertsSection(raw: unknown): { config?: AlertsConfig; issues: Array<{ path: (string | number)[]; message: string }> } {
+  const parsed = alertsSchema.safeParse(raw ?? {});
+  if (!parsed.success) return { issues: parsed.error.issues.map((issue) => ({ path: ['alerts', ...(issue.path as Array<string | number>)], message: issue.message })) };
+  const config = parsed.data;
+  const issues: Array<{ path: (string | number)[]; message: string }> = [];
+  const names = new Set<string>();
+  config.channels.forEach((channel, index) => {
+    if (names.has(channel.name)) issues.push({ path: ['alerts', 'channels', index, 'name'], message: `"${channel.name}" is already the name of a channel` });
+    names.add(channel.name);
+  });
+  (config.rules ?? []).forEach((rule, index) => {
+    (rule.channels ?? []).forEach((channel, c) => {
+      if (!names.has(channel)) issues.push({ path: ['alerts', 'rules', index, 'channels', c], message: `no channel named "${channel}" (have: ${[...names].join(', ') || 'none'})` });
+    });
+  });
+  return issues.length > 0 ? { issues } : { config, issues };
+}
+
+/** The file that holds a top-level section, and line numbers for issue paths (the loader merges sections without files). */
+export function sectionError(files: string[], section: string, issues: Array<{ path: (string | number)[]; message: string }>): ConfigError {
+  const located: ConfigIssue[] = [];
+  for (const file of files) {
+    const lines = new LineCounter();
+    let doc;
+    try {
+      doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
+    } catch {
+      continue;
+    }
+    if (!doc.has(section)) continue;
+    for (const issue of issues) {
+      let path = issue.path;
+      let node = doc.getIn(path, true) as { range?: [number, number] } | undefined;
+      while (!node?.range && path.length > 1) {
+        path = path.slice(0, -1);
+        node = doc.getIn(path, true) as { range?: [number, number] } | undefined;
+      }
+      const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
+      located.push({ file, path: issue.path, message: issue.message, ...(pos ? { line: pos.line, column: pos.col } : {}) });
+    }
+    return new ConfigError(located);
+  }
+  return new ConfigError(issues.map((issue) => ({ file: files[0] ?? '(config)', ...issue })));
+}

@@ -1,0 +1,52 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { LoadedConfig } from '../config/load.ts';
+import type { Store } from '../store/store.ts';
+import type { Engine } from '../runner/engine.ts';
+import type { Router } from '../server/router.ts';
+import type { Clock } from '../util/clock.ts';
+import { IndicatorService, parseIndicatorsSection } from '../indicators/service.ts';
+import type { IndicatorsConfig } from '../indicators/thresholds.ts';
+import { parseAlertsSection, sectionError, type AlertsConfig } from './config.ts';
+import { AlertService } from './service.ts';
+import type { Transport } from './outbox.ts';
+
+const TICK_MS = 1000;
+
+/** Validates `alerts:` and `indicators:`; throws ConfigError naming the file and key path. Call before opening anything. */
+export function readAlertingSections(config: LoadedConfig): { alerts: AlertsConfig; indicators: IndicatorsConfig } {
+  const alerts = parseAlertsSection(config.sections.alerts);
+  if (!alerts.config) throw sectionError(config.files, 'alerts', alerts.issues);
+  const indicators = parseIndicatorsSection(config.sections.indicators);
+  if (!indicators.config) throw sectionError(config.files, 'indicators', indicators.issues);
+  return { alerts: alerts.config, indicators: indicators.config };
+}
+
+/** Indicators on /metrics and the API, alerts fed by every run and a timer. */
+export function startAlerting(
+  sections: { alerts: AlertsConfig; indicators: IndicatorsConfig },
+  deps: { store: Store; clock: Clock; logger: Logger; registry: Registry; router: Router; engine: Engine; transport?: Transport },
+): { alerts: AlertService; indicators: IndicatorService; stop(): Promise<void> } {
+  const logger = deps.logger.child({ part: 'alerts' });
+  const indicators = new IndicatorService({ store: deps.store, clock: deps.clock, config: sections.indicators });
+  indicators.registerMetrics(deps.registry);
+  indicators.registerApi(deps.router);
+  const alerts = new AlertService({ store: deps.store, clock: deps.clock, logger, config: sections.alerts, indicators: () => indicators.current(), ...(deps.transport ? { transport: deps.transport } : {}) });
+  alerts.registerApi(deps.router);
+  const tags = new Map(deps.engine.specs().map((spec) => [spec.name, spec.tags]));
+  deps.engine.onRun((run) => {
+    alerts.onRun(run, tags.get(run.probe) ?? []);
+    void alerts.outbox.drain().catch((error: unknown) => logger.error({ err: error }, 'outbox drain failed'));
+  });
+  const timer = setInterval(() => void alerts.tick().catch((error: unknown) => logger.error({ err: error }, 'alert tick failed')), TICK_MS);
+  // Whatever was pending when the last process died goes out now.
+  void alerts.outbox.drain().catch((error: unknown) => logger.error({ err: error }, 'outbox drain failed'));
+  return {
+    alerts,
+    indicators,
+    async stop() {
+      clearInterval(timer);
+      await alerts.outbox.drain().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import type { Store } from '../store/store.ts';
+import type { IndicatorInputs } from './compute.ts';
+import type { IndicatorsConfig } from './thresholds.ts';
+import type { Point } from './trend.ts';
+
+const HOUR = 3_600_000;
+const BASELINE = 8 * 24 * HOUR;
+
+const P99_API = /^p99\(scaidns_http_request_duration_seconds\b/;
+const P99_PDNS = /^p99\(scaidns_pdns_request_duration_seconds\b/;
+const ERROR_SHARE = /^rate\w*\(\w+\{[^}]*status=~"5\.\."[^}]*\}\)\s*\/\s*rate\w*\(/;
+
+function points(rows: Array<{ t: number; v: unknown }>): Point[] {
+  return rows.filter((r) => typeof r.v === 'number' && Number.isFinite(r.v)).map((r) => ({ t: r.t, v: r.v as number }));
+}
+
+function domainOf(data: Record<string, unknown>): string {
+  const auth = data.auth as { dkimDomain?: string | null } | null | undefined;
+  if (auth?.dkimDomain) return auth.dkimDomain;
+  const id = /@([^>]+)>?$/.exec(String(data.messageId ?? ''));
+  return id?.[1] ?? 'unknown';
+}
+
+/** Reads what the indicators need from the store, each series cut to its window (indexed reads only). */
+export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now: number): IndicatorInputs {
+  const since = now - config.trendWindow;
+  const inputs: IndicatorInputs = { now, stats: [], prometheus: [], queues: [], http: [], seeds: [], listings: [] };
+  const series = store.db.prepare('SELECT started_at + duration_ms AS t, observations FROM runs WHERE probe = ? AND started_at >= ? AND started_at <= ? ORDER BY started_at');
+  const extract = store.db.prepare("SELECT started_at + duration_ms AS t, json_extract(observations, '$.' || ?) AS v FROM runs WHERE probe = ? AND started_at >= ? AND started_at <= ? ORDER BY started_at");
+  const one = (probe: string, key: string, from = since) => points(extract.all(key, probe, from, now) as Array<{ t: number; v: unknown }>);
+  for (const probe of store.latest()) {
+    if (probe.kind === 'stats') {
+      const tenant = probe.tenant ?? probe.probe;
+      inputs.stats.push({ probe: probe.probe, tenant, bounceRate: one(probe.probe, 'bounceRate'), spamReportRate: one(probe.probe, 'spamReportRate'), deferralRate: one(probe.probe, 'deferralRate') });
+    } else if (probe.kind === 'queue') {
+      inputs.queues.push({ probe: probe.probe, depth: one(probe.probe, '"depth.total"') });
+    } else if (probe.kind === 'prometheus') {
+      const entry = { probe: probe.probe, errorShare: [] as Point[], apiP99: [] as Point[], pdnsP99: [] as Point[] };
+      for (const row of series.all(probe.probe, since, now) as Array<{ t: number; observations: string }>) {
+        const observations = JSON.parse(row.observations) as Record<string, unknown>;
+        for (const [key, v] of Object.entries(observations)) {
+          if (typeof v !== 'number') continue;
+          if (P99_API.test(key)) entry.apiP99.push({ t: row.t, v });
+          else if (P99_PDNS.test(key)) entry.pdnsP99.push({ t: row.t, v });
+          else if (ERROR_SHARE.test(key)) entry.errorShare.push({ t: row.t, v });
+        }
+      }
+      inputs.prometheus.push(entry);
+    } else if (probe.kind === 'http') {
+      const url = (store.db.prepare("SELECT json_extract(observations, '$.url') AS url FROM runs WHERE id = ?").get(probe.runId ?? -1) as { url?: string } | undefined)?.url ?? '';
+      inputs.http.push({
+        probe: probe.probe,
+        url,
+        failingSince: probe.status === 'fail' ? probe.statusSince : null,
+        latency: url.includes('/v3/') ? one(probe.probe, 'latency', now - HOUR) : [],
+      });
+    }
+  }
+  for (const item of store.items({ type: 'mail.message', since: now - BASELINE, until: now + 1 })) {
+    const data = item.data;
+    const auth = data.auth as { spf?: string; dkim?: string; dmarc?: string } | null | undefined;
+    const authFailed = !!auth && [auth.spf, auth.dkim, auth.dmarc].some((result) => result !== undefined && result !== null && result !== 'pass');
+    inputs.seeds.push({ tenant: item.tenant ?? 'default', domain: domainOf(data), at: item.at, placement: String(data.placement ?? 'unknown'), timeToInboxMs: typeof data.timeToInboxMs === 'number' ? data.timeToInboxMs : null, authFailed });
+  }
+  const listed = store.db
+    .prepare(
+      `SELECT s.probe, s.key, p.tenant, (SELECT data FROM run_items i WHERE i.probe = s.probe AND i.type = s.type AND i.key = s.key ORDER BY i.at DESC LIMIT 1) AS data
+       FROM item_states s LEFT JOIN probes p ON p.name = s.probe WHERE s.type = 'rbl-listing' AND s.state = 'listed'`,
+    )
+    .all() as Array<{ probe: string; key: string; tenant: string | null; data: string | null }>;
+  for (const row of listed) {
+    const data = row.data ? (JSON.parse(row.data) as Record<string, unknown>) : {};
+    inputs.listings.push({ tenant: row.tenant ?? 'default', target: String(data.target ?? row.key), zone: String(data.zone ?? ''), severity: String(data.severity ?? 'unknown') });
+  }
+  return inputs;
+}

@@ -1,0 +1,139 @@
+import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startProcess, waitForPort, type ManagedProcess } from './processes.ts';
+
+/** The lab's seed users (user -> password); tests add more. */
+export const LAB_SEED_USERS: Record<string, string> = { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw', dave: 'davepw' };
+
+const LDA = '/usr/lib/dovecot/dovecot-lda';
+const NOBODY_UID = 65534;
+const NOGROUP_GID = 65534;
+
+export interface RunningDovecot {
+  port: number;
+  conf: string;
+  process: ManagedProcess;
+  /** Stores a message for `user` in `folder` through dovecot-lda (synchronous: resolved = stored). */
+  deliver(user: string, folder: string, message: Buffer, envelopeFrom: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The lab recipe (lab-recipes/dovecot) with this instance's directory and port. */
+function templateConfig(dir: string, port: number): string {
+  return DOVECOT_CONF.replaceAll('LAB_DIR', dir).replace('port = 10143', `port = ${port}`);
+}
+
+/** Starts a private Dovecot on 127.0.0.1:`port` with its data under `dir`/dovecot and `dir`/mail. */
+export async function startDovecot(options: { dir: string; port: number; users?: Record<string, string> }): Promise<RunningDovecot> {
+  const base = join(options.dir, 'dovecot');
+  const mail = join(options.dir, 'mail');
+  await mkdir(join(base, 'run'), { recursive: true });
+  await mkdir(join(base, 'state'), { recursive: true });
+  await mkdir(mail, { recursive: true });
+  // Dovecot's auth process (user dovecot) and mail processes (nobody) must reach into the (mkdtemp 0700) directory.
+  await chmod(options.dir, 0o755);
+  // Dovecot refuses uid 0 for mail access: the mail lives as nobody.
+  await chown(mail, NOBODY_UID, NOGROUP_GID);
+  const conf = join(base, 'dovecot.conf');
+  await writeFile(conf, templateConfig(options.dir, options.port));
+  const users = options.users ?? LAB_SEED_USERS;
+  await writeFile(join(base, 'users'), Object.entries(users).map(([user, pass]) => `${user}:{PLAIN}${pass}\n`).join(''));
+  const proc = startProcess({ name: 'dovecot', command: 'dovecot', args: ['-F', '-c', conf] });
+  try {
+    await waitForPort(options.port, '127.0.0.1', 10_000, proc);
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return {
+    port: options.port,
+    conf,
+    process: proc,
+    deliver: (user, folder, message, envelopeFrom) => runLda(conf, user, folder, message, envelopeFrom),
+    stop: () => proc.stop(),
+  };
+}
+
+function runLda(conf: string, user: string, folder: string, message: Buffer, envelopeFrom: string): Promise<void> {
+  const args = ['-c', conf, '-d', user, '-f', envelopeFrom || 'MAILER-DAEMON'];
+  if (folder !== 'INBOX') args.push('-m', folder);
+  return new Promise((resolve, reject) => {
+    const child = spawn(LDA, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      // 67 = EX_NOUSER: the ingress answers 550 for it.
+      else reject(Object.assign(new Error(`dovecot-lda exited ${code}: ${stderr.trim()}`), { exitCode: code }));
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(message);
+  });
+}
+
+// Copied from lab-recipes/dovecot/dovecot.conf so the repository starts it on its own.
+const DOVECOT_CONF = `instance_name = lab-dovecot
+base_dir  = LAB_DIR/dovecot/run
+state_dir = LAB_DIR/dovecot/state
+log_path  = LAB_DIR/dovecot/dovecot.log
+info_log_path = LAB_DIR/dovecot/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:LAB_DIR/mail/%u
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u LAB_DIR/dovecot/users
+}
+userdb {
+  driver = static
+  args = home=LAB_DIR/mail/%u
+}
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Junk {
+    special_use = \\Junk
+    auto = subscribe
+  }
+  mailbox Sent {
+    special_use = \\Sent
+    auto = subscribe
+  }
+  mailbox Trash {
+    special_use = \\Trash
+    auto = subscribe
+  }
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = 10143
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service doveadm {
+  inet_listener {
+    port = 0
+  }
+}
+service auth {
+  unix_listener auth-userdb {
+    mode = 0666
+  }
+}
+mailbox_idle_check_interval = 1 secs
+# Each probe keeps a connection per watched folder; the default of 10 per user and IP is soon reached.
+protocol imap {
+  mail_max_userip_connections = 100
+}
+`;

@@ -1,0 +1,123 @@
+import type { Logger } from 'pino';
+import { createScaiSendStandIn } from './scaisend.ts';
+import { createScaiDnsStandIn } from './scaidns.ts';
+import type { LabApp } from './http-app.ts';
+import { mailLabComponent } from './mail-lab.ts';
+import { pdnsComponent, LAB_PDNS_API_KEY, LAB_CHALLENGE_TOKEN } from './pdns.ts';
+import { rbldnsdComponent } from './rbldnsd.ts';
+import { ratesLabComponent, LAB_WEBHOOK_SECRET } from './rates-lab.ts';
+
+/** The lab's ports (DESIGN.md); tests pass free ports instead. */
+export interface LabPorts {
+  scaisend: number;
+  scaidns: number;
+  imap: number;
+  smtp: number;
+  pdns1Dns: number;
+  pdns1Api: number;
+  pdns2Dns: number;
+  pdns2Api: number;
+  rbldnsd: number;
+  redis: number;
+}
+
+export const DEFAULT_LAB_PORTS: LabPorts = {
+  scaisend: 8000,
+  scaidns: 8001,
+  imap: 10143,
+  smtp: 2525,
+  pdns1Dns: 5300,
+  pdns1Api: 8081,
+  pdns2Dns: 5302,
+  pdns2Api: 8082,
+  rbldnsd: 5301,
+  redis: 6390,
+};
+
+export interface LabContext {
+  /** A private directory for this lab's data (zone files, mailboxes, databases). */
+  dir: string;
+  ports: LabPorts;
+  logger: Logger;
+  scaisend: LabApp;
+  scaidns: LabApp;
+}
+
+/** One part of the lab (a real server or a set of routes); started in order, stopped in reverse. */
+export interface LabComponent {
+  name: string;
+  start(ctx: LabContext): Promise<{ stop(): Promise<void>; describe?: string }>;
+}
+
+export interface RunningLab {
+  ports: LabPorts;
+  dir: string;
+  scaisend: LabApp;
+  scaidns: LabApp;
+  scaisendUrl: string;
+  scaidnsUrl: string;
+  /** One line per started part, for people. */
+  describe(): string[];
+  stop(): Promise<void>;
+}
+
+/** Every lab part beyond the two HTTP stand-ins; each issue's lab part adds itself here. */
+export const LAB_COMPONENTS: LabComponent[] = [
+  mailLabComponent,
+  pdnsComponent,
+  rbldnsdComponent,
+  ratesLabComponent,
+];
+
+export async function startLab(options: { dir: string; ports?: Partial<LabPorts>; logger: Logger; components?: LabComponent[] }): Promise<RunningLab> {
+  const ports = { ...DEFAULT_LAB_PORTS, ...options.ports };
+  const scaisend = createScaiSendStandIn();
+  const scaidns = createScaiDnsStandIn();
+  const stops: Array<() => Promise<void>> = [];
+  const lines: string[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error) => options.logger.warn({ err: error }, 'lab part failed to stop'));
+    stops.length = 0;
+  };
+  try {
+    const ctx: LabContext = { dir: options.dir, ports, logger: options.logger, scaisend, scaidns };
+    for (const component of options.components ?? LAB_COMPONENTS) {
+      const started = await component.start(ctx);
+      stops.push(started.stop);
+      lines.push(`${component.name}: ${started.describe ?? 'started'}`);
+    }
+    const send = await scaisend.listen(ports.scaisend);
+    stops.push(() => scaisend.close());
+    const dns = await scaidns.listen(ports.scaidns);
+    stops.push(() => scaidns.close());
+    lines.unshift(`ScaiSend stand-in: ${send.url} (faults: ${send.url}/__lab/faults)`, `ScaiDNS stand-in: ${dns.url} (faults: ${dns.url}/__lab/faults)`);
+    return {
+      ports: { ...ports, scaisend: send.port, scaidns: dns.port },
+      dir: options.dir,
+      scaisend,
+      scaidns,
+      scaisendUrl: send.url,
+      scaidnsUrl: dns.url,
+      describe: () => [...lines],
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/**
+ * The lab's own credentials, exported into the environment by `scaiprobe run --lab`
+ * and `scaiprobe lab` (only where unset) so the shipped configuration's
+ * `${NAME}` references resolve. Each lab part adds the names it needs.
+ */
+export const LAB_ENV: Record<string, string> = {
+  PDNS_API_KEY: LAB_PDNS_API_KEY,
+  CHALLENGE_TOKEN: LAB_CHALLENGE_TOKEN,
+  SCAISEND_API_KEY: 'SG.lab-tenant-a.key',
+  SEED_A_PASS: 'alicepw',
+  SEED_B_PASS: 'bobpw',
+  SCAISEND_TENANT_B_KEY: 'SG.lab-tenant-b.key',
+  ALERT_WEBHOOK_SECRET: LAB_WEBHOOK_SECRET,
+};

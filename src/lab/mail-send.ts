@@ -1,0 +1,378 @@
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import nodemailer from 'nodemailer';
+import { sendJson, type Faults, type LabApp, type LabRequest } from './http-app.ts';
+
+/** Lab API keys and the tenant each belongs to. */
+export const LAB_API_KEYS: Record<string, string> = {
+  'SG.lab-tenant-a.key': 'tenant-a',
+  'SG.lab-tenant-b.key': 'tenant-b',
+};
+
+export const METRIC_NAMES = [
+  'requests',
+  'delivered',
+  'bounces',
+  'blocks',
+  'deferred',
+  'spam_reports',
+  'opens',
+  'unique_opens',
+  'clicks',
+  'unique_clicks',
+  'processed',
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+export type Metrics = Record<MetricName, number>;
+
+/** What the stand-in handled, per tenant and UTC day (YYYY-MM-DD). */
+export interface SendCounters {
+  add(tenant: string, metric: MetricName, count?: number, at?: number): void;
+  /** A copy of one tenant's metrics for one day (zeros when nothing happened). */
+  day(tenant: string, date: string): Metrics;
+  /** A copy of everything: tenant -> date -> metrics. */
+  snapshot(): Record<string, Record<string, Metrics>>;
+}
+
+export function emptyMetrics(): Metrics {
+  return Object.fromEntries(METRIC_NAMES.map((name) => [name, 0])) as Metrics;
+}
+
+export function utcDate(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+export function createSendCounters(now: () => number = Date.now): SendCounters {
+  const byTenant = new Map<string, Map<string, Metrics>>();
+  return {
+    add(tenant, metric, count = 1, at = now()) {
+      const days = byTenant.get(tenant) ?? new Map<string, Metrics>();
+      byTenant.set(tenant, days);
+      const date = utcDate(at);
+      const metrics = days.get(date) ?? emptyMetrics();
+      days.set(date, metrics);
+      metrics[metric] += count;
+    },
+    day(tenant, date) {
+      return { ...(byTenant.get(tenant)?.get(date) ?? emptyMetrics()) };
+    },
+    snapshot() {
+      const copy: Record<string, Record<string, Metrics>> = {};
+      for (const [tenant, days] of byTenant) copy[tenant] = Object.fromEntries([...days].map(([date, metrics]) => [date, { ...metrics }]));
+      return copy;
+    },
+  };
+}
+
+// Counters belong to the stand-in app they were mounted on (one per lab);
+// a WeakMap lets the stats routes of another file find them from the app alone.
+const countersByApp = new WeakMap<LabApp, SendCounters>();
+
+/** The mail-send counters of a ScaiSend stand-in (for /v3/stats); undefined when mail send is not mounted on it. */
+export function getSendCounters(app: LabApp): SendCounters | undefined {
+  return countersByApp.get(app);
+}
+
+/** Send switches of the ScaiSend stand-in (in its faults, set with POST /__lab/faults). */
+export interface SendFaults {
+  /** /v3/mail/send answers 429 with rate-limit headers. */
+  send429?: boolean;
+  /** /v3/mail/send answers this 5xx status. */
+  send5xx?: number;
+  /** Accepted mail is relayed after this many seconds. */
+  mailDelaySec?: number;
+  /** Accepted mail is never relayed. */
+  mailDrop?: boolean;
+}
+
+interface Address {
+  email: string;
+  name?: string;
+}
+interface Personalization {
+  to: Address[];
+  cc?: Address[];
+  bcc?: Address[];
+  subject?: string;
+  headers?: Record<string, string>;
+  custom_args?: Record<string, string>;
+}
+export interface SendBody {
+  personalizations: Personalization[];
+  from: Address;
+  reply_to?: Address;
+  subject?: string;
+  content?: Array<{ type: string; value: string }>;
+  headers?: Record<string, string>;
+  categories?: string[];
+  custom_args?: Record<string, string>;
+  template_id?: string;
+}
+
+interface FieldError {
+  message: string;
+  field: string | null;
+  help: string | null;
+}
+
+const HELP = 'http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html';
+const EMAIL = /^[^\s@<>()",;]+@[^\s@<>()",;]+\.[^\s@<>()",;]+$/;
+const RESERVED_HEADERS = new Set(['x-sg-id', 'x-sg-eid', 'received', 'dkim-signature', 'content-type', 'content-transfer-encoding', 'to', 'from', 'subject', 'reply-to', 'cc', 'bcc']);
+const MAX_BODY_BYTES = 30 * 1024 * 1024;
+
+function err(field: string | null, message: string, anchor: string): FieldError {
+  return { message, field, help: `${HELP}#${anchor}` };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkAddress(value: unknown, field: string, errors: FieldError[]): void {
+  if (!isObject(value) || typeof value.email !== 'string') {
+    errors.push(err(field, `The ${field} object requires an email parameter.`, 'message.personalizations.to'));
+  } else if (!EMAIL.test(value.email)) {
+    errors.push(err(`${field}.email`, 'Does not contain a valid address.', 'message.personalizations.to'));
+  }
+}
+
+function checkHeaders(value: unknown, field: string, errors: FieldError[]): void {
+  if (value === undefined) return;
+  if (!isObject(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+    errors.push(err(field, 'The headers must be an object of string values.', 'message.headers'));
+    return;
+  }
+  for (const name of Object.keys(value)) {
+    if (RESERVED_HEADERS.has(name.toLowerCase())) errors.push(err(field, `The header ${name} is a reserved header and cannot be set.`, 'message.headers'));
+  }
+}
+
+/** SendGrid v3 /mail/send validation (the subset ScaiSend follows). */
+export function validateSendBody(body: unknown): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!isObject(body)) return [err(null, 'Bad Request', 'message')];
+  const personalizations = body.personalizations;
+  if (!Array.isArray(personalizations) || personalizations.length === 0) {
+    errors.push(err('personalizations', 'The personalizations field is required and must have at least one personalization.', 'message.personalizations'));
+  } else if (personalizations.length > 1000) {
+    errors.push(err('personalizations', 'The personalizations field may not have more than 1000 items.', 'message.personalizations'));
+  } else {
+    let recipients = 0;
+    personalizations.forEach((p: unknown, i) => {
+      const field = `personalizations.${i}`;
+      if (!isObject(p) || !Array.isArray(p.to) || p.to.length === 0) {
+        errors.push(err(`${field}.to`, 'The to array is required for all personalization objects, and must have at least one email object with a valid email address.', 'message.personalizations.to'));
+        return;
+      }
+      for (const kind of ['to', 'cc', 'bcc'] as const) {
+        const list = p[kind];
+        if (list === undefined) continue;
+        if (!Array.isArray(list)) errors.push(err(`${field}.${kind}`, `The ${kind} field must be an array.`, 'message.personalizations.to'));
+        else list.forEach((a: unknown, j) => checkAddress(a, `${field}.${kind}.${j}`, errors));
+        recipients += Array.isArray(list) ? list.length : 0;
+      }
+      if (p.subject !== undefined && typeof p.subject !== 'string') errors.push(err(`${field}.subject`, 'The subject must be a string.', 'message.subject'));
+      if (typeof body.subject !== 'string' && typeof p.subject !== 'string' && body.template_id === undefined) {
+        errors.push(err('subject', 'The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.', 'message.subject'));
+      }
+      checkHeaders(p.headers, `${field}.headers`, errors);
+      if (p.custom_args !== undefined && (!isObject(p.custom_args) || Object.values(p.custom_args).some((v) => typeof v !== 'string'))) {
+        errors.push(err(`${field}.custom_args`, 'Custom args must be an object of string values.', 'message.custom_args'));
+      }
+    });
+    if (recipients > 1000) errors.push(err('personalizations', 'The total number of recipients must be no more than 1000.', 'message.personalizations'));
+  }
+  if (!isObject(body.from)) {
+    errors.push(err('from', 'The from object must be provided for every email send. It is an object that requires the email parameter, but may also contain a name parameter.', 'message.from'));
+  } else checkAddress(body.from, 'from', errors);
+  if (body.template_id === undefined) {
+    const content = body.content;
+    if (!Array.isArray(content) || content.length === 0) {
+      errors.push(err('content', 'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.', 'message.content'));
+    } else {
+      content.forEach((c: unknown, i) => {
+        if (!isObject(c) || typeof c.type !== 'string' || c.type === '') errors.push(err(`content.${i}.type`, 'The content type must be provided.', 'message.content.type'));
+        else if (typeof c.value !== 'string' || c.value === '') errors.push(err(`content.${i}.value`, 'The content value must be a string at least one character in length.', 'message.content.value'));
+      });
+    }
+  }
+  checkHeaders(body.headers, 'headers', errors);
+  if (body.categories !== undefined && (!Array.isArray(body.categories) || body.categories.length > 10)) {
+    errors.push(err('categories', 'You may not have more than 10 categories per request.', 'message.categories'));
+  }
+  if (body.custom_args !== undefined) {
+    if (!isObject(body.custom_args) || Object.values(body.custom_args).some((v) => typeof v !== 'string')) {
+      errors.push(err('custom_args', 'Custom args must be an object of string values.', 'message.custom_args'));
+    } else if (Buffer.byteLength(JSON.stringify(body.custom_args)) > 10_000) {
+      errors.push(err('custom_args', 'The custom_args may not exceed 10,000 bytes.', 'message.custom_args'));
+    }
+  }
+  return errors;
+}
+
+function tenantOf(request: LabRequest, keys: Record<string, string>): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(request.req.headers.authorization ?? '');
+  return match?.[1] ? keys[match[1]] : undefined;
+}
+
+function unauthorized(res: ServerResponse): void {
+  sendJson(res, 401, { errors: [{ message: 'The provided authorization grant is invalid, expired, or revoked', field: null, help: null }] });
+}
+
+export interface MailSendOptions {
+  /** SMTP port of the ingress the stand-in relays to (127.0.0.1). */
+  relayPort: number;
+  keys?: Record<string, string>;
+  now?: () => number;
+  /** DKIM selector the stand-in claims to sign with. */
+  selector?: string;
+}
+
+export interface MountedMailSend {
+  counters: SendCounters;
+  close(): Promise<void>;
+}
+
+/** Mounts POST /v3/mail/send, GET /v3/stats and GET /v3/stats/sum on the ScaiSend stand-in. */
+export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMailSend {
+  const keys = options.keys ?? LAB_API_KEYS;
+  const now = options.now ?? Date.now;
+  const counters = createSendCounters(now);
+  countersByApp.set(app, counters);
+  // Pooled: smtp-server waits 100 ms before its greeting, a connection per message would cost that each time.
+  const relay = nodemailer.createTransport({ host: '127.0.0.1', port: options.relayPort, secure: false, ignoreTLS: true, pool: true, maxConnections: 4, maxMessages: Infinity });
+  const timers = new Set<NodeJS.Timeout>();
+
+  const relayOne = async (tenant: string, body: SendBody, p: Personalization, messageId: string, index: number) => {
+    const recipients = [...p.to, ...(p.cc ?? []), ...(p.bcc ?? [])];
+    const fromDomain = body.from.email.split('@')[1] ?? 'send.example.test';
+    const text = body.content?.find((c) => c.type === 'text/plain')?.value;
+    const html = body.content?.find((c) => c.type === 'text/html')?.value;
+    try {
+      await relay.sendMail({
+        from: body.from.name ? { name: body.from.name, address: body.from.email } : body.from.email,
+        to: p.to.map((a) => a.email),
+        cc: p.cc?.map((a) => a.email),
+        subject: p.subject ?? body.subject,
+        text,
+        html,
+        messageId: `<${messageId}.${index}@${fromDomain}>`,
+        envelope: { from: `bounces+${tenant}@${fromDomain}`, to: recipients.map((a) => a.email) },
+        headers: {
+          ...body.headers,
+          ...p.headers,
+          'X-SG-EID': `${messageId}.${index}`,
+          // A stand-in signature: the lab's receiver "verifies" by presence (and its faults), no crypto.
+          'DKIM-Signature': `v=1; a=rsa-sha256; c=relaxed/relaxed; d=${fromDomain}; s=${options.selector ?? 'scai1'}; h=from:to:subject; bh=lab; b=lab`,
+        },
+      });
+      counters.add(tenant, 'delivered', recipients.length);
+    } catch (error) {
+      const code = (error as { responseCode?: number }).responseCode ?? 0;
+      counters.add(tenant, code >= 500 ? 'bounces' : 'deferred', recipients.length);
+    }
+  };
+
+  app.route('POST', '/v3/mail/send', async (request, res) => {
+    const tenant = tenantOf(request, keys);
+    if (!tenant) return unauthorized(res);
+    const faults = request.faults as Faults & SendFaults;
+    if (faults.send429) {
+      const reset = Math.ceil(now() / 1000) + 60;
+      return sendJson(res, 429, { errors: [{ message: 'too many requests', field: null, help: null }] }, { 'x-ratelimit-limit': '600', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) });
+    }
+    if (typeof faults.send5xx === 'number') {
+      return sendJson(res, faults.send5xx, { errors: [{ message: `internal error (lab fault: ${faults.send5xx})`, field: null, help: null }] });
+    }
+    const declared = Number(request.req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES || request.body.length > MAX_BODY_BYTES) {
+      return sendJson(res, 413, { errors: [{ message: 'The request body is larger than the 30 MB limit.', field: null, help: null }] });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(request.body.toString('utf8'));
+    } catch {
+      return sendJson(res, 400, { errors: [{ message: 'Bad Request', field: null, help: null }] });
+    }
+    const errors = validateSendBody(body);
+    if (errors.length > 0) return sendJson(res, 400, { errors });
+    const send = body as SendBody;
+    const messageId = randomBytes(16).toString('base64url').slice(0, 22);
+    const recipientCount = send.personalizations.reduce((n, p) => n + p.to.length + (p.cc?.length ?? 0) + (p.bcc?.length ?? 0), 0);
+    counters.add(tenant, 'requests', recipientCount);
+    counters.add(tenant, 'processed', recipientCount);
+    res.writeHead(202, { 'x-message-id': messageId, 'content-length': 0 });
+    res.end();
+    if (faults.mailDrop) return;
+    const go = () => send.personalizations.forEach((p, index) => void relayOne(tenant, send, p, messageId, index));
+    const delayMs = Math.max(0, Number(faults.mailDelaySec ?? 0) * 1000);
+    if (delayMs === 0) return go();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      go();
+    }, delayMs);
+    timers.add(timer);
+  });
+
+  mountStats(app, keys, counters, now);
+
+  return {
+    counters,
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      relay.close();
+    },
+  };
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function dayRange(start: string, end: string): string[] | undefined {
+  const from = Date.parse(`${start}T00:00:00Z`);
+  const to = Date.parse(`${end}T00:00:00Z`);
+  if (!Number.isFinite(from) || !Number.isFinite(to) || to < from || to - from > 366 * 86_400_000) return undefined;
+  const days: string[] = [];
+  for (let at = from; at <= to; at += 86_400_000) days.push(utcDate(at));
+  return days;
+}
+
+/** Reads start_date / end_date (YYYY-MM-DD, or `today`); answers 400 and returns undefined when unusable. */
+function readRange(request: LabRequest, res: ServerResponse, now: () => number): string[] | undefined {
+  const today = utcDate(now());
+  const param = (name: string) => {
+    const value = request.url.searchParams.get(name);
+    return value === 'today' ? today : value;
+  };
+  const start = param('start_date');
+  const end = param('end_date') ?? today;
+  if (!start || !DATE.test(start)) {
+    sendJson(res, 400, { errors: [{ message: 'start_date is required and must be YYYY-MM-DD', field: 'start_date', help: null }] });
+    return undefined;
+  }
+  const days = DATE.test(end) ? dayRange(start, end) : undefined;
+  if (!days) sendJson(res, 400, { errors: [{ message: 'end_date must be YYYY-MM-DD, not before start_date, at most a year later', field: 'end_date', help: null }] });
+  return days;
+}
+
+function mountStats(app: LabApp, keys: Record<string, string>, counters: SendCounters, now: () => number): void {
+  app.route('GET', '/v3/stats', (request, res) => {
+    const tenant = tenantOf(request, keys);
+    if (!tenant) return unauthorized(res);
+    const days = readRange(request, res, now);
+    if (!days) return;
+    sendJson(res, 200, days.map((date) => ({ date, stats: [{ metrics: counters.day(tenant, date) }] })));
+  });
+  app.route('GET', '/v3/stats/sum', (request, res) => {
+    const tenant = tenantOf(request, keys);
+    if (!tenant) return unauthorized(res);
+    const days = readRange(request, res, now);
+    if (!days) return;
+    const sum = emptyMetrics();
+    for (const date of days) {
+      const metrics = counters.day(tenant, date);
+      for (const name of METRIC_NAMES) sum[name] += metrics[name];
+    }
+    sendJson(res, 200, { metrics: sum });
+  });
+}

@@ -1,0 +1,292 @@
+/**
+ * Authentication-Results (RFC 8601) and related headers, read the way a
+ * deliverability tool has to: only the receiving provider's own verdict counts.
+ */
+
+export interface HeaderField {
+  /** Lowercased header name. */
+  name: string;
+  /** Unfolded value (CRLF + whitespace replaced by one space), trimmed. */
+  value: string;
+}
+
+/** One `method=result` statement of an Authentication-Results header. */
+export interface AuthResult {
+  method: string;
+  result: string;
+  /** `reason=` (quoted or not). */
+  reason?: string;
+  /** Every other `key=value` of the statement: `header.d`, `smtp.mailfrom`, Microsoft's `action`, ... */
+  props: Record<string, string>;
+  /** Comments `( ... )` of the statement, without the parentheses (Gmail puts the DMARC policy there). */
+  comments: string[];
+}
+
+export interface AuthResultsHeader {
+  /** '' when the header carries none (Office 365 omits it). */
+  authservId: string;
+  results: AuthResult[];
+}
+
+/** Splits a raw header block (up to the first empty line) into fields in order, top first. */
+export function parseHeaderBlock(raw: string | Buffer): HeaderField[] {
+  const text = (typeof raw === 'string' ? raw : raw.toString('latin1')).replace(/\r\n/g, '\n');
+  const end = text.indexOf('\n\n');
+  const block = end >= 0 ? text.slice(0, end) : text;
+  const fields: HeaderField[] = [];
+  for (const line of block.split('\n')) {
+    const last = fields[fields.length - 1];
+    if (/^[ \t]/.test(line) && last) {
+      last.value = `${last.value} ${line.trim()}`.trim();
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    fields.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1).trim() });
+  }
+  return fields;
+}
+
+export function unfold(value: string): string {
+  return value.replace(/\r?\n[ \t]+/g, ' ').replace(/\r?\n/g, ' ');
+}
+
+interface Segment {
+  text: string;
+  comments: string[];
+}
+
+/**
+ * Splits a header value on `;` outside quoted strings and comments, taking
+ * comments (nested, with quoted-pairs) out of the text but keeping them per segment.
+ */
+export function splitSegments(value: string): Segment[] {
+  const segments: Segment[] = [];
+  let text = '';
+  let comments: string[] = [];
+  let comment = '';
+  let depth = 0;
+  let quoted = false;
+  const input = unfold(value);
+  for (let i = 0; i < input.length; i++) {
+    const ch = input[i] as string;
+    if (ch === '\\' && (quoted || depth > 0) && i + 1 < input.length) {
+      const next = input[++i] as string;
+      if (depth > 0) comment += next;
+      else text += `\\${next}`;
+      continue;
+    }
+    if (depth > 0) {
+      if (ch === '(') depth++;
+      else if (ch === ')') depth--;
+      if (depth === 0) {
+        comments.push(comment.trim());
+        comment = '';
+        text += ' ';
+      } else comment += ch;
+      continue;
+    }
+    if (quoted) {
+      text += ch;
+      if (ch === '"') quoted = false;
+      continue;
+    }
+    if (ch === '"') {
+      quoted = true;
+      text += ch;
+    } else if (ch === '(') depth = 1;
+    else if (ch === ';') {
+      segments.push({ text: text.trim(), comments });
+      text = '';
+      comments = [];
+    } else text += ch;
+  }
+  if (depth > 0 && comment.trim()) comments.push(comment.trim());
+  segments.push({ text: text.trim(), comments });
+  return segments.filter((segment) => segment.text !== '' || segment.comments.length > 0);
+}
+
+/** Whitespace-separated tokens outside quoted strings; `key = value` is joined into `key=value`. */
+function tokens(text: string): string[] {
+  const found: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] as string;
+    if (ch === '\\' && quoted && i + 1 < text.length) {
+      current += text[++i];
+      continue;
+    }
+    if (ch === '"') {
+      quoted = !quoted;
+      continue;
+    }
+    if (!quoted && /\s/.test(ch)) {
+      if (current) found.push(current);
+      current = '';
+      continue;
+    }
+    current += ch;
+  }
+  if (current) found.push(current);
+  // Some senders write `spf = pass`: glue a lone `=` to its neighbours.
+  const glued: string[] = [];
+  for (let i = 0; i < found.length; i++) {
+    const token = found[i] as string;
+    if (token === '=' && glued.length > 0 && i + 1 < found.length) glued[glued.length - 1] += `=${found[++i]}`;
+    else if (token.endsWith('=') && token.length > 1 && i + 1 < found.length && !found[i + 1]?.includes('=')) glued.push(token + found[++i]);
+    else if (token.startsWith('=') && glued.length > 0) glued[glued.length - 1] += token;
+    else glued.push(token);
+  }
+  return glued;
+}
+
+function parseStatement(segment: Segment): AuthResult | undefined {
+  const parts = tokens(segment.text);
+  const first = parts[0];
+  if (!first || !first.includes('=')) return undefined;
+  const eq = first.indexOf('=');
+  // `dkim/1=pass`: the version after the method is not part of its name.
+  const method = first.slice(0, eq).split('/')[0]?.trim().toLowerCase() ?? '';
+  const result = first.slice(eq + 1).trim().toLowerCase();
+  const props: Record<string, string> = {};
+  let reason: string | undefined;
+  for (const part of parts.slice(1)) {
+    const at = part.indexOf('=');
+    if (at <= 0) continue;
+    const key = part.slice(0, at).toLowerCase();
+    const value = part.slice(at + 1);
+    if (key === 'reason' && reason === undefined) reason = value;
+    else if (!(key in props)) props[key] = value;
+  }
+  return { method, result, ...(reason !== undefined ? { reason } : {}), props, comments: segment.comments };
+}
+
+/**
+ * Parses one Authentication-Results (or ARC-Authentication-Results) value.
+ * The authserv-id is the first segment without `=`; Outlook.com writes it after
+ * each result (`spf=none ... ; hotmail.com; dkim=...`) and Office 365 not at all.
+ */
+export function parseAuthenticationResults(value: string): AuthResultsHeader {
+  let authservId: string | undefined;
+  const results: AuthResult[] = [];
+  for (const segment of splitSegments(value)) {
+    const parts = tokens(segment.text);
+    const first = parts[0];
+    if (!first) continue;
+    if (!first.includes('=')) {
+      if (first.toLowerCase() === 'none' && authservId !== undefined) continue;
+      authservId ??= first.toLowerCase();
+      // `mx.example 1; spf=pass` puts the version after the id; a statement may follow on the same segment only in broken headers.
+      const rest = parts.slice(1).filter((part) => !/^\d+$/.test(part));
+      if (rest.length > 0 && rest[0]?.includes('=')) {
+        const statement = parseStatement({ text: rest.join(' '), comments: segment.comments });
+        if (statement) results.push(statement);
+      }
+      continue;
+    }
+    // ARC-Authentication-Results starts with its instance tag.
+    if (/^i=\d+$/i.test(first) && parts.length === 1) continue;
+    const statement = parseStatement(segment);
+    if (statement) results.push(statement);
+  }
+  return { authservId: authservId ?? '', results };
+}
+
+/**
+ * The provider's own verdict: the topmost Authentication-Results whose
+ * authserv-id is `authservId` (anything below it can be written by the sender).
+ * Without an authservId, the topmost header is taken.
+ */
+export function trustedAuthResults(fields: HeaderField[], authservId?: string): AuthResultsHeader | undefined {
+  const wanted = authservId?.toLowerCase();
+  for (const field of fields) {
+    if (field.name !== 'authentication-results') continue;
+    const parsed = parseAuthenticationResults(field.value);
+    if (wanted === undefined || parsed.authservId === wanted) return parsed;
+  }
+  return undefined;
+}
+
+export interface AuthVerdict {
+  /** authserv-id of the header the verdict came from; null when none was trusted. */
+  authservId: string | null;
+  spf: string | null;
+  dkim: string | null;
+  dkimDomain: string | null;
+  dkimSelector: string | null;
+  dmarc: string | null;
+  dmarcPolicy: string | null;
+  arc: string | null;
+  compauth: string | null;
+  compauthReason: string | null;
+  /** First token of the topmost Received-SPF. */
+  receivedSpf: string | null;
+  /** cv= of the highest-instance ARC-Seal. */
+  arcSealCv: string | null;
+  listUnsubscribe: boolean;
+  oneClickUnsubscribe: boolean;
+}
+
+function pick(results: AuthResult[], method: string): AuthResult | undefined {
+  const all = results.filter((result) => result.method === method);
+  // Several DKIM signatures are common (author + ESP): a passing one decides.
+  return all.find((result) => result.result === 'pass') ?? all[0];
+}
+
+function dmarcPolicy(result: AuthResult | undefined): string | null {
+  if (!result) return null;
+  for (const source of [...result.comments, ...Object.entries(result.props).map(([k, v]) => `${k}=${v}`)]) {
+    const match = /(?:^|[\s,])p=([a-z]+)/i.exec(source);
+    if (match?.[1]) return match[1].toLowerCase();
+  }
+  return null;
+}
+
+function dkimDomain(result: AuthResult | undefined): string | null {
+  if (!result) return null;
+  const d = result.props['header.d'];
+  if (d) return d.toLowerCase();
+  const i = result.props['header.i'];
+  if (i?.includes('@')) return (i.split('@')[1] ?? '').toLowerCase() || null;
+  return i ? i.toLowerCase() : null;
+}
+
+function highestArcSealCv(fields: HeaderField[]): string | null {
+  let best: { instance: number; cv: string } | undefined;
+  for (const field of fields) {
+    if (field.name !== 'arc-seal') continue;
+    const instance = Number(/(?:^|;)\s*i\s*=\s*(\d+)/i.exec(field.value)?.[1] ?? NaN);
+    const cv = /(?:^|;)\s*cv\s*=\s*([a-z]+)/i.exec(field.value)?.[1];
+    if (!Number.isFinite(instance) || !cv) continue;
+    if (!best || instance > best.instance) best = { instance, cv: cv.toLowerCase() };
+  }
+  return best?.cv ?? null;
+}
+
+/** Everything a seed provider said about a message's authentication, from its header block. */
+export function judgeAuthentication(fields: HeaderField[], authservId?: string): AuthVerdict {
+  const trusted = trustedAuthResults(fields, authservId);
+  const results = trusted?.results ?? [];
+  const dkim = pick(results, 'dkim');
+  const dmarc = pick(results, 'dmarc');
+  const compauth = pick(results, 'compauth');
+  const receivedSpf = fields.find((field) => field.name === 'received-spf');
+  const unsubscribePost = fields.find((field) => field.name === 'list-unsubscribe-post');
+  return {
+    authservId: trusted ? trusted.authservId : null,
+    spf: pick(results, 'spf')?.result ?? null,
+    dkim: dkim?.result ?? null,
+    dkimDomain: dkimDomain(dkim),
+    dkimSelector: dkim?.props['header.s']?.toLowerCase() ?? null,
+    dmarc: dmarc?.result ?? null,
+    dmarcPolicy: dmarcPolicy(dmarc),
+    arc: pick(results, 'arc')?.result ?? null,
+    compauth: compauth?.result ?? null,
+    compauthReason: compauth?.reason ?? null,
+    receivedSpf: receivedSpf ? (receivedSpf.value.trim().split(/[\s(;]/)[0] ?? '').toLowerCase() || null : null,
+    arcSealCv: highestArcSealCv(fields),
+    listUnsubscribe: fields.some((field) => field.name === 'list-unsubscribe' && field.value.trim() !== ''),
+    oneClickUnsubscribe: /^\s*List-Unsubscribe\s*=\s*One-Click\s*$/i.test(unsubscribePost?.value ?? ''),
+  };
+}

@@ -1,0 +1,59 @@
+import { getServers } from 'node:dns';
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.ts';
+import { parseServer, type DnsServer } from './dns-wire.ts';
+
+/** A duration written as `500ms` / `2s` (or a number of milliseconds); becomes milliseconds. */
+export const durationMs = () =>
+  z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
+    const ms = typeof value === 'number' ? value : parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (write it like 500ms, 2s)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** A DNS server written as `IP`, `IP:port` or `[IPv6]:port`; kept as text, parsed when the prober is created. */
+export const serverText = () =>
+  z.string().superRefine((text, ctx) => {
+    try {
+      parseServer(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+export const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TXT', 'CAA', 'DS', 'DNSKEY', 'TLSA', 'NAPTR'] as const;
+export const recordType = () => z.preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), z.enum(RECORD_TYPES));
+
+/** Per-query budget shared by the DNS kinds. */
+export const queryFields = {
+  /** Wait for one try of one query. */
+  queryTimeout: durationMs().default(1000),
+  /** Tries after the first (UDP is lossy). */
+  queryRetries: z.number().int().min(0).max(10).default(2),
+};
+
+/** The configured resolver, else the system's first one (from /etc/resolv.conf). */
+export function resolverOf(text: string | undefined): DnsServer {
+  if (text) return parseServer(text);
+  const system = getServers()[0];
+  if (!system) throw new Error('no resolver configured and the system has none');
+  return parseServer(system.replace(/^\[(.*)\]$/, '$1'));
+}
+
+/** Resolvers that Spamhaus and URIBL refuse (answers become error codes), and that are never right for authoritative checks. */
+const PUBLIC_RESOLVERS = new Set([
+  '8.8.8.8', '8.8.4.4', '1.1.1.1', '1.0.0.1', '9.9.9.9', '149.112.112.112', '208.67.222.222', '208.67.220.220',
+  '94.140.14.14', '94.140.15.15', '64.6.64.6', '64.6.65.6', '185.228.168.9', '76.76.2.0', '76.76.10.0', '4.2.2.1', '4.2.2.2',
+  '2001:4860:4860::8888', '2001:4860:4860::8844', '2606:4700:4700::1111', '2606:4700:4700::1001', '2620:fe::fe', '2620:fe::9',
+]);
+
+export function isPublicResolver(text: string): boolean {
+  try {
+    return PUBLIC_RESOLVERS.has(parseServer(text).host);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,408 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { decode, encode, streamEncode, type Answer, type DecodedPacket, type Packet, type RecordType } from 'dns-packet';
+import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
+import type { Clock } from '../util/clock.ts';
+
+/** A DNS server by address (IP literal) and port. `label` is how people and observation keys name it. */
+export interface DnsServer {
+  host: string;
+  port: number;
+  label: string;
+}
+
+export type Transport = 'udp' | 'tcp';
+
+export interface DnsQueryOptions {
+  name: string;
+  type: RecordType;
+  server: DnsServer;
+  signal: AbortSignal;
+  /** RD bit; off by default because most checks ask authoritative servers. */
+  recursion?: boolean;
+  /** `udp` falls back to TCP when the reply is truncated; `tcp` goes straight to TCP. */
+  transport?: Transport;
+  /** Wait for one try, in milliseconds. */
+  timeoutMs?: number;
+  /** Tries after the first (UDP packets get lost under bursts). */
+  retries?: number;
+  /** Advertise EDNS0 with a 1232-byte UDP buffer (the DNS flag day 2020 size). */
+  edns?: boolean;
+}
+
+export interface DnsReply {
+  server: DnsServer;
+  rcode: string;
+  aa: boolean;
+  tc: boolean;
+  answers: Answer[];
+  authorities: Answer[];
+  /** Additional records without the OPT pseudo-record. */
+  additionals: Answer[];
+  /** From the first send to the accepted reply, retries included. */
+  latencyMs: number;
+  transport: Transport;
+  tries: number;
+}
+
+export const EDNS_UDP_SIZE = 1232;
+const DEFAULT_TIMEOUT_MS = 1000;
+const DEFAULT_RETRIES = 2;
+const MAX_IN_FLIGHT = 60_000;
+const TIMED_OUT = Symbol('timed out');
+
+/** Parses `127.0.0.1:5300`, `127.0.0.1`, `[::1]:53`, `::1` (port 53 unless given). */
+export function parseServer(text: string, defaultPort = 53): DnsServer {
+  const trimmed = text.trim();
+  let host = trimmed;
+  let port = defaultPort;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(trimmed);
+  const v4WithPort = /^([^:]+):(\d+)$/.exec(trimmed);
+  if (bracketed) {
+    host = bracketed[1] ?? '';
+    if (bracketed[2]) port = Number(bracketed[2]);
+  } else if (v4WithPort) {
+    host = v4WithPort[1] ?? '';
+    port = Number(v4WithPort[2]);
+  }
+  if (net.isIP(host) === 0) throw new Error(`"${text}" is not an IP address with an optional port (write 192.0.2.1:53 or [2001:db8::1]:53)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`"${text}" has an invalid port`);
+  host = host.toLowerCase();
+  const label = net.isIPv6(host) ? (port === 53 ? host : `[${host}]:${port}`) : port === 53 ? host : `${host}:${port}`;
+  return { host, port, label };
+}
+
+/** Names compared case-insensitively and without the trailing dot. */
+export function canonicalName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') && lower.length > 1 ? lower.slice(0, -1) : lower;
+}
+
+interface Pending {
+  host: string;
+  port: number;
+  name: string;
+  type: RecordType;
+  resolve(packet: DecodedPacket): void;
+  reject(error: Error): void;
+}
+
+/** What came back on the UDP sockets that matched nothing in flight (kept for tests and debugging). */
+export interface IgnoredCounts {
+  short: number;
+  unknownId: number;
+  wrongSource: number;
+  wrongQuestion: number;
+}
+
+/**
+ * DNS queries over node's own sockets. One UDP socket per address family is
+ * shared by every query of this client (so thousands can be in flight without
+ * thousands of sockets); replies are matched by id, source and question.
+ * Close it when the prober closes.
+ */
+export class DnsClient {
+  private readonly pending = new Map<number, Pending>();
+  private readonly sockets = new Map<string, ServerSocket>();
+  /** One abort listener per run signal, however many queries wait on it. */
+  private readonly abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+  readonly ignored: IgnoredCounts = { short: 0, unknownId: 0, wrongSource: 0, wrongQuestion: 0 };
+
+  constructor(private readonly options: { clock: Clock; recvBufferSize?: number; sendBufferSize?: number }) {}
+
+  async query(options: DnsQueryOptions): Promise<DnsReply> {
+    const started = this.options.clock.monotonic();
+    if (options.signal.aborted) throw classifyNetworkError(options.signal.reason, options.signal);
+    if ((options.transport ?? 'udp') === 'tcp') return this.finish(options, await this.tcpQuery(options), started, 'tcp', 1);
+    const udp = await this.udpQuery(options);
+    if (!udp.packet.flag_tc) return this.finish(options, udp.packet, started, 'udp', udp.tries);
+    // A truncated reply holds only part of the answer: ask again over TCP.
+    return this.finish(options, await this.tcpQuery(options), started, 'tcp', udp.tries + 1);
+  }
+
+  async close(): Promise<void> {
+    for (const pending of this.pending.values()) pending.reject(new ProbeFailure('INTERNAL', 'DNS client closed'));
+    this.pending.clear();
+    const sockets = [...this.sockets.values()];
+    this.sockets.clear();
+    await Promise.all(sockets.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+  }
+
+  private finish(options: DnsQueryOptions, packet: DecodedPacket, started: number, transport: Transport, tries: number): DnsReply {
+    return {
+      server: options.server,
+      rcode: rcodeOf(packet),
+      aa: Boolean(packet.flag_aa),
+      tc: Boolean(packet.flag_tc),
+      answers: packet.answers ?? [],
+      authorities: packet.authorities ?? [],
+      additionals: (packet.additionals ?? []).filter((record) => record.type !== 'OPT'),
+      latencyMs: this.options.clock.monotonic() - started,
+      transport,
+      tries,
+    };
+  }
+
+  private buildQuery(options: DnsQueryOptions, id: number): Packet {
+    return {
+      type: 'query',
+      id,
+      flags: options.recursion ? 256 : 0,
+      questions: [{ name: options.name, type: options.type, class: 'IN' }],
+      additionals: options.edns === false ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: EDNS_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }],
+    };
+  }
+
+  private allocateId(): number {
+    if (this.pending.size >= MAX_IN_FLIGHT) throw new ProbeFailure('INTERNAL', `more than ${MAX_IN_FLIGHT} DNS queries in flight`);
+    for (;;) {
+      const id = Math.floor(Math.random() * 65536);
+      if (!this.pending.has(id)) return id;
+    }
+  }
+
+  /**
+   * One connected UDP socket per server: the kernel then delivers only that
+   * server's datagrams, and each send skips the per-packet address lookup
+   * (the main per-query cost at thousands of queries a second).
+   */
+  private socketFor(server: DnsServer): ServerSocket {
+    const key = `${server.host}|${server.port}`;
+    const existing = this.sockets.get(key);
+    if (existing) return existing;
+    const socket = dgram.createSocket({
+      type: net.isIPv6(server.host) ? 'udp6' : 'udp4',
+      // Bursts of replies arrive faster than one event loop turn drains them.
+      recvBufferSize: this.options.recvBufferSize ?? 4 * 1024 * 1024,
+      sendBufferSize: this.options.sendBufferSize ?? 1024 * 1024,
+    });
+    const entry: ServerSocket = { socket, connected: false, ready: Promise.resolve() };
+    entry.ready = new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(server.port, server.host, () => {
+        socket.off('error', reject);
+        entry.connected = true;
+        resolve();
+      });
+    });
+    entry.ready.catch(() => undefined);
+    socket.on('message', (message, rinfo) => this.onMessage(message, rinfo));
+    socket.on('error', (error) => {
+      // A socket-level error ends every query to that server; the next query opens a new socket.
+      if (this.sockets.get(key) === entry) this.sockets.delete(key);
+      socket.close();
+      for (const [id, pending] of this.pending) {
+        if (pending.host === server.host && pending.port === server.port) {
+          this.pending.delete(id);
+          pending.reject(classifyNetworkError(error));
+        }
+      }
+    });
+    socket.unref();
+    this.sockets.set(key, entry);
+    return entry;
+  }
+
+  private onMessage(message: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (message.length < 12) {
+      this.ignored.short++;
+      return;
+    }
+    const id = message.readUInt16BE(0);
+    const pending = this.pending.get(id);
+    if (!pending) {
+      this.ignored.unknownId++;
+      return;
+    }
+    if (rinfo.address.toLowerCase() !== pending.host || rinfo.port !== pending.port) {
+      this.ignored.wrongSource++;
+      return;
+    }
+    let packet: DecodedPacket;
+    try {
+      packet = decode(message);
+    } catch (error) {
+      pending.reject(new ProbeFailure('PROTOCOL', `malformed reply from ${pending.host}:${pending.port}: ${(error as Error).message}`));
+      return;
+    }
+    if (packet.type !== 'response' || !questionMatches(packet, pending)) {
+      this.ignored.wrongQuestion++;
+      return;
+    }
+    pending.resolve(packet);
+  }
+
+  private async udpQuery(options: DnsQueryOptions): Promise<{ packet: DecodedPacket; tries: number }> {
+    const entry = this.socketFor(options.server);
+    if (!entry.connected) await entry.ready.catch((error: unknown) => Promise.reject(classifyNetworkError(error)));
+    // The id is taken and registered with no await in between: two queries must never hold the same id.
+    const id = this.allocateId();
+    const wire = encode(this.buildQuery(options, id));
+    const reply = deferred<DecodedPacket>();
+    this.pending.set(id, {
+      host: options.server.host,
+      port: options.server.port,
+      name: canonicalName(options.name),
+      type: options.type,
+      resolve: reply.resolve,
+      reject: reply.reject,
+    });
+    const tries = 1 + (options.retries ?? DEFAULT_RETRIES);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    try {
+      for (let attempt = 1; attempt <= tries; attempt++) {
+        entry.socket.send(wire, (error) => {
+          if (error) reply.reject(classifyNetworkError(error));
+        });
+        // A late reply to an earlier try is as good as a reply to this one: same id, same pending entry.
+        const outcome = await this.waitFor(reply.promise, retryWait(timeoutMs, attempt), options.signal);
+        if (outcome !== TIMED_OUT) return { packet: outcome, tries: attempt };
+      }
+      throw new ProbeFailure('TIMEOUT', `no answer from ${options.server.label} for ${options.name} ${options.type} after ${tries} ${tries === 1 ? 'try' : 'tries'} (first waited ${timeoutMs}ms)`);
+    } finally {
+      this.pending.delete(id);
+    }
+  }
+
+  private async tcpQuery(options: DnsQueryOptions): Promise<DecodedPacket> {
+    const tries = 1 + (options.retries ?? DEFAULT_RETRIES);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    let lastError: ProbeFailure | undefined;
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      const id = Math.floor(Math.random() * 65536);
+      const exchange = tcpExchange(options, streamEncode(this.buildQuery(options, id)), id);
+      try {
+        const outcome = await this.waitFor(exchange.promise, timeoutMs, options.signal);
+        if (outcome !== TIMED_OUT) return outcome;
+        lastError = new ProbeFailure('TIMEOUT', `no answer over TCP from ${options.server.label} for ${options.name} ${options.type} after ${tries} ${tries === 1 ? 'try' : 'tries'} of ${timeoutMs}ms`);
+      } catch (error) {
+        const failure = classifyNetworkError(error, options.signal);
+        // A refused connection or a broken reply will not improve by asking again at once.
+        if (options.signal.aborted || failure.code !== 'TIMEOUT') throw failure;
+        lastError = failure;
+      } finally {
+        exchange.cancel();
+      }
+    }
+    throw lastError ?? new ProbeFailure('TIMEOUT', `no answer over TCP from ${options.server.label}`);
+  }
+
+  /** Resolves with the value, or TIMED_OUT after ms; rejects when the signal aborts. Cleans up its timer and abort hook. */
+  private waitFor<T>(promise: Promise<T>, ms: number, signal: AbortSignal): Promise<T | typeof TIMED_OUT> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(classifyNetworkError(signal.reason, signal));
+        return;
+      }
+      const waiters = this.waitersOf(signal);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(classifyNetworkError(signal.reason, signal));
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(onAbort);
+        resolve(TIMED_OUT);
+      }, ms);
+      waiters.add(onAbort);
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          waiters.delete(onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          waiters.delete(onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private waitersOf(signal: AbortSignal): Set<() => void> {
+    let waiters = this.abortWaiters.get(signal);
+    if (!waiters) {
+      const created = new Set<() => void>();
+      waiters = created;
+      this.abortWaiters.set(signal, created);
+      signal.addEventListener('abort', () => {
+        for (const waiter of created) waiter();
+        created.clear();
+      }, { once: true });
+    }
+    return waiters;
+  }
+}
+
+interface ServerSocket {
+  socket: dgram.Socket;
+  connected: boolean;
+  ready: Promise<void>;
+}
+
+/**
+ * The wait of try `attempt`: the configured timeout first, then longer and
+ * jittered, so that packets a server dropped in a burst are not all sent
+ * again in the same instant (and dropped again).
+ */
+function retryWait(timeoutMs: number, attempt: number): number {
+  if (attempt === 1) return timeoutMs;
+  return Math.round(timeoutMs * 1.5 ** (attempt - 1) * (0.75 + Math.random() * 0.5));
+}
+
+/** dns-packet decodes the rcode name but its types omit it. */
+export function rcodeOf(packet: DecodedPacket): string {
+  return (packet as { rcode?: string }).rcode ?? 'NOERROR';
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: Error): void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A reject while no try is waiting (e.g. a malformed reply between tries) must not be an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+function questionMatches(packet: DecodedPacket, pending: Pending): boolean {
+  const question = packet.questions?.[0];
+  // Some servers drop the question section in FORMERR/NOTIMP replies; the id and source already matched.
+  if (!question) return rcodeOf(packet) !== 'NOERROR';
+  return question.type === pending.type && canonicalName(question.name) === pending.name;
+}
+
+/** One query over a fresh TCP connection with the 2-byte length prefix. */
+function tcpExchange(options: DnsQueryOptions, wire: Buffer, id: number): { promise: Promise<DecodedPacket>; cancel(): void } {
+  const socket = net.createConnection({ host: options.server.host, port: options.server.port });
+  const promise = new Promise<DecodedPacket>((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    socket.on('connect', () => socket.write(wire));
+    socket.on('error', (error) => reject(classifyNetworkError(error)));
+    socket.on('close', () => reject(new ProbeFailure('PROTOCOL', `${options.server.label} closed the TCP connection before a full reply`)));
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length < 2) return;
+      const length = buffered.readUInt16BE(0);
+      if (buffered.length < 2 + length) return;
+      socket.destroy();
+      let packet: DecodedPacket;
+      try {
+        packet = decode(buffered.subarray(2, 2 + length));
+      } catch (error) {
+        reject(new ProbeFailure('PROTOCOL', `malformed TCP reply from ${options.server.label}: ${(error as Error).message}`));
+        return;
+      }
+      const pending = { host: '', port: 0, name: canonicalName(options.name), type: options.type, resolve() {}, reject() {} };
+      if (packet.id !== id || !questionMatches(packet, pending)) {
+        reject(new ProbeFailure('PROTOCOL', `TCP reply from ${options.server.label} does not match the query (id or question differ)`));
+        return;
+      }
+      resolve(packet);
+    });
+  });
+  promise.catch(() => undefined);
+  return { promise, cancel: () => socket.destroy() };
+}

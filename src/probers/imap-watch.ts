@@ -1,0 +1,406 @@
+import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.ts';
+import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
+import { parseHeaderBlock, type HeaderField } from './auth-results.ts';
+
+export interface ImapAccount {
+  host: string;
+  port: number;
+  secure: boolean;
+  user: string;
+  pass?: string;
+  /** OAuth2 access token (XOAUTH2), instead of pass. */
+  accessToken?: string;
+  /** Accept any certificate (lab / self-signed servers). */
+  tlsInsecure?: boolean;
+}
+
+/** A probe message found in a folder. */
+export interface Sighting {
+  token: string;
+  folder: string;
+  uid: number;
+  /** Epoch ms the watcher learnt of it (EXISTS while idling, else the search that found it). */
+  arrivedAt: number;
+  headers: HeaderField[];
+  subject: string;
+  /** Gmail tab (category) when the server is Gmail and the message is in INBOX. */
+  tab?: string;
+}
+
+export interface WatchDeps {
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Probe tokens look like `sp-` + 16 hex digits (see mail.ts); found in the X-Scaiprobe-Id header or the subject. */
+const TOKEN = /\bsp-[0-9a-f]{16}\b/;
+const GMAIL_TABS = ['primary', 'promotions', 'social', 'updates', 'forums'];
+
+function describe(account: ImapAccount): string {
+  return `${account.user}@${account.host}:${account.port}`;
+}
+
+/** Resolves with `promise`, or rejects with a TIMEOUT when `signal` aborts first (then `onAbort` runs). */
+export async function withSignal<T>(promise: Promise<T>, signal: AbortSignal, onAbort?: () => void): Promise<T> {
+  if (signal.aborted) {
+    onAbort?.();
+    promise.catch(() => undefined);
+    throw new ProbeFailure('TIMEOUT', 'run deadline reached during an IMAP command');
+  }
+  let cleanup = () => undefined as void;
+  const aborted = new Promise<never>((_, reject) => {
+    const listener = () => {
+      onAbort?.();
+      reject(new ProbeFailure('TIMEOUT', 'run deadline reached during an IMAP command'));
+    };
+    signal.addEventListener('abort', listener, { once: true });
+    cleanup = () => signal.removeEventListener('abort', listener);
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    cleanup();
+    promise.catch(() => undefined);
+  }
+}
+
+export function createImapClient(account: ImapAccount, options: { autoIdle?: boolean } = {}): ImapFlow {
+  return new ImapFlow({
+    host: account.host,
+    port: account.port,
+    secure: account.secure,
+    auth: account.accessToken ? { user: account.user, accessToken: account.accessToken } : { user: account.user, pass: account.pass ?? '' },
+    tls: account.tlsInsecure ? { rejectUnauthorized: false } : {},
+    logger: false,
+    // The watch's idler starts IDLE itself at once (auto-IDLE waits 15 s); a command connection may
+    // use auto-IDLE so that a quiet connection is kept alive between runs.
+    disableAutoIdle: !options.autoIdle,
+    // Re-issue IDLE every minute so no middlebox or socket timeout ends a quiet connection.
+    maxIdleTime: 60_000,
+    connectionTimeout: 15_000,
+    greetingTimeout: 10_000,
+  });
+}
+
+/** Connects and logs in; failures become CONNECT / AUTH / TLS ProbeFailures naming the account. */
+export async function connectImap(account: ImapAccount, signal: AbortSignal, logger: Logger, options: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
+  const client = createImapClient(account, options);
+  // An unhandled 'error' event would take the whole daemon down.
+  client.on('error', (error: Error) => logger.debug({ err: error, account: describe(account) }, 'imap connection error'));
+  try {
+    await withSignal(client.connect(), signal, () => client.close());
+    return client;
+  } catch (error) {
+    client.close();
+    if (error instanceof ProbeFailure) throw error;
+    const authFailed = (error as { authenticationFailed?: boolean }).authenticationFailed;
+    if (authFailed) {
+      const text = (error as { responseText?: string }).responseText ?? 'authentication failed';
+      throw new ProbeFailure('AUTH', `IMAP login as ${describe(account)} refused: ${text}`, { cause: error });
+    }
+    const failure = classifyNetworkError(error, signal);
+    throw new ProbeFailure(failure.code === 'INTERNAL' ? 'CONNECT' : failure.code, `IMAP ${describe(account)}: ${failure.message}`, { cause: error });
+  }
+}
+
+function tokenOf(message: FetchMessageObject, headers: HeaderField[]): string | undefined {
+  const header = headers.find((field) => field.name === 'x-scaiprobe-id')?.value.trim();
+  if (header && TOKEN.test(header)) return TOKEN.exec(header)?.[0];
+  return TOKEN.exec(message.envelope?.subject ?? '')?.[0];
+}
+
+/**
+ * Watches one folder over two IMAP connections: the idler is selected on the
+ * folder and does nothing but IDLE, so a new message is seen when the server
+ * pushes EXISTS rather than at the next poll; the worker (selected on the same
+ * folder) runs every command: fetch, search, delete, list.
+ *
+ * Why two: ending IDLE (DONE) to fetch makes the server stop watching the
+ * mailbox. Dovecot batches file-system events for 500 ms before it pushes
+ * EXISTS (NOTIFY_DELAY_MSECS in lib-storage/mailbox-watch.c) and DONE drops a
+ * batch window already open, so a watcher that left IDLE after each EXISTS
+ * always saw the next message a full window after delivery, ~200 ms (p50)
+ * later than an IDLE that was never interrupted (bench/mail.bench.ts).
+ * Keeping IDLE unbroken gives the server's own push delay whatever the server.
+ */
+export class FolderWatch {
+  private idler: ImapFlow | undefined;
+  private worker: ImapFlow | undefined;
+  private lastUid = 0;
+  private existsAt: number | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly wanted = new Set<string>();
+  private readonly found = new Map<string, Sighting>();
+  private readonly listeners = new Set<() => void>();
+  private gmail = false;
+  /** Why a connection ended, when it ended without us closing it. */
+  lostReason: string | undefined;
+
+  constructor(
+    readonly account: ImapAccount,
+    readonly folder: string,
+    private readonly deps: WatchDeps,
+  ) {}
+
+  get connected(): boolean {
+    return Boolean(this.idler?.usable && this.worker?.usable);
+  }
+
+  /** The command connection (LIST on the INBOX watcher); never the idling one. */
+  get imap(): ImapFlow | undefined {
+    return this.worker;
+  }
+
+  /** Connects and selects the folder on both connections if not already; a dropped connection is replaced. */
+  async open(signal: AbortSignal): Promise<void> {
+    const [idler, worker] = await Promise.allSettled([
+      this.idler?.usable ? undefined : this.openSelected(signal, { autoIdle: false }),
+      this.worker?.usable ? undefined : this.openSelected(signal, { autoIdle: true }),
+    ]);
+    // Keep whichever side did connect (the other is retried at the next open).
+    if (idler.status === 'fulfilled' && idler.value) this.adoptIdler(idler.value.client, idler.value.uidNext);
+    if (worker.status === 'fulfilled' && worker.value) this.adoptWorker(worker.value.client);
+    if (idler.status === 'rejected') throw idler.reason;
+    if (worker.status === 'rejected') throw worker.reason;
+    this.lostReason = undefined;
+  }
+
+  private async openSelected(signal: AbortSignal, options: { autoIdle: boolean }): Promise<{ client: ImapFlow; uidNext: number }> {
+    const client = await connectImap(this.account, signal, this.deps.logger, options);
+    try {
+      const mailbox = await withSignal(client.mailboxOpen(this.folder), signal, () => client.close());
+      return { client, uidNext: Number(mailbox.uidNext) };
+    } catch (error) {
+      client.close();
+      if (error instanceof ProbeFailure) throw error;
+      throw new ProbeFailure('PROTOCOL', `IMAP ${describe(this.account)}: cannot open folder ${this.folder}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private adoptIdler(client: ImapFlow, uidNext: number): void {
+    this.idler?.close();
+    this.idler = client;
+    // Messages that came while no idler was watching are found by expect({search}) after a reconnect.
+    this.lastUid = Math.max(this.lastUid, uidNext - 1);
+    client.on('exists', () => {
+      this.existsAt ??= this.deps.clock.now();
+      void this.enqueue(() => this.scanNew());
+    });
+    this.watchClose(client, 'idle');
+    this.startIdle();
+  }
+
+  private adoptWorker(client: ImapFlow): void {
+    this.worker?.close();
+    this.worker = client;
+    this.gmail = client.capabilities.has('X-GM-EXT-1');
+    this.watchClose(client, 'command');
+  }
+
+  private watchClose(client: ImapFlow, role: string): void {
+    client.on('close', () => {
+      if (this.idler !== client && this.worker !== client) return;
+      this.lostReason = `IMAP connection to ${describe(this.account)} (${this.folder}, ${role}) closed`;
+      this.notify();
+    });
+  }
+
+  /** (Re-)enters IDLE on the idler; imapflow restarts it every maxIdleTime. */
+  private startIdle(): void {
+    const client = this.idler;
+    if (!client?.usable) return;
+    client
+      .idle({ whenFree: true })
+      .then(() => {
+        // Nothing here ends IDLE, so it ended from the server side: enter it again (not in a tight loop).
+        if (this.idler !== client || !client.usable) return;
+        setTimeout(() => this.idler === client && !client.idling && this.startIdle(), 1000).unref();
+      })
+      .catch((error: Error) => this.deps.logger.debug({ err: error }, 'imap idle ended'));
+  }
+
+  private enqueue(job: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(job).catch((error: Error) => this.deps.logger.debug({ err: error, folder: this.folder }, 'imap scan failed'));
+    this.queue = run;
+    return run;
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private async record(messages: FetchMessageObject[], arrivedAt: (message: FetchMessageObject) => number): Promise<void> {
+    for (const message of messages) {
+      this.lastUid = Math.max(this.lastUid, message.uid);
+      if (!message.headers) continue;
+      const headers = parseHeaderBlock(message.headers);
+      const token = tokenOf(message, headers);
+      if (!token || !this.wanted.has(token) || this.found.has(token)) continue;
+      const sighting: Sighting = { token, folder: this.folder, uid: message.uid, arrivedAt: arrivedAt(message), headers, subject: message.envelope?.subject ?? '' };
+      if (this.gmail && this.folder === 'INBOX') {
+        const tab = await this.gmailTab(token);
+        if (tab) sighting.tab = tab;
+      }
+      this.found.set(token, sighting);
+    }
+    this.notify();
+  }
+
+  private async scanNew(): Promise<void> {
+    const client = this.worker;
+    const seenAt = this.existsAt ?? this.deps.clock.now();
+    this.existsAt = undefined;
+    if (!client?.usable) {
+      this.lostReason ??= `IMAP connection to ${describe(this.account)} (${this.folder}, command) closed`;
+      this.notify();
+      return;
+    }
+    // The worker's view of the mailbox grows only when it syncs: NOOP first, or `n:*` may not reach the new message.
+    await client.noop();
+    const messages = await client.fetchAll(`${this.lastUid + 1}:*`, { uid: true, envelope: true, headers: true }, { uid: true });
+    // `n:*` always returns the last message even when its uid is below n.
+    await this.record(
+      messages.filter((message) => message.uid > this.lastUid),
+      () => seenAt,
+    );
+  }
+
+  private async gmailTab(token: string): Promise<string | undefined> {
+    for (const tab of GMAIL_TABS) {
+      const uids = await this.worker?.search({ gmraw: `category:${tab} subject:${token}` }, { uid: true });
+      if (Array.isArray(uids) && uids.length > 0) return tab;
+    }
+    return undefined;
+  }
+
+  /**
+   * Starts looking for `token`. With `search`, messages already in the folder
+   * are found by SUBJECT search (after a reconnect).
+   */
+  async expect(token: string, signal: AbortSignal, options: { search?: boolean } = {}): Promise<void> {
+    this.wanted.add(token);
+    if (options.search) await withSignal(this.enqueue(() => this.searchFor(token)), signal);
+  }
+
+  private async searchFor(token: string): Promise<void> {
+    const client = this.worker;
+    if (!client?.usable || this.found.has(token)) return;
+    const uids = await client.search({ subject: token }, { uid: true });
+    if (!Array.isArray(uids) || uids.length === 0) return;
+    const messages = await client.fetchAll(uids.join(','), { uid: true, envelope: true, headers: true, internalDate: true }, { uid: true });
+    const now = this.deps.clock.now();
+    // Found by search, not by EXISTS: it may have arrived while we were not connected.
+    await this.record(messages, (message) => {
+      const internal = message.internalDate ? new Date(message.internalDate).getTime() : now;
+      return now - internal > 2000 ? internal : now;
+    });
+  }
+
+  sighting(token: string): Sighting | undefined {
+    return this.found.get(token);
+  }
+
+  /** Stops looking for `token` and forgets its sighting. */
+  forget(token: string): void {
+    this.wanted.delete(token);
+    this.found.delete(token);
+  }
+
+  /** Calls `listener` on every sighting or connection loss; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Deletes messages by UID (expunged at once). */
+  async delete(uids: number[], signal: AbortSignal): Promise<void> {
+    const client = this.worker;
+    if (!client?.usable || uids.length === 0) return;
+    await withSignal(
+      this.enqueueStrict(() => client.messageDelete(uids.join(','), { uid: true }).then(() => undefined)),
+      signal,
+    );
+  }
+
+  /** Deletes probe messages whose subject contains `marker` but none of `keep` (left by interrupted runs). Returns how many. */
+  async sweep(marker: string, keep: Set<string>, signal: AbortSignal): Promise<number> {
+    const client = this.worker;
+    if (!client?.usable) return 0;
+    let removed = 0;
+    await withSignal(
+      this.enqueueStrict(async () => {
+        const uids = await client.search({ subject: marker }, { uid: true });
+        if (!Array.isArray(uids) || uids.length === 0) return;
+        const messages = await client.fetchAll(uids.join(','), { uid: true, envelope: true }, { uid: true });
+        const stale = messages.filter((message) => {
+          const token = TOKEN.exec(message.envelope?.subject ?? '')?.[0];
+          return (message.envelope?.subject ?? '').includes(marker) && !(token && keep.has(token));
+        });
+        if (stale.length === 0) return;
+        await client.messageDelete(stale.map((message) => message.uid).join(','), { uid: true });
+        removed = stale.length;
+      }),
+      signal,
+    );
+    return removed;
+  }
+
+  /** Like enqueue, but the caller sees the job's error. */
+  private enqueueStrict(job: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(job);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    const clients = [this.idler, this.worker];
+    this.idler = undefined;
+    this.worker = undefined;
+    this.listeners.clear();
+    await Promise.all(clients.map((client) => closeClient(client)));
+  }
+}
+
+/** A polite LOGOUT, but never wait long for it. */
+async function closeClient(client: ImapFlow | undefined): Promise<void> {
+  if (!client) return;
+  if (!client.usable) return client.close();
+  await Promise.race([client.logout().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  client.close();
+}
+
+/** One search of every other selectable folder for `tokens` (at the deadline); found messages are deleted when `remove`. */
+export async function searchOtherFolders(
+  account: ImapAccount,
+  tokens: string[],
+  exclude: string[],
+  options: { signal: AbortSignal; deps: WatchDeps; remove: boolean },
+): Promise<Sighting[]> {
+  const client = await connectImap(account, options.signal, options.deps.logger);
+  const found: Sighting[] = [];
+  try {
+    const folders = await withSignal(client.list(), options.signal, () => client.close());
+    for (const folder of folders) {
+      if (exclude.includes(folder.path) || folder.flags.has('\\Noselect') || folder.flags.has('\\NonExistent')) continue;
+      await withSignal(client.mailboxOpen(folder.path), options.signal, () => client.close());
+      for (const token of tokens) {
+        const uids = await withSignal(client.search({ subject: token }, { uid: true }), options.signal, () => client.close());
+        if (!Array.isArray(uids) || uids.length === 0) continue;
+        const messages = await withSignal(client.fetchAll(uids.join(','), { uid: true, envelope: true, headers: true }, { uid: true }), options.signal, () => client.close());
+        const now = options.deps.clock.now();
+        for (const message of messages) {
+          const headers = parseHeaderBlock(message.headers ?? Buffer.alloc(0));
+          if (tokenOf(message, headers) !== token) continue;
+          found.push({ token, folder: folder.path, uid: message.uid, arrivedAt: now, headers, subject: message.envelope?.subject ?? '' });
+        }
+        if (options.remove) await withSignal(client.messageDelete(uids.join(','), { uid: true }), options.signal, () => client.close());
+      }
+    }
+  } finally {
+    await Promise.race([client.logout().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    client.close();
+  }
+  return found;
+}

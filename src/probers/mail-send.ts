@@ -1,0 +1,141 @@
+import nodemailer from 'nodemailer';
+import type { HttpClient } from '../net/http-client.ts';
+import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
+import type { Clock } from '../util/clock.ts';
+
+/** What a probe message carries; the same for both send paths. */
+export interface ProbeMessage {
+  token: string;
+  from: string;
+  fromName?: string;
+  to: Array<{ seed: string; address: string }>;
+  subject: string;
+  text: string;
+  html: string;
+  headers: Record<string, string>;
+}
+
+export interface SendOutcome {
+  /** Epoch ms of the acceptance (the 202, or the SMTP 250 after DATA). */
+  acceptedAt: number;
+  latencyMs: number;
+  status: number;
+  /** X-Message-Id (API) or the SMTP server's queue id / our Message-ID. */
+  messageId: string | null;
+}
+
+export interface ApiTarget {
+  api: string;
+  apiKey: string;
+}
+
+export interface SmtpTarget {
+  host: string;
+  port: number;
+  secure: boolean;
+  requireTLS: boolean;
+  tlsInsecure: boolean;
+  user?: string;
+  pass?: string;
+}
+
+/** The error text of a SendGrid-style answer: `errors[].message` (with field), else the body's start. */
+export function apiErrorText(body: Buffer): string {
+  const text = body.toString('utf8');
+  try {
+    const parsed = JSON.parse(text) as { errors?: Array<{ message?: string; field?: string | null }>; error?: string; message?: string };
+    const messages = (parsed.errors ?? []).map((e) => (e.field ? `${e.field}: ${e.message ?? ''}` : (e.message ?? ''))).filter(Boolean);
+    if (messages.length > 0) return messages.join('; ');
+    if (typeof parsed.error === 'string') return parsed.error;
+    if (typeof parsed.message === 'string') return parsed.message;
+  } catch {
+    /* not JSON: fall through to the raw text */
+  }
+  return text.trim().slice(0, 300) || '(empty body)';
+}
+
+/** SendGrid v3 body: one personalization per seed, the token in custom_args. */
+export function sendGridBody(message: ProbeMessage): Record<string, unknown> {
+  return {
+    personalizations: message.to.map((recipient) => ({
+      to: [{ email: recipient.address }],
+      custom_args: { scaiprobe_id: message.token, scaiprobe_seed: recipient.seed },
+    })),
+    from: message.fromName ? { email: message.from, name: message.fromName } : { email: message.from },
+    subject: message.subject,
+    content: [
+      { type: 'text/plain', value: message.text },
+      { type: 'text/html', value: message.html },
+    ],
+    headers: message.headers,
+    categories: ['scaiprobe'],
+    custom_args: { scaiprobe_id: message.token },
+  };
+}
+
+/** POST {api}/v3/mail/send; anything but 2xx fails with the API's own error text. */
+export async function sendViaApi(target: ApiTarget, message: ProbeMessage, deps: { http: HttpClient; clock: Clock; signal: AbortSignal }): Promise<SendOutcome> {
+  const url = `${target.api.replace(/\/+$/, '')}/v3/mail/send`;
+  const started = deps.clock.monotonic();
+  const response = await deps.http.request({
+    url,
+    method: 'POST',
+    headers: { authorization: `Bearer ${target.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(sendGridBody(message)),
+    signal: deps.signal,
+    maxRedirects: 0,
+  });
+  const latencyMs = Math.round(deps.clock.monotonic() - started);
+  if (response.status >= 200 && response.status < 300) {
+    return { acceptedAt: deps.clock.now(), latencyMs, status: response.status, messageId: response.headers['x-message-id'] ?? null };
+  }
+  let detail = apiErrorText(response.body);
+  if (response.status === 429) {
+    const reset = response.headers['x-ratelimit-reset'] ?? response.headers['retry-after'];
+    if (reset) detail += ` (rate limit resets: ${reset})`;
+  }
+  const code = response.status === 401 || response.status === 403 ? 'AUTH' : 'PROTOCOL';
+  throw new ProbeFailure(code, `send refused: POST ${url} answered ${response.status}: ${detail}`);
+}
+
+/** SMTP submission with nodemailer: EHLO, STARTTLS when offered (required with requireTLS), AUTH when configured. */
+export async function sendViaSmtp(target: SmtpTarget, message: ProbeMessage, deps: { clock: Clock; signal: AbortSignal }): Promise<SendOutcome> {
+  const transport = nodemailer.createTransport({
+    host: target.host,
+    port: target.port,
+    secure: target.secure,
+    requireTLS: target.requireTLS,
+    tls: { rejectUnauthorized: !target.tlsInsecure },
+    ...(target.user ? { auth: { user: target.user, pass: target.pass ?? '' } } : {}),
+    connectionTimeout: 15_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
+  const started = deps.clock.monotonic();
+  const abort = () => transport.close();
+  deps.signal.addEventListener('abort', abort, { once: true });
+  try {
+    const info = (await transport.sendMail({
+      from: message.fromName ? { name: message.fromName, address: message.from } : message.from,
+      to: message.to.map((recipient) => recipient.address),
+      subject: message.subject,
+      text: message.text,
+      html: message.html,
+      headers: message.headers,
+    })) as { messageId?: string; response?: string };
+    const latencyMs = Math.round(deps.clock.monotonic() - started);
+    return { acceptedAt: deps.clock.now(), latencyMs, status: 250, messageId: info.messageId ?? null };
+  } catch (error) {
+    if (deps.signal.aborted) throw new ProbeFailure('TIMEOUT', 'run deadline reached while sending over SMTP', { cause: error });
+    const smtp = error as { code?: string; responseCode?: number; response?: string; message?: string };
+    const where = `SMTP ${target.host}:${target.port}`;
+    if (smtp.code === 'EAUTH') throw new ProbeFailure('AUTH', `${where} refused the login: ${smtp.response ?? smtp.message}`, { cause: error });
+    if (smtp.responseCode) throw new ProbeFailure('PROTOCOL', `send refused: ${where} answered ${smtp.response ?? smtp.responseCode}`, { cause: error });
+    if (smtp.code === 'ETLS') throw new ProbeFailure('TLS', `${where}: ${smtp.message}`, { cause: error });
+    const failure = classifyNetworkError(error, deps.signal);
+    throw new ProbeFailure(failure.code === 'INTERNAL' ? 'CONNECT' : failure.code, `${where}: ${failure.message}`, { cause: error });
+  } finally {
+    deps.signal.removeEventListener('abort', abort);
+    transport.close();
+  }
+}

@@ -1,0 +1,385 @@
+import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { z } from 'zod';
+import { duration } from '../config/schema.ts';
+import { ProbeFailure } from '../net/errors.ts';
+import { formatDuration } from '../util/duration.ts';
+import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RunItem, CommonProbeSpec } from './types.ts';
+import { judgeAuthentication, type AuthVerdict } from './auth-results.ts';
+import { FolderWatch, searchOtherFolders, withSignal, type ImapAccount, type Sighting } from './imap-watch.ts';
+import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from './mail-send.ts';
+
+const imapFields = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(993),
+  secure: z.boolean().default(true),
+  user: z.string().min(1),
+  pass: z.string().optional(),
+  /** OAuth2 access token (XOAUTH2) instead of pass. */
+  accessToken: z.string().optional(),
+  tlsInsecure: z.boolean().default(false),
+});
+
+const seedFields = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be letters, digits, "_" or "-" (it becomes part of observation names)'),
+  address: z.email(),
+  imap: imapFields,
+  /** The provider's own authserv-id; only the topmost Authentication-Results with it is trusted. */
+  authservId: z.string().min(1).optional(),
+  /** Spam folder when the server does not flag one \Junk. */
+  junkFolder: z.string().min(1).optional(),
+});
+
+const smtpFields = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(587),
+  secure: z.boolean().default(false),
+  requireTLS: z.boolean().default(false),
+  tlsInsecure: z.boolean().default(false),
+  user: z.string().optional(),
+  pass: z.string().optional(),
+});
+
+const sendFields = z.strictObject({
+  /** Which path sends; defaults to `api` when `api` is set, else `smtp`. */
+  via: z.enum(['api', 'smtp']).optional(),
+  api: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  apiKey: z.string().optional(),
+  smtp: smtpFields.optional(),
+  from: z.email(),
+  fromName: z.string().optional(),
+  /** Adds List-Unsubscribe (and the one-click List-Unsubscribe-Post) pointing here. */
+  listUnsubscribe: z.url().optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
+const fields = z.object({
+  send: sendFields,
+  seeds: z.array(seedFields).min(1).max(15),
+  /** How long to wait for the messages after the send (default: until shortly before the timeout). */
+  wait: duration().optional(),
+  /** Marks probe messages in the subject; stale ones with it are swept. */
+  subjectPrefix: z.string().min(1).default('[scaiprobe]'),
+  /** Delete probe messages after judging them. */
+  cleanup: z.boolean().default(true),
+});
+
+export type MailSpec = z.output<typeof fields>;
+type SeedSpec = MailSpec['seeds'][number];
+
+const PLACEMENT_RANK: Record<string, number> = { inbox: 0, other: 1, spam: 2, missing: 3 };
+
+interface SeedWatch {
+  spec: SeedSpec;
+  account: ImapAccount;
+  inbox: FolderWatch;
+  junk: FolderWatch | undefined;
+  junkPath: string | undefined;
+}
+
+interface SeedOutcome {
+  seed: SeedSpec;
+  placement: string;
+  sighting: Sighting | undefined;
+  timeToInboxMs: number | null;
+  auth: AuthVerdict | undefined;
+}
+
+function accountOf(seed: SeedSpec): ImapAccount {
+  const { host, port, secure, user, pass, accessToken, tlsInsecure } = seed.imap;
+  return { host, port, secure, user, tlsInsecure, ...(pass !== undefined ? { pass } : {}), ...(accessToken !== undefined ? { accessToken } : {}) };
+}
+
+export function newToken(): string {
+  return `sp-${randomBytes(8).toString('hex')}`;
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.ceil(sorted.length / 2) - 1] ?? null;
+}
+
+function buildMessage(spec: MailSpec & CommonProbeSpec, token: string): ProbeMessage {
+  const headers: Record<string, string> = { ...spec.send.headers, 'X-Scaiprobe-Id': token };
+  if (spec.send.listUnsubscribe) {
+    headers['List-Unsubscribe'] = `<${spec.send.listUnsubscribe}${spec.send.listUnsubscribe.includes('?') ? '&' : '?'}t=${token}>`;
+    headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+  }
+  const text = `scaiprobe delivery probe ${token} from probe ${spec.name}. It is deleted automatically.`;
+  return {
+    token,
+    from: spec.send.from,
+    ...(spec.send.fromName ? { fromName: spec.send.fromName } : {}),
+    to: spec.seeds.map((seed) => ({ seed: seed.name, address: seed.address })),
+    subject: `${spec.subjectPrefix} ${spec.name} ${token}`,
+    text,
+    html: `<p>${text}</p>`,
+    headers,
+  };
+}
+
+/** Waits until one of `watches` has seen `token`, `until` passes or the signal aborts; a dropped connection is re-opened once. */
+async function waitForSighting(watch: SeedWatch, token: string, until: number, ctx: ProbeContext): Promise<Sighting | undefined> {
+  const watches = [watch.inbox, ...(watch.junk ? [watch.junk] : [])];
+  for (;;) {
+    for (const folder of watches) {
+      const sighting = folder.sighting(token);
+      if (sighting) return sighting;
+    }
+    const lost = watches.find((folder) => folder.lostReason);
+    if (lost) {
+      const reason = lost.lostReason;
+      try {
+        await lost.open(ctx.signal);
+        // It may have arrived while the connection was down.
+        await lost.expect(token, ctx.signal, { search: true });
+      } catch (error) {
+        throw new ProbeFailure('CONNECT', `seed ${watch.spec.name}: ${reason} while waiting for the probe message; reconnecting failed: ${(error as Error).message}`, { cause: error });
+      }
+      continue;
+    }
+    const remaining = until - ctx.clock.now();
+    if (remaining <= 0 || ctx.signal.aborted) return undefined;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, remaining);
+      const unsubscribes = watches.map((folder) => folder.subscribe(done));
+      ctx.signal.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        for (const unsubscribe of unsubscribes) unsubscribe();
+        ctx.signal.removeEventListener('abort', done);
+        resolve();
+      }
+    });
+  }
+}
+
+class MailProber implements Prober {
+  private readonly watches: SeedWatch[];
+
+  constructor(
+    private readonly spec: MailSpec & CommonProbeSpec,
+    private readonly deps: ProberDeps,
+  ) {
+    this.watches = spec.seeds.map((seed) => {
+      const account = accountOf(seed);
+      return { spec: seed, account, inbox: new FolderWatch(account, 'INBOX', deps), junk: undefined, junkPath: undefined };
+    });
+  }
+
+  private get marker(): string {
+    return `${this.spec.subjectPrefix} ${this.spec.name} `;
+  }
+
+  /** Connects each seed's INBOX and spam-folder watchers (kept across runs). */
+  private async openSeed(watch: SeedWatch, ctx: ProbeContext): Promise<void> {
+    try {
+      await watch.inbox.open(ctx.signal);
+      if (!watch.junkPath) {
+        const folders = await withSignal(watch.inbox.imap!.list(), ctx.signal);
+        const flagged = folders.find((folder) => folder.specialUse === '\\Junk')?.path;
+        const named = watch.spec.junkFolder ? folders.find((folder) => folder.path === watch.spec.junkFolder)?.path : undefined;
+        if (watch.spec.junkFolder && !named) throw new ProbeFailure('CONFIG', `junkFolder "${watch.spec.junkFolder}" does not exist (folders: ${folders.map((f) => f.path).join(', ')})`);
+        watch.junkPath = named ?? flagged;
+        if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps);
+      }
+      await watch.junk?.open(ctx.signal);
+    } catch (error) {
+      const failure = error instanceof ProbeFailure ? error : new ProbeFailure('CONNECT', (error as Error).message, { cause: error });
+      throw new ProbeFailure(failure.code, `seed ${watch.spec.name}: ${failure.message}`, { cause: error });
+    }
+  }
+
+  private folders(watch: SeedWatch): FolderWatch[] {
+    return [watch.inbox, ...(watch.junk ? [watch.junk] : [])];
+  }
+
+  private async send(message: ProbeMessage, ctx: ProbeContext): Promise<SendOutcome> {
+    const send = this.spec.send;
+    const via = send.via ?? (send.api ? 'api' : 'smtp');
+    if (via === 'api') {
+      return sendViaApi({ api: send.api ?? '', apiKey: send.apiKey ?? '' }, message, { http: ctx.http, clock: ctx.clock, signal: ctx.signal });
+    }
+    const smtp = send.smtp!;
+    return sendViaSmtp(
+      { host: smtp.host, port: smtp.port, secure: smtp.secure, requireTLS: smtp.requireTLS, tlsInsecure: smtp.tlsInsecure, ...(smtp.user ? { user: smtp.user, pass: smtp.pass ?? '' } : {}) },
+      message,
+      { clock: ctx.clock, signal: ctx.signal },
+    );
+  }
+
+  async probe(ctx: ProbeContext): Promise<Measurement> {
+    const warnings: string[] = [];
+    const phases: Record<string, number> = {};
+    const token = newToken();
+    // Every IMAP wait of every seed listens on this one signal at the same time.
+    setMaxListeners(Math.max(20, this.watches.length * 8), ctx.signal);
+    const started = ctx.clock.monotonic();
+    await Promise.all(this.watches.map((watch) => this.openSeed(watch, ctx)));
+    phases.connect = Math.round(ctx.clock.monotonic() - started);
+
+    let swept = 0;
+    for (const watch of this.watches) {
+      for (const folder of this.folders(watch)) {
+        swept += await folder.sweep(this.marker, new Set(), ctx.signal).catch((error: Error) => {
+          warnings.push(`seed ${watch.spec.name}: sweeping old probe messages in ${folder.folder} failed: ${error.message}`);
+          return 0;
+        });
+      }
+    }
+    await Promise.all(this.watches.flatMap((watch) => this.folders(watch).map((folder) => folder.expect(token, ctx.signal))));
+
+    try {
+      return await this.sendAndJudge(token, ctx, { warnings, phases, swept });
+    } finally {
+      for (const watch of this.watches) for (const folder of this.folders(watch)) folder.forget(token);
+    }
+  }
+
+  private async sendAndJudge(token: string, ctx: ProbeContext, run: { warnings: string[]; phases: Record<string, number>; swept: number }): Promise<Measurement> {
+    const message = buildMessage(this.spec, token);
+    const sent = await this.send(message, ctx);
+    run.phases.send = sent.latencyMs;
+
+    const margin = Math.min(5000, Math.max(300, (ctx.deadline - ctx.clock.now()) * 0.2));
+    const until = Math.min(ctx.deadline - margin, this.spec.wait !== undefined ? sent.acceptedAt + this.spec.wait : Infinity);
+    const waitStarted = ctx.clock.monotonic();
+    const sightings = await Promise.all(this.watches.map((watch) => waitForSighting(watch, token, until, ctx)));
+    run.phases.wait = Math.round(ctx.clock.monotonic() - waitStarted);
+
+    const missing = this.watches.filter((_, index) => !sightings[index]);
+    for (const watch of missing) {
+      const exclude = ['INBOX', ...(watch.junkPath ? [watch.junkPath] : [])];
+      const elsewhere = await searchOtherFolders(watch.account, [token], exclude, { signal: ctx.signal, deps: this.deps, remove: this.spec.cleanup }).catch((error: Error) => {
+        run.warnings.push(`seed ${watch.spec.name}: searching the other folders failed: ${error.message}`);
+        return [];
+      });
+      if (elsewhere[0]) sightings[this.watches.indexOf(watch)] = elsewhere[0];
+    }
+
+    const outcomes = this.watches.map((watch, index) => this.judge(watch, sightings[index], sent));
+    if (this.spec.cleanup) await this.cleanup(outcomes, ctx, run.warnings);
+    return this.measurement(token, sent, outcomes, run);
+  }
+
+  private judge(watch: SeedWatch, sighting: Sighting | undefined, sent: SendOutcome): SeedOutcome {
+    if (!sighting) return { seed: watch.spec, placement: 'missing', sighting, timeToInboxMs: null, auth: undefined };
+    const placement = sighting.folder === 'INBOX' ? 'inbox' : sighting.folder === watch.junkPath ? 'spam' : `other:${sighting.folder}`;
+    const auth = judgeAuthentication(sighting.headers, watch.spec.authservId);
+    const timeToInboxMs = placement === 'inbox' ? Math.max(0, sighting.arrivedAt - sent.acceptedAt) : null;
+    return { seed: watch.spec, placement, sighting, timeToInboxMs, auth };
+  }
+
+  private async cleanup(outcomes: SeedOutcome[], ctx: ProbeContext, warnings: string[]): Promise<void> {
+    await Promise.all(
+      outcomes.map(async (outcome) => {
+        const sighting = outcome.sighting;
+        const watch = this.watches.find((candidate) => candidate.spec === outcome.seed);
+        const folder = watch && sighting ? this.folders(watch).find((candidate) => candidate.folder === sighting.folder) : undefined;
+        if (!folder || !sighting) return;
+        await folder.delete([sighting.uid], ctx.signal).catch((error: Error) => warnings.push(`seed ${outcome.seed.name}: deleting the probe message failed: ${error.message}`));
+      }),
+    );
+  }
+
+  private measurement(token: string, sent: SendOutcome, outcomes: SeedOutcome[], run: { warnings: string[]; phases: Record<string, number>; swept: number }): Measurement {
+    const kindOf = (placement: string) => (placement.startsWith('other:') ? 'other' : placement);
+    const count = (kind: string) => outcomes.filter((outcome) => kindOf(outcome.placement) === kind).length;
+    const times = outcomes.map((outcome) => outcome.timeToInboxMs).filter((ms): ms is number => ms !== null);
+    const worst = outcomes.reduce((acc, outcome) => ((PLACEMENT_RANK[kindOf(outcome.placement)] ?? 0) > (PLACEMENT_RANK[acc] ?? 0) ? kindOf(outcome.placement) : acc), 'inbox');
+    const observations: Observations = {
+      inbox: count('inbox'),
+      spam: count('spam'),
+      other: count('other'),
+      missing: count('missing'),
+      placement: worst,
+      'timeToInboxMs.max': times.length > 0 ? Math.max(...times) : null,
+      'timeToInboxMs.p50': median(times),
+      'send.status': sent.status,
+      'send.latencyMs': sent.latencyMs,
+      'send.messageId': sent.messageId,
+      'cleanup.swept': run.swept,
+      token,
+    };
+    const items: RunItem[] = [];
+    for (const outcome of outcomes) {
+      const prefix = `seed.${outcome.seed.name}`;
+      const auth = outcome.auth;
+      Object.assign(observations, {
+        [`${prefix}.placement`]: outcome.placement,
+        [`${prefix}.folder`]: outcome.sighting?.folder ?? null,
+        [`${prefix}.timeToInboxMs`]: outcome.timeToInboxMs,
+        [`${prefix}.spf`]: auth?.spf ?? null,
+        [`${prefix}.dkim`]: auth?.dkim ?? null,
+        [`${prefix}.dkimDomain`]: auth?.dkimDomain ?? null,
+        [`${prefix}.dkimSelector`]: auth?.dkimSelector ?? null,
+        [`${prefix}.dmarc`]: auth?.dmarc ?? null,
+        [`${prefix}.dmarcPolicy`]: auth?.dmarcPolicy ?? null,
+        [`${prefix}.arc`]: auth?.arc ?? null,
+        [`${prefix}.compauth`]: auth?.compauth ?? null,
+        [`${prefix}.compauthReason`]: auth?.compauthReason ?? null,
+        [`${prefix}.receivedSpf`]: auth?.receivedSpf ?? null,
+        [`${prefix}.listUnsubscribe`]: auth?.listUnsubscribe ?? null,
+        [`${prefix}.oneClick`]: auth?.oneClickUnsubscribe ?? null,
+      });
+      if (outcome.sighting?.tab) observations[`${prefix}.tab`] = outcome.sighting.tab;
+      items.push({
+        type: 'mail.message',
+        key: `${outcome.seed.name}:${token}`,
+        data: {
+          seed: outcome.seed.name,
+          address: outcome.seed.address,
+          token,
+          messageId: sent.messageId,
+          via: this.spec.send.via ?? (this.spec.send.api ? 'api' : 'smtp'),
+          sentAt: new Date(sent.acceptedAt).toISOString(),
+          arrivedAt: outcome.sighting ? new Date(outcome.sighting.arrivedAt).toISOString() : null,
+          folder: outcome.sighting?.folder ?? null,
+          placement: outcome.placement,
+          timeToInboxMs: outcome.timeToInboxMs,
+          tab: outcome.sighting?.tab ?? null,
+          auth: auth ?? null,
+        },
+      });
+    }
+    return { observations, phases: run.phases, items, warnings: run.warnings, message: describeOutcomes(outcomes, times) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.watches.flatMap((watch) => this.folders(watch).map((folder) => folder.close())));
+  }
+}
+
+function describeOutcomes(outcomes: SeedOutcome[], times: number[]): string {
+  const parts = outcomes.map((outcome) => {
+    const auth = outcome.auth ? ` (spf=${outcome.auth.spf ?? '-'} dkim=${outcome.auth.dkim ?? '-'} dmarc=${outcome.auth.dmarc ?? '-'})` : '';
+    const time = outcome.timeToInboxMs !== null ? ` in ${formatDuration(outcome.timeToInboxMs)}` : '';
+    return `${outcome.seed.name}: ${outcome.placement}${time}${auth}`;
+  });
+  const slowest = times.length > 0 ? `; slowest ${formatDuration(Math.max(...times))}` : '';
+  return `${parts.join(', ')}${slowest}`;
+}
+
+export const mailKind: ProbeKind<MailSpec> = {
+  kind: 'mail',
+  fields,
+  check(spec) {
+    const problems: Array<{ path: (string | number)[]; message: string }> = [];
+    const via = spec.send.via ?? (spec.send.api ? 'api' : 'smtp');
+    if (via === 'api') {
+      if (!spec.send.api) problems.push({ path: ['send', 'api'], message: 'is required to send through the API (or set send.smtp)' });
+      if (!spec.send.apiKey) problems.push({ path: ['send', 'apiKey'], message: 'is required to send through the API' });
+    } else if (!spec.send.smtp) problems.push({ path: ['send', 'smtp'], message: 'is required to send over SMTP (or set send.api)' });
+    const names = new Set<string>();
+    spec.seeds.forEach((seed, index) => {
+      if (names.has(seed.name)) problems.push({ path: ['seeds', index, 'name'], message: `"${seed.name}" is used by another seed` });
+      names.add(seed.name);
+      if (!seed.imap.pass && !seed.imap.accessToken) problems.push({ path: ['seeds', index, 'imap'], message: 'needs pass or accessToken' });
+    });
+    return problems;
+  },
+  create(spec, deps) {
+    return new MailProber(spec, deps);
+  },
+};

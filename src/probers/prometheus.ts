@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { duration } from '../config/schema.ts';
+import { ProbeFailure } from '../net/errors.ts';
+import { parseAssertion } from '../runner/assertions.ts';
+import { parsePromText, seriesKey } from './prom-text.ts';
+import { evaluatePromExpr, looksLikeExpression, metricNames, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from './prom-expr.ts';
+import type { Measurement, Observations, ProbeContext, ProbeKind } from './types.ts';
+
+const fields = z.object({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Sent as `Authorization: Bearer`. */
+  token: z.string().optional(),
+  /** Expressions kept as observations besides the ones assertions use (for indicators and charts). */
+  record: z.array(z.string()).default([]),
+  /** With no earlier scrape inside a rate window, scrape twice this far apart so the first run can compute rates. */
+  warmup: duration().default(2000),
+});
+
+type PrometheusSpec = z.output<typeof fields>;
+
+interface KeptState {
+  scrapes: KeptScrape[];
+}
+
+/** Assertion subjects that are expressions, then the `record` list, without repeats. */
+function expressionTexts(spec: PrometheusSpec & { expect: Array<{ expr: string }> }): string[] {
+  const subjects = spec.expect.flatMap((a) => {
+    try {
+      return [parseAssertion(a.expr).subject];
+    } catch {
+      return [];
+    }
+  });
+  return [...new Set([...subjects.filter(looksLikeExpression), ...spec.record.map((r) => r.trim())])];
+}
+
+function readState(value: unknown): KeptScrape[] {
+  const scrapes = (value as KeptState | undefined)?.scrapes;
+  if (!Array.isArray(scrapes)) return [];
+  return scrapes.filter((s): s is KeptScrape => typeof s?.t === 'number' && typeof s.v === 'object' && s.v !== null);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function round(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}
+
+export const prometheusKind: ProbeKind<PrometheusSpec> = {
+  kind: 'prometheus',
+  fields,
+  check(spec) {
+    const problems: Array<{ path: (string | number)[]; message: string }> = [];
+    const withExpect = spec as PrometheusSpec & { expect?: Array<{ expr: string }> };
+    (withExpect.expect ?? []).forEach((assertion, index) => {
+      try {
+        const subject = parseAssertion(assertion.expr).subject;
+        if (looksLikeExpression(subject)) parsePromExpr(subject);
+      } catch (error) {
+        problems.push({ path: ['expect', index], message: (error as Error).message });
+      }
+    });
+    spec.record.forEach((text, index) => {
+      try {
+        parsePromExpr(text);
+      } catch (error) {
+        problems.push({ path: ['record', index], message: (error as Error).message });
+      }
+    });
+    return problems;
+  },
+  create(spec) {
+    const expressions = expressionTexts(spec).map((text) => ({ text, expr: parsePromExpr(text) }));
+    const names = new Set<string>();
+    for (const { expr } of expressions) metricNames(expr, names);
+    const keepMs = Math.max(0, ...expressions.map(({ expr }) => windowOf(expr)));
+    const headers = { accept: 'text/plain;version=0.0.4', ...spec.headers, ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}) };
+
+    const scrape = async (ctx: ProbeContext) => {
+      const response = await ctx.http.request({ url: spec.url, method: 'GET', headers, signal: ctx.signal });
+      if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${spec.url} answered HTTP ${response.status}, not a metrics page`);
+      let parsed;
+      try {
+        parsed = parsePromText(response.body.toString('utf8'));
+      } catch (error) {
+        throw new ProbeFailure('PROTOCOL', `${spec.url}: ${(error as Error).message}`);
+      }
+      const kept: KeptScrape = { t: ctx.clock.now(), v: {} };
+      for (const sample of parsed.samples) if (names.has(sample.name)) kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
+      return { kept, samples: parsed.samples.length, latency: response.timings.total };
+    };
+
+    return {
+      async probe(ctx): Promise<Measurement> {
+        const first = await scrape(ctx);
+        const horizon = (now: number) => now - keepMs - Math.min(keepMs * 0.05 + 1000, 30_000);
+        let scrapes = [...readState(ctx.previousState).filter((s) => s.t >= horizon(first.kept.t) && s.t < first.kept.t), first.kept];
+        let last = first;
+        const needsHistory = keepMs > 0 && scrapes.length < 2;
+        if (needsHistory && ctx.deadline - ctx.clock.now() > spec.warmup + 1000) {
+          await sleep(spec.warmup, ctx.signal);
+          last = await scrape(ctx);
+          scrapes = [...scrapes, last.kept];
+        }
+        const now = last.kept.t;
+        const observations: Observations = { status: 200, 'scrape.latency': Math.round(last.latency * 10) / 10, 'scrape.samples': last.samples };
+        const unknown: string[] = [];
+        for (const { text, expr } of expressions) {
+          const value = evaluatePromExpr(expr as PromExpr, { scrapes, now });
+          observations[text] = value === null ? null : round(value);
+          if (value === null) unknown.push(text);
+        }
+        const shown = expressions.slice(0, 4).map(({ text }) => `${text} = ${observations[text] ?? 'unknown'}`);
+        return {
+          observations,
+          message: `scraped ${last.samples} samples${shown.length > 0 ? `; ${shown.join('; ')}` : ''}`,
+          ...(unknown.length > 0 ? { warnings: unknown.map((text) => `${text} has no value yet (no traffic in its window, or a single scrape)`) } : {}),
+          state: { scrapes: scrapes.filter((s) => s.t >= horizon(now)) } satisfies KeptState,
+        };
+      },
+    };
+  },
+};

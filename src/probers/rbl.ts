@@ -1,0 +1,219 @@
+import net from 'node:net';
+import { z } from 'zod';
+import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
+import { mapLimit } from '../util/map-limit.ts';
+import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RunItem } from './types.ts';
+import { DnsClient, type DnsServer } from './dns-wire.ts';
+import { txtText } from './dns-records.ts';
+import { isPublicResolver, queryFields, resolverOf, serverText } from './dns-config.ts';
+import { judge, loadCatalogue, lookupName, testPoints, type BlocklistZone, type LookupOutcome, type Severity, type Verdict } from './rbl-lists.ts';
+
+const severity = z.enum(['alert', 'warn', 'info']);
+const customZone = z
+  .object({
+    zone: z.string().min(1),
+    /** Not needed for catalogue zones; required for others. */
+    type: z.enum(['ip', 'domain']).optional(),
+    severity: severity.optional(),
+    /** Return code -> meaning, or {meaning, severity}. */
+    codes: z.record(z.string(), z.union([z.string(), z.object({ meaning: z.string(), severity })])).optional(),
+    /** Return codes that are errors (never listings), with their meaning. */
+    errors: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+const fields = z.object({
+  ips: z.array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IPv4 or IPv6 address' })).default([]),
+  domains: z.array(z.string().min(1)).default([]),
+  /** A name from data/dnsbl-catalogue.json, or a zone with its own details. */
+  zones: z.array(z.union([z.string().min(1), customZone])).min(1),
+  /** The resolver asked (default: the system's). Spamhaus and URIBL refuse the big public ones. */
+  resolver: serverText().optional(),
+  /** Lookups in flight at once. */
+  concurrency: z.number().int().min(1).max(5000).default(200),
+  /** Ask TXT for the reason of each listing. */
+  reasons: z.boolean().default(true),
+  ...queryFields,
+});
+
+export type RblSpec = z.output<typeof fields>;
+
+/** Zone entries of the config resolved against the catalogue; unknown names are reported by `check`. */
+export function resolveZones(entries: RblSpec['zones']): { zones: BlocklistZone[]; problems: Array<{ index: number; message: string }> } {
+  const catalogue = loadCatalogue();
+  const zones: BlocklistZone[] = [];
+  const problems: Array<{ index: number; message: string }> = [];
+  entries.forEach((entry, index) => {
+    const name = (typeof entry === 'string' ? entry : entry.zone).toLowerCase().replace(/\.$/, '');
+    const known = catalogue.zones.find((zone) => zone.zone === name);
+    if (typeof entry === 'string') {
+      if (known) zones.push(known);
+      else problems.push({ index, message: `"${name}" is not in the catalogue (data/dnsbl-catalogue.json): give it as {zone, type: ip|domain, severity}` });
+      return;
+    }
+    const type = entry.type ?? known?.type;
+    if (!type) {
+      problems.push({ index, message: `zone ${name} is not in the catalogue: say whether it lists ips or domains (type: ip|domain)` });
+      return;
+    }
+    const codes = entry.codes
+      ? Object.fromEntries(Object.entries(entry.codes).map(([code, value]) => [code, typeof value === 'string' ? { meaning: value, severity: entry.severity ?? known?.severity ?? 'alert' } : value]))
+      : known?.codes;
+    zones.push({ ...known, zone: name, type, severity: entry.severity ?? known?.severity ?? 'alert', ...(codes ? { codes } : {}), errors: { ...known?.errors, ...entry.errors } });
+  });
+  return { zones, problems };
+}
+
+function check(spec: RblSpec): Array<{ path: (string | number)[]; message: string; warning?: boolean }> {
+  const problems: Array<{ path: (string | number)[]; message: string; warning?: boolean }> = resolveZones(spec.zones).problems.map((problem) => ({
+    path: ['zones', problem.index],
+    message: problem.message,
+  }));
+  if (spec.ips.length === 0 && spec.domains.length === 0) problems.push({ path: ['ips'], message: 'give ips or domains to look up' });
+  if (spec.resolver && isPublicResolver(spec.resolver)) {
+    problems.push({ path: ['resolver'], warning: true, message: `${spec.resolver} is a public resolver: Spamhaus and URIBL refuse it (answers become error codes, reported as unknown); use your own resolver` });
+  }
+  return problems;
+}
+
+interface Pair {
+  target: string;
+  zone: BlocklistZone;
+  key: string;
+}
+
+interface RblState {
+  listedSince?: Record<string, number>;
+}
+
+/** Every zone's test points in one pass; a zone failing them is not trusted this run. */
+async function checkTestPoints(lookup: (name: string) => Promise<LookupOutcome>, zones: BlocklistZone[], concurrency: number): Promise<Map<string, string>> {
+  const failures = new Map<string, string>();
+  const checks = zones.flatMap((zone) => {
+    const points = testPoints(zone);
+    return [
+      { zone, point: points.listed, want: 'listed' as const },
+      { zone, point: points.clean, want: 'clean' as const },
+    ];
+  });
+  await mapLimit(checks, concurrency, async ({ zone, point, want }) => {
+    const verdict = judge(zone, await lookup(lookupName(point, zone.zone)));
+    if (verdict.verdict !== want && !failures.has(zone.zone)) {
+      failures.set(zone.zone, `test point ${point} should be ${want} but is ${verdict.verdict}${verdict.why ? ` (${verdict.why})` : ''}`);
+    }
+  });
+  return failures;
+}
+
+export function createRblProber(spec: RblSpec & CommonProbeSpec, deps: ProberDeps): Prober {
+  const client = new DnsClient({ clock: deps.clock, recvBufferSize: 8 * 1024 * 1024 });
+  const { zones } = resolveZones(spec.zones);
+  const resolver = resolverOf(spec.resolver);
+  const pairs: Pair[] = zones.flatMap((zone) => {
+    const targets = zone.type === 'ip' ? spec.ips : spec.domains;
+    return targets.map((target) => ({ target, zone, key: `${target}@${zone.zone}` }));
+  });
+
+  return {
+    async probe(ctx) {
+      const lookup = makeLookup(client, resolver, spec, ctx);
+      // Test points, lookups and TXT reasons all go out together (no phase waits for another);
+      // a zone that fails its test points has its verdicts replaced afterwards.
+      const [failing, looked] = await Promise.all([
+        checkTestPoints(lookup, zones, spec.concurrency),
+        mapLimit(pairs, spec.concurrency, async (pair) => {
+          const name = lookupName(pair.target, pair.zone.zone);
+          const verdict = judge(pair.zone, await lookup(name));
+          const reason = verdict.verdict === 'listed' && spec.reasons ? await reasonOf(client, resolver, spec, ctx, name) : undefined;
+          return { verdict, reason };
+        }),
+      ]);
+      const verdicts = looked.map(({ verdict }, index): Verdict => {
+        const zone = pairs[index]!.zone.zone;
+        return failing.has(zone) ? { verdict: 'unknown', codes: [], meanings: [], why: `${zone} failed its RFC 5782 ${failing.get(zone)}` } : verdict;
+      });
+      const reasonByIndex = new Map(looked.map(({ reason }, index) => [index, reason]));
+      return summarize(pairs, verdicts, reasonByIndex, failing, ctx, spec.resolver);
+    },
+    close: () => client.close(),
+  };
+}
+
+function makeLookup(client: DnsClient, resolver: DnsServer, spec: RblSpec, ctx: ProbeContext): (name: string) => Promise<LookupOutcome> {
+  return async (name) => {
+    try {
+      const reply = await client.query({ name, type: 'A', server: resolver, recursion: true, signal: ctx.signal, timeoutMs: spec.queryTimeout, retries: spec.queryRetries });
+      return { rcode: reply.rcode, addresses: reply.answers.filter((record) => record.type === 'A').map((record) => String((record as { data: unknown }).data)) };
+    } catch (error) {
+      // The run's deadline ends the whole run; a single lookup's failure is only that pair's `unknown`.
+      if (ctx.signal.aborted) throw classifyNetworkError(error, ctx.signal);
+      return { addresses: [], error: error instanceof ProbeFailure ? error.message : String(error) };
+    }
+  };
+}
+
+async function reasonOf(client: DnsClient, resolver: DnsServer, spec: RblSpec, ctx: ProbeContext, name: string): Promise<string | undefined> {
+  try {
+    const reply = await client.query({ name, type: 'TXT', server: resolver, recursion: true, signal: ctx.signal, timeoutMs: spec.queryTimeout, retries: spec.queryRetries });
+    const texts = reply.answers.filter((record) => record.type === 'TXT').map((record) => txtText((record as { data: unknown }).data));
+    return texts.length ? texts.join(' | ') : undefined;
+  } catch {
+    return undefined; // the reason is a courtesy; the listing stands without it
+  }
+}
+
+function summarize(
+  pairs: Pair[],
+  verdicts: Verdict[],
+  reasons: Map<number, string | undefined>,
+  failing: Map<string, string>,
+  ctx: ProbeContext,
+  resolverText: string | undefined,
+): Measurement {
+  const now = ctx.clock.now();
+  const previous = ((ctx.previousState ?? {}) as RblState).listedSince ?? {};
+  const listedSince: Record<string, number> = {};
+  const observations: Observations = { 'listed.alert': 0, 'listed.warn': 0, 'listed.info': 0, listed: 0, unknown: 0, clean: 0 };
+  const items: RunItem[] = [];
+  const unknownByZone = new Map<string, { count: number; why: string }>();
+  const listings: string[] = [];
+  pairs.forEach((pair, index) => {
+    const verdict = verdicts[index] ?? { verdict: 'unknown', codes: [], meanings: [], why: 'not looked up' };
+    observations[`listing.${pair.target}.${pair.zone.zone}`] = verdict.verdict;
+    if (verdict.verdict === 'unknown') {
+      observations.unknown = (observations.unknown as number) + 1;
+      const entry = unknownByZone.get(pair.zone.zone) ?? { count: 0, why: verdict.why ?? 'unknown' };
+      entry.count++;
+      unknownByZone.set(pair.zone.zone, entry);
+      return; // no item: an unknown answer neither lists nor delists
+    }
+    const data: Record<string, unknown> = { target: pair.target, zone: pair.zone.zone, codes: verdict.codes, meanings: verdict.meanings };
+    if (verdict.verdict === 'listed') {
+      const sev = verdict.severity as Severity;
+      observations[`listed.${sev}`] = (observations[`listed.${sev}`] as number) + 1;
+      observations.listed = (observations.listed as number) + 1;
+      const since = previous[pair.key] ?? now;
+      listedSince[pair.key] = since;
+      Object.assign(data, { severity: sev, reason: reasons.get(index) ?? null, listedSince: new Date(since).toISOString() });
+      listings.push(`${pair.target} on ${pair.zone.zone} (${sev}: ${verdict.meanings.join(', ')})`);
+    } else {
+      observations.clean = (observations.clean as number) + 1;
+      if (previous[pair.key] !== undefined) Object.assign(data, { delistedAfterMs: now - (previous[pair.key] ?? now) });
+    }
+    items.push({ type: 'rbl-listing', key: pair.key, state: verdict.verdict, data });
+  });
+  observations['zones.failingTestPoints'] = [...failing.keys()];
+  const warnings = [...unknownByZone].map(([zone, { count, why }]) => `${zone}: ${count} lookup(s) unknown (${why})`);
+  if (resolverText && isPublicResolver(resolverText)) warnings.push(`resolver ${resolverText} is public: Spamhaus and URIBL refuse it`);
+  const message =
+    `${pairs.length} lookups: ${observations.listed} listed, ${observations.clean} clean, ${observations.unknown} unknown` +
+    (listings.length ? `; listed: ${listings.slice(0, 5).join('; ')}${listings.length > 5 ? `; and ${listings.length - 5} more` : ''}` : '');
+  return { observations, items, warnings, message, state: { listedSince } satisfies RblState };
+}
+
+export const rblKind: ProbeKind<RblSpec> = {
+  kind: 'rbl',
+  fields,
+  check,
+  create: createRblProber,
+};

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { ProbeFailure } from '../net/errors.ts';
+import type { Measurement, Observations, ProbeContext, ProbeKind, RunItem } from './types.ts';
+
+const fields = z.object({
+  /** ScaiSend API base URL; the probe calls {api}/v3/stats/sum and {api}/v3/stats. */
+  api: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  apiKey: z.string().min(1),
+  /** How many UTC days, ending today, the sums cover (1 = today, as the manual's `start_date=today`). */
+  days: z.number().int().min(1).max(90).default(1),
+});
+
+type StatsSpec = z.output<typeof fields>;
+
+export const STAT_METRICS = ['requests', 'delivered', 'bounces', 'blocks', 'deferred', 'spam_reports'] as const;
+type StatMetric = (typeof STAT_METRICS)[number];
+type Counts = Record<StatMetric, number>;
+
+function utcDate(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+function readCounts(value: unknown, where: string): Counts {
+  if (!value || typeof value !== 'object') throw new ProbeFailure('PROTOCOL', `${where}: expected a metrics object`);
+  const metrics = value as Record<string, unknown>;
+  const counts = {} as Counts;
+  for (const name of STAT_METRICS) {
+    const count = metrics[name] ?? 0;
+    if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) throw new ProbeFailure('PROTOCOL', `${where}: ${name} is not a count`);
+    counts[name] = count;
+  }
+  return counts;
+}
+
+/** The manual's formulas: bounce rate = bounces / requests, spam-report rate = spam_reports / delivered; 0 with nothing sent. */
+export function statRates(counts: Counts): { bounceRate: number; spamReportRate: number; deferralRate: number; blockRate: number; deliveryRate: number } {
+  const share = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 1e6) / 1e6 : 0);
+  return {
+    bounceRate: share(counts.bounces, counts.requests),
+    spamReportRate: share(counts.spam_reports, counts.delivered),
+    deferralRate: share(counts.deferred, counts.requests),
+    blockRate: share(counts.blocks, counts.requests),
+    deliveryRate: share(counts.delivered, counts.requests),
+  };
+}
+
+async function getJson(ctx: ProbeContext, url: string, apiKey: string): Promise<unknown> {
+  const response = await ctx.http.request({ url, method: 'GET', headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' }, signal: ctx.signal });
+  if (response.status === 401 || response.status === 403) throw new ProbeFailure('AUTH', `${url} refused the API key (HTTP ${response.status})`);
+  if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${url} answered HTTP ${response.status}`);
+  try {
+    return JSON.parse(response.body.toString('utf8')) as unknown;
+  } catch {
+    throw new ProbeFailure('PROTOCOL', `${url} did not answer JSON`);
+  }
+}
+
+/** `/v3/stats` answers [{date, stats: [{metrics}]}]; several stats entries of a day are added up. */
+function readDays(body: unknown, url: string): Array<{ date: string; counts: Counts }> {
+  if (!Array.isArray(body)) throw new ProbeFailure('PROTOCOL', `${url}: expected a list of days`);
+  return body.map((day: { date?: unknown; stats?: Array<{ metrics?: unknown }> }) => {
+    const total = readCounts({}, url);
+    for (const entry of day.stats ?? []) {
+      const counts = readCounts(entry.metrics, `${url} ${String(day.date)}`);
+      for (const name of STAT_METRICS) total[name] += counts[name];
+    }
+    return { date: String(day.date), counts: total };
+  });
+}
+
+export const statsKind: ProbeKind<StatsSpec> = {
+  kind: 'stats',
+  fields,
+  create(spec) {
+    const base = spec.api.replace(/\/+$/, '');
+    return {
+      async probe(ctx): Promise<Measurement> {
+        const today = ctx.clock.now();
+        const start = utcDate(today - (spec.days - 1) * 86_400_000);
+        const end = utcDate(today);
+        const query = `start_date=${start}&end_date=${end}`;
+        const sumUrl = `${base}/v3/stats/sum?${query}`;
+        const daysUrl = `${base}/v3/stats?${query}`;
+        const [sum, perDay] = await Promise.all([getJson(ctx, sumUrl, spec.apiKey), getJson(ctx, daysUrl, spec.apiKey)]);
+        const counts = readCounts((sum as { metrics?: unknown } | null)?.metrics, sumUrl);
+        const rates = statRates(counts);
+        const observations: Observations = { ...counts, ...rates, 'window.start': start, 'window.end': end };
+        const tenant = spec.tenant ?? 'default';
+        const items: RunItem[] = readDays(perDay, daysUrl).map(({ date, counts: dayCounts }) => {
+          observations[`day.${date}.requests`] = dayCounts.requests;
+          observations[`day.${date}.bounceRate`] = statRates(dayCounts).bounceRate;
+          return { type: 'stats.day', key: `${tenant}:${date}`, data: { tenant, date, ...dayCounts, ...statRates(dayCounts) } };
+        });
+        const percent = (value: number) => `${(value * 100).toFixed(2).replace(/\.?0+$/, '')}%`;
+        const message =
+          counts.requests === 0
+            ? `no sends since ${start}`
+            : `${counts.requests} requests since ${start}: bounce rate ${percent(rates.bounceRate)}, spam-report rate ${percent(rates.spamReportRate)}, deferrals ${percent(rates.deferralRate)}`;
+        return { observations, message, items };
+      },
+    };
+  },
+};

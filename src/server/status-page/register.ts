@@ -1,0 +1,41 @@
+import type { Store } from '../../store/store.ts';
+import type { FinishedRun } from '../../runner/engine.ts';
+import type { Router } from '../router.ts';
+import { registerStatusApi } from '../status-api.ts';
+import type { RunEvent, RunEvents } from '../events.ts';
+import { statusPageHtml } from './page.ts';
+
+export function toRunEvent(run: FinishedRun): RunEvent {
+  return {
+    probe: run.probe,
+    kind: run.kind,
+    tenant: run.tenant ?? null,
+    status: run.status,
+    startedAt: run.startedAt,
+    durationMs: run.durationMs,
+    message: run.message,
+    errorCode: run.error?.code ?? null,
+  };
+}
+
+/** `/` (public shell), `/api/v1/status` (paged probes + history) and `/api/v1/events` (SSE). */
+export function registerStatusPage(router: Router, store: Store, events: RunEvents): void {
+  const html = statusPageHtml();
+  router.add(
+    'GET',
+    '/',
+    ({ res }) => {
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': Buffer.byteLength(html),
+        'cache-control': 'no-cache',
+        // Everything is inline; nothing may be loaded from elsewhere.
+        'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+      });
+      res.end(html);
+    },
+    { public: true },
+  );
+  registerStatusApi(router, store);
+  events.register(router);
+}

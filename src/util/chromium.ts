@@ -1,0 +1,76 @@
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Logger } from 'pino';
+
+/** Debian's Chromium, never a downloaded browser. */
+export const CHROMIUM_PATH = process.env.SCAIPROBE_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/**
+ * One Chromium, launched on first use and shared; each user gets its own
+ * context (page, cookies) and closes it. The browser closes itself after
+ * `idleMs` without a context open, so a daemon that renders one PDF a day
+ * does not keep Chromium resident.
+ */
+export class SharedBrowser {
+  private launching: Promise<Browser> | undefined;
+  private open = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: { idleMs?: number; logger?: Logger } = {}) {}
+
+  /** A fresh context; call `close()` on it when done. */
+  async context(options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
+    this.open += 1;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    try {
+      const browser = await this.browser();
+      const context = await browser.newContext(options);
+      context.on('close', () => this.released());
+      return context;
+    } catch (error) {
+      this.released();
+      throw error;
+    }
+  }
+
+  isRunning(): boolean {
+    return this.launching !== undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const launching = this.launching;
+    this.launching = undefined;
+    if (launching) await launching.then((b) => b.close()).catch(() => undefined);
+  }
+
+  private browser(): Promise<Browser> {
+    if (!this.launching) {
+      const started = chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+      this.launching = started;
+      started.then(
+        (browser) => {
+          this.options.logger?.info('chromium started');
+          browser.on('disconnected', () => {
+            if (this.launching === started) this.launching = undefined;
+          });
+        },
+        () => {
+          if (this.launching === started) this.launching = undefined;
+        },
+      );
+    }
+    return this.launching;
+  }
+
+  private released(): void {
+    this.open = Math.max(0, this.open - 1);
+    if (this.open > 0 || this.options.idleMs === undefined) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.open === 0) void this.close();
+    }, this.options.idleMs);
+    this.idleTimer.unref();
+  }
+}

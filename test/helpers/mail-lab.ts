@@ -1,0 +1,121 @@
+import pino from 'pino';
+import type { z } from 'zod';
+import { ImapFlow } from 'imapflow';
+import { systemClock } from '../../src/util/clock.ts';
+import { createHttpClient } from '../../src/net/http-client.ts';
+import { Redactor } from '../../src/util/redact.ts';
+import { runProbe } from '../../src/runner/run-probe.ts';
+import type { RunRecord } from '../../src/store/store.ts';
+import type { CommonProbeSpec, Prober, ProberDeps } from '../../src/probers/types.ts';
+import { mailKind, type MailSpec } from '../../src/probers/mail.ts';
+import { createScaiSendStandIn } from '../../src/lab/scaisend.ts';
+import { startMailLab, type RunningMailLab } from '../../src/lab/mail-lab.ts';
+import { freePort, makeTempDir } from '../../src/lab/processes.ts';
+import { DEFAULT_LAB_PORTS } from '../../src/lab/lab.ts';
+import type { LabApp } from '../../src/lab/http-app.ts';
+
+export const USERS = { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw' };
+
+export interface TestMailLab {
+  lab: RunningMailLab;
+  scaisend: LabApp;
+  apiUrl: string;
+  imapPort: number;
+  smtpPort: number;
+  setFaults(faults: Record<string, unknown>): void;
+  clearFaults(): void;
+  stop(): Promise<void>;
+}
+
+/** A private Dovecot + ingress + ScaiSend stand-in on free ports, in a fresh directory. */
+export async function startTestMailLab(users: Record<string, string> = USERS): Promise<TestMailLab> {
+  const temp = await makeTempDir('scaiprobe-mail-');
+  const scaisend = createScaiSendStandIn();
+  const ports = { ...DEFAULT_LAB_PORTS, imap: await freePort(), smtp: await freePort() };
+  let lab: RunningMailLab | undefined;
+  try {
+    lab = await startMailLab({ dir: temp.dir, ports, scaisend }, users);
+    const { url } = await scaisend.listen(0);
+    const running = lab;
+    return {
+      lab: running,
+      scaisend,
+      apiUrl: url,
+      imapPort: ports.imap,
+      smtpPort: ports.smtp,
+      setFaults: (faults) => Object.assign(scaisend.faults, faults),
+      clearFaults: () => {
+        for (const key of Object.keys(scaisend.faults)) delete scaisend.faults[key];
+      },
+      async stop() {
+        await scaisend.close().catch(() => undefined);
+        await running.stop().catch(() => undefined);
+        await temp.remove();
+      },
+    };
+  } catch (error) {
+    await lab?.stop().catch(() => undefined);
+    await scaisend.close().catch(() => undefined);
+    await temp.remove();
+    throw error;
+  }
+}
+
+export function seed(name: string, user: string, imapPort: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    address: `${user}@example.test`,
+    imap: { host: '127.0.0.1', port: imapPort, secure: false, user, pass: USERS[user as keyof typeof USERS] },
+    authservId: 'mx.example.test',
+    ...extra,
+  };
+}
+
+/** A mail probe spec as the loader would build it. */
+export function mailSpec(raw: Record<string, unknown>, options: { name?: string; timeoutMs?: number; expect?: string[] } = {}) {
+  const own = (mailKind.fields as z.ZodObject<z.ZodRawShape>).strict().parse(raw) as unknown as MailSpec;
+  const problems = mailKind.check?.(own) ?? [];
+  if (problems.length) throw new Error(`invalid spec: ${problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`);
+  const common: CommonProbeSpec = {
+    name: options.name ?? 'mail-test',
+    kind: 'mail',
+    timeout: options.timeoutMs ?? 15_000,
+    retries: 0,
+    retryDelay: 0,
+    tags: [],
+    expect: (options.expect ?? []).map((expr) => ({ expr, soft: false })),
+  };
+  return { ...own, ...common };
+}
+
+export function deps(): ProberDeps {
+  return { clock: systemClock, logger: pino({ level: 'silent' }), http: createHttpClient() };
+}
+
+/** One run through the real runner (deadline, error conversion, assertions). */
+export function run(spec: CommonProbeSpec, prober: Prober): Promise<RunRecord> {
+  const d = deps();
+  return runProbe(spec, prober, { ...d, redactor: new Redactor([]) });
+}
+
+/** Every message (folder, subject) in a user's mailbox, read over IMAP. */
+export async function mailboxContents(imapPort: number, user: keyof typeof USERS): Promise<Array<{ folder: string; subject: string }>> {
+  const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user, pass: USERS[user] }, logger: false });
+  await client.connect();
+  const found: Array<{ folder: string; subject: string }> = [];
+  try {
+    for (const folder of await client.list()) {
+      const lock = await client.getMailboxLock(folder.path);
+      try {
+        if (client.mailbox && client.mailbox.exists > 0) {
+          for (const message of await client.fetchAll('1:*', { envelope: true })) found.push({ folder: folder.path, subject: message.envelope?.subject ?? '' });
+        }
+      } finally {
+        lock.release();
+      }
+    }
+  } finally {
+    await client.logout();
+  }
+  return found;
+}

@@ -1,0 +1,102 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { BrowserContext, Page } from 'playwright-core';
+import { loadConfig } from '../../src/config/load.ts';
+import { systemClock } from '../../src/util/clock.ts';
+import { SharedBrowser } from '../../src/util/chromium.ts';
+import { startDaemon, type Daemon } from '../../src/cli/daemon.ts';
+import { freePort, makeTempDir } from '../../src/lab/processes.ts';
+
+describe('status page in Chromium', () => {
+  let daemon: Daemon;
+  let target: Server;
+  let dir: { dir: string; remove: () => Promise<void> };
+  const browser = new SharedBrowser();
+  let context: BrowserContext;
+  let page: Page;
+  const flappyStatus = { code: 200 };
+  const foreignRequests: string[] = [];
+
+  before(async () => {
+    dir = await makeTempDir('scaiprobe-status-');
+    target = createServer((req, res) => {
+      res.writeHead(req.url === '/flappy' ? flappyStatus.code : req.url === '/broken' ? 503 : 200).end('x');
+    });
+    const targetPort = await freePort();
+    await new Promise<void>((resolve) => target.listen(targetPort, '127.0.0.1', resolve));
+    process.env.STATUS_TOKEN_T7 = 'status-page-token-1';
+    const port = await freePort();
+    const file = join(dir.dir, 'config.yaml');
+    writeFileSync(
+      file,
+      `server: { listen: 127.0.0.1:${port}, token: "\${STATUS_TOKEN_T7}" }
+store: { path: ${join(dir.dir, 'p.db')} }
+probes:
+  - { name: site-ok, kind: http, url: "http://127.0.0.1:${targetPort}/ok", every: 2s, tenant: acme }
+  - { name: site-broken, kind: http, url: "http://127.0.0.1:${targetPort}/broken", every: 2s }
+  - { name: site-flappy, kind: http, url: "http://127.0.0.1:${targetPort}/flappy", every: 1s }
+`,
+    );
+    daemon = await startDaemon(loadConfig(file), { clock: systemClock, logger: pino({ level: 'silent' }) });
+    context = await browser.context({ viewport: { width: 1280, height: 800 } });
+    await context.addInitScript(() => localStorage.setItem('scaiprobe.token', 'status-page-token-1'));
+    page = await context.newPage();
+    page.on('request', (request) => {
+      if (!request.url().startsWith(daemon.url)) foreignRequests.push(request.url());
+    });
+  });
+  after(async () => {
+    await context?.close();
+    await browser.close();
+    await daemon?.stop();
+    await new Promise((resolve) => target?.close(resolve));
+    await dir?.remove();
+  });
+
+  test('the shell is public, the data is not', async () => {
+    const shell = await fetch(`${daemon.url}/`);
+    assert.equal(shell.status, 200);
+    assert.match(await shell.text(), /scaiprobe status/);
+    assert.equal((await fetch(`${daemon.url}/api/v1/status`)).status, 401);
+  });
+
+  test('probes appear with their state; the failing one shows failing', async () => {
+    await page.goto(`${daemon.url}/`);
+    await page.waitForSelector('tr[data-probe="site-broken"] .state.fail', { timeout: 15_000 });
+    await page.waitForSelector('tr[data-probe="site-ok"] .state.pass', { timeout: 15_000 });
+    assert.equal(await page.textContent('tr[data-probe="site-broken"] .state'), 'fail');
+    assert.match((await page.textContent('tr[data-probe="site-broken"] td.msg')) ?? '', /503/);
+    // Failing first: the broken probe heads the table.
+    assert.equal(await page.getAttribute('#rows tr:first-child', 'data-probe'), 'site-broken');
+    assert.match((await page.textContent('#counts')) ?? '', /1 failing/);
+    assert.match((await page.textContent('#tenants')) ?? '', /acme/);
+    // Alerts and indicators come from issue 6's API when the daemon has it, else "No data": either way, loaded.
+    await page.waitForFunction(() => !/Loading/.test(document.querySelector('#alerts')?.textContent ?? 'Loading') && !/Loading/.test(document.querySelector('#indicators')?.textContent ?? 'Loading'));
+    await page.waitForSelector('#live.on', { timeout: 10_000 });
+    await page.screenshot({ path: join(dir.dir, 'status.png') });
+  });
+
+  test('the page updates without a reload when a run ends', async () => {
+    await page.waitForSelector('tr[data-probe="site-flappy"] .state.pass', { timeout: 15_000 });
+    const navigations: string[] = [];
+    page.on('framenavigated', (frame) => navigations.push(frame.url()));
+    flappyStatus.code = 500;
+    await page.waitForSelector('tr[data-probe="site-flappy"] .state.fail', { timeout: 15_000 });
+    const strip = await page.$$eval('tr[data-probe="site-flappy"] .strip i', (cells) => cells.map((c) => c.className).join(''));
+    assert.match(strip, /p+f+$/, `history strip ${strip} should end in passes then fails`);
+    assert.deepEqual(navigations, [], 'no reload happened');
+    assert.deepEqual(foreignRequests, [], 'the page fetched nothing but the daemon');
+  });
+
+  test('the history API pages and returns last-N strips in one response', async () => {
+    const response = await fetch(`${daemon.url}/api/v1/status?limit=2&n=5&status=fail`, { headers: { authorization: 'Bearer status-page-token-1' } });
+    const body = (await response.json()) as { total: number; counts: { all: number }; probes: Array<{ probe: string; history: string }> };
+    assert.equal(body.counts.all, 3);
+    assert.ok(body.probes.length <= 2);
+    assert.ok(body.probes.every((p) => p.history.length <= 5 && p.history.endsWith('f')));
+  });
+});

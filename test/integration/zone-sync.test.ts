@@ -1,0 +1,90 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { zoneSyncKind } from '../../src/probers/zone-sync.ts';
+import { freePort, makeTempDir } from '../../src/lab/processes.ts';
+import { startPdnsPair, mountDnsSwitches, type PdnsLab } from '../../src/lab/pdns.ts';
+import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
+import type { LabApp } from '../../src/lab/http-app.ts';
+import { dnsSpec, dnsDeps, runOnce } from '../helpers/dns-probe.ts';
+
+describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in', () => {
+  let temp: { dir: string; remove(): Promise<void> };
+  let lab: PdnsLab;
+  let scaidns: LabApp;
+  let scaidnsUrl: string;
+  let raw: Record<string, unknown>;
+
+  before(async () => {
+    temp = await makeTempDir('scaiprobe-zonesync-');
+    const ports = { dns1: await freePort(), api1: await freePort(), dns2: await freePort(), api2: await freePort() };
+    lab = await startPdnsPair({ dir: temp.dir, ports });
+    scaidns = createScaiDnsStandIn();
+    mountDnsSwitches(scaidns, lab);
+    scaidnsUrl = (await scaidns.listen(0)).url;
+    raw = {
+      powerdns: { api: `http://127.0.0.1:${ports.api1}`, apiKey: lab.apiKey, zone: 'example.test.' },
+      servers: [`127.0.0.1:${ports.dns1}`, `127.0.0.1:${ports.dns2}`],
+      intended: { url: `${scaidnsUrl}/api/v1/admin/zones/example.test./records` },
+      syncStatus: { url: `${scaidnsUrl}/api/v1/admin/sync-status`, maxAge: '1h' },
+    };
+  });
+
+  after(async () => {
+    await scaidns?.close();
+    await lab?.stop();
+    await temp?.remove();
+  });
+
+  const control = (method: string, path: string, body?: unknown) =>
+    fetch(`${scaidnsUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }).then((r) => r.json());
+  const run = (expect: string[] = ['missing == 0', 'extra == 0', 'serial.agree == true']) => runOnce(zoneSyncKind.create(dnsSpec(zoneSyncKind, raw, expect), dnsDeps()));
+
+  test('in sync: nothing missing or extra, serials equal to edited_serial, intended = API, sync-status fine', async () => {
+    const m = await run();
+    assert.equal(m.error ?? null, null);
+    assert.equal(m.observations.missing, 0);
+    assert.equal(m.observations.extra, 0);
+    assert.equal(m.observations['ttl.mismatch'], 0);
+    assert.equal(m.observations['serial.agree'], true);
+    assert.ok((m.observations.records as number) >= 12);
+    assert.equal(m.observations['intended.missing'], 0);
+    assert.equal(m.observations['intended.extra'], 0);
+    assert.equal(m.observations['sync.failed'], 0);
+  });
+
+  test('drift after an edit behind the API is missing + extra at that server only', async () => {
+    await control('POST', '/__lab/dns/drift');
+    try {
+      const m = await run();
+      const s2 = (raw.servers as string[])[1]!;
+      assert.equal(m.observations.missing, 1);
+      assert.equal(m.observations.extra, 1);
+      assert.equal(m.observations[`missing.${s2}`], 1);
+      assert.equal(m.observations[`missing.${(raw.servers as string[])[0]}`], 0);
+      assert.ok((m.observations.differences as string[]).some((d) => d.includes('www.example.test. A 192.0.2.99 extra')));
+      const bare = await run([]);
+      assert.equal(bare.error?.code, 'DNS', 'without assertions drift fails the run');
+    } finally {
+      await control('DELETE', '/__lab/dns/drift');
+    }
+  });
+
+  test('a serial that differs from edited_serial', async () => {
+    await control('POST', '/__lab/dns/serial', { server: 'pdns2', serial: 1 });
+    const m = await run();
+    assert.equal(m.observations['serial.agree'], false);
+    assert.equal(m.observations[`serial.${(raw.servers as string[])[1]}`], 1);
+  });
+
+  test('ScaiDNS sync-status: failed and stale zones', async () => {
+    await control('POST', '/__lab/faults', { syncFailed: ['example.test.'], syncAgeSeconds: 7200 });
+    try {
+      const m = await run();
+      assert.equal(m.observations['sync.failed'], 1);
+      assert.deepEqual(m.observations['sync.failedZones'], ['example.test.']);
+      assert.equal(m.observations['sync.stale'], 2);
+    } finally {
+      await control('DELETE', '/__lab/faults');
+    }
+  });
+});

@@ -1,0 +1,197 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import pino from 'pino';
+import { Store } from '../../src/store/store.ts';
+import { ManualClock } from '../../src/util/clock.ts';
+import { parseAlertsSection } from '../../src/alerting/config.ts';
+import { AlertService } from '../../src/alerting/service.ts';
+import { initialState, observe, advance, type AlertState } from '../../src/alerting/state.ts';
+import { cronMatches, windowActive } from '../../src/alerting/windows.ts';
+import { pagerDutyBody, signature, slackBody, webhookBody, type Notification } from '../../src/alerting/channels.ts';
+import { retryAfterMs, type Transport } from '../../src/alerting/outbox.ts';
+
+const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
+const stores: Store[] = [];
+after(() => stores.forEach((s) => s.close()));
+
+describe('alert state machine (table)', () => {
+  const S = 1000;
+  // Each case: rule, results as [secondsAfterStart, bad], expected events in order.
+  const cases: Array<{ name: string; rule: { for: number; failures: number; window?: number; successes: number; repeat?: number }; results: Array<[number, boolean]>; ticks?: number[]; events: string[] }> = [
+    { name: 'one failure fires at once with for: 0', rule: { for: 0, failures: 1, successes: 1 }, results: [[0, true], [60, false]], events: ['firing', 'resolved'] },
+    { name: 'flapping pass/fail with 2 failures of 3 never fires when no window holds two', rule: { for: 0, failures: 2, window: 3, successes: 1 }, results: [[0, true], [60, false], [120, false], [180, true], [240, false], [300, false]], events: [] },
+    { name: '2 failures in the last 3 runs fires', rule: { for: 0, failures: 2, window: 3, successes: 1 }, results: [[0, true], [60, false], [120, true]], events: ['firing'] },
+    { name: 'for: 2m holds a short outage back', rule: { for: 120 * S, failures: 1, successes: 1 }, results: [[0, true], [60, true], [90, false]], events: [] },
+    { name: 'for: 2m fires once the condition held 2 minutes (by a tick)', rule: { for: 120 * S, failures: 1, successes: 1 }, results: [[0, true], [60, true]], ticks: [121], events: ['firing'] },
+    { name: 'alternating results with for: 1m do not page', rule: { for: 60 * S, failures: 1, successes: 1 }, results: Array.from({ length: 20 }, (_, i) => [i * 30, i % 2 === 0] as [number, boolean]), events: [] },
+    { name: 'needs 3 successes in a row to resolve', rule: { for: 0, failures: 1, successes: 3 }, results: [[0, true], [60, false], [120, false], [180, true], [240, false], [300, false], [360, false]], events: ['firing', 'resolved'] },
+    { name: 'reminders while firing', rule: { for: 0, failures: 1, successes: 1, repeat: 3600 * S }, results: [[0, true]], ticks: [1800, 3601, 3700, 7300], events: ['firing', 'reminder', 'reminder'] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      let state: AlertState = initialState();
+      const events: string[] = [];
+      const steps = [...c.results.map(([t, bad]) => ({ t, bad })), ...(c.ticks ?? []).map((t) => ({ t, bad: undefined }))].sort((a, b) => a.t - b.t);
+      for (const step of steps) {
+        const now = T0 + step.t * S;
+        const next = step.bad === undefined ? advance(state, now, c.rule) : observe(state, step.bad, now, c.rule);
+        state = next.state;
+        if (next.event) {
+          events.push(next.event);
+          if (next.event !== 'resolved') state = { ...state, notified: true, lastNotifiedAt: now };
+        }
+      }
+      assert.deepEqual(events, c.events);
+    });
+  }
+});
+
+describe('silences and maintenance windows', () => {
+  test('cron windows and ranges', () => {
+    assert.equal(cronMatches('0 3 * * 0', new Date('2025-01-05T03:00:00Z')), true);
+    assert.equal(cronMatches('*/15 * * * *', new Date('2025-01-05T03:45:00Z')), true);
+    assert.equal(cronMatches('*/15 * * * *', new Date('2025-01-05T03:46:00Z')), false);
+    const weekly = { cron: '0 3 * * 0', duration: 30 * 60_000, rule: '*', target: '*', reason: '' };
+    assert.equal(windowActive(weekly, Date.parse('2025-01-05T03:29:00Z')), true);
+    assert.equal(windowActive(weekly, Date.parse('2025-01-05T03:31:00Z')), false);
+    const range = { from: '2025-01-06T10:00:00Z', until: '2025-01-06T11:00:00Z', rule: '*', target: '*', reason: '' };
+    assert.equal(windowActive(range, Date.parse('2025-01-06T10:30:00Z')), true);
+    assert.equal(windowActive(range, Date.parse('2025-01-06T11:00:00Z')), false);
+  });
+});
+
+describe('channel bodies', () => {
+  const n: Notification = { key: 'abc-firing-1', event: 'firing', createdAt: T0, alert: { id: 'abc', rule: 'probe-failing', target: 'scaisend-ready', severity: 'critical', summary: 'HTTP 503', startedAt: T0, labels: { probe: 'scaisend-ready', tenant: 'acme' } } };
+
+  test('webhook body is versioned and the signature verifies', () => {
+    const body = webhookBody(n);
+    const parsed = JSON.parse(body);
+    assert.equal(parsed.version, '1');
+    assert.equal(parsed.type, 'alert.firing');
+    assert.equal(parsed.alert.id, 'abc');
+    assert.equal(parsed.alert.status, 'firing');
+    const header = signature('s3cret-key', body, 1_700_000_000);
+    const [t, v1] = header.split(',').map((p) => p.split('=')[1]);
+    assert.equal(t, '1700000000');
+    assert.equal(v1, createHmac('sha256', 's3cret-key').update(`1700000000.${body}`).digest('hex'));
+    assert.notEqual(signature('other-key', body, 1_700_000_000), header);
+  });
+
+  test('Slack: text plus mrkdwn section blocks', () => {
+    const body = JSON.parse(slackBody(n));
+    assert.equal(typeof body.text, 'string');
+    assert.match(body.text, /probe-failing on scaisend-ready/);
+    assert.equal(body.blocks[0].type, 'section');
+    assert.equal(body.blocks[0].text.type, 'mrkdwn');
+  });
+
+  test('PagerDuty Events v2: trigger with payload, resolve by dedup_key', () => {
+    const trigger = JSON.parse(pagerDutyBody(n, 'R0UTING'));
+    assert.deepEqual(Object.keys(trigger).sort(), ['dedup_key', 'event_action', 'payload', 'routing_key']);
+    assert.equal(trigger.event_action, 'trigger');
+    assert.equal(trigger.dedup_key, 'abc');
+    assert.deepEqual(Object.keys(trigger.payload).filter((k) => ['summary', 'source', 'severity'].includes(k)).sort(), ['severity', 'source', 'summary']);
+    assert.ok(['critical', 'error', 'warning', 'info'].includes(trigger.payload.severity));
+    assert.ok(!Number.isNaN(Date.parse(trigger.payload.timestamp)));
+    const resolve = JSON.parse(pagerDutyBody({ ...n, event: 'resolved' }, 'R0UTING'));
+    assert.deepEqual(resolve, { routing_key: 'R0UTING', event_action: 'resolve', dedup_key: 'abc' });
+  });
+
+  test('Retry-After in seconds and as a date', () => {
+    assert.equal(retryAfterMs('7', T0), 7000);
+    assert.equal(retryAfterMs(new Date(T0 + 30_000).toUTCString(), T0), 30_000);
+    assert.equal(retryAfterMs(null, T0), undefined);
+  });
+});
+
+describe('config', () => {
+  test('strict validation with key paths; unknown channel names are errors', () => {
+    const bad = parseAlertsSection({ channels: [{ name: 'x', type: 'webhook', url: 'ftp://nope' }], rules: [{ name: 'r', channels: ['y'], bogus: 1 }] });
+    const paths = bad.issues.map((i) => i.path.join('.'));
+    assert.ok(paths.includes('alerts.channels.0.url'), paths.join(' '));
+    assert.ok(bad.issues.some((i) => /bogus/.test(i.message) || i.path.includes('bogus')));
+    const unknown = parseAlertsSection({ channels: [{ name: 'x', type: 'webhook', url: 'http://127.0.0.1:1/' }], rules: [{ name: 'r', channels: ['y'] }] });
+    assert.deepEqual(unknown.issues.map((i) => i.path.join('.')), ['alerts.rules.0.channels.0']);
+    const cron = parseAlertsSection({ maintenance: [{ cron: 'not cron', duration: '1h' }] });
+    assert.ok(cron.issues.some((i) => /cron/.test(i.message)));
+  });
+});
+
+describe('alert service with the outbox (fake transport, manual clock)', () => {
+  function setup(transport: Transport, extra: Record<string, unknown> = {}) {
+    const clock = new ManualClock(T0);
+    const store = new Store(':memory:', clock);
+    stores.push(store);
+    const { config, issues } = parseAlertsSection({
+      channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: 'a-long-secret' }],
+      rules: [{ name: 'down', probes: ['api-*'], failures: 1, successes: 1 }],
+      delivery: { initialBackoff: '1s', maxBackoff: '1m', expireAfter: '10m' },
+      ...extra,
+    });
+    assert.deepEqual(issues, []);
+    const alerts = new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1 });
+    return { clock, store, alerts };
+  }
+  const run = (status: 'pass' | 'fail') => ({ probe: 'api-ready', status, message: status === 'fail' ? 'HTTP 503' : 'ok', kind: 'http' });
+
+  test('429 with Retry-After is honoured, then delivered once with a valid signature and an Idempotency-Key', async () => {
+    const attempts: Array<{ at: number; headers: Record<string, string>; body: string }> = [];
+    const { clock, alerts } = setup(async (_url, init) => {
+      attempts.push({ at: clock.now(), headers: init.headers, body: init.body });
+      return attempts.length === 1 ? { status: 429, retryAfter: '30' } : { status: 200 };
+    });
+    alerts.onRun(run('fail'));
+    await alerts.outbox.drain();
+    assert.equal(attempts.length, 1);
+    clock.advance(29_000);
+    await alerts.outbox.drain();
+    assert.equal(attempts.length, 1, 'not before Retry-After');
+    clock.advance(1000);
+    await alerts.outbox.drain();
+    assert.equal(attempts.length, 2);
+    await alerts.outbox.drain();
+    assert.equal(attempts.length, 2, 'delivered once');
+    const second = attempts[1]!;
+    assert.equal(second.headers['idempotency-key'], attempts[0]!.headers['idempotency-key']);
+    const [t, v1] = (second.headers['x-scaiprobe-signature'] ?? '').split(',').map((p) => p.split('=')[1]);
+    assert.equal(v1, createHmac('sha256', 'a-long-secret').update(`${t}.${second.body}`).digest('hex'));
+    assert.equal(alerts.outbox.counts().delivered, 1);
+  });
+
+  test('exponential backoff while the receiver is down, expiry recorded and visible', async () => {
+    const times: number[] = [];
+    const { clock, alerts } = setup(async () => {
+      times.push(clock.now());
+      return { error: 'ECONNREFUSED' };
+    });
+    alerts.onRun(run('fail'));
+    for (let i = 0; i < 700; i++) {
+      await alerts.outbox.drain();
+      clock.advance(1000);
+    }
+    const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0));
+    assert.deepEqual(gaps.slice(0, 5), [1000, 2000, 4000, 8000, 16000]);
+    assert.ok(gaps.every((g) => g <= 60_000));
+    const expired = alerts.outbox.rows({ status: 'expired' });
+    assert.equal(expired.length, 1);
+    assert.equal(expired[0]?.lastError, 'ECONNREFUSED');
+  });
+
+  test('firing then resolved; silenced notifications wait for the silence to end', async () => {
+    const sent: string[] = [];
+    const { clock, alerts } = setup(async (_url, init) => (sent.push(JSON.parse(init.body).type), { status: 204 }), {
+      silences: [{ from: new Date(T0).toISOString(), until: new Date(T0 + 10 * 60_000).toISOString(), reason: 'deploy' }],
+    });
+    alerts.onRun(run('fail'));
+    await alerts.tick();
+    assert.deepEqual(sent, [], 'held back by the silence');
+    clock.advance(11 * 60_000);
+    await alerts.tick();
+    assert.deepEqual(sent, ['alert.firing']);
+    alerts.onRun(run('pass'));
+    await alerts.tick();
+    assert.deepEqual(sent, ['alert.firing', 'alert.resolved']);
+    assert.equal(alerts.list()[0]?.status, 'ok');
+  });
+});
