@@ -100,6 +100,21 @@ export class AlertService {
       }
       if (event && silenced) this.deps.logger.info({ rule: rule.name, target: row.target, event, window: silenced.name ?? silenced.reason }, 'alert notification held back by a silence');
       this.save({ ...row, state });
+      // Firing and resolving are kept as state changes, for reports and incident history.
+      const wasFiring = before.status === 'firing';
+      const isFiring = state.status === 'firing';
+      if (wasFiring !== isFiring) {
+        this.deps.store.recordStateChange({
+          probe: row.labels.probe ?? '',
+          tenant: row.labels.tenant ?? null,
+          subject: `alert:${rule.name}:${row.target}`,
+          from: wasFiring ? 'firing' : 'ok',
+          to: isFiring ? 'firing' : 'resolved',
+          at: now,
+          runId: null,
+          message: `${row.severity}: ${row.summary}`,
+        });
+      }
     })();
   }
 

@@ -15,6 +15,7 @@ import { registerReportApi } from '../reports/api.ts';
 import { parseReportsConfig } from '../reports/config.ts';
 import { loadChartJs } from '../reports/html.ts';
 import { SharedBrowser } from '../util/chromium.ts';
+import { liveReportSources } from '../reports/live-sources.ts';
 
 export interface Daemon {
   url: string;
@@ -66,19 +67,18 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const events = new RunEvents(clock);
   registerStatusPage(server.router, store, events);
   engine.onRun((run) => events.publish(toRunEvent(run)));
+  const alerting = startAlerting(alertingSections, { store, clock, logger, registry: metrics.registry, router: server.router, engine });
   const reportBrowser = new SharedBrowser({ idleMs: 5 * 60_000, logger });
   let chartJs: string | undefined;
   registerReportApi(server.router, {
     store,
     reports: parseReportsConfig(config.sections.reports, config.files),
     ...(config.server.token ? { adminToken: config.server.token } : {}),
-    // Issue 6 plugs its indicators and alert history in here (see src/reports/sources.ts).
-    sources: {},
+    sources: liveReportSources(store, () => alerting.indicators.current()),
     chartJs: () => (chartJs ??= loadChartJs()),
     browser: () => reportBrowser,
     clock,
   });
-  const alerting = startAlerting(alertingSections, { store, clock, logger, registry: metrics.registry, router: server.router, engine });
   const maintain = () => {
     try {
       const done = store.maintain(config.store.retention);

@@ -10,6 +10,7 @@ import { startDaemon } from './daemon.ts';
 import { startLab, LAB_ENV, type RunningLab } from '../lab/lab.ts';
 import { parseReportsConfig } from '../reports/config.ts';
 import { runReportCommand } from './report.ts';
+import { readAlertingSections } from '../alerting/wire.ts';
 import { runAlertCommand } from '../alerting/cli.ts';
 
 const USAGE = `scaiprobe — synthetic monitoring and deliverability probes for ScaiSend and ScaiDNS
@@ -42,7 +43,9 @@ function fail(message: string): never {
 function load(configPath: string): LoadedConfig {
   try {
     const config = loadConfig(configPath);
+    // Sections owned by later parts are validated here too, so `validate` and `check` catch them.
     parseReportsConfig(config.sections.reports, config.files);
+    readAlertingSections(config);
     for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
     return config;
   } catch (error) {

@@ -10,6 +10,9 @@ import { loadChartJs } from '../reports/html.ts';
 import { formatOf, renderReport } from '../reports/render.ts';
 import { knownTenants } from '../reports/api.ts';
 import { UsageError } from './check.ts';
+import { readAlertingSections } from '../alerting/wire.ts';
+import { IndicatorService } from '../indicators/service.ts';
+import { liveReportSources } from '../reports/live-sources.ts';
 
 /** `scaiprobe report`: writes one tenant's report; returns a line for the user. */
 export async function runReportCommand(config: LoadedConfig, options: { tenant: string; since: string; out: string }, clock: Clock): Promise<string> {
@@ -21,6 +24,7 @@ export async function runReportCommand(config: LoadedConfig, options: { tenant: 
   if (!existsSync(config.store.path)) throw new UsageError(`no database at ${config.store.path}: run the daemon first (or point --config at its configuration)`);
   const reports = parseReportsConfig(config.sections.reports, config.files);
   const store = new Store(config.store.path, clock);
+  const indicators = new IndicatorService({ store, clock, config: readAlertingSections(config).indicators });
   const browser = format === 'pdf' ? new SharedBrowser() : undefined;
   try {
     const tenants = knownTenants(store, reports);
@@ -29,7 +33,7 @@ export async function runReportCommand(config: LoadedConfig, options: { tenant: 
     }
     const tenantName = reports.tenants[options.tenant]?.name;
     const output = await renderReport(
-      { store, sources: {}, chartJs: loadChartJs(), now, ...(browser ? { browser } : {}) },
+      { store, sources: liveReportSources(store, () => indicators.current()), chartJs: loadChartJs(), now, ...(browser ? { browser } : {}) },
       { tenant: options.tenant, since, until: now, ...(tenantName ? { tenantName } : {}) },
       format,
     );

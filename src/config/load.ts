@@ -130,6 +130,8 @@ function probeSchemaFor(kindName: string): z.ZodType | undefined {
 
 interface FileResult {
   file: string;
+  /** Paths whose secret reference could not be resolved: follow-on problems there are noise. */
+  unresolved: string[];
   sections: z.output<typeof fileSchema>;
   extra: Record<string, unknown>;
   doc: Document;
@@ -177,7 +179,7 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
     for (const issue of zodIssues(parsed.error, [])) issues.push({ file, ...issue, ...locate(doc, lines, issue.path) });
     return undefined;
   }
-  return { file, sections: parsed.data, extra, doc, lines };
+  return { file, sections: parsed.data, extra, doc, lines, unresolved: secretIssues.map((issue) => formatPath(issue.path)) };
 }
 
 function applyDefaults(probe: Record<string, unknown>, defaults: DefaultsConfig | undefined, file: string): ProbeSpec {
@@ -203,7 +205,12 @@ function withImplicitAssertions(expect: CommonProbeSpec['expect'], implicit: str
 
 function validateProbe(raw: unknown, index: number, result: FileResult, issues: ConfigIssue[], warnings: string[]): ProbeSpec | undefined {
   const { file, doc, lines } = result;
-  const at = (path: (string | number)[], message: string) => issues.push({ file, path, message, ...locate(doc, lines, path) });
+  const at = (path: (string | number)[], message: string) => {
+    // "is required" after "${X} is not set" says the same thing twice.
+    const text = formatPath(path);
+    if (result.unresolved.some((missing) => missing === text || missing.startsWith(`${text}.`))) return;
+    issues.push({ file, path, message, ...locate(doc, lines, path) });
+  };
   const prefix = ['probes', index];
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     at(prefix, 'must be a mapping with at least name and kind');

@@ -9,7 +9,7 @@ import { judgeAuthentication, type AuthVerdict } from './auth-results.ts';
 import { FolderWatch, searchOtherFolders, withSignal, type ImapAccount, type Sighting } from './imap-watch.ts';
 import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from './mail-send.ts';
 
-const imapFields = z.strictObject({
+export const imapFields = z.strictObject({
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535).default(993),
   secure: z.boolean().default(true),
@@ -51,6 +51,10 @@ const sendFields = z.strictObject({
   /** Adds List-Unsubscribe (and the one-click List-Unsubscribe-Post) pointing here. */
   listUnsubscribe: z.url().optional(),
   headers: z.record(z.string(), z.string()).default({}),
+  /** HTML body (e.g. with landing links for a browser probe); `{{token}}` becomes the probe token. */
+  html: z.string().min(1).optional(),
+  /** Ask ScaiSend to rewrite links / add an open pixel (tracking_settings; API sends only). */
+  tracking: z.strictObject({ clicks: z.boolean().default(false), opens: z.boolean().default(false) }).optional(),
 });
 
 const fields = z.object({
@@ -62,6 +66,8 @@ const fields = z.object({
   subjectPrefix: z.string().min(1).default('[scaiprobe]'),
   /** Delete probe messages after judging them. */
   cleanup: z.boolean().default(true),
+  /** Leave the latest run's message in place (for a browser probe to open); older ones are swept after each run. */
+  keepLatest: z.boolean().default(false),
 });
 
 export type MailSpec = z.output<typeof fields>;
@@ -114,8 +120,9 @@ function buildMessage(spec: MailSpec & CommonProbeSpec, token: string): ProbeMes
     to: spec.seeds.map((seed) => ({ seed: seed.name, address: seed.address })),
     subject: `${spec.subjectPrefix} ${spec.name} ${token}`,
     text,
-    html: `<p>${text}</p>`,
+    html: spec.send.html ? spec.send.html.replaceAll('{{token}}', token) : `<p>${text}</p>`,
     headers,
+    ...(spec.send.tracking ? { tracking: spec.send.tracking } : {}),
   };
 }
 
@@ -220,7 +227,8 @@ class MailProber implements Prober {
     phases.connect = Math.round(ctx.clock.monotonic() - started);
 
     let swept = 0;
-    for (const watch of this.watches) {
+    // keepLatest: the previous message stays until this run's has arrived (swept in sendAndJudge).
+    for (const watch of this.spec.keepLatest ? [] : this.watches) {
       for (const folder of this.folders(watch)) {
         swept += await folder.sweep(this.marker, new Set(), ctx.signal).catch((error: Error) => {
           warnings.push(`seed ${watch.spec.name}: sweeping old probe messages in ${folder.folder} failed: ${error.message}`);
@@ -242,7 +250,8 @@ class MailProber implements Prober {
     const sent = await this.send(message, ctx);
     run.phases.send = sent.latencyMs;
 
-    const margin = Math.min(5000, Math.max(300, (ctx.deadline - ctx.clock.now()) * 0.2));
+    // Leave time before the deadline for the one search of the other folders and the clean-up, also on a busy host.
+    const margin = Math.min(5000, Math.max(1000, (ctx.deadline - ctx.clock.now()) * 0.25));
     const until = Math.min(ctx.deadline - margin, this.spec.wait !== undefined ? sent.acceptedAt + this.spec.wait : Infinity);
     const waitStarted = ctx.clock.monotonic();
     const sightings = await Promise.all(this.watches.map((watch) => waitForSighting(watch, token, until, ctx)));
@@ -259,7 +268,8 @@ class MailProber implements Prober {
     }
 
     const outcomes = this.watches.map((watch, index) => this.judge(watch, sightings[index], sent));
-    if (this.spec.cleanup) await this.cleanup(outcomes, ctx, run.warnings);
+    if (this.spec.cleanup && !this.spec.keepLatest) await this.cleanup(outcomes, ctx, run.warnings);
+    if (this.spec.keepLatest) run.swept += await sweepAllBut(this.watches.flatMap((watch) => this.folders(watch)), this.marker, token, ctx.signal, run.warnings);
     return this.measurement(token, sent, outcomes, run);
   }
 
@@ -349,6 +359,14 @@ class MailProber implements Prober {
   async close(): Promise<void> {
     await Promise.all(this.watches.flatMap((watch) => this.folders(watch).map((folder) => folder.close())));
   }
+}
+
+/** Deletes every probe message of this probe but `token`'s (keepLatest). */
+async function sweepAllBut(folders: FolderWatch[], marker: string, token: string, signal: AbortSignal, warnings: string[]): Promise<number> {
+  const counts = await Promise.all(
+    folders.map((folder) => folder.sweep(marker, new Set([token]), signal).catch((error: Error) => (warnings.push(`sweeping older probe messages in ${folder.folder} failed: ${error.message}`), 0))),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 function describeOutcomes(outcomes: SeedOutcome[], times: number[]): string {

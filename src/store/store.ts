@@ -215,6 +215,11 @@ export class Store {
     })();
   }
 
+  /** Records a state change that is not a run's (an alert firing or resolving). */
+  recordStateChange(change: Omit<StateChange, 'id'>): void {
+    this.statements.insertChange.run(change.probe, change.tenant, change.subject, change.from, change.to, change.at, change.runId, change.message);
+  }
+
   probeState(probe: string): unknown {
     const row = this.statements.probeState.get(probe) as { data: string } | undefined;
     return row ? (JSON.parse(row.data) as unknown) : undefined;

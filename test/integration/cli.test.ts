@@ -86,3 +86,11 @@ test('validate: exit 0 on a valid config, 2 with every problem on a bad one; bad
   const unknown = await runCli(['launch']);
   assert.equal(unknown.code, 2);
 });
+
+test('validate also checks the alerts, indicators and reports sections, with file, line and key path', async () => {
+  const bad = join(dir, 'bad-sections.yaml');
+  writeFileSync(bad, 'alerts:\n  channels:\n    - { name: hook, type: webhok, url: "http://127.0.0.1:1/" }\nprobes: []\n');
+  const result = await runCli(['validate', '--config', bad]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /bad-sections\.yaml:3:\d+: alerts\.channels\[0\]\.type:/);
+});

@@ -4,6 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, ConfigError, formatIssue } from '../../src/config/load.ts';
+import { LAB_ENV } from '../../src/lab/lab.ts';
+import { readAlertingSections } from '../../src/alerting/wire.ts';
+import { parseReportsConfig } from '../../src/reports/config.ts';
+import { PROBE_KINDS } from '../../src/probers/registry.ts';
 
 const fixtures = 'test/fixtures/config';
 
@@ -28,15 +32,26 @@ test("the foundation issue's example is valid as written", () => {
   assert.equal(dns?.every, undefined, 'a cron probe has no interval');
 });
 
-test('the shipped default configuration is valid', () => {
-  const config = loadConfig('probes', { ...process.env, ...labEnvForTest() });
-  assert.ok(config.probes.some((p) => p.kind === 'http'));
+test('the shipped default configuration is valid with the lab credentials, every section included', () => {
+  const config = loadConfig('probes', { ...LAB_ENV });
+  readAlertingSections(config);
+  parseReportsConfig(config.sections.reports, config.files);
+  const kinds = new Set(config.probes.map((p) => p.kind));
+  for (const kind of PROBE_KINDS.map((k) => k.kind)) assert.ok(kinds.has(kind), `the default configuration shows the ${kind} kind`);
 });
 
-function labEnvForTest(): Record<string, string> {
-  // The shipped config names the lab's credentials; any value resolves them.
-  return new Proxy({}, { get: (_t, key) => (typeof key === 'string' ? `value-of-${key}` : undefined), has: () => true, ownKeys: () => [] }) as Record<string, string>;
-}
+test('an unset secret is reported once, without follow-on noise', () => {
+  const found = (() => {
+    try {
+      loadConfig('probes/mail.yaml', {});
+    } catch (error) {
+      return (error as ConfigError).issues.map(formatIssue);
+    }
+    return [];
+  })();
+  assert.ok(found.length > 0);
+  for (const line of found) assert.match(line, /environment variable \w+ is not set/);
+});
 
 const cases: Array<[string, RegExp[]]> = [
   ['unknown-key.yaml', [/unknown-key\.yaml:2:\d+: probes\[0\]: unknown key "expct"/]],
