@@ -3,7 +3,6 @@ import pino from 'pino';
 import { loadConfig, ConfigError } from '../config/load.ts';
 import { Store } from '../store/store.ts';
 import { systemClock } from '../util/clock.ts';
-import { LAB_ENV } from '../lab/lab.ts';
 import { readAlertingSections } from './wire.ts';
 import { AlertService } from './service.ts';
 
@@ -17,7 +16,10 @@ export async function runAlertCommand(args: string[], out: NodeJS.WritableStream
     out.write(ALERT_USAGE);
     return 2;
   }
-  if (values.lab) for (const [name, value] of Object.entries(LAB_ENV)) process.env[name] ??= value;
+  if (values.lab) {
+    const { LAB_ENV } = await import('../lab/lab.ts');
+    for (const [name, value] of Object.entries(LAB_ENV)) process.env[name] ??= value;
+  }
   let sections;
   let config;
   try {

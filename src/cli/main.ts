@@ -7,7 +7,7 @@ import { createLogger } from '../util/logger.ts';
 import { systemClock } from '../util/clock.ts';
 import { runCheck, selectProbes, UsageError } from './check.ts';
 import { startDaemon } from './daemon.ts';
-import { startLab, LAB_ENV, type RunningLab } from '../lab/lab.ts';
+import type { RunningLab } from '../lab/lab.ts';
 import { parseReportsConfig } from '../reports/config.ts';
 import { runReportCommand } from './report.ts';
 import { readAlertingSections } from '../alerting/wire.ts';
@@ -59,14 +59,17 @@ function load(configPath: string): LoadedConfig {
 }
 
 /** Exports the lab's own credentials (where unset) so the shipped configuration resolves. */
-function exportLabEnv(): void {
+async function exportLabEnv(): Promise<void> {
+  // The lab (and its servers' libraries) is loaded only when asked for.
+  const { LAB_ENV } = await import('../lab/lab.ts');
   for (const [name, value] of Object.entries(LAB_ENV)) process.env[name] ??= value;
 }
 
 async function startLabFor(dir: string | undefined, level: string): Promise<RunningLab> {
   const labDir = dir ?? join(process.cwd(), 'data', 'lab');
+  const { startLab } = await import('../lab/lab.ts');
   const lab = await startLab({ dir: labDir, logger: createLogger({ level, destination: process.stderr }) });
-  exportLabEnv();
+  await exportLabEnv();
   return lab;
 }
 
@@ -135,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
       return EXIT_OK;
     }
     case 'check': {
-      if (values.lab) exportLabEnv();
+      if (values.lab) await exportLabEnv();
       const config = load(configPath);
       const only = values.only?.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
       const tags = values.tag?.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ProbeFailure } from '../net/errors.ts';
 import type { Measurement, Observations, ProbeContext, ProbeKind } from './types.ts';
 
@@ -44,7 +44,9 @@ export const queueKind: ProbeKind<QueueSpec> = {
     const shown = safeUrl(spec.redis);
     return {
       async probe(ctx: ProbeContext): Promise<Measurement> {
-        const client = new Redis(spec.redis, {
+        // ioredis is loaded on first use, so a daemon without queue probes never holds it in memory.
+        const { Redis: RedisClient } = await import('ioredis');
+        const client = new RedisClient(spec.redis, {
           ...(spec.password ? { password: spec.password } : {}),
           lazyConnect: true,
           enableOfflineQueue: false,

@@ -1,4 +1,4 @@
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import type { Logger } from 'pino';
 
 /** Debian's Chromium, never a downloaded browser. */
@@ -48,7 +48,8 @@ export class SharedBrowser {
 
   private browser(): Promise<Browser> {
     if (!this.launching) {
-      const started = chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+      // playwright-core is loaded on first use: a daemon without reports or browser probes never pays for it.
+      const started = import('playwright-core').then(({ chromium }) => chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }));
       this.launching = started;
       started.then(
         (browser) => {
