@@ -5,9 +5,14 @@
  *    recording the arrival, for >= 50 messages. Each message goes to three
  *    users at once: alice is watched by the probe's FolderWatch (IDLE),
  *    carol by a bare imapflow IDLE listener (Dovecot's own EXISTS push, the
- *    floor), bob by a 5-second polling loop — all in the same run.
+ *    reference), bob by a 5-second polling loop — all in the same run.
+ *    Measured twice: back to back, and with a quiet mailbox between messages.
+ *    Dovecot pushes EXISTS 500 ms after the first file-system change since its
+ *    last push (NOTIFY_DELAY_MSECS); back to back, a message often lands in a
+ *    window already opened by the previous one, so the push looks faster there.
  * 2. A round of the mail kind with 10 seeds and immediate delivery (cold:
- *    connecting 20 IMAP connections; warm: connections kept).
+ *    connecting 30 IMAP connections: INBOX idler + worker, spam folder one; warm:
+ *    connections kept).
  *
  * Run: node --import tsx bench/mail.bench.ts [messages=50]
  */
@@ -102,40 +107,50 @@ try {
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port: ports.smtp, secure: false, ignoreTLS: true, pool: true, maxConnections: 1 });
   cleanups.push(async () => transport.close());
 
-  const idleLatency: number[] = [];
-  const idleExists: number[] = [];
-  const rawLatency: number[] = [];
-  const tokens: string[] = [];
-  process.stderr.write(`sending ${MESSAGES} messages`);
-  for (let i = 0; i < MESSAGES; i++) {
-    const token = newToken();
-    tokens.push(token);
-    await watch.expect(token, AbortSignal.timeout(10_000));
-    const rawBefore = rawSeen.length;
-    const recorded = new Promise<number>((resolve) => {
-      const check = () => {
-        if (watch.sighting(token)) {
-          unsubscribe();
-          resolve(clock.now());
-        }
-      };
-      const unsubscribe = watch.subscribe(check);
-      check();
-    });
-    await transport.sendMail({ from: 'probe@send.example.test', to: ['alice@example.test', 'bob@example.test', 'carol@example.test'], subject: `[bench] ${token}`, text: 'x', headers: { 'X-Scaiprobe-Id': token } });
-    const at = await Promise.race([recorded, new Promise<number>((r) => setTimeout(() => r(NaN), 10_000))]);
-    const storedAt = stored.get(token) ?? NaN;
-    idleLatency.push(at - storedAt);
-    idleExists.push((watch.sighting(token)?.arrivedAt ?? NaN) - storedAt);
-    // carol's EXISTS for this message (the bare listener): Dovecot's push floor
-    const deadline = Date.now() + 5000;
-    while (rawSeen.length === rawBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    rawLatency.push((rawSeen[rawBefore] ?? NaN) - storedAt);
-    watch.forget(token);
-    // Spread arrivals over the poll cycle.
-    await new Promise((r) => setTimeout(r, 50 + Math.random() * 150));
-    if (i % 10 === 9) process.stderr.write('.');
+  interface Phase {
+    idleLatency: number[];
+    idleExists: number[];
+    rawLatency: number[];
   }
+  const tokens: string[] = [];
+  // One message to alice, bob and carol; the gap after it is drawn from `gapMs`.
+  const measure = async (count: number, gapMs: () => number): Promise<Phase> => {
+    const phase: Phase = { idleLatency: [], idleExists: [], rawLatency: [] };
+    for (let i = 0; i < count; i++) {
+      const token = newToken();
+      tokens.push(token);
+      await watch.expect(token, AbortSignal.timeout(10_000));
+      const rawBefore = rawSeen.length;
+      const recorded = new Promise<number>((resolve) => {
+        const check = () => {
+          if (watch.sighting(token)) {
+            unsubscribe();
+            resolve(clock.now());
+          }
+        };
+        const unsubscribe = watch.subscribe(check);
+        check();
+      });
+      await transport.sendMail({ from: 'probe@send.example.test', to: ['alice@example.test', 'bob@example.test', 'carol@example.test'], subject: `[bench] ${token}`, text: 'x', headers: { 'X-Scaiprobe-Id': token } });
+      const at = await Promise.race([recorded, new Promise<number>((r) => setTimeout(() => r(NaN), 10_000))]);
+      const storedAt = stored.get(token) ?? NaN;
+      phase.idleLatency.push(at - storedAt);
+      phase.idleExists.push((watch.sighting(token)?.arrivedAt ?? NaN) - storedAt);
+      // carol's EXISTS for this message (the bare listener): Dovecot's own push
+      const deadline = Date.now() + 5000;
+      while (rawSeen.length === rawBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      phase.rawLatency.push((rawSeen[rawBefore] ?? NaN) - storedAt);
+      watch.forget(token);
+      await new Promise((r) => setTimeout(r, gapMs()));
+      if (i % 10 === 9) process.stderr.write('.');
+    }
+    return phase;
+  };
+  process.stderr.write(`sending ${MESSAGES} messages back to back, then ${MESSAGES} one every ~2 s`);
+  // Back to back: the next message often lands in a notification window Dovecot still has open.
+  const burst = await measure(MESSAGES, () => 50 + Math.random() * 150);
+  // Quiet mailbox (as between probe runs): every message starts a fresh window.
+  const quiet = await measure(MESSAGES, () => 1200 + Math.random() * 800);
   process.stderr.write('\n');
   await new Promise((r) => setTimeout(r, POLL_MS + 500));
   polling = false;
@@ -160,23 +175,30 @@ try {
     rounds.push({ ms: record.durationMs, status: record.status, max: record.observations['timeToInboxMs.max'] });
   }
 
-  console.log(`\nDetection latency, ingress 250 -> arrival recorded (${MESSAGES} messages, same run)\n`);
-  console.log(row(['watcher', 'p50 ms', 'p99 ms', 'max ms', 'missed']));
-  console.log('|---|---|---|---|---|');
   const line = (name: string, values: number[]) => {
     const ok = values.filter(Number.isFinite);
     console.log(row([name, quantile(ok, 0.5), quantile(ok, 0.99), Math.max(...ok), String(values.length - ok.length)]));
   };
-  line('Dovecot EXISTS push (bare imapflow IDLE, floor)', rawLatency);
-  line('scaiprobe FolderWatch: EXISTS received', idleExists);
-  line('scaiprobe FolderWatch: arrival recorded (after header fetch)', idleLatency);
-  line(`polling loop every ${POLL_MS / 1000}s (NOOP + fetch)`, pollLatency);
-  const added = idleLatency.map((v, i) => v - (rawLatency[i] ?? NaN)).filter(Number.isFinite);
-  console.log(`\nadded by the watcher over the EXISTS push: p50 ${quantile(added, 0.5).toFixed(1)} ms, p99 ${quantile(added, 0.99).toFixed(1)} ms (target < 100 ms)`);
+  const report = (title: string, phase: Phase, withPoll: boolean) => {
+    console.log(`\nDetection latency, ${title}: ingress 250 -> arrival recorded (${phase.rawLatency.length} messages, same run)\n`);
+    console.log(row(['watcher', 'p50 ms', 'p99 ms', 'max ms', 'missed']));
+    console.log('|---|---|---|---|---|');
+    line('Dovecot EXISTS push (bare imapflow IDLE, the reference)', phase.rawLatency);
+    line('scaiprobe FolderWatch: EXISTS received', phase.idleExists);
+    line('scaiprobe FolderWatch: arrival recorded (after header fetch)', phase.idleLatency);
+    if (withPoll) line(`polling loop every ${POLL_MS / 1000}s (NOOP + fetch), all ${pollLatency.length} messages`, pollLatency);
+    // Quantile against quantile: alice's and carol's notification windows open independently, so a
+    // per-message difference mostly measures which of the two was lucky, not what the watcher adds.
+    const ok = (values: number[]) => values.filter(Number.isFinite);
+    const addedAt = (q: number) => (quantile(ok(phase.idleLatency), q) - quantile(ok(phase.rawLatency), q)).toFixed(1);
+    console.log(`\nadded by the watcher over the EXISTS push (watcher quantile - push quantile): p50 ${addedAt(0.5)} ms, p99 ${addedAt(0.99)} ms (target < 100 ms)`);
+  };
+  report('back to back (50-200 ms between messages)', burst, true);
+  report('quiet mailbox (1.2-2 s between messages)', quiet, false);
   console.log(`\nRound of ${SEEDS} seeds, immediate delivery (run duration through the runner)\n`);
   console.log(row(['round', 'duration ms', 'status', 'timeToInboxMs.max']));
   console.log('|---|---|---|---|');
-  rounds.forEach((round, i) => console.log(row([i === 0 ? 'cold (connects 20 IMAP sessions)' : `warm ${i}`, round.ms, round.status, String(round.max)])));
+  rounds.forEach((round, i) => console.log(row([i === 0 ? 'cold (connects 30 IMAP sessions)' : `warm ${i}`, round.ms, round.status, String(round.max)])));
   const warm = rounds.slice(1).map((round) => round.ms);
   console.log(`\nwarm rounds: p50 ${quantile(warm, 0.5).toFixed(0)} ms, max ${Math.max(...warm).toFixed(0)} ms (target < 2000 ms)`);
 } finally {

@@ -6,6 +6,7 @@ import { mailLabComponent } from './mail-lab.ts';
 import { pdnsComponent, LAB_PDNS_API_KEY, LAB_CHALLENGE_TOKEN } from './pdns.ts';
 import { rbldnsdComponent } from './rbldnsd.ts';
 import { ratesLabComponent, LAB_WEBHOOK_SECRET } from './rates-lab.ts';
+import { createSendCounters, type SendCounters } from './mail-send.ts';
 
 /** The lab's ports (DESIGN.md); tests pass free ports instead. */
 export interface LabPorts {
@@ -41,6 +42,8 @@ export interface LabContext {
   logger: Logger;
   scaisend: LabApp;
   scaidns: LabApp;
+  /** What ScaiSend's /v3/mail/send handled, per tenant and day (behind /v3/stats); one set per lab. */
+  sendCounters: SendCounters;
 }
 
 /** One part of the lab (a real server or a set of routes); started in order, stopped in reverse. */
@@ -56,6 +59,7 @@ export interface RunningLab {
   scaidns: LabApp;
   scaisendUrl: string;
   scaidnsUrl: string;
+  sendCounters: SendCounters;
   /** One line per started part, for people. */
   describe(): string[];
   stop(): Promise<void>;
@@ -73,6 +77,7 @@ export async function startLab(options: { dir: string; ports?: Partial<LabPorts>
   const ports = { ...DEFAULT_LAB_PORTS, ...options.ports };
   const scaisend = createScaiSendStandIn();
   const scaidns = createScaiDnsStandIn();
+  const sendCounters = createSendCounters();
   const stops: Array<() => Promise<void>> = [];
   const lines: string[] = [];
   const stopAll = async () => {
@@ -80,7 +85,7 @@ export async function startLab(options: { dir: string; ports?: Partial<LabPorts>
     stops.length = 0;
   };
   try {
-    const ctx: LabContext = { dir: options.dir, ports, logger: options.logger, scaisend, scaidns };
+    const ctx: LabContext = { dir: options.dir, ports, logger: options.logger, scaisend, scaidns, sendCounters };
     for (const component of options.components ?? LAB_COMPONENTS) {
       const started = await component.start(ctx);
       stops.push(started.stop);
@@ -98,6 +103,7 @@ export async function startLab(options: { dir: string; ports?: Partial<LabPorts>
       scaidns,
       scaisendUrl: send.url,
       scaidnsUrl: dns.url,
+      sendCounters,
       describe: () => [...lines],
       stop: stopAll,
     };

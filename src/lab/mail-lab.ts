@@ -8,15 +8,33 @@ export const LAB_AUTHSERV_ID = 'mx.example.test';
 
 export interface RunningMailLab {
   dovecot: RunningDovecot;
+  /** The MX: no STARTTLS, no AUTH (what /v3/mail/send relays to). */
   ingress: RunningIngress;
+  /** The submission ingress (STARTTLS + AUTH), when asked for. */
+  submission: RunningIngress | undefined;
   send: MountedMailSend;
   stop(): Promise<void>;
 }
 
-/** Dovecot with the seed users, the SMTP ingress that stores into it, and /v3/mail/send relaying to the ingress. */
-export async function startMailLab(ctx: Pick<LabContext, 'dir' | 'ports' | 'scaisend'>, users: Record<string, string> = LAB_SEED_USERS): Promise<RunningMailLab> {
+export interface SubmissionOptions {
+  port: number;
+  /** PEM key and certificate offered with STARTTLS. */
+  tls: { key: string | Buffer; cert: string | Buffer };
+  /** SMTP AUTH users (user -> password). */
+  users: Record<string, string>;
+}
+
+type MailLabContext = Pick<LabContext, 'dir' | 'ports' | 'scaisend'> & Partial<Pick<LabContext, 'sendCounters'>>;
+
+/**
+ * Dovecot with the seed users, the SMTP ingress that stores into it, and
+ * /v3/mail/send relaying to the ingress; optionally a second ingress with
+ * STARTTLS and AUTH (submission) storing into the same Dovecot.
+ */
+export async function startMailLab(ctx: MailLabContext, users: Record<string, string> = LAB_SEED_USERS, options: { submission?: SubmissionOptions } = {}): Promise<RunningMailLab> {
   const dovecot = await startDovecot({ dir: ctx.dir, port: ctx.ports.imap, users });
   let ingress: RunningIngress | undefined;
+  let submission: RunningIngress | undefined;
   try {
     ingress = await startSmtpIngress({
       port: ctx.ports.smtp,
@@ -24,19 +42,33 @@ export async function startMailLab(ctx: Pick<LabContext, 'dir' | 'ports' | 'scai
       deliver: dovecot.deliver,
       faults: () => ctx.scaisend.faults,
     });
-    const send = mountMailSend(ctx.scaisend, { relayPort: ctx.ports.smtp });
+    if (options.submission) {
+      submission = await startSmtpIngress({
+        port: options.submission.port,
+        authservId: LAB_AUTHSERV_ID,
+        deliver: dovecot.deliver,
+        faults: () => ctx.scaisend.faults,
+        tls: options.submission.tls,
+        users: options.submission.users,
+      });
+    }
+    const send = mountMailSend(ctx.scaisend, { relayPort: ctx.ports.smtp, ...(ctx.sendCounters ? { counters: ctx.sendCounters } : {}) });
     const running = ingress;
+    const runningSubmission = submission;
     return {
       dovecot,
       ingress: running,
+      submission: runningSubmission,
       send,
       async stop() {
         await send.close();
+        await runningSubmission?.stop();
         await running.stop();
         await dovecot.stop();
       },
     };
   } catch (error) {
+    await submission?.stop();
     await ingress?.stop();
     await dovecot.stop();
     throw error;

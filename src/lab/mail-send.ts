@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import nodemailer from 'nodemailer';
 import { sendJson, type Faults, type LabApp, type LabRequest } from './http-app.ts';
+import { mountTracking } from './tracking.ts';
 
 /** Lab API keys and the tenant each belongs to. */
 export const LAB_API_KEYS: Record<string, string> = {
@@ -62,15 +63,6 @@ export function createSendCounters(now: () => number = Date.now): SendCounters {
       return copy;
     },
   };
-}
-
-// Counters belong to the stand-in app they were mounted on (one per lab);
-// a WeakMap lets the stats routes of another file find them from the app alone.
-const countersByApp = new WeakMap<LabApp, SendCounters>();
-
-/** The mail-send counters of a ScaiSend stand-in (for /v3/stats); undefined when mail send is not mounted on it. */
-export function getSendCounters(app: LabApp): SendCounters | undefined {
-  return countersByApp.get(app);
 }
 
 /** Send switches of the ScaiSend stand-in (in its faults, set with POST /__lab/faults). */
@@ -226,6 +218,8 @@ export interface MailSendOptions {
   now?: () => number;
   /** DKIM selector the stand-in claims to sign with. */
   selector?: string;
+  /** The lab's counters (LabContext.sendCounters), shared with the stats switch; new ones when absent. */
+  counters?: SendCounters;
 }
 
 export interface MountedMailSend {
@@ -237,8 +231,8 @@ export interface MountedMailSend {
 export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMailSend {
   const keys = options.keys ?? LAB_API_KEYS;
   const now = options.now ?? Date.now;
-  const counters = createSendCounters(now);
-  countersByApp.set(app, counters);
+  const counters = options.counters ?? createSendCounters(now);
+  const tracking = mountTracking(app, counters);
   // Pooled: smtp-server waits 100 ms before its greeting, a connection per message would cost that each time.
   const relay = nodemailer.createTransport({ host: '127.0.0.1', port: options.relayPort, secure: false, ignoreTLS: true, pool: true, maxConnections: 4, maxMessages: Infinity });
   const timers = new Set<NodeJS.Timeout>();
@@ -247,7 +241,7 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
     const recipients = [...p.to, ...(p.cc ?? []), ...(p.bcc ?? [])];
     const fromDomain = body.from.email.split('@')[1] ?? 'send.example.test';
     const text = body.content?.find((c) => c.type === 'text/plain')?.value;
-    const html = body.content?.find((c) => c.type === 'text/html')?.value;
+    const html = tracking.apply(tenant, body, `${messageId}.${index}`, body.content?.find((c) => c.type === 'text/html')?.value);
     try {
       await relay.sendMail({
         from: body.from.name ? { name: body.from.name, address: body.from.email } : body.from.email,
@@ -314,7 +308,7 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
     timers.add(timer);
   });
 
-  mountStats(app, keys, counters, now);
+  mountSendStats(app, counters, { keys, now });
 
   return {
     counters,
@@ -355,7 +349,10 @@ function readRange(request: LabRequest, res: ServerResponse, now: () => number):
   return days;
 }
 
-function mountStats(app: LabApp, keys: Record<string, string>, counters: SendCounters, now: () => number): void {
+/** Mounts GET /v3/stats and GET /v3/stats/sum answering from `counters` (mountMailSend does it too; mounting again with the same counters is harmless). */
+export function mountSendStats(app: LabApp, counters: SendCounters, options: { keys?: Record<string, string>; now?: () => number } = {}): void {
+  const keys = options.keys ?? LAB_API_KEYS;
+  const now = options.now ?? Date.now;
   app.route('GET', '/v3/stats', (request, res) => {
     const tenant = tenantOf(request, keys);
     if (!tenant) return unauthorized(res);

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';
 import { sendJson, type LabApp } from './http-app.ts';
-import { getSendCounters, mountMailSend, LAB_API_KEYS, utcDate, type SendCounters } from './mail-send.ts';
+import { mountSendStats, LAB_API_KEYS, utcDate, type SendCounters } from './mail-send.ts';
 import { mountScaiDnsMetrics } from './scaidns-metrics.ts';
 import { startProcess, waitForPort, type ManagedProcess } from './processes.ts';
 import type { LabComponent } from './lab.ts';
@@ -191,16 +191,16 @@ export const ratesLabComponent: LabComponent = {
   name: 'rates (ScaiDNS /metrics, stats switch, Redis queues, alert receiver)',
   async start(ctx) {
     mountScaiDnsMetrics(ctx.scaidns);
-    // Stats need the mail-send counters; without the mail part, mount mail send with no relay (sends then count as deferred).
-    const ownSend = getSendCounters(ctx.scaisend) ? undefined : mountMailSend(ctx.scaisend, { relayPort: ctx.ports.smtp });
-    const counters = getSendCounters(ctx.scaisend);
+    // The lab's mail-send counters (the mail part counts into them); the stats routes too, should the mail part not run.
+    const counters = ctx.sendCounters;
+    mountSendStats(ctx.scaisend, counters);
     const { proc, redis } = await startRedis(ctx.dir, ctx.ports.redis);
     const received: ReceivedAlert[] = [];
     const onReceiver = receiver(ctx.scaisend, received);
     const onQueues = queueControl(redis);
     interceptRequests(ctx.scaisend, async (req, res, url) => {
       const override = ctx.scaisend.faults.statsRates as StatsRatesFault | undefined;
-      if (override && counters && url.pathname.startsWith('/v3/stats')) {
+      if (override && url.pathname.startsWith('/v3/stats')) {
         const tenants = override.tenant ? [override.tenant] : [...new Set(Object.values(LAB_API_KEYS))];
         for (const tenant of tenants) steerRates(counters, tenant, override, Date.now());
       }
@@ -218,7 +218,6 @@ export const ratesLabComponent: LabComponent = {
         clearInterval(growth);
         redis.disconnect();
         await proc.stop();
-        await ownSend?.close();
       },
     };
   },

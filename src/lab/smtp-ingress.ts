@@ -25,6 +25,12 @@ export interface StoredMessage {
   at: number;
   /** Epoch milliseconds of the same moment. */
   epochAt: number;
+  /** How the client opened the session (EHLO / HELO). */
+  greeting: string;
+  /** Whether the session was encrypted (STARTTLS) when the message came. */
+  tls: boolean;
+  /** The user the client logged in as (AUTH), if it did. */
+  authUser: string | undefined;
 }
 
 export interface RunningIngress {
@@ -40,6 +46,14 @@ export interface IngressOptions {
   /** Receives a message for a user into a folder (dovecot-lda); rejects with exitCode 67 for an unknown user. */
   deliver(user: string, folder: string, message: Buffer, envelopeFrom: string): Promise<void>;
   faults: () => Faults;
+  /** Offer STARTTLS with this key and certificate (PEM); without, STARTTLS is not offered. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Require AUTH PLAIN / LOGIN with these users (user -> password), as a
+   * submission service does; with `tls`, AUTH is offered only after STARTTLS.
+   * Without, AUTH is not offered and anyone may send (an MX).
+   */
+  users?: Record<string, string>;
 }
 
 function headerBlock(message: Buffer): string {
@@ -96,10 +110,19 @@ export function buildAuthenticationResults(authservId: string, block: string, en
  */
 export async function startSmtpIngress(options: IngressOptions): Promise<RunningIngress> {
   const events = new EventEmitter();
+  const users = options.users;
   const server = new SMTPServer({
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    disabledCommands: [...(options.tls ? [] : ['STARTTLS']), ...(users ? [] : ['AUTH'])],
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
     disableReverseLookup: true,
-    authOptional: true,
+    authOptional: !users,
+    authMethods: ['PLAIN', 'LOGIN'],
+    // Credentials never cross an unencrypted session when TLS is there to be had.
+    allowInsecureAuth: !options.tls,
+    onAuth(auth, _session, callback) {
+      if (users && auth.username !== undefined && users[auth.username] !== undefined && users[auth.username] === auth.password) return callback(null, { user: auth.username });
+      callback(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }));
+    },
     logger: false,
     size: 40 * 1024 * 1024,
     banner: `${options.authservId} lab ingress`,
@@ -114,8 +137,8 @@ export async function startSmtpIngress(options: IngressOptions): Promise<Running
         const block = headerBlock(message);
         const stamped = Buffer.concat([Buffer.from(buildAuthenticationResults(options.authservId, block, envelopeFrom, faults)), message]);
         const folder = typeof faults.mailFolder === 'string' ? faults.mailFolder : faults.mailJunk ? 'Junk' : 'INBOX';
-        const users = session.envelope.rcptTo.map((rcpt) => rcpt.address.split('@')[0]?.toLowerCase() ?? '');
-        void Promise.allSettled(users.map((user) => options.deliver(user, folder, stamped, envelopeFrom))).then((settled) => {
+        const recipients = session.envelope.rcptTo.map((rcpt) => rcpt.address.split('@')[0]?.toLowerCase() ?? '');
+        void Promise.allSettled(recipients.map((user) => options.deliver(user, folder, stamped, envelopeFrom))).then((settled) => {
           const failed = settled.filter((result) => result.status === 'rejected');
           if (failed.length === settled.length && failed.length > 0) {
             const reason = (failed[0] as PromiseRejectedResult).reason as { exitCode?: number; message?: string };
@@ -126,9 +149,10 @@ export async function startSmtpIngress(options: IngressOptions): Promise<Running
           }
           const at = performance.now();
           const epochAt = Date.now();
-          users.forEach((user, index) => {
+          const how = { greeting: session.openingCommand, tls: session.secure, authUser: typeof session.user === 'string' ? session.user : undefined };
+          recipients.forEach((user, index) => {
             if (settled[index]?.status !== 'fulfilled') return;
-            const stored: StoredMessage = { user, folder, messageId: headerValue(block, 'Message-ID'), subject: headerValue(block, 'Subject'), at, epochAt };
+            const stored: StoredMessage = { user, folder, messageId: headerValue(block, 'Message-ID'), subject: headerValue(block, 'Subject'), at, epochAt, ...how };
             events.emit('stored', stored);
           });
           callback();

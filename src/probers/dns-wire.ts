@@ -1,8 +1,11 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { decode, encode, streamEncode, type Answer, type DecodedPacket, type Packet, type RecordType } from 'dns-packet';
+import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
 import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
 import type { Clock } from '../util/clock.ts';
+import { EDNS_UDP_SIZE, encodeQuery, parseReply, type ParsedReply, type QueryWire } from './dns-codec.ts';
+
+export { EDNS_UDP_SIZE };
 
 /** A DNS server by address (IP literal) and port. `label` is how people and observation keys name it. */
 export interface DnsServer {
@@ -45,7 +48,6 @@ export interface DnsReply {
   tries: number;
 }
 
-export const EDNS_UDP_SIZE = 1232;
 const DEFAULT_TIMEOUT_MS = 1000;
 const DEFAULT_RETRIES = 2;
 const MAX_IN_FLIGHT = 60_000;
@@ -78,12 +80,19 @@ export function canonicalName(name: string): string {
   return lower.endsWith('.') && lower.length > 1 ? lower.slice(0, -1) : lower;
 }
 
+/** One UDP query in flight: its retries, timer and abort hook live here, with no promise per try. */
 interface Pending {
+  id: number;
   host: string;
   port: number;
-  name: string;
-  type: RecordType;
-  resolve(packet: DecodedPacket): void;
+  query: QueryWire;
+  socket: dgram.Socket;
+  signal: AbortSignal;
+  options: DnsQueryOptions;
+  tries: number;
+  attempt: number;
+  timer: NodeJS.Timeout | undefined;
+  resolve(outcome: { reply: ParsedReply; tries: number }): void;
   reject(error: Error): void;
 }
 
@@ -96,7 +105,7 @@ export interface IgnoredCounts {
 }
 
 /**
- * DNS queries over node's own sockets. One UDP socket per address family is
+ * DNS queries over node's own sockets. One connected UDP socket per server is
  * shared by every query of this client (so thousands can be in flight without
  * thousands of sockets); replies are matched by id, source and question.
  * Close it when the prober closes.
@@ -105,7 +114,7 @@ export class DnsClient {
   private readonly pending = new Map<number, Pending>();
   private readonly sockets = new Map<string, ServerSocket>();
   /** One abort listener per run signal, however many queries wait on it. */
-  private readonly abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+  private readonly abortWaiters = new WeakMap<AbortSignal, Set<Pending>>();
   readonly ignored: IgnoredCounts = { short: 0, unknownId: 0, wrongSource: 0, wrongQuestion: 0 };
 
   constructor(private readonly options: { clock: Clock; recvBufferSize?: number; sendBufferSize?: number }) {}
@@ -115,41 +124,30 @@ export class DnsClient {
     if (options.signal.aborted) throw classifyNetworkError(options.signal.reason, options.signal);
     if ((options.transport ?? 'udp') === 'tcp') return this.finish(options, await this.tcpQuery(options), started, 'tcp', 1);
     const udp = await this.udpQuery(options);
-    if (!udp.packet.flag_tc) return this.finish(options, udp.packet, started, 'udp', udp.tries);
+    if (!udp.reply.tc) return this.finish(options, udp.reply, started, 'udp', udp.tries);
     // A truncated reply holds only part of the answer: ask again over TCP.
     return this.finish(options, await this.tcpQuery(options), started, 'tcp', udp.tries + 1);
   }
 
   async close(): Promise<void> {
-    for (const pending of this.pending.values()) pending.reject(new ProbeFailure('INTERNAL', 'DNS client closed'));
-    this.pending.clear();
+    for (const pending of [...this.pending.values()]) this.settle(pending, new ProbeFailure('INTERNAL', 'DNS client closed'));
     const sockets = [...this.sockets.values()];
     this.sockets.clear();
     await Promise.all(sockets.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }
 
-  private finish(options: DnsQueryOptions, packet: DecodedPacket, started: number, transport: Transport, tries: number): DnsReply {
+  private finish(options: DnsQueryOptions, reply: ParsedReply, started: number, transport: Transport, tries: number): DnsReply {
     return {
       server: options.server,
-      rcode: rcodeOf(packet),
-      aa: Boolean(packet.flag_aa),
-      tc: Boolean(packet.flag_tc),
-      answers: packet.answers ?? [],
-      authorities: packet.authorities ?? [],
-      additionals: (packet.additionals ?? []).filter((record) => record.type !== 'OPT'),
+      rcode: reply.rcode,
+      aa: reply.aa,
+      tc: reply.tc,
+      answers: reply.answers,
+      authorities: reply.authorities,
+      additionals: reply.additionals,
       latencyMs: this.options.clock.monotonic() - started,
       transport,
       tries,
-    };
-  }
-
-  private buildQuery(options: DnsQueryOptions, id: number): Packet {
-    return {
-      type: 'query',
-      id,
-      flags: options.recursion ? 256 : 0,
-      questions: [{ name: options.name, type: options.type, class: 'IN' }],
-      additionals: options.edns === false ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: EDNS_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }],
     };
   }
 
@@ -191,11 +189,8 @@ export class DnsClient {
       // A socket-level error ends every query to that server; the next query opens a new socket.
       if (this.sockets.get(key) === entry) this.sockets.delete(key);
       socket.close();
-      for (const [id, pending] of this.pending) {
-        if (pending.host === server.host && pending.port === server.port) {
-          this.pending.delete(id);
-          pending.reject(classifyNetworkError(error));
-        }
+      for (const pending of [...this.pending.values()]) {
+        if (pending.host === server.host && pending.port === server.port) this.settle(pending, classifyNetworkError(error));
       }
     });
     socket.unref();
@@ -208,69 +203,102 @@ export class DnsClient {
       this.ignored.short++;
       return;
     }
-    const id = message.readUInt16BE(0);
-    const pending = this.pending.get(id);
+    const pending = this.pending.get(message.readUInt16BE(0));
     if (!pending) {
       this.ignored.unknownId++;
       return;
     }
-    if (rinfo.address.toLowerCase() !== pending.host || rinfo.port !== pending.port) {
+    if (rinfo.port !== pending.port || rinfo.address.toLowerCase() !== pending.host) {
       this.ignored.wrongSource++;
       return;
     }
-    let packet: DecodedPacket;
+    let reply: ParsedReply;
     try {
-      packet = decode(message);
+      reply = parseReply(message, pending.query);
     } catch (error) {
-      pending.reject(new ProbeFailure('PROTOCOL', `malformed reply from ${pending.host}:${pending.port}: ${(error as Error).message}`));
+      this.settle(pending, new ProbeFailure('PROTOCOL', `malformed reply from ${pending.host}:${pending.port}: ${(error as Error).message}`));
       return;
     }
-    if (packet.type !== 'response' || !questionMatches(packet, pending)) {
+    if (!reply.answersQuery) {
       this.ignored.wrongQuestion++;
       return;
     }
-    pending.resolve(packet);
+    this.settle(pending, undefined, reply);
   }
 
-  private async udpQuery(options: DnsQueryOptions): Promise<{ packet: DecodedPacket; tries: number }> {
+  private async udpQuery(options: DnsQueryOptions): Promise<{ reply: ParsedReply; tries: number }> {
     const entry = this.socketFor(options.server);
     if (!entry.connected) await entry.ready.catch((error: unknown) => Promise.reject(classifyNetworkError(error)));
+    if (options.signal.aborted) throw classifyNetworkError(options.signal.reason, options.signal);
     // The id is taken and registered with no await in between: two queries must never hold the same id.
     const id = this.allocateId();
-    const wire = encode(this.buildQuery(options, id));
-    const reply = deferred<DecodedPacket>();
-    this.pending.set(id, {
-      host: options.server.host,
-      port: options.server.port,
-      name: canonicalName(options.name),
-      type: options.type,
-      resolve: reply.resolve,
-      reject: reply.reject,
+    const query = encodeQuery(options.name, options.type, id, options.recursion ?? false, options.edns !== false);
+    return new Promise((resolve, reject) => {
+      const pending: Pending = {
+        id,
+        host: options.server.host,
+        port: options.server.port,
+        query,
+        socket: entry.socket,
+        signal: options.signal,
+        options,
+        tries: 1 + (options.retries ?? DEFAULT_RETRIES),
+        attempt: 0,
+        timer: undefined,
+        resolve,
+        reject,
+      };
+      this.pending.set(id, pending);
+      this.waitersOf(options.signal).add(pending);
+      this.sendTry(pending);
     });
-    const tries = 1 + (options.retries ?? DEFAULT_RETRIES);
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    try {
-      for (let attempt = 1; attempt <= tries; attempt++) {
-        entry.socket.send(wire, (error) => {
-          if (error) reply.reject(classifyNetworkError(error));
-        });
-        // A late reply to an earlier try is as good as a reply to this one: same id, same pending entry.
-        const outcome = await this.waitFor(reply.promise, retryWait(timeoutMs, attempt), options.signal);
-        if (outcome !== TIMED_OUT) return { packet: outcome, tries: attempt };
-      }
-      throw new ProbeFailure('TIMEOUT', `no answer from ${options.server.label} for ${options.name} ${options.type} after ${tries} ${tries === 1 ? 'try' : 'tries'} (first waited ${timeoutMs}ms)`);
-    } finally {
-      this.pending.delete(id);
-    }
   }
 
-  private async tcpQuery(options: DnsQueryOptions): Promise<DecodedPacket> {
+  /**
+   * Sends the next try and arms its timer. A late reply to an earlier try is as
+   * good as a reply to this one: same id, same pending entry.
+   */
+  private sendTry(pending: Pending): void {
+    pending.attempt++;
+    const timeoutMs = pending.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    pending.timer = setTimeout(() => this.onTimer(pending), retryWait(timeoutMs, pending.attempt));
+    pending.socket.send(pending.query.wire, (error) => {
+      if (error) this.settle(pending, classifyNetworkError(error));
+    });
+  }
+
+  private onTimer(pending: Pending): void {
+    pending.timer = undefined;
+    if (this.pending.get(pending.id) !== pending) return;
+    if (pending.attempt < pending.tries) {
+      this.sendTry(pending);
+      return;
+    }
+    const { options, tries } = pending;
+    this.settle(
+      pending,
+      new ProbeFailure('TIMEOUT', `no answer from ${options.server.label} for ${options.name} ${options.type} after ${tries} ${tries === 1 ? 'try' : 'tries'} (first waited ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS}ms)`),
+    );
+  }
+
+  /** Ends a query once: frees its id, timer and abort hook, then resolves or rejects. */
+  private settle(pending: Pending, error: Error | undefined, reply?: ParsedReply): void {
+    if (this.pending.get(pending.id) !== pending) return;
+    this.pending.delete(pending.id);
+    if (pending.timer) clearTimeout(pending.timer);
+    pending.timer = undefined;
+    this.abortWaiters.get(pending.signal)?.delete(pending);
+    if (error || !reply) pending.reject(error ?? new ProbeFailure('INTERNAL', 'DNS query ended without a reply'));
+    else pending.resolve({ reply, tries: pending.attempt });
+  }
+
+  private async tcpQuery(options: DnsQueryOptions): Promise<ParsedReply> {
     const tries = 1 + (options.retries ?? DEFAULT_RETRIES);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let lastError: ProbeFailure | undefined;
     for (let attempt = 1; attempt <= tries; attempt++) {
-      const id = Math.floor(Math.random() * 65536);
-      const exchange = tcpExchange(options, streamEncode(this.buildQuery(options, id)), id);
+      const query = encodeQuery(options.name, options.type, Math.floor(Math.random() * 65536), options.recursion ?? false, options.edns !== false);
+      const exchange = tcpExchange(options, query);
       try {
         const outcome = await this.waitFor(exchange.promise, timeoutMs, options.signal);
         if (outcome !== TIMED_OUT) return outcome;
@@ -294,39 +322,38 @@ export class DnsClient {
         reject(classifyNetworkError(signal.reason, signal));
         return;
       }
-      const waiters = this.waitersOf(signal);
       const onAbort = () => {
         clearTimeout(timer);
         reject(classifyNetworkError(signal.reason, signal));
       };
       const timer = setTimeout(() => {
-        waiters.delete(onAbort);
+        signal.removeEventListener('abort', onAbort);
         resolve(TIMED_OUT);
       }, ms);
-      waiters.add(onAbort);
+      signal.addEventListener('abort', onAbort, { once: true });
       promise.then(
         (value) => {
           clearTimeout(timer);
-          waiters.delete(onAbort);
+          signal.removeEventListener('abort', onAbort);
           resolve(value);
         },
         (error: unknown) => {
           clearTimeout(timer);
-          waiters.delete(onAbort);
+          signal.removeEventListener('abort', onAbort);
           reject(error);
         },
       );
     });
   }
 
-  private waitersOf(signal: AbortSignal): Set<() => void> {
+  private waitersOf(signal: AbortSignal): Set<Pending> {
     let waiters = this.abortWaiters.get(signal);
     if (!waiters) {
-      const created = new Set<() => void>();
+      const created = new Set<Pending>();
       waiters = created;
       this.abortWaiters.set(signal, created);
       signal.addEventListener('abort', () => {
-        for (const waiter of created) waiter();
+        for (const pending of [...created]) this.settle(pending, classifyNetworkError(signal.reason, signal));
         created.clear();
       }, { once: true });
     }
@@ -355,31 +382,14 @@ export function rcodeOf(packet: DecodedPacket): string {
   return (packet as { rcode?: string }).rcode ?? 'NOERROR';
 }
 
-function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: Error): void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: Error) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A reject while no try is waiting (e.g. a malformed reply between tries) must not be an unhandled rejection.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
-}
-
-function questionMatches(packet: DecodedPacket, pending: Pending): boolean {
-  const question = packet.questions?.[0];
-  // Some servers drop the question section in FORMERR/NOTIMP replies; the id and source already matched.
-  if (!question) return rcodeOf(packet) !== 'NOERROR';
-  return question.type === pending.type && canonicalName(question.name) === pending.name;
-}
-
 /** One query over a fresh TCP connection with the 2-byte length prefix. */
-function tcpExchange(options: DnsQueryOptions, wire: Buffer, id: number): { promise: Promise<DecodedPacket>; cancel(): void } {
+function tcpExchange(options: DnsQueryOptions, query: QueryWire): { promise: Promise<ParsedReply>; cancel(): void } {
   const socket = net.createConnection({ host: options.server.host, port: options.server.port });
-  const promise = new Promise<DecodedPacket>((resolve, reject) => {
+  const promise = new Promise<ParsedReply>((resolve, reject) => {
     let buffered = Buffer.alloc(0);
-    socket.on('connect', () => socket.write(wire));
+    const prefix = Buffer.allocUnsafe(2);
+    prefix.writeUInt16BE(query.wire.length, 0);
+    socket.on('connect', () => socket.write(Buffer.concat([prefix, query.wire])));
     socket.on('error', (error) => reject(classifyNetworkError(error)));
     socket.on('close', () => reject(new ProbeFailure('PROTOCOL', `${options.server.label} closed the TCP connection before a full reply`)));
     socket.on('data', (chunk: Buffer) => {
@@ -388,19 +398,18 @@ function tcpExchange(options: DnsQueryOptions, wire: Buffer, id: number): { prom
       const length = buffered.readUInt16BE(0);
       if (buffered.length < 2 + length) return;
       socket.destroy();
-      let packet: DecodedPacket;
+      let reply: ParsedReply;
       try {
-        packet = decode(buffered.subarray(2, 2 + length));
+        reply = parseReply(buffered.subarray(2, 2 + length), query);
       } catch (error) {
         reject(new ProbeFailure('PROTOCOL', `malformed TCP reply from ${options.server.label}: ${(error as Error).message}`));
         return;
       }
-      const pending = { host: '', port: 0, name: canonicalName(options.name), type: options.type, resolve() {}, reject() {} };
-      if (packet.id !== id || !questionMatches(packet, pending)) {
+      if (reply.id !== query.wire.readUInt16BE(0) || !reply.answersQuery) {
         reject(new ProbeFailure('PROTOCOL', `TCP reply from ${options.server.label} does not match the query (id or question differ)`));
         return;
       }
-      resolve(packet);
+      resolve(reply);
     });
   });
   promise.catch(() => undefined);

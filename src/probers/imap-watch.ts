@@ -1,4 +1,4 @@
-import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import type { ImapFlow, FetchMessageObject } from 'imapflow';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
@@ -66,8 +66,10 @@ export async function withSignal<T>(promise: Promise<T>, signal: AbortSignal, on
   }
 }
 
-export function createImapClient(account: ImapAccount, options: { autoIdle?: boolean } = {}): ImapFlow {
-  return new ImapFlow({
+export async function createImapClient(account: ImapAccount, options: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
+  // imapflow is loaded on first use: a daemon without mail probes never holds it in memory.
+  const { ImapFlow: Client } = await import('imapflow');
+  return new Client({
     host: account.host,
     port: account.port,
     secure: account.secure,
@@ -86,7 +88,7 @@ export function createImapClient(account: ImapAccount, options: { autoIdle?: boo
 
 /** Connects and logs in; failures become CONNECT / AUTH / TLS ProbeFailures naming the account. */
 export async function connectImap(account: ImapAccount, signal: AbortSignal, logger: Logger, options: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
-  const client = createImapClient(account, options);
+  const client = await createImapClient(account, options);
   // An unhandled 'error' event would take the whole daemon down.
   client.on('error', (error: Error) => logger.debug({ err: error, account: describe(account) }, 'imap connection error'));
   try {
@@ -138,10 +140,16 @@ export class FolderWatch {
   /** Why a connection ended, when it ended without us closing it. */
   lostReason: string | undefined;
 
+  /**
+   * `separateWorker: false` runs commands on the idler itself (IDLE is broken
+   * for them and entered again after): one connection instead of two, for a
+   * folder whose arrival time is not measured (the spam folder).
+   */
   constructor(
     readonly account: ImapAccount,
     readonly folder: string,
     private readonly deps: WatchDeps,
+    private readonly options: { separateWorker: boolean } = { separateWorker: true },
   ) {}
 
   get connected(): boolean {
@@ -157,10 +165,11 @@ export class FolderWatch {
   async open(signal: AbortSignal): Promise<void> {
     const [idler, worker] = await Promise.allSettled([
       this.idler?.usable ? undefined : this.openSelected(signal, { autoIdle: false }),
-      this.worker?.usable ? undefined : this.openSelected(signal, { autoIdle: true }),
+      this.worker?.usable || !this.options.separateWorker ? undefined : this.openSelected(signal, { autoIdle: true }),
     ]);
     // Keep whichever side did connect (the other is retried at the next open).
     if (idler.status === 'fulfilled' && idler.value) this.adoptIdler(idler.value.client, idler.value.uidNext);
+    if (idler.status === 'fulfilled' && idler.value && !this.options.separateWorker) this.adoptWorker(idler.value.client);
     if (worker.status === 'fulfilled' && worker.value) this.adoptWorker(worker.value.client);
     if (idler.status === 'rejected') throw idler.reason;
     if (worker.status === 'rejected') throw worker.reason;
@@ -193,10 +202,10 @@ export class FolderWatch {
   }
 
   private adoptWorker(client: ImapFlow): void {
-    this.worker?.close();
+    if (this.worker !== this.idler) this.worker?.close();
     this.worker = client;
     this.gmail = client.capabilities.has('X-GM-EXT-1');
-    this.watchClose(client, 'command');
+    if (client !== this.idler) this.watchClose(client, 'command');
   }
 
   private watchClose(client: ImapFlow, role: string): void {
@@ -205,6 +214,11 @@ export class FolderWatch {
       this.lostReason = `IMAP connection to ${describe(this.account)} (${this.folder}, ${role}) closed`;
       this.notify();
     });
+  }
+
+  /** With a shared connection, the command just run ended IDLE: enter it again at once. */
+  private resumeIdle(): void {
+    if (!this.options.separateWorker) this.startIdle();
   }
 
   /** (Re-)enters IDLE on the idler; imapflow restarts it every maxIdleTime. */
@@ -223,7 +237,7 @@ export class FolderWatch {
 
   private enqueue(job: () => Promise<void>): Promise<void> {
     const run = this.queue.then(job).catch((error: Error) => this.deps.logger.debug({ err: error, folder: this.folder }, 'imap scan failed'));
-    this.queue = run;
+    this.queue = run.then(() => this.resumeIdle());
     return run;
   }
 
@@ -350,12 +364,12 @@ export class FolderWatch {
   /** Like enqueue, but the caller sees the job's error. */
   private enqueueStrict(job: () => Promise<void>): Promise<void> {
     const run = this.queue.then(job);
-    this.queue = run.catch(() => undefined);
+    this.queue = run.catch(() => undefined).then(() => this.resumeIdle());
     return run;
   }
 
   async close(): Promise<void> {
-    const clients = [this.idler, this.worker];
+    const clients = [...new Set([this.idler, this.worker])];
     this.idler = undefined;
     this.worker = undefined;
     this.listeners.clear();

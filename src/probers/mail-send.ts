@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import type { HttpClient } from '../net/http-client.ts';
 import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
 import type { Clock } from '../util/clock.ts';
@@ -13,6 +12,8 @@ export interface ProbeMessage {
   text: string;
   html: string;
   headers: Record<string, string>;
+  /** Ask ScaiSend to track clicks / opens (tracking_settings; API path only). */
+  tracking?: { clicks: boolean; opens: boolean };
 }
 
 export interface SendOutcome {
@@ -34,7 +35,7 @@ export interface SmtpTarget {
   port: number;
   secure: boolean;
   requireTLS: boolean;
-  tlsInsecure: boolean;
+  tls?: { insecure: boolean; ca?: string; servername?: string };
   user?: string;
   pass?: string;
 }
@@ -70,6 +71,7 @@ export function sendGridBody(message: ProbeMessage): Record<string, unknown> {
     headers: message.headers,
     categories: ['scaiprobe'],
     custom_args: { scaiprobe_id: message.token },
+    ...(message.tracking ? { tracking_settings: { click_tracking: { enable: message.tracking.clicks }, open_tracking: { enable: message.tracking.opens } } } : {}),
   };
 }
 
@@ -100,12 +102,17 @@ export async function sendViaApi(target: ApiTarget, message: ProbeMessage, deps:
 
 /** SMTP submission with nodemailer: EHLO, STARTTLS when offered (required with requireTLS), AUTH when configured. */
 export async function sendViaSmtp(target: SmtpTarget, message: ProbeMessage, deps: { clock: Clock; signal: AbortSignal }): Promise<SendOutcome> {
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: target.host,
     port: target.port,
     secure: target.secure,
     requireTLS: target.requireTLS,
-    tls: { rejectUnauthorized: !target.tlsInsecure },
+    tls: {
+      rejectUnauthorized: !target.tls?.insecure,
+      ...(target.tls?.ca ? { ca: target.tls.ca } : {}),
+      ...(target.tls?.servername ? { servername: target.tls.servername } : {}),
+    },
     ...(target.user ? { auth: { user: target.user, pass: target.pass ?? '' } } : {}),
     connectionTimeout: 15_000,
     greetingTimeout: 10_000,

@@ -34,8 +34,16 @@ const smtpFields = z.strictObject({
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535).default(587),
   secure: z.boolean().default(false),
+  /** Fail unless the server offers STARTTLS (it is used whenever offered). */
   requireTLS: z.boolean().default(false),
-  tlsInsecure: z.boolean().default(false),
+  /** Certificate checks: trust `ca` (PEM) besides the system's, or skip them (`insecure`); `servername` for SNI and the name check. */
+  tls: z
+    .strictObject({
+      insecure: z.boolean().default(false),
+      ca: z.string().optional(),
+      servername: z.string().optional(),
+    })
+    .optional(),
   user: z.string().optional(),
   pass: z.string().optional(),
 });
@@ -189,7 +197,8 @@ class MailProber implements Prober {
         const named = watch.spec.junkFolder ? folders.find((folder) => folder.path === watch.spec.junkFolder)?.path : undefined;
         if (watch.spec.junkFolder && !named) throw new ProbeFailure('CONFIG', `junkFolder "${watch.spec.junkFolder}" does not exist (folders: ${folders.map((f) => f.path).join(', ')})`);
         watch.junkPath = named ?? flagged;
-        if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps);
+        // Only the inbox's arrival time is measured: the spam folder makes do with one connection.
+        if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps, { separateWorker: false });
       }
       await watch.junk?.open(ctx.signal);
     } catch (error) {
@@ -210,7 +219,7 @@ class MailProber implements Prober {
     }
     const smtp = send.smtp!;
     return sendViaSmtp(
-      { host: smtp.host, port: smtp.port, secure: smtp.secure, requireTLS: smtp.requireTLS, tlsInsecure: smtp.tlsInsecure, ...(smtp.user ? { user: smtp.user, pass: smtp.pass ?? '' } : {}) },
+      { host: smtp.host, port: smtp.port, secure: smtp.secure, requireTLS: smtp.requireTLS, ...(smtp.tls ? { tls: smtp.tls } : {}), ...(smtp.user ? { user: smtp.user, pass: smtp.pass ?? '' } : {}) },
       message,
       { clock: ctx.clock, signal: ctx.signal },
     );

@@ -80,29 +80,30 @@ interface Pair {
   target: string;
   zone: BlocklistZone;
   key: string;
+  /** The DNS name asked, computed once per prober rather than per run. */
+  name: string;
 }
 
 interface RblState {
   listedSince?: Record<string, number>;
 }
 
-/** Every zone's test points in one pass; a zone failing them is not trusted this run. */
-async function checkTestPoints(lookup: (name: string) => Promise<LookupOutcome>, zones: BlocklistZone[], concurrency: number): Promise<Map<string, string>> {
-  const failures = new Map<string, string>();
-  const checks = zones.flatMap((zone) => {
+/** An RFC 5782 test point of one zone and the verdict it must get. */
+interface PointCheck {
+  zone: BlocklistZone;
+  point: string;
+  want: 'listed' | 'clean';
+  name: string;
+}
+
+function pointChecks(zones: BlocklistZone[]): PointCheck[] {
+  return zones.flatMap((zone) => {
     const points = testPoints(zone);
     return [
-      { zone, point: points.listed, want: 'listed' as const },
-      { zone, point: points.clean, want: 'clean' as const },
+      { zone, point: points.listed, want: 'listed' as const, name: lookupName(points.listed, zone.zone) },
+      { zone, point: points.clean, want: 'clean' as const, name: lookupName(points.clean, zone.zone) },
     ];
   });
-  await mapLimit(checks, concurrency, async ({ zone, point, want }) => {
-    const verdict = judge(zone, await lookup(lookupName(point, zone.zone)));
-    if (verdict.verdict !== want && !failures.has(zone.zone)) {
-      failures.set(zone.zone, `test point ${point} should be ${want} but is ${verdict.verdict}${verdict.why ? ` (${verdict.why})` : ''}`);
-    }
-  });
-  return failures;
 }
 
 export function createRblProber(spec: RblSpec & CommonProbeSpec, deps: ProberDeps): Prober {
@@ -111,23 +112,33 @@ export function createRblProber(spec: RblSpec & CommonProbeSpec, deps: ProberDep
   const resolver = resolverOf(spec.resolver);
   const pairs: Pair[] = zones.flatMap((zone) => {
     const targets = zone.type === 'ip' ? spec.ips : spec.domains;
-    return targets.map((target) => ({ target, zone, key: `${target}@${zone.zone}` }));
+    return targets.map((target) => ({ target, zone, key: `${target}@${zone.zone}`, name: lookupName(target, zone.zone) }));
   });
+  const checks = pointChecks(zones);
 
   return {
     async probe(ctx) {
       const lookup = makeLookup(client, resolver, spec, ctx);
-      // Test points, lookups and TXT reasons all go out together (no phase waits for another);
-      // a zone that fails its test points has its verdicts replaced afterwards.
-      const [failing, looked] = await Promise.all([
-        checkTestPoints(lookup, zones, spec.concurrency),
-        mapLimit(pairs, spec.concurrency, async (pair) => {
-          const name = lookupName(pair.target, pair.zone.zone);
-          const verdict = judge(pair.zone, await lookup(name));
-          const reason = verdict.verdict === 'listed' && spec.reasons ? await reasonOf(client, resolver, spec, ctx, name) : undefined;
-          return { verdict, reason };
-        }),
-      ]);
+      const failing = new Map<string, string>();
+      const looked = new Array<{ verdict: Verdict; reason: string | undefined }>(pairs.length);
+      // One queue, so that at most `concurrency` queries are in flight in all (more only makes the
+      // server drop packets, and a dropped packet costs a whole retry wait): test points first, then
+      // the lookups, each listed one followed by its TXT reason in the same slot. A zone that fails
+      // its test points has its verdicts replaced afterwards, so no lookup waits for them.
+      await mapLimit(new Array<undefined>(checks.length + pairs.length), spec.concurrency, async (_, index) => {
+        if (index < checks.length) {
+          const { zone, point, want, name } = checks[index]!;
+          const verdict = judge(zone, await lookup(name));
+          if (verdict.verdict !== want && !failing.has(zone.zone)) {
+            failing.set(zone.zone, `test point ${point} should be ${want} but is ${verdict.verdict}${verdict.why ? ` (${verdict.why})` : ''}`);
+          }
+          return;
+        }
+        const pair = pairs[index - checks.length]!;
+        const verdict = judge(pair.zone, await lookup(pair.name));
+        const reason = verdict.verdict === 'listed' && spec.reasons ? await reasonOf(client, resolver, spec, ctx, pair.name) : undefined;
+        looked[index - checks.length] = { verdict, reason };
+      });
       const verdicts = looked.map(({ verdict }, index): Verdict => {
         const zone = pairs[index]!.zone.zone;
         return failing.has(zone) ? { verdict: 'unknown', codes: [], meanings: [], why: `${zone} failed its RFC 5782 ${failing.get(zone)}` } : verdict;

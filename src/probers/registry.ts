@@ -8,10 +8,11 @@ import { mailKind } from './mail.ts';
 import { statsKind } from './stats.ts';
 import { prometheusKind } from './prometheus.ts';
 import { queueKind } from './queue.ts';
+import { browserKind } from './browser.ts';
 
 /** Every probe kind, one line each. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const PROBE_KINDS: ProbeKind<any>[] = [httpKind, dnsKind, rblKind, zoneSyncKind, emailAuthKind, mailKind, statsKind, prometheusKind, queueKind];
+export const PROBE_KINDS: ProbeKind<any>[] = [httpKind, dnsKind, rblKind, zoneSyncKind, emailAuthKind, mailKind, statsKind, prometheusKind, queueKind, browserKind];
 
 export function findKind(kind: string): ProbeKind | undefined {
   return PROBE_KINDS.find((candidate) => candidate.kind === kind);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import pino from 'pino';
 import type { z } from 'zod';
 import { ImapFlow } from 'imapflow';
@@ -15,6 +16,9 @@ import { DEFAULT_LAB_PORTS } from '../../src/lab/lab.ts';
 import type { LabApp } from '../../src/lab/http-app.ts';
 
 export const USERS = { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw' };
+/** The submission ingress's SMTP AUTH user. */
+export const SUBMISSION_USER = { user: 'submit', pass: 'submitpw' };
+const TLS_FIXTURES = new URL('../fixtures/tls/', import.meta.url);
 
 export interface TestMailLab {
   lab: RunningMailLab;
@@ -22,6 +26,10 @@ export interface TestMailLab {
   apiUrl: string;
   imapPort: number;
   smtpPort: number;
+  /** The submission ingress (STARTTLS with test/fixtures/tls/valid-cert.pem, AUTH as SUBMISSION_USER). */
+  submissionPort: number;
+  /** PEM of the CA that signed the submission ingress's certificate. */
+  testCa: string;
   setFaults(faults: Record<string, unknown>): void;
   clearFaults(): void;
   stop(): Promise<void>;
@@ -32,9 +40,12 @@ export async function startTestMailLab(users: Record<string, string> = USERS): P
   const temp = await makeTempDir('scaiprobe-mail-');
   const scaisend = createScaiSendStandIn();
   const ports = { ...DEFAULT_LAB_PORTS, imap: await freePort(), smtp: await freePort() };
+  const submissionPort = await freePort();
   let lab: RunningMailLab | undefined;
   try {
-    lab = await startMailLab({ dir: temp.dir, ports, scaisend }, users);
+    const [key, cert, testCa] = await Promise.all(['server-key.pem', 'valid-cert.pem', 'test-ca.pem'].map((file) => readFile(new URL(file, TLS_FIXTURES), 'utf8')));
+    const submission = { port: submissionPort, tls: { key: key ?? '', cert: cert ?? '' }, users: { [SUBMISSION_USER.user]: SUBMISSION_USER.pass } };
+    lab = await startMailLab({ dir: temp.dir, ports, scaisend }, users, { submission });
     const { url } = await scaisend.listen(0);
     const running = lab;
     return {
@@ -43,6 +54,8 @@ export async function startTestMailLab(users: Record<string, string> = USERS): P
       apiUrl: url,
       imapPort: ports.imap,
       smtpPort: ports.smtp,
+      submissionPort,
+      testCa: testCa ?? '',
       setFaults: (faults) => Object.assign(scaisend.faults, faults),
       clearFaults: () => {
         for (const key of Object.keys(scaisend.faults)) delete scaisend.faults[key];

@@ -2,7 +2,8 @@ import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mailKind } from '../../src/probers/mail.ts';
 import type { Prober } from '../../src/probers/types.ts';
-import { deps, mailboxContents, mailSpec, run, seed, startTestMailLab, type TestMailLab } from '../helpers/mail-lab.ts';
+import type { StoredMessage } from '../../src/lab/smtp-ingress.ts';
+import { deps, mailboxContents, mailSpec, run, seed, startTestMailLab, SUBMISSION_USER, type TestMailLab } from '../helpers/mail-lab.ts';
 
 // One private Dovecot + ingress + ScaiSend stand-in for the file; the test that stops Dovecot runs last.
 describe('mail kind against real Dovecot', () => {
@@ -187,6 +188,69 @@ describe('mail kind against real Dovecot', () => {
     assert.equal(record.observations['seed.seed-c.spf'], 'pass');
     assert.equal(record.observations['seed.seed-c.dkim'], 'none');
     assert.deepEqual(await mailboxContents(lab.imapPort, 'carol'), []);
+  });
+
+  const submissionProbe = (smtp: Record<string, unknown>, name: string) => {
+    const spec = mailSpec(
+      {
+        send: { via: 'smtp', smtp: { host: '127.0.0.1', port: lab.submissionPort, ...smtp }, from: 'probe@send.example.test' },
+        seeds: [seed('seed-c', 'carol', lab.imapPort)],
+      },
+      { name, expect: ['inbox == 1'] },
+    );
+    const prober = mailKind.create(spec, deps());
+    probers.push(prober);
+    return { spec, prober };
+  };
+  /** Runs `body` while recording how the submission ingress saw each stored message. */
+  const watchSubmission = async <T>(body: () => Promise<T>): Promise<{ result: T; stored: StoredMessage[] }> => {
+    const stored: StoredMessage[] = [];
+    const events = lab.lab.submission!.events;
+    const listener = (event: StoredMessage) => stored.push(event);
+    events.on('stored', listener);
+    try {
+      return { result: await body(), stored };
+    } finally {
+      events.off('stored', listener);
+    }
+  };
+
+  test('SMTP submission: EHLO, STARTTLS when offered (trusting a CA), AUTH when configured', async () => {
+    const { spec, prober } = submissionProbe({ user: SUBMISSION_USER.user, pass: SUBMISSION_USER.pass, tls: { ca: lab.testCa } }, 'mail-submission');
+    const { result: record, stored } = await watchSubmission(() => run(spec, prober));
+    assert.equal(record.status, 'pass', record.message);
+    assert.equal(record.observations['seed.seed-c.placement'], 'inbox');
+    assert.equal(stored.length, 1);
+    assert.deepEqual({ greeting: stored[0]?.greeting, tls: stored[0]?.tls, authUser: stored[0]?.authUser }, { greeting: 'EHLO', tls: true, authUser: 'submit' });
+    assert.deepEqual(await mailboxContents(lab.imapPort, 'carol'), []);
+  });
+
+  test('SMTP submission: tls.insecure skips verification; without it an untrusted certificate is a TLS error', async () => {
+    const insecure = submissionProbe({ user: SUBMISSION_USER.user, pass: SUBMISSION_USER.pass, tls: { insecure: true } }, 'mail-submission-insecure');
+    const { result: record, stored } = await watchSubmission(() => run(insecure.spec, insecure.prober));
+    assert.equal(record.status, 'pass', record.message);
+    assert.equal(stored[0]?.tls, true);
+
+    const strict = submissionProbe({ user: SUBMISSION_USER.user, pass: SUBMISSION_USER.pass }, 'mail-submission-strict');
+    const refused = await watchSubmission(() => run(strict.spec, strict.prober));
+    assert.equal(refused.result.status, 'fail');
+    assert.equal(refused.result.error?.code, 'TLS', refused.result.error?.message);
+    assert.equal(refused.stored.length, 0);
+  });
+
+  test('SMTP submission: a wrong password is an AUTH error; no AUTH where the server requires it is refused', async () => {
+    const wrong = submissionProbe({ user: SUBMISSION_USER.user, pass: 'not-the-password', tls: { ca: lab.testCa } }, 'mail-submission-badpass');
+    const { result: record, stored } = await watchSubmission(() => run(wrong.spec, wrong.prober));
+    assert.equal(record.status, 'fail');
+    assert.equal(record.error?.code, 'AUTH');
+    assert.match(record.error?.message ?? '', /SMTP 127\.0\.0\.1:\d+ refused the login: 535 5\.7\.8 Authentication credentials invalid/);
+    assert.equal(stored.length, 0);
+
+    const anonymous = submissionProbe({ tls: { ca: lab.testCa } }, 'mail-submission-noauth');
+    const noAuth = await run(anonymous.spec, anonymous.prober);
+    assert.equal(noAuth.status, 'fail');
+    assert.equal(noAuth.error?.code, 'PROTOCOL');
+    assert.match(noAuth.error?.message ?? '', /send refused: SMTP .* answered 530/);
   });
 
   test('/v3/stats and /v3/stats/sum count what the stand-in handled, per tenant', async () => {

@@ -1,0 +1,263 @@
+import { test, describe, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { mailKind } from '../../src/probers/mail.ts';
+import { browserKind, type BrowserSpec } from '../../src/probers/browser.ts';
+import type { Prober } from '../../src/probers/types.ts';
+import { makeTempDir } from '../../src/lab/processes.ts';
+import { deps, mailboxContents, mailSpec, run, seed, startTestMailLab, type TestMailLab } from '../helpers/mail-lab.ts';
+import { specFor } from '../helpers/probe-run.ts';
+
+// One private Dovecot + SMTP ingress + ScaiSend stand-in (with tracking) for the file, and real Chromium.
+describe('browser kind against the lab', () => {
+  let lab: TestMailLab;
+  let shots: { dir: string; remove: () => Promise<void> };
+  const probers: Prober[] = [];
+
+  before(async () => {
+    lab = await startTestMailLab();
+    shots = await makeTempDir('scaiprobe-shots-');
+  });
+  after(async () => {
+    for (const prober of probers.splice(0)) await prober.close?.();
+    await lab?.stop();
+    await shots?.remove();
+  });
+  afterEach(() => lab.clearFaults());
+
+  const landing = (name: string) => `${lab.apiUrl}/landing/${name}`;
+
+  /** Sends one probe message to alice (kept for the browser probe), with or without tracking. */
+  const sendProbeMail = async (tracking: boolean, extraHtml = '') => {
+    const spec = mailSpec(
+      {
+        send: {
+          api: lab.apiUrl,
+          apiKey: 'SG.lab-tenant-a.key',
+          from: 'probe@send.example.test',
+          html: `<html><body><p>Probe {{token}}</p><p><a href="${landing('welcome')}">Welcome</a> <a href="${landing('pricing')}?from=mail&amp;t={{token}}">Pricing</a>${extraHtml}</p></body></html>`,
+          ...(tracking ? { tracking: { clicks: true, opens: true } } : {}),
+        },
+        seeds: [seed('seed-a', 'alice', lab.imapPort)],
+        keepLatest: true,
+      },
+      { name: 'mail-lab', expect: ['missing == 0'] },
+    );
+    const prober = mailKind.create(spec, deps());
+    try {
+      const record = await run(spec, prober);
+      assert.equal(record.status, 'pass', record.message);
+      return String(record.observations.token);
+    } finally {
+      await prober.close?.();
+    }
+  };
+
+  const browserProbe = (raw: Record<string, unknown>, expect: string[] = ['failed == 0'], timeoutMs = 20_000) => {
+    const spec = { ...specFor(browserKind, { screenshots: { dir: shots.dir }, ...raw }, expect), name: 'browser-test', timeout: timeoutMs } as BrowserSpec & ReturnType<typeof specFor>;
+    const prober = browserKind.create(spec, deps());
+    probers.push(prober);
+    return { spec, prober };
+  };
+
+  const mailMode = (extra: Record<string, unknown> = {}, expect?: string[]) =>
+    browserProbe({
+      mail: { probe: 'mail-lab', imap: { host: '127.0.0.1', port: lab.imapPort, secure: false, user: 'alice', pass: 'alicepw' } },
+      expectLanding: `^${lab.apiUrl.replace(/\./g, '\\.')}/landing/(welcome|pricing)`,
+      stats: { api: lab.apiUrl, apiKey: 'SG.lab-tenant-a.key' },
+      ...extra,
+    }, expect);
+
+  const statsSum = async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const response = await fetch(`${lab.apiUrl}/v3/stats/sum?start_date=${today}`, { headers: { authorization: 'Bearer SG.lab-tenant-a.key' } });
+    return ((await response.json()) as { metrics: Record<string, number> }).metrics;
+  };
+
+  test('tracking on: the pixel loads, each link goes through two redirects to its landing page, and the stats count both', async () => {
+    const token = await sendProbeMail(true);
+    const before = await statsSum();
+    const { spec, prober } = mailMode();
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'pass', record.message);
+    const o = record.observations;
+    assert.ok(String(o['message.subject']).includes(token), `opened ${o['message.subject']}, sent ${token}`);
+    assert.equal(o['pixel.found'], true);
+    assert.equal(o['pixel.loaded'], true);
+    assert.equal(o['links.count'], 2);
+    assert.equal(o['links.ok'], 2);
+    assert.equal(o['links.tracked'], 2);
+    assert.match(String(o['link.1.url']), /\/t\/c\?id=/);
+    assert.equal(o['link.1.finalUrl'], landing('welcome'));
+    // &amp; in the HTML is a plain & in the landing URL the redirect ends at.
+    assert.equal(o['link.2.finalUrl'], `${landing('pricing')}?from=mail&t=${token}`);
+    assert.equal(o['link.1.status'], 200);
+    assert.equal(o['link.1.hops'], 2);
+    assert.equal(typeof o['link.1.ms'], 'number');
+    assert.equal(o['stats.opensCounted'], true);
+    assert.equal(o['stats.clicksCounted'], true);
+    assert.equal(o['stats.clicks'], 2);
+    assert.equal(o.screenshot, undefined);
+    const after = await statsSum();
+    assert.equal(after.clicks! - before.clicks!, 2);
+    assert.ok(after.opens! > before.opens!);
+    assert.ok(after.unique_clicks! >= 1 && after.unique_opens! >= 1);
+    assert.match(record.message, /2\/2 links reached their landing page \(2 through a redirect\), open pixel loaded/);
+  });
+
+  test('tracking off: links go straight to the landing page, no pixel, nothing counted; keepLatest leaves one probe message', async () => {
+    await sendProbeMail(true);
+    const token = await sendProbeMail(false);
+    const messages = (await mailboxContents(lab.imapPort, 'alice')).filter((m) => m.subject.includes('mail-lab'));
+    assert.equal(messages.length, 1, JSON.stringify(messages));
+    assert.ok(messages[0]!.subject.includes(token));
+    const { spec, prober } = mailMode();
+    const record = await run(spec, prober);
+    const o = record.observations;
+    assert.equal(o['links.count'], 2);
+    assert.equal(o['links.ok'], 2);
+    assert.equal(o['links.tracked'], 0);
+    assert.equal(o['link.1.hops'], 0);
+    assert.equal(o['link.1.url'], landing('welcome'));
+    assert.equal(o['pixel.found'], false);
+    assert.equal(o['stats.opensCounted'], false);
+    assert.equal(o['stats.clicksCounted'], false);
+    // Nothing failed in the page; with an assertion on the counters the run fails and says why.
+    assert.equal(record.status, 'pass', record.message);
+    const strict = mailMode({ stats: { api: lab.apiUrl, apiKey: 'SG.lab-tenant-a.key', wait: '300ms' } }, ['failed == 0', 'stats.opensCounted == true']);
+    const failed = await run(strict.spec, strict.prober);
+    assert.equal(failed.status, 'fail');
+    assert.match(failed.message, /stats\.opensCounted/);
+  });
+
+  test('the lab switch forces tracking on for a send that did not ask for it', async () => {
+    lab.setFaults({ trackingForce: true });
+    await sendProbeMail(false);
+    const { spec, prober } = mailMode();
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'pass', record.message);
+    assert.equal(record.observations['links.tracked'], 2);
+    assert.equal(record.observations['pixel.loaded'], true);
+  });
+
+  test('tracking broken (500): the run fails naming the link and status, a screenshot is kept, clicks are not counted', async () => {
+    await sendProbeMail(true);
+    lab.setFaults({ trackingBroken: true });
+    const { spec, prober } = mailMode();
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'fail');
+    const o = record.observations;
+    assert.equal(o['links.ok'], 0);
+    assert.equal(o['link.1.status'], 500);
+    assert.equal(o['link.1.ok'], false);
+    assert.match(record.message, /link 1 http:.*\/t\/c\?id=\S+: answered 500/);
+    assert.equal(o['stats.clicksCounted'], false);
+    assert.equal(o['stats.opensCounted'], true);
+    const shot = String(o.screenshot);
+    assert.ok(shot.startsWith(shots.dir), shot);
+    assert.ok(record.message.includes(shot));
+    const png = await readFile(shot);
+    assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  });
+
+  test('tracking broken (redirect loop): the run fails with the loop as the reason, not a crash', async () => {
+    await sendProbeMail(true);
+    lab.setFaults({ trackingBroken: 'loop' });
+    const { spec, prober } = mailMode();
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'fail');
+    assert.equal(record.error, null, JSON.stringify(record.error));
+    assert.match(String(record.observations['link.1.error']), /ERR_TOO_MANY_REDIRECTS/);
+    assert.ok(Number(record.observations['link.1.hops']) >= 10, `hops ${record.observations['link.1.hops']}`);
+    assert.match(record.message, /ERR_TOO_MANY_REDIRECTS/);
+  });
+
+  test('a landing page other than expected fails the link', async () => {
+    await sendProbeMail(true);
+    const { spec, prober } = mailMode({ landing: ['/landing/welcome$', '/landing/signup'] });
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'fail');
+    assert.equal(record.observations['link.1.ok'], true);
+    assert.equal(record.observations['link.2.ok'], false);
+    assert.match(record.message, /link 2 .*does not match \/landing\/signup/);
+  });
+
+  test('a tracked link redirecting to a host outside allowHosts is blocked before Chromium reaches it', async () => {
+    // *.localhost resolves to loopback inside Chromium (no DNS), but is not on the allowed list.
+    const outside = lab.apiUrl.replace('127.0.0.1', 'outside.localhost');
+    await sendProbeMail(true, ` <a href="${outside}/landing/welcome">Elsewhere</a>`);
+    const hosts: string[] = [];
+    const onRequest = (req: { headers: { host?: string } }) => hosts.push(req.headers.host ?? '');
+    lab.scaisend.server.on('request', onRequest);
+    try {
+      const { spec, prober } = mailMode();
+      const record = await run(spec, prober);
+      assert.equal(record.status, 'fail');
+      assert.equal(record.observations['links.count'], 3);
+      assert.equal(record.observations['links.ok'], 2);
+      assert.match(String(record.observations['link.3.error']), /ERR_BLOCKED_BY_CLIENT/, record.message + JSON.stringify(record.observations));
+      assert.match(String(record.observations['link.3.finalUrl']), /^http:\/\/127\.0\.0\.1:\d+\/t\//);
+      assert.ok(Number(record.observations['requests.blocked']) >= 1);
+      assert.match(record.message, /link 3 .*ERR_BLOCKED_BY_CLIENT/);
+      assert.ok(hosts.length > 0 && hosts.every((host) => host.startsWith('127.0.0.1')), JSON.stringify(hosts));
+    } finally {
+      lab.scaisend.server.off('request', onRequest);
+    }
+  });
+
+  test('no probe message: a clear PROTOCOL error', async () => {
+    const { spec, prober } = browserProbe({ mail: { probe: 'no-such-probe', imap: { host: '127.0.0.1', port: lab.imapPort, secure: false, user: 'carol', pass: 'carolpw' } } });
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'fail');
+    assert.equal(record.error?.code, 'PROTOCOL');
+    assert.match(record.error?.message ?? '', /no message of mail probe "no-such-probe".*keepLatest/);
+  });
+
+  test('scripted steps pass: goto, fill, click, expect text / selector / URL', async () => {
+    const { spec, prober } = browserProbe({
+      steps: [
+        { goto: landing('welcome') },
+        { expectText: 'Welcome to ScaiSend' },
+        { click: '#next' },
+        { expectUrl: '/landing/signup$' },
+        { fill: { selector: '#email', value: 'pat@example.test' } },
+        { click: '#go' },
+        { expectText: 'Thanks, pat@example.test' },
+        { expectSelector: '#result' },
+      ],
+    });
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'pass', record.message);
+    assert.equal(record.observations['steps.passed'], 8);
+    assert.equal(record.observations['step.3.action'], 'click');
+    assert.equal(record.observations['page.title'], 'Sign up for ScaiSend');
+    assert.equal(record.observations.screenshot, undefined);
+  });
+
+  test('a failing step fails the run with the step and reason, and keeps a PNG screenshot', async () => {
+    const { spec, prober } = browserProbe({ steps: [{ goto: landing('pricing') }, { expectText: 'Free forever' }, { click: '#never' }], stepTimeout: '1s' });
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'fail');
+    assert.equal(record.observations['steps.passed'], 1);
+    assert.equal(record.observations['step.2.ok'], false);
+    assert.equal(record.observations['step.3.ok'], undefined);
+    assert.match(record.message, /step 2 \(expectText "Free forever"\) failed: text not on the page/);
+    const shot = String(record.observations.screenshot);
+    assert.ok(shot.endsWith('.png') && shot.includes('browser-test'), shot);
+    assert.ok((await stat(shot)).size > 1000);
+  });
+
+  test('a goto answering 404 is a failed step', async () => {
+    const { spec, prober } = browserProbe({ steps: [{ goto: `${lab.apiUrl}/landing/missing` }] });
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'fail');
+    assert.match(record.message, /step 1 \(goto .*\) failed: answered 404/);
+  });
+
+  test('config: a probe needs mail or steps; stats applies to mail mode; bad regex rejected', () => {
+    assert.throws(() => specFor(browserKind, {}), /set mail .*or steps/);
+    assert.throws(() => specFor(browserKind, { steps: [{ goto: 'http://127.0.0.1:1/' }], stats: { api: 'http://127.0.0.1:1', apiKey: 'k' } }), /mail mode only/);
+    assert.throws(() => specFor(browserKind, { steps: [{ goto: 'http://127.0.0.1:1/' }, { expectUrl: '(' }] }));
+    assert.throws(() => specFor(browserKind, { steps: [{ goto: 'http://127.0.0.1:1/', click: 'a' }] }));
+  });
+});
