@@ -45,7 +45,9 @@ export interface CheckOptions {
 
 /** Runs each selected probe once; returns the exit code (0 all pass or warn, 1 a probe failed). */
 export async function runCheck(config: LoadedConfig, probes: ProbeSpec[], options: CheckOptions, deps: { clock: Clock; logger: Logger; stdout: NodeJS.WriteStream }): Promise<number> {
-  const engine = new Engine(probes, { clock: deps.clock, logger: deps.logger, http: createHttpClient(), redactor: new Redactor(config.secrets) });
+  const http = createHttpClient();
+  await http.warmUp?.();
+  const engine = new Engine(probes, { clock: deps.clock, logger: deps.logger, http, redactor: new Redactor(config.secrets) });
   const tty = !options.json && Boolean(deps.stdout.isTTY);
   const live = tty ? new LiveBlock(deps.stdout) : undefined;
   const started = deps.clock.monotonic();

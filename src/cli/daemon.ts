@@ -31,13 +31,15 @@ const MAINTENANCE_EVERY_MS = 5 * 60_000;
 export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; logger: Logger }): Promise<Daemon> {
   const { clock, logger } = deps;
   const alertingSections = readAlertingSections(config);
+  const http = createHttpClient();
+  await http.warmUp?.();
   const store = new Store(config.store.path, clock);
   const metrics = new ProbeMetrics();
   const shutdown = new AbortController();
   const engine = new Engine(config.probes.filter((p) => p.enabled !== false), {
     clock,
     logger,
-    http: createHttpClient(),
+    http,
     redactor: new Redactor(config.secrets),
     store,
     metrics,

@@ -17,7 +17,7 @@ const USAGE = `scaiprobe — synthetic monitoring and deliverability probes for 
 
 Usage:
   scaiprobe run      [--config FILE|DIR] [--lab]      run every probe on its schedule (daemon)
-  scaiprobe check    [--config FILE|DIR] [--only NAME,...] [--tag T] [--json] [--junit FILE]
+  scaiprobe check    [--config FILE|DIR] [--only NAME,...] [--tag T] [--json] [--junit FILE] [--lab]
                                                       run the selected probes once; exit 0 all pass, 1 a probe failed, 2 bad usage/config
   scaiprobe validate [--config FILE|DIR]              check a configuration without running it
   scaiprobe report   --tenant ID [--since 30d] --out FILE.html|FILE.pdf|FILE.json [--config FILE|DIR]
@@ -27,7 +27,8 @@ Usage:
 
 Options:
   --config FILE|DIR  a YAML file, or a folder whose *.yaml files are loaded together (default: probes/)
-  --lab              (run) also start the local lab in the same process, with its credentials in the environment
+  --lab              run: also start the local lab in the same process; check, validate, report, alert test:
+                     use the lab's credentials for the configuration's \${...} references
   -h, --help         this text
 `;
 
@@ -132,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'validate': {
+      if (values.lab) await exportLabEnv();
       const config = load(configPath);
       const kinds = [...new Set(config.probes.map((p) => p.kind))].join(', ');
       process.stdout.write(`${configPath}: valid — ${config.probes.length} probe${config.probes.length === 1 ? '' : 's'} (${kinds || 'none'}) in ${config.files.join(', ')}\n`);
@@ -169,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
     case 'report': {
       if (!values.tenant) fail('report needs --tenant ID');
       if (!values.out) fail('report needs --out FILE.html, FILE.pdf or FILE.json');
+      if (values.lab) await exportLabEnv();
       const config = load(configPath);
       try {
         const written = await runReportCommand(config, { tenant: values.tenant, since: values.since ?? '30d', out: values.out }, systemClock);

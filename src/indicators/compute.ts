@@ -128,8 +128,11 @@ function listingIndicators(inputs: IndicatorInputs): Indicator[] {
   const byTenant = new Map<string, IndicatorInputs['listings']>();
   for (const listing of inputs.listings) byTenant.set(listing.tenant, [...(byTenant.get(listing.tenant) ?? []), listing]);
   return [...byTenant].map(([tenant, listings]) => {
-    const critical = listings.filter((l) => /critical|high/.test(l.severity));
-    const state: IndicatorState = critical.length > 0 ? 'critical' : listings.length > 0 ? 'warn' : 'ok';
+    // The rbl kind grades listings alert / warn / info (catalogue severities); informational
+    // listings (whole provider ranges, e.g. UCEPROTECT levels 2 and 3) never raise the state.
+    const critical = listings.filter((l) => l.severity === 'alert' || l.severity === 'critical');
+    const warning = listings.filter((l) => l.severity === 'warn' || l.severity === 'unknown');
+    const state: IndicatorState = critical.length > 0 ? 'critical' : warning.length > 0 ? 'warn' : 'ok';
     const names = listings.slice(0, 3).map((l) => `${l.target} on ${l.zone} (${l.severity})`);
     return {
       id: `blocklist:${tenant}`,

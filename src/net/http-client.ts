@@ -1,5 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { classifyNetworkError, ProbeFailure } from './errors.ts';
 
@@ -57,6 +59,12 @@ export interface HttpResponse {
 /** The HTTP client passed to every probe. Throws ProbeFailure (with an error code) when no response could be had. */
 export interface HttpClient {
   request(req: HttpRequest): Promise<HttpResponse>;
+  /**
+   * Pays the process's one-time costs (module loading, JIT, the HTTP parser)
+   * against a throwaway loopback server, so the first probe's latency is the
+   * target's and not scaiprobe's own start-up.
+   */
+  warmUp?(): Promise<void>;
 }
 
 interface ConnectionTrace {
@@ -194,7 +202,19 @@ async function requestOnce(req: HttpRequest, url: string, method: string, body: 
 
 /** The real client: undici on fresh, traced connections. */
 export function createHttpClient(): HttpClient {
-  return {
+  const client: HttpClient = {
+    async warmUp() {
+      const server = createServer((_req, res) => res.end('{}'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      try {
+        for (let i = 0; i < 3; i++) await client.request({ url: `http://127.0.0.1:${port}/`, signal: AbortSignal.timeout(5000) });
+      } catch {
+        /* warming up is best effort */
+      } finally {
+        server.close();
+      }
+    },
     async request(req) {
       const started = performance.now();
       const hops = [req.url];
@@ -230,6 +250,7 @@ export function createHttpClient(): HttpClient {
       }
     },
   };
+  return client;
 }
 
 export { ProbeFailure };

@@ -92,6 +92,10 @@ interface Pending {
   tries: number;
   attempt: number;
   timer: NodeJS.Timeout | undefined;
+  entry: ServerSocket;
+  /** Holds one of the server's window slots (false while queued behind the window). */
+  started: boolean;
+  sentAt: number;
   resolve(outcome: { reply: ParsedReply; tries: number }): void;
   reject(error: Error): void;
 }
@@ -117,7 +121,8 @@ export class DnsClient {
   private readonly abortWaiters = new WeakMap<AbortSignal, Set<Pending>>();
   readonly ignored: IgnoredCounts = { short: 0, unknownId: 0, wrongSource: 0, wrongQuestion: 0 };
 
-  constructor(private readonly options: { clock: Clock; recvBufferSize?: number; sendBufferSize?: number }) {}
+  /** `window`: queries in flight per server at first (it adapts afterwards); tests raise it to provoke drops. */
+  constructor(private readonly options: { clock: Clock; recvBufferSize?: number; sendBufferSize?: number; window?: number }) {}
 
   async query(options: DnsQueryOptions): Promise<DnsReply> {
     const started = this.options.clock.monotonic();
@@ -174,7 +179,7 @@ export class DnsClient {
       recvBufferSize: this.options.recvBufferSize ?? 4 * 1024 * 1024,
       sendBufferSize: this.options.sendBufferSize ?? 1024 * 1024,
     });
-    const entry: ServerSocket = { socket, connected: false, ready: Promise.resolve() };
+    const entry: ServerSocket = { socket, connected: false, ready: Promise.resolve(), window: this.options.window ?? START_WINDOW, inFlight: 0, queue: [], minRttMs: Infinity, lastCut: -Infinity };
     entry.ready = new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.connect(server.port, server.host, () => {
@@ -245,13 +250,32 @@ export class DnsClient {
         tries: 1 + (options.retries ?? DEFAULT_RETRIES),
         attempt: 0,
         timer: undefined,
+        entry,
+        started: false,
+        sentAt: 0,
         resolve,
         reject,
       };
       this.pending.set(id, pending);
       this.waitersOf(options.signal).add(pending);
-      this.sendTry(pending);
+      if (entry.inFlight < entry.window) this.start(pending);
+      else entry.queue.push(pending);
     });
+  }
+
+  private start(pending: Pending): void {
+    pending.started = true;
+    pending.entry.inFlight++;
+    pending.sentAt = this.options.clock.monotonic();
+    this.sendTry(pending);
+  }
+
+  /** Starts queued queries while the server's window has room; queries that ended while queued are skipped. */
+  private pump(entry: ServerSocket): void {
+    while (entry.inFlight < entry.window && entry.queue.length > 0) {
+      const next = entry.queue.shift()!;
+      if (this.pending.get(next.id) === next) this.start(next);
+    }
   }
 
   /**
@@ -271,6 +295,7 @@ export class DnsClient {
     pending.timer = undefined;
     if (this.pending.get(pending.id) !== pending) return;
     if (pending.attempt < pending.tries) {
+      shrinkWindow(pending.entry, this.options.clock.monotonic(), pending.options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       this.sendTry(pending);
       return;
     }
@@ -288,6 +313,11 @@ export class DnsClient {
     if (pending.timer) clearTimeout(pending.timer);
     pending.timer = undefined;
     this.abortWaiters.get(pending.signal)?.delete(pending);
+    if (pending.started) {
+      pending.entry.inFlight--;
+      if (reply && pending.attempt === 1) growWindow(pending.entry, this.options.clock.monotonic() - pending.sentAt);
+      this.pump(pending.entry);
+    }
     if (error || !reply) pending.reject(error ?? new ProbeFailure('INTERNAL', 'DNS query ended without a reply'));
     else pending.resolve({ reply, tries: pending.attempt });
   }
@@ -365,6 +395,37 @@ interface ServerSocket {
   socket: dgram.Socket;
   connected: boolean;
   ready: Promise<void>;
+  /** Queries allowed in flight to this server; more wait in `queue`. */
+  window: number;
+  inFlight: number;
+  queue: Pending[];
+  minRttMs: number;
+  lastCut: number;
+}
+
+/**
+ * An adaptive window per server. Past a point, more queries in flight only
+ * fill the server's receive buffer: packets are dropped and each drop costs a
+ * whole retry wait (rbldnsd drops beyond ~100 queued on a busy host). So the
+ * window starts at dnsperf's default of 100, halves on a timeout (once per
+ * timeout period), and grows by one per window of replies only while the
+ * round trip stays near the fastest seen: a far server with a long round trip
+ * gets a large window, a near one that is already queueing does not.
+ */
+const START_WINDOW = 100;
+const MIN_WINDOW = 8;
+const MAX_WINDOW = 5000;
+
+function shrinkWindow(entry: ServerSocket, now: number, timeoutMs: number): void {
+  if (now - entry.lastCut < timeoutMs) return;
+  entry.lastCut = now;
+  entry.window = Math.max(MIN_WINDOW, Math.floor(entry.window / 2));
+}
+
+function growWindow(entry: ServerSocket, rttMs: number): void {
+  if (rttMs < entry.minRttMs) entry.minRttMs = rttMs;
+  // Queueing (at the server or in our own event loop) shows as round trips well above the fastest one.
+  if (rttMs <= entry.minRttMs * 2 + 1 && entry.window < MAX_WINDOW) entry.window = Math.min(MAX_WINDOW, entry.window + 1 / entry.window);
 }
 
 /**

@@ -28,7 +28,28 @@ const seedFields = z.strictObject({
   authservId: z.string().min(1).optional(),
   /** Spam folder when the server does not flag one \Junk. */
   junkFolder: z.string().min(1).optional(),
+  /** The mailbox provider the seed stands for (reports group placement by it); guessed from the address when absent. */
+  provider: z.string().min(1).optional(),
 });
+
+const KNOWN_PROVIDERS: Array<[RegExp, string]> = [
+  [/(^|\.)(gmail|googlemail|google)\.com$/, 'Gmail'],
+  [/(^|\.)(outlook|hotmail|live|msn|office365)\.com$|\.outlook\.com$/, 'Outlook'],
+  [/(^|\.)(yahoo|ymail|aol)\.[a-z.]+$/, 'Yahoo'],
+  [/(^|\.)(icloud|me|mac)\.com$/, 'iCloud'],
+  [/(^|\.)(gmx|web)\.(de|net|com)$/, 'GMX'],
+];
+
+/** The provider a seed stands for: configured, else known by its address or IMAP host, else the address's domain. */
+export function seedProvider(seed: { address: string; provider?: string; imap: { host: string } }): string {
+  if (seed.provider) return seed.provider;
+  const domain = seed.address.split('@')[1]?.toLowerCase() ?? '';
+  for (const candidate of [domain, seed.imap.host.toLowerCase()]) {
+    const known = KNOWN_PROVIDERS.find(([pattern]) => pattern.test(candidate));
+    if (known) return known[1];
+  }
+  return domain;
+}
 
 const smtpFields = z.strictObject({
   host: z.string().min(1),
@@ -348,6 +369,7 @@ class MailProber implements Prober {
         key: `${outcome.seed.name}:${token}`,
         data: {
           seed: outcome.seed.name,
+          provider: seedProvider(outcome.seed),
           address: outcome.seed.address,
           token,
           messageId: sent.messageId,
