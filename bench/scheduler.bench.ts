@@ -13,6 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { Engine } from '../src/runner/engine.ts';
 import { Scheduler } from '../src/runner/scheduler.ts';
@@ -71,16 +73,23 @@ async function measure(count: number) {
     clock: systemClock,
     logger,
     execute: async (name, late) => {
-      lateness.push(late);
+      lateness.push(Math.max(0, late));
       await engine.run(name);
     },
   });
   const cpuStart = process.cpuUsage();
   const wallStart = performance.now();
   let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
+  let peakHeap = 0;
+  const sampler = setInterval(() => {
+    const usage = process.memoryUsage();
+    peakRss = Math.max(peakRss, usage.rss);
+    peakHeap = Math.max(peakHeap, usage.heapUsed);
+  }, 250);
   scheduler.start();
   await new Promise((resolve) => setTimeout(resolve, duration));
+  (globalThis as { gc?: () => void }).gc?.();
+  const liveHeap = process.memoryUsage().heapUsed;
   await scheduler.stop();
   clearInterval(sampler);
   const wall = (performance.now() - wallStart) / 1000;
@@ -101,14 +110,27 @@ async function measure(count: number) {
     'late max ms': (sorted.at(-1) ?? Number.NaN).toFixed(1),
     'CPU %': (((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0),
     'peak RSS MB': (peakRss / 1024 / 1024).toFixed(0),
+    'peak heap MB': (peakHeap / 1024 / 1024).toFixed(0),
+    'live heap MB': (liveHeap / 1024 / 1024).toFixed(0),
     'rows/s': (rows / wall).toFixed(0),
   };
 }
 
-const results = [];
-for (const count of (values.probes ?? '1000,5000').split(',').map(Number)) {
-  process.stderr.write(`running ${count} probes every ${every}ms for ${duration}ms...\n`);
-  results.push(await measure(count));
+// Each size runs in its own process, so one size's memory does not count against the next.
+const counts = (values.probes ?? '1000,5000').split(',').map(Number);
+if (counts.length === 1 && process.env.SCAIPROBE_BENCH_CHILD === '1') {
+  process.stdout.write(`${JSON.stringify(await measure(counts[0] ?? 1000))}\n`);
+} else {
+  const results = [];
+  for (const count of counts) {
+    process.stderr.write(`running ${count} probes every ${every}ms for ${duration}ms...\n`);
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--probes', String(count), '--every', values.every ?? '60s', '--duration', values.duration ?? '120s'], {
+      env: { ...process.env, SCAIPROBE_BENCH_CHILD: '1' },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    results.push(JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}'));
+  }
+  console.log(`\nscheduler + store, interval ${every / 1000}s, ${duration / 1000}s per row, each row in a fresh process (target: 5,000 probes/min, lateness p99 < 100 ms, RSS < 200 MB)`);
+  console.table(results);
 }
-console.log(`\nscheduler + store, interval ${every / 1000}s, ${duration / 1000}s per row (target: 5,000 probes/min, lateness p99 < 100 ms, RSS < 200 MB)`);
-console.table(results);

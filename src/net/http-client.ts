@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import { classifyNetworkError, ProbeFailure } from './errors.ts';
 
 export interface TlsOptions {
@@ -94,7 +94,7 @@ function describeCertificate(socket: tls.TLSSocket, now: number): PeerCertificat
  * A connector that times DNS, TCP connect and TLS on a fresh socket, so a
  * probe sees the same phases a new client would.
  */
-function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined): Agent.Options['connect'] {
+function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined): Client.Options['connect'] {
   return (options, callback) => {
     trace.start = performance.now();
     const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
@@ -174,15 +174,17 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** One request on a fresh connection; redirects are followed by the caller. */
 async function requestOnce(req: HttpRequest, url: string, method: string, body: HttpRequest['body']) {
   const trace: ConnectionTrace = { start: performance.now() };
-  const agent = new Agent({ connect: tracingConnector(trace, req.tls), pipelining: 0 });
+  // One single-connection client per hop: a fresh connection whose phases are this request's own.
+  const target = new URL(url);
+  const client = new Client(target.origin, { connect: tracingConnector(trace, req.tls), pipelining: 0 });
   const hopStart = performance.now();
   try {
-    const response = await undiciRequest(url, {
+    const response = await client.request({
+      path: `${target.pathname}${target.search}`,
       method: method as Dispatcher.HttpMethod,
       headers: req.headers,
       body,
       signal: req.signal,
-      dispatcher: agent,
     });
     const firstByteAt = performance.now();
     const { body: payload, truncated } = await readBody(response.body, req.maxBodyBytes ?? 1024 * 1024);
@@ -196,7 +198,7 @@ async function requestOnce(req: HttpRequest, url: string, method: string, body: 
       certificate: trace.certificate,
     };
   } finally {
-    agent.destroy().catch(() => undefined);
+    client.destroy().catch(() => undefined);
   }
 }
 
