@@ -10,6 +10,8 @@ export function createLogger(options: { level?: string; secrets?: Iterable<strin
   return pino(
     {
       level: options.level ?? 'info',
+      // The same field names as ScaiSend's own logs: level, message, tenant_id.
+      messageKey: 'message',
       base: { service: 'scaiprobe' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: {
