@@ -1,3 +1,5 @@
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createScaiSendStandIn } from './scaisend.ts';
 import { createScaiDnsStandIn } from './scaidns.ts';
@@ -73,7 +75,23 @@ export const LAB_COMPONENTS: LabComponent[] = [
   ratesLabComponent,
 ];
 
+/**
+ * The lab keeps its data in `<dir>/current`, wiped at every start: mailboxes,
+ * zones and blocklists are seeded anew, so a second start never trips over the
+ * first one's files. Only that one subfolder is ever removed.
+ */
+async function freshLabDir(dir: string): Promise<string> {
+  const current = join(dir, 'current');
+  // The servers drop to their own users (nobody, rbldns): they must be able to pass through.
+  await mkdir(dir, { recursive: true });
+  await chmod(dir, (await stat(dir)).mode | 0o711);
+  await rm(current, { recursive: true, force: true });
+  await mkdir(current, { recursive: true });
+  return current;
+}
+
 export async function startLab(options: { dir: string; ports?: Partial<LabPorts>; logger: Logger; components?: LabComponent[] }): Promise<RunningLab> {
+  const dir = await freshLabDir(options.dir);
   const ports = { ...DEFAULT_LAB_PORTS, ...options.ports };
   const scaisend = createScaiSendStandIn();
   const scaidns = createScaiDnsStandIn();
@@ -85,7 +103,7 @@ export async function startLab(options: { dir: string; ports?: Partial<LabPorts>
     stops.length = 0;
   };
   try {
-    const ctx: LabContext = { dir: options.dir, ports, logger: options.logger, scaisend, scaidns, sendCounters };
+    const ctx: LabContext = { dir, ports, logger: options.logger, scaisend, scaidns, sendCounters };
     for (const component of options.components ?? LAB_COMPONENTS) {
       const started = await component.start(ctx);
       stops.push(started.stop);
@@ -98,7 +116,7 @@ export async function startLab(options: { dir: string; ports?: Partial<LabPorts>
     lines.unshift(`ScaiSend stand-in: ${send.url} (faults: ${send.url}/__lab/faults)`, `ScaiDNS stand-in: ${dns.url} (faults: ${dns.url}/__lab/faults)`);
     return {
       ports: { ...ports, scaisend: send.port, scaidns: dns.port },
-      dir: options.dir,
+      dir,
       scaisend,
       scaidns,
       scaisendUrl: send.url,

@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { LAB_ENV, startLab, type LabPorts } from '../../src/lab/lab.ts';
+import { freePort, makeTempDir, waitForPort } from '../../src/lab/processes.ts';
+
+async function freePorts(): Promise<LabPorts> {
+  const names: Array<keyof LabPorts> = ['scaisend', 'scaidns', 'imap', 'smtp', 'pdns1Dns', 'pdns1Api', 'pdns2Dns', 'pdns2Api', 'rbldnsd', 'redis'];
+  const ports = {} as LabPorts;
+  for (const name of names) ports[name] = await freePort();
+  return ports;
+}
+
+test('the whole lab starts, stops and starts again on the same folder (a second `npm start`)', async () => {
+  const temp = await makeTempDir('scaiprobe-lab-');
+  try {
+    for (let round = 1; round <= 2; round++) {
+      const ports = await freePorts();
+      const lab = await startLab({ dir: temp.dir, ports, logger: pino({ level: 'silent' }) });
+      try {
+        const ready = await fetch(`${lab.scaisendUrl}/ready`);
+        assert.equal(ready.status, 200, `round ${round}: ScaiSend stand-in ready`);
+        const zone = await fetch(`http://127.0.0.1:${ports.pdns1Api}/api/v1/servers/localhost/zones/example.test.`, { headers: { 'x-api-key': LAB_ENV.PDNS_API_KEY ?? '' } });
+        assert.equal(zone.status, 200, `round ${round}: PowerDNS serves the seeded zone`);
+        await waitForPort(ports.imap, '127.0.0.1', 5000);
+        await waitForPort(ports.redis, '127.0.0.1', 5000);
+        assert.ok(lab.describe().length >= 5, lab.describe().join('\n'));
+      } finally {
+        await lab.stop();
+      }
+    }
+  } finally {
+    await temp.remove();
+  }
+});
