@@ -121,7 +121,7 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
           observations[text] = value === null ? null : round(value);
           if (value === null) unknown.push(text);
         }
-        const shown = expressions.slice(0, 4).map(({ text }) => `${text} = ${observations[text] ?? 'unknown'}`);
+        const shown = expressions.slice(0, 4).map(({ text }) => `${text} = ${readable(observations[text])}`);
         return {
           observations,
           message: `scraped ${last.samples} samples${shown.length > 0 ? `; ${shown.join('; ')}` : ''}`,
@@ -132,3 +132,10 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
     };
   },
 };
+
+/** Values in run messages: three significant digits are enough for a person (the observation keeps the full value). */
+function readable(value: unknown): string {
+  if (typeof value !== 'number') return value === undefined || value === null ? 'unknown' : String(value);
+  if (!Number.isFinite(value) || Number.isInteger(value)) return String(value);
+  return String(Number(value.toPrecision(3)));
+}
