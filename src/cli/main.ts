@@ -193,12 +193,20 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** One sentence for people; the stack only when asked for (SCAIPROBE_DEBUG=1). */
+function explain(error: unknown): string {
+  const { code, message, stack, address, port } = error as { code?: string; message?: string; stack?: string; address?: string; port?: number };
+  if (process.env.SCAIPROBE_DEBUG === '1') return stack ?? String(error);
+  if (code === 'EADDRINUSE') return `${address ?? '127.0.0.1'}:${port ?? '?'} is already in use: is another scaiprobe daemon or lab running? (set SCAIPROBE_DEBUG=1 for details)`;
+  return `${message ?? String(error)} (set SCAIPROBE_DEBUG=1 for details)`;
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`scaiprobe: ${(error as Error).stack ?? String(error)}\n`);
+    process.stderr.write(`scaiprobe: ${explain(error)}\n`);
     process.exit(EXIT_FAILED);
   },
 );

@@ -1,4 +1,4 @@
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createScaiSendStandIn } from './scaisend.ts';
@@ -81,13 +81,27 @@ export const LAB_COMPONENTS: LabComponent[] = [
  * first one's files. Only that one subfolder is ever removed.
  */
 async function freshLabDir(dir: string): Promise<string> {
+  await refuseIfRunning(dir);
   const current = join(dir, 'current');
   // The servers drop to their own users (nobody, rbldns): they must be able to pass through.
   await mkdir(dir, { recursive: true });
   await chmod(dir, (await stat(dir)).mode | 0o711);
   await rm(current, { recursive: true, force: true });
   await mkdir(current, { recursive: true });
+  await writeFile(join(dir, 'lab.pid'), `${process.pid}\n`);
   return current;
+}
+
+/** A second lab on the same folder would wipe the first one's mailboxes and zones under it. */
+async function refuseIfRunning(dir: string): Promise<void> {
+  const pid = Number((await readFile(join(dir, 'lab.pid'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return; // a stale file: that lab is gone
+  }
+  throw new Error(`a lab is already running from ${dir} (pid ${pid}); stop it first, or start this one with --dir elsewhere`);
 }
 
 export async function startLab(options: { dir: string; ports?: Partial<LabPorts>; logger: Logger; components?: LabComponent[] }): Promise<RunningLab> {
@@ -101,6 +115,7 @@ export async function startLab(options: { dir: string; ports?: Partial<LabPorts>
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((error) => options.logger.warn({ err: error }, 'lab part failed to stop'));
     stops.length = 0;
+    await rm(join(options.dir, 'lab.pid'), { force: true });
   };
   try {
     const ctx: LabContext = { dir, ports, logger: options.logger, scaisend, scaidns, sendCounters };

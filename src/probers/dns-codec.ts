@@ -115,6 +115,14 @@ export function parseReply(message: Buffer, query: QueryWire): ParsedReply {
   for (let section = 0; section < 3; section++) {
     const records = sections[section]!;
     for (let i = 0; i < counts[section + 1]!; i++) {
+      if (section === 2) {
+        // The OPT pseudo-record (our EDNS echoed back in nearly every reply) is dropped: skip it undecoded.
+        const optEnd = skipOpt(message, offset);
+        if (optEnd > 0) {
+          offset = optEnd;
+          continue;
+        }
+      }
       const record = packetCodecs.answer.decode(message, offset);
       offset += packetCodecs.answer.decode.bytes;
       if (offset > message.length) throw new Error('record cut short');
@@ -131,6 +139,15 @@ export function parseReply(message: Buffer, query: QueryWire): ParsedReply {
     authorities: sections[1]!,
     additionals: sections[2]!,
   };
+}
+
+/** The offset after an OPT record at `offset` (bounds checked), or 0 when the record there is not OPT. */
+function skipOpt(message: Buffer, offset: number): number {
+  // OPT's owner is the root: a single zero byte, then TYPE 41, CLASS, TTL, RDLENGTH.
+  if (message[offset] !== 0 || offset + 11 > message.length || message.readUInt16BE(offset + 1) !== 41) return 0;
+  const end = offset + 11 + message.readUInt16BE(offset + 9);
+  if (end > message.length) throw new Error('record cut short');
+  return end;
 }
 
 /** The offset after the name at `offset`; a compression pointer ends a name. */

@@ -86,7 +86,6 @@ interface Pending {
   host: string;
   port: number;
   query: QueryWire;
-  socket: dgram.Socket;
   signal: AbortSignal;
   options: DnsQueryOptions;
   tries: number;
@@ -96,6 +95,8 @@ interface Pending {
   /** Holds one of the server's window slots (false while queued behind the window). */
   started: boolean;
   sentAt: number;
+  /** The send callback, made once per query rather than once per try. */
+  onSent(error: Error | null): void;
   resolve(outcome: { reply: ParsedReply; tries: number }): void;
   reject(error: Error): void;
 }
@@ -117,9 +118,13 @@ export interface IgnoredCounts {
 export class DnsClient {
   private readonly pending = new Map<number, Pending>();
   private readonly sockets = new Map<string, ServerSocket>();
+  /** The same lookup by the server object the kinds parse once, skipping a key string per query. */
+  private readonly socketsByServer = new WeakMap<DnsServer, ServerSocket>();
   /** One abort listener per run signal, however many queries wait on it. */
   private readonly abortWaiters = new WeakMap<AbortSignal, Set<Pending>>();
   readonly ignored: IgnoredCounts = { short: 0, unknownId: 0, wrongSource: 0, wrongQuestion: 0 };
+  /** One timer callback for every try (the query rides as the timer's argument), not a closure per try. */
+  private readonly onTimerOf = (pending: Pending): void => this.onTimer(pending);
 
   /** `window`: queries in flight per server at first (it adapts afterwards); tests raise it to provoke drops. */
   constructor(private readonly options: { clock: Clock; recvBufferSize?: number; sendBufferSize?: number; window?: number }) {}
@@ -170,16 +175,21 @@ export class DnsClient {
    * (the main per-query cost at thousands of queries a second).
    */
   private socketFor(server: DnsServer): ServerSocket {
+    const cached = this.socketsByServer.get(server);
+    if (cached && this.sockets.get(cached.key) === cached) return cached;
     const key = `${server.host}|${server.port}`;
     const existing = this.sockets.get(key);
-    if (existing) return existing;
+    if (existing) {
+      this.socketsByServer.set(server, existing);
+      return existing;
+    }
     const socket = dgram.createSocket({
       type: net.isIPv6(server.host) ? 'udp6' : 'udp4',
       // Bursts of replies arrive faster than one event loop turn drains them.
       recvBufferSize: this.options.recvBufferSize ?? 4 * 1024 * 1024,
       sendBufferSize: this.options.sendBufferSize ?? 1024 * 1024,
     });
-    const entry: ServerSocket = { socket, connected: false, ready: Promise.resolve(), window: this.options.window ?? START_WINDOW, inFlight: 0, queue: [], minRttMs: Infinity, lastCut: -Infinity };
+    const entry: ServerSocket = { key, socket, connected: false, ready: Promise.resolve(), window: this.options.window ?? START_WINDOW, inFlight: 0, queue: [], outbox: [], flushScheduled: false, minRttMs: Infinity, lastCut: -Infinity };
     entry.ready = new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.connect(server.port, server.host, () => {
@@ -200,6 +210,7 @@ export class DnsClient {
     });
     socket.unref();
     this.sockets.set(key, entry);
+    this.socketsByServer.set(server, entry);
     return entry;
   }
 
@@ -231,10 +242,16 @@ export class DnsClient {
     this.settle(pending, undefined, reply);
   }
 
-  private async udpQuery(options: DnsQueryOptions): Promise<{ reply: ParsedReply; tries: number }> {
+  private udpQuery(options: DnsQueryOptions): Promise<{ reply: ParsedReply; tries: number }> {
     const entry = this.socketFor(options.server);
-    if (!entry.connected) await entry.ready.catch((error: unknown) => Promise.reject(classifyNetworkError(error)));
-    if (options.signal.aborted) throw classifyNetworkError(options.signal.reason, options.signal);
+    // Not async: once the socket is connected (every query but the first few) no promise is spent on waiting for it.
+    if (!entry.connected) {
+      return entry.ready.then(
+        () => this.udpQuery(options),
+        (error: unknown) => Promise.reject(classifyNetworkError(error)),
+      );
+    }
+    if (options.signal.aborted) return Promise.reject(classifyNetworkError(options.signal.reason, options.signal));
     // The id is taken and registered with no await in between: two queries must never hold the same id.
     const id = this.allocateId();
     const query = encodeQuery(options.name, options.type, id, options.recursion ?? false, options.edns !== false);
@@ -244,7 +261,6 @@ export class DnsClient {
         host: options.server.host,
         port: options.server.port,
         query,
-        socket: entry.socket,
         signal: options.signal,
         options,
         tries: 1 + (options.retries ?? DEFAULT_RETRIES),
@@ -253,6 +269,9 @@ export class DnsClient {
         entry,
         started: false,
         sentAt: 0,
+        onSent: (error) => {
+          if (error) this.settle(pending, classifyNetworkError(error));
+        },
         resolve,
         reject,
       };
@@ -279,16 +298,43 @@ export class DnsClient {
   }
 
   /**
-   * Sends the next try and arms its timer. A late reply to an earlier try is as
-   * good as a reply to this one: same id, same pending entry.
+   * Arms the next try's timer and queues its datagram for the flush at the end
+   * of this event loop turn. A late reply to an earlier try is as good as a
+   * reply to this one: same id, same pending entry.
    */
   private sendTry(pending: Pending): void {
     pending.attempt++;
     const timeoutMs = pending.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    pending.timer = setTimeout(() => this.onTimer(pending), retryWait(timeoutMs, pending.attempt));
-    pending.socket.send(pending.query.wire, (error) => {
-      if (error) this.settle(pending, classifyNetworkError(error));
-    });
+    pending.timer = setTimeout(this.onTimerOf, retryWait(timeoutMs, pending.attempt), pending);
+    const entry = pending.entry;
+    entry.outbox.push(pending);
+    if (!entry.flushScheduled) {
+      entry.flushScheduled = true;
+      setImmediate(() => this.flush(entry));
+    }
+  }
+
+  /**
+   * Sends the queued datagrams back to back. On loopback most of a send's cost
+   * is waking the server's thread (8 µs a send to a socket nobody reads, 25-80
+   * µs to a server that sleeps between packets); the replies to one turn's
+   * reads come out as one burst, so the server is woken once per burst rather
+   * than once per query. node's dgram has no sendmmsg, so this is the batching
+   * available.
+   */
+  private flush(entry: ServerSocket): void {
+    entry.flushScheduled = false;
+    const batch = entry.outbox;
+    entry.outbox = [];
+    for (const pending of batch) {
+      if (this.pending.get(pending.id) !== pending) continue;
+      try {
+        entry.socket.send(pending.query.wire, pending.onSent);
+      } catch (error) {
+        // A socket closed by an error meanwhile throws here instead of calling back.
+        this.settle(pending, classifyNetworkError(error));
+      }
+    }
   }
 
   private onTimer(pending: Pending): void {
@@ -392,6 +438,7 @@ export class DnsClient {
 }
 
 interface ServerSocket {
+  key: string;
   socket: dgram.Socket;
   connected: boolean;
   ready: Promise<void>;
@@ -399,6 +446,9 @@ interface ServerSocket {
   window: number;
   inFlight: number;
   queue: Pending[];
+  /** Tries waiting for the end-of-turn flush. */
+  outbox: Pending[];
+  flushScheduled: boolean;
   minRttMs: number;
   lastCut: number;
 }

@@ -3,7 +3,7 @@ import type { RecordType } from 'dns-packet';
 import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
 import { formatDuration } from '../util/duration.ts';
 import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
-import { DnsClient, parseServer, type DnsReply, type DnsServer } from './dns-wire.ts';
+import { DnsClient, parseServer, type DnsQueryOptions, type DnsReply, type DnsServer } from './dns-wire.ts';
 import { compareSerials, rdataText, soaSerial, txtText } from './dns-records.ts';
 import { queryFields, recordType, resolverOf, serverText } from './dns-config.ts';
 import { authoritativeServers, type LookupBudget } from './dns-lookup.ts';
@@ -65,16 +65,27 @@ export function createDnsProber(spec: DnsSpec & CommonProbeSpec, deps: ProberDep
     return authoritativeServers(client, spec.authoritative ?? '.', resolverOf(spec.resolver), spec.port, budget(ctx));
   };
 
+  const options = (ctx: ProbeContext, server: DnsServer, name: string, type: RecordType): DnsQueryOptions => ({
+    name,
+    type,
+    server,
+    signal: ctx.signal,
+    recursion: spec.recursion,
+    transport: spec.transport,
+    timeoutMs: spec.queryTimeout,
+    retries: spec.queryRetries,
+  });
+
   const ask = async (ctx: ProbeContext, server: DnsServer, name: string, type: RecordType): Promise<ServerOutcome> => {
-    const common = { server, signal: ctx.signal, recursion: spec.recursion, transport: spec.transport, timeoutMs: spec.queryTimeout, retries: spec.queryRetries };
     try {
+      if (!spec.serials) return { server, reply: await client.query(options(ctx, server, name, type)) };
       const [reply, soa] = await Promise.all([
-        client.query({ ...common, name, type }),
+        client.query(options(ctx, server, name, type)),
         // The SOA of the zone holding `name`: in the answer at the apex, in the authority section below it.
-        spec.serials ? client.query({ ...common, name: spec.authoritative ?? name, type: 'SOA' }).catch(() => undefined) : undefined,
+        client.query(options(ctx, server, spec.authoritative ?? name, 'SOA')).catch(() => undefined),
       ]);
       const serial = soa ? (soaSerial(soa.answers) ?? soaSerial(soa.authorities)) : undefined;
-      return { server, reply, ...(serial === undefined ? {} : { serial }) };
+      return serial === undefined ? { server, reply } : { server, reply, serial };
     } catch (error) {
       if (ctx.signal.aborted) throw classifyNetworkError(error, ctx.signal);
       return { server, error: classifyNetworkError(error) };
@@ -86,9 +97,9 @@ export function createDnsProber(spec: DnsSpec & CommonProbeSpec, deps: ProberDep
       const list = await servers(ctx);
       const name = spec.challenge?.name ?? spec.query?.name ?? '';
       const type: RecordType = spec.challenge ? 'TXT' : (spec.query?.type ?? 'A');
-      const outcomes = await Promise.all(list.map((server) => ask(ctx, server, name, type)));
-      const answered = outcomes.filter((outcome) => outcome.reply);
-      if (answered.length === 0) {
+      // One server (the usual case) without Promise.all's array and closure per run.
+      const outcomes = list.length === 1 ? [await ask(ctx, list[0]!, name, type)] : await Promise.all(list.map((server) => ask(ctx, server, name, type)));
+      if (!outcomes.some((outcome) => outcome.reply)) {
         const first = outcomes[0]?.error;
         throw new ProbeFailure(first?.code ?? 'TIMEOUT', `no server answered ${name} ${type}: ${outcomes.map((o) => `${o.server.label}: ${o.error?.message}`).join('; ')}`);
       }
@@ -100,50 +111,87 @@ export function createDnsProber(spec: DnsSpec & CommonProbeSpec, deps: ProberDep
   };
 }
 
+/**
+ * The observations every dns probe gives. Plain loops, each reply's record
+ * texts computed once: at thousands of probes a second this function was a
+ * fifth of the JS time per probe (texts sorted three times per server, a
+ * closure per step).
+ */
 function commonMeasurement(outcomes: ServerOutcome[], name: string, type: string): Measurement {
   const observations: Observations = {};
   const warnings: string[] = [];
   const phases: Record<string, number> = {};
-  const answered = outcomes.filter((outcome): outcome is ServerOutcome & { reply: DnsReply } => Boolean(outcome.reply));
+  const answered: Array<{ label: string; reply: DnsReply; texts: string[] }> = [];
+  const known: number[] = [];
   for (const outcome of outcomes) {
     const label = outcome.server.label;
     if (outcome.reply) {
-      observations[`latency.${label}`] = round(outcome.reply.latencyMs);
+      const texts = answerTexts(outcome.reply);
+      const latency = round(outcome.reply.latencyMs);
+      answered.push({ label, reply: outcome.reply, texts });
+      observations[`latency.${label}`] = latency;
       observations[`rcode.${label}`] = outcome.reply.rcode;
-      observations[`answers.${label}`] = answerTexts(outcome.reply);
+      observations[`answers.${label}`] = texts;
       observations[`transport.${label}`] = outcome.reply.transport;
-      phases[`dns.${label}`] = round(outcome.reply.latencyMs);
+      phases[`dns.${label}`] = latency;
     } else {
       observations[`error.${label}`] = outcome.error?.message ?? 'no answer';
       warnings.push(`${label} did not answer ${name} ${type}: ${outcome.error?.message}`);
     }
-    if (outcome.serial !== undefined) observations[`serial.${label}`] = outcome.serial;
+    if (outcome.serial !== undefined) {
+      observations[`serial.${label}`] = outcome.serial;
+      known.push(outcome.serial);
+    }
   }
-  const rcodes = answered.map((outcome) => outcome.reply.rcode);
+  const first = answered[0];
+  let rcodesAgree = true;
+  let aa = true;
+  let firstDeviation: string | null = null;
+  let common = first ? first.texts.slice() : [];
+  let ttlMin = Infinity;
+  let ttlMax = -Infinity;
+  const ttlSet = new Set<number>();
+  let latencyMax = -Infinity;
+  for (const { reply, texts } of answered) {
+    if (reply.rcode !== first?.reply.rcode) rcodesAgree = false;
+    if (firstDeviation === null && reply.rcode !== 'NOERROR') firstDeviation = reply.rcode;
+    if (!reply.aa) aa = false;
+    // Records every answering server gave, so `answers contains X` holds only when each of them serves X.
+    if (reply !== first?.reply) common = common.filter((text) => texts.includes(text));
+    for (const record of reply.answers) {
+      const ttl = (record as { ttl?: number }).ttl ?? 0;
+      if (ttl < ttlMin) ttlMin = ttl;
+      if (ttl > ttlMax) ttlMax = ttl;
+      ttlSet.add(ttl);
+    }
+    if (reply.latencyMs > latencyMax) latencyMax = reply.latencyMs;
+  }
   // One rcode when all agree; otherwise the first that is not NOERROR, so `rcode == "NOERROR"` fails on any deviation.
-  observations.rcode = rcodes.every((rcode) => rcode === rcodes[0]) ? (rcodes[0] ?? null) : (rcodes.find((rcode) => rcode !== 'NOERROR') ?? null);
-  observations.aa = answered.every((outcome) => outcome.reply.aa);
-  // Records every answering server gave, so `answers contains X` holds only when each of them serves X.
-  const sets = answered.map((outcome) => answerTexts(outcome.reply));
-  const common = (sets[0] ?? []).filter((text) => sets.every((set) => set.includes(text)));
+  observations.rcode = rcodesAgree ? (first?.reply.rcode ?? null) : firstDeviation;
+  observations.aa = aa;
   observations.answers = common;
   observations['answers.count'] = common.length;
-  const ttls = answered.flatMap((outcome) => outcome.reply.answers.map((record) => (record as { ttl?: number }).ttl ?? 0));
-  observations.ttl = ttls.length ? Math.min(...ttls) : null;
-  observations['ttl.max'] = ttls.length ? Math.max(...ttls) : null;
-  observations.ttls = [...new Set(ttls)].sort((a, b) => a - b).map(String);
-  const signature = (outcome: ServerOutcome & { reply: DnsReply }) => `${outcome.reply.rcode}|${answerTexts(outcome.reply).join('\n')}`;
-  const agree = answered.length === outcomes.length && answered.every((outcome) => signature(outcome) === signature(answered[0]!));
+  const hasTtl = ttlSet.size > 0;
+  observations.ttl = hasTtl ? ttlMin : null;
+  observations['ttl.max'] = hasTtl ? ttlMax : null;
+  observations.ttls = hasTtl ? [...ttlSet].sort((a, b) => a - b).map(String) : [];
+  let agree = answered.length === outcomes.length;
+  if (agree && first) {
+    const signature = `${first.reply.rcode}|${first.texts.join('\n')}`;
+    for (const { reply, texts } of answered) {
+      if (`${reply.rcode}|${texts.join('\n')}` !== signature) {
+        agree = false;
+        break;
+      }
+    }
+  }
   observations['servers.agree'] = agree;
   observations['servers.count'] = outcomes.length;
   observations['servers.answered'] = answered.length;
-  const serials = outcomes.map((outcome) => outcome.serial);
-  const known = serials.filter((serial): serial is number => serial !== undefined);
   observations['serial.agree'] = known.length === outcomes.length && known.every((serial) => serial === known[0]);
   observations.serial = known.length ? known.reduce((newest, serial) => (compareSerials(newest, serial) < 0 ? serial : newest)) : null;
-  const latencies = answered.map((outcome) => outcome.reply.latencyMs);
-  observations.latency = latencies.length ? round(Math.max(...latencies)) : null;
-  if (!agree && answered.length === outcomes.length) warnings.push(`servers disagree on ${name} ${type}: ${answered.map((o) => `${o.server.label} ${o.reply.rcode} [${answerTexts(o.reply).join(', ')}]`).join('; ')}`);
+  observations.latency = answered.length ? round(latencyMax) : null;
+  if (!agree && answered.length === outcomes.length) warnings.push(`servers disagree on ${name} ${type}: ${answered.map((o) => `${o.label} ${o.reply.rcode} [${o.texts.join(', ')}]`).join('; ')}`);
   if (observations['serial.agree'] === false && known.length > 1) warnings.push(`SOA serials differ: ${outcomes.map((o) => `${o.server.label} ${o.serial ?? '?'}`).join(', ')}`);
   const message = `${name} ${type}: ${observations.rcode}, ${common.length} record(s) at ${answered.length}/${outcomes.length} server(s)`;
   return { observations, phases, warnings, message };

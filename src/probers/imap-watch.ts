@@ -1,4 +1,4 @@
-import type { ImapFlow, FetchMessageObject } from 'imapflow';
+import type { ImapFlow, FetchMessageObject, ListResponse } from 'imapflow';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
@@ -64,6 +64,15 @@ export async function withSignal<T>(promise: Promise<T>, signal: AbortSignal, on
     cleanup();
     promise.catch(() => undefined);
   }
+}
+
+/**
+ * Starts loading imapflow without waiting for it: a mail probe calls this when
+ * it is created, so its first run does not also pay for loading the library
+ * (a few hundred ms on a busy host) while its connections are timed.
+ */
+export function preloadImap(logger: Logger): void {
+  import('imapflow').catch((error: Error) => logger.debug({ err: error }, 'preloading imapflow failed'));
 }
 
 export async function createImapClient(account: ImapAccount, options: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
@@ -156,24 +165,66 @@ export class FolderWatch {
     return Boolean(this.idler?.usable && this.worker?.usable);
   }
 
-  /** The command connection (LIST on the INBOX watcher); never the idling one. */
-  get imap(): ImapFlow | undefined {
-    return this.worker;
+  /** The folders of the account, listed on the command connection (once it is connected). */
+  async list(signal: AbortSignal): Promise<ListResponse[]> {
+    let folders: ListResponse[] = [];
+    await withSignal(
+      this.enqueueStrict(async () => {
+        if (!this.worker?.usable) throw new ProbeFailure('CONNECT', this.lostReason ?? `IMAP connection to ${describe(this.account)} (${this.folder}, command) is not open`);
+        folders = await this.worker.list();
+      }),
+      signal,
+    );
+    return folders;
   }
 
   /** Connects and selects the folder on both connections if not already; a dropped connection is replaced. */
   async open(signal: AbortSignal): Promise<void> {
-    const [idler, worker] = await Promise.allSettled([
-      this.idler?.usable ? undefined : this.openSelected(signal, { autoIdle: false }),
-      this.worker?.usable || !this.options.separateWorker ? undefined : this.openSelected(signal, { autoIdle: true }),
-    ]);
-    // Keep whichever side did connect (the other is retried at the next open).
-    if (idler.status === 'fulfilled' && idler.value) this.adoptIdler(idler.value.client, idler.value.uidNext);
-    if (idler.status === 'fulfilled' && idler.value && !this.options.separateWorker) this.adoptWorker(idler.value.client);
-    if (worker.status === 'fulfilled' && worker.value) this.adoptWorker(worker.value.client);
-    if (idler.status === 'rejected') throw idler.reason;
-    if (worker.status === 'rejected') throw worker.reason;
-    this.lostReason = undefined;
+    const { idler, worker } = this.connect(signal);
+    const [idled, worked] = await Promise.allSettled([idler, worker]);
+    if (idled.status === 'rejected') throw idled.reason;
+    if (worked.status === 'rejected') throw worked.reason;
+  }
+
+  /**
+   * Starts connecting whichever connection is missing and returns at once:
+   * `idler` resolves when the folder is watched (IDLE entered), `worker` when
+   * commands can run too. The caller may send as soon as `idler` resolves: an
+   * EXISTS seen before the worker is ready is timed when seen and fetched once
+   * it is (the command queue waits for it), and every token expected before
+   * the idler's SELECT is searched for right after it, so a message that came
+   * before the folder was watched is found too.
+   */
+  connect(signal: AbortSignal): { idler: Promise<void>; worker: Promise<void> } {
+    const idler = this.idler?.usable
+      ? Promise.resolve()
+      : this.openSelected(signal, { autoIdle: false }).then(({ client, uidNext }) => {
+          this.adoptIdler(client, uidNext);
+          if (!this.options.separateWorker) this.adoptWorker(client);
+          this.catchUp(uidNext);
+        });
+    const worker =
+      this.worker?.usable || !this.options.separateWorker
+        ? idler
+        : this.openSelected(signal, { autoIdle: true }).then(({ client }) => this.adoptWorker(client));
+    // Commands wait for the worker; when it failed they find no usable connection and report the loss.
+    this.queue = this.queue.then(() => worker.catch(() => undefined));
+    // Whichever side connected is kept (the other is retried at the next connect).
+    void Promise.all([idler, worker]).then(
+      () => (this.lostReason = undefined),
+      () => undefined,
+    );
+    return { idler, worker };
+  }
+
+  /**
+   * Searches for every token still wanted among the messages already there at
+   * the idler's SELECT (uid < `uidNext`). Later ones come with an EXISTS, which
+   * times them better than this search could.
+   */
+  private catchUp(uidNext: number): void {
+    if (uidNext <= 1) return;
+    for (const token of this.wanted) if (!this.found.has(token)) void this.enqueue(() => this.searchFor(token, uidNext - 1));
   }
 
   private async openSelected(signal: AbortSignal, options: { autoIdle: boolean }): Promise<{ client: ImapFlow; uidNext: number }> {
@@ -298,10 +349,11 @@ export class FolderWatch {
     if (options.search) await withSignal(this.enqueue(() => this.searchFor(token)), signal);
   }
 
-  private async searchFor(token: string): Promise<void> {
+  /** Finds `token` by SUBJECT search (up to uid `lastUid` when given). */
+  private async searchFor(token: string, lastUid?: number): Promise<void> {
     const client = this.worker;
     if (!client?.usable || this.found.has(token)) return;
-    const uids = await client.search({ subject: token }, { uid: true });
+    const uids = await client.search({ subject: token, ...(lastUid ? { uid: `1:${lastUid}` } : {}) }, { uid: true });
     if (!Array.isArray(uids) || uids.length === 0) return;
     const messages = await client.fetchAll(uids.join(','), { uid: true, envelope: true, headers: true, internalDate: true }, { uid: true });
     const now = this.deps.clock.now();

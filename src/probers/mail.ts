@@ -6,7 +6,7 @@ import { ProbeFailure } from '../net/errors.ts';
 import { formatDuration } from '../util/duration.ts';
 import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RunItem, CommonProbeSpec } from './types.ts';
 import { judgeAuthentication, type AuthVerdict } from './auth-results.ts';
-import { FolderWatch, searchOtherFolders, withSignal, type ImapAccount, type Sighting } from './imap-watch.ts';
+import { FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from './imap-watch.ts';
 import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from './mail-send.ts';
 
 export const imapFields = z.strictObject({
@@ -198,6 +198,7 @@ class MailProber implements Prober {
     private readonly spec: MailSpec & CommonProbeSpec,
     private readonly deps: ProberDeps,
   ) {
+    preloadImap(deps.logger);
     this.watches = spec.seeds.map((seed) => {
       const account = accountOf(seed);
       return { spec: seed, account, inbox: new FolderWatch(account, 'INBOX', deps), junk: undefined, junkPath: undefined };
@@ -208,24 +209,59 @@ class MailProber implements Prober {
     return `${this.spec.subjectPrefix} ${this.spec.name} `;
   }
 
-  /** Connects each seed's INBOX and spam-folder watchers (kept across runs). */
-  private async openSeed(watch: SeedWatch, ctx: ProbeContext): Promise<void> {
-    try {
-      await watch.inbox.open(ctx.signal);
-      if (!watch.junkPath) {
-        const folders = await withSignal(watch.inbox.imap!.list(), ctx.signal);
-        const flagged = folders.find((folder) => folder.specialUse === '\\Junk')?.path;
-        const named = watch.spec.junkFolder ? folders.find((folder) => folder.path === watch.spec.junkFolder)?.path : undefined;
-        if (watch.spec.junkFolder && !named) throw new ProbeFailure('CONFIG', `junkFolder "${watch.spec.junkFolder}" does not exist (folders: ${folders.map((f) => f.path).join(', ')})`);
-        watch.junkPath = named ?? flagged;
-        // Only the inbox's arrival time is measured: the spam folder makes do with one connection.
-        if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps, { separateWorker: false });
-      }
-      await watch.junk?.open(ctx.signal);
-    } catch (error) {
-      const failure = error instanceof ProbeFailure ? error : new ProbeFailure('CONNECT', (error as Error).message, { cause: error });
-      throw new ProbeFailure(failure.code, `seed ${watch.spec.name}: ${failure.message}`, { cause: error });
+  /**
+   * Starts connecting a seed's watchers (kept across runs); resolves with the
+   * rest of the set-up once the INBOX is watched, which is all a send has to
+   * wait for. The rest — the INBOX command connection, finding and watching
+   * the spam folder, sweeping old probe messages — runs during the send.
+   */
+  private async watchInbox(watch: SeedWatch, token: string, ctx: ProbeContext, warnings: string[]): Promise<{ rest: Promise<number> }> {
+    await watch.inbox.expect(token, ctx.signal);
+    // A spam folder already watched must know the token before the send: an EXISTS for a token not expected is passed over.
+    await watch.junk?.expect(token, ctx.signal);
+    const { idler, worker } = watch.inbox.connect(ctx.signal);
+    const rest = (async () => {
+      await worker;
+      await this.watchJunk(watch, token, ctx);
+      return this.spec.keepLatest ? 0 : this.sweep(watch, token, ctx, warnings);
+    })();
+    // When the idler fails the caller never awaits `rest`; its own failure is the one reported.
+    rest.catch(() => undefined);
+    await idler;
+    return { rest };
+  }
+
+  private async watchJunk(watch: SeedWatch, token: string, ctx: ProbeContext): Promise<void> {
+    if (!watch.junkPath) {
+      const folders = await watch.inbox.list(ctx.signal);
+      const flagged = folders.find((folder) => folder.specialUse === '\\Junk')?.path;
+      const named = watch.spec.junkFolder ? folders.find((folder) => folder.path === watch.spec.junkFolder)?.path : undefined;
+      if (watch.spec.junkFolder && !named) throw new ProbeFailure('CONFIG', `junkFolder "${watch.spec.junkFolder}" does not exist (folders: ${folders.map((f) => f.path).join(', ')})`);
+      watch.junkPath = named ?? flagged;
+      // Only the inbox's arrival time is measured: the spam folder makes do with one connection.
+      if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps, { separateWorker: false });
     }
+    // Tokens expected before the spam folder's SELECT are searched for after it (FolderWatch.connect).
+    await watch.junk?.expect(token, ctx.signal);
+    await watch.junk?.open(ctx.signal);
+  }
+
+  /** Deletes probe messages other runs left (interrupted ones); this run's `token` is kept, as the sweep runs during the send. */
+  private async sweep(watch: SeedWatch, token: string, ctx: ProbeContext, warnings: string[]): Promise<number> {
+    const counts = await Promise.all(
+      this.folders(watch).map((folder) =>
+        folder.sweep(this.marker, new Set([token]), ctx.signal).catch((error: Error) => {
+          warnings.push(`seed ${watch.spec.name}: sweeping old probe messages in ${folder.folder} failed: ${error.message}`);
+          return 0;
+        }),
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private seedFailure(watch: SeedWatch, error: unknown): ProbeFailure {
+    const failure = error instanceof ProbeFailure ? error : new ProbeFailure('CONNECT', (error as Error).message, { cause: error });
+    return new ProbeFailure(failure.code, `seed ${watch.spec.name}: ${failure.message}`, { cause: error });
   }
 
   private folders(watch: SeedWatch): FolderWatch[] {
@@ -253,32 +289,28 @@ class MailProber implements Prober {
     // Every IMAP wait of every seed listens on this one signal at the same time.
     setMaxListeners(Math.max(20, this.watches.length * 8), ctx.signal);
     const started = ctx.clock.monotonic();
-    await Promise.all(this.watches.map((watch) => this.openSeed(watch, ctx)));
-    phases.connect = Math.round(ctx.clock.monotonic() - started);
-
-    let swept = 0;
-    // keepLatest: the previous message stays until this run's has arrived (swept in sendAndJudge).
-    for (const watch of this.spec.keepLatest ? [] : this.watches) {
-      for (const folder of this.folders(watch)) {
-        swept += await folder.sweep(this.marker, new Set(), ctx.signal).catch((error: Error) => {
-          warnings.push(`seed ${watch.spec.name}: sweeping old probe messages in ${folder.folder} failed: ${error.message}`);
-          return 0;
-        });
-      }
-    }
-    await Promise.all(this.watches.flatMap((watch) => this.folders(watch).map((folder) => folder.expect(token, ctx.signal))));
-
     try {
-      return await this.sendAndJudge(token, ctx, { warnings, phases, swept });
+      // Only the INBOX watches must be up before the send; the rest of the set-up runs during it.
+      const seeds = await Promise.all(this.watches.map((watch) => this.watchInbox(watch, token, ctx, warnings).catch((error: unknown) => Promise.reject(this.seedFailure(watch, error)))));
+      phases.connect = Math.round(ctx.clock.monotonic() - started);
+      const rest = Promise.all(seeds.map(({ rest }, index) => rest.catch((error: unknown) => Promise.reject(this.seedFailure(this.watches[index]!, error)))));
+      return await this.sendAndJudge(token, ctx, { warnings, phases, swept: 0 }, rest);
     } finally {
       for (const watch of this.watches) for (const folder of this.folders(watch)) folder.forget(token);
     }
   }
 
-  private async sendAndJudge(token: string, ctx: ProbeContext, run: { warnings: string[]; phases: Record<string, number>; swept: number }): Promise<Measurement> {
+  private async sendAndJudge(token: string, ctx: ProbeContext, run: { warnings: string[]; phases: Record<string, number>; swept: number }, setUp: Promise<number[]>): Promise<Measurement> {
     const message = buildMessage(this.spec, token);
-    const sent = await this.send(message, ctx);
+    const setUpStarted = ctx.clock.monotonic();
+    // The message cannot arrive before the send is accepted: the rest of the set-up overlaps with it (and is awaited, so a run leaves no work behind).
+    const [sending, settingUp] = await Promise.allSettled([this.send(message, ctx), setUp]);
+    if (sending.status === 'rejected') throw sending.reason;
+    if (settingUp.status === 'rejected') throw settingUp.reason;
+    const sent = sending.value;
     run.phases.send = sent.latencyMs;
+    run.phases.setUp = Math.round(ctx.clock.monotonic() - setUpStarted);
+    run.swept = settingUp.value.reduce((a, b) => a + b, 0);
 
     // Leave time before the deadline for the one search of the other folders and the clean-up, also on a busy host.
     const margin = Math.min(5000, Math.max(1000, (ctx.deadline - ctx.clock.now()) * 0.25));

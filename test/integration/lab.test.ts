@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import { runCli } from '../helpers/cli.ts';
 import { LAB_ENV, startLab, type LabPorts } from '../../src/lab/lab.ts';
 import { freePort, makeTempDir, waitForPort } from '../../src/lab/processes.ts';
 
@@ -25,6 +26,11 @@ test('the whole lab starts, stops and starts again on the same folder (a second 
         await waitForPort(ports.imap, '127.0.0.1', 5000);
         await waitForPort(ports.redis, '127.0.0.1', 5000);
         assert.ok(lab.describe().length >= 5, lab.describe().join('\n'));
+        // A second lab on the same folder would wipe this one's data from under it: refused.
+        const second = await runCli(['lab', '--dir', temp.dir], {}, 20_000);
+        assert.equal(second.code, 1, second.stderr);
+        assert.match(second.stderr, /a lab is already running from .* \(pid \d+\)/);
+        assert.equal((await fetch(`${lab.scaisendUrl}/ready`)).status, 200, 'the running lab is untouched');
       } finally {
         await lab.stop();
       }

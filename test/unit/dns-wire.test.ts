@@ -60,6 +60,23 @@ const behaviours: Record<string, Behaviour> = {
     };
   })(),
   'big.test': (q, reply) => reply(answerFor(q, { flags: 1024 | 512, answers: [] })),
+  // Glue on both sides of the OPT record: OPT is skipped undecoded, the records around it are kept.
+  'opt-glue.test': (q, reply) =>
+    reply(
+      answerFor(q, {
+        additionals: [
+          { name: 'ns1.opt-glue.test', type: 'A', ttl: 60, data: '192.0.2.53' },
+          { name: '.', type: 'OPT', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] },
+          { name: 'ns2.opt-glue.test', type: 'A', ttl: 60, data: '192.0.2.54' },
+        ],
+      } as Partial<Packet>),
+    ),
+  'cut-opt.test': (q, reply) => {
+    // An OPT record whose RDLENGTH runs past the end of the message.
+    const whole = encode(answerFor(q, { additionals: [{ name: '.', type: 'OPT', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] }] } as unknown as Partial<Packet>));
+    whole.writeUInt16BE(40, whole.length - 2);
+    reply(whole);
+  },
 };
 
 function tcpAnswer(query: DecodedPacket): Packet {
@@ -142,6 +159,18 @@ describe('dns wire layer against a scripted fixture socket', () => {
 
   test('a malformed reply with the right id is a PROTOCOL error, not a crash', async () => {
     await assert.rejects(ask('malformed.test'), (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL');
+  });
+
+  test('the OPT record is dropped from the additional section, the glue around it kept', async () => {
+    const reply = await ask('opt-glue.test');
+    assert.deepEqual(reply.additionals.map((record) => [record.name, record.type, dataOf(record)]), [
+      ['ns1.opt-glue.test', 'A', '192.0.2.53'],
+      ['ns2.opt-glue.test', 'A', '192.0.2.54'],
+    ]);
+  });
+
+  test('an OPT record cut short is a PROTOCOL error', async () => {
+    await assert.rejects(ask('cut-opt.test'), (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL' && /cut short/.test(error.message));
   });
 
   test('a lost packet is recovered by a retry', async () => {
