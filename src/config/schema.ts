@@ -49,6 +49,15 @@ export const commonProbeFields = {
   expect: z.array(assertionSchema).default([]),
 };
 
+/** Certificate checks shared by every TLS client: trust `ca` (PEM) besides the system's, skip them (`insecure`), `servername` for SNI. */
+export const tlsOptionsSchema = z
+  .strictObject({
+    insecure: z.boolean().default(false),
+    ca: z.string().optional(),
+    servername: z.string().optional(),
+  })
+  .optional();
+
 export const defaultsSchema = z.strictObject({
   every: duration().optional(),
   timeout: duration().optional(),

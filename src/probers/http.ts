@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tlsOptionsSchema } from '../config/schema.ts';
 import type { HttpResponse } from '../net/http-client.ts';
 import type { Measurement, Observations, ObservationValue, ProbeKind } from './types.ts';
 
@@ -10,13 +11,7 @@ const fields = z.object({
   body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
   /** Redirects to follow; 0 reports the 3xx itself. */
   redirects: z.number().int().min(0).max(20).default(5),
-  tls: z
-    .strictObject({
-      insecure: z.boolean().default(false),
-      ca: z.string().optional(),
-      servername: z.string().optional(),
-    })
-    .optional(),
+  tls: tlsOptionsSchema,
   maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
 });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
-import { duration } from '../config/schema.ts';
+import { duration, tlsOptionsSchema } from '../config/schema.ts';
 import { ProbeFailure } from '../net/errors.ts';
 import { formatDuration } from '../util/duration.ts';
 import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RunItem, CommonProbeSpec } from './types.ts';
@@ -58,13 +58,7 @@ const smtpFields = z.strictObject({
   /** Fail unless the server offers STARTTLS (it is used whenever offered). */
   requireTLS: z.boolean().default(false),
   /** Certificate checks: trust `ca` (PEM) besides the system's, or skip them (`insecure`); `servername` for SNI and the name check. */
-  tls: z
-    .strictObject({
-      insecure: z.boolean().default(false),
-      ca: z.string().optional(),
-      servername: z.string().optional(),
-    })
-    .optional(),
+  tls: tlsOptionsSchema,
   user: z.string().optional(),
   pass: z.string().optional(),
 });
