@@ -1,23 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { Scheduler } from '../../src/runner/scheduler.ts';
+import { Scheduler, type SchedulerOptions } from '../../src/runner/scheduler.ts';
 import { systemClock } from '../../src/util/clock.ts';
 
 const logger = pino({ level: 'silent' });
+
+/** A scheduler on the real clock with no jitter and a fixed draw, unless a test says otherwise. */
+function makeScheduler(options: Partial<SchedulerOptions> & Pick<SchedulerOptions, 'probes' | 'execute'>): Scheduler {
+  return new Scheduler({ concurrency: 10, jitter: 0, clock: systemClock, logger, random: () => 0, ...options });
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('a probe never runs twice at once: a tick during a run is skipped', async () => {
   let active = 0;
   let maxActive = 0;
   let runs = 0;
-  const scheduler = new Scheduler({
+  const scheduler = makeScheduler({
     probes: [{ name: 'slow', every: 20 }],
-    concurrency: 10,
-    jitter: 0,
-    clock: systemClock,
-    logger,
-    random: () => 0,
     execute: async () => {
       active++;
       runs++;
@@ -37,13 +37,9 @@ test('a probe never runs twice at once: a tick during a run is skipped', async (
 test('the global concurrency cap bounds runs in flight across probes', async () => {
   let active = 0;
   let maxActive = 0;
-  const scheduler = new Scheduler({
+  const scheduler = makeScheduler({
     probes: Array.from({ length: 20 }, (_, i) => ({ name: `p${i}`, every: 1000 })),
     concurrency: 3,
-    jitter: 0,
-    clock: systemClock,
-    logger,
-    random: () => 0,
     execute: async () => {
       active++;
       maxActive = Math.max(maxActive, active);
@@ -73,12 +69,8 @@ test('first runs are spread over the interval, not all at start-up', async () =>
   const startedAt: number[] = [];
   const t0 = Date.now();
   let n = 0;
-  const scheduler = new Scheduler({
+  const scheduler = makeScheduler({
     probes: Array.from({ length: 10 }, (_, i) => ({ name: `p${i}`, every: 400 })),
-    concurrency: 10,
-    jitter: 0,
-    clock: systemClock,
-    logger,
     random: () => (n++ % 10) / 10,
     execute: async () => {
       startedAt.push(Date.now() - t0);
@@ -94,13 +86,9 @@ test('first runs are spread over the interval, not all at start-up', async () =>
 test('stop waits for runs in flight and starts no new ones', async () => {
   let finished = 0;
   let started = 0;
-  const scheduler = new Scheduler({
+  const scheduler = makeScheduler({
     probes: [{ name: 'a', every: 10 }, { name: 'b', every: 10 }],
     concurrency: 1,
-    jitter: 0,
-    clock: systemClock,
-    logger,
-    random: () => 0,
     execute: async () => {
       started++;
       await sleep(100);
@@ -119,13 +107,9 @@ test('stop waits for runs in flight and starts no new ones', async () => {
 
 test('a run that throws is logged and the scheduler carries on', async () => {
   let calls = 0;
-  const scheduler = new Scheduler({
+  const scheduler = makeScheduler({
     probes: [{ name: 'boom', every: 20 }],
     concurrency: 1,
-    jitter: 0,
-    clock: systemClock,
-    logger,
-    random: () => 0,
     execute: async () => {
       calls++;
       throw new Error('target exploded');
