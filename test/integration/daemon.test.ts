@@ -47,6 +47,7 @@ interface ProbesResponse {
 
 test('the daemon stores runs, serves /metrics and the API, stops on SIGTERM and keeps its runs across a restart', async () => {
   const first = startCli(['run', '--config', config], { DAEMON_TOKEN: TOKEN });
+  let firstRunIds: number[] = [];
   try {
     await waitFor('the daemon to be ready', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined));
     const probes = await waitFor('both probes to have run', async () => {
@@ -73,8 +74,9 @@ test('the daemon stores runs, serves /metrics and the API, stops on SIGTERM and 
     assert.match(failing?.message ?? '', /pdns: connection refused/);
     delete scaidns.faults.failChecks;
 
-    const runs = await getJson<{ runs: Array<{ status: string; assertions: unknown[] }> }>('/api/v1/probes/dns-ready/runs?since=10m');
+    const runs = await getJson<{ runs: Array<{ id: number; status: string; assertions: unknown[] }> }>('/api/v1/probes/dns-ready/runs?since=10m');
     assert.ok(runs.runs.some((r) => r.status === 'fail') && runs.runs.some((r) => r.status === 'pass'));
+    firstRunIds = runs.runs.map((r) => r.id);
     const changes = await getJson<{ changes: Array<{ probe: string; from: string | null; to: string }> }>('/api/v1/state-changes?probe=dns-ready');
     assert.ok(changes.changes.some((c) => c.from === 'pass' && c.to === 'fail'));
   } finally {
@@ -89,13 +91,15 @@ test('the daemon stores runs, serves /metrics and the API, stops on SIGTERM and 
     const second = startCli(['run', '--config', config], { DAEMON_TOKEN: TOKEN });
     try {
       await waitFor('the restarted daemon', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined));
-      return await getJson<{ runs: unknown[] }>('/api/v1/probes/dns-live/runs?limit=1000');
+      return await getJson<{ runs: Array<{ id: number }> }>('/api/v1/probes/dns-ready/runs?limit=10000');
     } finally {
       second.child.kill('SIGTERM');
       assert.equal(await second.exited, 0);
     }
   })();
-  assert.ok(before.runs.length >= 2, `runs from the first start are still there (${before.runs.length})`);
+  const kept = new Set(before.runs.map((r) => r.id));
+  assert.ok(firstRunIds.length >= 2);
+  assert.deepEqual(firstRunIds.filter((id) => !kept.has(id)), [], 'every run of the first start is still there after the restart');
 });
 
 test('SIGTERM lets a run in flight finish at its deadline and stores it', async () => {
