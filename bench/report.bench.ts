@@ -78,7 +78,7 @@ try {
   });
   rows.push(['seed status database', '5,000 probes × 30 runs', fmt(statusSeedMs)]);
   const server = await startDaemonServer({ listen: '127.0.0.1:0', store: status, metrics: new ProbeMetrics(), logger: pino({ level: 'silent' }), isReady: () => true });
-  const events = new RunEvents(systemClock);
+  const events = new RunEvents({ clock: systemClock, logger: pino({ level: 'silent' }), maxClients: 100 });
   registerStatusPage(server.router, status, events);
   const [first, apiMs] = await time(async () => (await fetch(`${server.url}/api/v1/status?limit=100&n=30&offset=0`)).text());
   rows.push(['first API response (/api/v1/status)', `${(Buffer.byteLength(first) / 1024).toFixed(1)} KiB, 100 of 5,000 probes with 30-run strips`, fmt(apiMs)]);

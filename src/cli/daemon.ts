@@ -12,7 +12,7 @@ import { readAlertingSections, startAlerting } from '../alerting/wire.ts';
 import { RunEvents } from '../server/events.ts';
 import { registerStatusPage, toRunEvent } from '../server/status-page/register.ts';
 import { registerReportApi } from '../reports/api.ts';
-import { parseReportsConfig } from '../reports/config.ts';
+import { parseReportsConfig, type ReportsConfig } from '../reports/config.ts';
 import { loadChartJs } from '../reports/html.ts';
 import { SharedBrowser } from '../util/chromium.ts';
 import { liveReportSources } from '../reports/live-sources.ts';
@@ -27,10 +27,17 @@ export interface Daemon {
 
 const MAINTENANCE_EVERY_MS = 5 * 60_000;
 
+function tenantTokens(reports: ReportsConfig): Map<string, string> {
+  const tokens = new Map<string, string>();
+  for (const [id, tenant] of Object.entries(reports.tenants)) if (tenant.token) tokens.set(tenant.token, id);
+  return tokens;
+}
+
 /** Opens the store, starts the schedules and the HTTP server. stop() ends cleanly: in-flight runs finish and are stored. */
 export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; logger: Logger }): Promise<Daemon> {
   const { clock, logger } = deps;
   const alertingSections = readAlertingSections(config);
+  const reports = parseReportsConfig(config.sections.reports, config.files, config.server);
   const http = createHttpClient();
   await http.warmUp?.();
   const store = new Store(config.store.path, clock);
@@ -60,13 +67,17 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const server = await startDaemonServer({
     listen: config.server.listen,
     ...(config.server.token ? { token: config.server.token } : {}),
+    tenantTokens: tenantTokens(reports),
+    public: config.server.public,
+    allowedHosts: config.server.allowedHosts,
+    limits: { headersTimeoutMs: config.server.headersTimeout, requestTimeoutMs: config.server.requestTimeout },
     store,
     metrics,
     logger,
     isReady: () => ready,
   });
   // Status page, live events and tenant reports. Chromium starts only when a PDF is asked for.
-  const events = new RunEvents(clock);
+  const events = new RunEvents({ clock, logger, maxClients: config.server.maxEventClients });
   registerStatusPage(server.router, store, events);
   engine.onRun((run) => events.publish(toRunEvent(run)));
   const alerting = startAlerting(alertingSections, { store, clock, logger, registry: metrics.registry, router: server.router, engine });
@@ -74,8 +85,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   let chartJs: string | undefined;
   registerReportApi(server.router, {
     store,
-    reports: parseReportsConfig(config.sections.reports, config.files),
-    ...(config.server.token ? { adminToken: config.server.token } : {}),
+    reports,
     sources: liveReportSources(store, () => alerting.indicators.current()),
     chartJs: () => (chartJs ??= loadChartJs()),
     browser: () => reportBrowser,

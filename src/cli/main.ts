@@ -7,6 +7,7 @@ import { createLogger } from '../util/logger.ts';
 import { systemClock } from '../util/clock.ts';
 import { runCheck, selectProbes, UsageError } from './check.ts';
 import { startDaemon } from './daemon.ts';
+import { guardProcess } from './process-guards.ts';
 import type { RunningLab } from '../lab/lab.ts';
 import { parseReportsConfig } from '../reports/config.ts';
 import { runReportCommand } from './report.ts';
@@ -45,7 +46,7 @@ function load(configPath: string): LoadedConfig {
   try {
     const config = loadConfig(configPath);
     // Sections owned by later parts are validated here too, so `validate` and `check` catch them.
-    parseReportsConfig(config.sections.reports, config.files);
+    parseReportsConfig(config.sections.reports, config.files, config.server);
     readAlertingSections(config);
     for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
     return config;
@@ -160,6 +161,7 @@ async function main(argv: string[]): Promise<number> {
       if (!existsSync(configPath)) fail(`${configPath}: no such file or directory`);
       const config = load(configPath);
       const logger = createLogger({ level: config.log.level, secrets: config.secrets, destination: process.stdout });
+      guardProcess(logger);
       const daemon = await startDaemon(config, { clock: systemClock, logger });
       process.stderr.write(`scaiprobe: ${config.probes.length} probes running; API and /metrics on ${daemon.url} (database ${config.store.path})\n`);
       onSignals(async () => {

@@ -67,13 +67,40 @@ export const defaultsSchema = z.strictObject({
   tenant: z.string().optional(),
 });
 
-export const serverSchema = z.strictObject({
-  listen: z
-    .string()
-    .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:9464')
-    .default('127.0.0.1:9464'),
-  token: z.string().optional(),
-});
+const LOOPBACK_LISTEN = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$/;
+
+const hostName = z
+  .string()
+  .regex(/^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/, 'must be a host name such as probes.example.com');
+
+export const serverSchema = z
+  .strictObject({
+    listen: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:9464')
+      .default('127.0.0.1:9464'),
+    /** The admin token: reads and changes everything. */
+    token: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 24`)').optional(),
+    /** The status page (and only it) is readable without a token. */
+    public: z.boolean().default(false),
+    /** Host names the daemon answers to besides IP literals and localhost (DNS rebinding guard). */
+    allowedHosts: z.array(hostName).default([]),
+    /** Live status-page viewers at most; more get 429. */
+    maxEventClients: z.number().int().min(1).max(10_000).default(100),
+    /** Slow clients: time to send the headers, and the whole request. */
+    headersTimeout: duration().default(10_000),
+    requestTimeout: duration().default(30_000),
+  })
+  .superRefine((server, ctx) => {
+    if (!server.token && !server.public && !LOOPBACK_LISTEN.test(server.listen)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen'],
+        message: `${server.listen} is beyond loopback and server.token is not set: anyone who reaches the port could read the API and /metrics. Set server.token (at least 16 characters), listen on 127.0.0.1, or set server.public: true to serve only the read-only status page without a token`,
+      });
+    }
+    if (server.requestTimeout < server.headersTimeout) ctx.addIssue({ code: 'custom', path: ['requestTimeout'], message: 'must be at least headersTimeout' });
+  });
 
 export const storeSchema = z.strictObject({
   path: z.string().default('data/scaiprobe.db'),

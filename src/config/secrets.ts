@@ -43,6 +43,12 @@ function resolveString(text: string, path: (string | number)[], options: Paramet
       options.issues.push({ path, message: `\${${reference}}: ${what}` });
       return '';
     }
+    if (resolved.trim() === '') {
+      // An empty token or password would silently mean "none" and switch a check off.
+      const what = reference.startsWith('file:') ? `file ${reference.slice(5)} is empty` : `environment variable ${reference} is set but empty`;
+      options.issues.push({ path, message: `\${${reference}}: ${what}; set it to the value, or remove the key` });
+      return '';
+    }
     if (resolved.length >= 4) options.secrets.add(resolved);
     return resolved;
   });

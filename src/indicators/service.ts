@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Store } from '../store/store.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Router } from '../server/router.ts';
-import { sendJson } from '../server/router.ts';
+import { sendJson, tenantScope } from '../server/router.ts';
 import { computeIndicators, type Indicator } from './compute.ts';
 import { loadIndicatorInputs } from './source.ts';
 import { indicatorsSchema, type IndicatorsConfig } from './thresholds.ts';
@@ -59,11 +59,18 @@ export class IndicatorService {
 
   registerApi(router: Router): void {
     const query = z.object({ state: z.enum(['ok', 'warn', 'critical']).optional(), tenant: z.string().optional() });
-    router.add('GET', '/api/v1/indicators', ({ res, url }) => {
-      const filter = query.safeParse(Object.fromEntries(url.searchParams));
-      if (!filter.success) return sendJson(res, 400, { error: 'state must be ok, warn or critical' });
-      const indicators = this.current().filter((i) => (!filter.data.state || i.state === filter.data.state) && (!filter.data.tenant || i.tenant === filter.data.tenant));
-      sendJson(res, 200, { at: new Date(this.deps.clock.now()).toISOString(), indicators });
-    });
+    router.add(
+      'GET',
+      '/api/v1/indicators',
+      ({ res, url, principal }) => {
+        const filter = query.safeParse(Object.fromEntries(url.searchParams));
+        if (!filter.success) return sendJson(res, 400, { error: 'state must be ok, warn or critical' });
+        const tenant = tenantScope(principal, filter.data.tenant);
+        if (tenant === 'forbidden') return sendJson(res, 403, { error: 'a tenant token reads only its own tenant' });
+        const indicators = this.current().filter((i) => (!filter.data.state || i.state === filter.data.state) && (tenant === undefined || i.tenant === tenant));
+        sendJson(res, 200, { at: new Date(this.deps.clock.now()).toISOString(), indicators });
+      },
+      { access: 'tenant' },
+    );
   }
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
-import type { Router } from './router.ts';
+import { sendError, tenantScope, type Router } from './router.ts';
 
 /** What the status page needs to update a row when a run ends. */
 export interface RunEvent {
@@ -17,17 +18,34 @@ export interface RunEvent {
 const FLUSH_EVERY_MS = 1000;
 const KEEPALIVE_EVERY_MS = 25_000;
 
+export interface RunEventsOptions {
+  clock: Clock;
+  logger: Logger;
+  /** Viewers at most (`server.maxEventClients`); one more gets 429. */
+  maxClients: number;
+  /** Bytes queued for one viewer at most; a viewer that does not read is dropped. */
+  maxBufferedBytes?: number;
+}
+
+interface Viewer {
+  res: ServerResponse;
+  /** Only this tenant's runs (a tenant token's stream); undefined: every run. */
+  tenant: string | undefined;
+}
+
+const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+
 /**
  * Server-sent events for the status page. Runs are batched once a second so
  * 5,000 probes ending every minute cost each viewer ~1 message/s, not 80.
  */
 export class RunEvents {
-  private readonly clients = new Set<ServerResponse>();
+  private readonly clients = new Set<Viewer>();
   private pending: RunEvent[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly options: RunEventsOptions) {}
 
   publish(event: RunEvent): void {
     if (this.clients.size === 0) return;
@@ -36,16 +54,24 @@ export class RunEvents {
   }
 
   register(router: Router): void {
-    router.add('GET', '/api/v1/events', ({ req, res }) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      res.write(`retry: 3000\nevent: hello\ndata: ${JSON.stringify({ at: this.clock.now() })}\n\n`);
-      this.clients.add(res);
-      this.keepAlive ??= setInterval(() => this.broadcast(': keep-alive\n\n'), KEEPALIVE_EVERY_MS);
-      req.on('close', () => {
-        this.clients.delete(res);
-        if (this.clients.size === 0) this.stopTimers();
-      });
-    });
+    router.add(
+      'GET',
+      '/api/v1/events',
+      ({ req, res, url, principal }) => {
+        const tenant = tenantScope(principal, url.searchParams.get('tenant'));
+        if (tenant === 'forbidden') return sendError(res, 403, 'a tenant token reads only its own tenant');
+        if (this.clients.size >= this.options.maxClients) {
+          return sendError(res, 429, `the event stream has ${this.clients.size} viewers, the most it takes (server.maxEventClients)`, { 'retry-after': '30' });
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        res.write(`retry: 3000\nevent: hello\ndata: ${JSON.stringify({ at: this.options.clock.now() })}\n\n`);
+        const viewer: Viewer = { res, tenant };
+        this.clients.add(viewer);
+        this.keepAlive ??= setInterval(() => this.broadcast(() => ': keep-alive\n\n'), KEEPALIVE_EVERY_MS);
+        req.on('close', () => this.drop(viewer));
+      },
+      { access: 'status' },
+    );
   }
 
   clientCount(): number {
@@ -54,7 +80,7 @@ export class RunEvents {
 
   close(): void {
     this.stopTimers();
-    for (const res of this.clients) res.end();
+    for (const viewer of this.clients) viewer.res.end();
     this.clients.clear();
   }
 
@@ -62,11 +88,34 @@ export class RunEvents {
     this.flushTimer = undefined;
     const batch = this.pending;
     this.pending = [];
-    if (batch.length > 0) this.broadcast(`event: runs\ndata: ${JSON.stringify(batch)}\n\n`);
+    if (batch.length === 0) return;
+    const all = `event: runs\ndata: ${JSON.stringify(batch)}\n\n`;
+    this.broadcast((tenant) => {
+      if (tenant === undefined) return all;
+      const own = batch.filter((event) => event.tenant === tenant);
+      return own.length > 0 ? `event: runs\ndata: ${JSON.stringify(own)}\n\n` : undefined;
+    });
   }
 
-  private broadcast(text: string): void {
-    for (const res of this.clients) res.write(text);
+  /** Writes to every viewer; one whose unread backlog passes the cap is dropped, never buffered without bound. */
+  private broadcast(textFor: (tenant: string | undefined) => string | undefined): void {
+    const cap = this.options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    for (const viewer of this.clients) {
+      const text = textFor(viewer.tenant);
+      if (text === undefined) continue;
+      if (viewer.res.writableLength + text.length > cap) {
+        this.options.logger.warn({ buffered: viewer.res.writableLength, remote: viewer.res.socket?.remoteAddress }, 'event stream viewer is not reading; dropped');
+        viewer.res.destroy();
+        this.drop(viewer);
+        continue;
+      }
+      viewer.res.write(text);
+    }
+  }
+
+  private drop(viewer: Viewer): void {
+    if (!this.clients.delete(viewer)) return;
+    if (this.clients.size === 0) this.stopTimers();
   }
 
   private stopTimers(): void {

@@ -1,6 +1,6 @@
 import type { Store, RunStatus } from '../store/store.ts';
 import { parseDuration } from '../util/duration.ts';
-import { sendError, sendJson, type Router } from './router.ts';
+import { mayRead, sendError, sendJson, tenantScope, type Router } from './router.ts';
 
 /** `since` as a duration back from now (`1h`), an ISO time, or epoch milliseconds. */
 export function parseSince(value: string | null, now: number): number | undefined {
@@ -18,42 +18,76 @@ function intParam(value: string | null, fallback: number, max: number): number {
 }
 
 export function registerProbeApi(router: Router, store: Store): void {
-  router.add('GET', '/api/v1/probes', ({ res, url }) => {
-    const status = url.searchParams.get('status');
-    if (status && !['pass', 'warn', 'fail'].includes(status)) return sendError(res, 400, 'status must be pass, warn or fail');
-    const query = url.searchParams.get('q')?.toLowerCase();
-    const all = store
-      .latest({
-        ...(status ? { status: status as RunStatus } : {}),
-        ...(url.searchParams.get('tenant') ? { tenant: url.searchParams.get('tenant') ?? '' } : {}),
-        ...(url.searchParams.get('tag') ? { tag: url.searchParams.get('tag') ?? '' } : {}),
-      })
-      .filter((p) => !query || p.probe.toLowerCase().includes(query));
-    const limit = intParam(url.searchParams.get('limit'), 500, 5000);
-    const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER);
-    sendJson(res, 200, { total: all.length, offset, limit, probes: all.slice(offset, offset + limit) });
-  });
+  // A tenant token sees its own tenant's probes only; another tenant's is 403 whether it exists or not.
+  router.add(
+    'GET',
+    '/api/v1/probes',
+    ({ res, url, principal }) => {
+      const status = url.searchParams.get('status');
+      if (status && !['pass', 'warn', 'fail'].includes(status)) return sendError(res, 400, 'status must be pass, warn or fail');
+      const tenant = tenantScope(principal, url.searchParams.get('tenant'));
+      if (tenant === 'forbidden') return sendError(res, 403, 'a tenant token reads only its own tenant');
+      const query = url.searchParams.get('q')?.toLowerCase();
+      const all = store
+        .latest({
+          ...(status ? { status: status as RunStatus } : {}),
+          ...(tenant !== undefined ? { tenant } : {}),
+          ...(url.searchParams.get('tag') ? { tag: url.searchParams.get('tag') ?? '' } : {}),
+        })
+        .filter((p) => !query || p.probe.toLowerCase().includes(query));
+      const limit = intParam(url.searchParams.get('limit'), 500, 5000);
+      const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER);
+      sendJson(res, 200, { total: all.length, offset, limit, probes: all.slice(offset, offset + limit) });
+    },
+    { access: 'tenant' },
+  );
 
-  router.add('GET', '/api/v1/probes/:name', ({ res, params }) => {
-    const probe = store.latest({ names: [params.name ?? ''] })[0];
-    if (!probe) return sendError(res, 404, `no probe named ${params.name}`);
-    const latestRun = probe.runId === null ? null : (store.run(probe.runId) ?? null);
-    sendJson(res, 200, { ...probe, latestRun });
-  });
+  router.add(
+    'GET',
+    '/api/v1/probes/:name',
+    ({ res, params, principal }) => {
+      const probe = store.latest({ names: [params.name ?? ''] })[0];
+      if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant)) return sendError(res, 403, 'a tenant token reads only its own tenant\'s probes');
+      if (!probe) return sendError(res, 404, `no probe named ${params.name}`);
+      const latestRun = probe.runId === null ? null : (store.run(probe.runId) ?? null);
+      sendJson(res, 200, { ...probe, latestRun });
+    },
+    { access: 'tenant' },
+  );
 
-  router.add('GET', '/api/v1/probes/:name/runs', ({ res, url, params }) => {
-    const name = params.name ?? '';
-    if (store.latest({ names: [name] }).length === 0) return sendError(res, 404, `no probe named ${name}`);
-    const since = parseSince(url.searchParams.get('since'), Date.now());
-    if (Number.isNaN(since)) return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
-    const limit = intParam(url.searchParams.get('limit'), 100, 10_000);
-    sendJson(res, 200, { probe: name, runs: store.runs(name, { ...(since !== undefined ? { since } : {}), limit }) });
-  });
+  router.add(
+    'GET',
+    '/api/v1/probes/:name/runs',
+    ({ res, url, params, principal }) => {
+      const name = params.name ?? '';
+      const probe = store.latest({ names: [name] })[0];
+      if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant)) return sendError(res, 403, 'a tenant token reads only its own tenant\'s probes');
+      if (!probe) return sendError(res, 404, `no probe named ${name}`);
+      const since = parseSince(url.searchParams.get('since'), Date.now());
+      if (Number.isNaN(since)) return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
+      const limit = intParam(url.searchParams.get('limit'), 100, 10_000);
+      sendJson(res, 200, { probe: name, runs: store.runs(name, { ...(since !== undefined ? { since } : {}), limit }) });
+    },
+    { access: 'tenant' },
+  );
 
-  router.add('GET', '/api/v1/state-changes', ({ res, url }) => {
-    const since = parseSince(url.searchParams.get('since'), Date.now());
-    if (Number.isNaN(since)) return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
-    const probe = url.searchParams.get('probe');
-    sendJson(res, 200, { changes: store.stateChanges({ ...(since !== undefined ? { since } : {}), ...(probe ? { probe } : {}), limit: intParam(url.searchParams.get('limit'), 1000, 10_000) }) });
-  });
+  router.add(
+    'GET',
+    '/api/v1/state-changes',
+    ({ res, url, principal }) => {
+      const since = parseSince(url.searchParams.get('since'), Date.now());
+      if (Number.isNaN(since)) return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
+      const tenant = tenantScope(principal, url.searchParams.get('tenant'));
+      if (tenant === 'forbidden') return sendError(res, 403, 'a tenant token reads only its own tenant');
+      const probe = url.searchParams.get('probe');
+      const changes = store.stateChanges({
+        ...(since !== undefined ? { since } : {}),
+        ...(probe ? { probe } : {}),
+        ...(tenant !== undefined ? { tenant } : {}),
+        limit: intParam(url.searchParams.get('limit'), 1000, 10_000),
+      });
+      sendJson(res, 200, { changes });
+    },
+    { access: 'tenant' },
+  );
 }

@@ -1,15 +1,45 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
+// The daemon's HTTP side: request hygiene (targets, Host, bodies, slow clients), authentication, routing.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
 import type { ProbeMetrics } from './metrics.ts';
-import { Router, sendError, sendJson } from './router.ts';
+import { Router, SECURITY_HEADERS, sendError, sendJson, type RouteMatch } from './router.ts';
 import { registerProbeApi } from './probe-api.ts';
+import { authorize, hostAllowed, isLoopbackHost, principalOf, type AccessPolicy } from './access.ts';
+
+export interface ServerLimits {
+  /** Time a client has to send its request line and headers (slowloris). */
+  headersTimeoutMs: number;
+  /** Time a client has to send its whole request. */
+  requestTimeoutMs: number;
+  /** A connection with no traffic either way is closed after this long (the event stream writes every 25 s). */
+  idleTimeoutMs: number;
+  /** Open connections at most; more are refused by the kernel's backlog handling. */
+  maxConnections: number;
+  /** Request header block at most (Node answers 431 beyond). */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 1000,
+  maxHeaderBytes: 16 * 1024,
+};
+
+/** No route reads a request body; one that announces more than this is refused outright. */
+const MAX_IGNORED_BODY_BYTES = 64 * 1024;
 
 export interface DaemonServerOptions {
   listen: string;
   token?: string;
+  /** Tenant report tokens → tenant id. */
+  tenantTokens?: ReadonlyMap<string, string>;
+  public?: boolean;
+  allowedHosts?: readonly string[];
+  limits?: Partial<ServerLimits>;
   store: Store;
   metrics: ProbeMetrics;
   logger: Logger;
@@ -24,23 +54,92 @@ export interface DaemonServer {
   close(): Promise<void>;
 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(/^Bearer\s+(.+)$/i.exec(header ?? '')?.[1] ?? '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
 export function splitListen(listen: string): { host: string; port: number } {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(listen);
   if (!match) throw new Error(`bad listen address ${listen}`);
   return { host: match[1] ?? '127.0.0.1', port: Number(match[2]) };
 }
 
+/**
+ * The request target as a URL, or undefined when it is not a path. Absolute
+ * forms (`GET http://x/ HTTP/1.1`) are proxy requests this server does not take,
+ * and `//host/path` must stay a path, not become another host.
+ */
+export function requestUrl(target: string | undefined): URL | undefined {
+  if (target === undefined || !target.startsWith('/')) return undefined;
+  try {
+    return new URL(`http://scaiprobe${target}`);
+  } catch {
+    return undefined;
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+function declaredLength(req: IncomingMessage): number {
+  const value = Number(req.headers['content-length'] ?? 0);
+  return Number.isFinite(value) ? value : Number.POSITIVE_INFINITY;
+}
+
+/** Everything before the handler: a request that fails here is answered without touching a route. */
+function screen(req: IncomingMessage, res: ServerResponse, router: Router, policy: AccessPolicy): { url: URL; matched: Exclude<RouteMatch, 'method-not-allowed' | 'bad-encoding' | undefined> } | undefined {
+  const hostCheck = hostAllowed(req.headers, policy);
+  if (hostCheck === 'malformed') return void sendError(res, 400, 'the Host header is not a host name');
+  if (!hostCheck) return void sendError(res, 421, `this daemon does not answer to Host "${req.headers.host}"; add the name to server.allowedHosts`);
+  const url = requestUrl(req.url);
+  if (!url) return void sendError(res, 400, 'the request target must be a path such as /api/v1/probes');
+  if (declaredLength(req) > MAX_IGNORED_BODY_BYTES) return void sendError(res, 413, 'request bodies are not taken here', { connection: 'close' });
+  const matched = router.match(req.method ?? 'GET', url.pathname);
+  if (matched === 'bad-encoding') return void sendError(res, 400, 'the path has a malformed %-encoding');
+  if (matched === undefined) return void sendError(res, 404, `no such endpoint: ${url.pathname}`);
+  if (matched === 'method-not-allowed') return void sendError(res, 405, `${req.method} is not allowed on ${url.pathname}`);
+  return { url, matched };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, router: Router, policy: AccessPolicy): Promise<void> {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  // A body no route reads is not drained into the void: the connection ends with the answer.
+  if (hasBody(req)) res.setHeader('connection', 'close');
+  const screened = screen(req, res, router, policy);
+  if (!screened) return;
+  const { url, matched } = screened;
+  const principal = principalOf(req.headers, policy);
+  const denial = authorize(principal, matched.route.access, policy);
+  if (denial || !principal) {
+    if (denial?.status === 401) res.setHeader('www-authenticate', 'Bearer');
+    return sendError(res, denial?.status ?? 401, denial?.message ?? 'the bearer token is not valid');
+  }
+  await matched.route.handler({ req, res, url, params: matched.params, principal });
+}
+
+function answerClientError(error: Error & { code?: string }, socket: Socket, logger: Logger): void {
+  logger.debug({ err: error }, 'malformed request');
+  if (!socket.writable || (error.code === 'ECONNRESET')) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' ? 413 : 400;
+  const reason = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 431: 'Request Header Fields Too Large' }[status];
+  const body = JSON.stringify({ error: reason });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+}
+
 /** The daemon's HTTP side: /health, /ready, /metrics, the JSON API (and whatever later parts add to the router). */
 export async function startDaemonServer(options: DaemonServerOptions): Promise<DaemonServer> {
+  const { host, port } = splitListen(options.listen);
+  const limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+  const policy: AccessPolicy = {
+    ...(options.token ? { adminToken: options.token } : {}),
+    tenantTokens: options.tenantTokens ?? new Map(),
+    public: options.public ?? false,
+    allowedHosts: options.allowedHosts ?? [],
+    loopbackOnly: isLoopbackHost(host),
+  };
   const router = new Router();
-  router.add('GET', '/health', ({ res }) => sendJson(res, 200, { status: 'ok' }), { public: true });
-  router.add('GET', '/ready', ({ res }) => (options.isReady() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'starting' })), { public: true });
+  router.add('GET', '/health', ({ res }) => sendJson(res, 200, { status: 'ok' }), { access: 'public' });
+  router.add('GET', '/ready', ({ res }) => (options.isReady() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'starting' })), { access: 'public' });
   router.add('GET', '/metrics', async ({ res }) => {
     const body = await options.metrics.registry.metrics();
     res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
@@ -48,24 +147,25 @@ export async function startDaemonServer(options: DaemonServerOptions): Promise<D
   });
   registerProbeApi(router, options.store);
 
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://scaiprobe');
-    const matched = router.match(req.method ?? 'GET', url.pathname);
-    if (matched === undefined) return sendError(res, 404, `no such endpoint: ${url.pathname}`);
-    if (matched === 'method-not-allowed') return sendError(res, 405, `${req.method} is not allowed on ${url.pathname}`);
-    if (options.token && !matched.route.isPublic && !tokenMatches(req.headers.authorization, options.token)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      return sendError(res, 401, 'a bearer token is required');
-    }
-    try {
-      await matched.route.handler({ req, res, url, params: matched.params });
-    } catch (error) {
-      options.logger.error({ err: error, path: url.pathname }, 'API request failed');
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks the two timeouts above on this interval (30 s by default).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 2)),
+    }, (req, res) => {
+    handle(req, res, router, policy).catch((error: unknown) => {
+      options.logger.error({ err: error, path: req.url?.slice(0, 200) }, 'API request failed');
       if (!res.headersSent) sendError(res, 500, 'internal error');
       else res.destroy();
-    }
+    });
   });
-  const { host, port } = splitListen(options.listen);
+  server.keepAliveTimeout = 5_000;
+  server.timeout = limits.idleTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  server.maxHeadersCount = 200;
+  server.on('clientError', (error: Error & { code?: string }, socket: Socket) => answerClientError(error, socket, options.logger));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

@@ -1,5 +1,5 @@
 import type { Store, RunStatus, ProbeLatest } from '../store/store.ts';
-import { sendError, sendJson, type Router } from './router.ts';
+import { sendError, sendJson, tenantScope, type Router } from './router.ts';
 
 /** One letter per run, oldest first: p(ass) w(arn) f(ail). Keeps a 5,000-probe page small. */
 export type HistoryStrip = string;
@@ -72,22 +72,24 @@ function intParam(value: string | null, fallback: number, max: number): number {
 
 /** `GET /api/v1/status`: a page of probes (same filters as /api/v1/probes) with their latest run and last N statuses. */
 export function registerStatusApi(router: Router, store: Store): void {
-  router.add('GET', '/api/v1/status', ({ res, url }) => {
+  router.add('GET', '/api/v1/status', ({ res, url, principal }) => {
     const params = url.searchParams;
     const status = params.get('status') ?? '';
     if (status && !['pass', 'warn', 'fail', 'pending'].includes(status)) return sendError(res, 400, 'status must be pass, warn, fail or pending');
+    const tenant = tenantScope(principal, params.get('tenant'));
+    if (tenant === 'forbidden') return sendError(res, 403, 'a tenant token reads only its own tenant');
     sendJson(
       res,
       200,
       statusPage(store, {
         ...(status ? { status: status as StatusQuery['status'] & string } : {}),
         ...(params.get('q') ? { q: params.get('q') ?? '' } : {}),
-        ...(params.get('tenant') ? { tenant: params.get('tenant') ?? '' } : {}),
+        ...(tenant !== undefined ? { tenant } : {}),
         ...(params.get('tag') ? { tag: params.get('tag') ?? '' } : {}),
         offset: intParam(params.get('offset'), 0, Number.MAX_SAFE_INTEGER),
         limit: intParam(params.get('limit'), 100, MAX_PAGE),
         history: intParam(params.get('n'), 30, MAX_HISTORY),
       }),
     );
-  });
+  }, { access: 'status' });
 }

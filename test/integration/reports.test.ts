@@ -177,13 +177,17 @@ probes:
     assert.equal(model.tenantName, 'Acme Corp');
     assert.equal(model.placement.overall.total, 20);
     assert.equal((await get('/api/v1/tenants/beta/report?format=json', tokens.ADMIN_TOKEN_T7)).status, 200);
-    // A tenant token is not an admin token: the rest of the API stays closed to it.
-    assert.equal((await get('/api/v1/probes', tokens.ACME_REPORT_TOKEN_T7)).status, 401);
+    // A tenant token is not an admin token: it lists its own probes only, and the operator's endpoints stay closed.
+    const listed = (await (await get('/api/v1/probes', tokens.ACME_REPORT_TOKEN_T7)).json()) as { probes: Array<{ tenant: string }> };
+    assert.ok(listed.probes.every((p) => p.tenant === 'acme'));
+    assert.equal((await get('/metrics', tokens.ACME_REPORT_TOKEN_T7)).status, 403);
   });
 
   test('HTML and PDF over the API', async () => {
     const html = await get('/api/v1/tenants/acme/report?format=html', tokens.ADMIN_TOKEN_T7);
     assert.equal(html.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.equal(html.headers.get('x-content-type-options'), 'nosniff');
+    assert.match(html.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'sha256-[^']+' 'sha256-[^']+';/);
     assert.match(await html.text(), /Deliverability report: Acme Corp/);
     const pdf = await get('/api/v1/tenants/acme/report?format=pdf', tokens.ACME_REPORT_TOKEN_T7);
     assert.equal(pdf.status, 200);

@@ -34,7 +34,7 @@ export function registerStatusPage(router: Router, store: Store, events: RunEven
       });
       res.end(html);
     },
-    { public: true },
+    { access: 'public' },
   );
   registerStatusApi(router, store);
   events.register(router);
