@@ -176,7 +176,9 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
   }
   const parsed = fileSchema.safeParse(resolved);
   if (!parsed.success) {
-    for (const issue of zodIssues(parsed.error, [])) issues.push({ file, ...issue, ...locate(doc, lines, issue.path) });
+    // "must be at least 16 characters" after "${X} is set but empty" says the same thing twice.
+    const unresolved = new Set(secretIssues.map((issue) => formatPath(issue.path)));
+    for (const issue of zodIssues(parsed.error, [])) if (!unresolved.has(formatPath(issue.path))) issues.push({ file, ...issue, ...locate(doc, lines, issue.path) });
     return undefined;
   }
   return { file, sections: parsed.data, extra, doc, lines, unresolved: secretIssues.map((issue) => formatPath(issue.path)) };
