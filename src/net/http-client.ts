@@ -1,9 +1,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import dns from 'node:dns';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, LookupFunction } from 'node:net';
 import { Client, type Dispatcher } from 'undici';
 import { classifyNetworkError, ProbeFailure } from './errors.ts';
+import { guardedLookup, nextHop, type Hop, type RedirectPolicy } from './redirects.ts';
 
 export interface TlsOptions {
   /** Skip certificate verification (the certificate is still read and reported). */
@@ -21,6 +23,8 @@ export interface HttpRequest {
   signal: AbortSignal;
   /** How many redirects to follow (0 = none). */
   maxRedirects?: number;
+  /** Where a followed redirect may lead; `headers` and `body` never cross to another origin whatever it says. */
+  redirects?: RedirectPolicy;
   tls?: TlsOptions;
   /** Bodies larger than this are cut (the response is still measured). Default 1 MiB. */
   maxBodyBytes?: number;
@@ -56,7 +60,11 @@ export interface HttpResponse {
   certificate?: PeerCertificate;
 }
 
-/** The HTTP client passed to every probe. Throws ProbeFailure (with an error code) when no response could be had. */
+/**
+ * The HTTP client passed to every probe. Throws ProbeFailure (with an error
+ * code) when no response could be had, or when a redirect was refused
+ * (PROTOCOL).
+ */
 export interface HttpClient {
   request(req: HttpRequest): Promise<HttpResponse>;
   /**
@@ -92,9 +100,10 @@ function describeCertificate(socket: tls.TLSSocket, now: number): PeerCertificat
 
 /**
  * A connector that times DNS, TCP connect and TLS on a fresh socket, so a
- * probe sees the same phases a new client would.
+ * probe sees the same phases a new client would. `lookup` resolves the host
+ * name (it may refuse the address).
  */
-function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined): Client.Options['connect'] {
+function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined, lookup: LookupFunction): Client.Options['connect'] {
   return (options, callback) => {
     trace.start = performance.now();
     const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
@@ -104,6 +113,7 @@ function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undef
       const tlsSocket = tls.connect({
         host,
         port,
+        lookup,
         servername: tlsOptions?.servername ?? (net.isIP(host) ? undefined : host),
         rejectUnauthorized: false,
         ALPNProtocols: ['http/1.1'],
@@ -123,7 +133,7 @@ function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undef
         callback(null, tlsSocket);
       });
     } else {
-      socket = net.connect({ host, port });
+      socket = net.connect({ host, port, lookup });
       socket.once('connect', () => callback(null, socket));
     }
     socket.once('lookup', () => {
@@ -171,19 +181,27 @@ function phasesOf(trace: ConnectionTrace, firstByteAt: number, end: number, hopS
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
+/** The TLS options for `hop`: a configured server name is the configured host's, not another host's. */
+function tlsFor(req: HttpRequest, hop: Hop, start: URL): TlsOptions | undefined {
+  if (!req.tls?.servername || hop.url.hostname === start.hostname) return req.tls;
+  const { servername: _otherHostsName, ...rest } = req.tls;
+  return rest;
+}
+
 /** One request on a fresh connection; redirects are followed by the caller. */
-async function requestOnce(req: HttpRequest, url: string, method: string, body: HttpRequest['body']) {
+async function requestOnce(req: HttpRequest, hop: Hop, tlsOptions: TlsOptions | undefined, lookup: LookupFunction) {
   const trace: ConnectionTrace = { start: performance.now() };
   // One single-connection client per hop: a fresh connection whose phases are this request's own.
-  const target = new URL(url);
-  const client = new Client(target.origin, { connect: tracingConnector(trace, req.tls), pipelining: 0 });
+  const target = hop.url;
+  const connect = tracingConnector(trace, tlsOptions, hop.unvouched ? guardedLookup(lookup, target) : lookup);
+  const client = new Client(target.origin, { connect, pipelining: 0 });
   const hopStart = performance.now();
   try {
     const response = await client.request({
       path: `${target.pathname}${target.search}`,
-      method: method as Dispatcher.HttpMethod,
-      headers: req.headers,
-      body,
+      method: hop.method as Dispatcher.HttpMethod,
+      headers: hop.headers,
+      body: hop.body,
       signal: req.signal,
     });
     const firstByteAt = performance.now();
@@ -202,8 +220,14 @@ async function requestOnce(req: HttpRequest, url: string, method: string, body: 
   }
 }
 
+export interface HttpClientOptions {
+  /** Resolves host names; node's resolver (getaddrinfo) by default. */
+  lookup?: LookupFunction;
+}
+
 /** The real client: undici on fresh, traced connections. */
-export function createHttpClient(): HttpClient {
+export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
+  const lookup = options.lookup ?? (dns.lookup as LookupFunction);
   const client: HttpClient = {
     async warmUp() {
       const server = createServer((_req, res) => res.end('{}'));
@@ -219,32 +243,28 @@ export function createHttpClient(): HttpClient {
     },
     async request(req) {
       const started = performance.now();
+      // The configured URL as written (what the probe reports), then each hop's.
       const hops = [req.url];
-      let url = req.url;
-      let method = req.method ?? 'GET';
-      let body = req.body;
       try {
+        const start = new URL(req.url);
+        let hop: Hop = { url: start, method: req.method ?? 'GET', headers: req.headers ?? {}, body: req.body, unvouched: false };
         for (;;) {
-          const hop = await requestOnce(req, url, method, body);
-          const location = hop.headers.location;
-          if (REDIRECT_STATUSES.has(hop.status) && location && hops.length <= (req.maxRedirects ?? 0)) {
-            url = new URL(location, url).toString();
-            hops.push(url);
-            if (hop.status === 303 || ((hop.status === 301 || hop.status === 302) && method === 'POST')) {
-              method = 'GET';
-              body = undefined;
-            }
+          const answer = await requestOnce(req, hop, tlsFor(req, hop, start), lookup);
+          const location = answer.headers.location;
+          if (REDIRECT_STATUSES.has(answer.status) && location && hops.length <= (req.maxRedirects ?? 0)) {
+            hop = nextHop(hop, answer.status, location, start, req.redirects ?? {});
+            hops.push(hop.url.href);
             continue;
           }
           return {
-            status: hop.status,
-            headers: hop.headers,
-            body: hop.body,
-            bodyTruncated: hop.truncated,
-            timings: { ...hop.timings, total: performance.now() - started },
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
+            bodyTruncated: answer.truncated,
+            timings: { ...answer.timings, total: performance.now() - started },
             hops,
-            url,
-            ...(hop.certificate ? { certificate: hop.certificate } : {}),
+            url: hops[hops.length - 1] ?? req.url,
+            ...(answer.certificate ? { certificate: answer.certificate } : {}),
           };
         }
       } catch (error) {

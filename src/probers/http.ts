@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { tlsOptionsSchema } from '../config/schema.ts';
 import type { HttpResponse } from '../net/http-client.ts';
+import { canonicalHostPattern } from '../net/redirects.ts';
 import type { Measurement, Observations, ObservationValue, ProbeKind } from './types.ts';
 
 const fields = z.object({
@@ -11,6 +12,16 @@ const fields = z.object({
   body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
   /** Redirects to follow; 0 reports the 3xx itself. */
   redirects: z.number().int().min(0).max(20).default(5),
+  /** Follow a redirect from https to plain http (the configured headers and body still stay behind). */
+  allowInsecureRedirects: z.boolean().default(false),
+  /** Hosts a redirect may lead to besides the url's own; absent: any host but link-local and metadata addresses. */
+  redirectHosts: z
+    .array(
+      z.string().refine((entry) => canonicalHostPattern(entry) !== undefined, {
+        error: 'must be a host name, "*.domain" or an IP address (no scheme, port or path)',
+      }),
+    )
+    .optional(),
   tls: tlsOptionsSchema,
   maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
 });
@@ -93,6 +104,10 @@ export const httpKind: ProbeKind<HttpSpec> = {
   fields,
   implicitExpect: ['status < 400'],
   create(spec) {
+    const redirects = {
+      allowInsecure: spec.allowInsecureRedirects,
+      ...(spec.redirectHosts ? { hosts: spec.redirectHosts.flatMap((entry) => canonicalHostPattern(entry) ?? []) } : {}),
+    };
     const headers = { ...spec.headers };
     let body: string | undefined;
     if (typeof spec.body === 'string') body = spec.body;
@@ -109,6 +124,7 @@ export const httpKind: ProbeKind<HttpSpec> = {
           ...(body !== undefined ? { body } : {}),
           signal: ctx.signal,
           maxRedirects: spec.redirects,
+          redirects,
           maxBodyBytes: spec.maxBodyBytes,
           ...(spec.tls ? { tls: spec.tls } : {}),
         });
