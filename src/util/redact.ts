@@ -2,8 +2,10 @@
 export class Redactor {
   private readonly secrets: string[];
   constructor(secrets: Iterable<string>) {
+    // A secret inside a URL (userinfo, query) is often seen percent-encoded once a URL object serializes it.
+    const forms = [...secrets].flatMap((s) => [s, encodeURIComponent(s)]);
     // Longest first, so a secret that contains another is replaced whole.
-    this.secrets = [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+    this.secrets = [...new Set(forms)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
   }
 
   text(value: string): string {

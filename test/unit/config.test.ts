@@ -8,6 +8,7 @@ import { LAB_ENV } from '../../src/lab/lab.ts';
 import { readAlertingSections } from '../../src/alerting/wire.ts';
 import { parseReportsConfig } from '../../src/reports/config.ts';
 import { PROBE_KINDS } from '../../src/probers/registry.ts';
+import { Redactor } from '../../src/util/redact.ts';
 
 const fixtures = 'test/fixtures/config';
 
@@ -67,6 +68,16 @@ const cases: Array<[string, RegExp[]]> = [
   ],
   ['missing-secret.yaml', [/probes\[0\]\.headers\.authorization: \$\{SCAIPROBE_TEST_UNSET_TOKEN\}: environment variable SCAIPROBE_TEST_UNSET_TOKEN is not set/]],
   ['inline-secret.yaml', [/server\.token: is a secret: write it as "\$\{ENV_NAME\}"/]],
+  [
+    'inline-credentials.yaml',
+    [
+      /inline-credentials\.yaml:4:10: probes\[0\]\.url: the query parameter "api_key" is a credential written inline: write it as a reference, e\.g\. \?api_key=\$\{ENV_NAME\}/,
+      /inline-credentials\.yaml:9:22: probes\[1\]\.headers\.Authorization: the header "Authorization" is a credential written inline: write it as a reference, e\.g\. "Bearer \$\{API_TOKEN\}"/,
+      /inline-credentials\.yaml:10:15: probes\[1\]\.headers\.Cookie: cookie values are credentials written inline: write each as a reference, e\.g\. "session=\$\{SESSION_COOKIE\}"/,
+      /inline-credentials\.yaml:11:18: probes\[1\]\.headers\.X-Api-Key: the header "X-Api-Key" is a credential written inline/,
+      /inline-credentials\.yaml:14:12: probes\[2\]\.redis: the URL has a password written inline: write it as a reference, e\.g\. "redis:\/\/user:\$\{ENV_NAME\}@host\/"/,
+    ],
+  ],
   ['duplicate-names.yaml', [/probes\[1\]\.name: "same" is already the name of a probe/]],
   ['every-and-cron.yaml', [/probes\[0\]\.cron: give either "every" or "cron", not both/]],
   ['bad-yaml.yaml', [/bad-yaml\.yaml:\d+:\d+: YAML:/]],
@@ -129,4 +140,88 @@ test('an http probe without a status assertion fails on error statuses (implicit
 
 test('a missing config path is a clear error', () => {
   assert.match(problems('no/such/dir')[0] ?? '', /no\/such\/dir: no such file or directory/);
+});
+
+test('an inline credential is reported without repeating it', () => {
+  const found = problems(`${fixtures}/invalid/inline-credentials.yaml`).join('\n');
+  for (const literal of ['literal-api-key', 'literal-bearer-token', 'literal-cookie', 'literal-header-key', 'hunter2']) assert.ok(!found.includes(literal), `${literal} echoed:\n${found}`);
+});
+
+function configDir(yaml: string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  writeFileSync(join(dir, 'probes.yaml'), yaml);
+  return dir;
+}
+
+test('only secret-typed keys, marked references and credential positions are secrets', () => {
+  const dir = configDir(
+    `probes:
+  - { name: dns-a, kind: dns, query: { name: www.example.test, type: A }, servers: ["\${DNS_HOST}:5300"] }
+  - name: api
+    kind: http
+    url: "https://\${API_HOST}/v1/ping?region=\${REGION}&api_key=\${API_KEY}"
+    headers:
+      authorization: "Bearer \${API_TOKEN}"
+      cookie: "session=\${SESSION}; theme=\${THEME}"
+      x-tenant: "\${TENANT_HEADER}"
+      x-signed: "\${secret:SIGNED_VALUE}"
+  - { name: queue, kind: queue, redis: "redis://:\${REDIS_PASS}@\${REDIS_HOST}:6390", keys: [a] }
+  - { name: stats, kind: stats, api: "http://127.0.0.1:8000", apiKey: "\${secret:file:key.txt}" }
+alerts:
+  channels:
+    - { name: slack, type: slack, url: "\${secret:SLACK_URL}" }
+`,
+    { 'key.txt': 'file-api-key-value\n' },
+  );
+  const env = {
+    DNS_HOST: '127.0.0.1',
+    API_HOST: 'api.example.test',
+    REGION: 'europe-west',
+    API_KEY: 'query-api-key-value',
+    API_TOKEN: 'bearer-token-value',
+    SESSION: 'session-cookie-value',
+    THEME: 'dark-theme',
+    TENANT_HEADER: 'tenant-header-value',
+    SIGNED_VALUE: 'marked-secret-value',
+    REDIS_PASS: 'redis-password-value',
+    REDIS_HOST: 'redis.internal',
+    SLACK_URL: 'https://hooks.slack.com/services/T1/B2/slack-url-secret',
+  };
+  const config = loadConfig(dir, env);
+  assert.deepEqual(config.secrets.sort(), [
+    'bearer-token-value',
+    'dark-theme',
+    'file-api-key-value',
+    'https://hooks.slack.com/services/T1/B2/slack-url-secret',
+    'marked-secret-value',
+    'query-api-key-value',
+    'redis-password-value',
+    'session-cookie-value',
+  ]);
+  assert.equal(config.probes[1]?.url, 'https://api.example.test/v1/ping?region=europe-west&api_key=query-api-key-value');
+  const redactor = new Redactor(config.secrets);
+  // A plain reference is configuration, not a secret: observation names keep it.
+  assert.deepEqual(redactor.value({ 'rcode.127.0.0.1:5300': 'NOERROR' }), { 'rcode.127.0.0.1:5300': 'NOERROR' });
+  assert.equal(redactor.text(String(config.probes[1]?.url)), 'https://api.example.test/v1/ping?region=europe-west&api_key=[redacted]');
+  assert.equal(redactor.text(String(config.probes[2]?.redis)), 'redis://:[redacted]@redis.internal:6390');
+});
+
+test('a token used as the user name of a URL, written as a reference, is a secret', () => {
+  const dir = configDir('probes:\n  - { name: git, kind: http, url: "https://${GIT_TOKEN}@git.example.test/health", headers: { x-request-id: "${REQ}" } }\n');
+  const config = loadConfig(dir, { GIT_TOKEN: 'ghp-token-as-user', REQ: 'plain-request-id' });
+  assert.deepEqual(config.secrets, ['ghp-token-as-user']);
+});
+
+test('credential-looking names outside headers and URLs, and non-credential query parameters, stay plain', () => {
+  const dir = configDir('probes:\n  - { name: q, kind: http, url: "https://api.example.test/search?q=monitoring&page=2", headers: { accept: application/json } }\n');
+  const config = loadConfig(dir, {});
+  assert.deepEqual(config.secrets, []);
+});
+
+test('a missing marked reference names the variable or file', () => {
+  const dir = configDir('probes:\n  - { name: q, kind: http, url: "https://api.example.test/", headers: { authorization: "Bearer ${secret:NOT_SET_ANYWHERE}" } }\n');
+  const found = problems(dir);
+  assert.equal(found.length, 1, found.join('\n'));
+  assert.match(found[0] ?? '', /probes\[0\]\.headers\.authorization: \$\{secret:NOT_SET_ANYWHERE\}: environment variable NOT_SET_ANYWHERE is not set/);
 });

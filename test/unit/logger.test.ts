@@ -43,3 +43,11 @@ test('the redactor replaces the longest secret first and leaves other text alone
   assert.equal(redactor.text('key=abcdefgh; other=abcd; x marks'), 'key=[redacted]; other=[redacted]; x marks');
   assert.deepEqual(redactor.value({ a: ['abcd'], n: 1 }), { a: ['[redacted]'], n: 1 });
 });
+
+test('a secret is also redacted in its percent-encoded form (as a URL object writes a userinfo password)', () => {
+  const redactor = new Redactor(['p@ss:word/1']);
+  const url = new URL('redis://127.0.0.1:6390');
+  url.password = 'p@ss:word/1';
+  assert.equal(redactor.text(url.href), 'redis://:[redacted]@127.0.0.1:6390');
+  assert.equal(redactor.text('AUTH p@ss:word/1'), 'AUTH [redacted]');
+});
