@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { tlsOptionsSchema } from '../config/schema.ts';
 import type { HttpResponse } from '../net/http-client.ts';
 import { canonicalHostPattern } from '../net/redirects.ts';
+import { isSensitiveResponseHeader } from '../net/sensitive-headers.ts';
 import type { Measurement, Observations, ObservationValue, ProbeKind } from './types.ts';
 
 const fields = z.object({
@@ -68,7 +69,10 @@ function observe(response: HttpResponse): { observations: Observations; message:
   if (timings.dns !== undefined) observations['latency.dns'] = round(timings.dns);
   if (timings.connect !== undefined) observations['latency.connect'] = round(timings.connect);
   if (timings.tls !== undefined) observations['latency.tls'] = round(timings.tls);
-  for (const [name, value] of Object.entries(response.headers)) observations[`headers.${name}`] = value;
+  for (const [name, value] of Object.entries(response.headers)) {
+    // A session cookie or auth challenge from the target is not ours to keep (secret redaction only knows our own values).
+    if (!isSensitiveResponseHeader(name)) observations[`headers.${name}`] = value;
+  }
   const text = response.body.toString('utf8');
   observations.body = text;
   if (response.certificate) {

@@ -2,12 +2,15 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createScaiSendStandIn } from '../../src/lab/scaisend.ts';
 import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
 import type { LabApp } from '../../src/lab/http-app.ts';
 import { freePort } from '../../src/lab/processes.ts';
 import { runYaml } from '../helpers/run.ts';
+import { Store } from '../../src/store/store.ts';
+import { systemClock } from '../../src/util/clock.ts';
 
 let scaisend: LabApp;
 let scaidns: LabApp;
@@ -165,4 +168,31 @@ test('secrets never reach the stored message or observations', async () => {
   const text = JSON.stringify(run);
   assert.ok(!text.includes('super-secret-key-123'), text);
   assert.match(String(run?.observations.url), /\[redacted\]/);
+});
+
+test('a session cookie or auth challenge from the target is never stored as an observation', async () => {
+  const server = createHttpServer((_req, res) => {
+    res.setHeader('set-cookie', ['session=target-session-cookie-value; HttpOnly; Path=/', 'csrf=target-csrf-value']);
+    res.setHeader('www-authenticate', 'Digest realm="probe", nonce="target-nonce-value"');
+    res.setHeader('proxy-authenticate', 'Basic realm="target-proxy-realm"');
+    res.setHeader('x-request-id', 'visible-request-id');
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const store = new Store(':memory:', systemClock);
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/login`;
+    const run = (await runYaml(`probes:\n  - { name: login, kind: http, url: "${url}", expect: ["status == 200"] }\n`, { store })).get('login');
+    assert.equal(run?.status, 'pass', run?.message);
+    const stored = store.runs('login');
+    assert.equal(stored.length, 1);
+    const text = JSON.stringify(stored);
+    for (const value of ['target-session-cookie-value', 'target-csrf-value', 'target-nonce-value', 'target-proxy-realm']) assert.ok(!text.includes(value), `${value} stored: ${text}`);
+    const observations = stored[0]?.observations ?? {};
+    for (const name of ['set-cookie', 'www-authenticate', 'proxy-authenticate']) assert.equal(observations[`headers.${name}`], undefined, name);
+    assert.equal(observations['headers.x-request-id'], 'visible-request-id', 'other headers are still observed');
+  } finally {
+    store.close();
+    server.close();
+  }
 });
