@@ -50,14 +50,27 @@ export function signature(secret: string, body: string, unixSeconds: number): st
 
 const EMOJI = { firing: ':rotating_light:', reminder: ':bell:', resolved: ':white_check_mark:', test: ':wave:' } as const;
 
+/**
+ * Slack reads `<...>` as links and mentions (`<!channel>`, `<http://x|click>`)
+ * and `&` as the start of an escape. A summary carries a target's own words
+ * (a check's reason, a body excerpt), so everything we did not write ourselves
+ * is escaped the way Slack asks: only these three characters.
+ */
+export function slackEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 /** Slack incoming webhook: `text` (the fallback) plus a Block Kit section. */
 export function slackBody(n: Notification): string {
-  const title = `${EMOJI[n.event]} ${n.event === 'resolved' ? 'Resolved' : n.event === 'test' ? 'Test' : 'Firing'}: ${n.alert.rule} on ${n.alert.target}`;
+  const what = n.event === 'resolved' ? 'Resolved' : n.event === 'test' ? 'Test' : 'Firing';
+  const title = `${EMOJI[n.event]} ${what}: ${slackEscape(n.alert.rule)} on ${slackEscape(n.alert.target)}`;
+  const summary = slackEscape(n.alert.summary);
+  const context = `severity ${slackEscape(n.alert.severity)} · alert ${slackEscape(n.alert.id)} · since ${new Date(n.alert.startedAt).toISOString()}`;
   return JSON.stringify({
-    text: `${title}: ${n.alert.summary}`,
+    text: `${title}: ${summary}`,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `*${title}*\n${n.alert.summary}` } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `severity ${n.alert.severity} · alert ${n.alert.id} · since ${new Date(n.alert.startedAt).toISOString()}` }] },
+      { type: 'section', text: { type: 'mrkdwn', text: `*${title}*\n${summary}` } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: context }] },
     ],
   });
 }

@@ -98,6 +98,18 @@ describe('channel bodies', () => {
     assert.deepEqual(resolve, { routing_key: 'R0UTING', event_action: 'resolve', dedup_key: 'abc' });
   });
 
+  test('Slack: target text is escaped, so it cannot mention a channel or add a link', () => {
+    const hostile = { ...n, alert: { ...n.alert, summary: 'degraded: db: <!channel> see <http://evil.example|click> & <@U123>' } };
+    const body = JSON.parse(slackBody(hostile));
+    const texts = [body.text, body.blocks[0].text.text, body.blocks[1].elements[0].text] as string[];
+    for (const text of texts) {
+      assert.ok(!/<!channel>|<http:|<@U/.test(text), text);
+      assert.ok(!/&(?!amp;|lt;|gt;)/.test(text), `a raw & in ${text}`);
+    }
+    assert.match(body.text, /&lt;!channel&gt; see &lt;http:\/\/evil\.example\|click&gt; &amp; &lt;@U123&gt;/);
+    assert.match(body.blocks[0].text.text, /^\*:rotating_light: Firing: probe-failing on scaisend-ready\*\n/, 'our own formatting stays');
+  });
+
   test('Retry-After in seconds and as a date', () => {
     assert.equal(retryAfterMs('7', T0), 7000);
     assert.equal(retryAfterMs(new Date(T0 + 30_000).toUTCString(), T0), 30_000);
