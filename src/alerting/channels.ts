@@ -75,11 +75,10 @@ export function slackBody(n: Notification): string {
   });
 }
 
-/** PagerDuty Events API v2: trigger (firing, reminder, test) or resolve, de-duplicated by the alert id. */
-export function pagerDutyBody(n: Notification, routingKey: string): string {
-  if (n.event === 'resolved') return JSON.stringify({ routing_key: routingKey, event_action: 'resolve', dedup_key: n.alert.id });
-  return JSON.stringify({
-    routing_key: routingKey,
+/** The PagerDuty Events API v2 event without its routing key: what the outbox stores. */
+export function pagerDutyEvent(n: Notification): Record<string, unknown> {
+  if (n.event === 'resolved') return { event_action: 'resolve', dedup_key: n.alert.id };
+  return {
     event_action: 'trigger',
     dedup_key: n.alert.id,
     payload: {
@@ -92,14 +91,40 @@ export function pagerDutyBody(n: Notification, routingKey: string): string {
       class: n.alert.rule,
       custom_details: { ...n.alert.labels, event: n.event },
     },
-  });
+  };
 }
 
-/** The bytes stored in the outbox for a channel; sent as they are on every attempt. */
+/** PagerDuty Events API v2: trigger (firing, reminder, test) or resolve, de-duplicated by the alert id. */
+export function pagerDutyBody(n: Notification, routingKey: string): string {
+  return JSON.stringify({ routing_key: routingKey, ...pagerDutyEvent(n) });
+}
+
+/**
+ * The bytes stored in the outbox for a channel. Never a credential: the
+ * PagerDuty routing key is added by `outgoingBody` at each attempt, and a
+ * webhook's secret only signs (see `headersFor`).
+ */
 export function serialize(channel: ChannelConfig, n: Notification): string {
   if (channel.type === 'slack') return slackBody(n);
-  if (channel.type === 'pagerduty') return pagerDutyBody(n, channel.routingKey);
+  if (channel.type === 'pagerduty') return JSON.stringify(pagerDutyEvent(n));
   return webhookBody(n);
+}
+
+/**
+ * What one attempt sends for a stored body. For PagerDuty the routing key
+ * comes from the channel as configured now (looked up by name), which also
+ * replaces a key that rows queued by an older version still carry.
+ */
+export function outgoingBody(channel: ChannelConfig, stored: string): string {
+  if (channel.type !== 'pagerduty') return stored;
+  let event: Record<string, unknown>;
+  try {
+    event = JSON.parse(stored) as Record<string, unknown>;
+  } catch {
+    return stored;
+  }
+  const { routing_key: _stale, ...rest } = event;
+  return JSON.stringify({ routing_key: channel.routingKey, ...rest });
 }
 
 /** Headers for one attempt (the signature carries the attempt's time). */

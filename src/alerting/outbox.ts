@@ -2,7 +2,7 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import type { AlertsConfig, ChannelConfig } from './config.ts';
-import { headersFor, serialize, type Notification } from './channels.ts';
+import { headersFor, outgoingBody, serialize, type Notification } from './channels.ts';
 
 export interface OutboxRow {
   id: number;
@@ -137,8 +137,8 @@ export class Outbox {
       db.prepare(`UPDATE alert_outbox SET status = 'expired', finished_at = ?, last_error = ? WHERE id = ?`).run(now, `channel ${row.channel} is no longer configured`, row.id);
       return;
     }
-    const url = channel.url;
-    const result = await (this.deps.transport ?? fetchTransport)(url, { headers: headersFor(channel, body, row.key, now), body, timeoutMs: channel.timeout });
+    const payload = outgoingBody(channel, body);
+    const result = await (this.deps.transport ?? fetchTransport)(channel.url, { headers: headersFor(channel, payload, row.key, now), body: payload, timeoutMs: channel.timeout });
     const after = clock.now();
     const attempts = row.attempts + 1;
     if ('status' in result && result.status >= 200 && result.status < 300) {

@@ -134,6 +134,15 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       CREATE INDEX alert_outbox_due ON alert_outbox (status, next_attempt_at);
     `,
   },
+  {
+    version: 3,
+    // Earlier versions stored PagerDuty bodies with the routing key in them; it is now added at send time from the configuration.
+    name: 'no PagerDuty routing keys in stored outbox bodies',
+    sql: `
+      UPDATE alert_outbox SET body = json_remove(body, '$.routing_key')
+        WHERE json_valid(body) AND json_type(body, '$.routing_key') IS NOT NULL;
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

@@ -8,7 +8,7 @@ import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { AlertService } from '../../src/alerting/service.ts';
 import { initialState, observe, advance, type AlertState } from '../../src/alerting/state.ts';
 import { cronMatches, windowActive } from '../../src/alerting/windows.ts';
-import { pagerDutyBody, signature, slackBody, webhookBody, type Notification } from '../../src/alerting/channels.ts';
+import { outgoingBody, pagerDutyBody, serialize, signature, slackBody, webhookBody, type Notification } from '../../src/alerting/channels.ts';
 import { retryAfterMs, type Transport } from '../../src/alerting/outbox.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
@@ -108,6 +108,19 @@ describe('channel bodies', () => {
     }
     assert.match(body.text, /&lt;!channel&gt; see &lt;http:\/\/evil\.example\|click&gt; &amp; &lt;@U123&gt;/);
     assert.match(body.blocks[0].text.text, /^\*:rotating_light: Firing: probe-failing on scaisend-ready\*\n/, 'our own formatting stays');
+  });
+
+  test('PagerDuty: the stored body has no routing key; each attempt adds the configured one', () => {
+    const channel = { name: 'pd', type: 'pagerduty' as const, routingKey: 'configured-routing-key', url: 'http://127.0.0.1:9/enqueue', timeout: 1000 };
+    const stored = serialize(channel, n);
+    assert.ok(!stored.includes('configured-routing-key'), stored);
+    assert.equal(JSON.parse(stored).routing_key, undefined);
+    assert.equal(outgoingBody(channel, stored), pagerDutyBody(n, 'configured-routing-key'));
+    const queuedByAnOlderVersion = pagerDutyBody(n, 'old-routing-key');
+    assert.equal(JSON.parse(outgoingBody(channel, queuedByAnOlderVersion)).routing_key, 'configured-routing-key');
+    const webhook = { name: 'hook', type: 'webhook' as const, url: 'http://127.0.0.1:9/hook', secret: 'webhook-secret-value', timeout: 1000 };
+    assert.ok(!serialize(webhook, n).includes('webhook-secret-value'));
+    assert.equal(outgoingBody(webhook, serialize(webhook, n)), serialize(webhook, n), 'other channels send the stored bytes');
   });
 
   test('Retry-After in seconds and as a date', () => {
