@@ -8,16 +8,28 @@ export interface RawAnswer {
   closedByServer: boolean;
 }
 
+/** Whether `bytes` hold one whole response with a Content-Length (the server may keep the connection open after it). */
+function complete(bytes: Buffer): boolean {
+  const end = bytes.indexOf('\r\n\r\n');
+  if (end < 0) return false;
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(bytes.subarray(0, end).toString('latin1'))?.[1];
+  return length !== undefined && bytes.length >= end + 4 + Number(length);
+}
+
 /**
  * Sends bytes exactly as given (no client-side validation, unlike fetch) and
- * collects what comes back until the server closes or `timeoutMs` passes.
+ * collects the answer: until one whole response is in, or with `untilClose`
+ * until the server closes; `timeoutMs` bounds either.
  */
-export function rawRequest(port: number, payload: string | Buffer | Array<string | Buffer>, options: { timeoutMs?: number; host?: string } = {}): Promise<RawAnswer> {
+export function rawRequest(port: number, payload: string | Buffer | Array<string | Buffer>, options: { timeoutMs?: number; host?: string; untilClose?: boolean } = {}): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = connect(port, options.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
     let closedByServer = false;
+    let done = false;
     const finish = () => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
       socket.destroy();
       const text = Buffer.concat(chunks).toString('latin1');
@@ -25,7 +37,10 @@ export function rawRequest(port: number, payload: string | Buffer | Array<string
       resolve({ status: status === undefined ? undefined : Number(status), text, closedByServer });
     };
     const timer = setTimeout(finish, options.timeoutMs ?? 2000);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (!options.untilClose && complete(Buffer.concat(chunks))) finish();
+    });
     socket.on('end', () => {
       closedByServer = true;
       finish();

@@ -68,13 +68,13 @@ describe('malformed requests on an open loopback daemon', () => {
   }
 
   test('a slow client that never finishes its headers gets 408 and is closed', async () => {
-    const answer = await rawRequest(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ', { timeoutMs: 5000 });
+    const answer = await rawRequest(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ', { timeoutMs: 5000, untilClose: true });
     assert.equal(answer.status, 408);
     assert.ok(answer.closedByServer);
   });
 
   test('a chunked body to an endpoint that reads none is not drained forever: the connection closes after the answer', async () => {
-    const answer = await rawRequest(port, [`POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n`, '5\r\nhello\r\n'], { timeoutMs: 3000 });
+    const answer = await rawRequest(port, [`POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n`, '5\r\nhello\r\n'], { timeoutMs: 3000, untilClose: true });
     assert.equal(answer.status, 405);
     assert.ok(answer.closedByServer, 'the server closed the connection instead of reading the rest of the body');
   });
