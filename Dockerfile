@@ -21,7 +21,8 @@ USER node
 
 ENV NODE_ENV=production
 EXPOSE 9464
-# Listen on all interfaces inside the container: mount a config whose server.listen is 0.0.0.0:9464.
+# Listen on all interfaces inside the container: mount a config whose server.listen is 0.0.0.0:9464
+# and whose server.token is set (beyond loopback the daemon refuses to start without one).
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:9464/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "bin/scaiprobe.js"]
 CMD ["run", "--config", "/app/probes"]
