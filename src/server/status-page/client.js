@@ -18,8 +18,12 @@
   function token() { try { return localStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; } }
   function headers() { var t = token(); return t ? { authorization: 'Bearer ' + t } : {}; }
 
-  function api(path) {
+  // A side panel the token may not read (a public page without a token, a tenant's token and
+  // the operator's alerts) says so in the panel; only the main list asks for a token.
+  var NOT_READABLE = '<p class="empty">Not readable without the admin token.</p>';
+  function api(path, panel) {
     return fetch(path, { headers: headers(), cache: 'no-store' }).then(function (res) {
+      if (panel && (res.status === 401 || res.status === 403)) throw new Error('not-readable');
       if (res.status === 401) { showLogin(); throw new Error('unauthorized'); }
       return res;
     });
@@ -144,14 +148,14 @@
   // Alerts and indicators come from the alerting/indicator parts when this daemon has them.
   // Shows the entries that need attention (at most 20); the rest are counted, not listed.
   function side(path, key, target, none, render, wanted) {
-    api(path).then(function (res) {
+    api(path, true).then(function (res) {
       if (res.status === 404) { $(target).innerHTML = '<p class="empty">' + none + '</p>'; return; }
       return res.json().then(function (body) {
         var all = listOf(body, key), list = all.filter(wanted), shown = list.slice(0, 20);
         var rest = (list.length > shown.length ? (list.length - shown.length) + ' more; ' : '') + (all.length - list.length) + ' ok';
         $(target).innerHTML = (shown.length ? '<ul class="plain">' + shown.map(render).join('') + '</ul>' : '<p class="empty">None right now.</p>') + (all.length > shown.length ? '<p class="empty">' + rest + '</p>' : '');
       });
-    }).catch(function () { $(target).innerHTML = '<p class="empty">' + none + '</p>'; });
+    }).catch(function (e) { $(target).innerHTML = e.message === 'not-readable' ? NOT_READABLE : '<p class="empty">' + none + '</p>'; });
   }
   function alertItem(a) {
     return '<li><span class="sev ' + esc(a.severity) + '">' + esc(a.severity || '') + '</span><b>' + esc(a.rule) + '</b>' + (a.target ? ' · ' + esc(a.target) : '') +
@@ -162,7 +166,7 @@
     return '<li><span class="sev ' + esc(i.state) + '">' + esc(i.state) + '</span><b>' + esc(i.name) + '</b> ' + esc(i.subject || '') + ' = ' + esc(v) + '<br><small>' + esc(i.reason || '') + '</small></li>';
   }
   function tenants() {
-    api('/api/v1/tenants').then(function (res) { return res.ok ? res.json() : { missing: true }; }).then(function (body) {
+    api('/api/v1/tenants', true).then(function (res) { return res.ok ? res.json() : { missing: true }; }).then(function (body) {
       if (body.missing) { $('tenants').innerHTML = '<p class="empty">No data: reports are not set up in this daemon.</p>'; return; }
       var list = body.tenants || [];
       $('tenants').innerHTML = list.length ? '<ul class="plain">' + list.map(function (t) {
@@ -170,7 +174,7 @@
         return '<li><b>' + esc(t.id) + '</b> <small>(' + t.probes + ' probes)</small><br>' +
           '<a href="' + base + 'html" data-report>HTML</a> · <a href="' + base + 'pdf" data-report>PDF</a> · <a href="' + base + 'json" data-report>JSON</a> <small>last 30 days</small></li>';
       }).join('') + '</ul>' : '<p class="empty">No tenants: give probes a <code>tenant:</code> to get reports.</p>';
-    }).catch(function () { $('tenants').innerHTML = '<p class="empty">Could not load tenants.</p>'; });
+    }).catch(function (e) { $('tenants').innerHTML = e.message === 'not-readable' ? NOT_READABLE : '<p class="empty">Could not load tenants.</p>'; });
   }
 
   function showLogin() {
