@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, createConnection } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -85,8 +86,8 @@ function unregisterForCleanup(pid: number): void {
   running.delete(pid);
 }
 
-/** A TCP port nobody listens on right now (for tests that start private servers). */
-export async function freePort(): Promise<number> {
+/** A TCP port nobody listens on right now. */
+function freeTcpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -96,6 +97,30 @@ export async function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** Whether a UDP socket can bind the port (DNS servers take the same number for UDP and TCP). */
+function udpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.once('error', () => {
+      socket.close();
+      resolve(false);
+    });
+    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port free for both TCP and UDP right now (for tests that start private
+ * servers). UDP matters: the kernel hands the same ephemeral range to DNS
+ * clients' sockets, and a DNS server needs both.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; ; attempt += 1) {
+    const port = await freeTcpPort();
+    if ((await udpPortFree(port)) || attempt >= 20) return port;
+  }
 }
 
 /** Resolves when something accepts TCP connections on host:port, or rejects after timeoutMs. */
