@@ -10,6 +10,7 @@ import { splitSeriesKey } from './prom-text.ts';
  *   p99(hist) / p50 / p95 / p99.9 / p99_15m                   quantile from histogram buckets over the window (default 5m);
  *                                                             `_seconds` histograms come back in milliseconds
  *   + - * / and parentheses, numbers
+ * Label values are PromQL strings: "..." or '...' with Go's escapes, or `raw`.
  */
 
 export interface Matcher {
@@ -132,18 +133,12 @@ class Parser {
       if (!op) this.fail(`expected =, !=, =~ or !~ after ${label}`);
       this.i += op.length;
       const quote = this.peek();
-      if (quote !== '"' && quote !== "'") this.fail(`the value of ${label} must be quoted`);
-      let value = '';
-      for (this.i++; this.i < this.text.length && this.text[this.i] !== quote; this.i++) {
-        if (this.text[this.i] === '\\') this.i++;
-        value += this.text[this.i] ?? '';
-      }
-      this.expect(quote);
+      if (quote !== '"' && quote !== "'" && quote !== '`') this.fail(`the value of ${label} must be quoted`);
+      const value = this.stringLiteral(quote);
       let regex: RegExp | undefined;
       if (op === '=~' || op === '!~') {
         try {
-          // Anchored, as in PromQL.
-          regex = new RegExp(`^(?:${value})$`);
+          regex = anchoredRegex(value);
         } catch (error) {
           this.fail(`bad regex for ${label}: ${(error as Error).message}`);
         }
@@ -153,6 +148,104 @@ class Parser {
     }
     this.i++;
     return { type: 'sel', name, matchers };
+  }
+
+  /**
+   * A PromQL string at the current quote: `"..."` and `'...'` with Go's
+   * escapes (`\n`, `\t`, `\\`, `\"`, `\x41`, `\u00e9`, `\101`, ...), and
+   * backquoted raw strings without any. An unknown escape is an error, as in
+   * PromQL, rather than silently becoming its letter.
+   */
+  private stringLiteral(quote: string): string {
+    this.i++;
+    if (quote === '`') {
+      const end = this.text.indexOf('`', this.i);
+      if (end < 0) this.fail('unterminated raw string');
+      const raw = this.text.slice(this.i, end);
+      this.i = end + 1;
+      return raw;
+    }
+    const out = new StringBuilder();
+    while (this.i < this.text.length && this.text[this.i] !== quote) {
+      if (this.text[this.i] === '\\') this.escape(quote, out);
+      else out.text(this.text[this.i++] ?? '');
+    }
+    if (this.text[this.i] !== quote) this.fail('unterminated string');
+    this.i++;
+    return out.done();
+  }
+
+  /** One escape sequence at the current backslash, appended to `out`. */
+  private escape(quote: string, out: StringBuilder): void {
+    const at = this.i;
+    const letter = this.text[this.i + 1] ?? '';
+    const simple = SIMPLE_ESCAPES[letter];
+    if (simple !== undefined || letter === quote) {
+      out.text(simple ?? quote);
+      this.i += 2;
+      return;
+    }
+    const numeric = /^(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{3}))/.exec(this.text.slice(this.i + 1, this.i + 10));
+    if (!numeric) this.fail(`unknown escape \\${letter} in a quoted string (a literal backslash is \\\\)`);
+    this.i += 1 + numeric[0].length;
+    const [, hex, u4, u8, octal] = numeric;
+    if (hex !== undefined || octal !== undefined) {
+      const byte = hex !== undefined ? Number.parseInt(hex, 16) : Number.parseInt(octal ?? '', 8);
+      if (byte > 255) {
+        this.i = at;
+        this.fail('octal escape above \\377');
+      }
+      out.byte(byte);
+      return;
+    }
+    const codePoint = Number.parseInt(u4 ?? u8 ?? '', 16);
+    if (codePoint > 0x10ffff || (codePoint >= 0xd800 && codePoint < 0xe000)) {
+      this.i = at;
+      this.fail('escape is not a Unicode character');
+    }
+    out.text(String.fromCodePoint(codePoint));
+  }
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
+
+/** Text with `\xNN` and octal escapes, which are bytes (of UTF-8, as in Go), not characters. */
+class StringBuilder {
+  private readonly parts: string[] = [];
+  private bytes: number[] = [];
+  text(chars: string): void {
+    this.flush();
+    this.parts.push(chars);
+  }
+  byte(value: number): void {
+    this.bytes.push(value);
+  }
+  done(): string {
+    this.flush();
+    return this.parts.join('');
+  }
+  private flush(): void {
+    if (this.bytes.length === 0) return;
+    this.parts.push(Buffer.from(this.bytes).toString('utf8'));
+    this.bytes = [];
+  }
+}
+
+/**
+ * A matcher's regex, anchored at both ends as PromQL does. `.` does not match
+ * a newline (as in Prometheus 2, unless the pattern starts with `(?s)`); a
+ * leading `(?i)` ignores case, as RE2 reads it. Compiled in Unicode mode
+ * first, so `.` is one character as in RE2; a pattern only the looser legacy
+ * syntax accepts (e.g. `\-` outside a class) still compiles.
+ */
+function anchoredRegex(pattern: string): RegExp {
+  const leading = /^\(\?([is]+)\)/.exec(pattern);
+  const flags = [...new Set(leading?.[1] ?? '')].join('');
+  const source = `^(?:${pattern.slice(leading?.[0].length ?? 0)})$`;
+  try {
+    return new RegExp(source, `${flags}u`);
+  } catch {
+    return new RegExp(source, flags);
   }
 }
 

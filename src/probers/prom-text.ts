@@ -23,6 +23,18 @@ function parseValue(text: string): number {
   return value;
 }
 
+/**
+ * The text format (and OpenMetrics) escapes only `\\`, `\"` and `\n` in label
+ * values. Like Prometheus, any other backslash pair is kept as written (`\t`
+ * stays a backslash and a t): a raw TAB is legal inside the quotes and must
+ * stay distinct from it.
+ */
+function unescapeLabelChar(next: string | undefined): string {
+  if (next === 'n') return '\n';
+  if (next === '\\' || next === '"') return next;
+  return `\\${next ?? ''}`;
+}
+
 /** Reads `{a="x",b="y\"z"}` starting at `start` (the brace); returns the labels and the index after `}`. */
 export function parseLabels(line: string, start: number): { labels: Record<string, string>; end: number } {
   const labels: Record<string, string> = {};
@@ -45,10 +57,8 @@ export function parseLabels(line: string, start: number): { labels: Record<strin
     i++;
     let value = '';
     for (; i < line.length && line[i] !== '"'; i++) {
-      if (line[i] === '\\') {
-        const next = line[++i];
-        value += next === 'n' ? '\n' : (next ?? '');
-      } else value += line[i];
+      if (line[i] === '\\') value += unescapeLabelChar(line[++i]);
+      else value += line[i];
     }
     if (line[i] !== '"') throw new Error(`unterminated value of label ${name}`);
     i++;
@@ -60,9 +70,13 @@ export function parseLabels(line: string, start: number): { labels: Record<strin
 }
 
 /**
- * Parses the text exposition format (version 0.0.4): HELP/TYPE comments,
- * samples with optional labels and timestamp, NaN and ±Inf. Throws with the
- * line number on the first malformed line (a half-broken page is not measured).
+ * Parses the text exposition format (version 0.0.4) and OpenMetrics 1.0:
+ * HELP/TYPE/UNIT comments, samples with optional labels, timestamp and
+ * exemplar (`# {...} v`), NaN and ±Inf, and OpenMetrics' closing `# EOF`.
+ * OpenMetrics' `_created` lines are samples of their own name, as Prometheus
+ * stores them, so they never mix with the `_total` or `_bucket` they belong to.
+ * Throws with the line number on the first malformed line (a half-broken page
+ * is not measured).
  */
 export function parsePromText(text: string): PromScrape {
   const samples: PromSample[] = [];
@@ -71,20 +85,19 @@ export function parsePromText(text: string): PromScrape {
   for (let n = 0; n < lines.length; n++) {
     const line = (lines[n] ?? '').trim();
     if (line === '') continue;
+    if (line === '# EOF') {
+      // Nothing may follow the end marker: more lines mean a page that is not what it claims.
+      const after = lines.slice(n + 1).findIndex((rest) => rest.trim() !== '');
+      if (after >= 0) throw new Error(`metrics line ${n + 2 + after}: text after # EOF`);
+      break;
+    }
     if (line.startsWith('#')) {
       const type = /^#\s*TYPE\s+(\S+)\s+(\S+)/.exec(line);
       if (type) types[type[1] ?? ''] = type[2] ?? 'untyped';
       continue;
     }
     try {
-      NAME.lastIndex = 0;
-      const name = NAME.exec(line)?.[0];
-      if (!name) throw new Error('expected a metric name');
-      let i = name.length;
-      let labels: Record<string, string> = {};
-      if (line[i] === '{') ({ labels, end: i } = parseLabels(line, i));
-      const rest = line.slice(i).trim().split(/\s+/);
-      samples.push({ name, labels, value: parseValue(rest[0] ?? '') });
+      samples.push(parseSampleLine(line));
     } catch (error) {
       throw new Error(`metrics line ${n + 1}: ${(error as Error).message}`);
     }
@@ -92,17 +105,35 @@ export function parsePromText(text: string): PromScrape {
   return { samples, types };
 }
 
-/** A stable key of one series: name plus sorted labels. */
+/** `name{labels} value [timestamp] [# exemplar]`: the timestamp and exemplar are not needed and not kept. */
+function parseSampleLine(line: string): PromSample {
+  NAME.lastIndex = 0;
+  const name = NAME.exec(line)?.[0];
+  if (!name) throw new Error('expected a metric name');
+  let i = name.length;
+  let labels: Record<string, string> = {};
+  if (line[i] === '{') ({ labels, end: i } = parseLabels(line, i));
+  const rest = line.slice(i).trim().split(/\s+/);
+  return { name, labels, value: parseValue(rest[0] ?? '') };
+}
+
+/**
+ * A key of one series that no label value can make ambiguous: a JSON array of
+ * the name and the label pairs sorted by label name. JSON escapes every
+ * character that could confuse a reader (quotes, backslashes, TAB, newlines),
+ * so any label value round-trips through splitSeriesKey and through the
+ * probe's stored state.
+ */
 export function seriesKey(name: string, labels: Record<string, string>): string {
-  const parts = Object.keys(labels)
-    .sort()
-    .map((key) => `${key}=${JSON.stringify(labels[key])}`);
-  return parts.length > 0 ? `${name}{${parts.join(',')}}` : name;
+  const parts: string[] = [name];
+  for (const label of Object.keys(labels).sort()) parts.push(label, labels[label] ?? '');
+  return JSON.stringify(parts);
 }
 
 /** Inverse of seriesKey. */
 export function splitSeriesKey(key: string): { name: string; labels: Record<string, string> } {
-  const brace = key.indexOf('{');
-  if (brace < 0) return { name: key, labels: {} };
-  return { name: key.slice(0, brace), labels: parseLabels(key, brace).labels };
+  const parts = JSON.parse(key) as string[];
+  const labels: Record<string, string> = {};
+  for (let i = 1; i + 1 < parts.length; i += 2) labels[parts[i] ?? ''] = parts[i + 1] ?? '';
+  return { name: parts[0] ?? '', labels };
 }

@@ -19,9 +19,20 @@ const fields = z.object({
 
 type PrometheusSpec = z.output<typeof fields>;
 
+/** Version 2 keys series as JSON arrays (seriesKey); older state is dropped rather than misread. */
+const STATE_VERSION = 2;
+
 interface KeptState {
+  version: typeof STATE_VERSION;
   scrapes: KeptScrape[];
 }
+
+/**
+ * What Prometheus's scrapes ask for: OpenMetrics first, the text format
+ * otherwise, so an exporter that negotiates answers the kind as it answers
+ * Prometheus.
+ */
+const ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 /** Assertion subjects that are expressions, then the `record` list, without repeats. */
 function expressionTexts(spec: PrometheusSpec & { expect: Array<{ expr: string }> }): string[] {
@@ -36,9 +47,9 @@ function expressionTexts(spec: PrometheusSpec & { expect: Array<{ expr: string }
 }
 
 function readState(value: unknown): KeptScrape[] {
-  const scrapes = (value as KeptState | undefined)?.scrapes;
-  if (!Array.isArray(scrapes)) return [];
-  return scrapes.filter((s): s is KeptScrape => typeof s?.t === 'number' && typeof s.v === 'object' && s.v !== null);
+  const state = value as Partial<KeptState> | undefined;
+  if (state?.version !== STATE_VERSION || !Array.isArray(state.scrapes)) return [];
+  return state.scrapes.filter((s): s is KeptScrape => typeof s?.t === 'number' && typeof s.v === 'object' && s.v !== null);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -85,7 +96,7 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
     const names = new Set<string>();
     for (const { expr } of expressions) metricNames(expr, names);
     const keepMs = Math.max(0, ...expressions.map(({ expr }) => windowOf(expr)));
-    const headers = { accept: 'text/plain;version=0.0.4', ...spec.headers, ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}) };
+    const headers = { accept: ACCEPT, ...spec.headers, ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}) };
 
     const scrape = async (ctx: ProbeContext) => {
       const response = await ctx.http.request({ url: spec.url, method: 'GET', headers, signal: ctx.signal });
@@ -97,7 +108,8 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
         throw new ProbeFailure('PROTOCOL', `${spec.url}: ${(error as Error).message}`);
       }
       const kept: KeptScrape = { t: ctx.clock.now(), v: {} };
-      for (const sample of parsed.samples) if (names.has(sample.name)) kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
+      // Only finite values: JSON state cannot carry NaN or ±Inf, and the run must see what the next run restores.
+      for (const sample of parsed.samples) if (names.has(sample.name) && Number.isFinite(sample.value)) kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
       return { kept, samples: parsed.samples.length, latency: response.timings.total };
     };
 
@@ -126,7 +138,7 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
           observations,
           message: `scraped ${last.samples} samples${shown.length > 0 ? `; ${shown.join('; ')}` : ''}`,
           ...(unknown.length > 0 ? { warnings: unknown.map((text) => `${text} has no value yet (no traffic in its window, or a single scrape)`) } : {}),
-          state: { scrapes: scrapes.filter((s) => s.t >= horizon(now)) } satisfies KeptState,
+          state: { version: STATE_VERSION, scrapes: scrapes.filter((s) => s.t >= horizon(now)) } satisfies KeptState,
         };
       },
     };

@@ -40,7 +40,7 @@ describe('text exposition parser', () => {
 
   test('series keys round-trip', () => {
     const key = seriesKey('m', { z: 'a"b', a: '1' });
-    assert.equal(key, 'm{a="1",z="a\\"b"}');
+    assert.equal(key, seriesKey('m', { a: '1', z: 'a"b' }), 'label order does not matter');
     assert.deepEqual(splitSeriesKey(key), { name: 'm', labels: { a: '1', z: 'a"b' } });
   });
 });
@@ -72,8 +72,9 @@ describe('expressions', () => {
 
   test('counter resets: a drop counts from zero, not as a negative increase', () => {
     // 100 -> 160 (+60), restart -> 20 (+20), -> 50 (+30)
-    const scrapes = [page({ c: 100 }, 0), page({ c: 160 }, 60_000), page({ c: 20 }, 120_000), page({ c: 50 }, 180_000)];
-    assert.equal(increases(scrapes).get('c'), 110);
+    const c = seriesKey('c', {});
+    const scrapes = [page({ [c]: 100 }, 0), page({ [c]: 160 }, 60_000), page({ [c]: 20 }, 120_000), page({ [c]: 50 }, 180_000)];
+    assert.equal(increases(scrapes).get(c), 110);
     assert.equal(evaluatePromExpr(parsePromExpr('rate5m(c)'), { scrapes, now: 180_000 }), 110 / 180);
     assert.equal(evaluatePromExpr(parsePromExpr('increase5m(c)'), { scrapes, now: 180_000 }), 110);
   });
@@ -86,7 +87,8 @@ describe('expressions', () => {
   });
 
   test('scrapes older than the window are not used', () => {
-    const scrapes = [page({ c: 0 }, 0), page({ c: 1000 }, 60_000), page({ c: 1060 }, 600_000), page({ c: 1120 }, 660_000)];
+    const c = seriesKey('c', {});
+    const scrapes = [page({ [c]: 0 }, 0), page({ [c]: 1000 }, 60_000), page({ [c]: 1060 }, 600_000), page({ [c]: 1120 }, 660_000)];
     assert.equal(evaluatePromExpr(parsePromExpr('rate5m(c)'), { scrapes, now: 660_000 }), 1);
   });
 
@@ -132,5 +134,90 @@ describe('expressions', () => {
     const problems = prometheusKind.check?.(spec as never) ?? [];
     assert.equal(problems.length, 1);
     assert.deepEqual(problems[0]?.path, ['expect', 1]);
+  });
+});
+
+describe('label values and matchers', () => {
+  test('the text format unescapes only \\\\, \\" and \\n: a raw TAB and a backslash-t are different values', () => {
+    const page = ['m{p="tab\there"} 1', 'm{p="tab\\there"} 2', 'm{p="x\\qy"} 3', 'm{p="a\\\\b\\"c\\nd"} 4'].join('\n');
+    assert.deepEqual(
+      parsePromText(page).samples.map((s) => s.labels.p),
+      ['tab\there', 'tab\\there', 'x\\qy', 'a\\b"c\nd'],
+    );
+  });
+
+  test('series keys survive any label value, and different label sets never share a key', () => {
+    const odd = ['tab\there', 'line1\nline2', 'back\\slash', 'say "hi"', 'a","b=c', '}{', '\u0001ctl', 'ünï ☃', ''];
+    for (const value of odd) assert.deepEqual(splitSeriesKey(seriesKey('m', { path: value, le: '+Inf' })), { name: 'm', labels: { le: '+Inf', path: value } }, JSON.stringify(value));
+    const keys = new Set([seriesKey('m', { a: 'x",b="y' }), seriesKey('m', { a: 'x', b: 'y' }), seriesKey('m', { a: 'tab\tx' }), seriesKey('m', { a: 'tab\\tx' }), seriesKey('m', { a: 'tabtx' })]);
+    assert.equal(keys.size, 5);
+  });
+
+  test('matchers honour PromQL escapes, quotes and raw strings', () => {
+    const v: Record<string, number> = {};
+    const values: Array<[string, number]> = [['line1\nline2', 1], ['a\\b', 2], ['say "hi"', 4], ['tab\there', 8], ['é', 16], ["it's", 32], ['A', 64], ['tabthere', 128]];
+    for (const [p, n] of values) v[seriesKey('m', { p })] = n;
+    const value = (text: string) => evaluatePromExpr(parsePromExpr(text), { scrapes: [{ t: 0, v }], now: 0 });
+    assert.equal(value('m{p="line1\\nline2"}'), 1);
+    assert.equal(value('m{p="a\\\\b"}'), 2);
+    assert.equal(value('m{p=`a\\b`}'), 2, 'raw string');
+    assert.equal(value('m{p="say \\"hi\\""}'), 4);
+    assert.equal(value('m{p="tab\\there"}'), 8);
+    assert.equal(value('m{p="\\u00e9"}'), 16);
+    assert.equal(value('m{p="\\xc3\\xa9"}'), 16, 'byte escapes are UTF-8');
+    assert.equal(value("m{p='it\\'s'}"), 32);
+    assert.equal(value('m{p="\\x41"}'), 64);
+    assert.equal(value('m{p="\\101"}'), 64, 'octal');
+    assert.equal(value('m{p=~"line1\\nline2|a\\\\\\\\b"}'), 3, 'regex after unescaping: a\\\\b matches a backslash');
+    assert.equal(value('m{p=~"line1.line2"}'), 0, '. does not match a newline, as in Prometheus 2');
+    assert.equal(value('m{p=~"(?i)TAB\\\\sHERE"}'), 8, 'a leading (?i) ignores case');
+    assert.equal(value('m{p=~"."}'), 16 + 64, '. is one character, é included');
+    assert.throws(() => parsePromExpr('m{p="\\d"}'), /unknown escape \\d/);
+    assert.throws(() => parsePromExpr('m{p="\\\'"}'), /unknown escape/, "\\' only in single quotes, as in Go");
+    assert.throws(() => parsePromExpr('m{p="abc}'), /unterminated string/);
+    assert.throws(() => parsePromExpr('m{p="\\400"}'), /octal escape/);
+  });
+});
+
+describe('OpenMetrics input', () => {
+  const page = [
+    '# TYPE jobs counter',
+    '# UNIT jobs_seconds seconds',
+    '# HELP jobs Jobs done.',
+    'jobs_total{queue="a"} 17 1700000000.123',
+    'jobs_created{queue="a"} 1700000000.0',
+    '# TYPE lat_seconds histogram',
+    'lat_seconds_bucket{le="0.1"} 3 # {trace_id="abc def"} 0.05 1700000000.5',
+    'lat_seconds_bucket{le="1.0"} 5',
+    'lat_seconds_bucket{le="+Inf"} 6',
+    'lat_seconds_count 6',
+    'lat_seconds_sum 2.5',
+    'lat_seconds_created 1700000000.0',
+    '# EOF',
+    '',
+  ].join('\n');
+
+  test('samples, exemplars, _created and # EOF', () => {
+    const { samples, types } = parsePromText(page);
+    assert.equal(types.jobs, 'counter');
+    assert.deepEqual(samples[0], { name: 'jobs_total', labels: { queue: 'a' }, value: 17 });
+    assert.deepEqual(samples[1], { name: 'jobs_created', labels: { queue: 'a' }, value: 1_700_000_000 });
+    assert.equal(samples[2]?.value, 3, 'the exemplar is not the value');
+    assert.equal(samples.length, 8);
+  });
+
+  test('nothing may follow # EOF', () => {
+    assert.throws(() => parsePromText(`${page}jobs_total{queue="b"} 1\n`), /line 14: text after # EOF/);
+  });
+
+  test('_created never enters a rate or a quantile, and le="1.0" is the bucket le="1"', () => {
+    const later = page.replace('jobs_total{queue="a"} 17', 'jobs_total{queue="a"} 77').replace('{le="0.1"} 3', '{le="0.1"} 13').replace('{le="1.0"} 5', '{le="1.0"} 15').replace('{le="+Inf"} 6', '{le="+Inf"} 16');
+    const kept = (text: string, t: number): KeptScrape => ({ t, v: Object.fromEntries(parsePromText(text).samples.map((s) => [seriesKey(s.name, s.labels), s.value])) });
+    const textPage: KeptScrape = { t: 120_000, v: { [seriesKey('lat_seconds_bucket', { le: '1' })]: 25, [seriesKey('lat_seconds_bucket', { le: '+Inf' })]: 26, [seriesKey('lat_seconds_bucket', { le: '0.1' })]: 23 } };
+    const scrapes = [kept(page, 0), kept(later, 60_000)];
+    assert.equal(evaluatePromExpr(parsePromExpr('increase1m(jobs_total)'), { scrapes, now: 60_000 }), 60);
+    // 10 more observations, all at or below 0.1 s: the median is in the first bucket.
+    assert.equal(evaluatePromExpr(parsePromExpr('p50_1m(lat_seconds)'), { scrapes, now: 60_000 }), 50);
+    assert.equal(evaluatePromExpr(parsePromExpr('p50_1m(lat_seconds)'), { scrapes: [...scrapes, textPage], now: 120_000 }), 50, 'the same bucket spelled le="1"');
   });
 });
