@@ -1,13 +1,15 @@
 import { parseDuration } from '../util/duration.ts';
-import { splitSeriesKey } from './prom-text.ts';
+import { bucketQuantile, extrapolatedIncrease, parseBound, rangeOf, rangeSeconds, ScrapeHistory, type Bucket, type KeptScrape, type Range, type Series } from './prom-range.ts';
+
+export type { KeptScrape } from './prom-range.ts';
 
 /**
  * A small expression language over scrapes, for assertion subjects:
  *   name{label="v",status=~"5..",path!="/x",m!~"GET|HEAD"}   current value, summed over matching series
  *   sum(sel)                                                  the same, spelled out
- *   rate5m(sel) / rate1m / rate30s / rate1h                   per-second increase over the window (counter resets survive)
- *   increase5m(sel)                                           increase over the window
- *   p99(hist) / p50 / p95 / p99.9 / p99_15m                   quantile from histogram buckets over the window (default 5m);
+ *   rate5m(sel) / rate1m / rate30s / rate1h                   sum(rate(sel[5m])) as Prometheus computes it (see prom-range.ts)
+ *   increase5m(sel)                                           sum(increase(sel[5m]))
+ *   p99(hist) / p50 / p95 / p99.9 / p99_15m                   histogram_quantile(0.99, sum by (le) (rate(hist_bucket[5m])));
  *                                                             `_seconds` histograms come back in milliseconds
  *   + - * / and parentheses, numbers
  * Label values are PromQL strings: "..." or '...' with Go's escapes, or `raw`.
@@ -289,111 +291,80 @@ export function windowOf(expr: PromExpr): number {
   return 0;
 }
 
-/** One scrape as kept between runs: epoch ms and series key -> value. */
-export interface KeptScrape {
-  t: number;
-  v: Record<string, number>;
-}
-
-/** Increase of every series over consecutive scrapes; a drop is a counter reset (the new value counts from zero). */
-export function increases(scrapes: KeptScrape[]): Map<string, number> {
-  const total = new Map<string, number>();
-  for (let k = 1; k < scrapes.length; k++) {
-    const before = scrapes[k - 1]?.v ?? {};
-    const after = scrapes[k]?.v ?? {};
-    for (const [key, value] of Object.entries(after)) {
-      const previous = before[key];
-      // A series absent from the earlier scrape was created in between: all of it is new.
-      const delta = previous === undefined || value < previous ? value : value - previous;
-      total.set(key, (total.get(key) ?? 0) + delta);
-    }
-  }
-  return total;
-}
-
-/** Prometheus' histogram_quantile: linear interpolation inside the bucket holding the rank. */
-export function bucketQuantile(q: number, buckets: Array<{ le: number; count: number }>): number | null {
-  const sorted = [...buckets].sort((a, b) => a.le - b.le);
-  const total = sorted.at(-1);
-  if (!total || total.le !== Number.POSITIVE_INFINITY || total.count <= 0) return null;
-  const rank = q * total.count;
-  let lowerBound = 0;
-  let lowerCount = 0;
-  for (const bucket of sorted) {
-    if (bucket.count >= rank) {
-      if (bucket.le === Number.POSITIVE_INFINITY) return lowerBound;
-      const inBucket = bucket.count - lowerCount;
-      if (inBucket <= 0) return bucket.le;
-      return lowerBound + (bucket.le - lowerBound) * ((rank - lowerCount) / inBucket);
-    }
-    lowerBound = bucket.le;
-    lowerCount = bucket.count;
-  }
-  return lowerBound;
+/** The shortest window an expression reads (Infinity when it reads none): the one that needs an earlier scrape soonest. */
+export function narrowestWindow(expr: PromExpr): number {
+  if (expr.type === 'rate' || expr.type === 'increase' || expr.type === 'quantile') return expr.windowMs;
+  if (expr.type === 'bin') return Math.min(narrowestWindow(expr.left), narrowestWindow(expr.right));
+  return Number.POSITIVE_INFINITY;
 }
 
 export interface EvalInput {
-  /** Scrapes oldest first; the last one is the current scrape. */
+  /** The probe's kept scrapes; the latest one is the current scrape. */
   scrapes: KeptScrape[];
+  /** The evaluation time (epoch ms): windows end here. */
   now: number;
 }
 
-function inWindow(input: EvalInput, windowMs: number): KeptScrape[] {
-  // A little slack so the scrape taken one window ago (give or take scheduling jitter) still counts.
-  const from = input.now - windowMs - Math.min(windowMs * 0.05 + 1000, 30_000);
-  return input.scrapes.filter((s) => s.t >= from);
+function matchingSeries(history: ScrapeHistory, selector: Selector, ignore?: string): Series[] {
+  return history.series.filter((series) => matches(selector, series.name, series.labels, ignore));
 }
 
-function sumMatching(selector: Selector, values: Iterable<[string, number]>, ignore?: string): { sum: number; seen: number } {
-  let sum = 0;
-  let seen = 0;
-  for (const [key, value] of values) {
-    const { name, labels } = splitSeriesKey(key);
-    if (!matches(selector, name, labels, ignore)) continue;
-    sum += value;
-    seen++;
+/**
+ * Sum over matching series of each series' Prometheus increase in the range:
+ * `sum(increase(sel[W]))`. Series with fewer than two points there add nothing.
+ */
+function summedIncrease(history: ScrapeHistory, selector: Selector, range: Range): number {
+  let total = 0;
+  for (const series of matchingSeries(history, selector)) total += extrapolatedIncrease(series.points, range) ?? 0;
+  return total;
+}
+
+/** `histogram_quantile(q, sum by (le) (rate(name_bucket{sel}[W])))`. */
+function quantile(history: ScrapeHistory, expr: Extract<PromExpr, { type: 'quantile' }>, range: Range): number | null {
+  const bucketSelector: Selector = { ...expr.arg, name: `${expr.arg.name}_bucket` };
+  const buckets: Bucket[] = [];
+  for (const series of matchingSeries(history, bucketSelector, 'le')) {
+    const le = series.labels.le === undefined ? undefined : parseBound(series.labels.le);
+    const count = extrapolatedIncrease(series.points, range);
+    if (le !== undefined && count !== null) buckets.push({ le, count });
   }
-  return { sum, seen };
+  const value = bucketQuantile(expr.q, buckets);
+  if (value === null) return null;
+  return expr.arg.name.endsWith('_seconds') ? value * 1000 : value;
 }
 
 /** Evaluates to a number, or null when it cannot be known yet (one scrape in the window, no observations, x/0). */
 export function evaluatePromExpr(expr: PromExpr, input: EvalInput): number | null {
+  return evaluate(expr, new ScrapeHistory(input.scrapes), input.now);
+}
+
+function evaluate(expr: PromExpr, history: ScrapeHistory, now: number): number | null {
   switch (expr.type) {
     case 'num':
       return expr.value;
     case 'sel':
     case 'sum': {
-      const selector = expr.type === 'sum' ? expr.arg : expr;
-      const current = input.scrapes.at(-1);
-      return current ? sumMatching(selector, Object.entries(current.v)).sum : null;
+      // The current scrape's values: a series missing from it is stale, as in an instant query.
+      const current = history.times.filter((t) => t <= now).at(-1);
+      if (current === undefined) return null;
+      let sum = 0;
+      for (const series of matchingSeries(history, expr.type === 'sum' ? expr.arg : expr)) sum += series.points.find((p) => p.t === current)?.v ?? 0;
+      return sum;
     }
     case 'rate':
     case 'increase': {
-      const window = inWindow(input, expr.windowMs);
-      const first = window[0];
-      const last = window.at(-1);
-      if (!first || !last || window.length < 2 || last.t <= first.t) return null;
-      const increase = sumMatching(expr.arg, increases(window)).sum;
-      return expr.type === 'increase' ? increase : increase / ((last.t - first.t) / 1000);
+      const range = rangeOf(history.times, expr.windowMs, now);
+      if (!range) return null;
+      const increase = summedIncrease(history, expr.arg, range);
+      return expr.type === 'increase' ? increase : increase / rangeSeconds(range);
     }
     case 'quantile': {
-      const window = inWindow(input, expr.windowMs);
-      if (window.length < 2) return null;
-      const byLe = new Map<number, number>();
-      const bucketSelector: Selector = { ...expr.arg, name: `${expr.arg.name}_bucket` };
-      for (const [key, value] of increases(window)) {
-        const { name, labels } = splitSeriesKey(key);
-        if (labels.le === undefined || !matches(bucketSelector, name, labels, 'le')) continue;
-        const le = labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le);
-        byLe.set(le, (byLe.get(le) ?? 0) + value);
-      }
-      const quantile = bucketQuantile(expr.q, [...byLe].map(([le, count]) => ({ le, count })));
-      if (quantile === null) return null;
-      return expr.arg.name.endsWith('_seconds') ? quantile * 1000 : quantile;
+      const range = rangeOf(history.times, expr.windowMs, now);
+      return range ? quantile(history, expr, range) : null;
     }
     case 'bin': {
-      const left = evaluatePromExpr(expr.left, input);
-      const right = evaluatePromExpr(expr.right, input);
+      const left = evaluate(expr.left, history, now);
+      const right = evaluate(expr.right, history, now);
       if (left === null || right === null) return null;
       if (expr.op === '+') return left + right;
       if (expr.op === '-') return left - right;

@@ -3,7 +3,7 @@ import { duration } from '../config/schema.ts';
 import { ProbeFailure } from '../net/errors.ts';
 import { parseAssertion } from '../runner/assertions.ts';
 import { parsePromText, seriesKey } from './prom-text.ts';
-import { evaluatePromExpr, looksLikeExpression, metricNames, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from './prom-expr.ts';
+import { evaluatePromExpr, looksLikeExpression, metricNames, narrowestWindow, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from './prom-expr.ts';
 import type { Measurement, Observations, ProbeContext, ProbeKind } from './types.ts';
 
 const fields = z.object({
@@ -13,7 +13,7 @@ const fields = z.object({
   token: z.string().optional(),
   /** Expressions kept as observations besides the ones assertions use (for indicators and charts). */
   record: z.array(z.string()).default([]),
-  /** With no earlier scrape inside a rate window, scrape twice this far apart so the first run can compute rates. */
+  /** With no earlier scrape inside the narrowest window, scrape twice this far apart (at most half that window) so the run can compute rates. */
   warmup: duration().default(2000),
 });
 
@@ -50,6 +50,11 @@ function readState(value: unknown): KeptScrape[] {
   const state = value as Partial<KeptState> | undefined;
   if (state?.version !== STATE_VERSION || !Array.isArray(state.scrapes)) return [];
   return state.scrapes.filter((s): s is KeptScrape => typeof s?.t === 'number' && typeof s.v === 'object' && s.v !== null);
+}
+
+/** Whether an earlier scrape at `t` is inside the window ending at `now`, exactly as Prometheus selects ranges. */
+function insideWindow(t: number, now: number, windowMs: number): boolean {
+  return t >= now - windowMs && t < now;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -96,9 +101,14 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
     const names = new Set<string>();
     for (const { expr } of expressions) metricNames(expr, names);
     const keepMs = Math.max(0, ...expressions.map(({ expr }) => windowOf(expr)));
+    const narrowest = Math.min(...expressions.map(({ expr }) => narrowestWindow(expr)));
+    // A second scrape a whole window later would be outside it again.
+    const warmupMs = Math.min(spec.warmup, narrowest / 2);
     const headers = { accept: ACCEPT, ...spec.headers, ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}) };
 
     const scrape = async (ctx: ProbeContext) => {
+      // Stamped when asked, as Prometheus stamps its scrapes.
+      const t = ctx.clock.now();
       const response = await ctx.http.request({ url: spec.url, method: 'GET', headers, signal: ctx.signal });
       if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${spec.url} answered HTTP ${response.status}, not a metrics page`);
       let parsed;
@@ -107,7 +117,7 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
       } catch (error) {
         throw new ProbeFailure('PROTOCOL', `${spec.url}: ${(error as Error).message}`);
       }
-      const kept: KeptScrape = { t: ctx.clock.now(), v: {} };
+      const kept: KeptScrape = { t, v: {} };
       // Only finite values: JSON state cannot carry NaN or ±Inf, and the run must see what the next run restores.
       for (const sample of parsed.samples) if (names.has(sample.name) && Number.isFinite(sample.value)) kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
       return { kept, samples: parsed.samples.length, latency: response.timings.total };
@@ -116,12 +126,11 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
     return {
       async probe(ctx): Promise<Measurement> {
         const first = await scrape(ctx);
-        const horizon = (now: number) => now - keepMs - Math.min(keepMs * 0.05 + 1000, 30_000);
-        let scrapes = [...readState(ctx.previousState).filter((s) => s.t >= horizon(first.kept.t) && s.t < first.kept.t), first.kept];
+        let scrapes = [...readState(ctx.previousState).filter((s) => insideWindow(s.t, first.kept.t, keepMs)), first.kept];
         let last = first;
-        const needsHistory = keepMs > 0 && scrapes.length < 2;
-        if (needsHistory && ctx.deadline - ctx.clock.now() > spec.warmup + 1000) {
-          await sleep(spec.warmup, ctx.signal);
+        const needsHistory = Number.isFinite(narrowest) && !scrapes.some((s) => insideWindow(s.t, first.kept.t, narrowest));
+        if (needsHistory && ctx.deadline - ctx.clock.now() > warmupMs + 1000) {
+          await sleep(warmupMs, ctx.signal);
           last = await scrape(ctx);
           scrapes = [...scrapes, last.kept];
         }
@@ -138,7 +147,7 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
           observations,
           message: `scraped ${last.samples} samples${shown.length > 0 ? `; ${shown.join('; ')}` : ''}`,
           ...(unknown.length > 0 ? { warnings: unknown.map((text) => `${text} has no value yet (no traffic in its window, or a single scrape)`) } : {}),
-          state: { version: STATE_VERSION, scrapes: scrapes.filter((s) => s.t >= horizon(now)) } satisfies KeptState,
+          state: { version: STATE_VERSION, scrapes: scrapes.filter((s) => s.t >= now - keepMs) } satisfies KeptState,
         };
       },
     };

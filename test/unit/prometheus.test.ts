@@ -1,8 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePromText, seriesKey, splitSeriesKey } from '../../src/probers/prom-text.ts';
-import { bucketQuantile, evaluatePromExpr, increases, looksLikeExpression, parsePromExpr, type KeptScrape } from '../../src/probers/prom-expr.ts';
+import { evaluatePromExpr, looksLikeExpression, parsePromExpr, type KeptScrape } from '../../src/probers/prom-expr.ts';
+import { bucketQuantile, extrapolatedIncrease } from '../../src/probers/prom-range.ts';
 import { prometheusKind } from '../../src/probers/prometheus.ts';
+import pino from 'pino';
+import type { Clock } from '../../src/util/clock.ts';
+import type { HttpClient } from '../../src/net/http-client.ts';
+import type { Measurement, Prober } from '../../src/probers/types.ts';
+import { specFor } from '../helpers/probe-run.ts';
 
 /** Cumulative histogram series for samples (seconds) over the given bucket bounds. */
 function histogram(name: string, samples: number[], bounds: number[], labels: Record<string, string> = {}): Record<string, number> {
@@ -71,17 +77,17 @@ describe('expressions', () => {
   });
 
   test('counter resets: a drop counts from zero, not as a negative increase', () => {
-    // 100 -> 160 (+60), restart -> 20 (+20), -> 50 (+30)
+    // 100 -> 160 (+60), restart -> 20 (+20), -> 50 (+30); the probe has watched only these three minutes.
     const c = seriesKey('c', {});
     const scrapes = [page({ [c]: 100 }, 0), page({ [c]: 160 }, 60_000), page({ [c]: 20 }, 120_000), page({ [c]: 50 }, 180_000)];
-    assert.equal(increases(scrapes).get(c), 110);
+    assert.equal(extrapolatedIncrease(scrapes.map((s) => ({ t: s.t, v: s.v[c] ?? 0 })), { start: 0, end: 180_000 }), 110);
     assert.equal(evaluatePromExpr(parsePromExpr('rate5m(c)'), { scrapes, now: 180_000 }), 110 / 180);
     assert.equal(evaluatePromExpr(parsePromExpr('increase5m(c)'), { scrapes, now: 180_000 }), 110);
   });
 
-  test('a series that appears between scrapes counts whole; a single scrape has no rate', () => {
+  test('a series seen once in the window adds nothing (Prometheus needs two samples); a single scrape has no rate', () => {
     const scrapes = [page({ [req('200')]: 10 }, 0), page({ [req('200')]: 20, [req('500')]: 2 }, 60_000)];
-    assert.equal(evaluatePromExpr(parsePromExpr('increase5m(scaidns_http_requests_total{status="500"})'), { scrapes, now: 60_000 }), 2);
+    assert.equal(evaluatePromExpr(parsePromExpr('increase5m(scaidns_http_requests_total{status="500"})'), { scrapes, now: 60_000 }), 0);
     assert.equal(evaluatePromExpr(parsePromExpr('rate5m(scaidns_http_requests_total)'), { scrapes: scrapes.slice(1), now: 60_000 }), null);
     assert.equal(evaluatePromExpr(parsePromExpr('rate5m(nothing) / rate5m(nothing)'), { scrapes, now: 60_000 }), 0, '0/0 is no share');
   });
@@ -219,5 +225,150 @@ describe('OpenMetrics input', () => {
     // 10 more observations, all at or below 0.1 s: the median is in the first bucket.
     assert.equal(evaluatePromExpr(parsePromExpr('p50_1m(lat_seconds)'), { scrapes, now: 60_000 }), 50);
     assert.equal(evaluatePromExpr(parsePromExpr('p50_1m(lat_seconds)'), { scrapes: [...scrapes, textPage], now: 120_000 }), 50, 'the same bucket spelled le="1"');
+  });
+});
+
+describe('Prometheus semantics of windows', () => {
+  const c = (labels: Record<string, string> = {}) => seriesKey('c', labels);
+  const value = (text: string, scrapes: KeptScrape[], now: number) => evaluatePromExpr(parsePromExpr(text), { scrapes, now });
+
+  test('a series missing from scrapes and back is compared with its own last value, not counted whole', () => {
+    // Counting 1/s, scraped every 10 s, absent from the scrapes at 20, 30 and 40 s.
+    const scrapes = [0, 10, 20, 30, 40, 50, 60].map((s) => ({ t: s * 1000, v: s >= 20 && s <= 40 ? { [c({ k: 'other' })]: s } : { [c()]: s, [c({ k: 'other' })]: s } }));
+    assert.equal(value('rate1m(c{k=""})', scrapes, 60_000), 1);
+    assert.equal(value('increase1m(c{k=""})', scrapes, 60_000), 60);
+  });
+
+  test("the manual's 5xx-share threshold does not page when a 503 series is hidden for 40 s while counting", () => {
+    // 260 req/s of 200s, 0.5/s each of 500 and 503 (a true share of 0.383 %); scraped every 15 s; the 503 series is
+    // off the page from 6:00 to 6:40.
+    const scrapes: KeptScrape[] = [];
+    const req = (status: string) => seriesKey('scaidns_http_requests_total', { status });
+    for (let s = 0; s <= 900; s += 15) {
+      const v: Record<string, number> = { [req('200')]: 260 * s, [req('500')]: Math.floor(0.5 * s) };
+      if (s < 360 || s > 400) v[req('503')] = Math.floor(0.5 * s);
+      scrapes.push({ t: s * 1000, v });
+    }
+    const share = 'rate5m(scaidns_http_requests_total{status=~"5.."}) / rate5m(scaidns_http_requests_total)';
+    for (const scrape of scrapes.filter((s) => s.t >= 300_000)) {
+      const at = scrapes.filter((s) => s.t <= scrape.t);
+      const got = value(share, at, scrape.t) ?? Number.NaN;
+      // While the series is away its last samples age out of the window, so the share dips a little, as in Prometheus.
+      assert.ok(got < 0.005 && Math.abs(got - 1 / 261) < 0.1 / 261, `share ${got} at ${scrape.t / 1000} s`);
+      const rate503 = value('rate1m(scaidns_http_requests_total{status="503"})', at, scrape.t) ?? 0;
+      assert.ok(rate503 <= 0.55, `rate1m of 503 ${rate503} at ${scrape.t / 1000} s`);
+    }
+  });
+
+  test('extrapolation to the window edges, as Prometheus does', () => {
+    // 1/s from 0, scraped at 5, 15, ..., 55 s: a 60 s window ending at 60 s extrapolates 5 s at each end.
+    const scrapes = [5, 15, 25, 35, 45, 55].map((s) => ({ t: s * 1000, v: { [c()]: s, [c({ k: 'offset' })]: 1000 + s } }));
+    const withStart = [{ t: 0, v: {} }, ...scrapes];
+    assert.equal(value('increase1m(c{k=""})', withStart, 60_000), 60);
+    assert.equal(value('increase1m(c{k="offset"})', withStart, 60_000), 60);
+    assert.equal(value('rate1m(c)', withStart, 60_000), 2);
+    // Starting at 1, the counter was 0 a second before its first sample: the start is not extrapolated past that.
+    const fromOne = [5, 15, 25].map((s) => ({ t: s * 1000, v: { [c()]: 1 + (s - 5) } }));
+    assert.ok(Math.abs((value('increase30s(c)', [{ t: 0, v: {} }, ...fromOne], 30_000) ?? 0) - 20 * (26 / 20)) < 1e-9);
+  });
+
+  test('the window is exactly the one named: a scrape just before it is not used', () => {
+    // A burst of 600 between 57 s and 63 s, flat afterwards: rate1m at 120 s sees none of it.
+    const scrapes = [
+      { t: 57_000, v: { [c()]: 0 } },
+      ...[63, 75, 90, 105, 120].map((s) => ({ t: s * 1000, v: { [c()]: 600 } })),
+    ];
+    assert.equal(value('rate1m(c)', scrapes, 120_000), 0);
+    assert.equal(value('increase1m(c)', scrapes, 120_000), 0);
+  });
+
+  test('quantiles read buckets over exactly the window, with Prometheus interpolation', () => {
+    // Fast observations (under 0.1 s) all along, 10 per second, and a burst of 1000 slow ones (1-10 s) between the
+    // scrapes at 58 s and 63 s: p50 over the minute ending at 120 s sees only fast ones, uniform in 0-0.1 s.
+    const bucket = (le: string) => seriesKey('h_seconds_bucket', { le });
+    const scrapes = [58, 63, 69, 75, 81, 87, 93, 99, 105, 111, 117, 120].map((s) => {
+      const fast = s * 10;
+      const slow = s >= 63 ? 1000 : 0;
+      return { t: s * 1000, v: { [bucket('0.1')]: fast, [bucket('1')]: fast, [bucket('10')]: slow + fast, [bucket('+Inf')]: slow + fast } };
+    });
+    assert.ok(Math.abs((value('p50_1m(h_seconds)', scrapes, 120_000) ?? 0) - 50) < 1e-9);
+    assert.equal(bucketQuantile(0.75, [{ le: 0.1, count: 10 }, { le: 1, count: 8 }, { le: 2, count: 20 }, { le: Infinity, count: 20 }]), 1.5, 'counts made monotonic');
+    assert.equal(bucketQuantile(0.5, [{ le: Infinity, count: 10 }]), null, 'one bucket is no histogram');
+  });
+
+  test('a probe that has not watched the whole window yet: the rate over what it saw', () => {
+    // A first run's warm-up: two scrapes 2 s apart, 10/s.
+    const scrapes = [{ t: 0, v: { [c()]: 500 } }, { t: 2000, v: { [c()]: 520 } }];
+    assert.equal(value('rate5m(c)', scrapes, 2000), 10);
+    assert.equal(value('increase5m(c)', scrapes, 2000), 20);
+  });
+});
+
+describe('the kind over runs', () => {
+  /** Real time shifted by hand, so runs can be 20 s apart while the warm-up still sleeps for real. */
+  class ShiftedClock implements Clock {
+    offset = 0;
+    now(): number {
+      return Date.now() + this.offset;
+    }
+    monotonic(): number {
+      return this.now();
+    }
+  }
+
+  /** An exporter answering from the clock: c_total{path="tab<TAB>here"} counts 5000/s, {path="tabthere"} 1000/s, a histogram observes 10/s under 0.1 s. */
+  function stubExporter(clock: Clock, origin: number) {
+    const accepts: string[] = [];
+    const http: HttpClient = {
+      async request(req) {
+        accepts.push(req.headers?.accept ?? '');
+        const s = (clock.now() - origin) / 1000;
+        const body = [`c_total{path="tab\there"} ${Math.floor(5000 * s)}`, `c_total{path="tabthere"} ${Math.floor(1000 * s)}`, `h_seconds_bucket{le="0.1"} ${Math.floor(10 * s)}`, `h_seconds_bucket{le="+Inf"} ${Math.floor(10 * s)}`].join('\n');
+        return { status: 200, headers: {}, body: Buffer.from(body), bodyTruncated: false, timings: { firstByte: 1, total: 1 }, hops: [req.url], url: req.url };
+      },
+    };
+    return { http, accepts };
+  }
+
+  async function run(prober: Prober, clock: Clock, http: HttpClient, previousState: unknown): Promise<Measurement> {
+    return prober.probe({ signal: AbortSignal.timeout(10_000), deadline: clock.now() + 10_000, clock, logger: pino({ level: 'silent' }), http, previousState, runId: 'test' });
+  }
+
+  test('every 20 s asking rate10s beside a 5m quantile: each run warms up and has a rate; a TAB label survives the stored state', async () => {
+    const clock = new ShiftedClock();
+    const { http, accepts } = stubExporter(clock, clock.now() - 600_000);
+    const spec = specFor(prometheusKind, { url: 'http://127.0.0.1:1/metrics', warmup: '200ms', record: ['rate10s(c_total{path="tab\\there"})', 'p99(h_seconds)'] });
+    const prober = prometheusKind.create(spec, { clock, logger: pino({ level: 'silent' }), http });
+    let state: unknown;
+    for (let k = 0; k < 4; k++) {
+      const before = accepts.length;
+      const measured = await run(prober, clock, http, state);
+      assert.equal(accepts.length - before, 2, `run ${k} scraped twice`);
+      const rate = measured.observations['rate10s(c_total{path="tab\\there"})'];
+      assert.ok(typeof rate === 'number' && Math.abs(rate - 5000) < 250, `run ${k}: rate ${rate}`);
+      assert.equal(typeof measured.observations['p99(h_seconds)'], 'number');
+      state = JSON.parse(JSON.stringify(measured.state));
+      clock.offset += 20_000;
+    }
+    assert.match(accepts[0] ?? '', /^application\/openmetrics-text;version=1\.0\.0,.*text\/plain;version=0\.0\.4/, 'asks for OpenMetrics first, as Prometheus does');
+  });
+
+  test('the kept state is exactly the widest window, and state from before the key format is ignored', async () => {
+    const clock = new ShiftedClock();
+    const { http } = stubExporter(clock, clock.now() - 600_000);
+    const spec = specFor(prometheusKind, { url: 'http://127.0.0.1:1/metrics', warmup: '100ms', record: ['rate1m(c_total)'] });
+    const prober = prometheusKind.create(spec, { clock, logger: pino({ level: 'silent' }), http });
+    const old = { scrapes: [{ t: clock.now() - 30_000, v: { 'c_total{path="tabthere"}': 1 } }] };
+    let measured = await run(prober, clock, http, old);
+    assert.equal((measured.state as { scrapes: unknown[] }).scrapes.length, 2, 'the old scrape was not read: the run warmed up');
+    for (let k = 0; k < 8; k++) {
+      clock.offset += 10_000;
+      measured = await run(prober, clock, http, measured.state);
+    }
+    const times = (measured.state as { scrapes: Array<{ t: number }> }).scrapes.map((s) => s.t);
+    const now = times.at(-1) ?? 0;
+    assert.ok(times.every((t) => t >= now - 60_000), 'nothing older than the window');
+    // The scrape taken 60 s and a few real milliseconds ago is just outside, as it would be for Prometheus.
+    assert.equal(times.length, 6, 'the scrapes of the last minute: now and five 10 s apart before it');
   });
 });
