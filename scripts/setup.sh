@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   dovecot-imapd pdns-server pdns-backend-sqlite3 rbldnsd redis-server sqlite3
   chromium knot-dnsutils dnsperf swaks hyperfine poppler-utils openssl
-  prometheus-blackbox-exporter
+  prometheus-blackbox-exporter prometheus
 )
 
 missing=()
@@ -24,6 +24,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   # The packages' own services stay off: the lab starts private instances on loopback.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Prometheus's package enables a service on :9090 where systemd runs; the tests start their own
+  # (one already installed before this run is left as it was).
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 echo "setup: installing npm dependencies"
