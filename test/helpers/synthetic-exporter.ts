@@ -39,7 +39,7 @@ export const ODD_PATHS: Array<{ value: string; perSecond: number }> = [
 
 export const BUCKET_BOUNDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 /** Observations per second in each bucket (the last one above the highest bound), before and after the shift. */
-const FAST = [30, 40, 20, 6, 3, 1, 0, 0];
+const FAST = [10, 25, 40, 15, 6, 3, 1, 0];
 const SLOW = [5, 10, 25, 30, 20, 6, 3, 1];
 const MIDPOINTS = [0.025, 0.075, 0.175, 0.375, 0.75, 1.75, 3.75, 7.5];
 
