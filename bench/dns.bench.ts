@@ -27,6 +27,7 @@ import { createHttpClient } from '../src/net/http-client.ts';
 import { systemClock } from '../src/util/clock.ts';
 import { freePort, makeTempDir, startProcess, waitForPort } from '../src/lab/processes.ts';
 import { startPdnsPair } from '../src/lab/pdns.ts';
+import { RecentItems } from '../src/runner/recorded-items.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '100' }, 'bbe-concurrency': { type: 'string', default: '32' } } });
@@ -72,7 +73,7 @@ async function timedPhase(seconds: number, inFlight: number, worker: (offset: nu
 
 async function scaiprobe(port: number, serverPid: number): Promise<PhaseResult> {
   const logger = pino({ level: 'silent' });
-  const deps = { clock: systemClock, logger, http: createHttpClient() };
+  const deps = { clock: systemClock, logger, http: createHttpClient(), recorded: new RecentItems() };
   const probers: Prober[] = CHECKS.map((check) => {
     const own = dnsKind.fields.strict().parse({ query: { name: check.name, type: check.type }, servers: [`127.0.0.1:${port}`], serials: false }) as DnsSpec;
     const expect = check.expect === 'NXDOMAIN' ? [{ expr: 'rcode == "NXDOMAIN"', soft: false }] : [];

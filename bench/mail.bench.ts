@@ -30,6 +30,7 @@ import { startMailLab } from '../src/lab/mail-lab.ts';
 import type { StoredMessage } from '../src/lab/smtp-ingress.ts';
 import { DEFAULT_LAB_PORTS } from '../src/lab/lab.ts';
 import { freePort, makeTempDir } from '../src/lab/processes.ts';
+import { RecentItems } from '../src/runner/recorded-items.ts';
 
 const MESSAGES = Number(process.argv[2] ?? 50);
 const POLL_MS = 5000;
@@ -167,7 +168,7 @@ try {
   const own = mailKind.fields.parse({ send: { api: apiUrl, apiKey: 'SG.lab-tenant-a.key', from: 'probe@send.example.test' }, seeds }) as unknown as MailSpec;
   const spec = { ...own, name: 'bench-round', kind: 'mail', timeout: 30_000, retries: 0, retryDelay: 0, tags: [], expect: [{ expr: 'inbox == 10', soft: false }] };
   const http = createHttpClient();
-  const prober = mailKind.create(spec, { clock, logger, http });
+  const prober = mailKind.create(spec, { clock, logger, http, recorded: new RecentItems() });
   cleanups.push(() => prober.close?.() ?? Promise.resolve());
   const rounds: Array<{ ms: number; status: string; max: unknown }> = [];
   for (let i = 0; i < 6; i++) {

@@ -27,6 +27,7 @@ import type { CommonProbeSpec } from '../src/probers/types.ts';
 import { createHttpClient } from '../src/net/http-client.ts';
 import { systemClock } from '../src/util/clock.ts';
 import { freePort, makeTempDir, startProcess } from '../src/lab/processes.ts';
+import { RecentItems } from '../src/runner/recorded-items.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '100' }, 'dnsperf-seconds': { type: 'string', default: '5' } } });
@@ -72,7 +73,7 @@ async function main() {
     const own = rblKind.fields.strict().parse(raw) as RblSpec;
     const spec = { ...own, name: 'bench', kind: 'rbl', timeout: 30_000, retries: 0, retryDelay: 0, tags: [], expect: [] } as RblSpec & CommonProbeSpec;
     const logger = pino({ level: 'silent' });
-    const prober = rblKind.create(spec, { clock: systemClock, logger, http: createHttpClient() });
+    const prober = rblKind.create(spec, { clock: systemClock, logger, http: createHttpClient(), recorded: new RecentItems() });
     const concurrency = Number(values.concurrency);
     const walls: number[] = [];
     let lastState: unknown;

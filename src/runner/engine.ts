@@ -3,11 +3,12 @@ import type { Clock } from '../util/clock.ts';
 import type { HttpClient } from '../net/http-client.ts';
 import type { ProbeSpec } from '../config/load.ts';
 import { findKind } from '../probers/registry.ts';
-import type { Prober } from '../probers/types.ts';
+import type { Prober, RecordedItems } from '../probers/types.ts';
 import type { RunRecord, StateChange, Store } from '../store/store.ts';
 import type { Redactor } from '../util/redact.ts';
 import type { ProbeMetrics } from '../server/metrics.ts';
 import { runProbe } from './run-probe.ts';
+import { RecentItems, storedItems } from './recorded-items.ts';
 
 export interface FinishedRun extends RunRecord {
   /** Id in the store; absent when the engine runs without one (`scaiprobe check`). */
@@ -34,15 +35,23 @@ export interface EngineDeps {
 export class Engine {
   private readonly probers = new Map<string, { spec: ProbeSpec; prober: Prober }>();
   private readonly listeners: RunListener[] = [];
+  /** Without a store, what probes read of each other's runs (a browser probe: its mail probe's tokens). */
+  private readonly recent: RecentItems | undefined;
 
   constructor(
     probes: ProbeSpec[],
     private readonly deps: EngineDeps,
   ) {
+    let recorded: RecordedItems;
+    if (deps.store) recorded = storedItems(deps.store);
+    else {
+      this.recent = new RecentItems();
+      recorded = this.recent;
+    }
     for (const spec of probes) {
       const kind = findKind(spec.kind);
       if (!kind) throw new Error(`unknown kind ${spec.kind}`);
-      this.probers.set(spec.name, { spec, prober: kind.create(spec, { clock: deps.clock, logger: deps.logger.child({ probe: spec.name }), http: deps.http }) });
+      this.probers.set(spec.name, { spec, prober: kind.create(spec, { clock: deps.clock, logger: deps.logger.child({ probe: spec.name }), http: deps.http, recorded }) });
     }
     deps.store?.syncProbes(probes.map((p) => ({ name: p.name, kind: p.kind, tags: p.tags, ...(p.tenant ? { tenant: p.tenant } : {}) })));
   }
@@ -61,6 +70,7 @@ export class Engine {
     const previousState = this.deps.store?.probeState(name);
     const record = await runProbe(entry.spec, entry.prober, this.deps, previousState);
     let finished: FinishedRun = { ...record, changes: [] };
+    this.recent?.remember(record);
     if (this.deps.store) {
       try {
         const { runId, changes } = this.deps.store.recordRun(record);

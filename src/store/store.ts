@@ -283,11 +283,13 @@ export class Store {
     }));
   }
 
-  items(options: { type: string; probe?: string; tenant?: string; since?: number; until?: number; limit?: number }): StoredItem[] {
+  /** Items oldest first; `newest: true` orders newest first, so `limit` keeps the latest ones. */
+  items(options: { type: string; probe?: string; tenant?: string; since?: number; until?: number; limit?: number; newest?: boolean }): StoredItem[] {
+    const order = options.newest ? 'at DESC, id DESC' : 'at, id';
     const rows = this.db
       .prepare(
         `SELECT * FROM run_items WHERE type = @type AND at >= @since AND at < @until AND (@probe IS NULL OR probe = @probe)
-         AND (@tenant IS NULL OR tenant = @tenant) ORDER BY at, id LIMIT @limit`,
+         AND (@tenant IS NULL OR tenant = @tenant) ORDER BY ${order} LIMIT @limit`,
       )
       .all({ type: options.type, since: options.since ?? 0, until: options.until ?? Number.MAX_SAFE_INTEGER, probe: options.probe ?? null, tenant: options.tenant ?? null, limit: options.limit ?? 100_000 }) as Array<Record<string, unknown>>;
     return rows.map((row) => ({

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { systemClock, type Clock } from '../../src/util/clock.ts';
 import { createHttpClient } from '../../src/net/http-client.ts';
 import type { CommonProbeSpec, Measurement, ProbeContext, ProbeKind, Prober, ProberDeps } from '../../src/probers/types.ts';
+import { RecentItems } from '../../src/runner/recorded-items.ts';
 
 /** Builds a probe spec the way the loader would: the kind's fields parsed strictly, common keys defaulted. */
 export function dnsSpec<Spec extends Record<string, unknown>>(kind: ProbeKind<Spec>, raw: Record<string, unknown>, expect: string[] = []): Spec & CommonProbeSpec {
@@ -14,7 +15,7 @@ export function dnsSpec<Spec extends Record<string, unknown>>(kind: ProbeKind<Sp
 }
 
 export function dnsDeps(clock: Clock = systemClock): ProberDeps {
-  return { clock, logger: pino({ level: 'silent' }), http: createHttpClient() };
+  return { clock, logger: pino({ level: 'silent' }), http: createHttpClient(), recorded: new RecentItems() };
 }
 
 /** One run of a prober with a fresh deadline, feeding back the previous run's state as the runner does. */

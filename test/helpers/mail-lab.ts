@@ -7,7 +7,8 @@ import { createHttpClient } from '../../src/net/http-client.ts';
 import { Redactor } from '../../src/util/redact.ts';
 import { runProbe } from '../../src/runner/run-probe.ts';
 import type { RunRecord } from '../../src/store/store.ts';
-import type { CommonProbeSpec, Prober, ProberDeps } from '../../src/probers/types.ts';
+import type { CommonProbeSpec, Prober, ProberDeps, RecordedItems } from '../../src/probers/types.ts';
+import { RecentItems } from '../../src/runner/recorded-items.ts';
 import { mailKind, type MailSpec } from '../../src/probers/mail.ts';
 import { createScaiSendStandIn } from '../../src/lab/scaisend.ts';
 import { startMailLab, type RunningMailLab } from '../../src/lab/mail-lab.ts';
@@ -101,14 +102,17 @@ export function mailSpec(raw: Record<string, unknown>, options: { name?: string;
   return { ...own, ...common };
 }
 
-export function deps(): ProberDeps {
-  return { clock: systemClock, logger: pino({ level: 'silent' }), http: createHttpClient() };
+/** A prober's dependencies; `recorded` is what it reads of other probes' runs (see `run`). */
+export function deps(recorded: RecordedItems = new RecentItems()): ProberDeps {
+  return { clock: systemClock, logger: pino({ level: 'silent' }), http: createHttpClient(), recorded };
 }
 
-/** One run through the real runner (deadline, error conversion, assertions). */
-export function run(spec: CommonProbeSpec, prober: Prober): Promise<RunRecord> {
+/** One run through the real runner (deadline, error conversion, assertions); its items go to `recent` as the engine keeps them. */
+export async function run(spec: CommonProbeSpec, prober: Prober, recent?: RecentItems): Promise<RunRecord> {
   const d = deps();
-  return runProbe(spec, prober, { ...d, redactor: new Redactor([]) });
+  const record = await runProbe(spec, prober, { ...d, redactor: new Redactor([]) });
+  recent?.remember(record);
+  return record;
 }
 
 /** Every message (folder, subject) in a user's mailbox, read over IMAP. */
@@ -131,4 +135,15 @@ export async function mailboxContents(imapPort: number, user: keyof typeof USERS
     await client.logout();
   }
   return found;
+}
+
+/** Puts a raw RFC 5322 message into a user's folder, as a delivery from anyone would. */
+export async function appendMessage(imapPort: number, user: keyof typeof USERS, raw: string, folder = 'INBOX'): Promise<void> {
+  const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user, pass: USERS[user] }, logger: false });
+  await client.connect();
+  try {
+    await client.append(folder, raw);
+  } finally {
+    await client.logout();
+  }
 }

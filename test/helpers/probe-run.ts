@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { systemClock, type Clock } from '../../src/util/clock.ts';
 import { createHttpClient } from '../../src/net/http-client.ts';
 import type { CommonProbeSpec, Measurement, ProbeContext, ProbeKind, Prober } from '../../src/probers/types.ts';
+import { RecentItems } from '../../src/runner/recorded-items.ts';
 
 /** A spec as the loader builds it: the kind's fields parsed strictly, its check() run, common keys defaulted. */
 export function specFor<Spec extends Record<string, unknown>>(kind: ProbeKind<Spec>, raw: Record<string, unknown>, expect: string[] = [], tenant?: string): Spec & CommonProbeSpec {
@@ -14,7 +15,7 @@ export function specFor<Spec extends Record<string, unknown>>(kind: ProbeKind<Sp
 }
 
 export function makeProber<Spec extends Record<string, unknown>>(kind: ProbeKind<Spec>, spec: Spec & CommonProbeSpec, clock: Clock = systemClock): Prober {
-  return kind.create(spec, { clock, logger: pino({ level: 'silent' }), http: createHttpClient() });
+  return kind.create(spec, { clock, logger: pino({ level: 'silent' }), http: createHttpClient(), recorded: new RecentItems() });
 }
 
 /** One run with a deadline on the given clock, feeding back the previous state as the runner does. */

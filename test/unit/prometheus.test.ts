@@ -9,6 +9,7 @@ import type { Clock } from '../../src/util/clock.ts';
 import type { HttpClient } from '../../src/net/http-client.ts';
 import type { Measurement, Prober } from '../../src/probers/types.ts';
 import { specFor } from '../helpers/probe-run.ts';
+import { RecentItems } from '../../src/runner/recorded-items.ts';
 
 /** Cumulative histogram series for samples (seconds) over the given bucket bounds. */
 function histogram(name: string, samples: number[], bounds: number[], labels: Record<string, string> = {}): Record<string, number> {
@@ -338,7 +339,7 @@ describe('the kind over runs', () => {
     const clock = new ShiftedClock();
     const { http, accepts } = stubExporter(clock, clock.now() - 600_000);
     const spec = specFor(prometheusKind, { url: 'http://127.0.0.1:1/metrics', warmup: '200ms', record: ['rate10s(c_total{path="tab\\there"})', 'p99(h_seconds)'] });
-    const prober = prometheusKind.create(spec, { clock, logger: pino({ level: 'silent' }), http });
+    const prober = prometheusKind.create(spec, { clock, logger: pino({ level: 'silent' }), http, recorded: new RecentItems() });
     let state: unknown;
     for (let k = 0; k < 4; k++) {
       const before = accepts.length;
@@ -357,7 +358,7 @@ describe('the kind over runs', () => {
     const clock = new ShiftedClock();
     const { http } = stubExporter(clock, clock.now() - 600_000);
     const spec = specFor(prometheusKind, { url: 'http://127.0.0.1:1/metrics', warmup: '100ms', record: ['rate1m(c_total)'] });
-    const prober = prometheusKind.create(spec, { clock, logger: pino({ level: 'silent' }), http });
+    const prober = prometheusKind.create(spec, { clock, logger: pino({ level: 'silent' }), http, recorded: new RecentItems() });
     const old = { scrapes: [{ t: clock.now() - 30_000, v: { 'c_total{path="tabthere"}': 1 } }] };
     let measured = await run(prober, clock, http, old);
     assert.equal((measured.state as { scrapes: unknown[] }).scrapes.length, 2, 'the old scrape was not read: the run warmed up');
