@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { duration, tlsOptionsSchema } from '../config/schema.ts';
 import { ProbeFailure } from '../net/errors.ts';
 import { formatDuration } from '../util/duration.ts';
-import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RunItem, CommonProbeSpec } from './types.ts';
+import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RecordedItems, RunItem, CommonProbeSpec } from './types.ts';
 import { judgeAuthentication, type AuthVerdict } from './auth-results.ts';
 import { FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from './imap-watch.ts';
 import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from './mail-send.ts';
@@ -80,9 +80,11 @@ const sendFields = z.strictObject({
   tracking: z.strictObject({ clicks: z.boolean().default(false), opens: z.boolean().default(false) }).optional(),
 });
 
+const MAX_SEEDS = 15;
+
 const fields = z.object({
   send: sendFields,
-  seeds: z.array(seedFields).min(1).max(15),
+  seeds: z.array(seedFields).min(1).max(MAX_SEEDS),
   /** How long to wait for the messages after the send (default: until shortly before the timeout). */
   wait: duration().optional(),
   /** Marks probe messages in the subject; stale ones with it are swept. */
@@ -123,6 +125,43 @@ export function newToken(): string {
   return `sp-${randomBytes(8).toString('hex')}`;
 }
 
+/** What newToken() makes; anything else in a token's place is not ours. */
+const TOKEN = /^sp-[0-9a-f]{16}$/;
+
+/** The header that carries a probe message's token. */
+export const TOKEN_HEADER = 'X-Scaiprobe-Id';
+
+/** The item a mail probe records per seed per run; its `data.token` is the token sent. */
+export const MESSAGE_ITEM = 'mail.message';
+
+/** The start of every probe message's subject; the token follows it. */
+export function subjectMarker(subjectPrefix: string, probe: string): string {
+  return `${subjectPrefix} ${probe} `;
+}
+
+/** The token a subject carries after `marker` (its last occurrence), if what follows is one token and nothing else. */
+export function subjectToken(subject: string, marker: string): string | undefined {
+  const at = subject.lastIndexOf(marker);
+  if (at < 0) return undefined;
+  const rest = subject.slice(at + marker.length).trim();
+  return TOKEN.test(rest) ? rest : undefined;
+}
+
+/**
+ * The tokens mail probe `probe` sent in its last `runs` runs, newest first, as
+ * its recorded items say. Only a message carrying one of these is the probe's:
+ * anyone can mail a seed a subject with the marker.
+ */
+export function sentTokens(recorded: RecordedItems, probe: string, runs = 10): string[] {
+  const tokens: string[] = [];
+  // One item per seed per run: enough items for `runs` runs of the most seeds a probe may have.
+  for (const item of recorded.newest(probe, MESSAGE_ITEM, runs * MAX_SEEDS)) {
+    const token = item.data.token;
+    if (typeof token === 'string' && TOKEN.test(token) && !tokens.includes(token)) tokens.push(token);
+  }
+  return tokens.slice(0, runs);
+}
+
 function median(values: number[]): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
@@ -130,7 +169,7 @@ function median(values: number[]): number | null {
 }
 
 function buildMessage(spec: MailSpec & CommonProbeSpec, token: string): ProbeMessage {
-  const headers: Record<string, string> = { ...spec.send.headers, 'X-Scaiprobe-Id': token };
+  const headers: Record<string, string> = { ...spec.send.headers, [TOKEN_HEADER]: token };
   if (spec.send.listUnsubscribe) {
     headers['List-Unsubscribe'] = `<${spec.send.listUnsubscribe}${spec.send.listUnsubscribe.includes('?') ? '&' : '?'}t=${token}>`;
     headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
@@ -141,7 +180,7 @@ function buildMessage(spec: MailSpec & CommonProbeSpec, token: string): ProbeMes
     from: spec.send.from,
     ...(spec.send.fromName ? { fromName: spec.send.fromName } : {}),
     to: spec.seeds.map((seed) => ({ seed: seed.name, address: seed.address })),
-    subject: `${spec.subjectPrefix} ${spec.name} ${token}`,
+    subject: `${subjectMarker(spec.subjectPrefix, spec.name)}${token}`,
     text,
     html: spec.send.html ? spec.send.html.replaceAll('{{token}}', token) : `<p>${text}</p>`,
     headers,
@@ -200,7 +239,7 @@ class MailProber implements Prober {
   }
 
   private get marker(): string {
-    return `${this.spec.subjectPrefix} ${this.spec.name} `;
+    return subjectMarker(this.spec.subjectPrefix, this.spec.name);
   }
 
   /**
@@ -391,7 +430,7 @@ class MailProber implements Prober {
       });
       if (outcome.sighting?.tab) observations[`${prefix}.tab`] = outcome.sighting.tab;
       items.push({
-        type: 'mail.message',
+        type: MESSAGE_ITEM,
         key: `${outcome.seed.name}:${token}`,
         data: {
           seed: outcome.seed.name,
@@ -446,6 +485,10 @@ export const mailKind: ProbeKind<MailSpec> = {
       if (!spec.send.api) problems.push({ path: ['send', 'api'], message: 'is required to send through the API (or set send.smtp)' });
       if (!spec.send.apiKey) problems.push({ path: ['send', 'apiKey'], message: 'is required to send through the API' });
     } else if (!spec.send.smtp) problems.push({ path: ['send', 'smtp'], message: 'is required to send over SMTP (or set send.api)' });
+    // The probe sets it: a second one would make a browser probe pass its messages over as not the probe's.
+    for (const name of Object.keys(spec.send.headers)) {
+      if (name.toLowerCase() === TOKEN_HEADER.toLowerCase()) problems.push({ path: ['send', 'headers', name], message: `is set by the probe (the run's token)` });
+    }
     const names = new Set<string>();
     spec.seeds.forEach((seed, index) => {
       if (names.has(seed.name)) problems.push({ path: ['seeds', index, 'name'], message: `"${seed.name}" is used by another seed` });
