@@ -3,7 +3,27 @@ import type { Logger } from 'pino';
 
 /** Debian's Chromium, never a downloaded browser. */
 export const CHROMIUM_PATH = process.env.SCAIPROBE_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_ARGS = ['--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/**
+ * Whether Chromium can keep its sandbox for a process of this user: always,
+ * except as root, where Chromium refuses to start with it ("Running as root
+ * without --no-sandbox is not supported"). Playwright turns the sandbox off
+ * unless asked, so it is asked for explicitly.
+ */
+export function sandboxAllowed(uid: number | undefined = process.getuid?.()): boolean {
+  return uid !== 0;
+}
+
+/** The launch error, saying what to do when it is the sandbox that could not start (Chromium's own text is in `cause`). */
+function launchError(error: unknown): unknown {
+  const text = (error as Error)?.message ?? String(error);
+  if (!/No usable sandbox|Failed to move to new namespace|sandboxing failed/i.test(text)) return error;
+  return new Error(
+    "Chromium's sandbox could not start: this system does not let an unprivileged user create user namespaces (allow them; in a container, with a seccomp profile that permits them: see the README's browser section)",
+    { cause: error },
+  );
+}
 
 /**
  * One Chromium, launched on first use and shared; each user gets its own
@@ -16,7 +36,12 @@ export class SharedBrowser {
   private open = 0;
   private idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: { idleMs?: number; logger?: Logger } = {}) {}
+  /** Whether Chromium runs with its sandbox (off only when the process runs as root). */
+  readonly sandboxed: boolean;
+
+  constructor(private readonly options: { idleMs?: number; logger?: Logger } = {}) {
+    this.sandboxed = sandboxAllowed();
+  }
 
   /** A fresh context; call `close()` on it when done. */
   async context(options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
@@ -49,11 +74,17 @@ export class SharedBrowser {
   private browser(): Promise<Browser> {
     if (!this.launching) {
       // playwright-core is loaded on first use: a daemon without reports or browser probes never pays for it.
-      const started = import('playwright-core').then(({ chromium }) => chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }));
+      const sandboxed = this.sandboxed;
+      const started = import('playwright-core').then(({ chromium }) =>
+        chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, chromiumSandbox: sandboxed }).catch((error: unknown) => {
+          throw launchError(error);
+        }),
+      );
       this.launching = started;
       started.then(
         (browser) => {
-          this.options.logger?.info('chromium started');
+          if (sandboxed) this.options.logger?.info('chromium started');
+          else this.options.logger?.warn('chromium started without its sandbox: the process runs as root, where Chromium cannot use it; run scaiprobe as an unprivileged user to keep it');
           browser.on('disconnected', () => {
             if (this.launching === started) this.launching = undefined;
           });
