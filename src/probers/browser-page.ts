@@ -4,33 +4,89 @@ import type { BrowserContext, Page, Response } from 'playwright-core';
 import type { Clock } from '../util/clock.ts';
 import type { ObservationValue } from './types.ts';
 
-/** Loopback names and addresses a page may always reach. */
-export function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+/** `host` or `host:port`; an IPv6 address in brackets. */
+export const HOST_ENTRY = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i;
+
+interface HostEntry {
+  hostname: string;
+  /** Undefined: every port of the host. */
+  port: string | undefined;
 }
 
-/** Whether a page may fetch `href`: loopback and `allowed` over http(s), data:/about:/blob: inside the page. */
-export function mayFetch(href: string, allowed: Set<string>): boolean {
-  const url = new URL(href);
-  if (url.protocol === 'data:' || url.protocol === 'about:' || url.protocol === 'blob:') return true;
-  return (url.protocol === 'http:' || url.protocol === 'https:') && (isLoopback(url.hostname) || allowed.has(url.hostname.toLowerCase()));
+function parseEntry(entry: string): HostEntry | undefined {
+  const match = HOST_ENTRY.exec(entry.trim());
+  if (!match) return undefined;
+  try {
+    // Spelled as a URL spells it (case, IDN, IPv6 and IPv4 short forms), so it compares with a request's host.
+    return { hostname: new URL(`http://${match[1]}/`).hostname, port: match[2] };
+  } catch {
+    return undefined;
+  }
+}
+
+function portOf(url: URL): string {
+  return url.port || (url.protocol === 'https:' ? '443' : '80');
+}
+
+/** `host:port` of an http(s) URL, the port spelled out: the unit a page's requests are allowed by. */
+export function hostOf(href: string): string | undefined {
+  try {
+    const url = new URL(href);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? `${url.hostname.toLowerCase()}:${portOf(url)}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The distinct `host:port`s of the http(s) URLs among `hrefs`. */
+export function hostsOf(hrefs: string[]): string[] {
+  return [...new Set(hrefs.map(hostOf).filter((host): host is string => host !== undefined))];
 }
 
 /**
- * Lets the context's pages reach only loopback and `allowHosts`; everything
- * else is aborted and recorded in `blocked`, so a probe mail's third-party
- * content never leaves the host.
+ * Whether a page may fetch a URL: http(s) to a listed host (`host` allows
+ * every port, `host:port` one), and data:/about:/blob: inside the page.
+ * Nothing else — loopback included, where the daemon's own API and the
+ * lab's servers listen.
  */
-export async function restrictRequests(context: BrowserContext, allowHosts: string[], blocked: string[]): Promise<(page: Page) => Promise<void>> {
-  const allowed = new Set(allowHosts.map((host) => host.toLowerCase()));
+export function allowList(entries: Iterable<string>): (href: string) => boolean {
+  const parsed = [...entries].map(parseEntry).filter((entry): entry is HostEntry => entry !== undefined);
+  return (href) => {
+    let url: URL;
+    try {
+      url = new URL(href);
+    } catch {
+      return false;
+    }
+    if (url.protocol === 'data:' || url.protocol === 'about:' || url.protocol === 'blob:') return true;
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+    const hostname = url.hostname.toLowerCase();
+    const port = portOf(url);
+    return parsed.some((entry) => entry.hostname === hostname && (entry.port === undefined || entry.port === port));
+  };
+}
+
+/**
+ * Lets the context's pages reach only what `mayFetch` allows; everything else
+ * is aborted and recorded in `blocked`, so a page never reaches a host the
+ * probe did not name. WebSockets, which Playwright's HTTP routing does not
+ * see, are held to the same list.
+ */
+export async function restrictRequests(context: BrowserContext, mayFetch: (href: string) => boolean, blocked: string[]): Promise<(page: Page) => Promise<void>> {
   const block = (href: string) => {
     if (blocked.length < 20) blocked.push(href.slice(0, 200));
   };
   await context.route('**/*', async (route) => {
-    if (mayFetch(route.request().url(), allowed)) return route.continue();
+    if (mayFetch(route.request().url())) return route.continue();
     block(route.request().url());
     await route.abort('blockedbyclient');
+  });
+  await context.routeWebSocket(/.*/, (socket) => {
+    // A WebSocket is allowed when an HTTP request to its host would be.
+    const asHttp = socket.url().replace(/^ws/i, 'http');
+    if (mayFetch(asHttp)) return socket.connectToServer();
+    block(socket.url());
+    return socket.close({ code: 1008, reason: 'blocked by the probe' });
   });
   /*
    * Playwright does not route the hops of a redirect the browser follows, so a
@@ -40,7 +96,7 @@ export async function restrictRequests(context: BrowserContext, allowHosts: stri
   return async (page: Page) => {
     const cdp = await context.newCDPSession(page);
     cdp.on('Fetch.requestPaused', (event: { requestId: string; request: { url: string } }) => {
-      const ok = mayFetch(event.request.url, allowed);
+      const ok = mayFetch(event.request.url);
       if (!ok) block(event.request.url);
       const sent = ok ? cdp.send('Fetch.continueRequest', { requestId: event.requestId }) : cdp.send('Fetch.failRequest', { requestId: event.requestId, errorReason: 'BlockedByClient' });
       sent.catch(() => undefined);

@@ -4,10 +4,10 @@ import type { SharedBrowser } from '../util/chromium.ts';
 import { duration } from '../config/schema.ts';
 import { ProbeFailure } from '../net/errors.ts';
 import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
-import { imapFields } from './mail.ts';
+import { imapFields, sentTokens, subjectMarker } from './mail.ts';
 import { stepSchema, runSteps } from './browser-steps.ts';
-import { keepScreenshot, linkObservations, restrictRequests, shortError, visit, waitBudget } from './browser-page.ts';
-import { fetchProbeMail, readStatsSum, utcDate, pause, type StatsSum } from './browser-mail.ts';
+import { allowList, HOST_ENTRY, hostsOf, keepScreenshot, linkObservations, restrictRequests, shortError, visit, waitBudget } from './browser-page.ts';
+import { fetchProbeMail, readStatsSum, utcDate, pause, type MailLookup, type PassedOver, type ProbeMail, type StatsSum } from './browser-mail.ts';
 
 const regex = z.string().superRefine((text, ctx) => {
   try {
@@ -17,11 +17,13 @@ const regex = z.string().superRefine((text, ctx) => {
   }
 });
 
+const hostEntry = z.string().regex(HOST_ENTRY, 'must be a host name or address, optionally with :port (no scheme, no path)');
+
 const fields = z.object({
-  /** Mail mode: open the newest message of a `mail` probe from a seed mailbox. */
+  /** Mail mode: open the newest message a `mail` probe sent, from one of its seed mailboxes. */
   mail: z
     .strictObject({
-      /** The mail probe whose message to open (its name is in the subject). */
+      /** The mail probe whose message to open: only a message carrying a token it sent (its recorded runs say which) is opened. */
       probe: z.string().min(1),
       /** The mail probe's subjectPrefix. */
       subjectPrefix: z.string().min(1).default('[scaiprobe]'),
@@ -29,6 +31,8 @@ const fields = z.object({
       folder: z.string().min(1).default('INBOX'),
       /** Wait this long for a message to exist (the mail probe may not have run yet). */
       waitForMessage: duration().default(0),
+      /** Where ScaiSend's open pixel and click redirects live (host or host:port), when not a host the message links to. */
+      trackingHost: hostEntry.optional(),
     })
     .optional(),
   /** Regular expression every link's final URL must match (mail mode). */
@@ -49,8 +53,8 @@ const fields = z.object({
   /** Scripted mode: steps run in order in one page. */
   steps: z.array(stepSchema).min(1).max(100).optional(),
   stepTimeout: duration().default(10_000),
-  /** Hosts pages may reach besides loopback (and, in scripted mode, the hosts of `goto` steps). */
-  allowHosts: z.array(z.string().min(1)).default([]),
+  /** Hosts (host: any port, host:port: that port) pages may reach besides the message's link hosts and trackingHost, or the `goto` steps' hosts. */
+  allowHosts: z.array(hostEntry).default([]),
   /** Failed runs keep a PNG at <dir>/<probe>/<run>.png; the newest `keep` per probe are kept. */
   screenshots: z.strictObject({ dir: z.string().min(1).default('data/screenshots'), keep: z.number().int().min(1).max(1000).default(20) }).default({ dir: 'data/screenshots', keep: 20 }),
   /** Chromium closes after this long without a run. */
@@ -64,10 +68,97 @@ interface PageRun {
   observations: Observations;
   /** Why the run failed, when it did (the screenshot is taken then). */
   failure?: string;
-  /** The page to capture when the run failed (default: the run's first page). */
+  /** The page to capture when the run failed. */
   shotPage?: Page;
   message: string;
   warnings: string[];
+}
+
+/** The probe message to render: one the mail probe sent, found by its token. */
+interface OpenedMail {
+  html: string;
+  subject: string;
+  token: string;
+  ageMs: number | null;
+  /** The messages with the marker passed over, as a sentence (a warning of the run). */
+  passedOver: { count: number; notice: string | undefined };
+}
+
+/** The contexts a run opened: all closed at its end, or at once when its deadline passes. */
+class RunContexts {
+  private readonly open: BrowserContext[] = [];
+  /** Requests aborted in any of the run's contexts. */
+  readonly blocked: string[] = [];
+  /** Milliseconds spent starting Chromium and opening contexts. */
+  startMs = 0;
+
+  constructor(
+    private readonly shared: SharedBrowser,
+    private readonly ctx: ProbeContext,
+  ) {}
+
+  /** A context whose pages reach only what `mayFetch` allows; `guard` must be applied to each page navigated. */
+  async restricted(javaScriptEnabled: boolean, mayFetch: (href: string) => boolean): Promise<{ context: BrowserContext; guard: (page: Page) => Promise<void> }> {
+    const context = await this.start(javaScriptEnabled);
+    const guard = await restrictRequests(context, mayFetch, this.blocked);
+    return { context, guard };
+  }
+
+  /** Restricts a context opened by start() (and its `page`) once what it may reach is known. */
+  async restrict(context: BrowserContext, mayFetch: (href: string) => boolean, page: Page): Promise<void> {
+    const guard = await restrictRequests(context, mayFetch, this.blocked);
+    await guard(page);
+  }
+
+  /** A context with no restriction yet: restrict() it before it loads anything. */
+  async start(javaScriptEnabled: boolean): Promise<BrowserContext> {
+    const started = this.ctx.clock.monotonic();
+    const context = await openContext(this.shared, this.ctx, { viewport: { width: 1024, height: 768 }, javaScriptEnabled });
+    this.startMs += this.ctx.clock.monotonic() - started;
+    this.open.push(context);
+    if (this.ctx.signal.aborted) await this.close();
+    return context;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.open.splice(0).map((context) => context.close().catch(() => undefined)));
+  }
+}
+
+/** A fresh context of the shared browser, or a TIMEOUT when the run's deadline passes first. */
+async function openContext(shared: SharedBrowser, ctx: ProbeContext, options: { viewport: { width: number; height: number }; javaScriptEnabled: boolean }): Promise<BrowserContext> {
+  let timer: NodeJS.Timeout | undefined;
+  const opening = shared.context(options);
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(new ProbeFailure('TIMEOUT', 'run deadline reached while starting Chromium'));
+    if (ctx.signal.aborted) return fail();
+    ctx.signal.addEventListener('abort', fail, { once: true });
+    timer = setTimeout(() => ctx.signal.removeEventListener('abort', fail), Math.max(0, ctx.deadline - ctx.clock.now()) + 1000);
+  });
+  try {
+    return await Promise.race([opening, aborted]);
+  } catch (error) {
+    // A context that opens after the deadline must still be closed.
+    void opening.then((late) => late.close()).catch(() => undefined);
+    if (error instanceof ProbeFailure) throw error;
+    throw new ProbeFailure('INTERNAL', `Chromium could not start: ${shortError(error)}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A subject as a log line may show it: one line, short. */
+function quoted(subject: string): string {
+  const line = subject.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return JSON.stringify(line.length > 80 ? `${line.slice(0, 79)}…` : line);
+}
+
+/** One sentence on the messages with the marker that were not opened. */
+function describePassedOver(passedOver: PassedOver[], probe: string): string {
+  const first = passedOver[0];
+  if (!first) return '';
+  const count = passedOver.length === 1 ? 'a message' : `${passedOver.length} messages`;
+  return `passed over ${count} with mail probe "${probe}"'s subject marker that it did not send, unopened (newest: ${quoted(first.subject)}, ${first.reason})`;
 }
 
 class BrowserProber implements Prober {
@@ -89,30 +180,33 @@ class BrowserProber implements Prober {
 
   async probe(ctx: ProbeContext): Promise<Measurement> {
     const started = ctx.clock.monotonic();
-    const mail = this.spec.mail ? await this.openMail(ctx) : undefined;
+    let mail: OpenedMail | undefined;
+    if (this.spec.mail) {
+      const lookup = await this.findMail(this.spec.mail, ctx);
+      if (!lookup.mail) return this.noMessage(this.spec.mail, lookup);
+      mail = this.opened(this.spec.mail, lookup.mail, lookup.passedOver, ctx);
+    }
     const before = this.spec.stats && mail ? await this.stats(ctx) : undefined;
     const phases: Record<string, number> = { fetch: Math.round(ctx.clock.monotonic() - started) };
 
-    const browserStarted = ctx.clock.monotonic();
-    const context = await this.newContext(ctx);
-    phases.browser = Math.round(ctx.clock.monotonic() - browserStarted);
-    const closeOnAbort = () => void context.close().catch(() => undefined);
+    const shared = await this.shared();
+    const contexts = new RunContexts(shared, ctx);
+    const closeOnAbort = () => void contexts.close();
     ctx.signal.addEventListener('abort', closeOnAbort, { once: true });
     try {
-      const blocked: string[] = [];
-      const guard = await restrictRequests(context, this.allowHosts(), blocked);
-      const page = await context.newPage();
-      await guard(page);
       const pageStarted = ctx.clock.monotonic();
-      const run = mail ? await this.mailMode(page, mail, ctx, guard) : await this.scripted(page, ctx);
-      phases.page = Math.round(ctx.clock.monotonic() - pageStarted);
+      const run = mail ? await this.mailMode(contexts, mail, ctx) : await this.scripted(contexts, ctx);
+      phases.browser = Math.round(contexts.startMs);
+      phases.page = Math.round(ctx.clock.monotonic() - pageStarted - contexts.startMs);
       if (mail && before && this.spec.stats) await this.checkStats(before, run, ctx);
+      const blocked = contexts.blocked;
       run.observations['requests.blocked'] = blocked.length;
+      run.observations['browser.sandbox'] = shared.sandboxed;
       // One name for both modes, so the kind's implicit assertion holds whichever mode runs.
       run.observations.failed = Number(run.observations['links.failed'] ?? run.observations['steps.failed'] ?? 0);
-      if (blocked.length > 0) run.warnings.push(`blocked requests to hosts not in allowHosts: ${blocked.slice(0, 3).join(', ')}`);
-      if (run.failure) {
-        const path = await keepScreenshot(run.shotPage ?? page, { dir: this.spec.screenshots.dir, probe: this.spec.name, runId: ctx.runId, keep: this.spec.screenshots.keep });
+      if (blocked.length > 0) run.warnings.push(`blocked requests to hosts the probe does not allow: ${blocked.slice(0, 3).join(', ')}`);
+      if (run.failure && run.shotPage) {
+        const path = await keepScreenshot(run.shotPage, { dir: this.spec.screenshots.dir, probe: this.spec.name, runId: ctx.runId, keep: this.spec.screenshots.keep });
         run.observations.screenshot = path ?? null;
         if (path) run.message += ` (screenshot: ${path})`;
       }
@@ -120,48 +214,43 @@ class BrowserProber implements Prober {
       return { observations: run.observations, phases, message: run.message, warnings: run.warnings };
     } finally {
       ctx.signal.removeEventListener('abort', closeOnAbort);
-      await context.close().catch(() => undefined);
+      await contexts.close();
     }
   }
 
-  private allowHosts(): string[] {
-    const fromSteps = (this.spec.steps ?? []).flatMap((step) => ('goto' in step ? [new URL(step.goto).hostname] : []));
-    return [...this.spec.allowHosts, ...fromSteps];
+  /** Hosts a scripted run may reach: allowHosts and each `goto` step's host and port. */
+  private scriptedHosts(): string[] {
+    const gotos = (this.spec.steps ?? []).flatMap((step) => ('goto' in step ? [step.goto] : []));
+    return [...this.spec.allowHosts, ...hostsOf(gotos)];
   }
 
-  private async newContext(ctx: ProbeContext): Promise<BrowserContext> {
-    const shared = await this.shared();
-    let timer: NodeJS.Timeout | undefined;
-    const opening = shared.context({ viewport: { width: 1024, height: 768 }, javaScriptEnabled: true });
-    const aborted = new Promise<never>((_, reject) => {
-      const fail = () => reject(new ProbeFailure('TIMEOUT', 'run deadline reached while starting Chromium'));
-      if (ctx.signal.aborted) return fail();
-      ctx.signal.addEventListener('abort', fail, { once: true });
-      timer = setTimeout(() => ctx.signal.removeEventListener('abort', fail), Math.max(0, ctx.deadline - ctx.clock.now()) + 1000);
-    });
-    try {
-      return await Promise.race([opening, aborted]);
-    } catch (error) {
-      // A context that opens after the deadline must still be closed.
-      void opening.then((late) => late.close()).catch(() => undefined);
-      if (error instanceof ProbeFailure) throw error;
-      throw new ProbeFailure('INTERNAL', `Chromium could not start: ${shortError(error)}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private async openMail(ctx: ProbeContext): Promise<{ html: string; subject: string; ageMs: number | null }> {
-    const mail = this.spec.mail!;
+  private async findMail(mail: NonNullable<Spec['mail']>, ctx: ProbeContext): Promise<MailLookup> {
     const { host, port, secure, user, pass, accessToken, tlsInsecure } = mail.imap;
     const account = { host, port, secure, user, tlsInsecure, ...(pass !== undefined ? { pass } : {}), ...(accessToken !== undefined ? { accessToken } : {}) };
-    const marker = `${mail.subjectPrefix} ${mail.probe} `;
-    const found = await fetchProbeMail(account, mail.folder, marker, mail.waitForMessage, ctx);
-    if (!found) {
-      throw new ProbeFailure('PROTOCOL', `no message of mail probe "${mail.probe}" (subject "${marker.trim()} …") in ${user}'s ${mail.folder}; the mail probe needs keepLatest: true`);
-    }
-    if (!found.html) throw new ProbeFailure('PROTOCOL', `the newest message of mail probe "${mail.probe}" ("${found.subject}") has no HTML part; set send.html on the mail probe`);
-    return { html: found.html, subject: found.subject, ageMs: found.receivedAt === null ? null : Math.max(0, ctx.clock.now() - found.receivedAt) };
+    const marker = subjectMarker(mail.subjectPrefix, mail.probe);
+    return fetchProbeMail(account, mail.folder, marker, () => sentTokens(this.deps.recorded, mail.probe), mail.waitForMessage, ctx);
+  }
+
+  /** No message of the mail probe to open: a PROTOCOL error that says what the folder held instead. */
+  private noMessage(mail: NonNullable<Spec['mail']>, lookup: MailLookup): Measurement {
+    const marker = subjectMarker(mail.subjectPrefix, mail.probe).trim();
+    const known = sentTokens(this.deps.recorded, mail.probe).length;
+    const why =
+      known === 0
+        ? `no message of mail probe "${mail.probe}" to open: it has not recorded a sent message yet (only a message whose token it sent is opened: it must run first, with keepLatest: true)`
+        : `no message of mail probe "${mail.probe}" with a token it sent (subject "${marker} <token>") in ${mail.imap.user}'s ${mail.folder}; the mail probe needs keepLatest: true`;
+    const passed = describePassedOver(lookup.passedOver, mail.probe);
+    return {
+      observations: { 'messages.rejected': lookup.passedOver.length },
+      error: { code: 'PROTOCOL', message: passed ? `${why}; ${passed}` : why },
+    };
+  }
+
+  private opened(mail: NonNullable<Spec['mail']>, found: ProbeMail, passedOver: PassedOver[], ctx: ProbeContext): OpenedMail {
+    if (!found.html) throw new ProbeFailure('PROTOCOL', `the newest message of mail probe "${mail.probe}" (${quoted(found.subject)}) has no HTML part; set send.html on the mail probe`);
+    const ageMs = found.receivedAt === null ? null : Math.max(0, ctx.clock.now() - found.receivedAt);
+    const notice = passedOver.length > 0 ? describePassedOver(passedOver, mail.probe) : undefined;
+    return { html: found.html, subject: found.subject, token: found.token, ageMs, passedOver: { count: passedOver.length, notice } };
   }
 
   private async stats(ctx: ProbeContext): Promise<{ sum: StatsSum; start: string }> {
@@ -169,42 +258,84 @@ class BrowserProber implements Prober {
     return { sum: await readStatsSum(this.spec.stats!, start, ctx), start };
   }
 
-  /** Opens the HTML as a mail client would (pixel included), then follows each link in a second page. */
-  private async mailMode(page: Page, mail: { html: string; subject: string; ageMs: number | null }, ctx: ProbeContext, guard: (page: Page) => Promise<void>): Promise<PageRun> {
-    const observations: Observations = { 'message.subject': mail.subject, 'message.ageMs': mail.ageMs };
-    const warnings: string[] = [];
+  /**
+   * Hosts the message's pages may reach: those its own links point to (it is
+   * the mail probe's message: they are the links it sent, rewritten by
+   * tracking), the tracking host, and allowHosts.
+   */
+  private mailHosts(links: string[]): string[] {
+    const tracking = this.spec.mail?.trackingHost;
+    return [...new Set([...hostsOf(links), ...(tracking ? [tracking] : []), ...this.spec.allowHosts])];
+  }
+
+  /**
+   * Opens the HTML as a mail client would: the open pixel loads, scripts do
+   * not run. Then follows each link as a browser would, in a second context.
+   * Both reach only the message's own hosts.
+   */
+  private async mailMode(contexts: RunContexts, mail: OpenedMail, ctx: ProbeContext): Promise<PageRun> {
+    const observations: Observations = { 'message.subject': mail.subject, 'message.token': mail.token, 'message.ageMs': mail.ageMs, 'messages.rejected': mail.passedOver.count };
+    const warnings = mail.passedOver.notice ? [mail.passedOver.notice] : [];
+    const reader = await contexts.start(false);
+    const page = await reader.newPage();
+    // Chromium's own parser, in a detached document: nothing loads or runs, so the list is known before anything is fetched.
+    const links = await page.evaluate((html) => {
+      const parsed = new DOMParser().parseFromString(html, 'text/html');
+      return Array.from(parsed.querySelectorAll('a[href]')).map((a) => (a as HTMLAnchorElement).href);
+    }, mail.html);
+    const hosts = this.mailHosts(links);
+    observations['requests.allowed'] = hosts;
+    const mayFetch = allowList(hosts);
+    await contexts.restrict(reader, mayFetch, page);
+
+    const rendered = await this.renderMessage(page, mail.html, ctx, observations);
+    if ('failure' in rendered) return { observations, warnings, failure: rendered.failure, message: rendered.failure, shotPage: page };
+    const { context: browsing, guard } = await contexts.restricted(true, mayFetch);
+    const linkPage = await browsing.newPage();
+    await guard(linkPage);
+    const hrefs = rendered.links.slice(0, this.spec.maxLinks);
+    if (rendered.links.length > hrefs.length) warnings.push(`${rendered.links.length} links; only the first ${hrefs.length} followed (maxLinks)`);
+    const problems = await this.followLinks(linkPage, hrefs, ctx, observations);
+    const pixel = observations['pixel.found'] !== true ? 'absent' : observations['pixel.loaded'] ? 'loaded' : `failed (${observations['pixel.status'] ?? 'no answer'})`;
+    const summary = `${observations['links.ok']}/${hrefs.length} links reached their landing page (${observations['links.tracked']} through a redirect), open pixel ${pixel}`;
+    if (problems.length > 0) return { observations, warnings, failure: problems.join('; '), message: `${problems.join('; ')} — ${summary}`, shotPage: linkPage };
+    return { observations, warnings, message: summary };
+  }
+
+  /** Renders the message in `page`; observations `open.ms` and `pixel.*`; the http(s) links it shows. */
+  private async renderMessage(page: Page, html: string, ctx: ProbeContext, observations: Observations): Promise<{ links: string[] } | { failure: string }> {
     const images = new Map<string, number>();
     page.on('response', (response) => {
       if (response.request().resourceType() === 'image') images.set(response.url(), response.status());
     });
-    const budget = () => waitBudget(this.spec.stepTimeout, ctx.deadline, ctx.clock);
     const opened = ctx.clock.monotonic();
     try {
-      await page.setContent(mail.html, { waitUntil: 'load', timeout: budget() });
+      await page.setContent(html, { waitUntil: 'load', timeout: waitBudget(this.spec.stepTimeout, ctx.deadline, ctx.clock) });
     } catch (error) {
-      return { observations, warnings, failure: `opening the message HTML failed: ${shortError(error)}`, message: `opening the message HTML failed: ${shortError(error)}` };
+      return { failure: `opening the message HTML failed: ${shortError(error)}` };
     }
     observations['open.ms'] = Math.round(ctx.clock.monotonic() - opened);
+    // Evaluated by Playwright in the page, which its own scripts cannot do: JavaScript is off for the message.
     const found = await page.evaluate(() => ({
       links: Array.from(document.querySelectorAll('a[href]')).map((a) => (a as HTMLAnchorElement).href).filter((href) => /^https?:/i.test(href)),
       pixels: Array.from(document.images).filter((img) => (img.width <= 1 && img.height <= 1) || (img.naturalWidth <= 1 && img.naturalHeight <= 1)).map((img) => img.src),
     }));
     const pixel = found.pixels[0];
+    const status = pixel !== undefined ? (images.get(pixel) ?? null) : null;
     observations['pixel.found'] = pixel !== undefined;
-    observations['pixel.status'] = pixel !== undefined ? (images.get(pixel) ?? null) : null;
-    observations['pixel.loaded'] = pixel !== undefined && (images.get(pixel) ?? 0) >= 200 && (images.get(pixel) ?? 0) < 300;
+    observations['pixel.status'] = status;
+    observations['pixel.loaded'] = status !== null && status >= 200 && status < 300;
+    return { links: found.links };
+  }
 
-    const hrefs = found.links.slice(0, this.spec.maxLinks);
-    observations['links.count'] = hrefs.length;
-    if (found.links.length > hrefs.length) warnings.push(`${found.links.length} links; only the first ${hrefs.length} followed (maxLinks)`);
+  /** Follows each link in `page`; observations `link.<n>.*` and `links.*`; the problems, one per failed link. */
+  private async followLinks(page: Page, hrefs: string[], ctx: ProbeContext, observations: Observations): Promise<string[]> {
     const problems: string[] = [];
     let ok = 0;
     let tracked = 0;
-    const linkPage = await page.context().newPage();
-    await guard(linkPage);
     for (const [index, href] of hrefs.entries()) {
       const n = index + 1;
-      const seen = await visit(linkPage, href, budget(), ctx.clock);
+      const seen = await visit(page, href, waitBudget(this.spec.stepTimeout, ctx.deadline, ctx.clock), ctx.clock);
       const pattern = this.spec.landing?.[index] ?? this.spec.expectLanding;
       const landed = pattern === undefined || new RegExp(pattern).test(seen.finalUrl);
       const good = !seen.error && seen.status !== null && seen.status < 400 && landed;
@@ -214,15 +345,11 @@ class BrowserProber implements Prober {
       Object.assign(observations, linkObservations(n, href, seen, good));
       if (ctx.signal.aborted) break;
     }
+    observations['links.count'] = hrefs.length;
     observations['links.ok'] = ok;
     observations['links.failed'] = hrefs.length - ok;
     observations['links.tracked'] = tracked;
-    const summary = `${ok}/${hrefs.length} links reached their landing page (${tracked} through a redirect), open pixel ${pixel === undefined ? 'absent' : observations['pixel.loaded'] ? 'loaded' : `failed (${observations['pixel.status'] ?? 'no answer'})`}`;
-    if (problems.length > 0) {
-      return { observations, warnings, failure: problems.join('; '), message: `${problems.join('; ')} — ${summary}`, shotPage: linkPage };
-    }
-    await linkPage.close().catch(() => undefined);
-    return { observations, warnings, message: summary };
+    return problems;
   }
 
   /** Polls /v3/stats/sum until the open and every followed tracked link are counted, or `stats.wait` passes. */
@@ -248,10 +375,13 @@ class BrowserProber implements Prober {
     run.message += `; stats counted ${opens} open${opens === 1 ? '' : 's'}, ${clicks} click${clicks === 1 ? '' : 's'}`;
   }
 
-  private async scripted(page: Page, ctx: ProbeContext): Promise<PageRun> {
+  private async scripted(contexts: RunContexts, ctx: ProbeContext): Promise<PageRun> {
+    const { context, guard } = await contexts.restricted(true, allowList(this.scriptedHosts()));
+    const page = await context.newPage();
+    await guard(page);
     const outcome = await runSteps(page, this.spec.steps ?? [], { stepTimeoutMs: this.spec.stepTimeout, deadline: ctx.deadline, clock: ctx.clock, signal: ctx.signal });
     const count = this.spec.steps?.length ?? 0;
-    if (outcome.failed) return { observations: outcome.observations, warnings: [], failure: outcome.failed.reason, message: outcome.failed.reason };
+    if (outcome.failed) return { observations: outcome.observations, warnings: [], failure: outcome.failed.reason, message: outcome.failed.reason, shotPage: page };
     return { observations: outcome.observations, warnings: [], message: `${count} step${count === 1 ? '' : 's'} passed, ending at ${outcome.observations['page.url'] ?? '?'}` };
   }
 

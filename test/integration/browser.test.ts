@@ -1,72 +1,31 @@
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
-import { mailKind } from '../../src/probers/mail.ts';
-import { browserKind, type BrowserSpec } from '../../src/probers/browser.ts';
-import type { Prober } from '../../src/probers/types.ts';
-import { makeTempDir } from '../../src/lab/processes.ts';
-import { deps, mailboxContents, mailSpec, run, seed, startTestMailLab, type TestMailLab } from '../helpers/mail-lab.ts';
+import { browserKind } from '../../src/probers/browser.ts';
+import { mailboxContents, run } from '../helpers/mail-lab.ts';
 import { specFor } from '../helpers/probe-run.ts';
+import { startBrowserLab, type BrowserLab } from '../helpers/browser-lab.ts';
 
 // One private Dovecot + SMTP ingress + ScaiSend stand-in (with tracking) for the file, and real Chromium.
 describe('browser kind against the lab', () => {
-  let lab: TestMailLab;
-  let shots: { dir: string; remove: () => Promise<void> };
-  const probers: Prober[] = [];
+  let h: BrowserLab;
+  let lab: BrowserLab['lab'];
+  let shots: { dir: string };
 
   before(async () => {
-    lab = await startTestMailLab();
-    shots = await makeTempDir('scaiprobe-shots-');
+    h = await startBrowserLab();
+    lab = h.lab;
+    shots = { dir: h.shotsDir };
   });
   after(async () => {
-    for (const prober of probers.splice(0)) await prober.close?.();
-    await lab?.stop();
-    await shots?.remove();
+    await h?.stop();
   });
   afterEach(() => lab.clearFaults());
 
-  const landing = (name: string) => `${lab.apiUrl}/landing/${name}`;
-
-  /** Sends one probe message to alice (kept for the browser probe), with or without tracking. */
-  const sendProbeMail = async (tracking: boolean, extraHtml = '') => {
-    const spec = mailSpec(
-      {
-        send: {
-          api: lab.apiUrl,
-          apiKey: 'SG.lab-tenant-a.key',
-          from: 'probe@send.example.test',
-          html: `<html><body><p>Probe {{token}}</p><p><a href="${landing('welcome')}">Welcome</a> <a href="${landing('pricing')}?from=mail&amp;t={{token}}">Pricing</a>${extraHtml}</p></body></html>`,
-          ...(tracking ? { tracking: { clicks: true, opens: true } } : {}),
-        },
-        seeds: [seed('seed-a', 'alice', lab.imapPort)],
-        keepLatest: true,
-      },
-      { name: 'mail-lab', expect: ['missing == 0'] },
-    );
-    const prober = mailKind.create(spec, deps());
-    try {
-      const record = await run(spec, prober);
-      assert.equal(record.status, 'pass', record.message);
-      return String(record.observations.token);
-    } finally {
-      await prober.close?.();
-    }
-  };
-
-  const browserProbe = (raw: Record<string, unknown>, expect: string[] = ['failed == 0'], timeoutMs = 20_000) => {
-    const spec = { ...specFor(browserKind, { screenshots: { dir: shots.dir }, ...raw }, expect), name: 'browser-test', timeout: timeoutMs } as BrowserSpec & ReturnType<typeof specFor>;
-    const prober = browserKind.create(spec, deps());
-    probers.push(prober);
-    return { spec, prober };
-  };
-
-  const mailMode = (extra: Record<string, unknown> = {}, expect?: string[]) =>
-    browserProbe({
-      mail: { probe: 'mail-lab', imap: { host: '127.0.0.1', port: lab.imapPort, secure: false, user: 'alice', pass: 'alicepw' } },
-      expectLanding: `^${lab.apiUrl.replace(/\./g, '\\.')}/landing/(welcome|pricing)`,
-      stats: { api: lab.apiUrl, apiKey: 'SG.lab-tenant-a.key' },
-      ...extra,
-    }, expect);
+  const landing = (name: string) => h.landing(name);
+  const sendProbeMail = (tracking: boolean, extraHtml = '') => h.sendProbeMail(tracking, extraHtml);
+  const browserProbe = (raw: Record<string, unknown>, expect?: string[]) => h.browserProbe(raw, expect);
+  const mailMode = (extra: Record<string, unknown> = {}, expect?: string[]) => h.mailMode(extra, expect);
 
   const statsSum = async () => {
     const today = new Date().toISOString().slice(0, 10);
