@@ -113,7 +113,8 @@ class RunContexts {
   /** A context with no restriction yet: restrict() it before it loads anything. */
   async start(javaScriptEnabled: boolean): Promise<BrowserContext> {
     const started = this.ctx.clock.monotonic();
-    const context = await openContext(this.shared, this.ctx, { viewport: { width: 1024, height: 768 }, javaScriptEnabled });
+    // No service workers: their own fetches would not pass a page's guard.
+    const context = await openContext(this.shared, this.ctx, { viewport: { width: 1024, height: 768 }, javaScriptEnabled, serviceWorkers: 'block' });
     this.startMs += this.ctx.clock.monotonic() - started;
     this.open.push(context);
     if (this.ctx.signal.aborted) await this.close();
@@ -126,7 +127,7 @@ class RunContexts {
 }
 
 /** A fresh context of the shared browser, or a TIMEOUT when the run's deadline passes first. */
-async function openContext(shared: SharedBrowser, ctx: ProbeContext, options: { viewport: { width: number; height: number }; javaScriptEnabled: boolean }): Promise<BrowserContext> {
+async function openContext(shared: SharedBrowser, ctx: ProbeContext, options: Parameters<SharedBrowser['context']>[0]): Promise<BrowserContext> {
   let timer: NodeJS.Timeout | undefined;
   const opening = shared.context(options);
   const aborted = new Promise<never>((_, reject) => {
