@@ -7,9 +7,11 @@ import { sendJson } from '../server/router.ts';
 import type { Indicator } from '../indicators/compute.ts';
 import { defaultRules, type AlertsConfig, type RuleConfig } from './config.ts';
 import { Outbox, type Transport } from './outbox.ts';
-import { advance, initialState, observe, type AlertEvent, type AlertState } from './state.ts';
+import { advance, initialState, observe, withdraw, type AlertEvent, type AlertState } from './state.ts';
 import { globMatch, suppressedBy } from './windows.ts';
 import type { Notification } from './channels.ts';
+
+export const REMOVED_PROBE_REASON = 'probe removed from the configuration';
 
 export function alertId(rule: string, target: string): string {
   return createHash('sha256').update(`${rule}\0${target}`).digest('hex').slice(0, 24);
@@ -31,6 +33,13 @@ interface AlertRow {
   severity: RuleConfig['severity'];
   summary: string;
   labels: Record<string, string>;
+}
+
+/** The probe an alert is about: its label, or the subject of a per-probe indicator (`<name>:<probe>`). */
+function probeOf(row: AlertRow): string {
+  if (row.labels.probe) return row.labels.probe;
+  const indicator = row.labels.indicator ?? '';
+  return indicator.slice(indicator.indexOf(':') + 1);
 }
 
 /**
@@ -158,6 +167,24 @@ export class AlertService {
 
   private fresh(rule: RuleConfig, target: string): AlertRow {
     return { rule: rule.name, target, id: alertId(rule.name, target), state: initialState(), severity: rule.severity, summary: '', labels: {} };
+  }
+
+  /**
+   * Resolves, once, the open alerts of probes no longer configured: their own
+   * (probe rules) and those of indicators computed from them (`readiness:<probe>`).
+   * Nothing would ever resolve them otherwise, and reminders would go on forever.
+   */
+  resolveRemovedProbes(removed: string[]): void {
+    if (removed.length === 0) return;
+    const gone = new Set(removed);
+    const open = this.deps.store.db.prepare(`SELECT rule, target FROM alerts WHERE status != 'ok'`).all() as Array<{ rule: string; target: string }>;
+    for (const { rule: ruleName, target } of open) {
+      const rule = this.rules.find((r) => r.name === ruleName);
+      const row = this.load(ruleName, target);
+      if (!rule || !row || !gone.has(probeOf(row))) continue;
+      row.summary = REMOVED_PROBE_REASON;
+      this.apply(rule, row, withdraw(row.state));
+    }
   }
 
   /** Indicator rules, `for:` expiry, reminders and held-back firings; then sends what is due. */

@@ -72,3 +72,8 @@ export function advance(state: AlertState, now: number, rule: Rule): { state: Al
   }
   return { state };
 }
+
+/** The target is gone (its probe left the configuration): back to ok, resolving a notified firing once. */
+export function withdraw(state: AlertState): { state: AlertState; event?: AlertEvent } {
+  return { state: initialState(), ...(state.status === 'firing' && state.notified ? { event: 'resolved' as const } : {}) };
+}

@@ -33,6 +33,7 @@ export function startAlerting(
   indicators.registerApi(deps.router);
   const alerts = new AlertService({ store: deps.store, clock: deps.clock, logger, config: sections.alerts, indicators: () => indicators.current(), ...(deps.transport ? { transport: deps.transport } : {}) });
   alerts.registerApi(deps.router);
+  alerts.resolveRemovedProbes(deps.store.removedProbes());
   const tags = new Map(deps.engine.specs().map((spec) => [spec.name, spec.tags]));
   deps.engine.onRun((run) => {
     alerts.onRun(run, tags.get(run.probe) ?? []);

@@ -299,3 +299,49 @@ describe('a resolution inside a silence or maintenance window', () => {
     assert.deepEqual(sent.map((s) => [s.type, s.at, s.resolvedAt]), [['alert.firing', 0, null], ['alert.resolved', 15, iso(7)]]);
   });
 });
+
+describe('alerts of probes removed from the configuration', () => {
+  test('resolve once with the reason, the probe\'s and its indicators\' alike; pending ones end quietly; no reminders afterwards', async () => {
+    const clock = new ManualClock(T0);
+    const store = new Store(':memory:', clock);
+    stores.push(store);
+    const { config } = parseAlertsSection({ channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }] });
+    const sent: Array<{ type: string; target: string; summary: string }> = [];
+    const transport: Transport = async (_url, init) => {
+      const body = JSON.parse(init.body);
+      sent.push({ type: body.type, target: body.alert.target, summary: body.alert.summary });
+      return { status: 204 };
+    };
+    let indicators = [{ id: 'readiness:gone-ready', name: 'readiness', subject: 'gone-ready', value: 120_000, unit: 'ms' as const, threshold: 60_000, trend: 'unknown' as const, state: 'critical' as const, reason: 'not ready for 2 min' }];
+    // The default rules: probe-failing (for: 1m, repeat: 4h) and indicator-critical.
+    const alerts = new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1, indicators: () => indicators });
+    const fail = (probe: string) => alerts.onRun({ probe, status: 'fail', message: 'HTTP 503', kind: 'http' });
+    fail('gone-ready');
+    fail('kept');
+    clock.advance(61_000);
+    fail('gone-ready');
+    fail('kept');
+    fail('gone-pending');
+    await alerts.tick();
+    assert.deepEqual(sent.map((s) => `${s.type} ${s.target}`).sort(), ['alert.firing gone-ready', 'alert.firing kept', 'alert.firing readiness:gone-ready']);
+    sent.length = 0;
+
+    // Restarted without gone-ready and gone-pending: their probe and indicator are no longer computed.
+    indicators = [];
+    alerts.resolveRemovedProbes(['gone-ready', 'gone-pending']);
+    alerts.resolveRemovedProbes(['gone-ready', 'gone-pending']);
+    await alerts.tick();
+    assert.deepEqual(sent.map((s) => `${s.type} ${s.target}: ${s.summary}`).sort(), [
+      'alert.resolved gone-ready: probe removed from the configuration',
+      'alert.resolved readiness:gone-ready: probe removed from the configuration',
+    ]);
+    const byTarget = new Map(alerts.list().map((a) => [a.target, a.status]));
+    assert.deepEqual([byTarget.get('gone-ready'), byTarget.get('gone-pending'), byTarget.get('readiness:gone-ready'), byTarget.get('kept')], ['ok', 'ok', 'ok', 'firing']);
+    const changes = store.stateChanges({ subjectPrefix: 'alert:' }).filter((c) => c.to === 'resolved');
+    assert.deepEqual(changes.map((c) => c.message), ['critical: probe removed from the configuration', 'critical: probe removed from the configuration']);
+    sent.length = 0;
+    clock.advance(5 * 3_600_000);
+    await alerts.tick();
+    assert.deepEqual(sent.map((s) => `${s.type} ${s.target}`), ['alert.reminder kept'], 'only the configured probe still reminds');
+  });
+});
