@@ -2,21 +2,21 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { validate as validateCron } from 'node-cron';
-import { duration } from '../config/schema.ts';
+import { duration, timerDuration } from '../config/schema.ts';
 import { ConfigError, type ConfigIssue } from '../config/load.ts';
 
 const name = z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
 const channelSchema = z.discriminatedUnion('type', [
-  z.strictObject({ name, type: z.literal('webhook'), url: httpUrl, secret: z.string().min(8, 'must be at least 8 characters').optional(), timeout: duration().default(10_000) }),
-  z.strictObject({ name, type: z.literal('slack'), url: httpUrl, timeout: duration().default(10_000) }),
+  z.strictObject({ name, type: z.literal('webhook'), url: httpUrl, secret: z.string().min(8, 'must be at least 8 characters').optional(), timeout: timerDuration().default(10_000) }),
+  z.strictObject({ name, type: z.literal('slack'), url: httpUrl, timeout: timerDuration().default(10_000) }),
   z.strictObject({
     name,
     type: z.literal('pagerduty'),
     routingKey: z.string().min(1),
     url: httpUrl.default('https://events.pagerduty.com/v2/enqueue'),
-    timeout: duration().default(10_000),
+    timeout: timerDuration().default(10_000),
   }),
 ]);
 

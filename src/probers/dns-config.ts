@@ -1,6 +1,7 @@
 import { getServers } from 'node:dns';
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.ts';
+import { TIMER_RANGE_MESSAGE, withinTimerRange } from '../config/schema.ts';
 import { parseServer, type DnsServer } from './dns-wire.ts';
 
 /** A duration written as `500ms` / `2s` (or a number of milliseconds); becomes milliseconds. */
@@ -30,7 +31,7 @@ export const recordType = () => z.preprocess((value) => (typeof value === 'strin
 /** Per-query budget shared by the DNS kinds. */
 export const queryFields = {
   /** Wait for one try of one query. */
-  queryTimeout: durationMs().default(1000),
+  queryTimeout: durationMs().refine(withinTimerRange, TIMER_RANGE_MESSAGE).default(1000),
   /** Tries after the first (UDP is lossy). */
   queryRetries: z.number().int().min(0).max(10).default(2),
 };

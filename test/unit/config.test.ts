@@ -7,6 +7,7 @@ import { loadConfig, ConfigError, formatIssue } from '../../src/config/load.ts';
 import { LAB_ENV } from '../../src/lab/lab.ts';
 import { readAlertingSections } from '../../src/alerting/wire.ts';
 import { parseReportsConfig } from '../../src/reports/config.ts';
+import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { PROBE_KINDS } from '../../src/probers/registry.ts';
 import { Redactor } from '../../src/util/redact.ts';
 
@@ -224,4 +225,24 @@ test('a missing marked reference names the variable or file', () => {
   const found = problems(dir);
   assert.equal(found.length, 1, found.join('\n'));
   assert.match(found[0] ?? '', /probes\[0\]\.headers\.authorization: \$\{secret:NOT_SET_ANYWHERE\}: environment variable NOT_SET_ANYWHERE is not set/);
+});
+
+test('timeouts and retry delays stop at the longest a timer can wait; intervals may be longer', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
+  const file = join(dir, 'p.yaml');
+  const probe = (fields: string) => `  - { name: p${Math.random().toString(36).slice(2, 8)}, kind: http, url: "http://127.0.0.1:1/", ${fields} }\n`;
+  writeFileSync(file, `probes:\n${probe('every: 30d, timeout: 2147483647ms, retryDelay: 24d')}${probe('every: 365d, timeout: 24d')}`);
+  const config = loadConfig(file, {});
+  assert.deepEqual(config.probes.map((p) => [p.every, p.timeout]), [[30 * 86_400_000, 2_147_483_647], [365 * 86_400_000, 24 * 86_400_000]]);
+
+  writeFileSync(file, `probes:\n${probe('timeout: 2147483648ms')}${probe('retryDelay: 30d')}${probe('every: 1m')}`);
+  const found = problems(file);
+  writeFileSync(file, `defaults: { timeout: 25d }\nprobes: []\n`);
+  found.push(...problems(file));
+  const range = /must be at most 2147483647ms \(24d 20h 31m 23.647s, the longest a timer can wait\)/;
+  for (const path of ['defaults.timeout', 'probes[0].timeout', 'probes[1].retryDelay']) {
+    assert.ok(found.some((line) => line.includes(`${path}: `) && range.test(line)), `${path} not reported:\n${found.join('\n')}`);
+  }
+  const alerts = parseAlertsSection({ channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:1/', timeout: '25d' }] }).issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  assert.ok(alerts.some((line) => /alerts\.channels\.0\.timeout: must be at most/.test(line)), alerts.join('\n'));
 });
