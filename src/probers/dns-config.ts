@@ -15,6 +15,31 @@ export const durationMs = () =>
     return ms;
   });
 
+/**
+ * Why a DNS name written in the configuration could never be sent, or
+ * undefined when it can: labels of 1 to 63 bytes, at most 253 bytes without
+ * the final dot (255 on the wire); `.` alone is the root.
+ */
+export function dnsNameProblem(text: string): string | undefined {
+  if (text === '.') return undefined;
+  const name = text.endsWith('.') ? text.slice(0, -1) : text;
+  if (name === '') return 'it is empty';
+  if (/[\s\x00-\x1f\x7f]/.test(name)) return 'it holds whitespace or a control character';
+  if (Buffer.byteLength(name) > 253) return 'it is longer than 253 bytes';
+  const labels = name.split('.');
+  if (labels.includes('')) return 'it has an empty label (two dots in a row, or a leading dot)';
+  const long = labels.find((label) => Buffer.byteLength(label) > 63);
+  if (long !== undefined) return `its label "${long.slice(0, 16)}…" is longer than 63 bytes`;
+  return undefined;
+}
+
+/** A DNS name (query name, zone, domain), checked at validation rather than failing every run. */
+export const dnsName = () =>
+  z.string().superRefine((text, ctx) => {
+    const problem = dnsNameProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: `"${text}" is not a valid DNS name: ${problem}` });
+  });
+
 /** A DNS server written as `IP`, `IP:port` or `[IPv6]:port`; kept as text, parsed when the prober is created. */
 export const serverText = () =>
   z.string().superRefine((text, ctx) => {
