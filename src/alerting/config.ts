@@ -1,22 +1,19 @@
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { validate as validateCron } from 'node-cron';
-import { duration } from '../config/schema.ts';
-import { ConfigError, type ConfigIssue } from '../config/load.ts';
+import { duration, timerDuration } from '../config/schema.ts';
 
 const name = z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
 const channelSchema = z.discriminatedUnion('type', [
-  z.strictObject({ name, type: z.literal('webhook'), url: httpUrl, secret: z.string().min(8, 'must be at least 8 characters').optional(), timeout: duration().default(10_000) }),
-  z.strictObject({ name, type: z.literal('slack'), url: httpUrl, timeout: duration().default(10_000) }),
+  z.strictObject({ name, type: z.literal('webhook'), url: httpUrl, secret: z.string().min(8, 'must be at least 8 characters').optional(), timeout: timerDuration().default(10_000) }),
+  z.strictObject({ name, type: z.literal('slack'), url: httpUrl, timeout: timerDuration().default(10_000) }),
   z.strictObject({
     name,
     type: z.literal('pagerduty'),
     routingKey: z.string().min(1),
     url: httpUrl.default('https://events.pagerduty.com/v2/enqueue'),
-    timeout: duration().default(10_000),
+    timeout: timerDuration().default(10_000),
   }),
 ]);
 
@@ -87,48 +84,45 @@ export function defaultRules(channels: string[]): RuleConfig[] {
   ];
 }
 
+type SectionIssue = { path: (string | number)[]; message: string };
+
 /** Validates `alerts:`; issues have paths starting at `alerts`. */
-export function parseAlertsSection(raw: unknown): { config?: AlertsConfig; issues: Array<{ path: (string | number)[]; message: string }> } {
+export function parseAlertsSection(raw: unknown): { config?: AlertsConfig; issues: SectionIssue[] } {
   const parsed = alertsSchema.safeParse(raw ?? {});
-  if (!parsed.success) return { issues: parsed.error.issues.map((issue) => ({ path: ['alerts', ...(issue.path as Array<string | number>)], message: issue.message })) };
-  const config = parsed.data;
-  const issues: Array<{ path: (string | number)[]; message: string }> = [];
-  const names = new Set<string>();
-  config.channels.forEach((channel, index) => {
-    if (names.has(channel.name)) issues.push({ path: ['alerts', 'channels', index, 'name'], message: `"${channel.name}" is already the name of a channel` });
-    names.add(channel.name);
-  });
-  (config.rules ?? []).forEach((rule, index) => {
-    (rule.channels ?? []).forEach((channel, c) => {
-      if (!names.has(channel)) issues.push({ path: ['alerts', 'rules', index, 'channels', c], message: `no channel named "${channel}" (have: ${[...names].join(', ') || 'none'})` });
-    });
-  });
-  return issues.length > 0 ? { issues } : { config, issues };
+  const issues: SectionIssue[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: ['alerts', ...(issue.path as Array<string | number>)], message: issue.message }));
+  // Names are checked on the section as written, so they are reported along with any other problem.
+  issues.push(...nameIssues(raw));
+  return parsed.success && issues.length === 0 ? { config: parsed.data, issues } : { issues };
 }
 
-/** The file that holds a top-level section, and line numbers for issue paths (the loader merges sections without files). */
-export function sectionError(files: string[], section: string, issues: Array<{ path: (string | number)[]; message: string }>): ConfigError {
-  const located: ConfigIssue[] = [];
-  for (const file of files) {
-    const lines = new LineCounter();
-    let doc;
-    try {
-      doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
-    } catch {
-      continue;
-    }
-    if (!doc.has(section)) continue;
-    for (const issue of issues) {
-      let path = issue.path;
-      let node = doc.getIn(path, true) as { range?: [number, number] } | undefined;
-      while (!node?.range && path.length > 1) {
-        path = path.slice(0, -1);
-        node = doc.getIn(path, true) as { range?: [number, number] } | undefined;
-      }
-      const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
-      located.push({ file, path: issue.path, message: issue.message, ...(pos ? { line: pos.line, column: pos.col } : {}) });
-    }
-    return new ConfigError(located);
-  }
-  return new ConfigError(issues.map((issue) => ({ file: files[0] ?? '(config)', ...issue })));
+/** The `name` of each entry of a list as written (undefined where it is not a string). */
+function namesOf(list: unknown): Array<string | undefined> {
+  return Array.isArray(list) ? list.map((entry) => ((entry as { name?: unknown } | null)?.name as string | undefined)).map((name) => (typeof name === 'string' ? name : undefined)) : [];
+}
+
+function duplicates(names: Array<string | undefined>, list: 'channels' | 'rules', what: string): SectionIssue[] {
+  const seen = new Set<string>();
+  return names.flatMap((name, index) => {
+    if (name === undefined) return [];
+    if (seen.has(name)) return [{ path: ['alerts', list, index, 'name'], message: `"${name}" is already the name of a ${what}` }];
+    seen.add(name);
+    return [];
+  });
+}
+
+/** Duplicate channel and rule names (rules are keyed by name in the alert state), and rules naming channels that do not exist. */
+function nameIssues(raw: unknown): SectionIssue[] {
+  const section = (raw ?? {}) as { channels?: unknown; rules?: unknown };
+  const channels = namesOf(section.channels);
+  const known = new Set(channels.filter((name): name is string => name !== undefined));
+  const issues = [...duplicates(channels, 'channels', 'channel'), ...duplicates(namesOf(section.rules), 'rules', 'rule')];
+  const rules = Array.isArray(section.rules) ? (section.rules as unknown[]) : [];
+  rules.forEach((rule, index) => {
+    const wanted = (rule as { channels?: unknown } | null)?.channels;
+    if (!Array.isArray(wanted)) return;
+    wanted.forEach((channel, c) => {
+      if (typeof channel === 'string' && !known.has(channel)) issues.push({ path: ['alerts', 'rules', index, 'channels', c], message: `no channel named "${channel}" (have: ${[...known].join(', ') || 'none'})` });
+    });
+  });
+  return issues;
 }

@@ -7,9 +7,11 @@ import { sendJson } from '../server/router.ts';
 import type { Indicator } from '../indicators/compute.ts';
 import { defaultRules, type AlertsConfig, type RuleConfig } from './config.ts';
 import { Outbox, type Transport } from './outbox.ts';
-import { advance, initialState, observe, type AlertEvent, type AlertState } from './state.ts';
+import { advance, initialState, observe, withdraw, type AlertEvent, type AlertState } from './state.ts';
 import { globMatch, suppressedBy } from './windows.ts';
 import type { Notification } from './channels.ts';
+
+export const REMOVED_PROBE_REASON = 'probe removed from the configuration';
 
 export function alertId(rule: string, target: string): string {
   return createHash('sha256').update(`${rule}\0${target}`).digest('hex').slice(0, 24);
@@ -31,6 +33,13 @@ interface AlertRow {
   severity: RuleConfig['severity'];
   summary: string;
   labels: Record<string, string>;
+}
+
+/** The probe an alert is about: its label, or the subject of a per-probe indicator (`<name>:<probe>`). */
+function probeOf(row: AlertRow): string {
+  if (row.labels.probe) return row.labels.probe;
+  const indicator = row.labels.indicator ?? '';
+  return indicator.slice(indicator.indexOf(':') + 1);
 }
 
 /**
@@ -73,17 +82,28 @@ export class AlertService {
       .run(row.rule, row.target, row.id, row.state.status, JSON.stringify(row.state), row.severity, row.summary, JSON.stringify(row.labels), this.deps.clock.now());
   }
 
-  private notification(row: AlertRow, event: AlertEvent | 'test', now: number, startedAt: number): Notification {
+  private notification(row: AlertRow, event: AlertEvent | 'test', now: number, startedAt: number, resolvedAt = now): Notification {
     const suffix = event === 'reminder' || event === 'test' ? `${startedAt}-${now}` : String(startedAt);
     return {
       key: `${row.id}-${event}-${suffix}`,
       event,
       createdAt: now,
-      alert: { id: row.id, rule: row.rule, target: row.target, severity: row.severity, summary: row.summary, startedAt, ...(event === 'resolved' ? { resolvedAt: now } : {}), labels: row.labels },
+      alert: { id: row.id, rule: row.rule, target: row.target, severity: row.severity, summary: row.summary, startedAt, ...(event === 'resolved' ? { resolvedAt } : {}), labels: row.labels },
     };
   }
 
-  /** Applies a state transition and queues its notification, atomically. */
+  private channelsOf(rule: RuleConfig): string[] {
+    return rule.channels ?? this.deps.config.channels.map((c) => c.name);
+  }
+
+  /**
+   * Applies a state transition and queues its notification, atomically.
+   * While a silence or maintenance window covers the alert nothing is sent:
+   * a firing waits in the state (not notified), a resolution of a notified
+   * firing waits as `heldResolution`. When the window ends the held resolution
+   * goes first, then a firing still going on; a firing that also resolved
+   * inside the window is withdrawn (never notified, so nothing is owed).
+   */
   private apply(rule: RuleConfig, row: AlertRow, next: { state: AlertState; event?: AlertEvent }): void {
     const now = this.deps.clock.now();
     const before = row.state;
@@ -91,14 +111,25 @@ export class AlertService {
     let event = next.event;
     // A firing held back by a silence is sent once the silence is over.
     if (!event && state.status === 'firing' && !state.notified) event = 'firing';
-    const silenced = event ? suppressedBy([...this.deps.config.silences, ...this.deps.config.maintenance], rule.name, row.target, now) : undefined;
+    let held = before.heldResolution;
+    const silenced = event || held ? suppressedBy([...this.deps.config.silences, ...this.deps.config.maintenance], rule.name, row.target, now) : undefined;
     this.deps.store.db.transaction(() => {
+      if (held && !silenced) {
+        this.outbox.enqueue(this.notification({ ...row, summary: held.summary }, 'resolved', now, held.firedAt, held.at), this.channelsOf(rule));
+        held = undefined;
+      }
       if (event && !silenced) {
         const startedAt = (event === 'resolved' ? before.firedAt : state.firedAt) ?? now;
-        this.outbox.enqueue(this.notification(row, event, now, startedAt), rule.channels ?? this.deps.config.channels.map((c) => c.name));
+        this.outbox.enqueue(this.notification(row, event, now, startedAt), this.channelsOf(rule));
         if (event !== 'resolved') state = { ...state, notified: true, lastNotifiedAt: now };
       }
-      if (event && silenced) this.deps.logger.info({ rule: rule.name, target: row.target, event, window: silenced.name ?? silenced.reason }, 'alert notification held back by a silence');
+      if (event === 'resolved' && silenced) held = { firedAt: before.firedAt ?? now, at: now, summary: row.summary };
+      // Logged once, at the transition; the held firing is re-checked every tick without a word.
+      if (next.event && next.event !== 'reminder' && silenced) {
+        this.deps.logger.info({ rule: rule.name, target: row.target, event: next.event, window: silenced.name ?? silenced.reason }, 'alert notification held back by a silence');
+      }
+      const { heldResolution: _previous, ...rest } = state;
+      state = held ? { ...rest, heldResolution: held } : rest;
       this.save({ ...row, state });
       // Firing and resolving are kept as state changes, for reports and incident history.
       const wasFiring = before.status === 'firing';
@@ -138,6 +169,24 @@ export class AlertService {
     return { rule: rule.name, target, id: alertId(rule.name, target), state: initialState(), severity: rule.severity, summary: '', labels: {} };
   }
 
+  /**
+   * Resolves, once, the open alerts of probes no longer configured: their own
+   * (probe rules) and those of indicators computed from them (`readiness:<probe>`).
+   * Nothing would ever resolve them otherwise, and reminders would go on forever.
+   */
+  resolveRemovedProbes(removed: string[]): void {
+    if (removed.length === 0) return;
+    const gone = new Set(removed);
+    const open = this.deps.store.db.prepare(`SELECT rule, target FROM alerts WHERE status != 'ok'`).all() as Array<{ rule: string; target: string }>;
+    for (const { rule: ruleName, target } of open) {
+      const rule = this.rules.find((r) => r.name === ruleName);
+      const row = this.load(ruleName, target);
+      if (!rule || !row || !gone.has(probeOf(row))) continue;
+      row.summary = REMOVED_PROBE_REASON;
+      this.apply(rule, row, withdraw(row.state));
+    }
+  }
+
   /** Indicator rules, `for:` expiry, reminders and held-back firings; then sends what is due. */
   async tick(): Promise<void> {
     const now = this.deps.clock.now();
@@ -154,7 +203,9 @@ export class AlertService {
         }
       }
     }
-    for (const raw of this.deps.store.db.prepare(`SELECT rule, target FROM alerts WHERE status != 'ok'`).all() as Array<{ rule: string; target: string }>) {
+    // Firing and pending alerts, and resolved ones whose resolution a window still holds.
+    const open = this.deps.store.db.prepare(`SELECT rule, target FROM alerts WHERE status != 'ok' OR json_extract(state, '$.heldResolution') IS NOT NULL`);
+    for (const raw of open.all() as Array<{ rule: string; target: string }>) {
       const rule = this.rules.find((r) => r.name === raw.rule);
       const row = this.load(raw.rule, raw.target);
       if (rule && row) this.apply(rule, row, advance(row.state, now, rule));
@@ -176,7 +227,8 @@ export class AlertService {
       const row = this.load(rule, target);
       if (!row) return [];
       const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-      return [{ id: row.id, rule, target, status: row.state.status, since: iso(row.state.since), firedAt: iso(row.state.firedAt), notified: row.state.notified, severity: row.severity, summary: row.summary, labels: row.labels }];
+      const held = row.state.heldResolution;
+      return [{ id: row.id, rule, target, status: row.state.status, since: iso(row.state.since), firedAt: iso(row.state.firedAt), notified: row.state.notified, resolutionHeldSince: iso(held?.at ?? null), severity: row.severity, summary: row.summary, labels: row.labels }];
     });
   }
 

@@ -14,6 +14,20 @@ export interface AlertState {
   /** Bad flags of the latest results, oldest first, at most `window` long. */
   recent: boolean[];
   okStreak: number;
+  /**
+   * A resolution of a notified firing that a silence or maintenance window
+   * held back: owed to the receivers (PagerDuty keeps the incident open until
+   * it comes) and sent as soon as no window covers the alert.
+   */
+  heldResolution?: HeldResolution;
+}
+
+export interface HeldResolution {
+  /** When the firing it resolves started (its notifications' startedAt). */
+  firedAt: number;
+  /** When the condition cleared. */
+  at: number;
+  summary: string;
 }
 
 export function initialState(): AlertState {
@@ -57,4 +71,9 @@ export function advance(state: AlertState, now: number, rule: Rule): { state: Al
     return { state, event: 'reminder' };
   }
   return { state };
+}
+
+/** The target is gone (its probe left the configuration): back to ok, resolving a notified firing once. */
+export function withdraw(state: AlertState): { state: AlertState; event?: AlertEvent } {
+  return { state: initialState(), ...(state.status === 'firing' && state.notified ? { event: 'resolved' as const } : {}) };
 }

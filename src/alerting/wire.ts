@@ -1,25 +1,24 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { LoadedConfig } from '../config/load.ts';
+import { ConfigError, locateSectionIssues, type LoadedConfig } from '../config/load.ts';
 import type { Store } from '../store/store.ts';
 import type { Engine } from '../runner/engine.ts';
 import type { Router } from '../server/router.ts';
 import type { Clock } from '../util/clock.ts';
 import { IndicatorService, parseIndicatorsSection } from '../indicators/service.ts';
 import type { IndicatorsConfig } from '../indicators/thresholds.ts';
-import { parseAlertsSection, sectionError, type AlertsConfig } from './config.ts';
+import { parseAlertsSection, type AlertsConfig } from './config.ts';
 import { AlertService } from './service.ts';
 import type { Transport } from './outbox.ts';
 
 const TICK_MS = 1000;
 
-/** Validates `alerts:` and `indicators:`; throws ConfigError naming the file and key path. Call before opening anything. */
+/** Validates `alerts:` and `indicators:`; throws one ConfigError with the problems of both, naming the file and key path. Call before opening anything. */
 export function readAlertingSections(config: LoadedConfig): { alerts: AlertsConfig; indicators: IndicatorsConfig } {
   const alerts = parseAlertsSection(config.sections.alerts);
-  if (!alerts.config) throw sectionError(config.files, 'alerts', alerts.issues);
   const indicators = parseIndicatorsSection(config.sections.indicators);
-  if (!indicators.config) throw sectionError(config.files, 'indicators', indicators.issues);
-  return { alerts: alerts.config, indicators: indicators.config };
+  if (alerts.config && indicators.config) return { alerts: alerts.config, indicators: indicators.config };
+  throw new ConfigError([...locateSectionIssues(config.files, 'alerts', alerts.issues), ...locateSectionIssues(config.files, 'indicators', indicators.issues)]);
 }
 
 /** Indicators on /metrics and the API, alerts fed by every run and a timer. */
@@ -33,6 +32,7 @@ export function startAlerting(
   indicators.registerApi(deps.router);
   const alerts = new AlertService({ store: deps.store, clock: deps.clock, logger, config: sections.alerts, indicators: () => indicators.current(), ...(deps.transport ? { transport: deps.transport } : {}) });
   alerts.registerApi(deps.router);
+  alerts.resolveRemovedProbes(deps.store.removedProbes());
   const tags = new Map(deps.engine.specs().map((spec) => [spec.name, spec.tags]));
   deps.engine.onRun((run) => {
     alerts.onRun(run, tags.get(run.probe) ?? []);

@@ -52,6 +52,8 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
     metrics,
     shutdown: shutdown.signal,
   });
+  const removed = store.retireUnconfigured(engine.specs().map((spec) => spec.name));
+  if (removed.length > 0) logger.info({ probes: removed }, 'probes no longer configured (removed or disabled): off the status page, the API listings and the indicators; their history stays');
   let ready = false;
   const scheduler = new Scheduler({
     probes: engine.specs(),

@@ -2,16 +2,15 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, ConfigError, formatIssue, type LoadedConfig } from '../config/load.ts';
+import { ConfigError, formatIssue, type LoadedConfig } from '../config/load.ts';
+import { loadWholeConfig } from './config.ts';
 import { createLogger } from '../util/logger.ts';
 import { systemClock } from '../util/clock.ts';
 import { runCheck, selectProbes, UsageError } from './check.ts';
 import { startDaemon } from './daemon.ts';
 import { guardProcess } from './process-guards.ts';
 import type { RunningLab } from '../lab/lab.ts';
-import { parseReportsConfig } from '../reports/config.ts';
 import { runReportCommand } from './report.ts';
-import { readAlertingSections } from '../alerting/wire.ts';
 import { runAlertCommand } from '../alerting/cli.ts';
 
 const USAGE = `scaiprobe — synthetic monitoring and deliverability probes for ScaiSend and ScaiDNS
@@ -44,10 +43,8 @@ function fail(message: string): never {
 
 function load(configPath: string): LoadedConfig {
   try {
-    const config = loadConfig(configPath);
     // Sections owned by later parts are validated here too, so `validate` and `check` catch them.
-    parseReportsConfig(config.sections.reports, config.files, config.server);
-    readAlertingSections(config);
+    const config = loadWholeConfig(configPath);
     for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
     return config;
   } catch (error) {

@@ -4,6 +4,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import {
   commonProbeFields,
+  defaultsSchema,
   fileSchema,
   logSchema,
   schedulerSchema,
@@ -102,12 +103,13 @@ function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   return relevant.flatMap(unwrapUnion).map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
-function zodIssues(error: z.ZodError, prefix: (string | number)[]): Array<{ path: (string | number)[]; message: string }> {
+/** `where` is the path whose position is reported, when it is not the issue's own (an unknown key is shown where it is written). */
+function zodIssues(error: z.ZodError, prefix: (string | number)[]): Array<{ path: (string | number)[]; message: string; where?: (string | number)[] }> {
   return error.issues.flatMap(unwrapUnion).map((issue) => {
     const path = [...prefix, ...(issue.path as (string | number)[])];
     if (issue.code === 'unrecognized_keys') {
       const keys = (issue as { keys: string[] }).keys;
-      return { path, message: `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` };
+      return { path, message: `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`, ...(keys[0] !== undefined ? { where: [...path, keys[0]] } : {}) };
     }
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
       return { path, message: 'is required' };
@@ -138,6 +140,9 @@ interface FileResult {
   lines: LineCounter;
 }
 
+/** Alias expansions allowed per file: enough for anchors shared by a few hundred probes, far below an alias bomb. */
+export const MAX_ALIAS_COUNT = 1000;
+
 /** Top-level keys beyond the core ones, owned by later parts (alerts, reports); each validates its own. */
 export const EXTRA_SECTIONS = new Set(['alerts', 'reports', 'indicators']);
 
@@ -159,8 +164,15 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
     issues.push({ file, path: [], message: `YAML: ${message}`, ...(pos ? { line: pos.line, column: pos.col } : {}) });
     return undefined;
   }
-  const raw = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (error) {
+    // yaml throws a ReferenceError when aliases would expand past the bound (a "billion laughs" file).
+    issues.push({ file, path: [], message: `YAML: aliases expand too far (${(error as Error).message}; at most ${MAX_ALIAS_COUNT} alias expansions are allowed)` });
+    return undefined;
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     issues.push({ file, path: [], message: 'must be a YAML mapping with a "probes" list' });
     return undefined;
   }
@@ -178,10 +190,28 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
   if (!parsed.success) {
     // "must be at least 16 characters" after "${X} is set but empty" says the same thing twice.
     const unresolved = new Set(secretIssues.map((issue) => formatPath(issue.path)));
-    for (const issue of zodIssues(parsed.error, [])) if (!unresolved.has(formatPath(issue.path))) issues.push({ file, ...issue, ...locate(doc, lines, issue.path) });
-    return undefined;
+    for (const issue of zodIssues(parsed.error, [])) {
+      if (!unresolved.has(formatPath(issue.path))) issues.push({ file, path: issue.path, message: issue.message, ...locate(doc, lines, issue.where ?? issue.path) });
+    }
   }
-  return { file, sections: parsed.data, extra, doc, lines, unresolved: secretIssues.map((issue) => formatPath(issue.path)) };
+  // A file-level problem must not hide the problems of its probes: they are checked with the sections that are valid.
+  const sections = parsed.success ? parsed.data : validSections(resolved);
+  return { file, sections, extra, doc, lines, unresolved: secretIssues.map((issue) => formatPath(issue.path)) };
+}
+
+/** The top-level sections of a file that validate on their own (the others are reported), and its probes list if it is one. */
+function validSections(resolved: Record<string, unknown>): z.output<typeof fileSchema> {
+  const sections: z.output<typeof fileSchema> = { probes: Array.isArray(resolved.probes) ? (resolved.probes as unknown[]) : [] };
+  const own = <T>(schema: z.ZodType<T>, value: unknown): T | undefined => {
+    const result = schema.safeParse(value);
+    return result.success ? result.data : undefined;
+  };
+  const server = own(serverSchema, resolved.server);
+  const store = own(storeSchema, resolved.store);
+  const scheduler = own(schedulerSchema, resolved.scheduler);
+  const log = own(logSchema, resolved.log);
+  const defaults = own(defaultsSchema, resolved.defaults);
+  return { ...sections, ...(server ? { server } : {}), ...(store ? { store } : {}), ...(scheduler ? { scheduler } : {}), ...(log ? { log } : {}), ...(defaults ? { defaults } : {}) };
 }
 
 function applyDefaults(probe: Record<string, unknown>, defaults: DefaultsConfig | undefined, file: string): ProbeSpec {
@@ -207,11 +237,11 @@ function withImplicitAssertions(expect: CommonProbeSpec['expect'], implicit: str
 
 function validateProbe(raw: unknown, index: number, result: FileResult, issues: ConfigIssue[], warnings: string[]): ProbeSpec | undefined {
   const { file, doc, lines } = result;
-  const at = (path: (string | number)[], message: string) => {
+  const at = (path: (string | number)[], message: string, where = path) => {
     // "is required" after "${X} is not set" says the same thing twice.
     const text = formatPath(path);
     if (result.unresolved.some((missing) => missing === text || missing.startsWith(`${text}.`))) return;
-    issues.push({ file, path, message, ...locate(doc, lines, path) });
+    issues.push({ file, path, message, ...locate(doc, lines, where) });
   };
   const prefix = ['probes', index];
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -230,7 +260,7 @@ function validateProbe(raw: unknown, index: number, result: FileResult, issues: 
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of zodIssues(parsed.error, prefix)) at(issue.path, issue.message);
+    for (const issue of zodIssues(parsed.error, prefix)) at(issue.path, issue.message, issue.where);
     return undefined;
   }
   const probe = parsed.data as Record<string, unknown>;
@@ -257,8 +287,12 @@ function mergeSection<T>(results: FileResult[], key: 'server' | 'store' | 'sched
   return owners[0]?.sections[key] as T | undefined;
 }
 
-/** Loads and validates every file of a configuration; throws ConfigError listing every problem at once. */
-export function loadConfig(target: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+/**
+ * Reads and validates every file of a configuration, collecting every problem
+ * rather than stopping at the first file or section that has one: the config
+ * holds what is valid, `issues` the rest. Throws only when there is nothing to read.
+ */
+export function readConfig(target: string, env: NodeJS.ProcessEnv = process.env): { config: LoadedConfig; issues: ConfigIssue[]; files: string[] } {
   const files = configFiles(target);
   const issues: ConfigIssue[] = [];
   const secrets = new Set<string>();
@@ -269,23 +303,22 @@ export function loadConfig(target: string, env: NodeJS.ProcessEnv = process.env)
   const seen = new Map<string, string>();
   for (const result of results) {
     result.sections.probes.forEach((raw, index) => {
-      const spec = validateProbe(raw, index, result, issues, warnings);
-      if (!spec) return;
-      const earlier = seen.get(spec.name);
+      // Names are compared as written, so a duplicate shows even when either probe has other problems.
+      const name = (raw as { name?: unknown } | null)?.name;
+      const earlier = typeof name === 'string' ? seen.get(name) : undefined;
       if (earlier) {
         const path = ['probes', index, 'name'];
-        issues.push({ file: result.file, path, message: `"${spec.name}" is already the name of a probe in ${earlier}; names must be unique`, ...locate(result.doc, result.lines, path) });
-        return;
-      }
-      seen.set(spec.name, result.file);
-      probes.push(spec);
+        issues.push({ file: result.file, path, message: `"${String(name)}" is already the name of a probe in ${earlier}; names must be unique`, ...locate(result.doc, result.lines, path) });
+      } else if (typeof name === 'string') seen.set(name, result.file);
+      const spec = validateProbe(raw, index, result, issues, warnings);
+      if (spec && !earlier) probes.push(spec);
     });
   }
 
   const sections: Record<string, unknown> = {};
   for (const result of results) {
     for (const [key, value] of Object.entries(result.extra)) {
-      if (key in sections) issues.push({ file: result.file, path: [key], message: 'is also set in another file; give each top-level section in one file only' });
+      if (key in sections) issues.push({ file: result.file, path: [key], message: 'is also set in another file; give each top-level section in one file only', ...locate(result.doc, result.lines, [key]) });
       sections[key] = value;
     }
   }
@@ -293,16 +326,47 @@ export function loadConfig(target: string, env: NodeJS.ProcessEnv = process.env)
   const store = mergeSection<StoreConfig>(results, 'store', issues) ?? storeSchema.parse({});
   const scheduler = mergeSection<SchedulerConfig>(results, 'scheduler', issues) ?? schedulerSchema.parse({});
   const log = mergeSection<LogConfig>(results, 'log', issues) ?? logSchema.parse({});
-  if (issues.length > 0) {
-    const order = (file: string) => files.indexOf(file);
-    throw new ConfigError(issues.sort((a, b) => order(a.file) - order(b.file) || (a.line ?? 0) - (b.line ?? 0)));
-  }
-
   for (const probe of probes) {
     if (probe.every !== undefined && probe.timeout > probe.every) {
       warnings.push(`${probe.file}: probe "${probe.name}": timeout ${probe.timeout}ms is longer than its interval ${probe.every}ms; runs will be skipped while one is in flight`);
     }
   }
-  return { files: files.map((f) => relative(process.cwd(), f) || f), server, store, scheduler, log, probes, secrets: [...secrets], warnings, sections };
+  const config = { files: files.map((f) => relative(process.cwd(), f) || f), server, store, scheduler, log, probes, secrets: [...secrets], warnings, sections };
+  return { config, issues, files };
 }
 
+/** Issues named by the files as listed (whichever spelling of a path found them), in file order, then by line. */
+export function sortIssues(files: string[], issues: ConfigIssue[]): ConfigIssue[] {
+  const resolved = files.map((f) => resolve(f));
+  const order = (file: string) => resolved.indexOf(resolve(file));
+  return issues
+    .map((issue) => ({ ...issue, file: files[order(issue.file)] ?? issue.file }))
+    .sort((a, b) => order(a.file) - order(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+/** Loads and validates every file of a configuration; throws ConfigError listing every problem at once. */
+export function loadConfig(target: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const { config, issues, files } = readConfig(target, env);
+  if (issues.length > 0) throw new ConfigError(sortIssues(files, issues));
+  return config;
+}
+
+/**
+ * Line and column for issues of a top-level section validated outside the
+ * loader (alerts, indicators, reports): the file that holds the section is
+ * read again for its positions. Paths start with the section's key.
+ */
+export function locateSectionIssues(files: string[], section: string, issues: Array<{ path: (string | number)[]; message: string }>): ConfigIssue[] {
+  for (const file of files) {
+    const lines = new LineCounter();
+    let doc: Document;
+    try {
+      doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
+    } catch {
+      continue;
+    }
+    if (!doc.has(section)) continue;
+    return issues.map((issue) => ({ file, ...issue, ...locate(doc, lines, issue.path) }));
+  }
+  return issues.map((issue) => ({ file: files[0] ?? '(config)', ...issue }));
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.ts';
+import { MAX_TIMER_MS, parseDuration } from '../util/duration.ts';
 import { parseAssertion } from '../runner/assertions.ts';
 import { validate as validateCron } from 'node-cron';
 
@@ -13,6 +13,14 @@ export const duration = () =>
     }
     return ms;
   });
+
+/** A duration waited for with one timer (timeouts, retry delays): at most MAX_TIMER_MS, which a timer can still wait. */
+export const timerDuration = () => duration().refine(withinTimerRange, TIMER_RANGE_MESSAGE);
+
+export function withinTimerRange(ms: number): boolean {
+  return ms <= MAX_TIMER_MS;
+}
+export const TIMER_RANGE_MESSAGE = `must be at most ${MAX_TIMER_MS}ms (24d 20h 31m 23.647s, the longest a timer can wait); write 24d or less`;
 
 const assertionText = z.string().superRefine((text, ctx) => {
   try {
@@ -41,9 +49,9 @@ export const commonProbeFields = {
   enabled: z.boolean().default(true),
   every: duration().optional(),
   cron: cronExpression.optional(),
-  timeout: duration().optional(),
+  timeout: timerDuration().optional(),
   retries: z.number().int().min(0).max(10).optional(),
-  retryDelay: duration().optional(),
+  retryDelay: timerDuration().optional(),
   tags: z.array(z.string()).optional(),
   tenant: z.string().optional(),
   expect: z.array(assertionSchema).default([]),
@@ -60,9 +68,9 @@ export const tlsOptionsSchema = z
 
 export const defaultsSchema = z.strictObject({
   every: duration().optional(),
-  timeout: duration().optional(),
+  timeout: timerDuration().optional(),
   retries: z.number().int().min(0).max(10).optional(),
-  retryDelay: duration().optional(),
+  retryDelay: timerDuration().optional(),
   tags: z.array(z.string()).optional(),
   tenant: z.string().optional(),
 });

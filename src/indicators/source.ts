@@ -56,7 +56,10 @@ export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now:
       });
     }
   }
+  // Probes no longer configured leave the indicators with their data (their history stays in the store).
+  const removed = new Set(store.removedProbes());
   for (const item of store.items({ type: 'mail.message', since: now - BASELINE, until: now + 1 })) {
+    if (removed.has(item.probe)) continue;
     const data = item.data;
     const auth = data.auth as { spf?: string; dkim?: string; dmarc?: string } | null | undefined;
     const authFailed = !!auth && [auth.spf, auth.dkim, auth.dmarc].some((result) => result !== undefined && result !== null && result !== 'pass');
@@ -65,7 +68,7 @@ export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now:
   const listed = store.db
     .prepare(
       `SELECT s.probe, s.key, p.tenant, (SELECT data FROM run_items i WHERE i.probe = s.probe AND i.type = s.type AND i.key = s.key ORDER BY i.at DESC LIMIT 1) AS data
-       FROM item_states s LEFT JOIN probes p ON p.name = s.probe WHERE s.type = 'rbl-listing' AND s.state = 'listed'`,
+       FROM item_states s LEFT JOIN probes p ON p.name = s.probe WHERE s.type = 'rbl-listing' AND s.state = 'listed' AND p.removed_at IS NULL`,
     )
     .all() as Array<{ probe: string; key: string; tenant: string | null; data: string | null }>;
   for (const row of listed) {

@@ -1,6 +1,7 @@
 import { getServers } from 'node:dns';
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.ts';
+import { TIMER_RANGE_MESSAGE, withinTimerRange } from '../config/schema.ts';
 import { parseServer, type DnsServer } from './dns-wire.ts';
 
 /** A duration written as `500ms` / `2s` (or a number of milliseconds); becomes milliseconds. */
@@ -12,6 +13,31 @@ export const durationMs = () =>
       return z.NEVER;
     }
     return ms;
+  });
+
+/**
+ * Why a DNS name written in the configuration could never be sent, or
+ * undefined when it can: labels of 1 to 63 bytes, at most 253 bytes without
+ * the final dot (255 on the wire); `.` alone is the root.
+ */
+export function dnsNameProblem(text: string): string | undefined {
+  if (text === '.') return undefined;
+  const name = text.endsWith('.') ? text.slice(0, -1) : text;
+  if (name === '') return 'it is empty';
+  if (/[\s\x00-\x1f\x7f]/.test(name)) return 'it holds whitespace or a control character';
+  if (Buffer.byteLength(name) > 253) return 'it is longer than 253 bytes';
+  const labels = name.split('.');
+  if (labels.includes('')) return 'it has an empty label (two dots in a row, or a leading dot)';
+  const long = labels.find((label) => Buffer.byteLength(label) > 63);
+  if (long !== undefined) return `its label "${long.slice(0, 16)}…" is longer than 63 bytes`;
+  return undefined;
+}
+
+/** A DNS name (query name, zone, domain), checked at validation rather than failing every run. */
+export const dnsName = () =>
+  z.string().superRefine((text, ctx) => {
+    const problem = dnsNameProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: `"${text}" is not a valid DNS name: ${problem}` });
   });
 
 /** A DNS server written as `IP`, `IP:port` or `[IPv6]:port`; kept as text, parsed when the prober is created. */
@@ -30,7 +56,7 @@ export const recordType = () => z.preprocess((value) => (typeof value === 'strin
 /** Per-query budget shared by the DNS kinds. */
 export const queryFields = {
   /** Wait for one try of one query. */
-  queryTimeout: durationMs().default(1000),
+  queryTimeout: durationMs().refine(withinTimerRange, TIMER_RANGE_MESSAGE).default(1000),
   /** Tries after the first (UDP is lossy). */
   queryRetries: z.number().int().min(0).max(10).default(2),
 };

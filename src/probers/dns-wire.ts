@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { randomFillSync } from 'node:crypto';
 import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
 import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
 import type { Clock } from '../util/clock.ts';
@@ -91,7 +92,9 @@ interface Pending {
   tries: number;
   attempt: number;
   timer: NodeJS.Timeout | undefined;
-  entry: ServerSocket;
+  entry: ServerState;
+  /** The source port (socket) it is sent from; its reply must come back on this one. */
+  via: PortSocket;
   /** Holds one of the server's window slots (false while queued behind the window). */
   started: boolean;
   sentAt: number;
@@ -106,23 +109,30 @@ export interface IgnoredCounts {
   short: number;
   unknownId: number;
   wrongSource: number;
+  /** The right id from the right server, but on another of our source ports than the query's. */
+  wrongPort: number;
   wrongQuestion: number;
 }
 
 /**
- * DNS queries over node's own sockets. One connected UDP socket per server is
- * shared by every query of this client (so thousands can be in flight without
- * thousands of sockets); replies are matched by id, source and question.
- * Close it when the prober closes.
+ * DNS queries over node's own sockets. Each server gets a small pool of
+ * connected UDP sockets, each on its own ephemeral source port, shared by
+ * every query of this client (so thousands can be in flight without thousands
+ * of sockets). Ids are drawn from the system's CSPRNG and each socket serves
+ * a few hundred queries (or half a minute) before a fresh one replaces it, as
+ * resolvers do: an off-path spoofer must guess 16 bits of id and a source
+ * port that keeps moving, not 16 bits alone. Replies are matched by id,
+ * source, receiving socket and question. Close it when the prober closes.
  */
 export class DnsClient {
   private readonly pending = new Map<number, Pending>();
-  private readonly sockets = new Map<string, ServerSocket>();
+  private readonly servers = new Map<string, ServerState>();
   /** The same lookup by the server object the kinds parse once, skipping a key string per query. */
-  private readonly socketsByServer = new WeakMap<DnsServer, ServerSocket>();
+  private readonly serversByObject = new WeakMap<DnsServer, ServerState>();
   /** One abort listener per run signal, however many queries wait on it. */
   private readonly abortWaiters = new WeakMap<AbortSignal, Set<Pending>>();
-  readonly ignored: IgnoredCounts = { short: 0, unknownId: 0, wrongSource: 0, wrongQuestion: 0 };
+  private readonly random = new RandomPool();
+  readonly ignored: IgnoredCounts = { short: 0, unknownId: 0, wrongSource: 0, wrongPort: 0, wrongQuestion: 0 };
   /** One timer callback for every try (the query rides as the timer's argument), not a closure per try. */
   private readonly onTimerOf = (pending: Pending): void => this.onTimer(pending);
 
@@ -141,10 +151,11 @@ export class DnsClient {
 
   async close(): Promise<void> {
     for (const pending of [...this.pending.values()]) this.settle(pending, new ProbeFailure('INTERNAL', 'DNS client closed'));
-    const sockets = [...this.sockets.values()];
-    this.sockets.clear();
-    await Promise.all(sockets.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    const ports = [...this.servers.values()].flatMap((entry) => entry.ports);
+    this.servers.clear();
+    await Promise.all(ports.map((port) => closePort(port)));
   }
+
 
   private finish(options: DnsQueryOptions, reply: ParsedReply, started: number, transport: Transport, tries: number): DnsReply {
     return {
@@ -161,60 +172,116 @@ export class DnsClient {
     };
   }
 
+  /** A query id from the CSPRNG, unique among the queries in flight (a reply is matched to its query by it). */
   private allocateId(): number {
     if (this.pending.size >= MAX_IN_FLIGHT) throw new ProbeFailure('INTERNAL', `more than ${MAX_IN_FLIGHT} DNS queries in flight`);
     for (;;) {
-      const id = Math.floor(Math.random() * 65536);
+      const id = this.random.uint16();
       if (!this.pending.has(id)) return id;
     }
   }
 
-  /**
-   * One connected UDP socket per server: the kernel then delivers only that
-   * server's datagrams, and each send skips the per-packet address lookup
-   * (the main per-query cost at thousands of queries a second).
-   */
-  private socketFor(server: DnsServer): ServerSocket {
-    const cached = this.socketsByServer.get(server);
-    if (cached && this.sockets.get(cached.key) === cached) return cached;
+  private serverFor(server: DnsServer): ServerState {
+    const cached = this.serversByObject.get(server);
+    if (cached && this.servers.get(cached.key) === cached) return cached;
     const key = `${server.host}|${server.port}`;
-    const existing = this.sockets.get(key);
-    if (existing) {
-      this.socketsByServer.set(server, existing);
-      return existing;
+    let entry = this.servers.get(key);
+    if (!entry) {
+      entry = { key, host: server.host, port: server.port, ports: [], window: this.options.window ?? START_WINDOW, inFlight: 0, queue: [], outbox: [], flushScheduled: false, minRttMs: Infinity, lastCut: -Infinity };
+      this.servers.set(key, entry);
     }
+    this.serversByObject.set(server, entry);
+    return entry;
+  }
+
+  /**
+   * The source port for the next query to this server, counted as in use: a
+   * random one of the pool's connected sockets that still take queries (a
+   * retired one still open when none does). A socket past its quota or
+   * lifetime takes no more, closes once its queries have ended, and a fresh
+   * one on a new ephemeral port is opened in its place. Undefined while no
+   * socket of the pool is connected yet.
+   */
+  private portFor(entry: ServerState): PortSocket | undefined {
+    const now = this.options.clock.monotonic();
+    let usable = 0;
+    let connected = 0;
+    // retire() replaces entry.ports rather than editing it, so this loop walks a stable list.
+    for (const port of entry.ports) {
+      if (!port.retired && now - port.openedAt > PORT_LIFETIME_MS) this.retire(entry, port);
+      if (port.retired) continue;
+      usable++;
+      if (port.connected) connected++;
+    }
+    for (; usable < PORTS_PER_SERVER; usable++) this.openPort(entry);
+    // The pool never holds closed sockets; retired ones serve only while no fresh one is connected.
+    const retiredToo = connected === 0;
+    let count = 0;
+    for (const port of entry.ports) if (port.connected && (retiredToo || !port.retired)) count++;
+    if (count === 0) return undefined;
+    let pick = this.random.uint16() % count;
+    let chosen: PortSocket | undefined;
+    for (const port of entry.ports) if (port.connected && (retiredToo || !port.retired) && pick-- === 0) chosen = port;
+    if (!chosen) return undefined;
+    chosen.inFlight++;
+    if (++chosen.used >= chosen.quota) chosen.retired = true;
+    return chosen;
+  }
+
+  /**
+   * A connected UDP socket: the kernel then delivers only that server's
+   * datagrams to it, and each send skips the per-packet address lookup (the
+   * main per-query cost at thousands of queries a second). Bound by the
+   * kernel to a random port of its ephemeral range (Linux randomizes it),
+   * never one another service may want.
+   */
+  private openPort(entry: ServerState): PortSocket {
     const socket = dgram.createSocket({
-      type: net.isIPv6(server.host) ? 'udp6' : 'udp4',
+      type: net.isIPv6(entry.host) ? 'udp6' : 'udp4',
       // Bursts of replies arrive faster than one event loop turn drains them.
       recvBufferSize: this.options.recvBufferSize ?? 4 * 1024 * 1024,
       sendBufferSize: this.options.sendBufferSize ?? 1024 * 1024,
     });
-    const entry: ServerSocket = { key, socket, connected: false, ready: Promise.resolve(), window: this.options.window ?? START_WINDOW, inFlight: 0, queue: [], outbox: [], flushScheduled: false, minRttMs: Infinity, lastCut: -Infinity };
-    entry.ready = new Promise<void>((resolve, reject) => {
+    // Quotas spread over half to one and a half times the mean, so the pool's sockets are not all replaced at once.
+    const quota = Math.round(PORT_QUERIES * (0.5 + this.random.uint16() / 65536));
+    const port: PortSocket = { socket, connected: false, ready: Promise.resolve(), used: 0, quota, openedAt: this.options.clock.monotonic(), inFlight: 0, retired: false, closed: false };
+    port.ready = new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.connect(server.port, server.host, () => {
+      socket.connect(entry.port, entry.host, () => {
         socket.off('error', reject);
-        entry.connected = true;
+        port.connected = true;
         resolve();
       });
     });
-    entry.ready.catch(() => undefined);
-    socket.on('message', (message, rinfo) => this.onMessage(message, rinfo));
+    port.ready.catch(() => undefined);
+    socket.on('message', (message, rinfo) => this.onMessage(message, rinfo, port));
     socket.on('error', (error) => {
-      // A socket-level error ends every query to that server; the next query opens a new socket.
-      if (this.sockets.get(key) === entry) this.sockets.delete(key);
-      socket.close();
-      for (const pending of [...this.pending.values()]) {
-        if (pending.host === server.host && pending.port === server.port) this.settle(pending, classifyNetworkError(error));
-      }
+      // A socket-level error (an ICMP refusal, say) ends the queries sent from it; the next query opens another socket.
+      entry.ports = entry.ports.filter((other) => other !== port);
+      void closePort(port);
+      for (const pending of [...this.pending.values()]) if (pending.via === port) this.settle(pending, classifyNetworkError(error));
     });
     socket.unref();
-    this.sockets.set(key, entry);
-    this.socketsByServer.set(server, entry);
-    return entry;
+    entry.ports.push(port);
+    return port;
   }
 
-  private onMessage(message: Buffer, rinfo: dgram.RemoteInfo): void {
+  private retire(entry: ServerState, port: PortSocket): void {
+    port.retired = true;
+    if (port.inFlight === 0) this.drop(entry, port);
+  }
+
+  /** A query sent from `port` has ended. */
+  private release(entry: ServerState, port: PortSocket): void {
+    if (--port.inFlight === 0 && port.retired) this.drop(entry, port);
+  }
+
+  private drop(entry: ServerState, port: PortSocket): void {
+    entry.ports = entry.ports.filter((other) => other !== port);
+    void closePort(port);
+  }
+
+  private onMessage(message: Buffer, rinfo: dgram.RemoteInfo, via: PortSocket): void {
     if (message.length < 12) {
       this.ignored.short++;
       return;
@@ -226,6 +293,10 @@ export class DnsClient {
     }
     if (rinfo.port !== pending.port || rinfo.address.toLowerCase() !== pending.host) {
       this.ignored.wrongSource++;
+      return;
+    }
+    if (via !== pending.via) {
+      this.ignored.wrongPort++;
       return;
     }
     let reply: ParsedReply;
@@ -243,18 +314,27 @@ export class DnsClient {
   }
 
   private udpQuery(options: DnsQueryOptions): Promise<{ reply: ParsedReply; tries: number }> {
-    const entry = this.socketFor(options.server);
-    // Not async: once the socket is connected (every query but the first few) no promise is spent on waiting for it.
-    if (!entry.connected) {
-      return entry.ready.then(
+    if (options.signal.aborted) return Promise.reject(classifyNetworkError(options.signal.reason, options.signal));
+    const entry = this.serverFor(options.server);
+    // Not async: once a socket is connected (every query but the first few) no promise is spent on waiting for it.
+    const via = this.portFor(entry);
+    if (!via) {
+      const opening = entry.ports.find((port) => !port.retired) ?? this.openPort(entry);
+      return opening.ready.then(
         () => this.udpQuery(options),
         (error: unknown) => Promise.reject(classifyNetworkError(error)),
       );
     }
-    if (options.signal.aborted) return Promise.reject(classifyNetworkError(options.signal.reason, options.signal));
-    // The id is taken and registered with no await in between: two queries must never hold the same id.
-    const id = this.allocateId();
-    const query = encodeQuery(options.name, options.type, id, options.recursion ?? false, options.edns !== false);
+    let id: number;
+    let query: QueryWire;
+    try {
+      // The id is taken and registered with no await in between: two queries must never hold the same id.
+      id = this.allocateId();
+      query = encodeQuery(options.name, options.type, id, options.recursion ?? false, options.edns !== false);
+    } catch (error) {
+      this.release(entry, via);
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         id,
@@ -267,6 +347,7 @@ export class DnsClient {
         attempt: 0,
         timer: undefined,
         entry,
+        via,
         started: false,
         sentAt: 0,
         onSent: (error) => {
@@ -290,7 +371,7 @@ export class DnsClient {
   }
 
   /** Starts queued queries while the server's window has room; queries that ended while queued are skipped. */
-  private pump(entry: ServerSocket): void {
+  private pump(entry: ServerState): void {
     while (entry.inFlight < entry.window && entry.queue.length > 0) {
       const next = entry.queue.shift()!;
       if (this.pending.get(next.id) === next) this.start(next);
@@ -322,14 +403,14 @@ export class DnsClient {
    * than once per query. node's dgram has no sendmmsg, so this is the batching
    * available.
    */
-  private flush(entry: ServerSocket): void {
+  private flush(entry: ServerState): void {
     entry.flushScheduled = false;
     const batch = entry.outbox;
     entry.outbox = [];
     for (const pending of batch) {
       if (this.pending.get(pending.id) !== pending) continue;
       try {
-        entry.socket.send(pending.query.wire, pending.onSent);
+        pending.via.socket.send(pending.query.wire, pending.onSent);
       } catch (error) {
         // A socket closed by an error meanwhile throws here instead of calling back.
         this.settle(pending, classifyNetworkError(error));
@@ -359,6 +440,7 @@ export class DnsClient {
     if (pending.timer) clearTimeout(pending.timer);
     pending.timer = undefined;
     this.abortWaiters.get(pending.signal)?.delete(pending);
+    this.release(pending.entry, pending.via);
     if (pending.started) {
       pending.entry.inFlight--;
       if (reply && pending.attempt === 1) growWindow(pending.entry, this.options.clock.monotonic() - pending.sentAt);
@@ -373,7 +455,7 @@ export class DnsClient {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let lastError: ProbeFailure | undefined;
     for (let attempt = 1; attempt <= tries; attempt++) {
-      const query = encodeQuery(options.name, options.type, Math.floor(Math.random() * 65536), options.recursion ?? false, options.edns !== false);
+      const query = encodeQuery(options.name, options.type, this.random.uint16(), options.recursion ?? false, options.edns !== false);
       const exchange = tcpExchange(options, query);
       try {
         const outcome = await this.waitFor(exchange.promise, timeoutMs, options.signal);
@@ -437,11 +519,63 @@ export class DnsClient {
   }
 }
 
-interface ServerSocket {
-  key: string;
+/** Queries one source port serves on average before a fresh one replaces it. */
+const PORT_QUERIES = 512;
+/** Nor does a port live longer than this, however few queries it served. */
+const PORT_LIFETIME_MS = 30_000;
+/** Sockets (source ports) open per server at once. */
+const PORTS_PER_SERVER = 4;
+
+/** One source port: a UDP socket connected to the server. */
+interface PortSocket {
   socket: dgram.Socket;
   connected: boolean;
   ready: Promise<void>;
+  /** Queries given to it so far, and how many it takes before it is retired. */
+  used: number;
+  quota: number;
+  openedAt: number;
+  /** Queries sent from it that have not ended. */
+  inFlight: number;
+  /** Takes no new queries; closed once `inFlight` is 0. */
+  retired: boolean;
+  closed: boolean;
+}
+
+function closePort(port: PortSocket): Promise<void> {
+  if (port.closed) return Promise.resolve();
+  port.closed = true;
+  return new Promise<void>((resolve) => {
+    try {
+      port.socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed by an error
+    }
+  });
+}
+
+/** Random 16-bit values from the CSPRNG, drawn a few thousand at a time (one syscall per 2,048 ids). */
+class RandomPool {
+  private readonly buffer = Buffer.alloc(4096);
+  private offset = this.buffer.length;
+
+  uint16(): number {
+    if (this.offset + 2 > this.buffer.length) {
+      randomFillSync(this.buffer);
+      this.offset = 0;
+    }
+    const value = this.buffer.readUInt16BE(this.offset);
+    this.offset += 2;
+    return value;
+  }
+}
+
+/** A server's pool of source ports and its flow control. */
+interface ServerState {
+  key: string;
+  host: string;
+  port: number;
+  ports: PortSocket[];
   /** Queries allowed in flight to this server; more wait in `queue`. */
   window: number;
   inFlight: number;
@@ -466,13 +600,13 @@ const START_WINDOW = 100;
 const MIN_WINDOW = 8;
 const MAX_WINDOW = 5000;
 
-function shrinkWindow(entry: ServerSocket, now: number, timeoutMs: number): void {
+function shrinkWindow(entry: ServerState, now: number, timeoutMs: number): void {
   if (now - entry.lastCut < timeoutMs) return;
   entry.lastCut = now;
   entry.window = Math.max(MIN_WINDOW, Math.floor(entry.window / 2));
 }
 
-function growWindow(entry: ServerSocket, rttMs: number): void {
+function growWindow(entry: ServerState, rttMs: number): void {
   if (rttMs < entry.minRttMs) entry.minRttMs = rttMs;
   // Queueing (at the server or in our own event loop) shows as round trips well above the fastest one.
   if (rttMs <= entry.minRttMs * 2 + 1 && entry.window < MAX_WINDOW) entry.window = Math.min(MAX_WINDOW, entry.window + 1 / entry.window);

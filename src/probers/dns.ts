@@ -5,22 +5,22 @@ import { formatDuration } from '../util/duration.ts';
 import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
 import { DnsClient, parseServer, type DnsQueryOptions, type DnsReply, type DnsServer } from './dns-wire.ts';
 import { compareSerials, rdataText, soaSerial, txtText } from './dns-records.ts';
-import { queryFields, recordType, resolverOf, serverText } from './dns-config.ts';
+import { dnsName, queryFields, recordType, resolverOf, serverText } from './dns-config.ts';
 import { authoritativeServers, type LookupBudget } from './dns-lookup.ts';
 
 const fields = z.object({
   /** The question; not needed in challenge mode. */
-  query: z.object({ name: z.string().min(1), type: recordType().default('A') }).strict().optional(),
+  query: z.object({ name: dnsName(), type: recordType().default('A') }).strict().optional(),
   /** Servers asked by address. */
   servers: z.array(serverText()).min(1).optional(),
   /** Instead of servers: ask every authoritative server of this zone (NS set found through `resolver`). */
-  authoritative: z.string().min(1).optional(),
+  authoritative: dnsName().optional(),
   /** Resolver for the NS lookup (default: the system's). */
   resolver: serverText().optional(),
   /** Port on which the NS addresses are asked (53; the lab uses others). */
   port: z.number().int().min(1).max(65535).default(53),
   /** Validation-challenge mode: the TXT at `name` must hold `token` at every server. */
-  challenge: z.object({ name: z.string().min(1), token: z.string().min(1) }).strict().optional(),
+  challenge: z.object({ name: dnsName(), token: z.string().min(1) }).strict().optional(),
   transport: z.enum(['udp', 'tcp']).default('udp'),
   /** RD bit. Off: authoritative answers are what is checked. */
   recursion: z.boolean().default(false),

@@ -6,12 +6,12 @@ import { ProbeFailure } from '../net/errors.ts';
 import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
 import { DnsClient, type DnsServer } from './dns-wire.ts';
 import { expandIpv6, fqdn, txtText } from './dns-records.ts';
-import { queryFields, resolverOf, serverText } from './dns-config.ts';
+import { dnsName, queryFields, resolverOf, serverText } from './dns-config.ts';
 import { evaluateSpf, isSpf, parseSpf, type SpfDns } from './spf.ts';
 
 const fields = z.object({
-  domain: z.string().min(1),
-  dkimSelectors: z.array(z.string().min(1)).default([]),
+  domain: dnsName(),
+  dkimSelectors: z.array(dnsName()).default([]),
   sendingIps: z.array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IPv4 or IPv6 address' })).default([]),
   resolver: serverText().optional(),
   /** Smallest acceptable RSA DKIM key (Gmail/Yahoo: 1024). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
-import { duration, tlsOptionsSchema } from '../config/schema.ts';
+import { timerDuration, tlsOptionsSchema } from '../config/schema.ts';
 import { ProbeFailure } from '../net/errors.ts';
 import { formatDuration } from '../util/duration.ts';
 import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RecordedItems, RunItem, CommonProbeSpec } from './types.ts';
@@ -86,7 +86,7 @@ const fields = z.object({
   send: sendFields,
   seeds: z.array(seedFields).min(1).max(MAX_SEEDS),
   /** How long to wait for the messages after the send (default: until shortly before the timeout). */
-  wait: duration().optional(),
+  wait: timerDuration().optional(),
   /** Marks probe messages in the subject; stale ones with it are swept. */
   subjectPrefix: z.string().min(1).default('[scaiprobe]'),
   /** Delete probe messages after judging them. */

@@ -5,13 +5,13 @@ import { mapLimit } from '../util/map-limit.ts';
 import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RunItem } from './types.ts';
 import { DnsClient, type DnsServer } from './dns-wire.ts';
 import { txtText } from './dns-records.ts';
-import { isPublicResolver, queryFields, resolverOf, serverText } from './dns-config.ts';
+import { dnsName, isPublicResolver, queryFields, resolverOf, serverText } from './dns-config.ts';
 import { judge, loadCatalogue, lookupName, testPoints, type BlocklistZone, type LookupOutcome, type Severity, type Verdict } from './rbl-lists.ts';
 
 const severity = z.enum(['alert', 'warn', 'info']);
 const customZone = z
   .object({
-    zone: z.string().min(1),
+    zone: dnsName(),
     /** Not needed for catalogue zones; required for others. */
     type: z.enum(['ip', 'domain']).optional(),
     severity: severity.optional(),
@@ -24,9 +24,9 @@ const customZone = z
 
 const fields = z.object({
   ips: z.array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IPv4 or IPv6 address' })).default([]),
-  domains: z.array(z.string().min(1)).default([]),
+  domains: z.array(dnsName()).default([]),
   /** A name from data/dnsbl-catalogue.json, or a zone with its own details. */
-  zones: z.array(z.union([z.string().min(1), customZone])).min(1),
+  zones: z.array(z.union([dnsName(), customZone])).min(1),
   /** The resolver asked (default: the system's). Spamhaus and URIBL refuse the big public ones. */
   resolver: serverText().optional(),
   /** Lookups in flight at once. */

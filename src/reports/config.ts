@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, type ConfigIssue } from '../config/load.ts';
+import { ConfigError, locateSectionIssues, type ConfigIssue } from '../config/load.ts';
 
 const tenantSchema = z.strictObject({
   /** Bearer token that reads this tenant's report (and nothing else). */
@@ -21,17 +20,6 @@ export const reportsSchema = z.strictObject({
 });
 
 export type ReportsConfig = z.output<typeof reportsSchema>;
-
-/** The file that holds the top-level `reports:` key, so errors point at it. */
-function fileWithSection(files: string[]): string {
-  return files.find((file) => {
-    try {
-      return /^reports\s*:/m.test(readFileSync(file, 'utf8'));
-    } catch {
-      return false;
-    }
-  }) ?? files[0] ?? 'configuration';
-}
 
 /**
  * Tenant tokens open part of the API, so they only make sense beside an admin
@@ -57,16 +45,14 @@ function tokenIssues(reports: ReportsConfig, adminToken: string | undefined): Co
 /** Validates `config.sections.reports` (absent = no tenant tokens). Throws ConfigError with file + key path. */
 export function parseReportsConfig(section: unknown, files: string[], server?: { token?: string | undefined }): ReportsConfig {
   const result = reportsSchema.safeParse(section ?? {});
-  const file = fileWithSection(files);
   if (result.success) {
     const issues = server ? tokenIssues(result.data, server.token) : [];
     if (issues.length === 0) return result.data;
-    throw new ConfigError(issues.map((issue) => ({ ...issue, file })));
+    throw new ConfigError(locateSectionIssues(files, 'reports', issues.map(({ path, message }) => ({ path, message }))));
   }
-  const issues: ConfigIssue[] = result.error.issues.map((issue) => ({
-    file,
+  const issues = result.error.issues.map((issue) => ({
     path: ['reports', ...(issue.path as Array<string | number>)],
     message: issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message,
   }));
-  throw new ConfigError(issues);
+  throw new ConfigError(locateSectionIssues(files, 'reports', issues));
 }

@@ -190,7 +190,7 @@ function blocklistSection(store: Store, tenant: string, since: number, until: nu
   const current = store.db
     .prepare(
       `SELECT s.probe, s.type, s.key, s.state, s.since FROM item_states s JOIN probes p ON p.name = s.probe
-       WHERE p.tenant = ? AND s.type LIKE 'rbl%' ORDER BY s.state = 'listed' DESC, s.key`,
+       WHERE p.tenant = ? AND p.removed_at IS NULL AND s.type LIKE 'rbl%' ORDER BY s.state = 'listed' DESC, s.key`,
     )
     .all(tenant) as Array<{ probe: string; type: string; key: string; state: string; since: number }>;
   const history = store
@@ -209,7 +209,8 @@ const BOUNCE_KEY = /^bounce[._]?rate$/i;
 const SPAM_KEY = /^spam[._]?reports?[._]?rate$/i;
 
 function ratesSection(store: Store, tenant: string, since: number, until: number, starts: number[], size: number): ReportModel['rates'] {
-  const probes = store.latest({ tenant }).filter((p) => p.kind === 'stats');
+  // A period's rates include probes removed since: their runs are that period's history.
+  const probes = store.latest({ tenant, includeRemoved: true }).filter((p) => p.kind === 'stats');
   const first = starts[0] ?? 0;
   const series = starts.map((at) => ({ at, bounceRate: null as number | null, spamReportRate: null as number | null }));
   let latest: { at: number; bounce: number | null; spam: number | null } | undefined;

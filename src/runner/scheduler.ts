@@ -1,6 +1,7 @@
 import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
+import { MAX_TIMER_MS } from '../util/duration.ts';
 
 export interface SchedulableProbe {
   name: string;
@@ -64,6 +65,11 @@ export class Scheduler {
   private scheduleInterval(name: string, every: number, target: number): void {
     if (this.stopped) return;
     const delay = Math.max(0, target - this.options.clock.now());
+    if (delay > MAX_TIMER_MS) {
+      // Past a timer's range (every: 30d) the wait goes in steps, the clock read again at each.
+      this.timers.set(name, setTimeout(() => this.scheduleInterval(name, every, target), MAX_TIMER_MS));
+      return;
+    }
     const timer = setTimeout(() => {
       this.trigger(name, target);
       const nominalNext = target + every;

@@ -33,6 +33,7 @@ export function registerProbeApi(router: Router, store: Store): void {
           ...(status ? { status: status as RunStatus } : {}),
           ...(tenant !== undefined ? { tenant } : {}),
           ...(url.searchParams.get('tag') ? { tag: url.searchParams.get('tag') ?? '' } : {}),
+          includeRemoved: url.searchParams.get('all') === '1',
         })
         .filter((p) => !query || p.probe.toLowerCase().includes(query));
       const limit = intParam(url.searchParams.get('limit'), 500, 5000);
@@ -46,7 +47,7 @@ export function registerProbeApi(router: Router, store: Store): void {
     'GET',
     '/api/v1/probes/:name',
     ({ res, params, principal }) => {
-      const probe = store.latest({ names: [params.name ?? ''] })[0];
+      const probe = store.latest({ names: [params.name ?? ''], includeRemoved: true })[0];
       if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant)) return sendError(res, 403, 'a tenant token reads only its own tenant\'s probes');
       if (!probe) return sendError(res, 404, `no probe named ${params.name}`);
       const latestRun = probe.runId === null ? null : (store.run(probe.runId) ?? null);
@@ -60,7 +61,7 @@ export function registerProbeApi(router: Router, store: Store): void {
     '/api/v1/probes/:name/runs',
     ({ res, url, params, principal }) => {
       const name = params.name ?? '';
-      const probe = store.latest({ names: [name] })[0];
+      const probe = store.latest({ names: [name], includeRemoved: true })[0];
       if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant)) return sendError(res, 403, 'a tenant token reads only its own tenant\'s probes');
       if (!probe) return sendError(res, 404, `no probe named ${name}`);
       const since = parseSince(url.searchParams.get('since'), Date.now());

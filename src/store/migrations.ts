@@ -143,6 +143,13 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
         WHERE json_valid(body) AND json_type(body, '$.routing_key') IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'probes removed from the configuration',
+    sql: `
+      ALTER TABLE probes ADD COLUMN removed_at INTEGER;
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

@@ -57,6 +57,8 @@ export interface ProbeLatest {
   durationMs: number | null;
   message: string | null;
   errorCode: string | null;
+  /** When the probe left the configuration (removed or disabled); null while configured. */
+  removedAt: number | null;
 }
 
 export interface StoredItem {
@@ -160,14 +162,36 @@ export class Store {
     };
   }
 
-  /** Records which probes the current configuration has (so the API lists probes that have not run yet). */
+  /** Records which probes the current configuration has (so the API lists probes that have not run yet); a probe back in it is no longer removed. */
   syncProbes(probes: Array<{ name: string; kind: string; tenant?: string; tags: string[] }>): void {
     const now = this.clock.now();
     const upsert = this.db.prepare(`INSERT INTO probes (name, kind, tenant, tags, first_seen, last_configured) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, tenant = excluded.tenant, tags = excluded.tags, last_configured = excluded.last_configured`);
+      ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, tenant = excluded.tenant, tags = excluded.tags, last_configured = excluded.last_configured, removed_at = NULL`);
     this.db.transaction(() => {
       for (const probe of probes) upsert.run(probe.name, probe.kind, probe.tenant ?? null, JSON.stringify(probe.tags), now, now);
     })();
+  }
+
+  /**
+   * Marks every probe not in `configured` as removed: it leaves `latest()` (the
+   * status page, the API listings, the indicators) while its runs, items and
+   * state changes stay queryable. Returns the probes removed by this call.
+   */
+  retireUnconfigured(configured: string[]): string[] {
+    const now = this.clock.now();
+    return this.db.transaction(() => {
+      const removed = this.db
+        .prepare('SELECT name FROM probes WHERE removed_at IS NULL AND name NOT IN (SELECT value FROM json_each(?)) ORDER BY name')
+        .all(JSON.stringify(configured)) as Array<{ name: string }>;
+      const mark = this.db.prepare('UPDATE probes SET removed_at = ? WHERE name = ?');
+      for (const { name } of removed) mark.run(now, name);
+      return removed.map((row) => row.name);
+    })();
+  }
+
+  /** Probes that were configured once and are not any more. */
+  removedProbes(): string[] {
+    return (this.db.prepare('SELECT name FROM probes WHERE removed_at IS NOT NULL ORDER BY name').all() as Array<{ name: string }>).map((row) => row.name);
   }
 
   /** Commits one finished run; returns its id and the state changes it caused. */
@@ -225,14 +249,18 @@ export class Store {
     return row ? (JSON.parse(row.data) as unknown) : undefined;
   }
 
-  /** Every configured probe with its latest run (one indexed read, whatever the number of runs). */
-  latest(filter: { names?: string[]; status?: RunStatus; tenant?: string; tag?: string } = {}): ProbeLatest[] {
+  /**
+   * Every configured probe with its latest run (one indexed read, whatever the
+   * number of runs); `includeRemoved` adds the probes no longer configured,
+   * for their history.
+   */
+  latest(filter: { names?: string[]; status?: RunStatus; tenant?: string; tag?: string; includeRemoved?: boolean } = {}): ProbeLatest[] {
     const rows = this.db
       .prepare(
-        `SELECT p.name, p.kind, p.tenant, p.tags, l.run_id, l.status, l.status_since, l.started_at, l.duration_ms, l.message, l.error_code
-         FROM probes p LEFT JOIN probe_latest l ON l.probe = p.name ORDER BY p.name`,
+        `SELECT p.name, p.kind, p.tenant, p.tags, p.removed_at, l.run_id, l.status, l.status_since, l.started_at, l.duration_ms, l.message, l.error_code
+         FROM probes p LEFT JOIN probe_latest l ON l.probe = p.name WHERE ? OR p.removed_at IS NULL ORDER BY p.name`,
       )
-      .all() as Array<Record<string, unknown>>;
+      .all(filter.includeRemoved ? 1 : 0) as Array<Record<string, unknown>>;
     const names = filter.names ? new Set(filter.names) : undefined;
     return rows
       .map((row) => ({
@@ -247,6 +275,7 @@ export class Store {
         durationMs: (row.duration_ms as number | null) ?? null,
         message: (row.message as string | null) ?? null,
         errorCode: (row.error_code as string | null) ?? null,
+        removedAt: (row.removed_at as number | null) ?? null,
       }))
       .filter((p) => (!names || names.has(p.probe)) && (!filter.status || p.status === filter.status) && (!filter.tenant || p.tenant === filter.tenant) && (!filter.tag || p.tags.includes(filter.tag)));
   }

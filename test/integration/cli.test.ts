@@ -94,3 +94,19 @@ test('validate also checks the alerts, indicators and reports sections, with fil
   assert.equal(result.code, 2);
   assert.match(result.stderr, /bad-sections\.yaml:3:\d+: alerts\.channels\[0\]\.type:/);
 });
+
+test('validate lists every problem of every file and section at once; an alias bomb is a problem of its file, not a crash', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'scaiprobe-cli-all-'));
+  writeFileSync(
+    join(folder, 'a.yaml'),
+    'scheduler: { jitter: lots }\nprobes:\n  - { name: q, kind: dns, query: { name: "a..b" }, servers: ["127.0.0.1:53"] }\nreports:\n  tenants: { acme: { colour: red } }\nalerts:\n  channels: [{ name: x, type: webhook, url: "ftp://x" }]\nindicators: { warnAt: 3 }\n',
+  );
+  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((name, i) => `${name}: &${name} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)];
+  writeFileSync(join(folder, 'b.yaml'), `${levels.join('\n')}\nprobes: []\n`);
+  const result = await runCli(['validate', '--config', folder]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /invalid configuration, 6 problems/);
+  for (const pattern of [/a\.yaml:1:\d+: scheduler\.jitter: /, /a\.yaml:3:\d+: probes\[0\]\.query\.name: "a\.\.b" is not a valid DNS name/, /a\.yaml:5:\d+: reports\.tenants\.acme: unknown key "colour"/, /a\.yaml:7:\d+: alerts\.channels\[0\]\.url: /, /a\.yaml:8:\d+: indicators\.warnAt: /, /b\.yaml: YAML: aliases expand too far/]) {
+    assert.match(result.stderr, pattern);
+  }
+});

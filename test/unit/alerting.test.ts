@@ -220,3 +220,128 @@ describe('alert service with the outbox (fake transport, manual clock)', () => {
     assert.equal(alerts.list()[0]?.status, 'ok');
   });
 });
+
+describe('a resolution inside a silence or maintenance window', () => {
+  const MIN = 60_000;
+  // The window covers minutes 5 to 15 after T0.
+  const window = { from: new Date(T0 + 5 * MIN).toISOString(), until: new Date(T0 + 15 * MIN).toISOString(), reason: 'deploy' };
+  const run = (status: 'pass' | 'fail') => ({ probe: 'api-ready', status, message: status === 'fail' ? 'HTTP 503' : 'ok', kind: 'http' });
+
+  /** Feeds results and ticks at the given minutes; returns what the receiver got (type and alert times). */
+  async function scenario(section: 'silences' | 'maintenance', steps: Array<[number, 'fail' | 'pass' | 'tick']>, options: { restartAt?: number } = {}) {
+    const clock = new ManualClock(T0);
+    const store = new Store(':memory:', clock);
+    stores.push(store);
+    const { config } = parseAlertsSection({
+      channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }],
+      rules: [{ name: 'down', probes: ['api-*'], failures: 1, successes: 1 }],
+      [section]: [window],
+    });
+    const sent: Array<{ type: string; at: number; startedAt: string; resolvedAt: string | null; summary: string }> = [];
+    const transport: Transport = async (_url, init) => {
+      const body = JSON.parse(init.body);
+      sent.push({ type: body.type, at: (clock.now() - T0) / MIN, startedAt: body.alert.startedAt, resolvedAt: body.alert.resolvedAt, summary: body.alert.summary });
+      return { status: 204 };
+    };
+    const make = () => new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1 });
+    let alerts = make();
+    for (const [minute, what] of steps) {
+      clock.set(T0 + minute * MIN);
+      if (options.restartAt !== undefined && minute >= options.restartAt) {
+        alerts = make();
+        options.restartAt = undefined;
+      }
+      if (what !== 'tick') alerts.onRun(run(what));
+      await alerts.tick();
+    }
+    return { sent, alerts };
+  }
+  const iso = (minute: number) => new Date(T0 + minute * MIN).toISOString();
+
+  test('fired before the window, resolved inside it: the resolution is sent when the window ends', async () => {
+    const { sent, alerts } = await scenario('silences', [[0, 'fail'], [7, 'pass'], [10, 'tick'], [14, 'tick'], [15, 'tick'], [16, 'tick']]);
+    assert.deepEqual(sent.map((s) => [s.type, s.at]), [['alert.firing', 0], ['alert.resolved', 15]]);
+    // The resolution carries the firing it ends and when the condition really cleared.
+    assert.equal(sent[1]?.startedAt, iso(0));
+    assert.equal(sent[1]?.resolvedAt, iso(7));
+    assert.equal(sent[1]?.summary, 'ok', 'the summary of the run that resolved it, as when sent at once');
+    assert.equal(alerts.list()[0]?.resolutionHeldSince, null);
+  });
+
+  test('the same through a maintenance window, with a restart while the resolution is held', async () => {
+    const { sent } = await scenario('maintenance', [[0, 'fail'], [7, 'pass'], [10, 'tick'], [15, 'tick']], { restartAt: 10 });
+    assert.deepEqual(sent.map((s) => [s.type, s.at]), [['alert.firing', 0], ['alert.resolved', 15]]);
+  });
+
+  test('fired and resolved inside the window: the firing is withdrawn, nothing is sent', async () => {
+    const { sent, alerts } = await scenario('silences', [[6, 'fail'], [8, 'pass'], [15, 'tick'], [20, 'tick']]);
+    assert.deepEqual(sent, []);
+    assert.equal(alerts.list()[0]?.status, 'ok');
+  });
+
+  test('fired inside the window, resolved after it: firing at the end of the window, resolved when it clears', async () => {
+    const { sent } = await scenario('silences', [[6, 'fail'], [10, 'tick'], [15, 'tick'], [18, 'pass']]);
+    assert.deepEqual(sent.map((s) => [s.type, s.at]), [['alert.firing', 15], ['alert.resolved', 18]]);
+  });
+
+  test('fired before and resolved after the window: both sent when they happen', async () => {
+    const { sent } = await scenario('silences', [[0, 'fail'], [10, 'fail'], [15, 'tick'], [17, 'pass']]);
+    assert.deepEqual(sent.map((s) => [s.type, s.at]), [['alert.firing', 0], ['alert.resolved', 17]]);
+  });
+
+  test('resolved and fired again inside the window: the old resolution, then the new firing, at the end', async () => {
+    const { sent } = await scenario('silences', [[0, 'fail'], [7, 'pass'], [9, 'fail'], [15, 'tick'], [20, 'pass']]);
+    assert.deepEqual(sent.map((s) => [s.type, s.at, s.startedAt]), [['alert.firing', 0, iso(0)], ['alert.resolved', 15, iso(0)], ['alert.firing', 15, iso(9)], ['alert.resolved', 20, iso(9)]]);
+  });
+
+  test('resolved, fired and resolved again inside the window: only the held resolution is sent', async () => {
+    const { sent } = await scenario('silences', [[0, 'fail'], [7, 'pass'], [9, 'fail'], [11, 'pass'], [15, 'tick'], [30, 'tick']]);
+    assert.deepEqual(sent.map((s) => [s.type, s.at, s.resolvedAt]), [['alert.firing', 0, null], ['alert.resolved', 15, iso(7)]]);
+  });
+});
+
+describe('alerts of probes removed from the configuration', () => {
+  test('resolve once with the reason, the probe\'s and its indicators\' alike; pending ones end quietly; no reminders afterwards', async () => {
+    const clock = new ManualClock(T0);
+    const store = new Store(':memory:', clock);
+    stores.push(store);
+    const { config } = parseAlertsSection({ channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }] });
+    const sent: Array<{ type: string; target: string; summary: string }> = [];
+    const transport: Transport = async (_url, init) => {
+      const body = JSON.parse(init.body);
+      sent.push({ type: body.type, target: body.alert.target, summary: body.alert.summary });
+      return { status: 204 };
+    };
+    let indicators = [{ id: 'readiness:gone-ready', name: 'readiness', subject: 'gone-ready', value: 120_000, unit: 'ms' as const, threshold: 60_000, trend: 'unknown' as const, state: 'critical' as const, reason: 'not ready for 2 min' }];
+    // The default rules: probe-failing (for: 1m, repeat: 4h) and indicator-critical.
+    const alerts = new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1, indicators: () => indicators });
+    const fail = (probe: string) => alerts.onRun({ probe, status: 'fail', message: 'HTTP 503', kind: 'http' });
+    fail('gone-ready');
+    fail('kept');
+    clock.advance(61_000);
+    fail('gone-ready');
+    fail('kept');
+    fail('gone-pending');
+    await alerts.tick();
+    assert.deepEqual(sent.map((s) => `${s.type} ${s.target}`).sort(), ['alert.firing gone-ready', 'alert.firing kept', 'alert.firing readiness:gone-ready']);
+    sent.length = 0;
+
+    // Restarted without gone-ready and gone-pending: their probe and indicator are no longer computed.
+    indicators = [];
+    alerts.resolveRemovedProbes(['gone-ready', 'gone-pending']);
+    alerts.resolveRemovedProbes(['gone-ready', 'gone-pending']);
+    await alerts.tick();
+    assert.deepEqual(sent.map((s) => `${s.type} ${s.target}: ${s.summary}`).sort(), [
+      'alert.resolved gone-ready: probe removed from the configuration',
+      'alert.resolved readiness:gone-ready: probe removed from the configuration',
+    ]);
+    const byTarget = new Map(alerts.list().map((a) => [a.target, a.status]));
+    assert.deepEqual([byTarget.get('gone-ready'), byTarget.get('gone-pending'), byTarget.get('readiness:gone-ready'), byTarget.get('kept')], ['ok', 'ok', 'ok', 'firing']);
+    const changes = store.stateChanges({ subjectPrefix: 'alert:' }).filter((c) => c.to === 'resolved');
+    assert.deepEqual(changes.map((c) => c.message), ['critical: probe removed from the configuration', 'critical: probe removed from the configuration']);
+    sent.length = 0;
+    clock.advance(5 * 3_600_000);
+    await alerts.tick();
+    assert.deepEqual(sent.map((s) => `${s.type} ${s.target}`), ['alert.reminder kept'], 'only the configured probe still reminds');
+  });
+});

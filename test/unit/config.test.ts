@@ -7,6 +7,8 @@ import { loadConfig, ConfigError, formatIssue } from '../../src/config/load.ts';
 import { LAB_ENV } from '../../src/lab/lab.ts';
 import { readAlertingSections } from '../../src/alerting/wire.ts';
 import { parseReportsConfig } from '../../src/reports/config.ts';
+import { parseAlertsSection } from '../../src/alerting/config.ts';
+import { loadWholeConfig } from '../../src/cli/config.ts';
 import { PROBE_KINDS } from '../../src/probers/registry.ts';
 import { Redactor } from '../../src/util/redact.ts';
 
@@ -55,7 +57,7 @@ test('an unset secret is reported once, without follow-on noise', () => {
 });
 
 const cases: Array<[string, RegExp[]]> = [
-  ['unknown-key.yaml', [/unknown-key\.yaml:2:\d+: probes\[0\]: unknown key "expct"/]],
+  ['unknown-key.yaml', [/unknown-key\.yaml:5:\d+: probes\[0\]: unknown key "expct"/]],
   [
     'many-problems.yaml',
     [
@@ -224,4 +226,91 @@ test('a missing marked reference names the variable or file', () => {
   const found = problems(dir);
   assert.equal(found.length, 1, found.join('\n'));
   assert.match(found[0] ?? '', /probes\[0\]\.headers\.authorization: \$\{secret:NOT_SET_ANYWHERE\}: environment variable NOT_SET_ANYWHERE is not set/);
+});
+
+test('timeouts and retry delays stop at the longest a timer can wait; intervals may be longer', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
+  const file = join(dir, 'p.yaml');
+  const probe = (fields: string) => `  - { name: p${Math.random().toString(36).slice(2, 8)}, kind: http, url: "http://127.0.0.1:1/", ${fields} }\n`;
+  writeFileSync(file, `probes:\n${probe('every: 30d, timeout: 2147483647ms, retryDelay: 24d')}${probe('every: 365d, timeout: 24d')}`);
+  const config = loadConfig(file, {});
+  assert.deepEqual(config.probes.map((p) => [p.every, p.timeout]), [[30 * 86_400_000, 2_147_483_647], [365 * 86_400_000, 24 * 86_400_000]]);
+
+  writeFileSync(file, `probes:\n${probe('timeout: 2147483648ms')}${probe('retryDelay: 30d')}${probe('every: 1m')}`);
+  const found = problems(file);
+  writeFileSync(file, `defaults: { timeout: 25d }\nprobes: []\n`);
+  found.push(...problems(file));
+  const range = /must be at most 2147483647ms \(24d 20h 31m 23.647s, the longest a timer can wait\)/;
+  for (const path of ['defaults.timeout', 'probes[0].timeout', 'probes[1].retryDelay']) {
+    assert.ok(found.some((line) => line.includes(`${path}: `) && range.test(line)), `${path} not reported:\n${found.join('\n')}`);
+  }
+  const alerts = parseAlertsSection({ channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:1/', timeout: '25d' }] }).issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  assert.ok(alerts.some((line) => /alerts\.channels\.0\.timeout: must be at most/.test(line)), alerts.join('\n'));
+});
+
+test('one validation lists every problem of every file and section at once, each with file:line:column', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
+  writeFileSync(
+    join(dir, 'a.yaml'),
+    [
+      'log: { level: loud }', // 1: a file-level problem ...
+      'colour: blue', // 2: ... and another
+      'probes:',
+      '  - { name: twice, kind: http, url: "http://127.0.0.1:1/", every: soon }', // 4: a probe problem
+      'reports:',
+      '  tenants: { acme: { colour: red } }', // 6: a reports problem
+      'alerts:',
+      '  channels:',
+      '    - { name: hook, type: webhook, url: "ftp://x" }', // 9: an alerts problem
+      '    - { name: hook, type: webhook, url: "http://127.0.0.1:1/" }', // 10: a duplicate channel
+      '  rules: [{ name: r, channels: [nope] }, { name: r }]', // 11: unknown channel, duplicate rule
+      'indicators: { thresholds: { bounceRate: 2 } }', // 12: an indicators problem
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'b.yaml'),
+    [
+      'probes:',
+      '  - { name: twice, kind: http, url: "http://127.0.0.1:2/", timeout: never }', // 2: duplicate name of an invalid probe, and its own problem
+      '  - { name: dotted, kind: dns, query: { name: "a..b.example" }, servers: ["127.0.0.1:53"] }', // 3: an empty label
+      '  - { name: long, kind: dns, query: { name: "' + 'x'.repeat(64) + '.example" }, servers: ["127.0.0.1:53"] }', // 4: a label of 64 bytes
+      '  - { name: auth, kind: email-auth, domain: "example..test" }', // 5
+      '',
+    ].join('\n'),
+  );
+  // Each level repeats the one before nine times: 9^9 strings once expanded.
+  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((name, i) => `${name}: &${name} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)];
+  writeFileSync(join(dir, 'c.yaml'), `${levels.join('\n')}\nprobes: []\n`);
+
+  let found: string[] = [];
+  try {
+    loadWholeConfig(dir, {});
+    assert.fail('accepted');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    found = error.issues.map(formatIssue);
+  }
+  const a = join(dir, 'a.yaml');
+  const b = join(dir, 'b.yaml');
+  const expected = [
+    `${a}:1:15: log.level: `,
+    `${a}:2:9: unknown key "colour"`,
+    `${a}:4:67: probes[0].every: "soon" is not a duration`,
+    `${a}:6:20: reports.tenants.acme: unknown key "colour"`,
+    `${a}:9:41: alerts.channels[0].url: must be an http:// or https:// URL`,
+    `${a}:10:15: alerts.channels[1].name: "hook" is already the name of a channel`,
+    `${a}:11:33: alerts.rules[0].channels[0]: no channel named "nope"`,
+    `${a}:11:50: alerts.rules[1].name: "r" is already the name of a rule`,
+    `${a}:12:41: indicators.thresholds.bounceRate: `,
+    `${b}:2:13: probes[0].name: "twice" is already the name of a probe in ${a}`,
+    `${b}:2:69: probes[0].timeout: "never" is not a duration`,
+    `${b}:3:47: probes[1].query.name: "a..b.example" is not a valid DNS name: it has an empty label`,
+    `${b}:4:45: probes[2].query.name: "${'x'.repeat(64)}.example" is not a valid DNS name: its label`,
+    `${b}:5:45: probes[3].domain: "example..test" is not a valid DNS name`,
+    `${join(dir, 'c.yaml')}: YAML: aliases expand too far`,
+  ];
+  // In file and line order, so the listing reads top to bottom.
+  assert.equal(found.length, expected.length, found.join('\n'));
+  expected.forEach((start, i) => assert.ok(found[i]?.startsWith(start), `line ${i}: want ${start}\ngot:\n${found.join('\n')}`));
 });

@@ -1,4 +1,4 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before, after, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -89,13 +89,23 @@ describe('dns wire layer against a scripted fixture socket', () => {
   let tcp: net.Server;
   let server: DnsServer;
   let client: DnsClient;
+  /** Every query the fixture received: its id and the client's source port. */
+  const seen: Array<{ id: number; port: number; name: string }> = [];
 
   before(async () => {
     udp = dgram.createSocket('udp4');
     udp.on('message', (message, rinfo) => {
       const query = decode(message);
       const name = query.questions?.[0]?.name ?? '';
+      seen.push({ id: query.id ?? -1, port: rinfo.port, name });
       const reply = (packet: Packet | Buffer) => udp.send(Buffer.isBuffer(packet) ? packet : encode(packet), rinfo.port, rinfo.address);
+      if (name === 'cross.test') {
+        // A spoofed answer (right id, right source) to each of the client's other recent ports, then the real one.
+        const others = new Set(seen.slice(-60).map((s) => s.port).filter((port) => port !== rinfo.port));
+        for (const port of others) udp.send(encode(answerFor(query, { answers: [{ name, type: 'A', ttl: 1, data: '10.6.6.6' }] })), port, rinfo.address);
+        setTimeout(() => reply(answerFor(query)), 30);
+        return;
+      }
       const echo = /^n(\d+)\.echo\.test$/.exec(name);
       if (echo) reply(answerFor(query, { answers: [{ name, type: 'A', ttl: 1, data: `10.0.${Math.floor(Number(echo[1]) / 256)}.${Number(echo[1]) % 256}` }] }));
       else behaviours[name]?.(query, reply);
@@ -198,10 +208,56 @@ describe('dns wire layer against a scripted fixture socket', () => {
     assert.equal(reply.answers.length, 40);
   });
 
-  test('many queries in flight on one socket each get their own answer', async () => {
+  test('many queries in flight on one client each get their own answer', async () => {
     const replies = await Promise.all(Array.from({ length: 500 }, () => ask('ok.test', { timeoutMs: 2000, retries: 2 })));
     assert.equal(replies.length, 500);
     assert.ok(replies.every((reply) => dataOf(reply.answers[0]) === '192.0.2.10'));
+  });
+
+  test('query ids come from the CSPRNG: a predictable Math.random does not predict them', async () => {
+    const random = mock.method(Math, 'random', () => 0.5);
+    try {
+      const from = seen.length;
+      for (let i = 0; i < 20; i++) await ask('ok.test');
+      const ids = seen.slice(from).map((s) => s.id);
+      assert.equal(ids.length, 20);
+      assert.ok(new Set(ids).size >= 19, `ids ${ids.join(' ')}`);
+      assert.ok(!ids.includes(32768), 'an id equal to Math.random() * 65536');
+    } finally {
+      random.mock.restore();
+    }
+    // Over many queries they spread over the 16 bits as random draws do (about 30 repeats in 2,000 by the birthday bound).
+    const from = seen.length;
+    for (let batch = 0; batch < 20; batch++) await Promise.all(Array.from({ length: 100 }, () => ask('ok.test', { timeoutMs: 2000, retries: 2 })));
+    const ids = seen.slice(from).map((s) => s.id);
+    assert.ok(new Set(ids).size > 1900, `${new Set(ids).size} distinct ids in ${ids.length}`);
+    assert.ok(Math.max(...ids) > 60_000 && Math.min(...ids) < 5_000);
+  });
+
+  test('queries leave from a rotating pool of source ports, each serving a few hundred at most', async () => {
+    const fresh = new DnsClient({ clock: systemClock });
+    const from = seen.length;
+    try {
+      for (let batch = 0; batch < 40; batch++) {
+        await Promise.all(Array.from({ length: 100 }, () => fresh.query({ name: 'ok.test', type: 'A', server, signal: AbortSignal.timeout(10_000), timeoutMs: 2000, retries: 2 })));
+      }
+    } finally {
+      await fresh.close();
+    }
+    const perPort = new Map<number, number>();
+    for (const { port } of seen.slice(from)) perPort.set(port, (perPort.get(port) ?? 0) + 1);
+    const counts = [...perPort.values()];
+    // Each port takes 256 to 768 queries (512 on average) before a fresh one replaces it.
+    assert.ok(perPort.size >= 8, `4,000 queries from ${perPort.size} ports`);
+    assert.ok(Math.max(...counts) <= 800, `a port served ${Math.max(...counts)} queries`);
+  });
+
+  test('a reply on another of the client\'s ports is ignored, even with the right id and source', async () => {
+    await Promise.all(Array.from({ length: 60 }, () => ask('ok.test', { timeoutMs: 2000 })));
+    const before = client.ignored.wrongPort;
+    const reply = await ask('cross.test', { timeoutMs: 2000 });
+    assert.equal(dataOf(reply.answers[0]), '192.0.2.10');
+    assert.ok(client.ignored.wrongPort > before, 'the spoofed answers reached other ports and were dropped');
   });
 
   test('a burst on a fresh client: no two queries share an id while its socket connects', async () => {

@@ -180,6 +180,18 @@ describe('reputation-leading indicators and trends', () => {
     assert.equal(service.current().some((i) => i.id === 'blocklist:acme' && i.state !== 'ok'), false);
   });
 
+  test('probes no longer configured leave the indicators: readiness, blocklist listings, seeds', () => {
+    const { clock, store, record, service } = setup([{ name: 'ready', kind: 'http' }, { name: 'rbl', kind: 'rbl', tenant: 'acme' }, { name: 'seeds', kind: 'mail', tenant: 'acme' }]);
+    record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', latency: 3 }, { status: 'fail' });
+    record('rbl', 'rbl', {}, { tenant: 'acme', items: [{ type: 'rbl-listing', key: '203.0.113.7@bl.test', state: 'listed', data: { target: '203.0.113.7', zone: 'bl.test', severity: 'alert' } }] });
+    record('seeds', 'mail', {}, { tenant: 'acme', items: [{ type: 'mail.message', key: 's:1', data: { placement: 'spam', timeToInboxMs: null, messageId: '<a@d.test>', auth: null } }] });
+    clock.advance(5 * MIN);
+    const ids = () => service.current().filter((i) => i.state !== 'ok' || i.value !== null).map((i) => `${i.id}=${i.state}`).sort();
+    assert.deepEqual(ids(), ['authFailRate:acme/d.test=ok', 'blocklist:acme=critical', 'readiness:ready=critical', 'seedMissingRate:acme/d.test=ok', 'seedSpamRate:acme/d.test=critical']);
+    store.retireUnconfigured([]);
+    assert.deepEqual(ids(), []);
+  });
+
   test('a bad indicators section is reported with its key path', () => {
     const { issues } = parseIndicatorsSection({ thresholds: { bounceRate: 2, nope: 1 } });
     assert.ok(issues.some((i) => i.path.join('.') === 'indicators.thresholds.bounceRate'));

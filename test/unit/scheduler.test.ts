@@ -1,8 +1,9 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Scheduler, type SchedulerOptions } from '../../src/runner/scheduler.ts';
-import { systemClock } from '../../src/util/clock.ts';
+import { ManualClock, systemClock } from '../../src/util/clock.ts';
+import { MAX_TIMER_MS } from '../../src/util/duration.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -128,4 +129,43 @@ test('cron schedules go through node-cron and run on the expression', async () =
   await sleep(2300);
   await scheduler.stop();
   assert.ok(calls >= 1 && calls <= 3, `calls ${calls}`);
+});
+
+test('intervals beyond a timer\'s range (2^31-1 ms) run once per interval, not in a storm', async () => {
+  const DAY = 86_400_000;
+  for (const every of [MAX_TIMER_MS, MAX_TIMER_MS + 1, 30 * DAY, 365 * DAY]) {
+    let runs = 0;
+    const scheduler = makeScheduler({ probes: [{ name: 'monthly', every }], execute: async () => void runs++ });
+    scheduler.start();
+    await sleep(250);
+    await scheduler.stop();
+    assert.equal(runs, 1, `every ${every}ms: only the first run within 250 ms, got ${runs}`);
+  }
+});
+
+test('a long interval is waited in steps and runs at its nominal time (injected clock, mocked timers)', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const every = 30 * 86_400_000;
+  const runsAt: number[] = [];
+  const scheduler = makeScheduler({ probes: [{ name: 'monthly', every }], clock, execute: async () => void runsAt.push(clock.now()) });
+  const start = clock.now();
+  /** Moves the injected clock and the mocked timers together, then lets the run's promises settle. */
+  const pass = async (ms: number) => {
+    clock.advance(ms);
+    t.mock.timers.tick(ms);
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+  };
+  scheduler.start();
+  await pass(0);
+  assert.deepEqual(runsAt, [start]);
+  await pass(MAX_TIMER_MS);
+  await pass(every - MAX_TIMER_MS - 1);
+  assert.equal(runsAt.length, 1, 'not a millisecond early');
+  await pass(1);
+  assert.deepEqual(runsAt, [start, start + every]);
+  await pass(every);
+  assert.deepEqual(runsAt, [start, start + every, start + 2 * every]);
+  mock.timers.reset();
+  await scheduler.stop();
 });

@@ -99,3 +99,24 @@ test('retention prunes raw runs but keeps the rollups and state changes', () => 
   assert.equal(store.hourly('a')[0]?.fails, 1, 'the pruned run lives on in its hour');
   assert.equal(store.stateChanges({ probe: 'a' }).length, 2);
 });
+
+test('probes no longer configured leave latest() but keep their history; a probe configured again comes back', () => {
+  const { store, clock } = tempStore();
+  store.syncProbes([{ name: 'kept', kind: 'http', tags: [] }, { name: 'gone', kind: 'http', tags: [], tenant: 'acme' }]);
+  store.recordRun(run('kept', T0, 'pass'));
+  store.recordRun(run('gone', T0, 'fail', 10, { tenant: 'acme' }));
+  clock.advance(HOUR);
+  assert.deepEqual(store.retireUnconfigured(['kept']), ['gone']);
+  assert.deepEqual(store.retireUnconfigured(['kept']), [], 'retired once');
+  assert.deepEqual(store.latest().map((p) => p.probe), ['kept']);
+  assert.deepEqual(store.latest({ tenant: 'acme' }), []);
+  assert.deepEqual(store.removedProbes(), ['gone']);
+  const all = store.latest({ includeRemoved: true });
+  assert.deepEqual(all.map((p) => [p.probe, p.removedAt]), [['gone', T0 + HOUR], ['kept', null]]);
+  assert.equal(all[0]?.status, 'fail', 'its last state is still there for whoever asks');
+  assert.equal(store.runs('gone').length, 1);
+  assert.equal(store.stateChanges({ probe: 'gone' }).length, 1);
+  store.syncProbes([{ name: 'gone', kind: 'http', tags: [] }]);
+  assert.deepEqual(store.latest().map((p) => p.probe), ['gone', 'kept']);
+  assert.deepEqual(store.removedProbes(), []);
+});
