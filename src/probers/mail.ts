@@ -6,7 +6,7 @@ import { ProbeFailure } from '../net/errors.ts';
 import { formatDuration } from '../util/duration.ts';
 import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RunItem, CommonProbeSpec } from './types.ts';
 import { judgeAuthentication, type AuthVerdict } from './auth-results.ts';
-import { FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from './imap-watch.ts';
+import { DEFAULT_MAX_HEADER_BYTES, FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from './imap-watch.ts';
 import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from './mail-send.ts';
 
 export const imapFields = z.strictObject({
@@ -19,6 +19,12 @@ export const imapFields = z.strictObject({
   accessToken: z.string().optional(),
   tlsInsecure: z.boolean().default(false),
 });
+
+/** The IMAP account of a seed (or of a browser probe's mailbox). */
+export function imapAccount(imap: z.output<typeof imapFields>): ImapAccount {
+  const { host, port, secure, user, pass, accessToken, tlsInsecure } = imap;
+  return { host, port, secure, user, tlsInsecure, ...(pass !== undefined ? { pass } : {}), ...(accessToken !== undefined ? { accessToken } : {}) };
+}
 
 const seedFields = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be letters, digits, "_" or "-" (it becomes part of observation names)'),
@@ -91,6 +97,13 @@ const fields = z.object({
   cleanup: z.boolean().default(true),
   /** Leave the latest run's message in place (for a browser probe to open); older ones are swept after each run. */
   keepLatest: z.boolean().default(false),
+  /** How much of a probe message's header block is read (anything below the provider's own headers is the sender's, of any size). */
+  maxHeaderBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(DEFAULT_MAX_HEADER_BYTES),
 });
 
 export type MailSpec = z.output<typeof fields>;
@@ -112,11 +125,6 @@ interface SeedOutcome {
   sighting: Sighting | undefined;
   timeToInboxMs: number | null;
   auth: AuthVerdict | undefined;
-}
-
-function accountOf(seed: SeedSpec): ImapAccount {
-  const { host, port, secure, user, pass, accessToken, tlsInsecure } = seed.imap;
-  return { host, port, secure, user, tlsInsecure, ...(pass !== undefined ? { pass } : {}), ...(accessToken !== undefined ? { accessToken } : {}) };
 }
 
 export function newToken(): string {
@@ -194,8 +202,9 @@ class MailProber implements Prober {
   ) {
     preloadImap(deps.logger);
     this.watches = spec.seeds.map((seed) => {
-      const account = accountOf(seed);
-      return { spec: seed, account, inbox: new FolderWatch(account, 'INBOX', deps), junk: undefined, junkPath: undefined };
+      const account = imapAccount(seed.imap);
+      const inbox = new FolderWatch(account, 'INBOX', deps, { maxHeaderBytes: spec.maxHeaderBytes });
+      return { spec: seed, account, inbox, junk: undefined, junkPath: undefined };
     });
   }
 
@@ -233,7 +242,7 @@ class MailProber implements Prober {
       if (watch.spec.junkFolder && !named) throw new ProbeFailure('CONFIG', `junkFolder "${watch.spec.junkFolder}" does not exist (folders: ${folders.map((f) => f.path).join(', ')})`);
       watch.junkPath = named ?? flagged;
       // Only the inbox's arrival time is measured: the spam folder makes do with one connection.
-      if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps, { separateWorker: false });
+      if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps, { separateWorker: false, maxHeaderBytes: this.spec.maxHeaderBytes });
     }
     // Tokens expected before the spam folder's SELECT are searched for after it (FolderWatch.connect).
     await watch.junk?.expect(token, ctx.signal);
@@ -316,7 +325,7 @@ class MailProber implements Prober {
     const missing = this.watches.filter((_, index) => !sightings[index]);
     for (const watch of missing) {
       const exclude = ['INBOX', ...(watch.junkPath ? [watch.junkPath] : [])];
-      const elsewhere = await searchOtherFolders(watch.account, [token], exclude, { signal: ctx.signal, deps: this.deps, remove: this.spec.cleanup }).catch((error: Error) => {
+      const elsewhere = await searchOtherFolders(watch.account, [token], exclude, { signal: ctx.signal, deps: this.deps, remove: this.spec.cleanup, maxHeaderBytes: this.spec.maxHeaderBytes }).catch((error: Error) => {
         run.warnings.push(`seed ${watch.spec.name}: searching the other folders failed: ${error.message}`);
         return [];
       });
@@ -324,6 +333,12 @@ class MailProber implements Prober {
     }
 
     const outcomes = this.watches.map((watch, index) => this.judge(watch, sightings[index], sent));
+    for (const outcome of outcomes) {
+      if (outcome.sighting?.headersTruncated) {
+        const limit = this.spec.maxHeaderBytes;
+        run.warnings.push(`seed ${outcome.seed.name}: the probe message's header block exceeds maxHeaderBytes (${limit}); authentication was judged from its first ${limit} bytes`);
+      }
+    }
     if (this.spec.cleanup && !this.spec.keepLatest) await this.cleanup(outcomes, ctx, run.warnings);
     if (this.spec.keepLatest) run.swept += await sweepAllBut(this.watches.flatMap((watch) => this.folders(watch)), this.marker, token, ctx.signal, run.warnings);
     return this.measurement(token, sent, outcomes, run);
