@@ -29,22 +29,56 @@ const fields = z.object({
 
 type HttpSpec = z.output<typeof fields>;
 
-const MAX_JSON_KEYS = 500;
+/** At most this many json.* observations per body: a list of a million items is not a million observations. */
+export const MAX_JSON_KEYS = 500;
+/** A list of scalars is also observed whole (for `contains`) up to this many items. */
+const MAX_WHOLE_LIST = 1000;
+/** Paths nest no deeper than this (a nested object costs no key, so only depth would stop it). */
+const MAX_JSON_DEPTH = 64;
 
-/** Flattens a JSON document into `json.a.b` / `json.items.0.id` observations (leaves; arrays of scalars also whole). */
-export function flattenJson(value: unknown, prefix: string, out: Observations): void {
-  if (Object.keys(out).length >= MAX_JSON_KEYS) return;
-  if (value === null || typeof value !== 'object') {
-    out[prefix] = value as ObservationValue;
-    return;
-  }
-  if (Array.isArray(value)) {
-    out[`${prefix}.length`] = value.length;
-    if (value.every((item) => item === null || typeof item !== 'object')) out[prefix] = value.map((item) => String(item));
-    value.forEach((item, index) => flattenJson(item, `${prefix}.${index}`, out));
-    return;
-  }
-  for (const [key, child] of Object.entries(value)) flattenJson(child, `${prefix}.${key}`, out);
+const isScalar = (item: unknown) => item === null || typeof item !== 'object';
+
+/**
+ * Flattens a JSON document into `json.a.b` / `json.items.0.id` observations
+ * (leaves; arrays of scalars also whole), in document order, stopping at
+ * MAX_JSON_KEYS: the walk ends there rather than visiting (and counting the
+ * output per node of) the rest of a big body. Returns whether every path was observed.
+ */
+export function flattenJson(value: unknown, prefix: string, out: Observations): boolean {
+  const budget = { left: MAX_JSON_KEYS, complete: true };
+  const put = (path: string, observed: ObservationValue) => {
+    if (budget.left <= 0) {
+      budget.complete = false;
+      return;
+    }
+    out[path] = observed;
+    budget.left--;
+  };
+  const walk = (node: unknown, path: string, depth: number): void => {
+    if (isScalar(node)) return put(path, node as ObservationValue);
+    if (depth >= MAX_JSON_DEPTH) {
+      budget.complete = false;
+      return;
+    }
+    if (Array.isArray(node)) {
+      put(`${path}.length`, node.length);
+      if (node.length <= MAX_WHOLE_LIST && node.every(isScalar)) put(path, node.map((item) => String(item)));
+      else if (node.length > MAX_WHOLE_LIST) budget.complete = false;
+      let index = 0;
+      for (; index < node.length && budget.left > 0; index++) walk(node[index], `${path}.${index}`, depth + 1);
+      if (index < node.length) budget.complete = false;
+      return;
+    }
+    const keys = Object.keys(node as object);
+    let index = 0;
+    for (; index < keys.length && budget.left > 0; index++) {
+      const key = keys[index] as string;
+      walk((node as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    }
+    if (index < keys.length) budget.complete = false;
+  };
+  walk(value, prefix, 0);
+  return budget.complete;
 }
 
 /** `/health/ready` style bodies: the checks that are not "ok", with their reasons. */
@@ -56,7 +90,7 @@ export function failingChecks(json: unknown): string[] {
     .map(([name, result]) => `${name}: ${typeof result === 'string' ? result : JSON.stringify(result)}`);
 }
 
-function observe(response: HttpResponse): { observations: Observations; message: string } {
+function observe(response: HttpResponse, maxBodyBytes: number): { observations: Observations; message: string } {
   const { timings } = response;
   const observations: Observations = {
     status: response.status,
@@ -64,7 +98,7 @@ function observe(response: HttpResponse): { observations: Observations; message:
     'latency.firstByte': round(timings.firstByte),
     url: response.url,
     redirects: response.hops.length - 1,
-    'body.size': response.body.length,
+    'body.truncated': response.bodyTruncated,
   };
   if (timings.dns !== undefined) observations['latency.dns'] = round(timings.dns);
   if (timings.connect !== undefined) observations['latency.connect'] = round(timings.connect);
@@ -73,8 +107,6 @@ function observe(response: HttpResponse): { observations: Observations; message:
     // A session cookie or auth challenge from the target is not ours to keep (secret redaction only knows our own values).
     if (!isSensitiveResponseHeader(name)) observations[`headers.${name}`] = value;
   }
-  const text = response.body.toString('utf8');
-  observations.body = text;
   if (response.certificate) {
     observations['cert.daysLeft'] = response.certificate.daysLeft;
     observations['cert.validTo'] = response.certificate.validTo;
@@ -82,12 +114,18 @@ function observe(response: HttpResponse): { observations: Observations; message:
     observations['cert.trusted'] = response.certificate.authorized;
   }
   let message = `HTTP ${response.status} in ${Math.round(timings.total)}ms`;
+  // What a cut body says is unknown, not what its first bytes say: no body, size or json.* to assert on.
+  if (response.bodyTruncated) return { observations, message: `${message}; body exceeds maxBodyBytes (${maxBodyBytes}): body, body.size and json.* not observed` };
+  const text = response.body.toString('utf8');
+  observations.body = text;
+  observations['body.size'] = response.body.length;
   const contentType = response.headers['content-type'] ?? '';
   if (contentType.includes('json') || /^\s*[[{]/.test(text)) {
     try {
       const json: unknown = JSON.parse(text);
-      flattenJson(json, 'json', observations);
+      const whole = flattenJson(json, 'json', observations);
       observations['json.valid'] = true;
+      if (!whole) message += `; JSON has more paths than the ${MAX_JSON_KEYS} observed (a list of more than ${MAX_WHOLE_LIST} is not observed whole)`;
       const failing = failingChecks(json);
       if (failing.length > 0) {
         const status = (json as { status?: unknown }).status;
@@ -132,7 +170,7 @@ export const httpKind: ProbeKind<HttpSpec> = {
           maxBodyBytes: spec.maxBodyBytes,
           ...(spec.tls ? { tls: spec.tls } : {}),
         });
-        const { observations, message } = observe(response);
+        const { observations, message } = observe(response, spec.maxBodyBytes);
         const phases: Record<string, number> = { firstByte: response.timings.firstByte, total: response.timings.total };
         for (const phase of ['dns', 'connect', 'tls'] as const) {
           const value = response.timings[phase];
