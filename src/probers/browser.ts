@@ -4,7 +4,7 @@ import type { SharedBrowser } from '../util/chromium.ts';
 import { duration } from '../config/schema.ts';
 import { ProbeFailure } from '../net/errors.ts';
 import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
-import { imapFields } from './mail.ts';
+import { imapAccount, imapFields } from './mail.ts';
 import { stepSchema, runSteps } from './browser-steps.ts';
 import { keepScreenshot, linkObservations, restrictRequests, shortError, visit, waitBudget } from './browser-page.ts';
 import { fetchProbeMail, readStatsSum, utcDate, pause, type StatsSum } from './browser-mail.ts';
@@ -153,8 +153,8 @@ class BrowserProber implements Prober {
 
   private async openMail(ctx: ProbeContext): Promise<{ html: string; subject: string; ageMs: number | null }> {
     const mail = this.spec.mail!;
-    const { host, port, secure, user, pass, accessToken, tlsInsecure } = mail.imap;
-    const account = { host, port, secure, user, tlsInsecure, ...(pass !== undefined ? { pass } : {}), ...(accessToken !== undefined ? { accessToken } : {}) };
+    const account = imapAccount(mail.imap);
+    const { user } = account;
     const marker = `${mail.subjectPrefix} ${mail.probe} `;
     const found = await fetchProbeMail(account, mail.folder, marker, mail.waitForMessage, ctx);
     if (!found) {

@@ -2,6 +2,7 @@ import type { ImapFlow, FetchMessageObject, FetchQueryObject, ListResponse } fro
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
+import { contextTrusting, plaintextReason, requiresTls } from '../net/tls-policy.ts';
 import { parseHeaderBlock, type HeaderField } from './auth-results.ts';
 
 export interface ImapAccount {
@@ -14,6 +15,10 @@ export interface ImapAccount {
   accessToken?: string;
   /** Accept any certificate (lab / self-signed servers). */
   tlsInsecure?: boolean;
+  /** A CA (PEM) trusted besides the default roots; the name for SNI and the certificate check. */
+  tls?: { ca?: string | undefined; servername?: string | undefined };
+  /** STARTTLS required before the login; unset: required unless the host is a loopback address (see requiresTls). */
+  requireTLS?: boolean;
 }
 
 /** How much of a message's header block is read at most, unless a probe says otherwise. */
@@ -86,6 +91,11 @@ export function preloadImap(logger: Logger): void {
   import('imapflow').catch((error: Error) => logger.debug({ err: error }, 'preloading imapflow failed'));
 }
 
+/** Whether the login must wait for STARTTLS (an IMAP login always carries a password or token). */
+function mustStartTls(account: ImapAccount): boolean {
+  return !account.secure && requiresTls({ requireTLS: account.requireTLS, host: account.host, credentials: true });
+}
+
 export async function createImapClient(account: ImapAccount, options: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
   // imapflow is loaded on first use: a daemon without mail probes never holds it in memory.
   const { ImapFlow: Client } = await import('imapflow');
@@ -93,8 +103,14 @@ export async function createImapClient(account: ImapAccount, options: { autoIdle
     host: account.host,
     port: account.port,
     secure: account.secure,
+    // true: no login unless STARTTLS succeeded; unset: STARTTLS whenever the server offers it.
+    ...(mustStartTls(account) ? { doSTARTTLS: true } : {}),
     auth: account.accessToken ? { user: account.user, accessToken: account.accessToken } : { user: account.user, pass: account.pass ?? '' },
-    tls: account.tlsInsecure ? { rejectUnauthorized: false } : {},
+    tls: {
+      ...(account.tlsInsecure ? { rejectUnauthorized: false } : {}),
+      ...(account.tls?.ca ? { secureContext: contextTrusting(account.tls.ca) } : {}),
+      ...(account.tls?.servername ? { servername: account.tls.servername } : {}),
+    },
     logger: false,
     // The watch's idler starts IDLE itself at once (auto-IDLE waits 15 s); a command connection may
     // use auto-IDLE so that a quiet connection is kept alive between runs.
@@ -117,6 +133,7 @@ export async function connectImap(account: ImapAccount, signal: AbortSignal, log
   } catch (error) {
     client.close();
     if (error instanceof ProbeFailure) throw error;
+    if ((error as { tlsFailed?: boolean }).tlsFailed) throw startTlsFailure(account, error as Error);
     const authFailed = (error as { authenticationFailed?: boolean }).authenticationFailed;
     if (authFailed) {
       const text = (error as { responseText?: string }).responseText ?? 'authentication failed';
@@ -125,6 +142,21 @@ export async function connectImap(account: ImapAccount, signal: AbortSignal, log
     const failure = classifyNetworkError(error, signal);
     throw new ProbeFailure(failure.code === 'INTERNAL' ? 'CONNECT' : failure.code, `IMAP ${describe(account)}: ${failure.message}`, { cause: error });
   }
+}
+
+/** A TLS ProbeFailure for a STARTTLS that was required but did not happen. */
+function startTlsFailure(account: ImapAccount, error: Error): ProbeFailure {
+  const offered = !/does not support STARTTLS/i.test(error.message);
+  const why = offered
+    ? error.message
+    : `the server offers no STARTTLS, and the password is not sent unencrypted (requireTLS${account.requireTLS === undefined ? ', the default with a password' : ''}; set requireTLS: false to send it anyway)`;
+  return new ProbeFailure('TLS', `IMAP ${describe(account)}: ${why}`, { cause: error });
+}
+
+/** For run messages: the login of `client` went unencrypted (the server offered no STARTTLS and it was not required). */
+export function plaintextLogin(account: ImapAccount, client: ImapFlow): string | undefined {
+  if (client.secureConnection) return undefined;
+  return `IMAP ${account.host}:${account.port} offers no STARTTLS: the password went unencrypted (${plaintextReason({ requireTLS: account.requireTLS, host: account.host })})`;
 }
 
 /** The token in X-Scaiprobe-Id (fetched alone, see TOKEN_QUERY), else in the subject. */
@@ -173,6 +205,8 @@ export class FolderWatch {
   private readonly maxHeaderBytes: number;
   /** Why a connection ended, when it ended without us closing it. */
   lostReason: string | undefined;
+  /** Set when a connection logged in without TLS (see plaintextLogin), for the run message. */
+  plaintext: string | undefined;
 
   /**
    * `separateWorker: false` runs commands on the idler itself (IDLE is broken
@@ -258,6 +292,7 @@ export class FolderWatch {
 
   private async openSelected(signal: AbortSignal, options: { autoIdle: boolean }): Promise<{ client: ImapFlow; uidNext: number }> {
     const client = await connectImap(this.account, signal, this.deps.logger, options);
+    this.plaintext = plaintextLogin(this.account, client);
     try {
       const mailbox = await withSignal(client.mailboxOpen(this.folder), signal, () => client.close());
       return { client, uidNext: Number(mailbox.uidNext) };

@@ -18,12 +18,26 @@ export const imapFields = z.strictObject({
   /** OAuth2 access token (XOAUTH2) instead of pass. */
   accessToken: z.string().optional(),
   tlsInsecure: z.boolean().default(false),
+  /** Certificate checks: trust `ca` (PEM) besides the system's, skip them (`insecure`, as tlsInsecure), `servername` for SNI and the name check. */
+  tls: tlsOptionsSchema,
+  /** No login without STARTTLS (when not `secure`); default: required unless the host is a loopback address. */
+  requireTLS: z.boolean().optional(),
 });
 
 /** The IMAP account of a seed (or of a browser probe's mailbox). */
 export function imapAccount(imap: z.output<typeof imapFields>): ImapAccount {
-  const { host, port, secure, user, pass, accessToken, tlsInsecure } = imap;
-  return { host, port, secure, user, tlsInsecure, ...(pass !== undefined ? { pass } : {}), ...(accessToken !== undefined ? { accessToken } : {}) };
+  const { host, port, secure, user, pass, accessToken, tlsInsecure, tls, requireTLS } = imap;
+  return {
+    host,
+    port,
+    secure,
+    user,
+    tlsInsecure: tlsInsecure || Boolean(tls?.insecure),
+    ...(pass !== undefined ? { pass } : {}),
+    ...(accessToken !== undefined ? { accessToken } : {}),
+    ...(tls ? { tls: { ca: tls.ca, servername: tls.servername } } : {}),
+    ...(requireTLS !== undefined ? { requireTLS } : {}),
+  };
 }
 
 const seedFields = z.strictObject({
@@ -61,8 +75,8 @@ const smtpFields = z.strictObject({
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535).default(587),
   secure: z.boolean().default(false),
-  /** Fail unless the server offers STARTTLS (it is used whenever offered). */
-  requireTLS: z.boolean().default(false),
+  /** Fail unless the server offers STARTTLS (it is used whenever offered); default: required when `user` is set, unless the host is a loopback address. */
+  requireTLS: z.boolean().optional(),
   /** Certificate checks: trust `ca` (PEM) besides the system's, or skip them (`insecure`); `servername` for SNI and the name check. */
   tls: tlsOptionsSchema,
   user: z.string().optional(),
@@ -279,7 +293,14 @@ class MailProber implements Prober {
     }
     const smtp = send.smtp!;
     return sendViaSmtp(
-      { host: smtp.host, port: smtp.port, secure: smtp.secure, requireTLS: smtp.requireTLS, ...(smtp.tls ? { tls: smtp.tls } : {}), ...(smtp.user ? { user: smtp.user, pass: smtp.pass ?? '' } : {}) },
+      {
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.secure,
+        ...(smtp.requireTLS !== undefined ? { requireTLS: smtp.requireTLS } : {}),
+        ...(smtp.tls ? { tls: smtp.tls } : {}),
+        ...(smtp.user ? { user: smtp.user, pass: smtp.pass ?? '' } : {}),
+      },
       message,
       { clock: ctx.clock, signal: ctx.signal },
     );
@@ -425,7 +446,13 @@ class MailProber implements Prober {
         },
       });
     }
-    return { observations, phases: run.phases, items, warnings: run.warnings, message: describeOutcomes(outcomes, times) };
+    return { observations, phases: run.phases, items, warnings: run.warnings, message: [describeOutcomes(outcomes, times), ...this.plaintextNotes(sent)].join('; ') };
+  }
+
+  /** Where credentials went unencrypted this run (allowed by requireTLS: false or a loopback address): said in the message, once per server. */
+  private plaintextNotes(sent: SendOutcome): string[] {
+    const imap = this.watches.flatMap((watch) => this.folders(watch).map((folder) => folder.plaintext));
+    return [...new Set([sent.plaintext, ...imap].filter((note): note is string => note !== undefined))];
   }
 
   async close(): Promise<void> {
