@@ -3,7 +3,8 @@ import { tlsOptionsSchema } from '../config/schema.ts';
 import type { HttpResponse } from '../net/http-client.ts';
 import { canonicalHostPattern } from '../net/redirects.ts';
 import { isSensitiveResponseHeader } from '../net/sensitive-headers.ts';
-import type { Measurement, Observations, ObservationValue, ProbeKind } from './types.ts';
+import type { Measurement, Observations, ProbeKind } from './types.ts';
+import { flattenJson, MAX_JSON_DEPTH, MAX_JSON_KEYS, MAX_WHOLE_LIST } from './json-flatten.ts';
 
 const fields = z.object({
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
@@ -28,58 +29,6 @@ const fields = z.object({
 });
 
 type HttpSpec = z.output<typeof fields>;
-
-/** At most this many json.* observations per body: a list of a million items is not a million observations. */
-export const MAX_JSON_KEYS = 500;
-/** A list of scalars is also observed whole (for `contains`) up to this many items. */
-const MAX_WHOLE_LIST = 1000;
-/** Paths nest no deeper than this (a nested object costs no key, so only depth would stop it). */
-const MAX_JSON_DEPTH = 64;
-
-const isScalar = (item: unknown) => item === null || typeof item !== 'object';
-
-/**
- * Flattens a JSON document into `json.a.b` / `json.items.0.id` observations
- * (leaves; arrays of scalars also whole), in document order, stopping at
- * MAX_JSON_KEYS: the walk ends there rather than visiting (and counting the
- * output per node of) the rest of a big body. Returns whether every path was observed.
- */
-export function flattenJson(value: unknown, prefix: string, out: Observations): boolean {
-  const budget = { left: MAX_JSON_KEYS, complete: true };
-  const put = (path: string, observed: ObservationValue) => {
-    if (budget.left <= 0) {
-      budget.complete = false;
-      return;
-    }
-    out[path] = observed;
-    budget.left--;
-  };
-  const walk = (node: unknown, path: string, depth: number): void => {
-    if (isScalar(node)) return put(path, node as ObservationValue);
-    if (depth >= MAX_JSON_DEPTH) {
-      budget.complete = false;
-      return;
-    }
-    if (Array.isArray(node)) {
-      put(`${path}.length`, node.length);
-      if (node.length <= MAX_WHOLE_LIST && node.every(isScalar)) put(path, node.map((item) => String(item)));
-      else if (node.length > MAX_WHOLE_LIST) budget.complete = false;
-      let index = 0;
-      for (; index < node.length && budget.left > 0; index++) walk(node[index], `${path}.${index}`, depth + 1);
-      if (index < node.length) budget.complete = false;
-      return;
-    }
-    const keys = Object.keys(node as object);
-    let index = 0;
-    for (; index < keys.length && budget.left > 0; index++) {
-      const key = keys[index] as string;
-      walk((node as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
-    }
-    if (index < keys.length) budget.complete = false;
-  };
-  walk(value, prefix, 0);
-  return budget.complete;
-}
 
 /** `/health/ready` style bodies: the checks that are not "ok", with their reasons. */
 export function failingChecks(json: unknown): string[] {
@@ -123,9 +72,9 @@ function observe(response: HttpResponse, maxBodyBytes: number): { observations: 
   if (contentType.includes('json') || /^\s*[[{]/.test(text)) {
     try {
       const json: unknown = JSON.parse(text);
-      const whole = flattenJson(json, 'json', observations);
+      const whole = flattenJson(text, json, 'json', observations);
       observations['json.valid'] = true;
-      if (!whole) message += `; JSON has more paths than the ${MAX_JSON_KEYS} observed (a list of more than ${MAX_WHOLE_LIST} is not observed whole)`;
+      if (!whole) message += `; JSON not observed whole (at most ${MAX_JSON_KEYS} json.* paths, ${MAX_JSON_DEPTH} levels deep, lists of up to ${MAX_WHOLE_LIST} items whole)`;
       const failing = failingChecks(json);
       if (failing.length > 0) {
         const status = (json as { status?: unknown }).status;
