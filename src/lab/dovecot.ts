@@ -19,13 +19,17 @@ export interface RunningDovecot {
   stop(): Promise<void>;
 }
 
-/** The lab recipe (lab-recipes/dovecot) with this instance's directory and port. */
-function templateConfig(dir: string, port: number): string {
-  return DOVECOT_CONF.replaceAll('LAB_DIR', dir).replace('port = 10143', `port = ${port}`);
+/** The lab recipe (lab-recipes/dovecot) with this instance's directory and port; with `tls`, STARTTLS is offered (not required). */
+function templateConfig(dir: string, port: number, tls: boolean): string {
+  const ssl = tls ? `ssl = yes\nssl_cert = <${dir}/dovecot/tls-cert.pem\nssl_key = <${dir}/dovecot/tls-key.pem` : 'ssl = no';
+  return DOVECOT_CONF.replaceAll('LAB_DIR', dir).replace('port = 10143', `port = ${port}`).replace('ssl = no', ssl);
 }
 
-/** Starts a private Dovecot on 127.0.0.1:`port` with its data under `dir`/dovecot and `dir`/mail. */
-export async function startDovecot(options: { dir: string; port: number; users?: Record<string, string> }): Promise<RunningDovecot> {
+/**
+ * Starts a private Dovecot on 127.0.0.1:`port` with its data under `dir`/dovecot and `dir`/mail;
+ * with `tls` (PEM key and certificate) it offers STARTTLS, as a provider's IMAP on 143 does.
+ */
+export async function startDovecot(options: { dir: string; port: number; users?: Record<string, string>; tls?: { key: string; cert: string } }): Promise<RunningDovecot> {
   const base = join(options.dir, 'dovecot');
   const mail = join(options.dir, 'mail');
   await mkdir(join(base, 'run'), { recursive: true });
@@ -36,7 +40,11 @@ export async function startDovecot(options: { dir: string; port: number; users?:
   // Dovecot refuses uid 0 for mail access: the mail lives as nobody.
   await chown(mail, NOBODY_UID, NOGROUP_GID);
   const conf = join(base, 'dovecot.conf');
-  await writeFile(conf, templateConfig(options.dir, options.port));
+  if (options.tls) {
+    await writeFile(join(base, 'tls-cert.pem'), options.tls.cert);
+    await writeFile(join(base, 'tls-key.pem'), options.tls.key, { mode: 0o600 });
+  }
+  await writeFile(conf, templateConfig(options.dir, options.port, Boolean(options.tls)));
   const users = options.users ?? LAB_SEED_USERS;
   await writeFile(join(base, 'users'), Object.entries(users).map(([user, pass]) => `${user}:{PLAIN}${pass}\n`).join(''));
   const proc = startProcess({ name: 'dovecot', command: 'dovecot', args: ['-F', '-c', conf] });

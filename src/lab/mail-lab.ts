@@ -29,10 +29,14 @@ type MailLabContext = Pick<LabContext, 'dir' | 'ports' | 'scaisend'> & Partial<P
 /**
  * Dovecot with the seed users, the SMTP ingress that stores into it, and
  * /v3/mail/send relaying to the ingress; optionally a second ingress with
- * STARTTLS and AUTH (submission) storing into the same Dovecot.
+ * STARTTLS and AUTH (submission) storing into the same Dovecot, and IMAP STARTTLS.
  */
-export async function startMailLab(ctx: MailLabContext, users: Record<string, string> = LAB_SEED_USERS, options: { submission?: SubmissionOptions } = {}): Promise<RunningMailLab> {
-  const dovecot = await startDovecot({ dir: ctx.dir, port: ctx.ports.imap, users });
+export async function startMailLab(
+  ctx: MailLabContext,
+  users: Record<string, string> = LAB_SEED_USERS,
+  options: { submission?: SubmissionOptions; imapTls?: { key: string; cert: string } } = {},
+): Promise<RunningMailLab> {
+  const dovecot = await startDovecot({ dir: ctx.dir, port: ctx.ports.imap, users, ...(options.imapTls ? { tls: options.imapTls } : {}) });
   let ingress: RunningIngress | undefined;
   let submission: RunningIngress | undefined;
   try {

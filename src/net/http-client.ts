@@ -6,6 +6,7 @@ import type { AddressInfo, LookupFunction } from 'node:net';
 import { Client, type Dispatcher } from 'undici';
 import { classifyNetworkError, ProbeFailure } from './errors.ts';
 import { guardedLookup, nextHop, type Hop, type RedirectPolicy } from './redirects.ts';
+import { contextTrusting } from './tls-policy.ts';
 
 export interface TlsOptions {
   /** Skip certificate verification (the certificate is still read and reported). */
@@ -104,6 +105,8 @@ function describeCertificate(socket: tls.TLSSocket, now: number): PeerCertificat
  * name (it may refuse the address).
  */
 function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined, lookup: LookupFunction): Client.Options['connect'] {
+  // Built before the connection's phases are timed (it parses every trusted root).
+  const secureContext = tlsOptions?.ca ? contextTrusting(tlsOptions.ca) : undefined;
   return (options, callback) => {
     trace.start = performance.now();
     const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
@@ -117,7 +120,7 @@ function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undef
         servername: tlsOptions?.servername ?? (net.isIP(host) ? undefined : host),
         rejectUnauthorized: false,
         ALPNProtocols: ['http/1.1'],
-        ...(tlsOptions?.ca ? { ca: tlsOptions.ca } : {}),
+        ...(secureContext ? { secureContext } : {}),
       });
       socket = tlsSocket;
       tlsSocket.once('secureConnect', () => {

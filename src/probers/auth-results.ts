@@ -28,22 +28,32 @@ export interface AuthResultsHeader {
   results: AuthResult[];
 }
 
-/** Splits a raw header block (up to the first empty line) into fields in order, top first. */
+/**
+ * Splits a raw header block (up to the first empty line) into fields in order, top first.
+ * Linear in the block's size: each field's lines are collected and joined once
+ * (re-joining a growing value per folded line made a 512 KiB header cost seconds).
+ */
 export function parseHeaderBlock(raw: string | Buffer): HeaderField[] {
   const text = (typeof raw === 'string' ? raw : raw.toString('latin1')).replace(/\r\n/g, '\n');
   const end = text.indexOf('\n\n');
   const block = end >= 0 ? text.slice(0, end) : text;
   const fields: HeaderField[] = [];
+  let current: { name: string; lines: string[] } | undefined;
+  const finish = () => {
+    if (current) fields.push({ name: current.name, value: current.lines.join(' ').trim() });
+  };
   for (const line of block.split('\n')) {
-    const last = fields[fields.length - 1];
-    if (/^[ \t]/.test(line) && last) {
-      last.value = `${last.value} ${line.trim()}`.trim();
+    if (current && (line.startsWith(' ') || line.startsWith('\t'))) {
+      const folded = line.trim();
+      if (folded) current.lines.push(folded);
       continue;
     }
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
-    fields.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1).trim() });
+    finish();
+    current = { name: line.slice(0, colon).trim().toLowerCase(), lines: [line.slice(colon + 1).trim()] };
   }
+  finish();
   return fields;
 }
 

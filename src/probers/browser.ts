@@ -4,7 +4,7 @@ import type { SharedBrowser } from '../util/chromium.ts';
 import { duration } from '../config/schema.ts';
 import { ProbeFailure } from '../net/errors.ts';
 import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
-import { imapFields, sentTokens, subjectMarker } from './mail.ts';
+import { imapAccount, imapFields, sentTokens, subjectMarker } from './mail.ts';
 import { stepSchema, runSteps } from './browser-steps.ts';
 import { allowList, HOST_ENTRY, hostsOf, keepScreenshot, linkObservations, restrictRequests, shortError, visit, waitBudget } from './browser-page.ts';
 import { fetchProbeMail, readStatsSum, utcDate, pause, type MailLookup, type PassedOver, type ProbeMail, type StatsSum } from './browser-mail.ts';
@@ -226,8 +226,7 @@ class BrowserProber implements Prober {
   }
 
   private async findMail(mail: NonNullable<Spec['mail']>, ctx: ProbeContext): Promise<MailLookup> {
-    const { host, port, secure, user, pass, accessToken, tlsInsecure } = mail.imap;
-    const account = { host, port, secure, user, tlsInsecure, ...(pass !== undefined ? { pass } : {}), ...(accessToken !== undefined ? { accessToken } : {}) };
+    const account = imapAccount(mail.imap);
     const marker = subjectMarker(mail.subjectPrefix, mail.probe);
     return fetchProbeMail(account, mail.folder, marker, () => sentTokens(this.deps.recorded, mail.probe), mail.waitForMessage, ctx);
   }

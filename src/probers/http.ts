@@ -3,7 +3,8 @@ import { tlsOptionsSchema } from '../config/schema.ts';
 import type { HttpResponse } from '../net/http-client.ts';
 import { canonicalHostPattern } from '../net/redirects.ts';
 import { isSensitiveResponseHeader } from '../net/sensitive-headers.ts';
-import type { Measurement, Observations, ObservationValue, ProbeKind } from './types.ts';
+import type { Measurement, Observations, ProbeKind } from './types.ts';
+import { flattenJson, MAX_JSON_DEPTH, MAX_JSON_KEYS, MAX_WHOLE_LIST } from './json-flatten.ts';
 
 const fields = z.object({
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
@@ -29,24 +30,6 @@ const fields = z.object({
 
 type HttpSpec = z.output<typeof fields>;
 
-const MAX_JSON_KEYS = 500;
-
-/** Flattens a JSON document into `json.a.b` / `json.items.0.id` observations (leaves; arrays of scalars also whole). */
-export function flattenJson(value: unknown, prefix: string, out: Observations): void {
-  if (Object.keys(out).length >= MAX_JSON_KEYS) return;
-  if (value === null || typeof value !== 'object') {
-    out[prefix] = value as ObservationValue;
-    return;
-  }
-  if (Array.isArray(value)) {
-    out[`${prefix}.length`] = value.length;
-    if (value.every((item) => item === null || typeof item !== 'object')) out[prefix] = value.map((item) => String(item));
-    value.forEach((item, index) => flattenJson(item, `${prefix}.${index}`, out));
-    return;
-  }
-  for (const [key, child] of Object.entries(value)) flattenJson(child, `${prefix}.${key}`, out);
-}
-
 /** `/health/ready` style bodies: the checks that are not "ok", with their reasons. */
 export function failingChecks(json: unknown): string[] {
   const checks = (json as { checks?: unknown } | null)?.checks;
@@ -56,7 +39,7 @@ export function failingChecks(json: unknown): string[] {
     .map(([name, result]) => `${name}: ${typeof result === 'string' ? result : JSON.stringify(result)}`);
 }
 
-function observe(response: HttpResponse): { observations: Observations; message: string } {
+function observe(response: HttpResponse, maxBodyBytes: number): { observations: Observations; message: string } {
   const { timings } = response;
   const observations: Observations = {
     status: response.status,
@@ -64,7 +47,7 @@ function observe(response: HttpResponse): { observations: Observations; message:
     'latency.firstByte': round(timings.firstByte),
     url: response.url,
     redirects: response.hops.length - 1,
-    'body.size': response.body.length,
+    'body.truncated': response.bodyTruncated,
   };
   if (timings.dns !== undefined) observations['latency.dns'] = round(timings.dns);
   if (timings.connect !== undefined) observations['latency.connect'] = round(timings.connect);
@@ -73,8 +56,6 @@ function observe(response: HttpResponse): { observations: Observations; message:
     // A session cookie or auth challenge from the target is not ours to keep (secret redaction only knows our own values).
     if (!isSensitiveResponseHeader(name)) observations[`headers.${name}`] = value;
   }
-  const text = response.body.toString('utf8');
-  observations.body = text;
   if (response.certificate) {
     observations['cert.daysLeft'] = response.certificate.daysLeft;
     observations['cert.validTo'] = response.certificate.validTo;
@@ -82,12 +63,18 @@ function observe(response: HttpResponse): { observations: Observations; message:
     observations['cert.trusted'] = response.certificate.authorized;
   }
   let message = `HTTP ${response.status} in ${Math.round(timings.total)}ms`;
+  // What a cut body says is unknown, not what its first bytes say: no body, size or json.* to assert on.
+  if (response.bodyTruncated) return { observations, message: `${message}; body exceeds maxBodyBytes (${maxBodyBytes}): body, body.size and json.* not observed` };
+  const text = response.body.toString('utf8');
+  observations.body = text;
+  observations['body.size'] = response.body.length;
   const contentType = response.headers['content-type'] ?? '';
   if (contentType.includes('json') || /^\s*[[{]/.test(text)) {
     try {
       const json: unknown = JSON.parse(text);
-      flattenJson(json, 'json', observations);
+      const whole = flattenJson(text, json, 'json', observations);
       observations['json.valid'] = true;
+      if (!whole) message += `; JSON not observed whole (at most ${MAX_JSON_KEYS} json.* paths, ${MAX_JSON_DEPTH} levels deep, lists of up to ${MAX_WHOLE_LIST} items whole)`;
       const failing = failingChecks(json);
       if (failing.length > 0) {
         const status = (json as { status?: unknown }).status;
@@ -132,7 +119,7 @@ export const httpKind: ProbeKind<HttpSpec> = {
           maxBodyBytes: spec.maxBodyBytes,
           ...(spec.tls ? { tls: spec.tls } : {}),
         });
-        const { observations, message } = observe(response);
+        const { observations, message } = observe(response, spec.maxBodyBytes);
         const phases: Record<string, number> = { firstByte: response.timings.firstByte, total: response.timings.total };
         for (const phase of ['dns', 'connect', 'tls'] as const) {
           const value = response.timings[phase];

@@ -1,7 +1,8 @@
-import type { ImapFlow, FetchMessageObject, ListResponse } from 'imapflow';
+import type { ImapFlow, FetchMessageObject, FetchQueryObject, ListResponse } from 'imapflow';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
+import { contextTrusting, plaintextReason, requiresTls } from '../net/tls-policy.ts';
 import { parseHeaderBlock, type HeaderField } from './auth-results.ts';
 
 export interface ImapAccount {
@@ -14,7 +15,14 @@ export interface ImapAccount {
   accessToken?: string;
   /** Accept any certificate (lab / self-signed servers). */
   tlsInsecure?: boolean;
+  /** A CA (PEM) trusted besides the default roots; the name for SNI and the certificate check. */
+  tls?: { ca?: string | undefined; servername?: string | undefined };
+  /** STARTTLS required before the login; unset: required unless the host is a loopback address (see requiresTls). */
+  requireTLS?: boolean;
 }
+
+/** How much of a message's header block is read at most, unless a probe says otherwise. */
+export const DEFAULT_MAX_HEADER_BYTES = 256 * 1024;
 
 /** A probe message found in a folder. */
 export interface Sighting {
@@ -24,6 +32,8 @@ export interface Sighting {
   /** Epoch ms the watcher learnt of it (EXISTS while idling, else the search that found it). */
   arrivedAt: number;
   headers: HeaderField[];
+  /** The header block was longer than the watch's maxHeaderBytes: `headers` are its first fields only. */
+  headersTruncated: boolean;
   subject: string;
   /** Gmail tab (category) when the server is Gmail and the message is in INBOX. */
   tab?: string;
@@ -36,6 +46,12 @@ export interface WatchDeps {
 
 /** Probe tokens look like `sp-` + 16 hex digits (see mail.ts); found in the X-Scaiprobe-Id header or the subject. */
 const TOKEN = /\bsp-[0-9a-f]{16}\b/;
+/**
+ * What is fetched of every new message: enough to find its token and nothing
+ * more. Anyone can mail a seed, so a stranger's header block (any size, any
+ * folding) is never read; only a message carrying a token we wait for is.
+ */
+const TOKEN_QUERY: FetchQueryObject = { uid: true, envelope: true, headers: ['x-scaiprobe-id'] };
 const GMAIL_TABS = ['primary', 'promotions', 'social', 'updates', 'forums'];
 
 function describe(account: ImapAccount): string {
@@ -75,6 +91,11 @@ export function preloadImap(logger: Logger): void {
   import('imapflow').catch((error: Error) => logger.debug({ err: error }, 'preloading imapflow failed'));
 }
 
+/** Whether the login must wait for STARTTLS (an IMAP login always carries a password or token). */
+function mustStartTls(account: ImapAccount): boolean {
+  return !account.secure && requiresTls({ requireTLS: account.requireTLS, host: account.host, credentials: true });
+}
+
 export async function createImapClient(account: ImapAccount, options: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
   // imapflow is loaded on first use: a daemon without mail probes never holds it in memory.
   const { ImapFlow: Client } = await import('imapflow');
@@ -82,8 +103,14 @@ export async function createImapClient(account: ImapAccount, options: { autoIdle
     host: account.host,
     port: account.port,
     secure: account.secure,
+    // true: no login unless STARTTLS succeeded; unset: STARTTLS whenever the server offers it.
+    ...(mustStartTls(account) ? { doSTARTTLS: true } : {}),
     auth: account.accessToken ? { user: account.user, accessToken: account.accessToken } : { user: account.user, pass: account.pass ?? '' },
-    tls: account.tlsInsecure ? { rejectUnauthorized: false } : {},
+    tls: {
+      ...(account.tlsInsecure ? { rejectUnauthorized: false } : {}),
+      ...(account.tls?.ca ? { secureContext: contextTrusting(account.tls.ca) } : {}),
+      ...(account.tls?.servername ? { servername: account.tls.servername } : {}),
+    },
     logger: false,
     // The watch's idler starts IDLE itself at once (auto-IDLE waits 15 s); a command connection may
     // use auto-IDLE so that a quiet connection is kept alive between runs.
@@ -106,6 +133,7 @@ export async function connectImap(account: ImapAccount, signal: AbortSignal, log
   } catch (error) {
     client.close();
     if (error instanceof ProbeFailure) throw error;
+    if ((error as { tlsFailed?: boolean }).tlsFailed) throw startTlsFailure(account, error as Error);
     const authFailed = (error as { authenticationFailed?: boolean }).authenticationFailed;
     if (authFailed) {
       const text = (error as { responseText?: string }).responseText ?? 'authentication failed';
@@ -116,10 +144,37 @@ export async function connectImap(account: ImapAccount, signal: AbortSignal, log
   }
 }
 
-function tokenOf(message: FetchMessageObject, headers: HeaderField[]): string | undefined {
-  const header = headers.find((field) => field.name === 'x-scaiprobe-id')?.value.trim();
-  if (header && TOKEN.test(header)) return TOKEN.exec(header)?.[0];
-  return TOKEN.exec(message.envelope?.subject ?? '')?.[0];
+/** A TLS ProbeFailure for a STARTTLS that was required but did not happen. */
+function startTlsFailure(account: ImapAccount, error: Error): ProbeFailure {
+  const offered = !/does not support STARTTLS/i.test(error.message);
+  const why = offered
+    ? error.message
+    : `the server offers no STARTTLS, and the password is not sent unencrypted (requireTLS${account.requireTLS === undefined ? ', the default with a password' : ''}; set requireTLS: false to send it anyway)`;
+  return new ProbeFailure('TLS', `IMAP ${describe(account)}: ${why}`, { cause: error });
+}
+
+/** For run messages: the login of `client` went unencrypted (the server offered no STARTTLS and it was not required). */
+export function plaintextLogin(account: ImapAccount, client: ImapFlow): string | undefined {
+  if (client.secureConnection) return undefined;
+  return `IMAP ${account.host}:${account.port} offers no STARTTLS: the password went unencrypted (${plaintextReason({ requireTLS: account.requireTLS, host: account.host })})`;
+}
+
+/** The token in X-Scaiprobe-Id (fetched alone, see TOKEN_QUERY), else in the subject. */
+function tokenOf(message: FetchMessageObject): string | undefined {
+  const header = message.headers ? parseHeaderBlock(message.headers).find((field) => field.name === 'x-scaiprobe-id')?.value : undefined;
+  return TOKEN.exec(header ?? '')?.[0] ?? TOKEN.exec(message.envelope?.subject ?? '')?.[0];
+}
+
+/**
+ * The header block of one message, read up to `maxBytes` (a partial fetch:
+ * the server sends no more) and parsed. IMAP's HEADER section ends with the
+ * empty line, so a block without it was cut.
+ */
+async function readHeaders(client: ImapFlow, uid: number, maxBytes: number): Promise<{ headers: HeaderField[]; truncated: boolean }> {
+  const message = await client.fetchOne(String(uid), { uid: true, bodyParts: [{ key: 'header', start: 0, maxLength: maxBytes }] }, { uid: true });
+  const block = (message && message.headers) || Buffer.alloc(0);
+  const complete = block.length < maxBytes || /\r?\n\r?\n$/.test(block.subarray(-4).toString('latin1'));
+  return { headers: parseHeaderBlock(block), truncated: !complete };
 }
 
 /**
@@ -146,20 +201,28 @@ export class FolderWatch {
   private readonly found = new Map<string, Sighting>();
   private readonly listeners = new Set<() => void>();
   private gmail = false;
+  private readonly separateWorker: boolean;
+  private readonly maxHeaderBytes: number;
   /** Why a connection ended, when it ended without us closing it. */
   lostReason: string | undefined;
+  /** Set when a connection logged in without TLS (see plaintextLogin), for the run message. */
+  plaintext: string | undefined;
 
   /**
    * `separateWorker: false` runs commands on the idler itself (IDLE is broken
    * for them and entered again after): one connection instead of two, for a
    * folder whose arrival time is not measured (the spam folder).
+   * `maxHeaderBytes` caps how much of a probe message's header block is read.
    */
   constructor(
     readonly account: ImapAccount,
     readonly folder: string,
     private readonly deps: WatchDeps,
-    private readonly options: { separateWorker: boolean } = { separateWorker: true },
-  ) {}
+    options: { separateWorker?: boolean; maxHeaderBytes?: number } = {},
+  ) {
+    this.separateWorker = options.separateWorker ?? true;
+    this.maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+  }
 
   get connected(): boolean {
     return Boolean(this.idler?.usable && this.worker?.usable);
@@ -200,11 +263,11 @@ export class FolderWatch {
       ? Promise.resolve()
       : this.openSelected(signal, { autoIdle: false }).then(({ client, uidNext }) => {
           this.adoptIdler(client, uidNext);
-          if (!this.options.separateWorker) this.adoptWorker(client);
+          if (!this.separateWorker) this.adoptWorker(client);
           this.catchUp(uidNext);
         });
     const worker =
-      this.worker?.usable || !this.options.separateWorker
+      this.worker?.usable || !this.separateWorker
         ? idler
         : this.openSelected(signal, { autoIdle: true }).then(({ client }) => this.adoptWorker(client));
     // Commands wait for the worker; when it failed they find no usable connection and report the loss.
@@ -229,6 +292,7 @@ export class FolderWatch {
 
   private async openSelected(signal: AbortSignal, options: { autoIdle: boolean }): Promise<{ client: ImapFlow; uidNext: number }> {
     const client = await connectImap(this.account, signal, this.deps.logger, options);
+    this.plaintext = plaintextLogin(this.account, client);
     try {
       const mailbox = await withSignal(client.mailboxOpen(this.folder), signal, () => client.close());
       return { client, uidNext: Number(mailbox.uidNext) };
@@ -269,7 +333,7 @@ export class FolderWatch {
 
   /** With a shared connection, the command just run ended IDLE: enter it again at once. */
   private resumeIdle(): void {
-    if (!this.options.separateWorker) this.startIdle();
+    if (!this.separateWorker) this.startIdle();
   }
 
   /** (Re-)enters IDLE on the idler; imapflow restarts it every maxIdleTime. */
@@ -296,14 +360,22 @@ export class FolderWatch {
     for (const listener of this.listeners) listener();
   }
 
-  private async record(messages: FetchMessageObject[], arrivedAt: (message: FetchMessageObject) => number): Promise<void> {
+  /** Records the messages (fetched with TOKEN_QUERY) that carry a wanted token; only theirs are read further. */
+  private async record(client: ImapFlow, messages: FetchMessageObject[], arrivedAt: (message: FetchMessageObject) => number): Promise<void> {
     for (const message of messages) {
       this.lastUid = Math.max(this.lastUid, message.uid);
-      if (!message.headers) continue;
-      const headers = parseHeaderBlock(message.headers);
-      const token = tokenOf(message, headers);
+      const token = tokenOf(message);
       if (!token || !this.wanted.has(token) || this.found.has(token)) continue;
-      const sighting: Sighting = { token, folder: this.folder, uid: message.uid, arrivedAt: arrivedAt(message), headers, subject: message.envelope?.subject ?? '' };
+      const { headers, truncated } = await readHeaders(client, message.uid, this.maxHeaderBytes);
+      const sighting: Sighting = {
+        token,
+        folder: this.folder,
+        uid: message.uid,
+        arrivedAt: arrivedAt(message),
+        headers,
+        headersTruncated: truncated,
+        subject: message.envelope?.subject ?? '',
+      };
       if (this.gmail && this.folder === 'INBOX') {
         const tab = await this.gmailTab(token);
         if (tab) sighting.tab = tab;
@@ -324,9 +396,10 @@ export class FolderWatch {
     }
     // The worker's view of the mailbox grows only when it syncs: NOOP first, or `n:*` may not reach the new message.
     await client.noop();
-    const messages = await client.fetchAll(`${this.lastUid + 1}:*`, { uid: true, envelope: true, headers: true }, { uid: true });
+    const messages = await client.fetchAll(`${this.lastUid + 1}:*`, TOKEN_QUERY, { uid: true });
     // `n:*` always returns the last message even when its uid is below n.
     await this.record(
+      client,
       messages.filter((message) => message.uid > this.lastUid),
       () => seenAt,
     );
@@ -355,10 +428,10 @@ export class FolderWatch {
     if (!client?.usable || this.found.has(token)) return;
     const uids = await client.search({ subject: token, ...(lastUid ? { uid: `1:${lastUid}` } : {}) }, { uid: true });
     if (!Array.isArray(uids) || uids.length === 0) return;
-    const messages = await client.fetchAll(uids.join(','), { uid: true, envelope: true, headers: true, internalDate: true }, { uid: true });
+    const messages = await client.fetchAll(uids.join(','), { ...TOKEN_QUERY, internalDate: true }, { uid: true });
     const now = this.deps.clock.now();
     // Found by search, not by EXISTS: it may have arrived while we were not connected.
-    await this.record(messages, (message) => {
+    await this.record(client, messages, (message) => {
       const internal = message.internalDate ? new Date(message.internalDate).getTime() : now;
       return now - internal > 2000 ? internal : now;
     });
@@ -442,7 +515,7 @@ export async function searchOtherFolders(
   account: ImapAccount,
   tokens: string[],
   exclude: string[],
-  options: { signal: AbortSignal; deps: WatchDeps; remove: boolean },
+  options: { signal: AbortSignal; deps: WatchDeps; remove: boolean; maxHeaderBytes?: number },
 ): Promise<Sighting[]> {
   const client = await connectImap(account, options.signal, options.deps.logger);
   const found: Sighting[] = [];
@@ -454,12 +527,12 @@ export async function searchOtherFolders(
       for (const token of tokens) {
         const uids = await withSignal(client.search({ subject: token }, { uid: true }), options.signal, () => client.close());
         if (!Array.isArray(uids) || uids.length === 0) continue;
-        const messages = await withSignal(client.fetchAll(uids.join(','), { uid: true, envelope: true, headers: true }, { uid: true }), options.signal, () => client.close());
+        const messages = await withSignal(client.fetchAll(uids.join(','), TOKEN_QUERY, { uid: true }), options.signal, () => client.close());
         const now = options.deps.clock.now();
         for (const message of messages) {
-          const headers = parseHeaderBlock(message.headers ?? Buffer.alloc(0));
-          if (tokenOf(message, headers) !== token) continue;
-          found.push({ token, folder: folder.path, uid: message.uid, arrivedAt: now, headers, subject: message.envelope?.subject ?? '' });
+          if (tokenOf(message) !== token) continue;
+          const { headers, truncated } = await withSignal(readHeaders(client, message.uid, options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES), options.signal, () => client.close());
+          found.push({ token, folder: folder.path, uid: message.uid, arrivedAt: now, headers, headersTruncated: truncated, subject: message.envelope?.subject ?? '' });
         }
         if (options.remove) await withSignal(client.messageDelete(uids.join(','), { uid: true }), options.signal, () => client.close());
       }

@@ -1,5 +1,7 @@
+import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { HttpClient } from '../net/http-client.ts';
 import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
+import { contextTrusting, plaintextReason, requiresTls } from '../net/tls-policy.ts';
 import type { Clock } from '../util/clock.ts';
 
 /** What a probe message carries; the same for both send paths. */
@@ -23,6 +25,8 @@ export interface SendOutcome {
   status: number;
   /** X-Message-Id (API) or the SMTP server's queue id / our Message-ID. */
   messageId: string | null;
+  /** Set when SMTP credentials went unencrypted (allowed by requireTLS: false or a loopback address), for the run message. */
+  plaintext?: string;
 }
 
 export interface ApiTarget {
@@ -34,8 +38,9 @@ export interface SmtpTarget {
   host: string;
   port: number;
   secure: boolean;
-  requireTLS: boolean;
-  tls?: { insecure: boolean; ca?: string; servername?: string };
+  /** Unset: required when credentials are sent, unless the host is a loopback address (see requiresTls). */
+  requireTLS?: boolean;
+  tls?: { insecure: boolean; ca?: string | undefined; servername?: string | undefined };
   user?: string;
   pass?: string;
 }
@@ -100,49 +105,79 @@ export async function sendViaApi(target: ApiTarget, message: ProbeMessage, deps:
   throw new ProbeFailure(code, `send refused: POST ${url} answered ${response.status}: ${detail}`);
 }
 
-/** SMTP submission with nodemailer: EHLO, STARTTLS when offered (required with requireTLS), AUTH when configured. */
+/**
+ * SMTP submission with nodemailer's SMTP connection: EHLO, STARTTLS (required
+ * when credentials are sent, see requiresTls; else whenever offered), AUTH when
+ * configured and offered, the message. The connection rather than a transport,
+ * because only it tells whether the session was encrypted.
+ */
 export async function sendViaSmtp(target: SmtpTarget, message: ProbeMessage, deps: { clock: Clock; signal: AbortSignal }): Promise<SendOutcome> {
-  const { default: nodemailer } = await import('nodemailer');
-  const transport = nodemailer.createTransport({
+  const [{ default: Connection }, { default: MailComposer }] = await Promise.all([import('nodemailer/lib/smtp-connection'), import('nodemailer/lib/mail-composer')]);
+  const mime = new MailComposer({
+    from: message.fromName ? { name: message.fromName, address: message.from } : message.from,
+    to: message.to.map((recipient) => recipient.address),
+    subject: message.subject,
+    text: message.text,
+    html: message.html,
+    headers: message.headers,
+  }).compile();
+  const raw = await mime.build();
+  const requireTLS = requiresTls({ requireTLS: target.requireTLS, host: target.host, credentials: target.user !== undefined });
+  const connection = new Connection({
     host: target.host,
     port: target.port,
     secure: target.secure,
-    requireTLS: target.requireTLS,
+    requireTLS,
     tls: {
       rejectUnauthorized: !target.tls?.insecure,
-      ...(target.tls?.ca ? { ca: target.tls.ca } : {}),
+      ...(target.tls?.ca ? { secureContext: contextTrusting(target.tls.ca) } : {}),
       ...(target.tls?.servername ? { servername: target.tls.servername } : {}),
     },
-    ...(target.user ? { auth: { user: target.user, pass: target.pass ?? '' } } : {}),
     connectionTimeout: 15_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
   });
+  const where = `SMTP ${target.host}:${target.port}`;
   const started = deps.clock.monotonic();
-  const abort = () => transport.close();
+  const abort = () => connection.close();
   deps.signal.addEventListener('abort', abort, { once: true });
   try {
-    const info = (await transport.sendMail({
-      from: message.fromName ? { name: message.fromName, address: message.from } : message.from,
-      to: message.to.map((recipient) => recipient.address),
-      subject: message.subject,
-      text: message.text,
-      html: message.html,
-      headers: message.headers,
-    })) as { messageId?: string; response?: string };
+    const { loggedIn, secure } = await submit(connection, mime.getEnvelope(), raw, target);
     const latencyMs = Math.round(deps.clock.monotonic() - started);
-    return { acceptedAt: deps.clock.now(), latencyMs, status: 250, messageId: info.messageId ?? null };
+    connection.quit();
+    const plaintext = loggedIn && !secure ? `${where} offers no STARTTLS: the credentials went unencrypted (${plaintextReason(target)})` : undefined;
+    return { acceptedAt: deps.clock.now(), latencyMs, status: 250, messageId: mime.messageId(), ...(plaintext ? { plaintext } : {}) };
   } catch (error) {
     if (deps.signal.aborted) throw new ProbeFailure('TIMEOUT', 'run deadline reached while sending over SMTP', { cause: error });
-    const smtp = error as { code?: string; responseCode?: number; response?: string; message?: string };
-    const where = `SMTP ${target.host}:${target.port}`;
+    const smtp = error as SMTPConnection.SMTPError;
     if (smtp.code === 'EAUTH') throw new ProbeFailure('AUTH', `${where} refused the login: ${smtp.response ?? smtp.message}`, { cause: error });
+    if (smtp.code === 'ETLS' && smtp.command === 'STARTTLS' && smtp.responseCode) {
+      const why = target.requireTLS === undefined ? 'requireTLS, the default when credentials are sent' : 'requireTLS';
+      throw new ProbeFailure('TLS', `${where} offers no STARTTLS (it answered ${smtp.response}), and nothing is sent unencrypted (${why}; set requireTLS: false to send anyway)`, { cause: error });
+    }
     if (smtp.responseCode) throw new ProbeFailure('PROTOCOL', `send refused: ${where} answered ${smtp.response ?? smtp.responseCode}`, { cause: error });
     if (smtp.code === 'ETLS') throw new ProbeFailure('TLS', `${where}: ${smtp.message}`, { cause: error });
     const failure = classifyNetworkError(error, deps.signal);
     throw new ProbeFailure(failure.code === 'INTERNAL' ? 'CONNECT' : failure.code, `${where}: ${failure.message}`, { cause: error });
   } finally {
     deps.signal.removeEventListener('abort', abort);
-    transport.close();
+    connection.close();
   }
+}
+
+/** Connects, logs in (when a user is configured and the server offers AUTH) and sends; any error of the session rejects. */
+function submit(connection: SMTPConnection, envelope: SMTPConnection.Envelope, raw: Buffer, target: SmtpTarget): Promise<{ loggedIn: boolean; secure: boolean }> {
+  return new Promise((resolve, reject) => {
+    connection.once('error', reject);
+    connection.once('end', () => reject(new Error('the server closed the connection')));
+    connection.connect((error) => {
+      if (error) return reject(error);
+      const secure = connection.secure;
+      const send = (loggedIn: boolean) => connection.send(envelope, raw, (sendError) => (sendError ? reject(sendError) : resolve({ loggedIn, secure })));
+      // As nodemailer's transport: AUTH only when offered (a server that wants it then refuses the MAIL FROM).
+      const offersAuth = (connection as unknown as { allowsAuth?: boolean }).allowsAuth === true;
+      if (target.user === undefined || !offersAuth) return send(false);
+      connection.login({ user: target.user, pass: target.pass ?? '' }, (loginError) => (loginError ? reject(loginError) : send(true)));
+    });
+  });
 }

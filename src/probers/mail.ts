@@ -6,7 +6,7 @@ import { ProbeFailure } from '../net/errors.ts';
 import { formatDuration } from '../util/duration.ts';
 import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RecordedItems, RunItem, CommonProbeSpec } from './types.ts';
 import { judgeAuthentication, type AuthVerdict } from './auth-results.ts';
-import { FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from './imap-watch.ts';
+import { DEFAULT_MAX_HEADER_BYTES, FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from './imap-watch.ts';
 import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from './mail-send.ts';
 
 export const imapFields = z.strictObject({
@@ -18,7 +18,27 @@ export const imapFields = z.strictObject({
   /** OAuth2 access token (XOAUTH2) instead of pass. */
   accessToken: z.string().optional(),
   tlsInsecure: z.boolean().default(false),
+  /** Certificate checks: trust `ca` (PEM) besides the system's, skip them (`insecure`, as tlsInsecure), `servername` for SNI and the name check. */
+  tls: tlsOptionsSchema,
+  /** No login without STARTTLS (when not `secure`); default: required unless the host is a loopback address. */
+  requireTLS: z.boolean().optional(),
 });
+
+/** The IMAP account of a seed (or of a browser probe's mailbox). */
+export function imapAccount(imap: z.output<typeof imapFields>): ImapAccount {
+  const { host, port, secure, user, pass, accessToken, tlsInsecure, tls, requireTLS } = imap;
+  return {
+    host,
+    port,
+    secure,
+    user,
+    tlsInsecure: tlsInsecure || Boolean(tls?.insecure),
+    ...(pass !== undefined ? { pass } : {}),
+    ...(accessToken !== undefined ? { accessToken } : {}),
+    ...(tls ? { tls: { ca: tls.ca, servername: tls.servername } } : {}),
+    ...(requireTLS !== undefined ? { requireTLS } : {}),
+  };
+}
 
 const seedFields = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be letters, digits, "_" or "-" (it becomes part of observation names)'),
@@ -55,8 +75,8 @@ const smtpFields = z.strictObject({
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535).default(587),
   secure: z.boolean().default(false),
-  /** Fail unless the server offers STARTTLS (it is used whenever offered). */
-  requireTLS: z.boolean().default(false),
+  /** Fail unless the server offers STARTTLS (it is used whenever offered); default: required when `user` is set, unless the host is a loopback address. */
+  requireTLS: z.boolean().optional(),
   /** Certificate checks: trust `ca` (PEM) besides the system's, or skip them (`insecure`); `servername` for SNI and the name check. */
   tls: tlsOptionsSchema,
   user: z.string().optional(),
@@ -93,6 +113,13 @@ const fields = z.object({
   cleanup: z.boolean().default(true),
   /** Leave the latest run's message in place (for a browser probe to open); older ones are swept after each run. */
   keepLatest: z.boolean().default(false),
+  /** How much of a probe message's header block is read (anything below the provider's own headers is the sender's, of any size). */
+  maxHeaderBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(DEFAULT_MAX_HEADER_BYTES),
 });
 
 export type MailSpec = z.output<typeof fields>;
@@ -114,11 +141,6 @@ interface SeedOutcome {
   sighting: Sighting | undefined;
   timeToInboxMs: number | null;
   auth: AuthVerdict | undefined;
-}
-
-function accountOf(seed: SeedSpec): ImapAccount {
-  const { host, port, secure, user, pass, accessToken, tlsInsecure } = seed.imap;
-  return { host, port, secure, user, tlsInsecure, ...(pass !== undefined ? { pass } : {}), ...(accessToken !== undefined ? { accessToken } : {}) };
 }
 
 export function newToken(): string {
@@ -233,8 +255,9 @@ class MailProber implements Prober {
   ) {
     preloadImap(deps.logger);
     this.watches = spec.seeds.map((seed) => {
-      const account = accountOf(seed);
-      return { spec: seed, account, inbox: new FolderWatch(account, 'INBOX', deps), junk: undefined, junkPath: undefined };
+      const account = imapAccount(seed.imap);
+      const inbox = new FolderWatch(account, 'INBOX', deps, { maxHeaderBytes: spec.maxHeaderBytes });
+      return { spec: seed, account, inbox, junk: undefined, junkPath: undefined };
     });
   }
 
@@ -272,7 +295,7 @@ class MailProber implements Prober {
       if (watch.spec.junkFolder && !named) throw new ProbeFailure('CONFIG', `junkFolder "${watch.spec.junkFolder}" does not exist (folders: ${folders.map((f) => f.path).join(', ')})`);
       watch.junkPath = named ?? flagged;
       // Only the inbox's arrival time is measured: the spam folder makes do with one connection.
-      if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps, { separateWorker: false });
+      if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps, { separateWorker: false, maxHeaderBytes: this.spec.maxHeaderBytes });
     }
     // Tokens expected before the spam folder's SELECT are searched for after it (FolderWatch.connect).
     await watch.junk?.expect(token, ctx.signal);
@@ -309,7 +332,14 @@ class MailProber implements Prober {
     }
     const smtp = send.smtp!;
     return sendViaSmtp(
-      { host: smtp.host, port: smtp.port, secure: smtp.secure, requireTLS: smtp.requireTLS, ...(smtp.tls ? { tls: smtp.tls } : {}), ...(smtp.user ? { user: smtp.user, pass: smtp.pass ?? '' } : {}) },
+      {
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.secure,
+        ...(smtp.requireTLS !== undefined ? { requireTLS: smtp.requireTLS } : {}),
+        ...(smtp.tls ? { tls: smtp.tls } : {}),
+        ...(smtp.user ? { user: smtp.user, pass: smtp.pass ?? '' } : {}),
+      },
       message,
       { clock: ctx.clock, signal: ctx.signal },
     );
@@ -355,7 +385,7 @@ class MailProber implements Prober {
     const missing = this.watches.filter((_, index) => !sightings[index]);
     for (const watch of missing) {
       const exclude = ['INBOX', ...(watch.junkPath ? [watch.junkPath] : [])];
-      const elsewhere = await searchOtherFolders(watch.account, [token], exclude, { signal: ctx.signal, deps: this.deps, remove: this.spec.cleanup }).catch((error: Error) => {
+      const elsewhere = await searchOtherFolders(watch.account, [token], exclude, { signal: ctx.signal, deps: this.deps, remove: this.spec.cleanup, maxHeaderBytes: this.spec.maxHeaderBytes }).catch((error: Error) => {
         run.warnings.push(`seed ${watch.spec.name}: searching the other folders failed: ${error.message}`);
         return [];
       });
@@ -363,6 +393,12 @@ class MailProber implements Prober {
     }
 
     const outcomes = this.watches.map((watch, index) => this.judge(watch, sightings[index], sent));
+    for (const outcome of outcomes) {
+      if (outcome.sighting?.headersTruncated) {
+        const limit = this.spec.maxHeaderBytes;
+        run.warnings.push(`seed ${outcome.seed.name}: the probe message's header block exceeds maxHeaderBytes (${limit}); authentication was judged from its first ${limit} bytes`);
+      }
+    }
     if (this.spec.cleanup && !this.spec.keepLatest) await this.cleanup(outcomes, ctx, run.warnings);
     if (this.spec.keepLatest) run.swept += await sweepAllBut(this.watches.flatMap((watch) => this.folders(watch)), this.marker, token, ctx.signal, run.warnings);
     return this.measurement(token, sent, outcomes, run);
@@ -449,7 +485,13 @@ class MailProber implements Prober {
         },
       });
     }
-    return { observations, phases: run.phases, items, warnings: run.warnings, message: describeOutcomes(outcomes, times) };
+    return { observations, phases: run.phases, items, warnings: run.warnings, message: [describeOutcomes(outcomes, times), ...this.plaintextNotes(sent)].join('; ') };
+  }
+
+  /** Where credentials went unencrypted this run (allowed by requireTLS: false or a loopback address): said in the message, once per server. */
+  private plaintextNotes(sent: SendOutcome): string[] {
+    const imap = this.watches.flatMap((watch) => this.folders(watch).map((folder) => folder.plaintext));
+    return [...new Set([sent.plaintext, ...imap].filter((note): note is string => note !== undefined))];
   }
 
   async close(): Promise<void> {

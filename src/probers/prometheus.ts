@@ -5,6 +5,7 @@ import { parseAssertion } from '../runner/assertions.ts';
 import { parsePromText, seriesKey } from './prom-text.ts';
 import { evaluatePromExpr, looksLikeExpression, metricNames, narrowestWindow, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from './prom-expr.ts';
 import type { Measurement, Observations, ProbeContext, ProbeKind } from './types.ts';
+import { maxBodyBytesField, wholeBody } from './body-limit.ts';
 
 const fields = z.object({
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
@@ -15,6 +16,8 @@ const fields = z.object({
   record: z.array(z.string()).default([]),
   /** With no earlier scrape inside the narrowest window, scrape twice this far apart (at most half that window) so the run can compute rates. */
   warmup: duration().default(2000),
+  /** A bigger metrics page fails the run: a scrape cut short would lose series (see wholeBody). */
+  maxBodyBytes: maxBodyBytesField(),
 });
 
 type PrometheusSpec = z.output<typeof fields>;
@@ -109,11 +112,12 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
     const scrape = async (ctx: ProbeContext) => {
       // Stamped when asked, as Prometheus stamps its scrapes.
       const t = ctx.clock.now();
-      const response = await ctx.http.request({ url: spec.url, method: 'GET', headers, signal: ctx.signal });
+      const response = await ctx.http.request({ url: spec.url, method: 'GET', headers, signal: ctx.signal, maxBodyBytes: spec.maxBodyBytes });
       if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${spec.url} answered HTTP ${response.status}, not a metrics page`);
+      const body = wholeBody(response, spec.maxBodyBytes, spec.url);
       let parsed;
       try {
-        parsed = parsePromText(response.body.toString('utf8'));
+        parsed = parsePromText(body.toString('utf8'));
       } catch (error) {
         throw new ProbeFailure('PROTOCOL', `${spec.url}: ${(error as Error).message}`);
       }

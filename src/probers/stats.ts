@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ProbeFailure } from '../net/errors.ts';
 import type { Measurement, Observations, ProbeContext, ProbeKind, RunItem } from './types.ts';
+import { maxBodyBytesField, wholeBody } from './body-limit.ts';
 
 const fields = z.object({
   /** ScaiSend API base URL; the probe calls {api}/v3/stats/sum and {api}/v3/stats. */
@@ -8,6 +9,8 @@ const fields = z.object({
   apiKey: z.string().min(1),
   /** How many UTC days, ending today, the sums cover (1 = today, as the manual's `start_date=today`). */
   days: z.number().int().min(1).max(90).default(1),
+  /** For each answer (/v3/stats lists a row per day); a bigger one fails the run. */
+  maxBodyBytes: maxBodyBytesField(),
 });
 
 type StatsSpec = z.output<typeof fields>;
@@ -44,12 +47,13 @@ export function statRates(counts: Counts): { bounceRate: number; spamReportRate:
   };
 }
 
-async function getJson(ctx: ProbeContext, url: string, apiKey: string): Promise<unknown> {
-  const response = await ctx.http.request({ url, method: 'GET', headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' }, signal: ctx.signal });
+async function getJson(ctx: ProbeContext, url: string, apiKey: string, maxBodyBytes: number): Promise<unknown> {
+  const response = await ctx.http.request({ url, method: 'GET', headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' }, signal: ctx.signal, maxBodyBytes });
   if (response.status === 401 || response.status === 403) throw new ProbeFailure('AUTH', `${url} refused the API key (HTTP ${response.status})`);
   if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${url} answered HTTP ${response.status}`);
+  const body = wholeBody(response, maxBodyBytes, url);
   try {
-    return JSON.parse(response.body.toString('utf8')) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw new ProbeFailure('PROTOCOL', `${url} did not answer JSON`);
   }
@@ -81,7 +85,7 @@ export const statsKind: ProbeKind<StatsSpec> = {
         const query = `start_date=${start}&end_date=${end}`;
         const sumUrl = `${base}/v3/stats/sum?${query}`;
         const daysUrl = `${base}/v3/stats?${query}`;
-        const [sum, perDay] = await Promise.all([getJson(ctx, sumUrl, spec.apiKey), getJson(ctx, daysUrl, spec.apiKey)]);
+        const [sum, perDay] = await Promise.all([getJson(ctx, sumUrl, spec.apiKey, spec.maxBodyBytes), getJson(ctx, daysUrl, spec.apiKey, spec.maxBodyBytes)]);
         const counts = readCounts((sum as { metrics?: unknown } | null)?.metrics, sumUrl);
         const rates = statRates(counts);
         const observations: Observations = { ...counts, ...rates, 'window.start': start, 'window.end': end };

@@ -6,6 +6,7 @@ import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKin
 import { DnsClient, parseServer, type DnsServer } from './dns-wire.ts';
 import { fqdn, presentationText, rdataText, soaSerial } from './dns-records.ts';
 import { durationMs, queryFields, serverText } from './dns-config.ts';
+import { maxBodyBytesField, wholeBody } from './body-limit.ts';
 
 const rrsetInput = z.object({
   name: z.string(),
@@ -23,6 +24,8 @@ const fields = z.object({
   syncStatus: z.object({ url: z.string().url(), headers: z.record(z.string(), z.string()).optional(), maxAge: durationMs().default(3_600_000) }).strict().optional(),
   transport: z.enum(['udp', 'tcp']).default('udp'),
   concurrency: z.number().int().min(1).max(500).default(20),
+  /** For each HTTP answer (the PowerDNS zone, intended records, sync-status); a bigger one fails the run. */
+  maxBodyBytes: maxBodyBytesField(),
   ...queryFields,
 });
 
@@ -77,12 +80,13 @@ interface PdnsZone {
   rrsets: Array<{ name: string; type: string; ttl: number; records: Array<{ content: string; disabled?: boolean }> }>;
 }
 
-async function getJson(ctx: ProbeContext, url: string, headers: Record<string, string>, what: string): Promise<unknown> {
-  const response = await ctx.http.request({ url, headers: { accept: 'application/json', ...headers }, signal: ctx.signal });
+async function getJson(ctx: ProbeContext, url: string, headers: Record<string, string>, what: string, maxBodyBytes: number): Promise<unknown> {
+  const response = await ctx.http.request({ url, headers: { accept: 'application/json', ...headers }, signal: ctx.signal, maxBodyBytes });
   if (response.status === 401 || response.status === 403) throw new ProbeFailure('AUTH', `${what} refused the credentials (${response.status})`);
   if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${what} answered ${response.status}: ${response.body.toString().slice(0, 200)}`);
+  const body = wholeBody(response, maxBodyBytes, what);
   try {
-    return JSON.parse(response.body.toString());
+    return JSON.parse(body.toString());
   } catch {
     throw new ProbeFailure('PROTOCOL', `${what} did not answer JSON`);
   }
@@ -115,7 +119,7 @@ export function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps:
   return {
     async probe(ctx) {
       const base = spec.powerdns.api.replace(/\/+$/, '');
-      const zone = (await getJson(ctx, `${base}/api/v1/servers/${spec.powerdns.server}/zones/${zoneName}`, { 'X-API-Key': spec.powerdns.apiKey }, 'PowerDNS API')) as PdnsZone;
+      const zone = (await getJson(ctx, `${base}/api/v1/servers/${spec.powerdns.server}/zones/${zoneName}`, { 'X-API-Key': spec.powerdns.apiKey }, 'PowerDNS API', spec.maxBodyBytes)) as PdnsZone;
       if (!Array.isArray(zone.rrsets)) throw new ProbeFailure('PROTOCOL', 'PowerDNS API zone has no rrsets');
       const api = normalizeRrsets(zone.rrsets);
       // The SOA is compared by serial (against edited_serial), not by content.
@@ -150,14 +154,14 @@ export function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps:
       if (spec.intended) {
         const intended = normalizeRrsets(
           spec.intended.url
-            ? (((await getJson(ctx, spec.intended.url, spec.intended.headers ?? {}, 'intended records')) as { rrsets?: Array<z.infer<typeof rrsetInput>> }).rrsets ?? [])
+            ? (((await getJson(ctx, spec.intended.url, spec.intended.headers ?? {}, 'intended records', spec.maxBodyBytes)) as { rrsets?: Array<z.infer<typeof rrsetInput>> }).rrsets ?? [])
             : (spec.intended.rrsets ?? []),
         );
         const diff = diffRrsets(intended, compared, 'PowerDNS API vs intended');
         Object.assign(observations, { 'intended.missing': diff.missing.length, 'intended.extra': diff.extra.length, 'intended.ttl.mismatch': diff.ttl.length });
         differences.push(...diff.missing, ...diff.extra, ...diff.ttl);
       }
-      if (spec.syncStatus) Object.assign(observations, await syncStatus(ctx, spec.syncStatus, zoneName, differences));
+      if (spec.syncStatus) Object.assign(observations, await syncStatus(ctx, spec.syncStatus, zoneName, differences, spec.maxBodyBytes));
 
       const message = differences.length
         ? `${zoneName}: ${missing} missing, ${extra} extra, ${ttl} TTL mismatches on the wire${serialsAgree ? '' : ', serials differ'}; ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}`
@@ -171,8 +175,8 @@ export function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps:
   };
 }
 
-async function syncStatus(ctx: ProbeContext, config: NonNullable<ZoneSyncSpec['syncStatus']>, zoneName: string, differences: string[]): Promise<Observations> {
-  const body = (await getJson(ctx, config.url, config.headers ?? {}, 'ScaiDNS sync-status')) as { zones?: Array<{ zone?: string; name?: string; status?: string; last_synced_at?: string }> };
+async function syncStatus(ctx: ProbeContext, config: NonNullable<ZoneSyncSpec['syncStatus']>, zoneName: string, differences: string[], maxBodyBytes: number): Promise<Observations> {
+  const body = (await getJson(ctx, config.url, config.headers ?? {}, 'ScaiDNS sync-status', maxBodyBytes)) as { zones?: Array<{ zone?: string; name?: string; status?: string; last_synced_at?: string }> };
   const zones = Array.isArray(body.zones) ? body.zones : [];
   const now = ctx.clock.now();
   const failed = zones.filter((zone) => zone.status === 'failed').map((zone) => zone.zone ?? zone.name ?? '?');

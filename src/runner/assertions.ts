@@ -81,8 +81,19 @@ export function parseAssertion(expr: string): ParsedAssertion {
   return { subject, operator, expected };
 }
 
+/**
+ * Whether `pattern` matches anywhere in `text`, the same way every time: a
+ * `/g` or `/y` pattern's test() starts at the lastIndex its previous match
+ * left, so a parsed assertion used for several list items or runs would
+ * answer by the order it saw them in.
+ */
+function matchesText(pattern: RegExp, text: string): boolean {
+  pattern.lastIndex = 0;
+  return pattern.test(text);
+}
+
 function equals(actual: ObservationValue, expected: ObservationValue | RegExp): boolean {
-  if (expected instanceof RegExp) return typeof actual === 'string' && expected.test(actual);
+  if (expected instanceof RegExp) return typeof actual === 'string' && matchesText(expected, actual);
   if (Array.isArray(actual)) return Array.isArray(expected) && JSON.stringify(actual) === JSON.stringify(expected);
   if (typeof actual === 'number' && typeof expected === 'string') return String(actual) === expected;
   if (typeof actual === 'string' && typeof expected === 'number') return actual === String(expected);
@@ -91,7 +102,7 @@ function equals(actual: ObservationValue, expected: ObservationValue | RegExp): 
 
 function contains(actual: ObservationValue, expected: ObservationValue | RegExp): boolean {
   if (Array.isArray(actual)) return actual.some((item) => equals(item, expected));
-  if (typeof actual === 'string') return expected instanceof RegExp ? expected.test(actual) : actual.includes(String(expected));
+  if (typeof actual === 'string') return expected instanceof RegExp ? matchesText(expected, actual) : actual.includes(String(expected));
   return false;
 }
 
@@ -105,7 +116,7 @@ function compare(operator: Operator, actual: ObservationValue, expected: Observa
       return contains(actual, expected);
     case 'matches': {
       const pattern = expected instanceof RegExp ? expected : new RegExp(String(expected));
-      return typeof actual === 'string' ? pattern.test(actual) : Array.isArray(actual) && actual.some((item) => pattern.test(item));
+      return typeof actual === 'string' ? matchesText(pattern, actual) : Array.isArray(actual) && actual.some((item) => matchesText(pattern, item));
     }
     default: {
       if (typeof actual !== 'number' || typeof expected !== 'number' || Number.isNaN(actual)) return false;
@@ -117,15 +128,16 @@ function compare(operator: Operator, actual: ObservationValue, expected: Observa
   }
 }
 
+/** One parsed assertion against observations; one the probe did not produce fails (actual null). */
+export function checkAssertion(parsed: ParsedAssertion, observations: Observations): { ok: boolean; actual: ObservationValue } {
+  const present = Object.hasOwn(observations, parsed.subject);
+  const actual = present ? (observations[parsed.subject] ?? null) : null;
+  return { ok: present && compare(parsed.operator, actual, parsed.expected), actual };
+}
+
 /** Evaluates assertions; an observation the probe did not produce fails the assertion (actual null). */
 export function evaluateAssertions(assertions: Assertion[], observations: Observations): AssertionOutcome[] {
-  return assertions.map(({ expr, soft }) => {
-    const parsed = parseAssertion(expr);
-    const actual = Object.hasOwn(observations, parsed.subject) ? (observations[parsed.subject] ?? null) : null;
-    const present = Object.hasOwn(observations, parsed.subject);
-    const ok = present && compare(parsed.operator, actual, parsed.expected);
-    return { expr, ok, actual, soft };
-  });
+  return assertions.map(({ expr, soft }) => ({ expr, soft, ...checkAssertion(parseAssertion(expr), observations) }));
 }
 
 /** "latency < 200ms (was 312)" — for run messages. */

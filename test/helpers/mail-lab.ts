@@ -36,8 +36,11 @@ export interface TestMailLab {
   stop(): Promise<void>;
 }
 
-/** A private Dovecot + ingress + ScaiSend stand-in on free ports, in a fresh directory. */
-export async function startTestMailLab(users: Record<string, string> = USERS): Promise<TestMailLab> {
+/**
+ * A private Dovecot + ingress + ScaiSend stand-in on free ports, in a fresh directory;
+ * with `imapTls`, Dovecot offers STARTTLS with test/fixtures/tls/valid-cert.pem.
+ */
+export async function startTestMailLab(users: Record<string, string> = USERS, options: { imapTls?: boolean } = {}): Promise<TestMailLab> {
   const temp = await makeTempDir('scaiprobe-mail-');
   const scaisend = createScaiSendStandIn();
   const ports = { ...DEFAULT_LAB_PORTS, imap: await freePort(), smtp: await freePort() };
@@ -46,7 +49,7 @@ export async function startTestMailLab(users: Record<string, string> = USERS): P
   try {
     const [key, cert, testCa] = await Promise.all(['server-key.pem', 'valid-cert.pem', 'test-ca.pem'].map((file) => readFile(new URL(file, TLS_FIXTURES), 'utf8')));
     const submission = { port: submissionPort, tls: { key: key ?? '', cert: cert ?? '' }, users: { [SUBMISSION_USER.user]: SUBMISSION_USER.pass } };
-    lab = await startMailLab({ dir: temp.dir, ports, scaisend }, users, { submission });
+    lab = await startMailLab({ dir: temp.dir, ports, scaisend }, users, { submission, ...(options.imapTls ? { imapTls: submission.tls } : {}) });
     const { url } = await scaisend.listen(0);
     const running = lab;
     return {

@@ -196,3 +196,19 @@ test('a session cookie or auth challenge from the target is never stored as an o
     server.close();
   }
 });
+
+test('a body cut at maxBodyBytes yields no body, size or json.* to assert on, and the run says why', async () => {
+  // {"status":"ready"} is 18 bytes: 8 of them were once reported as body.size 8, and `body.size < 10` passed.
+  const results = await runYaml(`probes:
+  - { name: cut, kind: http, url: "${sendUrl}/ready", maxBodyBytes: 8, expect: ["status == 200", "body.size < 10"] }
+  - { name: whole, kind: http, url: "${sendUrl}/ready", maxBodyBytes: 18, expect: ["json.status == \\"ready\\"", "body.truncated == false"] }
+`);
+  const cut = results.get('cut');
+  assert.equal(cut?.status, 'fail');
+  assert.match(cut?.message ?? '', /body exceeds maxBodyBytes \(8\)/);
+  assert.deepEqual(cut?.assertions.map((a) => a.ok), [true, false]);
+  assert.equal(cut?.observations['body.truncated'], true);
+  for (const name of ['body', 'body.size', 'json.valid', 'json.status']) assert.equal(Object.hasOwn(cut?.observations ?? {}, name), false, name);
+  const whole = results.get('whole');
+  assert.equal(whole?.status, 'pass', whole?.message);
+});

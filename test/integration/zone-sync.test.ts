@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { zoneSyncKind } from '../../src/probers/zone-sync.ts';
+import { ProbeFailure } from '../../src/net/errors.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { startPdnsPair, mountDnsSwitches, type PdnsLab } from '../../src/lab/pdns.ts';
 import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
@@ -74,6 +75,11 @@ describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in',
     const m = await run();
     assert.equal(m.observations['serial.agree'], false);
     assert.equal(m.observations[`serial.${(raw.servers as string[])[1]}`], 1);
+  });
+
+  test('a PowerDNS zone bigger than maxBodyBytes fails the run naming the limit (not "did not answer JSON")', async () => {
+    const limited = zoneSyncKind.create(dnsSpec(zoneSyncKind, { ...raw, maxBodyBytes: 256 }, ['missing == 0']), dnsDeps());
+    await assert.rejects(runOnce(limited), (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL' && /^PowerDNS API: body exceeds maxBodyBytes \(256\)$/.test(error.message));
   });
 
   test('ScaiDNS sync-status: failed and stale zones', async () => {

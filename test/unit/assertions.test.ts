@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateAssertions, parseAssertion, parseLiteral } from '../../src/runner/assertions.ts';
+import { checkAssertion, evaluateAssertions, parseAssertion, parseLiteral } from '../../src/runner/assertions.ts';
 import { parseDuration, formatDuration } from '../../src/util/duration.ts';
 
 test('durations parse to milliseconds and reject non-durations', () => {
@@ -73,4 +73,16 @@ test('evaluation of every operator, with the actual value kept', () => {
 test('a numeric comparison against a string observation fails instead of coercing', () => {
   const [result] = evaluateAssertions([{ expr: 'status < 400', soft: false }], { status: 'n/a' });
   assert.equal(result?.ok, false);
+});
+
+test('a /g or /y regex answers the same for every list item and every evaluation of one parsed assertion', () => {
+  // test() of a global or sticky regex starts where its last match ended: "ab" matched once, then not.
+  for (const expr of ['names matches /b/g', 'names contains /b/g', 'name matches /b/g', 'name == /b/g', 'name matches /a/y']) {
+    const parsed = parseAssertion(expr);
+    const observations = { names: ['ab', 'ab'], name: 'ab' };
+    const answers = [1, 2, 3].map(() => checkAssertion(parsed, observations).ok);
+    assert.deepEqual(answers, [true, true, true], expr);
+  }
+  const sticky = parseAssertion('name matches /b/y');
+  assert.deepEqual([1, 2].map(() => checkAssertion(sticky, { name: 'ab' }).ok), [false, false], '/y still anchors at the start');
 });
