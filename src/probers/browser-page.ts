@@ -69,10 +69,11 @@ export function allowList(entries: Iterable<string>): (href: string) => boolean 
 /**
  * Lets the context's pages reach only what `mayFetch` allows; everything else
  * is aborted and recorded in `blocked`, so a page never reaches a host the
- * probe did not name. WebSockets, which Playwright's HTTP routing does not
- * see, are held to the same list.
+ * probe did not name. Where scripts run, WebSockets, which Playwright's HTTP
+ * routing does not see, are held to the same list (routing them costs every
+ * page an injected script, so a context without scripts goes without).
  */
-export async function restrictRequests(context: BrowserContext, mayFetch: (href: string) => boolean, blocked: string[]): Promise<(page: Page) => Promise<void>> {
+export async function restrictRequests(context: BrowserContext, mayFetch: (href: string) => boolean, blocked: string[], options: { scripts: boolean }): Promise<(page: Page) => Promise<void>> {
   const block = (href: string) => {
     if (blocked.length < 20) blocked.push(href.slice(0, 200));
   };
@@ -81,13 +82,15 @@ export async function restrictRequests(context: BrowserContext, mayFetch: (href:
     block(route.request().url());
     await route.abort('blockedbyclient');
   });
-  await context.routeWebSocket(/.*/, (socket) => {
-    // A WebSocket is allowed when an HTTP request to its host would be.
-    const asHttp = socket.url().replace(/^ws/i, 'http');
-    if (mayFetch(asHttp)) return socket.connectToServer();
-    block(socket.url());
-    return socket.close({ code: 1008, reason: 'blocked by the probe' });
-  });
+  if (options.scripts) {
+    await context.routeWebSocket(/.*/, (socket) => {
+      // A WebSocket is allowed when an HTTP request to its host would be.
+      const asHttp = socket.url().replace(/^ws/i, 'http');
+      if (mayFetch(asHttp)) return socket.connectToServer();
+      block(socket.url());
+      return socket.close({ code: 1008, reason: 'blocked by the probe' });
+    });
+  }
   /*
    * Playwright does not route the hops of a redirect the browser follows, so a
    * tracked link could still redirect anywhere. Chromium's own Fetch domain

@@ -87,6 +87,8 @@ interface OpenedMail {
 /** The contexts a run opened: all closed at its end, or at once when its deadline passes. */
 class RunContexts {
   private readonly open: BrowserContext[] = [];
+  /** Whether each context runs scripts. */
+  private readonly scripts = new WeakMap<BrowserContext, boolean>();
   /** Requests aborted in any of the run's contexts. */
   readonly blocked: string[] = [];
   /** Milliseconds spent starting Chromium and opening contexts. */
@@ -100,13 +102,13 @@ class RunContexts {
   /** A context whose pages reach only what `mayFetch` allows; `guard` must be applied to each page navigated. */
   async restricted(javaScriptEnabled: boolean, mayFetch: (href: string) => boolean): Promise<{ context: BrowserContext; guard: (page: Page) => Promise<void> }> {
     const context = await this.start(javaScriptEnabled);
-    const guard = await restrictRequests(context, mayFetch, this.blocked);
+    const guard = await restrictRequests(context, mayFetch, this.blocked, { scripts: javaScriptEnabled });
     return { context, guard };
   }
 
   /** Restricts a context opened by start() (and its `page`) once what it may reach is known. */
   async restrict(context: BrowserContext, mayFetch: (href: string) => boolean, page: Page): Promise<void> {
-    const guard = await restrictRequests(context, mayFetch, this.blocked);
+    const guard = await restrictRequests(context, mayFetch, this.blocked, { scripts: this.scripts.get(context) ?? true });
     await guard(page);
   }
 
@@ -117,6 +119,7 @@ class RunContexts {
     const context = await openContext(this.shared, this.ctx, { viewport: { width: 1024, height: 768 }, javaScriptEnabled, serviceWorkers: 'block' });
     this.startMs += this.ctx.clock.monotonic() - started;
     this.open.push(context);
+    this.scripts.set(context, javaScriptEnabled);
     if (this.ctx.signal.aborted) await this.close();
     return context;
   }

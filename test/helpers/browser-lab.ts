@@ -54,7 +54,8 @@ export async function startBrowserLab(): Promise<BrowserLab> {
     }
   };
 
-  const browserProbe = (raw: Record<string, unknown>, expect: string[] = ['failed == 0'], timeoutMs = 20_000) => {
+  // Chromium on a busy test host takes seconds per page.
+  const browserProbe = (raw: Record<string, unknown>, expect: string[] = ['failed == 0'], timeoutMs = 30_000) => {
     const spec = { ...specFor(browserKind, { screenshots: { dir: shots.dir }, ...raw }, expect), name: 'browser-test', timeout: timeoutMs } as BrowserSpec & CommonProbeSpec;
     const prober = browserKind.create(spec, deps(recent));
     probers.push(prober);
