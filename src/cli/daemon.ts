@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.ts';
 import { Store } from '../store/store.ts';
+import { DaemonLock } from '../store/daemon-lock.ts';
 import { Engine } from '../runner/engine.ts';
 import { Scheduler } from '../runner/scheduler.ts';
 import { ProbeMetrics } from '../server/metrics.ts';
@@ -38,9 +39,27 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const { clock, logger } = deps;
   const alertingSections = readAlertingSections(config);
   const reports = parseReportsConfig(config.sections.reports, config.files, config.server);
+  const store = new Store(config.store.path, clock);
+  let stopForLostLock = () => {};
+  const lock = new DaemonLock({
+    db: store.db,
+    path: config.store.path,
+    clock,
+    onLost: (holder) => {
+      logger.error({ pid: holder?.pid, host: holder?.host }, 'another scaiprobe daemon took this database over (this one missed its heartbeats); stopping');
+      stopForLostLock();
+    },
+    onError: (error) => logger.error({ err: error }, 'daemon lock heartbeat could not be written'),
+  });
+  try {
+    const { replaced, reason } = lock.acquire();
+    if (replaced) logger.warn({ pid: replaced.pid, host: replaced.host, reason }, 'the previous daemon on this database is gone; taking it over');
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const http = createHttpClient();
   await http.warmUp?.();
-  const store = new Store(config.store.path, clock);
   const metrics = new ProbeMetrics();
   const shutdown = new AbortController();
   const engine = new Engine(config.probes.filter((p) => p.enabled !== false), {
@@ -108,7 +127,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   logger.info({ url: server.url, probes: engine.specs().length, db: config.store.path }, 'scaiprobe is running');
 
   let stopping: Promise<void> | undefined;
-  return {
+  const daemon: Daemon = {
     url: server.url,
     store,
     engine,
@@ -126,10 +145,13 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
         events.close();
         await server.close();
         await reportBrowser.close();
+        lock.release();
         store.close();
         logger.info('scaiprobe stopped');
       })();
       return stopping;
     },
   };
+  stopForLostLock = () => void daemon.stop();
+  return daemon;
 }

@@ -150,6 +150,48 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       ALTER TABLE probes ADD COLUMN removed_at INTEGER;
     `,
   },
+  {
+    version: 5,
+    // SQLite cannot change a CHECK constraint in place: the outbox is rebuilt, rows kept.
+    name: 'outbox leases, failed notifications and the receiver answer; the daemon lock',
+    sql: `
+      CREATE TABLE alert_outbox_v5 (
+        id INTEGER PRIMARY KEY,
+        idempotency_key TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        event TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed', 'expired')),
+        last_status INTEGER,
+        last_error TEXT,
+        last_response TEXT,
+        finished_at INTEGER,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        UNIQUE (idempotency_key, channel)
+      );
+      INSERT INTO alert_outbox_v5 (id, idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, attempts, status, last_status, last_error, finished_at)
+        SELECT id, idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, attempts, status, last_status, last_error, finished_at FROM alert_outbox;
+      DROP TABLE alert_outbox;
+      ALTER TABLE alert_outbox_v5 RENAME TO alert_outbox;
+      CREATE INDEX alert_outbox_due ON alert_outbox (status, next_attempt_at);
+      CREATE INDEX alert_outbox_lane ON alert_outbox (channel, status, next_attempt_at);
+      CREATE INDEX alert_outbox_order ON alert_outbox (alert_id, channel, status, id);
+      CREATE TABLE daemon_lock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        owner TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {
