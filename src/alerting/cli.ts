@@ -40,13 +40,19 @@ export async function runAlertCommand(args: string[], out: NodeJS.WritableStream
   try {
     const alerts = new AlertService({ store, clock: systemClock, logger: pino({ level: 'silent' }), config: sections.alerts });
     const key = alerts.sendTest(channelName);
-    await alerts.outbox.flush(Number(values.timeout) * 1000);
-    const row = alerts.outbox.rows({ limit: 50 }).find((r) => r.key === key && r.channel === channelName);
+    const queued = alerts.outbox.find(key, channelName);
+    // Only this notification: the daemon's rows are the daemon's to send.
+    const row = queued ? await alerts.outbox.deliverOwn(queued.id, Number(values.timeout) * 1000) : undefined;
+    const attempts = `${row?.attempts ?? 0} attempt${row?.attempts === 1 ? '' : 's'}`;
     if (row?.status === 'delivered') {
-      out.write(`delivered to ${channelName} (HTTP ${row.lastStatus}, ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}); idempotency key ${key}\n`);
+      out.write(`delivered to ${channelName} (HTTP ${row.lastStatus}, ${attempts}); idempotency key ${key}\n`);
       return 0;
     }
-    out.write(`not delivered to ${channelName} yet: ${row?.lastError ?? 'no attempt'} after ${row?.attempts ?? 0} attempt(s); it stays in the outbox (${row?.status ?? 'unknown'}) and the daemon keeps retrying\n`);
+    if (row?.status === 'failed' || row?.status === 'expired') {
+      out.write(`not delivered to ${channelName}: ${row.lastError ?? row.status} after ${attempts}${row.lastResponse ? `, the receiver answered: ${row.lastResponse}` : ''}; it is marked ${row.status} and not retried\n`);
+      return 1;
+    }
+    out.write(`not delivered to ${channelName} yet: ${row?.lastError ?? 'no attempt'} after ${attempts}; it stays in the outbox (${row?.status ?? 'unknown'}) and the daemon keeps retrying\n`);
     return 1;
   } finally {
     store.close();

@@ -65,7 +65,10 @@ export const alertsSchema = z.strictObject({
       expireAfter: duration().default(24 * 3_600_000),
       initialBackoff: duration().default(1000),
       maxBackoff: duration().default(5 * 60_000),
+      /** Attempts per channel at once. */
       concurrency: z.number().int().min(1).max(64).default(8),
+      /** Attempts a permanent client error (4xx other than 408, 409, 425, 429) gets before the notification is marked failed. */
+      clientErrorAttempts: z.number().int().min(1).max(100).default(3),
     })
     .prefault({}),
 });

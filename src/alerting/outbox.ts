@@ -1,8 +1,21 @@
+import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
+import { processAlive, thisHost } from '../util/process-alive.ts';
 import type { AlertsConfig, ChannelConfig } from './config.ts';
 import { headersFor, outgoingBody, serialize, type Notification } from './channels.ts';
+import { fetchTransport, judge, type Outcome, type Transport } from './delivery.ts';
+import { Lane } from './lane.ts';
+
+export { fetchTransport, retryAfterMs, type SendResult, type Transport } from './delivery.ts';
+
+export const OUTBOX_STATUSES = ['pending', 'delivered', 'failed', 'expired'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+
+export function isOutboxStatus(text: string): text is OutboxStatus {
+  return (OUTBOX_STATUSES as readonly string[]).includes(text);
+}
 
 export interface OutboxRow {
   id: number;
@@ -14,33 +27,30 @@ export interface OutboxRow {
   expiresAt: number;
   nextAttemptAt: number;
   attempts: number;
-  status: 'pending' | 'delivered' | 'expired';
+  status: OutboxStatus;
   lastStatus: number | null;
   lastError: string | null;
+  /** The start of the receiver's answer to the last attempt that was not a 2xx. */
+  lastResponse: string | null;
   finishedAt: number | null;
+  /** Who is sending it right now (`pid@host/…`), and until when that claim holds. */
+  leaseOwner: string | null;
+  leaseUntil: number | null;
 }
 
-export type SendResult = { status: number; retryAfter?: string | null } | { error: string };
-/** One HTTP attempt; injectable for tests, real fetch by default. */
-export type Transport = (url: string, init: { headers: Record<string, string>; body: string; timeoutMs: number }) => Promise<SendResult>;
+/** A lease outlives the attempt it covers (the channel's timeout) by this much, so only a stalled or dead sender loses one. */
+const LEASE_MARGIN_MS = 30_000;
+/**
+ * A row of a channel this configuration does not have is left alone until it
+ * has been due this long: whoever queued it (an `alert test` with another
+ * configuration) is still trying it before then.
+ */
+const FOREIGN_ROW_GRACE_MS = 60_000;
 
-export const fetchTransport: Transport = async (url, init) => {
-  try {
-    const response = await fetch(url, { method: 'POST', headers: init.headers, body: init.body, signal: AbortSignal.timeout(init.timeoutMs), redirect: 'manual' });
-    await response.arrayBuffer().catch(() => undefined);
-    return { status: response.status, retryAfter: response.headers.get('retry-after') };
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return { error: cause?.code ?? cause?.message ?? (error as Error).message };
-  }
-};
-
-/** Retry-After as seconds or an HTTP date; milliseconds from now, or undefined. */
-export function retryAfterMs(value: string | null | undefined, now: number): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+interface Claimed {
+  row: OutboxRow;
+  body: string;
+  channel: ChannelConfig;
 }
 
 function rowOf(r: Record<string, unknown>): OutboxRow {
@@ -54,10 +64,55 @@ function rowOf(r: Record<string, unknown>): OutboxRow {
     expiresAt: r.expires_at as number,
     nextAttemptAt: r.next_attempt_at as number,
     attempts: r.attempts as number,
-    status: r.status as OutboxRow['status'],
+    status: r.status as OutboxStatus,
     lastStatus: (r.last_status as number | null) ?? null,
     lastError: (r.last_error as string | null) ?? null,
+    lastResponse: (r.last_response as string | null) ?? null,
     finishedAt: (r.finished_at as number | null) ?? null,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseUntil: (r.lease_until as number | null) ?? null,
+  };
+}
+
+/** `pid@host/…` of a lease owner; undefined for an owner written some other way. */
+function ownerProcess(owner: string): { pid: number; host: string } | undefined {
+  const match = /^(\d+)@(.+)\/[^/]*$/.exec(owner);
+  return match?.[1] && match[2] ? { pid: Number(match[1]), host: match[2] } : undefined;
+}
+
+/**
+ * What may be claimed: pending, due, not expired, not leased by a live claim,
+ * and first in line for its alert and channel, so a resolution never overtakes
+ * the firing (or reminder) queued before it. Tests are not part of any alert's story.
+ */
+const CLAIMABLE = `o.status = 'pending' AND o.next_attempt_at <= @now AND o.expires_at > @now
+  AND (o.lease_until IS NULL OR o.lease_until <= @now)
+  AND (o.event = 'test' OR NOT EXISTS (
+    SELECT 1 FROM alert_outbox e WHERE e.alert_id = o.alert_id AND e.channel = o.channel AND e.status = 'pending' AND e.id < o.id AND e.event != 'test'))`;
+
+function statements(db: Database) {
+  return {
+    insert: db.prepare(
+      `INSERT OR IGNORE INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // Read without a write lock: most pumps find nothing, and must not queue behind writers for that.
+    laneHasWork: db.prepare(
+      `SELECT 1 FROM alert_outbox WHERE channel = @channel AND status = 'pending' AND (next_attempt_at <= @now OR expires_at <= @now) AND (lease_until IS NULL OR lease_until <= @now) LIMIT 1`,
+    ),
+    expireOverdue: db.prepare(
+      `UPDATE alert_outbox SET status = 'expired', finished_at = @now, last_error = coalesce(last_error, 'expired before the first attempt'), lease_owner = NULL, lease_until = NULL
+       WHERE channel = @channel AND status = 'pending' AND expires_at <= @now AND (lease_until IS NULL OR lease_until <= @now)`,
+    ),
+    nextInLane: db.prepare(`SELECT o.* FROM alert_outbox o WHERE o.channel = @channel AND ${CLAIMABLE} ORDER BY o.next_attempt_at, o.id LIMIT 1`),
+    claimableById: db.prepare(`SELECT o.* FROM alert_outbox o WHERE o.id = @id AND ${CLAIMABLE}`),
+    lease: db.prepare('UPDATE alert_outbox SET lease_owner = @owner, lease_until = @until WHERE id = @id'),
+    settle: db.prepare(
+      `UPDATE alert_outbox SET status = @status, attempts = attempts + 1, last_status = @lastStatus, last_error = @lastError, last_response = @answer,
+         next_attempt_at = @next, finished_at = @finished, lease_owner = NULL, lease_until = NULL
+       WHERE id = @id AND lease_owner = @owner`,
+    ),
+    byId: db.prepare('SELECT * FROM alert_outbox WHERE id = ?'),
+    byKey: db.prepare('SELECT * FROM alert_outbox WHERE idempotency_key = ? AND channel = ?'),
   };
 }
 
@@ -66,9 +121,17 @@ function rowOf(r: Record<string, unknown>): OutboxRow {
  * crash (even kill -9) loses nothing — the next process picks up every
  * pending row. Delivery is at-least-once; the Idempotency-Key lets receivers
  * drop a repeat after a crash between their 2xx and our commit.
+ *
+ * A row is leased (owner and expiry, in one write transaction) before it is
+ * sent, so no row is ever in flight twice, whatever the number of processes
+ * on the database. Each channel drains in its own lane.
  */
 export class Outbox {
-  private draining: Promise<number> | undefined;
+  /** This instance's lease owner: `pid@host/random` (the pid lets a restarted daemon free a dead process's leases at once). */
+  readonly owner: string;
+  private readonly sql: ReturnType<typeof statements>;
+  private readonly lanes: Map<string, Lane<Claimed>>;
+  private attempted = 0;
 
   constructor(
     private readonly deps: {
@@ -80,7 +143,21 @@ export class Outbox {
       transport?: Transport;
       random?: () => number;
     },
-  ) {}
+  ) {
+    this.owner = `${process.pid}@${thisHost()}/${randomUUID().slice(0, 8)}`;
+    this.sql = statements(deps.db);
+    this.lanes = new Map(
+      deps.channels.map((channel) => [
+        channel.name,
+        new Lane<Claimed>({
+          slots: deps.delivery.concurrency,
+          claim: () => this.claimNext(channel),
+          send: (claimed) => this.attempt(claimed),
+          onError: (error) => deps.logger.error({ err: error, channel: channel.name }, 'alert delivery could not use the outbox'),
+        }),
+      ]),
+    );
+  }
 
   channel(name: string): ChannelConfig | undefined {
     return this.deps.channels.find((c) => c.name === name);
@@ -89,13 +166,10 @@ export class Outbox {
   /** Writes the notification for each channel (inside the caller's transaction when there is one). Duplicates are ignored. */
   enqueue(notification: Notification, channels: string[]): void {
     const now = this.deps.clock.now();
-    const insert = this.deps.db.prepare(
-      `INSERT OR IGNORE INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
     for (const name of channels) {
       const channel = this.channel(name);
       if (!channel) continue;
-      insert.run(notification.key, notification.alert.id, name, notification.event, serialize(channel, notification), now, now + this.deps.delivery.expireAfter, now);
+      this.sql.insert.run(notification.key, notification.alert.id, name, notification.event, serialize(channel, notification), now, now + this.deps.delivery.expireAfter, now);
     }
   }
 
@@ -106,74 +180,164 @@ export class Outbox {
     return Math.round(base * (0.5 + 0.5 * (this.deps.random ?? Math.random)()));
   }
 
-  /** Sends what is due; concurrent calls share one pass. Returns how many rows it attempted. */
-  drain(): Promise<number> {
-    this.draining ??= this.drainOnce().finally(() => {
-      this.draining = undefined;
-    });
-    return this.draining;
+  private lease(found: Record<string, unknown>, channel: ChannelConfig, now: number): Claimed {
+    const until = now + channel.timeout + LEASE_MARGIN_MS;
+    this.sql.lease.run({ owner: this.owner, until, id: found.id });
+    return { row: rowOf({ ...found, lease_owner: this.owner, lease_until: until }), body: found.body as string, channel };
   }
 
-  private async drainOnce(): Promise<number> {
-    const { db, clock, delivery } = this.deps;
-    const now = clock.now();
-    db.prepare(`UPDATE alert_outbox SET status = 'expired', finished_at = ?, last_error = coalesce(last_error, 'expired before the first attempt') WHERE status = 'pending' AND expires_at <= ?`).run(now, now);
-    const due = (db.prepare(`SELECT * FROM alert_outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`).all(now, delivery.concurrency * 50) as Array<Record<string, unknown>>).map(
-      (r) => ({ row: rowOf(r), body: r.body as string }),
-    );
-    let index = 0;
-    const worker = async () => {
-      for (let item = due[index++]; item; item = due[index++]) await this.attempt(item.row, item.body);
-    };
-    await Promise.all(Array.from({ length: Math.min(delivery.concurrency, due.length) }, worker));
-    return due.length;
-  }
-
-  private async attempt(row: OutboxRow, body: string): Promise<void> {
+  /** The channel's next row in line, leased to us; expires what outlived `expireAfter` on the way. */
+  private claimNext(channel: ChannelConfig): Claimed | undefined {
     const { db, clock, logger } = this.deps;
-    const channel = this.channel(row.channel);
-    const now = clock.now();
-    if (!channel) {
-      db.prepare(`UPDATE alert_outbox SET status = 'expired', finished_at = ?, last_error = ? WHERE id = ?`).run(now, `channel ${row.channel} is no longer configured`, row.id);
-      return;
-    }
-    const payload = outgoingBody(channel, body);
-    const result = await (this.deps.transport ?? fetchTransport)(channel.url, { headers: headersFor(channel, payload, row.key, now), body: payload, timeoutMs: channel.timeout });
-    const after = clock.now();
-    const attempts = row.attempts + 1;
-    if ('status' in result && result.status >= 200 && result.status < 300) {
-      db.prepare(`UPDATE alert_outbox SET status = 'delivered', attempts = ?, last_status = ?, last_error = NULL, finished_at = ? WHERE id = ?`).run(attempts, result.status, after, row.id);
-      return;
-    }
-    const error = 'status' in result ? `HTTP ${result.status}` : result.error;
-    const honoured = 'status' in result && (result.status === 429 || result.status === 503) ? retryAfterMs(result.retryAfter, after) : undefined;
-    const next = after + (honoured ?? this.backoff(attempts));
-    if (next >= row.expiresAt) {
-      db.prepare(`UPDATE alert_outbox SET status = 'expired', attempts = ?, last_status = ?, last_error = ?, finished_at = ? WHERE id = ?`).run(attempts, 'status' in result ? result.status : null, error, after, row.id);
-      logger.error({ channel: row.channel, alert: row.alertId, attempts, error }, 'alert notification expired undelivered');
-      return;
-    }
-    db.prepare(`UPDATE alert_outbox SET attempts = ?, last_status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?`).run(attempts, 'status' in result ? result.status : null, error, next, row.id);
-    logger.warn({ channel: row.channel, alert: row.alertId, attempts, error, retryInMs: next - after }, 'alert notification not delivered yet; will retry');
+    if (!this.sql.laneHasWork.get({ channel: channel.name, now: clock.now() })) return undefined;
+    return db
+      .transaction(() => {
+        const now = clock.now();
+        const expired = this.sql.expireOverdue.run({ channel: channel.name, now }).changes;
+        if (expired > 0) logger.error({ channel: channel.name, rows: expired }, 'alert notifications expired undelivered');
+        const found = this.sql.nextInLane.get({ channel: channel.name, now }) as Record<string, unknown> | undefined;
+        return found ? this.lease(found, channel, now) : undefined;
+      })
+      .immediate();
   }
 
-  rows(options: { status?: OutboxRow['status']; limit?: number } = {}): OutboxRow[] {
+  /** One given row, leased to us, if it may be sent now. */
+  private claimRow(id: number): Claimed | undefined {
+    const { db, clock } = this.deps;
+    return db
+      .transaction(() => {
+        const now = clock.now();
+        const found = this.sql.claimableById.get({ id, now }) as Record<string, unknown> | undefined;
+        const channel = found ? this.channel(found.channel as string) : undefined;
+        return found && channel ? this.lease(found, channel, now) : undefined;
+      })
+      .immediate();
+  }
+
+  private async attempt({ row, body, channel }: Claimed): Promise<void> {
+    const { clock } = this.deps;
+    const payload = outgoingBody(channel, body);
+    const result = await (this.deps.transport ?? fetchTransport)(channel.url, { headers: headersFor(channel, payload, row.key, clock.now()), body: payload, timeoutMs: channel.timeout });
+    const attempts = row.attempts + 1;
+    const now = clock.now();
+    const outcome = judge(result, { attempts, expiresAt: row.expiresAt, now, backoff: this.backoff(attempts), clientErrorAttempts: this.deps.delivery.clientErrorAttempts });
+    this.attempted++;
+    this.settle(row, outcome, now);
+    this.report(row, attempts, outcome, now);
+  }
+
+  private settle(row: OutboxRow, outcome: Outcome, now: number): void {
+    const finished = outcome.kind === 'retry' ? null : now;
+    const failure = outcome.kind === 'delivered' ? { lastError: null, answer: null } : { lastError: outcome.error, answer: outcome.answer };
+    const changed = this.sql.settle.run({
+      id: row.id,
+      owner: this.owner,
+      status: outcome.kind === 'retry' ? 'pending' : outcome.kind,
+      lastStatus: outcome.status,
+      ...failure,
+      next: outcome.kind === 'retry' ? outcome.at : row.nextAttemptAt,
+      finished,
+    }).changes;
+    // Only a sender stalled past its lease gets here; the row is someone else's now, and their attempt counts.
+    if (changed === 0) this.deps.logger.warn({ channel: row.channel, alert: row.alertId, key: row.key }, 'alert notification lease ran out before its attempt ended; another sender has the row');
+  }
+
+  private report(row: OutboxRow, attempts: number, outcome: Outcome, now: number): void {
+    const about = { channel: row.channel, alert: row.alertId, event: row.event, attempts };
+    if (outcome.kind === 'retry') this.deps.logger.warn({ ...about, error: outcome.error, retryInMs: outcome.at - now }, 'alert notification not delivered yet; will retry');
+    if (outcome.kind === 'expired') this.deps.logger.error({ ...about, error: outcome.error }, 'alert notification expired undelivered');
+    if (outcome.kind === 'failed') this.deps.logger.error({ ...about, error: outcome.error, answer: outcome.answer }, 'alert notification failed: the receiver refused it; not retried');
+  }
+
+  /** Starts sending what is due on every channel; does not wait. */
+  pump(): void {
+    for (const lane of this.lanes.values()) lane.pump();
+  }
+
+  /**
+   * Sends what is due on every channel and resolves when those attempts have
+   * ended. Channels do not wait for one another: a lane refills as soon as
+   * one of its own attempts ends. Returns the attempts that ended meanwhile.
+   */
+  async drain(): Promise<number> {
+    const before = this.attempted;
+    this.pump();
+    await Promise.all([...this.lanes.values()].map((lane) => lane.settled()));
+    return this.attempted - before;
+  }
+
+  /** No new attempts; resolves when those in flight have ended and been recorded. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((lane) => lane.stop()));
+  }
+
+  /**
+   * Tries one row until it is delivered, failed or expired, or `timeoutMs`
+   * passes; sends nothing else (`scaiprobe alert test`). If another process
+   * holds the row, this waits for its outcome.
+   */
+  async deliverOwn(id: number, timeoutMs: number): Promise<OutboxRow | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const claimed = this.claimRow(id);
+      if (claimed) await this.attempt(claimed);
+      const row = this.row(id);
+      const left = deadline - Date.now();
+      if (!row || row.status !== 'pending' || left <= 0) return row;
+      const due = Math.max(row.nextAttemptAt, row.leaseUntil ?? 0) - this.deps.clock.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(left, Math.max(50, Math.min(due, 500)))));
+    }
+  }
+
+  /**
+   * Expires pending rows of channels this configuration does not have (a
+   * channel removed from it). Only the daemon calls this: it owns the
+   * configuration; `alert test` with another one must not touch its rows.
+   */
+  expireUnconfigured(): number {
+    const now = this.deps.clock.now();
+    const names = JSON.stringify(this.deps.channels.map((c) => c.name));
+    return this.deps.db
+      .prepare(
+        `UPDATE alert_outbox SET status = 'expired', finished_at = @now, last_error = 'channel ' || channel || ' is not in the daemon''s configuration', lease_owner = NULL, lease_until = NULL
+         WHERE status = 'pending' AND channel NOT IN (SELECT value FROM json_each(@names)) AND next_attempt_at <= @cutoff AND (lease_until IS NULL OR lease_until <= @now)`,
+      )
+      .run({ now, names, cutoff: now - FOREIGN_ROW_GRACE_MS }).changes;
+  }
+
+  /**
+   * Frees the leases of processes on this host that are gone (a daemon killed
+   * mid-send), so their rows go out now rather than when the lease runs out.
+   */
+  releaseOrphanedLeases(): number {
+    const now = this.deps.clock.now();
+    const owners = (this.deps.db.prepare(`SELECT DISTINCT lease_owner AS owner FROM alert_outbox WHERE status = 'pending' AND lease_until > ?`).all(now) as Array<{ owner: string }>).map((r) => r.owner);
+    const host = thisHost();
+    const orphaned = owners.filter((owner) => {
+      const holder = ownerProcess(owner);
+      return owner !== this.owner && holder?.host === host && !processAlive(holder.pid);
+    });
+    const release = this.deps.db.prepare(`UPDATE alert_outbox SET lease_owner = NULL, lease_until = NULL WHERE status = 'pending' AND lease_owner = ?`);
+    return orphaned.reduce((freed, owner) => freed + release.run(owner).changes, 0);
+  }
+
+  row(id: number): OutboxRow | undefined {
+    const found = this.sql.byId.get(id) as Record<string, unknown> | undefined;
+    return found ? rowOf(found) : undefined;
+  }
+
+  find(key: string, channel: string): OutboxRow | undefined {
+    const found = this.sql.byKey.get(key, channel) as Record<string, unknown> | undefined;
+    return found ? rowOf(found) : undefined;
+  }
+
+  rows(options: { status?: OutboxStatus; limit?: number } = {}): OutboxRow[] {
     return (this.deps.db.prepare(`SELECT * FROM alert_outbox WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`).all({ status: options.status ?? null, limit: options.limit ?? 100 }) as Array<Record<string, unknown>>).map(rowOf);
   }
 
-  counts(): Record<OutboxRow['status'], number> {
-    const counts = { pending: 0, delivered: 0, expired: 0 };
-    for (const r of this.deps.db.prepare('SELECT status, count(*) AS n FROM alert_outbox GROUP BY status').all() as Array<{ status: OutboxRow['status']; n: number }>) counts[r.status] = r.n;
+  counts(): Record<OutboxStatus, number> {
+    const counts = { pending: 0, delivered: 0, failed: 0, expired: 0 };
+    for (const r of this.deps.db.prepare('SELECT status, count(*) AS n FROM alert_outbox GROUP BY status').all() as Array<{ status: OutboxStatus; n: number }>) counts[r.status] = r.n;
     return counts;
-  }
-
-  /** Resolves when a drain finds nothing due (for `alert test` and shutdown). */
-  async flush(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      await this.drain();
-      if (this.counts().pending === 0) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
   }
 }

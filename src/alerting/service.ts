@@ -6,7 +6,7 @@ import type { Router } from '../server/router.ts';
 import { sendJson } from '../server/router.ts';
 import type { Indicator } from '../indicators/compute.ts';
 import { defaultRules, type AlertsConfig, type RuleConfig } from './config.ts';
-import { Outbox, type Transport } from './outbox.ts';
+import { isOutboxStatus, OUTBOX_STATUSES, Outbox, type Transport } from './outbox.ts';
 import { advance, initialState, observe, withdraw, type AlertEvent, type AlertState } from './state.ts';
 import { globMatch, suppressedBy } from './windows.ts';
 import type { Notification } from './channels.ts';
@@ -236,8 +236,8 @@ export class AlertService {
     router.add('GET', '/api/v1/alerts', ({ res }) => sendJson(res, 200, { alerts: this.list(), outbox: { counts: this.outbox.counts(), recent: this.outbox.rows({ limit: 50 }) } }));
     router.add('GET', '/api/v1/alerts/outbox', ({ res, url }) => {
       const status = url.searchParams.get('status');
-      if (status && !['pending', 'delivered', 'expired'].includes(status)) return sendJson(res, 400, { error: 'status must be pending, delivered or expired' });
-      sendJson(res, 200, { counts: this.outbox.counts(), rows: this.outbox.rows({ ...(status ? { status: status as 'pending' } : {}), limit: 500 }) });
+      if (status && !isOutboxStatus(status)) return sendJson(res, 400, { error: `status must be one of ${OUTBOX_STATUSES.join(', ')}` });
+      sendJson(res, 200, { counts: this.outbox.counts(), rows: this.outbox.rows({ ...(status && isOutboxStatus(status) ? { status } : {}), limit: 500 }) });
     });
   }
 }

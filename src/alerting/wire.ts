@@ -12,6 +12,16 @@ import { AlertService } from './service.ts';
 import type { Transport } from './outbox.ts';
 
 const TICK_MS = 1000;
+const HOUSEKEEPING_MS = 30_000;
+
+function expireUnconfigured(alerts: AlertService, logger: Logger): void {
+  try {
+    const expired = alerts.outbox.expireUnconfigured();
+    if (expired > 0) logger.error({ rows: expired }, 'alert notifications for channels not in this configuration expired');
+  } catch (error) {
+    logger.error({ err: error }, 'outbox housekeeping failed');
+  }
+}
 
 /** Validates `alerts:` and `indicators:`; throws one ConfigError with the problems of both, naming the file and key path. Call before opening anything. */
 export function readAlertingSections(config: LoadedConfig): { alerts: AlertsConfig; indicators: IndicatorsConfig } {
@@ -36,17 +46,24 @@ export function startAlerting(
   const tags = new Map(deps.engine.specs().map((spec) => [spec.name, spec.tags]));
   deps.engine.onRun((run) => {
     alerts.onRun(run, tags.get(run.probe) ?? []);
-    void alerts.outbox.drain().catch((error: unknown) => logger.error({ err: error }, 'outbox drain failed'));
+    // Each channel's lane takes what is due; nothing here waits for a receiver.
+    alerts.outbox.pump();
   });
   const timer = setInterval(() => void alerts.tick().catch((error: unknown) => logger.error({ err: error }, 'alert tick failed')), TICK_MS);
-  // Whatever was pending when the last process died goes out now.
-  void alerts.outbox.drain().catch((error: unknown) => logger.error({ err: error }, 'outbox drain failed'));
+  // The daemon owns the configuration: only it expires rows of channels that configuration does not have.
+  const housekeeping = setInterval(() => expireUnconfigured(alerts, logger), HOUSEKEEPING_MS);
+  // Whatever was pending when the last process died goes out now, its leases freed if that process is gone.
+  const freed = alerts.outbox.releaseOrphanedLeases();
+  if (freed > 0) logger.info({ rows: freed }, 'alert notifications claimed by a process that is gone are free again');
+  expireUnconfigured(alerts, logger);
+  alerts.outbox.pump();
   return {
     alerts,
     indicators,
     async stop() {
       clearInterval(timer);
-      await alerts.outbox.drain().catch(() => undefined);
+      clearInterval(housekeeping);
+      await alerts.outbox.stop();
     },
   };
 }

@@ -1,0 +1,70 @@
+/**
+ * One channel's senders: at most `slots` attempts in flight, each freed slot
+ * refilled from the outbox at once. Lanes share nothing, so a receiver that
+ * hangs until its timeout, or fails every time, holds up only its own channel.
+ */
+export class Lane<T> {
+  private active = 0;
+  private stopped = false;
+  private quiet: { promise: Promise<void>; resolve: () => void } | undefined;
+
+  constructor(
+    private readonly deps: {
+      slots: number;
+      /** The next item due, now leased to us; undefined when nothing is due. */
+      claim: () => T | undefined;
+      send: (item: T) => Promise<void>;
+      onError: (error: unknown) => void;
+    },
+  ) {}
+
+  /** Starts attempts for what is due, up to the free slots; returns how many it started. */
+  pump(): number {
+    let started = 0;
+    while (!this.stopped && this.active < this.deps.slots) {
+      let item: T | undefined;
+      try {
+        item = this.deps.claim();
+      } catch (error) {
+        // A database that cannot be written (full, locked) now: the next pump tries again.
+        this.deps.onError(error);
+        break;
+      }
+      if (item === undefined) break;
+      this.run(item);
+      started++;
+    }
+    return started;
+  }
+
+  private run(item: T): void {
+    this.active++;
+    if (!this.quiet) {
+      let resolve = () => {};
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.quiet = { promise, resolve };
+    }
+    void this.deps
+      .send(item)
+      .catch((error: unknown) => this.deps.onError(error))
+      .finally(() => {
+        this.active--;
+        this.pump();
+        if (this.active === 0) {
+          this.quiet?.resolve();
+          this.quiet = undefined;
+        }
+      });
+  }
+
+  /** Resolves once nothing is in flight: what was due has been tried (what became due meanwhile too). */
+  settled(): Promise<void> {
+    return this.quiet?.promise ?? Promise.resolve();
+  }
+
+  /** No new attempts; resolves when those in flight have ended and been recorded. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.settled();
+  }
+}
