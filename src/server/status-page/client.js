@@ -161,6 +161,20 @@
     return '<li><span class="sev ' + esc(a.severity) + '">' + esc(a.severity || '') + '</span><b>' + esc(a.rule) + '</b>' + (a.target ? ' · ' + esc(a.target) : '') +
       (a.status !== 'firing' ? ' <small>(' + esc(a.status) + ')</small>' : '') + '<br><small>' + esc(a.summary || '') + (a.firedAt ? ' · since ' + esc(new Date(a.firedAt).toLocaleString()) : '') + '</small></li>';
   }
+  // Notifications a receiver refused for good (a 4xx other than 408, 409, 425, 429) are not retried:
+  // the channel needs fixing, so they stand under the alerts with the receiver's own answer.
+  function failedItem(r) {
+    return '<li class="failed-notification"><span class="sev critical">failed</span><b>' + esc(r.channel) + '</b> · ' + esc(r.event) +
+      ' <small title="alert ' + esc(r.alertId) + '">(' + r.attempts + ' attempt' + (r.attempts === 1 ? '' : 's') + ', ' + ago(r.finishedAt) + ')</small><br><small>' +
+      esc(r.lastError || '') + (r.lastResponse ? ': ' + esc(r.lastResponse) : '') + '</small></li>';
+  }
+  function failedNotifications() {
+    api('/api/v1/alerts/outbox?status=failed', true).then(function (res) { return res.ok ? res.json() : { rows: [] }; }).then(function (body) {
+      var list = body.rows || [], n = (body.counts && body.counts.failed) || list.length;
+      $('alert-failures').innerHTML = list.length ? '<p><b>' + n + ' notification' + (n === 1 ? '' : 's') + ' failed</b> <small>(refused by the receiver; not retried)</small></p>' +
+        '<ul class="plain">' + list.slice(0, 5).map(failedItem).join('') + '</ul>' : '';
+    }).catch(function () { $('alert-failures').innerHTML = ''; });
+  }
   function indicatorItem(i) {
     var v = i.value == null ? '—' : i.unit === 'ratio' ? (i.value * 100).toFixed(2) + ' %' : i.unit === 'ms' ? dur(i.value) : String(i.value);
     return '<li><span class="sev ' + esc(i.state) + '">' + esc(i.state) + '</span><b>' + esc(i.name) + '</b> ' + esc(i.subject || '') + ' = ' + esc(v) + '<br><small>' + esc(i.reason || '') + '</small></li>';
@@ -225,6 +239,7 @@
     load().then(function () {
       if (!$('login').hidden) return;
       side('/api/v1/alerts', 'alerts', 'alerts', 'No data: alerting is not set up in this daemon.', alertItem, function (a) { return a.status && a.status !== 'ok'; });
+      failedNotifications();
       side('/api/v1/indicators', 'indicators', 'indicators', 'No data: indicators are not set up in this daemon.', indicatorItem, function (i) { return i.state !== 'ok'; });
       tenants();
       if (!started) { started = true; listen(); }
