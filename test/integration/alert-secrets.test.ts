@@ -99,7 +99,7 @@ test('routing keys and webhook secrets are added at send time, never stored; Sla
     const env2 = { HOOK_SECRET: 'webhook-secret-value', PD_ROUTING_KEY: 'routing-key-after-restart' };
     const alerts2 = new AlertService({ store: second, clock, logger, config: alertsFrom(target.url, env2) });
     await alerts2.outbox.drain();
-    assert.deepEqual(alerts2.outbox.counts(), { pending: 0, delivered: 4, expired: 0 });
+    assert.deepEqual(alerts2.outbox.counts(), { pending: 0, delivered: 4, failed: 0, expired: 0 });
     assert.ok(!storedBodies(second).includes('routing-key-after-restart'));
     second.close();
 
