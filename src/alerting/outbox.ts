@@ -96,8 +96,10 @@ function statements(db: Database) {
       `INSERT OR IGNORE INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // Read without a write lock: most pumps find nothing, and must not queue behind writers for that.
+    // Two index range scans (due, overdue); one condition with OR would read every pending row of the channel.
     laneHasWork: db.prepare(
-      `SELECT 1 FROM alert_outbox WHERE channel = @channel AND status = 'pending' AND (next_attempt_at <= @now OR expires_at <= @now) AND (lease_until IS NULL OR lease_until <= @now) LIMIT 1`,
+      `SELECT EXISTS (SELECT 1 FROM alert_outbox WHERE channel = @channel AND status = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now))
+           OR EXISTS (SELECT 1 FROM alert_outbox WHERE channel = @channel AND status = 'pending' AND expires_at <= @now AND (lease_until IS NULL OR lease_until <= @now)) AS work`,
     ),
     expireOverdue: db.prepare(
       `UPDATE alert_outbox SET status = 'expired', finished_at = @now, last_error = coalesce(last_error, 'expired before the first attempt'), lease_owner = NULL, lease_until = NULL
@@ -189,7 +191,7 @@ export class Outbox {
   /** The channel's next row in line, leased to us; expires what outlived `expireAfter` on the way. */
   private claimNext(channel: ChannelConfig): Claimed | undefined {
     const { db, clock, logger } = this.deps;
-    if (!this.sql.laneHasWork.get({ channel: channel.name, now: clock.now() })) return undefined;
+    if (!(this.sql.laneHasWork.get({ channel: channel.name, now: clock.now() }) as { work: number }).work) return undefined;
     return db
       .transaction(() => {
         const now = clock.now();

@@ -179,9 +179,10 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
         SELECT id, idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, attempts, status, last_status, last_error, finished_at FROM alert_outbox;
       DROP TABLE alert_outbox;
       ALTER TABLE alert_outbox_v5 RENAME TO alert_outbox;
-      CREATE INDEX alert_outbox_due ON alert_outbox (status, next_attempt_at);
-      CREATE INDEX alert_outbox_lane ON alert_outbox (channel, status, next_attempt_at);
-      CREATE INDEX alert_outbox_order ON alert_outbox (alert_id, channel, status, id);
+      -- Only pending rows are looked up by time or alert: partial indexes stay as small as the backlog.
+      CREATE INDEX alert_outbox_lane ON alert_outbox (channel, next_attempt_at) WHERE status = 'pending';
+      CREATE INDEX alert_outbox_expiry ON alert_outbox (channel, expires_at) WHERE status = 'pending';
+      CREATE INDEX alert_outbox_order ON alert_outbox (alert_id, channel, id) WHERE status = 'pending';
       CREATE TABLE daemon_lock (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         owner TEXT NOT NULL,
