@@ -254,3 +254,27 @@ describe('permanent client errors', () => {
     assert.deepEqual(box.counts(), { pending: 0, delivered: 1, failed: 1, expired: 0 });
   });
 });
+
+describe('migration', () => {
+  test('rows queued before leases existed are kept, pending and unleased; failed is a status now', async () => {
+    const { MIGRATIONS } = await import('../../src/store/migrations.ts');
+    const Database = (await import('better-sqlite3')).default;
+    const path = join(dir, 'old.sqlite');
+    const old = new Database(path);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const migration of MIGRATIONS.filter((m) => !/outbox leases/.test(m.name))) {
+      old.exec(migration.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(migration.version, migration.name, T0);
+    }
+    old.prepare(`INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, attempts, last_status, last_error) VALUES ('k', 'a', 'hook', 'firing', '{}', ?, ?, ?, 2, 503, 'HTTP 503')`).run(T0, T0 + 60_000, T0);
+    old.close();
+    const clock = new ManualClock(T0);
+    const box = outbox(database(clock, path), clock, async () => ({ status: 400, answer: 'nope' }), ['hook']);
+    assert.deepEqual(
+      box.rows().map((r) => [r.key, r.status, r.attempts, r.lastStatus, r.lastError, r.lastResponse, r.leaseOwner]),
+      [['k', 'pending', 2, 503, 'HTTP 503', null, null]],
+    );
+    await box.drain();
+    assert.equal(box.rows()[0]?.status, 'failed', 'its third attempt was a 400');
+  });
+});
