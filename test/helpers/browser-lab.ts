@@ -19,6 +19,8 @@ export interface BrowserLab {
   browserProbe(raw: Record<string, unknown>, expect?: string[], timeoutMs?: number): { spec: BrowserSpec & CommonProbeSpec; prober: Prober };
   /** A browser probe opening mail-lab's message in alice's INBOX; `extra` keys replace the defaults. */
   mailMode(extra?: Record<string, unknown>, expect?: string[]): { spec: BrowserSpec & CommonProbeSpec; prober: Prober };
+  /** Closes the probes made so far (each has its own Chromium): after each test, so idle browsers do not pile up. */
+  closeProbers(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,9 @@ export async function startBrowserLab(): Promise<BrowserLab> {
     sendProbeMail,
     browserProbe,
     mailMode,
+    async closeProbers() {
+      for (const prober of probers.splice(0)) await prober.close?.();
+    },
     async stop() {
       for (const prober of probers.splice(0)) await prober.close?.();
       await lab.stop();

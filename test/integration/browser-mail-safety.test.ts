@@ -32,7 +32,10 @@ describe('browser probe and untrusted mail', () => {
     await h?.stop();
     other?.server.close();
   });
-  afterEach(() => other.hits.splice(0));
+  afterEach(async () => {
+    other.hits.splice(0);
+    await h.closeProbers();
+  });
 
   const landing = (name: string) => h.landing(name);
   const sendProbeMail = (tracking: boolean, extraHtml = '') => h.sendProbeMail(tracking, extraHtml);
@@ -58,7 +61,7 @@ describe('browser probe and untrusted mail', () => {
   const UNKNOWN_TOKEN = 'sp-00000000deadbeef';
 
   test('only the message whose token the mail probe sent is opened: forged ones with its marker are passed over, never rendered', async () => {
-    const token = await sendProbeMail(true);
+    const token = await sendProbeMail(false);
     // Each arrives after the real one, so "the newest message with the marker" would be a forgery.
     await appendMessage(lab.imapPort, 'alice', forgedMail('alice', `[scaiprobe] mail-lab ${UNKNOWN_TOKEN}`, UNKNOWN_TOKEN, 'unknown-token'));
     await appendMessage(lab.imapPort, 'alice', forgedMail('alice', `[scaiprobe] mail-lab ${token}`, UNKNOWN_TOKEN, 'subject-token-only'));
@@ -72,7 +75,6 @@ describe('browser probe and untrusted mail', () => {
     assert.ok(String(o['message.subject']).endsWith(token));
     assert.equal(o['messages.rejected'], 4);
     assert.equal(o['links.ok'], 2);
-    assert.equal(o['pixel.loaded'], true);
     assert.equal(record.error, null);
     // Not a failure of the probe, but the run says what it found.
     assert.equal(record.status, 'warn', record.message);
