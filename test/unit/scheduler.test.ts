@@ -1,4 +1,4 @@
-import { mock, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Scheduler, type SchedulerOptions } from '../../src/runner/scheduler.ts';
@@ -166,6 +166,6 @@ test('a long interval is waited in steps and runs at its nominal time (injected 
   assert.deepEqual(runsAt, [start, start + every]);
   await pass(every);
   assert.deepEqual(runsAt, [start, start + every, start + 2 * every]);
-  mock.timers.reset();
+  t.mock.timers.reset();
   await scheduler.stop();
 });
