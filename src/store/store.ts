@@ -292,13 +292,15 @@ export class Store {
     return row ? rowToRun(row) : undefined;
   }
 
-  stateChanges(options: { probe?: string; subjectPrefix?: string; since?: number; tenant?: string; limit?: number } = {}): StateChange[] {
+  /** The newest `limit` state changes matching, oldest first. */
+  stateChanges(options: { probe?: string; subjectPrefix?: string; since?: number; until?: number; tenant?: string; limit?: number } = {}): StateChange[] {
     const rows = this.db
       .prepare(
-        `SELECT * FROM state_changes WHERE at >= @since AND (@probe IS NULL OR probe = @probe) AND (@tenant IS NULL OR tenant = @tenant)
-         AND (@prefix IS NULL OR substr(subject, 1, length(@prefix)) = @prefix) ORDER BY at, id LIMIT @limit`,
+        `SELECT * FROM state_changes WHERE at >= @since AND at < @until AND (@probe IS NULL OR probe = @probe) AND (@tenant IS NULL OR tenant = @tenant)
+         AND (@prefix IS NULL OR substr(subject, 1, length(@prefix)) = @prefix) ORDER BY at DESC, id DESC LIMIT @limit`,
       )
-      .all({ since: options.since ?? 0, probe: options.probe ?? null, tenant: options.tenant ?? null, prefix: options.subjectPrefix ?? null, limit: options.limit ?? 10_000 }) as Array<Record<string, unknown>>;
+      .all({ since: options.since ?? 0, until: options.until ?? Number.MAX_SAFE_INTEGER, probe: options.probe ?? null, tenant: options.tenant ?? null, prefix: options.subjectPrefix ?? null, limit: options.limit ?? 10_000 })
+      .reverse() as Array<Record<string, unknown>>;
     return rows.map((row) => ({
       id: row.id as number,
       probe: row.probe as string,
@@ -312,15 +314,15 @@ export class Store {
     }));
   }
 
-  /** Items oldest first; `newest: true` orders newest first, so `limit` keeps the latest ones. */
+  /** The newest `limit` items of a type matching, oldest first; `newest: true` answers newest first. */
   items(options: { type: string; probe?: string; tenant?: string; since?: number; until?: number; limit?: number; newest?: boolean }): StoredItem[] {
-    const order = options.newest ? 'at DESC, id DESC' : 'at, id';
     const rows = this.db
       .prepare(
         `SELECT * FROM run_items WHERE type = @type AND at >= @since AND at < @until AND (@probe IS NULL OR probe = @probe)
-         AND (@tenant IS NULL OR tenant = @tenant) ORDER BY ${order} LIMIT @limit`,
+         AND (@tenant IS NULL OR tenant = @tenant) ORDER BY at DESC, id DESC LIMIT @limit`,
       )
       .all({ type: options.type, since: options.since ?? 0, until: options.until ?? Number.MAX_SAFE_INTEGER, probe: options.probe ?? null, tenant: options.tenant ?? null, limit: options.limit ?? 100_000 }) as Array<Record<string, unknown>>;
+    if (!options.newest) rows.reverse();
     return rows.map((row) => ({
       id: row.id as number,
       runId: row.run_id as number,

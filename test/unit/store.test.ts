@@ -120,3 +120,25 @@ test('probes no longer configured leave latest() but keep their history; a probe
   assert.deepEqual(store.latest().map((p) => p.probe), ['gone', 'kept']);
   assert.deepEqual(store.removedProbes(), []);
 });
+
+test('state changes: the newest are returned (oldest first) when there are more than the limit', () => {
+  const { store } = tempStore();
+  const insert = store.db.prepare("INSERT INTO state_changes (probe, tenant, subject, from_state, to_state, at, run_id, message) VALUES ('a', 't', '', 'pass', 'fail', ?, NULL, '')");
+  store.db.transaction(() => {
+    for (let i = 0; i < 12_000; i++) insert.run(T0 + i * 1000);
+  })();
+  const changes = store.stateChanges({ tenant: 't' });
+  assert.equal(changes.length, 10_000);
+  assert.equal(changes.at(-1)?.at, T0 + 11_999 * 1000, 'the latest change is included');
+  assert.ok(changes.every((c, i) => i === 0 || (changes[i - 1]?.at ?? 0) < c.at), 'oldest first');
+  assert.equal(store.stateChanges({ until: T0 + 10 * 1000, limit: 3 }).map((c) => c.at).join(), [7, 8, 9].map((s) => T0 + s * 1000).join());
+});
+
+
+test('items: the newest are returned (oldest first) when there are more than the limit', () => {
+  const { store } = tempStore();
+  for (let i = 0; i < 5; i++) store.recordRun(run('m', T0 + i * 60_000, 'pass', 5, { items: [{ type: 'mail.message', key: `k${i}`, data: { i } }] }));
+  assert.deepEqual(store.items({ type: 'mail.message', limit: 2 }).map((item) => item.data.i), [3, 4]);
+  assert.deepEqual(store.items({ type: 'mail.message', limit: 2, newest: true }).map((item) => item.data.i), [4, 3]);
+});
+
