@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { Clock } from '../util/clock.ts';
 import type { ObservationValue, RunItem } from '../probers/types.ts';
 import type { AssertionOutcome } from '../runner/assertions.ts';
-import { migrate } from './migrations.ts';
+import { migrate, NewerSchemaError } from './migrations.ts';
 import { computeRollups, pruneOld, type RetentionConfig } from './rollups.ts';
 
 export type RunStatus = 'pass' | 'warn' | 'fail';
@@ -123,6 +123,47 @@ function rowToRun(row: RunRow): StoredRun {
   };
 }
 
+/** The database cannot be opened as it is; the file was not changed. */
+export class StoreOpenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreOpenError';
+  }
+}
+
+const CORRUPT = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
+
+/**
+ * Opens (or creates) the file and brings its schema up to date. Nothing is
+ * ever deleted or recreated here: a file that is not a database, is damaged,
+ * or comes from a newer scaiprobe is refused with a sentence naming it.
+ */
+function openDatabase(path: string): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw new StoreOpenError(openFailure(path, error), { cause: error });
+  }
+}
+
+function openFailure(path: string, error: unknown): string {
+  const { code, message } = error as { code?: string; message?: string };
+  if (error instanceof NewerSchemaError) return `the database ${path} was written by a newer scaiprobe: ${error.message}`;
+  if (code && (CORRUPT.has(code) || code.startsWith('SQLITE_CORRUPT'))) {
+    return `the database ${path} is damaged or not a database (${message}); it was left as it is: move it aside to start with an empty one, or restore a backup`;
+  }
+  return `cannot open the database ${path}: ${message ?? String(error)}`;
+}
+
 /**
  * The one SQLite file: every run committed as it finishes (WAL), with its
  * items, state changes and the probe's carried-over state in one transaction.
@@ -132,16 +173,10 @@ export class Store {
   private readonly statements;
 
   constructor(
-    path: string,
+    readonly path: string,
     private readonly clock: Clock,
   ) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = ON');
-    migrate(this.db);
+    this.db = openDatabase(path);
     this.statements = {
       insertRun: this.db.prepare(`INSERT INTO runs (uid, probe, kind, tenant, started_at, duration_ms, status, attempts, message, error_code, error_message, observations, assertions, phases)
         VALUES (@uid, @probe, @kind, @tenant, @startedAt, @durationMs, @status, @attempts, @message, @errorCode, @errorMessage, @observations, @assertions, @phases)`),

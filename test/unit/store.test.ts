@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Store, type RunRecord } from '../../src/store/store.ts';
+import { Store, StoreOpenError, type RunRecord } from '../../src/store/store.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 
@@ -140,5 +140,41 @@ test('items: the newest are returned (oldest first) when there are more than the
   for (let i = 0; i < 5; i++) store.recordRun(run('m', T0 + i * 60_000, 'pass', 5, { items: [{ type: 'mail.message', key: `k${i}`, data: { i } }] }));
   assert.deepEqual(store.items({ type: 'mail.message', limit: 2 }).map((item) => item.data.i), [3, 4]);
   assert.deepEqual(store.items({ type: 'mail.message', limit: 2, newest: true }).map((item) => item.data.i), [4, 3]);
+});
+
+
+test('a database from a newer scaiprobe is refused with a sentence naming it, and left as it is', () => {
+  const { store, path, clock } = tempStore();
+  store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'from the future', 0)").run();
+  store.close();
+  const before = readFileSync(path);
+  assert.throws(() => new Store(path, clock), (error: Error) => {
+    assert.ok(error instanceof StoreOpenError);
+    assert.match(error.message, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} was written by a newer scaiprobe.*99 \\(from the future\\).*knows up to \\d+`));
+    return true;
+  });
+  assert.deepEqual(readFileSync(path), before);
+});
+
+
+test('a damaged database is refused with its path and never overwritten', () => {
+  const { store, path, clock } = tempStore();
+  store.recordRun(run('api', T0, 'pass'));
+  store.close();
+  const notADatabase = join(dirname(path), 'garbage.db');
+  writeFileSync(notADatabase, 'this is not a database, but someone\'s notes\n'.repeat(200));
+  const damaged = readFileSync(path);
+  damaged.fill(0x5a, 100, 4096); // page 1 (the schema) scrambled, header intact
+  const damagedPath = join(dirname(path), 'damaged.db');
+  writeFileSync(damagedPath, damaged);
+  for (const file of [notADatabase, damagedPath]) {
+    const before = readFileSync(file);
+    assert.throws(() => new Store(file, clock), (error: Error) => {
+      assert.ok(error instanceof StoreOpenError, String(error));
+      assert.match(error.message, new RegExp(`the database ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged or not a database .*left as it is`));
+      return true;
+    });
+    assert.deepEqual(readFileSync(file), before, `${file} unchanged`);
+  }
 });
 
