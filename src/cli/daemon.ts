@@ -114,8 +114,8 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   });
   const maintain = () => {
     try {
-      const done = store.maintain(config.store.retention);
-      if (done.hoursRolledUp > 0 || done.runsPruned > 0) logger.info(done, 'store maintenance');
+      const { hoursRolledUp, pruned } = store.maintain(config.store.retention);
+      if (hoursRolledUp > 0 || Object.values(pruned).some((n) => n > 0)) logger.info({ hoursRolledUp, pruned }, 'store maintenance');
     } catch (error) {
       logger.error({ err: error }, 'store maintenance failed');
     }

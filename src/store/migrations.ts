@@ -258,6 +258,15 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       DROP TABLE rollups_hourly;
     `,
   },
+  {
+    version: 7,
+    name: 'retention for item states',
+    // Keys not seen for the items retention are forgotten; the ones already here count as seen now.
+    sql: `
+      ALTER TABLE item_states ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0;
+      UPDATE item_states SET seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+    `,
+  },
 ];
 
 /** A database written by a newer scaiprobe: this one does not know its schema and must not touch it. */

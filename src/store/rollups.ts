@@ -1,14 +1,4 @@
 import type { Database } from 'better-sqlite3';
-import { KEYFRAME_MAX_AGE_MS } from './run-log.ts';
-
-export interface RetentionConfig {
-  /** Raw runs and items are kept this long (ms). */
-  raw: number;
-  /** Hourly rollups are kept this long (ms). */
-  hourly: number;
-  /** Run items (probe messages, listings: what reports read) are kept this long (ms). */
-  items: number;
-}
 
 const HOUR = 3_600_000;
 /** Runs still in flight at an hour's end are stored a little later: wait this long before rolling the hour up. */
@@ -59,18 +49,4 @@ export function computeRollups(db: Database, now: number): number {
     hours++;
   }
   return hours;
-}
-
-/** Deletes raw runs and items older than the raw retention, and rollups older than theirs. Returns runs deleted. */
-export function pruneOld(db: Database, now: number, retention: RetentionConfig): number {
-  const rawCutoff = now - retention.raw;
-  return db.transaction(() => {
-    // Differences go at the cutoff; whole rows KEYFRAME_MAX_AGE_MS later, since a
-    // kept difference may still point at one (it is never more than that older).
-    const differences = db.prepare('DELETE FROM run_log WHERE started_at >= ? AND started_at < ? AND base IS NOT NULL').run(rawCutoff - KEYFRAME_MAX_AGE_MS, rawCutoff).changes;
-    const older = db.prepare('DELETE FROM run_log WHERE started_at < ?').run(rawCutoff - KEYFRAME_MAX_AGE_MS).changes;
-    db.prepare('DELETE FROM run_items WHERE at < ?').run(now - retention.items);
-    db.prepare('DELETE FROM rollups WHERE series IN (SELECT id FROM run_series) AND hour < ?').run(Math.floor((now - retention.hourly) / 3_600_000));
-    return differences + older;
-  })();
 }

@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../util/clock.ts';
 import { migrate, NewerSchemaError } from './migrations.ts';
-import { computeRollups, pruneOld, type RetentionConfig } from './rollups.ts';
+import { computeRollups } from './rollups.ts';
+import { pruneOld, type Pruned, type RetentionConfig } from './retention.ts';
 import { RunLog, STATUS_CODE, statusOf, type RunLogRow, type RunRecord, type RunStatus, type StoredRun } from './run-log.ts';
 
 export type { RunRecord, RunStatus, StoredRun } from './run-log.ts';
@@ -67,6 +68,7 @@ export interface HourlyRollup {
 }
 
 const HOUR = 3_600_000;
+const ITEM_SEEN_RESOLUTION_MS = HOUR;
 
 /** The database cannot be opened as it is; the file was not changed. */
 export class StoreOpenError extends Error {
@@ -133,9 +135,10 @@ export class Store {
       insertChange: this.db.prepare(`INSERT INTO state_changes (probe, tenant, subject, from_state, to_state, at, run_id, message)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       insertItem: this.db.prepare('INSERT INTO run_items (run_id, probe, tenant, type, key, state, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      itemState: this.db.prepare('SELECT state FROM item_states WHERE probe = ? AND type = ? AND key = ?'),
-      upsertItemState: this.db.prepare(`INSERT INTO item_states (probe, type, key, state, since) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (probe, type, key) DO UPDATE SET state = excluded.state, since = excluded.since`),
+      itemState: this.db.prepare('SELECT state, seen_at FROM item_states WHERE probe = ? AND type = ? AND key = ?'),
+      upsertItemState: this.db.prepare(`INSERT INTO item_states (probe, type, key, state, since, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (probe, type, key) DO UPDATE SET state = excluded.state, since = excluded.since, seen_at = excluded.seen_at`),
+      itemSeen: this.db.prepare('UPDATE item_states SET seen_at = ? WHERE probe = ? AND type = ? AND key = ?'),
       upsertProbeState: this.db.prepare(`INSERT INTO probe_state (probe, data, updated_at) VALUES (?, ?, ?)
         ON CONFLICT (probe) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`),
       probeState: this.db.prepare('SELECT data FROM probe_state WHERE probe = ?'),
@@ -207,9 +210,13 @@ export class Store {
     for (const item of run.items) {
       this.statements.insertItem.run(runId, run.probe, tenant, item.type, item.key, item.state ?? null, endedAt, JSON.stringify(item.data));
       if (item.state === undefined) continue;
-      const before = this.statements.itemState.get(run.probe, item.type, item.key) as { state: string } | undefined;
-      if (before?.state === item.state) continue;
-      this.statements.upsertItemState.run(run.probe, item.type, item.key, item.state, endedAt);
+      const before = this.statements.itemState.get(run.probe, item.type, item.key) as { state: string; seen_at: number } | undefined;
+      if (before?.state === item.state) {
+        // Seen again: noted at most hourly, enough for the items retention to tell live keys from gone ones.
+        if (endedAt - before.seen_at >= ITEM_SEEN_RESOLUTION_MS) this.statements.itemSeen.run(endedAt, run.probe, item.type, item.key);
+        continue;
+      }
+      this.statements.upsertItemState.run(run.probe, item.type, item.key, item.state, endedAt, endedAt);
       changes.push({ probe: run.probe, tenant, subject: `${item.type}:${item.key}`, from: before?.state ?? null, to: item.state, at: endedAt, runId, message: '' });
     }
     for (const change of changes) {
@@ -362,11 +369,12 @@ export class Store {
   }
 
   /** Rolls up finished hours and prunes what retention no longer keeps. Cheap to call often. */
-  maintain(retention: RetentionConfig): { hoursRolledUp: number; runsPruned: number } {
+  maintain(retention: RetentionConfig): { hoursRolledUp: number; runsPruned: number; pruned: Pruned } {
     const now = this.clock.now();
     const hoursRolledUp = computeRollups(this.db, now);
-    const runsPruned = pruneOld(this.db, now, retention);
-    return { hoursRolledUp, runsPruned };
+    const pruned = pruneOld(this.db, now, retention);
+    if (pruned.series > 0) this.log.forget();
+    return { hoursRolledUp, runsPruned: pruned.runs, pruned };
   }
 
   close(): void {

@@ -7,9 +7,9 @@ import Database from 'better-sqlite3';
 import { Store, StoreOpenError, type RunRecord } from '../../src/store/store.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { ManualClock } from '../../src/util/clock.ts';
+import { DEFAULT_RETENTION } from '../../src/store/retention.ts';
 
 const HOUR = 3_600_000;
-const RETENTION = { raw: 14 * 24 * HOUR, hourly: 400 * 24 * HOUR, items: 90 * 24 * HOUR };
 const T0 = Date.UTC(2026, 0, 1);
 
 function run(probe: string, startedAt: number, status: RunRecord['status'], durationMs = 10, extra: Partial<RunRecord> = {}): RunRecord {
@@ -77,7 +77,7 @@ test('hourly rollups: counts and duration percentiles per probe and hour', () =>
   const { store, clock } = tempStore();
   for (let i = 0; i < 100; i++) store.recordRun(run('a', T0 + i * 30_000, i % 10 === 0 ? 'fail' : 'pass', i + 1));
   clock.set(T0 + 3 * HOUR);
-  const { hoursRolledUp } = store.maintain(RETENTION);
+  const { hoursRolledUp } = store.maintain(DEFAULT_RETENTION);
   assert.equal(hoursRolledUp, 2, 'two finished hours (the current one and its grace are left)');
   const hours = store.hourly('a');
   assert.equal(hours[0]?.runs, 100);
@@ -86,7 +86,7 @@ test('hourly rollups: counts and duration percentiles per probe and hour', () =>
   assert.equal(hours[0]?.p99, 99);
   assert.equal(hours[0]?.max, 100);
   // Idempotent: nothing more to roll up until time passes.
-  assert.equal(store.maintain(RETENTION).hoursRolledUp, 0);
+  assert.equal(store.maintain(DEFAULT_RETENTION).hoursRolledUp, 0);
 });
 
 test('retention prunes raw runs but keeps the rollups and state changes', () => {
@@ -94,7 +94,7 @@ test('retention prunes raw runs but keeps the rollups and state changes', () => 
   store.recordRun(run('a', T0, 'fail'));
   store.recordRun(run('a', T0 + 20 * 24 * HOUR, 'pass'));
   clock.set(T0 + 20 * 24 * HOUR + HOUR);
-  const { runsPruned } = store.maintain(RETENTION);
+  const { runsPruned } = store.maintain(DEFAULT_RETENTION);
   assert.equal(runsPruned, 1);
   assert.equal(store.runs('a').length, 1);
   assert.equal(store.hourly('a')[0]?.fails, 1, 'the pruned run lives on in its hour');
@@ -208,7 +208,7 @@ test('compact runs: a keyframe read back after a restart is used again, and ever
   const last = reopened.db.prepare('SELECT base FROM run_log ORDER BY id DESC LIMIT 1').get() as { base: number | null };
   assert.notEqual(last.base, null, 'the keyframe of the previous start is found again');
   clock.set(T0 + 3 * DAY + HOUR);
-  reopened.maintain({ ...RETENTION, raw: DAY + 30 * 60_000 });
+  reopened.maintain({ ...DEFAULT_RETENTION, raw: DAY + 30 * 60_000 });
   const kept = reopened.runs('api', { limit: 100_000 });
   assert.ok(kept.length > 0 && kept.every((r) => r.startedAt >= T0 + 2 * DAY + 30 * 60_000 - 6 * HOUR));
   for (const r of kept) assert.equal(r.observations['headers.date'], new Date(r.startedAt).toUTCString(), `run ${r.id} rebuilt`);
@@ -246,6 +246,39 @@ test('items: the newest are returned (oldest first) when there are more than the
   for (let i = 0; i < 5; i++) store.recordRun(run('m', T0 + i * 60_000, 'pass', 5, { items: [{ type: 'mail.message', key: `k${i}`, data: { i } }] }));
   assert.deepEqual(store.items({ type: 'mail.message', limit: 2 }).map((item) => item.data.i), [3, 4]);
   assert.deepEqual(store.items({ type: 'mail.message', limit: 2, newest: true }).map((item) => item.data.i), [4, 3]);
+});
+
+test('retention covers every table that grows: state changes, resolved alerts, finished notifications, item states, items, rollups, series', () => {
+  const { store, clock } = tempStore();
+  const listing = (state: string) => ({ type: 'rbl-listing', key: '192.0.2.1|bl.test', state, data: {} });
+  store.recordRun(run('gone', T0, 'pass', 5, { items: [listing('listed')] }));
+  store.recordRun(run('live', T0, 'pass', 5, { items: [{ type: 'rbl-listing', key: 'live|bl.test', state: 'clean', data: {} }] }));
+  store.recordStateChange({ probe: 'gone', tenant: null, subject: 'alert:r:gone', from: 'ok', to: 'firing', at: T0, runId: null, message: '' });
+  const alert = store.db.prepare("INSERT INTO alerts (rule, target, alert_id, status, state, severity, updated_at) VALUES (?, ?, ?, ?, '{}', 'critical', ?)");
+  alert.run('r', 'old-ok', 'a1', 'ok', T0);
+  alert.run('r', 'old-firing', 'a2', 'firing', T0);
+  const outbox = store.db.prepare("INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, status, finished_at) VALUES (?, 'a', 'c', 'firing', '{}', ?, ?, ?, ?, ?)");
+  outbox.run('delivered', T0, T0 + DAY, T0, 'delivered', T0);
+  outbox.run('pending', T0, T0 + 500 * DAY, T0, 'pending', null);
+  clock.set(T0 + 3 * HOUR);
+  store.maintain(DEFAULT_RETENTION);
+  // A year later the live probe is still seen every hour; the other stopped long ago.
+  for (let day = 1; day <= 401; day++) {
+    clock.set(T0 + day * DAY);
+    store.recordRun(run('live', T0 + day * DAY, 'pass', 5, { items: [{ type: 'rbl-listing', key: 'live|bl.test', state: 'clean', data: {} }] }));
+    if (day % 30 === 0) store.maintain(DEFAULT_RETENTION);
+  }
+  const { pruned } = store.maintain(DEFAULT_RETENTION);
+  assert.ok(pruned !== undefined);
+  const count = (sql: string) => (store.db.prepare(sql).get() as { n: number }).n;
+  assert.equal(count("SELECT count(*) AS n FROM state_changes WHERE probe = 'gone'"), 0, 'state changes older than 400 days');
+  assert.deepEqual(store.db.prepare('SELECT target FROM alerts').all(), [{ target: 'old-firing' }], 'a resolved alert not evaluated for 30 days goes; a firing one stays');
+  assert.deepEqual(store.db.prepare('SELECT idempotency_key AS k FROM alert_outbox').all(), [{ k: 'pending' }], 'finished notifications go after 30 days; pending ones stay');
+  assert.deepEqual(store.db.prepare('SELECT key FROM item_states').all(), [{ key: 'live|bl.test' }], 'an item state not seen for the items retention goes');
+  assert.equal(count("SELECT count(*) AS n FROM run_items WHERE probe = 'gone'"), 0);
+  assert.equal(count("SELECT count(*) AS n FROM rollups r JOIN run_series s ON s.id = r.series WHERE s.probe = 'gone'"), 0);
+  assert.deepEqual(store.db.prepare('SELECT probe FROM run_series').all(), [{ probe: 'live' }], 'a series with nothing left goes');
+  assert.equal(store.hourly('live').length > 0, true);
 });
 
 test('a database from a newer scaiprobe is refused with a sentence naming it, and left as it is', () => {
