@@ -11,13 +11,11 @@ export interface RunBody {
   phases: Record<string, unknown>;
 }
 
-/** A run body as an ordered list of named fields (`m`, `o:<key>`, `a:<i>:<prop>`, `p:<key>`). */
-export type Fields = Array<[name: string, value: unknown]>;
-
 /** Stored strings are cut to this length: bodies and headers are for assertions, not for keeping. */
 export const MAX_STORED_STRING = 512;
 const MAX_STORED_ARRAY = 100;
 
+/** What is kept of one value: undefined when nothing is. */
 function storedValue(value: unknown): unknown {
   if (typeof value === 'string') return value.length > MAX_STORED_STRING ? `${value.slice(0, MAX_STORED_STRING)}…` : value;
   // JSON keeps neither NaN nor Infinity: normalise now so a difference and a whole copy agree.
@@ -49,36 +47,6 @@ export function storedBody(body: RunBody): RunBody {
     assertions: body.assertions.map((outcome) => storedMap(outcome, storedValue)),
     phases: storedMap(body.phases, storedPhase),
   };
-}
-
-export function flatten(body: RunBody): Fields {
-  const fields: Fields = [['m', body.message]];
-  for (const [key, value] of Object.entries(body.observations)) fields.push([`o:${key}`, value]);
-  body.assertions.forEach((outcome, index) => {
-    for (const [prop, value] of Object.entries(outcome)) fields.push([`a:${index}:${prop}`, value]);
-  });
-  for (const [key, value] of Object.entries(body.phases)) fields.push([`p:${key}`, value]);
-  return fields;
-}
-
-export function unflatten(fields: Iterable<[string, unknown]>): RunBody {
-  const body: RunBody = { message: '', observations: {}, assertions: [], phases: {} };
-  const assertions = new Map<number, Record<string, unknown>>();
-  for (const [name, value] of fields) {
-    if (name === 'm') body.message = typeof value === 'string' ? value : '';
-    else if (name.startsWith('o:')) body.observations[name.slice(2)] = value;
-    else if (name.startsWith('p:')) body.phases[name.slice(2)] = value;
-    else if (name.startsWith('a:')) {
-      const colon = name.indexOf(':', 2);
-      const index = Number(name.slice(2, colon));
-      if (colon < 0 || !Number.isInteger(index)) continue;
-      const outcome = assertions.get(index) ?? {};
-      outcome[name.slice(colon + 1)] = value;
-      assertions.set(index, outcome);
-    }
-  }
-  body.assertions = [...assertions.entries()].sort((a, b) => a[0] - b[0]).map(([, outcome]) => outcome);
-  return body;
 }
 
 export function sameValue(a: unknown, b: unknown): boolean {
@@ -271,58 +239,124 @@ function readValue(input: ByteReader, startSecond: number): unknown {
 
 // ---- differences -----------------------------------------------------------
 
-/** A keyframe's fields with each name's position, for encoding differences against it. */
+/** Where a field lives: the message, an observation, an assertion outcome's property (`<index>:<prop>`), a phase. */
+type Section = 'm' | 'o' | 'a' | 'p';
+
+interface Slot {
+  section: Section;
+  key: string;
+  value: unknown;
+}
+
+const nameOf = (section: Section, key: string) => (section === 'm' ? 'm' : `${section}:${key}`);
+
+function slotOf(name: string): Pick<Slot, 'section' | 'key'> | undefined {
+  if (name === 'm') return { section: 'm', key: '' };
+  const section = name[0];
+  if (name[1] !== ':' || (section !== 'o' && section !== 'a' && section !== 'p')) return undefined;
+  return { section, key: name.slice(2) };
+}
+
+/**
+ * A run body stored whole (as read back from its JSON), with a position for
+ * each field: differences name the keyframe's fields by position.
+ */
 export class Keyframe {
-  readonly positions = new Map<string, number>();
-  constructor(readonly fields: Fields) {
-    fields.forEach(([name], index) => this.positions.set(name, index));
+  readonly slots: Slot[] = [];
+  private readonly positions: Record<Section, Map<string, number>> = { m: new Map(), o: new Map(), a: new Map(), p: new Map() };
+
+  constructor(readonly body: RunBody) {
+    this.add('m', '', body.message);
+    for (const [key, value] of Object.entries(body.observations)) this.add('o', key, value);
+    body.assertions.forEach((outcome, index) => {
+      for (const [prop, value] of Object.entries(outcome)) this.add('a', `${index}:${prop}`, value);
+    });
+    for (const [key, value] of Object.entries(body.phases)) this.add('p', key, value);
+  }
+
+  private add(section: Section, key: string, value: unknown): void {
+    this.positions[section].set(key, this.slots.length);
+    this.slots.push({ section, key, value });
+  }
+
+  position(section: Section, key: string): number | undefined {
+    return this.positions[section].get(key);
   }
 }
 
 const startSecondOf = (startedAt: number) => Math.floor(startedAt / 1000);
 
 /**
- * The fields of a run as their difference from a keyframe: entries of
- * (reference, value), the reference being 1 + the keyframe position of the
- * field or 0 followed by the name of a field the keyframe lacks; fields of the
- * keyframe the run lacks are listed as removed.
+ * What is kept of a run (see storedBody) as its difference from a keyframe:
+ * entries of (reference, value), the reference being 1 + the keyframe position
+ * of the field, or 0 followed by the name of a field the keyframe lacks;
+ * fields of the keyframe the run lacks are listed as removed.
  */
-export function encodeDifference(keyframe: Keyframe, fields: Fields, startedAt: number): Buffer {
+export function encodeDifference(keyframe: Keyframe, body: RunBody, startedAt: number): Buffer {
   const out = new ByteWriter();
   const startSecond = startSecondOf(startedAt);
-  const seen = new Set<number>();
-  for (const [name, value] of fields) {
-    const position = keyframe.positions.get(name);
+  const seen = new Uint8Array(keyframe.slots.length);
+  const put = (section: Section, key: string, value: unknown) => {
+    if (value === undefined) return;
+    const position = keyframe.position(section, key);
     if (position !== undefined) {
-      seen.add(position);
-      if (sameValue(keyframe.fields[position]?.[1], value)) continue;
+      seen[position] = 1;
+      if (sameValue(keyframe.slots[position]?.value, value)) return;
       out.varint(position + 1);
     } else {
       out.varint(0);
-      out.text(name);
+      out.text(nameOf(section, key));
     }
     writeValue(out, value, startSecond);
-  }
-  for (let position = 0; position < keyframe.fields.length; position++) {
-    if (seen.has(position)) continue;
+  };
+  put('m', '', body.message);
+  for (const [key, value] of Object.entries(body.observations)) put('o', key, storedValue(value));
+  body.assertions.forEach((outcome, index) => {
+    for (const [prop, value] of Object.entries(outcome)) put('a', `${index}:${prop}`, storedValue(value));
+  });
+  for (const [key, value] of Object.entries(body.phases)) put('p', key, storedPhase(value));
+  seen.forEach((was, position) => {
+    if (was) return;
     out.varint(position + 1);
     out.byte(TAG.removed);
-  }
+  });
   return out.done();
 }
 
-/** The run's fields from its keyframe's and its difference (positions a missing keyframe cannot resolve are skipped). */
-export function applyDifference(keyframe: Fields, difference: Uint8Array, startedAt: number): Fields {
-  const fields = new Map<string, unknown>(keyframe);
+function copyBody(body: RunBody): RunBody {
+  return { message: body.message, observations: { ...body.observations }, assertions: body.assertions.map((outcome) => ({ ...outcome })), phases: { ...body.phases } };
+}
+
+function setField(body: RunBody, section: Section, key: string, value: unknown): void {
+  if (section === 'm') body.message = typeof value === 'string' ? value : '';
+  else if (section === 'o') setOrDelete(body.observations, key, value);
+  else if (section === 'p') setOrDelete(body.phases, key, value);
+  else {
+    const colon = key.indexOf(':');
+    const index = Number(key.slice(0, colon));
+    if (colon < 0 || !Number.isInteger(index) || index < 0 || index > body.assertions.length) return;
+    const outcome = (body.assertions[index] ??= {}) as Record<string, unknown>;
+    setOrDelete(outcome, key.slice(colon + 1), value);
+  }
+}
+
+function setOrDelete(map: Record<string, unknown>, key: string, value: unknown): void {
+  if (value === REMOVED) delete map[key];
+  else map[key] = value;
+}
+
+/** A run rebuilt from its keyframe and its difference (without the keyframe, only the fields the difference names). */
+export function applyDifference(keyframe: Keyframe | undefined, difference: Uint8Array, startedAt: number): RunBody {
+  const body = keyframe ? copyBody(keyframe.body) : { message: '', observations: {}, assertions: [], phases: {} };
   const input = new ByteReader(difference);
   const startSecond = startSecondOf(startedAt);
   while (input.more()) {
     const reference = input.varint();
-    const name = reference === 0 ? input.text() : keyframe[reference - 1]?.[0];
+    const slot = reference === 0 ? slotOf(input.text()) : keyframe?.slots[reference - 1];
     const value = readValue(input, startSecond);
-    if (name === undefined) continue;
-    if (value === REMOVED) fields.delete(name);
-    else fields.set(name, value);
+    if (slot) setField(body, slot.section, slot.key, value);
   }
-  return [...fields];
+  // An outcome whose every property was removed is gone.
+  if (body.assertions.some((outcome) => Object.keys(outcome).length === 0)) body.assertions = body.assertions.filter((outcome) => Object.keys(outcome).length > 0);
+  return body;
 }

@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { ObservationValue, RunItem } from '../probers/types.ts';
 import type { AssertionOutcome } from '../runner/assertions.ts';
-import { applyDifference, encodeDifference, flatten, Keyframe, storedBody, unflatten, type Fields, type RunBody } from './run-codec.ts';
+import { applyDifference, encodeDifference, Keyframe, storedBody, type RunBody } from './run-codec.ts';
 
 export type RunStatus = 'pass' | 'warn' | 'fail';
 
@@ -113,19 +113,18 @@ export class RunLog {
   append(run: RunRecord): { runId: number; afterCommit: () => void } {
     const key = `${run.probe}\0${run.kind}\0${run.tenant ?? ''}`;
     const series = this.seriesIds.get(key) ?? this.findOrCreateSeries(run);
-    const body = storedBody(run);
     const keyframe = run.status === 'pass' ? this.keyframeFor(series, run.startedAt) : undefined;
     let base: number | null = null;
     let stored: Uint8Array | string | undefined;
     if (keyframe) {
-      const difference = encodeDifference(keyframe.keyframe, flatten(body), run.startedAt);
+      const difference = encodeDifference(keyframe.keyframe, run, run.startedAt);
       // A difference half as large as a whole copy saves little and makes every read pay: start a new keyframe.
       if (difference.length * 2 <= keyframe.wholeLength) {
         base = keyframe.id;
         stored = difference;
       }
     }
-    stored ??= JSON.stringify(body);
+    stored ??= JSON.stringify(storedBody(run));
     const info = this.statements.insert.run(
       series,
       packUid(run.uid),
@@ -143,7 +142,7 @@ export class RunLog {
     if (base === null && run.status === 'pass' && typeof stored === 'string') {
       this.statements.setKeyframe.run(runId, series);
       // From the stored text, so the keyframe is exactly what a reader will rebuild.
-      next = { id: runId, startedAt: run.startedAt, keyframe: new Keyframe(flatten(parseWhole(stored))), wholeLength: stored.length };
+      next = { id: runId, startedAt: run.startedAt, keyframe: new Keyframe(parseWhole(stored)), wholeLength: stored.length };
     }
     return {
       runId,
@@ -178,7 +177,7 @@ export class RunLog {
     const row = this.statements.byId.get(info.keyframe) as RunLogRow | undefined;
     if (!row || row.base !== null || row.series !== series || row.status !== STATUS_CODE.pass) return undefined;
     const text = typeof row.body === 'string' ? row.body : Buffer.from(row.body).toString('utf8');
-    return { id: row.id, startedAt: row.started_at, keyframe: new Keyframe(flatten(parseWhole(text))), wholeLength: text.length };
+    return { id: row.id, startedAt: row.started_at, keyframe: new Keyframe(parseWhole(text)), wholeLength: text.length };
   }
 
   /** Forgets cached series and keyframes (after retention removed some). */
@@ -201,21 +200,19 @@ export class RunLog {
 
   /** Rebuilds stored rows into runs; the keyframes they need are read once per call. */
   rebuild(rows: RunLogRow[]): StoredRun[] {
-    const keyframes = new Map<number, Fields>();
+    const keyframes = new Map<number, Keyframe | undefined>();
     return rows.map((row) => this.toRun(row, this.bodyOf(row, keyframes)));
   }
 
-  private bodyOf(row: RunLogRow, keyframes: Map<number, Fields>): RunBody {
+  private bodyOf(row: RunLogRow, keyframes: Map<number, Keyframe | undefined>): RunBody {
     if (row.base === null) return parseWhole(row.body);
-    let fields = keyframes.get(row.base);
-    if (!fields) {
+    if (!keyframes.has(row.base)) {
       const base = this.statements.byId.get(row.base) as RunLogRow | undefined;
       // A keyframe retention removed (only after a clock jump): the difference alone is what is left.
-      fields = base && base.base === null ? flatten(parseWhole(base.body)) : [];
-      keyframes.set(row.base, fields);
+      keyframes.set(row.base, base && base.base === null ? new Keyframe(parseWhole(base.body)) : undefined);
     }
     const difference = typeof row.body === 'string' ? Buffer.from(row.body, 'utf8') : row.body;
-    return unflatten(applyDifference(fields, difference, row.started_at));
+    return applyDifference(keyframes.get(row.base), difference, row.started_at);
   }
 
   private toRun(row: RunLogRow, body: RunBody): StoredRun {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDifference, encodeDifference, flatten, Keyframe, storedBody, unflatten, type RunBody } from '../../src/store/run-codec.ts';
+import { applyDifference, encodeDifference, Keyframe, storedBody, type RunBody } from '../../src/store/run-codec.ts';
 
 const T = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
 
@@ -15,9 +15,10 @@ function body(overrides: Partial<RunBody['observations']> = {}, extra: Partial<R
 }
 
 function roundTrip(keyframe: RunBody, run: RunBody, startedAt = T): { rebuilt: RunBody; bytes: number } {
-  const base = flatten(storedBody(keyframe));
-  const difference = encodeDifference(new Keyframe(base), flatten(storedBody(run)), startedAt);
-  return { rebuilt: unflatten(applyDifference(base, difference, startedAt)), bytes: difference.length };
+  // A keyframe is what a reader gets back from the stored JSON.
+  const base = new Keyframe(JSON.parse(JSON.stringify(storedBody(keyframe))) as RunBody);
+  const difference = encodeDifference(base, run, startedAt);
+  return { rebuilt: applyDifference(base, difference, startedAt), bytes: difference.length };
 }
 
 test('a run identical to its keyframe is stored as nothing and rebuilt exactly', () => {
@@ -57,7 +58,13 @@ test('what is kept: long strings and arrays cut, phases to 0.01 ms, NaN as null,
 });
 
 test('a difference whose keyframe is gone still yields the fields it carries', () => {
-  const base = flatten(storedBody(body()));
-  const difference = encodeDifference(new Keyframe(base), flatten(storedBody(body({ latency: 99 }))), T);
-  assert.deepEqual(unflatten(applyDifference([], difference, T)).observations, {});
+  const difference = encodeDifference(new Keyframe(storedBody(body())), body({ latency: 99, extra: 'new' }), T);
+  assert.deepEqual(applyDifference(undefined, difference, T).observations, { extra: 'new' });
+});
+
+test('an assertion the keyframe has and the run lacks is gone from the rebuilt run', () => {
+  const two = body({}, { assertions: [{ expr: 'a', ok: true, actual: 1, soft: false }, { expr: 'b', ok: true, actual: 2, soft: false }] });
+  const one = body({}, { assertions: [{ expr: 'a', ok: false, actual: 0, soft: false }] });
+  assert.deepEqual(roundTrip(two, one).rebuilt.assertions, [{ expr: 'a', ok: false, actual: 0, soft: false }]);
+  assert.deepEqual(roundTrip(one, two).rebuilt.assertions, two.assertions);
 });
