@@ -68,6 +68,12 @@ interface CachedKeyframe {
   wholeLength: number;
 }
 
+/** Whether a run starting at `startedAt` may be stored against the keyframe (see KEYFRAME_MAX_AGE_MS). */
+function usableFor(keyframe: CachedKeyframe, startedAt: number): boolean {
+  const age = startedAt - keyframe.startedAt;
+  return age >= 0 && age < KEYFRAME_MAX_AGE_MS;
+}
+
 /** Run ids are 12 hex digits: kept as their 6 bytes. */
 function packUid(uid: string): Uint8Array | string {
   return /^(?:[0-9a-f]{2})+$/.test(uid) ? Buffer.from(uid, 'hex') : uid;
@@ -113,7 +119,9 @@ export class RunLog {
   append(run: RunRecord): { runId: number; afterCommit: () => void } {
     const key = `${run.probe}\0${run.kind}\0${run.tenant ?? ''}`;
     const series = this.seriesIds.get(key) ?? this.findOrCreateSeries(run);
-    const keyframe = run.status === 'pass' ? this.keyframeFor(series, run.startedAt) : undefined;
+    // Loaded here but cached only after the commit: inside a caller's transaction it may not be committed yet.
+    const known = run.status === 'pass' ? (this.keyframes.get(series) ?? this.loadKeyframe(series)) : this.keyframes.get(series);
+    const keyframe = run.status === 'pass' && known && usableFor(known, run.startedAt) ? known : undefined;
     let base: number | null = null;
     let stored: Uint8Array | string | undefined;
     if (keyframe) {
@@ -148,7 +156,8 @@ export class RunLog {
       runId,
       afterCommit: () => {
         this.seriesIds.set(key, series);
-        if (next) this.keyframes.set(series, next);
+        const latest = next ?? known;
+        if (latest) this.keyframes.set(series, latest);
       },
     };
   }
@@ -157,18 +166,6 @@ export class RunLog {
     const tenant = run.tenant ?? '';
     const found = this.statements.findSeries.get(run.probe, run.kind, tenant) as { id: number } | undefined;
     return found?.id ?? Number(this.statements.insertSeries.run(run.probe, run.kind, tenant).lastInsertRowid);
-  }
-
-  /** The series' keyframe when a run at `startedAt` may be stored against it. */
-  private keyframeFor(series: number, startedAt: number): CachedKeyframe | undefined {
-    let cached = this.keyframes.get(series);
-    if (!cached) {
-      cached = this.loadKeyframe(series);
-      if (cached) this.keyframes.set(series, cached);
-    }
-    if (!cached) return undefined;
-    const age = startedAt - cached.startedAt;
-    return age >= 0 && age < KEYFRAME_MAX_AGE_MS ? cached : undefined;
   }
 
   private loadKeyframe(series: number): CachedKeyframe | undefined {

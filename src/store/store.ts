@@ -191,7 +191,8 @@ export class Store {
   recordRuns(runs: RunRecord[]): RecordedRun[] {
     const commits: Array<() => void> = [];
     const recorded = this.db.transaction(() => runs.map((run) => this.insertRun(run, commits)))();
-    for (const commit of commits) commit();
+    // Inside a caller's transaction nothing is committed yet, and it may still roll back: cache nothing.
+    if (!this.db.inTransaction) for (const commit of commits) commit();
     return recorded;
   }
 

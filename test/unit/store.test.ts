@@ -340,3 +340,17 @@ test('migration 6 moves older runs and rollups over whole, and they read back th
   assert.equal(store.recordRun(httpRun('api', T0 + 120_000)).runId, 9, 'new runs continue after the moved ones');
   store.close();
 });
+
+test('runs recorded inside a caller\'s transaction that rolls back leave nothing behind, not even in the caches', () => {
+  const { store } = tempStore();
+  assert.throws(() =>
+    store.db.transaction(() => {
+      store.recordRun(httpRun('api', T0));
+      store.recordRun(httpRun('api', T0 + 60_000));
+      throw new Error('the caller changes its mind');
+    })(),
+  );
+  const id = store.recordRun(httpRun('api', T0 + 120_000)).runId;
+  assert.deepEqual(store.run(id), expectedRun(httpRun('api', T0 + 120_000), id));
+  assert.deepEqual(store.db.prepare('SELECT count(*) AS n FROM run_series').get(), { n: 1 });
+});
