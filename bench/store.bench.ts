@@ -2,13 +2,13 @@
 //   node --import tsx bench/store.bench.ts [--part bytes|year|all] [--probes 100] [--full-days 15]
 // 1. bytes: 20 http probes run through the real engine against a local health endpoint; the database's growth per run.
 // 2. year: 100 http probes, one run a minute, a year ending now, written through Store.recordRuns with maintenance
-//    (rollups and retention) every 5 simulated minutes, flapping probes with alerts firing and resolving, and
+//    (rollups and retention) every simulated hour, flapping probes with alerts firing and resolving, and
 //    notifications in the outbox. The first days run at 2 runs per probe-hour: retention prunes their raw runs
 //    anyway, and what they leave (hourly rollups, state changes, notifications) has the shape a minute cadence
 //    gives; the last --full-days run at the full cadence. Then the database size, and the API's latency at that size.
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -156,22 +156,24 @@ async function year(): Promise<void> {
     const full = day >= days - fullDays;
     const every = full ? MIN : 30 * MIN;
     const flaps = flapsOf(day, probes);
-    for (let minute = 0; minute < 1440; minute += every / MIN) {
-      const t = day * DAY + minute * MIN;
+    // One transaction per simulated hour: the bulk path (the daemon commits each run as it finishes).
+    for (let hour = 0; hour < 24; hour++) {
       const batch: RunRecord[] = [];
-      for (let p = 0; p < probes; p++) {
-        const startedAt = start + t + ((p * 587) % 50_000);
-        const failing = flaps.some((f) => f.probe === p && t >= f.from && t < f.to);
-        batch.push(httpRun(p, startedAt, failing));
+      for (let t = day * DAY + hour * HOUR; t < day * DAY + (hour + 1) * HOUR; t += every) {
+        for (let p = 0; p < probes; p++) {
+          const failing = flaps.some((f) => f.probe === p && t >= f.from && t < f.to);
+          batch.push(httpRun(p, start + t + ((p * 587) % 50_000), failing));
+        }
+        // At 30-minute steps a flap would be missed: its failing runs are written at their own minutes.
+        if (!full) for (const flap of flaps) if (flap.from >= t && flap.from < t + every) for (let f = flap.from; f < flap.to; f += MIN) batch.push(httpRun(flap.probe, start + f + 1000, true));
       }
-      // At 30-minute steps a flap would be missed: its failing runs are written at their own minutes.
-      if (!full) for (const flap of flaps) if (flap.from >= t && flap.from < t + every) for (let f = flap.from; f < flap.to; f += MIN) batch.push(httpRun(flap.probe, start + f + 1000, true));
       batch.sort((a, b) => a.startedAt - b.startedAt);
-      clock.set(start + t + MIN);
+      const hourEnd = start + day * DAY + (hour + 1) * HOUR;
+      clock.set(hourEnd);
       store.recordRuns(batch);
       runs += batch.length;
       // The daemon maintains every 5 minutes; hourly here (every 6 hours while fast-forwarding) prunes the same rows in larger steps.
-      if ((t + every) % (full ? HOUR : 6 * HOUR) === 0) maintain(start + t + every);
+      if (full || (hour + 1) % 6 === 0) maintain(hourEnd);
     }
     for (const flap of flaps) recordAlerts(store, flap, start);
     if (day % 30 === 0 || day === days - 1) process.stderr.write(`  day ${day + 1}/${days}: ${runs.toLocaleString()} runs, ${(databaseBytes(store, path) / 1e6).toFixed(0)} MB\n`);
@@ -202,7 +204,7 @@ async function year(): Promise<void> {
     { what: 'PRAGMA quick_check', value: `${String(quick)} in ${quickMs.toFixed(0)} ms`, target: '' },
   ]);
   console.table(tables);
-  console.log('\nAPI at that size (sequential requests over loopback):');
+  console.log(`\nAPI at that size (sequential requests over loopback; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs):`);
   console.table(api);
 }
 
@@ -216,7 +218,17 @@ function sizesByTable(store: Store): Array<{ table: string; MB: string; rows?: s
   }
 }
 
-async function apiLatency(store: Store, probes: number): Promise<Array<{ endpoint: string; p50: string; p99: string; max: string; bytes: number }>> {
+interface ApiRow {
+  endpoint: string;
+  p50: string;
+  p99: string;
+  max: string;
+  /** Server and client together: they share this process. */
+  'CPU/request': string;
+  bytes: number;
+}
+
+async function apiLatency(store: Store, probes: number): Promise<ApiRow[]> {
   const server = await startDaemonServer({ listen: '127.0.0.1:0', store, metrics: new ProbeMetrics(), logger: pino({ level: 'silent' }), isReady: () => true });
   const events = new RunEvents({ clock: systemClock, logger: pino({ level: 'silent' }), maxClients: 10 });
   registerStatusPage(server.router, store, events);
@@ -228,12 +240,14 @@ async function apiLatency(store: Store, probes: number): Promise<Array<{ endpoin
     '/api/v1/status?n=60',
     '/api/v1/state-changes?since=30d',
   ];
-  const rows: Array<{ endpoint: string; p50: string; p99: string; max: string; bytes: number }> = [];
+  const rows: ApiRow[] = [];
   const all: number[] = [];
   for (const endpoint of endpoints) {
     const times: number[] = [];
     let bytes = 0;
-    for (let i = 0; i < 200; i++) {
+    const cpu = process.cpuUsage();
+    const requests = 300;
+    for (let i = 0; i < requests; i++) {
       const path = endpoint.replace('{p}', String((i * 37) % probes));
       const t = performance.now();
       const response = await fetch(`${server.url}${path}`);
@@ -242,10 +256,11 @@ async function apiLatency(store: Store, probes: number): Promise<Array<{ endpoin
       if (!response.ok) throw new Error(`${path}: ${response.status} ${text.slice(0, 200)}`);
       bytes = text.length;
     }
+    const used = process.cpuUsage(cpu);
     all.push(...times);
-    rows.push({ endpoint, ...percentiles(times), bytes });
+    rows.push({ endpoint, ...percentiles(times), 'CPU/request': `${((used.user + used.system) / 1000 / requests).toFixed(1)} ms`, bytes });
   }
-  rows.push({ endpoint: 'all of the above', ...percentiles(all), bytes: 0 });
+  rows.push({ endpoint: 'all of the above', ...percentiles(all), 'CPU/request': '', bytes: 0 });
   events.close();
   await server.close();
   return rows;

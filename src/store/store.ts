@@ -145,6 +145,7 @@ export class Store {
       seriesOf: this.db.prepare('SELECT id FROM run_series WHERE probe = ?'),
       seriesRuns: this.db.prepare('SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC, id DESC LIMIT ?'),
       runById: this.db.prepare('SELECT * FROM run_log WHERE id = ?'),
+      recentStatuses: this.db.prepare('SELECT started_at, id, status FROM run_log WHERE series = ? ORDER BY started_at DESC, id DESC LIMIT ?'),
     };
   }
 
@@ -288,21 +289,15 @@ export class Store {
     return row ? this.log.rebuild([row])[0] : undefined;
   }
 
-  /** The last `n` statuses of each named probe, oldest first: one indexed walk per probe, whatever the number of stored runs. */
+  /** The last `n` statuses of each named probe, oldest first: a walk back along the (series, started_at, status) index per probe. */
   recentStatuses(probes: string[], n: number): Map<string, RunStatus[]> {
-    const statuses = new Map<string, RunStatus[]>(probes.map((probe) => [probe, []]));
-    if (probes.length === 0 || n <= 0) return statuses;
-    const rows = this.db
-      .prepare(
-        `SELECT s.probe, l.status FROM run_series s
-         JOIN run_log l ON l.id IN (SELECT id FROM run_log WHERE series = s.id ORDER BY started_at DESC, id DESC LIMIT ?)
-         WHERE s.probe IN (SELECT value FROM json_each(?))
-         ORDER BY s.probe, l.started_at, l.id`,
-      )
-      .all(n, JSON.stringify(probes)) as Array<{ probe: string; status: number }>;
-    for (const row of rows) statuses.get(row.probe)?.push(statusOf(row.status));
-    // Several series (the probe's kind or tenant changed): the last n of them together.
-    for (const [probe, list] of statuses) if (list.length > n) statuses.set(probe, list.slice(-n));
+    const statuses = new Map<string, RunStatus[]>();
+    for (const probe of probes) {
+      const rows = n <= 0 ? [] : this.seriesIds(probe).flatMap((series) => this.statements.recentStatuses.all(series, n) as Array<{ started_at: number; id: number; status: number }>);
+      // Several series (the probe's kind or tenant changed): the last n of them together.
+      if (rows.length > n) rows.sort((a, b) => b.started_at - a.started_at || b.id - a.id).splice(n);
+      statuses.set(probe, rows.reverse().map((row) => statusOf(row.status)));
+    }
     return statuses;
   }
 
