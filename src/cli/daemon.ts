@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.ts';
 import { Store } from '../store/store.ts';
 import { DaemonLock } from '../store/daemon-lock.ts';
+import type { StoreHealth } from '../store/run-writer.ts';
 import { Engine } from '../runner/engine.ts';
 import { Scheduler } from '../runner/scheduler.ts';
 import { ProbeMetrics } from '../server/metrics.ts';
@@ -32,6 +33,13 @@ function tenantTokens(reports: ReportsConfig): Map<string, string> {
   const tokens = new Map<string, string>();
   for (const [id, tenant] of Object.entries(reports.tenants)) if (tenant.token) tokens.set(tenant.token, id);
   return tokens;
+}
+
+/** Why runs are not being stored, in one line for /ready: `database: disk full (12 runs waiting to be stored)`. */
+function storeProblems(health: StoreHealth | undefined): string[] {
+  if (!health?.problem) return [];
+  const dropped = health.dropped > 0 ? `, ${health.dropped} dropped` : '';
+  return [`${health.problem} (${health.queued} run${health.queued === 1 ? '' : 's'} waiting to be stored${dropped})`];
 }
 
 /** Opens the store, starts the schedules and the HTTP server. stop() ends cleanly: in-flight runs finish and are stored. */
@@ -96,6 +104,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
     metrics,
     logger,
     isReady: () => ready,
+    problems: () => storeProblems(engine.storeHealth()),
   });
   // Status page, live events and tenant reports. Chromium starts only when a PDF is asked for.
   const events = new RunEvents({ clock, logger, maxClients: config.server.maxEventClients });
@@ -114,8 +123,8 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   });
   const maintain = () => {
     try {
-      const done = store.maintain(config.store.retention);
-      if (done.hoursRolledUp > 0 || done.runsPruned > 0) logger.info(done, 'store maintenance');
+      const { hoursRolledUp, pruned } = store.maintain(config.store.retention);
+      if (hoursRolledUp > 0 || Object.values(pruned).some((n) => n > 0)) logger.info({ hoursRolledUp, pruned }, 'store maintenance');
     } catch (error) {
       logger.error({ err: error }, 'store maintenance failed');
     }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MAX_TIMER_MS, parseDuration } from '../util/duration.ts';
 import { parseAssertion } from '../runner/assertions.ts';
 import { validate as validateCron } from 'node-cron';
+import { DEFAULT_RETENTION } from '../store/retention.ts';
 
 /** A duration written as `500ms`, `30s`, `5m`; becomes milliseconds. */
 export const duration = () =>
@@ -114,11 +115,14 @@ export const storeSchema = z.strictObject({
   path: z.string().default('data/scaiprobe.db'),
   retention: z
     .strictObject({
-      raw: duration().default(14 * 86_400_000),
-      hourly: duration().default(400 * 86_400_000),
-      items: duration().default(90 * 86_400_000),
+      raw: duration().default(DEFAULT_RETENTION.raw),
+      hourly: duration().default(DEFAULT_RETENTION.hourly),
+      items: duration().default(DEFAULT_RETENTION.items),
+      stateChanges: duration().default(DEFAULT_RETENTION.stateChanges),
+      alerts: duration().default(DEFAULT_RETENTION.alerts),
+      outbox: duration().default(DEFAULT_RETENTION.outbox),
     })
-    .default({ raw: 14 * 86_400_000, hourly: 400 * 86_400_000, items: 90 * 86_400_000 }),
+    .default(DEFAULT_RETENTION),
 });
 
 export const schedulerSchema = z.strictObject({

@@ -25,34 +25,35 @@ function domainOf(data: Record<string, unknown>): string {
 export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now: number): IndicatorInputs {
   const since = now - config.trendWindow;
   const inputs: IndicatorInputs = { now, stats: [], prometheus: [], queues: [], http: [], seeds: [], listings: [] };
-  const series = store.db.prepare('SELECT started_at + duration_ms AS t, observations FROM runs WHERE probe = ? AND started_at >= ? AND started_at <= ? ORDER BY started_at');
-  const extract = store.db.prepare("SELECT started_at + duration_ms AS t, json_extract(observations, '$.' || ?) AS v FROM runs WHERE probe = ? AND started_at >= ? AND started_at <= ? ORDER BY started_at");
-  const one = (probe: string, key: string, from = since) => points(extract.all(key, probe, from, now) as Array<{ t: number; v: unknown }>);
+  // Runs are stored as differences from a keyframe: read them rebuilt, never with SQL over the stored form.
+  const read = (probe: string, from = since) => store.observationsOver(probe, from, now);
+  const pick = (runs: ReturnType<typeof read>, key: string) => points(runs.map((run) => ({ t: run.at, v: run.observations[key] })));
   for (const probe of store.latest()) {
     if (probe.kind === 'stats') {
       const tenant = probe.tenant ?? probe.probe;
-      inputs.stats.push({ probe: probe.probe, tenant, bounceRate: one(probe.probe, 'bounceRate'), spamReportRate: one(probe.probe, 'spamReportRate'), deferralRate: one(probe.probe, 'deferralRate') });
+      const runs = read(probe.probe);
+      inputs.stats.push({ probe: probe.probe, tenant, bounceRate: pick(runs, 'bounceRate'), spamReportRate: pick(runs, 'spamReportRate'), deferralRate: pick(runs, 'deferralRate') });
     } else if (probe.kind === 'queue') {
-      inputs.queues.push({ probe: probe.probe, depth: one(probe.probe, '"depth.total"') });
+      inputs.queues.push({ probe: probe.probe, depth: pick(read(probe.probe), 'depth.total') });
     } else if (probe.kind === 'prometheus') {
       const entry = { probe: probe.probe, errorShare: [] as Point[], apiP99: [] as Point[], pdnsP99: [] as Point[] };
-      for (const row of series.all(probe.probe, since, now) as Array<{ t: number; observations: string }>) {
-        const observations = JSON.parse(row.observations) as Record<string, unknown>;
-        for (const [key, v] of Object.entries(observations)) {
+      for (const run of read(probe.probe)) {
+        for (const [key, v] of Object.entries(run.observations)) {
           if (typeof v !== 'number') continue;
-          if (P99_API.test(key)) entry.apiP99.push({ t: row.t, v });
-          else if (P99_PDNS.test(key)) entry.pdnsP99.push({ t: row.t, v });
-          else if (ERROR_SHARE.test(key)) entry.errorShare.push({ t: row.t, v });
+          if (P99_API.test(key)) entry.apiP99.push({ t: run.at, v });
+          else if (P99_PDNS.test(key)) entry.pdnsP99.push({ t: run.at, v });
+          else if (ERROR_SHARE.test(key)) entry.errorShare.push({ t: run.at, v });
         }
       }
       inputs.prometheus.push(entry);
     } else if (probe.kind === 'http') {
-      const url = (store.db.prepare("SELECT json_extract(observations, '$.url') AS url FROM runs WHERE id = ?").get(probe.runId ?? -1) as { url?: string } | undefined)?.url ?? '';
+      const latestUrl = probe.runId === null ? undefined : store.run(probe.runId)?.observations.url;
+      const url = typeof latestUrl === 'string' ? latestUrl : '';
       inputs.http.push({
         probe: probe.probe,
         url,
         failingSince: probe.status === 'fail' ? probe.statusSince : null,
-        latency: url.includes('/v3/') ? one(probe.probe, 'latency', now - HOUR) : [],
+        latency: url.includes('/v3/') ? pick(read(probe.probe, now - HOUR), 'latency') : [],
       });
     }
   }

@@ -4,7 +4,7 @@ import type { AlertIncident, IndicatorReading, ReportSources } from './sources.t
 
 /** Pairs each alert's firing with its resolution, from the state changes the alerting part records. */
 export function incidentsFromStore(store: Store, tenant: string, since: number, until: number): AlertIncident[] {
-  const changes = store.stateChanges({ subjectPrefix: 'alert:', tenant, since: 0 }).filter((c) => c.at < until);
+  const changes = store.stateChanges({ subjectPrefix: 'alert:', tenant, until });
   const open = new Map<string, AlertIncident>();
   const incidents: AlertIncident[] = [];
   for (const change of changes) {

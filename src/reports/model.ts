@@ -194,8 +194,7 @@ function blocklistSection(store: Store, tenant: string, since: number, until: nu
     )
     .all(tenant) as Array<{ probe: string; type: string; key: string; state: string; since: number }>;
   const history = store
-    .stateChanges({ tenant, since, subjectPrefix: 'rbl' })
-    .filter((change) => change.at < until)
+    .stateChanges({ tenant, since, until, subjectPrefix: 'rbl' })
     .map((change) => ({ at: change.at, probe: change.probe, key: change.subject.slice(change.subject.indexOf(':') + 1), from: change.from, to: change.to }));
   return { status: current.length > 0 || history.length > 0 ? 'ok' : 'no-data', current: current.map(({ type: _type, ...rest }) => rest), history };
 }
@@ -242,8 +241,8 @@ function ratesSection(store: Store, tenant: string, since: number, until: number
 function outages(store: Store, tenant: string, since: number, until: number): ReportModel['incidents']['outages'] {
   const open = new Map<string, { probe: string; from: number; to: number | null; status: string; message: string }>();
   const done: ReportModel['incidents']['outages'] = [];
-  for (const change of store.stateChanges({ tenant, since })) {
-    if (change.subject !== '' || change.at >= until) continue;
+  for (const change of store.stateChanges({ tenant, since, until })) {
+    if (change.subject !== '') continue;
     const current = open.get(change.probe);
     if (change.to === 'fail' && !current) open.set(change.probe, { probe: change.probe, from: change.at, to: null, status: 'fail', message: change.message });
     else if (change.to !== 'fail' && current) {

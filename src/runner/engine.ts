@@ -7,6 +7,7 @@ import type { Prober, RecordedItems } from '../probers/types.ts';
 import type { RunRecord, StateChange, Store } from '../store/store.ts';
 import type { Redactor } from '../util/redact.ts';
 import type { ProbeMetrics } from '../server/metrics.ts';
+import { RunWriter, type StoreHealth } from '../store/run-writer.ts';
 import { runProbe } from './run-probe.ts';
 import { RecentItems, storedItems } from './recorded-items.ts';
 
@@ -37,6 +38,9 @@ export class Engine {
   private readonly listeners: RunListener[] = [];
   /** Without a store, what probes read of each other's runs (a browser probe: its mail probe's tokens). */
   private readonly recent: RecentItems | undefined;
+  private readonly writer: RunWriter | undefined;
+  /** Each probe's carried-over state, kept here too: a run the database cannot take yet must not reset it. */
+  private readonly states = new Map<string, unknown>();
 
   constructor(
     probes: ProbeSpec[],
@@ -54,6 +58,16 @@ export class Engine {
       this.probers.set(spec.name, { spec, prober: kind.create(spec, { clock: deps.clock, logger: deps.logger.child({ probe: spec.name }), http: deps.http, recorded }) });
     }
     deps.store?.syncProbes(probes.map((p) => ({ name: p.name, kind: p.kind, tags: p.tags, ...(p.tenant ? { tenant: p.tenant } : {}) })));
+    if (deps.store) {
+      const writer = new RunWriter(deps.store, { logger: deps.logger });
+      this.writer = writer;
+      deps.metrics?.watchStore(() => writer.health());
+    }
+  }
+
+  /** Whether runs are being stored; undefined without a store. */
+  storeHealth(): StoreHealth | undefined {
+    return this.writer?.health();
   }
 
   specs(): ProbeSpec[] {
@@ -67,18 +81,14 @@ export class Engine {
   async run(name: string): Promise<FinishedRun> {
     const entry = this.probers.get(name);
     if (!entry) throw new Error(`no probe named ${name}`);
-    const previousState = this.deps.store?.probeState(name);
+    const previousState = this.states.has(name) ? this.states.get(name) : this.deps.store?.probeState(name);
     const record = await runProbe(entry.spec, entry.prober, this.deps, previousState);
+    if (record.state !== undefined) this.states.set(name, record.state);
     let finished: FinishedRun = { ...record, changes: [] };
     this.recent?.remember(record);
-    if (this.deps.store) {
-      try {
-        const { runId, changes } = this.deps.store.recordRun(record);
-        finished = { ...record, runId, changes };
-      } catch (error) {
-        this.deps.logger.error({ err: error, probe: name }, 'could not store the run');
-      }
-    }
+    // A run the database cannot take now is queued and stored later, with its state changes then.
+    const recorded = this.writer?.write(record);
+    if (recorded) finished = { ...record, runId: recorded.runId, changes: recorded.changes };
     this.deps.metrics?.observeRun(record);
     for (const listener of this.listeners) {
       try {
@@ -91,6 +101,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    this.writer?.close();
     await Promise.allSettled([...this.probers.values()].map((entry) => entry.prober.close?.()));
   }
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RunRecord } from '../store/store.ts';
+import type { StoreHealth } from '../store/run-writer.ts';
 
 /**
  * scaiprobe's own Prometheus metrics. Labels are bounded: probe names come
@@ -39,6 +40,19 @@ export class ProbeMetrics {
     this.duration.observe(labels, run.durationMs / 1000);
     this.runsTotal.inc({ ...labels, status: run.status });
     this.lastRun.set(labels, (run.startedAt + run.durationMs) / 1000);
+  }
+
+  /** Gauges read at scrape time: whether runs are being stored, how many wait in memory, how many were dropped. */
+  watchStore(health: () => StoreHealth): void {
+    const gauges: Array<[string, string, (h: StoreHealth) => number]> = [
+      ['scaiprobe_store_writable', '1 while runs are being stored, 0 while the database refuses writes', (h) => (h.problem === undefined ? 1 : 0)],
+      ['scaiprobe_store_queued_runs', 'Runs waiting in memory for the database to take writes again', (h) => h.queued],
+      ['scaiprobe_store_dropped_runs', 'Runs given up since start (queue full, or refused for their content)', (h) => h.dropped],
+    ];
+    for (const [name, help, value] of gauges) {
+      this.registry.removeSingleMetric(name);
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(value(health())); } });
+    }
   }
 
   observeLateness(ms: number): void {

@@ -45,6 +45,8 @@ export interface DaemonServerOptions {
   logger: Logger;
   /** Whether the daemon is ready (store open, schedules started). */
   isReady(): boolean;
+  /** What keeps a started daemon from doing its work (`database: disk full`); any makes /ready answer 503 with them. */
+  problems?(): string[];
 }
 
 export interface DaemonServer {
@@ -139,7 +141,12 @@ export async function startDaemonServer(options: DaemonServerOptions): Promise<D
   };
   const router = new Router();
   router.add('GET', '/health', ({ res }) => sendJson(res, 200, { status: 'ok' }), { access: 'public' });
-  router.add('GET', '/ready', ({ res }) => (options.isReady() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'starting' })), { access: 'public' });
+  router.add('GET', '/ready', ({ res }) => {
+    if (!options.isReady()) return sendJson(res, 503, { status: 'starting' });
+    const problems = options.problems?.() ?? [];
+    if (problems.length > 0) return sendJson(res, 503, { status: 'not ready', problems });
+    sendJson(res, 200, { status: 'ready' });
+  }, { access: 'public' });
   router.add('GET', '/metrics', async ({ res }) => {
     const body = await options.metrics.registry.metrics();
     res.writeHead(200, { 'content-type': options.metrics.registry.contentType });

@@ -30,22 +30,10 @@ export interface StatusQuery {
   history: number;
 }
 
-/**
- * The last `n` statuses of each named probe in one SQL statement: a correlated
- * LIMIT per probe walks the (probe, started_at) index backwards, so the cost is
- * pages × n rows whatever the number of stored runs.
- */
+/** The last `n` statuses of each named probe, oldest first (the store walks each probe's index backwards). */
 export function historyOf(store: Store, names: string[], n: number): Map<string, HistoryStrip> {
-  const strips = new Map<string, HistoryStrip>(names.map((name) => [name, '']));
-  if (names.length === 0 || n <= 0) return strips;
-  const rows = store.db
-    .prepare(
-      `SELECT r.probe, r.status FROM json_each(?) AS wanted
-       JOIN runs r ON r.id IN (SELECT id FROM runs WHERE probe = wanted.value ORDER BY started_at DESC, id DESC LIMIT ?)
-       ORDER BY r.probe, r.started_at, r.id`,
-    )
-    .all(JSON.stringify(names), n) as Array<{ probe: string; status: RunStatus }>;
-  for (const row of rows) strips.set(row.probe, (strips.get(row.probe) ?? '') + LETTER[row.status]);
+  const strips = new Map<string, HistoryStrip>();
+  for (const [name, statuses] of store.recentStatuses(names, n)) strips.set(name, statuses.map((status) => LETTER[status]).join(''));
   return strips;
 }
 

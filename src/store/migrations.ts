@@ -193,11 +193,102 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       );
     `,
   },
+  {
+    version: 6,
+    name: 'compact run store: series, runs whole or as a difference, integer rollups',
+    // Existing runs move over whole (they age out with the raw retention);
+    // `runs` stays as a view of the fixed columns for anyone reading with SQL.
+    sql: `
+      CREATE TABLE run_series (
+        id INTEGER PRIMARY KEY,
+        probe TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        tenant TEXT NOT NULL DEFAULT '',
+        keyframe INTEGER,
+        UNIQUE (probe, kind, tenant)
+      );
+      INSERT INTO run_series (probe, kind, tenant) SELECT DISTINCT probe, kind, coalesce(tenant, '') FROM runs;
+      INSERT INTO run_series (probe, kind, tenant)
+        SELECT DISTINCT r.probe, coalesce(p.kind, 'unknown'), coalesce(p.tenant, '') FROM rollups_hourly r LEFT JOIN probes p ON p.name = r.probe
+        WHERE NOT EXISTS (SELECT 1 FROM run_series s WHERE s.probe = r.probe);
+      CREATE TABLE run_log (
+        id INTEGER PRIMARY KEY,
+        series INTEGER NOT NULL,
+        uid BLOB NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration INTEGER NOT NULL,
+        status INTEGER NOT NULL CHECK (status IN (0, 1, 2)),
+        attempts INTEGER NOT NULL DEFAULT 1,
+        error_code TEXT,
+        error_message TEXT,
+        base INTEGER,
+        body BLOB
+      );
+      INSERT INTO run_log (id, series, uid, started_at, duration, status, attempts, error_code, error_message, base, body)
+        SELECT r.id, s.id, r.uid, r.started_at, CAST(round(r.duration_ms * 100) AS INTEGER),
+          CASE r.status WHEN 'pass' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END, r.attempts, r.error_code, r.error_message, NULL,
+          json_object('message', r.message, 'observations', json(r.observations), 'assertions', json(r.assertions), 'phases', json(r.phases))
+        FROM runs r JOIN run_series s ON s.probe = r.probe AND s.kind = r.kind AND s.tenant = coalesce(r.tenant, '');
+      DROP TABLE runs;
+      -- status in the index: history strips read it without touching the rows (a pass costs no byte).
+      CREATE INDEX run_log_series_time ON run_log (series, started_at, status);
+      CREATE INDEX run_log_time ON run_log (started_at);
+      CREATE VIEW runs AS
+        SELECT l.id, s.probe, s.kind, nullif(s.tenant, '') AS tenant, l.started_at, l.duration / 100.0 AS duration_ms,
+          CASE l.status WHEN 0 THEN 'pass' WHEN 1 THEN 'warn' ELSE 'fail' END AS status, l.attempts, l.error_code, l.error_message,
+          l.base IS NULL AS stored_whole
+        FROM run_log l JOIN run_series s ON s.id = l.series;
+      CREATE TABLE rollups (
+        series INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        runs INTEGER NOT NULL,
+        passes INTEGER NOT NULL,
+        warns INTEGER NOT NULL,
+        fails INTEGER NOT NULL,
+        p50 INTEGER,
+        p95 INTEGER,
+        p99 INTEGER,
+        max INTEGER,
+        PRIMARY KEY (series, hour)
+      ) WITHOUT ROWID;
+      INSERT INTO rollups (series, hour, runs, passes, warns, fails, p50, p95, p99, max)
+        SELECT (SELECT min(s.id) FROM run_series s WHERE s.probe = r.probe), r.hour / 3600000, r.runs, r.passes, r.warns, r.fails,
+          CAST(round(r.duration_p50 * 100) AS INTEGER), CAST(round(r.duration_p95 * 100) AS INTEGER),
+          CAST(round(r.duration_p99 * 100) AS INTEGER), CAST(round(r.duration_max * 100) AS INTEGER)
+        FROM rollups_hourly r;
+      DROP TABLE rollups_hourly;
+    `,
+  },
+  {
+    version: 7,
+    name: 'retention for item states',
+    // Keys not seen for the items retention are forgotten; the ones already here count as seen now.
+    sql: `
+      ALTER TABLE item_states ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0;
+      UPDATE item_states SET seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+    `,
+  },
 ];
+
+/** A database written by a newer scaiprobe: this one does not know its schema and must not touch it. */
+export class NewerSchemaError extends Error {
+  constructor(
+    readonly unknown: Array<{ version: number; name: string }>,
+    readonly known: number,
+  ) {
+    const list = unknown.map((m) => `${m.version} (${m.name})`).join(', ');
+    super(`it carries migration${unknown.length === 1 ? '' : 's'} ${list}, which this scaiprobe does not know (it knows up to ${known}): run the newer scaiprobe, or point store.path at another file`);
+    this.name = 'NewerSchemaError';
+  }
+}
 
 export function migrate(db: Database): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((row) => row.version));
+  const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string }>;
+  const known = Math.max(0, ...MIGRATIONS.map((m) => m.version));
+  const unknown = rows.filter((row) => !MIGRATIONS.some((m) => m.version === row.version));
+  if (unknown.length > 0) throw new NewerSchemaError(unknown, known);
+  const applied = new Set(rows.map((row) => row.version));
   const ran: number[] = [];
   for (const migration of MIGRATIONS) {
     if (applied.has(migration.version)) continue;

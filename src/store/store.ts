@@ -2,35 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../util/clock.ts';
-import type { ObservationValue, RunItem } from '../probers/types.ts';
-import type { AssertionOutcome } from '../runner/assertions.ts';
-import { migrate } from './migrations.ts';
-import { computeRollups, pruneOld, type RetentionConfig } from './rollups.ts';
+import { migrate, NewerSchemaError } from './migrations.ts';
+import { computeRollups } from './rollups.ts';
+import { pruneOld, type Pruned, type RetentionConfig } from './retention.ts';
+import { RunLog, STATUS_CODE, statusOf, type RunLogRow, type RunRecord, type RunStatus, type StoredRun } from './run-log.ts';
 
-export type RunStatus = 'pass' | 'warn' | 'fail';
-
-/** A finished run as the runner hands it to the store. */
-export interface RunRecord {
-  uid: string;
-  probe: string;
-  kind: string;
-  tenant?: string;
-  startedAt: number;
-  durationMs: number;
-  status: RunStatus;
-  attempts: number;
-  message: string;
-  error: { code: string; message: string } | null;
-  observations: Record<string, ObservationValue>;
-  assertions: AssertionOutcome[];
-  phases: Record<string, number>;
-  items: RunItem[];
-  state?: unknown;
-}
-
-export interface StoredRun extends Omit<RunRecord, 'items' | 'state'> {
-  id: number;
-}
+export type { RunRecord, RunStatus, StoredRun } from './run-log.ts';
 
 export interface StateChange {
   id: number;
@@ -73,54 +50,65 @@ export interface StoredItem {
   data: Record<string, unknown>;
 }
 
-/** Stored strings are cut to this length: bodies and headers are for assertions, not for keeping. */
-const MAX_STORED_STRING = 512;
+export interface RecordedRun {
+  runId: number;
+  changes: Array<Omit<StateChange, 'id'>>;
+}
 
-function compactObservations(observations: Record<string, ObservationValue>): string {
-  const out: Record<string, ObservationValue> = {};
-  for (const [key, value] of Object.entries(observations)) {
-    if (typeof value === 'string' && value.length > MAX_STORED_STRING) out[key] = `${value.slice(0, MAX_STORED_STRING)}…`;
-    else if (Array.isArray(value) && value.length > 100) out[key] = [...value.slice(0, 100), `… ${value.length - 100} more`];
-    else out[key] = value;
+export interface HourlyRollup {
+  hour: number;
+  runs: number;
+  passes: number;
+  warns: number;
+  fails: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+const HOUR = 3_600_000;
+const ITEM_SEEN_RESOLUTION_MS = HOUR;
+
+/** The database cannot be opened as it is; the file was not changed. */
+export class StoreOpenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreOpenError';
   }
-  return JSON.stringify(out);
 }
 
-interface RunRow {
-  id: number;
-  uid: string;
-  probe: string;
-  kind: string;
-  tenant: string | null;
-  started_at: number;
-  duration_ms: number;
-  status: RunStatus;
-  attempts: number;
-  message: string;
-  error_code: string | null;
-  error_message: string | null;
-  observations: string;
-  assertions: string;
-  phases: string;
+const CORRUPT = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
+
+/**
+ * Opens (or creates) the file and brings its schema up to date. Nothing is
+ * ever deleted or recreated here: a file that is not a database, is damaged,
+ * or comes from a newer scaiprobe is refused with a sentence naming it.
+ */
+function openDatabase(path: string): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw new StoreOpenError(openFailure(path, error), { cause: error });
+  }
 }
 
-function rowToRun(row: RunRow): StoredRun {
-  return {
-    id: row.id,
-    uid: row.uid,
-    probe: row.probe,
-    kind: row.kind,
-    ...(row.tenant ? { tenant: row.tenant } : {}),
-    startedAt: row.started_at,
-    durationMs: row.duration_ms,
-    status: row.status,
-    attempts: row.attempts,
-    message: row.message,
-    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
-    observations: JSON.parse(row.observations) as Record<string, ObservationValue>,
-    assertions: JSON.parse(row.assertions) as AssertionOutcome[],
-    phases: JSON.parse(row.phases) as Record<string, number>,
-  };
+function openFailure(path: string, error: unknown): string {
+  const { code, message } = error as { code?: string; message?: string };
+  if (error instanceof NewerSchemaError) return `the database ${path} was written by a newer scaiprobe: ${error.message}`;
+  if (code && (CORRUPT.has(code) || code.startsWith('SQLITE_CORRUPT'))) {
+    return `the database ${path} is damaged or not a database (${message}); it was left as it is: move it aside to start with an empty one, or restore a backup`;
+  }
+  return `cannot open the database ${path}: ${message ?? String(error)}`;
 }
 
 /**
@@ -129,22 +117,16 @@ function rowToRun(row: RunRow): StoredRun {
  */
 export class Store {
   readonly db: Database.Database;
+  private readonly log: RunLog;
   private readonly statements;
 
   constructor(
-    path: string,
+    readonly path: string,
     private readonly clock: Clock,
   ) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = ON');
-    migrate(this.db);
+    this.db = openDatabase(path);
+    this.log = new RunLog(this.db);
     this.statements = {
-      insertRun: this.db.prepare(`INSERT INTO runs (uid, probe, kind, tenant, started_at, duration_ms, status, attempts, message, error_code, error_message, observations, assertions, phases)
-        VALUES (@uid, @probe, @kind, @tenant, @startedAt, @durationMs, @status, @attempts, @message, @errorCode, @errorMessage, @observations, @assertions, @phases)`),
       latest: this.db.prepare('SELECT status, status_since FROM probe_latest WHERE probe = ?'),
       upsertLatest: this.db.prepare(`INSERT INTO probe_latest (probe, run_id, status, status_since, started_at, duration_ms, message, error_code)
         VALUES (@probe, @runId, @status, @statusSince, @startedAt, @durationMs, @message, @errorCode)
@@ -153,12 +135,17 @@ export class Store {
       insertChange: this.db.prepare(`INSERT INTO state_changes (probe, tenant, subject, from_state, to_state, at, run_id, message)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       insertItem: this.db.prepare('INSERT INTO run_items (run_id, probe, tenant, type, key, state, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      itemState: this.db.prepare('SELECT state FROM item_states WHERE probe = ? AND type = ? AND key = ?'),
-      upsertItemState: this.db.prepare(`INSERT INTO item_states (probe, type, key, state, since) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (probe, type, key) DO UPDATE SET state = excluded.state, since = excluded.since`),
+      itemState: this.db.prepare('SELECT state, seen_at FROM item_states WHERE probe = ? AND type = ? AND key = ?'),
+      upsertItemState: this.db.prepare(`INSERT INTO item_states (probe, type, key, state, since, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (probe, type, key) DO UPDATE SET state = excluded.state, since = excluded.since, seen_at = excluded.seen_at`),
+      itemSeen: this.db.prepare('UPDATE item_states SET seen_at = ? WHERE probe = ? AND type = ? AND key = ?'),
       upsertProbeState: this.db.prepare(`INSERT INTO probe_state (probe, data, updated_at) VALUES (?, ?, ?)
         ON CONFLICT (probe) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`),
       probeState: this.db.prepare('SELECT data FROM probe_state WHERE probe = ?'),
+      seriesOf: this.db.prepare('SELECT id FROM run_series WHERE probe = ?'),
+      seriesRuns: this.db.prepare('SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC, id DESC LIMIT ?'),
+      runById: this.db.prepare('SELECT * FROM run_log WHERE id = ?'),
+      recentStatuses: this.db.prepare('SELECT started_at, id, status FROM run_log WHERE series = ? ORDER BY started_at DESC, id DESC LIMIT ?'),
     };
   }
 
@@ -195,48 +182,50 @@ export class Store {
   }
 
   /** Commits one finished run; returns its id and the state changes it caused. */
-  recordRun(run: RunRecord): { runId: number; changes: Array<Omit<StateChange, 'id'>> } {
-    return this.db.transaction(() => {
-      const tenant = run.tenant ?? null;
-      const info = this.statements.insertRun.run({
-        uid: run.uid,
-        probe: run.probe,
-        kind: run.kind,
-        tenant,
-        startedAt: run.startedAt,
-        durationMs: run.durationMs,
-        status: run.status,
-        attempts: run.attempts,
-        message: run.message,
-        errorCode: run.error?.code ?? null,
-        errorMessage: run.error?.message ?? null,
-        observations: compactObservations(run.observations),
-        assertions: JSON.stringify(run.assertions),
-        phases: JSON.stringify(run.phases),
-      });
-      const runId = Number(info.lastInsertRowid);
-      const endedAt = run.startedAt + run.durationMs;
-      const changes: Array<Omit<StateChange, 'id'>> = [];
-      const previous = this.statements.latest.get(run.probe) as { status: string; status_since: number } | undefined;
-      const statusSince = previous && previous.status === run.status ? previous.status_since : endedAt;
-      if (previous?.status !== run.status) {
-        changes.push({ probe: run.probe, tenant, subject: '', from: previous?.status ?? null, to: run.status, at: endedAt, runId, message: run.message });
+  recordRun(run: RunRecord): RecordedRun {
+    const [recorded] = this.recordRuns([run]);
+    if (!recorded) throw new Error('the run was not recorded');
+    return recorded;
+  }
+
+  /** Commits finished runs, in order, in one transaction (all or none). */
+  recordRuns(runs: RunRecord[]): RecordedRun[] {
+    const commits: Array<() => void> = [];
+    const recorded = this.db.transaction(() => runs.map((run) => this.insertRun(run, commits)))();
+    // Inside a caller's transaction nothing is committed yet, and it may still roll back: cache nothing.
+    if (!this.db.inTransaction) for (const commit of commits) commit();
+    return recorded;
+  }
+
+  private insertRun(run: RunRecord, commits: Array<() => void>): RecordedRun {
+    const tenant = run.tenant ?? null;
+    const { runId, afterCommit } = this.log.append(run);
+    commits.push(afterCommit);
+    const endedAt = run.startedAt + run.durationMs;
+    const changes: Array<Omit<StateChange, 'id'>> = [];
+    const previous = this.statements.latest.get(run.probe) as { status: string; status_since: number } | undefined;
+    const statusSince = previous && previous.status === run.status ? previous.status_since : endedAt;
+    if (previous?.status !== run.status) {
+      changes.push({ probe: run.probe, tenant, subject: '', from: previous?.status ?? null, to: run.status, at: endedAt, runId, message: run.message });
+    }
+    this.statements.upsertLatest.run({ probe: run.probe, runId, status: run.status, statusSince, startedAt: run.startedAt, durationMs: run.durationMs, message: run.message, errorCode: run.error?.code ?? null });
+    for (const item of run.items) {
+      this.statements.insertItem.run(runId, run.probe, tenant, item.type, item.key, item.state ?? null, endedAt, JSON.stringify(item.data));
+      if (item.state === undefined) continue;
+      const before = this.statements.itemState.get(run.probe, item.type, item.key) as { state: string; seen_at: number } | undefined;
+      if (before?.state === item.state) {
+        // Seen again: noted at most hourly, enough for the items retention to tell live keys from gone ones.
+        if (endedAt - before.seen_at >= ITEM_SEEN_RESOLUTION_MS) this.statements.itemSeen.run(endedAt, run.probe, item.type, item.key);
+        continue;
       }
-      this.statements.upsertLatest.run({ probe: run.probe, runId, status: run.status, statusSince, startedAt: run.startedAt, durationMs: run.durationMs, message: run.message, errorCode: run.error?.code ?? null });
-      for (const item of run.items) {
-        this.statements.insertItem.run(runId, run.probe, tenant, item.type, item.key, item.state ?? null, endedAt, JSON.stringify(item.data));
-        if (item.state === undefined) continue;
-        const before = this.statements.itemState.get(run.probe, item.type, item.key) as { state: string } | undefined;
-        if (before?.state === item.state) continue;
-        this.statements.upsertItemState.run(run.probe, item.type, item.key, item.state, endedAt);
-        changes.push({ probe: run.probe, tenant, subject: `${item.type}:${item.key}`, from: before?.state ?? null, to: item.state, at: endedAt, runId, message: '' });
-      }
-      for (const change of changes) {
-        this.statements.insertChange.run(change.probe, change.tenant, change.subject, change.from, change.to, change.at, change.runId, change.message);
-      }
-      if (run.state !== undefined) this.statements.upsertProbeState.run(run.probe, JSON.stringify(run.state), endedAt);
-      return { runId, changes };
-    })();
+      this.statements.upsertItemState.run(run.probe, item.type, item.key, item.state, endedAt, endedAt);
+      changes.push({ probe: run.probe, tenant, subject: `${item.type}:${item.key}`, from: before?.state ?? null, to: item.state, at: endedAt, runId, message: '' });
+    }
+    for (const change of changes) {
+      this.statements.insertChange.run(change.probe, change.tenant, change.subject, change.from, change.to, change.at, change.runId, change.message);
+    }
+    if (run.state !== undefined) this.statements.upsertProbeState.run(run.probe, JSON.stringify(run.state), endedAt);
+    return { runId, changes };
   }
 
   /** Records a state change that is not a run's (an alert firing or resolving). */
@@ -280,25 +269,54 @@ export class Store {
       .filter((p) => (!names || names.has(p.probe)) && (!filter.status || p.status === filter.status) && (!filter.tenant || p.tenant === filter.tenant) && (!filter.tag || p.tags.includes(filter.tag)));
   }
 
+  private seriesIds(probe: string): number[] {
+    return (this.statements.seriesOf.all(probe) as Array<{ id: number }>).map((row) => row.id);
+  }
+
+  /** The probe's newest runs first (at most `limit`), each rebuilt whole. */
   runs(probe: string, options: { since?: number; until?: number; limit?: number } = {}): StoredRun[] {
-    const rows = this.db
-      .prepare('SELECT * FROM runs WHERE probe = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC, id DESC LIMIT ?')
-      .all(probe, options.since ?? 0, options.until ?? Number.MAX_SAFE_INTEGER, options.limit ?? 1000) as RunRow[];
-    return rows.map(rowToRun);
+    const limit = options.limit ?? 1000;
+    // A probe has one series unless its kind or tenant changed: merge them newest first.
+    const rows = this.seriesIds(probe)
+      .flatMap((series) => this.statements.seriesRuns.all(series, options.since ?? 0, options.until ?? Number.MAX_SAFE_INTEGER, limit) as RunLogRow[])
+      .sort((a, b) => b.started_at - a.started_at || b.id - a.id)
+      .slice(0, limit);
+    return this.log.rebuild(rows);
   }
 
   run(id: number): StoredRun | undefined {
-    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
-    return row ? rowToRun(row) : undefined;
+    const row = this.statements.runById.get(id) as RunLogRow | undefined;
+    return row ? this.log.rebuild([row])[0] : undefined;
   }
 
-  stateChanges(options: { probe?: string; subjectPrefix?: string; since?: number; tenant?: string; limit?: number } = {}): StateChange[] {
+  /** The last `n` statuses of each named probe, oldest first: a walk back along the (series, started_at, status) index per probe. */
+  recentStatuses(probes: string[], n: number): Map<string, RunStatus[]> {
+    const statuses = new Map<string, RunStatus[]>();
+    for (const probe of probes) {
+      const rows = n <= 0 ? [] : this.seriesIds(probe).flatMap((series) => this.statements.recentStatuses.all(series, n) as Array<{ started_at: number; id: number; status: number }>);
+      // Several series (the probe's kind or tenant changed): the last n of them together.
+      if (rows.length > n) rows.sort((a, b) => b.started_at - a.started_at || b.id - a.id).splice(n);
+      statuses.set(probe, rows.reverse().map((row) => statusOf(row.status)));
+    }
+    return statuses;
+  }
+
+  /** Each run's end time and rebuilt observations in [since, until], oldest first (what indicators read). */
+  observationsOver(probe: string, since: number, until: number): Array<{ at: number; observations: StoredRun['observations'] }> {
+    return this.runs(probe, { since, until: until + 1, limit: Number.MAX_SAFE_INTEGER })
+      .reverse()
+      .map((run) => ({ at: run.startedAt + run.durationMs, observations: run.observations }));
+  }
+
+  /** The newest `limit` state changes matching, oldest first. */
+  stateChanges(options: { probe?: string; subjectPrefix?: string; since?: number; until?: number; tenant?: string; limit?: number } = {}): StateChange[] {
     const rows = this.db
       .prepare(
-        `SELECT * FROM state_changes WHERE at >= @since AND (@probe IS NULL OR probe = @probe) AND (@tenant IS NULL OR tenant = @tenant)
-         AND (@prefix IS NULL OR substr(subject, 1, length(@prefix)) = @prefix) ORDER BY at, id LIMIT @limit`,
+        `SELECT * FROM state_changes WHERE at >= @since AND at < @until AND (@probe IS NULL OR probe = @probe) AND (@tenant IS NULL OR tenant = @tenant)
+         AND (@prefix IS NULL OR substr(subject, 1, length(@prefix)) = @prefix) ORDER BY at DESC, id DESC LIMIT @limit`,
       )
-      .all({ since: options.since ?? 0, probe: options.probe ?? null, tenant: options.tenant ?? null, prefix: options.subjectPrefix ?? null, limit: options.limit ?? 10_000 }) as Array<Record<string, unknown>>;
+      .all({ since: options.since ?? 0, until: options.until ?? Number.MAX_SAFE_INTEGER, probe: options.probe ?? null, tenant: options.tenant ?? null, prefix: options.subjectPrefix ?? null, limit: options.limit ?? 10_000 })
+      .reverse() as Array<Record<string, unknown>>;
     return rows.map((row) => ({
       id: row.id as number,
       probe: row.probe as string,
@@ -312,15 +330,15 @@ export class Store {
     }));
   }
 
-  /** Items oldest first; `newest: true` orders newest first, so `limit` keeps the latest ones. */
+  /** The newest `limit` items of a type matching, oldest first; `newest: true` answers newest first. */
   items(options: { type: string; probe?: string; tenant?: string; since?: number; until?: number; limit?: number; newest?: boolean }): StoredItem[] {
-    const order = options.newest ? 'at DESC, id DESC' : 'at, id';
     const rows = this.db
       .prepare(
         `SELECT * FROM run_items WHERE type = @type AND at >= @since AND at < @until AND (@probe IS NULL OR probe = @probe)
-         AND (@tenant IS NULL OR tenant = @tenant) ORDER BY ${order} LIMIT @limit`,
+         AND (@tenant IS NULL OR tenant = @tenant) ORDER BY at DESC, id DESC LIMIT @limit`,
       )
       .all({ type: options.type, since: options.since ?? 0, until: options.until ?? Number.MAX_SAFE_INTEGER, probe: options.probe ?? null, tenant: options.tenant ?? null, limit: options.limit ?? 100_000 }) as Array<Record<string, unknown>>;
+    if (!options.newest) rows.reverse();
     return rows.map((row) => ({
       id: row.id as number,
       runId: row.run_id as number,
@@ -334,18 +352,25 @@ export class Store {
     }));
   }
 
-  hourly(probe: string, since = 0): Array<{ hour: number; runs: number; passes: number; warns: number; fails: number; p50: number | null; p95: number | null; p99: number | null; max: number | null }> {
-    return this.db
-      .prepare('SELECT hour, runs, passes, warns, fails, duration_p50 AS p50, duration_p95 AS p95, duration_p99 AS p99, duration_max AS max FROM rollups_hourly WHERE probe = ? AND hour >= ? ORDER BY hour')
-      .all(probe, since) as Array<{ hour: number; runs: number; passes: number; warns: number; fails: number; p50: number | null; p95: number | null; p99: number | null; max: number | null }>;
+  /** Hourly rollups of the probe since `since` (durations in milliseconds). */
+  hourly(probe: string, since = 0): HourlyRollup[] {
+    const rows = this.db
+      .prepare(
+        `SELECT r.hour, sum(r.runs) AS runs, sum(r.passes) AS passes, sum(r.warns) AS warns, sum(r.fails) AS fails, max(r.p50) AS p50, max(r.p95) AS p95, max(r.p99) AS p99, max(r.max) AS max
+         FROM run_series s JOIN rollups r ON r.series = s.id WHERE s.probe = ? AND r.hour >= ? GROUP BY r.hour ORDER BY r.hour`,
+      )
+      .all(probe, Math.ceil(since / HOUR)) as HourlyRollup[];
+    const ms = (value: number | null) => (value === null ? null : value / 100);
+    return rows.map((row) => ({ ...row, hour: row.hour * HOUR, p50: ms(row.p50), p95: ms(row.p95), p99: ms(row.p99), max: ms(row.max) }));
   }
 
   /** Rolls up finished hours and prunes what retention no longer keeps. Cheap to call often. */
-  maintain(retention: RetentionConfig): { hoursRolledUp: number; runsPruned: number } {
+  maintain(retention: RetentionConfig): { hoursRolledUp: number; runsPruned: number; pruned: Pruned } {
     const now = this.clock.now();
     const hoursRolledUp = computeRollups(this.db, now);
-    const runsPruned = pruneOld(this.db, now, retention);
-    return { hoursRolledUp, runsPruned };
+    const pruned = pruneOld(this.db, now, retention);
+    if (pruned.series > 0) this.log.forget();
+    return { hoursRolledUp, runsPruned: pruned.runs, pruned };
   }
 
   close(): void {

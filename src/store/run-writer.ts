@@ -1,0 +1,136 @@
+import type { Logger } from 'pino';
+import type { RecordedRun, RunRecord, Store } from './store.ts';
+
+export interface StoreHealth {
+  /** Why runs are not being stored right now (`database: disk full`), or undefined while they are. */
+  problem: string | undefined;
+  /** Runs waiting in memory to be stored. */
+  queued: number;
+  /** Runs given up: the oldest when the queue was full, or one the database refused for its own content. */
+  dropped: number;
+}
+
+export interface RunWriterOptions {
+  logger: Logger;
+  /** Runs kept in memory while the database refuses writes; beyond, the oldest are dropped. */
+  capacity?: number;
+  /** Time between attempts while the database refuses writes. */
+  retryMs?: number;
+}
+
+const DEFAULT_CAPACITY = 10_000;
+const DEFAULT_RETRY_MS = 2_000;
+
+/** Conditions of the database file or its disk, not of the run: the same run can be stored once they pass. */
+const STORAGE_CONDITIONS = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|PROTOCOL|CORRUPT|NOTADB|NOMEM)/;
+
+export function isStorageCondition(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && STORAGE_CONDITIONS.test(code);
+}
+
+/** A storage condition in a few words, for /ready and the logs. */
+export function describeStorageError(error: unknown, path: string): string {
+  const { code = '', message = String(error) } = error as { code?: string; message?: string };
+  if (code === 'SQLITE_FULL') return 'disk full';
+  if (code.startsWith('SQLITE_READONLY')) return 'read-only';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'locked by another process';
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return `damaged (${path}; it is left as it is)`;
+  if (code.startsWith('SQLITE_IOERR')) return `I/O error (${code}: ${message})`;
+  return message;
+}
+
+/**
+ * Commits runs as they finish. When the database refuses a write because of
+ * its file or disk (full, read-only, locked, damaged), the run is kept in
+ * memory, up to `capacity` runs (the oldest dropped first), and the queue is
+ * retried in order every `retryMs` and before each new run; nothing is lost
+ * while the condition lasts less than the queue holds. A run the database
+ * refuses for its own content is dropped and logged, so it cannot block the rest.
+ */
+export class RunWriter {
+  private readonly queue: RunRecord[] = [];
+  private readonly capacity: number;
+  private readonly retryMs: number;
+  private problem: string | undefined;
+  private dropped = 0;
+  private retryAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: RunWriterOptions,
+  ) {
+    this.capacity = options.capacity ?? DEFAULT_CAPACITY;
+    this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
+  }
+
+  /** Stores the run (after any queued before it); returns what was recorded, or undefined while it waits in the queue. */
+  write(run: RunRecord): RecordedRun | undefined {
+    this.enqueue(run);
+    if (performance.now() < this.retryAt) return undefined;
+    return this.flush().get(run);
+  }
+
+  health(): StoreHealth {
+    return { problem: this.problem, queued: this.queue.length, dropped: this.dropped };
+  }
+
+  /** Stores queued runs in order until the database refuses; returns what each stored run recorded. */
+  flush(): Map<RunRecord, RecordedRun> {
+    const recorded = new Map<RunRecord, RecordedRun>();
+    const backlog = this.queue.length;
+    while (this.queue.length > 0) {
+      const run = this.queue[0] as RunRecord;
+      try {
+        recorded.set(run, this.store.recordRun(run));
+        this.queue.shift();
+      } catch (error) {
+        if (!isStorageCondition(error)) {
+          this.queue.shift();
+          this.dropped++;
+          this.options.logger.error({ err: error, probe: run.probe, run_id: run.uid }, 'the database refused this run; it is dropped');
+          continue;
+        }
+        this.refused(error);
+        return recorded;
+      }
+    }
+    if (this.problem !== undefined) {
+      this.options.logger.info({ stored: backlog, dropped: this.dropped }, 'the database takes writes again; queued runs are stored');
+      this.problem = undefined;
+    }
+    this.retryAt = 0;
+    return recorded;
+  }
+
+  /** Stops retrying; one last attempt to store what is queued. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.queue.length > 0) this.flush();
+    clearTimeout(this.timer);
+    if (this.queue.length > 0) this.options.logger.error({ queued: this.queue.length, problem: this.problem }, 'runs still queued at stop are lost');
+  }
+
+  private enqueue(run: RunRecord): void {
+    this.queue.push(run);
+    if (this.queue.length <= this.capacity) return;
+    this.queue.shift();
+    this.dropped++;
+    if (this.dropped === 1 || this.dropped % 1000 === 0) this.options.logger.error({ dropped: this.dropped, capacity: this.capacity, problem: this.problem }, 'run queue full: the oldest queued runs are dropped');
+  }
+
+  private refused(error: unknown): void {
+    const problem = `database: ${describeStorageError(error, this.store.path)}`;
+    if (problem !== this.problem) this.options.logger.error({ err: error, queued: this.queue.length }, `${problem}: runs are kept in memory and retried`);
+    this.problem = problem;
+    this.retryAt = performance.now() + this.retryMs;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, this.retryMs);
+    this.timer.unref();
+  }
+}
