@@ -128,9 +128,8 @@ export function parseReply(message: Buffer, query: QueryWire): ParsedReply {
           continue;
         }
       }
-      const record = decodeRecord(message, offset);
-      offset += packetCodecs.answer.decode.bytes;
-      if (offset > message.length) throw new MalformedReply('record cut short');
+      const { record, end } = decodeRecord(message, offset);
+      offset = end;
       if (section < 2 || record.type !== 'OPT') records.push(record);
     }
   }
@@ -146,13 +145,27 @@ export function parseReply(message: Buffer, query: QueryWire): ParsedReply {
   };
 }
 
-/** One record by dns-packet's decoder, whose errors (RangeError, TypeError, ...) become MalformedReply. */
-function decodeRecord(message: Buffer, offset: number): Answer {
+/**
+ * One record by dns-packet's decoder, whose errors (RangeError, TypeError,
+ * ...) become MalformedReply. The record ends where its RDLENGTH says, and
+ * the decoder must have read exactly that: some of its decoders ignore
+ * RDLENGTH, and one that reads past the end returns NaN as its length, which
+ * sent the walk back to byte 0 for every record the header promised (a
+ * 600-byte reply cost a second of CPU and came back as 256 garbage answers).
+ */
+function decodeRecord(message: Buffer, offset: number): { record: Answer; end: number } {
+  const nameEnd = skipName(message, offset);
+  if (nameEnd + 10 > message.length) throw new MalformedReply('record cut short');
+  const end = nameEnd + 10 + message.readUInt16BE(nameEnd + 8);
+  if (end > message.length) throw new MalformedReply('record cut short');
+  let record: Answer;
   try {
-    return packetCodecs.answer.decode(message, offset);
+    record = packetCodecs.answer.decode(message, offset);
   } catch (error) {
     throw new MalformedReply(`malformed record at byte ${offset}: ${(error as Error).message}`);
   }
+  if (offset + packetCodecs.answer.decode.bytes !== end) throw new MalformedReply(`malformed record at byte ${offset}: its data does not fill its RDLENGTH`);
+  return { record, end };
 }
 
 /** The offset after an OPT record at `offset` (bounds checked), or 0 when the record there is not OPT. */
