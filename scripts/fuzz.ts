@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { FUZZ_TARGETS } from '../test/fuzz/targets.ts';
-import { fuzz, TIME_LIMIT_MS, type FuzzStats } from '../test/fuzz/harness.ts';
+import { fuzz, shortInput, TIME_LIMIT_MS, type FuzzStats } from '../test/fuzz/harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +46,7 @@ function table(stats: FuzzStats): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   const lines = rows.map(([label, value]) => `| ${label.padEnd(width)} | ${value.padStart(12)} |`);
   const rule = `|${'-'.repeat(width + 2)}|${'-'.repeat(14)}|`;
-  const findings = stats.findings.map((finding) => `  ${finding.type}: ${finding.detail}\n    input: ${finding.input}`);
+  const findings = stats.findings.map((finding) => `  ${finding.type}: ${finding.detail}\n    input: ${shortInput(finding.input)}`);
   return [`${stats.target}  (seed ${seed})`, rule, ...lines, rule, `  slowest: ${stats.slowestInput.slice(0, 200)}`, ...findings].join('\n');
 }
 

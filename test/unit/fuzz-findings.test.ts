@@ -136,6 +136,31 @@ describe('config loader: YAML alias errors are configuration errors', () => {
 });
 
 describe('DNS replies', () => {
+  test('a record whose decoder read past its end no longer restarts the walk at byte 0 (1.4 s and 256 garbage answers for 600 bytes)', () => {
+    // A mutated reply the fuzzer found: ANCOUNT 256, NSCOUNT 1280, a TXT whose strings overrun its RDLENGTH.
+    const reply = Buffer.from(
+      '189e1786000001000500000003027a470746305842417866022d2d000010000105313964327904616461660b65653931796532323961660c6239626731686678617879670000100001f51d53610010055b58212b5e09654b2e2e643a78557b02667802393907686830316731660532613265640000010001063e3caf0004cc875aea0c3079676868653168326766610930322d31392d647a640c2d6865312d787a687979786302637800001c0001567cc6080010c72c625885cf2c0043128444e887c35f036765640731656163622d6205322d686479013100000200010a01daf40011036263640b39612d67322d326764326100066361636361620163067a6361666331086539647a6830646700000f0001fd6c4ec1000fa04c0b61623163316864647a323100096479303161663261680c68317931667a642d327861640231390000060001d0d30fc2005a09682d636164642d61300b6461396539617879667a650b63636661656379657839620b313068673179327966302d000c633068792d78396730616639087a782d6830323262008630d1539d9821d412a73d5265f521110aa45c800c2d30686331786867666732790778626830666366082d31626862397a68047967306200001c0001879f12cd0010edcb84fc483fdc007a5ca274cd13d62d00002904d0000000000000',
+      'hex',
+    );
+    const query = encodeQuery('1z', 'AAAA', 32023, false, true);
+    let fastest = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      assert.throws(() => parseReply(reply, query), MalformedReply);
+      fastest = Math.min(fastest, performance.now() - started);
+    }
+    assert.ok(fastest < 20, `${fastest.toFixed(1)} ms`);
+  });
+
+  test('a record whose data does not fill its RDLENGTH is malformed (an A record of 6 bytes)', () => {
+    const query = encodeQuery('x.test', 'A', 9, false, false);
+    const good = encode({ type: 'response', id: 9, flags: 0x400, questions: [{ name: 'x.test', type: 'A', class: 'IN' }], answers: [{ name: 'x.test', type: 'A', ttl: 1, data: '192.0.2.1' }] });
+    assert.deepEqual(parseReply(good, query).answers.map((a) => (a as { data: string }).data), ['192.0.2.1']);
+    const long = Buffer.concat([good, Buffer.from([0, 0])]);
+    long.writeUInt16BE(6, good.length - 6);
+    assert.throws(() => parseReply(long, query), /does not fill its RDLENGTH/);
+  });
+
   test('a record dns-packet cannot decode is a MalformedReply (the one error the wire layer expects)', () => {
     const query = encodeQuery('x.test', 'A', 7, false, false);
     const reply = encode({ type: 'response', id: 7, flags: 0x400, questions: [{ name: 'x.test', type: 'A', class: 'IN' }], answers: [{ name: 'x.test', type: 'TXT', ttl: 1, data: ['abc'] }] });
