@@ -81,10 +81,19 @@ export async function closedPort(): Promise<number> {
  * A port whose connections never complete: a listener with a backlog of one
  * that never accepts, the backlog filled by one idle connection, so the
  * kernel drops further SYNs. Node accepts every connection by itself, so the
- * listener is a few lines of Python.
+ * listener is a few lines of Perl (perl-base is part of every Debian).
  */
+const NEVER_ACCEPT = [
+  'use Socket;',
+  'socket(my $s, PF_INET, SOCK_STREAM, 0) or die $!;',
+  'bind($s, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die $!;',
+  'listen($s, 0) or die $!;',
+  'my ($port) = unpack_sockaddr_in(getsockname($s));',
+  '$| = 1; print "$port\\n"; my @rest = <STDIN>;',
+].join(' ');
+
 export async function blackholePort(): Promise<Running> {
-  const child = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn('perl', ['-e', NEVER_ACCEPT], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
     child.once('error', reject);

@@ -71,9 +71,7 @@ describe('fault matrix', () => {
     mailLab = await startTestMailLab();
     const dnsPort = await freePort();
     const apiPort = await freePort();
-    pdns = await startPdns({ dir: join(temp.dir, 'pdns'), name: 'pdns-faults', dnsPort, apiPort, apiKey: 'faults-pdns-key' }).catch(async (error: unknown) => {
-      throw error;
-    });
+    pdns = await startPdns({ dir: join(temp.dir, 'pdns'), name: 'pdns-faults', dnsPort, apiPort, apiKey: 'faults-pdns-key' });
     await createZone(pdns, 'faults-pdns-key', LAB_ZONE, labZoneRrsets('token', 'AAAA').forward);
     await setRrset(pdns, 'faults-pdns-key', LAB_ZONE, { name: 'big.example.test.', type: 'TXT', ttl: 60, records: Array.from({ length: 30 }, (_, i) => `"record ${i} ${'x'.repeat(80)}"`) });
     const redis = async (extra: string[]) => {
@@ -130,7 +128,8 @@ describe('fault matrix', () => {
       malformedJson: keep(await json(200, '{"status": ok}')).url,
       truncatedJson: keep(await json(200, '{"status": "ok", "checks": {')).url,
       tlsExpired: keep(await httpsServer({ cert: expiredCert, key }, (_req, res) => res.end('ok'))).port,
-      tlsValid: keep(await httpsServer({ cert: validCert, key }, (_req, res) => res.end('ok'), '0.0.0.0')).port,
+      // Its certificate names localhost and 127.0.0.1; it is asked as 127.0.0.2.
+      tlsValid: keep(await httpsServer({ cert: validCert, key }, (_req, res) => res.end('ok'), '127.0.0.2')).port,
       tlsSelfSigned: keep(await httpsServer(selfSignedCertificate(temp.dir), (_req, res) => res.end('ok'))).port,
       dnsFake: `127.0.0.1:${keep(await fakeDns()).port}`,
       imapGone: keep(await fakeImapCuttingIdle({ cutAfterMs: 400, refuseAfterCut: true })).port,
