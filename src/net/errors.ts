@@ -66,7 +66,8 @@ export function classifyNetworkError(error: unknown, signal?: AbortSignal): Prob
   if (TLS_PATTERN.test(code) || /certificate|TLS/i.test(message)) return new ProbeFailure('TLS', message, { cause: error });
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return new ProbeFailure('CONNECT', `connection reset: ${message}`, { cause: error });
   if (CONNECT_CODES.has(code)) return new ProbeFailure('CONNECT', message, { cause: error });
-  if (PROTOCOL_CODES.has(code) || code.startsWith('HPE_')) return new ProbeFailure('PROTOCOL', `malformed response: ${message}`, { cause: error });
+  // undici's HTTPParserError carries no code when a chunked body ends early ("Invalid EOF state").
+  if (PROTOCOL_CODES.has(code) || code.startsWith('HPE_') || (error as { name?: string }).name === 'HTTPParserError') return new ProbeFailure('PROTOCOL', `malformed response: ${message}`, { cause: error });
   if (code === 'ABORT_ERR' || (error as { name?: string }).name === 'AbortError') {
     return new ProbeFailure('TIMEOUT', 'timed out before the target answered', { cause: error });
   }

@@ -104,7 +104,7 @@ function describeCertificate(socket: tls.TLSSocket, now: number): PeerCertificat
  * probe sees the same phases a new client would. `lookup` resolves the host
  * name (it may refuse the address).
  */
-function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined, lookup: LookupFunction): Client.Options['connect'] {
+function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined, lookup: LookupFunction, signal: AbortSignal): Client.Options['connect'] {
   // Built before the connection's phases are timed (it parses every trusted root).
   const secureContext = tlsOptions?.ca ? contextTrusting(tlsOptions.ca) : undefined;
   return (options, callback) => {
@@ -138,6 +138,14 @@ function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undef
     } else {
       socket = net.connect({ host, port, lookup });
       socket.once('connect', () => callback(null, socket));
+    }
+    // undici does not give up a connection attempt when the request is aborted: a connect or TLS handshake that hangs is ended here.
+    const abandon = () => socket.destroy(Object.assign(new Error('request aborted before the connection was ready'), { code: 'ABORT_ERR' }));
+    if (signal.aborted) abandon();
+    else {
+      signal.addEventListener('abort', abandon, { once: true });
+      socket.once(options.protocol === 'https:' ? 'secureConnect' : 'connect', () => signal.removeEventListener('abort', abandon));
+      socket.once('close', () => signal.removeEventListener('abort', abandon));
     }
     socket.once('lookup', () => {
       trace.lookupAt = performance.now();
@@ -191,14 +199,23 @@ function tlsFor(req: HttpRequest, hop: Hop, start: URL): TlsOptions | undefined 
   return rest;
 }
 
+/** Where a request was when its deadline came: a timeout says which phase did not finish. */
+function phaseAt(trace: ConnectionTrace, target: URL, firstByteAt: number | undefined): string {
+  if (trace.connectAt === undefined) return `connecting to ${target.host}`;
+  if (target.protocol === 'https:' && trace.secureAt === undefined) return `in the TLS handshake with ${target.host}`;
+  if (firstByteAt === undefined) return `waiting for the first byte from ${target.host}`;
+  return `reading the body from ${target.host}`;
+}
+
 /** One request on a fresh connection; redirects are followed by the caller. */
 async function requestOnce(req: HttpRequest, hop: Hop, tlsOptions: TlsOptions | undefined, lookup: LookupFunction) {
   const trace: ConnectionTrace = { start: performance.now() };
   // One single-connection client per hop: a fresh connection whose phases are this request's own.
   const target = hop.url;
-  const connect = tracingConnector(trace, tlsOptions, hop.unvouched ? guardedLookup(lookup, target) : lookup);
+  const connect = tracingConnector(trace, tlsOptions, hop.unvouched ? guardedLookup(lookup, target) : lookup, req.signal);
   const client = new Client(target.origin, { connect, pipelining: 0 });
   const hopStart = performance.now();
+  let firstByteAt: number | undefined;
   try {
     const response = await client.request({
       path: `${target.pathname}${target.search}`,
@@ -207,7 +224,7 @@ async function requestOnce(req: HttpRequest, hop: Hop, tlsOptions: TlsOptions | 
       body: hop.body,
       signal: req.signal,
     });
-    const firstByteAt = performance.now();
+    firstByteAt = performance.now();
     const { body: payload, truncated } = await readBody(response.body, req.maxBodyBytes ?? 1024 * 1024);
     const end = performance.now();
     return {
@@ -218,6 +235,10 @@ async function requestOnce(req: HttpRequest, hop: Hop, tlsOptions: TlsOptions | 
       timings: phasesOf(trace, firstByteAt, end, hopStart),
       certificate: trace.certificate,
     };
+  } catch (error) {
+    const failure = classifyNetworkError(error, req.signal);
+    if (failure.code !== 'TIMEOUT') throw failure;
+    throw new ProbeFailure('TIMEOUT', `${failure.message} (${phaseAt(trace, target, firstByteAt)})`, { cause: error });
   } finally {
     client.destroy().catch(() => undefined);
   }

@@ -124,6 +124,11 @@ class RunContexts {
     return context;
   }
 
+  /** Whether Chromium went away under one of the run's contexts (it crashed or was killed). */
+  browserLost(): boolean {
+    return this.open.some((context) => context.browser()?.isConnected() === false);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.open.splice(0).map((context) => context.close().catch(() => undefined)));
   }
@@ -202,6 +207,8 @@ class BrowserProber implements Prober {
       const run = mail ? await this.mailMode(contexts, mail, ctx) : await this.scripted(contexts, ctx);
       phases.browser = Math.round(contexts.startMs);
       phases.page = Math.round(ctx.clock.monotonic() - pageStarted - contexts.startMs);
+      // Chromium dying under a page is scaiprobe's trouble, not the page's: no step or link verdict of this run stands.
+      if (!ctx.signal.aborted && contexts.browserLost()) throw new ProbeFailure('INTERNAL', `Chromium exited during the run: ${run.failure ?? run.message}`);
       if (mail && before && this.spec.stats) await this.checkStats(before, run, ctx);
       const blocked = contexts.blocked;
       run.observations['requests.blocked'] = blocked.length;

@@ -79,6 +79,11 @@ function invalidName(name: string, why: string): ProbeFailure {
   return new ProbeFailure('CONFIG', `"${name}" is not a valid DNS name: it ${why}`);
 }
 
+/** A reply that cannot be read: cut short, a malformed name or record. The wire layer makes it a PROTOCOL failure. */
+export class MalformedReply extends Error {
+  override readonly name = 'MalformedReply';
+}
+
 export interface ParsedReply {
   id: number;
   rcode: string;
@@ -93,13 +98,13 @@ export interface ParsedReply {
 }
 
 /**
- * Walks a reply and decodes its records. Throws (a plain Error, made a
- * PROTOCOL failure by the caller) when the message is cut short or a name is
- * malformed. `query` is what was sent: its question is compared byte for
+ * Walks a reply and decodes its records. Throws MalformedReply (made a
+ * PROTOCOL failure by the caller), and nothing else, when the message is cut
+ * short or a name or record is malformed. `query` is what was sent: its question is compared byte for
  * byte, ASCII case ignored (servers may echo 0x20-randomized case).
  */
 export function parseReply(message: Buffer, query: QueryWire): ParsedReply {
-  if (message.length < HEADER) throw new Error(`message of ${message.length} bytes is shorter than a DNS header`);
+  if (message.length < HEADER) throw new MalformedReply(`message of ${message.length} bytes is shorter than a DNS header`);
   const flags = message.readUInt16BE(2);
   const counts = [message.readUInt16BE(4), message.readUInt16BE(6), message.readUInt16BE(8), message.readUInt16BE(10)] as const;
   const rcode = rcodeNames.toString(flags & 0x0f);
@@ -107,7 +112,7 @@ export function parseReply(message: Buffer, query: QueryWire): ParsedReply {
   let questionMatches = counts[0] === 0 ? rcode !== 'NOERROR' : false;
   for (let i = 0; i < counts[0]; i++) {
     const end = skipName(message, offset);
-    if (end + 4 > message.length) throw new Error('question cut short');
+    if (end + 4 > message.length) throw new MalformedReply('question cut short');
     if (i === 0) questionMatches = sameQuestion(message, offset, end, query);
     offset = end + 4;
   }
@@ -123,9 +128,8 @@ export function parseReply(message: Buffer, query: QueryWire): ParsedReply {
           continue;
         }
       }
-      const record = packetCodecs.answer.decode(message, offset);
-      offset += packetCodecs.answer.decode.bytes;
-      if (offset > message.length) throw new Error('record cut short');
+      const { record, end } = decodeRecord(message, offset);
+      offset = end;
       if (section < 2 || record.type !== 'OPT') records.push(record);
     }
   }
@@ -141,12 +145,35 @@ export function parseReply(message: Buffer, query: QueryWire): ParsedReply {
   };
 }
 
+/**
+ * One record by dns-packet's decoder, whose errors (RangeError, TypeError,
+ * ...) become MalformedReply. The record ends where its RDLENGTH says, and
+ * the decoder must have read exactly that: some of its decoders ignore
+ * RDLENGTH, and one that reads past the end returns NaN as its length, which
+ * sent the walk back to byte 0 for every record the header promised (a
+ * 600-byte reply cost a second of CPU and came back as 256 garbage answers).
+ */
+function decodeRecord(message: Buffer, offset: number): { record: Answer; end: number } {
+  const nameEnd = skipName(message, offset);
+  if (nameEnd + 10 > message.length) throw new MalformedReply('record cut short');
+  const end = nameEnd + 10 + message.readUInt16BE(nameEnd + 8);
+  if (end > message.length) throw new MalformedReply('record cut short');
+  let record: Answer;
+  try {
+    record = packetCodecs.answer.decode(message, offset);
+  } catch (error) {
+    throw new MalformedReply(`malformed record at byte ${offset}: ${(error as Error).message}`);
+  }
+  if (offset + packetCodecs.answer.decode.bytes !== end) throw new MalformedReply(`malformed record at byte ${offset}: its data does not fill its RDLENGTH`);
+  return { record, end };
+}
+
 /** The offset after an OPT record at `offset` (bounds checked), or 0 when the record there is not OPT. */
 function skipOpt(message: Buffer, offset: number): number {
   // OPT's owner is the root: a single zero byte, then TYPE 41, CLASS, TTL, RDLENGTH.
   if (message[offset] !== 0 || offset + 11 > message.length || message.readUInt16BE(offset + 1) !== 41) return 0;
   const end = offset + 11 + message.readUInt16BE(offset + 9);
-  if (end > message.length) throw new Error('record cut short');
+  if (end > message.length) throw new MalformedReply('record cut short');
   return end;
 }
 
@@ -155,13 +182,13 @@ function skipName(message: Buffer, offset: number): number {
   let at = offset;
   for (;;) {
     const length = message[at];
-    if (length === undefined) throw new Error('name cut short');
+    if (length === undefined) throw new MalformedReply('name cut short');
     if (length === 0) return at + 1;
     if ((length & 0xc0) === 0xc0) {
-      if (at + 2 > message.length) throw new Error('name pointer cut short');
+      if (at + 2 > message.length) throw new MalformedReply('name pointer cut short');
       return at + 2;
     }
-    if ((length & 0xc0) !== 0) throw new Error(`bad label type 0x${length.toString(16)}`);
+    if ((length & 0xc0) !== 0) throw new MalformedReply(`bad label type 0x${length.toString(16)}`);
     at += 1 + length;
   }
 }

@@ -39,7 +39,7 @@ export function failingChecks(json: unknown): string[] {
     .map(([name, result]) => `${name}: ${typeof result === 'string' ? result : JSON.stringify(result)}`);
 }
 
-function observe(response: HttpResponse, maxBodyBytes: number): { observations: Observations; message: string } {
+function observe(response: HttpResponse, maxBodyBytes: number): { observations: Observations; message: string; warnings: string[] } {
   const { timings } = response;
   const observations: Observations = {
     status: response.status,
@@ -63,8 +63,9 @@ function observe(response: HttpResponse, maxBodyBytes: number): { observations: 
     observations['cert.trusted'] = response.certificate.authorized;
   }
   let message = `HTTP ${response.status} in ${Math.round(timings.total)}ms`;
+  const warnings: string[] = [];
   // What a cut body says is unknown, not what its first bytes say: no body, size or json.* to assert on.
-  if (response.bodyTruncated) return { observations, message: `${message}; body exceeds maxBodyBytes (${maxBodyBytes}): body, body.size and json.* not observed` };
+  if (response.bodyTruncated) return { observations, message: `${message}; body exceeds maxBodyBytes (${maxBodyBytes}): body, body.size and json.* not observed`, warnings };
   const text = response.body.toString('utf8');
   observations.body = text;
   observations['body.size'] = response.body.length;
@@ -79,13 +80,15 @@ function observe(response: HttpResponse, maxBodyBytes: number): { observations: 
       if (failing.length > 0) {
         const status = (json as { status?: unknown }).status;
         message += `; ${typeof status === 'string' ? status : 'failing'}: ${failing.join(', ')}`;
+        // A 200 whose own checks fail is not a plain pass: the target says it is degraded.
+        if (response.status < 400) warnings.push(`HTTP ${response.status} but checks failing: ${failing.map((check) => check.split(':')[0]).join(', ')}`);
       }
     } catch (error) {
       observations['json.valid'] = false;
       message += `; body is not valid JSON (${(error as Error).message})`;
     }
   }
-  return { observations, message };
+  return { observations, message, warnings };
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
@@ -119,13 +122,13 @@ export const httpKind: ProbeKind<HttpSpec> = {
           maxBodyBytes: spec.maxBodyBytes,
           ...(spec.tls ? { tls: spec.tls } : {}),
         });
-        const { observations, message } = observe(response, spec.maxBodyBytes);
+        const { observations, message, warnings } = observe(response, spec.maxBodyBytes);
         const phases: Record<string, number> = { firstByte: response.timings.firstByte, total: response.timings.total };
         for (const phase of ['dns', 'connect', 'tls'] as const) {
           const value = response.timings[phase];
           if (value !== undefined) phases[phase] = value;
         }
-        return { observations, phases, message };
+        return { observations, phases, message, ...(warnings.length > 0 ? { warnings } : {}) };
       },
     };
   },

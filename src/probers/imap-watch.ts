@@ -299,7 +299,10 @@ export class FolderWatch {
     } catch (error) {
       client.close();
       if (error instanceof ProbeFailure) throw error;
-      throw new ProbeFailure('PROTOCOL', `IMAP ${describe(this.account)}: cannot open folder ${this.folder}: ${(error as Error).message}`, { cause: error });
+      const { mailboxMissing, responseText } = error as { mailboxMissing?: boolean; responseText?: string };
+      // A folder deleted since it was configured or found is the same fault as a misconfigured one.
+      if (mailboxMissing) throw new ProbeFailure('CONFIG', `IMAP ${describe(this.account)}: folder ${this.folder} does not exist (${responseText ?? 'mailbox missing'})`, { cause: error });
+      throw new ProbeFailure('PROTOCOL', `IMAP ${describe(this.account)}: cannot open folder ${this.folder}: ${responseText ?? (error as Error).message}`, { cause: error });
     }
   }
 

@@ -213,6 +213,7 @@ function buildMessage(spec: MailSpec & CommonProbeSpec, token: string): ProbeMes
 /** Waits until one of `watches` has seen `token`, `until` passes or the signal aborts; a dropped connection is re-opened once. */
 async function waitForSighting(watch: SeedWatch, token: string, until: number, ctx: ProbeContext): Promise<Sighting | undefined> {
   const watches = [watch.inbox, ...(watch.junk ? [watch.junk] : [])];
+  let reopened = false;
   for (;;) {
     for (const folder of watches) {
       const sighting = folder.sighting(token);
@@ -221,12 +222,17 @@ async function waitForSighting(watch: SeedWatch, token: string, until: number, c
     const lost = watches.find((folder) => folder.lostReason);
     if (lost) {
       const reason = lost.lostReason;
+      // A seed whose connection keeps dropping cannot say where the message went: that is a connection failure, not "missing".
+      if (reopened) throw new ProbeFailure('CONNECT', `seed ${watch.spec.name}: ${reason} again while waiting for the probe message (it was re-opened once already)`);
+      reopened = true;
       try {
         await lost.open(ctx.signal);
         // It may have arrived while the connection was down.
         await lost.expect(token, ctx.signal, { search: true });
       } catch (error) {
-        throw new ProbeFailure('CONNECT', `seed ${watch.spec.name}: ${reason} while waiting for the probe message; reconnecting failed: ${(error as Error).message}`, { cause: error });
+        // A reconnect refused for a reason of its own (the folder is gone, the login is refused) keeps that reason's code.
+        const code = error instanceof ProbeFailure && (error.code === 'CONFIG' || error.code === 'AUTH' || error.code === 'TLS') ? error.code : 'CONNECT';
+        throw new ProbeFailure(code, `seed ${watch.spec.name}: ${reason} while waiting for the probe message; reconnecting failed: ${(error as Error).message}`, { cause: error });
       }
       continue;
     }

@@ -36,8 +36,18 @@ export type PromExpr =
 
 export const DEFAULT_QUANTILE_WINDOW_MS = 5 * 60_000;
 
+/**
+ * Far beyond what an assertion needs, and what keeps parsing and the
+ * (recursive) evaluation clear of the call stack's limit: a 50,000-deep
+ * expression threw RangeError instead of a configuration error.
+ */
+const MAX_NESTING = 64;
+const MAX_OPERATORS = 256;
+
 class Parser {
   private i = 0;
+  private nesting = 0;
+  private operators = 0;
   constructor(private readonly text: string) {}
 
   parse(): PromExpr {
@@ -48,7 +58,8 @@ class Parser {
   }
 
   private fail(message: string): never {
-    throw new Error(`${message} at column ${this.i + 1} of "${this.text}"`);
+    const shown = this.text.length > 200 ? `${this.text.slice(0, 200)}…` : this.text;
+    throw new Error(`${message} at column ${this.i + 1} of "${shown}"`);
   }
   private space(): void {
     while (/\s/.test(this.text[this.i] ?? '')) this.i++;
@@ -65,7 +76,7 @@ class Parser {
   private additive(): PromExpr {
     let left = this.multiplicative();
     for (let op = this.peek(); op === '+' || op === '-'; op = this.peek()) {
-      this.i++;
+      this.operator();
       left = { type: 'bin', op, left, right: this.multiplicative() };
     }
     return left;
@@ -73,17 +84,23 @@ class Parser {
   private multiplicative(): PromExpr {
     let left = this.primary();
     for (let op = this.peek(); op === '*' || op === '/'; op = this.peek()) {
-      this.i++;
+      this.operator();
       left = { type: 'bin', op, left, right: this.primary() };
     }
     return left;
   }
+  private operator(): void {
+    if (++this.operators > MAX_OPERATORS) this.fail(`more than ${MAX_OPERATORS} operators`);
+    this.i++;
+  }
   private primary(): PromExpr {
     const char = this.peek();
     if (char === '(') {
+      if (++this.nesting > MAX_NESTING) this.fail(`parentheses nested more than ${MAX_NESTING} deep`);
       this.i++;
       const inner = this.additive();
       this.expect(')');
+      this.nesting--;
       return inner;
     }
     const number = /^\d+(\.\d+)?([eE][-+]?\d+)?/.exec(this.text.slice(this.i));

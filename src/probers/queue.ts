@@ -54,7 +54,11 @@ export const queueKind: ProbeKind<QueueSpec> = {
           retryStrategy: () => null,
           connectTimeout: Math.max(100, ctx.deadline - ctx.clock.now()),
         });
-        client.on('error', () => undefined); // surfaced through the awaited calls
+        // The server's own refusal (NOAUTH, WRONGPASS) comes as an 'error' event; the awaited call then only says "Connection is closed."
+        let lastError: Error | undefined;
+        client.on('error', (error: Error) => {
+          lastError = error;
+        });
         const abort = () => client.disconnect();
         ctx.signal.addEventListener('abort', abort, { once: true });
         const started = ctx.clock.monotonic();
@@ -75,7 +79,8 @@ export const queueKind: ProbeKind<QueueSpec> = {
           const parts = spec.keys.map((key) => `${key}=${observations[`depth.${key}`] ?? 'error'}`);
           return { observations, message: `queue depth ${total} (${parts.join(', ')})`, ...(warnings.length > 0 ? { warnings } : {}) };
         } catch (error) {
-          throw failureOf(error, shown, ctx.signal);
+          const closed = /Connection is closed/i.test((error as Error).message ?? '');
+          throw failureOf(closed && lastError ? lastError : error, shown, ctx.signal);
         } finally {
           ctx.signal.removeEventListener('abort', abort);
           client.disconnect();

@@ -54,14 +54,20 @@ export function parseSpf(record: string): ParsedSpf {
     // ip6:2001:db8::/32 has its colons inside the value: parse ip4/ip6 separately.
     if (mechanism === 'ip4' || mechanism === 'ip6') {
       const body = word.replace(/^[+\-~?]?ip[46]:/i, '');
-      const [address = '', prefix] = body.split('/');
+      const [address = '', prefix, ...more] = body.split('/');
       if (net.isIP(address) !== (mechanism === 'ip4' ? 4 : 6)) errors.push(`bad address in "${word}"`);
+      // One CIDR length only: "ip6:2001:db8::1//64" is no dual CIDR but an empty length (read as /0, matching everything).
+      if (more.length > 0 || (prefix !== undefined && !/^\d+$/.test(prefix))) errors.push(`bad CIDR length in "${word}"`);
       term.value = address;
       if (prefix !== undefined) term[mechanism === 'ip4' ? 'cidr4' : 'cidr6'] = Number(prefix);
     } else {
       if (match[4]) term.cidr4 = Number(match[4]);
       if (match[5]) term.cidr6 = Number(match[5]);
     }
+    // RFC 7208 5.6: ip4-cidr-length 0-32, ip6-cidr-length 0-128; beyond them the record is a permerror, not a lookup failure.
+    if ((term.cidr4 ?? 0) > 32 || (term.cidr6 ?? 0) > 128) errors.push(`CIDR length out of range in "${word}"`);
+    if ((mechanism === 'include' || mechanism === 'exists') && !term.value) errors.push(`"${word}" needs a domain`);
+    if (mechanism === 'all' && (term.value !== undefined || match[4] || match[5])) errors.push(`"${word}" takes no argument`);
     terms.push(term);
   }
   return { terms, ...(redirect ? { redirect } : {}), errors };

@@ -46,13 +46,28 @@ function splitAssertion(expr: string): [string, Operator, string] | undefined {
   return undefined;
 }
 
+/** A regular expression of an assertion; an invalid one is a configuration error naming the literal. */
+function compileRegex(source: string, flags: string, literal: string): RegExp {
+  try {
+    return new RegExp(source, flags);
+  } catch (error) {
+    throw new Error(`cannot read "${literal}": ${(error as Error).message}`);
+  }
+}
+
 /** Reads the literal on the right: a "string", number, duration (→ ms), percent (→ fraction), bool, null or /regex/. */
 export function parseLiteral(text: string): ObservationValue | RegExp {
   const trimmed = text.trim();
-  if (/^"(?:[^"\\]|\\.)*"$/.test(trimmed)) return JSON.parse(trimmed) as string;
+  if (/^"(?:[^"\\]|\\.)*"$/.test(trimmed)) {
+    try {
+      return JSON.parse(trimmed) as string;
+    } catch (error) {
+      throw new Error(`cannot read "${trimmed}": ${(error as Error).message}`);
+    }
+  }
   if (/^'[^']*'$/.test(trimmed)) return trimmed.slice(1, -1);
   const regex = /^\/(.*)\/([a-z]*)$/s.exec(trimmed);
-  if (regex) return new RegExp(regex[1] ?? '', regex[2]);
+  if (regex) return compileRegex(regex[1] ?? '', regex[2] ?? '', trimmed);
   if (trimmed === 'true') return true;
   if (trimmed === 'false') return false;
   if (trimmed === 'null') return null;
@@ -75,6 +90,8 @@ export function parseAssertion(expr: string): ParsedAssertion {
   if (operator === 'matches' && !(expected instanceof RegExp) && typeof expected !== 'string') {
     throw new Error(`"${expr}": matches needs a /regex/ or a "string"`);
   }
+  // A string after `matches` is a regular expression too: an invalid one must fail here, not at every evaluation.
+  if (operator === 'matches' && typeof expected === 'string') compileRegex(expected, '', right.trim());
   if (['<', '<=', '>', '>='].includes(operator) && typeof expected !== 'number') {
     throw new Error(`"${expr}": ${operator} needs a number, duration or percent on the right`);
   }

@@ -21,6 +21,9 @@ export function newRunId(): string {
   return randomBytes(6).toString('hex');
 }
 
+/** How long after its deadline a probe may take to fail with a timeout of its own, which says more than the deadline's. */
+const ABORT_GRACE_MS = 100;
+
 interface Attempt {
   measurement: Measurement;
   durationMs: number;
@@ -36,14 +39,32 @@ async function attempt(spec: CommonProbeSpec, prober: Prober, deps: RunDeps, run
   const timer = setTimeout(() => controller.abort(new ProbeFailure('TIMEOUT', `no answer within the ${spec.timeout}ms timeout`)), spec.timeout);
   let measurement: Measurement;
   try {
-    // The race makes the deadline hold even for a probe that ignores its signal.
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    const running = prober.probe({ signal: controller.signal, deadline, clock: deps.clock, logger, http: deps.http, previousState, runId });
+    measurement = await new Promise<Measurement>((resolve, reject) => {
+      // Nothing the probe returns after the deadline counts: the deadline holds even for a probe that ignores its signal.
+      running.then(
+        (value) => (controller.signal.aborted ? undefined : resolve(value)),
+        (error: unknown) => (controller.signal.aborted ? undefined : reject(error)),
+      );
+      controller.signal.addEventListener(
+        'abort',
+        () => {
+          // A probe that honours its signal fails at once with a timeout saying where it was (connecting, TLS, first byte, ...): wait briefly for that.
+          const grace = setTimeout(() => reject(controller.signal.reason), ABORT_GRACE_MS);
+          running.then(
+            () => {
+              clearTimeout(grace);
+              reject(controller.signal.reason);
+            },
+            (error: unknown) => {
+              clearTimeout(grace);
+              reject(error instanceof ProbeFailure && error.code === 'TIMEOUT' ? error : controller.signal.reason);
+            },
+          );
+        },
+        { once: true },
+      );
     });
-    measurement = await Promise.race([
-      prober.probe({ signal: controller.signal, deadline, clock: deps.clock, logger, http: deps.http, previousState, runId }),
-      aborted,
-    ]);
   } catch (error) {
     const failure = classifyNetworkError(error, controller.signal);
     if (failure.code === 'INTERNAL') logger.error({ err: error }, 'probe threw an unexpected error');
