@@ -168,8 +168,11 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
   try {
     raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
   } catch (error) {
-    // yaml throws a ReferenceError when aliases would expand past the bound (a "billion laughs" file).
-    issues.push({ file, path: [], message: `YAML: aliases expand too far (${(error as Error).message}; at most ${MAX_ALIAS_COUNT} alias expansions are allowed)` });
+    // yaml throws a ReferenceError when aliases would expand past the bound (a "billion laughs" file),
+    // and for an alias whose anchor is not set before it.
+    const text = (error as Error).message;
+    const message = /excessive alias count/i.test(text) ? `aliases expand too far (${text}; at most ${MAX_ALIAS_COUNT} alias expansions are allowed)` : text;
+    issues.push({ file, path: [], message: `YAML: ${message}` });
     return undefined;
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
