@@ -38,7 +38,7 @@ function runsTotal(metrics: string): number {
   return [...metrics.matchAll(/^scaiprobe_probe_runs_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
 }
 
-test('disk full: probing and /metrics go on, /ready says why, queued runs are stored when space returns, integrity ok', { timeout: 120_000 }, async () => {
+test('disk full: probing and /metrics go on, /ready says why, queued runs are stored when space returns, integrity ok', { timeout: 240_000 }, async () => {
   const target = createScaiDnsStandIn();
   const { url } = await target.listen(0);
   const root = mkdtempSync(join(tmpdir(), 'scaiprobe-diskfull-'));
@@ -58,14 +58,15 @@ ${Array.from({ length: 5 }, (_, i) => `  - { name: p${i}, kind: http, url: "${ur
 `,
   );
   const daemon = startCli(['run', '--config', config]);
+  let running = true;
   const filler = join(volume, 'filler');
   try {
-    await waitFor('the daemon to be ready', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined));
+    await waitFor('the daemon to be ready', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined), 60_000);
     fillUp(filler);
     const notReady = await waitFor('/ready to report the full disk', async () => {
       const response = await fetch(`${api}/ready`);
       return response.status === 503 ? ((await response.json()) as { status: string; problems: string[] }) : undefined;
-    });
+    }, 60_000);
     assert.equal(notReady.status, 'not ready');
     assert.match(notReady.problems.join('; '), /^database: disk full \(\d+ runs? waiting to be stored\)/);
     const fullSince = Date.now();
@@ -81,7 +82,7 @@ ${Array.from({ length: 5 }, (_, i) => `  - { name: p${i}, kind: http, url: "${ur
 
     rmSync(filler);
     const spaceBack = Date.now();
-    await waitFor('/ready once space returns', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined), 30_000);
+    await waitFor('/ready once space returns', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined), 60_000);
     const after = await (await fetch(`${api}/metrics`)).text();
     assert.match(after, /^scaiprobe_store_writable 1$/m);
     assert.match(after, /^scaiprobe_store_queued_runs 0$/m);
@@ -90,21 +91,21 @@ ${Array.from({ length: 5 }, (_, i) => `  - { name: p${i}, kind: http, url: "${ur
     const duringFull = runs.runs.filter((run) => run.startedAt >= fullSince && run.startedAt < spaceBack);
     assert.ok(duringFull.length >= 4, `runs of the full period were stored once space returned (${duringFull.length})`);
     assert.ok(duringFull.some((run) => run.observations.status === 200), 'with their observations');
-  } finally {
+
     daemon.child.kill('SIGTERM');
-    const code = await daemon.exited;
-    try {
-      if (code === 0) {
-        const check = new Database(db, { readonly: true });
-        assert.equal(check.pragma('integrity_check', { simple: true }), 'ok');
-        check.close();
-      }
-    } finally {
-      execFileSync('umount', [volume]);
-      rmSync(root, { recursive: true, force: true });
-      await target.close();
+    running = false;
+    assert.equal(await daemon.exited, 0, daemon.output());
+    const check = new Database(db, { readonly: true });
+    assert.equal(check.pragma('integrity_check', { simple: true }), 'ok');
+    check.close();
+  } finally {
+    if (running) {
+      daemon.child.kill('SIGTERM');
+      await daemon.exited;
     }
-    assert.equal(code, 0, daemon.output());
+    execFileSync('umount', [volume]);
+    rmSync(root, { recursive: true, force: true });
+    await target.close();
   }
 });
 
