@@ -71,6 +71,10 @@ const TAG = {
   /** An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) as seconds from the run's start: a Date header repeats the run's time. */
   httpDate: 14,
   json: 15,
+  /** A string as the keyframe's with its middle replaced: prefix length, suffix length, new middle ("HTTP 200 in 23ms"). */
+  edit: 16,
+  /** The same number as an earlier entry of this difference (a phase repeats its latency observation): that entry's reference. */
+  same: 17,
 } as const;
 const MAX_DECIMALS = 6;
 /** Zigzag doubles the magnitude; stay exact within 2^53. */
@@ -188,28 +192,79 @@ function httpDateOffset(value: string, startSecond: number): number | undefined 
   return at / 1000 - startSecond;
 }
 
-function writeValue(out: ByteWriter, value: unknown, startSecond: number): void {
+function varintLength(value: number): number {
+  let length = 1;
+  for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 0x80)) length++;
+  return length;
+}
+
+const zigzagOf = (value: number) => (value >= 0 ? value * 2 : -value * 2 - 1);
+
+/**
+ * The common prefix and suffix of two strings, never splitting a surrogate
+ * pair (a lone half would not survive UTF-8).
+ */
+function sharedEnds(before: string, after: string): { prefix: number; suffix: number } {
+  const most = Math.min(before.length, after.length);
+  let prefix = 0;
+  while (prefix < most && before.charCodeAt(prefix) === after.charCodeAt(prefix)) prefix++;
+  if (prefix > 0 && prefix < after.length && isHighSurrogate(after.charCodeAt(prefix - 1))) prefix--;
+  let suffix = 0;
+  while (suffix < most - prefix && before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)) suffix++;
+  if (suffix > 0 && suffix < after.length - prefix && isLowSurrogate(after.charCodeAt(after.length - suffix))) suffix--;
+  return { prefix, suffix };
+}
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+
+/** What writeValue may lean on: the run's start (for HTTP dates) and the keyframe's value of the same field. */
+interface ValueContext {
+  startSecond: number;
+  base?: unknown;
+}
+
+function writeNumber(out: ByteWriter, value: number): void {
+  const decimals = decimalsOf(value);
+  if (decimals === undefined || Object.is(value, -0)) {
+    out.byte(TAG.float);
+    return out.float(value);
+  }
+  out.byte(TAG.decimal + decimals);
+  out.zigzag(Math.round(value * 10 ** decimals));
+}
+
+/** Bytes writeNumber takes after its tag. */
+function numberLength(value: number): number {
+  const decimals = decimalsOf(value);
+  return decimals === undefined || Object.is(value, -0) ? 8 : varintLength(zigzagOf(Math.round(value * 10 ** decimals)));
+}
+
+function writeString(out: ByteWriter, value: string, context: ValueContext): void {
+  const offset = httpDateOffset(value, context.startSecond);
+  if (offset !== undefined && Math.abs(offset) < MAX_ZIGZAG_INPUT) {
+    out.byte(TAG.httpDate);
+    return out.zigzag(offset);
+  }
+  if (typeof context.base === 'string') {
+    const { prefix, suffix } = sharedEnds(context.base, value);
+    const middle = value.slice(prefix, value.length - suffix);
+    if (varintLength(prefix) + varintLength(suffix) + Buffer.byteLength(middle) < Buffer.byteLength(value)) {
+      out.byte(TAG.edit);
+      out.varint(prefix);
+      out.varint(suffix);
+      return out.text(middle);
+    }
+  }
+  out.byte(TAG.string);
+  out.text(value);
+}
+
+function writeValue(out: ByteWriter, value: unknown, context: ValueContext): void {
   if (value === null) return out.byte(TAG.null);
   if (value === false) return out.byte(TAG.false);
   if (value === true) return out.byte(TAG.true);
-  if (typeof value === 'number') {
-    const decimals = decimalsOf(value);
-    if (decimals === undefined || Object.is(value, -0)) {
-      out.byte(TAG.float);
-      return out.float(value);
-    }
-    out.byte(TAG.decimal + decimals);
-    return out.zigzag(Math.round(value * 10 ** decimals));
-  }
-  if (typeof value === 'string') {
-    const offset = httpDateOffset(value, startSecond);
-    if (offset !== undefined && Math.abs(offset) < MAX_ZIGZAG_INPUT) {
-      out.byte(TAG.httpDate);
-      return out.zigzag(offset);
-    }
-    out.byte(TAG.string);
-    return out.text(value);
-  }
+  if (typeof value === 'number') return writeNumber(out, value);
+  if (typeof value === 'string') return writeString(out, value, context);
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
     out.byte(TAG.strings);
     out.varint(value.length);
@@ -222,7 +277,7 @@ function writeValue(out: ByteWriter, value: unknown, startSecond: number): void 
 
 const REMOVED = Symbol('removed');
 
-function readValue(input: ByteReader, startSecond: number): unknown {
+function readValue(input: ByteReader, context: ValueContext & { earlier: Map<number, unknown> }): unknown {
   const tag = input.byte();
   if (tag === TAG.removed) return REMOVED;
   if (tag === TAG.null) return null;
@@ -232,8 +287,16 @@ function readValue(input: ByteReader, startSecond: number): unknown {
   if (tag === TAG.float) return input.float();
   if (tag === TAG.string) return input.text();
   if (tag === TAG.strings) return Array.from({ length: input.varint() }, () => input.text());
-  if (tag === TAG.httpDate) return new Date((startSecond + input.zigzag()) * 1000).toUTCString();
+  if (tag === TAG.httpDate) return new Date((context.startSecond + input.zigzag()) * 1000).toUTCString();
   if (tag === TAG.json) return JSON.parse(input.text()) as unknown;
+  if (tag === TAG.edit) {
+    const prefix = input.varint();
+    const suffix = input.varint();
+    const middle = input.text();
+    const base = typeof context.base === 'string' ? context.base : '';
+    return base.slice(0, prefix) + middle + (suffix > 0 ? base.slice(base.length - suffix) : '');
+  }
+  if (tag === TAG.same) return context.earlier.get(input.varint()) ?? null;
   throw new Error(`unknown value tag ${tag} in a run difference`);
 }
 
@@ -296,18 +359,30 @@ export function encodeDifference(keyframe: Keyframe, body: RunBody, startedAt: n
   const out = new ByteWriter();
   const startSecond = startSecondOf(startedAt);
   const seen = new Uint8Array(keyframe.slots.length);
+  // Numbers already written, by value: a repeat (a phase and its latency observation) refers back.
+  const numbers = new Map<number, number>();
   const put = (section: Section, key: string, value: unknown) => {
     if (value === undefined) return;
     const position = keyframe.position(section, key);
-    if (position !== undefined) {
-      seen[position] = 1;
-      if (sameValue(keyframe.slots[position]?.value, value)) return;
-      out.varint(position + 1);
-    } else {
+    if (position === undefined) {
       out.varint(0);
       out.text(nameOf(section, key));
+      return writeValue(out, value, { startSecond });
     }
-    writeValue(out, value, startSecond);
+    seen[position] = 1;
+    const base = keyframe.slots[position]?.value;
+    if (sameValue(base, value)) return;
+    const reference = position + 1;
+    out.varint(reference);
+    if (typeof value !== 'number') return writeValue(out, value, { startSecond, base });
+    const earlier = numbers.get(value);
+    if (earlier !== undefined && varintLength(earlier) < numberLength(value) && !Object.is(value, -0)) {
+      out.byte(TAG.same);
+      return out.varint(earlier);
+    }
+    // A Map takes -0 for 0: only a plain number may be referred back to.
+    if (!numbers.has(value) && !Object.is(value, -0)) numbers.set(value, reference);
+    writeNumber(out, value);
   };
   put('m', '', body.message);
   for (const [key, value] of Object.entries(body.observations)) put('o', key, storedValue(value));
@@ -350,10 +425,13 @@ export function applyDifference(keyframe: Keyframe | undefined, difference: Uint
   const body = keyframe ? copyBody(keyframe.body) : { message: '', observations: {}, assertions: [], phases: {} };
   const input = new ByteReader(difference);
   const startSecond = startSecondOf(startedAt);
+  const earlier = new Map<number, unknown>();
   while (input.more()) {
     const reference = input.varint();
     const slot = reference === 0 ? slotOf(input.text()) : keyframe?.slots[reference - 1];
-    const value = readValue(input, startSecond);
+    const base = reference > 0 ? keyframe?.slots[reference - 1]?.value : undefined;
+    const value = readValue(input, { startSecond, earlier, base });
+    if (reference > 0) earlier.set(reference, value);
     if (slot) setField(body, slot.section, slot.key, value);
   }
   // An outcome whose every property was removed is gone.

@@ -68,3 +68,28 @@ test('an assertion the keyframe has and the run lacks is gone from the rebuilt r
   assert.deepEqual(roundTrip(two, one).rebuilt.assertions, [{ expr: 'a', ok: false, actual: 0, soft: false }]);
   assert.deepEqual(roundTrip(one, two).rebuilt.assertions, two.assertions);
 });
+
+test('a string that changed in its middle keeps only the middle; pairs of UTF-16 halves are never split', () => {
+  const { rebuilt, bytes } = roundTrip(body({}, { message: 'HTTP 200 in 12ms' }), body({}, { message: 'HTTP 200 in 1234ms' }));
+  assert.equal(rebuilt.message, 'HTTP 200 in 1234ms');
+  assert.ok(bytes <= 8, `${bytes} bytes`);
+  const pieces = ['a', 'é', '😀', '😁', '\u{1F600}x', 'ok', '', ' ', '𝒳'];
+  let seed = 7;
+  const pick = () => pieces[(seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % pieces.length] ?? '';
+  for (let i = 0; i < 300; i++) {
+    const before = Array.from({ length: i % 7 }, pick).join('');
+    const after = Array.from({ length: (i * 3) % 8 }, pick).join('');
+    const { rebuilt: r } = roundTrip(body({ s: before }), body({ s: after }));
+    assert.equal(r.observations.s, after, JSON.stringify([before, after]));
+  }
+});
+
+test('a phase that repeats a latency observation refers back to it', () => {
+  const keyframe = body({ latency: 10.5 }, { phases: { total: 10.5 } });
+  const next = body({ latency: 123.45 }, { phases: { total: 123.45, firstByte: 0 } });
+  const { rebuilt } = roundTrip(keyframe, next);
+  assert.deepEqual(rebuilt, storedBody(next));
+  const zeros = body({ latency: 0, zero: -0 }, { phases: { total: 0 } });
+  assert.ok(Object.is(roundTrip(keyframe, zeros).rebuilt.observations.zero, -0));
+  assert.ok(Object.is(roundTrip(keyframe, zeros).rebuilt.phases.total, 0));
+});

@@ -181,7 +181,7 @@ test('compact runs: a new keyframe every 6 hours and when the difference grows l
   store.recordRun(httpRun('api', T0 + 6 * HOUR - 60_000));
   store.recordRun(httpRun('api', T0 + 6 * HOUR));
   const changed = httpRun('api', T0 + 6 * HOUR + 60_000);
-  changed.observations = Object.fromEntries(Object.entries(changed.observations).map(([k, v]) => [k, typeof v === 'string' ? `${v} (changed)` : v]));
+  changed.observations = Object.fromEntries(Object.entries(changed.observations).map(([k, v]) => [k, typeof v === 'string' ? Buffer.from(v).toString('base64') : v]));
   store.recordRun(changed);
   const rows = store.db.prepare('SELECT base IS NULL AS whole FROM run_log ORDER BY id').all() as Array<{ whole: number }>;
   assert.deepEqual(rows.map((r) => r.whole), [1, 0, 1, 1]);
