@@ -268,6 +268,14 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       UPDATE item_states SET seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
     `,
   },
+  {
+    version: 8,
+    name: 'runs keep one index, by series and time',
+    // Rollups and retention walk (series, started_at); the index on start time alone cost about 17 bytes a run.
+    sql: `
+      DROP INDEX IF EXISTS run_log_time;
+    `,
+  },
 ];
 
 /** A database written by a newer scaiprobe: this one does not know its schema and must not touch it. */

@@ -40,6 +40,8 @@ export interface Pruned {
   series: number;
 }
 
+export const NOTHING_PRUNED: Pruned = Object.freeze({ runs: 0, rollups: 0, items: 0, itemStates: 0, stateChanges: 0, alerts: 0, outbox: 0, series: 0 });
+
 /** The item types present, by walking the (type, at) index from one type to the next. */
 function itemTypes(db: Database): string[] {
   const rows = db
@@ -56,9 +58,11 @@ function itemTypes(db: Database): string[] {
 function pruneRuns(db: Database, cutoff: number): number {
   // Differences go at the cutoff; whole rows KEYFRAME_MAX_AGE_MS later, since a
   // kept difference may still point at one (it is never more than that older).
-  const differences = db.prepare('DELETE FROM run_log WHERE started_at >= ? AND started_at < ? AND base IS NOT NULL').run(cutoff - KEYFRAME_MAX_AGE_MS, cutoff).changes;
-  const older = db.prepare('DELETE FROM run_log WHERE started_at < ?').run(cutoff - KEYFRAME_MAX_AGE_MS).changes;
-  return differences + older;
+  // Series by series, along the (series, started_at) index.
+  const prune = db.prepare('DELETE FROM run_log WHERE series = ? AND started_at < ? AND (base IS NOT NULL OR started_at < ?)');
+  let deleted = 0;
+  for (const { id } of db.prepare('SELECT id FROM run_series').all() as Array<{ id: number }>) deleted += prune.run(id, cutoff, cutoff - KEYFRAME_MAX_AGE_MS).changes;
+  return deleted;
 }
 
 /** Deletes what each retention no longer keeps, in one transaction. */

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { Clock } from '../util/clock.ts';
 import { migrate, NewerSchemaError } from './migrations.ts';
 import { computeRollups } from './rollups.ts';
-import { pruneOld, type Pruned, type RetentionConfig } from './retention.ts';
+import { NOTHING_PRUNED, pruneOld, type Pruned, type RetentionConfig } from './retention.ts';
 import { RunLog, STATUS_CODE, statusOf, type RunLogRow, type RunRecord, type RunStatus, type StoredRun } from './run-log.ts';
 
 export type { RunRecord, RunStatus, StoredRun } from './run-log.ts';
@@ -119,6 +119,7 @@ export class Store {
   readonly db: Database.Database;
   private readonly log: RunLog;
   private readonly statements;
+  private prunedHour: number | undefined;
 
   constructor(
     readonly path: string,
@@ -368,7 +369,10 @@ export class Store {
   maintain(retention: RetentionConfig): { hoursRolledUp: number; runsPruned: number; pruned: Pruned } {
     const now = this.clock.now();
     const hoursRolledUp = computeRollups(this.db, now);
-    const pruned = pruneOld(this.db, now, retention);
+    // Retention moves by the hour: pruning more often would walk every series to find nothing.
+    const hour = Math.floor(now / HOUR);
+    const pruned = hour === this.prunedHour ? NOTHING_PRUNED : pruneOld(this.db, now, retention);
+    this.prunedHour = hour;
     if (pruned.series > 0) this.log.forget();
     return { hoursRolledUp, runsPruned: pruned.runs, pruned };
   }

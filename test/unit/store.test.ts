@@ -315,7 +315,7 @@ test('a damaged database is refused with its path and never overwritten', () => 
   }
 });
 
-test('migration 6 moves older runs and rollups over whole, and they read back the same', () => {
+test('migrations 6 to 8 move older runs and rollups over whole, and they read back the same', () => {
   const path = join(mkdtempSync(join(tmpdir(), 'scaiprobe-v2-')), 'old.db');
   const db = new Database(path);
   db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
@@ -338,6 +338,8 @@ test('migration 6 moves older runs and rollups over whole, and they read back th
   assert.equal(newer?.id, 8);
   assert.deepEqual(store.hourly('old-probe'), [{ hour: T0 - DAY, runs: 60, passes: 59, warns: 0, fails: 1, p50: 10.5, p95: 20, p99: 30, max: 40 }]);
   assert.equal(store.recordRun(httpRun('api', T0 + 120_000)).runId, 9, 'new runs continue after the moved ones');
+  const indexes = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'run_log'").all();
+  assert.deepEqual(indexes, [{ name: 'run_log_series_time' }], 'one index on runs (migration 8 drops the one on start time)');
   store.close();
 });
 
