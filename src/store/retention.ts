@@ -75,7 +75,8 @@ export function pruneOld(db: Database, now: number, retention: RetentionConfig):
     for (const type of itemTypes(db)) items += deleteItems.run(type, now - retention.items).changes;
     const itemStates = db.prepare('DELETE FROM item_states WHERE seen_at < ?').run(now - retention.items).changes;
     const stateChanges = db.prepare('DELETE FROM state_changes WHERE at < ?').run(now - retention.stateChanges).changes;
-    const alerts = db.prepare("DELETE FROM alerts WHERE status = 'ok' AND updated_at < ?").run(now - retention.alerts).changes;
+    // An alert back to ok may still owe its resolution (held by a silence): it stays until sent.
+    const alerts = db.prepare("DELETE FROM alerts WHERE status = 'ok' AND updated_at < ? AND json_extract(state, '$.heldResolution') IS NULL").run(now - retention.alerts).changes;
     const outbox = db.prepare('DELETE FROM alert_outbox WHERE finished_at IS NOT NULL AND finished_at < ?').run(now - retention.outbox).changes;
     // A series with neither runs nor rollups left (a probe removed or renamed long ago).
     const series = db

@@ -257,6 +257,7 @@ test('retention covers every table that grows: state changes, resolved alerts, f
   const alert = store.db.prepare("INSERT INTO alerts (rule, target, alert_id, status, state, severity, updated_at) VALUES (?, ?, ?, ?, '{}', 'critical', ?)");
   alert.run('r', 'old-ok', 'a1', 'ok', T0);
   alert.run('r', 'old-firing', 'a2', 'firing', T0);
+  store.db.prepare(`INSERT INTO alerts (rule, target, alert_id, status, state, severity, updated_at) VALUES ('r', 'owed', 'a3', 'ok', '{"heldResolution":{"at":1}}', 'critical', ?)`).run(T0);
   const outbox = store.db.prepare("INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, status, finished_at) VALUES (?, 'a', 'c', 'firing', '{}', ?, ?, ?, ?, ?)");
   outbox.run('delivered', T0, T0 + DAY, T0, 'delivered', T0);
   outbox.run('pending', T0, T0 + 500 * DAY, T0, 'pending', null);
@@ -272,7 +273,7 @@ test('retention covers every table that grows: state changes, resolved alerts, f
   assert.ok(pruned !== undefined);
   const count = (sql: string) => (store.db.prepare(sql).get() as { n: number }).n;
   assert.equal(count("SELECT count(*) AS n FROM state_changes WHERE probe = 'gone'"), 0, 'state changes older than 400 days');
-  assert.deepEqual(store.db.prepare('SELECT target FROM alerts').all(), [{ target: 'old-firing' }], 'a resolved alert not evaluated for 30 days goes; a firing one stays');
+  assert.deepEqual(store.db.prepare('SELECT target FROM alerts ORDER BY target').all(), [{ target: 'old-firing' }, { target: 'owed' }], 'a resolved alert not evaluated for 30 days goes; a firing one, or one that still owes its resolution, stays');
   assert.deepEqual(store.db.prepare('SELECT idempotency_key AS k FROM alert_outbox').all(), [{ k: 'pending' }], 'finished notifications go after 30 days; pending ones stay');
   assert.deepEqual(store.db.prepare('SELECT key FROM item_states').all(), [{ key: 'live|bl.test' }], 'an item state not seen for the items retention goes');
   assert.equal(count("SELECT count(*) AS n FROM run_items WHERE probe = 'gone'"), 0);
