@@ -144,9 +144,12 @@ export class Store {
         ON CONFLICT (probe) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`),
       probeState: this.db.prepare('SELECT data FROM probe_state WHERE probe = ?'),
       seriesOf: this.db.prepare('SELECT id FROM run_series WHERE probe = ?'),
-      seriesRuns: this.db.prepare('SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC, id DESC LIMIT ?'),
+      // Ordered by start only, as the (series, started_at, status) index gives them: a tie-break on id would sort every answer
+      // (two runs of one series never start in the same millisecond).
+      seriesRuns: this.db.prepare('SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?'),
       runById: this.db.prepare('SELECT * FROM run_log WHERE id = ?'),
-      recentStatuses: this.db.prepare('SELECT started_at, id, status FROM run_log WHERE series = ? ORDER BY started_at DESC, id DESC LIMIT ?'),
+      recentStatuses: this.db.prepare('SELECT status FROM run_log WHERE series = ? ORDER BY started_at DESC LIMIT ?').pluck(),
+      recentRuns: this.db.prepare('SELECT started_at, status FROM run_log WHERE series = ? ORDER BY started_at DESC LIMIT ?'),
     };
   }
 
@@ -293,13 +296,20 @@ export class Store {
   /** The last `n` statuses of each named probe, oldest first: a walk back along the (series, started_at, status) index per probe. */
   recentStatuses(probes: string[], n: number): Map<string, RunStatus[]> {
     const statuses = new Map<string, RunStatus[]>();
-    for (const probe of probes) {
-      const rows = n <= 0 ? [] : this.seriesIds(probe).flatMap((series) => this.statements.recentStatuses.all(series, n) as Array<{ started_at: number; id: number; status: number }>);
-      // Several series (the probe's kind or tenant changed): the last n of them together.
-      if (rows.length > n) rows.sort((a, b) => b.started_at - a.started_at || b.id - a.id).splice(n);
-      statuses.set(probe, rows.reverse().map((row) => statusOf(row.status)));
-    }
+    for (const probe of probes) statuses.set(probe, n > 0 ? this.lastStatuses(probe, n).map(statusOf) : []);
     return statuses;
+  }
+
+  private lastStatuses(probe: string, n: number): number[] {
+    const series = this.seriesIds(probe);
+    if (series.length === 1) return (this.statements.recentStatuses.all(series[0], n) as number[]).reverse();
+    // Several series (the probe's kind or tenant changed): the last n of them together.
+    return series
+      .flatMap((id) => this.statements.recentRuns.all(id, n) as Array<{ started_at: number; status: number }>)
+      .sort((a, b) => b.started_at - a.started_at)
+      .slice(0, n)
+      .reverse()
+      .map((row) => row.status);
   }
 
   /** Each run's end time and rebuilt observations in [since, until], oldest first (what indicators read). */
