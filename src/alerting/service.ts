@@ -103,8 +103,9 @@ export class AlertService {
    * firing waits as `heldResolution`. When the window ends the held resolution
    * goes first, then a firing still going on; a firing that also resolved
    * inside the window is withdrawn (never notified, so nothing is owed).
+   * True when a notification was queued.
    */
-  private apply(rule: RuleConfig, row: AlertRow, next: { state: AlertState; event?: AlertEvent }): void {
+  private apply(rule: RuleConfig, row: AlertRow, next: { state: AlertState; event?: AlertEvent }): boolean {
     const now = this.deps.clock.now();
     const before = row.state;
     let state = next.state;
@@ -113,14 +114,17 @@ export class AlertService {
     if (!event && state.status === 'firing' && !state.notified) event = 'firing';
     let held = before.heldResolution;
     const silenced = event || held ? suppressedBy([...this.deps.config.silences, ...this.deps.config.maintenance], rule.name, row.target, now) : undefined;
+    let queued = false;
     this.deps.store.db.transaction(() => {
       if (held && !silenced) {
         this.outbox.enqueue(this.notification({ ...row, summary: held.summary }, 'resolved', now, held.firedAt, held.at), this.channelsOf(rule));
         held = undefined;
+        queued = true;
       }
       if (event && !silenced) {
         const startedAt = (event === 'resolved' ? before.firedAt : state.firedAt) ?? now;
         this.outbox.enqueue(this.notification(row, event, now, startedAt), this.channelsOf(rule));
+        queued = true;
         if (event !== 'resolved') state = { ...state, notified: true, lastNotifiedAt: now };
       }
       if (event === 'resolved' && silenced) held = { firedAt: before.firedAt ?? now, at: now, summary: row.summary };
@@ -147,22 +151,25 @@ export class AlertService {
         });
       }
     })();
+    return queued;
   }
 
   private probeRules(run: RunLike, tags: string[]): RuleConfig[] {
     return this.rules.filter((rule) => !rule.indicators && (rule.probes ?? ['*']).some((p) => globMatch(p, run.probe)) && rule.tags.every((t) => tags.includes(t)));
   }
 
-  /** Feeds one finished run to every rule that watches its probe. */
-  onRun(run: RunLike, tags: string[] = []): void {
+  /** Feeds one finished run to every rule that watches its probe; returns how many notifications it queued. */
+  onRun(run: RunLike, tags: string[] = []): number {
     const now = this.deps.clock.now();
+    let queued = 0;
     for (const rule of this.probeRules(run, tags)) {
       const bad = rule.on === 'warn' ? run.status !== 'pass' : run.status === 'fail';
       const row = this.load(rule.name, run.probe) ?? this.fresh(rule, run.probe);
       row.summary = bad || row.state.status === 'firing' ? run.message || `probe ${run.probe} ${run.status}` : row.summary;
       row.labels = { probe: run.probe, kind: run.kind, ...(run.tenant ? { tenant: run.tenant } : {}) };
-      this.apply(rule, row, observe(row.state, bad, now, rule));
+      if (this.apply(rule, row, observe(row.state, bad, now, rule))) queued++;
     }
+    return queued;
   }
 
   private fresh(rule: RuleConfig, target: string): AlertRow {
