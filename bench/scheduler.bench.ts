@@ -63,8 +63,12 @@ async function measure(count: number) {
   const engine = new Engine(probes, { clock: systemClock, logger, http: createHttpClient(), redactor: new Redactor([]), store });
   const lateness: number[] = [];
   let failures = 0;
+  const reasons = new Map<string, number>();
   engine.onRun((run) => {
-    if (run.status !== 'pass') failures++;
+    if (run.status === 'pass') return;
+    failures++;
+    const reason = run.error?.code ?? run.message.slice(0, 60);
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   });
   const scheduler = new Scheduler({
     probes,
@@ -99,6 +103,7 @@ async function measure(count: number) {
   store.close();
   server.close();
   rmSync(dir, { recursive: true, force: true });
+  if (reasons.size > 0) process.stderr.write(`runs that did not pass, by reason: ${JSON.stringify(Object.fromEntries(reasons))}\n`);
   const sorted = lateness.sort((a, b) => a - b);
   return {
     probes: count,
@@ -109,6 +114,8 @@ async function measure(count: number) {
     'late p99 ms': quantile(sorted, 0.99).toFixed(1),
     'late max ms': (sorted.at(-1) ?? Number.NaN).toFixed(1),
     'CPU %': (((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0),
+    'CPU s': ((cpu.user + cpu.system) / 1e6).toFixed(1),
+    'runs/CPU-s': Math.round(rows / ((cpu.user + cpu.system) / 1e6)),
     'peak RSS MB': (peakRss / 1024 / 1024).toFixed(0),
     'peak heap MB': (peakHeap / 1024 / 1024).toFixed(0),
     'live heap MB': (liveHeap / 1024 / 1024).toFixed(0),

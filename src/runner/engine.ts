@@ -87,7 +87,7 @@ export class Engine {
     let finished: FinishedRun = { ...record, changes: [] };
     this.recent?.remember(record);
     // A run the database cannot take now is queued and stored later, with its state changes then.
-    const recorded = this.writer?.write(record);
+    const recorded = await this.writer?.record(record);
     if (recorded) finished = { ...record, runId: recorded.runId, changes: recorded.changes };
     this.deps.metrics?.observeRun(record);
     for (const listener of this.listeners) {

@@ -12,6 +12,10 @@ export interface StoreHealth {
 
 export interface RunWriterOptions {
   logger: Logger;
+  /** How long a run given to record() may wait for others to share its transaction. */
+  batchMs?: number;
+  /** This many runs waiting for record() are stored at once. */
+  batchSize?: number;
   /** Runs kept in memory while the database refuses writes; beyond, the oldest are dropped. */
   capacity?: number;
   /** Time between attempts while the database refuses writes. */
@@ -20,6 +24,13 @@ export interface RunWriterOptions {
 
 const DEFAULT_CAPACITY = 10_000;
 const DEFAULT_RETRY_MS = 2_000;
+const DEFAULT_BATCH_MS = 20;
+const DEFAULT_BATCH_SIZE = 500;
+
+interface Waiting {
+  run: RunRecord;
+  done(recorded: RecordedRun | undefined): void;
+}
 
 /** Conditions of the database file or its disk, not of the run: the same run can be stored once they pass. */
 const STORAGE_CONDITIONS = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|PROTOCOL|CORRUPT|NOTADB|NOMEM)/;
@@ -41,7 +52,10 @@ export function describeStorageError(error: unknown, path: string): string {
 }
 
 /**
- * Commits runs as they finish. When the database refuses a write because of
+ * Commits runs as they finish; record() lets the runs that end within
+ * `batchMs` of each other share one transaction (at thousands of runs a minute
+ * a commit per run costs more than the run: each writes the same table and
+ * index pages to the WAL again). When the database refuses a write because of
  * its file or disk (full, read-only, locked, damaged), the run is kept in
  * memory, up to `capacity` runs (the oldest dropped first), and the queue is
  * retried in order every `retryMs` and before each new run; nothing is lost
@@ -56,6 +70,8 @@ export class RunWriter {
   private dropped = 0;
   private retryAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private waiting: Waiting[] = [];
+  private batchTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -72,6 +88,29 @@ export class RunWriter {
     return this.flush().get(run);
   }
 
+  /**
+   * Like write(), once the runs that end within `batchMs` are together: they
+   * are stored in one transaction. Resolves with what the run recorded, or
+   * undefined while it waits in the queue (or was dropped).
+   */
+  record(run: RunRecord): Promise<RecordedRun | undefined> {
+    return new Promise((done) => {
+      this.waiting.push({ run, done });
+      if (this.waiting.length >= (this.options.batchSize ?? DEFAULT_BATCH_SIZE)) this.writeWaiting();
+      else this.batchTimer ??= setTimeout(() => this.writeWaiting(), this.options.batchMs ?? DEFAULT_BATCH_MS);
+    });
+  }
+
+  private writeWaiting(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    const batch = this.waiting;
+    this.waiting = [];
+    for (const { run } of batch) this.enqueue(run);
+    const recorded = performance.now() < this.retryAt ? new Map<RunRecord, RecordedRun>() : this.flush();
+    for (const { run, done } of batch) done(recorded.get(run));
+  }
+
   health(): StoreHealth {
     return { problem: this.problem, queued: this.queue.length, dropped: this.dropped };
   }
@@ -80,6 +119,16 @@ export class RunWriter {
   flush(): Map<RunRecord, RecordedRun> {
     const recorded = new Map<RunRecord, RecordedRun>();
     const backlog = this.queue.length;
+    // The whole queue in one transaction; should it fail, run by run finds the run or the condition to blame.
+    if (this.queue.length > 1) {
+      try {
+        const runs = this.queue.slice();
+        this.store.recordRuns(runs).forEach((result, i) => recorded.set(runs[i] as RunRecord, result));
+        this.queue.splice(0, runs.length);
+      } catch {
+        recorded.clear();
+      }
+    }
     while (this.queue.length > 0) {
       const run = this.queue[0] as RunRecord;
       try {
@@ -106,6 +155,7 @@ export class RunWriter {
 
   /** Stops retrying; one last attempt to store what is queued. */
   close(): void {
+    if (this.waiting.length > 0) this.writeWaiting();
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.queue.length > 0) this.flush();
