@@ -1,9 +1,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import dns from 'node:dns';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
-import { Client, type Dispatcher } from 'undici';
 import { classifyNetworkError, ProbeFailure } from './errors.ts';
 import { guardedLookup, nextHop, type Hop, type RedirectPolicy } from './redirects.ts';
 import { contextTrusting } from './tls-policy.ts';
@@ -77,6 +76,8 @@ export interface HttpClient {
 }
 
 interface ConnectionTrace {
+  /** The connection, destroyed by the request once it is done with it. */
+  socket?: net.Socket;
   start: number;
   lookupAt?: number;
   connectAt?: number;
@@ -99,12 +100,14 @@ function describeCertificate(socket: tls.TLSSocket, now: number): PeerCertificat
   };
 }
 
+type Connector = (options: { protocol: string; hostname: string; port: string }, callback: (error: Error | null, socket: net.Socket | null) => void) => void;
+
 /**
  * A connector that times DNS, TCP connect and TLS on a fresh socket, so a
  * probe sees the same phases a new client would. `lookup` resolves the host
  * name (it may refuse the address).
  */
-function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined, lookup: LookupFunction, signal: AbortSignal): Client.Options['connect'] {
+function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined, lookup: LookupFunction, signal: AbortSignal): Connector {
   // Built before the connection's phases are timed (it parses every trusted root).
   const secureContext = tlsOptions?.ca ? contextTrusting(tlsOptions.ca) : undefined;
   return (options, callback) => {
@@ -139,7 +142,8 @@ function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undef
       socket = net.connect({ host, port, lookup });
       socket.once('connect', () => callback(null, socket));
     }
-    // undici does not give up a connection attempt when the request is aborted: a connect or TLS handshake that hangs is ended here.
+    trace.socket = socket;
+    // The request has no socket to destroy until it is handed over: a connect or TLS handshake that hangs is ended here.
     const abandon = () => socket.destroy(Object.assign(new Error('request aborted before the connection was ready'), { code: 'ABORT_ERR' }));
     if (signal.aborted) abandon();
     else {
@@ -165,7 +169,7 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
   return flat;
 }
 
-async function readBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<{ body: Buffer; truncated: boolean }> {
+async function readBody(body: IncomingMessage, limit: number): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -207,41 +211,80 @@ function phaseAt(trace: ConnectionTrace, target: URL, firstByteAt: number | unde
   return `reading the body from ${target.host}`;
 }
 
-/** One request on a fresh connection; redirects are followed by the caller. */
-async function requestOnce(req: HttpRequest, hop: Hop, tlsOptions: TlsOptions | undefined, lookup: LookupFunction) {
+/** Headers, status and the body's first `limit` bytes of one response. */
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  truncated: boolean;
+  timings: HttpTimings;
+  certificate: PeerCertificate | undefined;
+}
+
+/**
+ * One request on a fresh connection; redirects are followed by the caller.
+ * node:http over the traced socket rather than an undici Client per request:
+ * at thousands of probes a minute undici's per-client set-up and the errors it
+ * builds to tear each connection down (their stacks mapped through source
+ * maps) cost more than the request itself.
+ */
+async function requestOnce(req: HttpRequest, hop: Hop, tlsOptions: TlsOptions | undefined, lookup: LookupFunction): Promise<Answer> {
   const trace: ConnectionTrace = { start: performance.now() };
-  // One single-connection client per hop: a fresh connection whose phases are this request's own.
   const target = hop.url;
   const connect = tracingConnector(trace, tlsOptions, hop.unvouched ? guardedLookup(lookup, target) : lookup, req.signal);
-  const client = new Client(target.origin, { connect, pipelining: 0 });
-  const hopStart = performance.now();
-  let firstByteAt: number | undefined;
+  const progress: { firstByteAt?: number } = {};
   try {
-    const response = await client.request({
-      path: `${target.pathname}${target.search}`,
-      method: hop.method as Dispatcher.HttpMethod,
-      headers: hop.headers,
-      body: hop.body,
-      signal: req.signal,
-    });
-    firstByteAt = performance.now();
-    const { body: payload, truncated } = await readBody(response.body, req.maxBodyBytes ?? 1024 * 1024);
-    const end = performance.now();
-    return {
-      status: response.statusCode,
-      headers: flattenHeaders(response.headers),
-      body: payload,
-      truncated,
-      timings: phasesOf(trace, firstByteAt, end, hopStart),
-      certificate: trace.certificate,
-    };
+    return await exchange(req, hop, connect, trace, progress);
   } catch (error) {
     const failure = classifyNetworkError(error, req.signal);
     if (failure.code !== 'TIMEOUT') throw failure;
-    throw new ProbeFailure('TIMEOUT', `${failure.message} (${phaseAt(trace, target, firstByteAt)})`, { cause: error });
-  } finally {
-    client.destroy().catch(() => undefined);
+    throw new ProbeFailure('TIMEOUT', `${failure.message} (${phaseAt(trace, target, progress.firstByteAt)})`, { cause: error });
   }
+}
+
+/** The request and its answer; the connection is destroyed (without an error) once it is done with. */
+function exchange(req: HttpRequest, hop: Hop, connect: Connector, trace: ConnectionTrace, progress: { firstByteAt?: number }): Promise<Answer> {
+  const target = hop.url;
+  const https = target.protocol === 'https:';
+  const hopStart = performance.now();
+  return new Promise<Answer>((resolve, reject) => {
+    const request = httpRequest({
+      protocol: 'http:',
+      hostname: target.hostname,
+      port: target.port || (https ? 443 : 80),
+      defaultPort: https ? 443 : 80,
+      path: `${target.pathname}${target.search}`,
+      method: hop.method,
+      headers: hop.headers,
+      signal: req.signal,
+      // The traced socket, handed over once connected (and, for https, once the certificate is judged).
+      createConnection: (_options: unknown, created: (error: Error | null, socket: net.Socket) => void) => {
+        connect({ protocol: target.protocol, hostname: target.hostname, port: target.port }, (error, socket) => created(error, socket as net.Socket));
+        return undefined;
+      },
+    } as RequestOptions);
+    // on, not once: a late error (an abort after the answer) must not go unhandled.
+    request.on('error', (error) => {
+      trace.socket?.destroy();
+      reject(error);
+    });
+    request.once('response', (response) => {
+      const firstByteAt = performance.now();
+      progress.firstByteAt = firstByteAt;
+      readBody(response, req.maxBodyBytes ?? 1024 * 1024).then(
+        ({ body, truncated }) => {
+          const end = performance.now();
+          trace.socket?.destroy();
+          resolve({ status: response.statusCode ?? 0, headers: flattenHeaders(response.headers), body, truncated, timings: phasesOf(trace, firstByteAt, end, hopStart), certificate: trace.certificate });
+        },
+        (error: unknown) => {
+          trace.socket?.destroy();
+          reject(error);
+        },
+      );
+    });
+    request.end(hop.body);
+  });
 }
 
 export interface HttpClientOptions {
@@ -249,7 +292,7 @@ export interface HttpClientOptions {
   lookup?: LookupFunction;
 }
 
-/** The real client: undici on fresh, traced connections. */
+/** The real client: node:http on fresh, traced connections. */
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const lookup = options.lookup ?? (dns.lookup as LookupFunction);
   const client: HttpClient = {
