@@ -48,6 +48,7 @@ const resultsDir = join(repo, 'bench', 'results');
 interface Sample {
   at: number;
   rssMb: number;
+  heapMb: number | undefined;
   lagP99Ms: number | undefined;
   runs: number | undefined;
 }
@@ -198,9 +199,10 @@ ${probeConfig(targetUrl, closedPort)}
     const text = await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text(), () => '');
     if (text) lastMetrics = text;
     const lag = metricSum(text, 'scaiprobe_process_nodejs_eventloop_lag_p99_seconds');
-    const sample: Sample = { at: Date.now() - start, rssMb, lagP99Ms: lag === undefined ? undefined : lag * 1000, runs: metricSum(text, 'scaiprobe_probe_runs_total') };
+    const heap = metricSum(text, 'scaiprobe_process_nodejs_heap_size_used_bytes');
+    const sample: Sample = { at: Date.now() - start, rssMb, heapMb: heap === undefined ? undefined : heap / 1024 / 1024, lagP99Ms: lag === undefined ? undefined : lag * 1000, runs: metricSum(text, 'scaiprobe_probe_runs_total') };
     samples.push(sample);
-    process.stderr.write(`${(sample.at / 1000).toFixed(0)}s rss ${rssMb.toFixed(1)} MB, lag p99 ${sample.lagP99Ms?.toFixed(1) ?? '?'} ms, runs ${sample.runs ?? '?'}\n`);
+    process.stderr.write(`${(sample.at / 1000).toFixed(0)}s rss ${rssMb.toFixed(1)} MB, heap ${sample.heapMb?.toFixed(1) ?? '?'} MB, lag p99 ${sample.lagP99Ms?.toFixed(1) ?? '?'} ms, runs ${sample.runs ?? '?'}\n`);
   }
 
   daemon.kill('SIGTERM');
@@ -216,6 +218,8 @@ ${probeConfig(targetUrl, closedPort)}
   const baseline = afterWarmup.filter((s) => s.at < warmup + windowMs).map((s) => s.rssMb);
   const final = afterWarmup.filter((s) => s.at > duration - windowMs).map((s) => s.rssMb);
   const growth = (mean(final) / mean(baseline) - 1) * 100;
+  const heapOf = (list: Sample[]) => mean(list.map((s) => s.heapMb).filter((v): v is number => v !== undefined));
+  const heapGrowth = (heapOf(afterWarmup.filter((s) => s.at > duration - windowMs)) / heapOf(afterWarmup.filter((s) => s.at < warmup + windowMs)) - 1) * 100;
   const lags = samples.map((s) => s.lagP99Ms).filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
   const first = samples.find((s) => s.runs !== undefined && s.at >= warmup);
   const last = samples.at(-1);
@@ -230,6 +234,7 @@ ${probeConfig(targetUrl, closedPort)}
       'RSS at end MB': mean(final).toFixed(1),
       'RSS max MB': Math.max(...afterWarmup.map((s) => s.rssMb)).toFixed(1),
       'RSS growth %': growth.toFixed(1),
+      'heap growth %': heapGrowth.toFixed(1),
       'lag p99 median ms': quantile(lags, 0.5).toFixed(1),
       'lag p99 worst 10 s ms': (lags.at(-1) ?? Number.NaN).toFixed(1),
       'lag p99 p99 of windows ms': quantile(lags, 0.99).toFixed(1),

@@ -112,8 +112,9 @@ function openFailure(path: string, error: unknown): string {
 }
 
 /**
- * The one SQLite file: every run committed as it finishes (WAL), with its
- * items, state changes and the probe's carried-over state in one transaction.
+ * The one SQLite file (WAL): each run stored with its items, state changes and
+ * the probe's carried-over state atomically; runs that end together are
+ * committed in one transaction (see RunWriter.record).
  */
 export class Store {
   readonly db: Database.Database;
