@@ -123,6 +123,15 @@ function histogramQuantile(text: string, name: string, q: number): number | unde
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
 
+/** Least-squares slope of y over x. */
+function slope(points: Array<[number, number]>): number {
+  const mx = mean(points.map(([x]) => x));
+  const my = mean(points.map(([, y]) => y));
+  const num = points.reduce((sum, [x, y]) => sum + (x - mx) * (y - my), 0);
+  const den = points.reduce((sum, [x]) => sum + (x - mx) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
 async function main(): Promise<void> {
   const targets = createServer(targetHandler);
   await new Promise<void>((resolve) => targets.listen(0, '127.0.0.1', resolve));
@@ -214,12 +223,15 @@ ${probeConfig(targetUrl, closedPort)}
   rmSync(dir, { recursive: true, force: true });
 
   const afterWarmup = samples.filter((s) => s.at >= warmup);
-  const windowMs = Math.max(60_000, sampleEvery * 3);
+  // RSS is a sawtooth (it swings by a fifth between collections), so growth compares the mean of
+  // the first and the last ten minutes after the warm-up, and a least-squares slope says the trend.
+  const windowMs = Math.min(600_000, (duration - warmup) / 3);
   const baseline = afterWarmup.filter((s) => s.at < warmup + windowMs).map((s) => s.rssMb);
   const final = afterWarmup.filter((s) => s.at > duration - windowMs).map((s) => s.rssMb);
   const growth = (mean(final) / mean(baseline) - 1) * 100;
   const heapOf = (list: Sample[]) => mean(list.map((s) => s.heapMb).filter((v): v is number => v !== undefined));
   const heapGrowth = (heapOf(afterWarmup.filter((s) => s.at > duration - windowMs)) / heapOf(afterWarmup.filter((s) => s.at < warmup + windowMs)) - 1) * 100;
+  const slopeMbPerHour = slope(afterWarmup.map((s) => [s.at, s.rssMb])) * 3_600_000;
   const lags = samples.map((s) => s.lagP99Ms).filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
   const first = samples.find((s) => s.runs !== undefined && s.at >= warmup);
   const last = samples.at(-1);
@@ -230,10 +242,11 @@ ${probeConfig(targetUrl, closedPort)}
   console.table([
     {
       'runs/min': Math.round(runsPerMin),
-      'RSS at warm-up MB': mean(baseline).toFixed(1),
-      'RSS at end MB': mean(final).toFixed(1),
+      [`RSS first ${windowMs / 60_000} min MB`]: mean(baseline).toFixed(1),
+      [`RSS last ${windowMs / 60_000} min MB`]: mean(final).toFixed(1),
       'RSS max MB': Math.max(...afterWarmup.map((s) => s.rssMb)).toFixed(1),
       'RSS growth %': growth.toFixed(1),
+      'RSS trend MB/h': slopeMbPerHour.toFixed(1),
       'heap growth %': heapGrowth.toFixed(1),
       'lag p99 median ms': quantile(lags, 0.5).toFixed(1),
       'lag p99 worst 10 s ms': (lags.at(-1) ?? Number.NaN).toFixed(1),
