@@ -169,20 +169,43 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
   return flat;
 }
 
-async function readBody(body: IncomingMessage, limit: number): Promise<{ body: Buffer; truncated: boolean }> {
+async function readBody(body: IncomingMessage, limit: number, received: { bytes: number }): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    if (size + buffer.length > limit) {
-      chunks.push(buffer.subarray(0, limit - size));
-      body.destroy();
-      return { body: Buffer.concat(chunks), truncated: true };
+  try {
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      if (size + buffer.length > limit) {
+        chunks.push(buffer.subarray(0, limit - size));
+        body.destroy();
+        return { body: Buffer.concat(chunks), truncated: true };
+      }
+      chunks.push(buffer);
+      size += buffer.length;
+      received.bytes = size;
     }
-    chunks.push(buffer);
-    size += buffer.length;
+  } catch (error) {
+    throw bodyCut(body, size, error);
   }
   return { body: Buffer.concat(chunks), truncated: false };
+}
+
+/**
+ * A body the connection ended inside of is the response's fault (PROTOCOL), not
+ * the connection's: node:http reports it as ECONNRESET "aborted" whether the
+ * peer reset or closed, so the framing the headers promised says what was wrong.
+ */
+function bodyCut(body: IncomingMessage, received: number, error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (code !== 'ECONNRESET' && (error as { message?: unknown }).message !== 'aborted') return error;
+  const declared = body.headers['content-length'];
+  if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > received) {
+    return new ProbeFailure('PROTOCOL', `body length does not match Content-Length: the connection ended after ${received} of ${declared} bytes`, { cause: error });
+  }
+  if (/chunked/i.test(body.headers['transfer-encoding'] ?? '')) {
+    return new ProbeFailure('PROTOCOL', `malformed response: the chunked body ended before its last chunk (after ${received} bytes)`, { cause: error });
+  }
+  return error;
 }
 
 function phasesOf(trace: ConnectionTrace, firstByteAt: number, end: number, hopStart: number): HttpTimings {
@@ -263,15 +286,19 @@ function exchange(req: HttpRequest, hop: Hop, connect: Connector, trace: Connect
         return undefined;
       },
     } as RequestOptions);
+    let answered: IncomingMessage | undefined;
+    const received = { bytes: 0 };
     // on, not once: a late error (an abort after the answer) must not go unhandled.
     request.on('error', (error) => {
       trace.socket?.destroy();
-      reject(error);
+      // The socket's error can come before the body's: inside a body it is the body that was cut.
+      reject(answered ? bodyCut(answered, received.bytes, error) : error);
     });
     request.once('response', (response) => {
+      answered = response;
       const firstByteAt = performance.now();
       progress.firstByteAt = firstByteAt;
-      readBody(response, req.maxBodyBytes ?? 1024 * 1024).then(
+      readBody(response, req.maxBodyBytes ?? 1024 * 1024, received).then(
         ({ body, truncated }) => {
           const end = performance.now();
           trace.socket?.destroy();
