@@ -61,11 +61,16 @@ export const statusOf = (code: number): RunStatus => STATUSES[code] ?? 'fail';
  */
 export const KEYFRAME_MAX_AGE_MS = 6 * HOUR;
 
+/**
+ * A probe's keyframe as cached between runs: its stored text, not the parsed
+ * Keyframe. The text is a few hundred bytes where the parsed form (a slot and
+ * map entry per field) is several kilobytes, which at 20,000 probes is most of
+ * the daemon's heap; parsing it again costs a few microseconds a run.
+ */
 interface CachedKeyframe {
   id: number;
   startedAt: number;
-  keyframe: Keyframe;
-  wholeLength: number;
+  text: string;
 }
 
 /** Whether a run starting at `startedAt` may be stored against the keyframe (see KEYFRAME_MAX_AGE_MS). */
@@ -125,9 +130,9 @@ export class RunLog {
     let base: number | null = null;
     let stored: Uint8Array | string | undefined;
     if (keyframe) {
-      const difference = encodeDifference(keyframe.keyframe, run, run.startedAt);
+      const difference = encodeDifference(new Keyframe(parseWhole(keyframe.text)), run, run.startedAt);
       // A difference half as large as a whole copy saves little and makes every read pay: start a new keyframe.
-      if (difference.length * 2 <= keyframe.wholeLength) {
+      if (difference.length * 2 <= keyframe.text.length) {
         base = keyframe.id;
         stored = difference;
       }
@@ -150,7 +155,7 @@ export class RunLog {
     if (base === null && run.status === 'pass' && typeof stored === 'string') {
       this.statements.setKeyframe.run(runId, series);
       // From the stored text, so the keyframe is exactly what a reader will rebuild.
-      next = { id: runId, startedAt: run.startedAt, keyframe: new Keyframe(parseWhole(stored)), wholeLength: stored.length };
+      next = { id: runId, startedAt: run.startedAt, text: stored };
     }
     return {
       runId,
@@ -174,7 +179,7 @@ export class RunLog {
     const row = this.statements.byId.get(info.keyframe) as RunLogRow | undefined;
     if (!row || row.base !== null || row.series !== series || row.status !== STATUS_CODE.pass) return undefined;
     const text = typeof row.body === 'string' ? row.body : Buffer.from(row.body).toString('utf8');
-    return { id: row.id, startedAt: row.started_at, keyframe: new Keyframe(parseWhole(text)), wholeLength: text.length };
+    return { id: row.id, startedAt: row.started_at, text };
   }
 
   /** Forgets cached series and keyframes (after retention removed some). */
