@@ -20,7 +20,7 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Engine } from '../src/runner/engine.ts';
-import { Store } from '../src/store/store.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
 import { createHttpClient } from '../src/net/http-client.ts';
 import { Redactor } from '../src/util/redact.ts';
 import { systemClock } from '../src/util/clock.ts';
@@ -75,7 +75,7 @@ async function flatOut(seconds: number, inFlight: number, work: (worker: number,
 
 async function scaiprobe(url: string, serverPid: number): Promise<PhaseResult> {
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-httpbench-'));
-  const store = new Store(join(dir, 'bench.db'), systemClock);
+  const store = new SqliteStore(join(dir, 'bench.db'), systemClock);
   const probes: ProbeSpec[] = Array.from({ length: PROBES }, (_, i) => ({
     name: `probe-${i}`,
     kind: 'http',

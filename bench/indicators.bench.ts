@@ -3,7 +3,8 @@
 import { computeIndicators, type IndicatorInputs } from '../src/indicators/compute.ts';
 import { loadIndicatorInputs } from '../src/indicators/source.ts';
 import { defaultIndicatorsConfig } from '../src/indicators/thresholds.ts';
-import { Store, type RunRecord } from '../src/store/store.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import type { RunRecord } from '../src/store/types.ts';
 import { ManualClock } from '../src/util/clock.ts';
 import { makeTempDir } from '../src/lab/processes.ts';
 import type { Point } from '../src/indicators/trend.ts';
@@ -43,8 +44,8 @@ const pure = time(() => computeIndicators(inputs, config), 5);
 // The same through SQLite: one day of one-minute runs for 200 probes (288,000 runs), indicators read their windows from it.
 const temp = await makeTempDir('scaiprobe-bench-ind-');
 const clock = new ManualClock(now);
-const store = new Store(`${temp.dir}/bench.db`, clock);
-store.syncProbes(Array.from({ length: PROBES }, (_, p) => ({ name: `probe-${p}`, kind: ['stats', 'queue', 'prometheus', 'http'][p % 4] ?? 'http', tenant: `t${p}`, tags: [] })));
+const store = new SqliteStore(`${temp.dir}/bench.db`, clock);
+store.probes.sync(Array.from({ length: PROBES }, (_, p) => ({ name: `probe-${p}`, kind: ['stats', 'queue', 'prometheus', 'http'][p % 4] ?? 'http', tenant: `t${p}`, tags: [] })));
 const insertStarted = performance.now();
 const runs: RunRecord[] = [];
 for (let p = 0; p < PROBES; p++) {
@@ -54,7 +55,7 @@ for (let p = 0; p < PROBES; p++) {
     runs.push({ uid: `u${p}-${i}`, probe: `probe-${p}`, kind, tenant: `t${p}`, startedAt: now - (1440 - i) * MIN, durationMs: 5, status: 'pass', attempts: 1, message: '', error: null, observations, assertions: [], phases: {}, items: [] });
   }
 }
-store.recordRuns(runs);
+store.runs.recordAll(runs);
 const insertMs = performance.now() - insertStarted;
 const viaStore = time(() => computeIndicators(loadIndicatorInputs(store, config, now), config), 3);
 store.close();

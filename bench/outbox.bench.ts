@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { Store } from '../src/store/store.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
 import { systemClock } from '../src/util/clock.ts';
 import { makeTempDir } from '../src/lab/processes.ts';
 import { parseAlertsSection } from '../src/alerting/config.ts';
@@ -28,12 +28,12 @@ async function scenario(failEvery: number): Promise<Record<string, string | numb
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   const temp = await makeTempDir('scaiprobe-bench-outbox-');
-  const store = new Store(`${temp.dir}/outbox.db`, systemClock);
+  const store = new SqliteStore(`${temp.dir}/outbox.db`, systemClock);
   const { config } = parseAlertsSection({
     channels: [{ name: 'hook', type: 'webhook', url: `http://127.0.0.1:${port}/hook`, secret: 'bench-secret-123' }],
     delivery: { initialBackoff: '20ms', maxBackoff: '200ms', concurrency: 16 },
   });
-  const outbox = new Outbox({ db: store.db, clock: systemClock, logger: pino({ level: 'silent' }), channels: config!.channels, delivery: config!.delivery });
+  const outbox = new Outbox({ outbox: store.outbox, clock: systemClock, logger: pino({ level: 'silent' }), channels: config!.channels, delivery: config!.delivery });
   const enqueueStarted = performance.now();
   store.db.transaction(() => {
     for (let i = 0; i < N; i++) {

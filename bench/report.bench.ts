@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { Store, type RunStatus } from '../src/store/store.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import type { RunStatus } from '../src/store/types.ts';
 import { systemClock } from '../src/util/clock.ts';
 import { SharedBrowser } from '../src/util/chromium.ts';
 import { buildReport } from '../src/reports/model.ts';
@@ -16,7 +17,7 @@ import { renderReportPdf } from '../src/reports/pdf.ts';
 import { startDaemonServer } from '../src/server/server.ts';
 import { ProbeMetrics } from '../src/server/metrics.ts';
 import { RunEvents } from '../src/server/events.ts';
-import { registerStatusPage } from '../src/server/status-page/register.ts';
+import { registerStatusPage } from '../src/server/routes/status-page.ts';
 import { seedMonth, run } from '../test/helpers/report-seed.ts';
 
 const { values } = parseArgs({ options: { screenshots: { type: 'string' } } });
@@ -33,7 +34,7 @@ const browser = new SharedBrowser();
 try {
   // --- report -----------------------------------------------------------
   const now = Date.now();
-  const store = new Store(join(dir, 'report.db'), systemClock);
+  const store = new SqliteStore(join(dir, 'report.db'), systemClock);
   const [items, seedMs] = await time(() => seedMonth(store, { tenant: 'acme', seeds: 10, everyMs: 10 * 60_000, days: 30, now }));
   rows.push(['seed database', `${items} mail.message items (4,320 runs)`, fmt(seedMs)]);
   const request = { tenant: 'acme', since: now - 30 * 86_400_000, until: now };
@@ -63,15 +64,15 @@ try {
   store.close();
 
   // --- status page ------------------------------------------------------
-  const status = new Store(join(dir, 'status.db'), systemClock);
+  const status = new SqliteStore(join(dir, 'status.db'), systemClock);
   const probes = Array.from({ length: 5000 }, (_, i) => ({ name: `probe-${String(i).padStart(4, '0')}`, kind: i % 3 ? 'http' : 'dns', tags: [], ...(i % 10 === 0 ? { tenant: `tenant-${i % 7}` } : {}) }));
   const [, statusSeedMs] = await time(() => {
-    status.syncProbes(probes);
+    status.probes.sync(probes);
     status.db.transaction(() => {
       for (let r = 0; r < 30; r++) {
         for (const [i, p] of probes.entries()) {
           const s: RunStatus = (i % 97 === 0 && r > 25) || (i + r) % 211 === 0 ? 'fail' : i % 53 === 0 ? 'warn' : 'pass';
-          status.recordRun(run(p.name, p.kind, p.tenant, now - (30 - r) * 60_000, { status: s, durationMs: 20 + (i % 50), message: s === 'pass' ? '' : s === 'fail' ? 'status 503 (expected < 400)' : 'slow answer' }));
+          status.runs.record(run(p.name, p.kind, p.tenant, now - (30 - r) * 60_000, { status: s, durationMs: 20 + (i % 50), message: s === 'pass' ? '' : s === 'fail' ? 'status 503 (expected < 400)' : 'slow answer' }));
         }
       }
     })();

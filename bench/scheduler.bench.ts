@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { Engine } from '../src/runner/engine.ts';
 import { Scheduler } from '../src/runner/scheduler.ts';
-import { Store } from '../src/store/store.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
 import { createHttpClient } from '../src/net/http-client.ts';
 import { Redactor } from '../src/util/redact.ts';
 import { systemClock } from '../src/util/clock.ts';
@@ -39,7 +39,7 @@ async function measure(count: number) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ready`;
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-bench-'));
-  const store = new Store(join(dir, 'bench.db'), systemClock);
+  const store = new SqliteStore(join(dir, 'bench.db'), systemClock);
   const logger = pino({ level: 'silent' });
   const probes: ProbeSpec[] = Array.from({ length: count }, (_, i) => ({
     name: `probe-${i}`,

@@ -1,7 +1,7 @@
 // Storage benchmark: bytes per stored run, and a year of one-minute runs under the shipped retention.
 //   node --import tsx bench/store.bench.ts [--part bytes|year|all] [--probes 100] [--full-days 15]
 // 1. bytes: 20 http probes run through the real engine against a local health endpoint; the database's growth per run.
-// 2. year: 100 http probes, one run a minute, a year ending now, written through Store.recordRuns with maintenance
+// 2. year: 100 http probes, one run a minute, a year ending now, written through SqliteStore.recordRuns with maintenance
 //    (rollups and retention) every simulated hour, flapping probes with alerts firing and resolving, and
 //    notifications in the outbox. The first days run at 2 runs per probe-hour: retention prunes their raw runs
 //    anyway, and what they leave (hourly rollups, state changes, notifications) has the shape a minute cadence
@@ -17,12 +17,13 @@ import { Engine } from '../src/runner/engine.ts';
 import { createHttpClient } from '../src/net/http-client.ts';
 import { Redactor } from '../src/util/redact.ts';
 import { ManualClock, systemClock } from '../src/util/clock.ts';
-import { Store, type RunRecord } from '../src/store/store.ts';
+import { SqliteStore } from '../src/store/sqlite/store.ts';
+import type { RunRecord } from '../src/store/types.ts';
 import { DEFAULT_RETENTION } from '../src/store/retention.ts';
 import { startDaemonServer } from '../src/server/server.ts';
 import { ProbeMetrics } from '../src/server/metrics.ts';
 import { RunEvents } from '../src/server/events.ts';
-import { registerStatusPage } from '../src/server/status-page/register.ts';
+import { registerStatusPage } from '../src/server/routes/status-page.ts';
 
 const { values } = parseArgs({ options: { part: { type: 'string', default: 'all' }, probes: { type: 'string', default: '100' }, days: { type: 'string', default: '365' }, 'full-days': { type: 'string', default: '15' } } });
 const MIN = 60_000;
@@ -30,7 +31,7 @@ const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-bench-store-'));
 
-function databaseBytes(store: Store, path: string): number {
+function databaseBytes(store: SqliteStore, path: string): number {
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   return statSync(path).size;
 }
@@ -50,7 +51,7 @@ async function bytesPerRun(): Promise<void> {
   writeFileSync(file, `probes:\n${Array.from({ length: probes }, (_, i) => `  - { name: api-${i}, kind: http, url: "${url}/health/ready", every: 1s, expect: ['status == 200', 'json.status == "ready"'] }`).join('\n')}\n`);
   const config = loadConfig(file, {});
   const path = join(dir, 'bytes.db');
-  const store = new Store(path, systemClock);
+  const store = new SqliteStore(path, systemClock);
   const engine = new Engine(config.probes, { clock: systemClock, logger: pino({ level: 'silent' }), http: createHttpClient(), redactor: new Redactor(config.secrets), store });
   const round = () => Promise.all(config.probes.map((p) => engine.run(p.name)));
   for (let i = 0; i < 5; i++) await round();
@@ -58,7 +59,7 @@ async function bytesPerRun(): Promise<void> {
   const rounds = 150;
   for (let i = 0; i < rounds; i++) await round();
   const perRun = (databaseBytes(store, path) - before) / (rounds * probes);
-  const sample = store.runs('api-0', { limit: 1 })[0];
+  const sample = store.runs.list('api-0', { limit: 1 })[0];
   console.table([
     { what: `passing http run through the engine (${probes} probes, ${rounds * probes} runs)`, 'bytes per run': perRun.toFixed(0), target: '≤ 200' },
     { what: 'the same run as JSON (what the API answers)', 'bytes per run': JSON.stringify(sample).length, target: '' },
@@ -116,12 +117,12 @@ function flapsOf(day: number, probes: number): Flap[] {
   return flaps;
 }
 
-function recordAlerts(store: Store, flap: Flap, start: number): void {
+function recordAlerts(store: SqliteStore, flap: Flap, start: number): void {
   const at = (t: number) => start + t;
   const subject = `alert:probe-down:probe-${flap.probe}`;
   const tenant = `tenant-${flap.probe % 10}`;
-  store.recordStateChange({ probe: `probe-${flap.probe}`, tenant, subject, from: 'ok', to: 'firing', at: at(flap.from + 2 * MIN), runId: null, message: `critical: probe-${flap.probe} failing` });
-  store.recordStateChange({ probe: `probe-${flap.probe}`, tenant, subject, from: 'firing', to: 'resolved', at: at(flap.to + MIN), runId: null, message: `critical: probe-${flap.probe} failing` });
+  store.stateChanges.record({ probe: `probe-${flap.probe}`, tenant, subject, from: 'ok', to: 'firing', at: at(flap.from + 2 * MIN), runId: null, message: `critical: probe-${flap.probe} failing` });
+  store.stateChanges.record({ probe: `probe-${flap.probe}`, tenant, subject, from: 'firing', to: 'resolved', at: at(flap.to + MIN), runId: null, message: `critical: probe-${flap.probe} failing` });
   const insert = store.db.prepare(`INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, attempts, status, last_status, finished_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'delivered', 200, ?)`);
   for (const [event, t] of [['firing', at(flap.from + 2 * MIN)], ['resolved', at(flap.to + MIN)]] as const) {
@@ -140,8 +141,8 @@ async function year(): Promise<void> {
   const start = end - days * DAY;
   const clock = new ManualClock(start);
   const path = join(dir, 'year.db');
-  const store = new Store(path, clock);
-  store.syncProbes(Array.from({ length: probes }, (_, p) => ({ name: `probe-${p}`, kind: 'http', tenant: `tenant-${p % 10}`, tags: ['prod'] })));
+  const store = new SqliteStore(path, clock);
+  store.probes.sync(Array.from({ length: probes }, (_, p) => ({ name: `probe-${p}`, kind: 'http', tenant: `tenant-${p % 10}`, tags: ['prod'] })));
   const began = performance.now();
   const cpu = process.cpuUsage();
   let runs = 0;
@@ -170,7 +171,7 @@ async function year(): Promise<void> {
       batch.sort((a, b) => a.startedAt - b.startedAt);
       const hourEnd = start + day * DAY + (hour + 1) * HOUR;
       clock.set(hourEnd);
-      store.recordRuns(batch);
+      store.runs.recordAll(batch);
       runs += batch.length;
       // The daemon maintains every 5 minutes; hourly here (every 6 hours while fast-forwarding) prunes the same rows in larger steps.
       if (full || (hour + 1) % 6 === 0) maintain(hourEnd);
@@ -208,7 +209,7 @@ async function year(): Promise<void> {
   console.table(api);
 }
 
-function sizesByTable(store: Store): Array<{ table: string; MB: string; rows?: string }> {
+function sizesByTable(store: SqliteStore): Array<{ table: string; MB: string; rows?: string }> {
   try {
     const rows = store.db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC LIMIT 8').all() as Array<{ name: string; bytes: number }>;
     const free = (store.db.pragma('freelist_count', { simple: true }) as number) * (store.db.pragma('page_size', { simple: true }) as number);
@@ -228,7 +229,7 @@ interface ApiRow {
   bytes: number;
 }
 
-async function apiLatency(store: Store, probes: number): Promise<ApiRow[]> {
+async function apiLatency(store: SqliteStore, probes: number): Promise<ApiRow[]> {
   const server = await startDaemonServer({ listen: '127.0.0.1:0', store, metrics: new ProbeMetrics(), logger: pino({ level: 'silent' }), isReady: () => true });
   const events = new RunEvents({ clock: systemClock, logger: pino({ level: 'silent' }), maxClients: 10 });
   registerStatusPage(server.router, store, events);

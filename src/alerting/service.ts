@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Store } from '../store/store.ts';
+import type { Store } from '../store/repositories.ts';
+import type { NewOutboxRow, NewStateChange, StoredAlert } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
-import type { Router } from '../server/router.ts';
-import { sendJson } from '../server/router.ts';
 import type { Indicator } from '../indicators/compute.ts';
 import { defaultRules, type AlertsConfig, type RuleConfig } from './config.ts';
-import { isOutboxStatus, OUTBOX_STATUSES, Outbox, type Transport } from './outbox.ts';
+import { Outbox, type OutboxRow, type OutboxStatus, type Transport } from './outbox.ts';
 import { advance, initialState, observe, withdraw, type AlertEvent, type AlertState } from './state.ts';
 import { globMatch, suppressedBy } from './windows.ts';
 import type { Notification } from './channels.ts';
@@ -42,10 +41,18 @@ function probeOf(row: AlertRow): string {
   return indicator.slice(indicator.indexOf(':') + 1);
 }
 
+function rowOf(stored: StoredAlert): AlertRow {
+  return { rule: stored.rule, target: stored.target, id: stored.id, state: stored.state as unknown as AlertState, severity: stored.severity as RuleConfig['severity'], summary: stored.summary, labels: stored.labels };
+}
+
+function storedOf(row: AlertRow): StoredAlert {
+  return { rule: row.rule, target: row.target, id: row.id, status: row.state.status, state: { ...row.state }, severity: row.severity, summary: row.summary, labels: row.labels };
+}
+
 /**
  * Rules over probe results and indicators: one alert per rule and target, its
- * state kept in SQLite, notifications written to the outbox in the same
- * transaction as the state change that caused them.
+ * state kept in the store, notifications written to the outbox together
+ * with the state change that caused them.
  */
 export class AlertService {
   readonly outbox: Outbox;
@@ -57,7 +64,7 @@ export class AlertService {
     const { config } = deps;
     this.rules = config.rules ?? defaultRules(config.channels.map((c) => c.name));
     this.outbox = new Outbox({
-      db: deps.store.db,
+      outbox: deps.store.outbox,
       clock: deps.clock,
       logger: deps.logger,
       channels: config.channels,
@@ -68,18 +75,8 @@ export class AlertService {
   }
 
   private load(rule: string, target: string): AlertRow | undefined {
-    const row = this.deps.store.db.prepare('SELECT * FROM alerts WHERE rule = ? AND target = ?').get(rule, target) as Record<string, string> | undefined;
-    if (!row) return undefined;
-    return { rule, target, id: row.alert_id ?? '', state: JSON.parse(row.state ?? '{}') as AlertState, severity: row.severity as RuleConfig['severity'], summary: row.summary ?? '', labels: JSON.parse(row.labels ?? '{}') as Record<string, string> };
-  }
-
-  private save(row: AlertRow): void {
-    this.deps.store.db
-      .prepare(
-        `INSERT INTO alerts (rule, target, alert_id, status, state, severity, summary, labels, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (rule, target) DO UPDATE SET status = excluded.status, state = excluded.state, severity = excluded.severity, summary = excluded.summary, labels = excluded.labels, updated_at = excluded.updated_at`,
-      )
-      .run(row.rule, row.target, row.id, row.state.status, JSON.stringify(row.state), row.severity, row.summary, JSON.stringify(row.labels), this.deps.clock.now());
+    const stored = this.deps.store.alerts.get(rule, target);
+    return stored ? rowOf(stored) : undefined;
   }
 
   private notification(row: AlertRow, event: AlertEvent | 'test', now: number, startedAt: number, resolvedAt = now): Notification {
@@ -114,44 +111,48 @@ export class AlertService {
     if (!event && state.status === 'firing' && !state.notified) event = 'firing';
     let held = before.heldResolution;
     const silenced = event || held ? suppressedBy([...this.deps.config.silences, ...this.deps.config.maintenance], rule.name, row.target, now) : undefined;
+    const notifications: NewOutboxRow[] = [];
     let queued = false;
-    this.deps.store.db.transaction(() => {
-      if (held && !silenced) {
-        this.outbox.enqueue(this.notification({ ...row, summary: held.summary }, 'resolved', now, held.firedAt, held.at), this.channelsOf(rule));
-        held = undefined;
-        queued = true;
-      }
-      if (event && !silenced) {
-        const startedAt = (event === 'resolved' ? before.firedAt : state.firedAt) ?? now;
-        this.outbox.enqueue(this.notification(row, event, now, startedAt), this.channelsOf(rule));
-        queued = true;
-        if (event !== 'resolved') state = { ...state, notified: true, lastNotifiedAt: now };
-      }
-      if (event === 'resolved' && silenced) held = { firedAt: before.firedAt ?? now, at: now, summary: row.summary };
-      // Logged once, at the transition; the held firing is re-checked every tick without a word.
-      if (next.event && next.event !== 'reminder' && silenced) {
-        this.deps.logger.info({ rule: rule.name, target: row.target, event: next.event, window: silenced.name ?? silenced.reason }, 'alert notification held back by a silence');
-      }
-      const { heldResolution: _previous, ...rest } = state;
-      state = held ? { ...rest, heldResolution: held } : rest;
-      this.save({ ...row, state });
-      // Firing and resolving are kept as state changes, for reports and incident history.
-      const wasFiring = before.status === 'firing';
-      const isFiring = state.status === 'firing';
-      if (wasFiring !== isFiring) {
-        this.deps.store.recordStateChange({
-          probe: row.labels.probe ?? '',
-          tenant: row.labels.tenant ?? null,
-          subject: `alert:${rule.name}:${row.target}`,
-          from: wasFiring ? 'firing' : 'ok',
-          to: isFiring ? 'firing' : 'resolved',
-          at: now,
-          runId: null,
-          message: `${row.severity}: ${row.summary}`,
-        });
-      }
-    })();
+    if (held && !silenced) {
+      notifications.push(...this.outbox.rowsFor(this.notification({ ...row, summary: held.summary }, 'resolved', now, held.firedAt, held.at), this.channelsOf(rule)));
+      held = undefined;
+      queued = true;
+    }
+    if (event && !silenced) {
+      const startedAt = (event === 'resolved' ? before.firedAt : state.firedAt) ?? now;
+      notifications.push(...this.outbox.rowsFor(this.notification(row, event, now, startedAt), this.channelsOf(rule)));
+      queued = true;
+      if (event !== 'resolved') state = { ...state, notified: true, lastNotifiedAt: now };
+    }
+    if (event === 'resolved' && silenced) held = { firedAt: before.firedAt ?? now, at: now, summary: row.summary };
+    // Logged once, at the transition; the held firing is re-checked every tick without a word.
+    if (next.event && next.event !== 'reminder' && silenced) {
+      this.deps.logger.info({ rule: rule.name, target: row.target, event: next.event, window: silenced.name ?? silenced.reason }, 'alert notification held back by a silence');
+    }
+    const { heldResolution: _previous, ...rest } = state;
+    state = held ? { ...rest, heldResolution: held } : rest;
+    // The alert, what it queued and its state change are stored together (all or none).
+    this.deps.store.alerts.save(storedOf({ ...row, state }), { notifications, ...this.firingChange(row, before, state, now) });
     return queued;
+  }
+
+  /** Firing and resolving are kept as state changes, for reports and incident history. */
+  private firingChange(row: AlertRow, before: AlertState, after: AlertState, now: number): { change?: NewStateChange } {
+    const wasFiring = before.status === 'firing';
+    const isFiring = after.status === 'firing';
+    if (wasFiring === isFiring) return {};
+    return {
+      change: {
+        probe: row.labels.probe ?? '',
+        tenant: row.labels.tenant ?? null,
+        subject: `alert:${row.rule}:${row.target}`,
+        from: wasFiring ? 'firing' : 'ok',
+        to: isFiring ? 'firing' : 'resolved',
+        at: now,
+        runId: null,
+        message: `${row.severity}: ${row.summary}`,
+      },
+    };
   }
 
   private probeRules(run: RunLike, tags: string[]): RuleConfig[] {
@@ -184,11 +185,9 @@ export class AlertService {
   resolveRemovedProbes(removed: string[]): void {
     if (removed.length === 0) return;
     const gone = new Set(removed);
-    const open = this.deps.store.db.prepare(`SELECT rule, target FROM alerts WHERE status != 'ok'`).all() as Array<{ rule: string; target: string }>;
-    for (const { rule: ruleName, target } of open) {
-      const rule = this.rules.find((r) => r.name === ruleName);
-      const row = this.load(ruleName, target);
-      if (!rule || !row || !gone.has(probeOf(row))) continue;
+    for (const row of this.deps.store.alerts.open().map(rowOf)) {
+      const rule = this.rules.find((r) => r.name === row.rule);
+      if (!rule || !gone.has(probeOf(row))) continue;
       row.summary = REMOVED_PROBE_REASON;
       this.apply(rule, row, withdraw(row.state));
     }
@@ -211,11 +210,9 @@ export class AlertService {
       }
     }
     // Firing and pending alerts, and resolved ones whose resolution a window still holds.
-    const open = this.deps.store.db.prepare(`SELECT rule, target FROM alerts WHERE status != 'ok' OR json_extract(state, '$.heldResolution') IS NOT NULL`);
-    for (const raw of open.all() as Array<{ rule: string; target: string }>) {
-      const rule = this.rules.find((r) => r.name === raw.rule);
-      const row = this.load(raw.rule, raw.target);
-      if (rule && row) this.apply(rule, row, advance(row.state, now, rule));
+    for (const row of this.deps.store.alerts.owing().map(rowOf)) {
+      const rule = this.rules.find((r) => r.name === row.rule);
+      if (rule) this.apply(rule, row, advance(row.state, now, rule));
     }
     await this.outbox.drain();
   }
@@ -230,21 +227,16 @@ export class AlertService {
   }
 
   list(): Array<Record<string, unknown>> {
-    return (this.deps.store.db.prepare('SELECT rule, target FROM alerts ORDER BY updated_at DESC LIMIT 500').all() as Array<{ rule: string; target: string }>).flatMap(({ rule, target }) => {
-      const row = this.load(rule, target);
-      if (!row) return [];
-      const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    return this.deps.store.alerts.recent(500).map((stored) => {
+      const row = rowOf(stored);
       const held = row.state.heldResolution;
-      return [{ id: row.id, rule, target, status: row.state.status, since: iso(row.state.since), firedAt: iso(row.state.firedAt), notified: row.state.notified, resolutionHeldSince: iso(held?.at ?? null), severity: row.severity, summary: row.summary, labels: row.labels }];
+      return { id: row.id, rule: row.rule, target: row.target, status: row.state.status, since: iso(row.state.since), firedAt: iso(row.state.firedAt), notified: row.state.notified, resolutionHeldSince: iso(held?.at ?? null), severity: row.severity, summary: row.summary, labels: row.labels };
     });
   }
 
-  registerApi(router: Router): void {
-    router.add('GET', '/api/v1/alerts', ({ res }) => sendJson(res, 200, { alerts: this.list(), outbox: { counts: this.outbox.counts(), recent: this.outbox.rows({ limit: 50 }) } }));
-    router.add('GET', '/api/v1/alerts/outbox', ({ res, url }) => {
-      const status = url.searchParams.get('status');
-      if (status && !isOutboxStatus(status)) return sendJson(res, 400, { error: `status must be one of ${OUTBOX_STATUSES.join(', ')}` });
-      sendJson(res, 200, { counts: this.outbox.counts(), rows: this.outbox.rows({ ...(status && isOutboxStatus(status) ? { status } : {}), limit: 500 }) });
-    });
+  /** The alerts and the outbox at a glance: counts and the latest rows. */
+  overview(): { alerts: Array<Record<string, unknown>>; outbox: { counts: Record<OutboxStatus, number>; recent: OutboxRow[] } } {
+    return { alerts: this.list(), outbox: { counts: this.outbox.counts(), recent: this.outbox.rows({ limit: 50 }) } };
   }
 }

@@ -1,11 +1,11 @@
+// Alerting in a running daemon: fed by every run and a timer, with outbox housekeeping; and the sections' validation.
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import { ConfigError, locateSectionIssues, type LoadedConfig } from '../config/load.ts';
-import type { Store } from '../store/store.ts';
+import type { Store } from '../store/repositories.ts';
 import type { Engine } from '../runner/engine.ts';
-import type { Router } from '../server/router.ts';
 import type { Clock } from '../util/clock.ts';
-import { IndicatorService, parseIndicatorsSection } from '../indicators/service.ts';
+import type { Indicator } from '../indicators/compute.ts';
+import { parseIndicatorsSection } from '../indicators/service.ts';
 import type { IndicatorsConfig } from '../indicators/thresholds.ts';
 import { parseAlertsSection, type AlertsConfig } from './config.ts';
 import { AlertService } from './service.ts';
@@ -31,18 +31,21 @@ export function readAlertingSections(config: LoadedConfig): { alerts: AlertsConf
   throw new ConfigError([...locateSectionIssues(config.files, 'alerts', alerts.issues), ...locateSectionIssues(config.files, 'indicators', indicators.issues)]);
 }
 
-/** Indicators on /metrics and the API, alerts fed by every run and a timer. */
+/** Alerts fed by every run (and indicators, when given) and a timer; outbox rows left by a previous process go out at once. */
 export function startAlerting(
-  sections: { alerts: AlertsConfig; indicators: IndicatorsConfig },
-  deps: { store: Store; clock: Clock; logger: Logger; registry: Registry; router: Router; engine: Engine; transport?: Transport },
-): { alerts: AlertService; indicators: IndicatorService; stop(): Promise<void> } {
+  config: AlertsConfig,
+  deps: { store: Store; clock: Clock; logger: Logger; engine: Engine; indicators?: () => Indicator[]; transport?: Transport },
+): { alerts: AlertService; stop(): Promise<void> } {
   const logger = deps.logger.child({ part: 'alerts' });
-  const indicators = new IndicatorService({ store: deps.store, clock: deps.clock, config: sections.indicators });
-  indicators.registerMetrics(deps.registry);
-  indicators.registerApi(deps.router);
-  const alerts = new AlertService({ store: deps.store, clock: deps.clock, logger, config: sections.alerts, indicators: () => indicators.current(), ...(deps.transport ? { transport: deps.transport } : {}) });
-  alerts.registerApi(deps.router);
-  alerts.resolveRemovedProbes(deps.store.removedProbes());
+  const alerts = new AlertService({
+    store: deps.store,
+    clock: deps.clock,
+    logger,
+    config,
+    ...(deps.indicators ? { indicators: deps.indicators } : {}),
+    ...(deps.transport ? { transport: deps.transport } : {}),
+  });
+  alerts.resolveRemovedProbes(deps.store.probes.removed());
   const tags = new Map(deps.engine.specs().map((spec) => [spec.name, spec.tags]));
   deps.engine.onRun((run) => {
     // Each channel's lane takes what is due; nothing here waits for a receiver. A run that queued
@@ -59,7 +62,6 @@ export function startAlerting(
   alerts.outbox.pump();
   return {
     alerts,
-    indicators,
     async stop() {
       clearInterval(timer);
       clearInterval(housekeeping);

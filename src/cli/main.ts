@@ -1,17 +1,19 @@
 #!/usr/bin/env node
+// The `scaiprobe` command line: arguments read, the configuration loaded, each command handed to src/cli/commands/.
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError, formatIssue, type LoadedConfig } from '../config/load.ts';
 import { loadWholeConfig } from './config.ts';
 import { createLogger } from '../util/logger.ts';
 import { systemClock } from '../util/clock.ts';
-import { runCheck, selectProbes, UsageError } from './check.ts';
-import { startDaemon } from './daemon.ts';
+import { UsageError } from './usage-error.ts';
+import { runAlertCommand } from './commands/alert.ts';
+import { runCheck, selectProbes } from './commands/check.ts';
+import { startDaemon } from './commands/daemon.ts';
+import { exportLabEnv, startLabFor } from './commands/lab.ts';
+import { runReportCommand } from './commands/report.ts';
+import { describeValidConfig } from './commands/validate.ts';
 import { guardProcess } from './process-guards.ts';
-import type { RunningLab } from '../lab/lab.ts';
-import { runReportCommand } from './report.ts';
-import { runAlertCommand } from '../alerting/cli.ts';
 
 const USAGE = `scaiprobe — synthetic monitoring and deliverability probes for ScaiSend and ScaiDNS
 
@@ -55,21 +57,6 @@ function load(configPath: string): LoadedConfig {
     }
     throw error;
   }
-}
-
-/** Exports the lab's own credentials (where unset) so the shipped configuration resolves. */
-async function exportLabEnv(): Promise<void> {
-  // The lab (and its servers' libraries) is loaded only when asked for.
-  const { LAB_ENV } = await import('../lab/lab.ts');
-  for (const [name, value] of Object.entries(LAB_ENV)) process.env[name] ??= value;
-}
-
-async function startLabFor(dir: string | undefined, level: string): Promise<RunningLab> {
-  const labDir = dir ?? join(process.cwd(), 'data', 'lab');
-  const { startLab } = await import('../lab/lab.ts');
-  const lab = await startLab({ dir: labDir, logger: createLogger({ level, destination: process.stderr }) });
-  await exportLabEnv();
-  return lab;
 }
 
 function onSignals(stop: () => Promise<void>): void {
@@ -132,9 +119,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'validate': {
       if (values.lab) await exportLabEnv();
-      const config = load(configPath);
-      const kinds = [...new Set(config.probes.map((p) => p.kind))].join(', ');
-      process.stdout.write(`${configPath}: valid — ${config.probes.length} probe${config.probes.length === 1 ? '' : 's'} (${kinds || 'none'}) in ${config.files.join(', ')}\n`);
+      process.stdout.write(describeValidConfig(configPath, load(configPath)));
       return EXIT_OK;
     }
     case 'check': {

@@ -1,4 +1,5 @@
-import type { Store } from '../store/store.ts';
+// What indicators read from the store: observation series, seed messages and current blocklist listings.
+import type { Store } from '../store/repositories.ts';
 import type { IndicatorInputs } from './compute.ts';
 import type { IndicatorsConfig } from './thresholds.ts';
 import type { Point } from './trend.ts';
@@ -25,10 +26,9 @@ function domainOf(data: Record<string, unknown>): string {
 export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now: number): IndicatorInputs {
   const since = now - config.trendWindow;
   const inputs: IndicatorInputs = { now, stats: [], prometheus: [], queues: [], http: [], seeds: [], listings: [] };
-  // Runs are stored as differences from a keyframe: read them rebuilt, never with SQL over the stored form.
-  const read = (probe: string, from = since) => store.observationsOver(probe, from, now);
+  const read = (probe: string, from = since) => store.runs.observationsOver(probe, from, now);
   const pick = (runs: ReturnType<typeof read>, key: string) => points(runs.map((run) => ({ t: run.at, v: run.observations[key] })));
-  for (const probe of store.latest()) {
+  for (const probe of store.probes.latest()) {
     if (probe.kind === 'stats') {
       const tenant = probe.tenant ?? probe.probe;
       const runs = read(probe.probe);
@@ -47,7 +47,7 @@ export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now:
       }
       inputs.prometheus.push(entry);
     } else if (probe.kind === 'http') {
-      const latestUrl = probe.runId === null ? undefined : store.run(probe.runId)?.observations.url;
+      const latestUrl = probe.runId === null ? undefined : store.runs.get(probe.runId)?.observations.url;
       const url = typeof latestUrl === 'string' ? latestUrl : '';
       inputs.http.push({
         probe: probe.probe,
@@ -58,23 +58,17 @@ export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now:
     }
   }
   // Probes no longer configured leave the indicators with their data (their history stays in the store).
-  const removed = new Set(store.removedProbes());
-  for (const item of store.items({ type: 'mail.message', since: now - BASELINE, until: now + 1 })) {
+  const removed = new Set(store.probes.removed());
+  for (const item of store.items.list({ type: 'mail.message', since: now - BASELINE, until: now + 1 })) {
     if (removed.has(item.probe)) continue;
     const data = item.data;
     const auth = data.auth as { spf?: string; dkim?: string; dmarc?: string } | null | undefined;
     const authFailed = !!auth && [auth.spf, auth.dkim, auth.dmarc].some((result) => result !== undefined && result !== null && result !== 'pass');
     inputs.seeds.push({ tenant: item.tenant ?? 'default', domain: domainOf(data), at: item.at, placement: String(data.placement ?? 'unknown'), timeToInboxMs: typeof data.timeToInboxMs === 'number' ? data.timeToInboxMs : null, authFailed });
   }
-  const listed = store.db
-    .prepare(
-      `SELECT s.probe, s.key, p.tenant, (SELECT data FROM run_items i WHERE i.probe = s.probe AND i.type = s.type AND i.key = s.key ORDER BY i.at DESC LIMIT 1) AS data
-       FROM item_states s LEFT JOIN probes p ON p.name = s.probe WHERE s.type = 'rbl-listing' AND s.state = 'listed' AND p.removed_at IS NULL`,
-    )
-    .all() as Array<{ probe: string; key: string; tenant: string | null; data: string | null }>;
-  for (const row of listed) {
-    const data = row.data ? (JSON.parse(row.data) as Record<string, unknown>) : {};
-    inputs.listings.push({ tenant: row.tenant ?? 'default', target: String(data.target ?? row.key), zone: String(data.zone ?? ''), severity: String(data.severity ?? 'unknown') });
+  for (const listing of store.items.inState('rbl-listing', 'listed')) {
+    const data = listing.data;
+    inputs.listings.push({ tenant: listing.tenant ?? 'default', target: String(data.target ?? listing.key), zone: String(data.zone ?? ''), severity: String(data.severity ?? 'unknown') });
   }
   return inputs;
 }

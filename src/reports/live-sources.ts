@@ -1,10 +1,10 @@
-import type { Store } from '../store/store.ts';
+import type { Store } from '../store/repositories.ts';
 import type { Indicator } from '../indicators/compute.ts';
 import type { AlertIncident, IndicatorReading, ReportSources } from './sources.ts';
 
 /** Pairs each alert's firing with its resolution, from the state changes the alerting part records. */
 export function incidentsFromStore(store: Store, tenant: string, since: number, until: number): AlertIncident[] {
-  const changes = store.stateChanges({ subjectPrefix: 'alert:', tenant, until });
+  const changes = store.stateChanges.list({ subjectPrefix: 'alert:', tenant, until });
   const open = new Map<string, AlertIncident>();
   const incidents: AlertIncident[] = [];
   for (const change of changes) {

@@ -1,4 +1,5 @@
-import type { Store } from '../store/store.ts';
+import type { Store } from '../store/repositories.ts';
+import type { MailMessageFields } from '../store/types.ts';
 import type { ObservationValue } from '../probers/types.ts';
 import { bucketsOf, percentile, ratio } from './stats.ts';
 import type { AlertIncident, IndicatorReading, ReportSources } from './sources.ts';
@@ -64,20 +65,7 @@ export interface AuthRate {
 export const BOUNCE_LIMIT = 0.02;
 export const SPAM_REPORT_LIMIT = 0.001;
 
-interface MailRow {
-  at: number;
-  seed: string;
-  provider: string | null;
-  placement: string;
-  tti: number | null;
-  auth: number;
-  spf: string | null;
-  dkim: string | null;
-  dmarc: string | null;
-  dkimDomain: string | null;
-  compauthReason: string | null;
-  receivedSpf: string | null;
-}
+type MailRow = MailMessageFields;
 
 function emptyCounts(): PlacementCounts {
   return { total: 0, inbox: 0, spam: 0, other: 0, missing: 0, inboxRate: null };
@@ -92,19 +80,9 @@ function add(counts: PlacementCounts, placement: string): void {
   counts.inboxRate = ratio(counts.inbox, counts.total);
 }
 
-/** `mail.message` items (issue 3) of the tenant, reduced in SQL to the fields the report reads. */
+/** `mail.message` items (issue 3) of the tenant, reduced to the fields the report reads. */
 function mailRows(store: Store, tenant: string, since: number, until: number): MailRow[] {
-  return store.db
-    .prepare(
-      `SELECT at, json_extract(data, '$.seed') AS seed, json_extract(data, '$.provider') AS provider,
-         json_extract(data, '$.placement') AS placement, json_extract(data, '$.timeToInboxMs') AS tti,
-         json_type(data, '$.auth') = 'object' AS auth,
-         json_extract(data, '$.auth.spf') AS spf, json_extract(data, '$.auth.dkim') AS dkim, json_extract(data, '$.auth.dmarc') AS dmarc,
-         json_extract(data, '$.auth.dkimDomain') AS dkimDomain, json_extract(data, '$.auth.compauthReason') AS compauthReason,
-         json_extract(data, '$.auth.receivedSpf') AS receivedSpf
-       FROM run_items WHERE type = 'mail.message' AND tenant = ? AND at >= ? AND at < ? ORDER BY at, id`,
-    )
-    .all(tenant, since, until) as MailRow[];
+  return store.items.mailMessages({ type: 'mail.message', tenant, since, until });
 }
 
 function placementSection(rows: MailRow[], starts: number[], size: number): ReportModel['placement'] {
@@ -174,11 +152,11 @@ const DNS_AUTH_KEYS = /spf|dkim|dmarc|ptr|fcrdns|mx/i;
 
 /** The latest run of each of the tenant's DNS authentication probes (issue 4's `email-auth`, and `dns`). */
 function dnsAuthSection(store: Store, tenant: string): ReportModel['dnsAuth'] {
-  const checks = store
+  const checks = store.probes
     .latest({ tenant })
     .filter((p) => DNS_AUTH_KINDS.has(p.kind))
     .map((p) => {
-      const run = p.runId === null ? undefined : store.run(p.runId);
+      const run = p.runId === null ? undefined : store.runs.get(p.runId);
       const details = Object.fromEntries(Object.entries(run?.observations ?? {}).filter(([key]) => DNS_AUTH_KEYS.test(key)).slice(0, 40));
       return { probe: p.probe, kind: p.kind, status: p.status, at: p.startedAt, message: p.message ?? 'not run yet', details };
     });
@@ -187,14 +165,9 @@ function dnsAuthSection(store: Store, tenant: string): ReportModel['dnsAuth'] {
 
 /** Issue 5's `rbl*` items: the current state per probe+key, and every listed/clean change in the period. */
 function blocklistSection(store: Store, tenant: string, since: number, until: number): ReportModel['blocklists'] {
-  const current = store.db
-    .prepare(
-      `SELECT s.probe, s.type, s.key, s.state, s.since FROM item_states s JOIN probes p ON p.name = s.probe
-       WHERE p.tenant = ? AND p.removed_at IS NULL AND s.type LIKE 'rbl%' ORDER BY s.state = 'listed' DESC, s.key`,
-    )
-    .all(tenant) as Array<{ probe: string; type: string; key: string; state: string; since: number }>;
-  const history = store
-    .stateChanges({ tenant, since, until, subjectPrefix: 'rbl' })
+  const current = store.items.states({ tenant, typePrefix: 'rbl' });
+  const history = store.stateChanges
+    .list({ tenant, since, until, subjectPrefix: 'rbl' })
     .map((change) => ({ at: change.at, probe: change.probe, key: change.subject.slice(change.subject.indexOf(':') + 1), from: change.from, to: change.to }));
   return { status: current.length > 0 || history.length > 0 ? 'ok' : 'no-data', current: current.map(({ type: _type, ...rest }) => rest), history };
 }
@@ -209,13 +182,13 @@ const SPAM_KEY = /^spam[._]?reports?[._]?rate$/i;
 
 function ratesSection(store: Store, tenant: string, since: number, until: number, starts: number[], size: number): ReportModel['rates'] {
   // A period's rates include probes removed since: their runs are that period's history.
-  const probes = store.latest({ tenant, includeRemoved: true }).filter((p) => p.kind === 'stats');
+  const probes = store.probes.latest({ tenant, includeRemoved: true }).filter((p) => p.kind === 'stats');
   const first = starts[0] ?? 0;
   const series = starts.map((at) => ({ at, bounceRate: null as number | null, spamReportRate: null as number | null }));
   let latest: { at: number; bounce: number | null; spam: number | null } | undefined;
   for (const probe of probes) {
     // Oldest first, so each bucket ends with its latest reading.
-    for (const run of store.runs(probe.probe, { since, until, limit: 100_000 }).reverse()) {
+    for (const run of store.runs.list(probe.probe, { since, until, limit: 100_000 }).reverse()) {
       const bounce = pickRate(run.observations, BOUNCE_KEY);
       const spam = pickRate(run.observations, SPAM_KEY);
       if (bounce === null && spam === null) continue;
@@ -241,7 +214,7 @@ function ratesSection(store: Store, tenant: string, since: number, until: number
 function outages(store: Store, tenant: string, since: number, until: number): ReportModel['incidents']['outages'] {
   const open = new Map<string, { probe: string; from: number; to: number | null; status: string; message: string }>();
   const done: ReportModel['incidents']['outages'] = [];
-  for (const change of store.stateChanges({ tenant, since, until })) {
+  for (const change of store.stateChanges.list({ tenant, since, until })) {
     if (change.subject !== '') continue;
     const current = open.get(change.probe);
     if (change.to === 'fail' && !current) open.set(change.probe, { probe: change.probe, from: change.at, to: null, status: 'fail', message: change.message });

@@ -1,4 +1,4 @@
-import type { Store } from '../store/store.ts';
+import type { Store } from '../store/repositories.ts';
 import type { SharedBrowser } from '../util/chromium.ts';
 import { buildReport, type ReportModel } from './model.ts';
 import { renderReportHtml } from './html.ts';

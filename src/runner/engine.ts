@@ -4,7 +4,8 @@ import type { HttpClient } from '../net/http-client.ts';
 import type { ProbeSpec } from '../config/load.ts';
 import { findKind } from '../probers/registry.ts';
 import type { Prober, RecordedItems } from '../probers/types.ts';
-import type { RunRecord, StateChange, Store } from '../store/store.ts';
+import type { Store } from '../store/repositories.ts';
+import type { NewStateChange, RunRecord } from '../store/types.ts';
 import type { Redactor } from '../util/redact.ts';
 import type { ProbeMetrics } from '../server/metrics.ts';
 import { RunWriter, type StoreHealth } from '../store/run-writer.ts';
@@ -14,7 +15,7 @@ import { RecentItems, storedItems } from './recorded-items.ts';
 export interface FinishedRun extends RunRecord {
   /** Id in the store; absent when the engine runs without one (`scaiprobe check`). */
   runId?: number;
-  changes: Array<Omit<StateChange, 'id'>>;
+  changes: NewStateChange[];
 }
 
 export type RunListener = (run: FinishedRun) => void | Promise<void>;
@@ -47,7 +48,7 @@ export class Engine {
     private readonly deps: EngineDeps,
   ) {
     let recorded: RecordedItems;
-    if (deps.store) recorded = storedItems(deps.store);
+    if (deps.store) recorded = storedItems(deps.store.items);
     else {
       this.recent = new RecentItems();
       recorded = this.recent;
@@ -57,7 +58,7 @@ export class Engine {
       if (!kind) throw new Error(`unknown kind ${spec.kind}`);
       this.probers.set(spec.name, { spec, prober: kind.create(spec, { clock: deps.clock, logger: deps.logger.child({ probe: spec.name }), http: deps.http, recorded }) });
     }
-    deps.store?.syncProbes(probes.map((p) => ({ name: p.name, kind: p.kind, tags: p.tags, ...(p.tenant ? { tenant: p.tenant } : {}) })));
+    deps.store?.probes.sync(probes.map((p) => ({ name: p.name, kind: p.kind, tags: p.tags, ...(p.tenant ? { tenant: p.tenant } : {}) })));
     if (deps.store) {
       const writer = new RunWriter(deps.store, { logger: deps.logger });
       this.writer = writer;
@@ -81,7 +82,7 @@ export class Engine {
   async run(name: string): Promise<FinishedRun> {
     const entry = this.probers.get(name);
     if (!entry) throw new Error(`no probe named ${name}`);
-    const previousState = this.states.has(name) ? this.states.get(name) : this.deps.store?.probeState(name);
+    const previousState = this.states.has(name) ? this.states.get(name) : this.deps.store?.probes.state(name);
     const record = await runProbe(entry.spec, entry.prober, this.deps, previousState);
     if (record.state !== undefined) this.states.set(name, record.state);
     let finished: FinishedRun = { ...record, changes: [] };

@@ -1,5 +1,6 @@
 import type { RecordedItems, RunItem } from '../probers/types.ts';
-import type { RunRecord, Store } from '../store/store.ts';
+import type { ItemRepository } from '../store/repositories.ts';
+import type { RunRecord } from '../store/types.ts';
 
 /** Items kept per (probe, type) in memory: enough for a reader that asks for the last few runs' items. */
 const KEPT_PER_KIND = 200;
@@ -33,9 +34,9 @@ function keyOf(probe: string, type: string): string {
 }
 
 /** The store's items as probes read them: the daemon's view, which survives a restart and is shared by a fleet. */
-export function storedItems(store: Pick<Store, 'items'>): RecordedItems {
+export function storedItems(items: ItemRepository): RecordedItems {
   return {
     newest: (probe, type, limit) =>
-      store.items({ type, probe, limit, newest: true }).map((item) => ({ type: item.type, key: item.key, ...(item.state !== null ? { state: item.state } : {}), data: item.data })),
+      items.list({ type, probe, limit, newest: true }).map((item) => ({ type: item.type, key: item.key, ...(item.state !== null ? { state: item.state } : {}), data: item.data })),
   };
 }

@@ -4,7 +4,7 @@ import type { Clock } from '../util/clock.ts';
 import type { HttpClient } from '../net/http-client.ts';
 import { classifyNetworkError, ProbeFailure } from '../net/errors.ts';
 import type { CommonProbeSpec, Measurement, Prober } from '../probers/types.ts';
-import type { RunRecord, RunStatus } from '../store/store.ts';
+import type { RunRecord, RunStatus } from '../store/types.ts';
 import type { Redactor } from '../util/redact.ts';
 import { describeFailure, evaluateAssertions, type AssertionOutcome } from './assertions.ts';
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RunRecord } from '../store/store.ts';
+import type { RunRecord } from '../store/types.ts';
 import type { StoreHealth } from '../store/run-writer.ts';
 
 /**

@@ -2,10 +2,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { Store } from '../store/store.ts';
+import type { Store } from '../store/repositories.ts';
 import type { ProbeMetrics } from './metrics.ts';
-import { Router, SECURITY_HEADERS, sendError, sendJson, type RouteMatch } from './router.ts';
-import { registerProbeApi } from './probe-api.ts';
+import { Router, SECURITY_HEADERS, sendError, type RouteMatch } from './router.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+import { registerProbeRoutes } from './routes/probes.ts';
 import { authorize, hostAllowed, isLoopbackHost, principalOf, type AccessPolicy } from './access.ts';
 
 export interface ServerLimits {
@@ -140,19 +141,8 @@ export async function startDaemonServer(options: DaemonServerOptions): Promise<D
     loopbackOnly: isLoopbackHost(host),
   };
   const router = new Router();
-  router.add('GET', '/health', ({ res }) => sendJson(res, 200, { status: 'ok' }), { access: 'public' });
-  router.add('GET', '/ready', ({ res }) => {
-    if (!options.isReady()) return sendJson(res, 503, { status: 'starting' });
-    const problems = options.problems?.() ?? [];
-    if (problems.length > 0) return sendJson(res, 503, { status: 'not ready', problems });
-    sendJson(res, 200, { status: 'ready' });
-  }, { access: 'public' });
-  router.add('GET', '/metrics', async ({ res }) => {
-    const body = await options.metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
-    res.end(body);
-  });
-  registerProbeApi(router, options.store);
+  registerHealthRoutes(router, options);
+  registerProbeRoutes(router, options.store);
 
   const server = createServer(
     {

@@ -1,6 +1,8 @@
+// One daemon per database: the lock, its heartbeat, and when a recorded holder is gone.
 import { randomUUID } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
 import type { Clock } from '../util/clock.ts';
+import type { LockRepository } from './repositories.ts';
+import type { LockHolder } from './types.ts';
 import { processAlive, thisHost } from '../util/process-alive.ts';
 
 /** How often the holder proves it is alive. */
@@ -8,13 +10,7 @@ export const LOCK_HEARTBEAT_MS = 5_000;
 /** A holder silent this long is gone (it may run on another host, where its pid cannot be checked). */
 export const LOCK_STALE_AFTER_MS = 30_000;
 
-export interface LockHolder {
-  owner: string;
-  pid: number;
-  host: string;
-  startedAt: number;
-  heartbeatAt: number;
-}
+export type { LockHolder } from './types.ts';
 
 /** A second daemon on a database that already has one: one sentence, naming the other's pid. */
 export class DatabaseInUseError extends Error {
@@ -47,11 +43,6 @@ export function goneBecause(holder: LockHolder, now: number, me: { pid: number; 
   return undefined;
 }
 
-function holderOf(row: Record<string, unknown> | undefined): LockHolder | undefined {
-  if (!row) return undefined;
-  return { owner: row.owner as string, pid: row.pid as number, host: row.host as string, startedAt: row.started_at as number, heartbeatAt: row.heartbeat_at as number };
-}
-
 /**
  * One daemon per database: a row in the database itself (so it holds on any
  * filesystem SQLite works on), refreshed by a heartbeat. Other commands
@@ -63,7 +54,7 @@ export class DaemonLock {
 
   constructor(
     private readonly deps: {
-      db: Database;
+      locks: LockRepository;
       /** The database file, for the refusal message. */
       path: string;
       clock: Clock;
@@ -84,7 +75,7 @@ export class DaemonLock {
   }
 
   holder(): LockHolder | undefined {
-    return holderOf(this.deps.db.prepare('SELECT * FROM daemon_lock WHERE id = 1').get() as Record<string, unknown> | undefined);
+    return this.deps.locks.holder();
   }
 
   /**
@@ -92,21 +83,16 @@ export class DaemonLock {
    * holder it replaced, if any, and why it was considered gone.
    */
   acquire(): { replaced?: LockHolder; reason?: string } {
-    const { db, clock } = this.deps;
+    const { locks, clock } = this.deps;
     const me = this.me;
-    const result = db
-      .transaction(() => {
-        const now = clock.now();
-        const current = this.holder();
-        const reason = current && current.owner !== this.owner ? goneBecause(current, now, me, this.deps.staleAfterMs) : undefined;
-        if (current && current.owner !== this.owner && reason === undefined) throw new DatabaseInUseError(this.deps.path, current, now);
-        db.prepare(
-          `INSERT INTO daemon_lock (id, owner, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
-        ).run(this.owner, me.pid, me.host, now, now);
-        return current && reason ? { replaced: current, reason } : {};
-      })
-      .immediate();
+    let result: { replaced?: LockHolder; reason?: string } = {};
+    locks.take((current) => {
+      const now = clock.now();
+      const reason = current && current.owner !== this.owner ? goneBecause(current, now, me, this.deps.staleAfterMs) : undefined;
+      if (current && current.owner !== this.owner && reason === undefined) throw new DatabaseInUseError(this.deps.path, current, now);
+      result = current && reason ? { replaced: current, reason } : {};
+      return { owner: this.owner, pid: me.pid, host: me.host, startedAt: now, heartbeatAt: now };
+    });
     this.timer ??= setInterval(() => this.beat(), this.deps.heartbeatMs ?? LOCK_HEARTBEAT_MS);
     this.timer.unref();
     return result;
@@ -115,8 +101,7 @@ export class DaemonLock {
   /** Refreshes the heartbeat; notices when another daemon has taken over. */
   beat(): void {
     try {
-      const changed = this.deps.db.prepare('UPDATE daemon_lock SET heartbeat_at = ? WHERE id = 1 AND owner = ?').run(this.deps.clock.now(), this.owner).changes;
-      if (changed > 0) return;
+      if (this.deps.locks.beat(this.owner, this.deps.clock.now())) return;
       this.stopBeating();
       this.deps.onLost?.(this.holder());
     } catch (error) {
@@ -132,6 +117,6 @@ export class DaemonLock {
   /** Frees the database for the next daemon (a clean stop; a crash leaves the row for `goneBecause`). */
   release(): void {
     this.stopBeating();
-    if (this.deps.db.open) this.deps.db.prepare('DELETE FROM daemon_lock WHERE id = 1 AND owner = ?').run(this.owner);
+    this.deps.locks.release(this.owner);
   }
 }

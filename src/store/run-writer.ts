@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import type { RecordedRun, RunRecord, Store } from './store.ts';
+// The run write path: runs committed as they finish, kept in memory while the storage refuses writes.
+import type { Store } from './repositories.ts';
+import type { RecordedRun, RunRecord } from './types.ts';
 
 export interface StoreHealth {
   /** Why runs are not being stored right now (`database: disk full`), or undefined while they are. */
@@ -32,25 +34,6 @@ interface Waiting {
   done(recorded: RecordedRun | undefined): void;
 }
 
-/** Conditions of the database file or its disk, not of the run: the same run can be stored once they pass. */
-const STORAGE_CONDITIONS = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN|PROTOCOL|CORRUPT|NOTADB|NOMEM)/;
-
-export function isStorageCondition(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && STORAGE_CONDITIONS.test(code);
-}
-
-/** A storage condition in a few words, for /ready and the logs. */
-export function describeStorageError(error: unknown, path: string): string {
-  const { code = '', message = String(error) } = error as { code?: string; message?: string };
-  if (code === 'SQLITE_FULL') return 'disk full';
-  if (code.startsWith('SQLITE_READONLY')) return 'read-only';
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'locked by another process';
-  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return `damaged (${path}; it is left as it is)`;
-  if (code.startsWith('SQLITE_IOERR')) return `I/O error (${code}: ${message})`;
-  return message;
-}
-
 /**
  * Commits runs as they finish; record() lets the runs that end within
  * `batchMs` of each other share one transaction (at thousands of runs a minute
@@ -74,7 +57,7 @@ export class RunWriter {
   private batchTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<Store, 'runs' | 'storageCondition'>,
     private readonly options: RunWriterOptions,
   ) {
     this.capacity = options.capacity ?? DEFAULT_CAPACITY;
@@ -123,7 +106,7 @@ export class RunWriter {
     if (this.queue.length > 1) {
       try {
         const runs = this.queue.slice();
-        this.store.recordRuns(runs).forEach((result, i) => recorded.set(runs[i] as RunRecord, result));
+        this.store.runs.recordAll(runs).forEach((result, i) => recorded.set(runs[i] as RunRecord, result));
         this.queue.splice(0, runs.length);
       } catch {
         recorded.clear();
@@ -132,16 +115,17 @@ export class RunWriter {
     while (this.queue.length > 0) {
       const run = this.queue[0] as RunRecord;
       try {
-        recorded.set(run, this.store.recordRun(run));
+        recorded.set(run, this.store.runs.record(run));
         this.queue.shift();
       } catch (error) {
-        if (!isStorageCondition(error)) {
+        const condition = this.store.storageCondition(error);
+        if (condition === undefined) {
           this.queue.shift();
           this.dropped++;
           this.options.logger.error({ err: error, probe: run.probe, run_id: run.uid }, 'the database refused this run; it is dropped');
           continue;
         }
-        this.refused(error);
+        this.refused(error, condition);
         return recorded;
       }
     }
@@ -171,8 +155,8 @@ export class RunWriter {
     if (this.dropped === 1 || this.dropped % 1000 === 0) this.options.logger.error({ dropped: this.dropped, capacity: this.capacity, problem: this.problem }, 'run queue full: the oldest queued runs are dropped');
   }
 
-  private refused(error: unknown): void {
-    const problem = `database: ${describeStorageError(error, this.store.path)}`;
+  private refused(error: unknown, condition: string): void {
+    const problem = `database: ${condition}`;
     if (problem !== this.problem) this.options.logger.error({ err: error, queued: this.queue.length }, `${problem}: runs are kept in memory and retried`);
     this.problem = problem;
     this.retryAt = performance.now() + this.retryMs;

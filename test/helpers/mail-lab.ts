@@ -6,7 +6,7 @@ import { systemClock } from '../../src/util/clock.ts';
 import { createHttpClient } from '../../src/net/http-client.ts';
 import { Redactor } from '../../src/util/redact.ts';
 import { runProbe } from '../../src/runner/run-probe.ts';
-import type { RunRecord } from '../../src/store/store.ts';
+import type { RunRecord } from '../../src/store/types.ts';
 import type { CommonProbeSpec, Prober, ProberDeps, RecordedItems } from '../../src/probers/types.ts';
 import { RecentItems } from '../../src/runner/recorded-items.ts';
 import { mailKind, type MailSpec } from '../../src/probers/mail.ts';

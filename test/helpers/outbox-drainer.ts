@@ -4,7 +4,7 @@
 // drains until nothing is pending, then prints {"attempts":N,"owner":"..."}.
 import { existsSync } from 'node:fs';
 import pino from 'pino';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { Outbox } from '../../src/alerting/outbox.ts';
@@ -12,12 +12,12 @@ import { Outbox } from '../../src/alerting/outbox.ts';
 const [dbPath, url, goFile] = process.argv.slice(2);
 if (!dbPath || !url || !goFile) throw new Error('usage: outbox-drainer.ts DB_PATH RECEIVER_URL GO_FILE');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const store = new Store(dbPath, systemClock);
+const store = new SqliteStore(dbPath, systemClock);
 const { config } = parseAlertsSection({
   channels: [{ name: 'hook', type: 'webhook', url, secret: 'drainer-secret' }],
   delivery: { initialBackoff: '50ms', maxBackoff: '200ms', concurrency: 8 },
 });
-const outbox = new Outbox({ db: store.db, clock: systemClock, logger: pino({ level: 'silent' }), channels: config!.channels, delivery: config!.delivery });
+const outbox = new Outbox({ outbox: store.outbox, clock: systemClock, logger: pino({ level: 'silent' }), channels: config!.channels, delivery: config!.delivery });
 process.stdout.write('ready\n');
 while (!existsSync(goFile)) await sleep(5);
 const deadline = Date.now() + 60_000;

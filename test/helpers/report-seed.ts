@@ -1,5 +1,6 @@
 import type { RunItem } from '../../src/probers/types.ts';
-import type { RunRecord, RunStatus, Store } from '../../src/store/store.ts';
+import type { SqliteStore } from '../../src/store/sqlite/store.ts';
+import type { RunRecord, RunStatus } from '../../src/store/types.ts';
 
 let counter = 0;
 export function run(probe: string, kind: string, tenant: string | undefined, startedAt: number, extra: Partial<RunRecord> = {}): RunRecord {
@@ -47,9 +48,9 @@ const PASS = { spf: 'pass', dkim: 'pass', dmarc: 'pass' };
  * numbers there): tenant acme with two seeds, a blocklist and a stats probe;
  * tenant beta with numbers of its own that must never leak into acme's report.
  */
-export function seedKnownAnswers(store: Store, now: number): void {
+export function seedKnownAnswers(store: SqliteStore, now: number): void {
   const day = 86_400_000;
-  store.syncProbes([
+  store.probes.sync([
     { name: 'acme-mail', kind: 'mail', tenant: 'acme', tags: [] },
     { name: 'acme-rbl', kind: 'rbl', tenant: 'acme', tags: [] },
     { name: 'acme-stats', kind: 'stats', tenant: 'acme', tags: [] },
@@ -67,22 +68,22 @@ export function seedKnownAnswers(store: Store, now: number): void {
     const gAuth: Auth = gp === 'missing' ? null : { spf: i === 2 ? 'fail' : 'pass', dkim: i === 4 ? 'fail' : 'pass', dmarc: i === 4 || i === 5 ? 'fail' : 'pass' };
     const oAuth: Auth = op === 'missing' ? null : { ...PASS, spf: i === 2 ? 'softfail' : 'pass' };
     const status: RunStatus = i === 6 ? 'fail' : 'pass';
-    store.recordRun(run('acme-mail', 'mail', 'acme', at, { status, message: status === 'fail' ? 'gmail: message missing' : 'ok', items: [mailItem('gmail', gp, gt, gAuth), mailItem('outlook', op, ot, oAuth)] }));
+    store.runs.record(run('acme-mail', 'mail', 'acme', at, { status, message: status === 'fail' ? 'gmail: message missing' : 'ok', items: [mailItem('gmail', gp, gt, gAuth), mailItem('outlook', op, ot, oAuth)] }));
   }
-  const rbl = (state: string, at: number) => store.recordRun(run('acme-rbl', 'rbl', 'acme', at, { items: [{ type: 'rbl', key: '192.0.2.10@bl.test', state, data: { target: '192.0.2.10', zone: 'bl.test' } }] }));
+  const rbl = (state: string, at: number) => store.runs.record(run('acme-rbl', 'rbl', 'acme', at, { items: [{ type: 'rbl', key: '192.0.2.10@bl.test', state, data: { target: '192.0.2.10', zone: 'bl.test' } }] }));
   rbl('clean', start + 1 * day);
   rbl('listed', start + 2 * day);
   rbl('clean', start + 4 * day);
-  store.recordRun(run('acme-stats', 'stats', 'acme', start + 1 * day, { observations: { bounceRate: 0.01, spamReportRate: 0.0005 } }));
-  store.recordRun(run('acme-stats', 'stats', 'acme', start + 5 * day, { observations: { bounceRate: 0.025, spamReportRate: 0.002 } }));
-  for (let i = 0; i < 5; i++) store.recordRun(run('beta-mail', 'mail', 'beta', start + i * day, { items: [mailItem('gmail', 'spam', null, { spf: 'fail', dkim: 'fail', dmarc: 'fail' })] }));
+  store.runs.record(run('acme-stats', 'stats', 'acme', start + 1 * day, { observations: { bounceRate: 0.01, spamReportRate: 0.0005 } }));
+  store.runs.record(run('acme-stats', 'stats', 'acme', start + 5 * day, { observations: { bounceRate: 0.025, spamReportRate: 0.002 } }));
+  for (let i = 0; i < 5; i++) store.runs.record(run('beta-mail', 'mail', 'beta', start + i * day, { items: [mailItem('gmail', 'spam', null, { spf: 'fail', dkim: 'fail', dmarc: 'fail' })] }));
 }
 
 /** A month of a mail probe with `seeds` seeds every `everyMs` (for the benchmark): mostly inbox, some spam and missing. */
-export function seedMonth(store: Store, options: { tenant: string; seeds: number; everyMs: number; days: number; now: number }): number {
+export function seedMonth(store: SqliteStore, options: { tenant: string; seeds: number; everyMs: number; days: number; now: number }): number {
   const { tenant, seeds, everyMs, days, now } = options;
   const probe = `${tenant}-mail`;
-  store.syncProbes([{ name: probe, kind: 'mail', tenant, tags: [] }]);
+  store.probes.sync([{ name: probe, kind: 'mail', tenant, tags: [] }]);
   let items = 0;
   let random = 42;
   const next = () => ((random = (random * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
@@ -94,7 +95,7 @@ export function seedMonth(store: Store, options: { tenant: string; seeds: number
         const placement = roll < 0.9 ? 'inbox' : roll < 0.96 ? 'spam' : roll < 0.98 ? 'other:Updates' : 'missing';
         list.push(mailItem(`seed${s}`, placement, placement === 'inbox' ? Math.round(2000 + next() * 30_000) : null, placement === 'missing' ? null : { spf: next() < 0.99 ? 'pass' : 'fail', dkim: 'pass', dmarc: next() < 0.98 ? 'pass' : 'fail' }));
       }
-      store.recordRun(run(probe, 'mail', tenant, at, { items: list }));
+      store.runs.record(run(probe, 'mail', tenant, at, { items: list }));
       items += list.length;
     }
   })();

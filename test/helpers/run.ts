@@ -7,10 +7,10 @@ import { systemClock } from '../../src/util/clock.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Store } from '../../src/store/store.ts';
+import type { SqliteStore } from '../../src/store/sqlite/store.ts';
 
 /** Loads a YAML text as a user would write it and runs each probe once through the real engine. */
-export async function runYaml(yaml: string, options: { env?: NodeJS.ProcessEnv; store?: Store } = {}): Promise<Map<string, FinishedRun>> {
+export async function runYaml(yaml: string, options: { env?: NodeJS.ProcessEnv; store?: SqliteStore } = {}): Promise<Map<string, FinishedRun>> {
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-run-'));
   const file = join(dir, 'probes.yaml');
   writeFileSync(file, yaml);

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { readAlertingSections } from '../../src/alerting/wire.ts';
 import { AlertService } from '../../src/alerting/service.ts';
 import { pagerDutyBody } from '../../src/alerting/channels.ts';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 
 const T0 = Date.UTC(2025, 5, 1, 10, 0, 0);
@@ -67,7 +67,7 @@ alerts:
   return readAlertingSections(loadConfig(file, env)).alerts;
 }
 
-const storedBodies = (store: Store) => (store.db.prepare('SELECT body FROM alert_outbox ORDER BY id').all() as Array<{ body: string }>).map((r) => r.body).join('\n');
+const storedBodies = (store: SqliteStore) => (store.db.prepare('SELECT body FROM alert_outbox ORDER BY id').all() as Array<{ body: string }>).map((r) => r.body).join('\n');
 
 test('routing keys and webhook secrets are added at send time, never stored; Slack text is escaped; queued rows deliver after a restart', async () => {
   const target = await receiver();
@@ -76,7 +76,7 @@ test('routing keys and webhook secrets are added at send time, never stored; Sla
   const logger = pino({ level: 'silent' });
   try {
     // First process: the receiver is down, so every notification stays queued.
-    const first = new Store(dbPath, clock);
+    const first = new SqliteStore(dbPath, clock);
     const env1 = { HOOK_SECRET: 'webhook-secret-value', PD_ROUTING_KEY: 'routing-key-before-restart' };
     const alerts1 = new AlertService({ store: first, clock, logger, config: alertsFrom(target.url, env1) });
     alerts1.onRun({ probe: 'api-ready', kind: 'http', status: 'fail', message: 'degraded: db: <!channel> <http://evil.example|click here> & more' });
@@ -94,7 +94,7 @@ test('routing keys and webhook secrets are added at send time, never stored; Sla
     // Second process, after the key was rotated in the environment; the receiver is back.
     target.up();
     clock.advance(5000);
-    const second = new Store(dbPath, clock);
+    const second = new SqliteStore(dbPath, clock);
     assert.ok(!storedBodies(second).includes('routing-key-stored-by-an-older-version'), 'the upgrade removes stored routing keys');
     const env2 = { HOOK_SECRET: 'webhook-secret-value', PD_ROUTING_KEY: 'routing-key-after-restart' };
     const alerts2 = new AlertService({ store: second, clock, logger, config: alertsFrom(target.url, env2) });

@@ -14,7 +14,7 @@ import pino from 'pino';
 import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { Engine } from '../../src/runner/engine.ts';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { createHttpClient } from '../../src/net/http-client.ts';
 import { Redactor } from '../../src/util/redact.ts';
 import { systemClock } from '../../src/util/clock.ts';
@@ -117,7 +117,7 @@ test('a run the database cannot take yet does not lose the probe\'s carried-over
   const file = join(dir, 'probes.yaml');
   writeFileSync(file, `probes:\n  - { name: prom, kind: prometheus, url: "http://127.0.0.1:${(metrics.address() as AddressInfo).port}/metrics", warmup: 100ms, record: ["increase5m(requests_total)"] }\n`);
   const config = loadConfig(file, {});
-  const store = new Store(join(dir, 'db.sqlite'), systemClock);
+  const store = new SqliteStore(join(dir, 'db.sqlite'), systemClock);
   const engine = new Engine(config.probes, { clock: systemClock, logger: pino({ level: 'silent' }), http: createHttpClient(), redactor: new Redactor(config.secrets), store });
   const cleanups: Array<() => void> = [];
   try {

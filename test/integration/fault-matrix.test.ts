@@ -6,13 +6,13 @@ import pino from 'pino';
 import { stringify } from 'yaml';
 import { ImapFlow } from 'imapflow';
 import { loadConfig } from '../../src/config/load.ts';
-import { startDaemon, type Daemon } from '../../src/cli/daemon.ts';
+import { startDaemon, type Daemon } from '../../src/cli/commands/daemon.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { freePort, makeTempDir, startProcess, waitForPort, type ManagedProcess } from '../../src/lab/processes.ts';
 import { createZone, labZoneRrsets, LAB_ZONE, setRrset, startPdns, type PdnsInstance } from '../../src/lab/pdns.ts';
 import type { ErrorCode } from '../../src/probers/types.ts';
 import type { FinishedRun } from '../../src/runner/engine.ts';
-import type { RunStatus } from '../../src/store/store.ts';
+import type { RunStatus } from '../../src/store/types.ts';
 import { startTestMailLab, USERS, type TestMailLab } from '../helpers/mail-lab.ts';
 import {
   blackholePort,

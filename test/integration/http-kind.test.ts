@@ -9,7 +9,7 @@ import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
 import type { LabApp } from '../../src/lab/http-app.ts';
 import { freePort } from '../../src/lab/processes.ts';
 import { runYaml } from '../helpers/run.ts';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { systemClock } from '../../src/util/clock.ts';
 
 let scaisend: LabApp;
@@ -179,12 +179,12 @@ test('a session cookie or auth challenge from the target is never stored as an o
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const store = new Store(':memory:', systemClock);
+  const store = new SqliteStore(':memory:', systemClock);
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/login`;
     const run = (await runYaml(`probes:\n  - { name: login, kind: http, url: "${url}", expect: ["status == 200"] }\n`, { store })).get('login');
     assert.equal(run?.status, 'pass', run?.message);
-    const stored = store.runs('login');
+    const stored = store.runs.list('login');
     assert.equal(stored.length, 1);
     const text = JSON.stringify(stored);
     for (const value of ['target-session-cookie-value', 'target-csrf-value', 'target-nonce-value', 'target-proxy-realm']) assert.ok(!text.includes(value), `${value} stored: ${text}`);

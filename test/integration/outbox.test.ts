@@ -7,14 +7,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { Outbox } from '../../src/alerting/outbox.ts';
 import { AlertService } from '../../src/alerting/service.ts';
 import type { Notification } from '../../src/alerting/channels.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { startDaemon } from '../../src/cli/daemon.ts';
+import { startDaemon } from '../../src/cli/commands/daemon.ts';
 import { SharedBrowser } from '../../src/util/chromium.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { runCli, startCli, waitFor } from '../helpers/cli.ts';
@@ -86,16 +86,16 @@ function notification(alert: string, event: Notification['event'] = 'firing'): N
   return { key: `${alert}-${event}`, event, createdAt: at, alert: { id: alert, rule: 'down', target: alert, severity: 'critical', summary: 's', startedAt: at, labels: {} } };
 }
 
-function outbox(store: Store, channels: unknown[], delivery: Record<string, unknown> = {}): Outbox {
+function outbox(store: SqliteStore, channels: unknown[], delivery: Record<string, unknown> = {}): Outbox {
   const { config, issues } = parseAlertsSection({ channels, delivery: { initialBackoff: '50ms', maxBackoff: '200ms', ...delivery } });
   assert.deepEqual(issues, []);
-  return new Outbox({ db: store.db, clock: systemClock, logger: quiet, channels: config!.channels, delivery: config!.delivery });
+  return new Outbox({ outbox: store.outbox, clock: systemClock, logger: quiet, channels: config!.channels, delivery: config!.delivery });
 }
 
 test('two drainers in two processes on one database never send a row twice', async () => {
   const db = join(temp.dir, 'two-drainers.sqlite');
   const r = await receiver((n) => ({ status: n % 3 === 0 ? 503 : 200, delayMs: 2 + (n % 4) * 4 }));
-  const store = new Store(db, systemClock);
+  const store = new SqliteStore(db, systemClock);
   const box = outbox(store, [{ name: 'hook', type: 'webhook', url: `${r.url}/hook`, secret: SECRET }]);
   const N = 300;
   store.db.transaction(() => {
@@ -122,7 +122,7 @@ test('two drainers in two processes on one database never send a row twice', asy
   assert.equal(r.requests(), reports[0]!.attempts + reports[1]!.attempts, 'every request is one attempt of one drainer');
   assert.ok(reports.every((report) => report.attempts > 0), `both drainers took part: ${JSON.stringify(reports)}`);
   assert.notEqual(reports[0]!.owner, reports[1]!.owner);
-  const check = new Store(db, systemClock);
+  const check = new SqliteStore(db, systemClock);
   assert.deepEqual(check.db.prepare('SELECT status, count(*) AS n FROM alert_outbox GROUP BY status').all(), [{ status: 'delivered', n: N }]);
   check.close();
 });
@@ -130,7 +130,7 @@ test('two drainers in two processes on one database never send a row twice', asy
 test('a receiver that hangs until its timeout delays no other channel', async () => {
   const hung = await receiver(() => 'hang');
   const fast = await receiver(() => ({ status: 200 }));
-  const store = new Store(join(temp.dir, 'hung.sqlite'), systemClock);
+  const store = new SqliteStore(join(temp.dir, 'hung.sqlite'), systemClock);
   const box = outbox(store, [
     { name: 'hung', type: 'webhook', url: `${hung.url}/hook`, timeout: '6s' },
     { name: 'fast', type: 'webhook', url: `${fast.url}/hook` },
@@ -160,7 +160,7 @@ test('a receiver that hangs until its timeout delays no other channel', async ()
 test('per alert and channel, a resolution never arrives before its firing, with a receiver failing every third request', async () => {
   // Failures alternate between 503 and 429 with Retry-After: 1.
   const r = await receiver((n) => (n % 3 !== 0 ? { status: 200, delayMs: n % 7 } : n % 2 === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 503 }));
-  const store = new Store(join(temp.dir, 'order.sqlite'), systemClock);
+  const store = new SqliteStore(join(temp.dir, 'order.sqlite'), systemClock);
   const { config } = parseAlertsSection({
     channels: [{ name: 'hook', type: 'webhook', url: `${r.url}/hook`, secret: SECRET }],
     rules: [{ name: 'down', probes: ['*'], failures: 1, successes: 1 }],
@@ -299,7 +299,7 @@ test('a second daemon on the same database is refused, naming the first one\'s p
 test('`alert test` sends only its own notification and expires nothing of channels its configuration lacks', async () => {
   const r = await receiver(() => ({ status: 200 }));
   const db = join(temp.dir, 'alert-test.sqlite');
-  const store = new Store(db, systemClock);
+  const store = new SqliteStore(db, systemClock);
   // The daemon's configuration: hook and pd, with notifications of its own due now.
   const daemonsOutbox = outbox(store, [
     { name: 'hook', type: 'webhook', url: `${r.url}/hook`, secret: SECRET },
@@ -313,7 +313,7 @@ test('`alert test` sends only its own notification and expires nothing of channe
   assert.equal(result.code, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /^delivered to hook \(HTTP 200, 1 attempt\); idempotency key /);
   assert.deepEqual(r.hits.map((h) => [h.path, h.type]), [['/hook', 'alert.test']]);
-  const check = new Store(db, systemClock);
+  const check = new SqliteStore(db, systemClock);
   const rows = check.db.prepare('SELECT channel, event, status, attempts FROM alert_outbox ORDER BY id').all() as Array<{ channel: string; event: string; status: string; attempts: number }>;
   check.close();
   assert.deepEqual(

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { ManualClock, systemClock } from '../../src/util/clock.ts';
 import { buildReport } from '../../src/reports/model.ts';
 import { renderReport } from '../../src/reports/render.ts';
@@ -13,7 +13,7 @@ import { parseReportsConfig } from '../../src/reports/config.ts';
 import { ConfigError } from '../../src/config/load.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { SharedBrowser } from '../../src/util/chromium.ts';
-import { startDaemon, type Daemon } from '../../src/cli/daemon.ts';
+import { startDaemon, type Daemon } from '../../src/cli/commands/daemon.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { seedKnownAnswers } from '../helpers/report-seed.ts';
 
@@ -21,7 +21,7 @@ const DAY = 86_400_000;
 const NOW = Date.parse('2025-06-30T00:00:00Z');
 
 describe('report model against a seeded database with known answers', () => {
-  const store = new Store(':memory:', new ManualClock(NOW));
+  const store = new SqliteStore(':memory:', new ManualClock(NOW));
   seedKnownAnswers(store, NOW);
   const model = buildReport(store, { tenant: 'acme', since: NOW - 7 * DAY, until: NOW }, {}, NOW);
   after(() => store.close());
@@ -100,7 +100,7 @@ describe('reports config', () => {
 });
 
 describe('HTML and PDF', () => {
-  const store = new Store(':memory:', new ManualClock(NOW));
+  const store = new SqliteStore(':memory:', new ManualClock(NOW));
   seedKnownAnswers(store, NOW);
   const browser = new SharedBrowser();
   const dir = makeTempDir('scaiprobe-report-');
@@ -142,7 +142,7 @@ describe('report API and CLI', () => {
     dir = await makeTempDir('scaiprobe-report-api-');
     Object.assign(process.env, tokens);
     const db = join(dir.dir, 'probe.db');
-    const seeded = new Store(db, systemClock);
+    const seeded = new SqliteStore(db, systemClock);
     seedKnownAnswers(seeded, Date.now());
     seeded.close();
     const port = await freePort();

@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { loadConfig } from '../../src/config/load.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { SharedBrowser } from '../../src/util/chromium.ts';
-import { startDaemon, type Daemon } from '../../src/cli/daemon.ts';
+import { startDaemon, type Daemon } from '../../src/cli/commands/daemon.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 
 describe('status page in Chromium', () => {

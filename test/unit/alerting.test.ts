@@ -2,7 +2,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import pino from 'pino';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { AlertService } from '../../src/alerting/service.ts';
@@ -12,7 +12,7 @@ import { outgoingBody, pagerDutyBody, serialize, signature, slackBody, webhookBo
 import { retryAfterMs, type Transport } from '../../src/alerting/outbox.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
-const stores: Store[] = [];
+const stores: SqliteStore[] = [];
 after(() => stores.forEach((s) => s.close()));
 
 describe('alert state machine (table)', () => {
@@ -146,7 +146,7 @@ describe('config', () => {
 describe('alert service with the outbox (fake transport, manual clock)', () => {
   function setup(transport: Transport, extra: Record<string, unknown> = {}) {
     const clock = new ManualClock(T0);
-    const store = new Store(':memory:', clock);
+    const store = new SqliteStore(':memory:', clock);
     stores.push(store);
     const { config, issues } = parseAlertsSection({
       channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: 'a-long-secret' }],
@@ -230,7 +230,7 @@ describe('a resolution inside a silence or maintenance window', () => {
   /** Feeds results and ticks at the given minutes; returns what the receiver got (type and alert times). */
   async function scenario(section: 'silences' | 'maintenance', steps: Array<[number, 'fail' | 'pass' | 'tick']>, options: { restartAt?: number } = {}) {
     const clock = new ManualClock(T0);
-    const store = new Store(':memory:', clock);
+    const store = new SqliteStore(':memory:', clock);
     stores.push(store);
     const { config } = parseAlertsSection({
       channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }],
@@ -303,7 +303,7 @@ describe('a resolution inside a silence or maintenance window', () => {
 describe('alerts of probes removed from the configuration', () => {
   test('resolve once with the reason, the probe\'s and its indicators\' alike; pending ones end quietly; no reminders afterwards', async () => {
     const clock = new ManualClock(T0);
-    const store = new Store(':memory:', clock);
+    const store = new SqliteStore(':memory:', clock);
     stores.push(store);
     const { config } = parseAlertsSection({ channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }] });
     const sent: Array<{ type: string; target: string; summary: string }> = [];
@@ -337,7 +337,7 @@ describe('alerts of probes removed from the configuration', () => {
     ]);
     const byTarget = new Map(alerts.list().map((a) => [a.target, a.status]));
     assert.deepEqual([byTarget.get('gone-ready'), byTarget.get('gone-pending'), byTarget.get('readiness:gone-ready'), byTarget.get('kept')], ['ok', 'ok', 'ok', 'firing']);
-    const changes = store.stateChanges({ subjectPrefix: 'alert:' }).filter((c) => c.to === 'resolved');
+    const changes = store.stateChanges.list({ subjectPrefix: 'alert:' }).filter((c) => c.to === 'resolved');
     assert.deepEqual(changes.map((c) => c.message), ['critical: probe removed from the configuration', 'critical: probe removed from the configuration']);
     sent.length = 0;
     clock.advance(5 * 3_600_000);

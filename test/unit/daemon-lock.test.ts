@@ -3,28 +3,28 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { DaemonLock, DatabaseInUseError } from '../../src/store/daemon-lock.ts';
 import { thisHost } from '../../src/util/process-alive.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-lock-unit-'));
-const stores: Store[] = [];
+const stores: SqliteStore[] = [];
 after(() => {
   stores.forEach((s) => s.close());
   rmSync(dir, { recursive: true, force: true });
 });
 
 let dbCount = 0;
-function database(clock: ManualClock): Store {
-  const store = new Store(join(dir, `db-${++dbCount}.sqlite`), clock);
+function database(clock: ManualClock): SqliteStore {
+  const store = new SqliteStore(join(dir, `db-${++dbCount}.sqlite`), clock);
   stores.push(store);
   return store;
 }
 
 describe('one daemon per database', () => {
-  function lock(store: Store, clock: ManualClock, extra: Partial<ConstructorParameters<typeof DaemonLock>[0]> = {}) {
-    return new DaemonLock({ db: store.db, path: 'data/x.db', clock, heartbeatMs: 60_000, ...extra });
+  function lock(store: SqliteStore, clock: ManualClock, extra: Partial<ConstructorParameters<typeof DaemonLock>[0]> = {}) {
+    return new DaemonLock({ locks: store.lock, path: 'data/x.db', clock, heartbeatMs: 60_000, ...extra });
   }
 
   test('a second daemon is refused with a sentence naming the first one\'s pid', () => {

@@ -1,9 +1,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { Store, type RunRecord } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
+import type { RunRecord } from '../../src/store/types.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { IndicatorService, parseIndicatorsSection } from '../../src/indicators/service.ts';
+import { registerIndicatorMetrics } from '../../src/server/indicator-metrics.ts';
 import { defaultIndicatorsConfig } from '../../src/indicators/thresholds.ts';
 import { trendOf } from '../../src/indicators/trend.ts';
 import type { Indicator } from '../../src/indicators/compute.ts';
@@ -11,20 +13,20 @@ import type { Indicator } from '../../src/indicators/compute.ts';
 const T0 = Date.UTC(2025, 0, 6, 0, 0, 0);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const stores: Store[] = [];
+const stores: SqliteStore[] = [];
 after(() => stores.forEach((s) => s.close()));
 
 function setup(probes: Array<{ name: string; kind: string; tenant?: string }>, overrides: unknown = {}) {
   const clock = new ManualClock(T0);
-  const store = new Store(':memory:', clock);
+  const store = new SqliteStore(':memory:', clock);
   stores.push(store);
-  store.syncProbes(probes.map((p) => ({ ...p, tags: [] })));
+  store.probes.sync(probes.map((p) => ({ ...p, tags: [] })));
   const { config, issues } = parseIndicatorsSection(overrides);
   assert.deepEqual(issues, []);
   const service = new IndicatorService({ store, clock, config: config ?? defaultIndicatorsConfig(), cacheMs: 0 });
   let n = 0;
   const record = (probe: string, kind: string, observations: RunRecord['observations'], options: { status?: RunRecord['status']; tenant?: string; items?: RunRecord['items'] } = {}) =>
-    store.recordRun({ uid: `r${n++}`, probe, kind, ...(options.tenant ? { tenant: options.tenant } : {}), startedAt: clock.now(), durationMs: 5, status: options.status ?? 'pass', attempts: 1, message: '', error: null, observations, assertions: [], phases: {}, items: options.items ?? [] });
+    store.runs.record({ uid: `r${n++}`, probe, kind, ...(options.tenant ? { tenant: options.tenant } : {}), startedAt: clock.now(), durationMs: 5, status: options.status ?? 'pass', attempts: 1, message: '', error: null, observations, assertions: [], phases: {}, items: options.items ?? [] });
   const get = (id: string): Indicator => {
     const found = service.current().find((i) => i.id === id);
     assert.ok(found, `indicator ${id} missing; have ${service.current().map((i) => i.id).join(', ')}`);
@@ -172,7 +174,7 @@ describe('reputation-leading indicators and trends', () => {
     record('rbl', 'rbl', {}, { tenant: 'acme', items: [{ type: 'rbl-listing', key: '203.0.113.7@bl.test', state: 'listed', data: { target: '203.0.113.7', zone: 'bl.test', severity: 'alert' } }] });
     assert.equal(get('blocklist:acme').state, 'critical');
     const registry = new Registry();
-    service.registerMetrics(registry);
+    registerIndicatorMetrics(registry, () => service.current());
     const text = await registry.metrics();
     assert.match(text, /scaiprobe_indicator_state\{id="blocklist:acme",name="blocklist",subject="acme"\} 2/);
     assert.match(text, /scaiprobe_indicator_value\{id="timeToInbox:acme\/d.test",name="timeToInbox",subject="acme\/d.test"\} 5/);
@@ -188,7 +190,7 @@ describe('reputation-leading indicators and trends', () => {
     clock.advance(5 * MIN);
     const ids = () => service.current().filter((i) => i.state !== 'ok' || i.value !== null).map((i) => `${i.id}=${i.state}`).sort();
     assert.deepEqual(ids(), ['authFailRate:acme/d.test=ok', 'blocklist:acme=critical', 'readiness:ready=critical', 'seedMissingRate:acme/d.test=ok', 'seedSpamRate:acme/d.test=critical']);
-    store.retireUnconfigured([]);
+    store.probes.retireUnconfigured([]);
     assert.deepEqual(ids(), []);
   });
 

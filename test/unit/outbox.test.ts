@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { Outbox, type Transport } from '../../src/alerting/outbox.ts';
@@ -14,15 +14,15 @@ import { thisHost } from '../../src/util/process-alive.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
 const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-outbox-unit-'));
-const stores: Store[] = [];
+const stores: SqliteStore[] = [];
 after(() => {
   stores.forEach((s) => s.close());
   rmSync(dir, { recursive: true, force: true });
 });
 
 let dbCount = 0;
-function database(clock: ManualClock, path = join(dir, `db-${++dbCount}.sqlite`)): Store {
-  const store = new Store(path, clock);
+function database(clock: ManualClock, path = join(dir, `db-${++dbCount}.sqlite`)): SqliteStore {
+  const store = new SqliteStore(path, clock);
   stores.push(store);
   return store;
 }
@@ -33,10 +33,10 @@ const CHANNELS = [
   { name: 'slow', type: 'webhook', url: 'http://127.0.0.1:9/slow' },
 ];
 
-function outbox(store: Store, clock: ManualClock, transport: Transport, channels: string[] = ['hook', 'slow']): Outbox {
+function outbox(store: SqliteStore, clock: ManualClock, transport: Transport, channels: string[] = ['hook', 'slow']): Outbox {
   const { config, issues } = parseAlertsSection({ channels: CHANNELS.filter((c) => channels.includes(c.name)), delivery: { initialBackoff: '1s', maxBackoff: '1m', expireAfter: '1h', concurrency: 4 } });
   assert.deepEqual(issues, []);
-  return new Outbox({ db: store.db, clock, logger: quiet, channels: config!.channels, delivery: config!.delivery, transport, random: () => 1 });
+  return new Outbox({ outbox: store.outbox, clock, logger: quiet, channels: config!.channels, delivery: config!.delivery, transport, random: () => 1 });
 }
 
 function notification(alert: string, event: Notification['event'], at: number): Notification {
@@ -257,7 +257,7 @@ describe('permanent client errors', () => {
 
 describe('migration', () => {
   test('rows queued before leases existed are kept, pending and unleased; failed is a status now', async () => {
-    const { MIGRATIONS } = await import('../../src/store/migrations.ts');
+    const { MIGRATIONS } = await import('../../src/store/sqlite/migrations.ts');
     const Database = (await import('better-sqlite3')).default;
     const path = join(dir, 'old.sqlite');
     const old = new Database(path);

@@ -4,7 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecentItems, storedItems } from '../../src/runner/recorded-items.ts';
-import { Store, type RunRecord } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
+import type { RunRecord } from '../../src/store/types.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import type { RunItem } from '../../src/probers/types.ts';
 
@@ -32,12 +33,12 @@ test("recent runs' items, newest first, per probe and type, a bounded number kep
 });
 
 test("the store's items read newest first for a probe, so a limit keeps the latest runs", () => {
-  const store = new Store(join(mkdtempSync(join(tmpdir(), 'scaiprobe-items-')), 'probe.db'), new ManualClock(T0));
-  store.syncProbes([{ name: 'mail-lab', kind: 'mail', tags: [] }, { name: 'mail-other', kind: 'mail', tags: [] }]);
-  for (let n = 1; n <= 5; n++) store.recordRun(mailRun('mail-lab', T0 + n * 60_000, `t${n}`));
-  store.recordRun(mailRun('mail-other', T0 + 10 * 60_000, 'x1'));
-  assert.deepEqual(tokens(storedItems(store).newest('mail-lab', 'mail.message', 3)), ['t5', 't5', 't4']);
+  const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'scaiprobe-items-')), 'probe.db'), new ManualClock(T0));
+  store.probes.sync([{ name: 'mail-lab', kind: 'mail', tags: [] }, { name: 'mail-other', kind: 'mail', tags: [] }]);
+  for (let n = 1; n <= 5; n++) store.runs.record(mailRun('mail-lab', T0 + n * 60_000, `t${n}`));
+  store.runs.record(mailRun('mail-other', T0 + 10 * 60_000, 'x1'));
+  assert.deepEqual(tokens(storedItems(store.items).newest('mail-lab', 'mail.message', 3)), ['t5', 't5', 't4']);
   // Without `newest` the latest ones still, oldest first, as reports and indicators read them.
-  assert.deepEqual(store.items({ type: 'mail.message', probe: 'mail-lab', limit: 3 }).map((item) => item.data.token), ['t4', 't5', 't5']);
+  assert.deepEqual(store.items.list({ type: 'mail.message', probe: 'mail-lab', limit: 3 }).map((item) => item.data.token), ['t4', 't5', 't5']);
   store.close();
 });

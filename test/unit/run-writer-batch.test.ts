@@ -4,7 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { Store, type RunRecord } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
+import type { RunRecord } from '../../src/store/types.ts';
 import { RunWriter } from '../../src/store/run-writer.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 
@@ -15,8 +16,8 @@ function run(probe: string, startedAt: number, status: RunRecord['status']): Run
   return { uid: `u${probe}${startedAt}`, probe, kind: 'http', startedAt, durationMs: 10, status, attempts: 1, message: status, error: null, observations: { status: 200 }, assertions: [], phases: {}, items: [] };
 }
 
-function store(): Store {
-  return new Store(join(mkdtempSync(join(tmpdir(), 'scaiprobe-batch-')), 'probe.db'), new ManualClock(T0));
+function store(): SqliteStore {
+  return new SqliteStore(join(mkdtempSync(join(tmpdir(), 'scaiprobe-batch-')), 'probe.db'), new ManualClock(T0));
 }
 
 test('runs recorded together are stored together, each with its own id and state changes', async () => {
@@ -28,7 +29,7 @@ test('runs recorded together are stored together, each with its own id and state
     recorded.map((r) => r?.changes.map((c) => `${c.probe}:${c.from}->${c.to}`)),
     [['a:null->pass'], ['b:null->fail'], ['a:pass->fail']],
   );
-  assert.equal(s.runs('a').length, 2);
+  assert.equal(s.runs.list('a').length, 2);
   writer.close();
   s.close();
 });
@@ -40,8 +41,8 @@ test('a run the database refuses for its own content fails alone; the others of 
   const recorded = await Promise.all([writer.record(run('a', T0, 'pass')), writer.record(run('b', 42, 'pass')), writer.record(run('c', T0, 'pass'))]);
   assert.deepEqual(recorded.map((r) => r !== undefined), [true, false, true]);
   assert.deepEqual(writer.health(), { problem: undefined, queued: 0, dropped: 1 });
-  assert.equal(s.runs('a').length, 1);
-  assert.equal(s.runs('c').length, 1);
+  assert.equal(s.runs.list('a').length, 1);
+  assert.equal(s.runs.list('c').length, 1);
   writer.close();
   s.close();
 });
@@ -54,6 +55,6 @@ test('a full batch is stored without waiting; close() stores what is still waiti
   const last = writer.record(run('a', T0 + 2, 'pass'));
   writer.close();
   assert.ok(await last);
-  assert.equal(s.runs('a').length, 3);
+  assert.equal(s.runs.list('a').length, 3);
   s.close();
 });

@@ -4,8 +4,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { Store, type RunRecord } from '../../src/store/store.ts';
-import { RunWriter, describeStorageError } from '../../src/store/run-writer.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
+import type { RunRecord } from '../../src/store/types.ts';
+import { RunWriter } from '../../src/store/run-writer.ts';
+import { describeStorageError } from '../../src/store/sqlite/conditions.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -15,12 +17,12 @@ function run(i: number, extra: Partial<RunRecord> = {}): RunRecord {
   return { uid: `u${i}`, probe: 'p', kind: 'http', startedAt: T0 + i * 1000, durationMs: 5, status: i % 2 ? 'fail' : 'pass', attempts: 1, message: `run ${i}`, error: null, observations: { status: 200, body: 'x'.repeat(400), i }, assertions: [], phases: {}, items: [], ...extra };
 }
 
-function store(): Store {
-  return new Store(join(mkdtempSync(join(tmpdir(), 'scaiprobe-writer-')), 'w.db'), new ManualClock(T0));
+function store(): SqliteStore {
+  return new SqliteStore(join(mkdtempSync(join(tmpdir(), 'scaiprobe-writer-')), 'w.db'), new ManualClock(T0));
 }
 
 /** The database may not grow past its current size: writes that need a new page fail with SQLITE_FULL, as on a full disk. */
-function fillUp(s: Store): void {
+function fillUp(s: SqliteStore): void {
   s.db.pragma('wal_checkpoint(TRUNCATE)');
   s.db.pragma(`max_page_count = ${s.db.pragma('page_count', { simple: true }) as number}`);
 }
@@ -41,10 +43,10 @@ test('while the database is full, runs wait in memory in order; once it takes wr
   const stored = writer.flush();
   assert.equal(stored.size, health.queued);
   assert.deepEqual(writer.health(), { problem: undefined, queued: 0, dropped: 0 });
-  const runs = s.runs('p', { limit: 10_000 });
+  const runs = s.runs.list('p', { limit: 10_000 });
   assert.equal(runs.length, i, 'every run stored once');
   assert.deepEqual(runs.map((r) => r.uid).reverse(), Array.from({ length: i }, (_, n) => `u${n}`), 'in order');
-  assert.equal(s.stateChanges({ probe: 'p' }).length, i, 'each alternating status is a state change, queued ones too');
+  assert.equal(s.stateChanges.list({ probe: 'p' }).length, i, 'each alternating status is a state change, queued ones too');
   writer.close();
   s.close();
 });
@@ -58,7 +60,7 @@ test('a full queue drops its oldest runs and counts them', () => {
   assert.deepEqual(writer.health(), { problem: 'database: disk full', queued: 3, dropped: 2 });
   s.db.pragma('max_page_count = 1073741823');
   writer.flush();
-  const stored = new Set(s.runs('p', { limit: 10_000 }).map((r) => r.uid));
+  const stored = new Set(s.runs.list('p', { limit: 10_000 }).map((r) => r.uid));
   assert.deepEqual(queued.filter((uid) => !stored.has(uid)), queued.slice(0, 2), 'the two oldest queued runs were dropped');
   assert.ok(queued.slice(2).every((uid) => stored.has(uid)));
   writer.close();

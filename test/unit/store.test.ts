@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Store, StoreOpenError, type RunRecord } from '../../src/store/store.ts';
-import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { SqliteStore, StoreOpenError } from '../../src/store/sqlite/store.ts';
+import type { RunRecord } from '../../src/store/types.ts';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { DEFAULT_RETENTION } from '../../src/store/retention.ts';
 
@@ -16,39 +17,39 @@ function run(probe: string, startedAt: number, status: RunRecord['status'], dura
   return { uid: `u${startedAt}`, probe, kind: 'http', startedAt, durationMs, status, attempts: 1, message: status, error: null, observations: { status: 200 }, assertions: [], phases: {}, items: [], ...extra };
 }
 
-function tempStore(clock = new ManualClock(T0)): { store: Store; path: string; clock: ManualClock } {
+function tempStore(clock = new ManualClock(T0)): { store: SqliteStore; path: string; clock: ManualClock } {
   const path = join(mkdtempSync(join(tmpdir(), 'scaiprobe-store-')), 'nested', 'probe.db');
-  return { store: new Store(path, clock), path, clock };
+  return { store: new SqliteStore(path, clock), path, clock };
 }
 
 test('migrations run once, in order, and a reopened store keeps its runs', () => {
   const { store, path, clock } = tempStore();
-  store.syncProbes([{ name: 'a', kind: 'http', tags: [] }]);
-  store.recordRun(run('a', T0, 'pass'));
+  store.probes.sync([{ name: 'a', kind: 'http', tags: [] }]);
+  store.runs.record(run('a', T0, 'pass'));
   store.close();
   const db = new Database(path);
   const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{ version: number }>;
   assert.deepEqual(versions.map((v) => v.version), MIGRATIONS.map((m) => m.version));
   assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
   db.close();
-  const reopened = new Store(path, clock);
-  assert.equal(reopened.runs('a').length, 1);
+  const reopened = new SqliteStore(path, clock);
+  assert.equal(reopened.runs.list('a').length, 1);
   reopened.close();
 });
 
 test('each run is stored with its assertions, and status changes are kept as state changes', () => {
   const { store } = tempStore();
-  store.syncProbes([{ name: 'a', kind: 'http', tags: ['x'], tenant: 'acme' }]);
+  store.probes.sync([{ name: 'a', kind: 'http', tags: ['x'], tenant: 'acme' }]);
   const assertions = [{ expr: 'status == 200', ok: false, actual: 503, soft: false }];
   const outcomes = ['pass', 'pass', 'fail', 'fail', 'pass'] as const;
-  outcomes.forEach((status, i) => store.recordRun(run('a', T0 + i * 60_000, status, 10, { tenant: 'acme', assertions: status === 'fail' ? assertions : [] })));
-  const changes = store.stateChanges({ probe: 'a' });
+  outcomes.forEach((status, i) => store.runs.record(run('a', T0 + i * 60_000, status, 10, { tenant: 'acme', assertions: status === 'fail' ? assertions : [] })));
+  const changes = store.stateChanges.list({ probe: 'a' });
   assert.deepEqual(changes.map((c) => [c.from, c.to]), [[null, 'pass'], ['pass', 'fail'], ['fail', 'pass']]);
   assert.equal(changes[1]?.at, T0 + 2 * 60_000 + 10);
-  const stored = store.runs('a');
+  const stored = store.runs.list('a');
   assert.equal(stored.length, 5);
   assert.deepEqual(stored[1]?.assertions, assertions, 'newest first; the failing run keeps its assertion outcome');
-  const [latest] = store.latest();
+  const [latest] = store.probes.latest();
   assert.equal(latest?.status, 'pass');
   assert.equal(latest?.statusSince, T0 + 4 * 60_000 + 10);
   assert.equal(latest?.tenant, 'acme');
@@ -57,29 +58,29 @@ test('each run is stored with its assertions, and status changes are kept as sta
 test('items with a state record a change only when the state differs', () => {
   const { store } = tempStore();
   const listing = (state: string) => ({ type: 'rbl.listing', key: '192.0.2.1|bl.test', state, data: { state } });
-  store.recordRun(run('rbl', T0, 'pass', 5, { items: [listing('clean')] }));
-  store.recordRun(run('rbl', T0 + 60_000, 'pass', 5, { items: [listing('listed')] }));
-  store.recordRun(run('rbl', T0 + 120_000, 'pass', 5, { items: [listing('listed')] }));
-  store.recordRun(run('rbl', T0 + 180_000, 'pass', 5, { items: [listing('clean')] }));
-  const changes = store.stateChanges({ subjectPrefix: 'rbl.listing:' });
+  store.runs.record(run('rbl', T0, 'pass', 5, { items: [listing('clean')] }));
+  store.runs.record(run('rbl', T0 + 60_000, 'pass', 5, { items: [listing('listed')] }));
+  store.runs.record(run('rbl', T0 + 120_000, 'pass', 5, { items: [listing('listed')] }));
+  store.runs.record(run('rbl', T0 + 180_000, 'pass', 5, { items: [listing('clean')] }));
+  const changes = store.stateChanges.list({ subjectPrefix: 'rbl.listing:' });
   assert.deepEqual(changes.map((c) => c.to), ['clean', 'listed', 'clean']);
-  assert.equal(store.items({ type: 'rbl.listing' }).length, 4);
+  assert.equal(store.items.list({ type: 'rbl.listing' }).length, 4);
 });
 
 test('probe state is carried over between runs', () => {
   const { store } = tempStore();
-  store.recordRun(run('prom', T0, 'pass', 5, { state: { counters: { x: 5 } } }));
-  assert.deepEqual(store.probeState('prom'), { counters: { x: 5 } });
-  assert.equal(store.probeState('other'), undefined);
+  store.runs.record(run('prom', T0, 'pass', 5, { state: { counters: { x: 5 } } }));
+  assert.deepEqual(store.probes.state('prom'), { counters: { x: 5 } });
+  assert.equal(store.probes.state('other'), undefined);
 });
 
 test('hourly rollups: counts and duration percentiles per probe and hour', () => {
   const { store, clock } = tempStore();
-  for (let i = 0; i < 100; i++) store.recordRun(run('a', T0 + i * 30_000, i % 10 === 0 ? 'fail' : 'pass', i + 1));
+  for (let i = 0; i < 100; i++) store.runs.record(run('a', T0 + i * 30_000, i % 10 === 0 ? 'fail' : 'pass', i + 1));
   clock.set(T0 + 3 * HOUR);
   const { hoursRolledUp } = store.maintain(DEFAULT_RETENTION);
   assert.equal(hoursRolledUp, 2, 'two finished hours (the current one and its grace are left)');
-  const hours = store.hourly('a');
+  const hours = store.rollups.hourly('a');
   assert.equal(hours[0]?.runs, 100);
   assert.equal(hours[0]?.fails, 10);
   assert.equal(hours[0]?.p50, 50);
@@ -91,35 +92,35 @@ test('hourly rollups: counts and duration percentiles per probe and hour', () =>
 
 test('retention prunes raw runs but keeps the rollups and state changes', () => {
   const { store, clock } = tempStore();
-  store.recordRun(run('a', T0, 'fail'));
-  store.recordRun(run('a', T0 + 20 * 24 * HOUR, 'pass'));
+  store.runs.record(run('a', T0, 'fail'));
+  store.runs.record(run('a', T0 + 20 * 24 * HOUR, 'pass'));
   clock.set(T0 + 20 * 24 * HOUR + HOUR);
   const { runsPruned } = store.maintain(DEFAULT_RETENTION);
   assert.equal(runsPruned, 1);
-  assert.equal(store.runs('a').length, 1);
-  assert.equal(store.hourly('a')[0]?.fails, 1, 'the pruned run lives on in its hour');
-  assert.equal(store.stateChanges({ probe: 'a' }).length, 2);
+  assert.equal(store.runs.list('a').length, 1);
+  assert.equal(store.rollups.hourly('a')[0]?.fails, 1, 'the pruned run lives on in its hour');
+  assert.equal(store.stateChanges.list({ probe: 'a' }).length, 2);
 });
 
 test('probes no longer configured leave latest() but keep their history; a probe configured again comes back', () => {
   const { store, clock } = tempStore();
-  store.syncProbes([{ name: 'kept', kind: 'http', tags: [] }, { name: 'gone', kind: 'http', tags: [], tenant: 'acme' }]);
-  store.recordRun(run('kept', T0, 'pass'));
-  store.recordRun(run('gone', T0, 'fail', 10, { tenant: 'acme' }));
+  store.probes.sync([{ name: 'kept', kind: 'http', tags: [] }, { name: 'gone', kind: 'http', tags: [], tenant: 'acme' }]);
+  store.runs.record(run('kept', T0, 'pass'));
+  store.runs.record(run('gone', T0, 'fail', 10, { tenant: 'acme' }));
   clock.advance(HOUR);
-  assert.deepEqual(store.retireUnconfigured(['kept']), ['gone']);
-  assert.deepEqual(store.retireUnconfigured(['kept']), [], 'retired once');
-  assert.deepEqual(store.latest().map((p) => p.probe), ['kept']);
-  assert.deepEqual(store.latest({ tenant: 'acme' }), []);
-  assert.deepEqual(store.removedProbes(), ['gone']);
-  const all = store.latest({ includeRemoved: true });
+  assert.deepEqual(store.probes.retireUnconfigured(['kept']), ['gone']);
+  assert.deepEqual(store.probes.retireUnconfigured(['kept']), [], 'retired once');
+  assert.deepEqual(store.probes.latest().map((p) => p.probe), ['kept']);
+  assert.deepEqual(store.probes.latest({ tenant: 'acme' }), []);
+  assert.deepEqual(store.probes.removed(), ['gone']);
+  const all = store.probes.latest({ includeRemoved: true });
   assert.deepEqual(all.map((p) => [p.probe, p.removedAt]), [['gone', T0 + HOUR], ['kept', null]]);
   assert.equal(all[0]?.status, 'fail', 'its last state is still there for whoever asks');
-  assert.equal(store.runs('gone').length, 1);
-  assert.equal(store.stateChanges({ probe: 'gone' }).length, 1);
-  store.syncProbes([{ name: 'gone', kind: 'http', tags: [] }]);
-  assert.deepEqual(store.latest().map((p) => p.probe), ['gone', 'kept']);
-  assert.deepEqual(store.removedProbes(), []);
+  assert.equal(store.runs.list('gone').length, 1);
+  assert.equal(store.stateChanges.list({ probe: 'gone' }).length, 1);
+  store.probes.sync([{ name: 'gone', kind: 'http', tags: [] }]);
+  assert.deepEqual(store.probes.latest().map((p) => p.probe), ['gone', 'kept']);
+  assert.deepEqual(store.probes.removed(), []);
 });
 
 const DAY = 24 * HOUR;
@@ -151,7 +152,7 @@ function expectedRun(record: RunRecord, id: number) {
   return { id, ...rest };
 }
 
-function fileBytes(store: Store): number {
+function fileBytes(store: SqliteStore): number {
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   return (store.db.pragma('page_count', { simple: true }) as number) * (store.db.pragma('page_size', { simple: true }) as number) - (store.db.pragma('freelist_count', { simple: true }) as number) * (store.db.pragma('page_size', { simple: true }) as number);
 }
@@ -159,57 +160,57 @@ function fileBytes(store: Store): number {
 test('compact runs: a passing run is stored as its difference and read back exactly as it was recorded', () => {
   const { store } = tempStore();
   const records = Array.from({ length: 5 }, (_, i) => httpRun('api', T0 + i * 60_000));
-  const ids = records.map((record) => store.recordRun(record).runId);
+  const ids = records.map((record) => store.runs.record(record).runId);
   const kinds = store.db.prepare('SELECT base IS NULL AS whole FROM run_log ORDER BY id').all() as Array<{ whole: number }>;
   assert.deepEqual(kinds.map((k) => k.whole), [1, 0, 0, 0, 0], 'the first run is the keyframe, the others differences');
-  assert.deepEqual(store.runs('api'), records.map((record, i) => expectedRun(record, ids[i] ?? 0)).reverse());
-  assert.deepEqual(store.run(ids[3] ?? 0), expectedRun(records[3] as RunRecord, ids[3] ?? 0));
+  assert.deepEqual(store.runs.list('api'), records.map((record, i) => expectedRun(record, ids[i] ?? 0)).reverse());
+  assert.deepEqual(store.runs.get(ids[3] ?? 0), expectedRun(records[3] as RunRecord, ids[3] ?? 0));
 });
 
 test('compact runs: a run that is not a pass is kept whole and does not become the keyframe', () => {
   const { store } = tempStore();
   const failing = httpRun('api', T0 + 60_000, { status: 'fail', message: 'HTTP 503', error: { code: 'PROTOCOL', message: 'bad' }, observations: { status: 503 } });
-  const ids = [httpRun('api', T0), failing, httpRun('api', T0 + 120_000)].map((record) => store.recordRun(record).runId);
+  const ids = [httpRun('api', T0), failing, httpRun('api', T0 + 120_000)].map((record) => store.runs.record(record).runId);
   const rows = store.db.prepare('SELECT id, base FROM run_log ORDER BY id').all() as Array<{ id: number; base: number | null }>;
   assert.deepEqual(rows.map((r) => r.base), [null, null, ids[0]]);
-  assert.deepEqual(store.run(ids[1] ?? 0), expectedRun(failing, ids[1] ?? 0));
+  assert.deepEqual(store.runs.get(ids[1] ?? 0), expectedRun(failing, ids[1] ?? 0));
 });
 
 test('compact runs: a new keyframe every 6 hours and when the difference grows large', () => {
   const { store } = tempStore();
-  store.recordRun(httpRun('api', T0));
-  store.recordRun(httpRun('api', T0 + 6 * HOUR - 60_000));
-  store.recordRun(httpRun('api', T0 + 6 * HOUR));
+  store.runs.record(httpRun('api', T0));
+  store.runs.record(httpRun('api', T0 + 6 * HOUR - 60_000));
+  store.runs.record(httpRun('api', T0 + 6 * HOUR));
   const changed = httpRun('api', T0 + 6 * HOUR + 60_000);
   changed.observations = Object.fromEntries(Object.entries(changed.observations).map(([k, v]) => [k, typeof v === 'string' ? Buffer.from(v).toString('base64') : v]));
-  store.recordRun(changed);
+  store.runs.record(changed);
   const rows = store.db.prepare('SELECT base IS NULL AS whole FROM run_log ORDER BY id').all() as Array<{ whole: number }>;
   assert.deepEqual(rows.map((r) => r.whole), [1, 0, 1, 1]);
-  assert.deepEqual(store.runs('api', { limit: 1 })[0]?.observations, changed.observations);
+  assert.deepEqual(store.runs.list('api', { limit: 1 })[0]?.observations, changed.observations);
 });
 
 test('compact runs: a passing one-second http run grows the database by at most 200 bytes (was about 1,000)', () => {
   const { store } = tempStore();
   const probes = ['api-a', 'api-b', 'api-c', 'api-d'];
-  for (const probe of probes) store.recordRun(httpRun(probe, T0));
+  for (const probe of probes) store.runs.record(httpRun(probe, T0));
   const before = fileBytes(store);
   const n = 3000;
-  for (let i = 1; i <= n / probes.length; i++) for (const probe of probes) store.recordRun(httpRun(probe, T0 + i * 1000));
+  for (let i = 1; i <= n / probes.length; i++) for (const probe of probes) store.runs.record(httpRun(probe, T0 + i * 1000));
   const perRun = (fileBytes(store) - before) / n;
   assert.ok(perRun <= 200, `${perRun.toFixed(0)} bytes per run`);
 });
 
 test('compact runs: a keyframe read back after a restart is used again, and every run survives retention rebuildable', () => {
   const { store, path, clock } = tempStore();
-  for (let i = 0; i < 3 * 24 * 60; i += 5) store.recordRun(httpRun('api', T0 + i * 60_000));
+  for (let i = 0; i < 3 * 24 * 60; i += 5) store.runs.record(httpRun('api', T0 + i * 60_000));
   store.close();
-  const reopened = new Store(path, clock);
-  reopened.recordRun(httpRun('api', T0 + 3 * DAY - 2 * 60_000));
+  const reopened = new SqliteStore(path, clock);
+  reopened.runs.record(httpRun('api', T0 + 3 * DAY - 2 * 60_000));
   const last = reopened.db.prepare('SELECT base FROM run_log ORDER BY id DESC LIMIT 1').get() as { base: number | null };
   assert.notEqual(last.base, null, 'the keyframe of the previous start is found again');
   clock.set(T0 + 3 * DAY + HOUR);
   reopened.maintain({ ...DEFAULT_RETENTION, raw: DAY + 30 * 60_000 });
-  const kept = reopened.runs('api', { limit: 100_000 });
+  const kept = reopened.runs.list('api', { limit: 100_000 });
   assert.ok(kept.length > 0 && kept.every((r) => r.startedAt >= T0 + 2 * DAY + 30 * 60_000 - 6 * HOUR));
   for (const r of kept) assert.equal(r.observations['headers.date'], new Date(r.startedAt).toUTCString(), `run ${r.id} rebuilt`);
   const differences = kept.filter((r) => r.startedAt < T0 + 2 * DAY + 30 * 60_000);
@@ -219,11 +220,11 @@ test('compact runs: a keyframe read back after a restart is used again, and ever
 
 test('runs of a probe whose tenant changed are listed together, newest first; history strips read them too', () => {
   const { store } = tempStore();
-  store.recordRun(httpRun('api', T0, { tenant: 'a' }));
-  store.recordRun(run('api', T0 + 60_000, 'fail', 5, { tenant: 'b' }));
-  store.recordRun(httpRun('api', T0 + 120_000, { tenant: 'a' }));
-  assert.deepEqual(store.runs('api').map((r) => r.tenant), ['a', 'b', 'a']);
-  assert.deepEqual(store.recentStatuses(['api', 'none'], 2), new Map([['api', ['fail', 'pass']], ['none', []]]));
+  store.runs.record(httpRun('api', T0, { tenant: 'a' }));
+  store.runs.record(run('api', T0 + 60_000, 'fail', 5, { tenant: 'b' }));
+  store.runs.record(httpRun('api', T0 + 120_000, { tenant: 'a' }));
+  assert.deepEqual(store.runs.list('api').map((r) => r.tenant), ['a', 'b', 'a']);
+  assert.deepEqual(store.runs.recentStatuses(['api', 'none'], 2), new Map([['api', ['fail', 'pass']], ['none', []]]));
   const view = store.db.prepare('SELECT probe, tenant, status, duration_ms FROM runs ORDER BY id').all();
   assert.deepEqual(view[1], { probe: 'api', tenant: 'b', status: 'fail', duration_ms: 5 }, 'the runs view keeps SQL readers working');
 });
@@ -234,26 +235,26 @@ test('state changes: the newest are returned (oldest first) when there are more 
   store.db.transaction(() => {
     for (let i = 0; i < 12_000; i++) insert.run(T0 + i * 1000);
   })();
-  const changes = store.stateChanges({ tenant: 't' });
+  const changes = store.stateChanges.list({ tenant: 't' });
   assert.equal(changes.length, 10_000);
   assert.equal(changes.at(-1)?.at, T0 + 11_999 * 1000, 'the latest change is included');
   assert.ok(changes.every((c, i) => i === 0 || (changes[i - 1]?.at ?? 0) < c.at), 'oldest first');
-  assert.equal(store.stateChanges({ until: T0 + 10 * 1000, limit: 3 }).map((c) => c.at).join(), [7, 8, 9].map((s) => T0 + s * 1000).join());
+  assert.equal(store.stateChanges.list({ until: T0 + 10 * 1000, limit: 3 }).map((c) => c.at).join(), [7, 8, 9].map((s) => T0 + s * 1000).join());
 });
 
 test('items: the newest are returned (oldest first) when there are more than the limit', () => {
   const { store } = tempStore();
-  for (let i = 0; i < 5; i++) store.recordRun(run('m', T0 + i * 60_000, 'pass', 5, { items: [{ type: 'mail.message', key: `k${i}`, data: { i } }] }));
-  assert.deepEqual(store.items({ type: 'mail.message', limit: 2 }).map((item) => item.data.i), [3, 4]);
-  assert.deepEqual(store.items({ type: 'mail.message', limit: 2, newest: true }).map((item) => item.data.i), [4, 3]);
+  for (let i = 0; i < 5; i++) store.runs.record(run('m', T0 + i * 60_000, 'pass', 5, { items: [{ type: 'mail.message', key: `k${i}`, data: { i } }] }));
+  assert.deepEqual(store.items.list({ type: 'mail.message', limit: 2 }).map((item) => item.data.i), [3, 4]);
+  assert.deepEqual(store.items.list({ type: 'mail.message', limit: 2, newest: true }).map((item) => item.data.i), [4, 3]);
 });
 
 test('retention covers every table that grows: state changes, resolved alerts, finished notifications, item states, items, rollups, series', () => {
   const { store, clock } = tempStore();
   const listing = (state: string) => ({ type: 'rbl-listing', key: '192.0.2.1|bl.test', state, data: {} });
-  store.recordRun(run('gone', T0, 'pass', 5, { items: [listing('listed')] }));
-  store.recordRun(run('live', T0, 'pass', 5, { items: [{ type: 'rbl-listing', key: 'live|bl.test', state: 'clean', data: {} }] }));
-  store.recordStateChange({ probe: 'gone', tenant: null, subject: 'alert:r:gone', from: 'ok', to: 'firing', at: T0, runId: null, message: '' });
+  store.runs.record(run('gone', T0, 'pass', 5, { items: [listing('listed')] }));
+  store.runs.record(run('live', T0, 'pass', 5, { items: [{ type: 'rbl-listing', key: 'live|bl.test', state: 'clean', data: {} }] }));
+  store.stateChanges.record({ probe: 'gone', tenant: null, subject: 'alert:r:gone', from: 'ok', to: 'firing', at: T0, runId: null, message: '' });
   const alert = store.db.prepare("INSERT INTO alerts (rule, target, alert_id, status, state, severity, updated_at) VALUES (?, ?, ?, ?, '{}', 'critical', ?)");
   alert.run('r', 'old-ok', 'a1', 'ok', T0);
   alert.run('r', 'old-firing', 'a2', 'firing', T0);
@@ -266,7 +267,7 @@ test('retention covers every table that grows: state changes, resolved alerts, f
   // A year later the live probe is still seen every hour; the other stopped long ago.
   for (let day = 1; day <= 401; day++) {
     clock.set(T0 + day * DAY);
-    store.recordRun(run('live', T0 + day * DAY, 'pass', 5, { items: [{ type: 'rbl-listing', key: 'live|bl.test', state: 'clean', data: {} }] }));
+    store.runs.record(run('live', T0 + day * DAY, 'pass', 5, { items: [{ type: 'rbl-listing', key: 'live|bl.test', state: 'clean', data: {} }] }));
     if (day % 30 === 0) store.maintain(DEFAULT_RETENTION);
   }
   const { pruned } = store.maintain(DEFAULT_RETENTION);
@@ -279,7 +280,7 @@ test('retention covers every table that grows: state changes, resolved alerts, f
   assert.equal(count("SELECT count(*) AS n FROM run_items WHERE probe = 'gone'"), 0);
   assert.equal(count("SELECT count(*) AS n FROM rollups r JOIN run_series s ON s.id = r.series WHERE s.probe = 'gone'"), 0);
   assert.deepEqual(store.db.prepare('SELECT probe FROM run_series').all(), [{ probe: 'live' }], 'a series with nothing left goes');
-  assert.equal(store.hourly('live').length > 0, true);
+  assert.equal(store.rollups.hourly('live').length > 0, true);
 });
 
 test('a database from a newer scaiprobe is refused with a sentence naming it, and left as it is', () => {
@@ -287,7 +288,7 @@ test('a database from a newer scaiprobe is refused with a sentence naming it, an
   store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'from the future', 0)").run();
   store.close();
   const before = readFileSync(path);
-  assert.throws(() => new Store(path, clock), (error: Error) => {
+  assert.throws(() => new SqliteStore(path, clock), (error: Error) => {
     assert.ok(error instanceof StoreOpenError);
     assert.match(error.message, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} was written by a newer scaiprobe.*99 \\(from the future\\).*knows up to \\d+`));
     return true;
@@ -297,7 +298,7 @@ test('a database from a newer scaiprobe is refused with a sentence naming it, an
 
 test('a damaged database is refused with its path and never overwritten', () => {
   const { store, path, clock } = tempStore();
-  store.recordRun(run('api', T0, 'pass'));
+  store.runs.record(run('api', T0, 'pass'));
   store.close();
   const notADatabase = join(dirname(path), 'garbage.db');
   writeFileSync(notADatabase, 'this is not a database, but someone\'s notes\n'.repeat(200));
@@ -307,7 +308,7 @@ test('a damaged database is refused with its path and never overwritten', () => 
   writeFileSync(damagedPath, damaged);
   for (const file of [notADatabase, damagedPath]) {
     const before = readFileSync(file);
-    assert.throws(() => new Store(file, clock), (error: Error) => {
+    assert.throws(() => new SqliteStore(file, clock), (error: Error) => {
       assert.ok(error instanceof StoreOpenError, String(error));
       assert.match(error.message, new RegExp(`the database ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged or not a database .*left as it is`));
       return true;
@@ -330,15 +331,15 @@ test('migrations 6 to 8 move older runs and rollups over whole, and they read ba
   db.prepare('INSERT INTO rollups_hourly VALUES (?, ?, 60, 59, 0, 1, 10.5, 20, 30, 40)').run('old-probe', T0 - DAY);
   db.prepare("INSERT INTO probe_latest VALUES ('api', 8, 'pass', ?, ?, 5, 'ok', NULL)").run(T0, T0);
   db.close();
-  const store = new Store(path, new ManualClock(T0));
-  const [newer, older] = store.runs('api');
+  const store = new SqliteStore(path, new ManualClock(T0));
+  const [newer, older] = store.runs.list('api');
   assert.deepEqual(older, {
     id: 7, uid: 'abc123def456', probe: 'api', kind: 'http', tenant: 'acme', startedAt: T0, durationMs: 12.34, status: 'fail', attempts: 2, message: 'HTTP 503',
     error: { code: 'PROTOCOL', message: 'bad' }, observations: { status: 503, body: 'x' }, assertions: [{ expr: 'status == 200', ok: false, actual: 503, soft: false }], phases: { total: 12.3 },
   });
   assert.equal(newer?.id, 8);
-  assert.deepEqual(store.hourly('old-probe'), [{ hour: T0 - DAY, runs: 60, passes: 59, warns: 0, fails: 1, p50: 10.5, p95: 20, p99: 30, max: 40 }]);
-  assert.equal(store.recordRun(httpRun('api', T0 + 120_000)).runId, 9, 'new runs continue after the moved ones');
+  assert.deepEqual(store.rollups.hourly('old-probe'), [{ hour: T0 - DAY, runs: 60, passes: 59, warns: 0, fails: 1, p50: 10.5, p95: 20, p99: 30, max: 40 }]);
+  assert.equal(store.runs.record(httpRun('api', T0 + 120_000)).runId, 9, 'new runs continue after the moved ones');
   const indexes = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'run_log'").all();
   assert.deepEqual(indexes, [{ name: 'run_log_series_time' }], 'one index on runs (migration 8 drops the one on start time)');
   store.close();
@@ -348,12 +349,12 @@ test('runs recorded inside a caller\'s transaction that rolls back leave nothing
   const { store } = tempStore();
   assert.throws(() =>
     store.db.transaction(() => {
-      store.recordRun(httpRun('api', T0));
-      store.recordRun(httpRun('api', T0 + 60_000));
+      store.runs.record(httpRun('api', T0));
+      store.runs.record(httpRun('api', T0 + 60_000));
       throw new Error('the caller changes its mind');
     })(),
   );
-  const id = store.recordRun(httpRun('api', T0 + 120_000)).runId;
-  assert.deepEqual(store.run(id), expectedRun(httpRun('api', T0 + 120_000), id));
+  const id = store.runs.record(httpRun('api', T0 + 120_000)).runId;
+  assert.deepEqual(store.runs.get(id), expectedRun(httpRun('api', T0 + 120_000), id));
   assert.deepEqual(store.db.prepare('SELECT count(*) AS n FROM run_series').get(), { n: 1 });
 });

@@ -1,14 +1,14 @@
+// `scaiprobe check`: the selected probes run once, reported as lines, JSON or JUnit.
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { LoadedConfig, ProbeSpec } from '../config/load.ts';
-import { Engine, type FinishedRun } from '../runner/engine.ts';
-import { createHttpClient } from '../net/http-client.ts';
-import { Redactor } from '../util/redact.ts';
-import type { Clock } from '../util/clock.ts';
-import { checkJson, checkJunit, humanLine } from './output.ts';
-import { formatDuration } from '../util/duration.ts';
-
-export class UsageError extends Error {}
+import type { LoadedConfig, ProbeSpec } from '../../config/load.ts';
+import { Engine, type FinishedRun } from '../../runner/engine.ts';
+import { createHttpClient } from '../../net/http-client.ts';
+import { Redactor } from '../../util/redact.ts';
+import type { Clock } from '../../util/clock.ts';
+import { formatDuration } from '../../util/duration.ts';
+import { checkJson, checkJunit, humanLine } from '../output.ts';
+import { UsageError } from '../usage-error.ts';
 
 /** Chooses probes by --only names and --tag; an unknown name is a usage error (a typo must not pass a deploy). */
 export function selectProbes(probes: ProbeSpec[], only: string[] | undefined, tags: string[] | undefined): ProbeSpec[] {

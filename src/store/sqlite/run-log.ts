@@ -1,32 +1,7 @@
+// The SQLite runs table (run_log and run_series): runs appended compactly against a keyframe, and rebuilt on read.
 import type { Database, Statement } from 'better-sqlite3';
-import type { ObservationValue, RunItem } from '../probers/types.ts';
-import type { AssertionOutcome } from '../runner/assertions.ts';
-import { applyDifference, encodeDifference, Keyframe, storedBody, type RunBody } from './run-codec.ts';
-
-export type RunStatus = 'pass' | 'warn' | 'fail';
-
-/** A finished run as the runner hands it to the store. */
-export interface RunRecord {
-  uid: string;
-  probe: string;
-  kind: string;
-  tenant?: string;
-  startedAt: number;
-  durationMs: number;
-  status: RunStatus;
-  attempts: number;
-  message: string;
-  error: { code: string; message: string } | null;
-  observations: Record<string, ObservationValue>;
-  assertions: AssertionOutcome[];
-  phases: Record<string, number>;
-  items: RunItem[];
-  state?: unknown;
-}
-
-export interface StoredRun extends Omit<RunRecord, 'items' | 'state'> {
-  id: number;
-}
+import type { RunRecord, RunStatus, StoredRun } from '../types.ts';
+import { applyDifference, encodeDifference, Keyframe, storedBody, type RunBody } from '../run-codec.ts';
 
 export interface RunSeries {
   id: number;
@@ -57,7 +32,7 @@ export const statusOf = (code: number): RunStatus => STATUSES[code] ?? 'fail';
 /**
  * A passing run is stored whole at least this often. Retention keeps whole
  * rows this much longer than differences, so a kept difference never loses its
- * keyframe (see retention.ts).
+ * keyframe (see prune.ts).
  */
 export const KEYFRAME_MAX_AGE_MS = 6 * HOUR;
 
@@ -231,8 +206,8 @@ export class RunLog {
       attempts: row.attempts,
       message: body.message,
       error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
-      observations: body.observations as Record<string, ObservationValue>,
-      assertions: body.assertions as unknown as AssertionOutcome[],
+      observations: body.observations as StoredRun['observations'],
+      assertions: body.assertions as unknown as StoredRun['assertions'],
       phases: body.phases as Record<string, number>,
     };
   }

@@ -1,4 +1,7 @@
+// SQLite hourly rollups (rollups): computed from run_log for every finished hour, read per probe.
 import type { Database } from 'better-sqlite3';
+import type { RollupRepository } from '../repositories.ts';
+import type { HourlyRollup } from '../types.ts';
 
 const HOUR = 3_600_000;
 /** Runs still in flight at an hour's end are stored a little later: wait this long before rolling the hour up. */
@@ -50,4 +53,19 @@ export function computeRollups(db: Database, now: number): number {
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup_until', ?)").run(String(until));
   })();
   return (until - from) / HOUR;
+}
+
+export class SqliteRollups implements RollupRepository {
+  constructor(private readonly db: Database) {}
+
+  hourly(probe: string, since = 0): HourlyRollup[] {
+    const rows = this.db
+      .prepare(
+        `SELECT r.hour, sum(r.runs) AS runs, sum(r.passes) AS passes, sum(r.warns) AS warns, sum(r.fails) AS fails, max(r.p50) AS p50, max(r.p95) AS p95, max(r.p99) AS p99, max(r.max) AS max
+         FROM run_series s JOIN rollups r ON r.series = s.id WHERE s.probe = ? AND r.hour >= ? GROUP BY r.hour ORDER BY r.hour`,
+      )
+      .all(probe, Math.ceil(since / HOUR)) as HourlyRollup[];
+    const ms = (value: number | null) => (value === null ? null : value / 100);
+    return rows.map((row) => ({ ...row, hour: row.hour * HOUR, p50: ms(row.p50), p95: ms(row.p95), p99: ms(row.p99), max: ms(row.max) }));
+  }
 }

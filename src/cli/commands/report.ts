@@ -1,18 +1,19 @@
+// `scaiprobe report`: one tenant's report from the database, written to a file.
 import { existsSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import type { LoadedConfig } from '../config/load.ts';
-import { Store } from '../store/store.ts';
-import type { Clock } from '../util/clock.ts';
-import { SharedBrowser } from '../util/chromium.ts';
-import { parseSince } from '../server/probe-api.ts';
-import { parseReportsConfig } from '../reports/config.ts';
-import { loadChartJs } from '../reports/html.ts';
-import { formatOf, renderReport } from '../reports/render.ts';
-import { knownTenants } from '../reports/api.ts';
-import { UsageError } from './check.ts';
-import { readAlertingSections } from '../alerting/wire.ts';
-import { IndicatorService } from '../indicators/service.ts';
-import { liveReportSources } from '../reports/live-sources.ts';
+import type { LoadedConfig } from '../../config/load.ts';
+import { SqliteStore } from '../../store/sqlite/store.ts';
+import type { Clock } from '../../util/clock.ts';
+import { SharedBrowser } from '../../util/chromium.ts';
+import { parseSince } from '../../util/since.ts';
+import { parseReportsConfig } from '../../reports/config.ts';
+import { loadChartJs } from '../../reports/html.ts';
+import { formatOf, renderReport } from '../../reports/render.ts';
+import { knownTenants } from '../../reports/tenants.ts';
+import { readAlertingSections } from '../../alerting/wire.ts';
+import { IndicatorService } from '../../indicators/service.ts';
+import { liveReportSources } from '../../reports/live-sources.ts';
+import { UsageError } from '../usage-error.ts';
 
 /** `scaiprobe report`: writes one tenant's report; returns a line for the user. */
 export async function runReportCommand(config: LoadedConfig, options: { tenant: string; since: string; out: string }, clock: Clock): Promise<string> {
@@ -23,7 +24,7 @@ export async function runReportCommand(config: LoadedConfig, options: { tenant: 
   if (since === undefined || Number.isNaN(since) || since >= now) throw new UsageError(`--since must be a duration back from now (30d) or an ISO time (got ${options.since})`);
   if (!existsSync(config.store.path)) throw new UsageError(`no database at ${config.store.path}: run the daemon first (or point --config at its configuration)`);
   const reports = parseReportsConfig(config.sections.reports, config.files);
-  const store = new Store(config.store.path, clock);
+  const store = new SqliteStore(config.store.path, clock);
   const indicators = new IndicatorService({ store, clock, config: readAlertingSections(config).indicators });
   const browser = format === 'pdf' ? new SharedBrowser() : undefined;
   try {

@@ -1,10 +1,12 @@
+// `scaiprobe alert test <channel>`: one test notification through the outbox, and what became of it.
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadConfig, ConfigError } from '../config/load.ts';
-import { Store } from '../store/store.ts';
-import { systemClock } from '../util/clock.ts';
-import { readAlertingSections } from './wire.ts';
-import { AlertService } from './service.ts';
+import { loadConfig, ConfigError } from '../../config/load.ts';
+import { SqliteStore } from '../../store/sqlite/store.ts';
+import { systemClock } from '../../util/clock.ts';
+import { readAlertingSections } from '../../alerting/wire.ts';
+import { AlertService } from '../../alerting/service.ts';
+import { exportLabEnv } from './lab.ts';
 
 export const ALERT_USAGE = 'scaiprobe alert test <channel> [--config FILE|DIR] [--lab]   send a test notification through the outbox\n';
 
@@ -16,10 +18,7 @@ export async function runAlertCommand(args: string[], out: NodeJS.WritableStream
     out.write(ALERT_USAGE);
     return 2;
   }
-  if (values.lab) {
-    const { LAB_ENV } = await import('../lab/lab.ts');
-    for (const [name, value] of Object.entries(LAB_ENV)) process.env[name] ??= value;
-  }
+  if (values.lab) await exportLabEnv();
   let sections;
   let config;
   try {
@@ -36,7 +35,7 @@ export async function runAlertCommand(args: string[], out: NodeJS.WritableStream
     out.write(`no channel named "${channelName}" (configured: ${sections.alerts.channels.map((c) => c.name).join(', ') || 'none'})\n`);
     return 2;
   }
-  const store = new Store(config.store.path, systemClock);
+  const store = new SqliteStore(config.store.path, systemClock);
   try {
     const alerts = new AlertService({ store, clock: systemClock, logger: pino({ level: 'silent' }), config: sections.alerts });
     const key = alerts.sendTest(channelName);

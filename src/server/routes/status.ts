@@ -1,5 +1,7 @@
-import type { Store, RunStatus, ProbeLatest } from '../store/store.ts';
-import { sendError, sendJson, tenantScope, type Router } from './router.ts';
+// GET /api/v1/status: the status page's data, a page of probes with their latest run and history strip.
+import type { Store } from '../../store/repositories.ts';
+import type { ProbeLatest, RunStatus } from '../../store/types.ts';
+import { sendError, sendJson, tenantScope, type Router } from '../router.ts';
 
 /** One letter per run, oldest first: p(ass) w(arn) f(ail). Keeps a 5,000-probe page small. */
 export type HistoryStrip = string;
@@ -33,13 +35,13 @@ export interface StatusQuery {
 /** The last `n` statuses of each named probe, oldest first (the store walks each probe's index backwards). */
 export function historyOf(store: Store, names: string[], n: number): Map<string, HistoryStrip> {
   const strips = new Map<string, HistoryStrip>();
-  for (const [name, statuses] of store.recentStatuses(names, n)) strips.set(name, statuses.map((status) => LETTER[status]).join(''));
+  for (const [name, statuses] of store.runs.recentStatuses(names, n)) strips.set(name, statuses.map((status) => LETTER[status]).join(''));
   return strips;
 }
 
 export function statusPage(store: Store, query: StatusQuery): StatusPage {
   const needle = query.q?.toLowerCase();
-  const scoped = store
+  const scoped = store.probes
     .latest({ ...(query.tenant ? { tenant: query.tenant } : {}), ...(query.tag ? { tag: query.tag } : {}) })
     .filter((p) => !needle || p.probe.toLowerCase().includes(needle) || p.kind.toLowerCase().includes(needle));
   const counts = { pass: 0, warn: 0, fail: 0, pending: 0, all: scoped.length };
@@ -59,7 +61,7 @@ function intParam(value: string | null, fallback: number, max: number): number {
 }
 
 /** `GET /api/v1/status`: a page of probes (same filters as /api/v1/probes) with their latest run and last N statuses. */
-export function registerStatusApi(router: Router, store: Store): void {
+export function registerStatusRoutes(router: Router, store: Store): void {
   router.add('GET', '/api/v1/status', ({ res, url, principal }) => {
     const params = url.searchParams;
     const status = params.get('status') ?? '';

@@ -1,23 +1,15 @@
-import type { Store, RunStatus } from '../store/store.ts';
-import { parseDuration } from '../util/duration.ts';
-import { mayRead, sendError, sendJson, tenantScope, type Router } from './router.ts';
-
-/** `since` as a duration back from now (`1h`), an ISO time, or epoch milliseconds. */
-export function parseSince(value: string | null, now: number): number | undefined {
-  if (value === null || value === '') return undefined;
-  const duration = parseDuration(value);
-  if (duration !== undefined) return now - duration;
-  if (/^\d+$/.test(value)) return Number(value);
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? Number.NaN : time;
-}
+// GET /api/v1/probes, /api/v1/probes/:name, /api/v1/probes/:name/runs and /api/v1/state-changes.
+import type { Store } from '../../store/repositories.ts';
+import type { RunStatus } from '../../store/types.ts';
+import { parseSince } from '../../util/since.ts';
+import { mayRead, sendError, sendJson, tenantScope, type Router } from '../router.ts';
 
 function intParam(value: string | null, fallback: number, max: number): number {
   const parsed = value === null ? fallback : Number(value);
   return Number.isInteger(parsed) && parsed >= 0 ? Math.min(parsed, max) : fallback;
 }
 
-export function registerProbeApi(router: Router, store: Store): void {
+export function registerProbeRoutes(router: Router, store: Store): void {
   // A tenant token sees its own tenant's probes only; another tenant's is 403 whether it exists or not.
   router.add(
     'GET',
@@ -28,7 +20,7 @@ export function registerProbeApi(router: Router, store: Store): void {
       const tenant = tenantScope(principal, url.searchParams.get('tenant'));
       if (tenant === 'forbidden') return sendError(res, 403, 'a tenant token reads only its own tenant');
       const query = url.searchParams.get('q')?.toLowerCase();
-      const all = store
+      const all = store.probes
         .latest({
           ...(status ? { status: status as RunStatus } : {}),
           ...(tenant !== undefined ? { tenant } : {}),
@@ -47,10 +39,10 @@ export function registerProbeApi(router: Router, store: Store): void {
     'GET',
     '/api/v1/probes/:name',
     ({ res, params, principal }) => {
-      const probe = store.latest({ names: [params.name ?? ''], includeRemoved: true })[0];
+      const probe = store.probes.latest({ names: [params.name ?? ''], includeRemoved: true })[0];
       if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant)) return sendError(res, 403, 'a tenant token reads only its own tenant\'s probes');
       if (!probe) return sendError(res, 404, `no probe named ${params.name}`);
-      const latestRun = probe.runId === null ? null : (store.run(probe.runId) ?? null);
+      const latestRun = probe.runId === null ? null : (store.runs.get(probe.runId) ?? null);
       sendJson(res, 200, { ...probe, latestRun });
     },
     { access: 'tenant' },
@@ -61,13 +53,13 @@ export function registerProbeApi(router: Router, store: Store): void {
     '/api/v1/probes/:name/runs',
     ({ res, url, params, principal }) => {
       const name = params.name ?? '';
-      const probe = store.latest({ names: [name], includeRemoved: true })[0];
+      const probe = store.probes.latest({ names: [name], includeRemoved: true })[0];
       if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant)) return sendError(res, 403, 'a tenant token reads only its own tenant\'s probes');
       if (!probe) return sendError(res, 404, `no probe named ${name}`);
       const since = parseSince(url.searchParams.get('since'), Date.now());
       if (Number.isNaN(since)) return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
       const limit = intParam(url.searchParams.get('limit'), 100, 10_000);
-      sendJson(res, 200, { probe: name, runs: store.runs(name, { ...(since !== undefined ? { since } : {}), limit }) });
+      sendJson(res, 200, { probe: name, runs: store.runs.list(name, { ...(since !== undefined ? { since } : {}), limit }) });
     },
     { access: 'tenant' },
   );
@@ -81,7 +73,7 @@ export function registerProbeApi(router: Router, store: Store): void {
       const tenant = tenantScope(principal, url.searchParams.get('tenant'));
       if (tenant === 'forbidden') return sendError(res, 403, 'a tenant token reads only its own tenant');
       const probe = url.searchParams.get('probe');
-      const changes = store.stateChanges({
+      const changes = store.stateChanges.list({
         ...(since !== undefined ? { since } : {}),
         ...(probe ? { probe } : {}),
         ...(tenant !== undefined ? { tenant } : {}),

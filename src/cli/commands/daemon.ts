@@ -1,27 +1,33 @@
+// `scaiprobe run`: the daemon, every part wired together — store, schedules, alerting, indicators, the HTTP API.
 import type { Logger } from 'pino';
-import type { LoadedConfig } from '../config/load.ts';
-import { Store } from '../store/store.ts';
-import { DaemonLock } from '../store/daemon-lock.ts';
-import type { StoreHealth } from '../store/run-writer.ts';
-import { Engine } from '../runner/engine.ts';
-import { Scheduler } from '../runner/scheduler.ts';
-import { ProbeMetrics } from '../server/metrics.ts';
-import { startDaemonServer, type DaemonServer } from '../server/server.ts';
-import { createHttpClient } from '../net/http-client.ts';
-import { Redactor } from '../util/redact.ts';
-import type { Clock } from '../util/clock.ts';
-import { readAlertingSections, startAlerting } from '../alerting/wire.ts';
-import { RunEvents } from '../server/events.ts';
-import { registerStatusPage, toRunEvent } from '../server/status-page/register.ts';
-import { registerReportApi } from '../reports/api.ts';
-import { parseReportsConfig, type ReportsConfig } from '../reports/config.ts';
-import { loadChartJs } from '../reports/html.ts';
-import { SharedBrowser } from '../util/chromium.ts';
-import { liveReportSources } from '../reports/live-sources.ts';
+import type { LoadedConfig } from '../../config/load.ts';
+import type { Store } from '../../store/repositories.ts';
+import { SqliteStore } from '../../store/sqlite/store.ts';
+import { DaemonLock } from '../../store/daemon-lock.ts';
+import type { StoreHealth } from '../../store/run-writer.ts';
+import { Engine } from '../../runner/engine.ts';
+import { Scheduler } from '../../runner/scheduler.ts';
+import { ProbeMetrics } from '../../server/metrics.ts';
+import { startDaemonServer, type DaemonServer } from '../../server/server.ts';
+import { createHttpClient } from '../../net/http-client.ts';
+import { Redactor } from '../../util/redact.ts';
+import type { Clock } from '../../util/clock.ts';
+import { readAlertingSections, startAlerting } from '../../alerting/wire.ts';
+import { IndicatorService } from '../../indicators/service.ts';
+import { RunEvents } from '../../server/events.ts';
+import { registerIndicatorMetrics } from '../../server/indicator-metrics.ts';
+import { registerAlertRoutes } from '../../server/routes/alerts.ts';
+import { registerIndicatorRoutes } from '../../server/routes/indicators.ts';
+import { registerReportRoutes } from '../../server/routes/reports.ts';
+import { registerStatusPage, toRunEvent } from '../../server/routes/status-page.ts';
+import { parseReportsConfig, type ReportsConfig } from '../../reports/config.ts';
+import { loadChartJs } from '../../reports/html.ts';
+import { SharedBrowser } from '../../util/chromium.ts';
+import { liveReportSources } from '../../reports/live-sources.ts';
 
 export interface Daemon {
   url: string;
-  store: Store;
+  store: SqliteStore;
   engine: Engine;
   server: DaemonServer;
   stop(): Promise<void>;
@@ -42,15 +48,25 @@ function storeProblems(health: StoreHealth | undefined): string[] {
   return [`${health.problem} (${health.queued} run${health.queued === 1 ? '' : 's'} waiting to be stored${dropped})`];
 }
 
+/** Rolls up and prunes; a failure is logged, and the next round tries again. */
+function maintainStore(store: Store, config: LoadedConfig, logger: Logger): void {
+  try {
+    const { hoursRolledUp, pruned } = store.maintain(config.store.retention);
+    if (hoursRolledUp > 0 || Object.values(pruned).some((n) => n > 0)) logger.info({ hoursRolledUp, pruned }, 'store maintenance');
+  } catch (error) {
+    logger.error({ err: error }, 'store maintenance failed');
+  }
+}
+
 /** Opens the store, starts the schedules and the HTTP server. stop() ends cleanly: in-flight runs finish and are stored. */
 export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; logger: Logger }): Promise<Daemon> {
   const { clock, logger } = deps;
   const alertingSections = readAlertingSections(config);
   const reports = parseReportsConfig(config.sections.reports, config.files, config.server);
-  const store = new Store(config.store.path, clock);
+  const store = new SqliteStore(config.store.path, clock);
   let stopForLostLock = () => {};
   const lock = new DaemonLock({
-    db: store.db,
+    locks: store.lock,
     path: config.store.path,
     clock,
     onLost: (holder) => {
@@ -79,7 +95,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
     metrics,
     shutdown: shutdown.signal,
   });
-  const removed = store.retireUnconfigured(engine.specs().map((spec) => spec.name));
+  const removed = store.probes.retireUnconfigured(engine.specs().map((spec) => spec.name));
   if (removed.length > 0) logger.info({ probes: removed }, 'probes no longer configured (removed or disabled): off the status page, the API listings and the indicators; their history stays');
   let ready = false;
   const scheduler = new Scheduler({
@@ -110,25 +126,24 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const events = new RunEvents({ clock, logger, maxClients: config.server.maxEventClients });
   registerStatusPage(server.router, store, events);
   engine.onRun((run) => events.publish(toRunEvent(run)));
-  const alerting = startAlerting(alertingSections, { store, clock, logger, registry: metrics.registry, router: server.router, engine });
+  // Indicators, computed from the store: on /metrics and the API, for alert rules and for reports.
+  const indicators = new IndicatorService({ store, clock, config: alertingSections.indicators });
+  const currentIndicators = () => indicators.current();
+  registerIndicatorMetrics(metrics.registry, currentIndicators);
+  registerIndicatorRoutes(server.router, { indicators: currentIndicators, clock });
+  const alerting = startAlerting(alertingSections.alerts, { store, clock, logger, engine, indicators: currentIndicators });
+  registerAlertRoutes(server.router, alerting.alerts);
   const reportBrowser = new SharedBrowser({ idleMs: 5 * 60_000, logger });
   let chartJs: string | undefined;
-  registerReportApi(server.router, {
+  registerReportRoutes(server.router, {
     store,
     reports,
-    sources: liveReportSources(store, () => alerting.indicators.current()),
+    sources: liveReportSources(store, currentIndicators),
     chartJs: () => (chartJs ??= loadChartJs()),
     browser: () => reportBrowser,
     clock,
   });
-  const maintain = () => {
-    try {
-      const { hoursRolledUp, pruned } = store.maintain(config.store.retention);
-      if (hoursRolledUp > 0 || Object.values(pruned).some((n) => n > 0)) logger.info({ hoursRolledUp, pruned }, 'store maintenance');
-    } catch (error) {
-      logger.error({ err: error }, 'store maintenance failed');
-    }
-  };
+  const maintain = () => maintainStore(store, config, logger);
   maintain();
   const maintenance = setInterval(maintain, MAINTENANCE_EVERY_MS);
   scheduler.start();

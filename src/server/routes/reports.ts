@@ -1,27 +1,23 @@
+// GET /api/v1/tenants and /api/v1/tenants/:id/report: the tenants a token may read, and their reports (HTML, PDF, JSON).
 import { createHash } from 'node:crypto';
-import type { Store } from '../store/store.ts';
-import type { Clock } from '../util/clock.ts';
-import type { SharedBrowser } from '../util/chromium.ts';
-import { parseSince } from '../server/probe-api.ts';
-import { mayRead, sendError, sendJson, type Principal, type Router } from '../server/router.ts';
-import type { ReportsConfig } from './config.ts';
-import { formatOf, renderReport } from './render.ts';
-import { RenderGate, RenderGateBusy } from './render-gate.ts';
-import type { ReportSources } from './sources.ts';
+import type { Store } from '../../store/repositories.ts';
+import type { Clock } from '../../util/clock.ts';
+import type { SharedBrowser } from '../../util/chromium.ts';
+import { parseSince } from '../../util/since.ts';
+import type { ReportsConfig } from '../../reports/config.ts';
+import { formatOf, renderReport } from '../../reports/render.ts';
+import { RenderGate, RenderGateBusy } from '../../reports/render-gate.ts';
+import type { ReportSources } from '../../reports/sources.ts';
+import { knownTenants } from '../../reports/tenants.ts';
+import { mayRead, sendError, sendJson, type Principal, type Router } from '../router.ts';
 
-export interface ReportApiDeps {
+export interface ReportRouteDeps {
   store: Store;
   reports: ReportsConfig;
   sources: ReportSources;
   chartJs: () => string;
   browser: () => SharedBrowser;
   clock: Clock;
-}
-
-export function knownTenants(store: Store, reports: ReportsConfig): Array<{ id: string; probes: number }> {
-  const counts = new Map<string, number>(Object.keys(reports.tenants).map((id) => [id, 0]));
-  for (const probe of store.latest()) if (probe.tenant) counts.set(probe.tenant, (counts.get(probe.tenant) ?? 0) + 1);
-  return [...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([id, probes]) => ({ id, probes }));
 }
 
 const MAX_PERIOD_MS = 400 * 86_400_000;
@@ -43,11 +39,11 @@ function contentSecurityPolicy(format: string, body: Buffer): string {
   return format === 'html' ? reportContentSecurityPolicy(body.toString('utf8')) : "default-src 'none'; frame-ancestors 'none'; sandbox";
 }
 
-function visibleTenants(deps: ReportApiDeps, principal: Principal): Array<{ id: string; probes: number }> {
+function visibleTenants(deps: ReportRouteDeps, principal: Principal): Array<{ id: string; probes: number }> {
   return knownTenants(deps.store, deps.reports).filter((t) => mayRead(principal, t.id));
 }
 
-export function registerReportApi(router: Router, deps: ReportApiDeps): void {
+export function registerReportRoutes(router: Router, deps: ReportRouteDeps): void {
   const gate = new RenderGate(deps.reports.renders);
   router.add('GET', '/api/v1/tenants', ({ res, principal }) => sendJson(res, 200, { tenants: visibleTenants(deps, principal) }), { access: 'tenant' });
 

@@ -1,9 +1,10 @@
-import type { Store } from '../../store/store.ts';
+// The status page: `/` (its public shell), its data and its live events.
+import type { Store } from '../../store/repositories.ts';
 import type { FinishedRun } from '../../runner/engine.ts';
 import type { Router } from '../router.ts';
-import { registerStatusApi } from '../status-api.ts';
 import type { RunEvent, RunEvents } from '../events.ts';
-import { statusPageHtml } from './page.ts';
+import { statusPageHtml } from '../status-page/page.ts';
+import { registerStatusRoutes } from './status.ts';
 
 export function toRunEvent(run: FinishedRun): RunEvent {
   return {
@@ -36,6 +37,6 @@ export function registerStatusPage(router: Router, store: Store, events: RunEven
     },
     { access: 'public' },
   );
-  registerStatusApi(router, store);
+  registerStatusRoutes(router, store);
   events.register(router);
 }

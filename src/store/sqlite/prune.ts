@@ -1,0 +1,52 @@
+import type { Database } from 'better-sqlite3';
+import type { Pruned, RetentionConfig } from '../retention.ts';
+import { KEYFRAME_MAX_AGE_MS } from './run-log.ts';
+
+const HOUR = 3_600_000;
+
+/** The item types present, by walking the (type, at) index from one type to the next. */
+function itemTypes(db: Database): string[] {
+  const rows = db
+    .prepare(
+      `WITH RECURSIVE types(type) AS (
+         SELECT min(type) FROM run_items
+         UNION ALL SELECT (SELECT min(type) FROM run_items WHERE type > types.type) FROM types WHERE types.type IS NOT NULL
+       ) SELECT type FROM types WHERE type IS NOT NULL`,
+    )
+    .all() as Array<{ type: string }>;
+  return rows.map((row) => row.type);
+}
+
+function pruneRuns(db: Database, cutoff: number): number {
+  // Differences go at the cutoff; whole rows KEYFRAME_MAX_AGE_MS later, since a
+  // kept difference may still point at one (it is never more than that older).
+  // Series by series, along the (series, started_at) index.
+  const prune = db.prepare('DELETE FROM run_log WHERE series = ? AND started_at < ? AND (base IS NOT NULL OR started_at < ?)');
+  let deleted = 0;
+  for (const { id } of db.prepare('SELECT id FROM run_series').all() as Array<{ id: number }>) deleted += prune.run(id, cutoff, cutoff - KEYFRAME_MAX_AGE_MS).changes;
+  return deleted;
+}
+
+/** Deletes what each retention no longer keeps, in one transaction. */
+export function pruneOld(db: Database, now: number, retention: RetentionConfig): Pruned {
+  return db.transaction((): Pruned => {
+    const runs = pruneRuns(db, now - retention.raw);
+    const rollups = db.prepare('DELETE FROM rollups WHERE series IN (SELECT id FROM run_series) AND hour < ?').run(Math.floor((now - retention.hourly) / HOUR)).changes;
+    const deleteItems = db.prepare('DELETE FROM run_items WHERE type = ? AND at < ?');
+    let items = 0;
+    for (const type of itemTypes(db)) items += deleteItems.run(type, now - retention.items).changes;
+    const itemStates = db.prepare('DELETE FROM item_states WHERE seen_at < ?').run(now - retention.items).changes;
+    const stateChanges = db.prepare('DELETE FROM state_changes WHERE at < ?').run(now - retention.stateChanges).changes;
+    // An alert back to ok may still owe its resolution (held by a silence): it stays until sent.
+    const alerts = db.prepare("DELETE FROM alerts WHERE status = 'ok' AND updated_at < ? AND json_extract(state, '$.heldResolution') IS NULL").run(now - retention.alerts).changes;
+    const outbox = db.prepare('DELETE FROM alert_outbox WHERE finished_at IS NOT NULL AND finished_at < ?').run(now - retention.outbox).changes;
+    // A series with neither runs nor rollups left (a probe removed or renamed long ago).
+    const series = db
+      .prepare(
+        `DELETE FROM run_series WHERE NOT EXISTS (SELECT 1 FROM run_log WHERE run_log.series = run_series.id)
+           AND NOT EXISTS (SELECT 1 FROM rollups WHERE rollups.series = run_series.id)`,
+      )
+      .run().changes;
+    return { runs, rollups, items, itemStates, stateChanges, alerts, outbox, series };
+  })();
+}
