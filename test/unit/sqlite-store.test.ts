@@ -1,3 +1,4 @@
+// The SQLite store: its repositories' contract, and what only the file has (migrations, compact runs, damage, retention of every table).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import type { RunRecord } from '../../src/store/types.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { DEFAULT_RETENTION } from '../../src/store/retention.ts';
+import { repositorySuite } from '../store/repository-suite.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -16,6 +18,9 @@ const T0 = Date.UTC(2026, 0, 1);
 function run(probe: string, startedAt: number, status: RunRecord['status'], durationMs = 10, extra: Partial<RunRecord> = {}): RunRecord {
   return { uid: `u${startedAt}`, probe, kind: 'http', startedAt, durationMs, status, attempts: 1, message: status, error: null, observations: { status: 200 }, assertions: [], phases: {}, items: [], ...extra };
 }
+
+// Every repository's contract, on a file of its own per test.
+repositorySuite('SQLite', (clock) => new SqliteStore(join(mkdtempSync(join(tmpdir(), 'scaiprobe-store-')), 'probe.db'), clock));
 
 function tempStore(clock = new ManualClock(T0)): { store: SqliteStore; path: string; clock: ManualClock } {
   const path = join(mkdtempSync(join(tmpdir(), 'scaiprobe-store-')), 'nested', 'probe.db');
@@ -35,92 +40,6 @@ test('migrations run once, in order, and a reopened store keeps its runs', () =>
   const reopened = new SqliteStore(path, clock);
   assert.equal(reopened.runs.list('a').length, 1);
   reopened.close();
-});
-
-test('each run is stored with its assertions, and status changes are kept as state changes', () => {
-  const { store } = tempStore();
-  store.probes.sync([{ name: 'a', kind: 'http', tags: ['x'], tenant: 'acme' }]);
-  const assertions = [{ expr: 'status == 200', ok: false, actual: 503, soft: false }];
-  const outcomes = ['pass', 'pass', 'fail', 'fail', 'pass'] as const;
-  outcomes.forEach((status, i) => store.runs.record(run('a', T0 + i * 60_000, status, 10, { tenant: 'acme', assertions: status === 'fail' ? assertions : [] })));
-  const changes = store.stateChanges.list({ probe: 'a' });
-  assert.deepEqual(changes.map((c) => [c.from, c.to]), [[null, 'pass'], ['pass', 'fail'], ['fail', 'pass']]);
-  assert.equal(changes[1]?.at, T0 + 2 * 60_000 + 10);
-  const stored = store.runs.list('a');
-  assert.equal(stored.length, 5);
-  assert.deepEqual(stored[1]?.assertions, assertions, 'newest first; the failing run keeps its assertion outcome');
-  const [latest] = store.probes.latest();
-  assert.equal(latest?.status, 'pass');
-  assert.equal(latest?.statusSince, T0 + 4 * 60_000 + 10);
-  assert.equal(latest?.tenant, 'acme');
-});
-
-test('items with a state record a change only when the state differs', () => {
-  const { store } = tempStore();
-  const listing = (state: string) => ({ type: 'rbl.listing', key: '192.0.2.1|bl.test', state, data: { state } });
-  store.runs.record(run('rbl', T0, 'pass', 5, { items: [listing('clean')] }));
-  store.runs.record(run('rbl', T0 + 60_000, 'pass', 5, { items: [listing('listed')] }));
-  store.runs.record(run('rbl', T0 + 120_000, 'pass', 5, { items: [listing('listed')] }));
-  store.runs.record(run('rbl', T0 + 180_000, 'pass', 5, { items: [listing('clean')] }));
-  const changes = store.stateChanges.list({ subjectPrefix: 'rbl.listing:' });
-  assert.deepEqual(changes.map((c) => c.to), ['clean', 'listed', 'clean']);
-  assert.equal(store.items.list({ type: 'rbl.listing' }).length, 4);
-});
-
-test('probe state is carried over between runs', () => {
-  const { store } = tempStore();
-  store.runs.record(run('prom', T0, 'pass', 5, { state: { counters: { x: 5 } } }));
-  assert.deepEqual(store.probes.state('prom'), { counters: { x: 5 } });
-  assert.equal(store.probes.state('other'), undefined);
-});
-
-test('hourly rollups: counts and duration percentiles per probe and hour', () => {
-  const { store, clock } = tempStore();
-  for (let i = 0; i < 100; i++) store.runs.record(run('a', T0 + i * 30_000, i % 10 === 0 ? 'fail' : 'pass', i + 1));
-  clock.set(T0 + 3 * HOUR);
-  const { hoursRolledUp } = store.maintain(DEFAULT_RETENTION);
-  assert.equal(hoursRolledUp, 2, 'two finished hours (the current one and its grace are left)');
-  const hours = store.rollups.hourly('a');
-  assert.equal(hours[0]?.runs, 100);
-  assert.equal(hours[0]?.fails, 10);
-  assert.equal(hours[0]?.p50, 50);
-  assert.equal(hours[0]?.p99, 99);
-  assert.equal(hours[0]?.max, 100);
-  // Idempotent: nothing more to roll up until time passes.
-  assert.equal(store.maintain(DEFAULT_RETENTION).hoursRolledUp, 0);
-});
-
-test('retention prunes raw runs but keeps the rollups and state changes', () => {
-  const { store, clock } = tempStore();
-  store.runs.record(run('a', T0, 'fail'));
-  store.runs.record(run('a', T0 + 20 * 24 * HOUR, 'pass'));
-  clock.set(T0 + 20 * 24 * HOUR + HOUR);
-  const { runsPruned } = store.maintain(DEFAULT_RETENTION);
-  assert.equal(runsPruned, 1);
-  assert.equal(store.runs.list('a').length, 1);
-  assert.equal(store.rollups.hourly('a')[0]?.fails, 1, 'the pruned run lives on in its hour');
-  assert.equal(store.stateChanges.list({ probe: 'a' }).length, 2);
-});
-
-test('probes no longer configured leave latest() but keep their history; a probe configured again comes back', () => {
-  const { store, clock } = tempStore();
-  store.probes.sync([{ name: 'kept', kind: 'http', tags: [] }, { name: 'gone', kind: 'http', tags: [], tenant: 'acme' }]);
-  store.runs.record(run('kept', T0, 'pass'));
-  store.runs.record(run('gone', T0, 'fail', 10, { tenant: 'acme' }));
-  clock.advance(HOUR);
-  assert.deepEqual(store.probes.retireUnconfigured(['kept']), ['gone']);
-  assert.deepEqual(store.probes.retireUnconfigured(['kept']), [], 'retired once');
-  assert.deepEqual(store.probes.latest().map((p) => p.probe), ['kept']);
-  assert.deepEqual(store.probes.latest({ tenant: 'acme' }), []);
-  assert.deepEqual(store.probes.removed(), ['gone']);
-  const all = store.probes.latest({ includeRemoved: true });
-  assert.deepEqual(all.map((p) => [p.probe, p.removedAt]), [['gone', T0 + HOUR], ['kept', null]]);
-  assert.equal(all[0]?.status, 'fail', 'its last state is still there for whoever asks');
-  assert.equal(store.runs.list('gone').length, 1);
-  assert.equal(store.stateChanges.list({ probe: 'gone' }).length, 1);
-  store.probes.sync([{ name: 'gone', kind: 'http', tags: [] }]);
-  assert.deepEqual(store.probes.latest().map((p) => p.probe), ['gone', 'kept']);
-  assert.deepEqual(store.probes.removed(), []);
 });
 
 const DAY = 24 * HOUR;
@@ -240,13 +159,6 @@ test('state changes: the newest are returned (oldest first) when there are more 
   assert.equal(changes.at(-1)?.at, T0 + 11_999 * 1000, 'the latest change is included');
   assert.ok(changes.every((c, i) => i === 0 || (changes[i - 1]?.at ?? 0) < c.at), 'oldest first');
   assert.equal(store.stateChanges.list({ until: T0 + 10 * 1000, limit: 3 }).map((c) => c.at).join(), [7, 8, 9].map((s) => T0 + s * 1000).join());
-});
-
-test('items: the newest are returned (oldest first) when there are more than the limit', () => {
-  const { store } = tempStore();
-  for (let i = 0; i < 5; i++) store.runs.record(run('m', T0 + i * 60_000, 'pass', 5, { items: [{ type: 'mail.message', key: `k${i}`, data: { i } }] }));
-  assert.deepEqual(store.items.list({ type: 'mail.message', limit: 2 }).map((item) => item.data.i), [3, 4]);
-  assert.deepEqual(store.items.list({ type: 'mail.message', limit: 2, newest: true }).map((item) => item.data.i), [4, 3]);
 });
 
 test('retention covers every table that grows: state changes, resolved alerts, finished notifications, item states, items, rollups, series', () => {
