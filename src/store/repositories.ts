@@ -3,6 +3,8 @@
 // Each method that changes several rows is one atomic unit (a run with its items and state changes; an
 // alert with the notifications and state change it caused; a lease on an outbox row): no transaction is
 // opened or held across calls, so an implementation over a server database keeps the same guarantees.
+// The methods are synchronous, as SQLite answers in-process; an implementation over a network client
+// (PostgreSQL) makes each one return a Promise, and callers await the same single calls.
 import type { Pruned, RetentionConfig } from './retention.ts';
 import type {
   ConfiguredProbe,
