@@ -9,7 +9,9 @@
  * Every `--sample` it reads the daemon's RSS from /proc and its event-loop
  * lag p99 from /metrics (`scaiprobe_process_nodejs_eventloop_lag_p99_seconds`,
  * which covers the time since the previous scrape). It prints RSS growth
- * after the warm-up (target < 10 %) and the event-loop lag p99 (target < 50 ms).
+ * after the warm-up (target < 10 %) and the event-loop lag p99 (target < 50 ms),
+ * beside the same figure of an idle Node process run alongside at the same
+ * priority (bench/lag-control.ts): what the machine alone does to a loop.
  *
  *   node --import tsx bench/soak.bench.ts [--duration 1h] [--rate 5000] [--sample 10s] [--warmup 10m] [--daemon-node-options "--cpu-prof"]
  */
@@ -196,6 +198,13 @@ ${probeConfig(targetUrl, closedPort)}
     if (Date.now() > readyBy) throw new Error(`the daemon was not ready within 60 s; see ${logPath}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+  // The control: an idle process measuring its own loop the same way, for the whole soak.
+  const control = spawn(process.execPath, ['--import', 'tsx', 'bench/lag-control.ts', '--duration', `${duration}ms`, '--sample', `${sampleEvery}ms`], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  const controlLags: number[] = [];
+  control.stdout.setEncoding('utf8');
+  control.stdout.on('data', (chunk: string) => {
+    for (const match of chunk.matchAll(/lag p99 ([\d.]+) ms/g)) controlLags.push(Number(match[1]));
+  });
   process.stderr.write(`soak: ${rate} probes a minute for ${duration / 1000}s, warm-up ${warmup / 1000}s, daemon pid ${pid}, log ${logPath}\n`);
 
   const start = Date.now();
@@ -215,6 +224,7 @@ ${probeConfig(targetUrl, closedPort)}
   }
 
   daemon.kill('SIGTERM');
+  control.kill('SIGTERM');
   const code = await exited;
   log.end();
   targets.closeAllConnections();
@@ -251,6 +261,7 @@ ${probeConfig(targetUrl, closedPort)}
       'lag p99 median ms': quantile(lags, 0.5).toFixed(1),
       'lag p99 worst 10 s ms': (lags.at(-1) ?? Number.NaN).toFixed(1),
       'lag p99 p99 of windows ms': quantile(lags, 0.99).toFixed(1),
+      'idle process lag p99 median / worst ms': `${quantile(controlLags.sort((a, b) => a - b), 0.5).toFixed(1)} / ${(controlLags.at(-1) ?? Number.NaN).toFixed(1)}`,
       'lateness p99 ≤ s': latenessP99 ?? '?',
       'webhook requests': hooks,
       'webhook 503s': hooksRefused,
