@@ -237,6 +237,7 @@ async function apiLatency(store: SqliteStore, probes: number): Promise<ApiRow[]>
     '/api/v1/probes',
     '/api/v1/probes/probe-{p}',
     '/api/v1/probes/probe-{p}/runs',
+    '/api/v1/probes/probe-{p}/runs?since=1d&limit=1440&fields=summary',
     '/api/v1/probes/probe-{p}/runs?since=1d&limit=1440',
     '/api/v1/status?n=60',
     '/api/v1/state-changes?since=30d',

@@ -77,6 +77,10 @@ test('the daemon stores runs, serves /metrics and the API, stops on SIGTERM and 
     const runs = await getJson<{ runs: Array<{ id: number; status: string; assertions: unknown[] }> }>('/api/v1/probes/dns-ready/runs?since=10m');
     assert.ok(runs.runs.some((r) => r.status === 'fail') && runs.runs.some((r) => r.status === 'pass'));
     firstRunIds = runs.runs.map((r) => r.id);
+    const summaries = await getJson<{ runs: Array<Record<string, unknown>> }>('/api/v1/probes/dns-ready/runs?since=10m&fields=summary');
+    assert.deepEqual(summaries.runs.map((r) => [r.id, r.status]), runs.runs.map((r) => [r.id, r.status]), 'the same runs, in the same order');
+    assert.ok(summaries.runs.every((r) => !('observations' in r) && !('message' in r) && typeof r.durationMs === 'number'));
+    assert.equal((await fetch(`${api}/api/v1/probes/dns-ready/runs?fields=everything`, { headers: auth })).status, 400);
     const changes = await getJson<{ changes: Array<{ probe: string; from: string | null; to: string }> }>('/api/v1/state-changes?probe=dns-ready');
     assert.ok(changes.changes.some((c) => c.from === 'pass' && c.to === 'fail'));
   } finally {

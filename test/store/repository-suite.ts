@@ -72,6 +72,10 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         assert.equal(store.runs.get(999_999), undefined);
         assert.deepEqual(store.runs.list('api', { since: T0 + 60_000, until: T0 + 120_000 }).map((r) => r.status), ['fail'], '[since, until)');
         assert.deepEqual(store.runs.list('api', { limit: 1 }).map((r) => r.status), ['warn']);
+        const summaries = expected.map(({ message: _m, observations: _o, assertions: _a, phases: _p, ...rest }) => rest);
+        assert.deepEqual(store.runs.summaries('api'), [...summaries].reverse(), 'summaries: the same runs and fixed fields, without bodies');
+        assert.deepEqual(store.runs.summaries('api', { since: T0 + 60_000, until: T0 + 120_000 }).map((r) => r.error), [{ code: 'PROTOCOL', message: 'bad' }]);
+        assert.deepEqual(store.runs.summaries('api', { limit: 2 }).map((r) => r.status), ['warn', 'fail']);
       });
 
       test('runs of a probe whose tenant changed are listed together, newest first; recent statuses read them too', () => {
@@ -80,6 +84,7 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         store.runs.record(run('api', T0 + 60_000, 'fail', 5, { tenant: 'b' }));
         store.runs.record(run('api', T0 + 120_000, 'pass', 5, { tenant: 'a' }));
         assert.deepEqual(store.runs.list('api').map((r) => r.tenant), ['a', 'b', 'a']);
+        assert.deepEqual(store.runs.summaries('api').map((r) => [r.tenant, r.status]), [['a', 'pass'], ['b', 'fail'], ['a', 'pass']]);
         assert.deepEqual(store.runs.recentStatuses(['api', 'none'], 2), new Map([['api', ['fail', 'pass']], ['none', []]]));
         assert.deepEqual(store.runs.recentStatuses(['api'], 0), new Map([['api', []]]));
       });

@@ -59,7 +59,10 @@ export function registerProbeRoutes(router: Router, store: Store): void {
       const since = parseSince(url.searchParams.get('since'), Date.now());
       if (Number.isNaN(since)) return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
       const limit = intParam(url.searchParams.get('limit'), 100, 10_000);
-      sendJson(res, 200, { probe: name, runs: store.runs.list(name, { ...(since !== undefined ? { since } : {}), limit }) });
+      const fields = url.searchParams.get('fields') ?? 'all';
+      if (fields !== 'all' && fields !== 'summary') return sendError(res, 400, 'fields must be all (the default) or summary');
+      const range = { ...(since !== undefined ? { since } : {}), limit };
+      sendJson(res, 200, { probe: name, runs: fields === 'summary' ? store.runs.summaries(name, range) : store.runs.list(name, range) });
     },
     { access: 'tenant' },
   );

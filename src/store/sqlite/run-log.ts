@@ -1,6 +1,6 @@
 // The SQLite runs table (run_log and run_series): runs appended compactly against a keyframe, and rebuilt on read.
 import type { Database, Statement } from 'better-sqlite3';
-import type { RunRecord, RunStatus, StoredRun } from '../types.ts';
+import type { RunRecord, RunStatus, RunSummary, StoredRun } from '../types.ts';
 import { applyDifference, encodeDifference, Keyframe, storedBody, type RunBody } from '../run-codec.ts';
 
 export interface RunSeries {
@@ -23,6 +23,9 @@ export interface RunLogRow {
   base: number | null;
   body: Uint8Array | string;
 }
+
+/** The fixed columns of a run_log row. */
+export type RunSummaryRow = Omit<RunLogRow, 'base' | 'body'>;
 
 const HOUR = 3_600_000;
 const STATUSES: readonly RunStatus[] = ['pass', 'warn', 'fail'];
@@ -190,6 +193,23 @@ export class RunLog {
     }
     const difference = typeof row.body === 'string' ? Buffer.from(row.body, 'utf8') : row.body;
     return applyDifference(keyframes.get(row.base), difference, row.started_at);
+  }
+
+  /** A run's fixed columns, its body left unread. */
+  summary(row: RunSummaryRow): RunSummary {
+    const series = this.series(row.series);
+    return {
+      id: row.id,
+      uid: unpackUid(row.uid),
+      probe: series?.probe ?? '',
+      kind: series?.kind ?? '',
+      ...(series?.tenant ? { tenant: series.tenant } : {}),
+      startedAt: row.started_at,
+      durationMs: row.duration / 100,
+      status: statusOf(row.status),
+      attempts: row.attempts,
+      error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+    };
   }
 
   private toRun(row: RunLogRow, body: RunBody): StoredRun {

@@ -1,8 +1,8 @@
 // SQLite runs: a run committed with its items, item states, state changes and carried-over state; runs read back rebuilt.
 import type { Database, Statement } from 'better-sqlite3';
 import type { RunRepository } from '../repositories.ts';
-import type { NewStateChange, RecordedRun, RunRecord, RunStatus, StoredRun } from '../types.ts';
-import { RunLog, statusOf, type RunLogRow } from './run-log.ts';
+import type { NewStateChange, RecordedRun, RunRecord, RunStatus, RunSummary, StoredRun } from '../types.ts';
+import { RunLog, statusOf, type RunLogRow, type RunSummaryRow } from './run-log.ts';
 
 const HOUR = 3_600_000;
 const ITEM_SEEN_RESOLUTION_MS = HOUR;
@@ -27,6 +27,8 @@ function statements(db: Database) {
     // Ordered by start only, as the (series, started_at, status) index gives them: a tie-break on id would sort every answer
     // (two runs of one series never start in the same millisecond).
     seriesRuns: db.prepare('SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?'),
+    seriesSummaries: db.prepare(`SELECT id, series, uid, started_at, duration, status, attempts, error_code, error_message FROM run_log
+        WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?`),
     runById: db.prepare('SELECT * FROM run_log WHERE id = ?'),
     recentStatuses: db.prepare('SELECT status FROM run_log WHERE series = ? ORDER BY started_at DESC LIMIT ?').pluck(),
     recentRuns: db.prepare('SELECT started_at, status FROM run_log WHERE series = ? ORDER BY started_at DESC LIMIT ?'),
@@ -103,6 +105,15 @@ export class SqliteRuns implements RunRepository {
       .sort((a, b) => b.started_at - a.started_at || b.id - a.id)
       .slice(0, limit);
     return this.log.rebuild(rows);
+  }
+
+  summaries(probe: string, options: { since?: number; until?: number; limit?: number } = {}): RunSummary[] {
+    const limit = options.limit ?? 1000;
+    const rows = this.seriesIds(probe)
+      .flatMap((series) => this.sql.seriesSummaries.all(series, options.since ?? 0, options.until ?? Number.MAX_SAFE_INTEGER, limit) as RunSummaryRow[])
+      .sort((a, b) => b.started_at - a.started_at || b.id - a.id)
+      .slice(0, limit);
+    return rows.map((row) => this.log.summary(row));
   }
 
   get(id: number): StoredRun | undefined {
