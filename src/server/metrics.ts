@@ -1,6 +1,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RunRecord } from '../store/types.ts';
 import type { StoreHealth } from '../store/run-writer.ts';
+import { MailMetrics } from './mail-metrics.ts';
+
+/**
+ * prom-client's gauges that end in `_total` (sums of the per-type gauges
+ * beside them): Prometheus reserves the suffix for counters and
+ * `promtool check metrics` flags them; `sum(nodejs_active_handles)` is the same number.
+ */
+const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /**
  * scaiprobe's own Prometheus metrics. Labels are bounded: probe names come
@@ -13,9 +21,12 @@ export class ProbeMetrics {
   private readonly runsTotal: Counter<'probe' | 'kind' | 'status'>;
   private readonly lastRun: Gauge<'probe' | 'kind'>;
   private readonly lateness: Histogram;
+  private readonly mail: MailMetrics;
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'scaiprobe_process_' });
+    // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes): what dashboards and alerts for any Node service query.
+    collectDefaultMetrics({ register: this.registry });
+    for (const name of NON_COUNTER_TOTALS) this.registry.removeSingleMetric(name);
     this.success = new Gauge({ name: 'scaiprobe_probe_success', help: '1 when the latest run passed or warned, 0 when it failed', labelNames: ['probe', 'kind'], registers: [this.registry] });
     this.duration = new Histogram({
       name: 'scaiprobe_probe_duration_seconds',
@@ -32,6 +43,7 @@ export class ProbeMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registers: [this.registry],
     });
+    this.mail = new MailMetrics(this.registry);
   }
 
   observeRun(run: RunRecord): void {
@@ -40,6 +52,7 @@ export class ProbeMetrics {
     this.duration.observe(labels, run.durationMs / 1000);
     this.runsTotal.inc({ ...labels, status: run.status });
     this.lastRun.set(labels, (run.startedAt + run.durationMs) / 1000);
+    this.mail.observeRun(run);
   }
 
   /** Gauges read at scrape time: whether runs are being stored, how many wait in memory, how many were dropped. */

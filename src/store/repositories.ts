@@ -115,6 +115,8 @@ export interface OutboxRepository {
   /** Newest first. */
   list(options?: { status?: OutboxStatus; limit?: number }): OutboxRow[];
   counts(): Record<OutboxStatus, number>;
+  /** Rows per channel and status, with the creation time of the oldest of each group (for /metrics). */
+  byChannel(): Array<{ channel: string; status: OutboxStatus; count: number; oldestCreatedAt: number }>;
   /** Expires pending rows of channels not in `channels` that were due before `dueBefore` and are not leased; returns how many. */
   expireUnconfigured(channels: string[], now: number, dueBefore: number): number;
   /** Owners of leases still running on pending rows. */

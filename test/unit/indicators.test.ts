@@ -174,9 +174,10 @@ describe('reputation-leading indicators and trends', () => {
     record('rbl', 'rbl', {}, { tenant: 'acme', items: [{ type: 'rbl-listing', key: '203.0.113.7@bl.test', state: 'listed', data: { target: '203.0.113.7', zone: 'bl.test', severity: 'alert' } }] });
     assert.equal(get('blocklist:acme').state, 'critical');
     const registry = new Registry();
-    registerIndicatorMetrics(registry, () => service.current());
+    registerIndicatorMetrics(registry, () => service.current(), 0.75);
     const text = await registry.metrics();
     assert.match(text, /scaiprobe_indicator_state\{id="blocklist:acme",name="blocklist",subject="acme"\} 2/);
+    assert.match(text, /scaiprobe_indicator_threshold\{id="blocklist:acme",name="blocklist",subject="acme",level="critical"\} \d/);
     assert.match(text, /scaiprobe_indicator_value\{id="timeToInbox:acme\/d.test",name="timeToInbox",subject="acme\/d.test"\} 5/);
     record('rbl', 'rbl', {}, { tenant: 'acme', items: [{ type: 'rbl-listing', key: '203.0.113.7@bl.test', state: 'clean', data: { target: '203.0.113.7', zone: 'bl.test' } }, { type: 'rbl-listing', key: '203.0.113.7@dnsbl-2.uceprotect.net', state: 'clean', data: { target: '203.0.113.7', zone: 'dnsbl-2.uceprotect.net' } }] });
     assert.equal(service.current().some((i) => i.id === 'blocklist:acme' && i.state !== 'ok'), false);

@@ -16,6 +16,7 @@ import { readAlertingSections, startAlerting } from '../../alerting/wire.ts';
 import { IndicatorService } from '../../indicators/service.ts';
 import { RunEvents } from '../../server/events.ts';
 import { registerIndicatorMetrics } from '../../server/indicator-metrics.ts';
+import { registerOutboxMetrics } from '../../alerting/metrics.ts';
 import { registerAlertRoutes } from '../../server/routes/alerts.ts';
 import { registerIndicatorRoutes } from '../../server/routes/indicators.ts';
 import { registerReportRoutes } from '../../server/routes/reports.ts';
@@ -129,10 +130,11 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   // Indicators, computed from the store: on /metrics and the API, for alert rules and for reports.
   const indicators = new IndicatorService({ store, clock, config: alertingSections.indicators });
   const currentIndicators = () => indicators.current();
-  registerIndicatorMetrics(metrics.registry, currentIndicators);
+  registerIndicatorMetrics(metrics.registry, currentIndicators, alertingSections.indicators.warnAt);
   registerIndicatorRoutes(server.router, { indicators: currentIndicators, clock });
   const alerting = startAlerting(alertingSections.alerts, { store, clock, logger, engine, indicators: currentIndicators });
   registerAlertRoutes(server.router, alerting.alerts);
+  registerOutboxMetrics(metrics.registry, { outbox: store.outbox, clock, channels: alertingSections.alerts.channels.map((c) => c.name) });
   const reportBrowser = new SharedBrowser({ idleMs: 5 * 60_000, logger });
   let chartJs: string | undefined;
   registerReportRoutes(server.router, {

@@ -131,6 +131,11 @@ export class SqliteOutbox implements OutboxRepository {
     return counts;
   }
 
+  byChannel(): Array<{ channel: string; status: OutboxStatus; count: number; oldestCreatedAt: number }> {
+    const rows = this.db.prepare('SELECT channel, status, count(*) AS count, min(created_at) AS oldestCreatedAt FROM alert_outbox GROUP BY channel, status ORDER BY channel, status').all();
+    return rows as Array<{ channel: string; status: OutboxStatus; count: number; oldestCreatedAt: number }>;
+  }
+
   expireUnconfigured(channels: string[], now: number, dueBefore: number): number {
     return this.db
       .prepare(
