@@ -12,6 +12,8 @@ export interface PrivatePrometheus {
   process: ManagedProcess;
   /** An instant query at `time` (epoch ms): the vector's single value, or null for an empty result. */
   scalar(query: string, time: number): Promise<number | null>;
+  /** An instant query at `time` (epoch ms): every series of the result, with its labels. */
+  vector(query: string, time: number): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
   /** The newest scrape timestamp (epoch ms) Prometheus has stored for the target. */
   lastScrape(): Promise<number | null>;
   stop(): Promise<void>;
@@ -20,18 +22,20 @@ export interface PrivatePrometheus {
 interface QueryAnswer {
   status: string;
   error?: string;
-  data?: { resultType: string; result: Array<{ value: [number, string] }> };
+  data?: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> };
 }
 
-export async function startPrometheus(dir: string, target: string): Promise<PrivatePrometheus> {
+/** `options.ruleFiles` are loaded as its rule_files (evaluated every second); `options.job` names the scrape job. */
+export async function startPrometheus(dir: string, target: string, options: { ruleFiles?: string[]; job?: string } = {}): Promise<PrivatePrometheus> {
   const port = await freePort();
   const config = [
     'global:',
     '  scrape_interval: 1s',
     '  scrape_timeout: 1s',
     '  evaluation_interval: 1s',
+    ...(options.ruleFiles?.length ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : []),
     'scrape_configs:',
-    '  - job_name: synthetic',
+    `  - job_name: ${options.job ?? 'synthetic'}`,
     '    static_configs:',
     `      - targets: ['${target}']`,
     '',
@@ -73,6 +77,9 @@ export async function startPrometheus(dir: string, target: string): Promise<Priv
       if (result.length > 1) throw new Error(`${text} gave ${result.length} series, expected one`);
       const value = result[0]?.value[1];
       return value === undefined ? null : Number(value);
+    },
+    async vector(text, time) {
+      return (await query(text, time)).data?.result ?? [];
     },
     async lastScrape() {
       const result = (await query('max(timestamp(up))', Date.now())).data?.result ?? [];
