@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything scaiprobe and its lab need on Debian: the real servers
 # (Dovecot, PowerDNS, rbldnsd, Redis), Chromium for reports and the browser
-# probe, the DNS tools the benchmarks compare against, and the npm dependencies.
+# probe, the DNS tools the benchmarks compare against, Prometheus and
+# Alertmanager for the tests of /metrics, the shipped rules and the
+# alertmanager channel, and the npm dependencies.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   dovecot-imapd pdns-server pdns-backend-sqlite3 rbldnsd redis-server sqlite3
   chromium knot-dnsutils dnsperf swaks hyperfine poppler-utils openssl
-  prometheus-blackbox-exporter prometheus
+  prometheus-blackbox-exporter prometheus prometheus-alertmanager
 )
 
 missing=()
@@ -28,6 +30,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # (one already installed before this run is left as it was).
   if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
   fi
 fi
 

@@ -1,11 +1,13 @@
 import { createHmac } from 'node:crypto';
 import type { ChannelConfig } from './config.ts';
+import { alertmanagerBody, authorization, withValidity } from './alertmanager.ts';
 
 /** What every channel serializes from: one notification about one alert. */
 export interface Notification {
   /** Stable per notification (retries reuse it): the Idempotency-Key. */
   key: string;
-  event: 'firing' | 'resolved' | 'reminder' | 'test';
+  /** `refresh`: a firing re-posted to Alertmanager so that it does not expire there. */
+  event: 'firing' | 'resolved' | 'reminder' | 'refresh' | 'test';
   alert: {
     /** Stable per rule + target: PagerDuty's dedup_key, the receiver's de-duplication id. */
     id: string;
@@ -16,6 +18,9 @@ export interface Notification {
     startedAt: number;
     resolvedAt?: number;
     labels: Record<string, string>;
+    /** The rule's `description` and `runbook` (Alertmanager annotations). */
+    description?: string;
+    runbook?: string;
   };
   createdAt: number;
 }
@@ -48,7 +53,7 @@ export function signature(secret: string, body: string, unixSeconds: number): st
   return `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`;
 }
 
-const EMOJI = { firing: ':rotating_light:', reminder: ':bell:', resolved: ':white_check_mark:', test: ':wave:' } as const;
+const EMOJI = { firing: ':rotating_light:', reminder: ':bell:', refresh: ':bell:', resolved: ':white_check_mark:', test: ':wave:' } as const;
 
 /**
  * Slack reads `<...>` as links and mentions (`<!channel>`, `<http://x|click>`)
@@ -101,11 +106,13 @@ export function pagerDutyBody(n: Notification, routingKey: string): string {
 
 /**
  * The bytes stored in the outbox for a channel. Never a credential: the
- * PagerDuty routing key is added by `outgoingBody` at each attempt, and a
- * webhook's secret only signs (see `headersFor`).
+ * PagerDuty routing key is added by `outgoingBody` at each attempt, a
+ * webhook's secret only signs, and Alertmanager's credentials are headers
+ * of each attempt (see `headersFor`).
  */
 export function serialize(channel: ChannelConfig, n: Notification): string {
   if (channel.type === 'slack') return slackBody(n);
+  if (channel.type === 'alertmanager') return alertmanagerBody(n, channel);
   if (channel.type === 'pagerduty') return JSON.stringify(pagerDutyEvent(n));
   return webhookBody(n);
 }
@@ -113,9 +120,11 @@ export function serialize(channel: ChannelConfig, n: Notification): string {
 /**
  * What one attempt sends for a stored body. For PagerDuty the routing key
  * comes from the channel as configured now (looked up by name), which also
- * replaces a key that rows queued by an older version still carry.
+ * replaces a key that rows queued by an older version still carry. A firing
+ * posted to Alertmanager gets its `endsAt` from the attempt's time `now`.
  */
-export function outgoingBody(channel: ChannelConfig, stored: string): string {
+export function outgoingBody(channel: ChannelConfig, stored: string, now: number): string {
+  if (channel.type === 'alertmanager') return withValidity(stored, channel, now);
   if (channel.type !== 'pagerduty') return stored;
   let event: Record<string, unknown>;
   try {
@@ -133,6 +142,10 @@ export function headersFor(channel: ChannelConfig, body: string, key: string, no
   if (channel.type === 'webhook') {
     headers['idempotency-key'] = key;
     if (channel.secret) headers['x-scaiprobe-signature'] = signature(channel.secret, body, Math.floor(nowMs / 1000));
+  }
+  if (channel.type === 'alertmanager') {
+    const credentials = authorization(channel);
+    if (credentials) headers.authorization = credentials;
   }
   return headers;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validate as validateCron } from 'node-cron';
 import { duration, timerDuration } from '../config/schema.ts';
+import { alertmanagerEndpoint, LABEL_NAME } from './alertmanager.ts';
 
 const name = z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
@@ -15,6 +16,21 @@ const channelSchema = z.discriminatedUnion('type', [
     url: httpUrl.default('https://events.pagerduty.com/v2/enqueue'),
     timeout: timerDuration().default(10_000),
   }),
+  z
+    .strictObject({
+      name,
+      type: z.literal('alertmanager'),
+      /** The Alertmanager's base URL (with its route prefix, if any): posts go to <url>/api/v2/alerts. */
+      url: httpUrl.transform(alertmanagerEndpoint),
+      basicAuth: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
+      bearerToken: z.string().min(1).optional(),
+      /** Re-post interval while firing; each post is valid for 4 of them. */
+      resend: duration().refine((ms) => ms >= 1000 && ms <= 3_600_000, 'must be between 1s and 1h').default(60_000),
+      /** Labels added to every alert (scaiprobe's own labels win on a clash). */
+      labels: z.record(z.string().regex(LABEL_NAME, 'label names are letters, digits and _, not starting with a digit'), z.string()).default({}),
+      timeout: timerDuration().default(10_000),
+    })
+    .refine((channel) => !(channel.basicAuth && channel.bearerToken), { message: 'give basicAuth or bearerToken, not both', path: ['bearerToken'] }),
 ]);
 
 const ruleSchema = z
@@ -38,6 +54,10 @@ const ruleSchema = z
     repeat: duration().optional(),
     severity: z.enum(['critical', 'error', 'warning', 'info']).default('critical'),
     channels: z.array(name).optional(),
+    /** What the alert means and what to do first (Alertmanager's `description` annotation). */
+    description: z.string().optional(),
+    /** A link to the runbook (Alertmanager's `runbook_url` annotation). */
+    runbook: z.url({ error: 'must be a URL' }).optional(),
   })
   .refine((rule) => !(rule.probes && rule.indicators), { message: 'give either probes or indicators, not both', path: ['indicators'] })
   .refine((rule) => rule.failures <= (rule.window ?? rule.failures), { message: 'failures cannot exceed window', path: ['failures'] });

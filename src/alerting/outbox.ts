@@ -132,7 +132,7 @@ export class Outbox {
 
   private async attempt({ row, body, channel }: Claimed): Promise<void> {
     const { clock } = this.deps;
-    const payload = outgoingBody(channel, body);
+    const payload = outgoingBody(channel, body, clock.now());
     const result = await (this.deps.transport ?? fetchTransport)(channel.url, { headers: headersFor(channel, payload, row.key, clock.now()), body: payload, timeoutMs: channel.timeout });
     const attempts = row.attempts + 1;
     const now = clock.now();
@@ -227,6 +227,11 @@ export class Outbox {
       return owner !== this.owner && holder?.host === host && !processAlive(holder.pid);
     });
     return orphaned.reduce((freed, owner) => freed + this.deps.outbox.releaseLeases(owner), 0);
+  }
+
+  /** Whether a notification of this alert to this channel is still to be sent. */
+  waiting(alertId: string, channel: string): boolean {
+    return this.deps.outbox.waiting(alertId, channel);
   }
 
   row(id: number): OutboxRow | undefined {

@@ -57,6 +57,8 @@ function storedOf(row: AlertRow): StoredAlert {
 export class AlertService {
   readonly outbox: Outbox;
   readonly rules: RuleConfig[];
+  /** When each alert was last re-posted to each Alertmanager channel (`<alert id>\0<channel>`); empty after a restart, which re-posts at once. */
+  private readonly refreshed = new Map<string, number>();
 
   constructor(
     private readonly deps: { store: Store; clock: Clock; logger: Logger; config: AlertsConfig; indicators?: () => Indicator[]; transport?: Transport; random?: () => number },
@@ -79,13 +81,25 @@ export class AlertService {
     return stored ? rowOf(stored) : undefined;
   }
 
-  private notification(row: AlertRow, event: AlertEvent | 'test', now: number, startedAt: number, resolvedAt = now): Notification {
-    const suffix = event === 'reminder' || event === 'test' ? `${startedAt}-${now}` : String(startedAt);
+  private notification(row: AlertRow, event: Notification['event'], now: number, startedAt: number, resolvedAt = now): Notification {
+    const suffix = event === 'reminder' || event === 'refresh' || event === 'test' ? `${startedAt}-${now}` : String(startedAt);
+    const rule = this.rules.find((r) => r.name === row.rule);
     return {
       key: `${row.id}-${event}-${suffix}`,
       event,
       createdAt: now,
-      alert: { id: row.id, rule: row.rule, target: row.target, severity: row.severity, summary: row.summary, startedAt, ...(event === 'resolved' ? { resolvedAt } : {}), labels: row.labels },
+      alert: {
+        id: row.id,
+        rule: row.rule,
+        target: row.target,
+        severity: row.severity,
+        summary: row.summary,
+        startedAt,
+        ...(event === 'resolved' ? { resolvedAt } : {}),
+        labels: row.labels,
+        ...(rule?.description ? { description: rule.description } : {}),
+        ...(rule?.runbook ? { runbook: rule.runbook } : {}),
+      },
     };
   }
 
@@ -214,7 +228,36 @@ export class AlertService {
       const rule = this.rules.find((r) => r.name === row.rule);
       if (rule) this.apply(rule, row, advance(row.state, now, rule));
     }
+    this.refreshAlertmanagers(now);
     await this.outbox.drain();
+  }
+
+  /**
+   * Alertmanager resolves an alert whose `endsAt` passes without a new post:
+   * each notified firing (and each resolution a window still holds, which the
+   * receiver must not learn early) is posted again every `resend`, unless a
+   * post of it to that channel is still waiting (it goes out with a fresh
+   * `endsAt` anyway). Re-posts keep an alert Alertmanager already has; they go
+   * on during silences, which hold new notifications, not this.
+   */
+  private refreshAlertmanagers(now: number): void {
+    const channels = this.deps.config.channels.filter((c) => c.type === 'alertmanager');
+    if (channels.length === 0) return;
+    const keep = new Set<string>();
+    for (const row of this.deps.store.alerts.owing().map(rowOf)) {
+      const rule = this.rules.find((r) => r.name === row.rule);
+      const held = row.state.heldResolution;
+      if (!rule || !((row.state.status === 'firing' && row.state.notified) || held)) continue;
+      for (const channel of channels.filter((c) => this.channelsOf(rule).includes(c.name))) {
+        const key = `${row.id}\0${channel.name}`;
+        keep.add(key);
+        const last = Math.max(this.refreshed.get(key) ?? 0, held ? 0 : (row.state.lastNotifiedAt ?? 0));
+        if (now - last < channel.resend || this.outbox.waiting(row.id, channel.name)) continue;
+        this.outbox.enqueue(this.notification({ ...row, summary: held?.summary ?? row.summary }, 'refresh', now, held?.firedAt ?? row.state.firedAt ?? now), [channel.name]);
+        this.refreshed.set(key, now);
+      }
+    }
+    for (const key of this.refreshed.keys()) if (!keep.has(key)) this.refreshed.delete(key);
   }
 
   /** Queues a test notification to one channel (`scaiprobe alert test <channel>`). */

@@ -3,7 +3,7 @@ import { isAbsolute, resolve, dirname } from 'node:path';
 import { headerCredentials, placeholder, urlCredentials, type CredentialFinding } from './credentials.ts';
 
 /** Keys whose values are credentials: they may only be written as references, and their values are secrets. */
-export const SECRET_KEYS = new Set(['apiKey', 'pass', 'password', 'token', 'accessToken', 'secret', 'routingKey', 'adminToken', 'tenantTokens']);
+export const SECRET_KEYS = new Set(['apiKey', 'pass', 'password', 'token', 'accessToken', 'bearerToken', 'secret', 'routingKey', 'adminToken', 'tenantTokens']);
 
 /** `${ENV_NAME}`, `${file:PATH}`; with the `secret:` mark (`${secret:ENV_NAME}`, `${secret:file:PATH}`) the value is a secret wherever it is used. */
 const REFERENCE = /\$\{([^}]+)\}/g;

@@ -115,6 +115,8 @@ export interface OutboxRepository {
   /** Newest first. */
   list(options?: { status?: OutboxStatus; limit?: number }): OutboxRow[];
   counts(): Record<OutboxStatus, number>;
+  /** Whether a notification (not a test) of the alert to the channel is still pending. */
+  waiting(alertId: string, channel: string): boolean;
   /** Rows per channel and status, with the creation time of the oldest of each group (for /metrics). */
   byChannel(): Array<{ channel: string; status: OutboxStatus; count: number; oldestCreatedAt: number }>;
   /** Expires pending rows of channels not in `channels` that were due before `dueBefore` and are not leased; returns how many. */

@@ -295,6 +295,9 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         assert.equal(store.outbox.find('k1', 'other'), undefined);
         assert.deepEqual(store.outbox.counts(), { pending: 2, delivered: 0, failed: 0, expired: 0 });
         assert.deepEqual(store.outbox.byChannel(), [{ channel: 'hook', status: 'pending', count: 2, oldestCreatedAt: T0 }]);
+        assert.equal(store.outbox.waiting('a', 'hook'), true);
+        assert.equal(store.outbox.waiting('a', 'chat'), false);
+        assert.equal(store.outbox.waiting('b', 'hook'), false);
         assert.deepEqual(store.outbox.list({ status: 'delivered' }), []);
         assert.equal(store.outbox.list({ limit: 1 }).length, 1);
       });

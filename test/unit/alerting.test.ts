@@ -115,12 +115,12 @@ describe('channel bodies', () => {
     const stored = serialize(channel, n);
     assert.ok(!stored.includes('configured-routing-key'), stored);
     assert.equal(JSON.parse(stored).routing_key, undefined);
-    assert.equal(outgoingBody(channel, stored), pagerDutyBody(n, 'configured-routing-key'));
+    assert.equal(outgoingBody(channel, stored, 0), pagerDutyBody(n, 'configured-routing-key'));
     const queuedByAnOlderVersion = pagerDutyBody(n, 'old-routing-key');
-    assert.equal(JSON.parse(outgoingBody(channel, queuedByAnOlderVersion)).routing_key, 'configured-routing-key');
+    assert.equal(JSON.parse(outgoingBody(channel, queuedByAnOlderVersion, 0)).routing_key, 'configured-routing-key');
     const webhook = { name: 'hook', type: 'webhook' as const, url: 'http://127.0.0.1:9/hook', secret: 'webhook-secret-value', timeout: 1000 };
     assert.ok(!serialize(webhook, n).includes('webhook-secret-value'));
-    assert.equal(outgoingBody(webhook, serialize(webhook, n)), serialize(webhook, n), 'other channels send the stored bytes');
+    assert.equal(outgoingBody(webhook, serialize(webhook, n), 0), serialize(webhook, n), 'other channels send the stored bytes');
   });
 
   test('Retry-After in seconds and as a date', () => {

@@ -131,6 +131,12 @@ export class SqliteOutbox implements OutboxRepository {
     return counts;
   }
 
+  waiting(alertId: string, channel: string): boolean {
+    // The partial index alert_outbox_order (alert_id, channel, id) WHERE status = 'pending' answers this.
+    const found = this.db.prepare(`SELECT EXISTS (SELECT 1 FROM alert_outbox WHERE alert_id = ? AND channel = ? AND status = 'pending' AND event != 'test') AS waiting`).get(alertId, channel);
+    return (found as { waiting: number }).waiting === 1;
+  }
+
   byChannel(): Array<{ channel: string; status: OutboxStatus; count: number; oldestCreatedAt: number }> {
     const rows = this.db.prepare('SELECT channel, status, count(*) AS count, min(created_at) AS oldestCreatedAt FROM alert_outbox GROUP BY channel, status ORDER BY channel, status').all();
     return rows as Array<{ channel: string; status: OutboxStatus; count: number; oldestCreatedAt: number }>;
