@@ -13,6 +13,7 @@ import { startDaemon } from './commands/daemon.ts';
 import { exportLabEnv, startLabFor } from './commands/lab.ts';
 import { runReportCommand } from './commands/report.ts';
 import { describeValidConfig } from './commands/validate.ts';
+import { runSchemaCommand } from './commands/schema.ts';
 import { guardProcess } from './process-guards.ts';
 
 const USAGE = `scaiprobe — synthetic monitoring and deliverability probes for ScaiSend and ScaiDNS
@@ -26,6 +27,7 @@ Usage:
                                                       a tenant's deliverability report from the database
   scaiprobe lab      [--dir DIR]                      start the local lab (ScaiSend/ScaiDNS stand-ins and real servers)
   scaiprobe alert test <channel> [--config FILE|DIR] [--lab]   send a test notification to one alert channel
+  scaiprobe schema                                    print the configuration's JSON Schema (for editors; scaiprobe.schema.json)
 
 Options:
   --config FILE|DIR  a YAML file, or a folder whose *.yaml files are loaded together (default: probes/)
@@ -86,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? EXIT_OK : EXIT_USAGE;
   }
   if (command === 'alert') return runAlertCommand(rest);
+  if (command === 'schema') return runSchemaCommand(rest);
   let parsed;
   try {
     parsed = parseArgs({

@@ -4,9 +4,15 @@ import { parseAssertion } from '../runner/assertions.ts';
 import { validate as validateCron } from 'node-cron';
 import { DEFAULT_RETENTION } from '../store/retention.ts';
 
+/** How a duration is written, for the JSON Schema (editors); `parseDuration` decides. */
+const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h|d|w))+\\s*$';
+
 /** A duration written as `500ms`, `30s`, `5m`; becomes milliseconds. */
 export const duration = () =>
-  z.string().transform((text, ctx) => {
+  z
+    .string()
+    .meta({ description: 'A duration: 500ms, 30s, 5m, 1h30m, 7d', pattern: DURATION_PATTERN })
+    .transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (write it like 500ms, 30s, 5m, 1h)` });
