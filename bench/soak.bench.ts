@@ -7,7 +7,7 @@
  * receiver answers 503 to every fifth request (so the outbox retries).
  *
  * Every `--sample` it reads the daemon's RSS from /proc and its event-loop
- * lag p99 from /metrics (`scaiprobe_process_nodejs_eventloop_lag_p99_seconds`,
+ * lag p99 from /metrics (`nodejs_eventloop_lag_p99_seconds`,
  * which covers the time since the previous scrape). It prints RSS growth
  * after the warm-up (target < 10 %) and the event-loop lag p99 (target < 50 ms),
  * beside the same figure of an idle Node process run alongside at the same
@@ -216,8 +216,8 @@ ${probeConfig(targetUrl, closedPort)}
     const rssMb = readRssMb(pid);
     const text = await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text(), () => '');
     if (text) lastMetrics = text;
-    const lag = metricSum(text, 'scaiprobe_process_nodejs_eventloop_lag_p99_seconds');
-    const heap = metricSum(text, 'scaiprobe_process_nodejs_heap_size_used_bytes');
+    const lag = metricSum(text, 'nodejs_eventloop_lag_p99_seconds');
+    const heap = metricSum(text, 'nodejs_heap_size_used_bytes');
     const sample: Sample = { at: Date.now() - start, rssMb, heapMb: heap === undefined ? undefined : heap / 1024 / 1024, lagP99Ms: lag === undefined ? undefined : lag * 1000, runs: metricSum(text, 'scaiprobe_probe_runs_total') };
     samples.push(sample);
     process.stderr.write(`${(sample.at / 1000).toFixed(0)}s rss ${rssMb.toFixed(1)} MB, heap ${sample.heapMb?.toFixed(1) ?? '?'} MB, lag p99 ${sample.lagP99Ms?.toFixed(1) ?? '?'} ms, runs ${sample.runs ?? '?'}\n`);
