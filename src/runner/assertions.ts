@@ -24,6 +24,7 @@ const SYMBOL_OPERATORS = ['==', '!=', '<=', '>=', '<', '>'] as const;
  * `rate5m(x{status!="200"})` keep their own comparison characters.
  */
 function splitAssertion(expr: string): [string, Operator, string] | undefined {
+  const word = /\s+(contains|matches)\s+/y;
   let depth = 0;
   let quote: string | undefined;
   for (let i = 0; i < expr.length; i++) {
@@ -37,8 +38,11 @@ function splitAssertion(expr: string): [string, Operator, string] | undefined {
     else if ('({['.includes(char)) depth++;
     else if (')}]'.includes(char)) depth--;
     else if (depth === 0 && i > 0) {
-      const word = /^\s+(contains|matches)\s+/.exec(expr.slice(i));
-      if (word) return [expr.slice(0, i), word[1] as Operator, expr.slice(i + word[0].length)];
+      // Tried where a run of spaces starts, in place: a match inside the run would be the same one, and a
+      // slice of the rest at every character made long expressions quadratic.
+      word.lastIndex = i;
+      const found = /\s/.test(char) && !/\s/.test(expr[i - 1] ?? '') ? word.exec(expr) : null;
+      if (found) return [expr.slice(0, i), found[1] as Operator, expr.slice(i + found[0].length)];
       const symbol = SYMBOL_OPERATORS.find((op) => expr.startsWith(op, i));
       if (symbol) return [expr.slice(0, i), symbol, expr.slice(i + symbol.length)];
     }
@@ -152,9 +156,25 @@ export function checkAssertion(parsed: ParsedAssertion, observations: Observatio
   return { ok: present && compare(parsed.operator, actual, parsed.expected), actual };
 }
 
+/**
+ * Each configured assertion parsed once: a probe's assertions live as long as
+ * its configuration, and parsing them again at every run cost more than
+ * checking them. Keyed weakly by the assertion object, so nothing outlives it.
+ */
+const parsedOnce = new WeakMap<Assertion, ParsedAssertion>();
+
+function parsedOf(assertion: Assertion): ParsedAssertion {
+  let parsed = parsedOnce.get(assertion);
+  if (!parsed) {
+    parsed = parseAssertion(assertion.expr);
+    parsedOnce.set(assertion, parsed);
+  }
+  return parsed;
+}
+
 /** Evaluates assertions; an observation the probe did not produce fails the assertion (actual null). */
 export function evaluateAssertions(assertions: Assertion[], observations: Observations): AssertionOutcome[] {
-  return assertions.map(({ expr, soft }) => ({ expr, soft, ...checkAssertion(parseAssertion(expr), observations) }));
+  return assertions.map((assertion) => ({ expr: assertion.expr, soft: assertion.soft, ...checkAssertion(parsedOf(assertion), observations) }));
 }
 
 /** "latency < 200ms (was 312)" — for run messages. */
