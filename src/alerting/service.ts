@@ -4,10 +4,10 @@ import type { Store } from '../store/repositories.ts';
 import type { NewOutboxRow, NewStateChange, StoredAlert } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Indicator } from '../indicators/compute.ts';
-import { defaultRules, type AlertsConfig, type RuleConfig } from './config.ts';
+import { defaultRules, type AlertsConfig, type RuleConfig, type WindowConfig } from './config.ts';
 import { Outbox, type OutboxRow, type OutboxStatus, type Transport } from './outbox.ts';
 import { advance, initialState, observe, withdraw, type AlertEvent, type AlertState } from './state.ts';
-import { globMatch, suppressedBy } from './windows.ts';
+import { asConfiguredWindows, globMatch, suppressedBy } from './windows.ts';
 import type { Notification } from './channels.ts';
 
 export const REMOVED_PROBE_REASON = 'probe removed from the configuration';
@@ -103,6 +103,12 @@ export class AlertService {
     };
   }
 
+  /** The configured silences and maintenance windows, and the maintenance windows started at run time (read from the store each time: another process may start one). */
+  private windows(now: number): WindowConfig[] {
+    const { silences, maintenance } = this.deps.config;
+    return [...silences, ...maintenance, ...this.deps.store.maintenanceWindows.active(now).flatMap(asConfiguredWindows)];
+  }
+
   private channelsOf(rule: RuleConfig): string[] {
     return rule.channels ?? this.deps.config.channels.map((c) => c.name);
   }
@@ -124,7 +130,7 @@ export class AlertService {
     // A firing held back by a silence is sent once the silence is over.
     if (!event && state.status === 'firing' && !state.notified) event = 'firing';
     let held = before.heldResolution;
-    const silenced = event || held ? suppressedBy([...this.deps.config.silences, ...this.deps.config.maintenance], rule.name, row.target, now) : undefined;
+    const silenced = event || held ? suppressedBy(this.windows(now), rule.name, row.target, now) : undefined;
     const notifications: NewOutboxRow[] = [];
     let queued = false;
     if (held && !silenced) {

@@ -1,3 +1,4 @@
+import type { MaintenanceWindow } from '../store/types.ts';
 import type { WindowConfig } from './config.ts';
 
 /** `*` matches any run of characters; everything else literally. */
@@ -47,4 +48,15 @@ export function windowActive(window: WindowConfig, now: number): boolean {
 /** The first silence or maintenance window that covers this rule and target now, if any. */
 export function suppressedBy(windows: WindowConfig[], rule: string, target: string, now: number): WindowConfig | undefined {
   return windows.find((w) => globMatch(w.rule, rule) && globMatch(w.target, target) && windowActive(w, now));
+}
+
+/**
+ * A maintenance window started at run time, as the configured ones are
+ * written: every rule, for alerts about its probes, that is alerts whose
+ * target is one of them and those of their per-probe indicators (`readiness:<probe>`).
+ */
+export function asConfiguredWindows(window: MaintenanceWindow): WindowConfig[] {
+  const until = new Date(Math.min(window.endsAt, window.endedAt ?? window.endsAt)).toISOString();
+  const base = { name: `maintenance ${window.id}`, rule: '*', from: new Date(window.startsAt).toISOString(), until, reason: window.reason };
+  return window.probes.flatMap((probe) => [{ ...base, target: probe }, { ...base, target: `*:${probe}` }]);
 }

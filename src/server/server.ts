@@ -30,7 +30,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxHeaderBytes: 16 * 1024,
 };
 
-/** No route reads a request body; one that announces more than this is refused outright. */
+/** Bodies are for the few routes that read one (and take less); one that announces more than this is refused outright. */
 const MAX_IGNORED_BODY_BYTES = 64 * 1024;
 
 export interface DaemonServerOptions {
@@ -103,7 +103,7 @@ function screen(req: IncomingMessage, res: ServerResponse, router: Router, polic
 
 async function handle(req: IncomingMessage, res: ServerResponse, router: Router, policy: AccessPolicy): Promise<void> {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-  // A body no route reads is not drained into the void: the connection ends with the answer.
+  // A body is not drained into the void (nor kept alive after a route that reads one): the connection ends with the answer.
   if (hasBody(req)) res.setHeader('connection', 'close');
   const screened = screen(req, res, router, policy);
   if (!screened) return;

@@ -16,6 +16,8 @@ import type {
   LeasedRow,
   LockHolder,
   MailMessageFields,
+  MaintenanceWindow,
+  NewMaintenanceWindow,
   NewOutboxRow,
   NewStateChange,
   OutboxRow,
@@ -146,6 +148,22 @@ export interface LockRepository {
   release(owner: string): void;
 }
 
+/** Maintenance windows started at run time (configured ones live in the configuration); kept after they end, as a record. */
+export interface MaintenanceWindowRepository {
+  /** Stores a window; returns it with its id (ids are never reused). */
+  add(window: NewMaintenanceWindow): MaintenanceWindow;
+  get(id: number): MaintenanceWindow | undefined;
+  /**
+   * Ends a window at `at` if it is in force then (one that has ended already is
+   * left as it is). Returns the window as it is now; undefined when there is none with this id.
+   */
+  end(id: number, at: number): MaintenanceWindow | undefined;
+  /** Windows in force at `at` (started, not over, not ended), the soonest over first. */
+  active(at: number): MaintenanceWindow[];
+  /** The newest windows first, at most `limit` (50 by default), in force or not. */
+  list(options?: { limit?: number }): MaintenanceWindow[];
+}
+
 export interface Maintenance {
   hoursRolledUp: number;
   runsPruned: number;
@@ -161,6 +179,7 @@ export interface Store {
   readonly outbox: OutboxRepository;
   readonly rollups: RollupRepository;
   readonly lock: LockRepository;
+  readonly maintenanceWindows: MaintenanceWindowRepository;
   /** Where the data is, for messages (the database file). */
   readonly location: string;
   /**

@@ -238,3 +238,20 @@ export interface LockHolder {
   startedAt: number;
   heartbeatAt: number;
 }
+
+/** A maintenance window started at run time (`scaiprobe maintenance start`, the API), before it is stored. */
+export interface NewMaintenanceWindow {
+  /** Probe-name globs (`*` any) whose alerts it holds. */
+  probes: string[];
+  reason: string;
+  startsAt: number;
+  /** When it ends unless it is ended before. */
+  endsAt: number;
+  createdAt: number;
+}
+
+export interface MaintenanceWindow extends NewMaintenanceWindow {
+  id: number;
+  /** When it was ended before its end (`maintenance end`); null while it runs, or when it ran its course. */
+  endedAt: number | null;
+}

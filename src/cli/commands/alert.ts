@@ -1,39 +1,20 @@
 // `scaiprobe alert test <channel>`: one test notification through the outbox, and what became of it.
-import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadConfig, ConfigError } from '../../config/load.ts';
 import { SqliteStore } from '../../store/sqlite/store.ts';
 import { systemClock } from '../../util/clock.ts';
 import { readAlertingSections } from '../../alerting/wire.ts';
 import { AlertService } from '../../alerting/service.ts';
-import { exportLabEnv } from './lab.ts';
+import { defineCommand, type CommandGroup } from '../command.ts';
+import { CONFIG_OPTION, loadForCommand } from '../config.ts';
+import { UsageError } from '../usage-error.ts';
+import { exportLabEnv, LAB_CREDENTIALS_OPTION } from './lab.ts';
 
-export const ALERT_USAGE = 'scaiprobe alert test <channel> [--config FILE|DIR] [--lab]   send a test notification through the outbox\n';
-
-/** `scaiprobe alert test <channel>`: queues a test notification in the store's outbox and waits for its fate. */
-export async function runAlertCommand(args: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { config: { type: 'string', default: 'probes' }, lab: { type: 'boolean', default: false }, timeout: { type: 'string', default: '20' } }, allowPositionals: true, strict: true });
-  const [sub, channelName] = positionals;
-  if (sub !== 'test' || !channelName) {
-    out.write(ALERT_USAGE);
-    return 2;
-  }
-  if (values.lab) await exportLabEnv();
-  let sections;
-  let config;
-  try {
-    config = loadConfig(values.config ?? 'probes');
-    sections = readAlertingSections(config);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      out.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+/** Queues a test notification in the store's outbox for one channel and waits (up to `timeoutMs`) for its fate; returns the exit code. */
+export async function sendTestNotification(configPath: string, channelName: string, timeoutMs: number, out: NodeJS.WritableStream): Promise<number> {
+  const config = loadForCommand(configPath);
+  const sections = readAlertingSections(config);
   if (!sections.alerts.channels.some((c) => c.name === channelName)) {
-    out.write(`no channel named "${channelName}" (configured: ${sections.alerts.channels.map((c) => c.name).join(', ') || 'none'})\n`);
-    return 2;
+    throw new UsageError(`no channel named "${channelName}" (configured: ${sections.alerts.channels.map((c) => c.name).join(', ') || 'none'})`);
   }
   const store = new SqliteStore(config.store.path, systemClock);
   try {
@@ -41,7 +22,7 @@ export async function runAlertCommand(args: string[], out: NodeJS.WritableStream
     const key = alerts.sendTest(channelName);
     const queued = alerts.outbox.find(key, channelName);
     // Only this notification: the daemon's rows are the daemon's to send.
-    const row = queued ? await alerts.outbox.deliverOwn(queued.id, Number(values.timeout) * 1000) : undefined;
+    const row = queued ? await alerts.outbox.deliverOwn(queued.id, timeoutMs) : undefined;
     const attempts = `${row?.attempts ?? 0} attempt${row?.attempts === 1 ? '' : 's'}`;
     if (row?.status === 'delivered') {
       out.write(`delivered to ${channelName} (HTTP ${row.lastStatus}, ${attempts}); idempotency key ${key}\n`);
@@ -57,3 +38,32 @@ export async function runAlertCommand(args: string[], out: NodeJS.WritableStream
     store.close();
   }
 }
+
+const alertTestCommand = defineCommand({
+  name: 'alert test',
+  summary: 'send a test notification to one alert channel, through the outbox',
+  synopsis: '<channel> [--config FILE|DIR] [--lab] [--timeout SECONDS]',
+  description: [
+    "Queues a test notification for one of the configuration's alert channels in the database's outbox, sends it",
+    'and says what became of it: exit 0 delivered, 1 refused or not delivered yet (the daemon keeps retrying).',
+  ].join('\n'),
+  options: {
+    config: CONFIG_OPTION,
+    lab: LAB_CREDENTIALS_OPTION,
+    timeout: { type: 'string', value: 'SECONDS', default: '20', description: 'how long to wait for the delivery' },
+  },
+  positionals: { min: 1, max: 1, name: '<channel>' },
+  examples: ['scaiprobe alert test oncall-webhook'],
+  async run({ values, positionals }) {
+    const seconds = Number(values.timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout must be a number of seconds (got ${values.timeout})`);
+    if (values.lab) await exportLabEnv();
+    return sendTestNotification(values.config, positionals[0] ?? '', seconds * 1000, process.stdout);
+  },
+});
+
+export const alertCommands: CommandGroup = {
+  name: 'alert',
+  summary: 'alert channels: send a test notification',
+  subcommands: [alertTestCommand],
+};

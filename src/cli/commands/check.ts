@@ -1,14 +1,20 @@
-// `scaiprobe check`: the selected probes run once, reported as lines, JSON or JUnit.
-import { writeFileSync } from 'node:fs';
+// `scaiprobe check`: the selected probes run once, reported as lines, JSON, TAP or JUnit, and to GitHub Actions.
+import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { LoadedConfig, ProbeSpec } from '../../config/load.ts';
 import { Engine, type FinishedRun } from '../../runner/engine.ts';
 import { createHttpClient } from '../../net/http-client.ts';
 import { Redactor } from '../../util/redact.ts';
-import type { Clock } from '../../util/clock.ts';
+import { systemClock, type Clock } from '../../util/clock.ts';
 import { formatDuration } from '../../util/duration.ts';
+import { createLogger } from '../../util/logger.ts';
+import { defineCommand, type OptionSpecs } from '../command.ts';
+import { CONFIG_OPTION, loadForCommand } from '../config.ts';
+import { annotations, jobSummary } from '../github.ts';
 import { checkJson, checkJunit, humanLine } from '../output.ts';
+import { checkTap } from '../tap.ts';
 import { UsageError } from '../usage-error.ts';
+import { exportLabEnv, LAB_CREDENTIALS_OPTION } from './lab.ts';
 
 /** Chooses probes by --only names and --tag; an unknown name is a usage error (a typo must not pass a deploy). */
 export function selectProbes(probes: ProbeSpec[], only: string[] | undefined, tags: string[] | undefined): ProbeSpec[] {
@@ -37,20 +43,30 @@ class LiveBlock {
   }
 }
 
+export const CHECK_FORMATS = ['human', 'json', 'tap'] as const;
+export type CheckFormat = (typeof CHECK_FORMATS)[number];
+
 export interface CheckOptions {
-  json: boolean;
+  format: CheckFormat;
   junit?: string;
   concurrency: number;
+  /** In GitHub Actions: annotations for failed probes, and the job summary appended to this file (`$GITHUB_STEP_SUMMARY`) when set. */
+  github?: { summaryPath?: string };
 }
 
-/** Runs each selected probe once; returns the exit code (0 all pass or warn, 1 a probe failed). */
-export async function runCheck(config: LoadedConfig, probes: ProbeSpec[], options: CheckOptions, deps: { clock: Clock; logger: Logger; stdout: NodeJS.WriteStream }): Promise<number> {
+export interface CheckDeps {
+  clock: Clock;
+  logger: Logger;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** Runs each selected probe once, `concurrency` at a time; in a terminal, as a live block. */
+async function runAll(config: LoadedConfig, probes: ProbeSpec[], options: CheckOptions, deps: CheckDeps): Promise<FinishedRun[]> {
   const http = createHttpClient();
   await http.warmUp?.();
   const engine = new Engine(probes, { clock: deps.clock, logger: deps.logger, http, redactor: new Redactor(config.secrets) });
-  const tty = !options.json && Boolean(deps.stdout.isTTY);
-  const live = tty ? new LiveBlock(deps.stdout) : undefined;
-  const started = deps.clock.monotonic();
+  const live = options.format === 'human' && deps.stdout.isTTY ? new LiveBlock(deps.stdout) : undefined;
   const results: FinishedRun[] = new Array(probes.length);
   let next = 0;
   const worker = async () => {
@@ -62,7 +78,7 @@ export async function runCheck(config: LoadedConfig, probes: ProbeSpec[], option
       const run = await engine.run(spec.name);
       results[index] = run;
       if (live) live.set(index, humanLine(run, true));
-      else if (!options.json) deps.stdout.write(`${humanLine(run, false)}\n`);
+      else if (options.format === 'human') deps.stdout.write(`${humanLine(run, false)}\n`);
     }
   };
   try {
@@ -70,13 +86,80 @@ export async function runCheck(config: LoadedConfig, probes: ProbeSpec[], option
   } finally {
     await engine.close();
   }
+  return results;
+}
+
+/** What GitHub Actions reads: annotations in the log (on stderr when stdout carries JSON or TAP), the summary in its file. */
+function reportToGitHub(results: FinishedRun[], elapsed: number, options: CheckOptions, deps: CheckDeps): void {
+  const lines = annotations(results);
+  if (lines.length > 0) (options.format === 'human' ? deps.stdout : deps.stderr).write(`${lines.join('\n')}\n`);
+  const path = options.github?.summaryPath;
+  if (!path) return;
+  try {
+    appendFileSync(path, jobSummary(results, elapsed));
+  } catch (error) {
+    // The check's outcome is the probes', not the summary's.
+    deps.stderr.write(`scaiprobe: could not write the job summary to ${path}: ${(error as Error).message}\n`);
+  }
+}
+
+/** Runs each selected probe once; returns the exit code (0 all pass or warn, 1 a probe failed). */
+export async function runCheck(config: LoadedConfig, probes: ProbeSpec[], options: CheckOptions, deps: CheckDeps): Promise<number> {
+  const started = deps.clock.monotonic();
+  const results = await runAll(config, probes, options, deps);
   const elapsed = deps.clock.monotonic() - started;
   const report = checkJson(results);
   if (options.junit) writeFileSync(options.junit, checkJunit(results, elapsed));
-  if (options.json) deps.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (options.format === 'json') deps.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else if (options.format === 'tap') deps.stdout.write(checkTap(results));
   else {
     const { pass, warn, fail } = report.summary;
     deps.stdout.write(`\n${pass} passed, ${warn} warned, ${fail} failed in ${formatDuration(elapsed)}\n`);
   }
+  if (options.github) reportToGitHub(results, elapsed, options, deps);
   return report.summary.fail > 0 ? 1 : 0;
 }
+
+const CHECK_OPTIONS = {
+  config: CONFIG_OPTION,
+  only: { type: 'string', multiple: true, value: 'NAME,...', description: 'run only the probes named (an unknown name is an error)' },
+  tag: { type: 'string', multiple: true, value: 'TAG', description: 'run only probes with this tag (repeat it or list them with commas: any of them)' },
+  format: { type: 'string', value: 'human|json|tap', default: 'human', description: 'print a line per probe, the documented JSON, or TAP' },
+  json: { type: 'boolean', description: 'the same as --format json' },
+  junit: { type: 'string', value: 'FILE', description: 'also write JUnit XML to FILE' },
+  lab: LAB_CREDENTIALS_OPTION,
+} as const satisfies OptionSpecs;
+
+const list = (values: string[]) => values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+
+export const checkCommand = defineCommand({
+  name: 'check',
+  summary: 'run the selected probes once and report (exit 1 when one fails)',
+  synopsis: '[--config FILE|DIR] [--only NAME,...] [--tag TAG] [--format human|json|tap] [--junit FILE] [--lab]',
+  description: [
+    'Runs the selected probes once, a few at a time, and prints each result. Exit 0 when every probe passes',
+    'or warns, 1 when one fails, 2 for bad usage or an invalid configuration.',
+    'In GitHub Actions (GITHUB_ACTIONS=true) it also appends a Markdown table of the results to the job summary',
+    '($GITHUB_STEP_SUMMARY) and prints an ::error annotation for each failed probe (::warning for each warning).',
+  ].join('\n'),
+  options: CHECK_OPTIONS,
+  examples: ['scaiprobe check --tag smoke', 'scaiprobe check --only ready,live --json', 'scaiprobe check --format tap > probes.tap', 'scaiprobe check --junit report.xml'],
+  async run({ values }) {
+    if (values.json && values.format !== 'human' && values.format !== 'json') throw new UsageError(`--json and --format ${values.format} ask for two formats; give one`);
+    const format = values.json ? 'json' : values.format;
+    if (!CHECK_FORMATS.includes(format as CheckFormat)) throw new UsageError(`--format must be ${CHECK_FORMATS.join(', ')} (got ${format})`);
+    if (values.lab) await exportLabEnv();
+    const config = loadForCommand(values.config);
+    const only = list(values.only);
+    const tags = list(values.tag);
+    const probes = selectProbes(config.probes, only.length ? only : undefined, tags.length ? tags : undefined);
+    const logger = createLogger({ level: process.env.SCAIPROBE_LOG_LEVEL ?? 'error', secrets: config.secrets, destination: process.stderr });
+    const github = process.env.GITHUB_ACTIONS === 'true' ? { ...(process.env.GITHUB_STEP_SUMMARY ? { summaryPath: process.env.GITHUB_STEP_SUMMARY } : {}) } : undefined;
+    return runCheck(
+      config,
+      probes,
+      { format: format as CheckFormat, ...(values.junit ? { junit: values.junit } : {}), concurrency: config.scheduler.concurrency, ...(github ? { github } : {}) },
+      { clock: systemClock, logger, stdout: process.stdout, stderr: process.stderr },
+    );
+  },
+});

@@ -19,6 +19,7 @@ import { registerIndicatorMetrics } from '../../server/indicator-metrics.ts';
 import { registerOutboxMetrics } from '../../alerting/metrics.ts';
 import { registerAlertRoutes } from '../../server/routes/alerts.ts';
 import { registerIndicatorRoutes } from '../../server/routes/indicators.ts';
+import { registerMaintenanceRoutes } from '../../server/routes/maintenance.ts';
 import { registerReportRoutes } from '../../server/routes/reports.ts';
 import { registerStatusPage, toRunEvent } from '../../server/routes/status-page.ts';
 import { parseReportsConfig, type ReportsConfig } from '../../reports/config.ts';
@@ -135,6 +136,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const alerting = startAlerting(alertingSections.alerts, { store, clock, logger, engine, indicators: currentIndicators });
   registerAlertRoutes(server.router, alerting.alerts);
   registerOutboxMetrics(metrics.registry, { outbox: store.outbox, clock, channels: alertingSections.alerts.channels.map((c) => c.name) });
+  registerMaintenanceRoutes(server.router, { windows: store.maintenanceWindows, clock, logger: logger.child({ part: 'maintenance' }), probes: () => engine.specs().map((spec) => spec.name) });
   const reportBrowser = new SharedBrowser({ idleMs: 5 * 60_000, logger });
   let chartJs: string | undefined;
   registerReportRoutes(server.router, {

@@ -2,6 +2,13 @@
 import { join } from 'node:path';
 import type { RunningLab } from '../../lab/lab.ts';
 import { createLogger } from '../../util/logger.ts';
+import { defineCommand, type OptionSpec } from '../command.ts';
+import { stopOnSignals, untilSignalled } from '../signals.ts';
+
+/** `--lab` of the commands that only read a configuration: its ${...} references resolve to the lab's credentials. */
+export const LAB_CREDENTIALS_OPTION = { type: 'boolean', description: "use the lab's credentials for the configuration's ${...} references" } as const satisfies OptionSpec;
+
+export const LAB_DIR_OPTION = { type: 'string', value: 'DIR', description: "where the lab keeps its servers' files (default: data/lab in the current folder)" } as const satisfies OptionSpec;
 
 /** Exports the lab's own credentials (where unset) so the shipped configuration resolves. */
 export async function exportLabEnv(): Promise<void> {
@@ -18,3 +25,20 @@ export async function startLabFor(dir: string | undefined, level: string): Promi
   await exportLabEnv();
   return lab;
 }
+
+export const labCommand = defineCommand({
+  name: 'lab',
+  summary: 'start the local lab (ScaiSend/ScaiDNS stand-ins and real servers) until Ctrl-C',
+  synopsis: '[--dir DIR]',
+  description: [
+    'Starts the local lab: stand-ins for ScaiSend and ScaiDNS, and real Dovecot, PowerDNS, rbldnsd and Redis',
+    'on loopback, with the credentials the shipped configuration uses. It runs until Ctrl-C (or SIGTERM).',
+  ].join('\n'),
+  options: { dir: LAB_DIR_OPTION },
+  async run({ values }) {
+    const lab = await startLabFor(values.dir, 'info');
+    process.stdout.write(`scaiprobe lab is running (Ctrl-C stops it):\n${lab.describe().map((line) => `  ${line}\n`).join('')}`);
+    stopOnSignals(() => lab.stop());
+    return untilSignalled();
+  },
+});

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { LoadedConfig } from '../../config/load.ts';
 import { SqliteStore } from '../../store/sqlite/store.ts';
-import type { Clock } from '../../util/clock.ts';
+import { systemClock, type Clock } from '../../util/clock.ts';
 import { SharedBrowser } from '../../util/chromium.ts';
 import { parseSince } from '../../util/since.ts';
 import { parseReportsConfig } from '../../reports/config.ts';
@@ -14,6 +14,9 @@ import { readAlertingSections } from '../../alerting/wire.ts';
 import { IndicatorService } from '../../indicators/service.ts';
 import { liveReportSources } from '../../reports/live-sources.ts';
 import { UsageError } from '../usage-error.ts';
+import { defineCommand } from '../command.ts';
+import { CONFIG_OPTION, loadForCommand } from '../config.ts';
+import { exportLabEnv, LAB_CREDENTIALS_OPTION } from './lab.ts';
 
 /** `scaiprobe report`: writes one tenant's report; returns a line for the user. */
 export async function runReportCommand(config: LoadedConfig, options: { tenant: string; since: string; out: string }, clock: Clock): Promise<string> {
@@ -46,3 +49,26 @@ export async function runReportCommand(config: LoadedConfig, options: { tenant: 
     await browser?.close();
   }
 }
+
+export const reportCommand = defineCommand({
+  name: 'report',
+  summary: "write a tenant's deliverability report from the database",
+  synopsis: '--tenant ID --out FILE.html|FILE.pdf|FILE.json [--since 30d] [--config FILE|DIR] [--lab]',
+  description: "Writes one tenant's deliverability report (HTML, PDF or JSON, by the file's extension) from the daemon's database.",
+  options: {
+    tenant: { type: 'string', value: 'ID', description: 'the tenant the report is for (required)' },
+    out: { type: 'string', value: 'FILE', description: 'where to write it; .html, .pdf or .json chooses the format (required)' },
+    since: { type: 'string', value: 'DURATION|TIME', default: '30d', description: 'the period: a duration back from now, or an ISO time' },
+    config: CONFIG_OPTION,
+    lab: LAB_CREDENTIALS_OPTION,
+  },
+  examples: ['scaiprobe report --tenant acme --since 7d --out acme.pdf'],
+  async run({ values }) {
+    if (!values.tenant) throw new UsageError('--tenant ID is required');
+    if (!values.out) throw new UsageError('--out FILE.html, FILE.pdf or FILE.json is required');
+    if (values.lab) await exportLabEnv();
+    const config = loadForCommand(values.config);
+    process.stdout.write(`${await runReportCommand(config, { tenant: values.tenant, since: values.since, out: values.out }, systemClock)}\n`);
+    return 0;
+  },
+});

@@ -276,6 +276,23 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       DROP INDEX IF EXISTS run_log_time;
     `,
   },
+  {
+    version: 9,
+    name: 'maintenance windows started at run time',
+    // AUTOINCREMENT: a pipeline ends the window by the id it was given; an id must never name a later window.
+    sql: `
+      CREATE TABLE maintenance_windows (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        probes TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        starts_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX maintenance_windows_end ON maintenance_windows (ends_at);
+    `,
+  },
 ];
 
 /** A database written by a newer scaiprobe: this one does not know its schema and must not touch it. */

@@ -7,6 +7,7 @@ import { SqliteAlerts } from './alerts.ts';
 import { describeStorageError, isStorageCondition } from './conditions.ts';
 import { SqliteItems } from './items.ts';
 import { SqliteLock } from './lock.ts';
+import { SqliteMaintenanceWindows } from './maintenance-windows.ts';
 import { openDatabase } from './open.ts';
 import { SqliteOutbox } from './outbox.ts';
 import { SqliteProbes } from './probes.ts';
@@ -35,6 +36,7 @@ export class SqliteStore implements Store {
   readonly outbox: SqliteOutbox;
   readonly rollups: SqliteRollups;
   readonly lock: SqliteLock;
+  readonly maintenanceWindows: SqliteMaintenanceWindows;
   private readonly log: RunLog;
   private prunedHour: number | undefined;
 
@@ -52,6 +54,7 @@ export class SqliteStore implements Store {
     this.alerts = new SqliteAlerts(this.db, clock, this.outbox, this.stateChanges);
     this.rollups = new SqliteRollups(this.db);
     this.lock = new SqliteLock(this.db);
+    this.maintenanceWindows = new SqliteMaintenanceWindows(this.db);
   }
 
   storageCondition(error: unknown): string | undefined {

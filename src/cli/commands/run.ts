@@ -1,0 +1,48 @@
+// `scaiprobe run`: the daemon in the foreground (with the lab in the same process when asked), until a signal.
+import { existsSync } from 'node:fs';
+import { systemClock } from '../../util/clock.ts';
+import { createLogger } from '../../util/logger.ts';
+import { defineCommand } from '../command.ts';
+import { CONFIG_OPTION, loadForCommand } from '../config.ts';
+import { guardProcess } from '../process-guards.ts';
+import { stopOnSignals, untilSignalled } from '../signals.ts';
+import { UsageError } from '../usage-error.ts';
+import { startDaemon } from './daemon.ts';
+import { LAB_DIR_OPTION, startLabFor } from './lab.ts';
+
+export const runCommand = defineCommand({
+  name: 'run',
+  summary: 'run every probe on its schedule: the daemon, with its API, status page and /metrics',
+  synopsis: '[--config FILE|DIR] [--lab [--dir DIR]]',
+  description: [
+    'Runs every probe on its schedule, stores the runs, evaluates alerts and serves the status page, the API',
+    'and /metrics on server.listen, until SIGTERM or Ctrl-C (runs in flight finish and are stored first).',
+  ].join('\n'),
+  options: {
+    config: CONFIG_OPTION,
+    lab: { type: 'boolean', description: 'also start the local lab in this process, and use its credentials' },
+    dir: LAB_DIR_OPTION,
+  },
+  examples: ['scaiprobe run --lab', 'scaiprobe run --config /etc/scaiprobe'],
+  async run({ values }) {
+    const lab = values.lab ? await startLabFor(values.dir, 'info') : undefined;
+    if (lab) for (const line of lab.describe()) process.stderr.write(`lab: ${line}\n`);
+    try {
+      if (!existsSync(values.config)) throw new UsageError(`${values.config}: no such file or directory`);
+      const config = loadForCommand(values.config);
+      const logger = createLogger({ level: config.log.level, secrets: config.secrets, destination: process.stdout });
+      guardProcess(logger);
+      const daemon = await startDaemon(config, { clock: systemClock, logger });
+      process.stderr.write(`scaiprobe: ${config.probes.length} probes running; API and /metrics on ${daemon.url} (database ${config.store.path})\n`);
+      stopOnSignals(async () => {
+        await daemon.stop();
+        await lab?.stop();
+      });
+    } catch (error) {
+      // The lab's servers are child processes: they must not outlive a daemon that did not start.
+      await lab?.stop();
+      throw error;
+    }
+    return untilSignalled();
+  },
+});
