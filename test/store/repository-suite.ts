@@ -397,5 +397,52 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         assert.equal(store.lock.beat('first', T0 + 2), false);
       });
     });
+
+    describe('maintenance windows', () => {
+      const MIN = 60_000;
+      const window = (startsAt: number, minutes: number, probes = ['web-*'], reason = 'deploy') => ({ probes, reason, startsAt, endsAt: startsAt + minutes * MIN, createdAt: startsAt });
+
+      test('a window is stored with an id, read back as it was, and in force from its start until its end', () => {
+        const { store } = fresh();
+        const added = store.maintenanceWindows.add(window(T0, 30, ['web-*', 'api-ready'], 'deploy 42'));
+        assert.ok(Number.isInteger(added.id) && added.id > 0);
+        assert.deepEqual(added, { id: added.id, probes: ['web-*', 'api-ready'], reason: 'deploy 42', startsAt: T0, endsAt: T0 + 30 * MIN, createdAt: T0, endedAt: null });
+        assert.deepEqual(store.maintenanceWindows.get(added.id), added);
+        assert.equal(store.maintenanceWindows.get(added.id + 1000), undefined);
+        assert.deepEqual(store.maintenanceWindows.active(T0 - 1), [], 'not before its start');
+        assert.deepEqual(store.maintenanceWindows.active(T0).map((w) => w.id), [added.id]);
+        assert.deepEqual(store.maintenanceWindows.active(T0 + 30 * MIN - 1).map((w) => w.id), [added.id]);
+        assert.deepEqual(store.maintenanceWindows.active(T0 + 30 * MIN), [], 'over at its end');
+      });
+
+      test('ending a window: over from then on, its planned end kept; ending it again, or after its end, changes nothing', () => {
+        const { store } = fresh();
+        const { id } = store.maintenanceWindows.add(window(T0, 30));
+        const ended = store.maintenanceWindows.end(id, T0 + 10 * MIN);
+        assert.equal(ended?.endedAt, T0 + 10 * MIN);
+        assert.equal(ended?.endsAt, T0 + 30 * MIN);
+        assert.deepEqual(store.maintenanceWindows.active(T0 + 10 * MIN), []);
+        assert.deepEqual(store.maintenanceWindows.active(T0 + 5 * MIN).map((w) => w.id), [id], 'it was in force before it was ended');
+        assert.equal(store.maintenanceWindows.end(id, T0 + 20 * MIN)?.endedAt, T0 + 10 * MIN, 'the first end stands');
+        const ranOut = store.maintenanceWindows.add(window(T0, 5));
+        assert.equal(store.maintenanceWindows.end(ranOut.id, T0 + 6 * MIN)?.endedAt, null, 'a window that ran its course was not ended');
+        assert.equal(store.maintenanceWindows.end(ranOut.id + 1000, T0), undefined);
+      });
+
+      test('windows in force, the soonest over first; the list is newest first and limited; ids grow', () => {
+        const { store } = fresh();
+        const long = store.maintenanceWindows.add(window(T0, 60, ['a']));
+        const short = store.maintenanceWindows.add(window(T0, 10, ['b']));
+        const later = store.maintenanceWindows.add(window(T0 + 20 * MIN, 10, ['c']));
+        store.maintenanceWindows.end(long.id, T0 + 5 * MIN);
+        const again = store.maintenanceWindows.add(window(T0, 30, ['d']));
+        assert.deepEqual(store.maintenanceWindows.active(T0 + MIN).map((w) => w.probes[0]), ['a', 'b', 'd']);
+        assert.deepEqual(store.maintenanceWindows.active(T0 + 6 * MIN).map((w) => w.probes[0]), ['b', 'd']);
+        assert.deepEqual(store.maintenanceWindows.active(T0 + 25 * MIN).map((w) => w.probes[0]), ['c', 'd']);
+        assert.deepEqual(store.maintenanceWindows.list().map((w) => w.id), [again.id, later.id, short.id, long.id]);
+        assert.deepEqual(store.maintenanceWindows.list({ limit: 2 }).map((w) => w.id), [again.id, later.id]);
+        assert.ok(new Set([long.id, short.id, later.id, again.id]).size === 4 && again.id > later.id);
+      });
+    });
   });
 }

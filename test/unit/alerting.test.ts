@@ -7,7 +7,7 @@ import { ManualClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { AlertService } from '../../src/alerting/service.ts';
 import { initialState, observe, advance, type AlertState } from '../../src/alerting/state.ts';
-import { cronMatches, windowActive } from '../../src/alerting/windows.ts';
+import { asConfiguredWindows, cronMatches, suppressedBy, windowActive } from '../../src/alerting/windows.ts';
 import { outgoingBody, pagerDutyBody, serialize, signature, slackBody, webhookBody, type Notification } from '../../src/alerting/channels.ts';
 import { retryAfterMs, type Transport } from '../../src/alerting/outbox.ts';
 
@@ -297,6 +297,73 @@ describe('a resolution inside a silence or maintenance window', () => {
   test('resolved, fired and resolved again inside the window: only the held resolution is sent', async () => {
     const { sent } = await scenario('silences', [[0, 'fail'], [7, 'pass'], [9, 'fail'], [11, 'pass'], [15, 'tick'], [30, 'tick']]);
     assert.deepEqual(sent.map((s) => [s.type, s.at, s.resolvedAt]), [['alert.firing', 0, null], ['alert.resolved', 15, iso(7)]]);
+  });
+});
+
+describe('maintenance windows started at run time hold alerts as configured ones do', () => {
+  const MIN = 60_000;
+  const run = (status: 'pass' | 'fail') => ({ probe: 'api-ready', status, message: status === 'fail' ? 'HTTP 503' : 'ok', kind: 'http' });
+  /** The cases of the configured windows above: the window covers minutes 5 to 15. */
+  const cases: Array<Array<[number, 'fail' | 'pass' | 'tick']>> = [
+    [[0, 'fail'], [7, 'pass'], [10, 'tick'], [14, 'tick'], [15, 'tick'], [16, 'tick']],
+    [[6, 'fail'], [8, 'pass'], [15, 'tick'], [20, 'tick']],
+    [[6, 'fail'], [10, 'tick'], [15, 'tick'], [18, 'pass']],
+    [[0, 'fail'], [10, 'fail'], [15, 'tick'], [17, 'pass']],
+    [[0, 'fail'], [7, 'pass'], [9, 'fail'], [15, 'tick'], [20, 'pass']],
+    [[0, 'fail'], [7, 'pass'], [9, 'fail'], [11, 'pass'], [15, 'tick'], [30, 'tick']],
+  ];
+
+  async function sentWith(window: 'configured' | 'stored', steps: Array<[number, 'fail' | 'pass' | 'tick' | 'end']>) {
+    const clock = new ManualClock(T0);
+    const store = new SqliteStore(':memory:', clock);
+    stores.push(store);
+    const range = { from: new Date(T0 + 5 * MIN).toISOString(), until: new Date(T0 + 15 * MIN).toISOString(), reason: 'deploy' };
+    const { config } = parseAlertsSection({
+      channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }],
+      rules: [{ name: 'down', probes: ['api-*'], failures: 1, successes: 1 }],
+      maintenance: window === 'configured' ? [range] : [],
+    });
+    const added = window === 'stored' ? store.maintenanceWindows.add({ probes: ['api-*'], reason: 'deploy', startsAt: T0 + 5 * MIN, endsAt: T0 + 15 * MIN, createdAt: T0 }) : undefined;
+    const sent: string[] = [];
+    const transport: Transport = async (_url, init) => {
+      const body = JSON.parse(init.body);
+      sent.push(`${body.type} at ${(clock.now() - T0) / MIN} (started ${(Date.parse(body.alert.startedAt) - T0) / MIN}${body.alert.resolvedAt ? `, resolved ${(Date.parse(body.alert.resolvedAt) - T0) / MIN}` : ''})`);
+      return { status: 204 };
+    };
+    const alerts = new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1 });
+    for (const [minute, what] of steps) {
+      clock.set(T0 + minute * MIN);
+      if (what === 'end' && added) store.maintenanceWindows.end(added.id, clock.now());
+      if (what === 'fail' || what === 'pass') alerts.onRun(run(what));
+      await alerts.tick();
+    }
+    return sent;
+  }
+
+  test('every case of the configured windows: the same notifications at the same times', async () => {
+    for (const steps of cases) {
+      const configured = await sentWith('configured', steps);
+      assert.deepEqual(await sentWith('stored', steps), configured, JSON.stringify(steps));
+    }
+    // The comparison is not between two silences: the configured window does hold.
+    assert.deepEqual(await sentWith('configured', cases[2] ?? []), ['alert.firing at 15 (started 6)', 'alert.resolved at 18 (started 6, resolved 18)']);
+  });
+
+  test('ended early: the held firing, and the held resolution, go out at the next tick', async () => {
+    assert.deepEqual(await sentWith('stored', [[6, 'fail'], [8, 'tick'], [9, 'end'], [10, 'tick']]), ['alert.firing at 9 (started 6)']);
+    assert.deepEqual(await sentWith('stored', [[0, 'fail'], [7, 'pass'], [8, 'tick'], [12, 'end'], [13, 'tick']]), ['alert.firing at 0 (started 0)', 'alert.resolved at 12 (started 0, resolved 7)']);
+  });
+
+  test("a window on probes covers their alerts and their per-probe indicators', nothing else", () => {
+    const window = { id: 7, probes: ['api-*'], reason: 'deploy', startsAt: T0, endsAt: T0 + 10 * MIN, endedAt: null, createdAt: T0 };
+    const windows = asConfiguredWindows(window);
+    const covered = (rule: string, target: string, at = T0 + MIN) => suppressedBy(windows, rule, target, at)?.name;
+    assert.equal(covered('down', 'api-ready'), 'maintenance 7');
+    assert.equal(covered('indicator-critical', 'readiness:api-ready'), 'maintenance 7');
+    assert.equal(covered('down', 'web-ready'), undefined);
+    assert.equal(covered('indicator-critical', 'blocklist:acme'), undefined);
+    assert.equal(covered('down', 'api-ready', T0 + 10 * MIN), undefined, 'over at its end');
+    assert.equal(suppressedBy(asConfiguredWindows({ ...window, endedAt: T0 + 2 * MIN }), 'down', 'api-ready', T0 + 3 * MIN), undefined, 'over once ended');
   });
 });
 
