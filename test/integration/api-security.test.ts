@@ -163,6 +163,7 @@ probes:
       '/metrics',
       '/api/v1/alerts',
       '/api/v1/alerts/outbox',
+      '/api/v1/maintenance',
     ]) {
       assert.equal((await get(path, tokens.SEC_ACME)).status, 403, path);
     }
