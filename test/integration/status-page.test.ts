@@ -92,6 +92,22 @@ probes:
     assert.deepEqual(foreignRequests, [], 'the page fetched nothing but the daemon');
   });
 
+  test('a maintenance window started over the API shows in its card and on its probes, and leaves when it ends', async () => {
+    const auth = { authorization: 'Bearer status-page-token-1', 'content-type': 'application/json' };
+    const started = await fetch(`${daemon.url}/api/v1/maintenance`, { method: 'POST', headers: auth, body: JSON.stringify({ probes: ['site-b*'], for: '20m', reason: 'deploy 7' }) });
+    const { id } = (await started.json()) as { id: number };
+    await page.goto(`${daemon.url}/`);
+    await page.waitForSelector(`#maintenance li[data-window="${id}"]`, { timeout: 15_000 });
+    assert.match((await page.textContent('#maintenance')) ?? '', /site-b\* · deploy 7.*alerts held until .*\((19|20)m left\)/s);
+    await page.waitForSelector('tr[data-probe="site-broken"] .maint', { timeout: 15_000 });
+    assert.equal(await page.$('tr[data-probe="site-ok"] .maint'), null, 'only the probes it covers');
+    await fetch(`${daemon.url}/api/v1/maintenance/${id}`, { method: 'DELETE', headers: auth });
+    await page.reload();
+    await page.waitForFunction(() => /None in force/.test(document.querySelector('#maintenance')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    assert.equal(await page.$('tr[data-probe="site-broken"] .maint'), null);
+    assert.deepEqual(foreignRequests, [], 'the page fetched nothing but the daemon');
+  });
+
   test('the history API pages and returns last-N strips in one response', async () => {
     const response = await fetch(`${daemon.url}/api/v1/status?limit=2&n=5&status=fail`, { headers: { authorization: 'Bearer status-page-token-1' } });
     const body = (await response.json()) as { total: number; counts: { all: number }; probes: Array<{ probe: string; history: string }> };

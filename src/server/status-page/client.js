@@ -7,6 +7,8 @@
   var TOKEN_KEY = 'scaiprobe.token';
   var view = { status: '', q: '', offset: 0 };
   var rows = new Map();
+  // Maintenance windows in force (readable with the admin token only): their probes' rows say so.
+  var windows = [];
   var refreshTimer = null;
   var $ = function (id) { return document.getElementById(id); };
 
@@ -51,13 +53,26 @@
     return p.errorCode && text.indexOf(p.errorCode) !== 0 ? p.errorCode + ': ' + text : text;
   }
 
+  function globMatch(pattern, text) {
+    var parts = pattern.split('*').map(function (part) { return part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'); });
+    return new RegExp('^' + parts.join('.*') + '$').test(text);
+  }
+  function windowOf(probe) {
+    for (var i = 0; i < windows.length; i++) {
+      if (windows[i].probes.some(function (g) { return globMatch(g, probe); })) return windows[i];
+    }
+    return null;
+  }
+
   function rowHtml(p) {
     var state = p.status || 'pending';
+    var held = windowOf(p.probe);
     var label = state === 'pending' ? 'not run' : state;
     var when = p.startedAt == null ? null : p.startedAt + (p.durationMs || 0);
     return '<tr class="' + state + '" data-probe="' + esc(p.probe) + '">' +
       '<td><span class="state ' + state + '">' + label + '</span></td>' +
-      '<td class="name">' + esc(p.probe) + '<small>' + esc(p.kind) + (p.tenant ? ' · tenant ' + esc(p.tenant) : '') + '</small></td>' +
+      '<td class="name">' + esc(p.probe) + (held ? ' <span class="maint" title="alerts held until ' + esc(new Date(held.endsAt).toLocaleString()) + (held.reason ? ': ' + esc(held.reason) : '') + '">maintenance</span>' : '') +
+      '<small>' + esc(p.kind) + (p.tenant ? ' · tenant ' + esc(p.tenant) : '') + '</small></td>' +
       '<td class="when" data-at="' + (when == null ? '' : when) + '" title="' + (when ? new Date(when).toLocaleString() : '') + '">' + ago(when) + '<br><small>' + dur(p.durationMs) + '</small></td>' +
       '<td class="msg">' + esc(messageOf(p)) + '</td>' +
       '<td>' + strip(p.history || '') + '</td></tr>';
@@ -191,11 +206,35 @@
     }).catch(function (e) { $('tenants').innerHTML = e.message === 'not-readable' ? NOT_READABLE : '<p class="empty">Could not load tenants.</p>'; });
   }
 
+  function until(ms) {
+    var s = Math.max(0, Math.round((ms - Date.now()) / 1000));
+    return s < 60 ? s + 's' : s < 3600 ? Math.round(s / 60) + 'm' : Math.round(s / 3600) + 'h';
+  }
+  function maintenanceItem(w) {
+    var end = Date.parse(w.endsAt);
+    return '<li class="window" data-window="' + w.id + '"><b>' + w.probes.map(esc).join(', ') + '</b>' + (w.reason ? ' · ' + esc(w.reason) : '') +
+      '<br><small>window ' + w.id + ' · alerts held until ' + esc(new Date(end).toLocaleTimeString()) + ' (' + until(end) + ' left)</small></li>';
+  }
+  // Windows started by `scaiprobe maintenance start` (or the API); configured ones are in the configuration.
+  function maintenance() {
+    return api('/api/v1/maintenance?active=true', true).then(function (res) { return res.ok ? res.json() : { windows: [] }; }).then(function (body) {
+      windows = body.windows || [];
+      $('maintenance').innerHTML = windows.length ? '<ul class="plain">' + windows.map(maintenanceItem).join('') + '</ul>' : '<p class="empty">None in force.</p>';
+      rows.forEach(function (p) {
+        var tr = document.querySelector('tr[data-probe="' + CSS.escape(p.probe) + '"]');
+        if (tr) tr.outerHTML = rowHtml(p);
+      });
+    }).catch(function (e) {
+      windows = [];
+      $('maintenance').innerHTML = e.message === 'not-readable' ? NOT_READABLE : '<p class="empty">Could not load maintenance windows.</p>';
+    });
+  }
+
   function showLogin() {
     $('login').hidden = false;
     $('live').textContent = 'signed out';
     $('rows').innerHTML = '<tr><td colspan="5" class="empty">Waiting for the API token.</td></tr>';
-    ['alerts', 'indicators', 'tenants'].forEach(function (id) { $(id).innerHTML = '<p class="empty">Waiting for the API token.</p>'; });
+    ['maintenance', 'alerts', 'indicators', 'tenants'].forEach(function (id) { $(id).innerHTML = '<p class="empty">Waiting for the API token.</p>'; });
   }
 
   document.addEventListener('click', function (e) {
@@ -227,6 +266,8 @@
     start();
   };
   $('forget').onclick = function () { try { localStorage.removeItem(TOKEN_KEY); } catch (err) { /* ignore */ } location.reload(); };
+  // Windows start and end from a pipeline, not with a run: looked at every 15 s.
+  setInterval(function () { if (started && $('login').hidden) maintenance(); }, 15000);
   setInterval(function () {
     document.querySelectorAll('td.when').forEach(function (td) {
       var at = td.dataset.at; if (at) td.firstChild.textContent = ago(Number(at));
@@ -238,6 +279,7 @@
   function start() {
     load().then(function () {
       if (!$('login').hidden) return;
+      maintenance();
       side('/api/v1/alerts', 'alerts', 'alerts', 'No data: alerting is not set up in this daemon.', alertItem, function (a) { return a.status && a.status !== 'ok'; });
       failedNotifications();
       side('/api/v1/indicators', 'indicators', 'indicators', 'No data: indicators are not set up in this daemon.', indicatorItem, function (i) { return i.state !== 'ok'; });

@@ -36,6 +36,7 @@ tr.fail td.name { color:var(--fail); }
 .pager button { font:inherit; padding:3px 10px; border-radius:6px; border:1px solid var(--line); background:#fff; cursor:pointer; }
 .pager button:disabled { opacity:.4; cursor:default; }
 .empty { color:var(--muted); font-style:italic; }
+.maint { display:inline-block; margin-left:6px; padding:0 6px; border-radius:8px; background:#ddf4ff; color:#0550ae; font-size:11px; font-weight:600; }
 ul.plain { list-style:none; margin:0; padding:0; }
 ul.plain li { padding:6px 0; border-bottom:1px solid var(--line); }
 ul.plain li:last-child { border-bottom:0; }
