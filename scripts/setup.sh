@@ -3,7 +3,8 @@
 # (Dovecot, PowerDNS, rbldnsd, Redis), Chromium for reports and the browser
 # probe, the DNS tools the benchmarks compare against, Prometheus and
 # Alertmanager for the tests of /metrics, the shipped rules and the
-# alertmanager channel, and the npm dependencies.
+# alertmanager channel, Perl's TAP::Parser (the tests read `check --format tap`
+# with it), and the npm dependencies.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ PACKAGES=(
   dovecot-imapd pdns-server pdns-backend-sqlite3 rbldnsd redis-server sqlite3
   chromium knot-dnsutils dnsperf swaks hyperfine poppler-utils openssl
   prometheus-blackbox-exporter prometheus prometheus-alertmanager
+  perl
 )
 
 missing=()
