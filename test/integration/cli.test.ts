@@ -87,6 +87,19 @@ test('validate: exit 0 on a valid config, 2 with every problem on a bad one; bad
   assert.equal(unknown.code, 2);
 });
 
+test('the installed command: --help of a command and of scaiprobe exit 0 on stdout; an unknown option exits 2 naming the options', async () => {
+  const help = await runCli(['maintenance', 'start', '--help']);
+  assert.deepEqual([help.code, help.stderr], [0, '']);
+  assert.match(help.stdout, /^Usage: scaiprobe maintenance start --probes GLOB,\.\.\. \(--for DURATION \| --until TIME\)/);
+  const all = await runCli(['--help']);
+  assert.equal(all.code, 0);
+  assert.match(all.stdout, /^ {2}maintenance end +end a maintenance window now/m);
+  const wrong = await runCli(['report', '--tennant', 'acme']);
+  assert.equal(wrong.code, 2);
+  assert.equal(wrong.stdout, '');
+  assert.match(wrong.stderr, /^scaiprobe report: unknown option --tennant \(did you mean --tenant\?\)\nreport takes: --tenant ID, --out FILE, --since DURATION\|TIME, --config FILE\|DIR, --lab, -h\/--help\n/);
+});
+
 test('validate also checks the alerts, indicators and reports sections, with file, line and key path', async () => {
   const bad = join(dir, 'bad-sections.yaml');
   writeFileSync(bad, 'alerts:\n  channels:\n    - { name: hook, type: webhok, url: "http://127.0.0.1:1/" }\nprobes: []\n');

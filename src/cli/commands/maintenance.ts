@@ -83,10 +83,10 @@ const endCommand = defineCommand({
   options: { all: { type: 'boolean', description: 'without an ID: end every window in force' }, ...DAEMON_OPTIONS },
   positionals: { min: 0, max: 1, name: '[ID]' },
   async run({ values, positionals }) {
-    const api = client(values);
     const [given] = positionals;
     if (given !== undefined && !/^\d+$/.test(given)) throw new UsageError(`a window id is a number, as \`maintenance start\` printed it (got ${given})`);
     if (given !== undefined && values.all) throw new UsageError('give an ID or --all, not both');
+    const api = client(values);
     let ids = given !== undefined ? [Number(given)] : [];
     if (given === undefined) {
       const { windows } = await api.request<{ windows: MaintenanceView[] }>('GET', '/api/v1/maintenance?active=true');
