@@ -21,7 +21,7 @@ const PARSER_TEXT = /ERR_PARSE_ARGS|Unknown option '|Option '.*' argument|To spe
 const names = allCommands().map((c) => c.name);
 
 test('the commands are the ones the README lists', () => {
-  assert.deepEqual(names, ['run', 'check', 'validate', 'report', 'lab', 'alert test', 'maintenance start', 'maintenance end', 'maintenance list']);
+  assert.deepEqual(names, ['run', 'check', 'validate', 'report', 'lab', 'schema', 'alert test', 'maintenance start', 'maintenance end', 'maintenance list']);
 });
 
 test('scaiprobe --help lists every command with its summary and exits 0; no command at all is a usage error', async () => {
@@ -73,7 +73,7 @@ test('a near miss is named; a value missing, a value to a flag, an argument too 
     [['validate', 'probes.yaml'], /^scaiprobe validate: unexpected argument "probes\.yaml"\nUsage: scaiprobe validate \[--config FILE\|DIR\] \[--lab\]\n$/],
     [['alert', 'test'], /^scaiprobe alert test: <channel> is missing\nUsage: scaiprobe alert test <channel> /],
     [['maintenance', 'end', '1', '2'], /^scaiprobe maintenance end: unexpected argument "2"\n/],
-    [['-x'], /^scaiprobe: unknown command "-x"; the commands are run, check, validate, report, lab, alert, maintenance\n/],
+    [['-x'], /^scaiprobe: unknown command "-x"; the commands are run, check, validate, report, lab, schema, alert, maintenance\n/],
     [['chekc'], /^scaiprobe: unknown command "chekc" \(did you mean check\?\)/],
     [['maintenance', 'stop'], /^scaiprobe: unknown maintenance command "stop"; the maintenance commands are start, end, list\nscaiprobe maintenance --help describes them\n$/],
   ];
