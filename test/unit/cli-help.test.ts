@@ -1,6 +1,8 @@
 // Every command's own help, and its usage errors in its own words: through the dispatcher, in this process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { allCommands, COMMANDS, dispatch } from '../../src/cli/dispatch.ts';
 
 function collector(): NodeJS.WritableStream & { text: string } {
@@ -20,8 +22,11 @@ const PARSER_TEXT = /ERR_PARSE_ARGS|Unknown option '|Option '.*' argument|To spe
 
 const names = allCommands().map((c) => c.name);
 
-test('the commands are the ones the README lists', () => {
+test('every command is in the documentation\'s table of commands', () => {
   assert.deepEqual(names, ['run', 'check', 'validate', 'report', 'lab', 'schema', 'alert test', 'maintenance start', 'maintenance end', 'maintenance list']);
+  const pages = ['README.md', ...(existsSync('docs') ? readdirSync('docs', { recursive: true }).map(String).filter((name) => name.endsWith('.md')).map((name) => join('docs', name)) : [])];
+  const rows = pages.flatMap((page) => readFileSync(page, 'utf8').split('\n')).filter((line) => line.startsWith('| `scaiprobe '));
+  for (const name of names) assert.ok(rows.some((row) => row.startsWith(`| \`scaiprobe ${name}`)), `a row for scaiprobe ${name}`);
 });
 
 test('scaiprobe --help lists every command with its summary and exits 0; no command at all is a usage error', async () => {
