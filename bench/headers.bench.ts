@@ -2,13 +2,13 @@
 // Run: node --import tsx bench/headers.bench.ts [--before-all]
 //
 // "before" is the header parser as it was (re-trimming the growing value for each folded
-// line, quadratic), kept here for comparison; "after" is src/probers/auth-results.ts.
+// line, quadratic), kept here for comparison; "after" is src/protocols/mail-auth/auth-results.ts.
 // The last column is what the mail watcher now reads of a probe message: at most
 // maxHeaderBytes (256 KiB by default); a stranger's message is not read at all (its token is
 // looked for in X-Scaiprobe-Id and the subject only). The 5 MiB "before" takes about ten
 // minutes of one core, so it is extrapolated from 512 KiB unless --before-all.
-import { judgeAuthentication, parseHeaderBlock, type HeaderField } from '../src/probers/auth-results.ts';
-import { DEFAULT_MAX_HEADER_BYTES } from '../src/probers/imap-watch.ts';
+import { judgeAuthentication, parseHeaderBlock, type HeaderField } from '../src/protocols/mail-auth/auth-results.ts';
+import { DEFAULT_MAX_HEADER_BYTES } from '../src/protocols/imap/watch.ts';
 
 function parseHeaderBlockBefore(raw: string): HeaderField[] {
   const text = raw.replace(/\r\n/g, '\n');

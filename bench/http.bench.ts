@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Engine } from '../src/runner/engine.ts';
 import { SqliteStore } from '../src/store/sqlite/store.ts';
-import { createHttpClient } from '../src/net/http-client.ts';
+import { createHttpClient } from '../src/protocols/http/client.ts';
 import { Redactor } from '../src/util/redact.ts';
 import { systemClock } from '../src/util/clock.ts';
 import type { ProbeSpec } from '../src/config/load.ts';

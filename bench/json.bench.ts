@@ -3,12 +3,12 @@
 //
 // "before" is flattenJson as it was (Object.keys of the output per node, walking on past its
 // 500-key cap, every list of scalars also copied whole), kept here for comparison; "after" is
-// src/probers/json-flatten.ts (stops at 500 paths; an object's keys come one at a time from
+// src/protocols/http/json-flatten.ts (stops at 500 paths; an object's keys come one at a time from
 // the text). JSON.parse of the body is shown apart: the http kind does it either way. The
 // 64 MiB "before" runs for minutes, so it is extrapolated from 1 MiB (linear in the items or
 // keys, 500 output keys counted for each) unless --before-all.
-import { flattenJson } from '../src/probers/json-flatten.ts';
-import type { ObservationValue, Observations } from '../src/probers/types.ts';
+import { flattenJson } from '../src/protocols/http/json-flatten.ts';
+import type { ObservationValue, Observations } from '../src/core/probe.ts';
 
 const MAX_JSON_KEYS = 500;
 function flattenJsonBefore(value: unknown, prefix: string, out: Observations): void {

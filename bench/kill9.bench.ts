@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { parseDuration } from '../src/util/duration.ts';
+import { parseDuration } from '../src/core/duration.ts';
 import { freePort } from '../src/lab/processes.ts';
 
 const { values } = parseArgs({ options: { kills: { type: 'string', default: '20' }, probes: { type: 'string', default: '30' }, up: { type: 'string', default: '3s-7s' }, keep: { type: 'string' } } });

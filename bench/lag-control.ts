@@ -10,7 +10,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../src/util/duration.ts';
+import { parseDuration } from '../src/core/duration.ts';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '1h' }, sample: { type: 'string', default: '10s' } } });
 const duration = parseDuration(values.duration ?? '1h') ?? 3_600_000;

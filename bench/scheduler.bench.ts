@@ -19,10 +19,10 @@ import pino from 'pino';
 import { Engine } from '../src/runner/engine.ts';
 import { Scheduler } from '../src/runner/scheduler.ts';
 import { SqliteStore } from '../src/store/sqlite/store.ts';
-import { createHttpClient } from '../src/net/http-client.ts';
+import { createHttpClient } from '../src/protocols/http/client.ts';
 import { Redactor } from '../src/util/redact.ts';
 import { systemClock } from '../src/util/clock.ts';
-import { parseDuration } from '../src/util/duration.ts';
+import { parseDuration } from '../src/core/duration.ts';
 import type { ProbeSpec } from '../src/config/load.ts';
 
 const { values } = parseArgs({ options: { probes: { type: 'string', default: '1000,5000' }, every: { type: 'string', default: '60s' }, duration: { type: 'string', default: '120s' } } });

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/lab/processes.ts';
-import { parseDuration } from '../src/util/duration.ts';
+import { parseDuration } from '../src/core/duration.ts';
 
 const { values } = parseArgs({
   options: {

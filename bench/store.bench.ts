@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import { Engine } from '../src/runner/engine.ts';
-import { createHttpClient } from '../src/net/http-client.ts';
+import { createHttpClient } from '../src/protocols/http/client.ts';
 import { Redactor } from '../src/util/redact.ts';
 import { ManualClock, systemClock } from '../src/util/clock.ts';
 import { SqliteStore } from '../src/store/sqlite/store.ts';

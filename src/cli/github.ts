@@ -1,6 +1,6 @@
 // GitHub Actions: workflow-command annotations for probes that failed or warned, and a Markdown job summary.
 import type { FinishedRun } from '../runner/engine.ts';
-import { formatDuration } from '../util/duration.ts';
+import { formatDuration } from '../core/duration.ts';
 
 /** GitHub shows this many annotations of one kind per step, and drops the rest. */
 export const ANNOTATIONS_PER_STEP = 10;

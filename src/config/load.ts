@@ -18,8 +18,8 @@ import {
 } from './schema.ts';
 import { resolveSecrets, type SecretIssue } from './secrets.ts';
 import { findKind, PROBE_KINDS } from '../probers/registry.ts';
-import type { CommonProbeSpec } from '../probers/types.ts';
-import { parseAssertion } from '../runner/assertions.ts';
+import type { CommonProbeSpec } from '../core/probe.ts';
+import { parseAssertion } from '../core/assertions.ts';
 
 export interface ConfigIssue {
   file: string;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { MAX_TIMER_MS, parseDuration } from '../util/duration.ts';
-import { parseAssertion } from '../runner/assertions.ts';
+import { MAX_TIMER_MS, parseDuration } from '../core/duration.ts';
+import { parseAssertion } from '../core/assertions.ts';
 import { validate as validateCron } from 'node-cron';
 import { DEFAULT_RETENTION } from '../store/retention.ts';
 

@@ -2,12 +2,12 @@ import { z } from 'zod';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { SharedBrowser } from '../util/chromium.ts';
 import { duration } from '../config/schema.ts';
-import { ProbeFailure } from '../net/errors.ts';
-import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
+import { ProbeFailure } from '../core/errors.ts';
+import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from '../core/probe.ts';
 import { imapAccount, imapFields, sentTokens, subjectMarker } from './mail.ts';
-import { stepSchema, runSteps } from './browser-steps.ts';
-import { allowList, HOST_ENTRY, hostsOf, keepScreenshot, linkObservations, restrictRequests, shortError, visit, waitBudget } from './browser-page.ts';
-import { fetchProbeMail, readStatsSum, utcDate, pause, type MailLookup, type PassedOver, type ProbeMail, type StatsSum } from './browser-mail.ts';
+import { stepSchema, runSteps } from '../protocols/browser/steps.ts';
+import { allowList, HOST_ENTRY, hostsOf, keepScreenshot, linkObservations, restrictRequests, shortError, visit, waitBudget } from '../protocols/browser/page.ts';
+import { fetchProbeMail, readStatsSum, utcDate, pause, type MailLookup, type PassedOver, type ProbeMail, type StatsSum } from '../protocols/browser/mail.ts';
 
 const regex = z.string().superRefine((text, ctx) => {
   try {

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
-import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
-import { formatDuration } from '../util/duration.ts';
-import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
-import { DnsClient, parseServer, type DnsQueryOptions, type DnsReply, type DnsServer } from './dns-wire.ts';
-import { compareSerials, rdataText, soaSerial, txtText } from './dns-records.ts';
-import { dnsName, queryFields, recordType, resolverOf, serverText } from './dns-config.ts';
-import { authoritativeServers, type LookupBudget } from './dns-lookup.ts';
+import { ProbeFailure, classifyNetworkError } from '../core/errors.ts';
+import { formatDuration } from '../core/duration.ts';
+import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from '../core/probe.ts';
+import { DnsClient, parseServer, type DnsQueryOptions, type DnsReply, type DnsServer } from '../protocols/dns/wire.ts';
+import { compareSerials, rdataText, soaSerial, txtText } from '../protocols/dns/records.ts';
+import { dnsName, queryFields, recordType, resolverOf, serverText } from '../protocols/dns/config.ts';
+import { authoritativeServers, type LookupBudget } from '../protocols/dns/lookup.ts';
 
 const fields = z.object({
   /** The question; not needed in challenge mode. */

@@ -2,12 +2,12 @@ import net from 'node:net';
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
-import { ProbeFailure } from '../net/errors.ts';
-import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
-import { DnsClient, type DnsServer } from './dns-wire.ts';
-import { expandIpv6, fqdn, txtText } from './dns-records.ts';
-import { dnsName, queryFields, resolverOf, serverText } from './dns-config.ts';
-import { evaluateSpf, isSpf, parseSpf, type SpfDns } from './spf.ts';
+import { ProbeFailure } from '../core/errors.ts';
+import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from '../core/probe.ts';
+import { DnsClient, type DnsServer } from '../protocols/dns/wire.ts';
+import { expandIpv6, fqdn, txtText } from '../protocols/dns/records.ts';
+import { dnsName, queryFields, resolverOf, serverText } from '../protocols/dns/config.ts';
+import { evaluateSpf, isSpf, parseSpf, type SpfDns } from '../protocols/mail-auth/spf.ts';
 
 const fields = z.object({
   domain: dnsName(),

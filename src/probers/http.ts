@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { tlsOptionsSchema } from '../config/schema.ts';
-import type { HttpResponse } from '../net/http-client.ts';
-import { canonicalHostPattern } from '../net/redirects.ts';
-import { isSensitiveResponseHeader } from '../net/sensitive-headers.ts';
-import type { Measurement, Observations, ProbeKind } from './types.ts';
-import { flattenJson, MAX_JSON_DEPTH, MAX_JSON_KEYS, MAX_WHOLE_LIST } from './json-flatten.ts';
+import type { HttpResponse } from '../protocols/http/client.ts';
+import { canonicalHostPattern } from '../protocols/http/redirects.ts';
+import { isSensitiveResponseHeader } from '../protocols/http/sensitive-headers.ts';
+import type { Measurement, Observations, ProbeKind } from '../core/probe.ts';
+import { flattenJson, MAX_JSON_DEPTH, MAX_JSON_KEYS, MAX_WHOLE_LIST } from '../protocols/http/json-flatten.ts';
 
 const fields = z.object({
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import { timerDuration, tlsOptionsSchema } from '../config/schema.ts';
-import { ProbeFailure } from '../net/errors.ts';
-import { formatDuration } from '../util/duration.ts';
-import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RecordedItems, RunItem, CommonProbeSpec } from './types.ts';
-import { judgeAuthentication, type AuthVerdict } from './auth-results.ts';
-import { DEFAULT_MAX_HEADER_BYTES, FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from './imap-watch.ts';
-import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from './mail-send.ts';
+import { ProbeFailure } from '../core/errors.ts';
+import { formatDuration } from '../core/duration.ts';
+import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RecordedItems, RunItem, CommonProbeSpec } from '../core/probe.ts';
+import { judgeAuthentication, type AuthVerdict } from '../protocols/mail-auth/auth-results.ts';
+import { DEFAULT_MAX_HEADER_BYTES, FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from '../protocols/imap/watch.ts';
+import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from '../protocols/smtp/send.ts';
 
 export const imapFields = z.strictObject({
   host: z.string().min(1),

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { duration } from '../config/schema.ts';
-import { ProbeFailure } from '../net/errors.ts';
-import { parseAssertion } from '../runner/assertions.ts';
-import { parsePromText, seriesKey } from './prom-text.ts';
-import { evaluatePromExpr, looksLikeExpression, metricNames, narrowestWindow, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from './prom-expr.ts';
-import type { Measurement, Observations, ProbeContext, ProbeKind } from './types.ts';
-import { maxBodyBytesField, wholeBody } from './body-limit.ts';
+import { ProbeFailure } from '../core/errors.ts';
+import { parseAssertion } from '../core/assertions.ts';
+import { parsePromText, seriesKey } from '../protocols/prometheus/text.ts';
+import { evaluatePromExpr, looksLikeExpression, metricNames, narrowestWindow, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from '../protocols/prometheus/expr.ts';
+import type { Measurement, Observations, ProbeContext, ProbeKind } from '../core/probe.ts';
+import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
 const fields = z.object({
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
-import { ProbeFailure } from '../net/errors.ts';
-import type { Measurement, Observations, ProbeContext, ProbeKind } from './types.ts';
+import { ProbeFailure } from '../core/errors.ts';
+import type { Measurement, Observations, ProbeContext, ProbeKind } from '../core/probe.ts';
 
 const fields = z.object({
   /** redis://[user:pass@]host:port[/db] */

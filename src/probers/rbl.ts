@@ -1,12 +1,12 @@
 import net from 'node:net';
 import { z } from 'zod';
-import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
+import { ProbeFailure, classifyNetworkError } from '../core/errors.ts';
 import { mapLimit } from '../util/map-limit.ts';
-import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RunItem } from './types.ts';
-import { DnsClient, type DnsServer } from './dns-wire.ts';
-import { txtText } from './dns-records.ts';
-import { dnsName, isPublicResolver, queryFields, resolverOf, serverText } from './dns-config.ts';
-import { judge, loadCatalogue, lookupName, testPoints, type BlocklistZone, type LookupOutcome, type Severity, type Verdict } from './rbl-lists.ts';
+import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RunItem } from '../core/probe.ts';
+import { DnsClient, type DnsServer } from '../protocols/dns/wire.ts';
+import { txtText } from '../protocols/dns/records.ts';
+import { dnsName, isPublicResolver, queryFields, resolverOf, serverText } from '../protocols/dns/config.ts';
+import { judge, loadCatalogue, lookupName, testPoints, type BlocklistZone, type LookupOutcome, type Severity, type Verdict } from '../protocols/dnsbl/lists.ts';
 
 const severity = z.enum(['alert', 'warn', 'info']);
 const customZone = z

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ProbeFailure } from '../net/errors.ts';
-import type { Measurement, Observations, ProbeContext, ProbeKind, RunItem } from './types.ts';
-import { maxBodyBytesField, wholeBody } from './body-limit.ts';
+import { ProbeFailure } from '../core/errors.ts';
+import type { Measurement, Observations, ProbeContext, ProbeKind, RunItem } from '../core/probe.ts';
+import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
 const fields = z.object({
   /** ScaiSend API base URL; the probe calls {api}/v3/stats/sum and {api}/v3/stats. */

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
-import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
+import { ProbeFailure, classifyNetworkError } from '../core/errors.ts';
 import { mapLimit } from '../util/map-limit.ts';
-import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from './types.ts';
-import { DnsClient, parseServer, type DnsServer } from './dns-wire.ts';
-import { fqdn, presentationText, rdataText, soaSerial } from './dns-records.ts';
-import { durationMs, queryFields, serverText } from './dns-config.ts';
-import { maxBodyBytesField, wholeBody } from './body-limit.ts';
+import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from '../core/probe.ts';
+import { DnsClient, parseServer, type DnsServer } from '../protocols/dns/wire.ts';
+import { fqdn, presentationText, rdataText, soaSerial } from '../protocols/dns/records.ts';
+import { durationMs, queryFields, serverText } from '../protocols/dns/config.ts';
+import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
 const rrsetInput = z.object({
   name: z.string(),

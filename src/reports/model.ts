@@ -1,6 +1,6 @@
 import type { Store } from '../store/repositories.ts';
 import type { MailMessageFields } from '../store/types.ts';
-import type { ObservationValue } from '../probers/types.ts';
+import type { ObservationValue } from '../core/probe.ts';
 import { bucketsOf, percentile, ratio } from './stats.ts';
 import type { AlertIncident, IndicatorReading, ReportSources } from './sources.ts';
 import { guidanceFor } from './guidance.ts';

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
-import type { HttpClient } from '../net/http-client.ts';
+import type { HttpClient } from '../protocols/http/client.ts';
 import type { ProbeSpec } from '../config/load.ts';
 import { findKind } from '../probers/registry.ts';
-import type { Prober, RecordedItems } from '../probers/types.ts';
+import type { Prober, RecordedItems } from '../core/probe.ts';
 import type { Store } from '../store/repositories.ts';
 import type { NewStateChange, RunRecord } from '../store/types.ts';
 import type { Redactor } from '../util/redact.ts';

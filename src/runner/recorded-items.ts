@@ -1,4 +1,4 @@
-import type { RecordedItems, RunItem } from '../probers/types.ts';
+import type { RecordedItems, RunItem } from '../core/probe.ts';
 import type { ItemRepository } from '../store/repositories.ts';
 import type { RunRecord } from '../store/types.ts';
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
-import type { HttpClient } from '../net/http-client.ts';
-import { classifyNetworkError, ProbeFailure } from '../net/errors.ts';
-import type { CommonProbeSpec, Measurement, Prober } from '../probers/types.ts';
+import type { HttpClient } from '../protocols/http/client.ts';
+import { classifyNetworkError, ProbeFailure } from '../core/errors.ts';
+import type { CommonProbeSpec, Measurement, Prober } from '../core/probe.ts';
 import type { RunRecord, RunStatus } from '../store/types.ts';
 import type { Redactor } from '../util/redact.ts';
-import { describeFailure, evaluateAssertions, type AssertionOutcome } from './assertions.ts';
+import { describeFailure, evaluateAssertions, type AssertionOutcome } from '../core/assertions.ts';
 
 export interface RunDeps {
   clock: Clock;

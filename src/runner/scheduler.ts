@@ -1,7 +1,7 @@
 import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
-import { MAX_TIMER_MS } from '../util/duration.ts';
+import { MAX_TIMER_MS } from '../core/duration.ts';
 
 export interface SchedulableProbe {
   name: string;

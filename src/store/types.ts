@@ -1,6 +1,6 @@
 // What the store keeps and hands back: runs, items, state changes, probes, alerts, outbox rows, rollups, the daemon lock.
-import type { ObservationValue, RunItem } from '../probers/types.ts';
-import type { AssertionOutcome } from '../runner/assertions.ts';
+import type { ObservationValue, RunItem } from '../core/probe.ts';
+import type { AssertionOutcome } from '../core/assertions.ts';
 
 export type RunStatus = 'pass' | 'warn' | 'fail';
 

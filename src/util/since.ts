@@ -1,5 +1,5 @@
 // A point in time as people write it on a command line or in a query: `1h` back from now, an ISO time, epoch milliseconds.
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../core/duration.ts';
 
 /** `since` as a duration back from now (`1h`), an ISO time, or epoch milliseconds; undefined when absent, NaN when unreadable. */
 export function parseSince(value: string | null, now: number): number | undefined {

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import { evaluateAssertions, parseAssertion, type Operator } from '../../src/runner/assertions.ts';
-import type { ObservationValue, Observations } from '../../src/probers/types.ts';
+import { evaluateAssertions, parseAssertion, type Operator } from '../../src/core/assertions.ts';
+import type { ObservationValue, Observations } from '../../src/core/probe.ts';
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
 /**
- * Assertions (runner/assertions.ts): parsed from every probe's `expect` when
+ * Assertions (core/assertions.ts): parsed from every probe's `expect` when
  * the configuration loads, evaluated after every run. Inputs: assertions
  * printed from (subject, operator, literal) that must parse back to the
  * same, each evaluated against random observations (never an exception, the
@@ -143,7 +143,7 @@ function isConfigMessage(error: unknown): boolean {
 
 export const assertionsTarget: FuzzTarget<Input> = {
   name: 'assertions',
-  subject: 'parseAssertion, evaluateAssertions (src/runner/assertions.ts)',
+  subject: 'parseAssertion, evaluateAssertions (src/core/assertions.ts)',
   arbitrary: fc.oneof(
     {
       arbitrary: fc.record({ case: fc.constant('assertion' as const), assertion, observations: fc.dictionary(fc.constantFrom('status', 'latency', 'x.y', 'answers'), observationValue, { maxKeys: 3 }), observed: fc.boolean(), value: observationValue, soft: fc.boolean() }).map(

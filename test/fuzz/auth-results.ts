@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { judgeAuthentication, parseAuthenticationResults, parseHeaderBlock } from '../../src/probers/auth-results.ts';
+import { judgeAuthentication, parseAuthenticationResults, parseHeaderBlock } from '../../src/protocols/mail-auth/auth-results.ts';
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
 /**
@@ -130,7 +130,7 @@ const wide = fc.array(statement, { minLength: 20, maxLength: 200 }).map((stateme
 
 export const authResultsTarget: FuzzTarget<Input> = {
   name: 'auth-results',
-  subject: 'parseHeaderBlock, parseAuthenticationResults, judgeAuthentication (src/probers/auth-results.ts)',
+  subject: 'parseHeaderBlock, parseAuthenticationResults, judgeAuthentication (src/protocols/mail-auth/auth-results.ts)',
   arbitrary: fc.oneof(
     { arbitrary: block.map((b): Input => ({ case: 'block', block: b })), weight: 40 },
     { arbitrary: mutatedBlock, weight: 40 },

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { decode, encode, type Answer, type Packet, type RecordType } from 'dns-packet';
-import { encodeQuery, MalformedReply, parseReply, type QueryWire } from '../../src/probers/dns-codec.ts';
+import { encodeQuery, MalformedReply, parseReply, type QueryWire } from '../../src/protocols/dns/codec.ts';
 import { mutatedBytes, sameAs, Violation, type FuzzTarget } from './harness.ts';
 
 /**
@@ -97,7 +97,7 @@ function withoutOpt(records: Answer[] | undefined): Answer[] {
 
 export const dnsReplyTarget: FuzzTarget<Input> = {
   name: 'dns-reply',
-  subject: 'parseReply (src/probers/dns-codec.ts)',
+  subject: 'parseReply (src/protocols/dns/codec.ts)',
   arbitrary: fc.oneof({ arbitrary: valid, weight: 3 }, { arbitrary: mutatedReply, weight: 4 }, { arbitrary: randomBody, weight: 1 }),
   check(input, timed) {
     const query = queryOf(input.reply);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { evaluatePromExpr, metricNames, parsePromExpr, windowOf, type KeptScrape, type PromExpr, type Selector } from '../../src/probers/prom-expr.ts';
-import { seriesKey } from '../../src/probers/prom-text.ts';
+import { evaluatePromExpr, metricNames, parsePromExpr, windowOf, type KeptScrape, type PromExpr, type Selector } from '../../src/protocols/prometheus/expr.ts';
+import { seriesKey } from '../../src/protocols/prometheus/text.ts';
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
 /**
@@ -133,7 +133,7 @@ function evaluateTwice(e: PromExpr, list: KeptScrape[], timed: <R>(fn: () => R) 
 
 export const promExprTarget: FuzzTarget<Input> = {
   name: 'prom-expr',
-  subject: 'parsePromExpr, evaluatePromExpr (src/probers/prom-expr.ts)',
+  subject: 'parsePromExpr, evaluatePromExpr (src/protocols/prometheus/expr.ts)',
   arbitrary: fc.oneof(
     { arbitrary: fc.record({ case: fc.constant('tree' as const), expr, scrapes }), weight: 40 },
     { arbitrary: fc.record({ case: fc.constant('text' as const), text: mutated(expr.map(printExpr), EXPR_ALPHABET), scrapes }), weight: 35 },

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { parsePromText, seriesKey, splitSeriesKey, type PromSample } from '../../src/probers/prom-text.ts';
+import { parsePromText, seriesKey, splitSeriesKey, type PromSample } from '../../src/protocols/prometheus/text.ts';
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
 /**
@@ -94,7 +94,7 @@ function isParseError(error: unknown): boolean {
 
 export const promTextTarget: FuzzTarget<Input> = {
   name: 'prom-text',
-  subject: 'parsePromText, seriesKey, splitSeriesKey (src/probers/prom-text.ts)',
+  subject: 'parsePromText, seriesKey, splitSeriesKey (src/protocols/prometheus/text.ts)',
   arbitrary: fc.oneof(
     { arbitrary: page.map((p): Input => ({ case: 'page', page: p })), weight: 4 },
     { arbitrary: mutated(page.map(render), PROM_ALPHABET).map((text): Input => ({ case: 'text', text })), weight: 4 },

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { evaluateSpf, parseSpf, SPF_LOOKUP_LIMIT, type SpfDns, type SpfTerm } from '../../src/probers/spf.ts';
+import { evaluateSpf, parseSpf, SPF_LOOKUP_LIMIT, type SpfDns, type SpfTerm } from '../../src/protocols/mail-auth/spf.ts';
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
 /**
@@ -127,7 +127,7 @@ const RESULTS = new Set(['pass', 'fail', 'softfail', 'neutral', 'none', 'permerr
 
 export const spfTarget: FuzzTarget<Input> = {
   name: 'spf',
-  subject: 'parseSpf, evaluateSpf (src/probers/spf.ts)',
+  subject: 'parseSpf, evaluateSpf (src/protocols/mail-auth/spf.ts)',
   arbitrary: fc.oneof(
     { arbitrary: record.map((r): Input => ({ case: 'record', record: r })), weight: 3 },
     { arbitrary: brokenRecord.map((b): Input => ({ case: 'broken', ...b })), weight: 1 },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mailKind } from '../../src/probers/mail.ts';
 import { browserKind, type BrowserSpec } from '../../src/probers/browser.ts';
-import type { CommonProbeSpec, Prober } from '../../src/probers/types.ts';
+import type { CommonProbeSpec, Prober } from '../../src/core/probe.ts';
 import { makeTempDir } from '../../src/lab/processes.ts';
 import { RecentItems } from '../../src/runner/recorded-items.ts';
 import { deps, mailSpec, run, seed, startTestMailLab, type TestMailLab } from './mail-lab.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ErrorCode } from '../../src/probers/types.ts';
+import type { ErrorCode } from '../../src/core/probe.ts';
 import type { FinishedRun } from '../../src/runner/engine.ts';
 import type { RunStatus } from '../../src/store/types.ts';
 import type { TestMailLab } from './mail-lab.ts';

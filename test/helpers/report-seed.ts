@@ -1,4 +1,4 @@
-import type { RunItem } from '../../src/probers/types.ts';
+import type { RunItem } from '../../src/core/probe.ts';
 import type { SqliteStore } from '../../src/store/sqlite/store.ts';
 import type { RunRecord, RunStatus } from '../../src/store/types.ts';
 

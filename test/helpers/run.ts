@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.ts';
 import { Engine, type FinishedRun } from '../../src/runner/engine.ts';
-import { createHttpClient } from '../../src/net/http-client.ts';
+import { createHttpClient } from '../../src/protocols/http/client.ts';
 import { Redactor } from '../../src/util/redact.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';

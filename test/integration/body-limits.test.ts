@@ -5,7 +5,7 @@ import { createScaiSendStandIn } from '../../src/lab/scaisend.ts';
 import { createSendCounters, mountSendStats } from '../../src/lab/mail-send.ts';
 import { prometheusKind } from '../../src/probers/prometheus.ts';
 import { statsKind } from '../../src/probers/stats.ts';
-import { ProbeFailure } from '../../src/net/errors.ts';
+import { ProbeFailure } from '../../src/core/errors.ts';
 import { makeProber, probeOnce, specFor } from '../helpers/probe-run.ts';
 
 /** An exporter page of 26 series, 10 each: `jobs_total` is 260 when the page is read whole. */

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { browserKind, type BrowserSpec } from '../../src/probers/browser.ts';
-import type { CommonProbeSpec, Prober } from '../../src/probers/types.ts';
+import type { CommonProbeSpec, Prober } from '../../src/core/probe.ts';
 import { createScaiSendStandIn } from '../../src/lab/scaisend.ts';
 import { mountTracking } from '../../src/lab/tracking.ts';
 import { createSendCounters } from '../../src/lab/mail-send.ts';

@@ -15,7 +15,7 @@ import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { Engine } from '../../src/runner/engine.ts';
 import { SqliteStore } from '../../src/store/sqlite/store.ts';
-import { createHttpClient } from '../../src/net/http-client.ts';
+import { createHttpClient } from '../../src/protocols/http/client.ts';
 import { Redactor } from '../../src/util/redact.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { freePort } from '../../src/lab/processes.ts';

@@ -6,7 +6,7 @@ import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { startPdnsPair, setRrset, setSerialBehindApi, CHALLENGE_NAME, LAB_ZONE, type PdnsLab } from '../../src/lab/pdns.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { dnsSpec, dnsDeps, runOnce } from '../helpers/dns-probe.ts';
-import { ProbeFailure } from '../../src/net/errors.ts';
+import { ProbeFailure } from '../../src/core/errors.ts';
 
 describe('dns kind against two real PowerDNS servers', () => {
   let temp: { dir: string; remove(): Promise<void> };

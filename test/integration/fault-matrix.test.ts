@@ -10,7 +10,7 @@ import { startDaemon, type Daemon } from '../../src/cli/commands/daemon.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { freePort, makeTempDir, startProcess, waitForPort, type ManagedProcess } from '../../src/lab/processes.ts';
 import { createZone, labZoneRrsets, LAB_ZONE, setRrset, startPdns, type PdnsInstance } from '../../src/lab/pdns.ts';
-import type { ErrorCode } from '../../src/probers/types.ts';
+import type { ErrorCode } from '../../src/core/probe.ts';
 import type { FinishedRun } from '../../src/runner/engine.ts';
 import type { RunStatus } from '../../src/store/types.ts';
 import { startTestMailLab, USERS, type TestMailLab } from '../helpers/mail-lab.ts';

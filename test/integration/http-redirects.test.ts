@@ -5,8 +5,8 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import { createServer as createHttpsServer } from 'node:https';
 import dns from 'node:dns';
 import type { AddressInfo, LookupFunction } from 'node:net';
-import { createHttpClient } from '../../src/net/http-client.ts';
-import { ProbeFailure } from '../../src/net/errors.ts';
+import { createHttpClient } from '../../src/protocols/http/client.ts';
+import { ProbeFailure } from '../../src/core/errors.ts';
 import { runYaml } from '../helpers/run.ts';
 
 /** What one request brought to a test server. */

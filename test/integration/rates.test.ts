@@ -8,8 +8,8 @@ import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { statsKind } from '../../src/probers/stats.ts';
 import { prometheusKind } from '../../src/probers/prometheus.ts';
 import { queueKind } from '../../src/probers/queue.ts';
-import { evaluateAssertions } from '../../src/runner/assertions.ts';
-import { ProbeFailure } from '../../src/net/errors.ts';
+import { evaluateAssertions } from '../../src/core/assertions.ts';
+import { ProbeFailure } from '../../src/core/errors.ts';
 import { makeProber, probeOnce, specFor } from '../helpers/probe-run.ts';
 
 let lab: RunningLab;

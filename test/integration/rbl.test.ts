@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { chmod } from 'node:fs/promises';
 import { rblKind } from '../../src/probers/rbl.ts';
-import { DnsClient, parseServer } from '../../src/probers/dns-wire.ts';
+import { DnsClient, parseServer } from '../../src/protocols/dns/wire.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { startRbldnsd, type RbldnsdLab } from '../../src/lab/rbldnsd.ts';
 import { systemClock } from '../../src/util/clock.ts';
-import type { RunItem } from '../../src/probers/types.ts';
+import type { RunItem } from '../../src/core/probe.ts';
 import { dnsSpec, dnsDeps, runOnce } from '../helpers/dns-probe.ts';
 
 describe('rbl kind against a real rbldnsd', () => {

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { zoneSyncKind } from '../../src/probers/zone-sync.ts';
-import { ProbeFailure } from '../../src/net/errors.ts';
+import { ProbeFailure } from '../../src/core/errors.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { startPdnsPair, mountDnsSwitches, type PdnsLab } from '../../src/lab/pdns.ts';
 import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkAssertion, evaluateAssertions, parseAssertion, parseLiteral } from '../../src/runner/assertions.ts';
-import { parseDuration, formatDuration } from '../../src/util/duration.ts';
+import { checkAssertion, evaluateAssertions, parseAssertion, parseLiteral } from '../../src/core/assertions.ts';
+import { parseDuration, formatDuration } from '../../src/core/duration.ts';
 
 test('durations parse to milliseconds and reject non-durations', () => {
   assert.equal(parseDuration('500ms'), 500);

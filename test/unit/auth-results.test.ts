@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeAuthentication, parseAuthenticationResults, parseHeaderBlock, trustedAuthResults } from '../../src/probers/auth-results.ts';
+import { judgeAuthentication, parseAuthenticationResults, parseHeaderBlock, trustedAuthResults } from '../../src/protocols/mail-auth/auth-results.ts';
 
 // Shapes as delivered by the providers (addresses and keys changed).
 const GMAIL = [

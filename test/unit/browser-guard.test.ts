@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allowList, hostOf, hostsOf } from '../../src/probers/browser-page.ts';
+import { allowList, hostOf, hostsOf } from '../../src/protocols/browser/page.ts';
 
 test('pages may fetch only listed hosts: host allows every port, host:port one; loopback is not implied', () => {
   const may = allowList(['127.0.0.1:8000', 'cdn.example', '[::1]:9000']);

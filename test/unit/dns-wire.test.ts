@@ -5,8 +5,8 @@ import net from 'node:net';
 import { decode, encode, streamEncode, type Answer, type DecodedPacket, type Packet } from 'dns-packet';
 
 const dataOf = (answer: Answer | undefined): unknown => (answer as { data?: unknown } | undefined)?.data;
-import { DnsClient, parseServer, type DnsServer } from '../../src/probers/dns-wire.ts';
-import { ProbeFailure } from '../../src/net/errors.ts';
+import { DnsClient, parseServer, type DnsServer } from '../../src/protocols/dns/wire.ts';
+import { ProbeFailure } from '../../src/core/errors.ts';
 import { systemClock } from '../../src/util/clock.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { evaluateSpf, parseSpf, type SpfDns } from '../../src/probers/spf.ts';
+import { evaluateSpf, parseSpf, type SpfDns } from '../../src/protocols/mail-auth/spf.ts';
 import { dkimKeyBits, parseDmarc, reverseName } from '../../src/probers/email-auth.ts';
 
 /** A DNS of plain maps, for SPF cases. */

@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from 'dns-packet';
-import { judgeAuthentication, parseHeaderBlock } from '../../src/probers/auth-results.ts';
-import { evaluateSpf, parseSpf, type SpfDns } from '../../src/probers/spf.ts';
-import { evaluateAssertions, parseAssertion } from '../../src/runner/assertions.ts';
-import { evaluatePromExpr, parsePromExpr } from '../../src/probers/prom-expr.ts';
-import { parsePromText, seriesKey, splitSeriesKey } from '../../src/probers/prom-text.ts';
+import { judgeAuthentication, parseHeaderBlock } from '../../src/protocols/mail-auth/auth-results.ts';
+import { evaluateSpf, parseSpf, type SpfDns } from '../../src/protocols/mail-auth/spf.ts';
+import { evaluateAssertions, parseAssertion } from '../../src/core/assertions.ts';
+import { evaluatePromExpr, parsePromExpr } from '../../src/protocols/prometheus/expr.ts';
+import { parsePromText, seriesKey, splitSeriesKey } from '../../src/protocols/prometheus/text.ts';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
-import { encodeQuery, MalformedReply, parseReply } from '../../src/probers/dns-codec.ts';
+import { encodeQuery, MalformedReply, parseReply } from '../../src/protocols/dns/codec.ts';
 
 /** Inputs the fuzz targets (test/fuzz/) found, each kept as the test that would have caught it. */
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flattenJson } from '../../src/probers/json-flatten.ts';
-import type { Observations } from '../../src/probers/types.ts';
+import { flattenJson } from '../../src/protocols/http/json-flatten.ts';
+import type { Observations } from '../../src/core/probe.ts';
 
 const MAX_JSON_KEYS = 500;
 

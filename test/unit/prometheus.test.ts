@@ -1,13 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePromText, seriesKey, splitSeriesKey } from '../../src/probers/prom-text.ts';
-import { evaluatePromExpr, looksLikeExpression, parsePromExpr, type KeptScrape } from '../../src/probers/prom-expr.ts';
-import { bucketQuantile, extrapolatedIncrease } from '../../src/probers/prom-range.ts';
+import { parsePromText, seriesKey, splitSeriesKey } from '../../src/protocols/prometheus/text.ts';
+import { evaluatePromExpr, looksLikeExpression, parsePromExpr, type KeptScrape } from '../../src/protocols/prometheus/expr.ts';
+import { bucketQuantile, extrapolatedIncrease } from '../../src/protocols/prometheus/range.ts';
 import { prometheusKind } from '../../src/probers/prometheus.ts';
 import pino from 'pino';
 import type { Clock } from '../../src/util/clock.ts';
-import type { HttpClient } from '../../src/net/http-client.ts';
-import type { Measurement, Prober } from '../../src/probers/types.ts';
+import type { HttpClient } from '../../src/protocols/http/client.ts';
+import type { Measurement, Prober } from '../../src/core/probe.ts';
 import { specFor } from '../helpers/probe-run.ts';
 import { RecentItems } from '../../src/runner/recorded-items.ts';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judge, loadCatalogue, lookupName, testPoints, type BlocklistZone } from '../../src/probers/rbl-lists.ts';
+import { judge, loadCatalogue, lookupName, testPoints, type BlocklistZone } from '../../src/protocols/dnsbl/lists.ts';
 import { rblKind, resolveZones } from '../../src/probers/rbl.ts';
 
 const catalogue = loadCatalogue();

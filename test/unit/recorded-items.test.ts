@@ -7,7 +7,7 @@ import { RecentItems, storedItems } from '../../src/runner/recorded-items.ts';
 import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import type { RunRecord } from '../../src/store/types.ts';
 import { ManualClock } from '../../src/util/clock.ts';
-import type { RunItem } from '../../src/probers/types.ts';
+import type { RunItem } from '../../src/core/probe.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 

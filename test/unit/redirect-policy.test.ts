@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalHostPattern, isSensitiveAddress, nextHop, type Hop, type RedirectPolicy } from '../../src/net/redirects.ts';
-import { ProbeFailure } from '../../src/net/errors.ts';
+import { canonicalHostPattern, isSensitiveAddress, nextHop, type Hop, type RedirectPolicy } from '../../src/protocols/http/redirects.ts';
+import { ProbeFailure } from '../../src/core/errors.ts';
 
 const start = new URL('https://api.example.com/v1/start');
 

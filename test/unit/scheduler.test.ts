@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Scheduler, type SchedulerOptions } from '../../src/runner/scheduler.ts';
 import { ManualClock, systemClock } from '../../src/util/clock.ts';
-import { MAX_TIMER_MS } from '../../src/util/duration.ts';
+import { MAX_TIMER_MS } from '../../src/core/duration.ts';
 
 const logger = pino({ level: 'silent' });
 

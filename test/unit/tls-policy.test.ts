@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isLoopbackAddress, requiresTls } from '../../src/net/tls-policy.ts';
+import { isLoopbackAddress, requiresTls } from '../../src/protocols/tls/policy.ts';
 
 test('loopback means an address written as one; a name is not trusted to resolve there', () => {
   for (const host of ['127.0.0.1', '127.8.9.10', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) assert.equal(isLoopbackAddress(host), true, host);

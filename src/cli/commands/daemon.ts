@@ -9,7 +9,7 @@ import { Engine } from '../../runner/engine.ts';
 import { Scheduler } from '../../runner/scheduler.ts';
 import { ProbeMetrics } from '../../server/metrics.ts';
 import { startDaemonServer, type DaemonServer } from '../../server/server.ts';
-import { createHttpClient } from '../../net/http-client.ts';
+import { createHttpClient } from '../../protocols/http/client.ts';
 import { Redactor } from '../../util/redact.ts';
 import type { Clock } from '../../util/clock.ts';
 import { readAlertingSections, startAlerting } from '../../alerting/wire.ts';

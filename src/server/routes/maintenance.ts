@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { MaintenanceWindowRepository } from '../../store/repositories.ts';
 import type { MaintenanceWindow } from '../../store/types.ts';
 import type { Clock } from '../../util/clock.ts';
-import { formatDuration, parseDuration } from '../../util/duration.ts';
+import { formatDuration, parseDuration } from '../../core/duration.ts';
 import { globMatch } from '../../alerting/windows.ts';
 import { readJsonBody } from '../body.ts';
 import { sendError, sendJson, type Router } from '../router.ts';

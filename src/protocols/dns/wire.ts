@@ -2,9 +2,9 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomFillSync } from 'node:crypto';
 import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
-import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
-import type { Clock } from '../util/clock.ts';
-import { EDNS_UDP_SIZE, encodeQuery, parseReply, type ParsedReply, type QueryWire } from './dns-codec.ts';
+import { ProbeFailure, classifyNetworkError } from '../../core/errors.ts';
+import type { Clock } from '../../util/clock.ts';
+import { EDNS_UDP_SIZE, encodeQuery, parseReply, type ParsedReply, type QueryWire } from './codec.ts';
 
 export { EDNS_UDP_SIZE };
 

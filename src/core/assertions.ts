@@ -1,5 +1,5 @@
-import { parseDuration } from '../util/duration.ts';
-import type { Assertion, ObservationValue, Observations } from '../probers/types.ts';
+import { parseDuration } from './duration.ts';
+import type { Assertion, ObservationValue, Observations } from './probe.ts';
 
 export const OPERATORS = ['==', '!=', '<=', '>=', '<', '>', 'contains', 'matches'] as const;
 export type Operator = (typeof OPERATORS)[number];

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import type { RecordType } from 'dns-packet';
-import { ProbeFailure } from '../net/errors.ts';
-import { parseServer, type DnsClient, type DnsReply, type DnsServer } from './dns-wire.ts';
-import { fqdn } from './dns-records.ts';
+import { ProbeFailure } from '../../core/errors.ts';
+import { parseServer, type DnsClient, type DnsReply, type DnsServer } from './wire.ts';
+import { fqdn } from './records.ts';
 
 export interface LookupBudget {
   signal: AbortSignal;

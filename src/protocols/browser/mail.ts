@@ -1,10 +1,10 @@
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
-import { ProbeFailure } from '../net/errors.ts';
-import { parseHeaderBlock } from './auth-results.ts';
-import { connectImap, withSignal, type ImapAccount } from './imap-watch.ts';
-import { apiErrorText } from './mail-send.ts';
-import { subjectToken, TOKEN_HEADER } from './mail.ts';
-import type { ProbeContext } from './types.ts';
+import { ProbeFailure } from '../../core/errors.ts';
+import { parseHeaderBlock } from '../mail-auth/auth-results.ts';
+import { connectImap, withSignal, type ImapAccount } from '../imap/watch.ts';
+import { apiErrorText } from '../smtp/send.ts';
+import { subjectToken, TOKEN_HEADER } from '../../probers/mail.ts';
+import type { ProbeContext } from '../../core/probe.ts';
 
 /** The newest probe message of a mail probe, as a recipient's mail client would show it. */
 export interface ProbeMail {

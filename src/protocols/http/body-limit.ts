@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ProbeFailure } from '../net/errors.ts';
-import type { HttpResponse } from '../net/http-client.ts';
+import { ProbeFailure } from '../../core/errors.ts';
+import type { HttpResponse } from './client.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 

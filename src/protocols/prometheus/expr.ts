@@ -1,7 +1,7 @@
-import { parseDuration } from '../util/duration.ts';
-import { bucketQuantile, extrapolatedIncrease, parseBound, rangeOf, rangeSeconds, ScrapeHistory, type Bucket, type KeptScrape, type Range, type Series } from './prom-range.ts';
+import { parseDuration } from '../../core/duration.ts';
+import { bucketQuantile, extrapolatedIncrease, parseBound, rangeOf, rangeSeconds, ScrapeHistory, type Bucket, type KeptScrape, type Range, type Series } from './range.ts';
 
-export type { KeptScrape } from './prom-range.ts';
+export type { KeptScrape } from './range.ts';
 
 /**
  * A small expression language over scrapes, for assertion subjects:

@@ -1,8 +1,8 @@
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { HttpClient } from '../net/http-client.ts';
-import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
-import { contextTrusting, plaintextReason, requiresTls } from '../net/tls-policy.ts';
-import type { Clock } from '../util/clock.ts';
+import type { HttpClient } from '../http/client.ts';
+import { ProbeFailure, classifyNetworkError } from '../../core/errors.ts';
+import { contextTrusting, plaintextReason, requiresTls } from '../tls/policy.ts';
+import type { Clock } from '../../util/clock.ts';
 
 /** What a probe message carries; the same for both send paths. */
 export interface ProbeMessage {

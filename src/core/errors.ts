@@ -1,4 +1,4 @@
-import type { ErrorCode, ProbeError } from '../probers/types.ts';
+import type { ErrorCode, ProbeError } from './probe.ts';
 
 /** Thrown inside probes and helpers when a measurement is impossible; the runner turns it into a ProbeError. */
 export class ProbeFailure extends Error {

@@ -1,8 +1,8 @@
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BrowserContext, Page, Response } from 'playwright-core';
-import type { Clock } from '../util/clock.ts';
-import type { ObservationValue } from './types.ts';
+import type { Clock } from '../../util/clock.ts';
+import type { ObservationValue } from '../../core/probe.ts';
 
 /** `host` or `host:port`; an IPv6 address in brackets. */
 export const HOST_ENTRY = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i;

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Answer, RecordType } from 'dns-packet';
-import { ProbeFailure } from '../net/errors.ts';
+import { ProbeFailure } from '../../core/errors.ts';
 
 /**
  * The DNS messages of the wire layer, by hand where it is hot: a query is a

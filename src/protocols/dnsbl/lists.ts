@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { expandIpv6 } from './dns-records.ts';
+import { expandIpv6 } from '../dns/records.ts';
 
 export type Severity = 'alert' | 'warn' | 'info';
 export const SEVERITIES: readonly Severity[] = ['alert', 'warn', 'info'];
@@ -30,7 +30,7 @@ export interface Catalogue {
   zones: BlocklistZone[];
 }
 
-export const CATALOGUE_URL = new URL('../../data/dnsbl-catalogue.json', import.meta.url);
+export const CATALOGUE_URL = new URL('../../../data/dnsbl-catalogue.json', import.meta.url);
 
 export function loadCatalogue(url: URL = CATALOGUE_URL): Catalogue {
   return JSON.parse(readFileSync(url, 'utf8')) as Catalogue;

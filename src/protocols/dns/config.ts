@@ -1,8 +1,8 @@
 import { getServers } from 'node:dns';
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.ts';
-import { TIMER_RANGE_MESSAGE, withinTimerRange } from '../config/schema.ts';
-import { parseServer, type DnsServer } from './dns-wire.ts';
+import { parseDuration } from '../../core/duration.ts';
+import { TIMER_RANGE_MESSAGE, withinTimerRange } from '../../config/schema.ts';
+import { parseServer, type DnsServer } from './wire.ts';
 
 /** A duration written as `500ms` / `2s` (or a number of milliseconds); becomes milliseconds. */
 export const durationMs = () =>

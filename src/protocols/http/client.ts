@@ -3,9 +3,9 @@ import tls from 'node:tls';
 import dns from 'node:dns';
 import { createServer, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
-import { classifyNetworkError, ProbeFailure } from './errors.ts';
+import { classifyNetworkError, ProbeFailure } from '../../core/errors.ts';
 import { guardedLookup, nextHop, type Hop, type RedirectPolicy } from './redirects.ts';
-import { contextTrusting } from './tls-policy.ts';
+import { contextTrusting } from '../tls/policy.ts';
 
 export interface TlsOptions {
   /** Skip certificate verification (the certificate is still read and reported). */

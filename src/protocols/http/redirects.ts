@@ -1,5 +1,5 @@
 import net, { type LookupFunction } from 'node:net';
-import { ProbeFailure } from './errors.ts';
+import { ProbeFailure } from '../../core/errors.ts';
 
 /**
  * What a followed redirect may do. Whatever it says, the configured headers

@@ -1,4 +1,4 @@
-import { splitSeriesKey } from './prom-text.ts';
+import { splitSeriesKey } from './text.ts';
 
 /**
  * The time-series side of the prometheus kind: the probe's kept scrapes seen

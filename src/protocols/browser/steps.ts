@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Page } from 'playwright-core';
-import type { Clock } from '../util/clock.ts';
-import type { Observations } from './types.ts';
-import { shortError, waitBudget } from './browser-page.ts';
+import type { Clock } from '../../util/clock.ts';
+import type { Observations } from '../../core/probe.ts';
+import { shortError, waitBudget } from './page.ts';
 
 const selector = z.string().min(1);
 

@@ -1,4 +1,4 @@
-import type { ObservationValue, Observations } from './types.ts';
+import type { ObservationValue, Observations } from '../../core/probe.ts';
 
 /** At most this many json.* observations per body: a list of a million items is not a million observations. */
 export const MAX_JSON_KEYS = 500;

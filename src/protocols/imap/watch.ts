@@ -1,9 +1,9 @@
 import type { ImapFlow, FetchMessageObject, FetchQueryObject, ListResponse } from 'imapflow';
 import type { Logger } from 'pino';
-import type { Clock } from '../util/clock.ts';
-import { ProbeFailure, classifyNetworkError } from '../net/errors.ts';
-import { contextTrusting, plaintextReason, requiresTls } from '../net/tls-policy.ts';
-import { parseHeaderBlock, type HeaderField } from './auth-results.ts';
+import type { Clock } from '../../util/clock.ts';
+import { ProbeFailure, classifyNetworkError } from '../../core/errors.ts';
+import { contextTrusting, plaintextReason, requiresTls } from '../tls/policy.ts';
+import { parseHeaderBlock, type HeaderField } from '../mail-auth/auth-results.ts';
 
 export interface ImapAccount {
   host: string;

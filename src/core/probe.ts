@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
-import type { HttpClient } from '../net/http-client.ts';
+import type { HttpClient } from '../protocols/http/client.ts';
 
 /** Why a probe could not measure. Kept small on purpose: alerting and reports group by it. */
 export const ERROR_CODES = ['TIMEOUT', 'DNS', 'CONNECT', 'TLS', 'PROTOCOL', 'AUTH', 'CONFIG', 'INTERNAL'] as const;
