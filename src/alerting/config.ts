@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { validate as validateCron } from 'node-cron';
-import { duration, timerDuration } from '../config/schema.ts';
+import { duration, timerDuration } from '../core/schema.ts';
 import { alertmanagerEndpoint, LABEL_NAME } from './alertmanager.ts';
 
 const name = z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only');

@@ -1,8 +1,3 @@
-import type { z } from 'zod';
-import type { Logger } from 'pino';
-import type { Clock } from '../util/clock.ts';
-import type { HttpClient } from '../protocols/http/client.ts';
-
 /** Why a probe could not measure. Kept small on purpose: alerting and reports group by it. */
 export const ERROR_CODES = ['TIMEOUT', 'DNS', 'CONNECT', 'TLS', 'PROTOCOL', 'AUTH', 'CONFIG', 'INTERNAL'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -41,67 +36,6 @@ export interface Measurement {
   items?: RunItem[];
   /** Opaque per-probe state handed back on the next run (e.g. previous counter values). JSON only. */
   state?: unknown;
-}
-
-export interface ProbeContext {
-  /** Aborts at the run's deadline or at shutdown. Every socket, fetch and IMAP call takes it. */
-  signal: AbortSignal;
-  /** Epoch milliseconds at which `signal` aborts. */
-  deadline: number;
-  clock: Clock;
-  logger: Logger;
-  http: HttpClient;
-  /** What this probe returned as `state` on its previous run (persisted across restarts). */
-  previousState: unknown;
-  /** A unique id of this run (also in logs as run_id). */
-  runId: string;
-}
-
-/** One configured probe of a kind, ready to run repeatedly. */
-export interface Prober {
-  probe(ctx: ProbeContext): Promise<Measurement>;
-  /** Releases connections kept across runs (IMAP IDLE, browsers). */
-  close?(): Promise<void>;
-}
-
-/**
- * What probes' runs recorded as items, read-only: how one probe learns what
- * another did (a browser probe opens only a message whose token its mail probe
- * sent). Backed by the store in the daemon, by the engine's memory without one.
- */
-export interface RecordedItems {
-  /** The newest `limit` items of `type` that `probe`'s runs recorded, newest first. */
-  newest(probe: string, type: string, limit: number): RunItem[];
-}
-
-export interface ProberDeps {
-  clock: Clock;
-  logger: Logger;
-  http: HttpClient;
-  recorded: RecordedItems;
-}
-
-/**
- * A probe kind: its own config fields (a zod object of only the kind's keys;
- * the common keys are added by the config loader) and a factory.
- */
-export interface ProbeKind<Spec extends Record<string, unknown> = Record<string, unknown>> {
-  kind: string;
-  /** The kind's own keys. Must be a z.object (the loader merges it with the common keys and makes it strict). */
-  fields: z.ZodObject<z.ZodRawShape>;
-  /**
-   * Cross-field checks the schema cannot express; messages keyed by path
-   * (relative to the probe). `warning: true` reports without rejecting the
-   * configuration (e.g. a public resolver that blocklists refuse).
-   */
-  check?(spec: Spec): Array<{ path: (string | number)[]; message: string; warning?: boolean }>;
-  /**
-   * Assertions added to every probe of the kind unless the user asserts on the
-   * same observation (e.g. http: `status < 400`), so a probe without `expect`
-   * still fails when its target is plainly broken.
-   */
-  implicitExpect?: string[];
-  create(spec: Spec & CommonProbeSpec, deps: ProberDeps): Prober;
 }
 
 export interface Assertion {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/schema.ts';
+import { duration } from '../core/schema.ts';
 
 const rate = z.number().min(0).max(1);
 

@@ -9,20 +9,7 @@ import { pdnsComponent, LAB_PDNS_API_KEY, LAB_CHALLENGE_TOKEN } from './pdns.ts'
 import { rbldnsdComponent } from './rbldnsd.ts';
 import { ratesLabComponent, LAB_WEBHOOK_SECRET } from './rates-lab.ts';
 import { createSendCounters, type SendCounters } from './mail-send.ts';
-
-/** The lab's ports (DESIGN.md); tests pass free ports instead. */
-export interface LabPorts {
-  scaisend: number;
-  scaidns: number;
-  imap: number;
-  smtp: number;
-  pdns1Dns: number;
-  pdns1Api: number;
-  pdns2Dns: number;
-  pdns2Api: number;
-  rbldnsd: number;
-  redis: number;
-}
+import type { LabComponent, LabContext, LabPorts } from './component.ts';
 
 export const DEFAULT_LAB_PORTS: LabPorts = {
   scaisend: 8000,
@@ -36,23 +23,6 @@ export const DEFAULT_LAB_PORTS: LabPorts = {
   rbldnsd: 5301,
   redis: 6390,
 };
-
-export interface LabContext {
-  /** A private directory for this lab's data (zone files, mailboxes, databases). */
-  dir: string;
-  ports: LabPorts;
-  logger: Logger;
-  scaisend: LabApp;
-  scaidns: LabApp;
-  /** What ScaiSend's /v3/mail/send handled, per tenant and day (behind /v3/stats); one set per lab. */
-  sendCounters: SendCounters;
-}
-
-/** One part of the lab (a real server or a set of routes); started in order, stopped in reverse. */
-export interface LabComponent {
-  name: string;
-  start(ctx: LabContext): Promise<{ stop(): Promise<void>; describe?: string }>;
-}
 
 export interface RunningLab {
   ports: LabPorts;

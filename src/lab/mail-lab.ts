@@ -1,4 +1,4 @@
-import type { LabComponent, LabContext } from './lab.ts';
+import type { LabComponent, LabContext } from './component.ts';
 import { startDovecot, LAB_SEED_USERS, type RunningDovecot } from './dovecot.ts';
 import { startSmtpIngress, type RunningIngress } from './smtp-ingress.ts';
 import { mountMailSend, LAB_API_KEYS, type MountedMailSend } from './mail-send.ts';

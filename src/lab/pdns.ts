@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { LabComponent, LabContext } from './lab.ts';
+import type { LabComponent, LabContext } from './component.ts';
 import { sendJson, type LabApp } from './http-app.ts';
 import { startProcess, waitForPort, type ManagedProcess } from './processes.ts';
 

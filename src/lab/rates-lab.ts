@@ -5,7 +5,7 @@ import { sendJson, type LabApp } from './http-app.ts';
 import { mountSendStats, LAB_API_KEYS, utcDate, type SendCounters } from './mail-send.ts';
 import { mountScaiDnsMetrics } from './scaidns-metrics.ts';
 import { startProcess, waitForPort, type ManagedProcess } from './processes.ts';
-import type { LabComponent } from './lab.ts';
+import type { LabComponent } from './component.ts';
 
 /** The lab receiver's webhook secret (exported as ALERT_WEBHOOK_SECRET by `scaiprobe lab` / `run --lab`). */
 export const LAB_WEBHOOK_SECRET = 'lab-webhook-secret';

@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decode, encode } from 'dns-packet';
-import type { LabComponent, LabContext } from './lab.ts';
+import type { LabComponent, LabContext } from './component.ts';
 import { sendJson, type LabApp } from './http-app.ts';
 import { startProcess, type ManagedProcess } from './processes.ts';
 

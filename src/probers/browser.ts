@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { SharedBrowser } from '../util/chromium.ts';
-import { duration } from '../config/schema.ts';
+import { duration } from '../core/schema.ts';
 import { ProbeFailure } from '../core/errors.ts';
-import type { CommonProbeSpec, Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps } from '../core/probe.ts';
+import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
+import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { imapAccount, imapFields, sentTokens, subjectMarker } from './mail.ts';
 import { stepSchema, runSteps } from '../protocols/browser/steps.ts';
 import { allowList, HOST_ENTRY, hostsOf, keepScreenshot, linkObservations, restrictRequests, shortError, visit, waitBudget } from '../protocols/browser/page.ts';

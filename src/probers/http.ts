@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { tlsOptionsSchema } from '../config/schema.ts';
+import { tlsOptionsSchema } from '../core/schema.ts';
 import type { HttpResponse } from '../protocols/http/client.ts';
 import { canonicalHostPattern } from '../protocols/http/redirects.ts';
 import { isSensitiveResponseHeader } from '../protocols/http/sensitive-headers.ts';
-import type { Measurement, Observations, ProbeKind } from '../core/probe.ts';
+import type { Measurement, Observations } from '../core/probe.ts';
+import type { ProbeKind } from './kind.ts';
 import { flattenJson, MAX_JSON_DEPTH, MAX_JSON_KEYS, MAX_WHOLE_LIST } from '../protocols/http/json-flatten.ts';
 
 const fields = z.object({

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
-import { timerDuration, tlsOptionsSchema } from '../config/schema.ts';
+import { timerDuration, tlsOptionsSchema } from '../core/schema.ts';
 import { ProbeFailure } from '../core/errors.ts';
 import { formatDuration } from '../core/duration.ts';
-import type { Measurement, Observations, ProbeContext, ProbeKind, Prober, ProberDeps, RecordedItems, RunItem, CommonProbeSpec } from '../core/probe.ts';
+import type { Measurement, Observations, RunItem, CommonProbeSpec } from '../core/probe.ts';
+import type { ProbeContext, ProbeKind, Prober, ProberDeps, RecordedItems } from './kind.ts';
 import { judgeAuthentication, type AuthVerdict } from '../protocols/mail-auth/auth-results.ts';
 import { DEFAULT_MAX_HEADER_BYTES, FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from '../protocols/imap/watch.ts';
 import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from '../protocols/smtp/send.ts';

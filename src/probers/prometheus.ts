@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { duration } from '../config/schema.ts';
+import { duration } from '../core/schema.ts';
 import { ProbeFailure } from '../core/errors.ts';
 import { parseAssertion } from '../core/assertions.ts';
 import { parsePromText, seriesKey } from '../protocols/prometheus/text.ts';
 import { evaluatePromExpr, looksLikeExpression, metricNames, narrowestWindow, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from '../protocols/prometheus/expr.ts';
-import type { Measurement, Observations, ProbeContext, ProbeKind } from '../core/probe.ts';
+import type { Measurement, Observations } from '../core/probe.ts';
+import type { ProbeContext, ProbeKind } from './kind.ts';
 import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
 const fields = z.object({

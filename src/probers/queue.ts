@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import { ProbeFailure } from '../core/errors.ts';
-import type { Measurement, Observations, ProbeContext, ProbeKind } from '../core/probe.ts';
+import type { Measurement, Observations } from '../core/probe.ts';
+import type { ProbeContext, ProbeKind } from './kind.ts';
 
 const fields = z.object({
   /** redis://[user:pass@]host:port[/db] */

@@ -1,4 +1,4 @@
-import type { ProbeKind } from '../core/probe.ts';
+import type { ProbeKind } from './kind.ts';
 import { httpKind } from './http.ts';
 import { dnsKind } from './dns.ts';
 import { rblKind } from './rbl.ts';

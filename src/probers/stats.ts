@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ProbeFailure } from '../core/errors.ts';
-import type { Measurement, Observations, ProbeContext, ProbeKind, RunItem } from '../core/probe.ts';
+import type { Measurement, Observations, RunItem } from '../core/probe.ts';
+import type { ProbeContext, ProbeKind } from './kind.ts';
 import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
 const fields = z.object({

@@ -3,11 +3,10 @@ import type { Clock } from '../util/clock.ts';
 import type { HttpClient } from '../protocols/http/client.ts';
 import type { ProbeSpec } from '../config/load.ts';
 import { findKind } from '../probers/registry.ts';
-import type { Prober, RecordedItems } from '../core/probe.ts';
+import type { Prober, RecordedItems } from '../probers/kind.ts';
 import type { Store } from '../store/repositories.ts';
 import type { NewStateChange, RunRecord } from '../store/types.ts';
 import type { Redactor } from '../util/redact.ts';
-import type { ProbeMetrics } from '../server/metrics.ts';
 import { RunWriter, type StoreHealth } from '../store/run-writer.ts';
 import { runProbe } from './run-probe.ts';
 import { RecentItems, storedItems } from './recorded-items.ts';
@@ -18,6 +17,12 @@ export interface FinishedRun extends RunRecord {
   changes: NewStateChange[];
 }
 
+/** What the engine counts runs into (the daemon's Prometheus metrics); declared here so the runner needs no server. */
+export interface RunMetrics {
+  observeRun(run: RunRecord): void;
+  watchStore(health: () => StoreHealth): void;
+}
+
 export type RunListener = (run: FinishedRun) => void | Promise<void>;
 
 export interface EngineDeps {
@@ -26,7 +31,7 @@ export interface EngineDeps {
   http: HttpClient;
   redactor: Redactor;
   store?: Store;
-  metrics?: ProbeMetrics;
+  metrics?: RunMetrics;
   shutdown?: AbortSignal;
 }
 

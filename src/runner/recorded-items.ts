@@ -1,4 +1,5 @@
-import type { RecordedItems, RunItem } from '../core/probe.ts';
+import type { RunItem } from '../core/probe.ts';
+import type { RecordedItems } from '../probers/kind.ts';
 import type { ItemRepository } from '../store/repositories.ts';
 import type { RunRecord } from '../store/types.ts';
 

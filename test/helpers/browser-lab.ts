@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { mailKind } from '../../src/probers/mail.ts';
 import { browserKind, type BrowserSpec } from '../../src/probers/browser.ts';
-import type { CommonProbeSpec, Prober } from '../../src/core/probe.ts';
+import type { CommonProbeSpec } from '../../src/core/probe.ts';
+import type { Prober } from '../../src/probers/kind.ts';
 import { makeTempDir } from '../../src/lab/processes.ts';
 import { RecentItems } from '../../src/runner/recorded-items.ts';
 import { deps, mailSpec, run, seed, startTestMailLab, type TestMailLab } from './mail-lab.ts';

@@ -2,7 +2,8 @@ import pino from 'pino';
 import type { z } from 'zod';
 import { systemClock, type Clock } from '../../src/util/clock.ts';
 import { createHttpClient } from '../../src/protocols/http/client.ts';
-import type { CommonProbeSpec, Measurement, ProbeContext, ProbeKind, Prober } from '../../src/core/probe.ts';
+import type { CommonProbeSpec, Measurement } from '../../src/core/probe.ts';
+import type { ProbeContext, ProbeKind, Prober } from '../../src/probers/kind.ts';
 import { RecentItems } from '../../src/runner/recorded-items.ts';
 
 /** A spec as the loader builds it: the kind's fields parsed strictly, its check() run, common keys defaulted. */

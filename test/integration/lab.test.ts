@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { runCli } from '../helpers/cli.ts';
-import { LAB_ENV, startLab, type LabPorts } from '../../src/lab/lab.ts';
+import { LAB_ENV, startLab } from '../../src/lab/lab.ts';
+import type { LabPorts } from '../../src/lab/component.ts';
 import { freePort, makeTempDir, waitForPort } from '../../src/lab/processes.ts';
 
 async function freePorts(): Promise<LabPorts> {

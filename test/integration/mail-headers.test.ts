@@ -1,7 +1,7 @@
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mailKind } from '../../src/probers/mail.ts';
-import type { Prober } from '../../src/core/probe.ts';
+import type { Prober } from '../../src/probers/kind.ts';
 import { deps, mailboxContents, mailSpec, run, seed, startTestMailLab, type TestMailLab } from '../helpers/mail-lab.ts';
 
 /** A message as anyone on the internet could send a seed: a folded header of `bytes` bytes. */

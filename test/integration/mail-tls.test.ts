@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { mailKind } from '../../src/probers/mail.ts';
-import type { Prober } from '../../src/core/probe.ts';
+import type { Prober } from '../../src/probers/kind.ts';
 import { startSmtpIngress, type RunningIngress, type StoredMessage } from '../../src/lab/smtp-ingress.ts';
 import { LAB_AUTHSERV_ID } from '../../src/lab/mail-lab.ts';
 import { freePort } from '../../src/lab/processes.ts';

@@ -1,7 +1,7 @@
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mailKind } from '../../src/probers/mail.ts';
-import type { Prober } from '../../src/core/probe.ts';
+import type { Prober } from '../../src/probers/kind.ts';
 import type { StoredMessage } from '../../src/lab/smtp-ingress.ts';
 import { deps, mailboxContents, mailSpec, run, seed, startTestMailLab, SUBMISSION_USER, type TestMailLab } from '../helpers/mail-lab.ts';
 

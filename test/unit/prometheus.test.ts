@@ -7,7 +7,8 @@ import { prometheusKind } from '../../src/probers/prometheus.ts';
 import pino from 'pino';
 import type { Clock } from '../../src/util/clock.ts';
 import type { HttpClient } from '../../src/protocols/http/client.ts';
-import type { Measurement, Prober } from '../../src/core/probe.ts';
+import type { Measurement } from '../../src/core/probe.ts';
+import type { Prober } from '../../src/probers/kind.ts';
 import { specFor } from '../helpers/probe-run.ts';
 import { RecentItems } from '../../src/runner/recorded-items.ts';
 

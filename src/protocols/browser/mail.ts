@@ -4,7 +4,7 @@ import { parseHeaderBlock } from '../mail-auth/auth-results.ts';
 import { connectImap, withSignal, type ImapAccount } from '../imap/watch.ts';
 import { apiErrorText } from '../smtp/send.ts';
 import { subjectToken, TOKEN_HEADER } from '../../probers/mail.ts';
-import type { ProbeContext } from '../../core/probe.ts';
+import type { ProbeContext } from '../../probers/kind.ts';
 
 /** The newest probe message of a mail probe, as a recipient's mail client would show it. */
 export interface ProbeMail {

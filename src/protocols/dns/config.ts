@@ -1,7 +1,7 @@
 import { getServers } from 'node:dns';
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.ts';
-import { TIMER_RANGE_MESSAGE, withinTimerRange } from '../../config/schema.ts';
+import { TIMER_RANGE_MESSAGE, withinTimerRange } from '../../core/schema.ts';
 import { parseServer, type DnsServer } from './wire.ts';
 
 /** A duration written as `500ms` / `2s` (or a number of milliseconds); becomes milliseconds. */

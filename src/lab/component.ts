@@ -1,0 +1,34 @@
+import type { Logger } from 'pino';
+import type { LabApp } from './http-app.ts';
+import type { SendCounters } from './mail-send.ts';
+
+/** The lab's ports (DESIGN.md); tests pass free ports instead. */
+export interface LabPorts {
+  scaisend: number;
+  scaidns: number;
+  imap: number;
+  smtp: number;
+  pdns1Dns: number;
+  pdns1Api: number;
+  pdns2Dns: number;
+  pdns2Api: number;
+  rbldnsd: number;
+  redis: number;
+}
+
+export interface LabContext {
+  /** A private directory for this lab's data (zone files, mailboxes, databases). */
+  dir: string;
+  ports: LabPorts;
+  logger: Logger;
+  scaisend: LabApp;
+  scaidns: LabApp;
+  /** What ScaiSend's /v3/mail/send handled, per tenant and day (behind /v3/stats); one set per lab. */
+  sendCounters: SendCounters;
+}
+
+/** One part of the lab (a real server or a set of routes); started in order, stopped in reverse. */
+export interface LabComponent {
+  name: string;
+  start(ctx: LabContext): Promise<{ stop(): Promise<void>; describe?: string }>;
+}
