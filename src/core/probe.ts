@@ -23,6 +23,16 @@ export interface RunItem {
   data: Record<string, unknown>;
 }
 
+/**
+ * What probes' runs recorded as items, read-only: how one probe learns what
+ * another did (a browser probe opens only a message whose token its mail probe
+ * sent). Backed by the store in the daemon, by the engine's memory without one.
+ */
+export interface RecordedItems {
+  /** The newest `limit` items of `type` that `probe`'s runs recorded, newest first. */
+  newest(probe: string, type: string, limit: number): RunItem[];
+}
+
 /** What a probe returns. A probe never throws for a target's fault: it returns `error`. */
 export interface Measurement {
   observations: Observations;

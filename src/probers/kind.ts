@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import type { HttpClient } from '../protocols/http/client.ts';
-import type { CommonProbeSpec, Measurement, RunItem } from '../core/probe.ts';
+import type { CommonProbeSpec, Measurement, RecordedItems } from '../core/probe.ts';
 
 export interface ProbeContext {
   /** Aborts at the run's deadline or at shutdown. Every socket, fetch and IMAP call takes it. */
@@ -23,16 +23,6 @@ export interface Prober {
   probe(ctx: ProbeContext): Promise<Measurement>;
   /** Releases connections kept across runs (IMAP IDLE, browsers). */
   close?(): Promise<void>;
-}
-
-/**
- * What probes' runs recorded as items, read-only: how one probe learns what
- * another did (a browser probe opens only a message whose token its mail probe
- * sent). Backed by the store in the daemon, by the engine's memory without one.
- */
-export interface RecordedItems {
-  /** The newest `limit` items of `type` that `probe`'s runs recorded, newest first. */
-  newest(probe: string, type: string, limit: number): RunItem[];
 }
 
 export interface ProberDeps {

@@ -1,45 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import { timerDuration, tlsOptionsSchema } from '../core/schema.ts';
+import { MAIL_MESSAGE_ITEM, MAX_MAIL_SEEDS } from '../core/items.ts';
 import { ProbeFailure } from '../core/errors.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { Measurement, Observations, RunItem, CommonProbeSpec } from '../core/probe.ts';
-import type { ProbeContext, ProbeKind, Prober, ProberDeps, RecordedItems } from './kind.ts';
+import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { judgeAuthentication, type AuthVerdict } from '../protocols/mail-auth/auth-results.ts';
 import { DEFAULT_MAX_HEADER_BYTES, FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from '../protocols/imap/watch.ts';
 import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from '../protocols/smtp/send.ts';
-
-export const imapFields = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535).default(993),
-  secure: z.boolean().default(true),
-  user: z.string().min(1),
-  pass: z.string().optional(),
-  /** OAuth2 access token (XOAUTH2) instead of pass. */
-  accessToken: z.string().optional(),
-  tlsInsecure: z.boolean().default(false),
-  /** Certificate checks: trust `ca` (PEM) besides the system's, skip them (`insecure`, as tlsInsecure), `servername` for SNI and the name check. */
-  tls: tlsOptionsSchema,
-  /** No login without STARTTLS (when not `secure`); default: required unless the host is a loopback address. */
-  requireTLS: z.boolean().optional(),
-});
-
-/** The IMAP account of a seed (or of a browser probe's mailbox). */
-export function imapAccount(imap: z.output<typeof imapFields>): ImapAccount {
-  const { host, port, secure, user, pass, accessToken, tlsInsecure, tls, requireTLS } = imap;
-  return {
-    host,
-    port,
-    secure,
-    user,
-    tlsInsecure: tlsInsecure || Boolean(tls?.insecure),
-    ...(pass !== undefined ? { pass } : {}),
-    ...(accessToken !== undefined ? { accessToken } : {}),
-    ...(tls ? { tls: { ca: tls.ca, servername: tls.servername } } : {}),
-    ...(requireTLS !== undefined ? { requireTLS } : {}),
-  };
-}
+import { newToken, subjectMarker, TOKEN_HEADER } from '../protocols/smtp/probe-token.ts';
+import { imapAccount, imapFields } from '../protocols/imap/account.ts';
 
 const seedFields = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be letters, digits, "_" or "-" (it becomes part of observation names)'),
@@ -101,11 +72,9 @@ const sendFields = z.strictObject({
   tracking: z.strictObject({ clicks: z.boolean().default(false), opens: z.boolean().default(false) }).optional(),
 });
 
-const MAX_SEEDS = 15;
-
 const fields = z.object({
   send: sendFields,
-  seeds: z.array(seedFields).min(1).max(MAX_SEEDS),
+  seeds: z.array(seedFields).min(1).max(MAX_MAIL_SEEDS),
   /** How long to wait for the messages after the send (default: until shortly before the timeout). */
   wait: timerDuration().optional(),
   /** Marks probe messages in the subject; stale ones with it are swept. */
@@ -142,47 +111,6 @@ interface SeedOutcome {
   sighting: Sighting | undefined;
   timeToInboxMs: number | null;
   auth: AuthVerdict | undefined;
-}
-
-export function newToken(): string {
-  return `sp-${randomBytes(8).toString('hex')}`;
-}
-
-/** What newToken() makes; anything else in a token's place is not ours. */
-const TOKEN = /^sp-[0-9a-f]{16}$/;
-
-/** The header that carries a probe message's token. */
-export const TOKEN_HEADER = 'X-Scaiprobe-Id';
-
-/** The item a mail probe records per seed per run; its `data.token` is the token sent. */
-export const MESSAGE_ITEM = 'mail.message';
-
-/** The start of every probe message's subject; the token follows it. */
-export function subjectMarker(subjectPrefix: string, probe: string): string {
-  return `${subjectPrefix} ${probe} `;
-}
-
-/** The token a subject carries after `marker` (its last occurrence), if what follows is one token and nothing else. */
-export function subjectToken(subject: string, marker: string): string | undefined {
-  const at = subject.lastIndexOf(marker);
-  if (at < 0) return undefined;
-  const rest = subject.slice(at + marker.length).trim();
-  return TOKEN.test(rest) ? rest : undefined;
-}
-
-/**
- * The tokens mail probe `probe` sent in its last `runs` runs, newest first, as
- * its recorded items say. Only a message carrying one of these is the probe's:
- * anyone can mail a seed a subject with the marker.
- */
-export function sentTokens(recorded: RecordedItems, probe: string, runs = 10): string[] {
-  const tokens: string[] = [];
-  // One item per seed per run: enough items for `runs` runs of the most seeds a probe may have.
-  for (const item of recorded.newest(probe, MESSAGE_ITEM, runs * MAX_SEEDS)) {
-    const token = item.data.token;
-    if (typeof token === 'string' && TOKEN.test(token) && !tokens.includes(token)) tokens.push(token);
-  }
-  return tokens.slice(0, runs);
 }
 
 function median(values: number[]): number | null {
@@ -473,7 +401,7 @@ class MailProber implements Prober {
       });
       if (outcome.sighting?.tab) observations[`${prefix}.tab`] = outcome.sighting.tab;
       items.push({
-        type: MESSAGE_ITEM,
+        type: MAIL_MESSAGE_ITEM,
         key: `${outcome.seed.name}:${token}`,
         data: {
           seed: outcome.seed.name,

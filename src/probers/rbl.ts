@@ -2,6 +2,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import { ProbeFailure, classifyNetworkError } from '../core/errors.ts';
 import { mapLimit } from '../util/map-limit.ts';
+import { RBL_LISTING_ITEM } from '../core/items.ts';
 import type { CommonProbeSpec, Measurement, Observations, RunItem } from '../core/probe.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { DnsClient, type DnsServer } from '../protocols/dns/wire.ts';
@@ -215,7 +216,7 @@ function summarize(
       observations.clean = (observations.clean as number) + 1;
       if (previous[pair.key] !== undefined) Object.assign(data, { delistedAfterMs: now - (previous[pair.key] ?? now) });
     }
-    items.push({ type: 'rbl-listing', key: pair.key, state: verdict.verdict, data });
+    items.push({ type: RBL_LISTING_ITEM, key: pair.key, state: verdict.verdict, data });
   });
   observations['zones.failingTestPoints'] = [...failing.keys()];
   const warnings = [...unknownByZone].map(([zone, { count, why }]) => `${zone}: ${count} lookup(s) unknown (${why})`);

@@ -1,5 +1,5 @@
 import type { RunItem } from '../core/probe.ts';
-import type { RecordedItems } from '../probers/kind.ts';
+import type { RecordedItems } from '../core/probe.ts';
 import type { ItemRepository } from '../store/repositories.ts';
 import type { RunRecord } from '../store/types.ts';
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { MESSAGE_ITEM } from '../probers/mail.ts';
+import { MAIL_MESSAGE_ITEM } from '../core/items.ts';
 import type { RunRecord } from '../store/types.ts';
 
 /** Placements as metric labels: a folder name of its own (`other:Updates`) would make the set unbounded. */
@@ -35,7 +35,7 @@ export class MailMetrics {
 
   observeRun(run: RunRecord): void {
     for (const item of run.items) {
-      if (item.type !== MESSAGE_ITEM) continue;
+      if (item.type !== MAIL_MESSAGE_ITEM) continue;
       const seed = String(item.data.seed ?? '');
       const labels = { probe: run.probe, seed, provider: String(item.data.provider ?? '') };
       const landed = placementOf(item.data.placement);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mailKind, sentTokens, subjectMarker, subjectToken } from '../../src/probers/mail.ts';
+import { mailKind } from '../../src/probers/mail.ts';
+import { sentTokens, subjectMarker, subjectToken } from '../../src/protocols/smtp/probe-token.ts';
 import { RecentItems } from '../../src/runner/recorded-items.ts';
 import { specFor } from '../helpers/probe-run.ts';
 

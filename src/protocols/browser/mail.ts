@@ -3,8 +3,10 @@ import { ProbeFailure } from '../../core/errors.ts';
 import { parseHeaderBlock } from '../mail-auth/auth-results.ts';
 import { connectImap, withSignal, type ImapAccount } from '../imap/watch.ts';
 import { apiErrorText } from '../smtp/send.ts';
-import { subjectToken, TOKEN_HEADER } from '../../probers/mail.ts';
-import type { ProbeContext } from '../../probers/kind.ts';
+import type { Logger } from 'pino';
+import type { Clock } from '../../util/clock.ts';
+import type { HttpClient } from '../http/client.ts';
+import { subjectToken, TOKEN_HEADER } from '../smtp/probe-token.ts';
 
 /** The newest probe message of a mail probe, as a recipient's mail client would show it. */
 export interface ProbeMail {
@@ -115,7 +117,7 @@ async function lookup(client: ImapFlow, marker: string, tokens: readonly string[
  * a second) for one to exist. Messages with the marker but no such token are
  * passed over, never fetched whole.
  */
-export async function fetchProbeMail(account: ImapAccount, folder: string, marker: string, sentTokens: () => string[], waitMs: number, ctx: ProbeContext): Promise<MailLookup> {
+export async function fetchProbeMail(account: ImapAccount, folder: string, marker: string, sentTokens: () => string[], waitMs: number, ctx: { signal: AbortSignal; clock: Clock; logger: Logger }): Promise<MailLookup> {
   const client = await connectImap(account, ctx.signal, ctx.logger);
   try {
     try {
@@ -163,7 +165,7 @@ function utcDate(epochMs: number): string {
 }
 
 /** ScaiSend's /v3/stats/sum over [start, today] (UTC) for the key's tenant: opens and clicks. */
-export async function readStatsSum(source: StatsSource, start: string, ctx: ProbeContext): Promise<StatsSum> {
+export async function readStatsSum(source: StatsSource, start: string, ctx: { signal: AbortSignal; clock: Clock; http: HttpClient }): Promise<StatsSum> {
   const url = `${source.api.replace(/\/+$/, '')}/v3/stats/sum?start_date=${start}&end_date=${utcDate(ctx.clock.now())}`;
   const response = await ctx.http.request({ url, method: 'GET', headers: { authorization: `Bearer ${source.apiKey}` }, signal: ctx.signal, maxRedirects: 0 });
   if (response.status !== 200) {
