@@ -1,0 +1,90 @@
+// The layers of src/ and the direction they may import in (README, "Architecture").
+// Each layer imports only itself and the layers below it:
+//   util, core  <  protocols  <  probers  <  store < config < runner < indicators < alerting < reports  <  server < cli
+// The lab stands apart: it imports only util and protocols, and only cli starts it.
+
+/** Folders of src/ from the bottom up; a folder may import the ones before it. */
+const ORDER = ['protocols', 'probers', 'store', 'config', 'runner', 'indicators', 'alerting', 'reports', 'server', 'cli'];
+const FOUNDATION = ['util', 'core'];
+
+/** Besides the layers below: the command line starts the lab. */
+const ALSO = { cli: ['lab'] };
+
+const folders = (names) => `^src/(${names.join('|')})/`;
+
+/**
+ * Domain folders that still serve HTTP routes or a command, importing server/ or
+ * the lab until those move into server/routes and cli/commands (issue 13, item 3).
+ * Each entry names one importing file; remove it once the file has moved.
+ */
+const PENDING_MOVES = [
+  '^src/alerting/service\\.ts$',
+  '^src/alerting/wire\\.ts$',
+  '^src/alerting/cli\\.ts$',
+  '^src/indicators/service\\.ts$',
+  '^src/reports/api\\.ts$',
+];
+
+const layerRules = ORDER.map((name, index) => {
+  const allowed = [...FOUNDATION, ...ORDER.slice(0, index), ...(ALSO[name] ?? [])];
+  return {
+    name: `${name}-not-above`,
+    comment: `${name}/ imports only ${allowed.join(', ')} and itself`,
+    severity: 'error',
+    from: { path: `^src/${name}/`, pathNot: PENDING_MOVES },
+    to: { path: '^src/', pathNot: folders([...allowed, name]) },
+  };
+});
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'No module reaches itself through its imports: every ring is a layer drawn wrong',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'core-imports-nothing-of-ours',
+      comment: 'core/ holds the shared vocabulary (probe types, errors, assertions, zod atoms) and depends on none of src/',
+      severity: 'error',
+      from: { path: '^src/core/' },
+      to: { path: '^src/', pathNot: '^src/core/' },
+    },
+    {
+      name: 'util-imports-only-util',
+      comment: 'util/ is the floor: clocks, loggers, small helpers',
+      severity: 'error',
+      from: { path: '^src/util/' },
+      to: { path: '^src/', pathNot: '^src/util/' },
+    },
+    {
+      name: 'lab-stands-apart',
+      comment: 'The lab (real servers for tests and `--lab`) imports only util and protocols, never the product',
+      severity: 'error',
+      from: { path: '^src/lab/' },
+      to: { path: '^src/', pathNot: folders(['lab', 'util', 'protocols']) },
+    },
+    {
+      name: 'only-cli-starts-the-lab',
+      comment: 'The product knows nothing of the lab; the command line starts it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: [folders(['lab', 'cli']), ...PENDING_MOVES] },
+      to: { path: '^src/lab/' },
+    },
+    {
+      name: 'no-tests-in-src',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench|scripts)/' },
+    },
+    ...layerRules,
+  ],
+  options: {
+    // Type-only imports count: a ring through types is still a ring.
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^src/server/status-page/client\\.js$' },
+  },
+};
