@@ -4,7 +4,10 @@ import { MAX_TIMER_MS, parseDuration } from './duration.ts';
 /** How a duration is written, for the JSON Schema (editors); `parseDuration` decides. */
 const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h|d|w))+\\s*$';
 
-/** A duration written as `500ms`, `30s`, `5m`; becomes milliseconds. */
+/**
+ * The one duration of the configuration, wherever it stands: text such as
+ * `500ms`, `30s`, `5m`, `1h30m` (a bare number is refused); becomes milliseconds.
+ */
 export const duration = () =>
   z
     .string()

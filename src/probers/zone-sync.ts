@@ -6,7 +6,8 @@ import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.t
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { DnsClient, parseServer, type DnsServer } from '../protocols/dns/wire.ts';
 import { fqdn, presentationText, rdataText, soaSerial } from '../protocols/dns/records.ts';
-import { durationMs, queryFields, serverText } from '../protocols/dns/config.ts';
+import { queryFields, serverText } from '../protocols/dns/config.ts';
+import { duration } from '../core/schema.ts';
 import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
 const rrsetInput = z.object({
@@ -22,7 +23,7 @@ const fields = z.object({
   /** A third side: the records ScaiDNS means to serve (a URL answering {rrsets: [...]}, or inline rrsets). */
   intended: z.object({ url: z.string().url().optional(), headers: z.record(z.string(), z.string()).optional(), rrsets: z.array(rrsetInput).optional() }).strict().optional(),
   /** ScaiDNS's GET /api/v1/admin/sync-status: zones `failed`, or synced longer ago than maxAge. */
-  syncStatus: z.object({ url: z.string().url(), headers: z.record(z.string(), z.string()).optional(), maxAge: durationMs().default(3_600_000) }).strict().optional(),
+  syncStatus: z.object({ url: z.string().url(), headers: z.record(z.string(), z.string()).optional(), maxAge: duration().default(3_600_000) }).strict().optional(),
   transport: z.enum(['udp', 'tcp']).default('udp'),
   concurrency: z.number().int().min(1).max(500).default(20),
   /** For each HTTP answer (the PowerDNS zone, intended records, sync-status); a bigger one fails the run. */

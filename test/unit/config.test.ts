@@ -248,6 +248,21 @@ test('timeouts and retry delays stop at the longest a timer can wait; intervals 
   assert.ok(alerts.some((line) => /alerts\.channels\.0\.timeout: must be at most/.test(line)), alerts.join('\n'));
 });
 
+test('every duration is written the same way, as text such as 500ms, wherever it stands; a bare number is refused everywhere', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
+  const file = join(dir, 'p.yaml');
+  const dns = (fields: string) => `  - { name: d${Math.random().toString(36).slice(2, 8)}, kind: dns, servers: ["127.0.0.1:53"], query: { name: a.test, type: A }, ${fields} }\n`;
+  writeFileSync(file, `defaults: { retryDelay: 250ms }\nprobes:\n${dns('every: 1m, timeout: 500ms, queryTimeout: 500ms')}`);
+  const [probe] = loadConfig(file, {}).probes;
+  assert.deepEqual([probe?.every, probe?.timeout, probe?.retryDelay, probe?.queryTimeout], [60_000, 500, 250, 500]);
+  // The DNS kinds' queryTimeout once took numbers while every other duration did not.
+  writeFileSync(file, `defaults: { retryDelay: 250 }\nprobes:\n${dns('every: 60000, timeout: 500, queryTimeout: 500')}`);
+  const found = problems(file);
+  for (const path of ['defaults.retryDelay', 'probes[0].every', 'probes[0].timeout', 'probes[0].queryTimeout']) {
+    assert.ok(found.some((line) => line.includes(`${path}: `)), `${path} not reported:\n${found.join('\n')}`);
+  }
+});
+
 test('one validation lists every problem of every file and section at once, each with file:line:column', () => {
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
   writeFileSync(

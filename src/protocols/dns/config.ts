@@ -1,19 +1,7 @@
 import { getServers } from 'node:dns';
 import { z } from 'zod';
-import { parseDuration } from '../../core/duration.ts';
-import { TIMER_RANGE_MESSAGE, withinTimerRange } from '../../core/schema.ts';
+import { timerDuration } from '../../core/schema.ts';
 import { parseServer, type DnsServer } from './wire.ts';
-
-/** A duration written as `500ms` / `2s` (or a number of milliseconds); becomes milliseconds. */
-export const durationMs = () =>
-  z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
-    const ms = typeof value === 'number' ? value : parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (write it like 500ms, 2s)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
 
 /**
  * Why a DNS name written in the configuration could never be sent, or
@@ -56,7 +44,7 @@ export const recordType = () => z.preprocess((value) => (typeof value === 'strin
 /** Per-query budget shared by the DNS kinds. */
 export const queryFields = {
   /** Wait for one try of one query. */
-  queryTimeout: durationMs().refine(withinTimerRange, TIMER_RANGE_MESSAGE).default(1000),
+  queryTimeout: timerDuration().default(1000),
   /** Tries after the first (UDP is lossy). */
   queryRetries: z.number().int().min(0).max(10).default(2),
 };
