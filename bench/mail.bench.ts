@@ -19,7 +19,7 @@
 import pino from 'pino';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
-import type { Clock } from '../src/util/clock.ts';
+import { systemClock, type Clock } from '../src/util/clock.ts';
 import { createHttpClient } from '../src/protocols/http/client.ts';
 import { Redactor } from '../src/util/redact.ts';
 import { runProbe } from '../src/runner/run-probe.ts';
@@ -38,7 +38,7 @@ const POLL_MS = 5000;
 const SEEDS = 10;
 
 // Sub-millisecond epoch clock, the same one the ingress's 250 is compared with.
-const clock: Clock = { now: () => performance.timeOrigin + performance.now(), monotonic: () => performance.now() };
+const clock: Clock = { now: () => performance.timeOrigin + performance.now(), monotonic: () => performance.now(), setTimer: systemClock.setTimer };
 const logger = pino({ level: 'silent' });
 
 function quantile(values: number[], q: number): number {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { BrowserContext, Page } from 'playwright-core';
+import { pause } from '../util/clock.ts';
 import type { SharedBrowser } from '../util/chromium.ts';
 import { duration } from '../core/schema.ts';
 import { ProbeFailure } from '../core/errors.ts';
@@ -9,7 +10,7 @@ import { imapAccount, imapFields } from '../protocols/imap/account.ts';
 import { sentTokens, subjectMarker } from '../protocols/smtp/probe-token.ts';
 import { stepSchema, runSteps } from '../protocols/browser/steps.ts';
 import { allowList, HOST_ENTRY, hostsOf, keepScreenshot, linkObservations, restrictRequests, shortError, visit, waitBudget } from '../protocols/browser/page.ts';
-import { fetchProbeMail, readStatsSum, utcDate, pause, type MailLookup, type PassedOver, type ProbeMail, type StatsSum } from '../protocols/browser/mail.ts';
+import { fetchProbeMail, readStatsSum, utcDate, type MailLookup, type PassedOver, type ProbeMail, type StatsSum } from '../protocols/browser/mail.ts';
 
 const regex = z.string().superRefine((text, ctx) => {
   try {
@@ -374,7 +375,7 @@ class BrowserProber implements Prober {
       after = await readStatsSum(this.spec.stats!, before.start, ctx);
       const done = (!wantOpen || after.opens > before.sum.opens) && after.clicks - before.sum.clicks >= wantClicks;
       if (done || ctx.clock.now() >= until) break;
-      await pause(Math.min(500, until - ctx.clock.now()), ctx.signal);
+      await pause(ctx.clock, Math.min(500, until - ctx.clock.now()), ctx.signal);
     }
     const opens = after.opens - before.sum.opens;
     const clicks = after.clicks - before.sum.clicks;

@@ -5,6 +5,7 @@ import { parseAssertion } from '../core/assertions.ts';
 import { parsePromText, seriesKey } from '../protocols/prometheus/text.ts';
 import { evaluatePromExpr, looksLikeExpression, metricNames, narrowestWindow, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from '../protocols/prometheus/expr.ts';
 import type { Measurement, Observations } from '../core/probe.ts';
+import { pause } from '../util/clock.ts';
 import type { ProbeContext, ProbeKind } from './kind.ts';
 import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
@@ -59,18 +60,6 @@ function readState(value: unknown): KeptScrape[] {
 /** Whether an earlier scrape at `t` is inside the window ending at `now`, exactly as Prometheus selects ranges. */
 function insideWindow(t: number, now: number, windowMs: number): boolean {
   return t >= now - windowMs && t < now;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function round(value: number): number {
@@ -135,7 +124,7 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
         let last = first;
         const needsHistory = Number.isFinite(narrowest) && !scrapes.some((s) => insideWindow(s.t, first.kept.t, narrowest));
         if (needsHistory && ctx.deadline - ctx.clock.now() > warmupMs + 1000) {
-          await sleep(warmupMs, ctx.signal);
+          await pause(ctx.clock, warmupMs, ctx.signal);
           last = await scrape(ctx);
           scrapes = [...scrapes, last.kept];
         }

@@ -1,6 +1,6 @@
 import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import type { Clock } from '../util/clock.ts';
+import type { Clock, Timer } from '../util/clock.ts';
 import { MAX_TIMER_MS } from '../core/duration.ts';
 
 export interface SchedulableProbe {
@@ -15,6 +15,7 @@ export interface SchedulerOptions {
   concurrency: number;
   /** Fraction of the interval by which a run may start early or late (spreads load). */
   jitter: number;
+  /** Reads the time and sets the interval timers: a test moves a ManualClock instead of waiting. */
   clock: Clock;
   logger: Logger;
   /** Runs one probe once; must not throw (errors are values), but a throw is logged, never fatal. */
@@ -35,7 +36,7 @@ export interface SchedulerStats {
  * overlaps itself; a global cap bounds runs in flight.
  */
 export class Scheduler {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, Timer>();
   private readonly cronTasks: ScheduledTask[] = [];
   private readonly running = new Map<string, Promise<void>>();
   private readonly waiting: Array<() => void> = [];
@@ -67,10 +68,10 @@ export class Scheduler {
     const delay = Math.max(0, target - this.options.clock.now());
     if (delay > MAX_TIMER_MS) {
       // Past a timer's range (every: 30d) the wait goes in steps, the clock read again at each.
-      this.timers.set(name, setTimeout(() => this.scheduleInterval(name, every, target), MAX_TIMER_MS));
+      this.timers.set(name, this.options.clock.setTimer(() => this.scheduleInterval(name, every, target), MAX_TIMER_MS));
       return;
     }
-    const timer = setTimeout(() => {
+    const timer = this.options.clock.setTimer(() => {
       this.trigger(name, target);
       const nominalNext = target + every;
       this.scheduleInterval(name, every, Math.max(this.options.clock.now(), this.jittered(nominalNext, every)));
@@ -128,7 +129,7 @@ export class Scheduler {
   /** Stops scheduling; runs in flight finish (at their own deadline at the latest); queued runs are dropped. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
     for (const task of this.cronTasks) await task.destroy();
     this.cronTasks.length = 0;

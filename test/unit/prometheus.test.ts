@@ -5,7 +5,7 @@ import { evaluatePromExpr, looksLikeExpression, parsePromExpr, type KeptScrape }
 import { bucketQuantile, extrapolatedIncrease } from '../../src/protocols/prometheus/range.ts';
 import { prometheusKind } from '../../src/probers/prometheus.ts';
 import pino from 'pino';
-import type { Clock } from '../../src/util/clock.ts';
+import type { Clock, Timer } from '../../src/util/clock.ts';
 import type { HttpClient } from '../../src/protocols/http/client.ts';
 import type { Measurement } from '../../src/core/probe.ts';
 import type { Prober } from '../../src/probers/kind.ts';
@@ -307,7 +307,7 @@ describe('Prometheus semantics of windows', () => {
 });
 
 describe('the kind over runs', () => {
-  /** Real time shifted by hand, so runs can be 20 s apart while the warm-up still sleeps for real. */
+  /** Real time shifted by hand, so runs can be 20 s apart; a wait (the warm-up) moves the shift on instead of sleeping. */
   class ShiftedClock implements Clock {
     offset = 0;
     now(): number {
@@ -315,6 +315,11 @@ describe('the kind over runs', () => {
     }
     monotonic(): number {
       return this.now();
+    }
+    setTimer(callback: () => void, ms: number): Timer {
+      this.offset += ms;
+      const immediate = setImmediate(callback);
+      return { cancel: () => clearImmediate(immediate) };
     }
   }
 

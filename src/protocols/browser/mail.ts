@@ -4,7 +4,7 @@ import { parseHeaderBlock } from '../mail-auth/auth-results.ts';
 import { connectImap, withSignal, type ImapAccount } from '../imap/watch.ts';
 import { apiErrorText } from '../smtp/send.ts';
 import type { Logger } from 'pino';
-import type { Clock } from '../../util/clock.ts';
+import { pause, type Clock } from '../../util/clock.ts';
 import type { HttpClient } from '../http/client.ts';
 import { subjectToken, TOKEN_HEADER } from '../smtp/probe-token.ts';
 
@@ -130,24 +130,12 @@ export async function fetchProbeMail(account: ImapAccount, folder: string, marke
     for (;;) {
       const found = await lookup(client, marker, sentTokens(), ctx.signal);
       if (found.mail || ctx.clock.now() >= until) return found;
-      await pause(Math.min(1000, until - ctx.clock.now()), ctx.signal);
+      await pause(ctx.clock, Math.min(1000, until - ctx.clock.now()), ctx.signal);
     }
   } finally {
     await Promise.race([client.logout().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     client.close();
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 export interface StatsSource {
@@ -184,4 +172,4 @@ export async function readStatsSum(source: StatsSource, start: string, ctx: { si
   return { opens, clicks };
 }
 
-export { utcDate, pause };
+export { utcDate };
