@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import pino from 'pino';
-import type { z } from 'zod';
 import { ImapFlow } from 'imapflow';
 import { systemClock } from '../../src/util/clock.ts';
 import { createHttpClient } from '../../src/protocols/http/client.ts';
@@ -11,7 +10,8 @@ import type { CommonProbeSpec } from '../../src/core/probe.ts';
 import type { Prober, ProberDeps } from '../../src/probers/kind.ts';
 import type { RecordedItems } from '../../src/core/probe.ts';
 import { RecentItems } from '../../src/runner/recorded-items.ts';
-import { mailKind, type MailSpec } from '../../src/probers/mail.ts';
+import { specFor } from './probe-run.ts';
+import { mailKind } from '../../src/probers/mail.ts';
 import { createScaiSendStandIn } from '../../src/lab/scaisend.ts';
 import { startMailLab, type RunningMailLab } from '../../src/lab/mail-lab.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
@@ -90,21 +90,9 @@ export function seed(name: string, user: string, imapPort: number, extra: Record
   };
 }
 
-/** A mail probe spec as the loader would build it. */
+/** A mail probe spec, built by the loader (see specFor). */
 export function mailSpec(raw: Record<string, unknown>, options: { name?: string; timeoutMs?: number; expect?: string[] } = {}) {
-  const own = (mailKind.fields as z.ZodObject<z.ZodRawShape>).strict().parse(raw) as unknown as MailSpec;
-  const problems = mailKind.check?.(own) ?? [];
-  if (problems.length) throw new Error(`invalid spec: ${problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`);
-  const common: CommonProbeSpec = {
-    name: options.name ?? 'mail-test',
-    kind: 'mail',
-    timeout: options.timeoutMs ?? 15_000,
-    retries: 0,
-    retryDelay: 0,
-    tags: [],
-    expect: (options.expect ?? []).map((expr) => ({ expr, soft: false })),
-  };
-  return { ...own, ...common };
+  return specFor(mailKind, { name: options.name ?? 'mail-test', timeout: `${options.timeoutMs ?? 15_000}ms`, ...raw }, options.expect ?? []);
 }
 
 /** A prober's dependencies; `recorded` is what it reads of other probes' runs (see `run`). */

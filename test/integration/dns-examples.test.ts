@@ -9,7 +9,7 @@ import { startLab, type RunningLab } from '../../src/lab/lab.ts';
 import { pdnsComponent, LAB_PDNS_API_KEY, LAB_CHALLENGE_TOKEN } from '../../src/lab/pdns.ts';
 import { rbldnsdComponent } from '../../src/lab/rbldnsd.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
-import { dnsDeps, runOnce } from '../helpers/dns-probe.ts';
+import { proberDeps, probeOnce } from '../helpers/probe-run.ts';
 
 /** The example configs of issues 4 and 5, verbatim but for the lab ports (free ones here). */
 function examples(p: { dns1: number; dns2: number; api1: number; rbl: number }): string {
@@ -75,11 +75,11 @@ describe('the issues\' example configs against the lab parts', () => {
 
   const runAll = async () => {
     const config = loadConfig(file, { CHALLENGE_TOKEN: LAB_CHALLENGE_TOKEN, PDNS_API_KEY: LAB_PDNS_API_KEY });
-    const results = new Map<string, Awaited<ReturnType<typeof runOnce>>>();
+    const results = new Map<string, Awaited<ReturnType<typeof probeOnce>>>();
     for (const spec of config.probes) {
-      const prober = findKind(spec.kind)!.create(spec, dnsDeps());
+      const prober = findKind(spec.kind)!.create(spec, proberDeps());
       try {
-        results.set(spec.name, await runOnce(prober));
+        results.set(spec.name, await probeOnce(prober));
       } finally {
         await prober.close?.();
       }

@@ -5,7 +5,7 @@ import { dnsKind } from '../../src/probers/dns.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { startPdnsPair, setRrset, setSerialBehindApi, CHALLENGE_NAME, LAB_ZONE, type PdnsLab } from '../../src/lab/pdns.ts';
 import { ManualClock } from '../../src/util/clock.ts';
-import { dnsSpec, dnsDeps, runOnce } from '../helpers/dns-probe.ts';
+import { specFor, proberDeps, probeOnce } from '../helpers/probe-run.ts';
 import { ProbeFailure } from '../../src/core/errors.ts';
 
 describe('dns kind against two real PowerDNS servers', () => {
@@ -35,7 +35,7 @@ describe('dns kind against two real PowerDNS servers', () => {
   });
 
   const probe = (raw: Record<string, unknown>, expect: string[] = [], previousState?: unknown, clock?: ManualClock) =>
-    runOnce(dnsKind.create(dnsSpec(dnsKind, raw, expect), dnsDeps(clock)), { previousState, ...(clock ? { clock } : {}) });
+    probeOnce(dnsKind.create(specFor(dnsKind, raw, expect), proberDeps(clock)), { previousState, ...(clock ? { clock } : {}) });
 
   test('answers: every record, rcode, AA, TTL, agreeing serials', async () => {
     const m = await probe({ query: { name: 'www.example.test', type: 'A' }, servers: [s1, s2] });

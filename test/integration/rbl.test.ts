@@ -8,7 +8,7 @@ import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { startRbldnsd, type RbldnsdLab } from '../../src/lab/rbldnsd.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import type { RunItem } from '../../src/core/probe.ts';
-import { dnsSpec, dnsDeps, runOnce } from '../helpers/dns-probe.ts';
+import { specFor, proberDeps, probeOnce } from '../helpers/probe-run.ts';
 
 describe('rbl kind against a real rbldnsd', () => {
   let temp: { dir: string; remove(): Promise<void> };
@@ -31,7 +31,7 @@ describe('rbl kind against a real rbldnsd', () => {
     await temp?.remove();
   });
 
-  const run = (raw: Record<string, unknown>, previousState?: unknown) => runOnce(rblKind.create(dnsSpec(rblKind, { resolver, ...raw }), dnsDeps()), { previousState });
+  const run = (raw: Record<string, unknown>, previousState?: unknown) => probeOnce(rblKind.create(specFor(rblKind, { resolver, ...raw }), proberDeps()), { previousState });
 
   test('listed with codes and TXT reason; clean; IPv6 nibble names; domain lists', async () => {
     const m = await run({
@@ -113,7 +113,7 @@ describe('rbl kind against a real rbldnsd', () => {
       relay.close();
     }
     const ips = Array.from({ length: 1000 }, (_, i) => `198.51.${100 + Math.floor(i / 250)}.${i % 250}`);
-    const m = await runOnce(rblKind.create(dnsSpec(rblKind, { resolver, ips, zones: [{ zone: 'bl.test', type: 'ip' }], concurrency: 1000, queryTimeout: '300ms', queryRetries: 6, reasons: false }), dnsDeps()), { timeoutMs: 30_000 });
+    const m = await probeOnce(rblKind.create(specFor(rblKind, { resolver, ips, zones: [{ zone: 'bl.test', type: 'ip' }], concurrency: 1000, queryTimeout: '300ms', queryRetries: 6, reasons: false }), proberDeps()), { timeoutMs: 30_000 });
     assert.equal(m.observations.unknown, 0, JSON.stringify(m.warnings));
     assert.equal(m.observations.listed, 250 - 1, 'all of 198.51.100.0/24 but the excluded .200');
   });

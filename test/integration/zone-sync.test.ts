@@ -6,7 +6,7 @@ import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { startPdnsPair, mountDnsSwitches, type PdnsLab } from '../../src/lab/pdns.ts';
 import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
 import type { LabApp } from '../../src/lab/http-app.ts';
-import { dnsSpec, dnsDeps, runOnce } from '../helpers/dns-probe.ts';
+import { specFor, proberDeps, probeOnce } from '../helpers/probe-run.ts';
 
 describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in', () => {
   let temp: { dir: string; remove(): Promise<void> };
@@ -38,7 +38,7 @@ describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in',
 
   const control = (method: string, path: string, body?: unknown) =>
     fetch(`${scaidnsUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }).then((r) => r.json());
-  const run = (expect: string[] = ['missing == 0', 'extra == 0', 'serial.agree == true']) => runOnce(zoneSyncKind.create(dnsSpec(zoneSyncKind, raw, expect), dnsDeps()));
+  const run = (expect: string[] = ['missing == 0', 'extra == 0', 'serial.agree == true']) => probeOnce(zoneSyncKind.create(specFor(zoneSyncKind, raw, expect), proberDeps()));
 
   test('in sync: nothing missing or extra, serials equal to edited_serial, intended = API, sync-status fine', async () => {
     const m = await run();
@@ -78,8 +78,8 @@ describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in',
   });
 
   test('a PowerDNS zone bigger than maxBodyBytes fails the run naming the limit (not "did not answer JSON")', async () => {
-    const limited = zoneSyncKind.create(dnsSpec(zoneSyncKind, { ...raw, maxBodyBytes: 256 }, ['missing == 0']), dnsDeps());
-    await assert.rejects(runOnce(limited), (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL' && /^PowerDNS API: body exceeds maxBodyBytes \(256\)$/.test(error.message));
+    const limited = zoneSyncKind.create(specFor(zoneSyncKind, { ...raw, maxBodyBytes: 256 }, ['missing == 0']), proberDeps());
+    await assert.rejects(probeOnce(limited), (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL' && /^PowerDNS API: body exceeds maxBodyBytes \(256\)$/.test(error.message));
   });
 
   test('ScaiDNS sync-status: failed and stale zones', async () => {
