@@ -3,6 +3,7 @@ import type { RecordType } from 'dns-packet';
 import { ProbeFailure, classifyNetworkError } from '../core/errors.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
+import { DNS_AUTH_DETAIL } from '../core/feeds.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { DnsClient, parseServer, type DnsQueryOptions, type DnsReply, type DnsServer } from '../protocols/dns/wire.ts';
 import { compareSerials, rdataText, soaSerial, txtText } from '../protocols/dns/records.ts';
@@ -240,6 +241,7 @@ function round(ms: number): number {
 
 export const dnsKind: ProbeKind<DnsSpec> = {
   kind: 'dns',
+  feeds: { observations: { dnsAuthDetail: DNS_AUTH_DETAIL } },
   fields,
   check,
   create: createDnsProber,

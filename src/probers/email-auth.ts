@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
 import { ProbeFailure } from '../core/errors.ts';
 import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
+import { DNS_AUTH_DETAIL } from '../core/feeds.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { DnsClient, type DnsServer } from '../protocols/dns/wire.ts';
 import { expandIpv6, fqdn, txtText } from '../protocols/dns/records.ts';
@@ -206,6 +207,7 @@ export function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, dep
 
 export const emailAuthKind: ProbeKind<EmailAuthSpec> = {
   kind: 'email-auth',
+  feeds: { observations: { dnsAuthDetail: DNS_AUTH_DETAIL } },
   fields,
   create: createEmailAuthProber,
 };

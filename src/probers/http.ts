@@ -96,6 +96,7 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 
 export const httpKind: ProbeKind<HttpSpec> = {
   kind: 'http',
+  feeds: { observations: { endpointUrl: 'url', endpointLatency: 'latency' } },
   fields,
   implicitExpect: ['status < 400'],
   create(spec) {

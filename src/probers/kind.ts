@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import type { HttpClient } from '../protocols/http/client.ts';
 import type { CommonProbeSpec, Measurement, RecordedItems } from '../core/probe.ts';
+import type { KindFeeds } from '../core/feeds.ts';
 
 export interface ProbeContext {
   /** Aborts at the run's deadline or at shutdown. Every socket, fetch and IMAP call takes it. */
@@ -52,5 +53,7 @@ export interface ProbeKind<Spec extends Record<string, unknown> = Record<string,
    * still fails when its target is plainly broken.
    */
   implicitExpect?: string[];
+  /** The observations and items of its runs that indicators and reports read, by role. */
+  feeds?: KindFeeds;
   create(spec: Spec & CommonProbeSpec, deps: ProberDeps): Prober;
 }

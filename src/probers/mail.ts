@@ -454,6 +454,7 @@ function describeOutcomes(outcomes: SeedOutcome[], times: number[]): string {
 
 export const mailKind: ProbeKind<MailSpec> = {
   kind: 'mail',
+  feeds: { items: [MAIL_MESSAGE_ITEM] },
   fields,
   check(spec) {
     const problems: Array<{ path: (string | number)[]; message: string }> = [];

@@ -68,6 +68,14 @@ function round(value: number): number {
 
 export const prometheusKind: ProbeKind<PrometheusSpec> = {
   kind: 'prometheus',
+  // What a user records from ScaiDNS's metrics that the indicators read: p99 of the API and of PowerDNS, and a 5xx share (rate of 5xx / rate of all).
+  feeds: {
+    observations: {
+      scaidnsApiP99: /^p99\(scaidns_http_request_duration_seconds\b/,
+      pdnsP99: /^p99\(scaidns_pdns_request_duration_seconds\b/,
+      apiErrorShare: /^rate\w*\(\w+\{[^}]*status=~"5\.\."[^}]*\}\)\s*\/\s*rate\w*\(/,
+    },
+  },
   fields,
   check(spec) {
     const problems: Array<{ path: (string | number)[]; message: string }> = [];

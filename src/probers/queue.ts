@@ -39,6 +39,7 @@ async function measure(client: Redis, keys: string[]): Promise<Array<{ key: stri
 
 export const queueKind: ProbeKind<QueueSpec> = {
   kind: 'queue',
+  feeds: { observations: { queueDepth: 'depth.total' } },
   fields,
   implicitExpect: ['depth.errors == 0'],
   create(spec) {

@@ -229,6 +229,7 @@ function summarize(
 
 export const rblKind: ProbeKind<RblSpec> = {
   kind: 'rbl',
+  feeds: { items: [RBL_LISTING_ITEM] },
   fields,
   check,
   create: createRblProber,

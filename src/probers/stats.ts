@@ -80,6 +80,7 @@ function readDays(body: unknown, url: string): Array<{ date: string; counts: Cou
 
 export const statsKind: ProbeKind<StatsSpec> = {
   kind: 'stats',
+  feeds: { observations: { bounceRate: 'bounceRate', spamReportRate: 'spamReportRate', deferralRate: 'deferralRate' } },
   fields,
   create(spec) {
     const base = spec.api.replace(/\/+$/, '');

@@ -1,6 +1,9 @@
 import type { Store } from '../store/repositories.ts';
 import type { MailMessageFields } from '../store/types.ts';
 import type { ObservationValue } from '../core/probe.ts';
+import { MAIL_MESSAGE_ITEM } from '../core/items.ts';
+import { isObservation, type FeedRole, type ObservationName } from '../core/feeds.ts';
+import { findKind } from '../probers/registry.ts';
 import { bucketsOf, percentile, ratio } from './stats.ts';
 import type { AlertIncident, IndicatorReading, ReportSources } from './sources.ts';
 import { guidanceFor } from './guidance.ts';
@@ -82,7 +85,7 @@ function add(counts: PlacementCounts, placement: string): void {
 
 /** `mail.message` items (issue 3) of the tenant, reduced to the fields the report reads. */
 function mailRows(store: Store, tenant: string, since: number, until: number): MailRow[] {
-  return store.items.mailMessages({ type: 'mail.message', tenant, since, until });
+  return store.items.mailMessages({ type: MAIL_MESSAGE_ITEM, tenant, since, until });
 }
 
 function placementSection(rows: MailRow[], starts: number[], size: number): ReportModel['placement'] {
@@ -147,17 +150,22 @@ function authSection(rows: MailRow[]): ReportModel['authentication'] {
   return { status: checked.length > 0 ? 'ok' : 'no-data', checked: checked.length, spf: rate('spf'), dkim: rate('dkim'), dmarc: rate('dmarc'), latestFailures: failures };
 }
 
-const DNS_AUTH_KINDS = new Set(['email-auth', 'dns']);
-const DNS_AUTH_KEYS = /spf|dkim|dmarc|ptr|fcrdns|mx/i;
+/** What a probe of `kind` feeds as `role`, as its kind declares (core/feeds.ts). */
+function fedAs(kind: string, role: FeedRole): ObservationName | undefined {
+  return findKind(kind)?.feeds?.observations?.[role];
+}
 
 /** The latest run of each of the tenant's DNS authentication probes (issue 4's `email-auth`, and `dns`). */
 function dnsAuthSection(store: Store, tenant: string): ReportModel['dnsAuth'] {
   const checks = store.probes
     .latest({ tenant })
-    .filter((p) => DNS_AUTH_KINDS.has(p.kind))
+    .flatMap((p) => {
+      const detail = fedAs(p.kind, 'dnsAuthDetail');
+      return detail === undefined ? [] : [{ ...p, detail }];
+    })
     .map((p) => {
       const run = p.runId === null ? undefined : store.runs.get(p.runId);
-      const details = Object.fromEntries(Object.entries(run?.observations ?? {}).filter(([key]) => DNS_AUTH_KEYS.test(key)).slice(0, 40));
+      const details = Object.fromEntries(Object.entries(run?.observations ?? {}).filter(([key]) => isObservation(p.detail, key)).slice(0, 40));
       return { probe: p.probe, kind: p.kind, status: p.status, at: p.startedAt, message: p.message ?? 'not run yet', details };
     });
   return { status: checks.some((c) => c.status !== null) ? 'ok' : 'no-data', checks };
@@ -172,25 +180,24 @@ function blocklistSection(store: Store, tenant: string, since: number, until: nu
   return { status: current.length > 0 || history.length > 0 ? 'ok' : 'no-data', current: current.map(({ type: _type, ...rest }) => rest), history };
 }
 
-/** A rate observation of issue 6's `stats` kind, found by name (bounceRate, bounce.rate, ...). */
-export function pickRate(observations: Record<string, ObservationValue>, pattern: RegExp): number | null {
-  for (const [key, value] of Object.entries(observations)) if (pattern.test(key) && typeof value === 'number') return value;
+/** A rate observation, by the name its kind declares for it. */
+export function pickRate(observations: Record<string, ObservationValue>, name: ObservationName | undefined): number | null {
+  if (name === undefined) return null;
+  for (const [key, value] of Object.entries(observations)) if (isObservation(name, key) && typeof value === 'number') return value;
   return null;
 }
-const BOUNCE_KEY = /^bounce[._]?rate$/i;
-const SPAM_KEY = /^spam[._]?reports?[._]?rate$/i;
 
 function ratesSection(store: Store, tenant: string, since: number, until: number, starts: number[], size: number): ReportModel['rates'] {
   // A period's rates include probes removed since: their runs are that period's history.
-  const probes = store.probes.latest({ tenant, includeRemoved: true }).filter((p) => p.kind === 'stats');
+  const probes = store.probes.latest({ tenant, includeRemoved: true }).filter((p) => fedAs(p.kind, 'bounceRate') !== undefined || fedAs(p.kind, 'spamReportRate') !== undefined);
   const first = starts[0] ?? 0;
   const series = starts.map((at) => ({ at, bounceRate: null as number | null, spamReportRate: null as number | null }));
   let latest: { at: number; bounce: number | null; spam: number | null } | undefined;
   for (const probe of probes) {
     // Oldest first, so each bucket ends with its latest reading.
     for (const run of store.runs.list(probe.probe, { since, until, limit: 100_000 }).reverse()) {
-      const bounce = pickRate(run.observations, BOUNCE_KEY);
-      const spam = pickRate(run.observations, SPAM_KEY);
+      const bounce = pickRate(run.observations, fedAs(probe.kind, 'bounceRate'));
+      const spam = pickRate(run.observations, fedAs(probe.kind, 'spamReportRate'));
       if (bounce === null && spam === null) continue;
       const bucket = series[Math.floor((run.startedAt - first) / size)];
       if (bucket) {
