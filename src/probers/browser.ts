@@ -410,6 +410,10 @@ function linkProblem(seen: { error?: string; status: number | null; finalUrl: st
   return 'no answer';
 }
 
+function createBrowserProber(spec: BrowserSpec & CommonProbeSpec, deps: ProberDeps): Prober {
+  return new BrowserProber(spec, deps);
+}
+
 export const browserKind: ProbeKind<BrowserSpec> = {
   kind: 'browser',
   fields,
@@ -425,7 +429,5 @@ export const browserKind: ProbeKind<BrowserSpec> = {
     if (spec.steps && !('goto' in (spec.steps[0] ?? {}))) problems.push({ path: ['steps', 0], message: 'the first step must be goto' });
     return problems;
   },
-  create(spec, deps) {
-    return new BrowserProber(spec, deps);
-  },
+  create: createBrowserProber,
 };

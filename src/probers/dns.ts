@@ -56,7 +56,7 @@ function answerTexts(reply: DnsReply): string[] {
   return reply.answers.map(rdataText).sort();
 }
 
-export function createDnsProber(spec: DnsSpec & CommonProbeSpec, deps: ProberDeps): Prober {
+function createDnsProber(spec: DnsSpec & CommonProbeSpec, deps: ProberDeps): Prober {
   const client = new DnsClient({ clock: deps.clock });
   const fixedServers = spec.servers?.map((text) => parseServer(text));
 

@@ -1,5 +1,4 @@
 import net from 'node:net';
-import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
 import { ProbeFailure } from '../core/errors.ts';
@@ -7,7 +6,9 @@ import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.t
 import { DNS_AUTH_DETAIL } from '../core/feeds.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { DnsClient, type DnsServer } from '../protocols/dns/wire.ts';
-import { expandIpv6, fqdn, txtText } from '../protocols/dns/records.ts';
+import { expandIpv6, fqdn, reverseName, txtText } from '../protocols/dns/records.ts';
+import { dkimKeyBits } from '../protocols/mail-auth/dkim.ts';
+import { parseDmarc } from '../protocols/mail-auth/dmarc.ts';
 import { dnsName, queryFields, resolverOf, serverText } from '../protocols/dns/config.ts';
 import { evaluateSpf, isSpf, parseSpf, type SpfDns } from '../protocols/mail-auth/spf.ts';
 
@@ -22,65 +23,6 @@ const fields = z.object({
 });
 
 export type EmailAuthSpec = z.output<typeof fields>;
-
-/** `k=v; k2=v2` tag lists (DKIM, DMARC). */
-export function parseTags(text: string): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const part of text.split(';')) {
-    const index = part.indexOf('=');
-    if (index < 0) continue;
-    tags[part.slice(0, index).trim().toLowerCase()] = part.slice(index + 1).trim();
-  }
-  return tags;
-}
-
-/** Bits of a DKIM public key (p= base64 SubjectPublicKeyInfo); undefined when it cannot be read. */
-export function dkimKeyBits(record: string): { bits?: number; type: string; revoked: boolean; error?: string } {
-  const tags = parseTags(record);
-  const type = (tags.k ?? 'rsa').toLowerCase();
-  const p = (tags.p ?? '').replace(/\s+/g, '');
-  if (!p) return { type, revoked: true };
-  if (type === 'ed25519') return { type, bits: 256, revoked: false };
-  try {
-    const key = createPublicKey({ key: Buffer.from(p, 'base64'), format: 'der', type: 'spki' });
-    return { type, bits: key.asymmetricKeyDetails?.modulusLength, revoked: false };
-  } catch (error) {
-    return { type, revoked: false, error: `p= is not a readable public key (${(error as Error).message})` };
-  }
-}
-
-export interface Dmarc {
-  p?: string;
-  sp?: string;
-  adkim: 'r' | 's';
-  aspf: 'r' | 's';
-  rua: string[];
-  pct: number;
-  errors: string[];
-}
-
-export function parseDmarc(record: string): Dmarc {
-  const tags = parseTags(record);
-  const errors: string[] = [];
-  if (!/^v=DMARC1\s*(;|$)/i.test(record.trim())) errors.push('does not start with v=DMARC1');
-  const p = tags.p?.toLowerCase();
-  if (!p || !['none', 'quarantine', 'reject'].includes(p)) errors.push(`p=${p ?? '(missing)'} is not none, quarantine or reject`);
-  const alignment = (value: string | undefined) => (value?.toLowerCase() === 's' ? 's' : 'r');
-  return {
-    ...(p ? { p } : {}),
-    ...(tags.sp ? { sp: tags.sp.toLowerCase() } : {}),
-    adkim: alignment(tags.adkim),
-    aspf: alignment(tags.aspf),
-    rua: tags.rua ? tags.rua.split(',').map((uri) => uri.trim()) : [],
-    pct: tags.pct ? Number(tags.pct) : 100,
-    errors,
-  };
-}
-
-export function reverseName(ip: string): string {
-  if (net.isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
-  return `${expandIpv6(ip).join('').split('').reverse().join('.')}.ip6.arpa`;
-}
 
 function createLookups(client: DnsClient, resolver: DnsServer, spec: EmailAuthSpec, ctx: ProbeContext) {
   const ask = async (name: string, type: RecordType): Promise<unknown[]> => {
@@ -98,7 +40,7 @@ function createLookups(client: DnsClient, resolver: DnsServer, spec: EmailAuthSp
   return { ask, dns };
 }
 
-export function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, deps: ProberDeps): Prober {
+function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, deps: ProberDeps): Prober {
   const client = new DnsClient({ clock: deps.clock });
   const resolver = resolverOf(spec.resolver);
   const domain = spec.domain.replace(/\.$/, '');

@@ -3,8 +3,8 @@ import { tlsOptionsSchema } from '../core/schema.ts';
 import type { HttpResponse } from '../protocols/http/client.ts';
 import { canonicalHostPattern } from '../protocols/http/redirects.ts';
 import { isSensitiveResponseHeader } from '../protocols/http/sensitive-headers.ts';
-import type { Measurement, Observations } from '../core/probe.ts';
-import type { ProbeKind } from './kind.ts';
+import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
+import type { ProbeContext, ProbeKind, Prober } from './kind.ts';
 import { flattenJson, MAX_JSON_DEPTH, MAX_JSON_KEYS, MAX_WHOLE_LIST } from '../protocols/http/json-flatten.ts';
 
 const fields = z.object({
@@ -94,44 +94,46 @@ function observe(response: HttpResponse, maxBodyBytes: number): { observations: 
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
+function createHttpProber(spec: HttpSpec & CommonProbeSpec): Prober {
+  const redirects = {
+    allowInsecure: spec.allowInsecureRedirects,
+    ...(spec.redirectHosts ? { hosts: spec.redirectHosts.flatMap((entry) => canonicalHostPattern(entry) ?? []) } : {}),
+  };
+  const headers = { ...spec.headers };
+  let body: string | undefined;
+  if (typeof spec.body === 'string') body = spec.body;
+  else if (spec.body !== undefined) {
+    body = JSON.stringify(spec.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  return {
+    async probe(ctx): Promise<Measurement> {
+      const response = await ctx.http.request({
+        url: spec.url,
+        method: spec.method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        signal: ctx.signal,
+        maxRedirects: spec.redirects,
+        redirects,
+        maxBodyBytes: spec.maxBodyBytes,
+        ...(spec.tls ? { tls: spec.tls } : {}),
+      });
+      const { observations, message, warnings } = observe(response, spec.maxBodyBytes);
+      const phases: Record<string, number> = { firstByte: response.timings.firstByte, total: response.timings.total };
+      for (const phase of ['dns', 'connect', 'tls'] as const) {
+        const value = response.timings[phase];
+        if (value !== undefined) phases[phase] = value;
+      }
+      return { observations, phases, message, ...(warnings.length > 0 ? { warnings } : {}) };
+    },
+  };
+}
+
 export const httpKind: ProbeKind<HttpSpec> = {
   kind: 'http',
   feeds: { observations: { endpointUrl: 'url', endpointLatency: 'latency' } },
   fields,
   implicitExpect: ['status < 400'],
-  create(spec) {
-    const redirects = {
-      allowInsecure: spec.allowInsecureRedirects,
-      ...(spec.redirectHosts ? { hosts: spec.redirectHosts.flatMap((entry) => canonicalHostPattern(entry) ?? []) } : {}),
-    };
-    const headers = { ...spec.headers };
-    let body: string | undefined;
-    if (typeof spec.body === 'string') body = spec.body;
-    else if (spec.body !== undefined) {
-      body = JSON.stringify(spec.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    return {
-      async probe(ctx): Promise<Measurement> {
-        const response = await ctx.http.request({
-          url: spec.url,
-          method: spec.method,
-          headers,
-          ...(body !== undefined ? { body } : {}),
-          signal: ctx.signal,
-          maxRedirects: spec.redirects,
-          redirects,
-          maxBodyBytes: spec.maxBodyBytes,
-          ...(spec.tls ? { tls: spec.tls } : {}),
-        });
-        const { observations, message, warnings } = observe(response, spec.maxBodyBytes);
-        const phases: Record<string, number> = { firstByte: response.timings.firstByte, total: response.timings.total };
-        for (const phase of ['dns', 'connect', 'tls'] as const) {
-          const value = response.timings[phase];
-          if (value !== undefined) phases[phase] = value;
-        }
-        return { observations, phases, message, ...(warnings.length > 0 ? { warnings } : {}) };
-      },
-    };
-  },
+  create: createHttpProber,
 };

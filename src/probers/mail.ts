@@ -452,6 +452,10 @@ function describeOutcomes(outcomes: SeedOutcome[], times: number[]): string {
   return `${parts.join(', ')}${slowest}`;
 }
 
+function createMailProber(spec: MailSpec & CommonProbeSpec, deps: ProberDeps): Prober {
+  return new MailProber(spec, deps);
+}
+
 export const mailKind: ProbeKind<MailSpec> = {
   kind: 'mail',
   feeds: { items: [MAIL_MESSAGE_ITEM] },
@@ -475,7 +479,5 @@ export const mailKind: ProbeKind<MailSpec> = {
     });
     return problems;
   },
-  create(spec, deps) {
-    return new MailProber(spec, deps);
-  },
+  create: createMailProber,
 };

@@ -4,9 +4,9 @@ import { ProbeFailure } from '../core/errors.ts';
 import { parseAssertion } from '../core/assertions.ts';
 import { parsePromText, seriesKey } from '../protocols/prometheus/text.ts';
 import { evaluatePromExpr, looksLikeExpression, metricNames, narrowestWindow, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from '../protocols/prometheus/expr.ts';
-import type { Measurement, Observations } from '../core/probe.ts';
+import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
 import { pause } from '../util/clock.ts';
-import type { ProbeContext, ProbeKind } from './kind.ts';
+import type { ProbeContext, ProbeKind, Prober } from './kind.ts';
 import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
 const fields = z.object({
@@ -66,6 +66,64 @@ function round(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
 
+function createPrometheusProber(spec: PrometheusSpec & CommonProbeSpec): Prober {
+  const expressions = expressionTexts(spec).map((text) => ({ text, expr: parsePromExpr(text) }));
+  const names = new Set<string>();
+  for (const { expr } of expressions) metricNames(expr, names);
+  const keepMs = Math.max(0, ...expressions.map(({ expr }) => windowOf(expr)));
+  const narrowest = Math.min(...expressions.map(({ expr }) => narrowestWindow(expr)));
+  // A second scrape a whole window later would be outside it again.
+  const warmupMs = Math.min(spec.warmup, narrowest / 2);
+  const headers = { accept: ACCEPT, ...spec.headers, ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}) };
+
+  const scrape = async (ctx: ProbeContext) => {
+    // Stamped when asked, as Prometheus stamps its scrapes.
+    const t = ctx.clock.now();
+    const response = await ctx.http.request({ url: spec.url, method: 'GET', headers, signal: ctx.signal, maxBodyBytes: spec.maxBodyBytes });
+    if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${spec.url} answered HTTP ${response.status}, not a metrics page`);
+    const body = wholeBody(response, spec.maxBodyBytes, spec.url);
+    let parsed;
+    try {
+      parsed = parsePromText(body.toString('utf8'));
+    } catch (error) {
+      throw new ProbeFailure('PROTOCOL', `${spec.url}: ${(error as Error).message}`);
+    }
+    const kept: KeptScrape = { t, v: {} };
+    // Only finite values: JSON state cannot carry NaN or ±Inf, and the run must see what the next run restores.
+    for (const sample of parsed.samples) if (names.has(sample.name) && Number.isFinite(sample.value)) kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
+    return { kept, samples: parsed.samples.length, latency: response.timings.total };
+  };
+
+  return {
+    async probe(ctx): Promise<Measurement> {
+      const first = await scrape(ctx);
+      let scrapes = [...readState(ctx.previousState).filter((s) => insideWindow(s.t, first.kept.t, keepMs)), first.kept];
+      let last = first;
+      const needsHistory = Number.isFinite(narrowest) && !scrapes.some((s) => insideWindow(s.t, first.kept.t, narrowest));
+      if (needsHistory && ctx.deadline - ctx.clock.now() > warmupMs + 1000) {
+        await pause(ctx.clock, warmupMs, ctx.signal);
+        last = await scrape(ctx);
+        scrapes = [...scrapes, last.kept];
+      }
+      const now = last.kept.t;
+      const observations: Observations = { status: 200, 'scrape.latency': Math.round(last.latency * 10) / 10, 'scrape.samples': last.samples };
+      const unknown: string[] = [];
+      for (const { text, expr } of expressions) {
+        const value = evaluatePromExpr(expr as PromExpr, { scrapes, now });
+        observations[text] = value === null ? null : round(value);
+        if (value === null) unknown.push(text);
+      }
+      const shown = expressions.slice(0, 4).map(({ text }) => `${text} = ${readable(observations[text])}`);
+      return {
+        observations,
+        message: `scraped ${last.samples} samples${shown.length > 0 ? `; ${shown.join('; ')}` : ''}`,
+        ...(unknown.length > 0 ? { warnings: unknown.map((text) => `${text} has no value yet (no traffic in its window, or a single scrape)`) } : {}),
+        state: { version: STATE_VERSION, scrapes: scrapes.filter((s) => s.t >= now - keepMs) } satisfies KeptState,
+      };
+    },
+  };
+}
+
 export const prometheusKind: ProbeKind<PrometheusSpec> = {
   kind: 'prometheus',
   // What a user records from ScaiDNS's metrics that the indicators read: p99 of the API and of PowerDNS, and a 5xx share (rate of 5xx / rate of all).
@@ -97,63 +155,7 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
     });
     return problems;
   },
-  create(spec) {
-    const expressions = expressionTexts(spec).map((text) => ({ text, expr: parsePromExpr(text) }));
-    const names = new Set<string>();
-    for (const { expr } of expressions) metricNames(expr, names);
-    const keepMs = Math.max(0, ...expressions.map(({ expr }) => windowOf(expr)));
-    const narrowest = Math.min(...expressions.map(({ expr }) => narrowestWindow(expr)));
-    // A second scrape a whole window later would be outside it again.
-    const warmupMs = Math.min(spec.warmup, narrowest / 2);
-    const headers = { accept: ACCEPT, ...spec.headers, ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}) };
-
-    const scrape = async (ctx: ProbeContext) => {
-      // Stamped when asked, as Prometheus stamps its scrapes.
-      const t = ctx.clock.now();
-      const response = await ctx.http.request({ url: spec.url, method: 'GET', headers, signal: ctx.signal, maxBodyBytes: spec.maxBodyBytes });
-      if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${spec.url} answered HTTP ${response.status}, not a metrics page`);
-      const body = wholeBody(response, spec.maxBodyBytes, spec.url);
-      let parsed;
-      try {
-        parsed = parsePromText(body.toString('utf8'));
-      } catch (error) {
-        throw new ProbeFailure('PROTOCOL', `${spec.url}: ${(error as Error).message}`);
-      }
-      const kept: KeptScrape = { t, v: {} };
-      // Only finite values: JSON state cannot carry NaN or ±Inf, and the run must see what the next run restores.
-      for (const sample of parsed.samples) if (names.has(sample.name) && Number.isFinite(sample.value)) kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
-      return { kept, samples: parsed.samples.length, latency: response.timings.total };
-    };
-
-    return {
-      async probe(ctx): Promise<Measurement> {
-        const first = await scrape(ctx);
-        let scrapes = [...readState(ctx.previousState).filter((s) => insideWindow(s.t, first.kept.t, keepMs)), first.kept];
-        let last = first;
-        const needsHistory = Number.isFinite(narrowest) && !scrapes.some((s) => insideWindow(s.t, first.kept.t, narrowest));
-        if (needsHistory && ctx.deadline - ctx.clock.now() > warmupMs + 1000) {
-          await pause(ctx.clock, warmupMs, ctx.signal);
-          last = await scrape(ctx);
-          scrapes = [...scrapes, last.kept];
-        }
-        const now = last.kept.t;
-        const observations: Observations = { status: 200, 'scrape.latency': Math.round(last.latency * 10) / 10, 'scrape.samples': last.samples };
-        const unknown: string[] = [];
-        for (const { text, expr } of expressions) {
-          const value = evaluatePromExpr(expr as PromExpr, { scrapes, now });
-          observations[text] = value === null ? null : round(value);
-          if (value === null) unknown.push(text);
-        }
-        const shown = expressions.slice(0, 4).map(({ text }) => `${text} = ${readable(observations[text])}`);
-        return {
-          observations,
-          message: `scraped ${last.samples} samples${shown.length > 0 ? `; ${shown.join('; ')}` : ''}`,
-          ...(unknown.length > 0 ? { warnings: unknown.map((text) => `${text} has no value yet (no traffic in its window, or a single scrape)`) } : {}),
-          state: { version: STATE_VERSION, scrapes: scrapes.filter((s) => s.t >= now - keepMs) } satisfies KeptState,
-        };
-      },
-    };
-  },
+  create: createPrometheusProber,
 };
 
 /** Values in run messages: three significant digits are enough for a person (the observation keeps the full value). */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import { ProbeFailure } from '../core/errors.ts';
-import type { Measurement, Observations } from '../core/probe.ts';
-import type { ProbeContext, ProbeKind } from './kind.ts';
+import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
+import type { ProbeContext, ProbeKind, Prober } from './kind.ts';
 
 const fields = z.object({
   /** redis://[user:pass@]host:port[/db] */
@@ -37,57 +37,59 @@ async function measure(client: Redis, keys: string[]): Promise<Array<{ key: stri
   });
 }
 
+function createQueueProber(spec: QueueSpec & CommonProbeSpec): Prober {
+  const shown = safeUrl(spec.redis);
+  return {
+    async probe(ctx: ProbeContext): Promise<Measurement> {
+      // ioredis is loaded on first use, so a daemon without queue probes never holds it in memory.
+      const { Redis: RedisClient } = await import('ioredis');
+      const client = new RedisClient(spec.redis, {
+        ...(spec.password ? { password: spec.password } : {}),
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        connectTimeout: Math.max(100, ctx.deadline - ctx.clock.now()),
+      });
+      // The server's own refusal (NOAUTH, WRONGPASS) comes as an 'error' event; the awaited call then only says "Connection is closed."
+      let lastError: Error | undefined;
+      client.on('error', (error: Error) => {
+        lastError = error;
+      });
+      const abort = () => client.disconnect();
+      ctx.signal.addEventListener('abort', abort, { once: true });
+      const started = ctx.clock.monotonic();
+      try {
+        await client.connect();
+        const depths = await measure(client, spec.keys.map((key) => `${spec.prefix}${key}`));
+        const observations: Observations = { latency: Math.round((ctx.clock.monotonic() - started) * 10) / 10 };
+        let total = 0;
+        const warnings: string[] = [];
+        depths.forEach(({ depth, error }, index) => {
+          const key = spec.keys[index] ?? '';
+          observations[`depth.${key}`] = depth;
+          if (depth !== null) total += depth;
+          if (error) warnings.push(`${spec.prefix}${key}: ${error}`);
+        });
+        observations['depth.total'] = total;
+        observations['depth.errors'] = warnings.length;
+        const parts = spec.keys.map((key) => `${key}=${observations[`depth.${key}`] ?? 'error'}`);
+        return { observations, message: `queue depth ${total} (${parts.join(', ')})`, ...(warnings.length > 0 ? { warnings } : {}) };
+      } catch (error) {
+        const closed = /Connection is closed/i.test((error as Error).message ?? '');
+        throw failureOf(closed && lastError ? lastError : error, shown, ctx.signal);
+      } finally {
+        ctx.signal.removeEventListener('abort', abort);
+        client.disconnect();
+      }
+    },
+  };
+}
+
 export const queueKind: ProbeKind<QueueSpec> = {
   kind: 'queue',
   feeds: { observations: { queueDepth: 'depth.total' } },
   fields,
   implicitExpect: ['depth.errors == 0'],
-  create(spec) {
-    const shown = safeUrl(spec.redis);
-    return {
-      async probe(ctx: ProbeContext): Promise<Measurement> {
-        // ioredis is loaded on first use, so a daemon without queue probes never holds it in memory.
-        const { Redis: RedisClient } = await import('ioredis');
-        const client = new RedisClient(spec.redis, {
-          ...(spec.password ? { password: spec.password } : {}),
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          retryStrategy: () => null,
-          connectTimeout: Math.max(100, ctx.deadline - ctx.clock.now()),
-        });
-        // The server's own refusal (NOAUTH, WRONGPASS) comes as an 'error' event; the awaited call then only says "Connection is closed."
-        let lastError: Error | undefined;
-        client.on('error', (error: Error) => {
-          lastError = error;
-        });
-        const abort = () => client.disconnect();
-        ctx.signal.addEventListener('abort', abort, { once: true });
-        const started = ctx.clock.monotonic();
-        try {
-          await client.connect();
-          const depths = await measure(client, spec.keys.map((key) => `${spec.prefix}${key}`));
-          const observations: Observations = { latency: Math.round((ctx.clock.monotonic() - started) * 10) / 10 };
-          let total = 0;
-          const warnings: string[] = [];
-          depths.forEach(({ depth, error }, index) => {
-            const key = spec.keys[index] ?? '';
-            observations[`depth.${key}`] = depth;
-            if (depth !== null) total += depth;
-            if (error) warnings.push(`${spec.prefix}${key}: ${error}`);
-          });
-          observations['depth.total'] = total;
-          observations['depth.errors'] = warnings.length;
-          const parts = spec.keys.map((key) => `${key}=${observations[`depth.${key}`] ?? 'error'}`);
-          return { observations, message: `queue depth ${total} (${parts.join(', ')})`, ...(warnings.length > 0 ? { warnings } : {}) };
-        } catch (error) {
-          const closed = /Connection is closed/i.test((error as Error).message ?? '');
-          throw failureOf(closed && lastError ? lastError : error, shown, ctx.signal);
-        } finally {
-          ctx.signal.removeEventListener('abort', abort);
-          client.disconnect();
-        }
-      },
-    };
-  },
+  create: createQueueProber,
 };

@@ -108,7 +108,7 @@ function pointChecks(zones: BlocklistZone[]): PointCheck[] {
   });
 }
 
-export function createRblProber(spec: RblSpec & CommonProbeSpec, deps: ProberDeps): Prober {
+function createRblProber(spec: RblSpec & CommonProbeSpec, deps: ProberDeps): Prober {
   const client = new DnsClient({ clock: deps.clock, recvBufferSize: 8 * 1024 * 1024 });
   const { zones } = resolveZones(spec.zones);
   const resolver = resolverOf(spec.resolver);

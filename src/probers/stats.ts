@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ProbeFailure } from '../core/errors.ts';
-import type { Measurement, Observations, RunItem } from '../core/probe.ts';
-import type { ProbeContext, ProbeKind } from './kind.ts';
+import type { CommonProbeSpec, Measurement, Observations, RunItem } from '../core/probe.ts';
+import type { ProbeContext, ProbeKind, Prober } from './kind.ts';
 import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
 const fields = z.object({
@@ -78,37 +78,39 @@ function readDays(body: unknown, url: string): Array<{ date: string; counts: Cou
   });
 }
 
+function createStatsProber(spec: StatsSpec & CommonProbeSpec): Prober {
+  const base = spec.api.replace(/\/+$/, '');
+  return {
+    async probe(ctx): Promise<Measurement> {
+      const today = ctx.clock.now();
+      const start = utcDate(today - (spec.days - 1) * 86_400_000);
+      const end = utcDate(today);
+      const query = `start_date=${start}&end_date=${end}`;
+      const sumUrl = `${base}/v3/stats/sum?${query}`;
+      const daysUrl = `${base}/v3/stats?${query}`;
+      const [sum, perDay] = await Promise.all([getJson(ctx, sumUrl, spec.apiKey, spec.maxBodyBytes), getJson(ctx, daysUrl, spec.apiKey, spec.maxBodyBytes)]);
+      const counts = readCounts((sum as { metrics?: unknown } | null)?.metrics, sumUrl);
+      const rates = statRates(counts);
+      const observations: Observations = { ...counts, ...rates, 'window.start': start, 'window.end': end };
+      const tenant = spec.tenant ?? 'default';
+      const items: RunItem[] = readDays(perDay, daysUrl).map(({ date, counts: dayCounts }) => {
+        observations[`day.${date}.requests`] = dayCounts.requests;
+        observations[`day.${date}.bounceRate`] = statRates(dayCounts).bounceRate;
+        return { type: 'stats.day', key: `${tenant}:${date}`, data: { tenant, date, ...dayCounts, ...statRates(dayCounts) } };
+      });
+      const percent = (value: number) => `${(value * 100).toFixed(2).replace(/\.?0+$/, '')}%`;
+      const message =
+        counts.requests === 0
+          ? `no sends since ${start}`
+          : `${counts.requests} requests since ${start}: bounce rate ${percent(rates.bounceRate)}, spam-report rate ${percent(rates.spamReportRate)}, deferrals ${percent(rates.deferralRate)}`;
+      return { observations, message, items };
+    },
+  };
+}
+
 export const statsKind: ProbeKind<StatsSpec> = {
   kind: 'stats',
   feeds: { observations: { bounceRate: 'bounceRate', spamReportRate: 'spamReportRate', deferralRate: 'deferralRate' } },
   fields,
-  create(spec) {
-    const base = spec.api.replace(/\/+$/, '');
-    return {
-      async probe(ctx): Promise<Measurement> {
-        const today = ctx.clock.now();
-        const start = utcDate(today - (spec.days - 1) * 86_400_000);
-        const end = utcDate(today);
-        const query = `start_date=${start}&end_date=${end}`;
-        const sumUrl = `${base}/v3/stats/sum?${query}`;
-        const daysUrl = `${base}/v3/stats?${query}`;
-        const [sum, perDay] = await Promise.all([getJson(ctx, sumUrl, spec.apiKey, spec.maxBodyBytes), getJson(ctx, daysUrl, spec.apiKey, spec.maxBodyBytes)]);
-        const counts = readCounts((sum as { metrics?: unknown } | null)?.metrics, sumUrl);
-        const rates = statRates(counts);
-        const observations: Observations = { ...counts, ...rates, 'window.start': start, 'window.end': end };
-        const tenant = spec.tenant ?? 'default';
-        const items: RunItem[] = readDays(perDay, daysUrl).map(({ date, counts: dayCounts }) => {
-          observations[`day.${date}.requests`] = dayCounts.requests;
-          observations[`day.${date}.bounceRate`] = statRates(dayCounts).bounceRate;
-          return { type: 'stats.day', key: `${tenant}:${date}`, data: { tenant, date, ...dayCounts, ...statRates(dayCounts) } };
-        });
-        const percent = (value: number) => `${(value * 100).toFixed(2).replace(/\.?0+$/, '')}%`;
-        const message =
-          counts.requests === 0
-            ? `no sends since ${start}`
-            : `${counts.requests} requests since ${start}: bounce rate ${percent(rates.bounceRate)}, spam-report rate ${percent(rates.spamReportRate)}, deferrals ${percent(rates.deferralRate)}`;
-        return { observations, message, items };
-      },
-    };
-  },
+  create: createStatsProber,
 };

@@ -5,17 +5,13 @@ import { mapLimit } from '../util/map-limit.ts';
 import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { DnsClient, parseServer, type DnsServer } from '../protocols/dns/wire.ts';
-import { fqdn, presentationText, rdataText, soaSerial } from '../protocols/dns/records.ts';
+import { fqdn, rdataText, soaSerial } from '../protocols/dns/records.ts';
 import { queryFields, serverText } from '../protocols/dns/config.ts';
 import { duration } from '../core/schema.ts';
-import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
-
-const rrsetInput = z.object({
-  name: z.string(),
-  type: z.string(),
-  ttl: z.number().int().optional(),
-  records: z.array(z.union([z.string(), z.object({ content: z.string(), disabled: z.boolean().optional() })])),
-});
+import { maxBodyBytesField } from '../protocols/http/body-limit.ts';
+import { getJson } from '../protocols/http/json.ts';
+import { fetchPdnsZone } from '../protocols/dns/powerdns.ts';
+import { diffRrsets, normalizeRrsets, rrsetInput, rrsetKey, type Rrset, type RrsetInput } from '../protocols/dns/rrsets.ts';
 
 const fields = z.object({
   powerdns: z.object({ api: z.string().url(), apiKey: z.string().min(1), zone: z.string().min(1), server: z.string().default('localhost') }).strict(),
@@ -33,68 +29,7 @@ const fields = z.object({
 
 export type ZoneSyncSpec = z.output<typeof fields>;
 
-interface Rrset {
-  name: string;
-  type: string;
-  ttl?: number;
-  records: Set<string>;
-}
-
-const keyOf = (name: string, type: string) => `${fqdn(name)} ${type.toUpperCase()}`;
-
-/** rrsets as sets of normalized content, disabled records skipped. */
-export function normalizeRrsets(input: Array<z.infer<typeof rrsetInput>>): Map<string, Rrset> {
-  const map = new Map<string, Rrset>();
-  for (const rrset of input) {
-    const type = rrset.type.toUpperCase();
-    const records = rrset.records
-      .filter((record) => typeof record === 'string' || !record.disabled)
-      .map((record) => presentationText(type, typeof record === 'string' ? record : record.content));
-    if (records.length === 0) continue;
-    const key = keyOf(rrset.name, type);
-    const existing = map.get(key);
-    if (existing) for (const record of records) existing.records.add(record);
-    else map.set(key, { name: fqdn(rrset.name), type, ...(rrset.ttl === undefined ? {} : { ttl: rrset.ttl }), records: new Set(records) });
-  }
-  return map;
-}
-
-/** Differences of `actual` against `expected`: records missing, records extra, TTLs that differ. */
-export function diffRrsets(expected: Map<string, Rrset>, actual: Map<string, Rrset>, label: string): { missing: string[]; extra: string[]; ttl: string[] } {
-  const missing: string[] = [];
-  const extra: string[] = [];
-  const ttl: string[] = [];
-  for (const [key, want] of expected) {
-    const got = actual.get(key);
-    for (const record of want.records) if (!got?.records.has(record)) missing.push(`${label}: ${key} ${record} missing`);
-    if (got && want.ttl !== undefined && got.ttl !== undefined && got.ttl !== want.ttl) ttl.push(`${label}: ${key} TTL ${got.ttl}, expected ${want.ttl}`);
-  }
-  for (const [key, got] of actual) {
-    const want = expected.get(key);
-    for (const record of got.records) if (!want?.records.has(record)) extra.push(`${label}: ${key} ${record} extra`);
-  }
-  return { missing, extra, ttl };
-}
-
-interface PdnsZone {
-  serial?: number;
-  edited_serial?: number;
-  rrsets: Array<{ name: string; type: string; ttl: number; records: Array<{ content: string; disabled?: boolean }> }>;
-}
-
-async function getJson(ctx: ProbeContext, url: string, headers: Record<string, string>, what: string, maxBodyBytes: number): Promise<unknown> {
-  const response = await ctx.http.request({ url, headers: { accept: 'application/json', ...headers }, signal: ctx.signal, maxBodyBytes });
-  if (response.status === 401 || response.status === 403) throw new ProbeFailure('AUTH', `${what} refused the credentials (${response.status})`);
-  if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${what} answered ${response.status}: ${response.body.toString().slice(0, 200)}`);
-  const body = wholeBody(response, maxBodyBytes, what);
-  try {
-    return JSON.parse(body.toString());
-  } catch {
-    throw new ProbeFailure('PROTOCOL', `${what} did not answer JSON`);
-  }
-}
-
-export function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: ProberDeps): Prober {
+function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: ProberDeps): Prober {
   const client = new DnsClient({ clock: deps.clock });
   const servers = spec.servers.map((text) => parseServer(text));
   const zoneName = fqdn(spec.powerdns.zone);
@@ -108,7 +43,7 @@ export function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps:
         const reply = await client.query({ name, type: type as RecordType, server, signal: ctx.signal, transport: spec.transport, timeoutMs: spec.queryTimeout, retries: spec.queryRetries });
         const records = reply.answers.filter((record) => record.type === type && fqdn(record.name) === fqdn(name));
         if (records.length === 0) return;
-        map.set(keyOf(name, type), { name: fqdn(name), type, ttl: (records[0] as { ttl?: number }).ttl ?? 0, records: new Set(records.map(rdataText)) });
+        map.set(rrsetKey(name, type), { name: fqdn(name), type, ttl: (records[0] as { ttl?: number }).ttl ?? 0, records: new Set(records.map(rdataText)) });
       } catch (error) {
         if (ctx.signal.aborted) throw classifyNetworkError(error, ctx.signal);
         errors.push(`${name} ${type}: ${(error as Error).message}`);
@@ -120,9 +55,7 @@ export function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps:
 
   return {
     async probe(ctx) {
-      const base = spec.powerdns.api.replace(/\/+$/, '');
-      const zone = (await getJson(ctx, `${base}/api/v1/servers/${spec.powerdns.server}/zones/${zoneName}`, { 'X-API-Key': spec.powerdns.apiKey }, 'PowerDNS API', spec.maxBodyBytes)) as PdnsZone;
-      if (!Array.isArray(zone.rrsets)) throw new ProbeFailure('PROTOCOL', 'PowerDNS API zone has no rrsets');
+      const zone = await fetchPdnsZone(ctx, spec.powerdns, zoneName, spec.maxBodyBytes);
       const api = normalizeRrsets(zone.rrsets);
       // The SOA is compared by serial (against edited_serial), not by content.
       const compared = new Map([...api].filter(([, rrset]) => rrset.type !== 'SOA'));
@@ -156,7 +89,7 @@ export function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps:
       if (spec.intended) {
         const intended = normalizeRrsets(
           spec.intended.url
-            ? (((await getJson(ctx, spec.intended.url, spec.intended.headers ?? {}, 'intended records', spec.maxBodyBytes)) as { rrsets?: Array<z.infer<typeof rrsetInput>> }).rrsets ?? [])
+            ? (((await getJson(ctx, spec.intended.url, spec.intended.headers ?? {}, 'intended records', spec.maxBodyBytes)) as { rrsets?: RrsetInput[] }).rrsets ?? [])
             : (spec.intended.rrsets ?? []),
         );
         const diff = diffRrsets(intended, compared, 'PowerDNS API vs intended');

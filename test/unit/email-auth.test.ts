@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { evaluateSpf, parseSpf, type SpfDns } from '../../src/protocols/mail-auth/spf.ts';
-import { dkimKeyBits, parseDmarc, reverseName } from '../../src/probers/email-auth.ts';
+import { dkimKeyBits } from '../../src/protocols/mail-auth/dkim.ts';
+import { parseDmarc } from '../../src/protocols/mail-auth/dmarc.ts';
+import { reverseName } from '../../src/protocols/dns/records.ts';
 
 /** A DNS of plain maps, for SPF cases. */
 function fakeDns(txt: Record<string, string[]>, a: Record<string, string[]> = {}, mx: Record<string, string[]> = {}): SpfDns {

@@ -307,11 +307,12 @@ describe('Prometheus semantics of windows', () => {
 });
 
 describe('the kind over runs', () => {
-  /** Real time shifted by hand, so runs can be 20 s apart; a wait (the warm-up) moves the shift on instead of sleeping. */
+  /** A clock that stands still but for the shifts a test makes (runs 20 s apart) and the waits of the probe (the warm-up), which move it on instead of sleeping. */
   class ShiftedClock implements Clock {
     offset = 0;
+    private readonly base = Date.now();
     now(): number {
-      return Date.now() + this.offset;
+      return this.base + this.offset;
     }
     monotonic(): number {
       return this.now();

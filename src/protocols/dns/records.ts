@@ -143,3 +143,9 @@ export function soaSerial(records: Answer[]): number | undefined {
   const soa = records.find((record) => record.type === 'SOA');
   return soa ? (soa.data as { serial: number }).serial : undefined;
 }
+
+/** The PTR name of an address: `25.2.0.192.in-addr.arpa`, or nibbles under `ip6.arpa`. */
+export function reverseName(ip: string): string {
+  if (net.isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+  return `${expandIpv6(ip).join('').split('').reverse().join('.')}.ip6.arpa`;
+}
