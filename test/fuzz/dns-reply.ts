@@ -4,7 +4,7 @@ import { encodeQuery, MalformedReply, parseReply, type QueryWire } from '../../s
 import { mutatedBytes, sameAs, Violation, type FuzzTarget } from './harness.ts';
 
 /**
- * DNS reply decoding (dns-codec.parseReply, what the wire layer runs on every
+ * DNS reply decoding (protocols/dns/codec.ts parseReply, what the wire layer runs on every
  * datagram). Inputs: well-formed replies encoded by dns-packet (they must
  * parse, and agree record for record with dns-packet's own full decoder),
  * the same replies mutated (flipped, cut, spliced bytes), and a valid header

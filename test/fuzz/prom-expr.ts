@@ -4,7 +4,7 @@ import { seriesKey } from '../../src/protocols/prometheus/text.ts';
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
 /**
- * The probe expression language of the `prometheus` kind (prom-expr.ts),
+ * The probe expression language of the `prometheus` kind (protocols/prometheus/expr.ts),
  * written by operators in assertions and evaluated against every scrape.
  * Inputs: expressions printed from syntax trees (they must parse back to the
  * same tree), each evaluated against random scrapes (a number or null, the

@@ -3,7 +3,7 @@ import { parsePromText, seriesKey, splitSeriesKey, type PromSample } from '../..
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
 /**
- * The Prometheus text exposition parser (prom-text.ts), run on every scrape
+ * The Prometheus text exposition parser (protocols/prometheus/text.ts), run on every scrape
  * of a `prometheus` probe. Inputs: expositions rendered from samples (any
  * label value, escaped as the format says; any float; spacing and trailing
  * commas varied) that must parse back to the same samples and whose series
