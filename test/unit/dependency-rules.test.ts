@@ -60,6 +60,11 @@ const BREACHES: Array<{ what: string; files: Record<string, string>; rule: RegEx
     rule: /runner-not-above: src\/runner\/engine\.ts → src\/server\/metrics\.ts/,
   },
   {
+    what: 'util importing a layer above core',
+    files: { 'src/util/clock.ts': "import type { Status } from '../core/probe.ts';\nimport { ask } from '../protocols/dns/wire.ts';\nexport const now = (): Status => ask();\n" },
+    rule: /util-imports-only-core: src\/util\/clock\.ts → src\/protocols\/dns\/wire\.ts/,
+  },
+  {
     what: 'the lab importing the product',
     files: { 'src/lab/lab.ts': "import { run } from '../runner/engine.ts';\nexport const startLab = () => run();\n" },
     rule: /lab-stands-apart: src\/lab\/lab\.ts → src\/runner\/engine\.ts/,
