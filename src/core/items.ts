@@ -1,7 +1,7 @@
 /**
  * Item types: what runs record that outlives them (RunItem.type). The kinds
  * that record them and the indicators and reports that read them share these
- * names and the fields below, so no room spells them on its own.
+ * names, so no room spells them on its own.
  */
 
 /** One per seed per run of a mail probe: the message sent, where it landed, its authentication. */
@@ -15,22 +15,3 @@ export const RBL_LISTING_ITEM = 'rbl-listing';
 
 /** The state of a RBL_LISTING_ITEM while its address is on the list. */
 export const LISTED = 'listed';
-
-/** The fields of a MAIL_MESSAGE_ITEM that indicators and reports read. */
-export interface MailMessageData {
-  seed: string;
-  provider: string;
-  token: string;
-  messageId: string | null;
-  placement: string;
-  timeToInboxMs: number | null;
-  auth: { spf?: string | null; dkim?: string | null; dmarc?: string | null; dkimDomain?: string | null } | null;
-}
-
-/** The fields of a RBL_LISTING_ITEM that indicators and reports read. */
-export interface RblListingData {
-  target: string;
-  zone: string;
-  /** Present while listed. */
-  severity?: string;
-}
