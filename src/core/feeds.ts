@@ -1,3 +1,4 @@
+// What indicators and reports read from runs, by role, and how a kind names the observation behind each.
 /**
  * What the indicators and reports read from runs, each by a role. A kind
  * declares (ProbeKind.feeds) the observation behind each role it feeds — a key,

@@ -1,3 +1,4 @@
+// The item types runs record (mail messages, blocklist listings), named once for the kinds and their readers.
 /**
  * Item types: what runs record that outlives them (RunItem.type). The kinds
  * that record them and the indicators and reports that read them share these

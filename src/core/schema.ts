@@ -1,3 +1,4 @@
+// The zod atoms every section shares: the one duration, the timer range, the TLS options.
 import { z } from 'zod';
 import { MAX_TIMER_MS, parseDuration } from './duration.ts';
 

@@ -1,3 +1,4 @@
+// The lab's ports and the shape of one lab part (a real server or a set of routes).
 import type { Logger } from 'pino';
 import type { LabApp } from './http-app.ts';
 import type { SendCounters } from './mail-send.ts';

@@ -1,3 +1,4 @@
+// The interface every probe kind implements, and what a prober gets and returns.
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';

@@ -1,3 +1,4 @@
+// PowerDNS's HTTP API: a zone with its rrsets.
 import { ProbeFailure } from '../../core/errors.ts';
 import type { HttpClient } from '../http/client.ts';
 import { getJson } from '../http/json.ts';

@@ -1,3 +1,4 @@
+// rrsets as sets of records, and what differs between two sides.
 import { z } from 'zod';
 import { fqdn, presentationText } from './records.ts';
 

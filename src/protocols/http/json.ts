@@ -1,3 +1,4 @@
+// A JSON GET with the errors a probe reports (AUTH, PROTOCOL).
 import { ProbeFailure } from '../../core/errors.ts';
 import type { HttpClient } from './client.ts';
 import { wholeBody } from './body-limit.ts';

@@ -1,3 +1,4 @@
+// An IMAP account as configured, and the account the IMAP client takes.
 import { z } from 'zod';
 import { tlsOptionsSchema } from '../../core/schema.ts';
 import type { ImapAccount } from './watch.ts';

@@ -1,3 +1,4 @@
+// DKIM key records: the key type and size, or why the key cannot be read.
 import { createPublicKey } from 'node:crypto';
 import { parseTags } from './tags.ts';
 

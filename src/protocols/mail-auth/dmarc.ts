@@ -1,3 +1,4 @@
+// DMARC policy records, read tag by tag.
 import { parseTags } from './tags.ts';
 
 /** A DMARC policy record (`v=DMARC1; p=...`), read tag by tag; what is wrong with it in `errors`. */

@@ -1,3 +1,4 @@
+// `k=v; k2=v2` tag lists, as DKIM keys and DMARC policies write them.
 /** `k=v; k2=v2` tag lists (DKIM, DMARC). */
 export function parseTags(text: string): Record<string, string> {
   const tags: Record<string, string> = {};

@@ -1,3 +1,4 @@
+// How a probe message is marked and recognised: its token in a header and after the subject marker.
 import { randomBytes } from 'node:crypto';
 import { MAIL_MESSAGE_ITEM, MAX_MAIL_SEEDS } from '../../core/items.ts';
 import type { RecordedItems } from '../../core/probe.ts';
