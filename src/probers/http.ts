@@ -4,7 +4,7 @@ import type { HttpResponse } from '../protocols/http/client.ts';
 import { canonicalHostPattern } from '../protocols/http/redirects.ts';
 import { isSensitiveResponseHeader } from '../protocols/http/sensitive-headers.ts';
 import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
-import type { ProbeContext, ProbeKind, Prober } from './kind.ts';
+import type { ProbeKind, Prober } from './kind.ts';
 import { flattenJson, MAX_JSON_DEPTH, MAX_JSON_KEYS, MAX_WHOLE_LIST } from '../protocols/http/json-flatten.ts';
 
 const fields = z.object({

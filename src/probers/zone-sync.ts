@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
-import { ProbeFailure, classifyNetworkError } from '../core/errors.ts';
+import { classifyNetworkError } from '../core/errors.ts';
 import { mapLimit } from '../util/map-limit.ts';
 import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
