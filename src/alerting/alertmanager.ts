@@ -1,4 +1,4 @@
-import type { Notification } from './channels.ts';
+import type { Notification } from './notification.ts';
 
 /** What an Alertmanager channel needs to build its posts (a subset of its configuration). */
 export interface AlertmanagerTarget {

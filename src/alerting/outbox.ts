@@ -5,7 +5,8 @@ import { OUTBOX_STATUSES, type NewOutboxRow, type OutboxRow, type OutboxStatus }
 import type { Clock } from '../util/clock.ts';
 import { processAlive, thisHost } from '../util/process-alive.ts';
 import type { AlertsConfig, ChannelConfig } from './config.ts';
-import { headersFor, outgoingBody, serialize, type Notification } from './channels.ts';
+import { headersFor, outgoingBody, serialize } from './channels.ts';
+import type { Notification } from './notification.ts';
 import { fetchTransport, judge, type Outcome, type Transport } from './delivery.ts';
 import { Lane } from './lane.ts';
 

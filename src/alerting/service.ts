@@ -8,7 +8,7 @@ import { defaultRules, type AlertsConfig, type RuleConfig, type WindowConfig } f
 import { Outbox, type OutboxRow, type OutboxStatus, type Transport } from './outbox.ts';
 import { advance, initialState, observe, withdraw, type AlertEvent, type AlertState } from './state.ts';
 import { asConfiguredWindows, globMatch, suppressedBy } from './windows.ts';
-import type { Notification } from './channels.ts';
+import type { Notification } from './notification.ts';
 
 export const REMOVED_PROBE_REASON = 'probe removed from the configuration';
 

@@ -12,7 +12,7 @@ import { systemClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { Outbox } from '../../src/alerting/outbox.ts';
 import { AlertService } from '../../src/alerting/service.ts';
-import type { Notification } from '../../src/alerting/channels.ts';
+import type { Notification } from '../../src/alerting/notification.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { startDaemon } from '../../src/cli/commands/daemon.ts';
 import { SharedBrowser } from '../../src/util/chromium.ts';

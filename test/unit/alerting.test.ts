@@ -8,7 +8,8 @@ import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { AlertService } from '../../src/alerting/service.ts';
 import { initialState, observe, advance, type AlertState } from '../../src/alerting/state.ts';
 import { asConfiguredWindows, cronMatches, suppressedBy, windowActive } from '../../src/alerting/windows.ts';
-import { outgoingBody, pagerDutyBody, serialize, signature, slackBody, webhookBody, type Notification } from '../../src/alerting/channels.ts';
+import { outgoingBody, pagerDutyBody, serialize, signature, slackBody, webhookBody } from '../../src/alerting/channels.ts';
+import type { Notification } from '../../src/alerting/notification.ts';
 import { retryAfterMs, type Transport } from '../../src/alerting/outbox.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);

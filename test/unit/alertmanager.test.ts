@@ -6,7 +6,8 @@ import { ManualClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { AlertService } from '../../src/alerting/service.ts';
 import { alertmanagerEndpoint, authorization } from '../../src/alerting/alertmanager.ts';
-import { headersFor, outgoingBody, serialize, type Notification } from '../../src/alerting/channels.ts';
+import { headersFor, outgoingBody, serialize } from '../../src/alerting/channels.ts';
+import type { Notification } from '../../src/alerting/notification.ts';
 import type { Transport } from '../../src/alerting/outbox.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);

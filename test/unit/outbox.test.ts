@@ -9,7 +9,7 @@ import { ManualClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { Outbox, type Transport } from '../../src/alerting/outbox.ts';
 import { judge, type SendResult } from '../../src/alerting/delivery.ts';
-import type { Notification } from '../../src/alerting/channels.ts';
+import type { Notification } from '../../src/alerting/notification.ts';
 import { thisHost } from '../../src/util/process-alive.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
