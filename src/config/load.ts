@@ -179,6 +179,11 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
     issues.push({ file, path: [], message: 'must be a YAML mapping with a "probes" list' });
     return undefined;
   }
+  const cycle = cyclePath(raw);
+  if (cycle) {
+    issues.push({ file, path: cycle, message: 'YAML: an alias here refers to a node that contains it, so it never ends', ...locate(doc, lines, cycle) });
+    return undefined;
+  }
   const secretIssues: SecretIssue[] = [];
   const resolved = resolveSecrets(raw, { env, baseDir: dirname(resolve(file)), secrets, issues: secretIssues }) as Record<string, unknown>;
   for (const issue of secretIssues) issues.push({ file, ...issue, ...locate(doc, lines, issue.path) });
@@ -278,6 +283,34 @@ function validateProbe(raw: unknown, index: number, result: FileResult, issues: 
     else at(path, problem.message);
   }
   return spec;
+}
+
+/**
+ * The path to the first value that contains itself, if any. yaml builds such a
+ * value from an anchor whose alias sits inside it (`&a` … `<<: *a`), and every
+ * walk over the configuration would recurse for ever. Walked with an explicit
+ * stack, so a deep file cannot overflow the call stack here either.
+ */
+function cyclePath(root: object): Array<string | number> | undefined {
+  const open = new Set<object>();
+  const stack: Array<{ value: object; path: Array<string | number>; entered: boolean }> = [{ value: root, path: [], entered: false }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as { value: object; path: Array<string | number>; entered: boolean };
+    if (top.entered) {
+      open.delete(top.value);
+      stack.pop();
+      continue;
+    }
+    top.entered = true;
+    open.add(top.value);
+    for (const [key, child] of Object.entries(top.value)) {
+      if (!child || typeof child !== 'object') continue;
+      const path = [...top.path, Array.isArray(top.value) ? Number(key) : key];
+      if (open.has(child)) return path;
+      stack.push({ value: child, path, entered: false });
+    }
+  }
+  return undefined;
 }
 
 function mergeSection<T>(results: FileResult[], key: 'server' | 'store' | 'scheduler' | 'log', issues: ConfigIssue[]): T | undefined {

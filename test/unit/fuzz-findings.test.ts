@@ -129,6 +129,16 @@ describe('config loader: YAML alias errors are configuration errors', () => {
   test('an alias with no anchor', () => {
     assert.throws(() => load('probes: *a\n'), (error: unknown) => error instanceof ConfigError && /probes\.yaml: YAML: Unresolved alias/.test(error.message));
   });
+
+  test('an alias inside the node it names made a value that contains itself: validate overflowed its stack; it is a YAML error with its place', () => {
+    assert.throws(() => load('&a \n<<: *a\n'), (error: unknown) => error instanceof ConfigError && /probes\.yaml:2:\d+: <<: YAML: an alias here refers to a node that contains it/.test(error.message));
+    assert.throws(() => load('probes:\n  - &p { name: x, kind: http, url: "http://127.0.0.1/", again: [*p] }\n'), (error: unknown) => error instanceof ConfigError && /probes\[0\]\.again\[0\]: YAML: an alias here refers/.test(error.message));
+  });
+
+  test('an anchor used twice side by side is not a cycle', () => {
+    const config = load('probes:\n  - { name: a, kind: http, url: "http://127.0.0.1/", headers: &h { x-a: "1" } }\n  - { name: b, kind: http, url: "http://127.0.0.1/", headers: *h }\n');
+    assert.deepEqual(config.probes.map((probe) => (probe as { headers?: unknown }).headers), [{ 'x-a': '1' }, { 'x-a': '1' }]);
+  });
 });
 
 describe('DNS replies', () => {
