@@ -1,5 +1,56 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx in this one process.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli/main.ts');
+// Runs the TypeScript sources through tsx in this one process, on the project's Node.
+//
+// `npm run setup` installs a Node from the npm registry into node_modules (node_modules/.bin/node)
+// and builds the native addons for it. Started by any other Node (a system Node 20, say), this file
+// starts itself again under that one: the addons would not load in another Node, and older ones lack
+// what the code uses. This file must still parse on old Nodes, so it keeps to plain syntax.
+import { spawn } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const MINIMUM = [22, 19];
+const projectNode = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
+
+function isProjectNode() {
+  return realpathSync(process.execPath) === realpathSync(projectNode);
+}
+
+function recentEnough(version) {
+  const [major, minor] = version.split('.').map(Number);
+  return major > MINIMUM[0] || (major === MINIMUM[0] && minor >= MINIMUM[1]);
+}
+
+function runUnderProjectNode() {
+  const child = spawn(projectNode, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  // Ctrl-C reaches the child from the terminal itself (same process group): passing it on as
+  // well would count as a second signal, which stops the daemon at once instead of cleanly.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => child.kill('SIGTERM'));
+  child.on('error', (error) => {
+    process.stderr.write(`scaiprobe: could not start ${projectNode}: ${error.message}\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 1);
+  });
+}
+
+if (existsSync(projectNode) && !isProjectNode()) {
+  runUnderProjectNode();
+} else if (!recentEnough(process.versions.node)) {
+  process.stderr.write(
+    `scaiprobe: needs Node ${MINIMUM.join('.')} or newer; this is ${process.version}.\n` +
+      '  `npm run setup` installs one into node_modules from the npm registry (no root needed);\n' +
+      '  npm scripts and this command use it from then on.\n',
+  );
+  process.exit(2);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}
