@@ -337,6 +337,7 @@ export function readConfig(target: string, env: NodeJS.ProcessEnv = process.env)
   const probes: ProbeSpec[] = [];
   const warnings: string[] = [];
   const seen = new Map<string, string>();
+  const consumers: Array<{ spec: ProbeSpec; result: FileResult; index: number }> = [];
   for (const result of results) {
     result.sections.probes.forEach((raw, index) => {
       // Names are compared as written, so a duplicate shows even when either probe has other problems.
@@ -347,8 +348,18 @@ export function readConfig(target: string, env: NodeJS.ProcessEnv = process.env)
         issues.push({ file: result.file, path, message: `"${String(name)}" is already the name of a probe in ${earlier}; names must be unique`, ...locate(result.doc, result.lines, path) });
       } else if (typeof name === 'string') seen.set(name, result.file);
       const spec = validateProbe(raw, index, result, issues, warnings);
-      if (spec && !earlier) probes.push(spec);
+      if (spec && !earlier) {
+        probes.push(spec);
+        consumers.push({ spec, result, index });
+      }
     });
+  }
+  // A probe that reads another's output (a browser probe's mail probe) names one that exists.
+  for (const { spec, result, index } of consumers) {
+    for (const { probe, path } of findKind(spec.kind)?.consumes?.(spec) ?? []) {
+      const where = ['probes', index, ...path];
+      if (!seen.has(probe)) issues.push({ file: result.file, path: where, message: `no probe named "${probe}"`, ...locate(result.doc, result.lines, where) });
+    }
   }
 
   const sections: Record<string, unknown> = {};

@@ -2,6 +2,7 @@ import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startProcess, waitForPort, type ManagedProcess } from './processes.ts';
+import { labIdentity, type LabIdentity } from './identity.ts';
 
 /** The lab's seed users (user -> password); tests add more. */
 export const LAB_SEED_USERS: Record<string, string> = { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw', dave: 'davepw' };
@@ -19,10 +20,33 @@ export interface RunningDovecot {
   stop(): Promise<void>;
 }
 
-/** The lab recipe (lab-recipes/dovecot) with this instance's directory and port; with `tls`, STARTTLS is offered (not required). */
-function templateConfig(dir: string, port: number, tls: boolean): string {
+/**
+ * Who Dovecot's processes run as. As root: its own users (auth as dovecot, logins as dovenull in a
+ * chroot, mail as nobody). As anyone else: every process as that user, without chroots (only root
+ * can switch users or chroot).
+ */
+function userSettings(identity: LabIdentity): { users: string; loginChroot: string } {
+  if (identity.root) return { users: 'mail_uid = nobody\nmail_gid = nogroup', loginChroot: '' };
+  const users = [
+    `mail_uid = ${identity.uid}`,
+    `mail_gid = ${identity.gid}`,
+    `default_internal_user = ${identity.user}`,
+    `default_internal_group = ${identity.group}`,
+    `default_login_user = ${identity.user}`,
+    'service anvil {\n  chroot =\n}',
+  ];
+  return { users: users.join('\n'), loginChroot: '\n  chroot =' };
+}
+
+/** The lab recipe (lab-recipes/dovecot) with this instance's directory, port and users; with `tls`, STARTTLS is offered (not required). */
+function templateConfig(dir: string, port: number, tls: boolean, identity: LabIdentity): string {
   const ssl = tls ? `ssl = yes\nssl_cert = <${dir}/dovecot/tls-cert.pem\nssl_key = <${dir}/dovecot/tls-key.pem` : 'ssl = no';
-  return DOVECOT_CONF.replaceAll('LAB_DIR', dir).replace('port = 10143', `port = ${port}`).replace('ssl = no', ssl);
+  const { users, loginChroot } = userSettings(identity);
+  return DOVECOT_CONF.replaceAll('LAB_DIR', dir)
+    .replace('port = 10143', `port = ${port}`)
+    .replace('ssl = no', ssl)
+    .replace('MAIL_USERS', users)
+    .replace('service imap-login {', `service imap-login {${loginChroot}`);
 }
 
 /**
@@ -35,16 +59,19 @@ export async function startDovecot(options: { dir: string; port: number; users?:
   await mkdir(join(base, 'run'), { recursive: true });
   await mkdir(join(base, 'state'), { recursive: true });
   await mkdir(mail, { recursive: true });
-  // Dovecot's auth process (user dovecot) and mail processes (nobody) must reach into the (mkdtemp 0700) directory.
-  await chmod(options.dir, 0o755);
-  // Dovecot refuses uid 0 for mail access: the mail lives as nobody.
-  await chown(mail, NOBODY_UID, NOGROUP_GID);
+  const identity = labIdentity();
+  if (identity.root) {
+    // Dovecot's auth process (user dovecot) and mail processes (nobody) must reach into the (mkdtemp 0700) directory.
+    await chmod(options.dir, 0o755);
+    // Dovecot refuses uid 0 for mail access: the mail lives as nobody.
+    await chown(mail, NOBODY_UID, NOGROUP_GID);
+  }
   const conf = join(base, 'dovecot.conf');
   if (options.tls) {
     await writeFile(join(base, 'tls-cert.pem'), options.tls.cert);
     await writeFile(join(base, 'tls-key.pem'), options.tls.key, { mode: 0o600 });
   }
-  await writeFile(conf, templateConfig(options.dir, options.port, Boolean(options.tls)));
+  await writeFile(conf, templateConfig(options.dir, options.port, Boolean(options.tls), identity));
   const users = options.users ?? LAB_SEED_USERS;
   await writeFile(join(base, 'users'), Object.entries(users).map(([user, pass]) => `${user}:{PLAIN}${pass}\n`).join(''));
   const proc = startProcess({ name: 'dovecot', command: 'dovecot', args: ['-F', '-c', conf] });
@@ -93,8 +120,7 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:LAB_DIR/mail/%u
-mail_uid = nobody
-mail_gid = nogroup
+MAIL_USERS
 first_valid_uid = 1
 passdb {
   driver = passwd-file

@@ -1,5 +1,6 @@
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createScaiSendStandIn } from './scaisend.ts';
 import { createScaiDnsStandIn } from './scaidns.ts';
@@ -10,6 +11,7 @@ import { rbldnsdComponent } from './rbldnsd.ts';
 import { ratesLabComponent, LAB_WEBHOOK_SECRET } from './rates-lab.ts';
 import { createSendCounters, type SendCounters } from './mail-send.ts';
 import type { LabComponent, LabContext, LabPorts } from './component.ts';
+import { labIdentity, type LabIdentity } from './identity.ts';
 
 export const DEFAULT_LAB_PORTS: LabPorts = {
   scaisend: 8000,
@@ -48,18 +50,50 @@ export const LAB_COMPONENTS: LabComponent[] = [
 /**
  * The lab keeps its data in `<dir>/current`, wiped at every start: mailboxes,
  * zones and blocklists are seeded anew, so a second start never trips over the
- * first one's files. Only that one subfolder is ever removed.
+ * first one's files. Only that one subfolder (or the folder it links to) is ever removed.
  */
-async function freshLabDir(dir: string): Promise<string> {
+async function freshLabDir(dir: string, identity: LabIdentity): Promise<string> {
   await refuseIfRunning(dir);
   const current = join(dir, 'current');
-  // The servers drop to their own users (nobody, rbldns): they must be able to pass through.
   await mkdir(dir, { recursive: true });
-  await chmod(dir, (await stat(dir)).mode | 0o711);
-  await rm(current, { recursive: true, force: true });
-  await mkdir(current, { recursive: true });
+  await removePrevious(current);
   await writeFile(join(dir, 'lab.pid'), `${process.pid}\n`);
+  // Started by root, the servers drop to their own users (dovecot, nobody, rbldns), who must be
+  // able to pass through every folder above their files. A checkout in a private folder (a home
+  // of mode 0700, /root) keeps them out: their files then go to a folder of the system's temp
+  // folder, linked from <dir>/current. Anyone else's lab runs as that user and needs neither.
+  if (identity.root && !(await passableByAll(dirname(resolve(dir))))) {
+    if (!(await passableByAll(tmpdir()))) {
+      throw new Error(`the lab's servers run as their own users, which can reach neither ${resolve(dir)} nor ${tmpdir()}: start it with --dir in a folder that every user may pass through`);
+    }
+    const elsewhere = await mkdtemp(join(tmpdir(), RELOCATED_PREFIX));
+    await chmod(elsewhere, 0o711);
+    await symlink(elsewhere, current);
+    return elsewhere;
+  }
+  await chmod(dir, (await stat(dir)).mode | 0o711);
+  await mkdir(current, { recursive: true });
   return current;
+}
+
+const RELOCATED_PREFIX = 'scaiprobe-lab-files-';
+
+/** Removes the previous start's data: the folder itself, or the folder in the temp folder it links to. */
+async function removePrevious(current: string): Promise<void> {
+  const link = await lstat(current).catch(() => undefined);
+  if (link?.isSymbolicLink()) {
+    const target = await readlink(current);
+    if (basename(target).startsWith(RELOCATED_PREFIX)) await rm(target, { recursive: true, force: true });
+  }
+  await rm(current, { recursive: true, force: true });
+}
+
+/** Whether a user other than the owner may pass through `dir` and every folder above it. */
+async function passableByAll(dir: string): Promise<boolean> {
+  for (let folder = resolve(dir); ; folder = dirname(folder)) {
+    if (((await stat(folder)).mode & 0o001) === 0) return false;
+    if (dirname(folder) === folder) return true;
+  }
 }
 
 /** A second lab on the same folder would wipe the first one's mailboxes and zones under it. */
@@ -75,7 +109,7 @@ async function refuseIfRunning(dir: string): Promise<void> {
 }
 
 export async function startLab(options: { dir: string; ports?: Partial<LabPorts>; logger: Logger; components?: LabComponent[] }): Promise<RunningLab> {
-  const dir = await freshLabDir(options.dir);
+  const dir = await freshLabDir(options.dir, labIdentity());
   const ports = { ...DEFAULT_LAB_PORTS, ...options.ports };
   const scaisend = createScaiSendStandIn();
   const scaidns = createScaiDnsStandIn();

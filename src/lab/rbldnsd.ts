@@ -5,6 +5,7 @@ import { decode, encode } from 'dns-packet';
 import type { LabComponent, LabContext } from './component.ts';
 import { sendJson, type LabApp } from './http-app.ts';
 import { startProcess, type ManagedProcess } from './processes.ts';
+import { labIdentity } from './identity.ts';
 
 /**
  * Zones served by the lab's rbldnsd. They behave like real lists: RFC 5782
@@ -125,7 +126,9 @@ export async function startRbldnsd(options: { dir: string; port: number }): Prom
     await writeFile(join(dir, `dynamic-${zone}.zone`), `${lines.join('\n')}\n`, { mode: 0o644 });
   };
   for (const zone of DYNAMIC_ZONES) await writeDynamic(zone);
-  const args = ['-n', '-b', `127.0.0.1/${options.port}`, '-u', 'rbldns:rbldns', '-w', dir, '-t', '60', '-c', '60', '-a', ...ZONES];
+  // As root it drops to user rbldns; anyone else it runs as (only root can switch users).
+  const user = labIdentity().root ? ['-u', 'rbldns:rbldns'] : [];
+  const args = ['-n', '-b', `127.0.0.1/${options.port}`, ...user, '-w', dir, '-t', '60', '-c', '60', '-a', ...ZONES];
   const proc = startProcess({ name: 'rbldnsd', command: 'rbldnsd', args });
   try {
     await waitUntil(async () => {

@@ -32,7 +32,7 @@ const fields = z.object({
       subjectPrefix: z.string().min(1).default('[scaiprobe]'),
       imap: imapFields,
       folder: z.string().min(1).default('INBOX'),
-      /** Wait this long for a message to exist (the mail probe may not have run yet). */
+      /** Wait this long for a message to exist (the first run already waits for the mail probe's first run to end). */
       waitForMessage: duration().default(0),
       /** Where ScaiSend's open pixel and click redirects live (host or host:port), when not a host the message links to. */
       trackingHost: hostEntry.optional(),
@@ -429,5 +429,6 @@ export const browserKind: ProbeKind<BrowserSpec> = {
     if (spec.steps && !('goto' in (spec.steps[0] ?? {}))) problems.push({ path: ['steps', 0], message: 'the first step must be goto' });
     return problems;
   },
+  consumes: (spec) => (spec.mail ? [{ probe: spec.mail.probe, path: ['mail', 'probe'] }] : []),
   create: createBrowserProber,
 };

@@ -56,5 +56,11 @@ export interface ProbeKind<Spec extends Record<string, unknown> = Record<string,
   implicitExpect?: string[];
   /** The observations and items of its runs that indicators and reports read, by role. */
   feeds?: KindFeeds;
+  /**
+   * The probes whose runs this probe reads (RecordedItems), with where the
+   * configuration names each: its first run waits for theirs, in the daemon
+   * and in `check`, rather than failing for want of their output.
+   */
+  consumes?(spec: Spec): Array<{ probe: string; path: (string | number)[] }>;
   create(spec: Spec & CommonProbeSpec, deps: ProberDeps): Prober;
 }

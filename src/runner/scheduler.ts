@@ -7,6 +7,8 @@ export interface SchedulableProbe {
   name: string;
   every?: number;
   cron?: string;
+  /** Probes whose output this one reads: its first run waits until each of them has finished a run. */
+  after?: string[];
 }
 
 export interface SchedulerOptions {
@@ -33,13 +35,19 @@ export interface SchedulerStats {
 /**
  * Starts each probe on its schedule: intervals on a fixed grid with jitter
  * (first runs spread over the interval), cron through node-cron. A probe never
- * overlaps itself; a global cap bounds runs in flight.
+ * overlaps itself; a global cap bounds runs in flight. A probe that reads
+ * another's output (`after`) is held until that one has finished a run: its
+ * first run would otherwise find nothing to read and fail.
  */
 export class Scheduler {
   private readonly timers = new Map<string, Timer>();
   private readonly cronTasks: ScheduledTask[] = [];
   private readonly running = new Map<string, Promise<void>>();
   private readonly waiting: Array<() => void> = [];
+  /** Producers (among the scheduled probes) each probe waits for; probes that have finished a run; probes held for theirs. */
+  private readonly after: Map<string, string[]>;
+  private readonly finished = new Set<string>();
+  private readonly held = new Set<string>();
   private active = 0;
   private stopped = false;
   private readonly random: () => number;
@@ -47,6 +55,8 @@ export class Scheduler {
 
   constructor(private readonly options: SchedulerOptions) {
     this.random = options.random ?? Math.random;
+    const names = new Set(options.probes.map((probe) => probe.name));
+    this.after = new Map(options.probes.map((probe) => [probe.name, (probe.after ?? []).filter((name) => names.has(name) && name !== probe.name)]));
   }
 
   start(): void {
@@ -91,9 +101,15 @@ export class Scheduler {
     this.cronTasks.push(task);
   }
 
-  /** Starts a run now unless one of the same probe is still in flight. */
+  /** Starts a run now unless one of the same probe is still in flight, or it waits for its producers' first runs. */
   trigger(name: string, scheduledAt: number): void {
     if (this.stopped) return;
+    const waitingFor = this.waitingFor(name);
+    if (waitingFor.length > 0) {
+      if (!this.held.has(name)) this.options.logger.info({ probe: name, waitingFor }, 'first run waits for the probes whose output it reads');
+      this.held.add(name);
+      return;
+    }
     if (this.running.has(name)) {
       this.stats.skippedOverlap++;
       this.options.logger.warn({ probe: name }, 'previous run still in flight; this run is skipped');
@@ -105,8 +121,26 @@ export class Scheduler {
       return this.options.execute(name, this.options.clock.now() - scheduledAt);
     })
       .catch((error: unknown) => this.options.logger.error({ err: error, probe: name }, 'run failed unexpectedly; the scheduler carries on'))
-      .finally(() => this.running.delete(name));
+      .finally(() => {
+        this.running.delete(name);
+        this.ran(name);
+      });
     this.running.set(name, run);
+  }
+
+  private waitingFor(name: string): string[] {
+    return (this.after.get(name) ?? []).filter((producer) => !this.finished.has(producer));
+  }
+
+  /** A probe finished a run: those held for it start now (the wait was by design, not lateness). */
+  private ran(name: string): void {
+    if (this.finished.has(name)) return;
+    this.finished.add(name);
+    for (const consumer of [...this.held]) {
+      if (this.waitingFor(consumer).length > 0) continue;
+      this.held.delete(consumer);
+      this.trigger(consumer, this.options.clock.now());
+    }
   }
 
   private async withSlot(work: () => Promise<void>): Promise<void> {

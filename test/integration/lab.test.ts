@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import { chmod, mkdir, realpath, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { runCli } from '../helpers/cli.ts';
+import { runYaml } from '../helpers/run.ts';
 import { LAB_ENV, startLab } from '../../src/lab/lab.ts';
 import type { LabPorts } from '../../src/lab/component.ts';
 import { freePort, makeTempDir, waitForPort } from '../../src/lab/processes.ts';
@@ -38,5 +41,37 @@ test('the whole lab starts, stops and starts again on the same folder (a second 
     }
   } finally {
     await temp.remove();
+  }
+});
+
+test('a lab in a checkout inside a private folder (mode 0700, as a home or /root is): the mail round trip passes', async () => {
+  const temp = await makeTempDir('scaiprobe-private-');
+  const labDir = join(temp.dir, 'home', 'scaiprobe', 'data', 'lab');
+  await mkdir(labDir, { recursive: true });
+  await chmod(join(temp.dir, 'home'), 0o700);
+  let files: string | undefined;
+  try {
+    const ports = await freePorts();
+    const lab = await startLab({ dir: labDir, ports, logger: pino({ level: 'silent' }) });
+    files = await realpath(join(labDir, 'current'));
+    try {
+      const runs = await runYaml(`probes:
+  - name: roundtrip
+    kind: mail
+    timeout: 30s
+    send: { api: "${lab.scaisendUrl}", apiKey: "\${SCAISEND_API_KEY}", from: probe@send.example.test }
+    seeds:
+      - { name: seed-a, address: alice@example.test, imap: { host: 127.0.0.1, port: ${ports.imap}, secure: false, user: alice, pass: "\${SEED_A_PASS}" } }
+    expect: [missing == 0, inbox == 1]
+`, { env: { ...process.env, ...LAB_ENV } });
+      const run = runs.get('roundtrip');
+      assert.equal(run?.status, 'pass', `${run?.message} ${JSON.stringify(run?.error)}`);
+    } finally {
+      await lab.stop();
+    }
+  } finally {
+    await temp.remove();
+    // Started by root, the servers' files live outside the private folder (see startLab).
+    if (files && !files.startsWith(temp.dir)) await rm(files, { recursive: true, force: true });
   }
 });

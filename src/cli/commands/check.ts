@@ -3,6 +3,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { LoadedConfig, ProbeSpec } from '../../config/load.ts';
 import { Engine, type FinishedRun } from '../../runner/engine.ts';
+import { producersFirst, producersOf } from '../../runner/dependencies.ts';
 import { createHttpClient } from '../../protocols/http/client.ts';
 import { Redactor } from '../../util/redact.ts';
 import { systemClock, type Clock } from '../../util/clock.ts';
@@ -68,17 +69,32 @@ async function runAll(config: LoadedConfig, probes: ProbeSpec[], options: CheckO
   const engine = new Engine(probes, { clock: deps.clock, logger: deps.logger, http, redactor: new Redactor(config.secrets) });
   const live = options.format === 'human' && deps.stdout.isTTY ? new LiveBlock(deps.stdout) : undefined;
   const results: FinishedRun[] = new Array(probes.length);
+  // A probe that reads another's output (a browser probe's mail probe) runs once that one has run:
+  // producers are taken first, so the run waited for is always under way already.
+  const producers = producersOf(probes);
+  const order = producersFirst(probes, producers);
+  const runs = new Map<string, Promise<FinishedRun>>();
+  const runOne = async (spec: ProbeSpec, index: number): Promise<FinishedRun> => {
+    const before = producers.get(spec.name) ?? [];
+    if (before.length > 0) {
+      live?.set(index, `… ${'wait'.padEnd(4)} ${spec.name.padEnd(28)}  waiting for ${before.join(', ')}`);
+      await Promise.all(before.map((name) => runs.get(name)));
+    }
+    live?.set(index, `… ${'run'.padEnd(4)} ${spec.name.padEnd(28)}  running (${spec.kind})`);
+    const run = await engine.run(spec.name);
+    results[index] = run;
+    if (live) live.set(index, humanLine(run, true));
+    else if (options.format === 'human') deps.stdout.write(`${humanLine(run, false)}\n`);
+    return run;
+  };
   let next = 0;
   const worker = async () => {
-    while (next < probes.length) {
-      const index = next++;
-      const spec = probes[index];
+    while (next < order.length) {
+      const spec = order[next++];
       if (!spec) continue;
-      live?.set(index, `… ${'run'.padEnd(4)} ${spec.name.padEnd(28)}  running (${spec.kind})`);
-      const run = await engine.run(spec.name);
-      results[index] = run;
-      if (live) live.set(index, humanLine(run, true));
-      else if (options.format === 'human') deps.stdout.write(`${humanLine(run, false)}\n`);
+      const run = runOne(spec, probes.indexOf(spec));
+      runs.set(spec.name, run);
+      await run;
     }
   };
   try {

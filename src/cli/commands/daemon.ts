@@ -7,6 +7,7 @@ import { DaemonLock } from '../../store/daemon-lock.ts';
 import type { StoreHealth } from '../../store/run-writer.ts';
 import { Engine } from '../../runner/engine.ts';
 import { Scheduler } from '../../runner/scheduler.ts';
+import { producersOf } from '../../runner/dependencies.ts';
 import { ProbeMetrics } from '../../server/metrics.ts';
 import { startDaemonServer, type DaemonServer } from '../../server/server.ts';
 import { createHttpClient } from '../../protocols/http/client.ts';
@@ -100,8 +101,9 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const removed = store.probes.retireUnconfigured(engine.specs().map((spec) => spec.name));
   if (removed.length > 0) logger.info({ probes: removed }, 'probes no longer configured (removed or disabled): off the status page, the API listings and the indicators; their history stays');
   let ready = false;
+  const producers = producersOf(engine.specs());
   const scheduler = new Scheduler({
-    probes: engine.specs(),
+    probes: engine.specs().map((spec) => ({ ...spec, after: producers.get(spec.name) ?? [] })),
     concurrency: config.scheduler.concurrency,
     jitter: config.scheduler.jitter,
     clock,
