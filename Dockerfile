@@ -6,24 +6,15 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# tsc needs no install scripts; the optional packages are Node builds for `npm run setup` (the image has its own).
+# tsc needs no install scripts, nor the builds of Node among the optional packages.
 RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
-# 2. The run-time dependencies, better-sqlite3 compiled here for the image's Node (headers under
-# /usr/local/include/node) so that the compiler stays out of the image.
-FROM node:24-bookworm-slim AS deps
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm_config_nodedir=/usr/local npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
-
-# 3. The image.
+# 2. The image: run-time dependencies only (better-sqlite3 brings its compiled Node-API binary),
+# the compiled code, the shipped configuration and the data catalogues.
 FROM node:24-bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -31,8 +22,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY package.json ./
-COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json ./
+# No install script is needed: better-sqlite3 ships its binary, and esbuild (tsx's) is not used at run
+# time. The optional packages are builds of Node for `npm run setup`: the image has its own.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY probes ./probes
 COPY data/*.json ./data/

