@@ -1,3 +1,4 @@
+// Who started the lab, and so which users its servers run as.
 import { execFileSync } from 'node:child_process';
 import { userInfo } from 'node:os';
 

@@ -1,3 +1,4 @@
+// Which probes read which others' output, and an order that runs the ones read first.
 import type { ProbeSpec } from '../config/load.ts';
 import { findKind } from '../probers/registry.ts';
 
