@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Runs the TypeScript sources through tsx in this one process, on the project's Node.
 //
-// `npm run setup` installs a Node from the npm registry into node_modules (node_modules/.bin/node)
-// and builds the native addons for it. Started by any other Node (a system Node 20, say), this file
-// starts itself again under that one: the addons would not load in another Node, and older ones lack
-// what the code uses. This file must still parse on old Nodes, so it keeps to plain syntax.
+// `npm run setup` installs a Node from the npm registry into node_modules (node_modules/.bin/node),
+// the one the project is tested on. Started by any other Node (a system Node 20, say), this file
+// starts itself again under that one: older Nodes lack what the code and its libraries use (on
+// Node 20 better-sqlite3 13 crashes the process). This file must still parse on old Nodes, so it
+// keeps to plain syntax.
 import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
