@@ -354,11 +354,13 @@ export function readConfig(target: string, env: NodeJS.ProcessEnv = process.env)
       }
     });
   }
-  // A probe that reads another's output (a browser probe's mail probe) names one that exists.
+  // A probe that reads another's output (a browser probe's mail probe) should name one that exists;
+  // it still loads (its runs say what is missing), as a probe may be configured before the one it reads.
   for (const { spec, result, index } of consumers) {
     for (const { probe, path } of findKind(spec.kind)?.consumes?.(spec) ?? []) {
       const where = ['probes', index, ...path];
-      if (!seen.has(probe)) issues.push({ file: result.file, path: where, message: `no probe named "${probe}"`, ...locate(result.doc, result.lines, where) });
+      const message = `no probe named "${probe}": this probe will find nothing of it to read`;
+      if (!seen.has(probe)) warnings.push(formatIssue({ file: result.file, path: where, message, ...locate(result.doc, result.lines, where) }));
     }
   }
 
