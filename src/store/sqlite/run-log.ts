@@ -213,19 +213,12 @@ export class RunLog {
   }
 
   private toRun(row: RunLogRow, body: RunBody): StoredRun {
-    const series = this.series(row.series);
+    // The fixed columns as summary() reads them; the message keeps its place before the error.
+    const { error, ...fixed } = this.summary(row);
     return {
-      id: row.id,
-      uid: unpackUid(row.uid),
-      probe: series?.probe ?? '',
-      kind: series?.kind ?? '',
-      ...(series?.tenant ? { tenant: series.tenant } : {}),
-      startedAt: row.started_at,
-      durationMs: row.duration / 100,
-      status: statusOf(row.status),
-      attempts: row.attempts,
+      ...fixed,
       message: body.message,
-      error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+      error,
       observations: body.observations as StoredRun['observations'],
       assertions: body.assertions as unknown as StoredRun['assertions'],
       phases: body.phases as Record<string, number>,
