@@ -4,7 +4,18 @@
 // The lab stands apart: it imports only util and protocols, and only cli starts it.
 
 /** Folders of src/ from the bottom up; a folder may import the ones before it. */
-const ORDER = ['protocols', 'probers', 'store', 'config', 'runner', 'indicators', 'alerting', 'reports', 'server', 'cli'];
+const ORDER = [
+  'protocols',
+  'probers',
+  'store',
+  'config',
+  'runner',
+  'indicators',
+  'alerting',
+  'reports',
+  'server',
+  'cli',
+];
 const FOUNDATION = ['core', 'util'];
 
 /** Besides the layers below: the command line starts the lab. */
@@ -34,7 +45,8 @@ module.exports = {
     },
     {
       name: 'core-imports-nothing-of-ours',
-      comment: 'core/ holds the shared vocabulary (probe types, errors, assertions, zod atoms) and depends on none of src/',
+      comment:
+        'core/ holds the shared vocabulary (probe types, errors, assertions, zod atoms) and depends on none of src/',
       severity: 'error',
       from: { path: '^src/core/' },
       to: { path: '^src/', pathNot: '^src/core/' },

@@ -31,7 +31,13 @@ import { startPdnsPair } from '../src/lab/pdns.ts';
 import { RecentItems } from '../src/runner/recorded-items.ts';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '100' }, 'bbe-concurrency': { type: 'string', default: '32' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '100' },
+    'bbe-concurrency': { type: 'string', default: '32' },
+  },
+});
 const SECONDS = Number(values.seconds);
 const IN_FLIGHT = Number(values.concurrency);
 const WARM_UP_SECONDS = 1;
@@ -76,9 +82,17 @@ async function scaiprobe(port: number, serverPid: number): Promise<PhaseResult> 
   const logger = pino({ level: 'silent' });
   const deps = { clock: systemClock, logger, http: createHttpClient(), recorded: new RecentItems() };
   const probers: Prober[] = CHECKS.map((check) => {
-    const own = dnsKind.fields.strict().parse({ query: { name: check.name, type: check.type }, servers: [`127.0.0.1:${port}`], serials: false }) as DnsSpec;
+    const own = dnsKind.fields.strict().parse({
+      query: { name: check.name, type: check.type },
+      servers: [`127.0.0.1:${port}`],
+      serials: false,
+    }) as DnsSpec;
     const expect = check.expect === 'NXDOMAIN' ? [{ expr: 'rcode == "NXDOMAIN"', soft: false }] : [];
-    return dnsKind.create({ ...own, name: check.name, kind: 'dns', timeout: 5000, retries: 0, retryDelay: 0, tags: [], expect } as DnsSpec & CommonProbeSpec, deps);
+    return dnsKind.create(
+      { ...own, name: check.name, kind: 'dns', timeout: 5000, retries: 0, retryDelay: 0, tags: [], expect } as DnsSpec &
+        CommonProbeSpec,
+      deps,
+    );
   });
   let probes = 0;
   let failures = 0;
@@ -87,9 +101,21 @@ async function scaiprobe(port: number, serverPid: number): Promise<PhaseResult> 
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error('probe deadline')), 5000);
     try {
-      const m = await probers[i % probers.length]!.probe({ signal: controller.signal, deadline: Date.now() + 5000, clock: systemClock, logger, http: deps.http, previousState: undefined, runId: 'b' });
+      const m = await probers[i % probers.length]!.probe({
+        signal: controller.signal,
+        deadline: Date.now() + 5000,
+        clock: systemClock,
+        logger,
+        http: deps.http,
+        previousState: undefined,
+        runId: 'b',
+      });
       const check = CHECKS[i % CHECKS.length]!;
-      return m.error ? false : check.expect === 'NXDOMAIN' ? m.observations.rcode === 'NXDOMAIN' : ((m.observations.answers as string[] | undefined) ?? []).some((a) => a.includes(check.expect));
+      return m.error
+        ? false
+        : check.expect === 'NXDOMAIN'
+          ? m.observations.rcode === 'NXDOMAIN'
+          : ((m.observations.answers as string[] | undefined) ?? []).some((a) => a.includes(check.expect));
     } catch {
       return false;
     } finally {
@@ -120,24 +146,54 @@ async function dnsperf(port: number, dir: string, serverPid: number): Promise<Ph
   await writeFile(file, CHECKS.map((check) => `${check.name} ${check.type}`).join('\n') + '\n');
   const serverBefore = cpuOfPid(serverPid);
   const started = performance.now();
-  const { stdout, stderr } = await run('/usr/bin/time', ['-f', 'CPU %U %S', 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(SECONDS), '-c', '1', '-q', String(IN_FLIGHT)]);
+  const { stdout, stderr } = await run('/usr/bin/time', [
+    '-f',
+    'CPU %U %S',
+    'dnsperf',
+    '-s',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-d',
+    file,
+    '-l',
+    String(SECONDS),
+    '-c',
+    '1',
+    '-q',
+    String(IN_FLIGHT),
+  ]);
   const wall = (performance.now() - started) / 1000;
   const serverCpu = cpuOfPid(serverPid) - serverBefore;
   const rate = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
   const cpu = /CPU ([\d.]+) ([\d.]+)/.exec(stderr);
   const lost = Number(/Queries lost:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
-  return { rate, cpu: Number(cpu?.[1]) + Number(cpu?.[2]), serverCpu, wall, probes: Number(/Queries completed:\s+(\d+)/.exec(stdout)?.[1]), failures: lost };
+  return {
+    rate,
+    cpu: Number(cpu?.[1]) + Number(cpu?.[2]),
+    serverCpu,
+    wall,
+    probes: Number(/Queries completed:\s+(\d+)/.exec(stdout)?.[1]),
+    failures: lost,
+  };
 }
 
 async function blackbox(port: number, dir: string, serverPid: number): Promise<PhaseResult> {
   const modules = CHECKS.map((check, i) => {
-    const validate = check.expect === 'NXDOMAIN' ? '      valid_rcodes: [NXDOMAIN]' : `      valid_rcodes: [NOERROR]\n      validate_answer_rrs:\n        fail_if_none_matches_regexp: [".*${check.expect.replace(/\./g, '\\\\.')}.*"]`;
+    const validate =
+      check.expect === 'NXDOMAIN'
+        ? '      valid_rcodes: [NXDOMAIN]'
+        : `      valid_rcodes: [NOERROR]\n      validate_answer_rrs:\n        fail_if_none_matches_regexp: [".*${check.expect.replace(/\./g, '\\\\.')}.*"]`;
     return `  q${i}:\n    prober: dns\n    timeout: 5s\n    dns:\n      query_name: "${check.name}"\n      query_type: "${check.type}"\n      transport_protocol: udp\n      preferred_ip_protocol: ip4\n      ip_protocol_fallback: false\n      recursion_desired: false\n${validate}`;
   });
   const config = join(dir, 'blackbox.yml');
   await writeFile(config, `modules:\n${modules.join('\n')}\n`);
   const httpPort = await freePort();
-  const proc = startProcess({ name: 'blackbox_exporter', command: 'prometheus-blackbox-exporter', args: [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${httpPort}`, '--log.level=warn'] });
+  const proc = startProcess({
+    name: 'blackbox_exporter',
+    command: 'prometheus-blackbox-exporter',
+    args: [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${httpPort}`, '--log.level=warn'],
+  });
   try {
     await waitForPort(httpPort, '127.0.0.1', 10_000, proc);
     let probes = 0;
@@ -147,13 +203,22 @@ async function blackbox(port: number, dir: string, serverPid: number): Promise<P
     const serverBefore = cpuOfPid(serverPid);
     const wall = await timedPhase(SECONDS, concurrency, async (offset, end) => {
       for (let i = offset; performance.now() < end; i += concurrency) {
-        const response = await fetch(`http://127.0.0.1:${httpPort}/probe?module=q${i % CHECKS.length}&target=127.0.0.1:${port}`);
+        const response = await fetch(
+          `http://127.0.0.1:${httpPort}/probe?module=q${i % CHECKS.length}&target=127.0.0.1:${port}`,
+        );
         const text = await response.text();
         probes++;
         if (!/^probe_success 1$/m.test(text)) failures++;
       }
     });
-    return { rate: probes / wall, cpu: cpuOfPid(proc.pid) - cpuBefore, serverCpu: cpuOfPid(serverPid) - serverBefore, wall, probes, failures };
+    return {
+      rate: probes / wall,
+      cpu: cpuOfPid(proc.pid) - cpuBefore,
+      serverCpu: cpuOfPid(serverPid) - serverBefore,
+      wall,
+      probes,
+      failures,
+    };
   } finally {
     await proc.stop();
   }
@@ -170,7 +235,10 @@ async function main() {
     const bbe = await blackbox(ports.dns1, temp.dir, serverPid);
     console.log(
       `DNS benchmark: ${CHECKS.length} questions round-robin (${CHECKS.map((c) => `${c.name} ${c.type}`).join(', ')}) against PowerDNS 4.7 (gsqlite3, caches off) on 127.0.0.1, ` +
-        `${SECONDS} s measured per tool, one after the other; scaiprobe after a ${WARM_UP_SECONDS} s warm-up; ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+        `${SECONDS} s measured per tool, one after the other; scaiprobe after a ${WARM_UP_SECONDS} s warm-up; ${os.cpus().length} CPUs, load ${os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
     );
     const row = (tool: string, inFlight: string, r: PhaseResult) => ({
       tool,

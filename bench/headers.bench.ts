@@ -31,7 +31,8 @@ function parseHeaderBlockBefore(raw: string): HeaderField[] {
 /** An Authentication-Results header folded into `bytes` of ~40-byte lines, as a sender could write below the provider's. */
 function foldedBlock(bytes: number): string {
   const line = '\tdkim=pass header.d=ex.example header.s=s1;\r\n';
-  const top = 'Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=ex.example; dkim=pass header.d=ex.example; dmarc=pass\r\n';
+  const top =
+    'Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=ex.example; dkim=pass header.d=ex.example; dmarc=pass\r\n';
   return `${top}Authentication-Results: mx.example.test;\r\n${line.repeat(Math.ceil(bytes / line.length))}\tspf=pass\r\nSubject: hi\r\n\r\nbody\r\n`;
 }
 
@@ -47,8 +48,14 @@ function timeMs(fn: () => unknown, runs: number): number {
 
 const beforeAll = process.argv.includes('--before-all');
 const sizes = [64 * 1024, 512 * 1024, 5 * 1024 * 1024];
-const judge = (parse: (raw: string) => HeaderField[]) => (raw: string) => judgeAuthentication(parse(raw), 'mx.example.test');
-const format = (ms: number) => (ms >= 120_000 ? `${(ms / 60_000).toFixed(0)} min` : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`);
+const judge = (parse: (raw: string) => HeaderField[]) => (raw: string) =>
+  judgeAuthentication(parse(raw), 'mx.example.test');
+const format = (ms: number) =>
+  ms >= 120_000
+    ? `${(ms / 60_000).toFixed(0)} min`
+    : ms >= 10_000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
 
 console.log('header block   before (quadratic)      after (linear)   after, as read (<= 256 KiB)   speed-up');
 let beforeAt512: number | undefined;
@@ -72,5 +79,7 @@ for (const size of sizes) {
     before = `~${format(beforeMs)} (extrap.)`;
   }
   const label = size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : `${size / 1024} KiB`;
-  console.log(`${label.padEnd(14)} ${before.padEnd(23)} ${format(after).padEnd(16)} ${format(asRead).padEnd(29)} ${Math.round(beforeMs / after)}x`);
+  console.log(
+    `${label.padEnd(14)} ${before.padEnd(23)} ${format(after).padEnd(16)} ${format(asRead).padEnd(29)} ${Math.round(beforeMs / after)}x`,
+  );
 }

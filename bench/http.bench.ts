@@ -28,7 +28,12 @@ import type { ProbeSpec } from '../src/config/load.ts';
 import { freePort, startProcess, waitForPort } from '../src/lab/processes.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '32' }, probes: { type: 'string', default: '1000' }, tools: { type: 'string', default: 'scaiprobe,blackbox' } },
+  options: {
+    seconds: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '32' },
+    probes: { type: 'string', default: '1000' },
+    tools: { type: 'string', default: 'scaiprobe,blackbox' },
+  },
 });
 const TOOLS = new Set((values.tools ?? '').split(','));
 const SECONDS = Number(values.seconds);
@@ -62,7 +67,11 @@ s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
 }
 
 /** Keeps `inFlight` workers busy until `seconds` have passed; returns the wall time. */
-async function flatOut(seconds: number, inFlight: number, work: (worker: number, iteration: number) => Promise<void>): Promise<number> {
+async function flatOut(
+  seconds: number,
+  inFlight: number,
+  work: (worker: number, iteration: number) => Promise<void>,
+): Promise<number> {
   const start = performance.now();
   const end = start + seconds * 1000;
   await Promise.all(
@@ -95,7 +104,13 @@ async function scaiprobe(url: string, serverPid: number): Promise<PhaseResult> {
     ],
     file: 'bench',
   }));
-  const engine = new Engine(probes, { clock: systemClock, logger: pino({ level: 'info' }), http: createHttpClient(), redactor: new Redactor([]), store });
+  const engine = new Engine(probes, {
+    clock: systemClock,
+    logger: pino({ level: 'info' }),
+    http: createHttpClient(),
+    redactor: new Redactor([]),
+    store,
+  });
   let runs = 0;
   let failures = 0;
   // Each worker takes its own probes, so no probe runs twice at once (as under the scheduler).
@@ -113,7 +128,13 @@ async function scaiprobe(url: string, serverPid: number): Promise<PhaseResult> {
     const serverBefore = cpuOfPid(serverPid);
     const wall = await phase(SECONDS);
     const cpu = process.cpuUsage(cpuBefore);
-    return { probes: runs, failures, wall, cpu: (cpu.user + cpu.system) / 1e6, serverCpu: cpuOfPid(serverPid) - serverBefore };
+    return {
+      probes: runs,
+      failures,
+      wall,
+      cpu: (cpu.user + cpu.system) / 1e6,
+      serverCpu: cpuOfPid(serverPid) - serverBefore,
+    };
   } finally {
     await engine.close();
     store.close();
@@ -140,7 +161,11 @@ async function blackbox(url: string, serverPid: number): Promise<PhaseResult> {
 `,
   );
   const httpPort = await freePort();
-  const proc = startProcess({ name: 'blackbox_exporter', command: 'prometheus-blackbox-exporter', args: [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${httpPort}`, '--log.level=warn'] });
+  const proc = startProcess({
+    name: 'blackbox_exporter',
+    command: 'prometheus-blackbox-exporter',
+    args: [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${httpPort}`, '--log.level=warn'],
+  });
   let probes = 0;
   let failures = 0;
   const target = encodeURIComponent(url);
@@ -159,7 +184,13 @@ async function blackbox(url: string, serverPid: number): Promise<PhaseResult> {
     const cpuBefore = cpuOfPid(proc.pid);
     const serverBefore = cpuOfPid(serverPid);
     const wall = await phase(SECONDS);
-    return { probes, failures, wall, cpu: cpuOfPid(proc.pid) - cpuBefore, serverCpu: cpuOfPid(serverPid) - serverBefore };
+    return {
+      probes,
+      failures,
+      wall,
+      cpu: cpuOfPid(proc.pid) - cpuBefore,
+      serverCpu: cpuOfPid(serverPid) - serverBefore,
+    };
   } finally {
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -173,7 +204,10 @@ async function main(): Promise<void> {
     const bbe = TOOLS.has('blackbox') ? await blackbox(target.url, target.pid) : undefined;
     console.log(
       `HTTP probe cost: GET on a fresh connection, status 200 and "status":"ready" in the body, ${IN_FLIGHT} in flight, ${SECONDS} s measured per tool after a ${WARM_UP_SECONDS} s warm-up, one tool after the other; ` +
-        `target in its own process; ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+        `target in its own process; ${os.cpus().length} CPUs, load ${os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
     );
     const row = (tool: string, r: PhaseResult) => ({
       tool,
@@ -185,10 +219,15 @@ async function main(): Promise<void> {
       'wall s': +r.wall.toFixed(2),
       failed: r.failures,
     });
-    console.table([...(own ? [row(`scaiprobe: engine + http kind + assertions + SQLite (${PROBES} probes)`, own)] : []), ...(bbe ? [row('blackbox_exporter /probe (exporter CPU only)', bbe)] : [])]);
+    console.table([
+      ...(own ? [row(`scaiprobe: engine + http kind + assertions + SQLite (${PROBES} probes)`, own)] : []),
+      ...(bbe ? [row('blackbox_exporter /probe (exporter CPU only)', bbe)] : []),
+    ]);
     if (own && bbe) {
       const ratio = own.probes / own.cpu / (bbe.probes / bbe.cpu);
-      console.log(`target: scaiprobe's whole path at least as cheap as blackbox_exporter's probe: ${ratio >= 1 ? 'MET' : 'MISSED'} (${ratio.toFixed(2)}x)`);
+      console.log(
+        `target: scaiprobe's whole path at least as cheap as blackbox_exporter's probe: ${ratio >= 1 ? 'MET' : 'MISSED'} (${ratio.toFixed(2)}x)`,
+      );
     }
   } finally {
     target.stop();

@@ -19,7 +19,8 @@ function flattenJsonBefore(value: unknown, prefix: string, out: Observations): v
   }
   if (Array.isArray(value)) {
     out[`${prefix}.length`] = value.length;
-    if (value.every((item) => item === null || typeof item !== 'object')) out[prefix] = value.map((item) => String(item));
+    if (value.every((item) => item === null || typeof item !== 'object'))
+      out[prefix] = value.map((item) => String(item));
     value.forEach((item, index) => flattenJsonBefore(item, `${prefix}.${index}`, out));
     return;
   }
@@ -27,7 +28,10 @@ function flattenJsonBefore(value: unknown, prefix: string, out: Observations): v
 }
 
 const MiB = 1024 * 1024;
-const zeros = (bytes: number) => `[${Array<string>(Math.floor(bytes / 2)).fill('0').join(',')}]`;
+const zeros = (bytes: number) =>
+  `[${Array<string>(Math.floor(bytes / 2))
+    .fill('0')
+    .join(',')}]`;
 function keyed(bytes: number): string {
   const parts: string[] = [];
   let size = 2;
@@ -49,7 +53,12 @@ function timeMs(fn: () => unknown): number {
   fn();
   return performance.now() - started;
 }
-const format = (ms: number) => (ms >= 120_000 ? `${(ms / 60_000).toFixed(1)} min` : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`);
+const format = (ms: number) =>
+  ms >= 120_000
+    ? `${(ms / 60_000).toFixed(1)} min`
+    : ms >= 10_000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
 
 const beforeAll = process.argv.includes('--before-all');
 console.log('body                    JSON.parse   flatten before         flatten after   json.* kept');
@@ -66,5 +75,7 @@ for (const body of bodies) {
     if (body.scale === 1) beforePerMiB = ms;
     before = format(ms);
   } else before = `~${format((beforePerMiB ?? NaN) * body.scale)} (extrap.)`;
-  console.log(`${body.label.padEnd(23)} ${format(parse).padEnd(12)} ${before.padEnd(22)} ${format(after).padEnd(15)} ${Object.keys(out).length}`);
+  console.log(
+    `${body.label.padEnd(23)} ${format(parse).padEnd(12)} ${before.padEnd(22)} ${format(after).padEnd(15)} ${Object.keys(out).length}`,
+  );
 }

@@ -23,7 +23,14 @@ import Database from 'better-sqlite3';
 import { parseDuration } from '../src/core/duration.ts';
 import { freePort } from '../src/lab/processes.ts';
 
-const { values } = parseArgs({ options: { kills: { type: 'string', default: '20' }, probes: { type: 'string', default: '30' }, up: { type: 'string', default: '3s-7s' }, keep: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    kills: { type: 'string', default: '20' },
+    probes: { type: 'string', default: '30' },
+    up: { type: 'string', default: '3s-7s' },
+    keep: { type: 'string' },
+  },
+});
 const KILLS = Number(values.kills);
 const PROBES = Number(values.probes);
 const [UP_MIN, UP_MAX] = (values.up ?? '3s-7s').split('-').map((d) => parseDuration(d) ?? 5000) as [number, number];
@@ -54,7 +61,11 @@ interface Received {
 const received: Received[] = [];
 
 function verify(req: IncomingMessage, body: string, secret: string): boolean {
-  const parts = Object.fromEntries(String(req.headers['x-scaiprobe-signature'] ?? '').split(',').map((p) => p.split('=') as [string, string]));
+  const parts = Object.fromEntries(
+    String(req.headers['x-scaiprobe-signature'] ?? '')
+      .split(',')
+      .map((p) => p.split('=') as [string, string]),
+  );
   if (!parts.t || !parts.v1) return false;
   return parts.v1 === createHmac('sha256', secret).update(`${parts.t}.${body}`).digest('hex');
 }
@@ -70,7 +81,16 @@ function receiver(channel: ChannelName): Server {
       const parsed = JSON.parse(body) as { type: string; alert: { id: string; startedAt: string } };
       // The flaky one fails every third request: 429 with Retry-After, or 503, in turn.
       const status = channel === 'flaky' && n % 3 === 0 ? (n % 6 === 0 ? 503 : 429) : 200;
-      received.push({ channel, key: String(req.headers['idempotency-key'] ?? ''), status, validSignature: verify(req, body, SECRETS[channel]), bodyHash: createHash('sha256').update(body).digest('hex'), type: parsed.type, alertId: parsed.alert.id, startedAt: parsed.alert.startedAt });
+      received.push({
+        channel,
+        key: String(req.headers['idempotency-key'] ?? ''),
+        status,
+        validSignature: verify(req, body, SECRETS[channel]),
+        bodyHash: createHash('sha256').update(body).digest('hex'),
+        type: parsed.type,
+        alertId: parsed.alert.id,
+        startedAt: parsed.alert.startedAt,
+      });
       res.writeHead(status, status === 429 ? { 'retry-after': '1' } : {}).end();
     });
   });
@@ -127,7 +147,10 @@ function startDaemon(): RunningDaemon {
 async function healthy(daemon: RunningDaemon, timeoutMs = 120_000): Promise<number> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs && daemon.child.exitCode === null) {
-    const ok = await fetch(`http://127.0.0.1:${apiPort}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${apiPort}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return Date.now() - started;
     await sleep(50);
   }
@@ -145,7 +168,8 @@ function withDb<T>(fn: (db: Database.Database) => T): T {
   }
 }
 
-const runIds = (db: Database.Database) => new Set((db.prepare('SELECT id FROM runs').all() as Array<{ id: number }>).map((r) => r.id));
+const runIds = (db: Database.Database) =>
+  new Set((db.prepare('SELECT id FROM runs').all() as Array<{ id: number }>).map((r) => r.id));
 
 // --- the kills ---------------------------------------------------------------------------------------
 interface KillRow {
@@ -173,17 +197,38 @@ for (let kill = 1; kill <= KILLS; kill++) {
   const before = withDb((db) => ({
     ids: runIds(db),
     pending: (db.prepare(`SELECT count(*) AS n FROM alert_outbox WHERE status = 'pending'`).get() as { n: number }).n,
-    leased: (db.prepare(`SELECT count(*) AS n FROM alert_outbox WHERE status = 'pending' AND lease_until IS NOT NULL`).get() as { n: number }).n,
+    leased: (
+      db
+        .prepare(`SELECT count(*) AS n FROM alert_outbox WHERE status = 'pending' AND lease_until IS NOT NULL`)
+        .get() as { n: number }
+    ).n,
     rows: (db.prepare('SELECT count(*) AS n FROM alert_outbox').get() as { n: number }).n,
   }));
   daemon.child.kill('SIGKILL');
   await daemon.exited;
-  const after = withDb((db) => ({ integrity: (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check).join('; '), ids: runIds(db) }));
+  const after = withDb((db) => ({
+    integrity: (db.pragma('integrity_check') as Array<{ integrity_check: string }>)
+      .map((r) => r.integrity_check)
+      .join('; '),
+    ids: runIds(db),
+  }));
   const lost = [...before.ids].filter((id) => !after.ids.has(id)).length + lostOnRestart;
   totalLost += lost;
   for (const id of before.ids) committed.add(id);
-  table.push({ kill, 'restart ms': restartMs, 'up s': (up / 1000).toFixed(1), 'runs committed': before.ids.size, 'runs lost': lost, integrity: after.integrity, 'outbox rows': before.rows, 'pending at kill': before.pending, 'in flight at kill': before.leased });
-  process.stderr.write(`kill ${kill}/${KILLS}: ${before.ids.size} runs, ${before.pending} notifications pending, integrity ${after.integrity}\n`);
+  table.push({
+    kill,
+    'restart ms': restartMs,
+    'up s': (up / 1000).toFixed(1),
+    'runs committed': before.ids.size,
+    'runs lost': lost,
+    integrity: after.integrity,
+    'outbox rows': before.rows,
+    'pending at kill': before.pending,
+    'in flight at kill': before.leased,
+  });
+  process.stderr.write(
+    `kill ${kill}/${KILLS}: ${before.ids.size} runs, ${before.pending} notifications pending, integrity ${after.integrity}\n`,
+  );
 }
 
 // --- settle, drain, stop cleanly -------------------------------------------------------------------------
@@ -206,20 +251,36 @@ await last.exited;
 
 // --- the verdict ------------------------------------------------------------------------------------------
 const final = withDb((db) => ({
-  integrity: (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check).join('; '),
+  integrity: (db.pragma('integrity_check') as Array<{ integrity_check: string }>)
+    .map((r) => r.integrity_check)
+    .join('; '),
   ids: runIds(db),
-  outbox: db.prepare('SELECT idempotency_key AS key, channel, event, status FROM alert_outbox').all() as Array<{ key: string; channel: ChannelName; event: string; status: string }>,
+  outbox: db.prepare('SELECT idempotency_key AS key, channel, event, status FROM alert_outbox').all() as Array<{
+    key: string;
+    channel: ChannelName;
+    event: string;
+    status: string;
+  }>,
 }));
 const finalLost = [...committed].filter((id) => !final.ids.has(id)).length;
 const deliveries = new Map<string, Received[]>();
-for (const r of received) if (r.status >= 200 && r.status < 300) deliveries.set(`${r.channel} ${r.key}`, [...(deliveries.get(`${r.channel} ${r.key}`) ?? []), r]);
-const undelivered = final.outbox.filter((row) => row.status !== 'delivered' || !deliveries.has(`${row.channel} ${row.key}`));
+for (const r of received)
+  if (r.status >= 200 && r.status < 300)
+    deliveries.set(`${r.channel} ${r.key}`, [...(deliveries.get(`${r.channel} ${r.key}`) ?? []), r]);
+const undelivered = final.outbox.filter(
+  (row) => row.status !== 'delivered' || !deliveries.has(`${row.channel} ${row.key}`),
+);
 const duplicated = [...deliveries.values()].filter((list) => list.length > 1);
 const duplicateCopies = duplicated.reduce((n, list) => n + list.length - 1, 0);
 const differentBytes = duplicated.filter((list) => new Set(list.map((r) => r.bodyHash)).size > 1).length;
 // The same notification (alert, type, start) under two keys would be a duplicate a receiver cannot drop.
 const byNotification = new Map<string, Set<string>>();
-for (const r of received) if (r.type !== 'alert.reminder') byNotification.set(`${r.channel} ${r.alertId} ${r.type} ${r.startedAt}`, (byNotification.get(`${r.channel} ${r.alertId} ${r.type} ${r.startedAt}`) ?? new Set()).add(r.key));
+for (const r of received)
+  if (r.type !== 'alert.reminder')
+    byNotification.set(
+      `${r.channel} ${r.alertId} ${r.type} ${r.startedAt}`,
+      (byNotification.get(`${r.channel} ${r.alertId} ${r.type} ${r.startedAt}`) ?? new Set()).add(r.key),
+    );
 const underTwoKeys = [...byNotification.values()].filter((keys) => keys.size > 1).length;
 // Order: a resolution's first delivery after the first delivery of its firing, per alert and channel.
 const firstAt = new Map<string, number>();
@@ -256,7 +317,8 @@ console.table([
   },
 ]);
 const byEvent: Record<string, number> = {};
-for (const row of final.outbox) byEvent[`${row.channel} ${row.event}`] = (byEvent[`${row.channel} ${row.event}`] ?? 0) + 1;
+for (const row of final.outbox)
+  byEvent[`${row.channel} ${row.event}`] = (byEvent[`${row.channel} ${row.event}`] ?? 0) + 1;
 console.table([byEvent]);
 
 for (const server of Object.values(servers)) {
@@ -264,5 +326,13 @@ for (const server of Object.values(servers)) {
   server.close();
 }
 if (!values.keep) rmSync(dir, { recursive: true, force: true });
-const ok = totalLost + finalLost === 0 && final.integrity === 'ok' && table.every((row) => row.integrity === 'ok') && undelivered.length === 0 && differentBytes === 0 && underTwoKeys === 0 && invalid === 0 && resolutionsFirst === 0;
+const ok =
+  totalLost + finalLost === 0 &&
+  final.integrity === 'ok' &&
+  table.every((row) => row.integrity === 'ok') &&
+  undelivered.length === 0 &&
+  differentBytes === 0 &&
+  underTwoKeys === 0 &&
+  invalid === 0 &&
+  resolutionsFirst === 0;
 process.exitCode = ok ? 0 : 1;

@@ -12,7 +12,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/core/duration.ts';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '1h' }, sample: { type: 'string', default: '10s' } } });
+const { values } = parseArgs({
+  options: { duration: { type: 'string', default: '1h' }, sample: { type: 'string', default: '10s' } },
+});
 const duration = parseDuration(values.duration ?? '1h') ?? 3_600_000;
 const sample = parseDuration(values.sample ?? '10s') ?? 10_000;
 const histogram = monitorEventLoopDelay({ resolution: 10 });
@@ -28,5 +30,7 @@ const timer = setInterval(() => {
   clearInterval(timer);
   const sorted = windows.slice().sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-  console.log(`idle-process lag p99 per window: median ${at(0.5).toFixed(1)} ms, worst ${at(1).toFixed(1)} ms, windows under 50 ms ${sorted.filter((v) => v < 50).length}/${sorted.length}`);
+  console.log(
+    `idle-process lag p99 per window: median ${at(0.5).toFixed(1)} ms, worst ${at(1).toFixed(1)} ms, windows under 50 ms ${sorted.filter((v) => v < 50).length}/${sorted.length}`,
+  );
 }, sample);

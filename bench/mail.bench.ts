@@ -38,7 +38,11 @@ const POLL_MS = 5000;
 const SEEDS = 10;
 
 // Sub-millisecond epoch clock, the same one the ingress's 250 is compared with.
-const clock: Clock = { now: () => performance.timeOrigin + performance.now(), monotonic: () => performance.now(), setTimer: systemClock.setTimer };
+const clock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  monotonic: () => performance.now(),
+  setTimer: systemClock.setTimer,
+};
 const logger = pino({ level: 'silent' });
 
 function quantile(values: number[], q: number): number {
@@ -58,7 +62,13 @@ const scaisend = createScaiSendStandIn();
 const ports = { ...DEFAULT_LAB_PORTS, imap: await freePort(), smtp: await freePort() };
 const lab = await startMailLab({ dir: temp.dir, ports, scaisend }, users);
 const { url: apiUrl } = await scaisend.listen(0);
-const account = (user: string) => ({ host: '127.0.0.1', port: ports.imap, secure: false, user, pass: users[user] ?? '' });
+const account = (user: string) => ({
+  host: '127.0.0.1',
+  port: ports.imap,
+  secure: false,
+  user,
+  pass: users[user] ?? '',
+});
 
 const cleanups: Array<() => Promise<unknown>> = [];
 try {
@@ -73,7 +83,12 @@ try {
   await watch.open(AbortSignal.timeout(10_000));
   cleanups.push(() => watch.close());
 
-  const raw = new ImapFlow({ ...account('carol'), auth: { user: 'carol', pass: 'carolpw' }, logger: false, disableAutoIdle: true });
+  const raw = new ImapFlow({
+    ...account('carol'),
+    auth: { user: 'carol', pass: 'carolpw' },
+    logger: false,
+    disableAutoIdle: true,
+  });
   await raw.connect();
   await raw.mailboxOpen('INBOX');
   const rawSeen: number[] = [];
@@ -84,7 +99,12 @@ try {
   void raw.idle().catch(() => undefined);
   cleanups.push(() => raw.logout().catch(() => undefined));
 
-  const poller = new ImapFlow({ ...account('bob'), auth: { user: 'bob', pass: 'bobpw' }, logger: false, disableAutoIdle: true });
+  const poller = new ImapFlow({
+    ...account('bob'),
+    auth: { user: 'bob', pass: 'bobpw' },
+    logger: false,
+    disableAutoIdle: true,
+  });
   await poller.connect();
   await poller.mailboxOpen('INBOX');
   const polled = new Map<string, number>();
@@ -106,7 +126,14 @@ try {
   })();
   cleanups.push(() => poller.logout().catch(() => undefined));
 
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: ports.smtp, secure: false, ignoreTLS: true, pool: true, maxConnections: 1 });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: ports.smtp,
+    secure: false,
+    ignoreTLS: true,
+    pool: true,
+    maxConnections: 1,
+  });
   cleanups.push(async () => transport.close());
 
   interface Phase {
@@ -133,7 +160,13 @@ try {
         const unsubscribe = watch.subscribe(check);
         check();
       });
-      await transport.sendMail({ from: 'probe@send.example.test', to: ['alice@example.test', 'bob@example.test', 'carol@example.test'], subject: `[bench] ${token}`, text: 'x', headers: { 'X-Scaiprobe-Id': token } });
+      await transport.sendMail({
+        from: 'probe@send.example.test',
+        to: ['alice@example.test', 'bob@example.test', 'carol@example.test'],
+        subject: `[bench] ${token}`,
+        text: 'x',
+        headers: { 'X-Scaiprobe-Id': token },
+      });
       const at = await Promise.race([recorded, new Promise<number>((r) => setTimeout(() => r(NaN), 10_000))]);
       const storedAt = stored.get(token) ?? NaN;
       phase.idleLatency.push(at - storedAt);
@@ -163,11 +196,30 @@ try {
   const seeds = Array.from({ length: SEEDS }, (_, i) => ({
     name: `seed-${i + 1}`,
     address: `s${i + 1}@example.test`,
-    imap: { host: '127.0.0.1', port: ports.imap, secure: false, user: `s${i + 1}`, pass: `s${i + 1}pw`, tlsInsecure: false },
+    imap: {
+      host: '127.0.0.1',
+      port: ports.imap,
+      secure: false,
+      user: `s${i + 1}`,
+      pass: `s${i + 1}pw`,
+      tlsInsecure: false,
+    },
     authservId: 'mx.example.test',
   }));
-  const own = mailKind.fields.parse({ send: { api: apiUrl, apiKey: 'SG.lab-tenant-a.key', from: 'probe@send.example.test' }, seeds }) as unknown as MailSpec;
-  const spec = { ...own, name: 'bench-round', kind: 'mail', timeout: 30_000, retries: 0, retryDelay: 0, tags: [], expect: [{ expr: 'inbox == 10', soft: false }] };
+  const own = mailKind.fields.parse({
+    send: { api: apiUrl, apiKey: 'SG.lab-tenant-a.key', from: 'probe@send.example.test' },
+    seeds,
+  }) as unknown as MailSpec;
+  const spec = {
+    ...own,
+    name: 'bench-round',
+    kind: 'mail',
+    timeout: 30_000,
+    retries: 0,
+    retryDelay: 0,
+    tags: [],
+    expect: [{ expr: 'inbox == 10', soft: false }],
+  };
   const http = createHttpClient();
   const prober = mailKind.create(spec, { clock, logger, http, recorded: new RecentItems() });
   cleanups.push(() => prober.close?.() ?? Promise.resolve());
@@ -182,27 +234,38 @@ try {
     console.log(row([name, quantile(ok, 0.5), quantile(ok, 0.99), Math.max(...ok), String(values.length - ok.length)]));
   };
   const report = (title: string, phase: Phase, withPoll: boolean) => {
-    console.log(`\nDetection latency, ${title}: ingress 250 -> arrival recorded (${phase.rawLatency.length} messages, same run)\n`);
+    console.log(
+      `\nDetection latency, ${title}: ingress 250 -> arrival recorded (${phase.rawLatency.length} messages, same run)\n`,
+    );
     console.log(row(['watcher', 'p50 ms', 'p99 ms', 'max ms', 'missed']));
     console.log('|---|---|---|---|---|');
     line('Dovecot EXISTS push (bare imapflow IDLE, the reference)', phase.rawLatency);
     line('scaiprobe FolderWatch: EXISTS received', phase.idleExists);
     line('scaiprobe FolderWatch: arrival recorded (after header fetch)', phase.idleLatency);
-    if (withPoll) line(`polling loop every ${POLL_MS / 1000}s (NOOP + fetch), all ${pollLatency.length} messages`, pollLatency);
+    if (withPoll)
+      line(`polling loop every ${POLL_MS / 1000}s (NOOP + fetch), all ${pollLatency.length} messages`, pollLatency);
     // Quantile against quantile: alice's and carol's notification windows open independently, so a
     // per-message difference mostly measures which of the two was lucky, not what the watcher adds.
     const ok = (values: number[]) => values.filter(Number.isFinite);
     const addedAt = (q: number) => (quantile(ok(phase.idleLatency), q) - quantile(ok(phase.rawLatency), q)).toFixed(1);
-    console.log(`\nadded by the watcher over the EXISTS push (watcher quantile - push quantile): p50 ${addedAt(0.5)} ms, p99 ${addedAt(0.99)} ms (target < 100 ms)`);
+    console.log(
+      `\nadded by the watcher over the EXISTS push (watcher quantile - push quantile): p50 ${addedAt(0.5)} ms, p99 ${addedAt(0.99)} ms (target < 100 ms)`,
+    );
   };
   report('back to back (50-200 ms between messages)', burst, true);
   report('quiet mailbox (1.2-2 s between messages)', quiet, false);
   console.log(`\nRound of ${SEEDS} seeds, immediate delivery (run duration through the runner)\n`);
   console.log(row(['round', 'duration ms', 'status', 'timeToInboxMs.max']));
   console.log('|---|---|---|---|');
-  rounds.forEach((round, i) => console.log(row([i === 0 ? 'cold (connects 30 IMAP sessions)' : `warm ${i}`, round.ms, round.status, String(round.max)])));
+  rounds.forEach((round, i) =>
+    console.log(
+      row([i === 0 ? 'cold (connects 30 IMAP sessions)' : `warm ${i}`, round.ms, round.status, String(round.max)]),
+    ),
+  );
   const warm = rounds.slice(1).map((round) => round.ms);
-  console.log(`\nwarm rounds: p50 ${quantile(warm, 0.5).toFixed(0)} ms, max ${Math.max(...warm).toFixed(0)} ms (target < 2000 ms)`);
+  console.log(
+    `\nwarm rounds: p50 ${quantile(warm, 0.5).toFixed(0)} ms, max ${Math.max(...warm).toFixed(0)} ms (target < 2000 ms)`,
+  );
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   await scaisend.close();

@@ -33,11 +33,33 @@ async function scenario(failEvery: number): Promise<Record<string, string | numb
     channels: [{ name: 'hook', type: 'webhook', url: `http://127.0.0.1:${port}/hook`, secret: 'bench-secret-123' }],
     delivery: { initialBackoff: '20ms', maxBackoff: '200ms', concurrency: 16 },
   });
-  const outbox = new Outbox({ outbox: store.outbox, clock: systemClock, logger: pino({ level: 'silent' }), channels: config!.channels, delivery: config!.delivery });
+  const outbox = new Outbox({
+    outbox: store.outbox,
+    clock: systemClock,
+    logger: pino({ level: 'silent' }),
+    channels: config!.channels,
+    delivery: config!.delivery,
+  });
   const enqueueStarted = performance.now();
   store.db.transaction(() => {
     for (let i = 0; i < N; i++) {
-      outbox.enqueue({ key: `n-${i}`, event: 'firing', createdAt: Date.now(), alert: { id: `a-${i}`, rule: 'bench', target: `t-${i}`, severity: 'critical', summary: 'bench', startedAt: Date.now(), labels: {} } }, ['hook']);
+      outbox.enqueue(
+        {
+          key: `n-${i}`,
+          event: 'firing',
+          createdAt: Date.now(),
+          alert: {
+            id: `a-${i}`,
+            rule: 'bench',
+            target: `t-${i}`,
+            severity: 'critical',
+            summary: 'bench',
+            startedAt: Date.now(),
+            labels: {},
+          },
+        },
+        ['hook'],
+      );
     }
   })();
   const enqueueMs = performance.now() - enqueueStarted;
@@ -61,7 +83,7 @@ async function scenario(failEvery: number): Promise<Record<string, string | numb
     delivered: counts.delivered,
     expired: counts.expired,
     'unique keys received': keys.size,
-    'lost': N - keys.size,
+    lost: N - keys.size,
     duplicates,
     'HTTP requests': requests,
   };

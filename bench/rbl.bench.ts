@@ -30,16 +30,43 @@ import { freePort, makeTempDir, startProcess } from '../src/lab/processes.ts';
 import { RecentItems } from '../src/runner/recorded-items.ts';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '100' }, 'dnsperf-seconds': { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '100' },
+    'dnsperf-seconds': { type: 'string', default: '5' },
+  },
+});
 const ZONES = Array.from({ length: 20 }, (_, i) => `z${i + 1}.bench.test`);
 const IPS = Array.from({ length: 200 }, (_, i) => `198.51.${100 + Math.floor(i / 100)}.${(i % 100) + 1}`);
 
 async function startBenchRbldnsd(dir: string, port: number) {
   // Every 10th IP listed, with a reason; the RFC 5782 test point listed.
-  const data = ['$SOA 300 ns.bench.test. hostmaster.bench.test. 0 600 300 86400 60', ':127.0.0.2:Listed in $', '127.0.0.2', ...IPS.filter((_, i) => i % 10 === 0)].join('\n');
+  const data = [
+    '$SOA 300 ns.bench.test. hostmaster.bench.test. 0 600 300 86400 60',
+    ':127.0.0.2:Listed in $',
+    '127.0.0.2',
+    ...IPS.filter((_, i) => i % 10 === 0),
+  ].join('\n');
   await chmod(dir, 0o755);
   await writeFile(join(dir, 'bench.zone'), `${data}\n`, { mode: 0o644 });
-  const proc = startProcess({ name: 'rbldnsd', command: 'rbldnsd', args: ['-n', '-b', `127.0.0.1/${port}`, '-u', 'rbldns:rbldns', '-w', dir, '-t', '60', '-a', ...ZONES.map((zone) => `${zone}:ip4set:bench.zone`)] });
+  const proc = startProcess({
+    name: 'rbldnsd',
+    command: 'rbldnsd',
+    args: [
+      '-n',
+      '-b',
+      `127.0.0.1/${port}`,
+      '-u',
+      'rbldns:rbldns',
+      '-w',
+      dir,
+      '-t',
+      '60',
+      '-a',
+      ...ZONES.map((zone) => `${zone}:ip4set:bench.zone`),
+    ],
+  });
   await new Promise((resolve) => setTimeout(resolve, 300));
   if (proc.child.exitCode !== null) throw new Error(`rbldnsd exited: ${proc.output()}`);
   return proc;
@@ -50,8 +77,29 @@ const cpuOfPid = (pid: number) => {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in ticks of 1/100 s
 };
 
-async function dnsperf(port: number, file: string, seconds: number, outstanding: number): Promise<{ rate: number; cpu: number; lost: number }> {
-  const { stdout, stderr } = await run('/usr/bin/time', ['-f', 'CPU %U %S', 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(seconds), '-c', '1', '-q', String(outstanding)]);
+async function dnsperf(
+  port: number,
+  file: string,
+  seconds: number,
+  outstanding: number,
+): Promise<{ rate: number; cpu: number; lost: number }> {
+  const { stdout, stderr } = await run('/usr/bin/time', [
+    '-f',
+    'CPU %U %S',
+    'dnsperf',
+    '-s',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-d',
+    file,
+    '-l',
+    String(seconds),
+    '-c',
+    '1',
+    '-q',
+    String(outstanding),
+  ]);
   const cpu = /CPU ([\d.]+) ([\d.]+)/.exec(stderr);
   return {
     rate: Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN),
@@ -69,11 +117,30 @@ async function main() {
     const names = ZONES.flatMap((zone) => IPS.map((ip) => `${lookupName(ip, zone)} A`));
     const file = join(temp.dir, 'queries.txt');
     await writeFile(file, `${names.join('\n')}\n`);
-    const raw = { ips: IPS, resolver: `127.0.0.1:${port}`, concurrency: Number(values.concurrency), zones: ZONES.map((zone) => ({ zone, type: 'ip' as const, severity: 'alert' as const })) };
+    const raw = {
+      ips: IPS,
+      resolver: `127.0.0.1:${port}`,
+      concurrency: Number(values.concurrency),
+      zones: ZONES.map((zone) => ({ zone, type: 'ip' as const, severity: 'alert' as const })),
+    };
     const own = rblKind.fields.strict().parse(raw) as RblSpec;
-    const spec = { ...own, name: 'bench', kind: 'rbl', timeout: 30_000, retries: 0, retryDelay: 0, tags: [], expect: [] } as RblSpec & CommonProbeSpec;
+    const spec = {
+      ...own,
+      name: 'bench',
+      kind: 'rbl',
+      timeout: 30_000,
+      retries: 0,
+      retryDelay: 0,
+      tags: [],
+      expect: [],
+    } as RblSpec & CommonProbeSpec;
     const logger = pino({ level: 'silent' });
-    const prober = rblKind.create(spec, { clock: systemClock, logger, http: createHttpClient(), recorded: new RecentItems() });
+    const prober = rblKind.create(spec, {
+      clock: systemClock,
+      logger,
+      http: createHttpClient(),
+      recorded: new RecentItems(),
+    });
     const concurrency = Number(values.concurrency);
     const walls: number[] = [];
     let lastState: unknown;
@@ -84,7 +151,15 @@ async function main() {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new Error('run deadline')), 30_000);
       const started = performance.now();
-      last = await prober.probe({ signal: controller.signal, deadline: Date.now() + 30_000, clock: systemClock, logger, http: createHttpClient(), previousState: lastState, runId: `b${i}` });
+      last = await prober.probe({
+        signal: controller.signal,
+        deadline: Date.now() + 30_000,
+        clock: systemClock,
+        logger,
+        http: createHttpClient(),
+        previousState: lastState,
+        runId: `b${i}`,
+      });
       walls.push(performance.now() - started);
       clearTimeout(timer);
       lastState = last.state;
@@ -104,9 +179,14 @@ async function main() {
     const perfQueries = perf.rate * perfSeconds;
     console.log(
       `rbl benchmark: ${IPS.length} IPs x ${ZONES.length} zones = 4000 A lookups + ${ZONES.length * 2} test points + ${last?.observations.listed} TXT = ${queriesPerRun} queries per run, ` +
-        `${concurrency} in flight for both tools (dnsperf -c 1 -q ${concurrency}, same A names), rbldnsd on 127.0.0.1; ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+        `${concurrency} in flight for both tools (dnsperf -c 1 -q ${concurrency}, same A names), rbldnsd on 127.0.0.1; ${os.cpus().length} CPUs, load ${os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
     );
-    console.log(`verdicts of the last run: listed ${last?.observations.listed}, clean ${last?.observations.clean}, unknown ${last?.observations.unknown}`);
+    console.log(
+      `verdicts of the last run: listed ${last?.observations.listed}, clean ${last?.observations.clean}, unknown ${last?.observations.unknown}`,
+    );
     console.table([
       {
         tool: `scaiprobe rbl (median of ${runs} runs)`,
@@ -114,7 +194,7 @@ async function main() {
         'median ms': Math.round(median),
         'queries/s': Math.round(rate),
         'vs dnsperf': `${((rate / perf.rate) * 100).toFixed(0)}%`,
-        'tool CPU µs/query': Math.round(((cpu.user + cpu.system) / runs / queriesPerRun)),
+        'tool CPU µs/query': Math.round((cpu.user + cpu.system) / runs / queriesPerRun),
         'rbldnsd CPU µs/query': Math.round((serverCpu * 1e6) / runs / queriesPerRun),
         lost: '-',
       },
@@ -129,7 +209,9 @@ async function main() {
         lost: perf.lost,
       },
     ]);
-    console.log(`all runs (ms): ${walls.map((w) => Math.round(w)).join(', ')}; targets: < 1000 ms ${median < 1000 ? 'MET' : 'MISSED'}, >= 30% of dnsperf ${rate / perf.rate >= 0.3 ? 'MET' : 'MISSED'}`);
+    console.log(
+      `all runs (ms): ${walls.map((w) => Math.round(w)).join(', ')}; targets: < 1000 ms ${median < 1000 ? 'MET' : 'MISSED'}, >= 30% of dnsperf ${rate / perf.rate >= 0.3 ? 'MET' : 'MISSED'}`,
+    );
   } finally {
     await proc.stop();
     await temp.remove();

@@ -35,7 +35,9 @@ try {
   // --- report -----------------------------------------------------------
   const now = Date.now();
   const store = new SqliteStore(join(dir, 'report.db'), systemClock);
-  const [items, seedMs] = await time(() => seedMonth(store, { tenant: 'acme', seeds: 10, everyMs: 10 * 60_000, days: 30, now }));
+  const [items, seedMs] = await time(() =>
+    seedMonth(store, { tenant: 'acme', seeds: 10, everyMs: 10 * 60_000, days: 30, now }),
+  );
   rows.push(['seed database', `${items} mail.message items (4,320 runs)`, fmt(seedMs)]);
   const request = { tenant: 'acme', since: now - 30 * 86_400_000, until: now };
   const chartJs = loadChartJs();
@@ -50,39 +52,75 @@ try {
     html = text;
   }
   rows.push(['report model (JSON)', 'median of 3', fmt(modelTimes.sort((a, b) => a - b)[1] ?? 0)]);
-  rows.push(['report to HTML (model + render)', `median of 3, ${(html.length / 1024).toFixed(0)} KiB`, fmt(htmlTimes.sort((a, b) => a - b)[1] ?? 0)]);
-  const [, coldPdf] = await time(async () => renderReportPdf(renderReportHtml(buildReport(store, request, {}, now), chartJs), browser));
+  rows.push([
+    'report to HTML (model + render)',
+    `median of 3, ${(html.length / 1024).toFixed(0)} KiB`,
+    fmt(htmlTimes.sort((a, b) => a - b)[1] ?? 0),
+  ]);
+  const [, coldPdf] = await time(async () =>
+    renderReportPdf(renderReportHtml(buildReport(store, request, {}, now), chartJs), browser),
+  );
   rows.push(['report to PDF, cold browser', 'includes Chromium launch', fmt(coldPdf)]);
   const warm: number[] = [];
   let pdfSize = 0;
   for (let i = 0; i < 3; i++) {
-    const [pdf, ms] = await time(async () => renderReportPdf(renderReportHtml(buildReport(store, request, {}, now), chartJs), browser));
+    const [pdf, ms] = await time(async () =>
+      renderReportPdf(renderReportHtml(buildReport(store, request, {}, now), chartJs), browser),
+    );
     warm.push(ms);
     pdfSize = pdf.length;
   }
-  rows.push(['report to PDF, warm browser', `median of 3, ${(pdfSize / 1024).toFixed(0)} KiB (target < 3000 ms)`, fmt(warm.sort((a, b) => a - b)[1] ?? 0)]);
+  rows.push([
+    'report to PDF, warm browser',
+    `median of 3, ${(pdfSize / 1024).toFixed(0)} KiB (target < 3000 ms)`,
+    fmt(warm.sort((a, b) => a - b)[1] ?? 0),
+  ]);
   store.close();
 
   // --- status page ------------------------------------------------------
   const status = new SqliteStore(join(dir, 'status.db'), systemClock);
-  const probes = Array.from({ length: 5000 }, (_, i) => ({ name: `probe-${String(i).padStart(4, '0')}`, kind: i % 3 ? 'http' : 'dns', tags: [], ...(i % 10 === 0 ? { tenant: `tenant-${i % 7}` } : {}) }));
+  const probes = Array.from({ length: 5000 }, (_, i) => ({
+    name: `probe-${String(i).padStart(4, '0')}`,
+    kind: i % 3 ? 'http' : 'dns',
+    tags: [],
+    ...(i % 10 === 0 ? { tenant: `tenant-${i % 7}` } : {}),
+  }));
   const [, statusSeedMs] = await time(() => {
     status.probes.sync(probes);
     status.db.transaction(() => {
       for (let r = 0; r < 30; r++) {
         for (const [i, p] of probes.entries()) {
-          const s: RunStatus = (i % 97 === 0 && r > 25) || (i + r) % 211 === 0 ? 'fail' : i % 53 === 0 ? 'warn' : 'pass';
-          status.runs.record(run(p.name, p.kind, p.tenant, now - (30 - r) * 60_000, { status: s, durationMs: 20 + (i % 50), message: s === 'pass' ? '' : s === 'fail' ? 'status 503 (expected < 400)' : 'slow answer' }));
+          const s: RunStatus =
+            (i % 97 === 0 && r > 25) || (i + r) % 211 === 0 ? 'fail' : i % 53 === 0 ? 'warn' : 'pass';
+          status.runs.record(
+            run(p.name, p.kind, p.tenant, now - (30 - r) * 60_000, {
+              status: s,
+              durationMs: 20 + (i % 50),
+              message: s === 'pass' ? '' : s === 'fail' ? 'status 503 (expected < 400)' : 'slow answer',
+            }),
+          );
         }
       }
     })();
   });
   rows.push(['seed status database', '5,000 probes × 30 runs', fmt(statusSeedMs)]);
-  const server = await startDaemonServer({ listen: '127.0.0.1:0', store: status, metrics: new ProbeMetrics(), logger: pino({ level: 'silent' }), isReady: () => true });
+  const server = await startDaemonServer({
+    listen: '127.0.0.1:0',
+    store: status,
+    metrics: new ProbeMetrics(),
+    logger: pino({ level: 'silent' }),
+    isReady: () => true,
+  });
   const events = new RunEvents({ clock: systemClock, logger: pino({ level: 'silent' }), maxClients: 100 });
   registerStatusPage(server.router, status, events);
-  const [first, apiMs] = await time(async () => (await fetch(`${server.url}/api/v1/status?limit=100&n=30&offset=0`)).text());
-  rows.push(['first API response (/api/v1/status)', `${(Buffer.byteLength(first) / 1024).toFixed(1)} KiB, 100 of 5,000 probes with 30-run strips`, fmt(apiMs)]);
+  const [first, apiMs] = await time(async () =>
+    (await fetch(`${server.url}/api/v1/status?limit=100&n=30&offset=0`)).text(),
+  );
+  rows.push([
+    'first API response (/api/v1/status)',
+    `${(Buffer.byteLength(first) / 1024).toFixed(1)} KiB, 100 of 5,000 probes with 30-run strips`,
+    fmt(apiMs),
+  ]);
   const context = await browser.context({ viewport: { width: 1366, height: 900 } });
   const page = await context.newPage();
   let apiBytes = 0;
@@ -94,7 +132,11 @@ try {
     await page.waitForSelector('body[data-loaded="true"]');
   });
   const shell = (await (await fetch(`${server.url}/`)).text()).length;
-  rows.push(['status page first render (5,000 probes)', `navigation to table drawn; shell ${(shell / 1024).toFixed(0)} KiB, API ${(apiBytes / 1024).toFixed(1)} KiB`, fmt(renderMs)]);
+  rows.push([
+    'status page first render (5,000 probes)',
+    `navigation to table drawn; shell ${(shell / 1024).toFixed(0)} KiB, API ${(apiBytes / 1024).toFixed(1)} KiB`,
+    fmt(renderMs),
+  ]);
   if (values.screenshots) {
     await page.screenshot({ path: join(values.screenshots, 'status-5000.png') });
   }

@@ -25,11 +25,18 @@ import { systemClock } from '../src/util/clock.ts';
 import { parseDuration } from '../src/core/duration.ts';
 import type { ProbeSpec } from '../src/config/load.ts';
 
-const { values } = parseArgs({ options: { probes: { type: 'string', default: '1000,5000' }, every: { type: 'string', default: '60s' }, duration: { type: 'string', default: '120s' } } });
+const { values } = parseArgs({
+  options: {
+    probes: { type: 'string', default: '1000,5000' },
+    every: { type: 'string', default: '60s' },
+    duration: { type: 'string', default: '120s' },
+  },
+});
 const every = parseDuration(values.every ?? '60s') ?? 60_000;
 const duration = parseDuration(values.duration ?? '120s') ?? 120_000;
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 
 async function measure(count: number) {
   const server = createServer((_req, res) => {
@@ -60,7 +67,13 @@ async function measure(count: number) {
     ],
     file: 'bench',
   }));
-  const engine = new Engine(probes, { clock: systemClock, logger, http: createHttpClient(), redactor: new Redactor([]), store });
+  const engine = new Engine(probes, {
+    clock: systemClock,
+    logger,
+    http: createHttpClient(),
+    redactor: new Redactor([]),
+    store,
+  });
   const lateness: number[] = [];
   let failures = 0;
   const reasons = new Map<string, number>();
@@ -103,7 +116,8 @@ async function measure(count: number) {
   store.close();
   server.close();
   rmSync(dir, { recursive: true, force: true });
-  if (reasons.size > 0) process.stderr.write(`runs that did not pass, by reason: ${JSON.stringify(Object.fromEntries(reasons))}\n`);
+  if (reasons.size > 0)
+    process.stderr.write(`runs that did not pass, by reason: ${JSON.stringify(Object.fromEntries(reasons))}\n`);
   const sorted = lateness.sort((a, b) => a - b);
   return {
     probes: count,
@@ -131,13 +145,30 @@ if (counts.length === 1 && process.env.SCAIPROBE_BENCH_CHILD === '1') {
   const results = [];
   for (const count of counts) {
     process.stderr.write(`running ${count} probes every ${every}ms for ${duration}ms...\n`);
-    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--probes', String(count), '--every', values.every ?? '60s', '--duration', values.duration ?? '120s'], {
-      env: { ...process.env, SCAIPROBE_BENCH_CHILD: '1' },
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--expose-gc',
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        '--probes',
+        String(count),
+        '--every',
+        values.every ?? '60s',
+        '--duration',
+        values.duration ?? '120s',
+      ],
+      {
+        env: { ...process.env, SCAIPROBE_BENCH_CHILD: '1' },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     results.push(JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}'));
   }
-  console.log(`\nscheduler + store, interval ${every / 1000}s, ${duration / 1000}s per row, each row in a fresh process (target: 5,000 probes/min, lateness p99 < 100 ms, RSS < 200 MB)`);
+  console.log(
+    `\nscheduler + store, interval ${every / 1000}s, ${duration / 1000}s per row, each row in a fresh process (target: 5,000 probes/min, lateness p99 < 100 ms, RSS < 200 MB)`,
+  );
   console.table(results);
 }

@@ -86,10 +86,18 @@ function probeConfig(targets: string, closedPort: number): string {
   const lines: string[] = [];
   for (let i = 0; i < rate; i++) {
     if (i < failing) lines.push(`  - { name: fail-500-${i}, kind: http, url: "${targets}/fail" }`);
-    else if (i < 2 * failing) lines.push(`  - { name: fail-refused-${i}, kind: http, url: "http://127.0.0.1:${closedPort}/" }`);
-    else if (i < 3 * failing) lines.push(`  - { name: fail-slow-${i}, kind: http, url: "${targets}/slow", timeout: 2s }`);
-    else if (i < 3 * failing + flapping) lines.push(`  - { name: flap-${i}, kind: http, url: "${targets}/flap/${i}", expect: [status == 200, json.status == "ready"] }`);
-    else lines.push(`  - { name: ok-${i}, kind: http, url: "${targets}/ok", expect: [status == 200, json.status == "ready", { that: "latency < 1s", soft: true }] }`);
+    else if (i < 2 * failing)
+      lines.push(`  - { name: fail-refused-${i}, kind: http, url: "http://127.0.0.1:${closedPort}/" }`);
+    else if (i < 3 * failing)
+      lines.push(`  - { name: fail-slow-${i}, kind: http, url: "${targets}/slow", timeout: 2s }`);
+    else if (i < 3 * failing + flapping)
+      lines.push(
+        `  - { name: flap-${i}, kind: http, url: "${targets}/flap/${i}", expect: [status == 200, json.status == "ready"] }`,
+      );
+    else
+      lines.push(
+        `  - { name: ok-${i}, kind: http, url: "${targets}/ok", expect: [status == 200, json.status == "ready", { that: "latency < 1s", soft: true }] }`,
+      );
   }
   return lines.join('\n');
 }
@@ -122,7 +130,8 @@ function histogramQuantile(text: string, name: string, q: number): number | unde
   return buckets.find((b) => b.count >= q * total)?.le;
 }
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
 
 /** Least-squares slope of y over x. */
@@ -180,11 +189,23 @@ ${probeConfig(targetUrl, closedPort)}
   mkdirSync(resultsDir, { recursive: true });
   const logPath = join(resultsDir, `soak-daemon-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
   const log = createWriteStream(logPath);
-  const daemon = spawn(process.execPath, [...(values['daemon-node-options'] ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config], {
-    cwd: repo,
-    env: { ...process.env, SOAK_TOKEN: TOKEN, SOAK_HOOK_SECRET: 'soak-webhook-secret' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const daemon = spawn(
+    process.execPath,
+    [
+      ...(values['daemon-node-options'] ?? '').split(' ').filter(Boolean),
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'run',
+      '--config',
+      config,
+    ],
+    {
+      cwd: repo,
+      env: { ...process.env, SOAK_TOKEN: TOKEN, SOAK_HOOK_SECRET: 'soak-webhook-secret' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   daemon.stdout.pipe(log);
   daemon.stderr.pipe(log);
   let exitCode: number | null | undefined;
@@ -193,19 +214,30 @@ ${probeConfig(targetUrl, closedPort)}
   if (pid === undefined) throw new Error('the daemon did not start');
 
   const readyBy = Date.now() + 60_000;
-  while (!(await fetch(`${api}/ready`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`${api}/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (exitCode !== undefined) throw new Error(`the daemon exited with ${exitCode}; see ${logPath}`);
     if (Date.now() > readyBy) throw new Error(`the daemon was not ready within 60 s; see ${logPath}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   // The control: an idle process measuring its own loop the same way, for the whole soak.
-  const control = spawn(process.execPath, ['--import', 'tsx', 'bench/lag-control.ts', '--duration', `${duration}ms`, '--sample', `${sampleEvery}ms`], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  const control = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/lag-control.ts', '--duration', `${duration}ms`, '--sample', `${sampleEvery}ms`],
+    { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const controlLags: number[] = [];
   control.stdout.setEncoding('utf8');
   control.stdout.on('data', (chunk: string) => {
     for (const match of chunk.matchAll(/lag p99 ([\d.]+) ms/g)) controlLags.push(Number(match[1]));
   });
-  process.stderr.write(`soak: ${rate} probes a minute for ${duration / 1000}s, warm-up ${warmup / 1000}s, daemon pid ${pid}, log ${logPath}\n`);
+  process.stderr.write(
+    `soak: ${rate} probes a minute for ${duration / 1000}s, warm-up ${warmup / 1000}s, daemon pid ${pid}, log ${logPath}\n`,
+  );
 
   const start = Date.now();
   const samples: Sample[] = [];
@@ -214,13 +246,24 @@ ${probeConfig(targetUrl, closedPort)}
   for (let next = start + sampleEvery; next <= start + duration; next += sampleEvery) {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
     const rssMb = readRssMb(pid);
-    const text = await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text(), () => '');
+    const text = await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then(
+      (r) => r.text(),
+      () => '',
+    );
     if (text) lastMetrics = text;
     const lag = metricSum(text, 'nodejs_eventloop_lag_p99_seconds');
     const heap = metricSum(text, 'nodejs_heap_size_used_bytes');
-    const sample: Sample = { at: Date.now() - start, rssMb, heapMb: heap === undefined ? undefined : heap / 1024 / 1024, lagP99Ms: lag === undefined ? undefined : lag * 1000, runs: metricSum(text, 'scaiprobe_probe_runs_total') };
+    const sample: Sample = {
+      at: Date.now() - start,
+      rssMb,
+      heapMb: heap === undefined ? undefined : heap / 1024 / 1024,
+      lagP99Ms: lag === undefined ? undefined : lag * 1000,
+      runs: metricSum(text, 'scaiprobe_probe_runs_total'),
+    };
     samples.push(sample);
-    process.stderr.write(`${(sample.at / 1000).toFixed(0)}s rss ${rssMb.toFixed(1)} MB, heap ${sample.heapMb?.toFixed(1) ?? '?'} MB, lag p99 ${sample.lagP99Ms?.toFixed(1) ?? '?'} ms, runs ${sample.runs ?? '?'}\n`);
+    process.stderr.write(
+      `${(sample.at / 1000).toFixed(0)}s rss ${rssMb.toFixed(1)} MB, heap ${sample.heapMb?.toFixed(1) ?? '?'} MB, lag p99 ${sample.lagP99Ms?.toFixed(1) ?? '?'} ms, runs ${sample.runs ?? '?'}\n`,
+    );
   }
 
   daemon.kill('SIGTERM');
@@ -240,15 +283,27 @@ ${probeConfig(targetUrl, closedPort)}
   const final = afterWarmup.filter((s) => s.at > duration - windowMs).map((s) => s.rssMb);
   const growth = (mean(final) / mean(baseline) - 1) * 100;
   const heapOf = (list: Sample[]) => mean(list.map((s) => s.heapMb).filter((v): v is number => v !== undefined));
-  const heapGrowth = (heapOf(afterWarmup.filter((s) => s.at > duration - windowMs)) / heapOf(afterWarmup.filter((s) => s.at < warmup + windowMs)) - 1) * 100;
+  const heapGrowth =
+    (heapOf(afterWarmup.filter((s) => s.at > duration - windowMs)) /
+      heapOf(afterWarmup.filter((s) => s.at < warmup + windowMs)) -
+      1) *
+    100;
   const slopeMbPerHour = slope(afterWarmup.map((s) => [s.at, s.rssMb])) * 3_600_000;
-  const lags = samples.map((s) => s.lagP99Ms).filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
+  const lags = samples
+    .map((s) => s.lagP99Ms)
+    .filter((v): v is number => v !== undefined && Number.isFinite(v))
+    .sort((a, b) => a - b);
   const first = samples.find((s) => s.runs !== undefined && s.at >= warmup);
   const last = samples.at(-1);
-  const runsPerMin = first?.runs !== undefined && last?.runs !== undefined && last.at > first.at ? ((last.runs - first.runs) / (last.at - first.at)) * 60_000 : Number.NaN;
+  const runsPerMin =
+    first?.runs !== undefined && last?.runs !== undefined && last.at > first.at
+      ? ((last.runs - first.runs) / (last.at - first.at)) * 60_000
+      : Number.NaN;
   const latenessP99 = histogramQuantile(lastMetrics, 'scaiprobe_scheduler_lateness_seconds', 0.99);
 
-  console.log(`\nsoak: the daemon at ${rate} probes a minute for ${(duration / 60_000).toFixed(0)} min, sampled every ${sampleEvery / 1000}s (targets: RSS growth after ${(warmup / 60_000).toFixed(0)} min < 10 %, event-loop lag p99 < 50 ms)`);
+  console.log(
+    `\nsoak: the daemon at ${rate} probes a minute for ${(duration / 60_000).toFixed(0)} min, sampled every ${sampleEvery / 1000}s (targets: RSS growth after ${(warmup / 60_000).toFixed(0)} min < 10 %, event-loop lag p99 < 50 ms)`,
+  );
   console.table([
     {
       'runs/min': Math.round(runsPerMin),
@@ -261,14 +316,19 @@ ${probeConfig(targetUrl, closedPort)}
       'lag p99 median ms': quantile(lags, 0.5).toFixed(1),
       'lag p99 worst 10 s ms': (lags.at(-1) ?? Number.NaN).toFixed(1),
       'lag p99 p99 of windows ms': quantile(lags, 0.99).toFixed(1),
-      'idle process lag p99 median / worst ms': `${quantile(controlLags.sort((a, b) => a - b), 0.5).toFixed(1)} / ${(controlLags.at(-1) ?? Number.NaN).toFixed(1)}`,
+      'idle process lag p99 median / worst ms': `${quantile(
+        controlLags.sort((a, b) => a - b),
+        0.5,
+      ).toFixed(1)} / ${(controlLags.at(-1) ?? Number.NaN).toFixed(1)}`,
       'lateness p99 ≤ s': latenessP99 ?? '?',
       'webhook requests': hooks,
       'webhook 503s': hooksRefused,
       'exit code': code,
     },
   ]);
-  console.log(`RSS growth ${growth < 10 ? 'within' : 'OVER'} target; lag p99 (worst window) ${(lags.at(-1) ?? Infinity) < 50 ? 'within' : 'OVER'} target. Daemon log: ${logPath}`);
+  console.log(
+    `RSS growth ${growth < 10 ? 'within' : 'OVER'} target; lag p99 (worst window) ${(lags.at(-1) ?? Infinity) < 50 ? 'within' : 'OVER'} target. Daemon log: ${logPath}`,
+  );
 }
 
 await main();

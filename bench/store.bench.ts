@@ -25,7 +25,14 @@ import { ProbeMetrics } from '../src/server/metrics.ts';
 import { RunEvents } from '../src/server/events.ts';
 import { registerStatusPage } from '../src/server/routes/status-page.ts';
 
-const { values } = parseArgs({ options: { part: { type: 'string', default: 'all' }, probes: { type: 'string', default: '100' }, days: { type: 'string', default: '365' }, 'full-days': { type: 'string', default: '15' } } });
+const { values } = parseArgs({
+  options: {
+    part: { type: 'string', default: 'all' },
+    probes: { type: 'string', default: '100' },
+    days: { type: 'string', default: '365' },
+    'full-days': { type: 'string', default: '15' },
+  },
+});
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
@@ -39,7 +46,11 @@ function databaseBytes(store: SqliteStore, path: string): number {
 // ---- 1. bytes per passing run, through the engine ---------------------------------------------
 
 async function bytesPerRun(): Promise<void> {
-  const body = JSON.stringify({ status: 'ready', checks: { database: 'ok', redis: 'ok', pdns: 'ok' }, version: '1.4.2' });
+  const body = JSON.stringify({
+    status: 'ready',
+    checks: { database: 'ok', redis: 'ok', pdns: 'ok' },
+    version: '1.4.2',
+  });
   const target = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -48,11 +59,20 @@ async function bytesPerRun(): Promise<void> {
   const url = `http://127.0.0.1:${(target.address() as { port: number }).port}`;
   const probes = 20;
   const file = join(dir, 'bytes.yaml');
-  writeFileSync(file, `probes:\n${Array.from({ length: probes }, (_, i) => `  - { name: api-${i}, kind: http, url: "${url}/health/ready", every: 1s, expect: ['status == 200', 'json.status == "ready"'] }`).join('\n')}\n`);
+  writeFileSync(
+    file,
+    `probes:\n${Array.from({ length: probes }, (_, i) => `  - { name: api-${i}, kind: http, url: "${url}/health/ready", every: 1s, expect: ['status == 200', 'json.status == "ready"'] }`).join('\n')}\n`,
+  );
   const config = loadConfig(file, {});
   const path = join(dir, 'bytes.db');
   const store = new SqliteStore(path, systemClock);
-  const engine = new Engine(config.probes, { clock: systemClock, logger: pino({ level: 'silent' }), http: createHttpClient(), redactor: new Redactor(config.secrets), store });
+  const engine = new Engine(config.probes, {
+    clock: systemClock,
+    logger: pino({ level: 'silent' }),
+    http: createHttpClient(),
+    redactor: new Redactor(config.secrets),
+    store,
+  });
   const round = () => Promise.all(config.probes.map((p) => engine.run(p.name)));
   for (let i = 0; i < 5; i++) await round();
   const before = databaseBytes(store, path);
@@ -61,7 +81,11 @@ async function bytesPerRun(): Promise<void> {
   const perRun = (databaseBytes(store, path) - before) / (rounds * probes);
   const sample = store.runs.list('api-0', { limit: 1 })[0];
   console.table([
-    { what: `passing http run through the engine (${probes} probes, ${rounds * probes} runs)`, 'bytes per run': perRun.toFixed(0), target: '≤ 200' },
+    {
+      what: `passing http run through the engine (${probes} probes, ${rounds * probes} runs)`,
+      'bytes per run': perRun.toFixed(0),
+      target: '≤ 200',
+    },
     { what: 'the same run as JSON (what the API answers)', 'bytes per run': JSON.stringify(sample).length, target: '' },
   ]);
   await engine.close();
@@ -84,25 +108,84 @@ function httpRun(probe: number, startedAt: number, failing: boolean): RunRecord 
   if (failing) {
     const body = '{"status":"degraded","checks":{"database":"ok","redis":"timeout","pdns":"ok"}}';
     return {
-      uid: (startedAt * 128 + probe).toString(16).slice(-12).padStart(12, '0'), probe: `probe-${probe}`, kind: 'http', tenant: `tenant-${probe % 10}`, startedAt, durationMs: latency, status: 'fail', attempts: 1,
-      message: `HTTP 503 in ${Math.round(latency)}ms; degraded: redis: timeout — failed: status == 200 (got 503)`, error: null,
-      observations: { status: 503, latency, url: base, redirects: 0, 'body.size': body.length, 'headers.content-type': 'application/json', 'headers.date': date, body, 'json.status': 'degraded', 'json.checks.redis': 'timeout', 'json.valid': true },
-      assertions: [{ expr: 'status == 200', ok: false, actual: 503, soft: false }], phases: { total: latency }, items: [],
+      uid: (startedAt * 128 + probe).toString(16).slice(-12).padStart(12, '0'),
+      probe: `probe-${probe}`,
+      kind: 'http',
+      tenant: `tenant-${probe % 10}`,
+      startedAt,
+      durationMs: latency,
+      status: 'fail',
+      attempts: 1,
+      message: `HTTP 503 in ${Math.round(latency)}ms; degraded: redis: timeout — failed: status == 200 (got 503)`,
+      error: null,
+      observations: {
+        status: 503,
+        latency,
+        url: base,
+        redirects: 0,
+        'body.size': body.length,
+        'headers.content-type': 'application/json',
+        'headers.date': date,
+        body,
+        'json.status': 'degraded',
+        'json.checks.redis': 'timeout',
+        'json.valid': true,
+      },
+      assertions: [{ expr: 'status == 200', ok: false, actual: 503, soft: false }],
+      phases: { total: latency },
+      items: [],
     };
   }
   const body = '{"status":"ready","checks":{"database":"ok","redis":"ok","pdns":"ok"},"version":"1.4.2"}';
   return {
-    uid: (startedAt * 128 + probe).toString(16).slice(-12).padStart(12, '0'), probe: `probe-${probe}`, kind: 'http', tenant: `tenant-${probe % 10}`, startedAt, durationMs: Math.round((latency + 0.4) * 100) / 100, status: 'pass', attempts: 1,
-    message: `HTTP 200 in ${Math.round(latency)}ms`, error: null,
+    uid: (startedAt * 128 + probe).toString(16).slice(-12).padStart(12, '0'),
+    probe: `probe-${probe}`,
+    kind: 'http',
+    tenant: `tenant-${probe % 10}`,
+    startedAt,
+    durationMs: Math.round((latency + 0.4) * 100) / 100,
+    status: 'pass',
+    attempts: 1,
+    message: `HTTP 200 in ${Math.round(latency)}ms`,
+    error: null,
     observations: {
-      status: 200, latency, 'latency.firstByte': Math.round(latency * 80) / 100, url: base, redirects: 0, 'body.size': body.length,
-      'latency.dns': Math.round(latency * 4) / 100, 'latency.connect': Math.round(latency * 20) / 100, 'latency.tls': Math.round(latency * 30) / 100,
-      'headers.content-type': 'application/json', 'headers.content-length': String(body.length), 'headers.date': date, 'headers.connection': 'keep-alive', 'headers.strict-transport-security': 'max-age=31536000',
-      body, 'json.status': 'ready', 'json.checks.database': 'ok', 'json.checks.redis': 'ok', 'json.checks.pdns': 'ok', 'json.version': '1.4.2', 'json.valid': true,
-      'cert.daysLeft': 60 - Math.floor((startedAt / DAY) % 60), 'cert.validTo': '2026-03-01T00:00:00.000Z', 'cert.subject': `api-${probe}.example.test`, 'cert.trusted': true,
+      status: 200,
+      latency,
+      'latency.firstByte': Math.round(latency * 80) / 100,
+      url: base,
+      redirects: 0,
+      'body.size': body.length,
+      'latency.dns': Math.round(latency * 4) / 100,
+      'latency.connect': Math.round(latency * 20) / 100,
+      'latency.tls': Math.round(latency * 30) / 100,
+      'headers.content-type': 'application/json',
+      'headers.content-length': String(body.length),
+      'headers.date': date,
+      'headers.connection': 'keep-alive',
+      'headers.strict-transport-security': 'max-age=31536000',
+      body,
+      'json.status': 'ready',
+      'json.checks.database': 'ok',
+      'json.checks.redis': 'ok',
+      'json.checks.pdns': 'ok',
+      'json.version': '1.4.2',
+      'json.valid': true,
+      'cert.daysLeft': 60 - Math.floor((startedAt / DAY) % 60),
+      'cert.validTo': '2026-03-01T00:00:00.000Z',
+      'cert.subject': `api-${probe}.example.test`,
+      'cert.trusted': true,
     },
-    assertions: [{ expr: 'status == 200', ok: true, actual: 200, soft: false }, { expr: 'json.status == "ready"', ok: true, actual: 'ready', soft: false }],
-    phases: { dns: Math.round(latency * 4) / 100, connect: Math.round(latency * 20) / 100, tls: Math.round(latency * 30) / 100, firstByte: Math.round(latency * 80) / 100, total: latency },
+    assertions: [
+      { expr: 'status == 200', ok: true, actual: 200, soft: false },
+      { expr: 'json.status == "ready"', ok: true, actual: 'ready', soft: false },
+    ],
+    phases: {
+      dns: Math.round(latency * 4) / 100,
+      connect: Math.round(latency * 20) / 100,
+      tls: Math.round(latency * 30) / 100,
+      firstByte: Math.round(latency * 80) / 100,
+      total: latency,
+    },
     items: [],
   };
 }
@@ -121,13 +204,46 @@ function recordAlerts(store: SqliteStore, flap: Flap, start: number): void {
   const at = (t: number) => start + t;
   const subject = `alert:probe-down:probe-${flap.probe}`;
   const tenant = `tenant-${flap.probe % 10}`;
-  store.stateChanges.record({ probe: `probe-${flap.probe}`, tenant, subject, from: 'ok', to: 'firing', at: at(flap.from + 2 * MIN), runId: null, message: `critical: probe-${flap.probe} failing` });
-  store.stateChanges.record({ probe: `probe-${flap.probe}`, tenant, subject, from: 'firing', to: 'resolved', at: at(flap.to + MIN), runId: null, message: `critical: probe-${flap.probe} failing` });
-  const insert = store.db.prepare(`INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, attempts, status, last_status, finished_at)
+  store.stateChanges.record({
+    probe: `probe-${flap.probe}`,
+    tenant,
+    subject,
+    from: 'ok',
+    to: 'firing',
+    at: at(flap.from + 2 * MIN),
+    runId: null,
+    message: `critical: probe-${flap.probe} failing`,
+  });
+  store.stateChanges.record({
+    probe: `probe-${flap.probe}`,
+    tenant,
+    subject,
+    from: 'firing',
+    to: 'resolved',
+    at: at(flap.to + MIN),
+    runId: null,
+    message: `critical: probe-${flap.probe} failing`,
+  });
+  const insert = store.db
+    .prepare(`INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, attempts, status, last_status, finished_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'delivered', 200, ?)`);
-  for (const [event, t] of [['firing', at(flap.from + 2 * MIN)], ['resolved', at(flap.to + MIN)]] as const) {
+  for (const [event, t] of [
+    ['firing', at(flap.from + 2 * MIN)],
+    ['resolved', at(flap.to + MIN)],
+  ] as const) {
     for (const channel of ['pagerduty', 'ops-webhook']) {
-      const body = JSON.stringify({ event, alert: { id: `a${flap.probe}`, rule: 'probe-down', target: `probe-${flap.probe}`, severity: 'critical', summary: `probe-${flap.probe} failing: HTTP 503`, startedAt: at(flap.from), labels: { probe: `probe-${flap.probe}`, kind: 'http', tenant } } });
+      const body = JSON.stringify({
+        event,
+        alert: {
+          id: `a${flap.probe}`,
+          rule: 'probe-down',
+          target: `probe-${flap.probe}`,
+          severity: 'critical',
+          summary: `probe-${flap.probe} failing: HTTP 503`,
+          startedAt: at(flap.from),
+          labels: { probe: `probe-${flap.probe}`, kind: 'http', tenant },
+        },
+      });
       insert.run(`a${flap.probe}-${event}-${t}`, `a${flap.probe}`, channel, event, body, t, t + DAY, t, t + 300);
     }
   }
@@ -142,7 +258,14 @@ async function year(): Promise<void> {
   const clock = new ManualClock(start);
   const path = join(dir, 'year.db');
   const store = new SqliteStore(path, clock);
-  store.probes.sync(Array.from({ length: probes }, (_, p) => ({ name: `probe-${p}`, kind: 'http', tenant: `tenant-${p % 10}`, tags: ['prod'] })));
+  store.probes.sync(
+    Array.from({ length: probes }, (_, p) => ({
+      name: `probe-${p}`,
+      kind: 'http',
+      tenant: `tenant-${p % 10}`,
+      tags: ['prod'],
+    })),
+  );
   const began = performance.now();
   const cpu = process.cpuUsage();
   let runs = 0;
@@ -166,7 +289,10 @@ async function year(): Promise<void> {
           batch.push(httpRun(p, start + t + ((p * 587) % 50_000), failing));
         }
         // At 30-minute steps a flap would be missed: its failing runs are written at their own minutes.
-        if (!full) for (const flap of flaps) if (flap.from >= t && flap.from < t + every) for (let f = flap.from; f < flap.to; f += MIN) batch.push(httpRun(flap.probe, start + f + 1000, true));
+        if (!full)
+          for (const flap of flaps)
+            if (flap.from >= t && flap.from < t + every)
+              for (let f = flap.from; f < flap.to; f += MIN) batch.push(httpRun(flap.probe, start + f + 1000, true));
       }
       batch.sort((a, b) => a.startedAt - b.startedAt);
       const hourEnd = start + day * DAY + (hour + 1) * HOUR;
@@ -177,7 +303,10 @@ async function year(): Promise<void> {
       if (full || (hour + 1) % 6 === 0) maintain(hourEnd);
     }
     for (const flap of flaps) recordAlerts(store, flap, start);
-    if (day % 30 === 0 || day === days - 1) process.stderr.write(`  day ${day + 1}/${days}: ${runs.toLocaleString()} runs, ${(databaseBytes(store, path) / 1e6).toFixed(0)} MB\n`);
+    if (day % 30 === 0 || day === days - 1)
+      process.stderr.write(
+        `  day ${day + 1}/${days}: ${runs.toLocaleString()} runs, ${(databaseBytes(store, path) / 1e6).toFixed(0)} MB\n`,
+      );
   }
   maintain(end);
   const writeSeconds = (performance.now() - began) / 1000;
@@ -185,7 +314,12 @@ async function year(): Promise<void> {
   const cpuSeconds = (used.user + used.system) / 1e6;
   const size = databaseBytes(store, path);
   const count = (sql: string) => (store.db.prepare(sql).get() as { n: number }).n.toLocaleString();
-  const kept = { runs: count('SELECT count(*) AS n FROM run_log'), rollups: count('SELECT count(*) AS n FROM rollups'), changes: count('SELECT count(*) AS n FROM state_changes'), outbox: count('SELECT count(*) AS n FROM alert_outbox') };
+  const kept = {
+    runs: count('SELECT count(*) AS n FROM run_log'),
+    rollups: count('SELECT count(*) AS n FROM rollups'),
+    changes: count('SELECT count(*) AS n FROM state_changes'),
+    outbox: count('SELECT count(*) AS n FROM alert_outbox'),
+  };
   const tables = sizesByTable(store);
   const quickStarted = performance.now();
   const quick = store.db.pragma('quick_check', { simple: true });
@@ -193,7 +327,9 @@ async function year(): Promise<void> {
   const api = await apiLatency(store, probes);
   store.close();
 
-  console.log(`\nA year of one-minute http runs for ${probes} probes (shipped retention: raw ${DEFAULT_RETENTION.raw / DAY}d, hourly ${DEFAULT_RETENTION.hourly / DAY}d, state changes ${DEFAULT_RETENTION.stateChanges / DAY}d, outbox ${DEFAULT_RETENTION.outbox / DAY}d)`);
+  console.log(
+    `\nA year of one-minute http runs for ${probes} probes (shipped retention: raw ${DEFAULT_RETENTION.raw / DAY}d, hourly ${DEFAULT_RETENTION.hourly / DAY}d, state changes ${DEFAULT_RETENTION.stateChanges / DAY}d, outbox ${DEFAULT_RETENTION.outbox / DAY}d)`,
+  );
   console.table([
     { what: 'database size after a year', value: `${(size / 1e6).toFixed(0)} MB`, target: '< 300 MB' },
     { what: 'runs written (last days at 1/min)', value: runs.toLocaleString(), target: '' },
@@ -201,19 +337,34 @@ async function year(): Promise<void> {
     { what: 'hourly rollups kept', value: kept.rollups, target: '' },
     { what: 'state changes kept', value: kept.changes, target: '' },
     { what: 'notifications kept', value: kept.outbox, target: '' },
-    { what: 'write time (wall / CPU)', value: `${writeSeconds.toFixed(0)} s / ${cpuSeconds.toFixed(0)} s (maintenance ${(maintenanceMs / 1000).toFixed(0)} s)`, target: '' },
+    {
+      what: 'write time (wall / CPU)',
+      value: `${writeSeconds.toFixed(0)} s / ${cpuSeconds.toFixed(0)} s (maintenance ${(maintenanceMs / 1000).toFixed(0)} s)`,
+      target: '',
+    },
     { what: 'PRAGMA quick_check', value: `${String(quick)} in ${quickMs.toFixed(0)} ms`, target: '' },
   ]);
   console.table(tables);
-  console.log(`\nAPI at that size (sequential requests over loopback; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs):`);
+  console.log(
+    `\nAPI at that size (sequential requests over loopback; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${cpus().length} CPUs):`,
+  );
   console.table(api);
 }
 
 function sizesByTable(store: SqliteStore): Array<{ table: string; MB: string; rows?: string }> {
   try {
-    const rows = store.db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC LIMIT 8').all() as Array<{ name: string; bytes: number }>;
-    const free = (store.db.pragma('freelist_count', { simple: true }) as number) * (store.db.pragma('page_size', { simple: true }) as number);
-    return [...rows.map((row) => ({ table: row.name, MB: (row.bytes / 1e6).toFixed(1) })), { table: '(free pages)', MB: (free / 1e6).toFixed(1) }];
+    const rows = store.db
+      .prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC LIMIT 8')
+      .all() as Array<{ name: string; bytes: number }>;
+    const free =
+      (store.db.pragma('freelist_count', { simple: true }) as number) *
+      (store.db.pragma('page_size', { simple: true }) as number);
+    return [
+      ...rows.map((row) => ({ table: row.name, MB: (row.bytes / 1e6).toFixed(1) })),
+      { table: '(free pages)', MB: (free / 1e6).toFixed(1) },
+    ];
   } catch {
     return [{ table: '(dbstat is not compiled in)', MB: '' }];
   }
@@ -230,7 +381,13 @@ interface ApiRow {
 }
 
 async function apiLatency(store: SqliteStore, probes: number): Promise<ApiRow[]> {
-  const server = await startDaemonServer({ listen: '127.0.0.1:0', store, metrics: new ProbeMetrics(), logger: pino({ level: 'silent' }), isReady: () => true });
+  const server = await startDaemonServer({
+    listen: '127.0.0.1:0',
+    store,
+    metrics: new ProbeMetrics(),
+    logger: pino({ level: 'silent' }),
+    isReady: () => true,
+  });
   const events = new RunEvents({ clock: systemClock, logger: pino({ level: 'silent' }), maxClients: 10 });
   registerStatusPage(server.router, store, events);
   const endpoints = [
@@ -260,7 +417,12 @@ async function apiLatency(store: SqliteStore, probes: number): Promise<ApiRow[]>
     }
     const used = process.cpuUsage(cpu);
     all.push(...times);
-    rows.push({ endpoint, ...percentiles(times), 'CPU/request': `${((used.user + used.system) / 1000 / requests).toFixed(1)} ms`, bytes });
+    rows.push({
+      endpoint,
+      ...percentiles(times),
+      'CPU/request': `${((used.user + used.system) / 1000 / requests).toFixed(1)} ms`,
+      bytes,
+    });
   }
   rows.push({ endpoint: 'all of the above', ...percentiles(all), 'CPU/request': '', bytes: 0 });
   events.close();
@@ -271,7 +433,11 @@ async function apiLatency(store: SqliteStore, probes: number): Promise<ApiRow[]>
 function percentiles(times: number[]): { p50: string; p99: string; max: string } {
   const sorted = [...times].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
-  return { p50: `${at(0.5).toFixed(1)} ms`, p99: `${at(0.99).toFixed(1)} ms`, max: `${(sorted.at(-1) ?? 0).toFixed(1)} ms` };
+  return {
+    p50: `${at(0.5).toFixed(1)} ms`,
+    p99: `${at(0.99).toFixed(1)} ms`,
+    max: `${(sorted.at(-1) ?? 0).toFixed(1)} ms`,
+  };
 }
 
 try {

@@ -23,7 +23,9 @@ function recentEnough(version) {
 }
 
 function runUnderProjectNode() {
-  const child = spawn(projectNode, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const child = spawn(projectNode, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
   // Ctrl-C reaches the child from the terminal itself (same process group): passing it on as
   // well would count as a second signal, which stops the daemon at once instead of cleanly.
   process.on('SIGINT', () => undefined);

@@ -26,7 +26,11 @@ const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 2 **
 const only = values.only?.split(',').map((name) => name.trim());
 const unknown = only?.filter((name) => !FUZZ_TARGETS.some((target) => target.name === name)) ?? [];
 if (!Number.isInteger(inputs) || inputs < 1 || !Number.isInteger(seed) || unknown.length > 0) {
-  console.error(unknown.length > 0 ? `unknown target ${unknown.join(', ')} (known: ${FUZZ_TARGETS.map((t) => t.name).join(', ')})` : 'usage: fuzz.ts [--inputs N] [--seed N] [--only a,b] [--json FILE]');
+  console.error(
+    unknown.length > 0
+      ? `unknown target ${unknown.join(', ')} (known: ${FUZZ_TARGETS.map((t) => t.name).join(', ')})`
+      : 'usage: fuzz.ts [--inputs N] [--seed N] [--only a,b] [--json FILE]',
+  );
   process.exit(2);
 }
 
@@ -46,18 +50,32 @@ function table(stats: FuzzStats): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   const lines = rows.map(([label, value]) => `| ${label.padEnd(width)} | ${value.padStart(12)} |`);
   const rule = `|${'-'.repeat(width + 2)}|${'-'.repeat(14)}|`;
-  const findings = stats.findings.map((finding) => `  ${finding.type}: ${finding.detail}\n    input: ${shortInput(finding.input)}`);
-  return [`${stats.target}  (seed ${seed})`, rule, ...lines, rule, `  slowest: ${stats.slowestInput.slice(0, 200)}`, ...findings].join('\n');
+  const findings = stats.findings.map(
+    (finding) => `  ${finding.type}: ${finding.detail}\n    input: ${shortInput(finding.input)}`,
+  );
+  return [
+    `${stats.target}  (seed ${seed})`,
+    rule,
+    ...lines,
+    rule,
+    `  slowest: ${stats.slowestInput.slice(0, 200)}`,
+    ...findings,
+  ].join('\n');
 }
 
-console.log(`fuzzing ${targets.map((t) => t.name).join(', ')}: ${inputs.toLocaleString('en-US')} inputs each, seed ${seed}, limit ${TIME_LIMIT_MS} ms per input\n`);
+console.log(
+  `fuzzing ${targets.map((t) => t.name).join(', ')}: ${inputs.toLocaleString('en-US')} inputs each, seed ${seed}, limit ${TIME_LIMIT_MS} ms per input\n`,
+);
 const results: FuzzStats[] = [];
 for (const target of targets) {
   const stats = await fuzz(target, {
     inputs,
     seed,
     progressEvery: Math.max(1000, Math.floor(inputs / 10)),
-    onProgress: (s) => console.error(`  ${target.name}: ${s.inputs.toLocaleString('en-US')} inputs, ${s.exceptions} exceptions, ${s.violations} violations, slowest ${s.slowestMs.toFixed(1)} ms, ${seconds(s.elapsedMs)}`),
+    onProgress: (s) =>
+      console.error(
+        `  ${target.name}: ${s.inputs.toLocaleString('en-US')} inputs, ${s.exceptions} exceptions, ${s.violations} violations, slowest ${s.slowestMs.toFixed(1)} ms, ${seconds(s.elapsedMs)}`,
+      ),
   });
   results.push(stats);
   console.log(`${table(stats)}\n`);
@@ -67,7 +85,10 @@ console.log(`| parser | subject | inputs | exceptions | violations | over ${TIME
 console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const stats of results) {
   const subject = targets.find((t) => t.name === stats.target)?.subject ?? '';
-  console.log(`| ${stats.target} | ${subject} | ${stats.inputs.toLocaleString('en-US')} | ${stats.exceptions} | ${stats.violations} | ${stats.slow} | ${stats.slowestMs.toFixed(2)} |`);
+  console.log(
+    `| ${stats.target} | ${subject} | ${stats.inputs.toLocaleString('en-US')} | ${stats.exceptions} | ${stats.violations} | ${stats.slow} | ${stats.slowestMs.toFixed(2)} |`,
+  );
 }
-if (values.json) writeFileSync(values.json, `${JSON.stringify({ seed, inputs, limitMs: TIME_LIMIT_MS, results }, null, 2)}\n`);
+if (values.json)
+  writeFileSync(values.json, `${JSON.stringify({ seed, inputs, limitMs: TIME_LIMIT_MS, results }, null, 2)}\n`);
 process.exit(results.some((s) => s.exceptions > 0 || s.violations > 0 || s.slow > 0) ? 1 : 0);

@@ -35,8 +35,12 @@ export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 export function alertmanagerBody(n: Notification, target: AlertmanagerTarget): string {
   const { alert } = n;
   const labels: Record<string, string> = { ...target.labels, alertname: alert.rule, severity: alert.severity };
-  for (const [name, value] of Object.entries(alert.labels)) if (LABEL_NAME.test(name) && value !== '') labels[name] = value;
-  const annotations: Record<string, string> = { summary: alert.summary, description: alert.description ?? `${alert.rule} on ${alert.target}` };
+  for (const [name, value] of Object.entries(alert.labels))
+    if (LABEL_NAME.test(name) && value !== '') labels[name] = value;
+  const annotations: Record<string, string> = {
+    summary: alert.summary,
+    description: alert.description ?? `${alert.rule} on ${alert.target}`,
+  };
   if (alert.runbook) annotations.runbook_url = alert.runbook;
   const posted: Record<string, unknown> = { labels, annotations, startsAt: new Date(alert.startedAt).toISOString() };
   if (n.event === 'resolved') posted.endsAt = new Date(alert.resolvedAt ?? n.createdAt).toISOString();
@@ -57,8 +61,12 @@ export function withValidity(stored: string, target: AlertmanagerTarget, now: nu
 }
 
 /** Basic or bearer credentials, read from the channel as configured at each attempt: never stored with the post. */
-export function authorization(auth: { basicAuth?: { username: string; password: string } | undefined; bearerToken?: string | undefined }): string | undefined {
-  if (auth.basicAuth) return `Basic ${Buffer.from(`${auth.basicAuth.username}:${auth.basicAuth.password}`).toString('base64')}`;
+export function authorization(auth: {
+  basicAuth?: { username: string; password: string } | undefined;
+  bearerToken?: string | undefined;
+}): string | undefined {
+  if (auth.basicAuth)
+    return `Basic ${Buffer.from(`${auth.basicAuth.username}:${auth.basicAuth.password}`).toString('base64')}`;
   if (auth.bearerToken) return `Bearer ${auth.bearerToken}`;
   return undefined;
 }

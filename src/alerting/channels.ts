@@ -31,7 +31,13 @@ export function signature(secret: string, body: string, unixSeconds: number): st
   return `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`;
 }
 
-const EMOJI = { firing: ':rotating_light:', reminder: ':bell:', refresh: ':bell:', resolved: ':white_check_mark:', test: ':wave:' } as const;
+const EMOJI = {
+  firing: ':rotating_light:',
+  reminder: ':bell:',
+  refresh: ':bell:',
+  resolved: ':white_check_mark:',
+  test: ':wave:',
+} as const;
 
 /**
  * Slack reads `<...>` as links and mentions (`<!channel>`, `<http://x|click>`)

@@ -7,7 +7,13 @@ const name = z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only'
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
 const channelSchema = z.discriminatedUnion('type', [
-  z.strictObject({ name, type: z.literal('webhook'), url: httpUrl, secret: z.string().min(8, 'must be at least 8 characters').optional(), timeout: timerDuration().default(10_000) }),
+  z.strictObject({
+    name,
+    type: z.literal('webhook'),
+    url: httpUrl,
+    secret: z.string().min(8, 'must be at least 8 characters').optional(),
+    timeout: timerDuration().default(10_000),
+  }),
   z.strictObject({ name, type: z.literal('slack'), url: httpUrl, timeout: timerDuration().default(10_000) }),
   z.strictObject({
     name,
@@ -25,12 +31,22 @@ const channelSchema = z.discriminatedUnion('type', [
       basicAuth: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
       bearerToken: z.string().min(1).optional(),
       /** Re-post interval while firing; each post is valid for 4 of them. */
-      resend: duration().refine((ms) => ms >= 1000 && ms <= 3_600_000, 'must be between 1s and 1h').default(60_000),
+      resend: duration()
+        .refine((ms) => ms >= 1000 && ms <= 3_600_000, 'must be between 1s and 1h')
+        .default(60_000),
       /** Labels added to every alert (scaiprobe's own labels win on a clash). */
-      labels: z.record(z.string().regex(LABEL_NAME, 'label names are letters, digits and _, not starting with a digit'), z.string()).default({}),
+      labels: z
+        .record(
+          z.string().regex(LABEL_NAME, 'label names are letters, digits and _, not starting with a digit'),
+          z.string(),
+        )
+        .default({}),
       timeout: timerDuration().default(10_000),
     })
-    .refine((channel) => !(channel.basicAuth && channel.bearerToken), { message: 'give basicAuth or bearerToken, not both', path: ['bearerToken'] }),
+    .refine((channel) => !(channel.basicAuth && channel.bearerToken), {
+      message: 'give basicAuth or bearerToken, not both',
+      path: ['bearerToken'],
+    }),
 ]);
 
 const ruleSchema = z
@@ -59,8 +75,14 @@ const ruleSchema = z
     /** A link to the runbook (Alertmanager's `runbook_url` annotation). */
     runbook: z.url({ error: 'must be a URL' }).optional(),
   })
-  .refine((rule) => !(rule.probes && rule.indicators), { message: 'give either probes or indicators, not both', path: ['indicators'] })
-  .refine((rule) => rule.failures <= (rule.window ?? rule.failures), { message: 'failures cannot exceed window', path: ['failures'] });
+  .refine((rule) => !(rule.probes && rule.indicators), {
+    message: 'give either probes or indicators, not both',
+    path: ['indicators'],
+  })
+  .refine((rule) => rule.failures <= (rule.window ?? rule.failures), {
+    message: 'failures cannot exceed window',
+    path: ['failures'],
+  });
 
 const windowSchema = z
   .strictObject({
@@ -69,11 +91,16 @@ const windowSchema = z
     target: z.string().default('*'),
     from: z.iso.datetime({ offset: true }).optional(),
     until: z.iso.datetime({ offset: true }).optional(),
-    cron: z.string().refine((text) => validateCron(text), 'is not a valid cron expression').optional(),
+    cron: z
+      .string()
+      .refine((text) => validateCron(text), 'is not a valid cron expression')
+      .optional(),
     duration: duration().optional(),
     reason: z.string().default(''),
   })
-  .refine((w) => (w.cron ? w.duration !== undefined : w.from !== undefined && w.until !== undefined), { message: 'give from + until, or cron + duration' });
+  .refine((w) => (w.cron ? w.duration !== undefined : w.from !== undefined && w.until !== undefined), {
+    message: 'give from + until, or cron + duration',
+  });
 
 export const alertsSchema = z.strictObject({
   channels: z.array(channelSchema).default([]),
@@ -100,7 +127,14 @@ export type WindowConfig = AlertsConfig['silences'][number];
 
 /** The manuals' defaults when no rules are given: any probe failing for a minute, any indicator critical. */
 export function defaultRules(channels: string[]): RuleConfig[] {
-  const common = { tags: [], failures: 1, successes: 2, severity: 'critical' as const, channels, repeat: 4 * 3_600_000 };
+  const common = {
+    tags: [],
+    failures: 1,
+    successes: 2,
+    severity: 'critical' as const,
+    channels,
+    repeat: 4 * 3_600_000,
+  };
   return [
     { ...common, name: 'probe-failing', probes: ['*'], on: 'fail', for: 60_000 },
     { ...common, name: 'indicator-critical', indicators: ['*'], on: 'critical', for: 0 },
@@ -112,7 +146,12 @@ type SectionIssue = { path: (string | number)[]; message: string };
 /** Validates `alerts:`; issues have paths starting at `alerts`. */
 export function parseAlertsSection(raw: unknown): { config?: AlertsConfig; issues: SectionIssue[] } {
   const parsed = alertsSchema.safeParse(raw ?? {});
-  const issues: SectionIssue[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: ['alerts', ...(issue.path as Array<string | number>)], message: issue.message }));
+  const issues: SectionIssue[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({
+        path: ['alerts', ...(issue.path as Array<string | number>)],
+        message: issue.message,
+      }));
   // Names are checked on the section as written, so they are reported along with any other problem.
   issues.push(...nameIssues(raw));
   return parsed.success && issues.length === 0 ? { config: parsed.data, issues } : { issues };
@@ -120,14 +159,19 @@ export function parseAlertsSection(raw: unknown): { config?: AlertsConfig; issue
 
 /** The `name` of each entry of a list as written (undefined where it is not a string). */
 function namesOf(list: unknown): Array<string | undefined> {
-  return Array.isArray(list) ? list.map((entry) => ((entry as { name?: unknown } | null)?.name as string | undefined)).map((name) => (typeof name === 'string' ? name : undefined)) : [];
+  return Array.isArray(list)
+    ? list
+        .map((entry) => (entry as { name?: unknown } | null)?.name as string | undefined)
+        .map((name) => (typeof name === 'string' ? name : undefined))
+    : [];
 }
 
 function duplicates(names: Array<string | undefined>, list: 'channels' | 'rules', what: string): SectionIssue[] {
   const seen = new Set<string>();
   return names.flatMap((name, index) => {
     if (name === undefined) return [];
-    if (seen.has(name)) return [{ path: ['alerts', list, index, 'name'], message: `"${name}" is already the name of a ${what}` }];
+    if (seen.has(name))
+      return [{ path: ['alerts', list, index, 'name'], message: `"${name}" is already the name of a ${what}` }];
     seen.add(name);
     return [];
   });
@@ -138,13 +182,20 @@ function nameIssues(raw: unknown): SectionIssue[] {
   const section = (raw ?? {}) as { channels?: unknown; rules?: unknown };
   const channels = namesOf(section.channels);
   const known = new Set(channels.filter((name): name is string => name !== undefined));
-  const issues = [...duplicates(channels, 'channels', 'channel'), ...duplicates(namesOf(section.rules), 'rules', 'rule')];
+  const issues = [
+    ...duplicates(channels, 'channels', 'channel'),
+    ...duplicates(namesOf(section.rules), 'rules', 'rule'),
+  ];
   const rules = Array.isArray(section.rules) ? (section.rules as unknown[]) : [];
   rules.forEach((rule, index) => {
     const wanted = (rule as { channels?: unknown } | null)?.channels;
     if (!Array.isArray(wanted)) return;
     wanted.forEach((channel, c) => {
-      if (typeof channel === 'string' && !known.has(channel)) issues.push({ path: ['alerts', 'rules', index, 'channels', c], message: `no channel named "${channel}" (have: ${[...known].join(', ') || 'none'})` });
+      if (typeof channel === 'string' && !known.has(channel))
+        issues.push({
+          path: ['alerts', 'rules', index, 'channels', c],
+          message: `no channel named "${channel}" (have: ${[...known].join(', ') || 'none'})`,
+        });
     });
   });
   return issues;

@@ -1,8 +1,12 @@
 /** One HTTP attempt at a receiver, and what its answer means for the notification. */
 
-export type SendResult = { status: number; retryAfter?: string | null; answer?: string; location?: string | null } | { error: string };
+export type SendResult =
+  { status: number; retryAfter?: string | null; answer?: string; location?: string | null } | { error: string };
 /** One HTTP attempt; injectable for tests, real fetch by default. */
-export type Transport = (url: string, init: { headers: Record<string, string>; body: string; timeoutMs: number }) => Promise<SendResult>;
+export type Transport = (
+  url: string,
+  init: { headers: Record<string, string>; body: string; timeoutMs: number },
+) => Promise<SendResult>;
 
 /** How much of a receiver's answer is kept with a row: enough to read its error, not a page it may send. */
 export const ANSWER_CHARS = 500;
@@ -25,11 +29,24 @@ async function answerOf(response: Response): Promise<string> {
 
 export const fetchTransport: Transport = async (url, init) => {
   try {
-    const response = await fetch(url, { method: 'POST', headers: init.headers, body: init.body, signal: AbortSignal.timeout(init.timeoutMs), redirect: 'manual' });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: init.headers,
+      body: init.body,
+      signal: AbortSignal.timeout(init.timeoutMs),
+      redirect: 'manual',
+    });
     const ok = response.status >= 200 && response.status < 300;
     // A 2xx needs no body kept; other answers are what a person reads to fix the channel.
-    const answer = ok ? (await response.arrayBuffer().catch(() => undefined), '') : await answerOf(response).catch(() => '');
-    return { status: response.status, retryAfter: response.headers.get('retry-after'), answer, location: response.headers.get('location') };
+    const answer = ok
+      ? (await response.arrayBuffer().catch(() => undefined), '')
+      : await answerOf(response).catch(() => '');
+    return {
+      status: response.status,
+      retryAfter: response.headers.get('retry-after'),
+      answer,
+      location: response.headers.get('location'),
+    };
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     return { error: cause?.code ?? cause?.message ?? (error as Error).message };
@@ -74,14 +91,22 @@ export interface Judgement {
 
 /** What one attempt's result means for its row. */
 export function judge(result: SendResult, j: Judgement): Outcome {
-  if ('status' in result && result.status >= 200 && result.status < 300) return { kind: 'delivered', status: result.status };
+  if ('status' in result && result.status >= 200 && result.status < 300)
+    return { kind: 'delivered', status: result.status };
   const status = 'status' in result ? result.status : null;
   // A redirect is not followed (the signed body goes only to the configured URL): say where it pointed.
-  const error = 'status' in result ? `HTTP ${result.status}${result.location ? ` (redirect to ${result.location}, not followed)` : ''}` : result.error;
+  const error =
+    'status' in result
+      ? `HTTP ${result.status}${result.location ? ` (redirect to ${result.location}, not followed)` : ''}`
+      : result.error;
   const answer = 'status' in result && result.answer ? result.answer : null;
-  if (status !== null && isPermanent(status) && j.attempts >= j.clientErrorAttempts) return { kind: 'failed', status, error, answer };
+  if (status !== null && isPermanent(status) && j.attempts >= j.clientErrorAttempts)
+    return { kind: 'failed', status, error, answer };
   // Retry-After: 0 (or a date in the past) falls back to the backoff, so a receiver cannot make us spin.
-  const honoured = status === 429 || status === 503 ? retryAfterMs('status' in result ? result.retryAfter : undefined, j.now) : undefined;
+  const honoured =
+    status === 429 || status === 503
+      ? retryAfterMs('status' in result ? result.retryAfter : undefined, j.now)
+      : undefined;
   const at = j.now + Math.max(1, honoured || j.backoff);
   if (at >= j.expiresAt) return { kind: 'expired', status, error, answer };
   return { kind: 'retry', at, status, error, answer };

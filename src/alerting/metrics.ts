@@ -10,7 +10,10 @@ import type { Clock } from '../util/clock.ts';
  * notifications nobody received). Configured channels show zeros, so a
  * dashboard has their series before the first notification.
  */
-export function registerOutboxMetrics(registry: Registry, deps: { outbox: OutboxRepository; clock: Clock; channels: string[] }): void {
+export function registerOutboxMetrics(
+  registry: Registry,
+  deps: { outbox: OutboxRepository; clock: Clock; channels: string[] },
+): void {
   // The first registered gauge fills all three from one query: the registry collects in registration order.
   const pending: Gauge<'channel'> = new Gauge({
     name: 'scaiprobe_alert_outbox_pending',
@@ -33,7 +36,12 @@ export function registerOutboxMetrics(registry: Registry, deps: { outbox: Outbox
       }
     },
   });
-  const oldest = new Gauge({ name: 'scaiprobe_alert_outbox_oldest_pending_seconds', help: 'Age of the oldest alert notification still waiting, per channel (0 when none waits)', labelNames: ['channel'], registers: [registry] });
+  const oldest = new Gauge({
+    name: 'scaiprobe_alert_outbox_oldest_pending_seconds',
+    help: 'Age of the oldest alert notification still waiting, per channel (0 when none waits)',
+    labelNames: ['channel'],
+    registers: [registry],
+  });
   const rows = new Gauge({
     name: 'scaiprobe_alert_outbox_notifications',
     help: 'Alert notifications kept in the outbox (store.retention.outbox) by channel and status: pending, delivered, failed, expired',

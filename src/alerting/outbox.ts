@@ -74,7 +74,8 @@ export class Outbox {
           slots: deps.delivery.concurrency,
           claim: () => this.claimNext(channel),
           send: (claimed) => this.attempt(claimed),
-          onError: (error) => deps.logger.error({ err: error, channel: channel.name }, 'alert delivery could not use the outbox'),
+          onError: (error) =>
+            deps.logger.error({ err: error, channel: channel.name }, 'alert delivery could not use the outbox'),
         }),
       ]),
     );
@@ -90,7 +91,17 @@ export class Outbox {
     return channels.flatMap((name) => {
       const channel = this.channel(name);
       if (!channel) return [];
-      return [{ key: notification.key, alertId: notification.alert.id, channel: name, event: notification.event, body: serialize(channel, notification), createdAt: now, expiresAt: now + this.deps.delivery.expireAfter }];
+      return [
+        {
+          key: notification.key,
+          alertId: notification.alert.id,
+          channel: name,
+          event: notification.event,
+          body: serialize(channel, notification),
+          createdAt: now,
+          expiresAt: now + this.deps.delivery.expireAfter,
+        },
+      ];
     });
   }
 
@@ -134,10 +145,20 @@ export class Outbox {
   private async attempt({ row, body, channel }: Claimed): Promise<void> {
     const { clock } = this.deps;
     const payload = outgoingBody(channel, body, clock.now());
-    const result = await (this.deps.transport ?? fetchTransport)(channel.url, { headers: headersFor(channel, payload, row.key, clock.now()), body: payload, timeoutMs: channel.timeout });
+    const result = await (this.deps.transport ?? fetchTransport)(channel.url, {
+      headers: headersFor(channel, payload, row.key, clock.now()),
+      body: payload,
+      timeoutMs: channel.timeout,
+    });
     const attempts = row.attempts + 1;
     const now = clock.now();
-    const outcome = judge(result, { attempts, expiresAt: row.expiresAt, now, backoff: this.backoff(attempts), clientErrorAttempts: this.deps.delivery.clientErrorAttempts });
+    const outcome = judge(result, {
+      attempts,
+      expiresAt: row.expiresAt,
+      now,
+      backoff: this.backoff(attempts),
+      clientErrorAttempts: this.deps.delivery.clientErrorAttempts,
+    });
     this.attempted++;
     this.settle(row, outcome, now);
     this.report(row, attempts, outcome, now);
@@ -145,7 +166,10 @@ export class Outbox {
 
   private settle(row: OutboxRow, outcome: Outcome, now: number): void {
     const finished = outcome.kind === 'retry' ? null : now;
-    const failure = outcome.kind === 'delivered' ? { lastError: null, lastResponse: null } : { lastError: outcome.error, lastResponse: outcome.answer };
+    const failure =
+      outcome.kind === 'delivered'
+        ? { lastError: null, lastResponse: null }
+        : { lastError: outcome.error, lastResponse: outcome.answer };
     const settled = this.deps.outbox.settle({
       id: row.id,
       owner: this.owner,
@@ -156,14 +180,27 @@ export class Outbox {
       finishedAt: finished,
     });
     // Only a sender stalled past its lease gets here; the row is someone else's now, and their attempt counts.
-    if (!settled) this.deps.logger.warn({ channel: row.channel, alert: row.alertId, key: row.key }, 'alert notification lease ran out before its attempt ended; another sender has the row');
+    if (!settled)
+      this.deps.logger.warn(
+        { channel: row.channel, alert: row.alertId, key: row.key },
+        'alert notification lease ran out before its attempt ended; another sender has the row',
+      );
   }
 
   private report(row: OutboxRow, attempts: number, outcome: Outcome, now: number): void {
     const about = { channel: row.channel, alert: row.alertId, event: row.event, attempts };
-    if (outcome.kind === 'retry') this.deps.logger.warn({ ...about, error: outcome.error, retryInMs: outcome.at - now }, 'alert notification not delivered yet; will retry');
-    if (outcome.kind === 'expired') this.deps.logger.error({ ...about, error: outcome.error }, 'alert notification expired undelivered');
-    if (outcome.kind === 'failed') this.deps.logger.error({ ...about, error: outcome.error, answer: outcome.answer }, 'alert notification failed: the receiver refused it; not retried');
+    if (outcome.kind === 'retry')
+      this.deps.logger.warn(
+        { ...about, error: outcome.error, retryInMs: outcome.at - now },
+        'alert notification not delivered yet; will retry',
+      );
+    if (outcome.kind === 'expired')
+      this.deps.logger.error({ ...about, error: outcome.error }, 'alert notification expired undelivered');
+    if (outcome.kind === 'failed')
+      this.deps.logger.error(
+        { ...about, error: outcome.error, answer: outcome.answer },
+        'alert notification failed: the receiver refused it; not retried',
+      );
   }
 
   /** Starts sending what is due on every channel; does not wait. */
@@ -213,7 +250,11 @@ export class Outbox {
    */
   expireUnconfigured(): number {
     const now = this.deps.clock.now();
-    return this.deps.outbox.expireUnconfigured(this.deps.channels.map((c) => c.name), now, now - FOREIGN_ROW_GRACE_MS);
+    return this.deps.outbox.expireUnconfigured(
+      this.deps.channels.map((c) => c.name),
+      now,
+      now - FOREIGN_ROW_GRACE_MS,
+    );
   }
 
   /**

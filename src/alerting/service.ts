@@ -42,11 +42,28 @@ function probeOf(row: AlertRow): string {
 }
 
 function rowOf(stored: StoredAlert): AlertRow {
-  return { rule: stored.rule, target: stored.target, id: stored.id, state: stored.state as unknown as AlertState, severity: stored.severity as RuleConfig['severity'], summary: stored.summary, labels: stored.labels };
+  return {
+    rule: stored.rule,
+    target: stored.target,
+    id: stored.id,
+    state: stored.state as unknown as AlertState,
+    severity: stored.severity as RuleConfig['severity'],
+    summary: stored.summary,
+    labels: stored.labels,
+  };
 }
 
 function storedOf(row: AlertRow): StoredAlert {
-  return { rule: row.rule, target: row.target, id: row.id, status: row.state.status, state: { ...row.state }, severity: row.severity, summary: row.summary, labels: row.labels };
+  return {
+    rule: row.rule,
+    target: row.target,
+    id: row.id,
+    status: row.state.status,
+    state: { ...row.state },
+    severity: row.severity,
+    summary: row.summary,
+    labels: row.labels,
+  };
 }
 
 /**
@@ -61,7 +78,15 @@ export class AlertService {
   private readonly refreshed = new Map<string, number>();
 
   constructor(
-    private readonly deps: { store: Store; clock: Clock; logger: Logger; config: AlertsConfig; indicators?: () => Indicator[]; transport?: Transport; random?: () => number },
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      logger: Logger;
+      config: AlertsConfig;
+      indicators?: () => Indicator[];
+      transport?: Transport;
+      random?: () => number;
+    },
   ) {
     const { config } = deps;
     this.rules = config.rules ?? defaultRules(config.channels.map((c) => c.name));
@@ -81,8 +106,15 @@ export class AlertService {
     return stored ? rowOf(stored) : undefined;
   }
 
-  private notification(row: AlertRow, event: Notification['event'], now: number, startedAt: number, resolvedAt = now): Notification {
-    const suffix = event === 'reminder' || event === 'refresh' || event === 'test' ? `${startedAt}-${now}` : String(startedAt);
+  private notification(
+    row: AlertRow,
+    event: Notification['event'],
+    now: number,
+    startedAt: number,
+    resolvedAt = now,
+  ): Notification {
+    const suffix =
+      event === 'reminder' || event === 'refresh' || event === 'test' ? `${startedAt}-${now}` : String(startedAt);
     const rule = this.rules.find((r) => r.name === row.rule);
     return {
       key: `${row.id}-${event}-${suffix}`,
@@ -106,7 +138,11 @@ export class AlertService {
   /** The configured silences and maintenance windows, and the maintenance windows started at run time (read from the store each time: another process may start one). */
   private windows(now: number): WindowConfig[] {
     const { silences, maintenance } = this.deps.config;
-    return [...silences, ...maintenance, ...this.deps.store.maintenanceWindows.active(now).flatMap(asConfiguredWindows)];
+    return [
+      ...silences,
+      ...maintenance,
+      ...this.deps.store.maintenanceWindows.active(now).flatMap(asConfiguredWindows),
+    ];
   }
 
   private channelsOf(rule: RuleConfig): string[] {
@@ -134,7 +170,12 @@ export class AlertService {
     const notifications: NewOutboxRow[] = [];
     let queued = false;
     if (held && !silenced) {
-      notifications.push(...this.outbox.rowsFor(this.notification({ ...row, summary: held.summary }, 'resolved', now, held.firedAt, held.at), this.channelsOf(rule)));
+      notifications.push(
+        ...this.outbox.rowsFor(
+          this.notification({ ...row, summary: held.summary }, 'resolved', now, held.firedAt, held.at),
+          this.channelsOf(rule),
+        ),
+      );
       held = undefined;
       queued = true;
     }
@@ -147,12 +188,18 @@ export class AlertService {
     if (event === 'resolved' && silenced) held = { firedAt: before.firedAt ?? now, at: now, summary: row.summary };
     // Logged once, at the transition; the held firing is re-checked every tick without a word.
     if (next.event && next.event !== 'reminder' && silenced) {
-      this.deps.logger.info({ rule: rule.name, target: row.target, event: next.event, window: silenced.name ?? silenced.reason }, 'alert notification held back by a silence');
+      this.deps.logger.info(
+        { rule: rule.name, target: row.target, event: next.event, window: silenced.name ?? silenced.reason },
+        'alert notification held back by a silence',
+      );
     }
     const { heldResolution: _previous, ...rest } = state;
     state = held ? { ...rest, heldResolution: held } : rest;
     // The alert, what it queued and its state change are stored together (all or none).
-    this.deps.store.alerts.save(storedOf({ ...row, state }), { notifications, ...this.firingChange(row, before, state, now) });
+    this.deps.store.alerts.save(storedOf({ ...row, state }), {
+      notifications,
+      ...this.firingChange(row, before, state, now),
+    });
     return queued;
   }
 
@@ -176,7 +223,12 @@ export class AlertService {
   }
 
   private probeRules(run: RunLike, tags: string[]): RuleConfig[] {
-    return this.rules.filter((rule) => !rule.indicators && (rule.probes ?? ['*']).some((p) => globMatch(p, run.probe)) && rule.tags.every((t) => tags.includes(t)));
+    return this.rules.filter(
+      (rule) =>
+        !rule.indicators &&
+        (rule.probes ?? ['*']).some((p) => globMatch(p, run.probe)) &&
+        rule.tags.every((t) => tags.includes(t)),
+    );
   }
 
   /** Feeds one finished run to every rule that watches its probe; returns how many notifications it queued. */
@@ -186,7 +238,8 @@ export class AlertService {
     for (const rule of this.probeRules(run, tags)) {
       const bad = rule.on === 'warn' ? run.status !== 'pass' : run.status === 'fail';
       const row = this.load(rule.name, run.probe) ?? this.fresh(rule, run.probe);
-      row.summary = bad || row.state.status === 'firing' ? run.message || `probe ${run.probe} ${run.status}` : row.summary;
+      row.summary =
+        bad || row.state.status === 'firing' ? run.message || `probe ${run.probe} ${run.status}` : row.summary;
       row.labels = { probe: run.probe, kind: run.kind, ...(run.tenant ? { tenant: run.tenant } : {}) };
       if (this.apply(rule, row, observe(row.state, bad, now, rule))) queued++;
     }
@@ -194,7 +247,15 @@ export class AlertService {
   }
 
   private fresh(rule: RuleConfig, target: string): AlertRow {
-    return { rule: rule.name, target, id: alertId(rule.name, target), state: initialState(), severity: rule.severity, summary: '', labels: {} };
+    return {
+      rule: rule.name,
+      target,
+      id: alertId(rule.name, target),
+      state: initialState(),
+      severity: rule.severity,
+      summary: '',
+      labels: {},
+    };
   }
 
   /**
@@ -259,7 +320,15 @@ export class AlertService {
         keep.add(key);
         const last = Math.max(this.refreshed.get(key) ?? 0, held ? 0 : (row.state.lastNotifiedAt ?? 0));
         if (now - last < channel.resend || this.outbox.waiting(row.id, channel.name)) continue;
-        this.outbox.enqueue(this.notification({ ...row, summary: held?.summary ?? row.summary }, 'refresh', now, held?.firedAt ?? row.state.firedAt ?? now), [channel.name]);
+        this.outbox.enqueue(
+          this.notification(
+            { ...row, summary: held?.summary ?? row.summary },
+            'refresh',
+            now,
+            held?.firedAt ?? row.state.firedAt ?? now,
+          ),
+          [channel.name],
+        );
         this.refreshed.set(key, now);
       }
     }
@@ -269,7 +338,15 @@ export class AlertService {
   /** Queues a test notification to one channel (`scaiprobe alert test <channel>`). */
   sendTest(channel: string): string {
     const now = this.deps.clock.now();
-    const row: AlertRow = { rule: 'test', target: channel, id: alertId('test', channel), state: initialState(), severity: 'info', summary: 'Test notification from scaiprobe: if you can read this, the channel works.', labels: { test: 'true' } };
+    const row: AlertRow = {
+      rule: 'test',
+      target: channel,
+      id: alertId('test', channel),
+      state: initialState(),
+      severity: 'info',
+      summary: 'Test notification from scaiprobe: if you can read this, the channel works.',
+      labels: { test: 'true' },
+    };
     const n = this.notification(row, 'test', now, now);
     this.outbox.enqueue(n, [channel]);
     return n.key;
@@ -280,12 +357,27 @@ export class AlertService {
     return this.deps.store.alerts.recent(500).map((stored) => {
       const row = rowOf(stored);
       const held = row.state.heldResolution;
-      return { id: row.id, rule: row.rule, target: row.target, status: row.state.status, since: iso(row.state.since), firedAt: iso(row.state.firedAt), notified: row.state.notified, resolutionHeldSince: iso(held?.at ?? null), severity: row.severity, summary: row.summary, labels: row.labels };
+      return {
+        id: row.id,
+        rule: row.rule,
+        target: row.target,
+        status: row.state.status,
+        since: iso(row.state.since),
+        firedAt: iso(row.state.firedAt),
+        notified: row.state.notified,
+        resolutionHeldSince: iso(held?.at ?? null),
+        severity: row.severity,
+        summary: row.summary,
+        labels: row.labels,
+      };
     });
   }
 
   /** The alerts and the outbox at a glance: counts and the latest rows. */
-  overview(): { alerts: Array<Record<string, unknown>>; outbox: { counts: Record<OutboxStatus, number>; recent: OutboxRow[] } } {
+  overview(): {
+    alerts: Array<Record<string, unknown>>;
+    outbox: { counts: Record<OutboxStatus, number>; recent: OutboxRow[] };
+  } {
     return { alerts: this.list(), outbox: { counts: this.outbox.counts(), recent: this.outbox.rows({ limit: 50 }) } };
   }
 }

@@ -45,7 +45,12 @@ function holds(recent: boolean[], rule: Rule): boolean {
  * Pure: returns the next state and the event to notify, if any. A condition
  * that stops holding while pending goes back to ok silently (flapping does not page).
  */
-export function observe(state: AlertState, bad: boolean, now: number, rule: Rule): { state: AlertState; event?: AlertEvent } {
+export function observe(
+  state: AlertState,
+  bad: boolean,
+  now: number,
+  rule: Rule,
+): { state: AlertState; event?: AlertEvent } {
   const size = rule.window ?? rule.failures;
   const recent = [...state.recent, bad].slice(-size);
   const next: AlertState = { ...state, recent };
@@ -67,7 +72,13 @@ export function advance(state: AlertState, now: number, rule: Rule): { state: Al
   if (state.status === 'pending' && state.since !== null && now - state.since >= rule.for) {
     return { state: { ...state, status: 'firing', firedAt: now, okStreak: 0, notified: false }, event: 'firing' };
   }
-  if (state.status === 'firing' && state.notified && rule.repeat !== undefined && state.lastNotifiedAt !== null && now - state.lastNotifiedAt >= rule.repeat) {
+  if (
+    state.status === 'firing' &&
+    state.notified &&
+    rule.repeat !== undefined &&
+    state.lastNotifiedAt !== null &&
+    now - state.lastNotifiedAt >= rule.repeat
+  ) {
     return { state, event: 'reminder' };
   }
   return { state };
@@ -75,5 +86,8 @@ export function advance(state: AlertState, now: number, rule: Rule): { state: Al
 
 /** The target is gone (its probe left the configuration): back to ok, resolving a notified firing once. */
 export function withdraw(state: AlertState): { state: AlertState; event?: AlertEvent } {
-  return { state: initialState(), ...(state.status === 'firing' && state.notified ? { event: 'resolved' as const } : {}) };
+  return {
+    state: initialState(),
+    ...(state.status === 'firing' && state.notified ? { event: 'resolved' as const } : {}),
+  };
 }

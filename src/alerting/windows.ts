@@ -3,7 +3,12 @@ import type { WindowConfig } from './config.ts';
 
 /** `*` matches any run of characters; everything else literally. */
 export function globMatch(pattern: string, text: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return regex.test(text);
 }
 
@@ -37,7 +42,8 @@ export function windowActive(window: WindowConfig, now: number): boolean {
   if (window.cron && window.duration !== undefined) {
     const minute = 60_000;
     const latest = Math.floor(now / minute) * minute;
-    for (let start = latest; start > now - window.duration; start -= minute) if (cronMatches(window.cron, new Date(start))) return true;
+    for (let start = latest; start > now - window.duration; start -= minute)
+      if (cronMatches(window.cron, new Date(start))) return true;
     return false;
   }
   const from = window.from ? Date.parse(window.from) : Number.NEGATIVE_INFINITY;
@@ -46,7 +52,12 @@ export function windowActive(window: WindowConfig, now: number): boolean {
 }
 
 /** The first silence or maintenance window that covers this rule and target now, if any. */
-export function suppressedBy(windows: WindowConfig[], rule: string, target: string, now: number): WindowConfig | undefined {
+export function suppressedBy(
+  windows: WindowConfig[],
+  rule: string,
+  target: string,
+  now: number,
+): WindowConfig | undefined {
   return windows.find((w) => globMatch(w.rule, rule) && globMatch(w.target, target) && windowActive(w, now));
 }
 
@@ -57,6 +68,15 @@ export function suppressedBy(windows: WindowConfig[], rule: string, target: stri
  */
 export function asConfiguredWindows(window: MaintenanceWindow): WindowConfig[] {
   const until = new Date(Math.min(window.endsAt, window.endedAt ?? window.endsAt)).toISOString();
-  const base = { name: `maintenance ${window.id}`, rule: '*', from: new Date(window.startsAt).toISOString(), until, reason: window.reason };
-  return window.probes.flatMap((probe) => [{ ...base, target: probe }, { ...base, target: `*:${probe}` }]);
+  const base = {
+    name: `maintenance ${window.id}`,
+    rule: '*',
+    from: new Date(window.startsAt).toISOString(),
+    until,
+    reason: window.reason,
+  };
+  return window.probes.flatMap((probe) => [
+    { ...base, target: probe },
+    { ...base, target: `*:${probe}` },
+  ]);
 }

@@ -17,7 +17,8 @@ const HOUSEKEEPING_MS = 30_000;
 function expireUnconfigured(alerts: AlertService, logger: Logger): void {
   try {
     const expired = alerts.outbox.expireUnconfigured();
-    if (expired > 0) logger.error({ rows: expired }, 'alert notifications for channels not in this configuration expired');
+    if (expired > 0)
+      logger.error({ rows: expired }, 'alert notifications for channels not in this configuration expired');
   } catch (error) {
     logger.error({ err: error }, 'outbox housekeeping failed');
   }
@@ -28,13 +29,23 @@ export function readAlertingSections(config: LoadedConfig): { alerts: AlertsConf
   const alerts = parseAlertsSection(config.sections.alerts);
   const indicators = parseIndicatorsSection(config.sections.indicators);
   if (alerts.config && indicators.config) return { alerts: alerts.config, indicators: indicators.config };
-  throw new ConfigError([...locateSectionIssues(config.files, 'alerts', alerts.issues), ...locateSectionIssues(config.files, 'indicators', indicators.issues)]);
+  throw new ConfigError([
+    ...locateSectionIssues(config.files, 'alerts', alerts.issues),
+    ...locateSectionIssues(config.files, 'indicators', indicators.issues),
+  ]);
 }
 
 /** Alerts fed by every run (and indicators, when given) and a timer; outbox rows left by a previous process go out at once. */
 export function startAlerting(
   config: AlertsConfig,
-  deps: { store: Store; clock: Clock; logger: Logger; engine: Engine; indicators?: () => Indicator[]; transport?: Transport },
+  deps: {
+    store: Store;
+    clock: Clock;
+    logger: Logger;
+    engine: Engine;
+    indicators?: () => Indicator[];
+    transport?: Transport;
+  },
 ): { alerts: AlertService; stop(): Promise<void> } {
   const logger = deps.logger.child({ part: 'alerts' });
   const alerts = new AlertService({
@@ -52,7 +63,10 @@ export function startAlerting(
     // nothing leaves retries to the once-a-second tick: a look at the outbox per run costs more than the run.
     if (alerts.onRun(run, tags.get(run.probe) ?? []) > 0) alerts.outbox.pump();
   });
-  const timer = setInterval(() => void alerts.tick().catch((error: unknown) => logger.error({ err: error }, 'alert tick failed')), TICK_MS);
+  const timer = setInterval(
+    () => void alerts.tick().catch((error: unknown) => logger.error({ err: error }, 'alert tick failed')),
+    TICK_MS,
+  );
   // The daemon owns the configuration: only it expires rows of channels that configuration does not have.
   const housekeeping = setInterval(() => expireUnconfigured(alerts, logger), HOUSEKEEPING_MS);
   // Whatever was pending when the last process died goes out now, its leases freed if that process is gone.

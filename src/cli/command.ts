@@ -16,11 +16,17 @@ export interface OptionSpec {
 
 export type OptionSpecs = Record<string, OptionSpec>;
 
-type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean' ? boolean : S extends { multiple: true } ? string[] : string;
+type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean'
+  ? boolean
+  : S extends { multiple: true }
+    ? string[]
+    : string;
 
 /** Booleans, lists and options with a default always have a value; the others may be absent. */
 export type OptionValues<O extends OptionSpecs> = {
-  [K in keyof O]: O[K] extends { type: 'boolean' } | { multiple: true } | { default: string } ? ValueOf<O[K]> : ValueOf<O[K]> | undefined;
+  [K in keyof O]: O[K] extends { type: 'boolean' } | { multiple: true } | { default: string }
+    ? ValueOf<O[K]>
+    : ValueOf<O[K]> | undefined;
 };
 
 export interface Parsed<O extends OptionSpecs> {
@@ -64,7 +70,11 @@ export interface CommandGroup {
   subcommands: CliCommand[];
 }
 
-export const HELP_OPTION = { type: 'boolean', short: 'h', description: 'show this help and exit' } as const satisfies OptionSpec;
+export const HELP_OPTION = {
+  type: 'boolean',
+  short: 'h',
+  description: 'show this help and exit',
+} as const satisfies OptionSpec;
 
 /** A command for the dispatcher: its arguments are read against its options before it runs. */
 export function defineCommand<O extends OptionSpecs>(command: Command<O>): CliCommand {
@@ -81,7 +91,10 @@ function label(name: string, spec: OptionSpec): string {
 export function optionList(options: OptionSpecs): string {
   const all: OptionSpecs = { ...options, help: HELP_OPTION };
   return Object.entries(all)
-    .map(([name, spec]) => `${spec.short ? `-${spec.short}/` : ''}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`)
+    .map(
+      ([name, spec]) =>
+        `${spec.short ? `-${spec.short}/` : ''}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`,
+    )
     .join(', ');
 }
 
@@ -90,7 +103,13 @@ export function commandHelp(command: CliCommand): string {
   const all: OptionSpecs = { ...command.options, help: HELP_OPTION };
   const options = Object.entries(all);
   const width = Math.min(30, Math.max(...options.map(([name, spec]) => label(name, spec).length)));
-  const lines = [`Usage: scaiprobe ${command.name}${command.synopsis ? ` ${command.synopsis}` : ' [options]'}`, '', command.description ?? command.summary, '', 'Options:'];
+  const lines = [
+    `Usage: scaiprobe ${command.name}${command.synopsis ? ` ${command.synopsis}` : ' [options]'}`,
+    '',
+    command.description ?? command.summary,
+    '',
+    'Options:',
+  ];
   for (const [name, spec] of options) {
     const head = label(name, spec);
     const text = `${spec.description}${spec.default !== undefined ? ` (default: ${spec.default})` : ''}`;
@@ -103,7 +122,13 @@ export function commandHelp(command: CliCommand): string {
 /** The help of a group: its subcommands, one line each. */
 export function groupHelp(group: CommandGroup): string {
   const width = Math.max(...group.subcommands.map((c) => c.name.length));
-  const lines = [`Usage: scaiprobe ${group.name} <command> [options]`, '', group.description ?? group.summary, '', 'Commands:'];
+  const lines = [
+    `Usage: scaiprobe ${group.name} <command> [options]`,
+    '',
+    group.description ?? group.summary,
+    '',
+    'Commands:',
+  ];
   for (const command of group.subcommands) lines.push(`  scaiprobe ${command.name.padEnd(width)}  ${command.summary}`);
   lines.push('', `scaiprobe ${group.name} <command> --help shows a command's options.`);
   return `${lines.join('\n')}\n`;
@@ -111,7 +136,9 @@ export function groupHelp(group: CommandGroup): string {
 
 /** Edits from one word to another, two letters swapped counting as one (the commonest typo); options are short, so the plain table is fine. */
 function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   const at = (i: number, j: number) => d[i]?.[j] ?? 0;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
@@ -133,7 +160,9 @@ export function closest(given: string, known: string[]): string | undefined {
 function unknownOption(command: Pick<CliCommand, 'name' | 'options'>, raw: string): UsageError {
   const known = Object.keys({ ...command.options, help: HELP_OPTION });
   const guess = raw.startsWith('--') ? closest(raw.slice(2).split('=')[0] ?? '', known) : undefined;
-  return new UsageError(`unknown option ${raw}${guess ? ` (did you mean --${guess}?)` : ''}\n${command.name} takes: ${optionList(command.options)}\nscaiprobe ${command.name} --help explains each`);
+  return new UsageError(
+    `unknown option ${raw}${guess ? ` (did you mean --${guess}?)` : ''}\n${command.name} takes: ${optionList(command.options)}\nscaiprobe ${command.name} --help explains each`,
+  );
 }
 
 /** True when the arguments ask for help (before `--`). */
@@ -152,12 +181,19 @@ export function wantsHelp(args: string[]): boolean {
  */
 export function parseCommandArgs<O extends OptionSpecs>(command: Command<O>, args: string[]): Parsed<O> {
   const specs: OptionSpecs = command.options;
-  const nodeOptions = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) }]));
+  const nodeOptions = Object.fromEntries(
+    Object.entries(specs).map(([name, spec]) => [
+      name,
+      { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) },
+    ]),
+  );
   let tokens;
   try {
     ({ tokens } = parseArgs({ args, options: nodeOptions, strict: false, allowPositionals: true, tokens: true }));
   } catch {
-    throw new UsageError(`cannot read the arguments ${JSON.stringify(args.join(' '))}\nscaiprobe ${command.name} --help shows how to call it`);
+    throw new UsageError(
+      `cannot read the arguments ${JSON.stringify(args.join(' '))}\nscaiprobe ${command.name} --help shows how to call it`,
+    );
   }
   const values: Record<string, unknown> = {};
   const positionals: string[] = [];
@@ -167,15 +203,20 @@ export function parseCommandArgs<O extends OptionSpecs>(command: Command<O>, arg
     const spec = specs[token.name];
     if (!spec) throw unknownOption(command, token.rawName);
     if (spec.type === 'boolean') {
-      if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value (got ${token.rawName}=${token.value})`);
+      if (token.value !== undefined)
+        throw new UsageError(`${token.rawName} takes no value (got ${token.rawName}=${token.value})`);
       values[token.name] = true;
       continue;
     }
     // A value that looks like an option was most likely not meant as one (`--junit --json`); `--x=-1` says it is.
     if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-'))) {
-      throw new UsageError(`${token.rawName} needs a value (${label(token.name, spec)})${token.value !== undefined ? `; to give one starting with "-", write ${token.rawName}=${token.value}` : ''}`);
+      throw new UsageError(
+        `${token.rawName} needs a value (${label(token.name, spec)})${token.value !== undefined ? `; to give one starting with "-", write ${token.rawName}=${token.value}` : ''}`,
+      );
     }
-    values[token.name] = spec.multiple ? [...((values[token.name] as string[] | undefined) ?? []), token.value] : token.value;
+    values[token.name] = spec.multiple
+      ? [...((values[token.name] as string[] | undefined) ?? []), token.value]
+      : token.value;
   }
   for (const [name, spec] of Object.entries(specs)) {
     if (values[name] !== undefined) continue;
@@ -185,8 +226,14 @@ export function parseCommandArgs<O extends OptionSpecs>(command: Command<O>, arg
   }
   const { min, max, name } = command.positionals ?? { min: 0, max: 0, name: '' };
   if (positionals.length > max) {
-    throw new UsageError(`unexpected argument${positionals.length - max === 1 ? '' : 's'} ${positionals.slice(max).map((p) => `"${p}"`).join(' ')}\nUsage: scaiprobe ${command.name} ${command.synopsis ?? '[options]'}`);
+    throw new UsageError(
+      `unexpected argument${positionals.length - max === 1 ? '' : 's'} ${positionals
+        .slice(max)
+        .map((p) => `"${p}"`)
+        .join(' ')}\nUsage: scaiprobe ${command.name} ${command.synopsis ?? '[options]'}`,
+    );
   }
-  if (positionals.length < min) throw new UsageError(`${name} is missing\nUsage: scaiprobe ${command.name} ${command.synopsis ?? '[options]'}`);
+  if (positionals.length < min)
+    throw new UsageError(`${name} is missing\nUsage: scaiprobe ${command.name} ${command.synopsis ?? '[options]'}`);
   return { values: values as OptionValues<O>, positionals };
 }

@@ -1,10 +1,22 @@
-import { ConfigError, formatIssue, readConfig, sortIssues, type ConfigIssue, type LoadedConfig } from '../config/load.ts';
+import {
+  ConfigError,
+  formatIssue,
+  readConfig,
+  sortIssues,
+  type ConfigIssue,
+  type LoadedConfig,
+} from '../config/load.ts';
 import { parseReportsConfig } from '../reports/config.ts';
 import { readAlertingSections } from '../alerting/wire.ts';
 import type { OptionSpec } from './command.ts';
 import { UsageError } from './usage-error.ts';
 
-export const CONFIG_OPTION = { type: 'string', value: 'FILE|DIR', default: 'probes', description: 'a YAML file, or a folder whose *.yaml files are loaded together' } as const satisfies OptionSpec;
+export const CONFIG_OPTION = {
+  type: 'string',
+  value: 'FILE|DIR',
+  default: 'probes',
+  description: 'a YAML file, or a folder whose *.yaml files are loaded together',
+} as const satisfies OptionSpec;
 
 /** The problems a section's owner reports by throwing ConfigError, as a list. */
 function problemsOf(check: () => unknown): ConfigIssue[] {
@@ -24,7 +36,10 @@ function problemsOf(check: () => unknown): ConfigIssue[] {
  */
 export function loadWholeConfig(target: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const { config, issues, files } = readConfig(target, env);
-  issues.push(...problemsOf(() => parseReportsConfig(config.sections.reports, config.files, config.server)), ...problemsOf(() => readAlertingSections(config)));
+  issues.push(
+    ...problemsOf(() => parseReportsConfig(config.sections.reports, config.files, config.server)),
+    ...problemsOf(() => readAlertingSections(config)),
+  );
   if (issues.length > 0) throw new ConfigError(sortIssues(files, issues));
   return config;
 }
@@ -38,6 +53,8 @@ export function loadForCommand(configPath: string, stderr: NodeJS.WritableStream
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const count = `${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}`;
-    throw new UsageError(`${configPath}: invalid configuration, ${count}:\n${error.issues.map((issue) => `  ${formatIssue(issue)}`).join('\n')}`);
+    throw new UsageError(
+      `${configPath}: invalid configuration, ${count}:\n${error.issues.map((issue) => `  ${formatIssue(issue)}`).join('\n')}`,
+    );
   }
 }

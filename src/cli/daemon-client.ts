@@ -3,7 +3,11 @@ import type { LoadedConfig } from '../config/load.ts';
 import type { OptionSpec } from './command.ts';
 import { CommandFailed, UsageError } from './usage-error.ts';
 
-export const URL_OPTION = { type: 'string', value: 'URL', description: "the daemon's address (default: $SCAIPROBE_URL, else server.listen of --config)" } as const satisfies OptionSpec;
+export const URL_OPTION = {
+  type: 'string',
+  value: 'URL',
+  description: "the daemon's address (default: $SCAIPROBE_URL, else server.listen of --config)",
+} as const satisfies OptionSpec;
 
 export type Fetch = typeof fetch;
 
@@ -20,7 +24,10 @@ export function urlOfListen(listen: string): string {
  * in its environment (SCAIPROBE_URL, SCAIPROBE_TOKEN); on the daemon's own host
  * the configuration says where it listens and what its token is.
  */
-export function daemonTarget(options: { url?: string; env: NodeJS.ProcessEnv; config?: () => LoadedConfig }): { url: string; token?: string } {
+export function daemonTarget(options: { url?: string; env: NodeJS.ProcessEnv; config?: () => LoadedConfig }): {
+  url: string;
+  token?: string;
+} {
   const given = options.url ?? options.env.SCAIPROBE_URL;
   const config = given === undefined || options.config ? options.config?.() : undefined;
   const url = given ?? (config ? urlOfListen(config.server.listen) : undefined);
@@ -31,7 +38,8 @@ export function daemonTarget(options: { url?: string; env: NodeJS.ProcessEnv; co
   } catch {
     throw new UsageError(`--url must be an http:// or https:// URL (got ${url})`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`--url must be an http:// or https:// URL (got ${url})`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new UsageError(`--url must be an http:// or https:// URL (got ${url})`);
   const token = options.env.SCAIPROBE_TOKEN || config?.server.token;
   return { url: parsed.toString().replace(/\/+$/, ''), ...(token ? { token } : {}) };
 }
@@ -54,24 +62,34 @@ export class DaemonClient {
     try {
       response = await this.fetcher(`${this.target.url}${path}`, {
         method,
-        headers: { accept: 'application/json', ...(this.target.token ? { authorization: `Bearer ${this.target.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          accept: 'application/json',
+          ...(this.target.token ? { authorization: `Bearer ${this.target.token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(10_000),
       });
     } catch (error) {
-      throw new CommandFailed(`could not reach the daemon at ${this.target.url} (${reasonOf(error)}): is \`scaiprobe run\` running there? (--url or SCAIPROBE_URL says where)`);
+      throw new CommandFailed(
+        `could not reach the daemon at ${this.target.url} (${reasonOf(error)}): is \`scaiprobe run\` running there? (--url or SCAIPROBE_URL says where)`,
+      );
     }
     const text = await response.text();
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new CommandFailed(`${this.target.url} answered ${response.status} with something that is not scaiprobe's JSON: is it a scaiprobe daemon?`);
+      throw new CommandFailed(
+        `${this.target.url} answered ${response.status} with something that is not scaiprobe's JSON: is it a scaiprobe daemon?`,
+      );
     }
     if (response.ok) return parsed as T;
     const message = (parsed as { error?: string } | null)?.error ?? `HTTP ${response.status}`;
     if (response.status === 401 || response.status === 403) {
-      throw new CommandFailed(`the daemon at ${this.target.url} refused: ${message}; set SCAIPROBE_TOKEN to its server.token${this.target.token ? ' (the one given is not it)' : ''}`);
+      throw new CommandFailed(
+        `the daemon at ${this.target.url} refused: ${message}; set SCAIPROBE_TOKEN to its server.token${this.target.token ? ' (the one given is not it)' : ''}`,
+      );
     }
     if (response.status === 400) throw new UsageError(message);
     throw new CommandFailed(`the daemon at ${this.target.url} answered ${response.status}: ${message}`);

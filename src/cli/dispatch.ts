@@ -14,7 +14,16 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 /** Every command, in the order the help lists them. */
-export const COMMANDS: Array<CliCommand | CommandGroup> = [runCommand, checkCommand, validateCommand, reportCommand, labCommand, schemaCommand, alertCommands, maintenanceCommands];
+export const COMMANDS: Array<CliCommand | CommandGroup> = [
+  runCommand,
+  checkCommand,
+  validateCommand,
+  reportCommand,
+  labCommand,
+  schemaCommand,
+  alertCommands,
+  maintenanceCommands,
+];
 
 const isGroup = (entry: CliCommand | CommandGroup): entry is CommandGroup => 'subcommands' in entry;
 
@@ -36,7 +45,7 @@ export function mainHelp(): string {
     '',
     "scaiprobe <command> --help shows a command's usage and options.",
     'Exit codes: 0 done (every probe passed), 1 a probe or an operation failed, 2 bad usage or configuration.',
-    'SCAIPROBE_DEBUG=1 adds the stack to an error; SCAIPROBE_LOG_LEVEL sets check\'s log level (error).',
+    "SCAIPROBE_DEBUG=1 adds the stack to an error; SCAIPROBE_LOG_LEVEL sets check's log level (error).",
     '',
   ].join('\n');
 }
@@ -48,19 +57,31 @@ export interface Io {
 
 function unknownCommand(given: string, known: string[], where: string): UsageError {
   const guess = closest(given, known);
-  return new UsageError(`unknown ${where}command "${given}"${guess ? ` (did you mean ${guess}?)` : ''}; the ${where}commands are ${known.join(', ')}\nscaiprobe ${where}--help describes them`);
+  return new UsageError(
+    `unknown ${where}command "${given}"${guess ? ` (did you mean ${guess}?)` : ''}; the ${where}commands are ${known.join(', ')}\nscaiprobe ${where}--help describes them`,
+  );
 }
 
 /** The command the arguments name, and the arguments left for it; a group without a subcommand answers with its help. */
 function find(argv: string[]): { command: CliCommand; args: string[] } | { group: CommandGroup; help: boolean } {
   const [name = '', ...rest] = argv;
   const entry = COMMANDS.find((c) => c.name === name);
-  if (!entry) throw unknownCommand(name, COMMANDS.map((c) => c.name), '');
+  if (!entry)
+    throw unknownCommand(
+      name,
+      COMMANDS.map((c) => c.name),
+      '',
+    );
   if (!isGroup(entry)) return { command: entry, args: rest };
   const [sub, ...args] = rest;
   if (sub === undefined || sub === '--help' || sub === '-h') return { group: entry, help: sub !== undefined };
   const command = entry.subcommands.find((c) => c.name === `${entry.name} ${sub}`);
-  if (!command) throw unknownCommand(sub, entry.subcommands.map((c) => c.name.slice(entry.name.length + 1)), `${entry.name} `);
+  if (!command)
+    throw unknownCommand(
+      sub,
+      entry.subcommands.map((c) => c.name.slice(entry.name.length + 1)),
+      `${entry.name} `,
+    );
   return { command, args };
 }
 
@@ -76,7 +97,8 @@ export async function dispatch(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   // `scaiprobe help maintenance start` is `scaiprobe maintenance start --help`.
-  if (first === 'help') return argv.length === 1 ? (io.stdout.write(mainHelp()), 0) : dispatch([...argv.slice(1), '--help'], io);
+  if (first === 'help')
+    return argv.length === 1 ? (io.stdout.write(mainHelp()), 0) : dispatch([...argv.slice(1), '--help'], io);
   let found: ReturnType<typeof find>;
   try {
     found = find(argv);
@@ -105,8 +127,15 @@ export async function dispatch(argv: string[], io: Io): Promise<number> {
 
 /** One sentence for people; the stack only when asked for (SCAIPROBE_DEBUG=1). */
 export function explain(error: unknown, debug: boolean): string {
-  const { code, message, stack, address, port } = error as { code?: string; message?: string; stack?: string; address?: string; port?: number };
+  const { code, message, stack, address, port } = error as {
+    code?: string;
+    message?: string;
+    stack?: string;
+    address?: string;
+    port?: number;
+  };
   if (debug) return stack ?? String(error);
-  if (code === 'EADDRINUSE') return `${address ?? '127.0.0.1'}:${port ?? '?'} is already in use: is another scaiprobe daemon or lab running? (set SCAIPROBE_DEBUG=1 for details)`;
+  if (code === 'EADDRINUSE')
+    return `${address ?? '127.0.0.1'}:${port ?? '?'} is already in use: is another scaiprobe daemon or lab running? (set SCAIPROBE_DEBUG=1 for details)`;
   return `${message ?? String(error)} (set SCAIPROBE_DEBUG=1 for details)`;
 }

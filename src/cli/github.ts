@@ -29,7 +29,10 @@ function annotationsOf(runs: FinishedRun[], status: 'fail' | 'warn'): string[] {
   const shown = matching.length > ANNOTATIONS_PER_STEP ? matching.slice(0, ANNOTATIONS_PER_STEP - 1) : matching;
   const lines = shown.map((run) => `::${command} title=${escapeProperty(run.probe)}::${escapeData(messageOf(run))}`);
   const rest = matching.length - shown.length;
-  if (rest > 0) lines.push(`::${command} title=${escapeProperty(`${rest} more probes ${status === 'fail' ? 'failed' : 'warned'}`)}::${escapeData('see the job summary and the log for each of them')}`);
+  if (rest > 0)
+    lines.push(
+      `::${command} title=${escapeProperty(`${rest} more probes ${status === 'fail' ? 'failed' : 'warned'}`)}::${escapeData('see the job summary and the log for each of them')}`,
+    );
   return lines;
 }
 
@@ -60,17 +63,23 @@ export function jobSummary(runs: FinishedRun[], elapsedMs: number): string {
     '| Status | Probe | Kind | Duration | Message |',
     '| --- | --- | --- | ---: | --- |',
   ];
-  const sorted = runs.map((run, index) => ({ run, index })).sort((a, b) => ORDER[a.run.status] - ORDER[b.run.status] || a.index - b.index);
+  const sorted = runs
+    .map((run, index) => ({ run, index }))
+    .sort((a, b) => ORDER[a.run.status] - ORDER[b.run.status] || a.index - b.index);
   let size = Buffer.byteLength(head.join('\n'));
   const rows: string[] = [];
   for (const { run } of sorted) {
-    const message = run.message.length > MESSAGE_CELL_CHARS ? `${run.message.slice(0, MESSAGE_CELL_CHARS)}…` : run.message;
+    const message =
+      run.message.length > MESSAGE_CELL_CHARS ? `${run.message.slice(0, MESSAGE_CELL_CHARS)}…` : run.message;
     const row = `| ${MARK[run.status]} | ${escapeCell(run.probe)} | ${escapeCell(run.kind)} | ${formatDuration(run.durationMs)} | ${escapeCell(message)} |`;
     size += Buffer.byteLength(row) + 1;
     if (size > SUMMARY_BUDGET_BYTES - 200) break;
     rows.push(row);
   }
   const left = sorted.length - rows.length;
-  const tail = left > 0 ? ['', `${left} more probes are not listed here (a step summary holds 1 MiB); the job log has every one.`] : [];
+  const tail =
+    left > 0
+      ? ['', `${left} more probes are not listed here (a step summary holds 1 MiB); the job log has every one.`]
+      : [];
   return `${[...head, ...rows, ...tail].join('\n')}\n`;
 }

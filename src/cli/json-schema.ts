@@ -22,9 +22,16 @@ type Node = Record<string, unknown>;
  * indicators and reports. The same zod schemas the loader validates with.
  */
 function fileShape(): z.ZodType {
-  const kinds = PROBE_KINDS.map((kind) => z.strictObject({ ...commonProbeFields, ...kind.fields.shape, kind: z.literal(kind.kind) }));
-  const sections: Record<string, z.ZodType> = { alerts: alertsSchema, indicators: indicatorsSchema, reports: reportsSchema };
-  if (Object.keys(sections).sort().join() !== [...EXTRA_SECTIONS].sort().join()) throw new Error('the JSON Schema misses a top-level section the loader reads');
+  const kinds = PROBE_KINDS.map((kind) =>
+    z.strictObject({ ...commonProbeFields, ...kind.fields.shape, kind: z.literal(kind.kind) }),
+  );
+  const sections: Record<string, z.ZodType> = {
+    alerts: alertsSchema,
+    indicators: indicatorsSchema,
+    reports: reportsSchema,
+  };
+  if (Object.keys(sections).sort().join() !== [...EXTRA_SECTIONS].sort().join())
+    throw new Error('the JSON Schema misses a top-level section the loader reads');
   return z.strictObject({
     ...fileSchema.shape,
     probes: z.array(z.discriminatedUnion('kind', kinds as unknown as [z.ZodObject, ...z.ZodObject[]])).optional(),
@@ -44,18 +51,35 @@ function beforeResolution(node: unknown, key?: string): unknown {
   if (!node || typeof node !== 'object') return node;
   const out: Node = {};
   for (const [name, child] of Object.entries(node as Node)) {
-    const container = name === 'properties' || name === '$defs' || name === 'definitions' || name === 'patternProperties';
-    out[name] = container && child && typeof child === 'object' ? Object.fromEntries(Object.entries(child as Node).map(([k, v]) => [k, beforeResolution(v, name === 'properties' ? k : undefined)])) : beforeResolution(child);
+    const container =
+      name === 'properties' || name === '$defs' || name === 'definitions' || name === 'patternProperties';
+    out[name] =
+      container && child && typeof child === 'object'
+        ? Object.fromEntries(
+            Object.entries(child as Node).map(([k, v]) => [
+              k,
+              beforeResolution(v, name === 'properties' ? k : undefined),
+            ]),
+          )
+        : beforeResolution(child);
   }
   if (out.type !== 'string') return out;
   if (key !== undefined && SECRET_KEYS.has(key)) {
     const { pattern: _pattern, format: _format, minLength: _min, maxLength: _max, ...rest } = out;
-    return { ...rest, pattern: WHOLE_REFERENCE, description: `${out.description ? `${String(out.description)} ` : ''}A credential: write it as "\${ENV_NAME}" or "\${file:/path}", never inline.` };
+    return {
+      ...rest,
+      pattern: WHOLE_REFERENCE,
+      description: `${out.description ? `${String(out.description)} ` : ''}A credential: write it as "\${ENV_NAME}" or "\${file:/path}", never inline.`,
+    };
   }
   const constrained = ['pattern', 'format', 'enum', 'minLength', 'maxLength'].some((k) => k in out);
   if (!constrained) return out;
   const { description, default: fallback, ...rest } = out;
-  return { ...(description !== undefined ? { description } : {}), ...(fallback !== undefined ? { default: fallback } : {}), anyOf: [rest, { $ref: '#/definitions/reference' }] };
+  return {
+    ...(description !== undefined ? { description } : {}),
+    ...(fallback !== undefined ? { default: fallback } : {}),
+    anyOf: [rest, { $ref: '#/definitions/reference' }],
+  };
 }
 
 /**
@@ -65,18 +89,28 @@ function beforeResolution(node: unknown, key?: string): unknown {
  */
 function byKind(items: Node): Node {
   const branches = (items.oneOf ?? []) as Node[];
-  const kindOf = (branch: Node) => ((branch.properties as Record<string, Node>).kind?.const as string);
+  const kindOf = (branch: Node) => (branch.properties as Record<string, Node>).kind?.const as string;
   return {
     type: 'object',
-    properties: { kind: { type: 'string', enum: branches.map(kindOf), description: 'The probe kind: which keys the probe takes.' } },
+    properties: {
+      kind: { type: 'string', enum: branches.map(kindOf), description: 'The probe kind: which keys the probe takes.' },
+    },
     required: ['name', 'kind'],
-    allOf: branches.map((branch) => ({ if: { properties: { kind: { const: kindOf(branch) } }, required: ['kind'] }, then: branch })),
+    allOf: branches.map((branch) => ({
+      if: { properties: { kind: { const: kindOf(branch) } }, required: ['kind'] },
+      then: branch,
+    })),
   };
 }
 
 /** The JSON Schema (draft-07, what editors' YAML support reads) of one scaiprobe configuration file. */
 export function configurationJsonSchema(): Node {
-  const generated = z.toJSONSchema(fileShape(), { io: 'input', target: 'draft-7', unrepresentable: 'any', reused: 'inline' }) as Node;
+  const generated = z.toJSONSchema(fileShape(), {
+    io: 'input',
+    target: 'draft-7',
+    unrepresentable: 'any',
+    reused: 'inline',
+  }) as Node;
   const probes = (generated.properties as Record<string, Node>).probes as Node;
   probes.items = byKind(probes.items as Node);
   const { $schema, ...body } = generated;
@@ -84,8 +118,15 @@ export function configurationJsonSchema(): Node {
     $schema,
     $id: SCHEMA_ID,
     title: 'scaiprobe configuration',
-    description: 'One scaiprobe configuration file (a folder\'s *.yaml files are loaded together). Generated by `scaiprobe schema` from the schemas the loader validates with; ${...} references are accepted where a string goes.',
+    description:
+      "One scaiprobe configuration file (a folder's *.yaml files are loaded together). Generated by `scaiprobe schema` from the schemas the loader validates with; ${...} references are accepted where a string goes.",
     ...(beforeResolution(body) as Node),
-    definitions: { reference: { type: 'string', pattern: HAS_REFERENCE, description: 'A ${...} reference, resolved when the configuration is loaded (and checked then).' } },
+    definitions: {
+      reference: {
+        type: 'string',
+        pattern: HAS_REFERENCE,
+        description: 'A ${...} reference, resolved when the configuration is loaded (and checked then).',
+      },
+    },
   };
 }

@@ -11,7 +11,12 @@ export function checkJson(runs: FinishedRun[]) {
       message: run.message,
       error: run.error ? { code: run.error.code, message: run.error.message } : null,
       observations: run.observations,
-      assertions: run.assertions.map((a) => ({ expr: a.expr, ok: a.ok, actual: a.actual, ...(a.soft ? { soft: true } : {}) })),
+      assertions: run.assertions.map((a) => ({
+        expr: a.expr,
+        ok: a.ok,
+        actual: a.actual,
+        ...(a.soft ? { soft: true } : {}),
+      })),
     })),
     summary: {
       pass: runs.filter((r) => r.status === 'pass').length,
@@ -22,7 +27,9 @@ export function checkJson(runs: FinishedRun[]) {
 }
 
 const xml = (text: string) =>
-  text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] ?? c).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  text
+    .replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] ?? c)
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
 
 /** JUnit XML: one testcase per probe; fail → <failure>, warn → passes with a system-out note. */
 export function checkJunit(runs: FinishedRun[], durationMs: number): string {
@@ -33,7 +40,8 @@ export function checkJunit(runs: FinishedRun[], durationMs: number): string {
       const type = run.error?.code ?? 'ASSERTION';
       return `${head}>\n      <failure type="${xml(type)}" message="${xml(run.message)}">${xml(run.assertions.map((a) => `${a.ok ? 'ok  ' : 'FAIL'} ${a.expr} (actual: ${JSON.stringify(a.actual)})`).join('\n'))}</failure>\n    </testcase>`;
     }
-    if (run.status === 'warn') return `${head}>\n      <system-out>${xml(`warning: ${run.message}`)}</system-out>\n    </testcase>`;
+    if (run.status === 'warn')
+      return `${head}>\n      <system-out>${xml(`warning: ${run.message}`)}</system-out>\n    </testcase>`;
     return `${head}/>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="scaiprobe check" tests="${runs.length}" failures="${failures}" time="${(durationMs / 1000).toFixed(3)}">\n  <testsuite name="scaiprobe" tests="${runs.length}" failures="${failures}" errors="0" skipped="0" time="${(durationMs / 1000).toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
  * process keeps serving; the returned function removes the guards.
  */
 export function guardProcess(logger: Logger, target: NodeJS.Process = process): () => void {
-  const onRejection = (reason: unknown) => logger.error({ err: reason }, 'unhandled promise rejection; scaiprobe keeps running');
+  const onRejection = (reason: unknown) =>
+    logger.error({ err: reason }, 'unhandled promise rejection; scaiprobe keeps running');
   const onException = (error: Error) => logger.error({ err: error }, 'uncaught exception; scaiprobe keeps running');
   target.on('unhandledRejection', onRejection);
   target.on('uncaughtException', onException);

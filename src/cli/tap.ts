@@ -4,7 +4,7 @@ import type { FinishedRun } from '../runner/engine.ts';
 /** A YAML scalar: JSON's numbers, booleans, null and double-quoted strings are YAML too. */
 function scalar(value: unknown): string {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined');
+  return JSON.stringify(typeof value === 'string' ? value : (JSON.stringify(value) ?? 'undefined'));
 }
 
 /** A test point's description may not hold `#` (it would start a directive); `\` escapes. */
@@ -13,11 +13,18 @@ function description(text: string): string {
 }
 
 function diagnostics(run: FinishedRun): string[] {
-  const lines = ['  ---', `  kind: ${scalar(run.kind)}`, `  status: ${run.status}`, `  durationMs: ${Math.round(run.durationMs)}`, `  message: ${scalar(run.message)}`];
+  const lines = [
+    '  ---',
+    `  kind: ${scalar(run.kind)}`,
+    `  status: ${run.status}`,
+    `  durationMs: ${Math.round(run.durationMs)}`,
+    `  message: ${scalar(run.message)}`,
+  ];
   if (run.error) lines.push(`  code: ${scalar(run.error.code)}`);
   if (run.assertions.length > 0) {
     lines.push('  assertions:');
-    for (const a of run.assertions) lines.push(`    - expr: ${scalar(a.expr)}`, `      ok: ${a.ok}`, `      actual: ${scalar(a.actual ?? null)}`);
+    for (const a of run.assertions)
+      lines.push(`    - expr: ${scalar(a.expr)}`, `      ok: ${a.ok}`, `      actual: ${scalar(a.actual ?? null)}`);
   }
   lines.push('  ...');
   return lines;

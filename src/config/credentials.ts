@@ -74,7 +74,10 @@ function checkUserinfo(userinfo: string, scheme: string, found: CredentialFindin
   const password = colon >= 0 ? userinfo.slice(colon + 1) : onlyReferences(userinfo) ? userinfo : '';
   if (password === '') return;
   if (onlyReferences(password)) found.references.push(...referencesIn(password));
-  else found.problems.push(`the URL has a password written inline: write it as a reference, e.g. "${scheme}://user:\${ENV_NAME}@host/" (or \${file:/run/secrets/NAME}); it is then redacted everywhere`);
+  else
+    found.problems.push(
+      `the URL has a password written inline: write it as a reference, e.g. "${scheme}://user:\${ENV_NAME}@host/" (or \${file:/run/secrets/NAME}); it is then redacted everywhere`,
+    );
 }
 
 function checkQueryPair(pair: string, found: CredentialFinding): void {
@@ -83,7 +86,10 @@ function checkQueryPair(pair: string, found: CredentialFinding): void {
   const value = equals >= 0 ? pair.slice(equals + 1) : '';
   if (value === '' || referencesIn(name).length > 0 || !isCredentialName(name)) return;
   if (onlyReferences(value)) found.references.push(...referencesIn(value));
-  else found.problems.push(`the query parameter "${name}" is a credential written inline: write it as a reference, e.g. ?${name}=\${ENV_NAME} (or \${file:/run/secrets/NAME}); it is then redacted everywhere`);
+  else
+    found.problems.push(
+      `the query parameter "${name}" is a credential written inline: write it as a reference, e.g. ?${name}=\${ENV_NAME} (or \${file:/run/secrets/NAME}); it is then redacted everywhere`,
+    );
 }
 
 /** Checks one entry of a `headers:` mapping. */
@@ -93,7 +99,10 @@ export function headerCredentials(name: string, template: string): CredentialFin
   if (lower === 'cookie') return cookieCredentials(template);
   if (!AUTH_HEADERS.has(lower) && !isCredentialName(lower)) return found;
   if (SCHEME_AND_REFERENCES.test(template)) found.references.push(...referencesIn(template));
-  else found.problems.push(`the header "${name}" is a credential written inline: write it as a reference, e.g. "Bearer \${API_TOKEN}" or "\${file:/run/secrets/NAME}"; it is then redacted everywhere`);
+  else
+    found.problems.push(
+      `the header "${name}" is a credential written inline: write it as a reference, e.g. "Bearer \${API_TOKEN}" or "\${file:/run/secrets/NAME}"; it is then redacted everywhere`,
+    );
   return found;
 }
 
@@ -105,7 +114,9 @@ function cookieCredentials(template: string): CredentialFinding {
     const value = equals >= 0 ? pair.slice(equals + 1) : pair;
     if (onlyReferences(value)) found.references.push(...referencesIn(value));
     else if (value.trim() !== '') {
-      found.problems.push('cookie values are credentials written inline: write each as a reference, e.g. "session=${SESSION_COOKIE}"; they are then redacted everywhere');
+      found.problems.push(
+        'cookie values are credentials written inline: write each as a reference, e.g. "session=${SESSION_COOKIE}"; they are then redacted everywhere',
+      );
       return found;
     }
   }

@@ -31,7 +31,9 @@ export interface ConfigIssue {
 
 export class ConfigError extends Error {
   constructor(readonly issues: ConfigIssue[]) {
-    super(`invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${issues.map(formatIssue).join('\n')}`);
+    super(
+      `invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${issues.map(formatIssue).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -57,7 +59,10 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_EVERY_MS = 60_000;
 
 export function formatPath(path: (string | number)[]): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part), '');
+  return path.reduce<string>(
+    (text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part),
+    '',
+  );
 }
 
 export function formatIssue(issue: ConfigIssue): string {
@@ -79,7 +84,8 @@ export function configFiles(target: string): string[] {
     .filter((name) => /\.ya?ml$/.test(name))
     .sort()
     .map((name) => join(target, name));
-  if (files.length === 0) throw new ConfigError([{ file: target, path: [], message: 'the folder holds no .yaml files' }]);
+  if (files.length === 0)
+    throw new ConfigError([{ file: target, path: [], message: 'the folder holds no .yaml files' }]);
   return files;
 }
 
@@ -98,18 +104,27 @@ function locate(doc: Document, lines: LineCounter, path: (string | number)[]): {
 function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   if (issue.code !== 'invalid_union') return [issue];
   const branches = (issue as { errors: z.core.$ZodIssue[][] }).errors;
-  const relevant = branches.find((branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+  const relevant = branches.find(
+    (branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0),
+  );
   if (!relevant) return [issue];
   return relevant.flatMap(unwrapUnion).map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
 /** `where` is the path whose position is reported, when it is not the issue's own (an unknown key is shown where it is written). */
-function zodIssues(error: z.ZodError, prefix: (string | number)[]): Array<{ path: (string | number)[]; message: string; where?: (string | number)[] }> {
+function zodIssues(
+  error: z.ZodError,
+  prefix: (string | number)[],
+): Array<{ path: (string | number)[]; message: string; where?: (string | number)[] }> {
   return error.issues.flatMap(unwrapUnion).map((issue) => {
     const path = [...prefix, ...(issue.path as (string | number)[])];
     if (issue.code === 'unrecognized_keys') {
       const keys = (issue as { keys: string[] }).keys;
-      return { path, message: `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`, ...(keys[0] !== undefined ? { where: [...path, keys[0]] } : {}) };
+      return {
+        path,
+        message: `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`,
+        ...(keys[0] !== undefined ? { where: [...path, keys[0]] } : {}),
+      };
     }
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
       return { path, message: 'is required' };
@@ -146,7 +161,12 @@ export const MAX_ALIAS_COUNT = 1000;
 /** Top-level keys beyond the core ones, owned by later parts (alerts, reports); each validates its own. */
 export const EXTRA_SECTIONS = new Set(['alerts', 'reports', 'indicators']);
 
-function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, issues: ConfigIssue[]): FileResult | undefined {
+function readFile(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  secrets: Set<string>,
+  issues: ConfigIssue[],
+): FileResult | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -171,7 +191,9 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
     // yaml throws a ReferenceError when aliases would expand past the bound (a "billion laughs" file),
     // and for an alias whose anchor is not set before it.
     const text = (error as Error).message;
-    const message = /excessive alias count/i.test(text) ? `aliases expand too far (${text}; at most ${MAX_ALIAS_COUNT} alias expansions are allowed)` : text;
+    const message = /excessive alias count/i.test(text)
+      ? `aliases expand too far (${text}; at most ${MAX_ALIAS_COUNT} alias expansions are allowed)`
+      : text;
     issues.push({ file, path: [], message: `YAML: ${message}` });
     return undefined;
   }
@@ -181,11 +203,21 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
   }
   const cycle = cyclePath(raw);
   if (cycle) {
-    issues.push({ file, path: cycle, message: 'YAML: an alias here refers to a node that contains it, so it never ends', ...locate(doc, lines, cycle) });
+    issues.push({
+      file,
+      path: cycle,
+      message: 'YAML: an alias here refers to a node that contains it, so it never ends',
+      ...locate(doc, lines, cycle),
+    });
     return undefined;
   }
   const secretIssues: SecretIssue[] = [];
-  const resolved = resolveSecrets(raw, { env, baseDir: dirname(resolve(file)), secrets, issues: secretIssues }) as Record<string, unknown>;
+  const resolved = resolveSecrets(raw, {
+    env,
+    baseDir: dirname(resolve(file)),
+    secrets,
+    issues: secretIssues,
+  }) as Record<string, unknown>;
   for (const issue of secretIssues) issues.push({ file, ...issue, ...locate(doc, lines, issue.path) });
   const extra: Record<string, unknown> = {};
   for (const key of Object.keys(resolved)) {
@@ -199,7 +231,13 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
     // "must be at least 16 characters" after "${X} is set but empty" says the same thing twice.
     const unresolved = new Set(secretIssues.map((issue) => formatPath(issue.path)));
     for (const issue of zodIssues(parsed.error, [])) {
-      if (!unresolved.has(formatPath(issue.path))) issues.push({ file, path: issue.path, message: issue.message, ...locate(doc, lines, issue.where ?? issue.path) });
+      if (!unresolved.has(formatPath(issue.path)))
+        issues.push({
+          file,
+          path: issue.path,
+          message: issue.message,
+          ...locate(doc, lines, issue.where ?? issue.path),
+        });
     }
   }
   // A file-level problem must not hide the problems of its probes: they are checked with the sections that are valid.
@@ -209,7 +247,9 @@ function readFile(file: string, env: NodeJS.ProcessEnv, secrets: Set<string>, is
 
 /** The top-level sections of a file that validate on their own (the others are reported), and its probes list if it is one. */
 function validSections(resolved: Record<string, unknown>): z.output<typeof fileSchema> {
-  const sections: z.output<typeof fileSchema> = { probes: Array.isArray(resolved.probes) ? (resolved.probes as unknown[]) : [] };
+  const sections: z.output<typeof fileSchema> = {
+    probes: Array.isArray(resolved.probes) ? (resolved.probes as unknown[]) : [],
+  };
   const own = <T>(schema: z.ZodType<T>, value: unknown): T | undefined => {
     const result = schema.safeParse(value);
     return result.success ? result.data : undefined;
@@ -219,7 +259,14 @@ function validSections(resolved: Record<string, unknown>): z.output<typeof fileS
   const scheduler = own(schedulerSchema, resolved.scheduler);
   const log = own(logSchema, resolved.log);
   const defaults = own(defaultsSchema, resolved.defaults);
-  return { ...sections, ...(server ? { server } : {}), ...(store ? { store } : {}), ...(scheduler ? { scheduler } : {}), ...(log ? { log } : {}), ...(defaults ? { defaults } : {}) };
+  return {
+    ...sections,
+    ...(server ? { server } : {}),
+    ...(store ? { store } : {}),
+    ...(scheduler ? { scheduler } : {}),
+    ...(log ? { log } : {}),
+    ...(defaults ? { defaults } : {}),
+  };
 }
 
 function applyDefaults(probe: Record<string, unknown>, defaults: DefaultsConfig | undefined, file: string): ProbeSpec {
@@ -239,11 +286,19 @@ function applyDefaults(probe: Record<string, unknown>, defaults: DefaultsConfig 
 
 function withImplicitAssertions(expect: CommonProbeSpec['expect'], implicit: string[]): CommonProbeSpec['expect'] {
   const asserted = new Set(expect.map((a) => parseAssertion(a.expr).subject));
-  const added = implicit.filter((expr) => !asserted.has(parseAssertion(expr).subject)).map((expr) => ({ expr, soft: false }));
+  const added = implicit
+    .filter((expr) => !asserted.has(parseAssertion(expr).subject))
+    .map((expr) => ({ expr, soft: false }));
   return [...expect, ...added];
 }
 
-function validateProbe(raw: unknown, index: number, result: FileResult, issues: ConfigIssue[], warnings: string[]): ProbeSpec | undefined {
+function validateProbe(
+  raw: unknown,
+  index: number,
+  result: FileResult,
+  issues: ConfigIssue[],
+  warnings: string[],
+): ProbeSpec | undefined {
   const { file, doc, lines } = result;
   const at = (path: (string | number)[], message: string, where = path) => {
     // "is required" after "${X} is not set" says the same thing twice.
@@ -272,14 +327,16 @@ function validateProbe(raw: unknown, index: number, result: FileResult, issues: 
     return undefined;
   }
   const probe = parsed.data as Record<string, unknown>;
-  if (probe.every !== undefined && probe.cron !== undefined) at([...prefix, 'cron'], 'give either "every" or "cron", not both');
+  if (probe.every !== undefined && probe.cron !== undefined)
+    at([...prefix, 'cron'], 'give either "every" or "cron", not both');
   if (typeof probe.every === 'number' && probe.every < 100) at([...prefix, 'every'], 'must be at least 100ms');
   const spec = applyDefaults(probe, result.sections.defaults, file);
   spec.expect = withImplicitAssertions(spec.expect, findKind(kindName)?.implicitExpect ?? []);
   if (spec.timeout <= 0) at([...prefix, 'timeout'], 'must be greater than 0');
   for (const problem of findKind(kindName)?.check?.(spec) ?? []) {
     const path = [...prefix, ...problem.path];
-    if (problem.warning) warnings.push(formatIssue({ file, path, message: problem.message, ...locate(doc, lines, path) }));
+    if (problem.warning)
+      warnings.push(formatIssue({ file, path, message: problem.message, ...locate(doc, lines, path) }));
     else at(path, problem.message);
   }
   return spec;
@@ -293,7 +350,9 @@ function validateProbe(raw: unknown, index: number, result: FileResult, issues: 
  */
 function cyclePath(root: object): Array<string | number> | undefined {
   const open = new Set<object>();
-  const stack: Array<{ value: object; path: Array<string | number>; entered: boolean }> = [{ value: root, path: [], entered: false }];
+  const stack: Array<{ value: object; path: Array<string | number>; entered: boolean }> = [
+    { value: root, path: [], entered: false },
+  ];
   while (stack.length > 0) {
     const top = stack[stack.length - 1] as { value: object; path: Array<string | number>; entered: boolean };
     if (top.entered) {
@@ -313,11 +372,20 @@ function cyclePath(root: object): Array<string | number> | undefined {
   return undefined;
 }
 
-function mergeSection<T>(results: FileResult[], key: 'server' | 'store' | 'scheduler' | 'log', issues: ConfigIssue[]): T | undefined {
+function mergeSection<T>(
+  results: FileResult[],
+  key: 'server' | 'store' | 'scheduler' | 'log',
+  issues: ConfigIssue[],
+): T | undefined {
   const owners = results.filter((r) => r.sections[key] !== undefined);
   if (owners.length > 1) {
     for (const owner of owners.slice(1)) {
-      issues.push({ file: owner.file, path: [key], message: `is also set in ${owners[0]?.file}; give each top-level section in one file only`, ...locate(owner.doc, owner.lines, [key]) });
+      issues.push({
+        file: owner.file,
+        path: [key],
+        message: `is also set in ${owners[0]?.file}; give each top-level section in one file only`,
+        ...locate(owner.doc, owner.lines, [key]),
+      });
     }
   }
   return owners[0]?.sections[key] as T | undefined;
@@ -328,11 +396,16 @@ function mergeSection<T>(results: FileResult[], key: 'server' | 'store' | 'sched
  * rather than stopping at the first file or section that has one: the config
  * holds what is valid, `issues` the rest. Throws only when there is nothing to read.
  */
-export function readConfig(target: string, env: NodeJS.ProcessEnv = process.env): { config: LoadedConfig; issues: ConfigIssue[]; files: string[] } {
+export function readConfig(
+  target: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: LoadedConfig; issues: ConfigIssue[]; files: string[] } {
   const files = configFiles(target);
   const issues: ConfigIssue[] = [];
   const secrets = new Set<string>();
-  const results = files.map((file) => readFile(file, env, secrets, issues)).filter((r): r is FileResult => r !== undefined);
+  const results = files
+    .map((file) => readFile(file, env, secrets, issues))
+    .filter((r): r is FileResult => r !== undefined);
 
   const probes: ProbeSpec[] = [];
   const warnings: string[] = [];
@@ -345,7 +418,12 @@ export function readConfig(target: string, env: NodeJS.ProcessEnv = process.env)
       const earlier = typeof name === 'string' ? seen.get(name) : undefined;
       if (earlier) {
         const path = ['probes', index, 'name'];
-        issues.push({ file: result.file, path, message: `"${String(name)}" is already the name of a probe in ${earlier}; names must be unique`, ...locate(result.doc, result.lines, path) });
+        issues.push({
+          file: result.file,
+          path,
+          message: `"${String(name)}" is already the name of a probe in ${earlier}; names must be unique`,
+          ...locate(result.doc, result.lines, path),
+        });
       } else if (typeof name === 'string') seen.set(name, result.file);
       const spec = validateProbe(raw, index, result, issues, warnings);
       if (spec && !earlier) {
@@ -360,14 +438,23 @@ export function readConfig(target: string, env: NodeJS.ProcessEnv = process.env)
     for (const { probe, path } of findKind(spec.kind)?.consumes?.(spec) ?? []) {
       const where = ['probes', index, ...path];
       const message = `no probe named "${probe}": this probe will find nothing of it to read`;
-      if (!seen.has(probe)) warnings.push(formatIssue({ file: result.file, path: where, message, ...locate(result.doc, result.lines, where) }));
+      if (!seen.has(probe))
+        warnings.push(
+          formatIssue({ file: result.file, path: where, message, ...locate(result.doc, result.lines, where) }),
+        );
     }
   }
 
   const sections: Record<string, unknown> = {};
   for (const result of results) {
     for (const [key, value] of Object.entries(result.extra)) {
-      if (key in sections) issues.push({ file: result.file, path: [key], message: 'is also set in another file; give each top-level section in one file only', ...locate(result.doc, result.lines, [key]) });
+      if (key in sections)
+        issues.push({
+          file: result.file,
+          path: [key],
+          message: 'is also set in another file; give each top-level section in one file only',
+          ...locate(result.doc, result.lines, [key]),
+        });
       sections[key] = value;
     }
   }
@@ -377,10 +464,22 @@ export function readConfig(target: string, env: NodeJS.ProcessEnv = process.env)
   const log = mergeSection<LogConfig>(results, 'log', issues) ?? logSchema.parse({});
   for (const probe of probes) {
     if (probe.every !== undefined && probe.timeout > probe.every) {
-      warnings.push(`${probe.file}: probe "${probe.name}": timeout ${probe.timeout}ms is longer than its interval ${probe.every}ms; runs will be skipped while one is in flight`);
+      warnings.push(
+        `${probe.file}: probe "${probe.name}": timeout ${probe.timeout}ms is longer than its interval ${probe.every}ms; runs will be skipped while one is in flight`,
+      );
     }
   }
-  const config = { files: files.map((f) => relative(process.cwd(), f) || f), server, store, scheduler, log, probes, secrets: [...secrets], warnings, sections };
+  const config = {
+    files: files.map((f) => relative(process.cwd(), f) || f),
+    server,
+    store,
+    scheduler,
+    log,
+    probes,
+    secrets: [...secrets],
+    warnings,
+    sections,
+  };
   return { config, issues, files };
 }
 
@@ -390,7 +489,9 @@ export function sortIssues(files: string[], issues: ConfigIssue[]): ConfigIssue[
   const order = (file: string) => resolved.indexOf(resolve(file));
   return issues
     .map((issue) => ({ ...issue, file: files[order(issue.file)] ?? issue.file }))
-    .sort((a, b) => order(a.file) - order(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+    .sort(
+      (a, b) => order(a.file) - order(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0),
+    );
 }
 
 /** Loads and validates every file of a configuration; throws ConfigError listing every problem at once. */
@@ -405,7 +506,11 @@ export function loadConfig(target: string, env: NodeJS.ProcessEnv = process.env)
  * loader (alerts, indicators, reports): the file that holds the section is
  * read again for its positions. Paths start with the section's key.
  */
-export function locateSectionIssues(files: string[], section: string, issues: Array<{ path: (string | number)[]; message: string }>): ConfigIssue[] {
+export function locateSectionIssues(
+  files: string[],
+  section: string,
+  issues: Array<{ path: (string | number)[]; message: string }>,
+): ConfigIssue[] {
   for (const file of files) {
     const lines = new LineCounter();
     let doc: Document;

@@ -14,12 +14,17 @@ const assertionText = z.string().superRefine((text, ctx) => {
 
 export const assertionSchema = z.union([
   assertionText.transform((expr) => ({ expr, soft: false })),
-  z.strictObject({ that: assertionText, soft: z.boolean().default(false) }).transform(({ that, soft }) => ({ expr: that, soft })),
+  z
+    .strictObject({ that: assertionText, soft: z.boolean().default(false) })
+    .transform(({ that, soft }) => ({ expr: that, soft })),
 ]);
 
 const probeName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, 'must be 1-100 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/,
+    'must be 1-100 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+  );
 
 const cronExpression = z.string().refine((expr) => validateCron(expr), { message: 'is not a valid cron expression' });
 
@@ -52,7 +57,10 @@ const LOOPBACK_LISTEN = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{
 
 const hostName = z
   .string()
-  .regex(/^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/, 'must be a host name such as probes.example.com');
+  .regex(
+    /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/,
+    'must be a host name such as probes.example.com',
+  );
 
 export const serverSchema = z
   .strictObject({
@@ -80,7 +88,8 @@ export const serverSchema = z
         message: `${server.listen} is beyond loopback and server.token is not set: anyone who reaches the port could read the API and /metrics. Set server.token (at least 16 characters), listen on 127.0.0.1, or set server.public: true to serve only the read-only status page without a token`,
       });
     }
-    if (server.requestTimeout < server.headersTimeout) ctx.addIssue({ code: 'custom', path: ['requestTimeout'], message: 'must be at least headersTimeout' });
+    if (server.requestTimeout < server.headersTimeout)
+      ctx.addIssue({ code: 'custom', path: ['requestTimeout'], message: 'must be at least headersTimeout' });
   });
 
 export const storeSchema = z.strictObject({

@@ -3,7 +3,18 @@ import { isAbsolute, resolve, dirname } from 'node:path';
 import { headerCredentials, placeholder, urlCredentials, type CredentialFinding } from './credentials.ts';
 
 /** Keys whose values are credentials: they may only be written as references, and their values are secrets. */
-export const SECRET_KEYS = new Set(['apiKey', 'pass', 'password', 'token', 'accessToken', 'bearerToken', 'secret', 'routingKey', 'adminToken', 'tenantTokens']);
+export const SECRET_KEYS = new Set([
+  'apiKey',
+  'pass',
+  'password',
+  'token',
+  'accessToken',
+  'bearerToken',
+  'secret',
+  'routingKey',
+  'adminToken',
+  'tenantTokens',
+]);
 
 /** `${ENV_NAME}`, `${file:PATH}`; with the `secret:` mark (`${secret:ENV_NAME}`, `${secret:file:PATH}`) the value is a secret wherever it is used. */
 const REFERENCE = /\$\{([^}]+)\}/g;
@@ -38,7 +49,10 @@ export function resolveSecrets(value: unknown, options: ResolveOptions, path: (s
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(value)) {
       if (SECRET_KEYS.has(key) && typeof child === 'string' && !WHOLE_REFERENCE.test(child)) {
-        options.issues.push({ path: [...path, key], message: `is a secret: write it as "\${ENV_NAME}" or "\${file:/path}", not inline` });
+        options.issues.push({
+          path: [...path, key],
+          message: `is a secret: write it as "\${ENV_NAME}" or "\${file:/path}", not inline`,
+        });
       }
       out[key] = resolveSecrets(child, options, [...path, key]);
     }
@@ -77,26 +91,35 @@ function resolveString(text: string, path: (string | number)[], options: Resolve
     }
     if (resolved.trim() === '') {
       // An empty token or password would silently mean "none" and switch a check off.
-      options.issues.push({ path, message: `\${${reference}}: ${describeEmpty(reference)}; set it to the value, or remove the key` });
+      options.issues.push({
+        path,
+        message: `\${${reference}}: ${describeEmpty(reference)}; set it to the value, or remove the key`,
+      });
       return '';
     }
-    if (allSecret || reference.startsWith(SECRET_MARK) || credentials.references.includes(i)) options.secrets.add(resolved);
+    if (allSecret || reference.startsWith(SECRET_MARK) || credentials.references.includes(i))
+      options.secrets.add(resolved);
     return resolved;
   });
   index = 0;
   return text.replace(REFERENCE, () => values[index++] ?? '');
 }
 
-const unmarked = (reference: string) => (reference.startsWith(SECRET_MARK) ? reference.slice(SECRET_MARK.length) : reference);
+const unmarked = (reference: string) =>
+  reference.startsWith(SECRET_MARK) ? reference.slice(SECRET_MARK.length) : reference;
 
 function describeMissing(reference: string): string {
   const target = unmarked(reference);
-  return target.startsWith('file:') ? `file ${target.slice(5)} cannot be read` : `environment variable ${target} is not set`;
+  return target.startsWith('file:')
+    ? `file ${target.slice(5)} cannot be read`
+    : `environment variable ${target} is not set`;
 }
 
 function describeEmpty(reference: string): string {
   const target = unmarked(reference);
-  return target.startsWith('file:') ? `file ${target.slice(5)} is empty` : `environment variable ${target} is set but empty`;
+  return target.startsWith('file:')
+    ? `file ${target.slice(5)} is empty`
+    : `environment variable ${target} is set but empty`;
 }
 
 function lookup(reference: string, options: ResolveOptions): string | undefined {

@@ -80,13 +80,18 @@ export function parseLiteral(text: string): ObservationValue | RegExp {
   if (percent) return Number(percent[1]) / 100;
   const duration = parseDuration(trimmed);
   if (duration !== undefined) return duration;
-  throw new Error(`cannot read "${trimmed}": expected a number, duration (200ms), percent (2%), "string", true, false, null or /regex/`);
+  throw new Error(
+    `cannot read "${trimmed}": expected a number, duration (200ms), percent (2%), "string", true, false, null or /regex/`,
+  );
 }
 
 /** Parses `latency < 200ms`; throws with a message meant for the config error list. */
 export function parseAssertion(expr: string): ParsedAssertion {
   const parts = splitAssertion(expr.trim());
-  if (!parts) throw new Error(`"${expr}" is not an assertion: expected <observation> <op> <value>, op one of ${OPERATORS.join(', ')}`);
+  if (!parts)
+    throw new Error(
+      `"${expr}" is not an assertion: expected <observation> <op> <value>, op one of ${OPERATORS.join(', ')}`,
+    );
   const [left, operator, right] = parts;
   const subject = left.trim();
   if (!subject) throw new Error(`"${expr}" has nothing left of ${operator}`);
@@ -123,7 +128,8 @@ function equals(actual: ObservationValue, expected: ObservationValue | RegExp): 
 
 function contains(actual: ObservationValue, expected: ObservationValue | RegExp): boolean {
   if (Array.isArray(actual)) return actual.some((item) => equals(item, expected));
-  if (typeof actual === 'string') return expected instanceof RegExp ? matchesText(expected, actual) : actual.includes(String(expected));
+  if (typeof actual === 'string')
+    return expected instanceof RegExp ? matchesText(expected, actual) : actual.includes(String(expected));
   return false;
 }
 
@@ -137,7 +143,9 @@ function compare(operator: Operator, actual: ObservationValue, expected: Observa
       return contains(actual, expected);
     case 'matches': {
       const pattern = expected instanceof RegExp ? expected : new RegExp(String(expected));
-      return typeof actual === 'string' ? matchesText(pattern, actual) : Array.isArray(actual) && actual.some((item) => matchesText(pattern, item));
+      return typeof actual === 'string'
+        ? matchesText(pattern, actual)
+        : Array.isArray(actual) && actual.some((item) => matchesText(pattern, item));
     }
     default: {
       if (typeof actual !== 'number' || typeof expected !== 'number' || Number.isNaN(actual)) return false;
@@ -150,7 +158,10 @@ function compare(operator: Operator, actual: ObservationValue, expected: Observa
 }
 
 /** One parsed assertion against observations; one the probe did not produce fails (actual null). */
-export function checkAssertion(parsed: ParsedAssertion, observations: Observations): { ok: boolean; actual: ObservationValue } {
+export function checkAssertion(
+  parsed: ParsedAssertion,
+  observations: Observations,
+): { ok: boolean; actual: ObservationValue } {
   const present = Object.hasOwn(observations, parsed.subject);
   const actual = present ? (observations[parsed.subject] ?? null) : null;
   return { ok: present && compare(parsed.operator, actual, parsed.expected), actual };
@@ -174,11 +185,20 @@ function parsedOf(assertion: Assertion): ParsedAssertion {
 
 /** Evaluates assertions; an observation the probe did not produce fails the assertion (actual null). */
 export function evaluateAssertions(assertions: Assertion[], observations: Observations): AssertionOutcome[] {
-  return assertions.map((assertion) => ({ expr: assertion.expr, soft: assertion.soft, ...checkAssertion(parsedOf(assertion), observations) }));
+  return assertions.map((assertion) => ({
+    expr: assertion.expr,
+    soft: assertion.soft,
+    ...checkAssertion(parsedOf(assertion), observations),
+  }));
 }
 
 /** "latency < 200ms (was 312)" — for run messages. */
 export function describeFailure(outcome: AssertionOutcome): string {
-  const actual = outcome.actual === null ? 'not observed' : Array.isArray(outcome.actual) ? JSON.stringify(outcome.actual) : String(outcome.actual);
+  const actual =
+    outcome.actual === null
+      ? 'not observed'
+      : Array.isArray(outcome.actual)
+        ? JSON.stringify(outcome.actual)
+        : String(outcome.actual);
   return `${outcome.expr} (actual: ${actual.length > 120 ? `${actual.slice(0, 117)}...` : actual})`;
 }

@@ -30,7 +30,13 @@ const CONNECT_CODES = new Set([
   'UND_ERR_CLOSED',
 ]);
 const TLS_PATTERN = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/i;
-const PROTOCOL_CODES = new Set(['HPE_INVALID_CONSTANT', 'HPE_INVALID_STATUS', 'HPE_INVALID_HEADER_TOKEN', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_INFO']);
+const PROTOCOL_CODES = new Set([
+  'HPE_INVALID_CONSTANT',
+  'HPE_INVALID_STATUS',
+  'HPE_INVALID_HEADER_TOKEN',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_INFO',
+]);
 
 function codeOf(error: unknown): string {
   let current: unknown = error;
@@ -63,11 +69,14 @@ export function classifyNetworkError(error: unknown, signal?: AbortSignal): Prob
   const code = codeOf(error);
   const message = messageOf(error);
   if (DNS_CODES.has(code)) return new ProbeFailure('DNS', `name lookup failed: ${message}`, { cause: error });
-  if (TLS_PATTERN.test(code) || /certificate|TLS/i.test(message)) return new ProbeFailure('TLS', message, { cause: error });
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return new ProbeFailure('CONNECT', `connection reset: ${message}`, { cause: error });
+  if (TLS_PATTERN.test(code) || /certificate|TLS/i.test(message))
+    return new ProbeFailure('TLS', message, { cause: error });
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')
+    return new ProbeFailure('CONNECT', `connection reset: ${message}`, { cause: error });
   if (CONNECT_CODES.has(code)) return new ProbeFailure('CONNECT', message, { cause: error });
   // undici's HTTPParserError carries no code when a chunked body ends early ("Invalid EOF state").
-  if (PROTOCOL_CODES.has(code) || code.startsWith('HPE_') || (error as { name?: string }).name === 'HTTPParserError') return new ProbeFailure('PROTOCOL', `malformed response: ${message}`, { cause: error });
+  if (PROTOCOL_CODES.has(code) || code.startsWith('HPE_') || (error as { name?: string }).name === 'HTTPParserError')
+    return new ProbeFailure('PROTOCOL', `malformed response: ${message}`, { cause: error });
   if (code === 'ABORT_ERR' || (error as { name?: string }).name === 'AbortError') {
     return new ProbeFailure('TIMEOUT', 'timed out before the target answered', { cause: error });
   }

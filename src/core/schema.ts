@@ -14,13 +14,13 @@ export const duration = () =>
     .string()
     .meta({ description: 'A duration: 500ms, 30s, 5m, 1h30m, 7d', pattern: DURATION_PATTERN })
     .transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (write it like 500ms, 30s, 5m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (write it like 500ms, 30s, 5m, 1h)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 /** A duration waited for with one timer (timeouts, retry delays): at most MAX_TIMER_MS, which a timer can still wait. */
 export const timerDuration = () => duration().refine(withinTimerRange, TIMER_RANGE_MESSAGE);

@@ -24,7 +24,14 @@ export interface IndicatorInputs {
   prometheus: Array<{ probe: string; errorShare: Point[]; apiP99: Point[]; pdnsP99: Point[] }>;
   queues: Array<{ probe: string; depth: Point[] }>;
   http: Array<{ probe: string; url: string; failingSince: number | null; latency: Point[] }>;
-  seeds: Array<{ tenant: string; domain: string; at: number; placement: string; timeToInboxMs: number | null; authFailed: boolean }>;
+  seeds: Array<{
+    tenant: string;
+    domain: string;
+    at: number;
+    placement: string;
+    timeToInboxMs: number | null;
+    authFailed: boolean;
+  }>;
   listings: Array<{ tenant: string; target: string; zone: string; severity: string }>;
 }
 
@@ -33,7 +40,8 @@ const DAY = 24 * HOUR;
 
 function show(value: number, unit: Indicator['unit']): string {
   if (unit === 'ratio') return `${(value * 100).toFixed(value < 0.01 ? 3 : 2).replace(/\.?0+$/, '')}%`;
-  if (unit === 'ms') return value >= 1000 ? `${(value / 1000).toFixed(2).replace(/\.?0+$/, '')}s` : `${Math.round(value)}ms`;
+  if (unit === 'ms')
+    return value >= 1000 ? `${(value / 1000).toFixed(2).replace(/\.?0+$/, '')}s` : `${Math.round(value)}ms`;
   if (unit === 'x') return `${value.toFixed(1)}x`;
   return String(Math.round(value));
 }
@@ -55,34 +63,96 @@ export function judge(
 ): Indicator {
   const latest = series.at(-1);
   const id = `${base.name}:${base.subject}`;
-  const common = { id, name: base.name, subject: base.subject, ...(base.tenant ? { tenant: base.tenant } : {}), unit: base.unit, threshold };
-  if (!latest) return { ...common, value: null, trend: 'unknown', state: 'ok', reason: `No ${base.label} measured yet for ${base.subject}.` };
+  const common = {
+    id,
+    name: base.name,
+    subject: base.subject,
+    ...(base.tenant ? { tenant: base.tenant } : {}),
+    unit: base.unit,
+    threshold,
+  };
+  if (!latest)
+    return {
+      ...common,
+      value: null,
+      trend: 'unknown',
+      state: 'ok',
+      reason: `No ${base.label} measured yet for ${base.subject}.`,
+    };
   const value = latest.v;
   const recent = windowOf(series, now - config.trendWindow, now);
   const { trend, slopePerHour } = trendOf(recent, { minChange: threshold * 0.05 });
   const limit = `${show(threshold, base.unit)}`;
-  if (value > threshold) return { ...common, value, trend, state: 'critical', reason: `${base.label} for ${base.subject} is ${show(value, base.unit)}, above ${limit}${trend === 'rising' ? ' and still rising' : ''}.` };
+  if (value > threshold)
+    return {
+      ...common,
+      value,
+      trend,
+      state: 'critical',
+      reason: `${base.label} for ${base.subject} is ${show(value, base.unit)}, above ${limit}${trend === 'rising' ? ' and still rising' : ''}.`,
+    };
   if (trend === 'rising' && slopePerHour > 0) {
     const eta = ((threshold - value) / slopePerHour) * HOUR;
     if (eta <= config.horizon) {
-      return { ...common, value, trend, state: 'warn', reason: `${base.label} for ${base.subject} is rising (${show(value, base.unit)} now, ${show(slopePerHour, base.unit)} an hour) and would cross ${limit} in about ${hours(eta)}.` };
+      return {
+        ...common,
+        value,
+        trend,
+        state: 'warn',
+        reason: `${base.label} for ${base.subject} is rising (${show(value, base.unit)} now, ${show(slopePerHour, base.unit)} an hour) and would cross ${limit} in about ${hours(eta)}.`,
+      };
     }
   }
-  if (value > threshold * config.warnAt) return { ...common, value, trend, state: 'warn', reason: `${base.label} for ${base.subject} is ${show(value, base.unit)}, close to ${limit}.` };
-  return { ...common, value, trend, state: 'ok', reason: `${base.label} for ${base.subject} is ${show(value, base.unit)}, ${trend === 'rising' ? 'rising but' : ''} within ${limit}.`.replace(',  within', ', within') };
+  if (value > threshold * config.warnAt)
+    return {
+      ...common,
+      value,
+      trend,
+      state: 'warn',
+      reason: `${base.label} for ${base.subject} is ${show(value, base.unit)}, close to ${limit}.`,
+    };
+  return {
+    ...common,
+    value,
+    trend,
+    state: 'ok',
+    reason:
+      `${base.label} for ${base.subject} is ${show(value, base.unit)}, ${trend === 'rising' ? 'rising but' : ''} within ${limit}.`.replace(
+        ',  within',
+        ', within',
+      ),
+  };
 }
 
 function queueIndicator(probe: string, depth: Point[], config: IndicatorsConfig, now: number): Indicator {
   const t = config.thresholds;
-  const base = judge({ name: 'queueDepth', subject: probe, label: 'Queue depth', unit: 'count' }, depth, t.queueDepth, config, now);
+  const base = judge(
+    { name: 'queueDepth', subject: probe, label: 'Queue depth', unit: 'count' },
+    depth,
+    t.queueDepth,
+    config,
+    now,
+  );
   if (base.state === 'critical') return base;
   // Monotonic growth: every step up over a span of at least queueGrowth.
   let start = depth.length - 1;
   while (start > 0 && (depth[start]?.v ?? 0) > (depth[start - 1]?.v ?? 0)) start--;
   const last = depth.at(-1);
   const growingFor = last && start < depth.length - 1 ? last.t - (depth[start]?.t ?? last.t) : 0;
-  if (growingFor >= t.queueGrowth) return { ...base, trend: 'rising', state: 'critical', reason: `Queue depth for ${probe} has grown at every run for ${hours(growingFor)} (now ${last?.v}); workers are not keeping up.` };
-  if (growingFor >= t.queueGrowth / 2 && base.state === 'ok') return { ...base, trend: 'rising', state: 'warn', reason: `Queue depth for ${probe} has grown at every run for ${hours(growingFor)} (now ${last?.v}).` };
+  if (growingFor >= t.queueGrowth)
+    return {
+      ...base,
+      trend: 'rising',
+      state: 'critical',
+      reason: `Queue depth for ${probe} has grown at every run for ${hours(growingFor)} (now ${last?.v}); workers are not keeping up.`,
+    };
+  if (growingFor >= t.queueGrowth / 2 && base.state === 'ok')
+    return {
+      ...base,
+      trend: 'rising',
+      state: 'warn',
+      reason: `Queue depth for ${probe} has grown at every run for ${hours(growingFor)} (now ${last?.v}).`,
+    };
   return base;
 }
 
@@ -110,15 +180,54 @@ function seedIndicators(inputs: IndicatorInputs, config: IndicatorsConfig): Indi
       return points;
     };
     if (day.length === 0) continue;
-    out.push(judge({ name: 'seedSpamRate', subject, tenant, label: 'Seed spam-folder rate', unit: 'ratio' }, cumulative((s) => s.placement === 'spam'), t.seedSpamRate, config, now));
-    out.push(judge({ name: 'seedMissingRate', subject, tenant, label: 'Seed missing rate', unit: 'ratio' }, cumulative((s) => s.placement === 'missing'), t.seedMissingRate, config, now));
-    out.push(judge({ name: 'authFailRate', subject, tenant, label: 'Authentication failures at seeds', unit: 'ratio' }, cumulative((s) => s.authFailed), t.authFailRate, config, now));
-    const baseline = percentile(seeds.filter((s) => s.at <= now - DAY && s.timeToInboxMs !== null).map((s) => s.timeToInboxMs ?? 0), 0.5);
-    const today = percentile(day.filter((s) => s.timeToInboxMs !== null).map((s) => s.timeToInboxMs ?? 0), 0.5);
+    out.push(
+      judge(
+        { name: 'seedSpamRate', subject, tenant, label: 'Seed spam-folder rate', unit: 'ratio' },
+        cumulative((s) => s.placement === 'spam'),
+        t.seedSpamRate,
+        config,
+        now,
+      ),
+    );
+    out.push(
+      judge(
+        { name: 'seedMissingRate', subject, tenant, label: 'Seed missing rate', unit: 'ratio' },
+        cumulative((s) => s.placement === 'missing'),
+        t.seedMissingRate,
+        config,
+        now,
+      ),
+    );
+    out.push(
+      judge(
+        { name: 'authFailRate', subject, tenant, label: 'Authentication failures at seeds', unit: 'ratio' },
+        cumulative((s) => s.authFailed),
+        t.authFailRate,
+        config,
+        now,
+      ),
+    );
+    const baseline = percentile(
+      seeds.filter((s) => s.at <= now - DAY && s.timeToInboxMs !== null).map((s) => s.timeToInboxMs ?? 0),
+      0.5,
+    );
+    const today = percentile(
+      day.filter((s) => s.timeToInboxMs !== null).map((s) => s.timeToInboxMs ?? 0),
+      0.5,
+    );
     if (baseline && today !== null) {
       // One baseline per day: no trend for the ratio itself.
-      const indicator = judge({ name: 'timeToInbox', subject, tenant, label: 'Time-to-inbox against its weekly baseline', unit: 'x' }, [{ t: now, v: today / baseline }], t.timeToInboxRatio, config, now);
-      out.push({ ...indicator, reason: `${indicator.reason.replace(/\.$/, '')} (median ${show(today, 'ms')} vs ${show(baseline, 'ms')}).` });
+      const indicator = judge(
+        { name: 'timeToInbox', subject, tenant, label: 'Time-to-inbox against its weekly baseline', unit: 'x' },
+        [{ t: now, v: today / baseline }],
+        t.timeToInboxRatio,
+        config,
+        now,
+      );
+      out.push({
+        ...indicator,
+        reason: `${indicator.reason.replace(/\.$/, '')} (median ${show(today, 'ms')} vs ${show(baseline, 'ms')}).`,
+      });
     }
   }
   return out;
@@ -126,7 +235,8 @@ function seedIndicators(inputs: IndicatorInputs, config: IndicatorsConfig): Indi
 
 function listingIndicators(inputs: IndicatorInputs): Indicator[] {
   const byTenant = new Map<string, IndicatorInputs['listings']>();
-  for (const listing of inputs.listings) byTenant.set(listing.tenant, [...(byTenant.get(listing.tenant) ?? []), listing]);
+  for (const listing of inputs.listings)
+    byTenant.set(listing.tenant, [...(byTenant.get(listing.tenant) ?? []), listing]);
   return [...byTenant].map(([tenant, listings]) => {
     // The rbl kind grades listings alert / warn / info (catalogue severities); informational
     // listings (whole provider ranges, e.g. UCEPROTECT levels 2 and 3) never raise the state.
@@ -144,7 +254,10 @@ function listingIndicators(inputs: IndicatorInputs): Indicator[] {
       threshold: 0,
       trend: 'unknown',
       state,
-      reason: listings.length === 0 ? `No blocklist listings for ${tenant}.` : `${listings.length} blocklist listing(s) for ${tenant}: ${names.join(', ')}${listings.length > 3 ? ', ...' : ''}.`,
+      reason:
+        listings.length === 0
+          ? `No blocklist listings for ${tenant}.`
+          : `${listings.length} blocklist listing(s) for ${tenant}: ${names.join(', ')}${listings.length > 3 ? ', ...' : ''}.`,
     } satisfies Indicator;
   });
 }
@@ -156,14 +269,65 @@ export function computeIndicators(inputs: IndicatorInputs, config: IndicatorsCon
   const out: Indicator[] = [];
   for (const s of inputs.stats) {
     const base = { subject: s.tenant, tenant: s.tenant };
-    out.push(judge({ ...base, name: 'bounceRate', label: 'Bounce rate', unit: 'ratio' }, s.bounceRate, t.bounceRate, config, now));
-    out.push(judge({ ...base, name: 'spamReportRate', label: 'Spam-report rate', unit: 'ratio' }, s.spamReportRate, t.spamReportRate, config, now));
-    out.push(judge({ ...base, name: 'deferralRate', label: 'Deferral rate', unit: 'ratio' }, s.deferralRate, t.deferralRate, config, now));
+    out.push(
+      judge(
+        { ...base, name: 'bounceRate', label: 'Bounce rate', unit: 'ratio' },
+        s.bounceRate,
+        t.bounceRate,
+        config,
+        now,
+      ),
+    );
+    out.push(
+      judge(
+        { ...base, name: 'spamReportRate', label: 'Spam-report rate', unit: 'ratio' },
+        s.spamReportRate,
+        t.spamReportRate,
+        config,
+        now,
+      ),
+    );
+    out.push(
+      judge(
+        { ...base, name: 'deferralRate', label: 'Deferral rate', unit: 'ratio' },
+        s.deferralRate,
+        t.deferralRate,
+        config,
+        now,
+      ),
+    );
   }
   for (const p of inputs.prometheus) {
-    if (p.errorShare.length > 0) out.push(judge({ name: 'apiErrorRate', subject: p.probe, label: '5xx rate over 5 min', unit: 'ratio' }, p.errorShare, t.apiErrorRate, config, now));
-    if (p.apiP99.length > 0) out.push(judge({ name: 'scaidnsP99', subject: p.probe, label: 'ScaiDNS API p99', unit: 'ms' }, p.apiP99, t.scaidnsP99, config, now));
-    if (p.pdnsP99.length > 0) out.push(judge({ name: 'pdnsP99', subject: p.probe, label: 'PowerDNS API p99', unit: 'ms' }, p.pdnsP99, t.pdnsP99, config, now));
+    if (p.errorShare.length > 0)
+      out.push(
+        judge(
+          { name: 'apiErrorRate', subject: p.probe, label: '5xx rate over 5 min', unit: 'ratio' },
+          p.errorShare,
+          t.apiErrorRate,
+          config,
+          now,
+        ),
+      );
+    if (p.apiP99.length > 0)
+      out.push(
+        judge(
+          { name: 'scaidnsP99', subject: p.probe, label: 'ScaiDNS API p99', unit: 'ms' },
+          p.apiP99,
+          t.scaidnsP99,
+          config,
+          now,
+        ),
+      );
+    if (p.pdnsP99.length > 0)
+      out.push(
+        judge(
+          { name: 'pdnsP99', subject: p.probe, label: 'PowerDNS API p99', unit: 'ms' },
+          p.pdnsP99,
+          t.pdnsP99,
+          config,
+          now,
+        ),
+      );
   }
   for (const q of inputs.queues) out.push(queueIndicator(q.probe, q.depth, config, now));
   for (const h of inputs.http) {
@@ -179,7 +343,10 @@ export function computeIndicators(inputs: IndicatorInputs, config: IndicatorsCon
         threshold: t.readinessFailing,
         trend: 'unknown',
         state,
-        reason: failingFor === 0 ? `${h.url} is ready.` : `${h.url} has not been ready for ${show(failingFor, 'ms')}${state === 'critical' ? `, more than ${show(t.readinessFailing, 'ms')}` : ''}.`,
+        reason:
+          failingFor === 0
+            ? `${h.url} is ready.`
+            : `${h.url} has not been ready for ${show(failingFor, 'ms')}${state === 'critical' ? `, more than ${show(t.readinessFailing, 'ms')}` : ''}.`,
       });
     }
     const isSend = h.url.includes('/v3/mail/send');
@@ -187,10 +354,21 @@ export function computeIndicators(inputs: IndicatorInputs, config: IndicatorsCon
       // p99 over the last hour at each point, so the trend follows the percentile, not single runs.
       const hourAgo = now - HOUR;
       const recent = windowOf(h.latency, hourAgo, now);
-      const p99 = percentile(recent.map((p) => p.v), 0.99);
+      const p99 = percentile(
+        recent.map((p) => p.v),
+        0.99,
+      );
       if (p99 !== null) {
         const name = isSend ? 'sendP99' : 'readP99';
-        out.push(judge({ name, subject: h.probe, label: isSend ? '/v3/mail/send p99' : 'Read p99', unit: 'ms' }, [{ t: now, v: p99 }], isSend ? t.sendP99 : t.readP99, config, now));
+        out.push(
+          judge(
+            { name, subject: h.probe, label: isSend ? '/v3/mail/send p99' : 'Read p99', unit: 'ms' },
+            [{ t: now, v: p99 }],
+            isSend ? t.sendP99 : t.readP99,
+            config,
+            now,
+          ),
+        );
       }
     }
   }

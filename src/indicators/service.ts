@@ -6,10 +6,18 @@ import { loadIndicatorInputs } from './source.ts';
 import { indicatorsSchema, type IndicatorsConfig } from './thresholds.ts';
 
 /** Validates the `indicators:` section; issues carry the key path (the caller adds the file). */
-export function parseIndicatorsSection(raw: unknown): { config?: IndicatorsConfig; issues: Array<{ path: (string | number)[]; message: string }> } {
+export function parseIndicatorsSection(raw: unknown): {
+  config?: IndicatorsConfig;
+  issues: Array<{ path: (string | number)[]; message: string }>;
+} {
   const parsed = indicatorsSchema.safeParse(raw ?? {});
   if (parsed.success) return { config: parsed.data, issues: [] };
-  return { issues: parsed.error.issues.map((issue) => ({ path: ['indicators', ...(issue.path as Array<string | number>)], message: issue.message })) };
+  return {
+    issues: parsed.error.issues.map((issue) => ({
+      path: ['indicators', ...(issue.path as Array<string | number>)],
+      message: issue.message,
+    })),
+  };
 }
 
 /**
@@ -19,9 +27,7 @@ export function parseIndicatorsSection(raw: unknown): { config?: IndicatorsConfi
 export class IndicatorService {
   private cached: { at: number; indicators: Indicator[] } | undefined;
 
-  constructor(
-    private readonly deps: { store: Store; clock: Clock; config: IndicatorsConfig; cacheMs?: number },
-  ) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; config: IndicatorsConfig; cacheMs?: number }) {}
 
   current(): Indicator[] {
     const now = this.deps.clock.now();

@@ -27,16 +27,33 @@ function seriesOf(runs: RunObservations[], name: ObservationName | undefined): P
 }
 
 /** Adds what `probe` feeds, by the roles its kind declares, to the inputs of the indicators that read those roles. */
-function addFedSeries(inputs: IndicatorInputs, probe: ProbeLatest, fed: Partial<Record<FeedRole, ObservationName>>, read: ReadRuns, store: Store): void {
+function addFedSeries(
+  inputs: IndicatorInputs,
+  probe: ProbeLatest,
+  fed: Partial<Record<FeedRole, ObservationName>>,
+  read: ReadRuns,
+  store: Store,
+): void {
   if (fed.bounceRate || fed.spamReportRate || fed.deferralRate) {
     const runs = read(probe.probe);
     const tenant = probe.tenant ?? probe.probe;
-    inputs.stats.push({ probe: probe.probe, tenant, bounceRate: seriesOf(runs, fed.bounceRate), spamReportRate: seriesOf(runs, fed.spamReportRate), deferralRate: seriesOf(runs, fed.deferralRate) });
+    inputs.stats.push({
+      probe: probe.probe,
+      tenant,
+      bounceRate: seriesOf(runs, fed.bounceRate),
+      spamReportRate: seriesOf(runs, fed.spamReportRate),
+      deferralRate: seriesOf(runs, fed.deferralRate),
+    });
   }
   if (fed.queueDepth) inputs.queues.push({ probe: probe.probe, depth: seriesOf(read(probe.probe), fed.queueDepth) });
   if (fed.apiErrorShare || fed.scaidnsApiP99 || fed.pdnsP99) {
     const runs = read(probe.probe);
-    inputs.prometheus.push({ probe: probe.probe, errorShare: seriesOf(runs, fed.apiErrorShare), apiP99: seriesOf(runs, fed.scaidnsApiP99), pdnsP99: seriesOf(runs, fed.pdnsP99) });
+    inputs.prometheus.push({
+      probe: probe.probe,
+      errorShare: seriesOf(runs, fed.apiErrorShare),
+      apiP99: seriesOf(runs, fed.scaidnsApiP99),
+      pdnsP99: seriesOf(runs, fed.pdnsP99),
+    });
   }
   if (typeof fed.endpointUrl === 'string') {
     const latestUrl = probe.runId === null ? undefined : store.runs.get(probe.runId)?.observations[fed.endpointUrl];
@@ -71,12 +88,26 @@ export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now:
     if (removed.has(item.probe)) continue;
     const data = item.data;
     const auth = data.auth as { spf?: string; dkim?: string; dmarc?: string } | null | undefined;
-    const authFailed = !!auth && [auth.spf, auth.dkim, auth.dmarc].some((result) => result !== undefined && result !== null && result !== 'pass');
-    inputs.seeds.push({ tenant: item.tenant ?? 'default', domain: domainOf(data), at: item.at, placement: String(data.placement ?? 'unknown'), timeToInboxMs: typeof data.timeToInboxMs === 'number' ? data.timeToInboxMs : null, authFailed });
+    const authFailed =
+      !!auth &&
+      [auth.spf, auth.dkim, auth.dmarc].some((result) => result !== undefined && result !== null && result !== 'pass');
+    inputs.seeds.push({
+      tenant: item.tenant ?? 'default',
+      domain: domainOf(data),
+      at: item.at,
+      placement: String(data.placement ?? 'unknown'),
+      timeToInboxMs: typeof data.timeToInboxMs === 'number' ? data.timeToInboxMs : null,
+      authFailed,
+    });
   }
   for (const listing of store.items.inState(RBL_LISTING_ITEM, LISTED)) {
     const data = listing.data;
-    inputs.listings.push({ tenant: listing.tenant ?? 'default', target: String(data.target ?? listing.key), zone: String(data.zone ?? ''), severity: String(data.severity ?? 'unknown') });
+    inputs.listings.push({
+      tenant: listing.tenant ?? 'default',
+      target: String(data.target ?? listing.key),
+      zone: String(data.zone ?? ''),
+      severity: String(data.severity ?? 'unknown'),
+    });
   }
   return inputs;
 }

@@ -20,7 +20,10 @@ const HOUR = 3_600_000;
  * not count as a rise: "rising" needs a positive slope, tau >= minTau and a
  * total change across the window of at least minChange (absolute).
  */
-export function trendOf(points: Point[], options: { minTau?: number; minChange?: number; minPoints?: number } = {}): TrendResult {
+export function trendOf(
+  points: Point[],
+  options: { minTau?: number; minChange?: number; minPoints?: number } = {},
+): TrendResult {
   const minPoints = options.minPoints ?? 4;
   if (points.length < minPoints) return { trend: 'unknown', slopePerHour: 0, tau: 0 };
   // Tau is O(n²): thin long windows to at most 120 evenly spaced points.

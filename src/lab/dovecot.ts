@@ -5,7 +5,12 @@ import { startProcess, waitForPort, type ManagedProcess } from './processes.ts';
 import { labIdentity, type LabIdentity } from './identity.ts';
 
 /** The lab's seed users (user -> password); tests add more. */
-export const LAB_SEED_USERS: Record<string, string> = { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw', dave: 'davepw' };
+export const LAB_SEED_USERS: Record<string, string> = {
+  alice: 'alicepw',
+  bob: 'bobpw',
+  carol: 'carolpw',
+  dave: 'davepw',
+};
 
 const LDA = '/usr/lib/dovecot/dovecot-lda';
 const NOBODY_UID = 65534;
@@ -40,7 +45,9 @@ function userSettings(identity: LabIdentity): { users: string; loginChroot: stri
 
 /** The lab recipe (lab-recipes/dovecot) with this instance's directory, port and users; with `tls`, STARTTLS is offered (not required). */
 function templateConfig(dir: string, port: number, tls: boolean, identity: LabIdentity): string {
-  const ssl = tls ? `ssl = yes\nssl_cert = <${dir}/dovecot/tls-cert.pem\nssl_key = <${dir}/dovecot/tls-key.pem` : 'ssl = no';
+  const ssl = tls
+    ? `ssl = yes\nssl_cert = <${dir}/dovecot/tls-cert.pem\nssl_key = <${dir}/dovecot/tls-key.pem`
+    : 'ssl = no';
   const { users, loginChroot } = userSettings(identity);
   return DOVECOT_CONF.replaceAll('LAB_DIR', dir)
     .replace('port = 10143', `port = ${port}`)
@@ -53,7 +60,12 @@ function templateConfig(dir: string, port: number, tls: boolean, identity: LabId
  * Starts a private Dovecot on 127.0.0.1:`port` with its data under `dir`/dovecot and `dir`/mail;
  * with `tls` (PEM key and certificate) it offers STARTTLS, as a provider's IMAP on 143 does.
  */
-export async function startDovecot(options: { dir: string; port: number; users?: Record<string, string>; tls?: { key: string; cert: string } }): Promise<RunningDovecot> {
+export async function startDovecot(options: {
+  dir: string;
+  port: number;
+  users?: Record<string, string>;
+  tls?: { key: string; cert: string };
+}): Promise<RunningDovecot> {
   const base = join(options.dir, 'dovecot');
   const mail = join(options.dir, 'mail');
   await mkdir(join(base, 'run'), { recursive: true });
@@ -73,7 +85,12 @@ export async function startDovecot(options: { dir: string; port: number; users?:
   }
   await writeFile(conf, templateConfig(options.dir, options.port, Boolean(options.tls), identity));
   const users = options.users ?? LAB_SEED_USERS;
-  await writeFile(join(base, 'users'), Object.entries(users).map(([user, pass]) => `${user}:{PLAIN}${pass}\n`).join(''));
+  await writeFile(
+    join(base, 'users'),
+    Object.entries(users)
+      .map(([user, pass]) => `${user}:{PLAIN}${pass}\n`)
+      .join(''),
+  );
   const proc = startProcess({ name: 'dovecot', command: 'dovecot', args: ['-F', '-c', conf] });
   try {
     await waitForPort(options.port, '127.0.0.1', 10_000, proc);

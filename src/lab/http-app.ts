@@ -38,7 +38,12 @@ export interface LabApp {
   server: Server;
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
@@ -82,7 +87,8 @@ export function createLabApp(name: string): LabApp {
         req.socket.resetAndDestroy();
         return;
       }
-      if (typeof faults.latencyMs === 'number' && faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+      if (typeof faults.latencyMs === 'number' && faults.latencyMs > 0)
+        await new Promise((r) => setTimeout(r, faults.latencyMs));
       if (typeof faults.status5xx === 'number') return sendJson(res, faults.status5xx, { error: 'injected failure' });
       const handler = routes.get(`${req.method} ${url.pathname}`);
       if (!handler) return sendJson(res, 404, { error: 'not found', path: url.pathname });

@@ -40,12 +40,7 @@ export interface RunningLab {
 }
 
 /** Every lab part beyond the two HTTP stand-ins; each issue's lab part adds itself here. */
-export const LAB_COMPONENTS: LabComponent[] = [
-  mailLabComponent,
-  pdnsComponent,
-  rbldnsdComponent,
-  ratesLabComponent,
-];
+export const LAB_COMPONENTS: LabComponent[] = [mailLabComponent, pdnsComponent, rbldnsdComponent, ratesLabComponent];
 
 /**
  * The lab keeps its data in `<dir>/current`, wiped at every start: mailboxes,
@@ -64,7 +59,9 @@ async function freshLabDir(dir: string, identity: LabIdentity): Promise<string> 
   // folder, linked from <dir>/current. Anyone else's lab runs as that user and needs neither.
   if (identity.root && !(await passableByAll(dirname(resolve(dir))))) {
     if (!(await passableByAll(tmpdir()))) {
-      throw new Error(`the lab's servers run as their own users, which can reach neither ${resolve(dir)} nor ${tmpdir()}: start it with --dir in a folder that every user may pass through`);
+      throw new Error(
+        `the lab's servers run as their own users, which can reach neither ${resolve(dir)} nor ${tmpdir()}: start it with --dir in a folder that every user may pass through`,
+      );
     }
     const elsewhere = await mkdtemp(join(tmpdir(), RELOCATED_PREFIX));
     await chmod(elsewhere, 0o711);
@@ -105,10 +102,17 @@ async function refuseIfRunning(dir: string): Promise<void> {
   } catch {
     return; // a stale file: that lab is gone
   }
-  throw new Error(`a lab is already running from ${dir} (pid ${pid}); stop it first, or start this one with --dir elsewhere`);
+  throw new Error(
+    `a lab is already running from ${dir} (pid ${pid}); stop it first, or start this one with --dir elsewhere`,
+  );
 }
 
-export async function startLab(options: { dir: string; ports?: Partial<LabPorts>; logger: Logger; components?: LabComponent[] }): Promise<RunningLab> {
+export async function startLab(options: {
+  dir: string;
+  ports?: Partial<LabPorts>;
+  logger: Logger;
+  components?: LabComponent[];
+}): Promise<RunningLab> {
   const dir = await freshLabDir(options.dir, labIdentity());
   const ports = { ...DEFAULT_LAB_PORTS, ...options.ports };
   const scaisend = createScaiSendStandIn();
@@ -117,7 +121,8 @@ export async function startLab(options: { dir: string; ports?: Partial<LabPorts>
   const stops: Array<() => Promise<void>> = [];
   const lines: string[] = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((error) => options.logger.warn({ err: error }, 'lab part failed to stop'));
+    for (const stop of stops.reverse())
+      await stop().catch((error) => options.logger.warn({ err: error }, 'lab part failed to stop'));
     stops.length = 0;
     await rm(join(options.dir, 'lab.pid'), { force: true });
   };
@@ -132,7 +137,10 @@ export async function startLab(options: { dir: string; ports?: Partial<LabPorts>
     stops.push(() => scaisend.close());
     const dns = await scaidns.listen(ports.scaidns);
     stops.push(() => scaidns.close());
-    lines.unshift(`ScaiSend stand-in: ${send.url} (faults: ${send.url}/__lab/faults)`, `ScaiDNS stand-in: ${dns.url} (faults: ${dns.url}/__lab/faults)`);
+    lines.unshift(
+      `ScaiSend stand-in: ${send.url} (faults: ${send.url}/__lab/faults)`,
+      `ScaiDNS stand-in: ${dns.url} (faults: ${dns.url}/__lab/faults)`,
+    );
     return {
       ports: { ...ports, scaisend: send.port, scaidns: dns.port },
       dir,

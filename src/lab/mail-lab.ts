@@ -36,7 +36,12 @@ export async function startMailLab(
   users: Record<string, string> = LAB_SEED_USERS,
   options: { submission?: SubmissionOptions; imapTls?: { key: string; cert: string } } = {},
 ): Promise<RunningMailLab> {
-  const dovecot = await startDovecot({ dir: ctx.dir, port: ctx.ports.imap, users, ...(options.imapTls ? { tls: options.imapTls } : {}) });
+  const dovecot = await startDovecot({
+    dir: ctx.dir,
+    port: ctx.ports.imap,
+    users,
+    ...(options.imapTls ? { tls: options.imapTls } : {}),
+  });
   let ingress: RunningIngress | undefined;
   let submission: RunningIngress | undefined;
   try {
@@ -56,7 +61,10 @@ export async function startMailLab(
         users: options.submission.users,
       });
     }
-    const send = mountMailSend(ctx.scaisend, { relayPort: ctx.ports.smtp, ...(ctx.sendCounters ? { counters: ctx.sendCounters } : {}) });
+    const send = mountMailSend(ctx.scaisend, {
+      relayPort: ctx.ports.smtp,
+      ...(ctx.sendCounters ? { counters: ctx.sendCounters } : {}),
+    });
     const running = ingress;
     const runningSubmission = submission;
     return {
@@ -83,7 +91,9 @@ export const mailLabComponent: LabComponent = {
   name: 'mail (Dovecot + SMTP ingress + /v3/mail/send)',
   async start(ctx) {
     const lab = await startMailLab(ctx);
-    const users = Object.keys(LAB_SEED_USERS).map((user) => `${user}@example.test`).join(', ');
+    const users = Object.keys(LAB_SEED_USERS)
+      .map((user) => `${user}@example.test`)
+      .join(', ');
     return {
       stop: () => lab.stop(),
       describe: `IMAP 127.0.0.1:${ctx.ports.imap} (${users}), SMTP ingress 127.0.0.1:${ctx.ports.smtp}, API keys ${Object.keys(LAB_API_KEYS).join(', ')}`,

@@ -59,7 +59,8 @@ export function createSendCounters(now: () => number = Date.now): SendCounters {
     },
     snapshot() {
       const copy: Record<string, Record<string, Metrics>> = {};
-      for (const [tenant, days] of byTenant) copy[tenant] = Object.fromEntries([...days].map(([date, metrics]) => [date, { ...metrics }]));
+      for (const [tenant, days] of byTenant)
+        copy[tenant] = Object.fromEntries([...days].map(([date, metrics]) => [date, { ...metrics }]));
       return copy;
     },
   };
@@ -109,7 +110,20 @@ interface FieldError {
 
 const HELP = 'http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html';
 const EMAIL = /^[^\s@<>()",;]+@[^\s@<>()",;]+\.[^\s@<>()",;]+$/;
-const RESERVED_HEADERS = new Set(['x-sg-id', 'x-sg-eid', 'received', 'dkim-signature', 'content-type', 'content-transfer-encoding', 'to', 'from', 'subject', 'reply-to', 'cc', 'bcc']);
+const RESERVED_HEADERS = new Set([
+  'x-sg-id',
+  'x-sg-eid',
+  'received',
+  'dkim-signature',
+  'content-type',
+  'content-transfer-encoding',
+  'to',
+  'from',
+  'subject',
+  'reply-to',
+  'cc',
+  'bcc',
+]);
 const MAX_BODY_BYTES = 30 * 1024 * 1024;
 
 function err(field: string | null, message: string, anchor: string): FieldError {
@@ -135,7 +149,8 @@ function checkHeaders(value: unknown, field: string, errors: FieldError[]): void
     return;
   }
   for (const name of Object.keys(value)) {
-    if (RESERVED_HEADERS.has(name.toLowerCase())) errors.push(err(field, `The header ${name} is a reserved header and cannot be set.`, 'message.headers'));
+    if (RESERVED_HEADERS.has(name.toLowerCase()))
+      errors.push(err(field, `The header ${name} is a reserved header and cannot be set.`, 'message.headers'));
   }
 }
 
@@ -145,46 +160,104 @@ export function validateSendBody(body: unknown): FieldError[] {
   if (!isObject(body)) return [err(null, 'Bad Request', 'message')];
   const personalizations = body.personalizations;
   if (!Array.isArray(personalizations) || personalizations.length === 0) {
-    errors.push(err('personalizations', 'The personalizations field is required and must have at least one personalization.', 'message.personalizations'));
+    errors.push(
+      err(
+        'personalizations',
+        'The personalizations field is required and must have at least one personalization.',
+        'message.personalizations',
+      ),
+    );
   } else if (personalizations.length > 1000) {
-    errors.push(err('personalizations', 'The personalizations field may not have more than 1000 items.', 'message.personalizations'));
+    errors.push(
+      err(
+        'personalizations',
+        'The personalizations field may not have more than 1000 items.',
+        'message.personalizations',
+      ),
+    );
   } else {
     let recipients = 0;
     personalizations.forEach((p: unknown, i) => {
       const field = `personalizations.${i}`;
       if (!isObject(p) || !Array.isArray(p.to) || p.to.length === 0) {
-        errors.push(err(`${field}.to`, 'The to array is required for all personalization objects, and must have at least one email object with a valid email address.', 'message.personalizations.to'));
+        errors.push(
+          err(
+            `${field}.to`,
+            'The to array is required for all personalization objects, and must have at least one email object with a valid email address.',
+            'message.personalizations.to',
+          ),
+        );
         return;
       }
       for (const kind of ['to', 'cc', 'bcc'] as const) {
         const list = p[kind];
         if (list === undefined) continue;
-        if (!Array.isArray(list)) errors.push(err(`${field}.${kind}`, `The ${kind} field must be an array.`, 'message.personalizations.to'));
+        if (!Array.isArray(list))
+          errors.push(err(`${field}.${kind}`, `The ${kind} field must be an array.`, 'message.personalizations.to'));
         else list.forEach((a: unknown, j) => checkAddress(a, `${field}.${kind}.${j}`, errors));
         recipients += Array.isArray(list) ? list.length : 0;
       }
-      if (p.subject !== undefined && typeof p.subject !== 'string') errors.push(err(`${field}.subject`, 'The subject must be a string.', 'message.subject'));
+      if (p.subject !== undefined && typeof p.subject !== 'string')
+        errors.push(err(`${field}.subject`, 'The subject must be a string.', 'message.subject'));
       if (typeof body.subject !== 'string' && typeof p.subject !== 'string' && body.template_id === undefined) {
-        errors.push(err('subject', 'The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.', 'message.subject'));
+        errors.push(
+          err(
+            'subject',
+            'The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.',
+            'message.subject',
+          ),
+        );
       }
       checkHeaders(p.headers, `${field}.headers`, errors);
-      if (p.custom_args !== undefined && (!isObject(p.custom_args) || Object.values(p.custom_args).some((v) => typeof v !== 'string'))) {
-        errors.push(err(`${field}.custom_args`, 'Custom args must be an object of string values.', 'message.custom_args'));
+      if (
+        p.custom_args !== undefined &&
+        (!isObject(p.custom_args) || Object.values(p.custom_args).some((v) => typeof v !== 'string'))
+      ) {
+        errors.push(
+          err(`${field}.custom_args`, 'Custom args must be an object of string values.', 'message.custom_args'),
+        );
       }
     });
-    if (recipients > 1000) errors.push(err('personalizations', 'The total number of recipients must be no more than 1000.', 'message.personalizations'));
+    if (recipients > 1000)
+      errors.push(
+        err(
+          'personalizations',
+          'The total number of recipients must be no more than 1000.',
+          'message.personalizations',
+        ),
+      );
   }
   if (!isObject(body.from)) {
-    errors.push(err('from', 'The from object must be provided for every email send. It is an object that requires the email parameter, but may also contain a name parameter.', 'message.from'));
+    errors.push(
+      err(
+        'from',
+        'The from object must be provided for every email send. It is an object that requires the email parameter, but may also contain a name parameter.',
+        'message.from',
+      ),
+    );
   } else checkAddress(body.from, 'from', errors);
   if (body.template_id === undefined) {
     const content = body.content;
     if (!Array.isArray(content) || content.length === 0) {
-      errors.push(err('content', 'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.', 'message.content'));
+      errors.push(
+        err(
+          'content',
+          'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.',
+          'message.content',
+        ),
+      );
     } else {
       content.forEach((c: unknown, i) => {
-        if (!isObject(c) || typeof c.type !== 'string' || c.type === '') errors.push(err(`content.${i}.type`, 'The content type must be provided.', 'message.content.type'));
-        else if (typeof c.value !== 'string' || c.value === '') errors.push(err(`content.${i}.value`, 'The content value must be a string at least one character in length.', 'message.content.value'));
+        if (!isObject(c) || typeof c.type !== 'string' || c.type === '')
+          errors.push(err(`content.${i}.type`, 'The content type must be provided.', 'message.content.type'));
+        else if (typeof c.value !== 'string' || c.value === '')
+          errors.push(
+            err(
+              `content.${i}.value`,
+              'The content value must be a string at least one character in length.',
+              'message.content.value',
+            ),
+          );
       });
     }
   }
@@ -208,7 +281,9 @@ function tenantOf(request: LabRequest, keys: Record<string, string>): string | u
 }
 
 function unauthorized(res: ServerResponse): void {
-  sendJson(res, 401, { errors: [{ message: 'The provided authorization grant is invalid, expired, or revoked', field: null, help: null }] });
+  sendJson(res, 401, {
+    errors: [{ message: 'The provided authorization grant is invalid, expired, or revoked', field: null, help: null }],
+  });
 }
 
 export interface MailSendOptions {
@@ -234,14 +309,27 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
   const counters = options.counters ?? createSendCounters(now);
   const tracking = mountTracking(app, counters);
   // Pooled: smtp-server waits 100 ms before its greeting, a connection per message would cost that each time.
-  const relay = nodemailer.createTransport({ host: '127.0.0.1', port: options.relayPort, secure: false, ignoreTLS: true, pool: true, maxConnections: 4, maxMessages: Infinity });
+  const relay = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: options.relayPort,
+    secure: false,
+    ignoreTLS: true,
+    pool: true,
+    maxConnections: 4,
+    maxMessages: Infinity,
+  });
   const timers = new Set<NodeJS.Timeout>();
 
   const relayOne = async (tenant: string, body: SendBody, p: Personalization, messageId: string, index: number) => {
     const recipients = [...p.to, ...(p.cc ?? []), ...(p.bcc ?? [])];
     const fromDomain = body.from.email.split('@')[1] ?? 'send.example.test';
     const text = body.content?.find((c) => c.type === 'text/plain')?.value;
-    const html = tracking.apply(tenant, body, `${messageId}.${index}`, body.content?.find((c) => c.type === 'text/html')?.value);
+    const html = tracking.apply(
+      tenant,
+      body,
+      `${messageId}.${index}`,
+      body.content?.find((c) => c.type === 'text/html')?.value,
+    );
     try {
       await relay.sendMail({
         from: body.from.name ? { name: body.from.name, address: body.from.email } : body.from.email,
@@ -273,14 +361,23 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
     const faults = request.faults as Faults & SendFaults;
     if (faults.send429) {
       const reset = Math.ceil(now() / 1000) + 60;
-      return sendJson(res, 429, { errors: [{ message: 'too many requests', field: null, help: null }] }, { 'x-ratelimit-limit': '600', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) });
+      return sendJson(
+        res,
+        429,
+        { errors: [{ message: 'too many requests', field: null, help: null }] },
+        { 'x-ratelimit-limit': '600', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) },
+      );
     }
     if (typeof faults.send5xx === 'number') {
-      return sendJson(res, faults.send5xx, { errors: [{ message: `internal error (lab fault: ${faults.send5xx})`, field: null, help: null }] });
+      return sendJson(res, faults.send5xx, {
+        errors: [{ message: `internal error (lab fault: ${faults.send5xx})`, field: null, help: null }],
+      });
     }
     const declared = Number(request.req.headers['content-length'] ?? 0);
     if (declared > MAX_BODY_BYTES || request.body.length > MAX_BODY_BYTES) {
-      return sendJson(res, 413, { errors: [{ message: 'The request body is larger than the 30 MB limit.', field: null, help: null }] });
+      return sendJson(res, 413, {
+        errors: [{ message: 'The request body is larger than the 30 MB limit.', field: null, help: null }],
+      });
     }
     let body: unknown;
     try {
@@ -292,7 +389,10 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
     if (errors.length > 0) return sendJson(res, 400, { errors });
     const send = body as SendBody;
     const messageId = randomBytes(16).toString('base64url').slice(0, 22);
-    const recipientCount = send.personalizations.reduce((n, p) => n + p.to.length + (p.cc?.length ?? 0) + (p.bcc?.length ?? 0), 0);
+    const recipientCount = send.personalizations.reduce(
+      (n, p) => n + p.to.length + (p.cc?.length ?? 0) + (p.bcc?.length ?? 0),
+      0,
+    );
     counters.add(tenant, 'requests', recipientCount);
     counters.add(tenant, 'processed', recipientCount);
     res.writeHead(202, { 'x-message-id': messageId, 'content-length': 0 });
@@ -341,16 +441,31 @@ function readRange(request: LabRequest, res: ServerResponse, now: () => number):
   const start = param('start_date');
   const end = param('end_date') ?? today;
   if (!start || !DATE.test(start)) {
-    sendJson(res, 400, { errors: [{ message: 'start_date is required and must be YYYY-MM-DD', field: 'start_date', help: null }] });
+    sendJson(res, 400, {
+      errors: [{ message: 'start_date is required and must be YYYY-MM-DD', field: 'start_date', help: null }],
+    });
     return undefined;
   }
   const days = DATE.test(end) ? dayRange(start, end) : undefined;
-  if (!days) sendJson(res, 400, { errors: [{ message: 'end_date must be YYYY-MM-DD, not before start_date, at most a year later', field: 'end_date', help: null }] });
+  if (!days)
+    sendJson(res, 400, {
+      errors: [
+        {
+          message: 'end_date must be YYYY-MM-DD, not before start_date, at most a year later',
+          field: 'end_date',
+          help: null,
+        },
+      ],
+    });
   return days;
 }
 
 /** Mounts GET /v3/stats and GET /v3/stats/sum answering from `counters` (mountMailSend does it too; mounting again with the same counters is harmless). */
-export function mountSendStats(app: LabApp, counters: SendCounters, options: { keys?: Record<string, string>; now?: () => number } = {}): void {
+export function mountSendStats(
+  app: LabApp,
+  counters: SendCounters,
+  options: { keys?: Record<string, string>; now?: () => number } = {},
+): void {
   const keys = options.keys ?? LAB_API_KEYS;
   const now = options.now ?? Date.now;
   app.route('GET', '/v3/stats', (request, res) => {
@@ -358,7 +473,11 @@ export function mountSendStats(app: LabApp, counters: SendCounters, options: { k
     if (!tenant) return unauthorized(res);
     const days = readRange(request, res, now);
     if (!days) return;
-    sendJson(res, 200, days.map((date) => ({ date, stats: [{ metrics: counters.day(tenant, date) }] })));
+    sendJson(
+      res,
+      200,
+      days.map((date) => ({ date, stats: [{ metrics: counters.day(tenant, date) }] })),
+    );
   });
   app.route('GET', '/v3/stats/sum', (request, res) => {
     const tenant = tenantOf(request, keys);

@@ -39,7 +39,10 @@ function quoteTxt(value: string): string {
 }
 
 /** The records both lab servers start with; the example configs of issue 4 rely on them. */
-export function labZoneRrsets(challengeToken: string, dkimPublicKey: string): { forward: LabRrset[]; reverse: LabRrset[] } {
+export function labZoneRrsets(
+  challengeToken: string,
+  dkimPublicKey: string,
+): { forward: LabRrset[]; reverse: LabRrset[] } {
   return {
     forward: [
       { name: 'ns1.example.test.', type: 'A', ttl: 300, records: ['127.0.0.1'] },
@@ -50,8 +53,18 @@ export function labZoneRrsets(challengeToken: string, dkimPublicKey: string): { 
       { name: 'mx.example.test.', type: 'A', ttl: 300, records: ['192.0.2.25'] },
       { name: 'example.test.', type: 'TXT', ttl: 300, records: [quoteTxt('v=spf1 mx include:_spf.example.test -all')] },
       { name: '_spf.example.test.', type: 'TXT', ttl: 300, records: [quoteTxt('v=spf1 ip4:192.0.2.0/25 ~all')] },
-      { name: '_dmarc.example.test.', type: 'TXT', ttl: 300, records: [quoteTxt('v=DMARC1; p=reject; adkim=s; aspf=r; rua=mailto:dmarc@example.test')] },
-      { name: 's1._domainkey.example.test.', type: 'TXT', ttl: 300, records: [quoteTxt(`v=DKIM1; k=rsa; p=${dkimPublicKey}`)] },
+      {
+        name: '_dmarc.example.test.',
+        type: 'TXT',
+        ttl: 300,
+        records: [quoteTxt('v=DMARC1; p=reject; adkim=s; aspf=r; rua=mailto:dmarc@example.test')],
+      },
+      {
+        name: 's1._domainkey.example.test.',
+        type: 'TXT',
+        ttl: 300,
+        records: [quoteTxt(`v=DKIM1; k=rsa; p=${dkimPublicKey}`)],
+      },
       { name: CHALLENGE_NAME, type: 'TXT', ttl: 60, records: [quoteTxt(challengeToken)] },
     ],
     reverse: [
@@ -96,11 +109,20 @@ function pdnsConf(dir: string, dnsPort: number, apiPort: number, apiKey: string)
 }
 
 /** Starts one private PowerDNS (gsqlite3, API on) in `dir`, bound to 127.0.0.1. */
-export async function startPdns(options: { dir: string; name: string; dnsPort: number; apiPort: number; apiKey: string }): Promise<PdnsInstance> {
+export async function startPdns(options: {
+  dir: string;
+  name: string;
+  dnsPort: number;
+  apiPort: number;
+  apiKey: string;
+}): Promise<PdnsInstance> {
   await mkdir(join(options.dir, 'run'), { recursive: true });
   const dbPath = join(options.dir, 'pdns.sqlite');
   execFileSync('sqlite3', [dbPath], { input: await readSchema() });
-  await writeFile(join(options.dir, 'pdns.conf'), pdnsConf(options.dir, options.dnsPort, options.apiPort, options.apiKey));
+  await writeFile(
+    join(options.dir, 'pdns.conf'),
+    pdnsConf(options.dir, options.dnsPort, options.apiPort, options.apiKey),
+  );
   const proc = startProcess({ name: options.name, command: 'pdns_server', args: [`--config-dir=${options.dir}`] });
   try {
     await waitForPort(options.apiPort, '127.0.0.1', 15_000, proc);
@@ -124,7 +146,13 @@ function readSchema(): Promise<string> {
   return readFile('/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql', 'utf8');
 }
 
-async function api(instance: PdnsInstance, apiKey: string, method: string, path: string, body?: unknown): Promise<unknown> {
+async function api(
+  instance: PdnsInstance,
+  apiKey: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
   const response = await fetch(`${instance.apiUrl}/api/v1/servers/localhost${path}`, {
     method,
     headers: { 'X-API-Key': apiKey, 'content-type': 'application/json' },
@@ -136,13 +164,21 @@ async function api(instance: PdnsInstance, apiKey: string, method: string, path:
 }
 
 /** Creates a zone with its records through the API (one call, so every server seeded alike gets the same serial). */
-export async function createZone(instance: PdnsInstance, apiKey: string, zone: string, rrsets: LabRrset[]): Promise<void> {
+export async function createZone(
+  instance: PdnsInstance,
+  apiKey: string,
+  zone: string,
+  rrsets: LabRrset[],
+): Promise<void> {
   await api(instance, apiKey, 'POST', '/zones', {
     name: zone,
     kind: 'Native',
     nameservers: ['ns1.example.test.'],
     soa_edit_api: 'DEFAULT',
-    rrsets: rrsets.map((rrset) => ({ ...rrset, records: rrset.records.map((content) => ({ content, disabled: false })) })),
+    rrsets: rrsets.map((rrset) => ({
+      ...rrset,
+      records: rrset.records.map((content) => ({ content, disabled: false })),
+    })),
   });
 }
 
@@ -159,7 +195,9 @@ export async function setRrset(instance: PdnsInstance, apiKey: string, zone: str
 export function editBehindApi(instance: PdnsInstance, name: string, type: string, from: string, to: string): number {
   const db = new Database(instance.dbPath);
   try {
-    return db.prepare('UPDATE records SET content = ? WHERE name = ? AND type = ? AND content = ?').run(to, name.replace(/\.$/, ''), type, from).changes;
+    return db
+      .prepare('UPDATE records SET content = ? WHERE name = ? AND type = ? AND content = ?')
+      .run(to, name.replace(/\.$/, ''), type, from).changes;
   } finally {
     db.close();
   }
@@ -169,7 +207,9 @@ export function editBehindApi(instance: PdnsInstance, name: string, type: string
 export function setSerialBehindApi(instance: PdnsInstance, zone: string, serial: number): void {
   const db = new Database(instance.dbPath);
   try {
-    const row = db.prepare("SELECT id, content FROM records WHERE name = ? AND type = 'SOA'").get(zone.replace(/\.$/, '')) as { id: number; content: string } | undefined;
+    const row = db
+      .prepare("SELECT id, content FROM records WHERE name = ? AND type = 'SOA'")
+      .get(zone.replace(/\.$/, '')) as { id: number; content: string } | undefined;
     if (!row) throw new Error(`no SOA for ${zone} on ${instance.name}`);
     const parts = row.content.split(/\s+/);
     parts[2] = String(serial);
@@ -251,7 +291,11 @@ export function mountDnsSwitches(app: LabApp, lab: PdnsLab, now: () => number = 
   app.route('POST', '/__lab/dns/drift', (_request, res) => {
     const server = lab.servers[1] ?? lab.servers[0];
     const changed = server ? editBehindApi(server, DRIFT.name, DRIFT.type, DRIFT.from, DRIFT.to) : 0;
-    sendJson(res, 200, { server: server?.name, drifted: `${DRIFT.name} ${DRIFT.type} ${DRIFT.from} -> ${DRIFT.to}`, changed });
+    sendJson(res, 200, {
+      server: server?.name,
+      drifted: `${DRIFT.name} ${DRIFT.type} ${DRIFT.from} -> ${DRIFT.to}`,
+      changed,
+    });
   });
   app.route('DELETE', '/__lab/dns/drift', (_request, res) => {
     const server = lab.servers[1] ?? lab.servers[0];
@@ -261,7 +305,8 @@ export function mountDnsSwitches(app: LabApp, lab: PdnsLab, now: () => number = 
   app.route('POST', '/__lab/dns/serial', ({ body }, res) => {
     const request = JSON.parse(body.toString() || '{}') as { server?: string; serial?: number };
     const server = byName(request.server ?? 'pdns2');
-    if (!server || typeof request.serial !== 'number') return sendJson(res, 400, { error: 'need {"server": "pdns1|pdns2", "serial": N}' });
+    if (!server || typeof request.serial !== 'number')
+      return sendJson(res, 400, { error: 'need {"server": "pdns1|pdns2", "serial": N}' });
     setSerialBehindApi(server, LAB_ZONE, request.serial);
     sendJson(res, 200, { server: server.name, serial: request.serial });
   });
@@ -277,7 +322,9 @@ export function mountDnsSwitches(app: LabApp, lab: PdnsLab, now: () => number = 
     sendJson(res, 200, { zones });
   });
   app.route('GET', `/api/v1/admin/zones/${LAB_ZONE}/records`, (_request, res) => {
-    const records = lab.zone.map((rrset) => (rrset.name === CHALLENGE_NAME ? { ...rrset, records: [quoteTxt(token)] } : rrset));
+    const records = lab.zone.map((rrset) =>
+      rrset.name === CHALLENGE_NAME ? { ...rrset, records: [quoteTxt(token)] } : rrset,
+    );
     // The apex NS set comes from the zone's `nameservers` (PowerDNS's default TTL 3600).
     const rrsets = [{ name: LAB_ZONE, type: 'NS', ttl: 3600, records: ['ns1.example.test.'] }, ...records];
     sendJson(res, 200, { zone: LAB_ZONE, rrsets });

@@ -94,7 +94,9 @@ function freeTcpPort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -124,7 +126,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves when something accepts TCP connections on host:port, or rejects after timeoutMs. */
-export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 10_000, proc?: ManagedProcess): Promise<void> {
+export async function waitForPort(
+  port: number,
+  host = '127.0.0.1',
+  timeoutMs = 10_000,
+  proc?: ManagedProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
@@ -137,9 +144,12 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
     });
     if (open) return;
     if (proc && proc.child.exitCode !== null) {
-      throw new Error(`${proc.name} exited with code ${proc.child.exitCode} before listening on ${port}:\n${proc.output()}`);
+      throw new Error(
+        `${proc.name} exited with code ${proc.child.exitCode} before listening on ${port}:\n${proc.output()}`,
+      );
     }
-    if (Date.now() > deadline) throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms${proc ? `:\n${proc.output()}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms${proc ? `:\n${proc.output()}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

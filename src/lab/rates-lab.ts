@@ -10,7 +10,12 @@ import type { LabComponent } from './component.ts';
 /** The lab receiver's webhook secret (exported as ALERT_WEBHOOK_SECRET by `scaiprobe lab` / `run --lab`). */
 export const LAB_WEBHOOK_SECRET = 'lab-webhook-secret';
 export const LAB_QUEUE_KEYS = ['email:process', 'smtp:deliver', 'webhook:deliver', 'arq:queue:default'] as const;
-const INITIAL_DEPTHS: Record<string, number> = { 'email:process': 12, 'smtp:deliver': 3, 'webhook:deliver': 0, 'arq:queue:default': 1 };
+const INITIAL_DEPTHS: Record<string, number> = {
+  'email:process': 12,
+  'smtp:deliver': 3,
+  'webhook:deliver': 0,
+  'arq:queue:default': 1,
+};
 
 type Intercept = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 
@@ -55,14 +60,16 @@ export interface StatsRatesFault {
  */
 export function steerRates(counters: SendCounters, tenant: string, target: StatsRatesFault, now: number): void {
   const day = () => counters.day(tenant, utcDate(now));
-  const add = (metric: Parameters<SendCounters['add']>[1], n: number) => n > 0 && counters.add(tenant, metric, Math.ceil(n), now);
+  const add = (metric: Parameters<SendCounters['add']>[1], n: number) =>
+    n > 0 && counters.add(tenant, metric, Math.ceil(n), now);
   if (day().requests === 0) {
     add('requests', 1000);
     add('processed', 1000);
     add('delivered', 1000);
   }
   const bounce = target.bounceRate === undefined ? undefined : Math.min(0.99, Math.max(0.0001, target.bounceRate));
-  const spam = target.spamReportRate === undefined ? undefined : Math.min(0.99, Math.max(0.00001, target.spamReportRate));
+  const spam =
+    target.spamReportRate === undefined ? undefined : Math.min(0.99, Math.max(0.00001, target.spamReportRate));
   const clean = (n: number) => {
     add('requests', n);
     add('processed', n);
@@ -71,7 +78,8 @@ export function steerRates(counters: SendCounters, tenant: string, target: Stats
   let d = day();
   if (bounce !== undefined && d.bounces / d.requests > bounce) clean(d.bounces / bounce - d.requests);
   d = day();
-  if (spam !== undefined && d.delivered > 0 && d.spam_reports / d.delivered > spam) clean(d.spam_reports / spam - d.delivered);
+  if (spam !== undefined && d.delivered > 0 && d.spam_reports / d.delivered > spam)
+    clean(d.spam_reports / spam - d.delivered);
   d = day();
   if (bounce !== undefined && d.bounces / d.requests < bounce) {
     const n = (bounce * d.requests - d.bounces) / (1 - bounce);
@@ -80,7 +88,8 @@ export function steerRates(counters: SendCounters, tenant: string, target: Stats
     add('bounces', n);
   }
   d = day();
-  if (spam !== undefined && d.spam_reports / d.delivered < spam) add('spam_reports', spam * d.delivered - d.spam_reports);
+  if (spam !== undefined && d.spam_reports / d.delivered < spam)
+    add('spam_reports', spam * d.delivered - d.spam_reports);
 }
 
 // ---- alert receiver -----------------------------------------------------------------------------
@@ -113,7 +122,12 @@ function receiver(app: LabApp, received: ReceivedAlert[]): Intercept {
     const status = app.faults.receiverStatus;
     if (typeof status === 'number' && status >= 300) {
       const retryAfter = app.faults.receiverRetryAfter;
-      sendJson(res, status, { error: 'lab receiver switched off' }, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
+      sendJson(
+        res,
+        status,
+        { error: 'lab receiver switched off' },
+        typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {},
+      );
       return true;
     }
     let parsed: unknown = body.toString('utf8');
@@ -122,8 +136,16 @@ function receiver(app: LabApp, received: ReceivedAlert[]): Intercept {
     } catch {
       /* kept as text */
     }
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
-    received.push({ at: Date.now(), path: url.pathname, headers, body: parsed, signatureValid: verifyLabSignature(headers['x-scaiprobe-signature'], body, LAB_WEBHOOK_SECRET) });
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+    );
+    received.push({
+      at: Date.now(),
+      path: url.pathname,
+      headers,
+      body: parsed,
+      signatureValid: verifyLabSignature(headers['x-scaiprobe-signature'], body, LAB_WEBHOOK_SECRET),
+    });
     if (received.length > 1000) received.splice(0, received.length - 1000);
     sendJson(res, 200, { ok: true });
     return true;
@@ -154,21 +176,46 @@ function queueControl(redis: Redis): Intercept {
     if (url.pathname !== '/__lab/queues') return false;
     try {
       if (req.method === 'POST') {
-        const body = JSON.parse((await readBody(req)).toString() || '{}') as { depths?: Record<string, number>; push?: Record<string, number> };
-        for (const [key, depth] of Object.entries(body.depths ?? {})) await setDepth(redis, key, Math.max(0, Math.floor(depth)));
+        const body = JSON.parse((await readBody(req)).toString() || '{}') as {
+          depths?: Record<string, number>;
+          push?: Record<string, number>;
+        };
+        for (const [key, depth] of Object.entries(body.depths ?? {}))
+          await setDepth(redis, key, Math.max(0, Math.floor(depth)));
         for (const [key, count] of Object.entries(body.push ?? {})) await pushJobs(redis, key, count);
       }
-      const depths = Object.fromEntries(await Promise.all(LAB_QUEUE_KEYS.map(async (key) => [key, await redis.llen(key)] as const)));
+      const depths = Object.fromEntries(
+        await Promise.all(LAB_QUEUE_KEYS.map(async (key) => [key, await redis.llen(key)] as const)),
+      );
       sendJson(res, 200, { depths });
     } catch (error) {
-      sendJson(res, 400, { error: `body must be {"depths": {key: n}} or {"push": {key: n}}: ${(error as Error).message}` });
+      sendJson(res, 400, {
+        error: `body must be {"depths": {key: n}} or {"push": {key: n}}: ${(error as Error).message}`,
+      });
     }
     return true;
   };
 }
 
 async function startRedis(dir: string, port: number): Promise<{ proc: ManagedProcess; redis: Redis }> {
-  const proc = startProcess({ name: 'redis-server', command: 'redis-server', args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'] });
+  const proc = startProcess({
+    name: 'redis-server',
+    command: 'redis-server',
+    args: [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--protected-mode',
+      'yes',
+    ],
+  });
   try {
     await waitForPort(port, '127.0.0.1', 10_000, proc);
     const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -209,7 +256,8 @@ export const ratesLabComponent: LabComponent = {
     const growth = setInterval(() => {
       const perSec = ctx.scaisend.faults.queueGrowthPerSec;
       if (!perSec || typeof perSec !== 'object') return;
-      for (const [key, n] of Object.entries(perSec as Record<string, number>)) void pushJobs(redis, key, n).catch(() => undefined);
+      for (const [key, n] of Object.entries(perSec as Record<string, number>))
+        void pushJobs(redis, key, n).catch(() => undefined);
     }, 1000);
     growth.unref();
     return {

@@ -24,7 +24,11 @@ const ZONE_FILES: Record<string, string> = {
     '!198.51.100.200',
     '203.0.113.8 :127.0.0.4:Listed for spam source, see https://bl.test/lookup?ip=$',
   ].join('\n'),
-  'bl-ip6.zone': [':127.0.0.2:Listed in bl.test (IPv6): $', '2001:db8:bad::/48', '2001:db8:1::7 :127.0.0.4:IPv6 spam source $'].join('\n'),
+  'bl-ip6.zone': [
+    ':127.0.0.2:Listed in bl.test (IPv6): $',
+    '2001:db8:bad::/48',
+    '2001:db8:1::7 :127.0.0.4:IPv6 spam source $',
+  ].join('\n'),
   'dbl.zone': [
     '$SOA 300 ns.dbl.test. hostmaster.dbl.test. 0 600 300 86400 60',
     '$NS 300 ns.dbl.test.',
@@ -101,7 +105,11 @@ function askA(port: number, name: string, timeoutMs = 300): Promise<string | und
         /* keep waiting */
       }
     });
-    socket.send(encode({ type: 'query', id, flags: 0, questions: [{ name, type: 'A', class: 'IN' }] }), port, '127.0.0.1');
+    socket.send(
+      encode({ type: 'query', id, flags: 0, questions: [{ name, type: 'A', class: 'IN' }] }),
+      port,
+      '127.0.0.1',
+    );
   });
 }
 
@@ -119,7 +127,8 @@ export async function startRbldnsd(options: { dir: string; port: number }): Prom
   await mkdir(dir, { recursive: true });
   // rbldnsd drops root for user rbldns, which must be able to reach and read the files.
   await chmod(dir, 0o755);
-  for (const [file, content] of Object.entries(ZONE_FILES)) await writeFile(join(dir, file), `${content}\n`, { mode: 0o644 });
+  for (const [file, content] of Object.entries(ZONE_FILES))
+    await writeFile(join(dir, file), `${content}\n`, { mode: 0o644 });
   const dynamic = new Map<string, Map<string, string>>(DYNAMIC_ZONES.map((zone) => [zone, new Map()]));
   const writeDynamic = async (zone: string) => {
     const lines = [...(dynamic.get(zone)?.values() ?? [])];
@@ -131,10 +140,14 @@ export async function startRbldnsd(options: { dir: string; port: number }): Prom
   const args = ['-n', '-b', `127.0.0.1/${options.port}`, ...user, '-w', dir, '-t', '60', '-c', '60', '-a', ...ZONES];
   const proc = startProcess({ name: 'rbldnsd', command: 'rbldnsd', args });
   try {
-    await waitUntil(async () => {
-      if (proc.child.exitCode !== null) throw new Error(`rbldnsd exited (${proc.child.exitCode}): ${proc.output()}`);
-      return (await askA(options.port, '2.0.0.127.bl.test')) === 'NOERROR';
-    }, 10_000, 'the bl.test test point');
+    await waitUntil(
+      async () => {
+        if (proc.child.exitCode !== null) throw new Error(`rbldnsd exited (${proc.child.exitCode}): ${proc.output()}`);
+        return (await askA(options.port, '2.0.0.127.bl.test')) === 'NOERROR';
+      },
+      10_000,
+      'the bl.test test point',
+    );
   } catch (error) {
     await proc.stop();
     throw error;
@@ -150,13 +163,21 @@ export async function startRbldnsd(options: { dir: string; port: number }): Prom
       entries.set(entry, `${entry} :${code}:${reason}`);
       await writeDynamic(zone);
       reload();
-      await waitUntil(async () => (await askA(options.port, queryName(zone, entry))) === 'NOERROR', 5000, `listing of ${entry} on ${zone}`);
+      await waitUntil(
+        async () => (await askA(options.port, queryName(zone, entry))) === 'NOERROR',
+        5000,
+        `listing of ${entry} on ${zone}`,
+      );
     },
     async delist(zone, entry) {
       dynamic.get(zone)?.delete(entry);
       await writeDynamic(zone);
       reload();
-      await waitUntil(async () => (await askA(options.port, queryName(zone, entry))) === 'NXDOMAIN', 5000, `delisting of ${entry} on ${zone}`);
+      await waitUntil(
+        async () => (await askA(options.port, queryName(zone, entry))) === 'NXDOMAIN',
+        5000,
+        `delisting of ${entry} on ${zone}`,
+      );
     },
     stop: () => proc.stop(),
   };
@@ -164,16 +185,19 @@ export async function startRbldnsd(options: { dir: string; port: number }): Prom
 
 /** POST /__lab/rbl/list and /__lab/rbl/delist {"zone": "bl.test", "entry": "203.0.113.7", "code"?: "127.0.0.4", "reason"?: "..."}. */
 export function mountRblSwitches(app: LabApp, lab: RbldnsdLab): void {
-  const read = (body: Buffer) => JSON.parse(body.toString() || '{}') as { zone?: string; entry?: string; code?: string; reason?: string };
+  const read = (body: Buffer) =>
+    JSON.parse(body.toString() || '{}') as { zone?: string; entry?: string; code?: string; reason?: string };
   app.route('POST', '/__lab/rbl/list', async ({ body }, res) => {
     const request = read(body);
-    if (!request.zone || !request.entry) return sendJson(res, 400, { error: 'need {"zone": "bl.test|dbl.test", "entry": "IP or domain"}' });
+    if (!request.zone || !request.entry)
+      return sendJson(res, 400, { error: 'need {"zone": "bl.test|dbl.test", "entry": "IP or domain"}' });
     await lab.list(request.zone, request.entry, request.code, request.reason);
     sendJson(res, 200, { listed: request.entry, zone: request.zone });
   });
   app.route('POST', '/__lab/rbl/delist', async ({ body }, res) => {
     const request = read(body);
-    if (!request.zone || !request.entry) return sendJson(res, 400, { error: 'need {"zone": "bl.test|dbl.test", "entry": "IP or domain"}' });
+    if (!request.zone || !request.entry)
+      return sendJson(res, 400, { error: 'need {"zone": "bl.test|dbl.test", "entry": "IP or domain"}' });
     await lab.delist(request.zone, request.entry);
     sendJson(res, 200, { delisted: request.entry, zone: request.zone });
   });

@@ -103,13 +103,23 @@ export function createMetricsSimulation(now: () => number = Date.now) {
   }
 
   function render(): string {
-    const lines = ['# HELP scaidns_http_requests_total Total HTTP requests', '# TYPE scaidns_http_requests_total counter'];
+    const lines = [
+      '# HELP scaidns_http_requests_total Total HTTP requests',
+      '# TYPE scaidns_http_requests_total counter',
+    ];
     for (const [labels, value] of requests) lines.push(`scaidns_http_requests_total{${labels}} ${value}`);
     lines.push(...latency.render('scaidns_http_request_duration_seconds', 'HTTP request latency'));
-    lines.push('# HELP scaidns_pdns_requests_total PowerDNS API requests', '# TYPE scaidns_pdns_requests_total counter');
+    lines.push(
+      '# HELP scaidns_pdns_requests_total PowerDNS API requests',
+      '# TYPE scaidns_pdns_requests_total counter',
+    );
     for (const [labels, value] of pdnsRequests) lines.push(`scaidns_pdns_requests_total{${labels}} ${value}`);
     lines.push(...pdnsLatency.render('scaidns_pdns_request_duration_seconds', 'PowerDNS API latency'));
-    lines.push('# HELP scaidns_db_queries_total Database query count', '# TYPE scaidns_db_queries_total counter', `scaidns_db_queries_total ${dbQueries}`);
+    lines.push(
+      '# HELP scaidns_db_queries_total Database query count',
+      '# TYPE scaidns_db_queries_total counter',
+      `scaidns_db_queries_total ${dbQueries}`,
+    );
     return `${lines.join('\n')}\n`;
   }
 
@@ -122,7 +132,10 @@ export function mountScaiDnsMetrics(app: LabApp, now: () => number = Date.now): 
   app.route('GET', '/metrics', ({ faults }, res: ServerResponse) => {
     simulation.advance(faults);
     const body = simulation.render();
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   });
 }

@@ -11,7 +11,10 @@ export function createScaiDnsStandIn(): LabApp {
   const app = createLabApp('scaidns');
   app.route('GET', '/health/live', ({ faults }, res) => sendHealth(res, faults, 200, { status: 'ok' }));
   app.route('GET', '/health/ready', ({ faults }, res) => {
-    const failing: Record<string, string> = { ...(faults.notReady ? { database: 'connection refused' } : {}), ...(faults.failChecks ?? {}) };
+    const failing: Record<string, string> = {
+      ...(faults.notReady ? { database: 'connection refused' } : {}),
+      ...(faults.failChecks ?? {}),
+    };
     const checks = { ...Object.fromEntries(SCAIDNS_READY_CHECKS.map((name) => [name, 'ok'])), ...failing };
     const degraded = Object.keys(failing).length > 0;
     sendHealth(res, faults, degraded ? 503 : 200, { status: degraded ? 'degraded' : 'ok', checks });

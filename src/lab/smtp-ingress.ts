@@ -83,7 +83,12 @@ function aligned(a: string, b: string): boolean {
  * DKIM passes when a DKIM-Signature is present, DMARC from alignment; faults
  * turn DKIM or DMARC into failures.
  */
-export function buildAuthenticationResults(authservId: string, block: string, envelopeFrom: string, faults: MailFaults): string {
+export function buildAuthenticationResults(
+  authservId: string,
+  block: string,
+  envelopeFrom: string,
+  faults: MailFaults,
+): string {
   const mailFrom = domainOf(envelopeFrom);
   const fromDomain = domainOf(headerValue(block, 'From'));
   const signature = headerValue(block, 'DKIM-Signature');
@@ -91,10 +96,13 @@ export function buildAuthenticationResults(authservId: string, block: string, en
   const s = /(?:^|;)\s*s=([^;\s]+)/.exec(signature ?? '')?.[1]?.toLowerCase();
   const spf = mailFrom ? 'pass' : 'none';
   const dkim = !signature ? 'none' : faults.mailDkimFail ? 'fail' : 'pass';
-  const dmarcPass = (dkim === 'pass' && aligned(d ?? '', fromDomain)) || (spf === 'pass' && aligned(mailFrom, fromDomain));
+  const dmarcPass =
+    (dkim === 'pass' && aligned(d ?? '', fromDomain)) || (spf === 'pass' && aligned(mailFrom, fromDomain));
   const dmarc = faults.mailDmarcFail ? 'fail' : dmarcPass ? 'pass' : 'fail';
   const policy = faults.mailDmarcPolicy ?? 'none';
-  const dkimPart = signature ? `dkim=${dkim} header.d=${d ?? ''} header.s=${s ?? ''}` : 'dkim=none (message not signed)';
+  const dkimPart = signature
+    ? `dkim=${dkim} header.d=${d ?? ''} header.s=${s ?? ''}`
+    : 'dkim=none (message not signed)';
   return (
     `Authentication-Results: ${authservId};\r\n` +
     `\tspf=${spf} (${authservId}: domain of ${envelopeFrom || 'postmaster'} designates 127.0.0.1 as permitted sender) smtp.mailfrom=${mailFrom || 'unknown'};\r\n` +
@@ -120,7 +128,13 @@ export async function startSmtpIngress(options: IngressOptions): Promise<Running
     // Credentials never cross an unencrypted session when TLS is there to be had.
     allowInsecureAuth: !options.tls,
     onAuth(auth, _session, callback) {
-      if (users && auth.username !== undefined && users[auth.username] !== undefined && users[auth.username] === auth.password) return callback(null, { user: auth.username });
+      if (
+        users &&
+        auth.username !== undefined &&
+        users[auth.username] !== undefined &&
+        users[auth.username] === auth.password
+      )
+        return callback(null, { user: auth.username });
       callback(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }));
     },
     logger: false,
@@ -135,28 +149,48 @@ export async function startSmtpIngress(options: IngressOptions): Promise<Running
         const faults = options.faults() as MailFaults;
         const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         const block = headerBlock(message);
-        const stamped = Buffer.concat([Buffer.from(buildAuthenticationResults(options.authservId, block, envelopeFrom, faults)), message]);
+        const stamped = Buffer.concat([
+          Buffer.from(buildAuthenticationResults(options.authservId, block, envelopeFrom, faults)),
+          message,
+        ]);
         const folder = typeof faults.mailFolder === 'string' ? faults.mailFolder : faults.mailJunk ? 'Junk' : 'INBOX';
         const recipients = session.envelope.rcptTo.map((rcpt) => rcpt.address.split('@')[0]?.toLowerCase() ?? '');
-        void Promise.allSettled(recipients.map((user) => options.deliver(user, folder, stamped, envelopeFrom))).then((settled) => {
-          const failed = settled.filter((result) => result.status === 'rejected');
-          if (failed.length === settled.length && failed.length > 0) {
-            const reason = (failed[0] as PromiseRejectedResult).reason as { exitCode?: number; message?: string };
-            const error = Object.assign(new Error(reason.exitCode === 67 ? '5.1.1 user unknown' : `4.3.0 delivery failed: ${reason.message}`), {
-              responseCode: reason.exitCode === 67 ? 550 : 451,
+        void Promise.allSettled(recipients.map((user) => options.deliver(user, folder, stamped, envelopeFrom))).then(
+          (settled) => {
+            const failed = settled.filter((result) => result.status === 'rejected');
+            if (failed.length === settled.length && failed.length > 0) {
+              const reason = (failed[0] as PromiseRejectedResult).reason as { exitCode?: number; message?: string };
+              const error = Object.assign(
+                new Error(reason.exitCode === 67 ? '5.1.1 user unknown' : `4.3.0 delivery failed: ${reason.message}`),
+                {
+                  responseCode: reason.exitCode === 67 ? 550 : 451,
+                },
+              );
+              return callback(error);
+            }
+            const at = performance.now();
+            const epochAt = Date.now();
+            const how = {
+              greeting: session.openingCommand,
+              tls: session.secure,
+              authUser: typeof session.user === 'string' ? session.user : undefined,
+            };
+            recipients.forEach((user, index) => {
+              if (settled[index]?.status !== 'fulfilled') return;
+              const stored: StoredMessage = {
+                user,
+                folder,
+                messageId: headerValue(block, 'Message-ID'),
+                subject: headerValue(block, 'Subject'),
+                at,
+                epochAt,
+                ...how,
+              };
+              events.emit('stored', stored);
             });
-            return callback(error);
-          }
-          const at = performance.now();
-          const epochAt = Date.now();
-          const how = { greeting: session.openingCommand, tls: session.secure, authUser: typeof session.user === 'string' ? session.user : undefined };
-          recipients.forEach((user, index) => {
-            if (settled[index]?.status !== 'fulfilled') return;
-            const stored: StoredMessage = { user, folder, messageId: headerValue(block, 'Message-ID'), subject: headerValue(block, 'Subject'), at, epochAt, ...how };
-            events.emit('stored', stored);
-          });
-          callback();
-        });
+            callback();
+          },
+        );
       });
     },
   });

@@ -62,7 +62,10 @@ function isOn(value: unknown): boolean {
 export function trackingSettings(body: unknown, faults: Faults & TrackingFaults): TrackingSettings {
   if (faults.trackingOff) return { clicks: false, opens: false };
   if (faults.trackingForce) return { clicks: true, opens: true };
-  const settings = typeof body === 'object' && body !== null ? (body as { tracking_settings?: Record<string, unknown> }).tracking_settings : undefined;
+  const settings =
+    typeof body === 'object' && body !== null
+      ? (body as { tracking_settings?: Record<string, unknown> }).tracking_settings
+      : undefined;
   return { clicks: isOn(settings?.click_tracking), opens: isOn(settings?.open_tracking) };
 }
 
@@ -129,7 +132,8 @@ export function mountTracking(app: LabApp, counters: TrackingCounters): Tracking
 
   // The second hop, as real trackers bounce through a redirect host.
   app.route('GET', '/t/r', (request, res) => {
-    if (request.url.searchParams.has('loop')) return redirect(res, `/t/c?id=${encodeURIComponent(request.url.searchParams.get('id') ?? '')}`);
+    if (request.url.searchParams.has('loop'))
+      return redirect(res, `/t/c?id=${encodeURIComponent(request.url.searchParams.get('id') ?? '')}`);
     const link = lookup(request, res);
     if (link) redirect(res, link.target);
   });

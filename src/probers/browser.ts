@@ -9,8 +9,26 @@ import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { imapAccount, imapFields } from '../protocols/imap/account.ts';
 import { sentTokens, subjectMarker } from '../protocols/smtp/probe-token.ts';
 import { stepSchema, runSteps } from '../protocols/browser/steps.ts';
-import { allowList, HOST_ENTRY, hostsOf, keepScreenshot, linkObservations, restrictRequests, shortError, visit, waitBudget } from '../protocols/browser/page.ts';
-import { fetchProbeMail, readStatsSum, utcDate, type MailLookup, type PassedOver, type ProbeMail, type StatsSum } from '../protocols/browser/mail.ts';
+import {
+  allowList,
+  HOST_ENTRY,
+  hostsOf,
+  keepScreenshot,
+  linkObservations,
+  restrictRequests,
+  shortError,
+  visit,
+  waitBudget,
+} from '../protocols/browser/page.ts';
+import {
+  fetchProbeMail,
+  readStatsSum,
+  utcDate,
+  type MailLookup,
+  type PassedOver,
+  type ProbeMail,
+  type StatsSum,
+} from '../protocols/browser/mail.ts';
 
 const regex = z.string().superRefine((text, ctx) => {
   try {
@@ -20,7 +38,9 @@ const regex = z.string().superRefine((text, ctx) => {
   }
 });
 
-const hostEntry = z.string().regex(HOST_ENTRY, 'must be a host name or address, optionally with :port (no scheme, no path)');
+const hostEntry = z
+  .string()
+  .regex(HOST_ENTRY, 'must be a host name or address, optionally with :port (no scheme, no path)');
 
 const fields = z.object({
   /** Mail mode: open the newest message a `mail` probe sent, from one of its seed mailboxes. */
@@ -59,7 +79,12 @@ const fields = z.object({
   /** Hosts (host: any port, host:port: that port) pages may reach besides the message's link hosts and trackingHost, or the `goto` steps' hosts. */
   allowHosts: z.array(hostEntry).default([]),
   /** Failed runs keep a PNG at <dir>/<probe>/<run>.png; the newest `keep` per probe are kept. */
-  screenshots: z.strictObject({ dir: z.string().min(1).default('data/screenshots'), keep: z.number().int().min(1).max(1000).default(20) }).default({ dir: 'data/screenshots', keep: 20 }),
+  screenshots: z
+    .strictObject({
+      dir: z.string().min(1).default('data/screenshots'),
+      keep: z.number().int().min(1).max(1000).default(20),
+    })
+    .default({ dir: 'data/screenshots', keep: 20 }),
   /** Chromium closes after this long without a run. */
   idle: duration().default(5 * 60_000),
 });
@@ -103,7 +128,10 @@ class RunContexts {
   ) {}
 
   /** A context whose pages reach only what `mayFetch` allows; `guard` must be applied to each page navigated. */
-  async restricted(javaScriptEnabled: boolean, mayFetch: (href: string) => boolean): Promise<{ context: BrowserContext; guard: (page: Page) => Promise<void> }> {
+  async restricted(
+    javaScriptEnabled: boolean,
+    mayFetch: (href: string) => boolean,
+  ): Promise<{ context: BrowserContext; guard: (page: Page) => Promise<void> }> {
     const context = await this.start(javaScriptEnabled);
     const guard = await restrictRequests(context, mayFetch, this.blocked, { scripts: javaScriptEnabled });
     return { context, guard };
@@ -111,7 +139,9 @@ class RunContexts {
 
   /** Restricts a context opened by start() (and its `page`) once what it may reach is known. */
   async restrict(context: BrowserContext, mayFetch: (href: string) => boolean, page: Page): Promise<void> {
-    const guard = await restrictRequests(context, mayFetch, this.blocked, { scripts: this.scripts.get(context) ?? true });
+    const guard = await restrictRequests(context, mayFetch, this.blocked, {
+      scripts: this.scripts.get(context) ?? true,
+    });
     await guard(page);
   }
 
@@ -119,7 +149,11 @@ class RunContexts {
   async start(javaScriptEnabled: boolean): Promise<BrowserContext> {
     const started = this.ctx.clock.monotonic();
     // No service workers: their own fetches would not pass a page's guard.
-    const context = await openContext(this.shared, this.ctx, { viewport: { width: 1024, height: 768 }, javaScriptEnabled, serviceWorkers: 'block' });
+    const context = await openContext(this.shared, this.ctx, {
+      viewport: { width: 1024, height: 768 },
+      javaScriptEnabled,
+      serviceWorkers: 'block',
+    });
     this.startMs += this.ctx.clock.monotonic() - started;
     this.open.push(context);
     this.scripts.set(context, javaScriptEnabled);
@@ -138,14 +172,21 @@ class RunContexts {
 }
 
 /** A fresh context of the shared browser, or a TIMEOUT when the run's deadline passes first. */
-async function openContext(shared: SharedBrowser, ctx: ProbeContext, options: Parameters<SharedBrowser['context']>[0]): Promise<BrowserContext> {
+async function openContext(
+  shared: SharedBrowser,
+  ctx: ProbeContext,
+  options: Parameters<SharedBrowser['context']>[0],
+): Promise<BrowserContext> {
   let timer: NodeJS.Timeout | undefined;
   const opening = shared.context(options);
   const aborted = new Promise<never>((_, reject) => {
     const fail = () => reject(new ProbeFailure('TIMEOUT', 'run deadline reached while starting Chromium'));
     if (ctx.signal.aborted) return fail();
     ctx.signal.addEventListener('abort', fail, { once: true });
-    timer = setTimeout(() => ctx.signal.removeEventListener('abort', fail), Math.max(0, ctx.deadline - ctx.clock.now()) + 1000);
+    timer = setTimeout(
+      () => ctx.signal.removeEventListener('abort', fail),
+      Math.max(0, ctx.deadline - ctx.clock.now()) + 1000,
+    );
   });
   try {
     return await Promise.race([opening, aborted]);
@@ -211,20 +252,28 @@ class BrowserProber implements Prober {
       phases.browser = Math.round(contexts.startMs);
       phases.page = Math.round(ctx.clock.monotonic() - pageStarted - contexts.startMs);
       // Chromium dying under a page is scaiprobe's trouble, not the page's: no step or link verdict of this run stands.
-      if (!ctx.signal.aborted && contexts.browserLost()) throw new ProbeFailure('INTERNAL', `Chromium exited during the run: ${run.failure ?? run.message}`);
+      if (!ctx.signal.aborted && contexts.browserLost())
+        throw new ProbeFailure('INTERNAL', `Chromium exited during the run: ${run.failure ?? run.message}`);
       if (mail && before && this.spec.stats) await this.checkStats(before, run, ctx);
       const blocked = contexts.blocked;
       run.observations['requests.blocked'] = blocked.length;
       run.observations['browser.sandbox'] = shared.sandboxed;
       // One name for both modes, so the kind's implicit assertion holds whichever mode runs.
       run.observations.failed = Number(run.observations['links.failed'] ?? run.observations['steps.failed'] ?? 0);
-      if (blocked.length > 0) run.warnings.push(`blocked requests to hosts the probe does not allow: ${blocked.slice(0, 3).join(', ')}`);
+      if (blocked.length > 0)
+        run.warnings.push(`blocked requests to hosts the probe does not allow: ${blocked.slice(0, 3).join(', ')}`);
       if (run.failure && run.shotPage) {
-        const path = await keepScreenshot(run.shotPage, { dir: this.spec.screenshots.dir, probe: this.spec.name, runId: ctx.runId, keep: this.spec.screenshots.keep });
+        const path = await keepScreenshot(run.shotPage, {
+          dir: this.spec.screenshots.dir,
+          probe: this.spec.name,
+          runId: ctx.runId,
+          keep: this.spec.screenshots.keep,
+        });
         run.observations.screenshot = path ?? null;
         if (path) run.message += ` (screenshot: ${path})`;
       }
-      if (ctx.signal.aborted) throw new ProbeFailure('TIMEOUT', `run deadline reached in the browser: ${run.failure ?? run.message}`);
+      if (ctx.signal.aborted)
+        throw new ProbeFailure('TIMEOUT', `run deadline reached in the browser: ${run.failure ?? run.message}`);
       return { observations: run.observations, phases, message: run.message, warnings: run.warnings };
     } finally {
       ctx.signal.removeEventListener('abort', closeOnAbort);
@@ -241,7 +290,14 @@ class BrowserProber implements Prober {
   private async findMail(mail: NonNullable<Spec['mail']>, ctx: ProbeContext): Promise<MailLookup> {
     const account = imapAccount(mail.imap);
     const marker = subjectMarker(mail.subjectPrefix, mail.probe);
-    return fetchProbeMail(account, mail.folder, marker, () => sentTokens(this.deps.recorded, mail.probe), mail.waitForMessage, ctx);
+    return fetchProbeMail(
+      account,
+      mail.folder,
+      marker,
+      () => sentTokens(this.deps.recorded, mail.probe),
+      mail.waitForMessage,
+      ctx,
+    );
   }
 
   /** No message of the mail probe to open: a PROTOCOL error that says what the folder held instead. */
@@ -259,11 +315,26 @@ class BrowserProber implements Prober {
     };
   }
 
-  private opened(mail: NonNullable<Spec['mail']>, found: ProbeMail, passedOver: PassedOver[], ctx: ProbeContext): OpenedMail {
-    if (!found.html) throw new ProbeFailure('PROTOCOL', `the newest message of mail probe "${mail.probe}" (${quoted(found.subject)}) has no HTML part; set send.html on the mail probe`);
+  private opened(
+    mail: NonNullable<Spec['mail']>,
+    found: ProbeMail,
+    passedOver: PassedOver[],
+    ctx: ProbeContext,
+  ): OpenedMail {
+    if (!found.html)
+      throw new ProbeFailure(
+        'PROTOCOL',
+        `the newest message of mail probe "${mail.probe}" (${quoted(found.subject)}) has no HTML part; set send.html on the mail probe`,
+      );
     const ageMs = found.receivedAt === null ? null : Math.max(0, ctx.clock.now() - found.receivedAt);
     const notice = passedOver.length > 0 ? describePassedOver(passedOver, mail.probe) : undefined;
-    return { html: found.html, subject: found.subject, token: found.token, ageMs, passedOver: { count: passedOver.length, notice } };
+    return {
+      html: found.html,
+      subject: found.subject,
+      token: found.token,
+      ageMs,
+      passedOver: { count: passedOver.length, notice },
+    };
   }
 
   private async stats(ctx: ProbeContext): Promise<{ sum: StatsSum; start: string }> {
@@ -287,7 +358,12 @@ class BrowserProber implements Prober {
    * Both reach only the message's own hosts.
    */
   private async mailMode(contexts: RunContexts, mail: OpenedMail, ctx: ProbeContext): Promise<PageRun> {
-    const observations: Observations = { 'message.subject': mail.subject, 'message.token': mail.token, 'message.ageMs': mail.ageMs, 'messages.rejected': mail.passedOver.count };
+    const observations: Observations = {
+      'message.subject': mail.subject,
+      'message.token': mail.token,
+      'message.ageMs': mail.ageMs,
+      'messages.rejected': mail.passedOver.count,
+    };
     const warnings = mail.passedOver.notice ? [mail.passedOver.notice] : [];
     const reader = await contexts.start(false);
     const page = await reader.newPage();
@@ -302,36 +378,62 @@ class BrowserProber implements Prober {
     await contexts.restrict(reader, mayFetch, page);
 
     const rendered = await this.renderMessage(page, mail.html, ctx, observations);
-    if ('failure' in rendered) return { observations, warnings, failure: rendered.failure, message: rendered.failure, shotPage: page };
+    if ('failure' in rendered)
+      return { observations, warnings, failure: rendered.failure, message: rendered.failure, shotPage: page };
     const { context: browsing, guard } = await contexts.restricted(true, mayFetch);
     const linkPage = await browsing.newPage();
     await guard(linkPage);
     const hrefs = rendered.links.slice(0, this.spec.maxLinks);
-    if (rendered.links.length > hrefs.length) warnings.push(`${rendered.links.length} links; only the first ${hrefs.length} followed (maxLinks)`);
+    if (rendered.links.length > hrefs.length)
+      warnings.push(`${rendered.links.length} links; only the first ${hrefs.length} followed (maxLinks)`);
     const problems = await this.followLinks(linkPage, hrefs, ctx, observations);
-    const pixel = observations['pixel.found'] !== true ? 'absent' : observations['pixel.loaded'] ? 'loaded' : `failed (${observations['pixel.status'] ?? 'no answer'})`;
+    const pixel =
+      observations['pixel.found'] !== true
+        ? 'absent'
+        : observations['pixel.loaded']
+          ? 'loaded'
+          : `failed (${observations['pixel.status'] ?? 'no answer'})`;
     const summary = `${observations['links.ok']}/${hrefs.length} links reached their landing page (${observations['links.tracked']} through a redirect), open pixel ${pixel}`;
-    if (problems.length > 0) return { observations, warnings, failure: problems.join('; '), message: `${problems.join('; ')} — ${summary}`, shotPage: linkPage };
+    if (problems.length > 0)
+      return {
+        observations,
+        warnings,
+        failure: problems.join('; '),
+        message: `${problems.join('; ')} — ${summary}`,
+        shotPage: linkPage,
+      };
     return { observations, warnings, message: summary };
   }
 
   /** Renders the message in `page`; observations `open.ms` and `pixel.*`; the http(s) links it shows. */
-  private async renderMessage(page: Page, html: string, ctx: ProbeContext, observations: Observations): Promise<{ links: string[] } | { failure: string }> {
+  private async renderMessage(
+    page: Page,
+    html: string,
+    ctx: ProbeContext,
+    observations: Observations,
+  ): Promise<{ links: string[] } | { failure: string }> {
     const images = new Map<string, number>();
     page.on('response', (response) => {
       if (response.request().resourceType() === 'image') images.set(response.url(), response.status());
     });
     const opened = ctx.clock.monotonic();
     try {
-      await page.setContent(html, { waitUntil: 'load', timeout: waitBudget(this.spec.stepTimeout, ctx.deadline, ctx.clock) });
+      await page.setContent(html, {
+        waitUntil: 'load',
+        timeout: waitBudget(this.spec.stepTimeout, ctx.deadline, ctx.clock),
+      });
     } catch (error) {
       return { failure: `opening the message HTML failed: ${shortError(error)}` };
     }
     observations['open.ms'] = Math.round(ctx.clock.monotonic() - opened);
     // Evaluated by Playwright in the page, which its own scripts cannot do: JavaScript is off for the message.
     const found = await page.evaluate(() => ({
-      links: Array.from(document.querySelectorAll('a[href]')).map((a) => (a as HTMLAnchorElement).href).filter((href) => /^https?:/i.test(href)),
-      pixels: Array.from(document.images).filter((img) => (img.width <= 1 && img.height <= 1) || (img.naturalWidth <= 1 && img.naturalHeight <= 1)).map((img) => img.src),
+      links: Array.from(document.querySelectorAll('a[href]'))
+        .map((a) => (a as HTMLAnchorElement).href)
+        .filter((href) => /^https?:/i.test(href)),
+      pixels: Array.from(document.images)
+        .filter((img) => (img.width <= 1 && img.height <= 1) || (img.naturalWidth <= 1 && img.naturalHeight <= 1))
+        .map((img) => img.src),
     }));
     const pixel = found.pixels[0];
     const status = pixel !== undefined ? (images.get(pixel) ?? null) : null;
@@ -342,7 +444,12 @@ class BrowserProber implements Prober {
   }
 
   /** Follows each link in `page`; observations `link.<n>.*` and `links.*`; the problems, one per failed link. */
-  private async followLinks(page: Page, hrefs: string[], ctx: ProbeContext, observations: Observations): Promise<string[]> {
+  private async followLinks(
+    page: Page,
+    hrefs: string[],
+    ctx: ProbeContext,
+    observations: Observations,
+  ): Promise<string[]> {
     const problems: string[] = [];
     let ok = 0;
     let tracked = 0;
@@ -367,7 +474,8 @@ class BrowserProber implements Prober {
 
   /** Polls /v3/stats/sum until the open and every followed tracked link are counted, or `stats.wait` passes. */
   private async checkStats(before: { sum: StatsSum; start: string }, run: PageRun, ctx: ProbeContext): Promise<void> {
-    const wantClicks = Number(run.observations['links.tracked'] ?? 0) > 0 ? Number(run.observations['links.ok'] ?? 0) : 0;
+    const wantClicks =
+      Number(run.observations['links.tracked'] ?? 0) > 0 ? Number(run.observations['links.ok'] ?? 0) : 0;
     const wantOpen = run.observations['pixel.loaded'] === true;
     const until = Math.min(ctx.clock.now() + this.spec.stats!.wait, ctx.deadline - 750);
     let after: StatsSum;
@@ -392,10 +500,26 @@ class BrowserProber implements Prober {
     const { context, guard } = await contexts.restricted(true, allowList(this.scriptedHosts()));
     const page = await context.newPage();
     await guard(page);
-    const outcome = await runSteps(page, this.spec.steps ?? [], { stepTimeoutMs: this.spec.stepTimeout, deadline: ctx.deadline, clock: ctx.clock, signal: ctx.signal });
+    const outcome = await runSteps(page, this.spec.steps ?? [], {
+      stepTimeoutMs: this.spec.stepTimeout,
+      deadline: ctx.deadline,
+      clock: ctx.clock,
+      signal: ctx.signal,
+    });
     const count = this.spec.steps?.length ?? 0;
-    if (outcome.failed) return { observations: outcome.observations, warnings: [], failure: outcome.failed.reason, message: outcome.failed.reason, shotPage: page };
-    return { observations: outcome.observations, warnings: [], message: `${count} step${count === 1 ? '' : 's'} passed, ending at ${outcome.observations['page.url'] ?? '?'}` };
+    if (outcome.failed)
+      return {
+        observations: outcome.observations,
+        warnings: [],
+        failure: outcome.failed.reason,
+        message: outcome.failed.reason,
+        shotPage: page,
+      };
+    return {
+      observations: outcome.observations,
+      warnings: [],
+      message: `${count} step${count === 1 ? '' : 's'} passed, ending at ${outcome.observations['page.url'] ?? '?'}`,
+    };
   }
 
   async close(): Promise<void> {
@@ -403,9 +527,17 @@ class BrowserProber implements Prober {
   }
 }
 
-function linkProblem(seen: { error?: string; status: number | null; finalUrl: string; hops: number }, landed: boolean, pattern: string | undefined): string {
-  if (seen.error) return `${seen.error} after ${seen.hops} redirect${seen.hops === 1 ? '' : 's'} (last ${seen.finalUrl})`;
-  if (seen.status !== null && seen.status >= 400) return seen.hops === 0 ? `answered ${seen.status}` : `${seen.finalUrl} answered ${seen.status} after ${seen.hops} redirect${seen.hops === 1 ? '' : 's'}`;
+function linkProblem(
+  seen: { error?: string; status: number | null; finalUrl: string; hops: number },
+  landed: boolean,
+  pattern: string | undefined,
+): string {
+  if (seen.error)
+    return `${seen.error} after ${seen.hops} redirect${seen.hops === 1 ? '' : 's'} (last ${seen.finalUrl})`;
+  if (seen.status !== null && seen.status >= 400)
+    return seen.hops === 0
+      ? `answered ${seen.status}`
+      : `${seen.finalUrl} answered ${seen.status} after ${seen.hops} redirect${seen.hops === 1 ? '' : 's'}`;
   if (!landed) return `ended at ${seen.finalUrl}, which does not match ${pattern}`;
   return 'no answer';
 }
@@ -420,13 +552,21 @@ export const browserKind: ProbeKind<BrowserSpec> = {
   implicitExpect: ['failed == 0'],
   check(spec) {
     const problems: Array<{ path: (string | number)[]; message: string; warning?: boolean }> = [];
-    if (!spec.mail && !spec.steps) problems.push({ path: ['mail'], message: 'set mail (open a mail probe\'s message) or steps (a scripted page check)' });
-    if (spec.mail && spec.steps) problems.push({ path: ['steps'], message: 'a browser probe has either mail or steps, not both' });
-    if (spec.mail && !spec.mail.imap.pass && !spec.mail.imap.accessToken) problems.push({ path: ['mail', 'imap'], message: 'needs pass or accessToken' });
+    if (!spec.mail && !spec.steps)
+      problems.push({
+        path: ['mail'],
+        message: "set mail (open a mail probe's message) or steps (a scripted page check)",
+      });
+    if (spec.mail && spec.steps)
+      problems.push({ path: ['steps'], message: 'a browser probe has either mail or steps, not both' });
+    if (spec.mail && !spec.mail.imap.pass && !spec.mail.imap.accessToken)
+      problems.push({ path: ['mail', 'imap'], message: 'needs pass or accessToken' });
     if (!spec.mail) {
-      for (const key of ['stats', 'landing', 'expectLanding'] as const) if (spec[key] !== undefined) problems.push({ path: [key], message: 'applies to mail mode only' });
+      for (const key of ['stats', 'landing', 'expectLanding'] as const)
+        if (spec[key] !== undefined) problems.push({ path: [key], message: 'applies to mail mode only' });
     }
-    if (spec.steps && !('goto' in (spec.steps[0] ?? {}))) problems.push({ path: ['steps', 0], message: 'the first step must be goto' });
+    if (spec.steps && !('goto' in (spec.steps[0] ?? {})))
+      problems.push({ path: ['steps', 0], message: 'the first step must be goto' });
     return problems;
   },
   consumes: (spec) => (spec.mail ? [{ probe: spec.mail.probe, path: ['mail', 'probe'] }] : []),

@@ -12,7 +12,10 @@ import { authoritativeServers, type LookupBudget } from '../protocols/dns/lookup
 
 const fields = z.object({
   /** The question; not needed in challenge mode. */
-  query: z.object({ name: dnsName(), type: recordType().default('A') }).strict().optional(),
+  query: z
+    .object({ name: dnsName(), type: recordType().default('A') })
+    .strict()
+    .optional(),
   /** Servers asked by address. */
   servers: z.array(serverText()).min(1).optional(),
   /** Instead of servers: ask every authoritative server of this zone (NS set found through `resolver`). */
@@ -22,7 +25,10 @@ const fields = z.object({
   /** Port on which the NS addresses are asked (53; the lab uses others). */
   port: z.number().int().min(1).max(65535).default(53),
   /** Validation-challenge mode: the TXT at `name` must hold `token` at every server. */
-  challenge: z.object({ name: dnsName(), token: z.string().min(1) }).strict().optional(),
+  challenge: z
+    .object({ name: dnsName(), token: z.string().min(1) })
+    .strict()
+    .optional(),
   transport: z.enum(['udp', 'tcp']).default('udp'),
   /** RD bit. Off: authoritative answers are what is checked. */
   recursion: z.boolean().default(false),
@@ -35,8 +41,10 @@ export type DnsSpec = z.output<typeof fields>;
 
 function check(spec: DnsSpec): Array<{ path: (string | number)[]; message: string }> {
   const problems: Array<{ path: (string | number)[]; message: string }> = [];
-  if (Boolean(spec.servers) === Boolean(spec.authoritative)) problems.push({ path: ['servers'], message: 'give either servers or authoritative: <zone>' });
-  if (Boolean(spec.query) === Boolean(spec.challenge)) problems.push({ path: ['query'], message: 'give either query or challenge' });
+  if (Boolean(spec.servers) === Boolean(spec.authoritative))
+    problems.push({ path: ['servers'], message: 'give either servers or authoritative: <zone>' });
+  if (Boolean(spec.query) === Boolean(spec.challenge))
+    problems.push({ path: ['query'], message: 'give either query or challenge' });
   return problems;
 }
 
@@ -60,7 +68,11 @@ function createDnsProber(spec: DnsSpec & CommonProbeSpec, deps: ProberDeps): Pro
   const client = new DnsClient({ clock: deps.clock });
   const fixedServers = spec.servers?.map((text) => parseServer(text));
 
-  const budget = (ctx: ProbeContext): LookupBudget => ({ signal: ctx.signal, timeoutMs: spec.queryTimeout, retries: spec.queryRetries });
+  const budget = (ctx: ProbeContext): LookupBudget => ({
+    signal: ctx.signal,
+    timeoutMs: spec.queryTimeout,
+    retries: spec.queryRetries,
+  });
 
   const servers = async (ctx: ProbeContext): Promise<DnsServer[]> => {
     if (fixedServers) return fixedServers;
@@ -100,10 +112,16 @@ function createDnsProber(spec: DnsSpec & CommonProbeSpec, deps: ProberDeps): Pro
       const name = spec.challenge?.name ?? spec.query?.name ?? '';
       const type: RecordType = spec.challenge ? 'TXT' : (spec.query?.type ?? 'A');
       // One server (the usual case) without Promise.all's array and closure per run.
-      const outcomes = list.length === 1 ? [await ask(ctx, list[0]!, name, type)] : await Promise.all(list.map((server) => ask(ctx, server, name, type)));
+      const outcomes =
+        list.length === 1
+          ? [await ask(ctx, list[0]!, name, type)]
+          : await Promise.all(list.map((server) => ask(ctx, server, name, type)));
       if (!outcomes.some((outcome) => outcome.reply)) {
         const first = outcomes[0]?.error;
-        throw new ProbeFailure(first?.code ?? 'TIMEOUT', `no server answered ${name} ${type}: ${outcomes.map((o) => `${o.server.label}: ${o.error?.message}`).join('; ')}`);
+        throw new ProbeFailure(
+          first?.code ?? 'TIMEOUT',
+          `no server answered ${name} ${type}: ${outcomes.map((o) => `${o.server.label}: ${o.error?.message}`).join('; ')}`,
+        );
       }
       const measurement = commonMeasurement(outcomes, name, type);
       if (spec.challenge) return challengeMeasurement(measurement, outcomes, spec, ctx);
@@ -191,15 +209,26 @@ function commonMeasurement(outcomes: ServerOutcome[], name: string, type: string
   observations['servers.count'] = outcomes.length;
   observations['servers.answered'] = answered.length;
   observations['serial.agree'] = known.length === outcomes.length && known.every((serial) => serial === known[0]);
-  observations.serial = known.length ? known.reduce((newest, serial) => (compareSerials(newest, serial) < 0 ? serial : newest)) : null;
+  observations.serial = known.length
+    ? known.reduce((newest, serial) => (compareSerials(newest, serial) < 0 ? serial : newest))
+    : null;
   observations.latency = answered.length ? round(latencyMax) : null;
-  if (!agree && answered.length === outcomes.length) warnings.push(`servers disagree on ${name} ${type}: ${answered.map((o) => `${o.label} ${o.reply.rcode} [${o.texts.join(', ')}]`).join('; ')}`);
-  if (observations['serial.agree'] === false && known.length > 1) warnings.push(`SOA serials differ: ${outcomes.map((o) => `${o.server.label} ${o.serial ?? '?'}`).join(', ')}`);
+  if (!agree && answered.length === outcomes.length)
+    warnings.push(
+      `servers disagree on ${name} ${type}: ${answered.map((o) => `${o.label} ${o.reply.rcode} [${o.texts.join(', ')}]`).join('; ')}`,
+    );
+  if (observations['serial.agree'] === false && known.length > 1)
+    warnings.push(`SOA serials differ: ${outcomes.map((o) => `${o.server.label} ${o.serial ?? '?'}`).join(', ')}`);
   const message = `${name} ${type}: ${observations.rcode}, ${common.length} record(s) at ${answered.length}/${outcomes.length} server(s)`;
   return { observations, phases, warnings, message };
 }
 
-function challengeMeasurement(measurement: Measurement, outcomes: ServerOutcome[], spec: DnsSpec & CommonProbeSpec, ctx: ProbeContext): Measurement {
+function challengeMeasurement(
+  measurement: Measurement,
+  outcomes: ServerOutcome[],
+  spec: DnsSpec & CommonProbeSpec,
+  ctx: ProbeContext,
+): Measurement {
   const challenge = spec.challenge!;
   const now = ctx.clock.now();
   const previous = ((ctx.previousState ?? {}) as ChallengeState).missingSince ?? {};
@@ -209,7 +238,10 @@ function challengeMeasurement(measurement: Measurement, outcomes: ServerOutcome[
   let longest = 0;
   for (const outcome of outcomes) {
     const label = outcome.server.label;
-    const texts = outcome.reply?.answers.filter((record) => record.type === 'TXT').map((record) => txtText((record as { data: unknown }).data).trim()) ?? [];
+    const texts =
+      outcome.reply?.answers
+        .filter((record) => record.type === 'TXT')
+        .map((record) => txtText((record as { data: unknown }).data).trim()) ?? [];
     const present = texts.includes(challenge.token.trim());
     measurement.observations[`challenge.present.${label}`] = present;
     if (present) continue;
@@ -218,7 +250,13 @@ function challengeMeasurement(measurement: Measurement, outcomes: ServerOutcome[
     longest = Math.max(longest, now - since);
     missing.push(label);
     measurement.observations[`challenge.missingFor.${label}`] = now - since;
-    const why = outcome.error ? outcome.error.message : outcome.reply?.rcode !== 'NOERROR' ? outcome.reply?.rcode : texts.length ? `other TXT (${texts.length})` : 'no TXT';
+    const why = outcome.error
+      ? outcome.error.message
+      : outcome.reply?.rcode !== 'NOERROR'
+        ? outcome.reply?.rcode
+        : texts.length
+          ? `other TXT (${texts.length})`
+          : 'no TXT';
     details.push(`${label} (${why}${now > since ? `, missing for ${formatDuration(now - since)}` : ''})`);
   }
   const observations = measurement.observations;

@@ -15,7 +15,9 @@ import { evaluateSpf, isSpf, parseSpf, type SpfDns } from '../protocols/mail-aut
 const fields = z.object({
   domain: dnsName(),
   dkimSelectors: z.array(dnsName()).default([]),
-  sendingIps: z.array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IPv4 or IPv6 address' })).default([]),
+  sendingIps: z
+    .array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IPv4 or IPv6 address' }))
+    .default([]),
   resolver: serverText().optional(),
   /** Smallest acceptable RSA DKIM key (Gmail/Yahoo: 1024). */
   minDkimBits: z.number().int().default(1024),
@@ -26,7 +28,15 @@ export type EmailAuthSpec = z.output<typeof fields>;
 
 function createLookups(client: DnsClient, resolver: DnsServer, spec: EmailAuthSpec, ctx: ProbeContext) {
   const ask = async (name: string, type: RecordType): Promise<unknown[]> => {
-    const reply = await client.query({ name, type, server: resolver, recursion: true, signal: ctx.signal, timeoutMs: spec.queryTimeout, retries: spec.queryRetries });
+    const reply = await client.query({
+      name,
+      type,
+      server: resolver,
+      recursion: true,
+      signal: ctx.signal,
+      timeoutMs: spec.queryTimeout,
+      retries: spec.queryRetries,
+    });
     if (reply.rcode === 'NXDOMAIN') return [];
     if (reply.rcode !== 'NOERROR') throw new ProbeFailure('DNS', `${name} ${type}: ${reply.rcode}`);
     return reply.answers.filter((record) => record.type === type).map((record) => (record as { data: unknown }).data);
@@ -55,11 +65,19 @@ function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, deps: Prob
       const spfRecords = (await dns.txt(domain)).filter(isSpf);
       observations['spf.records'] = spfRecords.length;
       observations['spf.record'] = spfRecords[0] ?? null;
-      if (spfRecords.length !== 1) problems.push(spfRecords.length ? `${spfRecords.length} SPF records at ${domain} (must be one)` : `no SPF record at ${domain}`);
+      if (spfRecords.length !== 1)
+        problems.push(
+          spfRecords.length
+            ? `${spfRecords.length} SPF records at ${domain} (must be one)`
+            : `no SPF record at ${domain}`,
+        );
       else {
         const parsed = parseSpf(spfRecords[0] ?? '');
         observations['spf.all'] = parsed.terms.find((term) => term.mechanism === 'all')?.qualifier ?? null;
-        observations['spf.mechanisms'] = parsed.terms.map((term) => `${term.qualifier === '+' ? '' : term.qualifier}${term.mechanism}${term.value ? `:${term.value}` : ''}`);
+        observations['spf.mechanisms'] = parsed.terms.map(
+          (term) =>
+            `${term.qualifier === '+' ? '' : term.qualifier}${term.mechanism}${term.value ? `:${term.value}` : ''}`,
+        );
       }
       let lookups = 0;
       let spfPass = spfRecords.length === 1;
@@ -86,7 +104,8 @@ function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, deps: Prob
         if (!record) problems.push(`no DKIM key at ${selector}._domainkey.${domain}`);
         else if (key?.revoked) problems.push(`DKIM key at selector ${selector} is revoked (empty p=)`);
         else if (key?.error) problems.push(`DKIM selector ${selector}: ${key.error}`);
-        else if (key?.type === 'rsa' && (key.bits ?? 0) < spec.minDkimBits) problems.push(`DKIM key at selector ${selector} has ${key.bits} bits (< ${spec.minDkimBits})`);
+        else if (key?.type === 'rsa' && (key.bits ?? 0) < spec.minDkimBits)
+          problems.push(`DKIM key at selector ${selector} has ${key.bits} bits (< ${spec.minDkimBits})`);
         else continue;
         dkimOk = false;
       }
@@ -95,10 +114,19 @@ function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, deps: Prob
       // DMARC.
       const dmarcRecords = (await dns.txt(`_dmarc.${domain}`)).filter((text) => /^v=DMARC1/i.test(text.trim()));
       observations['dmarc.present'] = dmarcRecords.length === 1;
-      if (dmarcRecords.length !== 1) problems.push(dmarcRecords.length ? `${dmarcRecords.length} DMARC records` : `no DMARC record at _dmarc.${domain}`);
+      if (dmarcRecords.length !== 1)
+        problems.push(
+          dmarcRecords.length ? `${dmarcRecords.length} DMARC records` : `no DMARC record at _dmarc.${domain}`,
+        );
       else {
         const dmarc = parseDmarc(dmarcRecords[0] ?? '');
-        Object.assign(observations, { 'dmarc.p': dmarc.p ?? null, 'dmarc.adkim': dmarc.adkim, 'dmarc.aspf': dmarc.aspf, 'dmarc.rua': dmarc.rua, 'dmarc.pct': dmarc.pct });
+        Object.assign(observations, {
+          'dmarc.p': dmarc.p ?? null,
+          'dmarc.adkim': dmarc.adkim,
+          'dmarc.aspf': dmarc.aspf,
+          'dmarc.rua': dmarc.rua,
+          'dmarc.pct': dmarc.pct,
+        });
         problems.push(...dmarc.errors.map((error) => `DMARC ${error}`));
       }
 
@@ -125,19 +153,28 @@ function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, deps: Prob
         let confirmed = false;
         for (const name of names) {
           const forward = net.isIPv4(ip) ? await dns.a(name) : await dns.aaaa(name);
-          if (forward.some((address) => address === ip || (net.isIPv6(ip) && expandIpv6(address).join() === expandIpv6(ip).join()))) confirmed = true;
+          if (
+            forward.some(
+              (address) => address === ip || (net.isIPv6(ip) && expandIpv6(address).join() === expandIpv6(ip).join()),
+            )
+          )
+            confirmed = true;
         }
         observations[`fcrdns.${ip}`] = confirmed;
         if (!confirmed) {
           fcrdnsAll = false;
-          problems.push(names.length ? `${ip}: PTR ${names.join(', ')} does not resolve back to it` : `${ip} has no PTR`);
+          problems.push(
+            names.length ? `${ip}: PTR ${names.join(', ')} does not resolve back to it` : `${ip} has no PTR`,
+          );
         }
       }
       observations.fcrdns = fcrdnsAll;
       observations.problems = problems;
       observations.ok = problems.length === 0;
 
-      const message = problems.length ? `${domain}: ${problems.join('; ')}` : `${domain}: SPF, DKIM, DMARC, MX and reverse DNS in order`;
+      const message = problems.length
+        ? `${domain}: ${problems.join('; ')}`
+        : `${domain}: SPF, DKIM, DMARC, MX and reverse DNS in order`;
       const measurement: Measurement = { observations, message };
       // With no assertions of its own, any problem fails the run.
       if (problems.length && spec.expect.length === 0) measurement.error = { code: 'DNS', message };

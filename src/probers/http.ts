@@ -26,7 +26,12 @@ const fields = z.object({
     )
     .optional(),
   tls: tlsOptionsSchema,
-  maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
 });
 
 type HttpSpec = z.output<typeof fields>;
@@ -40,7 +45,10 @@ export function failingChecks(json: unknown): string[] {
     .map(([name, result]) => `${name}: ${typeof result === 'string' ? result : JSON.stringify(result)}`);
 }
 
-function observe(response: HttpResponse, maxBodyBytes: number): { observations: Observations; message: string; warnings: string[] } {
+function observe(
+  response: HttpResponse,
+  maxBodyBytes: number,
+): { observations: Observations; message: string; warnings: string[] } {
   const { timings } = response;
   const observations: Observations = {
     status: response.status,
@@ -66,7 +74,12 @@ function observe(response: HttpResponse, maxBodyBytes: number): { observations: 
   let message = `HTTP ${response.status} in ${Math.round(timings.total)}ms`;
   const warnings: string[] = [];
   // What a cut body says is unknown, not what its first bytes say: no body, size or json.* to assert on.
-  if (response.bodyTruncated) return { observations, message: `${message}; body exceeds maxBodyBytes (${maxBodyBytes}): body, body.size and json.* not observed`, warnings };
+  if (response.bodyTruncated)
+    return {
+      observations,
+      message: `${message}; body exceeds maxBodyBytes (${maxBodyBytes}): body, body.size and json.* not observed`,
+      warnings,
+    };
   const text = response.body.toString('utf8');
   observations.body = text;
   observations['body.size'] = response.body.length;
@@ -76,13 +89,17 @@ function observe(response: HttpResponse, maxBodyBytes: number): { observations: 
       const json: unknown = JSON.parse(text);
       const whole = flattenJson(text, json, 'json', observations);
       observations['json.valid'] = true;
-      if (!whole) message += `; JSON not observed whole (at most ${MAX_JSON_KEYS} json.* paths, ${MAX_JSON_DEPTH} levels deep, lists of up to ${MAX_WHOLE_LIST} items whole)`;
+      if (!whole)
+        message += `; JSON not observed whole (at most ${MAX_JSON_KEYS} json.* paths, ${MAX_JSON_DEPTH} levels deep, lists of up to ${MAX_WHOLE_LIST} items whole)`;
       const failing = failingChecks(json);
       if (failing.length > 0) {
         const status = (json as { status?: unknown }).status;
         message += `; ${typeof status === 'string' ? status : 'failing'}: ${failing.join(', ')}`;
         // A 200 whose own checks fail is not a plain pass: the target says it is degraded.
-        if (response.status < 400) warnings.push(`HTTP ${response.status} but checks failing: ${failing.map((check) => check.split(':')[0]).join(', ')}`);
+        if (response.status < 400)
+          warnings.push(
+            `HTTP ${response.status} but checks failing: ${failing.map((check) => check.split(':')[0]).join(', ')}`,
+          );
       }
     } catch (error) {
       observations['json.valid'] = false;

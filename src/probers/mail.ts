@@ -7,13 +7,25 @@ import { formatDuration } from '../core/duration.ts';
 import type { Measurement, Observations, RunItem, CommonProbeSpec } from '../core/probe.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { judgeAuthentication, type AuthVerdict } from '../protocols/mail-auth/auth-results.ts';
-import { DEFAULT_MAX_HEADER_BYTES, FolderWatch, preloadImap, searchOtherFolders, type ImapAccount, type Sighting } from '../protocols/imap/watch.ts';
+import {
+  DEFAULT_MAX_HEADER_BYTES,
+  FolderWatch,
+  preloadImap,
+  searchOtherFolders,
+  type ImapAccount,
+  type Sighting,
+} from '../protocols/imap/watch.ts';
 import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from '../protocols/smtp/send.ts';
 import { newToken, subjectMarker, TOKEN_HEADER } from '../protocols/smtp/probe-token.ts';
 import { imapAccount, imapFields } from '../protocols/imap/account.ts';
 
 const seedFields = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be letters, digits, "_" or "-" (it becomes part of observation names)'),
+  name: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/,
+      'must be letters, digits, "_" or "-" (it becomes part of observation names)',
+    ),
   address: z.email(),
   imap: imapFields,
   /** The provider's own authserv-id; only the topmost Authentication-Results with it is trusted. */
@@ -122,7 +134,8 @@ function median(values: number[]): number | null {
 function buildMessage(spec: MailSpec & CommonProbeSpec, token: string): ProbeMessage {
   const headers: Record<string, string> = { ...spec.send.headers, [TOKEN_HEADER]: token };
   if (spec.send.listUnsubscribe) {
-    headers['List-Unsubscribe'] = `<${spec.send.listUnsubscribe}${spec.send.listUnsubscribe.includes('?') ? '&' : '?'}t=${token}>`;
+    headers['List-Unsubscribe'] =
+      `<${spec.send.listUnsubscribe}${spec.send.listUnsubscribe.includes('?') ? '&' : '?'}t=${token}>`;
     headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
   }
   const text = `scaiprobe delivery probe ${token} from probe ${spec.name}. It is deleted automatically.`;
@@ -140,7 +153,12 @@ function buildMessage(spec: MailSpec & CommonProbeSpec, token: string): ProbeMes
 }
 
 /** Waits until one of `watches` has seen `token`, `until` passes or the signal aborts; a dropped connection is re-opened once. */
-async function waitForSighting(watch: SeedWatch, token: string, until: number, ctx: ProbeContext): Promise<Sighting | undefined> {
+async function waitForSighting(
+  watch: SeedWatch,
+  token: string,
+  until: number,
+  ctx: ProbeContext,
+): Promise<Sighting | undefined> {
   const watches = [watch.inbox, ...(watch.junk ? [watch.junk] : [])];
   let reopened = false;
   for (;;) {
@@ -152,7 +170,11 @@ async function waitForSighting(watch: SeedWatch, token: string, until: number, c
     if (lost) {
       const reason = lost.lostReason;
       // A seed whose connection keeps dropping cannot say where the message went: that is a connection failure, not "missing".
-      if (reopened) throw new ProbeFailure('CONNECT', `seed ${watch.spec.name}: ${reason} again while waiting for the probe message (it was re-opened once already)`);
+      if (reopened)
+        throw new ProbeFailure(
+          'CONNECT',
+          `seed ${watch.spec.name}: ${reason} again while waiting for the probe message (it was re-opened once already)`,
+        );
       reopened = true;
       try {
         await lost.open(ctx.signal);
@@ -160,8 +182,15 @@ async function waitForSighting(watch: SeedWatch, token: string, until: number, c
         await lost.expect(token, ctx.signal, { search: true });
       } catch (error) {
         // A reconnect refused for a reason of its own (the folder is gone, the login is refused) keeps that reason's code.
-        const code = error instanceof ProbeFailure && (error.code === 'CONFIG' || error.code === 'AUTH' || error.code === 'TLS') ? error.code : 'CONNECT';
-        throw new ProbeFailure(code, `seed ${watch.spec.name}: ${reason} while waiting for the probe message; reconnecting failed: ${(error as Error).message}`, { cause: error });
+        const code =
+          error instanceof ProbeFailure && (error.code === 'CONFIG' || error.code === 'AUTH' || error.code === 'TLS')
+            ? error.code
+            : 'CONNECT';
+        throw new ProbeFailure(
+          code,
+          `seed ${watch.spec.name}: ${reason} while waiting for the probe message; reconnecting failed: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
       continue;
     }
@@ -206,7 +235,12 @@ class MailProber implements Prober {
    * wait for. The rest — the INBOX command connection, finding and watching
    * the spam folder, sweeping old probe messages — runs during the send.
    */
-  private async watchInbox(watch: SeedWatch, token: string, ctx: ProbeContext, warnings: string[]): Promise<{ rest: Promise<number> }> {
+  private async watchInbox(
+    watch: SeedWatch,
+    token: string,
+    ctx: ProbeContext,
+    warnings: string[],
+  ): Promise<{ rest: Promise<number> }> {
     await watch.inbox.expect(token, ctx.signal);
     // A spam folder already watched must know the token before the send: an EXISTS for a token not expected is passed over.
     await watch.junk?.expect(token, ctx.signal);
@@ -226,11 +260,21 @@ class MailProber implements Prober {
     if (!watch.junkPath) {
       const folders = await watch.inbox.list(ctx.signal);
       const flagged = folders.find((folder) => folder.specialUse === '\\Junk')?.path;
-      const named = watch.spec.junkFolder ? folders.find((folder) => folder.path === watch.spec.junkFolder)?.path : undefined;
-      if (watch.spec.junkFolder && !named) throw new ProbeFailure('CONFIG', `junkFolder "${watch.spec.junkFolder}" does not exist (folders: ${folders.map((f) => f.path).join(', ')})`);
+      const named = watch.spec.junkFolder
+        ? folders.find((folder) => folder.path === watch.spec.junkFolder)?.path
+        : undefined;
+      if (watch.spec.junkFolder && !named)
+        throw new ProbeFailure(
+          'CONFIG',
+          `junkFolder "${watch.spec.junkFolder}" does not exist (folders: ${folders.map((f) => f.path).join(', ')})`,
+        );
       watch.junkPath = named ?? flagged;
       // Only the inbox's arrival time is measured: the spam folder makes do with one connection.
-      if (watch.junkPath) watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps, { separateWorker: false, maxHeaderBytes: this.spec.maxHeaderBytes });
+      if (watch.junkPath)
+        watch.junk = new FolderWatch(watch.account, watch.junkPath, this.deps, {
+          separateWorker: false,
+          maxHeaderBytes: this.spec.maxHeaderBytes,
+        });
     }
     // Tokens expected before the spam folder's SELECT are searched for after it (FolderWatch.connect).
     await watch.junk?.expect(token, ctx.signal);
@@ -242,7 +286,9 @@ class MailProber implements Prober {
     const counts = await Promise.all(
       this.folders(watch).map((folder) =>
         folder.sweep(this.marker, new Set([token]), ctx.signal).catch((error: Error) => {
-          warnings.push(`seed ${watch.spec.name}: sweeping old probe messages in ${folder.folder} failed: ${error.message}`);
+          warnings.push(
+            `seed ${watch.spec.name}: sweeping old probe messages in ${folder.folder} failed: ${error.message}`,
+          );
           return 0;
         }),
       ),
@@ -251,7 +297,8 @@ class MailProber implements Prober {
   }
 
   private seedFailure(watch: SeedWatch, error: unknown): ProbeFailure {
-    const failure = error instanceof ProbeFailure ? error : new ProbeFailure('CONNECT', (error as Error).message, { cause: error });
+    const failure =
+      error instanceof ProbeFailure ? error : new ProbeFailure('CONNECT', (error as Error).message, { cause: error });
     return new ProbeFailure(failure.code, `seed ${watch.spec.name}: ${failure.message}`, { cause: error });
   }
 
@@ -263,7 +310,11 @@ class MailProber implements Prober {
     const send = this.spec.send;
     const via = send.via ?? (send.api ? 'api' : 'smtp');
     if (via === 'api') {
-      return sendViaApi({ api: send.api ?? '', apiKey: send.apiKey ?? '' }, message, { http: ctx.http, clock: ctx.clock, signal: ctx.signal });
+      return sendViaApi({ api: send.api ?? '', apiKey: send.apiKey ?? '' }, message, {
+        http: ctx.http,
+        clock: ctx.clock,
+        signal: ctx.signal,
+      });
     }
     const smtp = send.smtp!;
     return sendViaSmtp(
@@ -289,16 +340,31 @@ class MailProber implements Prober {
     const started = ctx.clock.monotonic();
     try {
       // Only the INBOX watches must be up before the send; the rest of the set-up runs during it.
-      const seeds = await Promise.all(this.watches.map((watch) => this.watchInbox(watch, token, ctx, warnings).catch((error: unknown) => Promise.reject(this.seedFailure(watch, error)))));
+      const seeds = await Promise.all(
+        this.watches.map((watch) =>
+          this.watchInbox(watch, token, ctx, warnings).catch((error: unknown) =>
+            Promise.reject(this.seedFailure(watch, error)),
+          ),
+        ),
+      );
       phases.connect = Math.round(ctx.clock.monotonic() - started);
-      const rest = Promise.all(seeds.map(({ rest }, index) => rest.catch((error: unknown) => Promise.reject(this.seedFailure(this.watches[index]!, error)))));
+      const rest = Promise.all(
+        seeds.map(({ rest }, index) =>
+          rest.catch((error: unknown) => Promise.reject(this.seedFailure(this.watches[index]!, error))),
+        ),
+      );
       return await this.sendAndJudge(token, ctx, { warnings, phases, swept: 0 }, rest);
     } finally {
       for (const watch of this.watches) for (const folder of this.folders(watch)) folder.forget(token);
     }
   }
 
-  private async sendAndJudge(token: string, ctx: ProbeContext, run: { warnings: string[]; phases: Record<string, number>; swept: number }, setUp: Promise<number[]>): Promise<Measurement> {
+  private async sendAndJudge(
+    token: string,
+    ctx: ProbeContext,
+    run: { warnings: string[]; phases: Record<string, number>; swept: number },
+    setUp: Promise<number[]>,
+  ): Promise<Measurement> {
     const message = buildMessage(this.spec, token);
     const setUpStarted = ctx.clock.monotonic();
     // The message cannot arrive before the send is accepted: the rest of the set-up overlaps with it (and is awaited, so a run leaves no work behind).
@@ -312,7 +378,10 @@ class MailProber implements Prober {
 
     // Leave time before the deadline for the one search of the other folders and the clean-up, also on a busy host.
     const margin = Math.min(5000, Math.max(1000, (ctx.deadline - ctx.clock.now()) * 0.25));
-    const until = Math.min(ctx.deadline - margin, this.spec.wait !== undefined ? sent.acceptedAt + this.spec.wait : Infinity);
+    const until = Math.min(
+      ctx.deadline - margin,
+      this.spec.wait !== undefined ? sent.acceptedAt + this.spec.wait : Infinity,
+    );
     const waitStarted = ctx.clock.monotonic();
     const sightings = await Promise.all(this.watches.map((watch) => waitForSighting(watch, token, until, ctx)));
     run.phases.wait = Math.round(ctx.clock.monotonic() - waitStarted);
@@ -320,7 +389,12 @@ class MailProber implements Prober {
     const missing = this.watches.filter((_, index) => !sightings[index]);
     for (const watch of missing) {
       const exclude = ['INBOX', ...(watch.junkPath ? [watch.junkPath] : [])];
-      const elsewhere = await searchOtherFolders(watch.account, [token], exclude, { signal: ctx.signal, deps: this.deps, remove: this.spec.cleanup, maxHeaderBytes: this.spec.maxHeaderBytes }).catch((error: Error) => {
+      const elsewhere = await searchOtherFolders(watch.account, [token], exclude, {
+        signal: ctx.signal,
+        deps: this.deps,
+        remove: this.spec.cleanup,
+        maxHeaderBytes: this.spec.maxHeaderBytes,
+      }).catch((error: Error) => {
         run.warnings.push(`seed ${watch.spec.name}: searching the other folders failed: ${error.message}`);
         return [];
       });
@@ -331,17 +405,27 @@ class MailProber implements Prober {
     for (const outcome of outcomes) {
       if (outcome.sighting?.headersTruncated) {
         const limit = this.spec.maxHeaderBytes;
-        run.warnings.push(`seed ${outcome.seed.name}: the probe message's header block exceeds maxHeaderBytes (${limit}); authentication was judged from its first ${limit} bytes`);
+        run.warnings.push(
+          `seed ${outcome.seed.name}: the probe message's header block exceeds maxHeaderBytes (${limit}); authentication was judged from its first ${limit} bytes`,
+        );
       }
     }
     if (this.spec.cleanup && !this.spec.keepLatest) await this.cleanup(outcomes, ctx, run.warnings);
-    if (this.spec.keepLatest) run.swept += await sweepAllBut(this.watches.flatMap((watch) => this.folders(watch)), this.marker, token, ctx.signal, run.warnings);
+    if (this.spec.keepLatest)
+      run.swept += await sweepAllBut(
+        this.watches.flatMap((watch) => this.folders(watch)),
+        this.marker,
+        token,
+        ctx.signal,
+        run.warnings,
+      );
     return this.measurement(token, sent, outcomes, run);
   }
 
   private judge(watch: SeedWatch, sighting: Sighting | undefined, sent: SendOutcome): SeedOutcome {
     if (!sighting) return { seed: watch.spec, placement: 'missing', sighting, timeToInboxMs: null, auth: undefined };
-    const placement = sighting.folder === 'INBOX' ? 'inbox' : sighting.folder === watch.junkPath ? 'spam' : `other:${sighting.folder}`;
+    const placement =
+      sighting.folder === 'INBOX' ? 'inbox' : sighting.folder === watch.junkPath ? 'spam' : `other:${sighting.folder}`;
     const auth = judgeAuthentication(sighting.headers, watch.spec.authservId);
     const timeToInboxMs = placement === 'inbox' ? Math.max(0, sighting.arrivedAt - sent.acceptedAt) : null;
     return { seed: watch.spec, placement, sighting, timeToInboxMs, auth };
@@ -352,18 +436,32 @@ class MailProber implements Prober {
       outcomes.map(async (outcome) => {
         const sighting = outcome.sighting;
         const watch = this.watches.find((candidate) => candidate.spec === outcome.seed);
-        const folder = watch && sighting ? this.folders(watch).find((candidate) => candidate.folder === sighting.folder) : undefined;
+        const folder =
+          watch && sighting ? this.folders(watch).find((candidate) => candidate.folder === sighting.folder) : undefined;
         if (!folder || !sighting) return;
-        await folder.delete([sighting.uid], ctx.signal).catch((error: Error) => warnings.push(`seed ${outcome.seed.name}: deleting the probe message failed: ${error.message}`));
+        await folder
+          .delete([sighting.uid], ctx.signal)
+          .catch((error: Error) =>
+            warnings.push(`seed ${outcome.seed.name}: deleting the probe message failed: ${error.message}`),
+          );
       }),
     );
   }
 
-  private measurement(token: string, sent: SendOutcome, outcomes: SeedOutcome[], run: { warnings: string[]; phases: Record<string, number>; swept: number }): Measurement {
+  private measurement(
+    token: string,
+    sent: SendOutcome,
+    outcomes: SeedOutcome[],
+    run: { warnings: string[]; phases: Record<string, number>; swept: number },
+  ): Measurement {
     const kindOf = (placement: string) => (placement.startsWith('other:') ? 'other' : placement);
     const count = (kind: string) => outcomes.filter((outcome) => kindOf(outcome.placement) === kind).length;
     const times = outcomes.map((outcome) => outcome.timeToInboxMs).filter((ms): ms is number => ms !== null);
-    const worst = outcomes.reduce((acc, outcome) => ((PLACEMENT_RANK[kindOf(outcome.placement)] ?? 0) > (PLACEMENT_RANK[acc] ?? 0) ? kindOf(outcome.placement) : acc), 'inbox');
+    const worst = outcomes.reduce(
+      (acc, outcome) =>
+        (PLACEMENT_RANK[kindOf(outcome.placement)] ?? 0) > (PLACEMENT_RANK[acc] ?? 0) ? kindOf(outcome.placement) : acc,
+      'inbox',
+    );
     const observations: Observations = {
       inbox: count('inbox'),
       spam: count('spam'),
@@ -420,7 +518,13 @@ class MailProber implements Prober {
         },
       });
     }
-    return { observations, phases: run.phases, items, warnings: run.warnings, message: [describeOutcomes(outcomes, times), ...this.plaintextNotes(sent)].join('; ') };
+    return {
+      observations,
+      phases: run.phases,
+      items,
+      warnings: run.warnings,
+      message: [describeOutcomes(outcomes, times), ...this.plaintextNotes(sent)].join('; '),
+    };
   }
 
   /** Where credentials went unencrypted this run (allowed by requireTLS: false or a loopback address): said in the message, once per server. */
@@ -435,16 +539,33 @@ class MailProber implements Prober {
 }
 
 /** Deletes every probe message of this probe but `token`'s (keepLatest). */
-async function sweepAllBut(folders: FolderWatch[], marker: string, token: string, signal: AbortSignal, warnings: string[]): Promise<number> {
+async function sweepAllBut(
+  folders: FolderWatch[],
+  marker: string,
+  token: string,
+  signal: AbortSignal,
+  warnings: string[],
+): Promise<number> {
   const counts = await Promise.all(
-    folders.map((folder) => folder.sweep(marker, new Set([token]), signal).catch((error: Error) => (warnings.push(`sweeping older probe messages in ${folder.folder} failed: ${error.message}`), 0))),
+    folders.map((folder) =>
+      folder
+        .sweep(marker, new Set([token]), signal)
+        .catch(
+          (error: Error) => (
+            warnings.push(`sweeping older probe messages in ${folder.folder} failed: ${error.message}`),
+            0
+          ),
+        ),
+    ),
   );
   return counts.reduce((a, b) => a + b, 0);
 }
 
 function describeOutcomes(outcomes: SeedOutcome[], times: number[]): string {
   const parts = outcomes.map((outcome) => {
-    const auth = outcome.auth ? ` (spf=${outcome.auth.spf ?? '-'} dkim=${outcome.auth.dkim ?? '-'} dmarc=${outcome.auth.dmarc ?? '-'})` : '';
+    const auth = outcome.auth
+      ? ` (spf=${outcome.auth.spf ?? '-'} dkim=${outcome.auth.dkim ?? '-'} dmarc=${outcome.auth.dmarc ?? '-'})`
+      : '';
     const time = outcome.timeToInboxMs !== null ? ` in ${formatDuration(outcome.timeToInboxMs)}` : '';
     return `${outcome.seed.name}: ${outcome.placement}${time}${auth}`;
   });
@@ -464,18 +585,24 @@ export const mailKind: ProbeKind<MailSpec> = {
     const problems: Array<{ path: (string | number)[]; message: string }> = [];
     const via = spec.send.via ?? (spec.send.api ? 'api' : 'smtp');
     if (via === 'api') {
-      if (!spec.send.api) problems.push({ path: ['send', 'api'], message: 'is required to send through the API (or set send.smtp)' });
-      if (!spec.send.apiKey) problems.push({ path: ['send', 'apiKey'], message: 'is required to send through the API' });
-    } else if (!spec.send.smtp) problems.push({ path: ['send', 'smtp'], message: 'is required to send over SMTP (or set send.api)' });
+      if (!spec.send.api)
+        problems.push({ path: ['send', 'api'], message: 'is required to send through the API (or set send.smtp)' });
+      if (!spec.send.apiKey)
+        problems.push({ path: ['send', 'apiKey'], message: 'is required to send through the API' });
+    } else if (!spec.send.smtp)
+      problems.push({ path: ['send', 'smtp'], message: 'is required to send over SMTP (or set send.api)' });
     // The probe sets it: a second one would make a browser probe pass its messages over as not the probe's.
     for (const name of Object.keys(spec.send.headers)) {
-      if (name.toLowerCase() === TOKEN_HEADER.toLowerCase()) problems.push({ path: ['send', 'headers', name], message: `is set by the probe (the run's token)` });
+      if (name.toLowerCase() === TOKEN_HEADER.toLowerCase())
+        problems.push({ path: ['send', 'headers', name], message: `is set by the probe (the run's token)` });
     }
     const names = new Set<string>();
     spec.seeds.forEach((seed, index) => {
-      if (names.has(seed.name)) problems.push({ path: ['seeds', index, 'name'], message: `"${seed.name}" is used by another seed` });
+      if (names.has(seed.name))
+        problems.push({ path: ['seeds', index, 'name'], message: `"${seed.name}" is used by another seed` });
       names.add(seed.name);
-      if (!seed.imap.pass && !seed.imap.accessToken) problems.push({ path: ['seeds', index, 'imap'], message: 'needs pass or accessToken' });
+      if (!seed.imap.pass && !seed.imap.accessToken)
+        problems.push({ path: ['seeds', index, 'imap'], message: 'needs pass or accessToken' });
     });
     return problems;
   },

@@ -3,7 +3,16 @@ import { duration } from '../core/schema.ts';
 import { ProbeFailure } from '../core/errors.ts';
 import { parseAssertion } from '../core/assertions.ts';
 import { parsePromText, seriesKey } from '../protocols/prometheus/text.ts';
-import { evaluatePromExpr, looksLikeExpression, metricNames, narrowestWindow, parsePromExpr, windowOf, type KeptScrape, type PromExpr } from '../protocols/prometheus/expr.ts';
+import {
+  evaluatePromExpr,
+  looksLikeExpression,
+  metricNames,
+  narrowestWindow,
+  parsePromExpr,
+  windowOf,
+  type KeptScrape,
+  type PromExpr,
+} from '../protocols/prometheus/expr.ts';
 import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
 import { pause } from '../util/clock.ts';
 import type { ProbeContext, ProbeKind, Prober } from './kind.ts';
@@ -37,7 +46,8 @@ interface KeptState {
  * otherwise, so an exporter that negotiates answers the kind as it answers
  * Prometheus.
  */
-const ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+const ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 /** Assertion subjects that are expressions, then the `record` list, without repeats. */
 function expressionTexts(spec: PrometheusSpec & { expect: Array<{ expr: string }> }): string[] {
@@ -54,7 +64,9 @@ function expressionTexts(spec: PrometheusSpec & { expect: Array<{ expr: string }
 function readState(value: unknown): KeptScrape[] {
   const state = value as Partial<KeptState> | undefined;
   if (state?.version !== STATE_VERSION || !Array.isArray(state.scrapes)) return [];
-  return state.scrapes.filter((s): s is KeptScrape => typeof s?.t === 'number' && typeof s.v === 'object' && s.v !== null);
+  return state.scrapes.filter(
+    (s): s is KeptScrape => typeof s?.t === 'number' && typeof s.v === 'object' && s.v !== null,
+  );
 }
 
 /** Whether an earlier scrape at `t` is inside the window ending at `now`, exactly as Prometheus selects ranges. */
@@ -79,8 +91,15 @@ function createPrometheusProber(spec: PrometheusSpec & CommonProbeSpec): Prober 
   const scrape = async (ctx: ProbeContext) => {
     // Stamped when asked, as Prometheus stamps its scrapes.
     const t = ctx.clock.now();
-    const response = await ctx.http.request({ url: spec.url, method: 'GET', headers, signal: ctx.signal, maxBodyBytes: spec.maxBodyBytes });
-    if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${spec.url} answered HTTP ${response.status}, not a metrics page`);
+    const response = await ctx.http.request({
+      url: spec.url,
+      method: 'GET',
+      headers,
+      signal: ctx.signal,
+      maxBodyBytes: spec.maxBodyBytes,
+    });
+    if (response.status !== 200)
+      throw new ProbeFailure('PROTOCOL', `${spec.url} answered HTTP ${response.status}, not a metrics page`);
     const body = wholeBody(response, spec.maxBodyBytes, spec.url);
     let parsed;
     try {
@@ -90,23 +109,33 @@ function createPrometheusProber(spec: PrometheusSpec & CommonProbeSpec): Prober 
     }
     const kept: KeptScrape = { t, v: {} };
     // Only finite values: JSON state cannot carry NaN or ±Inf, and the run must see what the next run restores.
-    for (const sample of parsed.samples) if (names.has(sample.name) && Number.isFinite(sample.value)) kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
+    for (const sample of parsed.samples)
+      if (names.has(sample.name) && Number.isFinite(sample.value))
+        kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
     return { kept, samples: parsed.samples.length, latency: response.timings.total };
   };
 
   return {
     async probe(ctx): Promise<Measurement> {
       const first = await scrape(ctx);
-      let scrapes = [...readState(ctx.previousState).filter((s) => insideWindow(s.t, first.kept.t, keepMs)), first.kept];
+      let scrapes = [
+        ...readState(ctx.previousState).filter((s) => insideWindow(s.t, first.kept.t, keepMs)),
+        first.kept,
+      ];
       let last = first;
-      const needsHistory = Number.isFinite(narrowest) && !scrapes.some((s) => insideWindow(s.t, first.kept.t, narrowest));
+      const needsHistory =
+        Number.isFinite(narrowest) && !scrapes.some((s) => insideWindow(s.t, first.kept.t, narrowest));
       if (needsHistory && ctx.deadline - ctx.clock.now() > warmupMs + 1000) {
         await pause(ctx.clock, warmupMs, ctx.signal);
         last = await scrape(ctx);
         scrapes = [...scrapes, last.kept];
       }
       const now = last.kept.t;
-      const observations: Observations = { status: 200, 'scrape.latency': Math.round(last.latency * 10) / 10, 'scrape.samples': last.samples };
+      const observations: Observations = {
+        status: 200,
+        'scrape.latency': Math.round(last.latency * 10) / 10,
+        'scrape.samples': last.samples,
+      };
       const unknown: string[] = [];
       for (const { text, expr } of expressions) {
         const value = evaluatePromExpr(expr as PromExpr, { scrapes, now });
@@ -117,7 +146,13 @@ function createPrometheusProber(spec: PrometheusSpec & CommonProbeSpec): Prober 
       return {
         observations,
         message: `scraped ${last.samples} samples${shown.length > 0 ? `; ${shown.join('; ')}` : ''}`,
-        ...(unknown.length > 0 ? { warnings: unknown.map((text) => `${text} has no value yet (no traffic in its window, or a single scrape)`) } : {}),
+        ...(unknown.length > 0
+          ? {
+              warnings: unknown.map(
+                (text) => `${text} has no value yet (no traffic in its window, or a single scrape)`,
+              ),
+            }
+          : {}),
         state: { version: STATE_VERSION, scrapes: scrapes.filter((s) => s.t >= now - keepMs) } satisfies KeptState,
       };
     },

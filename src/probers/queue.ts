@@ -18,8 +18,10 @@ type QueueSpec = z.output<typeof fields>;
 function failureOf(error: unknown, url: string, signal: AbortSignal): ProbeFailure {
   if (signal.aborted) return new ProbeFailure('TIMEOUT', `Redis ${url} did not answer before the deadline`);
   const message = (error as Error).message ?? String(error);
-  if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(message)) return new ProbeFailure('AUTH', `Redis ${url}: ${message}`);
-  if (/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|Connection is closed|connect/i.test(message)) return new ProbeFailure('CONNECT', `Redis ${url}: ${message}`);
+  if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(message))
+    return new ProbeFailure('AUTH', `Redis ${url}: ${message}`);
+  if (/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|Connection is closed|connect/i.test(message))
+    return new ProbeFailure('CONNECT', `Redis ${url}: ${message}`);
   if (/ENOTFOUND|EAI_AGAIN/.test(message)) return new ProbeFailure('DNS', `Redis ${url}: ${message}`);
   return new ProbeFailure('PROTOCOL', `Redis ${url}: ${message}`);
 }
@@ -29,7 +31,10 @@ function safeUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
-async function measure(client: Redis, keys: string[]): Promise<Array<{ key: string; depth: number | null; error?: string }>> {
+async function measure(
+  client: Redis,
+  keys: string[],
+): Promise<Array<{ key: string; depth: number | null; error?: string }>> {
   const results = (await client.pipeline(keys.map((key) => ['llen', key])).exec()) ?? [];
   return keys.map((key, index) => {
     const [error, value] = results[index] ?? [new Error('no reply'), null];
@@ -61,7 +66,10 @@ function createQueueProber(spec: QueueSpec & CommonProbeSpec): Prober {
       const started = ctx.clock.monotonic();
       try {
         await client.connect();
-        const depths = await measure(client, spec.keys.map((key) => `${spec.prefix}${key}`));
+        const depths = await measure(
+          client,
+          spec.keys.map((key) => `${spec.prefix}${key}`),
+        );
         const observations: Observations = { latency: Math.round((ctx.clock.monotonic() - started) * 10) / 10 };
         let total = 0;
         const warnings: string[] = [];
@@ -74,7 +82,11 @@ function createQueueProber(spec: QueueSpec & CommonProbeSpec): Prober {
         observations['depth.total'] = total;
         observations['depth.errors'] = warnings.length;
         const parts = spec.keys.map((key) => `${key}=${observations[`depth.${key}`] ?? 'error'}`);
-        return { observations, message: `queue depth ${total} (${parts.join(', ')})`, ...(warnings.length > 0 ? { warnings } : {}) };
+        return {
+          observations,
+          message: `queue depth ${total} (${parts.join(', ')})`,
+          ...(warnings.length > 0 ? { warnings } : {}),
+        };
       } catch (error) {
         const closed = /Connection is closed/i.test((error as Error).message ?? '');
         throw failureOf(closed && lastError ? lastError : error, shown, ctx.signal);

@@ -8,7 +8,16 @@ import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { DnsClient, type DnsServer } from '../protocols/dns/wire.ts';
 import { txtText } from '../protocols/dns/records.ts';
 import { dnsName, isPublicResolver, queryFields, resolverOf, serverText } from '../protocols/dns/config.ts';
-import { judge, loadCatalogue, lookupName, testPoints, type BlocklistZone, type LookupOutcome, type Severity, type Verdict } from '../protocols/dnsbl/lists.ts';
+import {
+  judge,
+  loadCatalogue,
+  lookupName,
+  testPoints,
+  type BlocklistZone,
+  type LookupOutcome,
+  type Severity,
+  type Verdict,
+} from '../protocols/dnsbl/lists.ts';
 
 const severity = z.enum(['alert', 'warn', 'info']);
 const customZone = z
@@ -25,7 +34,9 @@ const customZone = z
   .strict();
 
 const fields = z.object({
-  ips: z.array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IPv4 or IPv6 address' })).default([]),
+  ips: z
+    .array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IPv4 or IPv6 address' }))
+    .default([]),
   domains: z.array(dnsName()).default([]),
   /** A name from data/dnsbl-catalogue.json, or a zone with its own details. */
   zones: z.array(z.union([dnsName(), customZone])).min(1),
@@ -41,7 +52,10 @@ const fields = z.object({
 export type RblSpec = z.output<typeof fields>;
 
 /** Zone entries of the config resolved against the catalogue; unknown names are reported by `check`. */
-export function resolveZones(entries: RblSpec['zones']): { zones: BlocklistZone[]; problems: Array<{ index: number; message: string }> } {
+export function resolveZones(entries: RblSpec['zones']): {
+  zones: BlocklistZone[];
+  problems: Array<{ index: number; message: string }>;
+} {
   const catalogue = loadCatalogue();
   const zones: BlocklistZone[] = [];
   const problems: Array<{ index: number; message: string }> = [];
@@ -50,30 +64,58 @@ export function resolveZones(entries: RblSpec['zones']): { zones: BlocklistZone[
     const known = catalogue.zones.find((zone) => zone.zone === name);
     if (typeof entry === 'string') {
       if (known) zones.push(known);
-      else problems.push({ index, message: `"${name}" is not in the catalogue (data/dnsbl-catalogue.json): give it as {zone, type: ip|domain, severity}` });
+      else
+        problems.push({
+          index,
+          message: `"${name}" is not in the catalogue (data/dnsbl-catalogue.json): give it as {zone, type: ip|domain, severity}`,
+        });
       return;
     }
     const type = entry.type ?? known?.type;
     if (!type) {
-      problems.push({ index, message: `zone ${name} is not in the catalogue: say whether it lists ips or domains (type: ip|domain)` });
+      problems.push({
+        index,
+        message: `zone ${name} is not in the catalogue: say whether it lists ips or domains (type: ip|domain)`,
+      });
       return;
     }
     const codes = entry.codes
-      ? Object.fromEntries(Object.entries(entry.codes).map(([code, value]) => [code, typeof value === 'string' ? { meaning: value, severity: entry.severity ?? known?.severity ?? 'alert' } : value]))
+      ? Object.fromEntries(
+          Object.entries(entry.codes).map(([code, value]) => [
+            code,
+            typeof value === 'string'
+              ? { meaning: value, severity: entry.severity ?? known?.severity ?? 'alert' }
+              : value,
+          ]),
+        )
       : known?.codes;
-    zones.push({ ...known, zone: name, type, severity: entry.severity ?? known?.severity ?? 'alert', ...(codes ? { codes } : {}), errors: { ...known?.errors, ...entry.errors } });
+    zones.push({
+      ...known,
+      zone: name,
+      type,
+      severity: entry.severity ?? known?.severity ?? 'alert',
+      ...(codes ? { codes } : {}),
+      errors: { ...known?.errors, ...entry.errors },
+    });
   });
   return { zones, problems };
 }
 
 function check(spec: RblSpec): Array<{ path: (string | number)[]; message: string; warning?: boolean }> {
-  const problems: Array<{ path: (string | number)[]; message: string; warning?: boolean }> = resolveZones(spec.zones).problems.map((problem) => ({
+  const problems: Array<{ path: (string | number)[]; message: string; warning?: boolean }> = resolveZones(
+    spec.zones,
+  ).problems.map((problem) => ({
     path: ['zones', problem.index],
     message: problem.message,
   }));
-  if (spec.ips.length === 0 && spec.domains.length === 0) problems.push({ path: ['ips'], message: 'give ips or domains to look up' });
+  if (spec.ips.length === 0 && spec.domains.length === 0)
+    problems.push({ path: ['ips'], message: 'give ips or domains to look up' });
   if (spec.resolver && isPublicResolver(spec.resolver)) {
-    problems.push({ path: ['resolver'], warning: true, message: `${spec.resolver} is a public resolver: Spamhaus and URIBL refuse it (answers become error codes, reported as unknown); use your own resolver` });
+    problems.push({
+      path: ['resolver'],
+      warning: true,
+      message: `${spec.resolver} is a public resolver: Spamhaus and URIBL refuse it (answers become error codes, reported as unknown); use your own resolver`,
+    });
   }
   return problems;
 }
@@ -114,7 +156,12 @@ function createRblProber(spec: RblSpec & CommonProbeSpec, deps: ProberDeps): Pro
   const resolver = resolverOf(spec.resolver);
   const pairs: Pair[] = zones.flatMap((zone) => {
     const targets = zone.type === 'ip' ? spec.ips : spec.domains;
-    return targets.map((target) => ({ target, zone, key: `${target}@${zone.zone}`, name: lookupName(target, zone.zone) }));
+    return targets.map((target) => ({
+      target,
+      zone,
+      key: `${target}@${zone.zone}`,
+      name: lookupName(target, zone.zone),
+    }));
   });
   const checks = pointChecks(zones);
 
@@ -132,18 +179,26 @@ function createRblProber(spec: RblSpec & CommonProbeSpec, deps: ProberDeps): Pro
           const { zone, point, want, name } = checks[index]!;
           const verdict = judge(zone, await lookup(name));
           if (verdict.verdict !== want && !failing.has(zone.zone)) {
-            failing.set(zone.zone, `test point ${point} should be ${want} but is ${verdict.verdict}${verdict.why ? ` (${verdict.why})` : ''}`);
+            failing.set(
+              zone.zone,
+              `test point ${point} should be ${want} but is ${verdict.verdict}${verdict.why ? ` (${verdict.why})` : ''}`,
+            );
           }
           return;
         }
         const pair = pairs[index - checks.length]!;
         const verdict = judge(pair.zone, await lookup(pair.name));
-        const reason = verdict.verdict === 'listed' && spec.reasons ? await reasonOf(client, resolver, spec, ctx, pair.name) : undefined;
+        const reason =
+          verdict.verdict === 'listed' && spec.reasons
+            ? await reasonOf(client, resolver, spec, ctx, pair.name)
+            : undefined;
         looked[index - checks.length] = { verdict, reason };
       });
       const verdicts = looked.map(({ verdict }, index): Verdict => {
         const zone = pairs[index]!.zone.zone;
-        return failing.has(zone) ? { verdict: 'unknown', codes: [], meanings: [], why: `${zone} failed its RFC 5782 ${failing.get(zone)}` } : verdict;
+        return failing.has(zone)
+          ? { verdict: 'unknown', codes: [], meanings: [], why: `${zone} failed its RFC 5782 ${failing.get(zone)}` }
+          : verdict;
       });
       const reasonByIndex = new Map(looked.map(({ reason }, index) => [index, reason]));
       return summarize(pairs, verdicts, reasonByIndex, failing, ctx, spec.resolver);
@@ -152,13 +207,27 @@ function createRblProber(spec: RblSpec & CommonProbeSpec, deps: ProberDeps): Pro
   };
 }
 
-function makeLookup(client: DnsClient, resolver: DnsServer, spec: RblSpec, ctx: ProbeContext): (name: string) => Promise<LookupOutcome> {
+function makeLookup(
+  client: DnsClient,
+  resolver: DnsServer,
+  spec: RblSpec,
+  ctx: ProbeContext,
+): (name: string) => Promise<LookupOutcome> {
   return async (name) => {
     try {
-      const reply = await client.query({ name, type: 'A', server: resolver, recursion: true, signal: ctx.signal, timeoutMs: spec.queryTimeout, retries: spec.queryRetries });
+      const reply = await client.query({
+        name,
+        type: 'A',
+        server: resolver,
+        recursion: true,
+        signal: ctx.signal,
+        timeoutMs: spec.queryTimeout,
+        retries: spec.queryRetries,
+      });
       // A loop, not filter+map: thousands of lookups a run, most of them with no answer at all.
       const addresses: string[] = [];
-      for (const record of reply.answers) if (record.type === 'A') addresses.push(String((record as { data: unknown }).data));
+      for (const record of reply.answers)
+        if (record.type === 'A') addresses.push(String((record as { data: unknown }).data));
       return { rcode: reply.rcode, addresses };
     } catch (error) {
       // The run's deadline ends the whole run; a single lookup's failure is only that pair's `unknown`.
@@ -168,10 +237,26 @@ function makeLookup(client: DnsClient, resolver: DnsServer, spec: RblSpec, ctx: 
   };
 }
 
-async function reasonOf(client: DnsClient, resolver: DnsServer, spec: RblSpec, ctx: ProbeContext, name: string): Promise<string | undefined> {
+async function reasonOf(
+  client: DnsClient,
+  resolver: DnsServer,
+  spec: RblSpec,
+  ctx: ProbeContext,
+  name: string,
+): Promise<string | undefined> {
   try {
-    const reply = await client.query({ name, type: 'TXT', server: resolver, recursion: true, signal: ctx.signal, timeoutMs: spec.queryTimeout, retries: spec.queryRetries });
-    const texts = reply.answers.filter((record) => record.type === 'TXT').map((record) => txtText((record as { data: unknown }).data));
+    const reply = await client.query({
+      name,
+      type: 'TXT',
+      server: resolver,
+      recursion: true,
+      signal: ctx.signal,
+      timeoutMs: spec.queryTimeout,
+      retries: spec.queryRetries,
+    });
+    const texts = reply.answers
+      .filter((record) => record.type === 'TXT')
+      .map((record) => txtText((record as { data: unknown }).data));
     return texts.length ? texts.join(' | ') : undefined;
   } catch {
     return undefined; // the reason is a courtesy; the listing stands without it
@@ -189,7 +274,14 @@ function summarize(
   const now = ctx.clock.now();
   const previous = ((ctx.previousState ?? {}) as RblState).listedSince ?? {};
   const listedSince: Record<string, number> = {};
-  const observations: Observations = { 'listed.alert': 0, 'listed.warn': 0, 'listed.info': 0, listed: 0, unknown: 0, clean: 0 };
+  const observations: Observations = {
+    'listed.alert': 0,
+    'listed.warn': 0,
+    'listed.info': 0,
+    listed: 0,
+    unknown: 0,
+    clean: 0,
+  };
   const items: RunItem[] = [];
   const unknownByZone = new Map<string, { count: number; why: string }>();
   const listings: string[] = [];
@@ -203,14 +295,23 @@ function summarize(
       unknownByZone.set(pair.zone.zone, entry);
       return; // no item: an unknown answer neither lists nor delists
     }
-    const data: Record<string, unknown> = { target: pair.target, zone: pair.zone.zone, codes: verdict.codes, meanings: verdict.meanings };
+    const data: Record<string, unknown> = {
+      target: pair.target,
+      zone: pair.zone.zone,
+      codes: verdict.codes,
+      meanings: verdict.meanings,
+    };
     if (verdict.verdict === 'listed') {
       const sev = verdict.severity as Severity;
       observations[`listed.${sev}`] = (observations[`listed.${sev}`] as number) + 1;
       observations.listed = (observations.listed as number) + 1;
       const since = previous[pair.key] ?? now;
       listedSince[pair.key] = since;
-      Object.assign(data, { severity: sev, reason: reasons.get(index) ?? null, listedSince: new Date(since).toISOString() });
+      Object.assign(data, {
+        severity: sev,
+        reason: reasons.get(index) ?? null,
+        listedSince: new Date(since).toISOString(),
+      });
       listings.push(`${pair.target} on ${pair.zone.zone} (${sev}: ${verdict.meanings.join(', ')})`);
     } else {
       observations.clean = (observations.clean as number) + 1;
@@ -220,10 +321,13 @@ function summarize(
   });
   observations['zones.failingTestPoints'] = [...failing.keys()];
   const warnings = [...unknownByZone].map(([zone, { count, why }]) => `${zone}: ${count} lookup(s) unknown (${why})`);
-  if (resolverText && isPublicResolver(resolverText)) warnings.push(`resolver ${resolverText} is public: Spamhaus and URIBL refuse it`);
+  if (resolverText && isPublicResolver(resolverText))
+    warnings.push(`resolver ${resolverText} is public: Spamhaus and URIBL refuse it`);
   const message =
     `${pairs.length} lookups: ${observations.listed} listed, ${observations.clean} clean, ${observations.unknown} unknown` +
-    (listings.length ? `; listed: ${listings.slice(0, 5).join('; ')}${listings.length > 5 ? `; and ${listings.length - 5} more` : ''}` : '');
+    (listings.length
+      ? `; listed: ${listings.slice(0, 5).join('; ')}${listings.length > 5 ? `; and ${listings.length - 5} more` : ''}`
+      : '');
   return { observations, items, warnings, message, state: { listedSince } satisfies RblState };
 }
 

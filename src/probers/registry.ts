@@ -12,7 +12,18 @@ import { browserKind } from './browser.ts';
 
 /** Every probe kind, one line each. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const PROBE_KINDS: ProbeKind<any>[] = [httpKind, dnsKind, rblKind, zoneSyncKind, emailAuthKind, mailKind, statsKind, prometheusKind, queueKind, browserKind];
+export const PROBE_KINDS: ProbeKind<any>[] = [
+  httpKind,
+  dnsKind,
+  rblKind,
+  zoneSyncKind,
+  emailAuthKind,
+  mailKind,
+  statsKind,
+  prometheusKind,
+  queueKind,
+  browserKind,
+];
 
 export function findKind(kind: string): ProbeKind | undefined {
   return PROBE_KINDS.find((candidate) => candidate.kind === kind);

@@ -30,14 +30,21 @@ function readCounts(value: unknown, where: string): Counts {
   const counts = {} as Counts;
   for (const name of STAT_METRICS) {
     const count = metrics[name] ?? 0;
-    if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) throw new ProbeFailure('PROTOCOL', `${where}: ${name} is not a count`);
+    if (typeof count !== 'number' || !Number.isFinite(count) || count < 0)
+      throw new ProbeFailure('PROTOCOL', `${where}: ${name} is not a count`);
     counts[name] = count;
   }
   return counts;
 }
 
 /** The manual's formulas: bounce rate = bounces / requests, spam-report rate = spam_reports / delivered; 0 with nothing sent. */
-export function statRates(counts: Counts): { bounceRate: number; spamReportRate: number; deferralRate: number; blockRate: number; deliveryRate: number } {
+export function statRates(counts: Counts): {
+  bounceRate: number;
+  spamReportRate: number;
+  deferralRate: number;
+  blockRate: number;
+  deliveryRate: number;
+} {
   const share = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 1e6) / 1e6 : 0);
   return {
     bounceRate: share(counts.bounces, counts.requests),
@@ -49,8 +56,15 @@ export function statRates(counts: Counts): { bounceRate: number; spamReportRate:
 }
 
 async function getJson(ctx: ProbeContext, url: string, apiKey: string, maxBodyBytes: number): Promise<unknown> {
-  const response = await ctx.http.request({ url, method: 'GET', headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' }, signal: ctx.signal, maxBodyBytes });
-  if (response.status === 401 || response.status === 403) throw new ProbeFailure('AUTH', `${url} refused the API key (HTTP ${response.status})`);
+  const response = await ctx.http.request({
+    url,
+    method: 'GET',
+    headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' },
+    signal: ctx.signal,
+    maxBodyBytes,
+  });
+  if (response.status === 401 || response.status === 403)
+    throw new ProbeFailure('AUTH', `${url} refused the API key (HTTP ${response.status})`);
   if (response.status !== 200) throw new ProbeFailure('PROTOCOL', `${url} answered HTTP ${response.status}`);
   const body = wholeBody(response, maxBodyBytes, url);
   try {
@@ -66,11 +80,15 @@ function readDays(body: unknown, url: string): Array<{ date: string; counts: Cou
   return body.map((day: { date?: unknown; stats?: Array<{ metrics?: unknown }> } | null) => {
     // A day that is not {date, stats: [...]} is the target's fault (PROTOCOL), not a TypeError here (INTERNAL).
     if (!day || typeof day !== 'object' || (day.stats !== undefined && !Array.isArray(day.stats))) {
-      throw new ProbeFailure('PROTOCOL', `${url}: expected {date, stats: [...]} per day, got ${String(JSON.stringify(day)).slice(0, 80)}`);
+      throw new ProbeFailure(
+        'PROTOCOL',
+        `${url}: expected {date, stats: [...]} per day, got ${String(JSON.stringify(day)).slice(0, 80)}`,
+      );
     }
     const total = readCounts({}, url);
     for (const entry of day.stats ?? []) {
-      if (!entry || typeof entry !== 'object') throw new ProbeFailure('PROTOCOL', `${url} ${String(day.date)}: expected {metrics} entries`);
+      if (!entry || typeof entry !== 'object')
+        throw new ProbeFailure('PROTOCOL', `${url} ${String(day.date)}: expected {metrics} entries`);
       const counts = readCounts(entry.metrics, `${url} ${String(day.date)}`);
       for (const name of STAT_METRICS) total[name] += counts[name];
     }
@@ -88,7 +106,10 @@ function createStatsProber(spec: StatsSpec & CommonProbeSpec): Prober {
       const query = `start_date=${start}&end_date=${end}`;
       const sumUrl = `${base}/v3/stats/sum?${query}`;
       const daysUrl = `${base}/v3/stats?${query}`;
-      const [sum, perDay] = await Promise.all([getJson(ctx, sumUrl, spec.apiKey, spec.maxBodyBytes), getJson(ctx, daysUrl, spec.apiKey, spec.maxBodyBytes)]);
+      const [sum, perDay] = await Promise.all([
+        getJson(ctx, sumUrl, spec.apiKey, spec.maxBodyBytes),
+        getJson(ctx, daysUrl, spec.apiKey, spec.maxBodyBytes),
+      ]);
       const counts = readCounts((sum as { metrics?: unknown } | null)?.metrics, sumUrl);
       const rates = statRates(counts);
       const observations: Observations = { ...counts, ...rates, 'window.start': start, 'window.end': end };
@@ -96,7 +117,11 @@ function createStatsProber(spec: StatsSpec & CommonProbeSpec): Prober {
       const items: RunItem[] = readDays(perDay, daysUrl).map(({ date, counts: dayCounts }) => {
         observations[`day.${date}.requests`] = dayCounts.requests;
         observations[`day.${date}.bounceRate`] = statRates(dayCounts).bounceRate;
-        return { type: 'stats.day', key: `${tenant}:${date}`, data: { tenant, date, ...dayCounts, ...statRates(dayCounts) } };
+        return {
+          type: 'stats.day',
+          key: `${tenant}:${date}`,
+          data: { tenant, date, ...dayCounts, ...statRates(dayCounts) },
+        };
       });
       const percent = (value: number) => `${(value * 100).toFixed(2).replace(/\.?0+$/, '')}%`;
       const message =

@@ -11,15 +11,43 @@ import { duration } from '../core/schema.ts';
 import { maxBodyBytesField } from '../protocols/http/body-limit.ts';
 import { getJson } from '../protocols/http/json.ts';
 import { fetchPdnsZone } from '../protocols/dns/powerdns.ts';
-import { diffRrsets, normalizeRrsets, rrsetInput, rrsetKey, type Rrset, type RrsetInput } from '../protocols/dns/rrsets.ts';
+import {
+  diffRrsets,
+  normalizeRrsets,
+  rrsetInput,
+  rrsetKey,
+  type Rrset,
+  type RrsetInput,
+} from '../protocols/dns/rrsets.ts';
 
 const fields = z.object({
-  powerdns: z.object({ api: z.string().url(), apiKey: z.string().min(1), zone: z.string().min(1), server: z.string().default('localhost') }).strict(),
+  powerdns: z
+    .object({
+      api: z.string().url(),
+      apiKey: z.string().min(1),
+      zone: z.string().min(1),
+      server: z.string().default('localhost'),
+    })
+    .strict(),
   servers: z.array(serverText()).min(1),
   /** A third side: the records ScaiDNS means to serve (a URL answering {rrsets: [...]}, or inline rrsets). */
-  intended: z.object({ url: z.string().url().optional(), headers: z.record(z.string(), z.string()).optional(), rrsets: z.array(rrsetInput).optional() }).strict().optional(),
+  intended: z
+    .object({
+      url: z.string().url().optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+      rrsets: z.array(rrsetInput).optional(),
+    })
+    .strict()
+    .optional(),
   /** ScaiDNS's GET /api/v1/admin/sync-status: zones `failed`, or synced longer ago than maxAge. */
-  syncStatus: z.object({ url: z.string().url(), headers: z.record(z.string(), z.string()).optional(), maxAge: duration().default(3_600_000) }).strict().optional(),
+  syncStatus: z
+    .object({
+      url: z.string().url(),
+      headers: z.record(z.string(), z.string()).optional(),
+      maxAge: duration().default(3_600_000),
+    })
+    .strict()
+    .optional(),
   transport: z.enum(['udp', 'tcp']).default('udp'),
   concurrency: z.number().int().min(1).max(500).default(20),
   /** For each HTTP answer (the PowerDNS zone, intended records, sync-status); a bigger one fails the run. */
@@ -40,16 +68,38 @@ function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: Prober
     const errors: string[] = [];
     await mapLimit(keys, spec.concurrency, async ({ name, type }) => {
       try {
-        const reply = await client.query({ name, type: type as RecordType, server, signal: ctx.signal, transport: spec.transport, timeoutMs: spec.queryTimeout, retries: spec.queryRetries });
+        const reply = await client.query({
+          name,
+          type: type as RecordType,
+          server,
+          signal: ctx.signal,
+          transport: spec.transport,
+          timeoutMs: spec.queryTimeout,
+          retries: spec.queryRetries,
+        });
         const records = reply.answers.filter((record) => record.type === type && fqdn(record.name) === fqdn(name));
         if (records.length === 0) return;
-        map.set(rrsetKey(name, type), { name: fqdn(name), type, ttl: (records[0] as { ttl?: number }).ttl ?? 0, records: new Set(records.map(rdataText)) });
+        map.set(rrsetKey(name, type), {
+          name: fqdn(name),
+          type,
+          ttl: (records[0] as { ttl?: number }).ttl ?? 0,
+          records: new Set(records.map(rdataText)),
+        });
       } catch (error) {
         if (ctx.signal.aborted) throw classifyNetworkError(error, ctx.signal);
         errors.push(`${name} ${type}: ${(error as Error).message}`);
       }
     });
-    const soa = await client.query({ name: zoneName, type: 'SOA', server, signal: ctx.signal, timeoutMs: spec.queryTimeout, retries: spec.queryRetries }).catch(() => undefined);
+    const soa = await client
+      .query({
+        name: zoneName,
+        type: 'SOA',
+        server,
+        signal: ctx.signal,
+        timeoutMs: spec.queryTimeout,
+        retries: spec.queryRetries,
+      })
+      .catch(() => undefined);
     return { map, errors, serial: soa ? soaSerial(soa.answers) : undefined };
   };
 
@@ -60,7 +110,10 @@ function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: Prober
       // The SOA is compared by serial (against edited_serial), not by content.
       const compared = new Map([...api].filter(([, rrset]) => rrset.type !== 'SOA'));
       const keys = [...compared.values()].map(({ name, type }) => ({ name, type }));
-      const observations: Observations = { rrsets: compared.size, records: [...compared.values()].reduce((sum, rrset) => sum + rrset.records.size, 0) };
+      const observations: Observations = {
+        rrsets: compared.size,
+        records: [...compared.values()].reduce((sum, rrset) => sum + rrset.records.size, 0),
+      };
       const differences: string[] = [];
       const warnings: string[] = [];
       let missing = 0;
@@ -81,22 +134,45 @@ function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: Prober
         observations[`serial.${server.label}`] = result.serial ?? null;
         if (result.serial === undefined || result.serial !== wantSerial) serialsAgree = false;
         differences.push(...diff.missing, ...diff.extra, ...diff.ttl);
-        if (result.errors.length) warnings.push(`${server.label}: ${result.errors.length} queries failed (${result.errors[0]})`);
+        if (result.errors.length)
+          warnings.push(`${server.label}: ${result.errors.length} queries failed (${result.errors[0]})`);
       });
-      Object.assign(observations, { missing, extra, 'ttl.mismatch': ttl, 'serial.agree': serialsAgree, differences: differences.slice(0, 50) });
-      if (!serialsAgree) differences.push(`SOA serials: API edited_serial ${wantSerial}, ${servers.map((s, i) => `${s.label} ${results[i]?.serial ?? '?'}`).join(', ')}`);
+      Object.assign(observations, {
+        missing,
+        extra,
+        'ttl.mismatch': ttl,
+        'serial.agree': serialsAgree,
+        differences: differences.slice(0, 50),
+      });
+      if (!serialsAgree)
+        differences.push(
+          `SOA serials: API edited_serial ${wantSerial}, ${servers.map((s, i) => `${s.label} ${results[i]?.serial ?? '?'}`).join(', ')}`,
+        );
 
       if (spec.intended) {
         const intended = normalizeRrsets(
           spec.intended.url
-            ? (((await getJson(ctx, spec.intended.url, spec.intended.headers ?? {}, 'intended records', spec.maxBodyBytes)) as { rrsets?: RrsetInput[] }).rrsets ?? [])
+            ? ((
+                (await getJson(
+                  ctx,
+                  spec.intended.url,
+                  spec.intended.headers ?? {},
+                  'intended records',
+                  spec.maxBodyBytes,
+                )) as { rrsets?: RrsetInput[] }
+              ).rrsets ?? [])
             : (spec.intended.rrsets ?? []),
         );
         const diff = diffRrsets(intended, compared, 'PowerDNS API vs intended');
-        Object.assign(observations, { 'intended.missing': diff.missing.length, 'intended.extra': diff.extra.length, 'intended.ttl.mismatch': diff.ttl.length });
+        Object.assign(observations, {
+          'intended.missing': diff.missing.length,
+          'intended.extra': diff.extra.length,
+          'intended.ttl.mismatch': diff.ttl.length,
+        });
         differences.push(...diff.missing, ...diff.extra, ...diff.ttl);
       }
-      if (spec.syncStatus) Object.assign(observations, await syncStatus(ctx, spec.syncStatus, zoneName, differences, spec.maxBodyBytes));
+      if (spec.syncStatus)
+        Object.assign(observations, await syncStatus(ctx, spec.syncStatus, zoneName, differences, spec.maxBodyBytes));
 
       const message = differences.length
         ? `${zoneName}: ${missing} missing, ${extra} extra, ${ttl} TTL mismatches on the wire${serialsAgree ? '' : ', serials differ'}; ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}`
@@ -110,8 +186,16 @@ function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: Prober
   };
 }
 
-async function syncStatus(ctx: ProbeContext, config: NonNullable<ZoneSyncSpec['syncStatus']>, zoneName: string, differences: string[], maxBodyBytes: number): Promise<Observations> {
-  const body = (await getJson(ctx, config.url, config.headers ?? {}, 'ScaiDNS sync-status', maxBodyBytes)) as { zones?: Array<{ zone?: string; name?: string; status?: string; last_synced_at?: string }> };
+async function syncStatus(
+  ctx: ProbeContext,
+  config: NonNullable<ZoneSyncSpec['syncStatus']>,
+  zoneName: string,
+  differences: string[],
+  maxBodyBytes: number,
+): Promise<Observations> {
+  const body = (await getJson(ctx, config.url, config.headers ?? {}, 'ScaiDNS sync-status', maxBodyBytes)) as {
+    zones?: Array<{ zone?: string; name?: string; status?: string; last_synced_at?: string }>;
+  };
   const zones = Array.isArray(body.zones) ? body.zones : [];
   const now = ctx.clock.now();
   const failed = zones.filter((zone) => zone.status === 'failed').map((zone) => zone.zone ?? zone.name ?? '?');
@@ -120,7 +204,8 @@ async function syncStatus(ctx: ProbeContext, config: NonNullable<ZoneSyncSpec['s
     .map((zone) => zone.zone ?? zone.name ?? '?');
   const ours = zones.find((zone) => fqdn(zone.zone ?? zone.name ?? '') === zoneName);
   for (const name of failed) differences.push(`ScaiDNS sync-status: ${name} failed`);
-  for (const name of stale) differences.push(`ScaiDNS sync-status: ${name} last synced more than ${Math.round(config.maxAge / 60000)}m ago`);
+  for (const name of stale)
+    differences.push(`ScaiDNS sync-status: ${name} last synced more than ${Math.round(config.maxAge / 60000)}m ago`);
   return {
     'sync.failed': failed.length,
     'sync.failedZones': failed,

@@ -15,7 +15,12 @@ const rendersSchema = z.strictObject({
 });
 
 export const reportsSchema = z.strictObject({
-  tenants: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'tenant ids are letters, digits, ".", "_" or "-"'), tenantSchema).default({}),
+  tenants: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'tenant ids are letters, digits, ".", "_" or "-"'),
+      tenantSchema,
+    )
+    .default({}),
   renders: rendersSchema.default({ concurrency: 2, queue: 8 }),
 });
 
@@ -33,26 +38,51 @@ function tokenIssues(reports: ReportsConfig, adminToken: string | undefined): Co
   for (const [id, tenant] of Object.entries(reports.tenants)) {
     if (tenant.token === undefined) continue;
     const path = ['reports', 'tenants', id, 'token'];
-    if (!adminToken) issues.push({ file: '', path, message: 'tenant tokens need server.token: without an admin token the API is open and a tenant token would restrict nothing' });
-    if (adminToken !== undefined && tenant.token === adminToken) issues.push({ file: '', path, message: 'is the same as server.token; give each tenant a token of its own' });
+    if (!adminToken)
+      issues.push({
+        file: '',
+        path,
+        message:
+          'tenant tokens need server.token: without an admin token the API is open and a tenant token would restrict nothing',
+      });
+    if (adminToken !== undefined && tenant.token === adminToken)
+      issues.push({ file: '', path, message: 'is the same as server.token; give each tenant a token of its own' });
     const other = owners.get(tenant.token);
-    if (other !== undefined) issues.push({ file: '', path, message: `is the same as the token of tenant "${other}"; each tenant needs its own token` });
+    if (other !== undefined)
+      issues.push({
+        file: '',
+        path,
+        message: `is the same as the token of tenant "${other}"; each tenant needs its own token`,
+      });
     owners.set(tenant.token, id);
   }
   return issues;
 }
 
 /** Validates `config.sections.reports` (absent = no tenant tokens). Throws ConfigError with file + key path. */
-export function parseReportsConfig(section: unknown, files: string[], server?: { token?: string | undefined }): ReportsConfig {
+export function parseReportsConfig(
+  section: unknown,
+  files: string[],
+  server?: { token?: string | undefined },
+): ReportsConfig {
   const result = reportsSchema.safeParse(section ?? {});
   if (result.success) {
     const issues = server ? tokenIssues(result.data, server.token) : [];
     if (issues.length === 0) return result.data;
-    throw new ConfigError(locateSectionIssues(files, 'reports', issues.map(({ path, message }) => ({ path, message }))));
+    throw new ConfigError(
+      locateSectionIssues(
+        files,
+        'reports',
+        issues.map(({ path, message }) => ({ path, message })),
+      ),
+    );
   }
   const issues = result.error.issues.map((issue) => ({
     path: ['reports', ...(issue.path as Array<string | number>)],
-    message: issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message,
+    message:
+      issue.code === 'unrecognized_keys'
+        ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+        : issue.message,
   }));
   throw new ConfigError(locateSectionIssues(files, 'reports', issues));
 }

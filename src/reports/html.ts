@@ -14,14 +14,21 @@ export function loadChartJs(): string {
 }
 
 function esc(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  return String(value ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 }
 export function pct(value: number | null, digits = 1): string {
   return value === null ? '—' : `${(value * 100).toFixed(digits)} %`;
 }
 export function ms(value: number | null): string {
   if (value === null) return '—';
-  return value < 1000 ? `${Math.round(value)} ms` : value < 120_000 ? `${(value / 1000).toFixed(1)} s` : `${(value / 60_000).toFixed(1)} min`;
+  return value < 1000
+    ? `${Math.round(value)} ms`
+    : value < 120_000
+      ? `${(value / 1000).toFixed(1)} s`
+      : `${(value / 60_000).toFixed(1)} min`;
 }
 function when(at: number | null): string {
   return at === null ? '—' : new Date(at).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
@@ -47,15 +54,43 @@ function verdict(ok: boolean | null, text: string): string {
 
 function summary(m: ReportModel): string {
   const listed = m.blocklists.current.filter((c) => c.state === 'listed').length;
-  const over = m.rates.status === 'ok' && ((m.rates.bounceRate ?? 0) > m.rates.bounceLimit || (m.rates.spamReportRate ?? 0) > m.rates.spamReportLimit);
-  const authBad = m.authentication.status === 'ok' && [m.authentication.spf, m.authentication.dkim, m.authentication.dmarc].some((r) => r.rate !== null && r.rate < 1);
-  const bad = [m.placement.status === 'ok' && (m.placement.overall.inboxRate ?? 1) < 0.9, false, authBad, listed > 0, over];
+  const over =
+    m.rates.status === 'ok' &&
+    ((m.rates.bounceRate ?? 0) > m.rates.bounceLimit || (m.rates.spamReportRate ?? 0) > m.rates.spamReportLimit);
+  const authBad =
+    m.authentication.status === 'ok' &&
+    [m.authentication.spf, m.authentication.dkim, m.authentication.dmarc].some((r) => r.rate !== null && r.rate < 1);
+  const bad = [
+    m.placement.status === 'ok' && (m.placement.overall.inboxRate ?? 1) < 0.9,
+    false,
+    authBad,
+    listed > 0,
+    over,
+  ];
   const tiles = [
-    ['Inbox placement', m.placement.status === 'ok' ? pct(m.placement.overall.inboxRate) : 'no data', m.placement.status === 'ok' ? `${m.placement.overall.total} probe messages` : ''],
-    ['Time to inbox p50 / p95', m.timeToInbox.status === 'ok' ? `${ms(m.timeToInbox.p50)} / ${ms(m.timeToInbox.p95)}` : 'no data', ''],
-    ['SPF / DKIM / DMARC pass', m.authentication.status === 'ok' ? `${pct(m.authentication.spf.rate, 0)} / ${pct(m.authentication.dkim.rate, 0)} / ${pct(m.authentication.dmarc.rate, 0)}` : 'no data', ''],
+    [
+      'Inbox placement',
+      m.placement.status === 'ok' ? pct(m.placement.overall.inboxRate) : 'no data',
+      m.placement.status === 'ok' ? `${m.placement.overall.total} probe messages` : '',
+    ],
+    [
+      'Time to inbox p50 / p95',
+      m.timeToInbox.status === 'ok' ? `${ms(m.timeToInbox.p50)} / ${ms(m.timeToInbox.p95)}` : 'no data',
+      '',
+    ],
+    [
+      'SPF / DKIM / DMARC pass',
+      m.authentication.status === 'ok'
+        ? `${pct(m.authentication.spf.rate, 0)} / ${pct(m.authentication.dkim.rate, 0)} / ${pct(m.authentication.dmarc.rate, 0)}`
+        : 'no data',
+      '',
+    ],
     ['Blocklists', m.blocklists.status === 'ok' ? (listed ? `${listed} listed` : 'clean') : 'no data', ''],
-    ['Bounce / spam reports', m.rates.status === 'ok' ? `${pct(m.rates.bounceRate, 2)} / ${pct(m.rates.spamReportRate, 3)}` : 'no data', 'limits 2 % / 0.1 %'],
+    [
+      'Bounce / spam reports',
+      m.rates.status === 'ok' ? `${pct(m.rates.bounceRate, 2)} / ${pct(m.rates.spamReportRate, 3)}` : 'no data',
+      'limits 2 % / 0.1 %',
+    ],
   ];
   return `<div class="tiles">${tiles.map(([label, value, note], i) => `<div class="tile${bad[i] ? ' bad' : ''}"><div class="label">${esc(label)}</div><div class="value">${esc(value)}</div><div class="note">${esc(note)}</div></div>`).join('')}</div>`;
 }
@@ -64,7 +99,12 @@ function placementHtml(m: ReportModel): string {
   const p = m.placement;
   if (p.status === 'no-data') return noData('no mail probe of this tenant delivered probe messages in the period.');
   const rows = [...p.providers, { provider: 'All seeds', ...p.overall }].map((r) => [
-    esc(r.provider), String(r.total), `${r.inbox} (${pct(r.inboxRate)})`, `${r.spam} (${pct(r.total ? r.spam / r.total : null)})`, String(r.other), `${r.missing} (${pct(r.total ? r.missing / r.total : null)})`,
+    esc(r.provider),
+    String(r.total),
+    `${r.inbox} (${pct(r.inboxRate)})`,
+    `${r.spam} (${pct(r.total ? r.spam / r.total : null)})`,
+    String(r.other),
+    `${r.missing} (${pct(r.total ? r.missing / r.total : null)})`,
   ]);
   return `<p>Where the probe messages sent to seed mailboxes landed. Inbox is good; spam and missing are what recipients would not see.</p>${table(['Seed provider', 'Messages', 'Inbox', 'Spam', 'Other folder', 'Missing'], rows)}${canvas('chart-placement', 'Placement per day')}`;
 }
@@ -78,27 +118,62 @@ function ttiHtml(m: ReportModel): string {
 function authHtml(m: ReportModel): string {
   const a = m.authentication;
   if (a.status === 'no-data') return noData('no seed reported authentication results for this tenant in the period.');
-  const rates = table(['Check', 'Passed', 'Pass rate'], (['spf', 'dkim', 'dmarc'] as const).map((k) => [k.toUpperCase(), `${a[k].pass} of ${a[k].total}`, verdict(a[k].rate === null ? null : a[k].rate === 1, pct(a[k].rate))]));
+  const rates = table(
+    ['Check', 'Passed', 'Pass rate'],
+    (['spf', 'dkim', 'dmarc'] as const).map((k) => [
+      k.toUpperCase(),
+      `${a[k].pass} of ${a[k].total}`,
+      verdict(a[k].rate === null ? null : a[k].rate === 1, pct(a[k].rate)),
+    ]),
+  );
   const failures = a.latestFailures.length
-    ? `<h3>Latest failures</h3>${table(['When', 'Seed', 'Check', 'Result', 'Reason'], a.latestFailures.map((f) => [when(f.at), esc(f.seed), f.method.toUpperCase(), esc(f.result), esc(f.reason)]))}`
+    ? `<h3>Latest failures</h3>${table(
+        ['When', 'Seed', 'Check', 'Result', 'Reason'],
+        a.latestFailures.map((f) => [when(f.at), esc(f.seed), f.method.toUpperCase(), esc(f.result), esc(f.reason)]),
+      )}`
     : '<p>No authentication failures in the period.</p>';
   return `<p>What the seed mailboxes' own Authentication-Results said about ${a.checked} messages.</p>${rates}${failures}`;
 }
 
 function dnsHtml(m: ReportModel): string {
   const d = m.dnsAuth;
-  if (d.status === 'no-data') return noData('no email-auth or DNS probe is configured for this tenant (or none has run).');
-  return table(['Check', 'State', 'Checked', 'Details'], d.checks.map((c) => [
-    `${esc(c.probe)}<br><small>${esc(c.kind)}</small>`, verdict(c.status === null ? null : c.status === 'pass', c.status ?? 'not run'), when(c.at),
-    `${esc(c.message)}${Object.keys(c.details).length ? `<br><small>${Object.entries(c.details).map(([k, v]) => `${esc(k)} = ${esc(Array.isArray(v) ? v.join(', ') : v)}`).join('; ')}</small>` : ''}`,
-  ]));
+  if (d.status === 'no-data')
+    return noData('no email-auth or DNS probe is configured for this tenant (or none has run).');
+  return table(
+    ['Check', 'State', 'Checked', 'Details'],
+    d.checks.map((c) => [
+      `${esc(c.probe)}<br><small>${esc(c.kind)}</small>`,
+      verdict(c.status === null ? null : c.status === 'pass', c.status ?? 'not run'),
+      when(c.at),
+      `${esc(c.message)}${
+        Object.keys(c.details).length
+          ? `<br><small>${Object.entries(c.details)
+              .map(([k, v]) => `${esc(k)} = ${esc(Array.isArray(v) ? v.join(', ') : v)}`)
+              .join('; ')}</small>`
+          : ''
+      }`,
+    ]),
+  );
 }
 
 function rblHtml(m: ReportModel): string {
   const b = m.blocklists;
   if (b.status === 'no-data') return noData('no blocklist probe is configured for this tenant (or none has run).');
-  const current = table(['IP or domain on list', 'State', 'Since', 'Probe'], b.current.map((c) => [esc(c.key), verdict(c.state === 'clean' ? true : c.state === 'listed' ? false : null, c.state), when(c.since), esc(c.probe)]));
-  const history = b.history.length ? `<h3>Listing history</h3>${table(['When', 'IP or domain on list', 'Change'], b.history.map((h) => [when(h.at), esc(h.key), `${esc(h.from ?? 'first seen')} → ${esc(h.to)}`]))}` : '<p>No listing or delisting in the period.</p>';
+  const current = table(
+    ['IP or domain on list', 'State', 'Since', 'Probe'],
+    b.current.map((c) => [
+      esc(c.key),
+      verdict(c.state === 'clean' ? true : c.state === 'listed' ? false : null, c.state),
+      when(c.since),
+      esc(c.probe),
+    ]),
+  );
+  const history = b.history.length
+    ? `<h3>Listing history</h3>${table(
+        ['When', 'IP or domain on list', 'Change'],
+        b.history.map((h) => [when(h.at), esc(h.key), `${esc(h.from ?? 'first seen')} → ${esc(h.to)}`]),
+      )}`
+    : '<p>No listing or delisting in the period.</p>';
   return current + history;
 }
 
@@ -117,22 +192,66 @@ function indicatorsHtml(m: ReportModel): string {
 
 function incidentsHtml(m: ReportModel): string {
   const a = m.incidents.alerts;
-  const alerts = a.status === 'no-data' ? noData('alerting is not set up in this scaiprobe.') : a.items.length
-    ? table(['Alert', 'Severity', 'Fired', 'Resolved', 'Message'], a.items.map((x) => [esc(x.rule), esc(x.severity ?? ''), when(x.firedAt), x.resolvedAt === null ? '<b>still open</b>' : when(x.resolvedAt), esc(x.message ?? '')]))
-    : '<p>No alert fired in the period.</p>';
+  const alerts =
+    a.status === 'no-data'
+      ? noData('alerting is not set up in this scaiprobe.')
+      : a.items.length
+        ? table(
+            ['Alert', 'Severity', 'Fired', 'Resolved', 'Message'],
+            a.items.map((x) => [
+              esc(x.rule),
+              esc(x.severity ?? ''),
+              when(x.firedAt),
+              x.resolvedAt === null ? '<b>still open</b>' : when(x.resolvedAt),
+              esc(x.message ?? ''),
+            ]),
+          )
+        : '<p>No alert fired in the period.</p>';
   const outages = m.incidents.outages.length
-    ? table(['Probe', 'Failing from', 'Until', 'First message'], m.incidents.outages.map((o) => [esc(o.probe), when(o.from), o.to === null ? '<b>still failing</b>' : when(o.to), esc(o.message)]))
+    ? table(
+        ['Probe', 'Failing from', 'Until', 'First message'],
+        m.incidents.outages.map((o) => [
+          esc(o.probe),
+          when(o.from),
+          o.to === null ? '<b>still failing</b>' : when(o.to),
+          esc(o.message),
+        ]),
+      )
     : '<p>No probe of this tenant failed in the period.</p>';
   return `<h3>Alerts</h3>${alerts}<h3>Probe failures</h3>${outages}`;
 }
 
 /** The chart inputs, small and already formatted; the page script hands them to chart.js. */
 function chartData(m: ReportModel): unknown {
-  const label = (at: number) => (m.period.bucketMs >= 86_400_000 ? day(at).slice(5) : new Date(at).toISOString().slice(11, 16));
+  const label = (at: number) =>
+    m.period.bucketMs >= 86_400_000 ? day(at).slice(5) : new Date(at).toISOString().slice(11, 16);
   return {
-    placement: m.placement.status === 'ok' ? { labels: m.placement.trend.map((b) => label(b.at)), inbox: m.placement.trend.map((b) => b.inbox), spam: m.placement.trend.map((b) => b.spam), other: m.placement.trend.map((b) => b.other), missing: m.placement.trend.map((b) => b.missing) } : null,
-    tti: m.timeToInbox.status === 'ok' ? { labels: m.timeToInbox.series.map((b) => label(b.at)), p50: m.timeToInbox.series.map((b) => (b.p50 === null ? null : b.p50 / 1000)), p95: m.timeToInbox.series.map((b) => (b.p95 === null ? null : b.p95 / 1000)) } : null,
-    rates: m.rates.status === 'ok' ? { labels: m.rates.series.map((b) => label(b.at)), bounce: m.rates.series.map((b) => (b.bounceRate === null ? null : b.bounceRate * 100)), spam: m.rates.series.map((b) => (b.spamReportRate === null ? null : b.spamReportRate * 100)) } : null,
+    placement:
+      m.placement.status === 'ok'
+        ? {
+            labels: m.placement.trend.map((b) => label(b.at)),
+            inbox: m.placement.trend.map((b) => b.inbox),
+            spam: m.placement.trend.map((b) => b.spam),
+            other: m.placement.trend.map((b) => b.other),
+            missing: m.placement.trend.map((b) => b.missing),
+          }
+        : null,
+    tti:
+      m.timeToInbox.status === 'ok'
+        ? {
+            labels: m.timeToInbox.series.map((b) => label(b.at)),
+            p50: m.timeToInbox.series.map((b) => (b.p50 === null ? null : b.p50 / 1000)),
+            p95: m.timeToInbox.series.map((b) => (b.p95 === null ? null : b.p95 / 1000)),
+          }
+        : null,
+    rates:
+      m.rates.status === 'ok'
+        ? {
+            labels: m.rates.series.map((b) => label(b.at)),
+            bounce: m.rates.series.map((b) => (b.bounceRate === null ? null : b.bounceRate * 100)),
+            spam: m.rates.series.map((b) => (b.spamReportRate === null ? null : b.spamReportRate * 100)),
+          }
+        : null,
   };
 }
 

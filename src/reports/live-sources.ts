@@ -10,7 +10,14 @@ export function incidentsFromStore(store: Store, tenant: string, since: number, 
   for (const change of changes) {
     const [, rule = '', ...target] = change.subject.split(':');
     if (change.to === 'firing') {
-      const incident: AlertIncident = { id: change.subject, rule, severity: change.message.split(':')[0] ?? '', firedAt: change.at, resolvedAt: null, message: `${target.join(':')}: ${change.message.split(': ').slice(1).join(': ')}` };
+      const incident: AlertIncident = {
+        id: change.subject,
+        rule,
+        severity: change.message.split(':')[0] ?? '',
+        firedAt: change.at,
+        resolvedAt: null,
+        message: `${target.join(':')}: ${change.message.split(': ').slice(1).join(': ')}`,
+      };
       open.set(change.subject, incident);
       incidents.push(incident);
     } else {
@@ -26,7 +33,14 @@ export function incidentsFromStore(store: Store, tenant: string, since: number, 
 export function indicatorReadings(indicators: Indicator[], tenant: string): IndicatorReading[] {
   return indicators
     .filter((i) => i.tenant === tenant)
-    .map((i) => ({ name: i.name, value: i.value, state: i.state, trend: i.trend, reason: i.reason, ...(i.subject.includes('/') ? { domain: i.subject.split('/').slice(1).join('/') } : {}) }));
+    .map((i) => ({
+      name: i.name,
+      value: i.value,
+      state: i.state,
+      trend: i.trend,
+      reason: i.reason,
+      ...(i.subject.includes('/') ? { domain: i.subject.split('/').slice(1).join('/') } : {}),
+    }));
 }
 
 /** The report's inputs owned by the indicators and alerting parts, read live. */

@@ -27,17 +27,44 @@ export interface ReportModel {
   tenantName: string;
   period: { since: number; until: number; bucketMs: number };
   generatedAt: number;
-  placement: { status: SectionStatus; overall: PlacementCounts; providers: Array<PlacementCounts & { provider: string }>; trend: Array<PlacementCounts & { at: number }> };
-  timeToInbox: { status: SectionStatus; count: number; p50: number | null; p95: number | null; series: Array<{ at: number; count: number; p50: number | null; p95: number | null }> };
+  placement: {
+    status: SectionStatus;
+    overall: PlacementCounts;
+    providers: Array<PlacementCounts & { provider: string }>;
+    trend: Array<PlacementCounts & { at: number }>;
+  };
+  timeToInbox: {
+    status: SectionStatus;
+    count: number;
+    p50: number | null;
+    p95: number | null;
+    series: Array<{ at: number; count: number; p50: number | null; p95: number | null }>;
+  };
   authentication: {
     status: SectionStatus;
     checked: number;
     spf: AuthRate;
     dkim: AuthRate;
     dmarc: AuthRate;
-    latestFailures: Array<{ at: number; seed: string; method: 'spf' | 'dkim' | 'dmarc'; result: string; reason: string }>;
+    latestFailures: Array<{
+      at: number;
+      seed: string;
+      method: 'spf' | 'dkim' | 'dmarc';
+      result: string;
+      reason: string;
+    }>;
   };
-  dnsAuth: { status: SectionStatus; checks: Array<{ probe: string; kind: string; status: string | null; at: number | null; message: string; details: Record<string, ObservationValue> }> };
+  dnsAuth: {
+    status: SectionStatus;
+    checks: Array<{
+      probe: string;
+      kind: string;
+      status: string | null;
+      at: number | null;
+      message: string;
+      details: Record<string, ObservationValue>;
+    }>;
+  };
   blocklists: {
     status: SectionStatus;
     current: Array<{ probe: string; key: string; state: string; since: number }>;
@@ -104,7 +131,9 @@ function placementSection(rows: MailRow[], starts: number[], size: number): Repo
   return {
     status: rows.length > 0 ? 'ok' : 'no-data',
     overall,
-    providers: [...providers.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([provider, counts]) => ({ provider, ...counts })),
+    providers: [...providers.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([provider, counts]) => ({ provider, ...counts })),
     trend,
   };
 }
@@ -143,11 +172,35 @@ function authSection(rows: MailRow[]): ReportModel['authentication'] {
     for (const method of ['spf', 'dkim', 'dmarc'] as const) {
       const result = row[method];
       if (result === 'pass' || failures.length >= 10) continue;
-      const reason = method === 'spf' ? (row.receivedSpf ? `Received-SPF: ${row.receivedSpf}` : '') : method === 'dkim' ? (row.dkimDomain ? `signing domain ${row.dkimDomain}` : 'no DKIM signature verified') : (row.compauthReason ? `compauth reason ${row.compauthReason}` : '');
-      failures.push({ at: row.at, seed: row.seed, method, result: result ?? 'none', reason: reason || 'the seed gave no reason' });
+      const reason =
+        method === 'spf'
+          ? row.receivedSpf
+            ? `Received-SPF: ${row.receivedSpf}`
+            : ''
+          : method === 'dkim'
+            ? row.dkimDomain
+              ? `signing domain ${row.dkimDomain}`
+              : 'no DKIM signature verified'
+            : row.compauthReason
+              ? `compauth reason ${row.compauthReason}`
+              : '';
+      failures.push({
+        at: row.at,
+        seed: row.seed,
+        method,
+        result: result ?? 'none',
+        reason: reason || 'the seed gave no reason',
+      });
     }
   }
-  return { status: checked.length > 0 ? 'ok' : 'no-data', checked: checked.length, spf: rate('spf'), dkim: rate('dkim'), dmarc: rate('dmarc'), latestFailures: failures };
+  return {
+    status: checked.length > 0 ? 'ok' : 'no-data',
+    checked: checked.length,
+    spf: rate('spf'),
+    dkim: rate('dkim'),
+    dmarc: rate('dmarc'),
+    latestFailures: failures,
+  };
 }
 
 /** What a probe of `kind` feeds as `role`, as its kind declares (core/feeds.ts). */
@@ -165,8 +218,19 @@ function dnsAuthSection(store: Store, tenant: string): ReportModel['dnsAuth'] {
     })
     .map((p) => {
       const run = p.runId === null ? undefined : store.runs.get(p.runId);
-      const details = Object.fromEntries(Object.entries(run?.observations ?? {}).filter(([key]) => isObservation(p.detail, key)).slice(0, 40));
-      return { probe: p.probe, kind: p.kind, status: p.status, at: p.startedAt, message: p.message ?? 'not run yet', details };
+      const details = Object.fromEntries(
+        Object.entries(run?.observations ?? {})
+          .filter(([key]) => isObservation(p.detail, key))
+          .slice(0, 40),
+      );
+      return {
+        probe: p.probe,
+        kind: p.kind,
+        status: p.status,
+        at: p.startedAt,
+        message: p.message ?? 'not run yet',
+        details,
+      };
     });
   return { status: checks.some((c) => c.status !== null) ? 'ok' : 'no-data', checks };
 }
@@ -174,22 +238,43 @@ function dnsAuthSection(store: Store, tenant: string): ReportModel['dnsAuth'] {
 /** Issue 5's `rbl*` items: the current state per probe+key, and every listed/clean change in the period. */
 function blocklistSection(store: Store, tenant: string, since: number, until: number): ReportModel['blocklists'] {
   const current = store.items.states({ tenant, typePrefix: 'rbl' });
-  const history = store.stateChanges
-    .list({ tenant, since, until, subjectPrefix: 'rbl' })
-    .map((change) => ({ at: change.at, probe: change.probe, key: change.subject.slice(change.subject.indexOf(':') + 1), from: change.from, to: change.to }));
-  return { status: current.length > 0 || history.length > 0 ? 'ok' : 'no-data', current: current.map(({ type: _type, ...rest }) => rest), history };
+  const history = store.stateChanges.list({ tenant, since, until, subjectPrefix: 'rbl' }).map((change) => ({
+    at: change.at,
+    probe: change.probe,
+    key: change.subject.slice(change.subject.indexOf(':') + 1),
+    from: change.from,
+    to: change.to,
+  }));
+  return {
+    status: current.length > 0 || history.length > 0 ? 'ok' : 'no-data',
+    current: current.map(({ type: _type, ...rest }) => rest),
+    history,
+  };
 }
 
 /** A rate observation, by the name its kind declares for it. */
-export function pickRate(observations: Record<string, ObservationValue>, name: ObservationName | undefined): number | null {
+export function pickRate(
+  observations: Record<string, ObservationValue>,
+  name: ObservationName | undefined,
+): number | null {
   if (name === undefined) return null;
-  for (const [key, value] of Object.entries(observations)) if (isObservation(name, key) && typeof value === 'number') return value;
+  for (const [key, value] of Object.entries(observations))
+    if (isObservation(name, key) && typeof value === 'number') return value;
   return null;
 }
 
-function ratesSection(store: Store, tenant: string, since: number, until: number, starts: number[], size: number): ReportModel['rates'] {
+function ratesSection(
+  store: Store,
+  tenant: string,
+  since: number,
+  until: number,
+  starts: number[],
+  size: number,
+): ReportModel['rates'] {
   // A period's rates include probes removed since: their runs are that period's history.
-  const probes = store.probes.latest({ tenant, includeRemoved: true }).filter((p) => fedAs(p.kind, 'bounceRate') !== undefined || fedAs(p.kind, 'spamReportRate') !== undefined);
+  const probes = store.probes
+    .latest({ tenant, includeRemoved: true })
+    .filter((p) => fedAs(p.kind, 'bounceRate') !== undefined || fedAs(p.kind, 'spamReportRate') !== undefined);
   const first = starts[0] ?? 0;
   const series = starts.map((at) => ({ at, bounceRate: null as number | null, spamReportRate: null as number | null }));
   let latest: { at: number; bounce: number | null; spam: number | null } | undefined;
@@ -224,7 +309,14 @@ function outages(store: Store, tenant: string, since: number, until: number): Re
   for (const change of store.stateChanges.list({ tenant, since, until })) {
     if (change.subject !== '') continue;
     const current = open.get(change.probe);
-    if (change.to === 'fail' && !current) open.set(change.probe, { probe: change.probe, from: change.at, to: null, status: 'fail', message: change.message });
+    if (change.to === 'fail' && !current)
+      open.set(change.probe, {
+        probe: change.probe,
+        from: change.at,
+        to: null,
+        status: 'fail',
+        message: change.message,
+      });
     else if (change.to !== 'fail' && current) {
       done.push({ ...current, to: change.at });
       open.delete(change.probe);
@@ -262,6 +354,9 @@ export function buildReport(store: Store, request: ReportRequest, sources: Repor
       status: indicators ? 'ok' : 'no-data',
       items: (indicators ?? []).map((reading) => ({ ...reading, ...guidanceFor(reading.name) })),
     },
-    incidents: { alerts: { status: alerts ? 'ok' : 'no-data', items: alerts ?? [] }, outages: outages(store, tenant, since, until) },
+    incidents: {
+      alerts: { status: alerts ? 'ok' : 'no-data', items: alerts ?? [] },
+      outages: outages(store, tenant, since, until),
+    },
   };
 }

@@ -1,7 +1,10 @@
 // Bounds report rendering: a few renders at once, a short queue, and a clear "busy" beyond.
 
 export class RenderGateBusy extends Error {
-  constructor(readonly running: number, readonly waiting: number) {
+  constructor(
+    readonly running: number,
+    readonly waiting: number,
+  ) {
     super(`${running} report renders are running and ${waiting} are waiting; try again shortly`);
     this.name = 'RenderGateBusy';
   }
@@ -36,7 +39,8 @@ export class RenderGate {
       this.running += 1;
       return Promise.resolve();
     }
-    if (this.waiting.length >= this.limits.queue) return Promise.reject(new RenderGateBusy(this.running, this.waiting.length));
+    if (this.waiting.length >= this.limits.queue)
+      return Promise.reject(new RenderGateBusy(this.running, this.waiting.length));
     // The slot is handed over by release(), so `running` stays counted.
     return new Promise((resolve) => this.waiting.push(resolve));
   }

@@ -23,9 +23,14 @@ export interface ReportDeps {
   now: number;
 }
 
-export async function renderReport(deps: ReportDeps, request: { tenant: string; tenantName?: string; since: number; until: number }, format: ReportFormat): Promise<ReportOutput> {
+export async function renderReport(
+  deps: ReportDeps,
+  request: { tenant: string; tenantName?: string; since: number; until: number },
+  format: ReportFormat,
+): Promise<ReportOutput> {
   const model = buildReport(deps.store, request, deps.sources, deps.now);
-  if (format === 'json') return { model, body: Buffer.from(JSON.stringify(model, null, 2)), contentType: 'application/json; charset=utf-8' };
+  if (format === 'json')
+    return { model, body: Buffer.from(JSON.stringify(model, null, 2)), contentType: 'application/json; charset=utf-8' };
   const html = renderReportHtml(model, deps.chartJs);
   if (format === 'html') return { model, body: Buffer.from(html), contentType: 'text/html; charset=utf-8' };
   if (!deps.browser) throw new Error('PDF needs a browser');

@@ -62,9 +62,19 @@ export class Engine {
     for (const spec of probes) {
       const kind = findKind(spec.kind);
       if (!kind) throw new Error(`unknown kind ${spec.kind}`);
-      this.probers.set(spec.name, { spec, prober: kind.create(spec, { clock: deps.clock, logger: deps.logger.child({ probe: spec.name }), http: deps.http, recorded }) });
+      this.probers.set(spec.name, {
+        spec,
+        prober: kind.create(spec, {
+          clock: deps.clock,
+          logger: deps.logger.child({ probe: spec.name }),
+          http: deps.http,
+          recorded,
+        }),
+      });
     }
-    deps.store?.probes.sync(probes.map((p) => ({ name: p.name, kind: p.kind, tags: p.tags, ...(p.tenant ? { tenant: p.tenant } : {}) })));
+    deps.store?.probes.sync(
+      probes.map((p) => ({ name: p.name, kind: p.kind, tags: p.tags, ...(p.tenant ? { tenant: p.tenant } : {}) })),
+    );
     if (deps.store) {
       const writer = new RunWriter(deps.store, { logger: deps.logger });
       this.writer = writer;

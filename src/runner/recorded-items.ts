@@ -38,6 +38,11 @@ function keyOf(probe: string, type: string): string {
 export function storedItems(items: ItemRepository): RecordedItems {
   return {
     newest: (probe, type, limit) =>
-      items.list({ type, probe, limit, newest: true }).map((item) => ({ type: item.type, key: item.key, ...(item.state !== null ? { state: item.state } : {}), data: item.data })),
+      items.list({ type, probe, limit, newest: true }).map((item) => ({
+        type: item.type,
+        key: item.key,
+        ...(item.state !== null ? { state: item.state } : {}),
+        data: item.data,
+      })),
   };
 }

@@ -34,15 +34,33 @@ interface Attempt {
 }
 
 /** One attempt with the probe's deadline as an AbortSignal; a thrown error becomes a measured error. */
-async function attempt(spec: CommonProbeSpec, prober: Prober, deps: RunDeps, runId: string, previousState: unknown, logger: Logger): Promise<Attempt> {
+async function attempt(
+  spec: CommonProbeSpec,
+  prober: Prober,
+  deps: RunDeps,
+  runId: string,
+  previousState: unknown,
+  logger: Logger,
+): Promise<Attempt> {
   const startedAt = deps.clock.now();
   const start = deps.clock.monotonic();
   const controller = new AbortController();
   const deadline = startedAt + spec.timeout;
-  const timer = setTimeout(() => controller.abort(new ProbeFailure('TIMEOUT', `no answer within the ${spec.timeout}ms timeout`)), spec.timeout);
+  const timer = setTimeout(
+    () => controller.abort(new ProbeFailure('TIMEOUT', `no answer within the ${spec.timeout}ms timeout`)),
+    spec.timeout,
+  );
   let measurement: Measurement;
   try {
-    const running = prober.probe({ signal: controller.signal, deadline, clock: deps.clock, logger, http: deps.http, previousState, runId });
+    const running = prober.probe({
+      signal: controller.signal,
+      deadline,
+      clock: deps.clock,
+      logger,
+      http: deps.http,
+      previousState,
+      runId,
+    });
     measurement = await new Promise<Measurement>((resolve, reject) => {
       // Nothing the probe returns after the deadline counts: the deadline holds even for a probe that ignores its signal.
       running.then(
@@ -78,7 +96,10 @@ async function attempt(spec: CommonProbeSpec, prober: Prober, deps: RunDeps, run
   return { measurement, durationMs: deps.clock.monotonic() - start, startedAt };
 }
 
-function judge(spec: CommonProbeSpec, measurement: Measurement): { status: RunStatus; assertions: AssertionOutcome[]; message: string } {
+function judge(
+  spec: CommonProbeSpec,
+  measurement: Measurement,
+): { status: RunStatus; assertions: AssertionOutcome[]; message: string } {
   const assertions = measurement.error ? [] : evaluateAssertions(spec.expect, measurement.observations);
   const hardFailures = assertions.filter((a) => !a.ok && !a.soft);
   const softFailures = assertions.filter((a) => !a.ok && a.soft);
@@ -89,7 +110,12 @@ function judge(spec: CommonProbeSpec, measurement: Measurement): { status: RunSt
   if (hardFailures.length > 0) parts.push(`failed: ${hardFailures.map(describeFailure).join('; ')}`);
   if (softFailures.length > 0) parts.push(`warning: ${softFailures.map(describeFailure).join('; ')}`);
   if (warnings.length > 0) parts.push(`warning: ${warnings.join('; ')}`);
-  const status: RunStatus = measurement.error || hardFailures.length > 0 ? 'fail' : softFailures.length > 0 || warnings.length > 0 ? 'warn' : 'pass';
+  const status: RunStatus =
+    measurement.error || hardFailures.length > 0
+      ? 'fail'
+      : softFailures.length > 0 || warnings.length > 0
+        ? 'warn'
+        : 'pass';
   return { status, assertions, message: parts.join(' — ') };
 }
 
@@ -97,7 +123,12 @@ function judge(spec: CommonProbeSpec, measurement: Measurement): { status: RunSt
  * Runs a probe once (plus its retries while it fails), judges it against its
  * assertions and returns the record to store. Never throws for a target's fault.
  */
-export async function runProbe(spec: CommonProbeSpec, prober: Prober, deps: RunDeps, previousState?: unknown): Promise<RunRecord> {
+export async function runProbe(
+  spec: CommonProbeSpec,
+  prober: Prober,
+  deps: RunDeps,
+  previousState?: unknown,
+): Promise<RunRecord> {
   const uid = newRunId();
   const logger = deps.logger.child({ probe: spec.name, tenant_id: spec.tenant, run_id: uid });
   let attempts = 0;
@@ -133,6 +164,14 @@ export async function runProbe(spec: CommonProbeSpec, prober: Prober, deps: RunD
   };
   const redacted = deps.redactor.value(record);
   const level = redacted.status === 'fail' ? 'warn' : 'debug';
-  logger[level]({ status: redacted.status, duration_ms: redacted.durationMs, error_code: redacted.error?.code, message_text: redacted.message }, 'probe run finished');
+  logger[level](
+    {
+      status: redacted.status,
+      duration_ms: redacted.durationMs,
+      error_code: redacted.error?.code,
+      message_text: redacted.message,
+    },
+    'probe run finished',
+  );
   return redacted;
 }

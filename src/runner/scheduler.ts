@@ -56,14 +56,20 @@ export class Scheduler {
   constructor(private readonly options: SchedulerOptions) {
     this.random = options.random ?? Math.random;
     const names = new Set(options.probes.map((probe) => probe.name));
-    this.after = new Map(options.probes.map((probe) => [probe.name, (probe.after ?? []).filter((name) => names.has(name) && name !== probe.name)]));
+    this.after = new Map(
+      options.probes.map((probe) => [
+        probe.name,
+        (probe.after ?? []).filter((name) => names.has(name) && name !== probe.name),
+      ]),
+    );
   }
 
   start(): void {
     const now = this.options.clock.now();
     for (const probe of this.options.probes) {
       if (probe.cron) this.startCron(probe.name, probe.cron);
-      else if (probe.every) this.scheduleInterval(probe.name, probe.every, now + this.random() * Math.min(probe.every, 60_000));
+      else if (probe.every)
+        this.scheduleInterval(probe.name, probe.every, now + this.random() * Math.min(probe.every, 60_000));
     }
   }
 
@@ -78,7 +84,10 @@ export class Scheduler {
     const delay = Math.max(0, target - this.options.clock.now());
     if (delay > MAX_TIMER_MS) {
       // Past a timer's range (every: 30d) the wait goes in steps, the clock read again at each.
-      this.timers.set(name, this.options.clock.setTimer(() => this.scheduleInterval(name, every, target), MAX_TIMER_MS));
+      this.timers.set(
+        name,
+        this.options.clock.setTimer(() => this.scheduleInterval(name, every, target), MAX_TIMER_MS),
+      );
       return;
     }
     const timer = this.options.clock.setTimer(() => {
@@ -106,7 +115,8 @@ export class Scheduler {
     if (this.stopped) return;
     const waitingFor = this.waitingFor(name);
     if (waitingFor.length > 0) {
-      if (!this.held.has(name)) this.options.logger.info({ probe: name, waitingFor }, 'first run waits for the probes whose output it reads');
+      if (!this.held.has(name))
+        this.options.logger.info({ probe: name, waitingFor }, 'first run waits for the probes whose output it reads');
       this.held.add(name);
       return;
     }
@@ -120,7 +130,9 @@ export class Scheduler {
       this.stats.started++;
       return this.options.execute(name, this.options.clock.now() - scheduledAt);
     })
-      .catch((error: unknown) => this.options.logger.error({ err: error, probe: name }, 'run failed unexpectedly; the scheduler carries on'))
+      .catch((error: unknown) =>
+        this.options.logger.error({ err: error, probe: name }, 'run failed unexpectedly; the scheduler carries on'),
+      )
       .finally(() => {
         this.running.delete(name);
         this.ran(name);

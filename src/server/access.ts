@@ -44,7 +44,10 @@ export function hostOfHeader(value: string): string | undefined {
  * attacker's name in `Host`: only IP literals, localhost and the configured
  * names are answered. A missing Host (HTTP/1.0 tools) cannot come from a browser.
  */
-export function hostAllowed(headers: IncomingHttpHeaders, policy: Pick<AccessPolicy, 'allowedHosts'>): boolean | 'malformed' {
+export function hostAllowed(
+  headers: IncomingHttpHeaders,
+  policy: Pick<AccessPolicy, 'allowedHosts'>,
+): boolean | 'malformed' {
   const header = headers.host;
   if (header === undefined) return true;
   const host = hostOfHeader(header);
@@ -81,13 +84,22 @@ export function principalOf(headers: IncomingHttpHeaders, policy: AccessPolicy):
 }
 
 /** Whether a principal may call a route of the given access; a denial says why. */
-export function authorize(principal: Principal | undefined, access: RouteAccess, policy: AccessPolicy): Denial | undefined {
+export function authorize(
+  principal: Principal | undefined,
+  access: RouteAccess,
+  policy: AccessPolicy,
+): Denial | undefined {
   if (access === 'public') return undefined;
   if (principal === undefined) return { status: 401, message: 'the bearer token is not valid' };
   if (principal.role === 'admin') return undefined;
   if (access === 'status' && (principal.role === 'tenant' || policy.public)) return undefined;
   if (access === 'tenant' && principal.role === 'tenant') return undefined;
-  if (principal.role === 'tenant') return { status: 403, message: 'a tenant token reads only its own tenant\'s probes, runs, events, indicators and report' };
-  if (!policy.adminToken) return { status: 403, message: 'the API is closed: this daemon listens beyond loopback without server.token' };
+  if (principal.role === 'tenant')
+    return {
+      status: 403,
+      message: "a tenant token reads only its own tenant's probes, runs, events, indicators and report",
+    };
+  if (!policy.adminToken)
+    return { status: 403, message: 'the API is closed: this daemon listens beyond loopback without server.token' };
   return { status: 401, message: 'a bearer token is required' };
 }

@@ -11,8 +11,10 @@ export type BodyResult = { ok: true; value: unknown } | { ok: false; status: 400
  */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') return { ok: false, status: 415, message: 'send the body as JSON (content-type: application/json)' };
-  if (Number(req.headers['content-length'] ?? 0) > maxBytes) return { ok: false, status: 413, message: `the body may take at most ${maxBytes} bytes` };
+  if (type !== 'application/json')
+    return { ok: false, status: 415, message: 'send the body as JSON (content-type: application/json)' };
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes)
+    return { ok: false, status: 413, message: `the body may take at most ${maxBytes} bytes` };
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -61,9 +61,19 @@ export class RunEvents {
         const tenant = tenantScope(principal, url.searchParams.get('tenant'));
         if (tenant === 'forbidden') return sendError(res, 403, 'a tenant token reads only its own tenant');
         if (this.clients.size >= this.options.maxClients) {
-          return sendError(res, 429, `the event stream has ${this.clients.size} viewers, the most it takes (server.maxEventClients)`, { 'retry-after': '30' });
+          return sendError(
+            res,
+            429,
+            `the event stream has ${this.clients.size} viewers, the most it takes (server.maxEventClients)`,
+            { 'retry-after': '30' },
+          );
         }
-        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        });
         res.write(`retry: 3000\nevent: hello\ndata: ${JSON.stringify({ at: this.options.clock.now() })}\n\n`);
         const viewer: Viewer = { res, tenant };
         this.clients.add(viewer);
@@ -104,7 +114,10 @@ export class RunEvents {
       const text = textFor(viewer.tenant);
       if (text === undefined) continue;
       if (viewer.res.writableLength + text.length > cap) {
-        this.options.logger.warn({ buffered: viewer.res.writableLength, remote: viewer.res.socket?.remoteAddress }, 'event stream viewer is not reading; dropped');
+        this.options.logger.warn(
+          { buffered: viewer.res.writableLength, remote: viewer.res.socket?.remoteAddress },
+          'event stream viewer is not reading; dropped',
+        );
         viewer.res.destroy();
         this.drop(viewer);
         continue;

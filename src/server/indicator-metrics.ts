@@ -25,7 +25,12 @@ export function registerIndicatorMetrics(registry: Registry, indicators: () => I
       }
     },
   });
-  const state = new Gauge({ name: 'scaiprobe_indicator_state', help: 'Indicator state: 0 ok, 1 warn, 2 critical', labelNames: ['id', 'name', 'subject'], registers: [registry] });
+  const state = new Gauge({
+    name: 'scaiprobe_indicator_state',
+    help: 'Indicator state: 0 ok, 1 warn, 2 critical',
+    labelNames: ['id', 'name', 'subject'],
+    registers: [registry],
+  });
   // Beside the value, in its unit, so a dashboard draws the lines the state is judged against.
   const threshold = new Gauge({
     name: 'scaiprobe_indicator_threshold',

@@ -23,8 +23,18 @@ export class MailMetrics {
 
   constructor(registry: Registry) {
     const labelNames = ['probe', 'seed', 'provider', 'placement'] as const;
-    this.placement = new Gauge({ name: 'scaiprobe_mail_placement', help: "1 for where the seed's latest probe message landed (inbox, spam, other, missing), 0 for the other placements", labelNames, registers: [registry] });
-    this.placements = new Counter({ name: 'scaiprobe_mail_placements_total', help: 'Probe messages by seed and where they landed', labelNames, registers: [registry] });
+    this.placement = new Gauge({
+      name: 'scaiprobe_mail_placement',
+      help: "1 for where the seed's latest probe message landed (inbox, spam, other, missing), 0 for the other placements",
+      labelNames,
+      registers: [registry],
+    });
+    this.placements = new Counter({
+      name: 'scaiprobe_mail_placements_total',
+      help: 'Probe messages by seed and where they landed',
+      labelNames,
+      registers: [registry],
+    });
     this.timeToInbox = new Gauge({
       name: 'scaiprobe_mail_time_to_inbox_seconds',
       help: "Time from the send's acceptance to the message in the seed's inbox, latest run (absent while it did not reach the inbox)",

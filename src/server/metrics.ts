@@ -8,7 +8,11 @@ import { MailMetrics } from './mail-metrics.ts';
  * beside them): Prometheus reserves the suffix for counters and
  * `promtool check metrics` flags them; `sum(nodejs_active_handles)` is the same number.
  */
-const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const NON_COUNTER_TOTALS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /**
  * scaiprobe's own Prometheus metrics. Labels are bounded: probe names come
@@ -27,7 +31,12 @@ export class ProbeMetrics {
     // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes): what dashboards and alerts for any Node service query.
     collectDefaultMetrics({ register: this.registry });
     for (const name of NON_COUNTER_TOTALS) this.registry.removeSingleMetric(name);
-    this.success = new Gauge({ name: 'scaiprobe_probe_success', help: '1 when the latest run passed or warned, 0 when it failed', labelNames: ['probe', 'kind'], registers: [this.registry] });
+    this.success = new Gauge({
+      name: 'scaiprobe_probe_success',
+      help: '1 when the latest run passed or warned, 0 when it failed',
+      labelNames: ['probe', 'kind'],
+      registers: [this.registry],
+    });
     this.duration = new Histogram({
       name: 'scaiprobe_probe_duration_seconds',
       help: 'Duration of probe runs',
@@ -35,8 +44,18 @@ export class ProbeMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180],
       registers: [this.registry],
     });
-    this.runsTotal = new Counter({ name: 'scaiprobe_probe_runs_total', help: 'Probe runs by outcome', labelNames: ['probe', 'kind', 'status'], registers: [this.registry] });
-    this.lastRun = new Gauge({ name: 'scaiprobe_probe_last_run_timestamp_seconds', help: 'When the latest run of each probe ended', labelNames: ['probe', 'kind'], registers: [this.registry] });
+    this.runsTotal = new Counter({
+      name: 'scaiprobe_probe_runs_total',
+      help: 'Probe runs by outcome',
+      labelNames: ['probe', 'kind', 'status'],
+      registers: [this.registry],
+    });
+    this.lastRun = new Gauge({
+      name: 'scaiprobe_probe_last_run_timestamp_seconds',
+      help: 'When the latest run of each probe ended',
+      labelNames: ['probe', 'kind'],
+      registers: [this.registry],
+    });
     this.lateness = new Histogram({
       name: 'scaiprobe_scheduler_lateness_seconds',
       help: 'How late runs started against their schedule',
@@ -58,13 +77,28 @@ export class ProbeMetrics {
   /** Gauges read at scrape time: whether runs are being stored, how many wait in memory, how many were dropped. */
   watchStore(health: () => StoreHealth): void {
     const gauges: Array<[string, string, (h: StoreHealth) => number]> = [
-      ['scaiprobe_store_writable', '1 while runs are being stored, 0 while the database refuses writes', (h) => (h.problem === undefined ? 1 : 0)],
+      [
+        'scaiprobe_store_writable',
+        '1 while runs are being stored, 0 while the database refuses writes',
+        (h) => (h.problem === undefined ? 1 : 0),
+      ],
       ['scaiprobe_store_queued_runs', 'Runs waiting in memory for the database to take writes again', (h) => h.queued],
-      ['scaiprobe_store_dropped_runs', 'Runs given up since start (queue full, or refused for their content)', (h) => h.dropped],
+      [
+        'scaiprobe_store_dropped_runs',
+        'Runs given up since start (queue full, or refused for their content)',
+        (h) => h.dropped,
+      ],
     ];
     for (const [name, help, value] of gauges) {
       this.registry.removeSingleMetric(name);
-      new Gauge({ name, help, registers: [this.registry], collect() { this.set(value(health())); } });
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(value(health()));
+        },
+      });
     }
   }
 

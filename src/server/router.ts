@@ -28,7 +28,8 @@ export interface Route {
   access: RouteAccess;
 }
 
-export type RouteMatch = { route: Route; params: Record<string, string> } | 'method-not-allowed' | 'bad-encoding' | undefined;
+export type RouteMatch =
+  { route: Route; params: Record<string, string> } | 'method-not-allowed' | 'bad-encoding' | undefined;
 
 /** `decodeURIComponent` without the throw: a malformed `%` sequence is a client error, not ours. */
 function decodePart(part: string): string | undefined {
@@ -82,13 +83,28 @@ export const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 } as const;
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   const body = JSON.stringify(value);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(body);
 }
 
-export function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, status, { error: message }, headers);
 }
 
@@ -96,7 +112,10 @@ export function sendError(res: ServerResponse, status: number, message: string, 
  * The tenant a request may read: the admin reads the one it names (or all,
  * `undefined`); a tenant reads its own, and naming another is `forbidden`.
  */
-export function tenantScope(principal: Principal, requested: string | null | undefined): string | undefined | 'forbidden' {
+export function tenantScope(
+  principal: Principal,
+  requested: string | null | undefined,
+): string | undefined | 'forbidden' {
   const asked = requested === null || requested === '' ? undefined : requested;
   if (principal.role !== 'tenant') return asked;
   if (asked !== undefined && asked !== principal.tenant) return 'forbidden';

@@ -87,17 +87,29 @@ function declaredLength(req: IncomingMessage): number {
 }
 
 /** Everything before the handler: a request that fails here is answered without touching a route. */
-function screen(req: IncomingMessage, res: ServerResponse, router: Router, policy: AccessPolicy): { url: URL; matched: Exclude<RouteMatch, 'method-not-allowed' | 'bad-encoding' | undefined> } | undefined {
+function screen(
+  req: IncomingMessage,
+  res: ServerResponse,
+  router: Router,
+  policy: AccessPolicy,
+): { url: URL; matched: Exclude<RouteMatch, 'method-not-allowed' | 'bad-encoding' | undefined> } | undefined {
   const hostCheck = hostAllowed(req.headers, policy);
   if (hostCheck === 'malformed') return void sendError(res, 400, 'the Host header is not a host name');
-  if (!hostCheck) return void sendError(res, 421, `this daemon does not answer to Host "${req.headers.host}"; add the name to server.allowedHosts`);
+  if (!hostCheck)
+    return void sendError(
+      res,
+      421,
+      `this daemon does not answer to Host "${req.headers.host}"; add the name to server.allowedHosts`,
+    );
   const url = requestUrl(req.url);
   if (!url) return void sendError(res, 400, 'the request target must be a path such as /api/v1/probes');
-  if (declaredLength(req) > MAX_IGNORED_BODY_BYTES) return void sendError(res, 413, 'request bodies are not taken here', { connection: 'close' });
+  if (declaredLength(req) > MAX_IGNORED_BODY_BYTES)
+    return void sendError(res, 413, 'request bodies are not taken here', { connection: 'close' });
   const matched = router.match(req.method ?? 'GET', url.pathname);
   if (matched === 'bad-encoding') return void sendError(res, 400, 'the path has a malformed %-encoding');
   if (matched === undefined) return void sendError(res, 404, `no such endpoint: ${url.pathname}`);
-  if (matched === 'method-not-allowed') return void sendError(res, 405, `${req.method} is not allowed on ${url.pathname}`);
+  if (matched === 'method-not-allowed')
+    return void sendError(res, 405, `${req.method} is not allowed on ${url.pathname}`);
   return { url, matched };
 }
 
@@ -119,14 +131,28 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
 
 function answerClientError(error: Error & { code?: string }, socket: Socket, logger: Logger): void {
   logger.debug({ err: error }, 'malformed request');
-  if (!socket.writable || (error.code === 'ECONNRESET')) {
+  if (!socket.writable || error.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' ? 413 : 400;
-  const reason = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 431: 'Request Header Fields Too Large' }[status];
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? 413
+          : 400;
+  const reason = {
+    400: 'Bad Request',
+    408: 'Request Timeout',
+    413: 'Content Too Large',
+    431: 'Request Header Fields Too Large',
+  }[status];
   const body = JSON.stringify({ error: reason });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+  );
 }
 
 /** The daemon's HTTP side: /health, /ready, /metrics, the JSON API (and whatever later parts add to the router). */
@@ -151,18 +177,22 @@ export async function startDaemonServer(options: DaemonServerOptions): Promise<D
       headersTimeout: limits.headersTimeoutMs,
       // Node checks the two timeouts above on this interval (30 s by default).
       connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 2)),
-    }, (req, res) => {
-    handle(req, res, router, policy).catch((error: unknown) => {
-      options.logger.error({ err: error, path: req.url?.slice(0, 200) }, 'API request failed');
-      if (!res.headersSent) sendError(res, 500, 'internal error');
-      else res.destroy();
-    });
-  });
+    },
+    (req, res) => {
+      handle(req, res, router, policy).catch((error: unknown) => {
+        options.logger.error({ err: error, path: req.url?.slice(0, 200) }, 'API request failed');
+        if (!res.headersSent) sendError(res, 500, 'internal error');
+        else res.destroy();
+      });
+    },
+  );
   server.keepAliveTimeout = 5_000;
   server.timeout = limits.idleTimeoutMs;
   server.maxConnections = limits.maxConnections;
   server.maxHeadersCount = 200;
-  server.on('clientError', (error: Error & { code?: string }, socket: Socket) => answerClientError(error, socket, options.logger));
+  server.on('clientError', (error: Error & { code?: string }, socket: Socket) =>
+    answerClientError(error, socket, options.logger),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

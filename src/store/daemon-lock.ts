@@ -35,10 +35,17 @@ export class DatabaseInUseError extends Error {
  * this process's pid that started before this process did is a previous life
  * of a container whose daemon is always pid 1.
  */
-export function goneBecause(holder: LockHolder, now: number, me: { pid: number; host: string; startedAt: number }, staleAfterMs = LOCK_STALE_AFTER_MS): string | undefined {
-  if (now - holder.heartbeatAt >= staleAfterMs) return `no heartbeat for ${Math.round((now - holder.heartbeatAt) / 1000)}s`;
+export function goneBecause(
+  holder: LockHolder,
+  now: number,
+  me: { pid: number; host: string; startedAt: number },
+  staleAfterMs = LOCK_STALE_AFTER_MS,
+): string | undefined {
+  if (now - holder.heartbeatAt >= staleAfterMs)
+    return `no heartbeat for ${Math.round((now - holder.heartbeatAt) / 1000)}s`;
   if (holder.host !== me.host) return undefined;
-  if (holder.pid === me.pid) return holder.startedAt < me.startedAt ? `pid ${holder.pid} is a new process now` : undefined;
+  if (holder.pid === me.pid)
+    return holder.startedAt < me.startedAt ? `pid ${holder.pid} is a new process now` : undefined;
   if (!processAlive(holder.pid)) return `pid ${holder.pid} is not running`;
   return undefined;
 }
@@ -71,7 +78,11 @@ export class DaemonLock {
 
   private get me(): { pid: number; host: string; startedAt: number } {
     // When this process started, on the lock's clock (a little early, never late).
-    return { pid: this.deps.pid ?? process.pid, host: this.deps.host ?? thisHost(), startedAt: this.deps.clock.now() - Math.ceil(process.uptime() * 1000) };
+    return {
+      pid: this.deps.pid ?? process.pid,
+      host: this.deps.host ?? thisHost(),
+      startedAt: this.deps.clock.now() - Math.ceil(process.uptime() * 1000),
+    };
   }
 
   holder(): LockHolder | undefined {
@@ -88,8 +99,10 @@ export class DaemonLock {
     let result: { replaced?: LockHolder; reason?: string } = {};
     locks.take((current) => {
       const now = clock.now();
-      const reason = current && current.owner !== this.owner ? goneBecause(current, now, me, this.deps.staleAfterMs) : undefined;
-      if (current && current.owner !== this.owner && reason === undefined) throw new DatabaseInUseError(this.deps.path, current, now);
+      const reason =
+        current && current.owner !== this.owner ? goneBecause(current, now, me, this.deps.staleAfterMs) : undefined;
+      if (current && current.owner !== this.owner && reason === undefined)
+        throw new DatabaseInUseError(this.deps.path, current, now);
       result = current && reason ? { replaced: current, reason } : {};
       return { owner: this.owner, pid: me.pid, host: me.host, startedAt: now, heartbeatAt: now };
     });

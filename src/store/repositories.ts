@@ -31,7 +31,8 @@ import type {
   StateChangeQuery,
   StoredAlert,
   StoredItem,
-  RunSummary, StoredRun,
+  RunSummary,
+  StoredRun,
 } from './types.ts';
 
 /** The configured probes, each with its latest run and the state it carries from run to run. */
@@ -64,7 +65,11 @@ export interface RunRepository {
   /** The last `n` statuses of each named probe, oldest first. */
   recentStatuses(probes: string[], n: number): Map<string, RunStatus[]>;
   /** Each run's end time and observations, for runs started in [since, until], oldest first. */
-  observationsOver(probe: string, since: number, until: number): Array<{ at: number; observations: StoredRun['observations'] }>;
+  observationsOver(
+    probe: string,
+    since: number,
+    until: number,
+  ): Array<{ at: number; observations: StoredRun['observations'] }>;
 }
 
 export interface ItemRepository {
@@ -107,9 +112,17 @@ export interface OutboxRepository {
    * line: due, not leased, and first for its alert and channel (a resolution
    * never overtakes the firing queued before it; tests are in no alert's line).
    */
-  claimNext(channel: string, now: number, lease: { owner: string; until: number }): { leased: LeasedRow | undefined; expired: number };
+  claimNext(
+    channel: string,
+    now: number,
+    lease: { owner: string; until: number },
+  ): { leased: LeasedRow | undefined; expired: number };
   /** Leases one given row if it may be sent now; `leaseFor` answers undefined for a channel that cannot be sent to. */
-  claim(id: number, now: number, leaseFor: (channel: string) => { owner: string; until: number } | undefined): LeasedRow | undefined;
+  claim(
+    id: number,
+    now: number,
+    leaseFor: (channel: string) => { owner: string; until: number } | undefined,
+  ): LeasedRow | undefined;
   /** Records an attempt's outcome and frees the lease; false when the row is no longer leased to `owner`. */
   settle(settlement: Settlement): boolean;
   get(id: number): OutboxRow | undefined;

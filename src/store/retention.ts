@@ -38,4 +38,13 @@ export interface Pruned {
   series: number;
 }
 
-export const NOTHING_PRUNED: Pruned = Object.freeze({ runs: 0, rollups: 0, items: 0, itemStates: 0, stateChanges: 0, alerts: 0, outbox: 0, series: 0 });
+export const NOTHING_PRUNED: Pruned = Object.freeze({
+  runs: 0,
+  rollups: 0,
+  items: 0,
+  itemStates: 0,
+  stateChanges: 0,
+  alerts: 0,
+  outbox: 0,
+  series: 0,
+});

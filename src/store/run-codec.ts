@@ -17,10 +17,12 @@ const MAX_STORED_ARRAY = 100;
 
 /** What is kept of one value: undefined when nothing is. */
 function storedValue(value: unknown): unknown {
-  if (typeof value === 'string') return value.length > MAX_STORED_STRING ? `${value.slice(0, MAX_STORED_STRING)}…` : value;
+  if (typeof value === 'string')
+    return value.length > MAX_STORED_STRING ? `${value.slice(0, MAX_STORED_STRING)}…` : value;
   // JSON keeps neither NaN nor Infinity: normalise now so a difference and a whole copy agree.
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  if (Array.isArray(value) && value.length > MAX_STORED_ARRAY) return [...value.slice(0, MAX_STORED_ARRAY), `… ${value.length - MAX_STORED_ARRAY} more`];
+  if (Array.isArray(value) && value.length > MAX_STORED_ARRAY)
+    return [...value.slice(0, MAX_STORED_ARRAY), `… ${value.length - MAX_STORED_ARRAY} more`];
   return value;
 }
 
@@ -52,7 +54,8 @@ export function storedBody(body: RunBody): RunBody {
 export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => sameValue(item, b[i]));
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') return JSON.stringify(a) === JSON.stringify(b);
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object')
+    return JSON.stringify(a) === JSON.stringify(b);
   return false;
 }
 
@@ -79,7 +82,8 @@ const TAG = {
 const MAX_DECIMALS = 6;
 /** Zigzag doubles the magnitude; stay exact within 2^53. */
 const MAX_ZIGZAG_INPUT = 2 ** 51;
-const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/;
+const HTTP_DATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/;
 
 class ByteWriter {
   private buffer = Buffer.allocUnsafe(64);
@@ -210,7 +214,11 @@ function sharedEnds(before: string, after: string): { prefix: number; suffix: nu
   while (prefix < most && before.charCodeAt(prefix) === after.charCodeAt(prefix)) prefix++;
   if (prefix > 0 && prefix < after.length && isHighSurrogate(after.charCodeAt(prefix - 1))) prefix--;
   let suffix = 0;
-  while (suffix < most - prefix && before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)) suffix++;
+  while (
+    suffix < most - prefix &&
+    before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)
+  )
+    suffix++;
   if (suffix > 0 && suffix < after.length - prefix && isLowSurrogate(after.charCodeAt(after.length - suffix))) suffix--;
   return { prefix, suffix };
 }
@@ -236,7 +244,9 @@ function writeNumber(out: ByteWriter, value: number): void {
 /** Bytes writeNumber takes after its tag. */
 function numberLength(value: number): number {
   const decimals = decimalsOf(value);
-  return decimals === undefined || Object.is(value, -0) ? 8 : varintLength(zigzagOf(Math.round(value * 10 ** decimals)));
+  return decimals === undefined || Object.is(value, -0)
+    ? 8
+    : varintLength(zigzagOf(Math.round(value * 10 ** decimals)));
 }
 
 function writeString(out: ByteWriter, value: string, context: ValueContext): void {
@@ -326,7 +336,12 @@ function slotOf(name: string): Pick<Slot, 'section' | 'key'> | undefined {
  */
 export class Keyframe {
   readonly slots: Slot[] = [];
-  private readonly positions: Record<Section, Map<string, number>> = { m: new Map(), o: new Map(), a: new Map(), p: new Map() };
+  private readonly positions: Record<Section, Map<string, number>> = {
+    m: new Map(),
+    o: new Map(),
+    a: new Map(),
+    p: new Map(),
+  };
 
   constructor(readonly body: RunBody) {
     this.add('m', '', body.message);
@@ -399,7 +414,12 @@ export function encodeDifference(keyframe: Keyframe, body: RunBody, startedAt: n
 }
 
 function copyBody(body: RunBody): RunBody {
-  return { message: body.message, observations: { ...body.observations }, assertions: body.assertions.map((outcome) => ({ ...outcome })), phases: { ...body.phases } };
+  return {
+    message: body.message,
+    observations: { ...body.observations },
+    assertions: body.assertions.map((outcome) => ({ ...outcome })),
+    phases: { ...body.phases },
+  };
 }
 
 function setField(body: RunBody, section: Section, key: string, value: unknown): void {
@@ -435,6 +455,7 @@ export function applyDifference(keyframe: Keyframe | undefined, difference: Uint
     if (slot) setField(body, slot.section, slot.key, value);
   }
   // An outcome whose every property was removed is gone.
-  if (body.assertions.some((outcome) => Object.keys(outcome).length === 0)) body.assertions = body.assertions.filter((outcome) => Object.keys(outcome).length > 0);
+  if (body.assertions.some((outcome) => Object.keys(outcome).length === 0))
+    body.assertions = body.assertions.filter((outcome) => Object.keys(outcome).length > 0);
   return body;
 }

@@ -122,7 +122,10 @@ export class RunWriter {
         if (condition === undefined) {
           this.queue.shift();
           this.dropped++;
-          this.options.logger.error({ err: error, probe: run.probe, run_id: run.uid }, 'the database refused this run; it is dropped');
+          this.options.logger.error(
+            { err: error, probe: run.probe, run_id: run.uid },
+            'the database refused this run; it is dropped',
+          );
           continue;
         }
         this.refused(error, condition);
@@ -130,7 +133,10 @@ export class RunWriter {
       }
     }
     if (this.problem !== undefined) {
-      this.options.logger.info({ stored: backlog, dropped: this.dropped }, 'the database takes writes again; queued runs are stored');
+      this.options.logger.info(
+        { stored: backlog, dropped: this.dropped },
+        'the database takes writes again; queued runs are stored',
+      );
       this.problem = undefined;
     }
     this.retryAt = 0;
@@ -144,7 +150,11 @@ export class RunWriter {
     this.timer = undefined;
     if (this.queue.length > 0) this.flush();
     clearTimeout(this.timer);
-    if (this.queue.length > 0) this.options.logger.error({ queued: this.queue.length, problem: this.problem }, 'runs still queued at stop are lost');
+    if (this.queue.length > 0)
+      this.options.logger.error(
+        { queued: this.queue.length, problem: this.problem },
+        'runs still queued at stop are lost',
+      );
   }
 
   private enqueue(run: RunRecord): void {
@@ -152,12 +162,20 @@ export class RunWriter {
     if (this.queue.length <= this.capacity) return;
     this.queue.shift();
     this.dropped++;
-    if (this.dropped === 1 || this.dropped % 1000 === 0) this.options.logger.error({ dropped: this.dropped, capacity: this.capacity, problem: this.problem }, 'run queue full: the oldest queued runs are dropped');
+    if (this.dropped === 1 || this.dropped % 1000 === 0)
+      this.options.logger.error(
+        { dropped: this.dropped, capacity: this.capacity, problem: this.problem },
+        'run queue full: the oldest queued runs are dropped',
+      );
   }
 
   private refused(error: unknown, condition: string): void {
     const problem = `database: ${condition}`;
-    if (problem !== this.problem) this.options.logger.error({ err: error, queued: this.queue.length }, `${problem}: runs are kept in memory and retried`);
+    if (problem !== this.problem)
+      this.options.logger.error(
+        { err: error, queued: this.queue.length },
+        `${problem}: runs are kept in memory and retried`,
+      );
     this.problem = problem;
     this.retryAt = performance.now() + this.retryMs;
     clearTimeout(this.timer);

@@ -28,7 +28,10 @@ export interface StoredRun extends Omit<RunRecord, 'items' | 'state'> {
 }
 
 /** A run without its body (message, observations, assertions, phases): what a chart or a timeline needs. */
-export type RunSummary = Pick<StoredRun, 'id' | 'uid' | 'probe' | 'kind' | 'tenant' | 'startedAt' | 'durationMs' | 'status' | 'attempts' | 'error'>;
+export type RunSummary = Pick<
+  StoredRun,
+  'id' | 'uid' | 'probe' | 'kind' | 'tenant' | 'startedAt' | 'durationMs' | 'status' | 'attempts' | 'error'
+>;
 
 export interface StateChange {
   id: number;

@@ -3,7 +3,14 @@ import type { Logger } from 'pino';
 
 /** Debian's Chromium, never a downloaded browser. */
 export const CHROMIUM_PATH = process.env.SCAIPROBE_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 /**
  * Whether Chromium can keep its sandbox for a process of this user: always,
@@ -76,15 +83,20 @@ export class SharedBrowser {
       // playwright-core is loaded on first use: a daemon without reports or browser probes never pays for it.
       const sandboxed = this.sandboxed;
       const started = import('playwright-core').then(({ chromium }) =>
-        chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, chromiumSandbox: sandboxed }).catch((error: unknown) => {
-          throw launchError(error);
-        }),
+        chromium
+          .launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, chromiumSandbox: sandboxed })
+          .catch((error: unknown) => {
+            throw launchError(error);
+          }),
       );
       this.launching = started;
       started.then(
         (browser) => {
           if (sandboxed) this.options.logger?.info('chromium started');
-          else this.options.logger?.warn('chromium started without its sandbox: the process runs as root, where Chromium cannot use it; run scaiprobe as an unprivileged user to keep it');
+          else
+            this.options.logger?.warn(
+              'chromium started without its sandbox: the process runs as root, where Chromium cannot use it; run scaiprobe as an unprivileged user to keep it',
+            );
           browser.on('disconnected', () => {
             if (this.launching === started) this.launching = undefined;
           });

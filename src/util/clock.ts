@@ -92,7 +92,8 @@ export class ManualClock implements Clock {
   private nextDue(until: number): Pending | undefined {
     let next: Pending | undefined;
     for (const entry of this.pending) {
-      if (entry.at <= until && (!next || entry.at < next.at || (entry.at === next.at && entry.order < next.order))) next = entry;
+      if (entry.at <= until && (!next || entry.at < next.at || (entry.at === next.at && entry.order < next.order)))
+        next = entry;
     }
     return next;
   }

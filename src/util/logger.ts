@@ -5,7 +5,9 @@ import { Redactor } from './redact.ts';
  * pino JSON logs; every string that reaches a line goes through the redactor,
  * so a secret that leaks into an error message still never reaches the log.
  */
-export function createLogger(options: { level?: string; secrets?: Iterable<string>; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(
+  options: { level?: string; secrets?: Iterable<string>; destination?: NodeJS.WritableStream } = {},
+): Logger {
   const redactor = new Redactor(options.secrets ?? []);
   return pino(
     {
@@ -18,10 +20,15 @@ export function createLogger(options: { level?: string; secrets?: Iterable<strin
         level: (label) => ({ level: label }),
         log: (object) => redactor.value(object),
       },
-      serializers: { err: (error: Error) => redactor.value({ type: error.name, message: error.message, stack: error.stack }) },
+      serializers: {
+        err: (error: Error) => redactor.value({ type: error.name, message: error.message, stack: error.stack }),
+      },
       hooks: {
         logMethod(args, method) {
-          method.apply(this, args.map((arg) => (typeof arg === 'string' ? redactor.text(arg) : arg)) as Parameters<typeof method>);
+          method.apply(
+            this,
+            args.map((arg) => (typeof arg === 'string' ? redactor.text(arg) : arg)) as Parameters<typeof method>,
+          );
         },
       },
     },

@@ -23,7 +23,8 @@ export class Redactor {
     if (this.secrets.length === 0) return input;
     if (typeof input === 'string') return this.text(input) as T;
     if (Array.isArray(input)) return this.array(input) as T;
-    if (input && typeof input === 'object' && !(input instanceof Error)) return this.object(input as Record<string, unknown>) as T;
+    if (input && typeof input === 'object' && !(input instanceof Error))
+      return this.object(input as Record<string, unknown>) as T;
     return input;
   }
 

@@ -17,7 +17,16 @@ import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness
 
 const subject = fc.oneof(
   fc.stringMatching(/^[a-z][a-zA-Z0-9_]{0,8}(\.[a-zA-Z0-9_:-]{1,10}){0,3}$/),
-  fc.constantFrom('status', 'latency', 'json.status', 'answers', 'seed.seed-a.placement', 'rate5m(http_requests_total{status=~"5.."}) / rate5m(http_requests_total)', 'p99(req_seconds{path!="/x<y"})', 'sum(x{a="b,c"})'),
+  fc.constantFrom(
+    'status',
+    'latency',
+    'json.status',
+    'answers',
+    'seed.seed-a.placement',
+    'rate5m(http_requests_total{status=~"5.."}) / rate5m(http_requests_total)',
+    'p99(req_seconds{path!="/x<y"})',
+    'sum(x{a="b,c"})',
+  ),
 );
 
 type Literal =
@@ -30,18 +39,36 @@ type Literal =
   | { type: 'regex'; source: string; flags: string };
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const numberText = fc.tuple(fc.boolean(), fc.nat({ max: 100_000 }), fc.option(fc.stringMatching(/^[0-9]{1,4}$/))).map(([negative, whole, fraction]) => `${negative ? '-' : ''}${whole}${fraction !== null ? `.${fraction}` : ''}`);
+const numberText = fc
+  .tuple(fc.boolean(), fc.nat({ max: 100_000 }), fc.option(fc.stringMatching(/^[0-9]{1,4}$/)))
+  .map(([negative, whole, fraction]) => `${negative ? '-' : ''}${whole}${fraction !== null ? `.${fraction}` : ''}`);
 const regexSource = fc.constantFrom('ready', '^ok$', '5..', 'a|b', '[a-z]+\\d?', '.*', '(?:x|y)z', 'a/b', '\\s');
 
 const literal: fc.Arbitrary<Literal> = fc.oneof(
-  fc.record({ type: fc.constant('string' as const), value: fc.string({ maxLength: 12 }), quote: fc.constant('"' as const) }),
-  fc.record({ type: fc.constant('string' as const), value: fc.stringMatching(/^[a-z0-9 .:-]{0,10}$/), quote: fc.constant("'" as const) }),
+  fc.record({
+    type: fc.constant('string' as const),
+    value: fc.string({ maxLength: 12 }),
+    quote: fc.constant('"' as const),
+  }),
+  fc.record({
+    type: fc.constant('string' as const),
+    value: fc.stringMatching(/^[a-z0-9 .:-]{0,10}$/),
+    quote: fc.constant("'" as const),
+  }),
   fc.record({ type: fc.constant('number' as const), text: numberText }),
   fc.record({ type: fc.constant('percent' as const), text: numberText }),
-  fc.record({ type: fc.constant('duration' as const), amount: fc.nat({ max: 10_000 }), unit: fc.constantFrom('ms' as const, 's' as const, 'm' as const, 'h' as const, 'd' as const) }),
+  fc.record({
+    type: fc.constant('duration' as const),
+    amount: fc.nat({ max: 10_000 }),
+    unit: fc.constantFrom('ms' as const, 's' as const, 'm' as const, 'h' as const, 'd' as const),
+  }),
   fc.record({ type: fc.constant('bool' as const), value: fc.boolean() }),
   fc.record({ type: fc.constant('null' as const) }),
-  fc.record({ type: fc.constant('regex' as const), source: regexSource, flags: fc.constantFrom('', 'i', 'g', 'gi', 'm', 's', 'u') }),
+  fc.record({
+    type: fc.constant('regex' as const),
+    source: regexSource,
+    flags: fc.constantFrom('', 'i', 'g', 'gi', 'm', 's', 'u'),
+  }),
 );
 
 function printLiteral(l: Literal): string {
@@ -100,10 +127,18 @@ interface Assertion {
 }
 
 const assertion: fc.Arbitrary<Assertion> = fc
-  .record({ subject, literal, pick: fc.nat(), spacing: fc.tuple(fc.constantFrom(' ', '  ', '\t', ''), fc.constantFrom(' ', '', '  ')) })
+  .record({
+    subject,
+    literal,
+    pick: fc.nat(),
+    spacing: fc.tuple(fc.constantFrom(' ', '  ', '\t', ''), fc.constantFrom(' ', '', '  ')),
+  })
   .map(({ subject: s, literal: l, pick, spacing }) => {
     // A string after `matches` is a regular expression, so only one that compiles is a valid assertion.
-    const choices = l.type === 'string' && !compiles(l.value) ? OPERATORS_FOR.string.filter((op) => op !== 'matches') : OPERATORS_FOR[l.type];
+    const choices =
+      l.type === 'string' && !compiles(l.value)
+        ? OPERATORS_FOR.string.filter((op) => op !== 'matches')
+        : OPERATORS_FOR[l.type];
     const operator = choices[pick % choices.length] ?? '==';
     // The word operators need spaces around them.
     const around: [string, string] = operator === 'contains' || operator === 'matches' ? [' ', ' '] : spacing;
@@ -133,9 +168,26 @@ const observationValue: fc.Arbitrary<ObservationValue> = fc.oneof(
   fc.array(fc.constantFrom('ready', 'a', 'b', 'xyz', '5', 'zz', ''), { maxLength: 4 }),
 );
 
-type Input = { case: 'assertion'; assertion: Assertion; observations: Observations; observed: boolean; soft: boolean } | { case: 'text'; text: string };
+type Input =
+  | { case: 'assertion'; assertion: Assertion; observations: Observations; observed: boolean; soft: boolean }
+  | { case: 'text'; text: string };
 
-const ASSERTION_ALPHABET = [...'abz.09 <>=!"\'/\\%()[]{}-_gims', 'contains', 'matches', ' contains ', ' matches ', '200ms', '2%', 'true', 'null', '/re/', '"s"', '\\u00', '1e3', 'status'];
+const ASSERTION_ALPHABET = [
+  ...'abz.09 <>=!"\'/\\%()[]{}-_gims',
+  'contains',
+  'matches',
+  ' contains ',
+  ' matches ',
+  '200ms',
+  '2%',
+  'true',
+  'null',
+  '/re/',
+  '"s"',
+  '\\u00',
+  '1e3',
+  'status',
+];
 
 function isConfigMessage(error: unknown): boolean {
   return error instanceof Error && /^("|cannot read ")/.test(error.message);
@@ -146,12 +198,33 @@ export const assertionsTarget: FuzzTarget<Input> = {
   subject: 'parseAssertion, evaluateAssertions (src/core/assertions.ts)',
   arbitrary: fc.oneof(
     {
-      arbitrary: fc.record({ case: fc.constant('assertion' as const), assertion, observations: fc.dictionary(fc.constantFrom('status', 'latency', 'x.y', 'answers'), observationValue, { maxKeys: 3 }), observed: fc.boolean(), value: observationValue, soft: fc.boolean() }).map(
-        ({ assertion: a, observations, observed, value, soft }): Input => ({ case: 'assertion', assertion: a, observations: observed ? { ...observations, [a.subject]: value } : observations, observed, soft }),
-      ),
+      arbitrary: fc
+        .record({
+          case: fc.constant('assertion' as const),
+          assertion,
+          observations: fc.dictionary(fc.constantFrom('status', 'latency', 'x.y', 'answers'), observationValue, {
+            maxKeys: 3,
+          }),
+          observed: fc.boolean(),
+          value: observationValue,
+          soft: fc.boolean(),
+        })
+        .map(({ assertion: a, observations, observed, value, soft }): Input => ({
+          case: 'assertion',
+          assertion: a,
+          observations: observed ? { ...observations, [a.subject]: value } : observations,
+          observed,
+          soft,
+        })),
       weight: 5,
     },
-    { arbitrary: mutated(assertion.map(printAssertion), ASSERTION_ALPHABET).map((text): Input => ({ case: 'text', text })), weight: 3 },
+    {
+      arbitrary: mutated(assertion.map(printAssertion), ASSERTION_ALPHABET).map((text): Input => ({
+        case: 'text',
+        text,
+      })),
+      weight: 3,
+    },
     { arbitrary: textOver(ASSERTION_ALPHABET, 60).map((text): Input => ({ case: 'text', text })), weight: 2 },
   ),
   check(input, timed) {
@@ -176,13 +249,18 @@ export const assertionsTarget: FuzzTarget<Input> = {
       throw error;
     }
     sameAs(parsed, { subject: a.subject, operator: a.operator, expected: valueOf(a.literal) }, 'parsed assertion');
-    const evaluate = (expr: string) => timed(() => evaluateAssertions([{ expr, soft: input.soft }], input.observations))[0];
+    const evaluate = (expr: string) =>
+      timed(() => evaluateAssertions([{ expr, soft: input.soft }], input.observations))[0];
     const first = evaluate(text);
     const second = evaluate(text);
     sameAs(second, first, 'evaluated twice');
     if (!first) throw new Violation('no outcome');
     const present = Object.hasOwn(input.observations, a.subject);
-    sameAs({ soft: first.soft, actual: first.actual }, { soft: input.soft, actual: present ? (input.observations[a.subject] ?? null) : null }, 'outcome');
+    sameAs(
+      { soft: first.soft, actual: first.actual },
+      { soft: input.soft, actual: present ? (input.observations[a.subject] ?? null) : null },
+      'outcome',
+    );
     if (!present && first.ok) throw new Violation('an assertion on an observation that was not made passed');
     if (present && (a.operator === '==' || a.operator === '!=')) {
       const other = `${a.subject} ${a.operator === '==' ? '!=' : '=='} ${printLiteral(a.literal)}`;

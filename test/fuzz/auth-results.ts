@@ -1,5 +1,9 @@
 import fc from 'fast-check';
-import { judgeAuthentication, parseAuthenticationResults, parseHeaderBlock } from '../../src/protocols/mail-auth/auth-results.ts';
+import {
+  judgeAuthentication,
+  parseAuthenticationResults,
+  parseHeaderBlock,
+} from '../../src/protocols/mail-auth/auth-results.ts';
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
 /**
@@ -26,8 +30,33 @@ interface Statement {
 
 const statement: fc.Arbitrary<Statement> = fc.record({
   method: fc.constantFrom('spf', 'dkim', 'dmarc', 'arc', 'compauth', 'auth', 'iprev', 'x-custom'),
-  result: fc.constantFrom('pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy', 'bestguesspass'),
-  props: fc.uniqueArray(fc.tuple(fc.constantFrom('smtp.mailfrom', 'header.d', 'header.i', 'header.s', 'header.from', 'header.b', 'policy.iprev', 'action'), token), { selector: ([key]) => key, maxLength: 4 }),
+  result: fc.constantFrom(
+    'pass',
+    'fail',
+    'softfail',
+    'neutral',
+    'none',
+    'temperror',
+    'permerror',
+    'policy',
+    'bestguesspass',
+  ),
+  props: fc.uniqueArray(
+    fc.tuple(
+      fc.constantFrom(
+        'smtp.mailfrom',
+        'header.d',
+        'header.i',
+        'header.s',
+        'header.from',
+        'header.b',
+        'policy.iprev',
+        'action',
+      ),
+      token,
+    ),
+    { selector: ([key]) => key, maxLength: 4 },
+  ),
   reason: fc.option(fc.stringMatching(/^[a-z0-9 ,.:-]{0,20}$/), { freq: 3 }),
   comment: fc.option(fc.stringMatching(/^[a-z0-9 =,.:-]{1,20}$/), { freq: 3 }),
 });
@@ -59,7 +88,13 @@ interface Block {
 }
 
 const block: fc.Arbitrary<Block> = fc.record({
-  fields: fc.array(fc.record({ name: fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/), words: fc.array(word, { minLength: 1, maxLength: 8 }) }), { maxLength: 6 }),
+  fields: fc.array(
+    fc.record({
+      name: fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/),
+      words: fc.array(word, { minLength: 1, maxLength: 8 }),
+    }),
+    { maxLength: 6 },
+  ),
   authservId: fc.stringMatching(/^[a-z][a-z0-9.-]{0,20}$/).filter((id) => id !== 'none'),
   statements: fc.array(statement, { maxLength: 5 }),
   at: fc.nat(),
@@ -96,11 +131,34 @@ function render(b: Block): string {
   return `${lines.join(eol)}${eol}${eol}${b.body}`;
 }
 
-type Input = { case: 'block'; block: Block } | { case: 'text'; text: string; authservId: string } | { case: 'long'; lines: number; line: string; field: string; crlf: boolean };
+type Input =
+  | { case: 'block'; block: Block }
+  | { case: 'text'; text: string; authservId: string }
+  | { case: 'long'; lines: number; line: string; field: string; crlf: boolean };
 
-const HEADER_ALPHABET = [...'abcxyz019 \t\r\n:;=()"\\.-@/', 'spf=', 'dkim=', 'dmarc=', 'pass', 'fail', 'Authentication-Results: ', 'ARC-Seal: i=1; cv=', 'Received-SPF: ', 'List-Unsubscribe-Post: List-Unsubscribe=One-Click', '\r\n ', '\n\t', 'header.d=', 'reason="', 'p=reject'];
+const HEADER_ALPHABET = [
+  ...'abcxyz019 \t\r\n:;=()"\\.-@/',
+  'spf=',
+  'dkim=',
+  'dmarc=',
+  'pass',
+  'fail',
+  'Authentication-Results: ',
+  'ARC-Seal: i=1; cv=',
+  'Received-SPF: ',
+  'List-Unsubscribe-Post: List-Unsubscribe=One-Click',
+  '\r\n ',
+  '\n\t',
+  'header.d=',
+  'reason="',
+  'p=reject',
+];
 
-const text = textOver(HEADER_ALPHABET, 400).map((t): Input => ({ case: 'text', text: t, authservId: 'mx.example.test' }));
+const text = textOver(HEADER_ALPHABET, 400).map((t): Input => ({
+  case: 'text',
+  text: t,
+  authservId: 'mx.example.test',
+}));
 const mutatedBlock = fc
   .tuple(mutated(block.map(render), HEADER_ALPHABET), fc.constantFrom('mx.example.test', ''))
   .map(([t, authservId]): Input => ({ case: 'text', text: t, authservId }));
@@ -114,7 +172,13 @@ const mutatedBlock = fc
 const long = fc
   .record({
     lines: fc.integer({ min: 1000, max: 8000 }),
-    line: fc.constantFrom(' x=y;', '\tdkim=pass header.d=a.example;', ' (comment (nested) "q\\"")', ' ', ' from relay.example by mx.example with ESMTPS id'),
+    line: fc.constantFrom(
+      ' x=y;',
+      '\tdkim=pass header.d=a.example;',
+      ' (comment (nested) "q\\"")',
+      ' ',
+      ' from relay.example by mx.example with ESMTPS id',
+    ),
     field: fc.constantFrom('Received', 'X-Spam-Report', 'Authentication-Results'),
     crlf: fc.boolean(),
   })
@@ -126,11 +190,24 @@ function longText(input: { lines: number; line: string; field: string; crlf: boo
 }
 
 /** An Authentication-Results of up to 200 statements (providers write a handful). */
-const wide = fc.array(statement, { minLength: 20, maxLength: 200 }).map((statements): Input => ({ case: 'block', block: { fields: [], authservId: 'mx.example.test', statements, at: 0, folds: [true, false], crlf: true, tab: false, body: '' } }));
+const wide = fc.array(statement, { minLength: 20, maxLength: 200 }).map((statements): Input => ({
+  case: 'block',
+  block: {
+    fields: [],
+    authservId: 'mx.example.test',
+    statements,
+    at: 0,
+    folds: [true, false],
+    crlf: true,
+    tab: false,
+    body: '',
+  },
+}));
 
 export const authResultsTarget: FuzzTarget<Input> = {
   name: 'auth-results',
-  subject: 'parseHeaderBlock, parseAuthenticationResults, judgeAuthentication (src/protocols/mail-auth/auth-results.ts)',
+  subject:
+    'parseHeaderBlock, parseAuthenticationResults, judgeAuthentication (src/protocols/mail-auth/auth-results.ts)',
   arbitrary: fc.oneof(
     { arbitrary: block.map((b): Input => ({ case: 'block', block: b })), weight: 40 },
     { arbitrary: mutatedBlock, weight: 40 },
@@ -143,18 +220,25 @@ export const authResultsTarget: FuzzTarget<Input> = {
       const fields = timed(() => parseHeaderBlock(longText(input)));
       const verdict = timed(() => judgeAuthentication(fields, 'mx.example.test'));
       if (fields.length !== 3) throw new Violation(`${fields.length} fields, expected 3`);
-      if (verdict.spf !== 'pass' || verdict.dkim !== null) throw new Violation(`the verdict is not the top header's: ${JSON.stringify(verdict)}`);
+      if (verdict.spf !== 'pass' || verdict.dkim !== null)
+        throw new Violation(`the verdict is not the top header's: ${JSON.stringify(verdict)}`);
       return;
     }
     if (input.case === 'text') {
       const fields = timed(() => parseHeaderBlock(input.text));
       timed(() => judgeAuthentication(fields, input.authservId || undefined));
-      for (const field of fields) if (field.value !== field.value.trim() || field.name !== field.name.toLowerCase()) throw new Violation(`field not normalized: ${JSON.stringify(field)}`);
+      for (const field of fields)
+        if (field.value !== field.value.trim() || field.name !== field.name.toLowerCase())
+          throw new Violation(`field not normalized: ${JSON.stringify(field)}`);
       return;
     }
     const b = input.block;
     const fields = timed(() => parseHeaderBlock(render(b)));
-    sameAs(fields, fieldsOf(b).map((f) => ({ name: f.name.toLowerCase(), value: f.value })), 'header fields');
+    sameAs(
+      fields,
+      fieldsOf(b).map((f) => ({ name: f.name.toLowerCase(), value: f.value })),
+      'header fields',
+    );
     const parsed = timed(() => parseAuthenticationResults(arValue(b)));
     sameAs(
       parsed,
@@ -175,12 +259,16 @@ export const authResultsTarget: FuzzTarget<Input> = {
     // Several statements of a method: a passing one decides, else the first.
     const spf = spfs.find((s) => s.result === 'pass') ?? spfs[0];
     // Only the header written here carries the authserv-id, so it is the trusted one (unless another field is also named Authentication-Results).
-    if (!b.fields.some((f) => f.name.toLowerCase() === 'authentication-results') && verdict.spf !== (spf?.result ?? null)) {
+    if (
+      !b.fields.some((f) => f.name.toLowerCase() === 'authentication-results') &&
+      verdict.spf !== (spf?.result ?? null)
+    ) {
       throw new Violation(`verdict spf ${verdict.spf}, expected ${spf?.result ?? null}`);
     }
   },
   show(input) {
-    if (input.case === 'long') return `${input.field} folded over ${input.lines} lines of ${JSON.stringify(input.line)} (${input.crlf ? 'CRLF' : 'LF'})`;
+    if (input.case === 'long')
+      return `${input.field} folded over ${input.lines} lines of ${JSON.stringify(input.line)} (${input.crlf ? 'CRLF' : 'LF'})`;
     return JSON.stringify(input.case === 'block' ? render(input.block) : input.text);
   },
 };

@@ -29,8 +29,21 @@ function scratchFile(): string {
 }
 
 const probeName = fc.stringMatching(/^[a-z0-9][a-z0-9._:-]{0,15}$/);
-const durationText = fc.oneof(fc.constantFrom('500ms', '30s', '1m', '5m', '1h', '7d', '1h30m'), fc.constantFrom('0s', '10', 'soon', '-1s', ''));
-const assertionText = fc.oneof(fc.constantFrom('status == 200', 'latency < 200ms', 'json.status == "ready"', 'rcode == "NOERROR"', 'answers contains "ok"', 'depth.total < 100000'), fc.constantFrom('status', 'latency <', '== 3', 'x matches /(/'));
+const durationText = fc.oneof(
+  fc.constantFrom('500ms', '30s', '1m', '5m', '1h', '7d', '1h30m'),
+  fc.constantFrom('0s', '10', 'soon', '-1s', ''),
+);
+const assertionText = fc.oneof(
+  fc.constantFrom(
+    'status == 200',
+    'latency < 200ms',
+    'json.status == "ready"',
+    'rcode == "NOERROR"',
+    'answers contains "ok"',
+    'depth.total < 100000',
+  ),
+  fc.constantFrom('status', 'latency <', '== 3', 'x matches /(/'),
+);
 
 type Verdict = 'valid' | 'invalid' | 'unknown';
 
@@ -42,10 +55,22 @@ const probe: fc.Arbitrary<{ value: Record<string, unknown>; verdict: Verdict }> 
     every: fc.option(durationText, { nil: undefined }),
     timeout: fc.option(durationText, { nil: undefined }),
     tags: fc.option(fc.array(fc.stringMatching(/^[a-z]{1,6}$/), { maxLength: 3 }), { nil: undefined }),
-    expect: fc.option(fc.array(fc.oneof({ arbitrary: assertionText, weight: 3 }, { arbitrary: fc.record({ that: assertionText, soft: fc.boolean() }), weight: 1 }), { maxLength: 3 }), { nil: undefined }),
+    expect: fc.option(
+      fc.array(
+        fc.oneof(
+          { arbitrary: assertionText, weight: 3 },
+          { arbitrary: fc.record({ that: assertionText, soft: fc.boolean() }), weight: 1 },
+        ),
+        { maxLength: 3 },
+      ),
+      { nil: undefined },
+    ),
     extra: fc.option(fc.constantFrom('color', 'retries', 'enabled'), { nil: undefined }),
     extraValue: fc.oneof(fc.constant(true), fc.integer({ min: -2, max: 20 }), fc.string({ maxLength: 5 })),
-    url: fc.oneof(fc.constantFrom('http://127.0.0.1:8000/ready', 'https://example.test/health'), fc.constantFrom('ftp://x', 'not a url')),
+    url: fc.oneof(
+      fc.constantFrom('http://127.0.0.1:8000/ready', 'https://example.test/health'),
+      fc.constantFrom('ftp://x', 'not a url'),
+    ),
     secret: fc.constantFrom('${FUZZ_KEY}', '${FUZZ_PASS}', '${FUZZ_UNSET}', 'inline-secret'),
   })
   .map((p) => {
@@ -85,8 +110,13 @@ const BAD_ASSERTIONS = ['status', 'latency <', '== 3', 'x matches /(/'];
 const config = fc
   .record({
     probes: fc.uniqueArray(probe, { selector: (p) => p.value.name, maxLength: 5 }),
-    defaults: fc.option(fc.record({ every: fc.constantFrom('30s', '1m'), tags: fc.constant(['prod']) }), { nil: undefined }),
-    scheduler: fc.option(fc.record({ concurrency: fc.integer({ min: 0, max: 100 }), jitter: fc.constantFrom('10%', '0%', 'lots') }), { nil: undefined }),
+    defaults: fc.option(fc.record({ every: fc.constantFrom('30s', '1m'), tags: fc.constant(['prod']) }), {
+      nil: undefined,
+    }),
+    scheduler: fc.option(
+      fc.record({ concurrency: fc.integer({ min: 0, max: 100 }), jitter: fc.constantFrom('10%', '0%', 'lots') }),
+      { nil: undefined },
+    ),
     log: fc.option(fc.record({ level: fc.constantFrom('info', 'debug', 'loud') }), { nil: undefined }),
   })
   .map((c) => {
@@ -94,35 +124,75 @@ const config = fc
     if (c.defaults) doc.defaults = c.defaults;
     if (c.scheduler) doc.scheduler = c.scheduler;
     if (c.log) doc.log = c.log;
-    const invalid = c.probes.some((p) => p.verdict === 'invalid') || (c.scheduler !== undefined && (c.scheduler.concurrency < 1 || c.scheduler.jitter === 'lots')) || c.log?.level === 'loud';
+    const invalid =
+      c.probes.some((p) => p.verdict === 'invalid') ||
+      (c.scheduler !== undefined && (c.scheduler.concurrency < 1 || c.scheduler.jitter === 'lots')) ||
+      c.log?.level === 'loud';
     const verdict: Verdict = invalid ? 'invalid' : c.probes.every((p) => p.verdict === 'valid') ? 'valid' : 'unknown';
-    return { doc, verdict, names: c.probes.map((p) => String(p.value.name)), kinds: c.probes.map((p) => String(p.value.kind)) };
+    return {
+      doc,
+      verdict,
+      names: c.probes.map((p) => String(p.value.name)),
+      kinds: c.probes.map((p) => String(p.value.kind)),
+    };
   });
 
-type Input = { case: 'config'; doc: Record<string, unknown>; verdict: Verdict; names: string[]; kinds: string[] } | { case: 'text'; text: string };
+type Input =
+  | { case: 'config'; doc: Record<string, unknown>; verdict: Verdict; names: string[]; kinds: string[] }
+  | { case: 'text'; text: string };
 
-const YAML_ALPHABET = [...'abz09 \n\t:-[]{},&*!|>\'"#%@`?.$', 'probes:', '\n  - name: ', 'kind: http', 'url: ', 'every: 1m', 'expect:', '${FUZZ_KEY}', '&a ', '*a', '<<: *a', '!!str ', '---\n', '...', 'null', '~'];
+const YAML_ALPHABET = [
+  ...'abz09 \n\t:-[]{},&*!|>\'"#%@`?.$',
+  'probes:',
+  '\n  - name: ',
+  'kind: http',
+  'url: ',
+  'every: 1m',
+  'expect:',
+  '${FUZZ_KEY}',
+  '&a ',
+  '*a',
+  '<<: *a',
+  '!!str ',
+  '---\n',
+  '...',
+  'null',
+  '~',
+];
 
 /**
  * `depth` levels of flow collections (past the ~800 levels at which the yaml
  * library reports "Maximum call stack size exceeded" as a YAML error), or an
  * alias bomb of up to 12 levels of ten references each.
  */
-const hostile = fc.record({ kind: fc.constantFrom('nesting', 'map-nesting', 'aliases'), depth: fc.integer({ min: 1, max: 1200 }) }).map(({ kind, depth }): Input => {
-  if (kind === 'nesting') return { case: 'text', text: `probes: ${'['.repeat(depth)}${']'.repeat(depth)}\n` };
-  if (kind === 'map-nesting') return { case: 'text', text: `probes:\n  - name: x\n    kind: http\n    url: http://x\n    headers: ${'{a: '.repeat(depth)}b${'}'.repeat(depth)}\n` };
-  const levels = Math.min(12, 2 + (depth % 11));
-  const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
-  for (let i = 1; i < levels; i++) lines.push(`a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(', ')}]`);
-  return { case: 'text', text: `${lines.join('\n')}\nprobes: []\n` };
-});
+const hostile = fc
+  .record({ kind: fc.constantFrom('nesting', 'map-nesting', 'aliases'), depth: fc.integer({ min: 1, max: 1200 }) })
+  .map(({ kind, depth }): Input => {
+    if (kind === 'nesting') return { case: 'text', text: `probes: ${'['.repeat(depth)}${']'.repeat(depth)}\n` };
+    if (kind === 'map-nesting')
+      return {
+        case: 'text',
+        text: `probes:\n  - name: x\n    kind: http\n    url: http://x\n    headers: ${'{a: '.repeat(depth)}b${'}'.repeat(depth)}\n`,
+      };
+    const levels = Math.min(12, 2 + (depth % 11));
+    const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < levels; i++)
+      lines.push(`a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(', ')}]`);
+    return { case: 'text', text: `${lines.join('\n')}\nprobes: []\n` };
+  });
 
 export const configTarget: FuzzTarget<Input> = {
   name: 'config',
   subject: 'loadConfig on a YAML file (src/config/load.ts)',
   arbitrary: fc.oneof(
     { arbitrary: config.map((c): Input => ({ case: 'config', ...c })), weight: 40 },
-    { arbitrary: mutated(config.map((c) => stringify(c.doc)), YAML_ALPHABET).map((text): Input => ({ case: 'text', text })), weight: 40 },
+    {
+      arbitrary: mutated(
+        config.map((c) => stringify(c.doc)),
+        YAML_ALPHABET,
+      ).map((text): Input => ({ case: 'text', text })),
+      weight: 40,
+    },
     { arbitrary: textOver(YAML_ALPHABET, 120).map((text): Input => ({ case: 'text', text })), weight: 19 },
     { arbitrary: hostile, weight: 1 },
   ),
@@ -135,10 +205,13 @@ export const configTarget: FuzzTarget<Input> = {
       loaded = timed(() => loadConfig(path, ENV));
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      if (input.case === 'config' && input.verdict === 'valid') throw new Violation(`a valid configuration was refused: ${error.message}`);
+      if (input.case === 'config' && input.verdict === 'valid')
+        throw new Violation(`a valid configuration was refused: ${error.message}`);
       return;
     }
-    for (const secret of loaded.secrets) if (!Object.values(ENV).includes(secret)) throw new Violation(`a secret that is not one of the environment's was collected: ${secret}`);
+    for (const secret of loaded.secrets)
+      if (!Object.values(ENV).includes(secret))
+        throw new Violation(`a secret that is not one of the environment's was collected: ${secret}`);
     if (input.case !== 'config') return;
     if (input.verdict === 'invalid') throw new Violation('an invalid configuration was loaded');
     sameAs(

@@ -20,14 +20,37 @@ const ipV6 = fc.array(u16, { minLength: 8, maxLength: 8 }).map((groups) => group
 const record: fc.Arbitrary<Answer> = fc.oneof(
   fc.record({ name, type: fc.constant('A'), ttl: u32, data: fc.ipV4() }),
   fc.record({ name, type: fc.constant('AAAA'), ttl: u32, data: ipV6 }),
-  fc.record({ name, type: fc.constant('TXT'), ttl: u32, data: fc.array(fc.string({ maxLength: 80 }), { minLength: 1, maxLength: 4 }) }),
+  fc.record({
+    name,
+    type: fc.constant('TXT'),
+    ttl: u32,
+    data: fc.array(fc.string({ maxLength: 80 }), { minLength: 1, maxLength: 4 }),
+  }),
   fc.record({ name, type: fc.constant('MX'), ttl: u32, data: fc.record({ preference: u16, exchange: name }) }),
   fc.record({ name, type: fc.constantFrom('NS', 'CNAME', 'PTR'), ttl: u32, data: name }),
-  fc.record({ name, type: fc.constant('SOA'), ttl: u32, data: fc.record({ mname: name, rname: name, serial: u32, refresh: u32, retry: u32, expire: u32, minimum: u32 }) }),
-  fc.record({ name, type: fc.constant('SRV'), ttl: u32, data: fc.record({ priority: u16, weight: u16, port: u16, target: name }) }),
+  fc.record({
+    name,
+    type: fc.constant('SOA'),
+    ttl: u32,
+    data: fc.record({ mname: name, rname: name, serial: u32, refresh: u32, retry: u32, expire: u32, minimum: u32 }),
+  }),
+  fc.record({
+    name,
+    type: fc.constant('SRV'),
+    ttl: u32,
+    data: fc.record({ priority: u16, weight: u16, port: u16, target: name }),
+  }),
 ) as fc.Arbitrary<Answer>;
 
-const OPT = { name: '.', type: 'OPT', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] } as unknown as Answer;
+const OPT = {
+  name: '.',
+  type: 'OPT',
+  udpPayloadSize: 1232,
+  extendedRcode: 0,
+  ednsVersion: 0,
+  flags: 0,
+  options: [],
+} as unknown as Answer;
 
 interface Reply {
   /** What was asked. */
@@ -61,10 +84,22 @@ const reply: fc.Arbitrary<Reply> = fc
   })
   .map((r) => {
     const asked = r.other ?? r.query;
-    const question = r.noQuestion && r.rcode !== 0 ? null : { name: [...asked.name].map((c, i) => (r.caseMask[i] ? c.toUpperCase() : c)).join(''), type: asked.type };
+    const question =
+      r.noQuestion && r.rcode !== 0
+        ? null
+        : { name: [...asked.name].map((c, i) => (r.caseMask[i] ? c.toUpperCase() : c)).join(''), type: asked.type };
     const additionals = [...r.additionals];
     if (r.opt) additionals.splice(r.optAt % (additionals.length + 1), 0, OPT);
-    return { query: r.query, question, rcode: r.rcode, flags: (r.aa ? 0x400 : 0) | (r.tc ? 0x200 : 0), answers: r.answers, authorities: r.authorities, additionals, opt: r.opt };
+    return {
+      query: r.query,
+      question,
+      rcode: r.rcode,
+      flags: (r.aa ? 0x400 : 0) | (r.tc ? 0x200 : 0),
+      answers: r.answers,
+      authorities: r.authorities,
+      additionals,
+      opt: r.opt,
+    };
   });
 
 function wireOf(r: Reply): Buffer {
@@ -84,12 +119,21 @@ function queryOf(r: Reply): QueryWire {
   return encodeQuery(r.query.name, r.query.type, r.query.id, false, true);
 }
 
-type Input = { case: 'valid'; reply: Reply } | { case: 'mutated'; reply: Reply; bytes: Uint8Array } | { case: 'random'; reply: Reply; bytes: Uint8Array };
+type Input =
+  | { case: 'valid'; reply: Reply }
+  | { case: 'mutated'; reply: Reply; bytes: Uint8Array }
+  | { case: 'random'; reply: Reply; bytes: Uint8Array };
 
 const valid = reply.map((r): Input => ({ case: 'valid', reply: r }));
-const mutatedReply = reply.chain((r) => mutatedBytes(fc.constant(Uint8Array.from(wireOf(r)))).map((bytes): Input => ({ case: 'mutated', reply: r, bytes })));
+const mutatedReply = reply.chain((r) =>
+  mutatedBytes(fc.constant(Uint8Array.from(wireOf(r)))).map((bytes): Input => ({ case: 'mutated', reply: r, bytes })),
+);
 /** The reply's own header (right id, counts) over random bytes. */
-const randomBody = fc.tuple(reply, fc.uint8Array({ maxLength: 300 })).map(([r, body]): Input => ({ case: 'random', reply: r, bytes: Uint8Array.from([...wireOf(r).subarray(0, 12), ...body]) }));
+const randomBody = fc.tuple(reply, fc.uint8Array({ maxLength: 300 })).map(([r, body]): Input => ({
+  case: 'random',
+  reply: r,
+  bytes: Uint8Array.from([...wireOf(r).subarray(0, 12), ...body]),
+}));
 
 function withoutOpt(records: Answer[] | undefined): Answer[] {
   return (records ?? []).filter((record) => record.type !== 'OPT');
@@ -98,7 +142,11 @@ function withoutOpt(records: Answer[] | undefined): Answer[] {
 export const dnsReplyTarget: FuzzTarget<Input> = {
   name: 'dns-reply',
   subject: 'parseReply (src/protocols/dns/codec.ts)',
-  arbitrary: fc.oneof({ arbitrary: valid, weight: 3 }, { arbitrary: mutatedReply, weight: 4 }, { arbitrary: randomBody, weight: 1 }),
+  arbitrary: fc.oneof(
+    { arbitrary: valid, weight: 3 },
+    { arbitrary: mutatedReply, weight: 4 },
+    { arbitrary: randomBody, weight: 1 },
+  ),
   check(input, timed) {
     const query = queryOf(input.reply);
     const message = input.case === 'valid' ? wireOf(input.reply) : Buffer.from(input.bytes);
@@ -123,9 +171,21 @@ export const dnsReplyTarget: FuzzTarget<Input> = {
     if (input.case !== 'valid') return;
     const r = input.reply;
     sameAs(parsed.additionals, withoutOpt(reference.additionals), 'additionals');
-    sameAs({ id: parsed.id, rcode: parsed.rcode, aa: parsed.aa, tc: parsed.tc }, { id: r.query.id, rcode: (reference as { rcode?: string }).rcode, aa: (r.flags & 0x400) !== 0, tc: (r.flags & 0x200) !== 0 }, 'header');
-    const expected = r.question ? r.question.name.toLowerCase() === r.query.name.toLowerCase() && r.question.type === r.query.type : r.rcode !== 0;
-    if (parsed.answersQuery !== expected) throw new Violation(`answersQuery ${parsed.answersQuery}, expected ${expected}`);
+    sameAs(
+      { id: parsed.id, rcode: parsed.rcode, aa: parsed.aa, tc: parsed.tc },
+      {
+        id: r.query.id,
+        rcode: (reference as { rcode?: string }).rcode,
+        aa: (r.flags & 0x400) !== 0,
+        tc: (r.flags & 0x200) !== 0,
+      },
+      'header',
+    );
+    const expected = r.question
+      ? r.question.name.toLowerCase() === r.query.name.toLowerCase() && r.question.type === r.query.type
+      : r.rcode !== 0;
+    if (parsed.answersQuery !== expected)
+      throw new Violation(`answersQuery ${parsed.answersQuery}, expected ${expected}`);
   },
   show(input) {
     const bytes = input.case === 'valid' ? wireOf(input.reply) : Buffer.from(input.bytes);

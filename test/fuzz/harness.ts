@@ -113,7 +113,8 @@ export async function checkInput<T>(target: FuzzTarget<T>, input: T, limitMs = T
   const first = await once(target, input);
   if (first.error !== undefined || first.ms <= limitMs) return first;
   let fastest = first.ms;
-  for (let retry = 0; retry < 2 && fastest > limitMs; retry++) fastest = Math.min(fastest, (await once(target, input)).ms);
+  for (let retry = 0; retry < 2 && fastest > limitMs; retry++)
+    fastest = Math.min(fastest, (await once(target, input)).ms);
   return { ms: fastest };
 }
 
@@ -133,15 +134,33 @@ export function shortInput(text: string): string {
  */
 export async function fuzz<T>(
   target: FuzzTarget<T>,
-  options: { inputs: number; seed: number; limitMs?: number; keep?: number; onProgress?: (stats: FuzzStats) => void; progressEvery?: number },
+  options: {
+    inputs: number;
+    seed: number;
+    limitMs?: number;
+    keep?: number;
+    onProgress?: (stats: FuzzStats) => void;
+    progressEvery?: number;
+  },
 ): Promise<FuzzStats> {
   const limitMs = options.limitMs ?? TIME_LIMIT_MS;
   const keep = options.keep ?? 5;
-  const stats: FuzzStats = { target: target.name, inputs: 0, exceptions: 0, violations: 0, slow: 0, slowestMs: 0, slowestInput: '', elapsedMs: 0, findings: [] };
+  const stats: FuzzStats = {
+    target: target.name,
+    inputs: 0,
+    exceptions: 0,
+    violations: 0,
+    slow: 0,
+    slowestMs: 0,
+    slowestInput: '',
+    elapsedMs: 0,
+    findings: [],
+  };
   const started = performance.now();
   // Findings keep the whole input (to replay it); the table shows the start of it.
   const record = (type: Finding['type'], input: T, detail: string) => {
-    if (stats.findings.filter((finding) => finding.type === type).length < keep) stats.findings.push({ type, input: target.show(input), detail });
+    if (stats.findings.filter((finding) => finding.type === type).length < keep)
+      stats.findings.push({ type, input: target.show(input), detail });
   };
   const property = fc.asyncProperty(target.arbitrary, async (input) => {
     const outcome = await checkInput(target, input, limitMs);
@@ -177,7 +196,10 @@ export async function fuzz<T>(
  * input (exception, violation or a parse over the limit) fails the test with
  * the shrunk counterexample and the seed to replay it.
  */
-export async function assertTarget<T>(target: FuzzTarget<T>, options: { inputs: number; seed: number; limitMs?: number }): Promise<void> {
+export async function assertTarget<T>(
+  target: FuzzTarget<T>,
+  options: { inputs: number; seed: number; limitMs?: number },
+): Promise<void> {
   const limitMs = options.limitMs ?? TIME_LIMIT_MS;
   await fc.assert(
     fc.asyncProperty(target.arbitrary, async (input) => {
@@ -223,12 +245,16 @@ export function mutated(base: fc.Arbitrary<string>, alphabet: string[]): fc.Arbi
 
 /** Bytes mutated a few times: flips, cuts, insertions. */
 export function mutatedBytes(base: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Uint8Array> {
-  const edit = fc.record({ at: fc.double({ min: 0, max: 1, noNaN: true }), op: fc.constantFrom('flip', 'set', 'cut', 'insert', 'delete'), value: fc.integer({ min: 0, max: 255 }) });
+  const edit = fc.record({
+    at: fc.double({ min: 0, max: 1, noNaN: true }),
+    op: fc.constantFrom('flip', 'set', 'cut', 'insert', 'delete'),
+    value: fc.integer({ min: 0, max: 255 }),
+  });
   return fc.tuple(base, fc.array(edit, { minLength: 1, maxLength: 6 })).map(([bytes, edits]) => {
     let out = Array.from(bytes);
     for (const { at, op, value } of edits) {
       const i = Math.min(Math.max(0, out.length - 1), Math.floor(at * out.length));
-      if (op === 'flip' && out.length > 0) out[i] = (out[i] ?? 0) ^ (1 << value % 8);
+      if (op === 'flip' && out.length > 0) out[i] = (out[i] ?? 0) ^ (1 << (value % 8));
       else if (op === 'set' && out.length > 0) out[i] = value;
       else if (op === 'cut') out = out.slice(0, Math.floor(at * out.length));
       else if (op === 'insert') out.splice(i, 0, value);
@@ -246,11 +272,16 @@ export function sameAs(actual: unknown, expected: unknown, what: string): void {
 }
 
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'number' && !Number.isFinite(v)) return `#${String(v)}`;
-    if (v instanceof RegExp) return `/${v.source}/${v.flags}`;
-    if (v instanceof Uint8Array) return `bytes:${Buffer.from(v).toString('hex')}`;
-    if (v && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    return v;
-  }) ?? 'undefined';
+  return (
+    JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) return `#${String(v)}`;
+      if (v instanceof RegExp) return `/${v.source}/${v.flags}`;
+      if (v instanceof Uint8Array) return `bytes:${Buffer.from(v).toString('hex')}`;
+      if (v && typeof v === 'object' && !Array.isArray(v))
+        return Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        );
+      return v;
+    }) ?? 'undefined'
+  );
 }

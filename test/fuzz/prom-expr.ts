@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { evaluatePromExpr, metricNames, parsePromExpr, windowOf, type KeptScrape, type PromExpr, type Selector } from '../../src/protocols/prometheus/expr.ts';
+import {
+  evaluatePromExpr,
+  metricNames,
+  parsePromExpr,
+  windowOf,
+  type KeptScrape,
+  type PromExpr,
+  type Selector,
+} from '../../src/protocols/prometheus/expr.ts';
 import { seriesKey } from '../../src/protocols/prometheus/text.ts';
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
@@ -23,8 +31,16 @@ const selector: fc.Arbitrary<Selector> = fc.record({
   name: fc.constantFrom(...names),
   matchers: fc.uniqueArray(
     fc.oneof(
-      fc.record({ label: fc.constantFrom(...labels), op: fc.constantFrom('=' as const, '!=' as const), value: fc.constantFrom(...values) }),
-      fc.record({ label: fc.constantFrom(...labels), op: fc.constantFrom('=~' as const, '!~' as const), value: fc.constantFrom(...patterns) }),
+      fc.record({
+        label: fc.constantFrom(...labels),
+        op: fc.constantFrom('=' as const, '!=' as const),
+        value: fc.constantFrom(...values),
+      }),
+      fc.record({
+        label: fc.constantFrom(...labels),
+        op: fc.constantFrom('=~' as const, '!~' as const),
+        value: fc.constantFrom(...patterns),
+      }),
     ),
     { selector: (m) => m.label, maxLength: 3 },
   ),
@@ -35,12 +51,29 @@ const windowText = fc.constantFrom('30s', '1m', '5m', '15m', '1h', '500ms');
 const expr: fc.Arbitrary<PromExpr> = fc.letrec<{ expr: PromExpr }>((tie) => ({
   expr: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    fc.double({ min: 0, max: 1e6, noNaN: true, noDefaultInfinity: true }).map((value): PromExpr => ({ type: 'num', value })),
+    fc
+      .double({ min: 0, max: 1e6, noNaN: true, noDefaultInfinity: true })
+      .map((value): PromExpr => ({ type: 'num', value })),
     selector,
     selector.map((arg): PromExpr => ({ type: 'sum', arg })),
-    fc.record({ fn: fc.constantFrom('rate' as const, 'increase' as const), window: windowText, arg: selector }).map(({ fn, window, arg }): PromExpr => ({ type: fn, windowMs: ms(window), arg })),
-    fc.record({ q: fc.constantFrom(50, 90, 95, 99, 99.9), window: fc.option(windowText), arg: selector }).map(({ q, window, arg }): PromExpr => ({ type: 'quantile', q: q / 100, windowMs: window ? ms(window) : 300_000, arg })),
-    fc.record({ op: fc.constantFrom('+' as const, '-' as const, '*' as const, '/' as const), left: tie('expr'), right: tie('expr') }).map(({ op, left, right }): PromExpr => ({ type: 'bin', op, left, right })),
+    fc
+      .record({ fn: fc.constantFrom('rate' as const, 'increase' as const), window: windowText, arg: selector })
+      .map(({ fn, window, arg }): PromExpr => ({ type: fn, windowMs: ms(window), arg })),
+    fc
+      .record({ q: fc.constantFrom(50, 90, 95, 99, 99.9), window: fc.option(windowText), arg: selector })
+      .map(({ q, window, arg }): PromExpr => ({
+        type: 'quantile',
+        q: q / 100,
+        windowMs: window ? ms(window) : 300_000,
+        arg,
+      })),
+    fc
+      .record({
+        op: fc.constantFrom('+' as const, '-' as const, '*' as const, '/' as const),
+        left: tie('expr'),
+        right: tie('expr'),
+      })
+      .map(({ op, left, right }): PromExpr => ({ type: 'bin', op, left, right })),
   ),
 })).expr;
 
@@ -50,7 +83,13 @@ function ms(text: string): number {
 }
 
 function windowName(windowMs: number): string {
-  return windowMs % 3_600_000 === 0 ? `${windowMs / 3_600_000}h` : windowMs % 60_000 === 0 ? `${windowMs / 60_000}m` : windowMs % 1000 === 0 ? `${windowMs / 1000}s` : `${windowMs}ms`;
+  return windowMs % 3_600_000 === 0
+    ? `${windowMs / 3_600_000}h`
+    : windowMs % 60_000 === 0
+      ? `${windowMs / 60_000}m`
+      : windowMs % 1000 === 0
+        ? `${windowMs / 1000}s`
+        : `${windowMs}ms`;
 }
 
 function printSelector(s: Selector): string {
@@ -89,7 +128,9 @@ const scrapes: fc.Arbitrary<KeptScrape[]> = fc
       series: fc.array(
         fc.record({
           name: fc.constantFrom(...names, 'req_seconds_bucket', 'other'),
-          labels: fc.dictionary(fc.constantFrom(...labels), fc.constantFrom(...values, '0.1', '+Inf', '1', 'NaN'), { maxKeys: 3 }),
+          labels: fc.dictionary(fc.constantFrom(...labels), fc.constantFrom(...values, '0.1', '+Inf', '1', 'NaN'), {
+            maxKeys: 3,
+          }),
           value: fc.oneof(fc.double(), fc.nat({ max: 1000 })),
         }),
         { maxLength: 8 },
@@ -105,9 +146,23 @@ const scrapes: fc.Arbitrary<KeptScrape[]> = fc
     });
   });
 
-type Input = { case: 'tree'; expr: PromExpr; scrapes: KeptScrape[] } | { case: 'text'; text: string; scrapes: KeptScrape[] } | { case: 'deep'; depth: number; shape: 'parens' | 'chain' | 'mixed' };
+type Input =
+  | { case: 'tree'; expr: PromExpr; scrapes: KeptScrape[] }
+  | { case: 'text'; text: string; scrapes: KeptScrape[] }
+  | { case: 'deep'; depth: number; shape: 'parens' | 'chain' | 'mixed' };
 
-const EXPR_ALPHABET = [...'abxz_:019(){}[]"\'=~!,.+-*/ \\', 'rate5m(', 'p99(', 'sum(', 'increase1h(', 'p99_15m(', '{status=~"5.."}', 'http_requests_total', 'le="+Inf"', '1e3'];
+const EXPR_ALPHABET = [
+  ...'abxz_:019(){}[]"\'=~!,.+-*/ \\',
+  'rate5m(',
+  'p99(',
+  'sum(',
+  'increase1h(',
+  'p99_15m(',
+  '{status=~"5.."}',
+  'http_requests_total',
+  'le="+Inf"',
+  '1e3',
+];
 
 function deepText(input: { depth: number; shape: 'parens' | 'chain' | 'mixed' }): string {
   if (input.shape === 'parens') return `${'('.repeat(input.depth)}up${')'.repeat(input.depth)}`;
@@ -136,9 +191,26 @@ export const promExprTarget: FuzzTarget<Input> = {
   subject: 'parsePromExpr, evaluatePromExpr (src/protocols/prometheus/expr.ts)',
   arbitrary: fc.oneof(
     { arbitrary: fc.record({ case: fc.constant('tree' as const), expr, scrapes }), weight: 40 },
-    { arbitrary: fc.record({ case: fc.constant('text' as const), text: mutated(expr.map(printExpr), EXPR_ALPHABET), scrapes }), weight: 35 },
-    { arbitrary: fc.record({ case: fc.constant('text' as const), text: textOver(EXPR_ALPHABET, 80), scrapes }), weight: 24 },
-    { arbitrary: fc.record({ case: fc.constant('deep' as const), depth: fc.integer({ min: 100, max: 50_000 }), shape: fc.constantFrom('parens' as const, 'chain' as const, 'mixed' as const) }), weight: 1 },
+    {
+      arbitrary: fc.record({
+        case: fc.constant('text' as const),
+        text: mutated(expr.map(printExpr), EXPR_ALPHABET),
+        scrapes,
+      }),
+      weight: 35,
+    },
+    {
+      arbitrary: fc.record({ case: fc.constant('text' as const), text: textOver(EXPR_ALPHABET, 80), scrapes }),
+      weight: 24,
+    },
+    {
+      arbitrary: fc.record({
+        case: fc.constant('deep' as const),
+        depth: fc.integer({ min: 100, max: 50_000 }),
+        shape: fc.constantFrom('parens' as const, 'chain' as const, 'mixed' as const),
+      }),
+      weight: 1,
+    },
   ),
   check(input, timed) {
     if (input.case === 'deep') {

@@ -14,8 +14,16 @@ import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness
 
 const metricName = fc.stringMatching(/^[a-zA-Z_:][a-zA-Z0-9_:]{0,20}$/);
 const labelName = fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,12}$/);
-const labelValue = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('5..', 'GET', '/api/v1', 'a"b', 'back\\slash', 'line1\nline2', 'tab\there', '+Inf', '0.25'));
-const value = fc.oneof(fc.double(), fc.integer({ min: -1e9, max: 1e9 }), fc.constantFrom(0, 1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY));
+const labelValue = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.string({ unit: 'binary', maxLength: 12 }),
+  fc.constantFrom('5..', 'GET', '/api/v1', 'a"b', 'back\\slash', 'line1\nline2', 'tab\there', '+Inf', '0.25'),
+);
+const value = fc.oneof(
+  fc.double(),
+  fc.integer({ min: -1e9, max: 1e9 }),
+  fc.constantFrom(0, 1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY),
+);
 
 interface Family {
   name: string;
@@ -27,7 +35,10 @@ interface Family {
 const family: fc.Arbitrary<Family> = fc.record({
   name: metricName,
   type: fc.option(fc.constantFrom('counter', 'gauge', 'histogram', 'summary', 'untyped'), { freq: 2 }),
-  help: fc.option(fc.string({ maxLength: 30 }).map((h) => h.replace(/\n/g, ' ')), { freq: 2 }),
+  help: fc.option(
+    fc.string({ maxLength: 30 }).map((h) => h.replace(/\n/g, ' ')),
+    { freq: 2 },
+  ),
   samples: fc.array(
     fc.record({
       suffix: fc.constantFrom('', '', '_total', '_bucket', '_sum', '_count'),
@@ -74,19 +85,35 @@ function render(p: Page): string {
     for (const s of f.samples) {
       const labels = s.labels.map(([key, v]) => `${key}="${escapeValue(v)}"`).join(',');
       const set = s.labels.length > 0 ? `{${labels}${p.trailingComma ? ',' : ''}}` : '';
-      lines.push(`${f.name}${s.suffix}${set}${space()}${renderValue(s.value)}${s.timestamp !== null ? `${space()}${s.timestamp}` : ''}`);
+      lines.push(
+        `${f.name}${s.suffix}${set}${space()}${renderValue(s.value)}${s.timestamp !== null ? `${space()}${s.timestamp}` : ''}`,
+      );
     }
   }
   return lines.join(p.crlf ? '\r\n' : '\n');
 }
 
 function samplesOf(p: Page): PromSample[] {
-  return p.families.flatMap((f) => f.samples.map((s) => ({ name: `${f.name}${s.suffix}`, labels: Object.fromEntries(s.labels), value: s.value })));
+  return p.families.flatMap((f) =>
+    f.samples.map((s) => ({ name: `${f.name}${s.suffix}`, labels: Object.fromEntries(s.labels), value: s.value })),
+  );
 }
 
 type Input = { case: 'page'; page: Page } | { case: 'text'; text: string };
 
-const PROM_ALPHABET = [...'az_:09{}=",\\ \t\n#.+-eE', 'Inf', 'NaN', '# TYPE ', '# HELP ', 'metric', 'le="', '\\n', '\\"', '1e3', 'counter'];
+const PROM_ALPHABET = [
+  ...'az_:09{}=",\\ \t\n#.+-eE',
+  'Inf',
+  'NaN',
+  '# TYPE ',
+  '# HELP ',
+  'metric',
+  'le="',
+  '\\n',
+  '\\"',
+  '1e3',
+  'counter',
+];
 
 function isParseError(error: unknown): boolean {
   return error instanceof Error && /^metrics line \d+: /.test(error.message);
@@ -124,7 +151,11 @@ export const promTextTarget: FuzzTarget<Input> = {
       throw error;
     }
     sameAs(parsed.samples, samplesOf(input.page), 'samples');
-    sameAs(parsed.types, Object.fromEntries(input.page.families.filter((f) => f.type !== null).map((f) => [f.name, f.type])), 'types');
+    sameAs(
+      parsed.types,
+      Object.fromEntries(input.page.families.filter((f) => f.type !== null).map((f) => [f.name, f.type])),
+      'types',
+    );
     for (const sample of parsed.samples) {
       const back = timed(() => splitSeriesKey(seriesKey(sample.name, sample.labels)));
       sameAs(back, { name: sample.name, labels: sample.labels }, 'series key round trip');

@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { evaluateSpf, parseSpf, SPF_LOOKUP_LIMIT, type SpfDns, type SpfTerm } from '../../src/protocols/mail-auth/spf.ts';
+import {
+  evaluateSpf,
+  parseSpf,
+  SPF_LOOKUP_LIMIT,
+  type SpfDns,
+  type SpfTerm,
+} from '../../src/protocols/mail-auth/spf.ts';
 import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness.ts';
 
 /**
@@ -14,32 +20,63 @@ import { mutated, sameAs, textOver, Violation, type FuzzTarget } from './harness
  * permerror.
  */
 
-const DOMAINS = ['example.test', 'a.example.test', 'b.example.test', 'loop.example.test', 'missing.example.test', 'broken.example.test'];
+const DOMAINS = [
+  'example.test',
+  'a.example.test',
+  'b.example.test',
+  'loop.example.test',
+  'missing.example.test',
+  'broken.example.test',
+];
 const domain = fc.constantFrom(...DOMAINS);
 const ip4 = fc.ipV4();
 const ip6 = fc.constantFrom('2001:db8::1', '2001:db8::', '::1', 'fe80::1:2', '2001:db8:0:0:0:0:0:2');
 
-const term: fc.Arbitrary<SpfTerm> = fc.oneof(
-  fc.record({ qualifier: fc.constantFrom('+', '-', '~', '?'), mechanism: fc.constant('all') }),
-  fc.record({ qualifier: fc.constantFrom('+', '-', '~', '?'), mechanism: fc.constant('ip4'), value: ip4, cidr4: fc.option(fc.integer({ min: 0, max: 32 }), { nil: undefined }) }),
-  fc.record({ qualifier: fc.constantFrom('+', '-', '~', '?'), mechanism: fc.constant('ip6'), value: ip6, cidr6: fc.option(fc.integer({ min: 0, max: 128 }), { nil: undefined }) }),
-  fc.record({
-    qualifier: fc.constantFrom('+', '-', '~', '?'),
-    mechanism: fc.constantFrom('a', 'mx'),
-    value: fc.option(domain, { nil: undefined }),
-    cidr4: fc.option(fc.integer({ min: 0, max: 32 }), { nil: undefined }),
-    cidr6: fc.option(fc.integer({ min: 0, max: 128 }), { nil: undefined }),
-  }),
-  fc.record({ qualifier: fc.constantFrom('+', '-', '~', '?'), mechanism: fc.constantFrom('include', 'exists'), value: domain }),
-  fc.record({ qualifier: fc.constantFrom('+', '-', '~', '?'), mechanism: fc.constant('ptr'), value: fc.option(domain, { nil: undefined }) }),
-).map((t) => Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) as unknown as SpfTerm);
+const term: fc.Arbitrary<SpfTerm> = fc
+  .oneof(
+    fc.record({ qualifier: fc.constantFrom('+', '-', '~', '?'), mechanism: fc.constant('all') }),
+    fc.record({
+      qualifier: fc.constantFrom('+', '-', '~', '?'),
+      mechanism: fc.constant('ip4'),
+      value: ip4,
+      cidr4: fc.option(fc.integer({ min: 0, max: 32 }), { nil: undefined }),
+    }),
+    fc.record({
+      qualifier: fc.constantFrom('+', '-', '~', '?'),
+      mechanism: fc.constant('ip6'),
+      value: ip6,
+      cidr6: fc.option(fc.integer({ min: 0, max: 128 }), { nil: undefined }),
+    }),
+    fc.record({
+      qualifier: fc.constantFrom('+', '-', '~', '?'),
+      mechanism: fc.constantFrom('a', 'mx'),
+      value: fc.option(domain, { nil: undefined }),
+      cidr4: fc.option(fc.integer({ min: 0, max: 32 }), { nil: undefined }),
+      cidr6: fc.option(fc.integer({ min: 0, max: 128 }), { nil: undefined }),
+    }),
+    fc.record({
+      qualifier: fc.constantFrom('+', '-', '~', '?'),
+      mechanism: fc.constantFrom('include', 'exists'),
+      value: domain,
+    }),
+    fc.record({
+      qualifier: fc.constantFrom('+', '-', '~', '?'),
+      mechanism: fc.constant('ptr'),
+      value: fc.option(domain, { nil: undefined }),
+    }),
+  )
+  .map((t) => Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) as unknown as SpfTerm);
 
 /** Terms RFC 7208's grammar refuses: CIDR lengths out of range or empty, a dual CIDR on ip4/ip6, include/exists without a domain. */
 const invalidTerm = fc.oneof(
   fc.tuple(ip4, fc.integer({ min: 33, max: 999 })).map(([ip, cidr]) => `ip4:${ip}/${cidr}`),
   fc.tuple(ip6, fc.integer({ min: 129, max: 9999 })).map(([ip, cidr]) => `ip6:${ip}/${cidr}`),
-  fc.tuple(fc.constantFrom('a', 'mx', '-a', '~mx:example.test'), fc.integer({ min: 33, max: 999 })).map(([mechanism, cidr]) => `${mechanism}/${cidr}`),
-  fc.tuple(fc.constantFrom('a', 'mx:example.test'), fc.integer({ min: 129, max: 9999 })).map(([mechanism, cidr]) => `${mechanism}//${cidr}`),
+  fc
+    .tuple(fc.constantFrom('a', 'mx', '-a', '~mx:example.test'), fc.integer({ min: 33, max: 999 }))
+    .map(([mechanism, cidr]) => `${mechanism}/${cidr}`),
+  fc
+    .tuple(fc.constantFrom('a', 'mx:example.test'), fc.integer({ min: 129, max: 9999 }))
+    .map(([mechanism, cidr]) => `${mechanism}//${cidr}`),
   ip4.map((ip) => `ip4:${ip}/`),
   fc.tuple(ip6, fc.integer({ min: 0, max: 128 })).map(([ip, cidr]) => `ip6:${ip}//${cidr}`),
   fc.tuple(ip4, fc.integer({ min: 0, max: 128 })).map(([ip, cidr]) => `+ip4:${ip}//${cidr}`),
@@ -69,7 +106,11 @@ const record: fc.Arbitrary<Record_> = fc.record({
 });
 
 function printRecord(r: Record_): string {
-  const words = ['v=spf1', ...r.terms.map((t) => printTerm(t, r.explicitPlus)), ...(r.redirect ? [`redirect=${r.redirect}`] : [])];
+  const words = [
+    'v=spf1',
+    ...r.terms.map((t) => printTerm(t, r.explicitPlus)),
+    ...(r.redirect ? [`redirect=${r.redirect}`] : []),
+  ];
   return words.join(r.spaces);
 }
 
@@ -80,7 +121,24 @@ const brokenRecord = fc.tuple(record, invalidTerm, fc.nat()).map(([r, bad, at]) 
   return { text: words.join(' '), bad };
 });
 
-const SPF_ALPHABET = [...'v=spf1 aimxpl46:./-+~?_%{}0123', 'include:', 'ip4:', 'ip6:', 'redirect=', 'exists:', '//', '/33', '/129', '192.0.2.1', '2001:db8::', 'all', 'mx', 'a:', 'example.test', ' '];
+const SPF_ALPHABET = [
+  ...'v=spf1 aimxpl46:./-+~?_%{}0123',
+  'include:',
+  'ip4:',
+  'ip6:',
+  'redirect=',
+  'exists:',
+  '//',
+  '/33',
+  '/129',
+  '192.0.2.1',
+  '2001:db8::',
+  'all',
+  'mx',
+  'a:',
+  'example.test',
+  ' ',
+];
 
 /** A world of DNS answers: TXT records per domain, A/AAAA/MX answers, names whose lookups fail. */
 interface World {
@@ -109,7 +167,11 @@ const world: fc.Arbitrary<World> = fc.record({
 });
 
 function dnsOf(w: World): SpfDns {
-  const answer = (table: Record<string, string[]>, name: string, filter: (value: string) => boolean = () => true): Promise<string[]> => {
+  const answer = (
+    table: Record<string, string[]>,
+    name: string,
+    filter: (value: string) => boolean = () => true,
+  ): Promise<string[]> => {
     if (w.failing.includes(name)) return Promise.reject(new Error(`SERVFAIL for ${name}`));
     return Promise.resolve((table[name] ?? []).filter(filter));
   };
@@ -121,7 +183,11 @@ function dnsOf(w: World): SpfDns {
   };
 }
 
-type Input = { case: 'record'; record: Record_ } | { case: 'broken'; text: string; bad: string } | { case: 'text'; text: string } | { case: 'evaluate'; world: World; ip: string; domain: string };
+type Input =
+  | { case: 'record'; record: Record_ }
+  | { case: 'broken'; text: string; bad: string }
+  | { case: 'text'; text: string }
+  | { case: 'evaluate'; world: World; ip: string; domain: string };
 
 const RESULTS = new Set(['pass', 'fail', 'softfail', 'neutral', 'none', 'permerror', 'temperror']);
 
@@ -131,33 +197,63 @@ export const spfTarget: FuzzTarget<Input> = {
   arbitrary: fc.oneof(
     { arbitrary: record.map((r): Input => ({ case: 'record', record: r })), weight: 3 },
     { arbitrary: brokenRecord.map((b): Input => ({ case: 'broken', ...b })), weight: 1 },
-    { arbitrary: fc.oneof(mutated(record.map(printRecord), SPF_ALPHABET), textOver(SPF_ALPHABET, 120).map((t) => `v=spf1 ${t}`)).map((text): Input => ({ case: 'text', text })), weight: 3 },
-    { arbitrary: fc.record({ case: fc.constant('evaluate' as const), world, ip: fc.oneof(ip4, ip6), domain }), weight: 4 },
+    {
+      arbitrary: fc
+        .oneof(
+          mutated(record.map(printRecord), SPF_ALPHABET),
+          textOver(SPF_ALPHABET, 120).map((t) => `v=spf1 ${t}`),
+        )
+        .map((text): Input => ({ case: 'text', text })),
+      weight: 3,
+    },
+    {
+      arbitrary: fc.record({ case: fc.constant('evaluate' as const), world, ip: fc.oneof(ip4, ip6), domain }),
+      weight: 4,
+    },
   ),
   async check(input, timed) {
     if (input.case === 'record') {
       const parsed = timed(() => parseSpf(printRecord(input.record)));
-      sameAs(parsed, { terms: input.record.terms, ...(input.record.redirect ? { redirect: input.record.redirect } : {}), errors: [] }, 'parsed record');
+      sameAs(
+        parsed,
+        {
+          terms: input.record.terms,
+          ...(input.record.redirect ? { redirect: input.record.redirect } : {}),
+          errors: [],
+        },
+        'parsed record',
+      );
       return;
     }
     if (input.case === 'broken') {
       const parsed = timed(() => parseSpf(input.text));
-      if (!parsed.errors.some((error) => error.includes(input.bad))) throw new Violation(`"${input.bad}" is not reported: errors ${JSON.stringify(parsed.errors)}`);
+      if (!parsed.errors.some((error) => error.includes(input.bad)))
+        throw new Violation(`"${input.bad}" is not reported: errors ${JSON.stringify(parsed.errors)}`);
       return;
     }
     if (input.case === 'text') {
       const parsed = timed(() => parseSpf(input.text));
-      if (!Array.isArray(parsed.errors) || !Array.isArray(parsed.terms)) throw new Violation('parseSpf returned no terms or errors list');
+      if (!Array.isArray(parsed.errors) || !Array.isArray(parsed.terms))
+        throw new Violation('parseSpf returned no terms or errors list');
       return;
     }
     const outcome = await timed(() => evaluateSpf(input.ip, input.domain, dnsOf(input.world)));
     if (!RESULTS.has(outcome.result)) throw new Violation(`result ${outcome.result}`);
     // temperror means "ask again later": only a lookup that failed may cause it.
-    if (outcome.result === 'temperror' && input.world.failing.length === 0) throw new Violation(`temperror without a failed lookup: ${outcome.reason}`);
-    if (outcome.lookups > SPF_LOOKUP_LIMIT + 1) throw new Violation(`${outcome.lookups} lookups counted past the limit`);
+    if (outcome.result === 'temperror' && input.world.failing.length === 0)
+      throw new Violation(`temperror without a failed lookup: ${outcome.reason}`);
+    if (outcome.lookups > SPF_LOOKUP_LIMIT + 1)
+      throw new Violation(`${outcome.lookups} lookups counted past the limit`);
     const own = (input.world.txt[input.domain] ?? []).filter((text) => /^v=spf1(\s|$)/i.test(text.trim()));
-    if (own.length === 1 && !input.world.failing.includes(input.domain) && parseSpf(own[0] ?? '').errors.length > 0 && outcome.result !== 'permerror') {
-      throw new Violation(`a record that does not parse (${parseSpf(own[0] ?? '').errors.join(', ')}) evaluated to ${outcome.result}, not permerror`);
+    if (
+      own.length === 1 &&
+      !input.world.failing.includes(input.domain) &&
+      parseSpf(own[0] ?? '').errors.length > 0 &&
+      outcome.result !== 'permerror'
+    ) {
+      throw new Violation(
+        `a record that does not parse (${parseSpf(own[0] ?? '').errors.join(', ')}) evaluated to ${outcome.result}, not permerror`,
+      );
     }
   },
   show(input) {

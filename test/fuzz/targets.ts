@@ -8,4 +8,12 @@ import { assertionsTarget } from './assertions.ts';
 import { configTarget } from './config.ts';
 
 /** Every fuzz target, in the order `npm run fuzz` runs them. */
-export const FUZZ_TARGETS: Array<FuzzTarget<unknown>> = [dnsReplyTarget, authResultsTarget, promTextTarget, promExprTarget, spfTarget, assertionsTarget, configTarget];
+export const FUZZ_TARGETS: Array<FuzzTarget<unknown>> = [
+  dnsReplyTarget,
+  authResultsTarget,
+  promTextTarget,
+  promExprTarget,
+  spfTarget,
+  assertionsTarget,
+  configTarget,
+];

@@ -61,8 +61,14 @@ export async function startAlertmanager(dir: string, receiver: string): Promise<
   try {
     await waitForPort(port, '127.0.0.1', 30_000, proc);
     const deadline = Date.now() + 30_000;
-    while (!(await fetch(`${url}/-/ready`, { headers: { authorization } }).then((r) => r.ok, () => false))) {
-      if (proc.child.exitCode !== null || Date.now() > deadline) throw new Error(`Alertmanager did not become ready:\n${proc.output()}`);
+    while (
+      !(await fetch(`${url}/-/ready`, { headers: { authorization } }).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
+      if (proc.child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`Alertmanager did not become ready:\n${proc.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   } catch (error) {

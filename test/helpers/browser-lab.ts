@@ -17,7 +17,11 @@ export interface BrowserLab {
   landing(name: string): string;
   /** Sends one probe message of mail probe "mail-lab" to alice (kept for the browser probe); returns its token. */
   sendProbeMail(tracking: boolean, extraHtml?: string): Promise<string>;
-  browserProbe(raw: Record<string, unknown>, expect?: string[], timeoutMs?: number): { spec: BrowserSpec & CommonProbeSpec; prober: Prober };
+  browserProbe(
+    raw: Record<string, unknown>,
+    expect?: string[],
+    timeoutMs?: number,
+  ): { spec: BrowserSpec & CommonProbeSpec; prober: Prober };
   /** A browser probe opening mail-lab's message in alice's INBOX; `extra` keys replace the defaults. */
   mailMode(extra?: Record<string, unknown>, expect?: string[]): { spec: BrowserSpec & CommonProbeSpec; prober: Prober };
   /** Closes the probes made so far (each has its own Chromium): after each test, so idle browsers do not pile up. */
@@ -59,7 +63,11 @@ export async function startBrowserLab(): Promise<BrowserLab> {
 
   // Chromium on a busy test host takes seconds per page.
   const browserProbe = (raw: Record<string, unknown>, expect: string[] = ['failed == 0'], timeoutMs = 30_000) => {
-    const spec = { ...specFor(browserKind, { screenshots: { dir: shots.dir }, ...raw }, expect), name: 'browser-test', timeout: timeoutMs } as BrowserSpec & CommonProbeSpec;
+    const spec = {
+      ...specFor(browserKind, { screenshots: { dir: shots.dir }, ...raw }, expect),
+      name: 'browser-test',
+      timeout: timeoutMs,
+    } as BrowserSpec & CommonProbeSpec;
     const prober = browserKind.create(spec, deps(recent));
     probers.push(prober);
     return { spec, prober };
@@ -68,7 +76,10 @@ export async function startBrowserLab(): Promise<BrowserLab> {
   const mailMode = (extra: Record<string, unknown> = {}, expect?: string[]) =>
     browserProbe(
       {
-        mail: { probe: 'mail-lab', imap: { host: '127.0.0.1', port: lab.imapPort, secure: false, user: 'alice', pass: 'alicepw' } },
+        mail: {
+          probe: 'mail-lab',
+          imap: { host: '127.0.0.1', port: lab.imapPort, secure: false, user: 'alice', pass: 'alicepw' },
+        },
         expectLanding: `^${lab.apiUrl.replace(/\./g, '\\.')}/landing/(welcome|pricing)`,
         stats: { api: lab.apiUrl, apiKey: 'SG.lab-tenant-a.key' },
         ...extra,

@@ -8,7 +8,9 @@ try {
   const page = await context.newPage();
   await page.goto('chrome://sandbox');
   const text = (await page.textContent('body')) ?? '';
-  process.stdout.write(`${JSON.stringify({ sandboxed: browser.sandboxed, status: /You are (NOT )?adequately sandboxed/.exec(text)?.[0] ?? text.slice(0, 200) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ sandboxed: browser.sandboxed, status: /You are (NOT )?adequately sandboxed/.exec(text)?.[0] ?? text.slice(0, 200) })}\n`,
+  );
 } finally {
   await browser.close();
 }

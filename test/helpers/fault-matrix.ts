@@ -43,12 +43,29 @@ export interface Env {
   statsOdd: string;
   slowPage: string;
   slowPageRequested(): Promise<void>;
-  hook: { status500: string; status429: string; silent: string; redirect: string; redirectTarget: string; redirectTargetHits: number };
+  hook: {
+    status500: string;
+    status429: string;
+    silent: string;
+    redirect: string;
+    redirectTarget: string;
+    redirectTargetHits: number;
+  };
   run(name: string): Promise<FinishedRun>;
   deleteFolder(user: string, folder: string): Promise<void>;
   createFolder(user: string, folder: string): Promise<void>;
   killChromium(): number[];
-  outbox(channel: string): Promise<{ status: string; attempts: number; lastStatus: number | null; lastError: string | null; createdAt: number; nextAttemptAt: number } | undefined>;
+  outbox(channel: string): Promise<
+    | {
+        status: string;
+        attempts: number;
+        lastStatus: number | null;
+        lastError: string | null;
+        createdAt: number;
+        nextAttemptAt: number;
+      }
+    | undefined
+  >;
 }
 
 type Probe = Record<string, unknown>;
@@ -115,7 +132,11 @@ function probeRow(spec: RowSpec): FaultRow {
     ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
     check(env, run) {
       assert.ok(run, 'the run finished');
-      assert.deepEqual({ status: run.status, code: run.error?.code ?? null }, { status: spec.status, code: spec.code }, run.message);
+      assert.deepEqual(
+        { status: run.status, code: run.error?.code ?? null },
+        { status: spec.status, code: spec.code },
+        run.message,
+      );
       if (spec.message) assert.match(run.message, spec.message);
       spec.also?.(run, env);
     },
@@ -155,7 +176,11 @@ function webhookRow(spec: WebhookSpec): FaultRow {
         row = await env.outbox(channel);
       }
       assert.ok(row, `an attempt to deliver to ${channel}`);
-      assert.deepEqual({ status: row.status, attempts: row.attempts, lastStatus: row.lastStatus }, { status: 'pending', attempts: 1, lastStatus: spec.lastStatus }, row.lastError ?? '');
+      assert.deepEqual(
+        { status: row.status, attempts: row.attempts, lastStatus: row.lastStatus },
+        { status: 'pending', attempts: 1, lastStatus: spec.lastStatus },
+        row.lastError ?? '',
+      );
       assert.match(row.lastError ?? '', spec.lastError);
       spec.also?.(row, env);
     },
@@ -166,16 +191,34 @@ const mailSend = { api: '', apiKey: '${FAULTS_API_KEY}', from: 'probe@send.examp
 const seedOf = (env: Env, user: 'alice' | 'bob', extra: Record<string, unknown> = {}) => ({
   name: `seed-${user}`,
   address: `${user}@example.test`,
-  imap: { host: '127.0.0.1', port: env.mail.imapPort, secure: false, user, pass: `\${FAULTS_${user.toUpperCase()}_PASS}` },
+  imap: {
+    host: '127.0.0.1',
+    port: env.mail.imapPort,
+    secure: false,
+    user,
+    pass: `\${FAULTS_${user.toUpperCase()}_PASS}`,
+  },
   authservId: 'mx.example.test',
   ...extra,
 });
-const fakeSeed = (port: number) => ({ name: 'seed-fake', address: 'carol@example.test', imap: { host: '127.0.0.1', port, secure: false, user: 'carol', pass: '${FAULTS_FAKE_PASS}' } });
+const fakeSeed = (port: number) => ({
+  name: 'seed-fake',
+  address: 'carol@example.test',
+  imap: { host: '127.0.0.1', port, secure: false, user: 'carol', pass: '${FAULTS_FAKE_PASS}' },
+});
 const dnsQuery = { queryTimeout: '300ms', queryRetries: 1, serials: false };
 
 export const FAULT_MATRIX: FaultRow[] = [
   // ---- http ---------------------------------------------------------------------------------------
-  probeRow({ kind: 'http', fault: 'connection refused', source: 'closed port', status: 'fail', code: 'CONNECT', message: /ECONNREFUSED/, probe: (env) => ({ url: `http://127.0.0.1:${env.closed}/health`, timeout: '3s' }) }),
+  probeRow({
+    kind: 'http',
+    fault: 'connection refused',
+    source: 'closed port',
+    status: 'fail',
+    code: 'CONNECT',
+    message: /ECONNREFUSED/,
+    probe: (env) => ({ url: `http://127.0.0.1:${env.closed}/health`, timeout: '3s' }),
+  }),
   probeRow({
     kind: 'http',
     fault: 'reset mid-body (Content-Length)',
@@ -235,7 +278,15 @@ export const FAULT_MATRIX: FaultRow[] = [
     fixed: 'the message named no phase',
     probe: (env) => ({ url: env.stallMidBody, timeout: '1500ms' }),
   }),
-  probeRow({ kind: 'http', fault: '503', source: 'Node HTTP server', status: 'fail', code: null, message: /failed: status < 400 \(actual: 503\)/, probe: (env) => ({ url: env.status503, timeout: '3s' }) }),
+  probeRow({
+    kind: 'http',
+    fault: '503',
+    source: 'Node HTTP server',
+    status: 'fail',
+    code: null,
+    message: /failed: status < 400 \(actual: 503\)/,
+    probe: (env) => ({ url: env.status503, timeout: '3s' }),
+  }),
   probeRow({
     kind: 'http',
     fault: '/health/ready degraded with 200',
@@ -302,7 +353,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: null,
     message: /SERVFAIL.*failed: rcode == "NOERROR"/,
-    probe: (env) => ({ query: { name: 'servfail.example.test' }, servers: [env.dnsFake], ...dnsQuery, expect: ['rcode == "NOERROR"'] }),
+    probe: (env) => ({
+      query: { name: 'servfail.example.test' },
+      servers: [env.dnsFake],
+      ...dnsQuery,
+      expect: ['rcode == "NOERROR"'],
+    }),
   }),
   probeRow({
     kind: 'dns',
@@ -311,7 +367,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: null,
     message: /REFUSED.*failed: rcode == "NOERROR"/,
-    probe: (env) => ({ query: { name: 'www.other.test' }, servers: [env.pdns.dns], ...dnsQuery, expect: ['rcode == "NOERROR"'] }),
+    probe: (env) => ({
+      query: { name: 'www.other.test' },
+      servers: [env.pdns.dns],
+      ...dnsQuery,
+      expect: ['rcode == "NOERROR"'],
+    }),
   }),
   probeRow({
     kind: 'dns',
@@ -320,7 +381,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'PROTOCOL',
     message: /malformed reply .*cut short/,
-    probe: (env) => ({ query: { name: 'cut.example.test' }, servers: [env.dnsFake], ...dnsQuery, expect: ['rcode == "NOERROR"'] }),
+    probe: (env) => ({
+      query: { name: 'cut.example.test' },
+      servers: [env.dnsFake],
+      ...dnsQuery,
+      expect: ['rcode == "NOERROR"'],
+    }),
   }),
   probeRow({
     kind: 'dns',
@@ -329,7 +395,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'PROTOCOL',
     message: /malformed reply/,
-    probe: (env) => ({ query: { name: 'garbage.example.test' }, servers: [env.dnsFake], ...dnsQuery, expect: ['rcode == "NOERROR"'] }),
+    probe: (env) => ({
+      query: { name: 'garbage.example.test' },
+      servers: [env.dnsFake],
+      ...dnsQuery,
+      expect: ['rcode == "NOERROR"'],
+    }),
   }),
   probeRow({
     kind: 'dns',
@@ -338,7 +409,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'TIMEOUT',
     message: /no answer from .* after 2 tries/,
-    probe: (env) => ({ query: { name: 'wrong-id.example.test' }, servers: [env.dnsFake], ...dnsQuery, expect: ['rcode == "NOERROR"'] }),
+    probe: (env) => ({
+      query: { name: 'wrong-id.example.test' },
+      servers: [env.dnsFake],
+      ...dnsQuery,
+      expect: ['rcode == "NOERROR"'],
+    }),
   }),
   probeRow({
     kind: 'dns',
@@ -347,7 +423,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'TIMEOUT',
     message: /no answer from .* after 2 tries/,
-    probe: (env) => ({ query: { name: 'silent.example.test' }, servers: [env.dnsFake], ...dnsQuery, expect: ['rcode == "NOERROR"'] }),
+    probe: (env) => ({
+      query: { name: 'silent.example.test' },
+      servers: [env.dnsFake],
+      ...dnsQuery,
+      expect: ['rcode == "NOERROR"'],
+    }),
   }),
   probeRow({
     kind: 'dns',
@@ -356,7 +437,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: null,
     message: /NOERROR, 0 record\(s\).*failed: answers\.count > 0/,
-    probe: (env) => ({ query: { name: 'www.example.test', type: 'SRV' }, servers: [env.pdns.dns], ...dnsQuery, expect: ['answers.count > 0'] }),
+    probe: (env) => ({
+      query: { name: 'www.example.test', type: 'SRV' },
+      servers: [env.pdns.dns],
+      ...dnsQuery,
+      expect: ['answers.count > 0'],
+    }),
   }),
   probeRow({
     kind: 'dns',
@@ -364,7 +450,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     source: 'PowerDNS, 30 TXT records of 90 bytes',
     status: 'pass',
     code: null,
-    probe: (env) => ({ query: { name: 'big.example.test', type: 'TXT' }, servers: [env.pdns.dns], ...dnsQuery, expect: ['answers.count == 30'] }),
+    probe: (env) => ({
+      query: { name: 'big.example.test', type: 'TXT' },
+      servers: [env.pdns.dns],
+      ...dnsQuery,
+      expect: ['answers.count == 30'],
+    }),
     also: (run, env) => assert.equal(run.observations[`transport.${env.pdns.dns}`], 'tcp'),
   }),
   probeRow({
@@ -385,7 +476,11 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'AUTH',
     message: /IMAP login as alice@.* refused/,
-    probe: (env) => ({ timeout: '8s', send: { ...mailSend, api: env.mail.apiUrl }, seeds: [{ ...seedOf(env, 'alice'), imap: { ...seedOf(env, 'alice').imap, pass: '${FAULTS_WRONG_PASS}' } }] }),
+    probe: (env) => ({
+      timeout: '8s',
+      send: { ...mailSend, api: env.mail.apiUrl },
+      seeds: [{ ...seedOf(env, 'alice'), imap: { ...seedOf(env, 'alice').imap, pass: '${FAULTS_WRONG_PASS}' } }],
+    }),
   }),
   probeRow({
     kind: 'mail',
@@ -404,7 +499,11 @@ export const FAULT_MATRIX: FaultRow[] = [
     code: 'CONNECT',
     message: /closed again while waiting for the probe message/,
     fixed: 'fail with no error code: the seed was reported "missing" after six reconnects',
-    probe: (env) => ({ timeout: '8s', send: { ...mailSend, api: env.mail.apiUrl }, seeds: [fakeSeed(env.imapFlapping)] }),
+    probe: (env) => ({
+      timeout: '8s',
+      send: { ...mailSend, api: env.mail.apiUrl },
+      seeds: [fakeSeed(env.imapFlapping)],
+    }),
   }),
   probeRow({
     kind: 'mail',
@@ -414,7 +513,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     code: 'CONFIG',
     message: /folder Spam does not exist/,
     fixed: 'CONNECT, then PROTOCOL ("Command failed") on later runs, while a fresh start said CONFIG',
-    probe: (env) => ({ timeout: '20s', send: { ...mailSend, api: env.mail.apiUrl }, seeds: [seedOf(env, 'bob', { junkFolder: 'Spam' })], expect: ['missing == 0'] }),
+    probe: (env) => ({
+      timeout: '20s',
+      send: { ...mailSend, api: env.mail.apiUrl },
+      seeds: [seedOf(env, 'bob', { junkFolder: 'Spam' })],
+      expect: ['missing == 0'],
+    }),
     async arrange(env, name) {
       await env.createFolder('bob', 'Spam');
       const good = await env.run(name);
@@ -430,7 +534,11 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'PROTOCOL',
     message: /send refused: SMTP .* answered 451/,
-    probe: (env) => ({ timeout: '8s', send: { via: 'smtp', smtp: { host: '127.0.0.1', port: env.smtp451 }, from: 'probe@send.example.test' }, seeds: [seedOf(env, 'alice')] }),
+    probe: (env) => ({
+      timeout: '8s',
+      send: { via: 'smtp', smtp: { host: '127.0.0.1', port: env.smtp451 }, from: 'probe@send.example.test' },
+      seeds: [seedOf(env, 'alice')],
+    }),
   }),
   probeRow({
     kind: 'mail',
@@ -439,7 +547,11 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'PROTOCOL',
     message: /send refused: SMTP .* answered 550/,
-    probe: (env) => ({ timeout: '8s', send: { via: 'smtp', smtp: { host: '127.0.0.1', port: env.smtp550 }, from: 'probe@send.example.test' }, seeds: [seedOf(env, 'alice')] }),
+    probe: (env) => ({
+      timeout: '8s',
+      send: { via: 'smtp', smtp: { host: '127.0.0.1', port: env.smtp550 }, from: 'probe@send.example.test' },
+      seeds: [seedOf(env, 'alice')],
+    }),
   }),
   probeRow({
     kind: 'mail',
@@ -448,7 +560,11 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'AUTH',
     message: /answered 401/,
-    probe: (env) => ({ timeout: '8s', send: { ...mailSend, api: env.mail.apiUrl, apiKey: '${FAULTS_WRONG_API_KEY}' }, seeds: [seedOf(env, 'alice')] }),
+    probe: (env) => ({
+      timeout: '8s',
+      send: { ...mailSend, api: env.mail.apiUrl, apiKey: '${FAULTS_WRONG_API_KEY}' },
+      seeds: [seedOf(env, 'alice')],
+    }),
   }),
   probeRow({
     kind: 'mail',
@@ -483,7 +599,15 @@ export const FAULT_MATRIX: FaultRow[] = [
   }),
 
   // ---- queue --------------------------------------------------------------------------------------
-  probeRow({ kind: 'queue', fault: 'Redis down', source: 'closed port', status: 'fail', code: 'CONNECT', message: /ECONNREFUSED/, probe: (env) => ({ redis: `redis://127.0.0.1:${env.closed}`, keys: ['email:process'], timeout: '3s' }) }),
+  probeRow({
+    kind: 'queue',
+    fault: 'Redis down',
+    source: 'closed port',
+    status: 'fail',
+    code: 'CONNECT',
+    message: /ECONNREFUSED/,
+    probe: (env) => ({ redis: `redis://127.0.0.1:${env.closed}`, keys: ['email:process'], timeout: '3s' }),
+  }),
   probeRow({
     kind: 'queue',
     fault: 'key of the wrong type',
@@ -491,7 +615,11 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: null,
     message: /failed: depth\.errors == 0 \(actual: 1\) — warning: email:process: WRONGTYPE/,
-    probe: (env) => ({ redis: `redis://127.0.0.1:${env.redis.plain}`, keys: ['email:process', 'smtp:deliver'], timeout: '3s' }),
+    probe: (env) => ({
+      redis: `redis://127.0.0.1:${env.redis.plain}`,
+      keys: ['email:process', 'smtp:deliver'],
+      timeout: '3s',
+    }),
     also: (run) => assert.equal(run.observations['depth.smtp:deliver'], 2),
   }),
   probeRow({
@@ -502,7 +630,12 @@ export const FAULT_MATRIX: FaultRow[] = [
     code: 'AUTH',
     message: /WRONGPASS/,
     fixed: 'CONNECT "Connection is closed." (the refusal came as an error event and was dropped)',
-    probe: (env) => ({ redis: `redis://127.0.0.1:${env.redis.auth}`, password: '${FAULTS_REDIS_PASSWORD}', keys: ['email:process'], timeout: '3s' }),
+    probe: (env) => ({
+      redis: `redis://127.0.0.1:${env.redis.auth}`,
+      password: '${FAULTS_REDIS_PASSWORD}',
+      keys: ['email:process'],
+      timeout: '3s',
+    }),
   }),
 
   // ---- zone-sync ----------------------------------------------------------------------------------
@@ -513,7 +646,11 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'AUTH',
     message: /PowerDNS API refused the credentials \(401\)/,
-    probe: (env) => ({ powerdns: { api: env.pdns.api, apiKey: '${FAULTS_WRONG_PDNS_KEY}', zone: 'example.test' }, servers: [env.pdns.dns], timeout: '5s' }),
+    probe: (env) => ({
+      powerdns: { api: env.pdns.api, apiKey: '${FAULTS_WRONG_PDNS_KEY}', zone: 'example.test' },
+      servers: [env.pdns.dns],
+      timeout: '5s',
+    }),
   }),
   probeRow({
     kind: 'zone-sync',
@@ -522,7 +659,11 @@ export const FAULT_MATRIX: FaultRow[] = [
     status: 'fail',
     code: 'PROTOCOL',
     message: /PowerDNS API answered 404/,
-    probe: (env) => ({ powerdns: { api: env.pdns.api, apiKey: '${FAULTS_PDNS_KEY}', zone: 'missing.test' }, servers: [env.pdns.dns], timeout: '5s' }),
+    probe: (env) => ({
+      powerdns: { api: env.pdns.api, apiKey: '${FAULTS_PDNS_KEY}', zone: 'missing.test' },
+      servers: [env.pdns.dns],
+      timeout: '5s',
+    }),
   }),
 
   // ---- prometheus, stats --------------------------------------------------------------------------
@@ -564,7 +705,11 @@ export const FAULT_MATRIX: FaultRow[] = [
     code: 'INTERNAL',
     message: /Chromium exited during the run/,
     fixed: 'fail with no error code: "step 1 failed", as if the page were at fault',
-    probe: (env) => ({ steps: [{ goto: `${env.slowPage}/slow` }, { expectText: 'Welcome' }], screenshots: { dir: `${env.temp}/shots` }, timeout: '60s' }),
+    probe: (env) => ({
+      steps: [{ goto: `${env.slowPage}/slow` }, { expectText: 'Welcome' }],
+      screenshots: { dir: `${env.temp}/shots` },
+      timeout: '60s',
+    }),
     async act(env, name) {
       const requested = env.slowPageRequested();
       const running = env.run(name);
@@ -580,7 +725,13 @@ export const FAULT_MATRIX: FaultRow[] = [
   }),
 
   // ---- alert receivers ----------------------------------------------------------------------------
-  webhookRow({ fault: 'receiver answers 500', source: 'Node HTTP server', lastStatus: 500, lastError: /^HTTP 500$/, url: (env) => env.hook.status500 }),
+  webhookRow({
+    fault: 'receiver answers 500',
+    source: 'Node HTTP server',
+    lastStatus: 500,
+    lastError: /^HTTP 500$/,
+    url: (env) => env.hook.status500,
+  }),
   webhookRow({
     fault: 'receiver answers 429 with Retry-After',
     source: 'Node HTTP server, Retry-After: 7',
@@ -588,9 +739,20 @@ export const FAULT_MATRIX: FaultRow[] = [
     lastError: /^HTTP 429$/,
     url: (env) => env.hook.status429,
     // Retry-After is honoured: the next attempt is 7 s away, not the hour of the configured backoff.
-    also: (row) => assert.ok(row.nextAttemptAt - row.createdAt >= 7000 && row.nextAttemptAt - row.createdAt < 60_000, `next attempt ${row.nextAttemptAt - row.createdAt} ms after creation`),
+    also: (row) =>
+      assert.ok(
+        row.nextAttemptAt - row.createdAt >= 7000 && row.nextAttemptAt - row.createdAt < 60_000,
+        `next attempt ${row.nextAttemptAt - row.createdAt} ms after creation`,
+      ),
   }),
-  webhookRow({ fault: 'receiver never answers', source: 'Node HTTP server that holds the request', lastStatus: null, lastError: /timeout|aborted/i, url: (env) => env.hook.silent, timeout: '500ms' }),
+  webhookRow({
+    fault: 'receiver never answers',
+    source: 'Node HTTP server that holds the request',
+    lastStatus: null,
+    lastError: /timeout|aborted/i,
+    url: (env) => env.hook.silent,
+    timeout: '500ms',
+  }),
   webhookRow({
     fault: 'receiver redirects',
     source: 'Node HTTP server, 302 to another receiver',

@@ -43,7 +43,9 @@ function track(server: Server): Set<Socket> {
 }
 
 /** An HTTP server on 127.0.0.1 answering with `handler`. */
-export async function httpServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Running & { url: string }> {
+export async function httpServer(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<Running & { url: string }> {
   const server = createHttpServer(handler);
   const sockets = track(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -52,7 +54,11 @@ export async function httpServer(handler: (req: IncomingMessage, res: ServerResp
 }
 
 /** An HTTPS server with the given certificate and key. */
-export async function httpsServer(tls: { cert: string; key: string }, handler: (req: IncomingMessage, res: ServerResponse) => void, host = '127.0.0.1'): Promise<Running> {
+export async function httpsServer(
+  tls: { cert: string; key: string },
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  host = '127.0.0.1',
+): Promise<Running> {
   const server = createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
   const sockets = track(server);
   server.on('tlsClientError', () => undefined);
@@ -116,7 +122,27 @@ export async function blackholePort(): Promise<Running> {
 export function selfSignedCertificate(dir: string): { cert: string; key: string } {
   const keyFile = join(dir, 'self-signed-key.pem');
   const certFile = join(dir, 'self-signed-cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
 }
 
@@ -158,7 +184,13 @@ export async function fakeDns(): Promise<Running> {
     else if (behaviour === 'cut') {
       const whole = replyTo(query, {});
       send(whole.subarray(0, whole.length - 3));
-    } else if (behaviour === 'garbage') send(Buffer.concat([message.subarray(0, 2), Buffer.from([0x84, 0x00, 0x00, 0x01, 0x00, 0x07, 0xde, 0xad, 0xbe, 0xef, 0x3f, 0xff, 0xc0, 0x0c])]));
+    } else if (behaviour === 'garbage')
+      send(
+        Buffer.concat([
+          message.subarray(0, 2),
+          Buffer.from([0x84, 0x00, 0x00, 0x01, 0x00, 0x07, 0xde, 0xad, 0xbe, 0xef, 0x3f, 0xff, 0xc0, 0x0c]),
+        ]),
+      );
     else if (behaviour === 'wrong-id') send(replyTo({ ...query, id: ((query.id ?? 0) + 1) % 65536 }, {}));
     else if (behaviour === 'truncated') send(replyTo(query, { flags: 0x400 | 0x200, answers: [] }));
   });
@@ -174,7 +206,10 @@ export async function fakeDns(): Promise<Running> {
  * starts. `refuseAfterCut` closes the listener at the first cut, so the
  * watcher's reconnect is refused.
  */
-export async function fakeImapCuttingIdle(options: { cutAfterMs: number; refuseAfterCut: boolean }): Promise<Running & { cuts: number; logins: number }> {
+export async function fakeImapCuttingIdle(options: {
+  cutAfterMs: number;
+  refuseAfterCut: boolean;
+}): Promise<Running & { cuts: number; logins: number }> {
   const state = { cuts: 0, logins: 0 };
   const server = createTcpServer((socket) => {
     socket.on('error', () => undefined);
@@ -205,7 +240,9 @@ export async function fakeImapCuttingIdle(options: { cutAfterMs: number; refuseA
       return ok('[CAPABILITY IMAP4rev1 IDLE UIDPLUS SPECIAL-USE LITERAL+] logged in');
     }
     if (command === 'SELECT' || command === 'EXAMINE') {
-      socket.write('* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* 0 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1] UIDs valid\r\n* OK [UIDNEXT 1] next uid\r\n');
+      socket.write(
+        '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* 0 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1] UIDs valid\r\n* OK [UIDNEXT 1] next uid\r\n',
+      );
       return ok(`[READ-WRITE] ${command} completed`);
     }
     if (command === 'LIST' || command === 'LSUB') {
@@ -271,7 +308,10 @@ export async function smtpRefusingRecipients(code: number, message: string): Pro
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return { port: portOf(server.server as unknown as Server), close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    port: portOf(server.server as unknown as Server),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 // ---- Chromium -------------------------------------------------------------------------------------

@@ -42,16 +42,28 @@ export interface TestMailLab {
  * A private Dovecot + ingress + ScaiSend stand-in on free ports, in a fresh directory;
  * with `imapTls`, Dovecot offers STARTTLS with test/fixtures/tls/valid-cert.pem.
  */
-export async function startTestMailLab(users: Record<string, string> = USERS, options: { imapTls?: boolean } = {}): Promise<TestMailLab> {
+export async function startTestMailLab(
+  users: Record<string, string> = USERS,
+  options: { imapTls?: boolean } = {},
+): Promise<TestMailLab> {
   const temp = await makeTempDir('scaiprobe-mail-');
   const scaisend = createScaiSendStandIn();
   const ports = { ...DEFAULT_LAB_PORTS, imap: await freePort(), smtp: await freePort() };
   const submissionPort = await freePort();
   let lab: RunningMailLab | undefined;
   try {
-    const [key, cert, testCa] = await Promise.all(['server-key.pem', 'valid-cert.pem', 'test-ca.pem'].map((file) => readFile(new URL(file, TLS_FIXTURES), 'utf8')));
-    const submission = { port: submissionPort, tls: { key: key ?? '', cert: cert ?? '' }, users: { [SUBMISSION_USER.user]: SUBMISSION_USER.pass } };
-    lab = await startMailLab({ dir: temp.dir, ports, scaisend }, users, { submission, ...(options.imapTls ? { imapTls: submission.tls } : {}) });
+    const [key, cert, testCa] = await Promise.all(
+      ['server-key.pem', 'valid-cert.pem', 'test-ca.pem'].map((file) => readFile(new URL(file, TLS_FIXTURES), 'utf8')),
+    );
+    const submission = {
+      port: submissionPort,
+      tls: { key: key ?? '', cert: cert ?? '' },
+      users: { [SUBMISSION_USER.user]: SUBMISSION_USER.pass },
+    };
+    lab = await startMailLab({ dir: temp.dir, ports, scaisend }, users, {
+      submission,
+      ...(options.imapTls ? { imapTls: submission.tls } : {}),
+    });
     const { url } = await scaisend.listen(0);
     const running = lab;
     return {
@@ -80,7 +92,12 @@ export async function startTestMailLab(users: Record<string, string> = USERS, op
   }
 }
 
-export function seed(name: string, user: string, imapPort: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function seed(
+  name: string,
+  user: string,
+  imapPort: number,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     name,
     address: `${user}@example.test`,
@@ -91,8 +108,15 @@ export function seed(name: string, user: string, imapPort: number, extra: Record
 }
 
 /** A mail probe spec, built by the loader (see specFor). */
-export function mailSpec(raw: Record<string, unknown>, options: { name?: string; timeoutMs?: number; expect?: string[] } = {}) {
-  return specFor(mailKind, { name: options.name ?? 'mail-test', timeout: `${options.timeoutMs ?? 15_000}ms`, ...raw }, options.expect ?? []);
+export function mailSpec(
+  raw: Record<string, unknown>,
+  options: { name?: string; timeoutMs?: number; expect?: string[] } = {},
+) {
+  return specFor(
+    mailKind,
+    { name: options.name ?? 'mail-test', timeout: `${options.timeoutMs ?? 15_000}ms`, ...raw },
+    options.expect ?? [],
+  );
 }
 
 /** A prober's dependencies; `recorded` is what it reads of other probes' runs (see `run`). */
@@ -109,8 +133,17 @@ export async function run(spec: CommonProbeSpec, prober: Prober, recent?: Recent
 }
 
 /** Every message (folder, subject) in a user's mailbox, read over IMAP. */
-export async function mailboxContents(imapPort: number, user: keyof typeof USERS): Promise<Array<{ folder: string; subject: string }>> {
-  const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user, pass: USERS[user] }, logger: false });
+export async function mailboxContents(
+  imapPort: number,
+  user: keyof typeof USERS,
+): Promise<Array<{ folder: string; subject: string }>> {
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: imapPort,
+    secure: false,
+    auth: { user, pass: USERS[user] },
+    logger: false,
+  });
   await client.connect();
   const found: Array<{ folder: string; subject: string }> = [];
   try {
@@ -118,7 +151,8 @@ export async function mailboxContents(imapPort: number, user: keyof typeof USERS
       const lock = await client.getMailboxLock(folder.path);
       try {
         if (client.mailbox && client.mailbox.exists > 0) {
-          for (const message of await client.fetchAll('1:*', { envelope: true })) found.push({ folder: folder.path, subject: message.envelope?.subject ?? '' });
+          for (const message of await client.fetchAll('1:*', { envelope: true }))
+            found.push({ folder: folder.path, subject: message.envelope?.subject ?? '' });
         }
       } finally {
         lock.release();
@@ -131,8 +165,19 @@ export async function mailboxContents(imapPort: number, user: keyof typeof USERS
 }
 
 /** Puts a raw RFC 5322 message into a user's folder, as a delivery from anyone would. */
-export async function appendMessage(imapPort: number, user: keyof typeof USERS, raw: string, folder = 'INBOX'): Promise<void> {
-  const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user, pass: USERS[user] }, logger: false });
+export async function appendMessage(
+  imapPort: number,
+  user: keyof typeof USERS,
+  raw: string,
+  folder = 'INBOX',
+): Promise<void> {
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: imapPort,
+    secure: false,
+    auth: { user, pass: USERS[user] },
+    logger: false,
+  });
   await client.connect();
   try {
     await client.append(folder, raw);

@@ -17,7 +17,13 @@ const { config } = parseAlertsSection({
   channels: [{ name: 'hook', type: 'webhook', url, secret: 'drainer-secret' }],
   delivery: { initialBackoff: '50ms', maxBackoff: '200ms', concurrency: 8 },
 });
-const outbox = new Outbox({ outbox: store.outbox, clock: systemClock, logger: pino({ level: 'silent' }), channels: config!.channels, delivery: config!.delivery });
+const outbox = new Outbox({
+  outbox: store.outbox,
+  clock: systemClock,
+  logger: pino({ level: 'silent' }),
+  channels: config!.channels,
+  delivery: config!.delivery,
+});
 process.stdout.write('ready\n');
 while (!existsSync(goFile)) await sleep(5);
 const deadline = Date.now() + 60_000;

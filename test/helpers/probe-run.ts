@@ -22,7 +22,8 @@ function asReferences(value: unknown, env: Record<string, string>): unknown {
     return `\${${name}}`;
   }
   if (Array.isArray(value)) return value.map((item) => asReferences(item, env));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, asReferences(child, env)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, asReferences(child, env)]));
   return value;
 }
 
@@ -32,12 +33,23 @@ function asReferences(value: unknown, env: Record<string, string>): unknown {
  * fields, defaults, the kind's check, implicit assertions. What a test runs is
  * what the daemon would; a configuration it would refuse throws ConfigError.
  */
-export function specFor<Spec extends Record<string, unknown>>(kind: ProbeKind<Spec>, raw: Record<string, unknown>, expect: string[] = [], tenant?: string): Spec & CommonProbeSpec {
+export function specFor<Spec extends Record<string, unknown>>(
+  kind: ProbeKind<Spec>,
+  raw: Record<string, unknown>,
+  expect: string[] = [],
+  tenant?: string,
+): Spec & CommonProbeSpec {
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-spec-'));
   try {
     const file = join(dir, 'probe.yaml');
     const env: Record<string, string> = {};
-    const probe = { name: 'test', kind: kind.kind, ...(asReferences(raw, env) as Record<string, unknown>), expect, ...(tenant ? { tenant } : {}) };
+    const probe = {
+      name: 'test',
+      kind: kind.kind,
+      ...(asReferences(raw, env) as Record<string, unknown>),
+      expect,
+      ...(tenant ? { tenant } : {}),
+    };
     // JSON is YAML; no retries, as a test wants to see each run.
     writeFileSync(file, JSON.stringify({ defaults: { retries: 0, retryDelay: '0ms' }, probes: [probe] }));
     const [spec] = loadConfig(file, env).probes;
@@ -53,12 +65,19 @@ export function proberDeps(clock: Clock = systemClock): ProberDeps {
   return { clock, logger: pino({ level: 'silent' }), http: createHttpClient(), recorded: new RecentItems() };
 }
 
-export function makeProber<Spec extends Record<string, unknown>>(kind: ProbeKind<Spec>, spec: Spec & CommonProbeSpec, clock: Clock = systemClock): Prober {
+export function makeProber<Spec extends Record<string, unknown>>(
+  kind: ProbeKind<Spec>,
+  spec: Spec & CommonProbeSpec,
+  clock: Clock = systemClock,
+): Prober {
   return kind.create(spec, proberDeps(clock));
 }
 
 /** One run with a deadline on the given clock, feeding back the previous state as the runner does. */
-export async function probeOnce(prober: Prober, options: { previousState?: unknown; timeoutMs?: number; clock?: Clock } = {}): Promise<Measurement> {
+export async function probeOnce(
+  prober: Prober,
+  options: { previousState?: unknown; timeoutMs?: number; clock?: Clock } = {},
+): Promise<Measurement> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const clock = options.clock ?? systemClock;
   const ctx: ProbeContext = {

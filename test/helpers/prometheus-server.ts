@@ -26,14 +26,20 @@ interface QueryAnswer {
 }
 
 /** `options.ruleFiles` are loaded as its rule_files (evaluated every second); `options.job` names the scrape job. */
-export async function startPrometheus(dir: string, target: string, options: { ruleFiles?: string[]; job?: string } = {}): Promise<PrivatePrometheus> {
+export async function startPrometheus(
+  dir: string,
+  target: string,
+  options: { ruleFiles?: string[]; job?: string } = {},
+): Promise<PrivatePrometheus> {
   const port = await freePort();
   const config = [
     'global:',
     '  scrape_interval: 1s',
     '  scrape_timeout: 1s',
     '  evaluation_interval: 1s',
-    ...(options.ruleFiles?.length ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : []),
+    ...(options.ruleFiles?.length
+      ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)]
+      : []),
     'scrape_configs:',
     `  - job_name: ${options.job ?? 'synthetic'}`,
     '    static_configs:',
@@ -98,7 +104,8 @@ async function waitUntilReady(url: string, proc: ManagedProcess): Promise<void> 
       () => false,
     );
     if (ready) return;
-    if (proc.child.exitCode !== null || Date.now() > deadline) throw new Error(`Prometheus did not become ready:\n${proc.output()}`);
+    if (proc.child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`Prometheus did not become ready:\n${proc.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

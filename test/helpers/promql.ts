@@ -1,5 +1,19 @@
 /** Words of PromQL that look like metric names but are not. */
-const KEYWORDS = new Set(['and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 /**
  * The metric names a PromQL expression reads: identifiers that are not
@@ -23,7 +37,9 @@ export function dashboardQueries(dashboard: unknown): string[] {
     if (Array.isArray(node)) return node.forEach(walk);
     if (!node || typeof node !== 'object') return;
     const record = node as Record<string, unknown>;
-    if (Array.isArray(record.targets)) for (const target of record.targets as Array<{ expr?: unknown }>) if (typeof target.expr === 'string') found.push(target.expr);
+    if (Array.isArray(record.targets))
+      for (const target of record.targets as Array<{ expr?: unknown }>)
+        if (typeof target.expr === 'string') found.push(target.expr);
     if (Array.isArray(record.panels)) walk(record.panels);
   };
   walk((dashboard as { panels?: unknown }).panels);

@@ -21,7 +21,11 @@ function complete(bytes: Buffer): boolean {
  * collects the answer: until one whole response is in, or with `untilClose`
  * until the server closes; `timeoutMs` bounds either.
  */
-export function rawRequest(port: number, payload: string | Buffer | Array<string | Buffer>, options: { timeoutMs?: number; host?: string; untilClose?: boolean } = {}): Promise<RawAnswer> {
+export function rawRequest(
+  port: number,
+  payload: string | Buffer | Array<string | Buffer>,
+  options: { timeoutMs?: number; host?: string; untilClose?: boolean } = {},
+): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = connect(port, options.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -56,6 +60,14 @@ export function rawRequest(port: number, payload: string | Buffer | Array<string
 }
 
 /** A minimal GET with the given Host and extra header lines, closing after the answer. */
-export function rawGet(port: number, target: string, headers: string[] = [], host = `127.0.0.1:${port}`): Promise<RawAnswer> {
-  return rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\n${headers.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`);
+export function rawGet(
+  port: number,
+  target: string,
+  headers: string[] = [],
+  host = `127.0.0.1:${port}`,
+): Promise<RawAnswer> {
+  return rawRequest(
+    port,
+    `GET ${target} HTTP/1.1\r\nHost: ${host}\r\n${headers.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`,
+  );
 }

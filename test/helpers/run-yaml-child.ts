@@ -4,6 +4,11 @@
 import { runYaml } from './run.ts';
 
 const results = await runYaml(process.argv[2] ?? '');
-const summary = Object.fromEntries([...results].map(([name, run]) => [name, { status: run.status, code: run.error?.code ?? null, message: run.message }]));
+const summary = Object.fromEntries(
+  [...results].map(([name, run]) => [
+    name,
+    { status: run.status, code: run.error?.code ?? null, message: run.message },
+  ]),
+);
 process.stdout.write(`${JSON.stringify(summary)}\n`);
 process.exit(0);

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import type { SqliteStore } from '../../src/store/sqlite/store.ts';
 
 /** Loads a YAML text as a user would write it and runs each probe once through the real engine. */
-export async function runYaml(yaml: string, options: { env?: NodeJS.ProcessEnv; store?: SqliteStore } = {}): Promise<Map<string, FinishedRun>> {
+export async function runYaml(
+  yaml: string,
+  options: { env?: NodeJS.ProcessEnv; store?: SqliteStore } = {},
+): Promise<Map<string, FinishedRun>> {
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-run-'));
   const file = join(dir, 'probes.yaml');
   writeFileSync(file, yaml);

@@ -83,7 +83,10 @@ function families(t: number, timeline: Timeline, startedAt: number): Family[] {
   for (const [status, perSecond] of Object.entries(REQUEST_RATES)) {
     if (status === '503' && t >= timeline.hideFrom && t < timeline.hideTo) continue;
     const labels = { status, path: '/api' };
-    requests.samples.push({ suffix: '_total', labels, value: Math.floor(perSecond * t) }, { suffix: '_created', labels, value: created(0) });
+    requests.samples.push(
+      { suffix: '_total', labels, value: Math.floor(perSecond * t) },
+      { suffix: '_created', labels, value: created(0) },
+    );
   }
   const jobs: Family = {
     name: 'lab_jobs',
@@ -94,7 +97,8 @@ function families(t: number, timeline: Timeline, startedAt: number): Family[] {
     ],
   };
   const odd: Family = { name: 'lab_odd', type: 'counter', samples: [] };
-  for (const { value, perSecond } of ODD_PATHS) odd.samples.push({ suffix: '_total', labels: { path: value }, value: Math.floor(perSecond * t) });
+  for (const { value, perSecond } of ODD_PATHS)
+    odd.samples.push({ suffix: '_total', labels: { path: value }, value: Math.floor(perSecond * t) });
   const latency: Family = { name: 'lab_latency_seconds', type: 'histogram', samples: [] };
   let cumulative = 0;
   let sum = 0;
@@ -103,7 +107,12 @@ function families(t: number, timeline: Timeline, startedAt: number): Family[] {
     cumulative += count;
     sum += count * (MIDPOINTS[index] ?? 0);
     const bound = le === Number.POSITIVE_INFINITY ? '+Inf' : String(le);
-    latency.samples.push({ suffix: '_bucket', labels: { path: '/api', le: bound }, value: cumulative, ...(index === 1 ? { exemplar: `# {trace_id="t${Math.floor(t)}"} 0.07` } : {}) });
+    latency.samples.push({
+      suffix: '_bucket',
+      labels: { path: '/api', le: bound },
+      value: cumulative,
+      ...(index === 1 ? { exemplar: `# {trace_id="t${Math.floor(t)}"} 0.07` } : {}),
+    });
   });
   latency.samples.push(
     { suffix: '_count', labels: { path: '/api' }, value: cumulative },
@@ -129,7 +138,12 @@ export function renderPage(t: number, timeline: Timeline, startedAt: number, ope
   return `${lines.join('\n')}\n`;
 }
 
-const NEVER: Timeline = { resetAt: Number.POSITIVE_INFINITY, hideFrom: Number.POSITIVE_INFINITY, hideTo: Number.POSITIVE_INFINITY, shiftAt: Number.POSITIVE_INFINITY };
+const NEVER: Timeline = {
+  resetAt: Number.POSITIVE_INFINITY,
+  hideFrom: Number.POSITIVE_INFINITY,
+  hideTo: Number.POSITIVE_INFINITY,
+  shiftAt: Number.POSITIVE_INFINITY,
+};
 
 export async function startSyntheticExporter(): Promise<SyntheticExporter> {
   const startedAt = Date.now();
@@ -143,7 +157,9 @@ export async function startSyntheticExporter(): Promise<SyntheticExporter> {
     const openMetrics = (req.headers.accept ?? '').includes('application/openmetrics-text');
     served[openMetrics ? 'openMetrics' : 'text']++;
     const body = renderPage((Date.now() - startedAt) / 1000, exporter?.timeline ?? NEVER, startedAt, openMetrics);
-    const type = openMetrics ? 'application/openmetrics-text; version=1.0.0; charset=utf-8' : 'text/plain; version=0.0.4; charset=utf-8';
+    const type = openMetrics
+      ? 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+      : 'text/plain; version=0.0.4; charset=utf-8';
     res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body) }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -52,7 +52,9 @@ test('receiver down, daemon killed -9, receiver up, daemon restarted: delivered 
     req.on('end', () => {
       if (!receiverUp) return res.writeHead(503).end();
       const body = Buffer.concat(chunks).toString();
-      const [t, v1] = String(req.headers['x-scaiprobe-signature'] ?? '').split(',').map((p) => p.split('=')[1]);
+      const [t, v1] = String(req.headers['x-scaiprobe-signature'] ?? '')
+        .split(',')
+        .map((p) => p.split('=')[1]);
       const valid = v1 === createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
       delivered.push({ key: String(req.headers['idempotency-key']), valid, type: JSON.parse(body).type });
       res.writeHead(200).end();
@@ -74,13 +76,22 @@ alerts:
 `,
   );
   const start = () => {
-    const daemon = startProcess({ name: 'scaiprobe', command: process.execPath, args: ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config], env: { TEST_HOOK_SECRET: SECRET } });
+    const daemon = startProcess({
+      name: 'scaiprobe',
+      command: process.execPath,
+      args: ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config],
+      env: { TEST_HOOK_SECRET: SECRET },
+    });
     daemons.push(daemon);
     return daemon;
   };
   const first = start();
   await waitForPort(apiPort, '127.0.0.1', 30_000, first);
-  const outbox = async () => ((await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/alerts`)).json()) as { alerts: Array<{ status: string }>; outbox: { counts: Record<string, number>; recent: Array<{ attempts: number; status: string }> } });
+  const outbox = async () =>
+    (await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/alerts`)).json()) as {
+      alerts: Array<{ status: string }>;
+      outbox: { counts: Record<string, number>; recent: Array<{ attempts: number; status: string }> };
+    };
   await waitFor('a failed attempt in the outbox', async () => {
     const state = await outbox();
     return state.outbox.recent.some((r) => r.status === 'pending' && r.attempts >= 2) ? state : undefined;

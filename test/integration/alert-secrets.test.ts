@@ -67,7 +67,10 @@ alerts:
   return readAlertingSections(loadConfig(file, env)).alerts;
 }
 
-const storedBodies = (store: SqliteStore) => (store.db.prepare('SELECT body FROM alert_outbox ORDER BY id').all() as Array<{ body: string }>).map((r) => r.body).join('\n');
+const storedBodies = (store: SqliteStore) =>
+  (store.db.prepare('SELECT body FROM alert_outbox ORDER BY id').all() as Array<{ body: string }>)
+    .map((r) => r.body)
+    .join('\n');
 
 test('routing keys and webhook secrets are added at send time, never stored; Slack text is escaped; queued rows deliver after a restart', async () => {
   const target = await receiver();
@@ -79,23 +82,59 @@ test('routing keys and webhook secrets are added at send time, never stored; Sla
     const first = new SqliteStore(dbPath, clock);
     const env1 = { HOOK_SECRET: 'webhook-secret-value', PD_ROUTING_KEY: 'routing-key-before-restart' };
     const alerts1 = new AlertService({ store: first, clock, logger, config: alertsFrom(target.url, env1) });
-    alerts1.onRun({ probe: 'api-ready', kind: 'http', status: 'fail', message: 'degraded: db: <!channel> <http://evil.example|click here> & more' });
+    alerts1.onRun({
+      probe: 'api-ready',
+      kind: 'http',
+      status: 'fail',
+      message: 'degraded: db: <!channel> <http://evil.example|click here> & more',
+    });
     await alerts1.outbox.drain();
     assert.equal(alerts1.outbox.counts().pending, 3, 'one row per channel, still pending');
     const queued = storedBodies(first);
-    for (const secret of ['webhook-secret-value', 'routing-key-before-restart', 'routing_key']) assert.ok(!queued.includes(secret), `${secret} stored:\n${queued}`);
+    for (const secret of ['webhook-secret-value', 'routing-key-before-restart', 'routing_key'])
+      assert.ok(!queued.includes(secret), `${secret} stored:\n${queued}`);
     // A row as an older version queued it, with the routing key inside its body.
     first.db.prepare('DELETE FROM schema_migrations WHERE version = 3').run();
     first.db
-      .prepare('INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run('old-key-firing-1', 'old', 'pd', 'firing', pagerDutyBody({ key: 'old-key-firing-1', event: 'firing', createdAt: T0, alert: { id: 'old', rule: 'down', target: 'legacy', severity: 'critical', summary: 'from before', startedAt: T0, labels: {} } }, 'routing-key-stored-by-an-older-version'), T0, T0 + 3_600_000, T0);
+      .prepare(
+        'INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        'old-key-firing-1',
+        'old',
+        'pd',
+        'firing',
+        pagerDutyBody(
+          {
+            key: 'old-key-firing-1',
+            event: 'firing',
+            createdAt: T0,
+            alert: {
+              id: 'old',
+              rule: 'down',
+              target: 'legacy',
+              severity: 'critical',
+              summary: 'from before',
+              startedAt: T0,
+              labels: {},
+            },
+          },
+          'routing-key-stored-by-an-older-version',
+        ),
+        T0,
+        T0 + 3_600_000,
+        T0,
+      );
     first.close();
 
     // Second process, after the key was rotated in the environment; the receiver is back.
     target.up();
     clock.advance(5000);
     const second = new SqliteStore(dbPath, clock);
-    assert.ok(!storedBodies(second).includes('routing-key-stored-by-an-older-version'), 'the upgrade removes stored routing keys');
+    assert.ok(
+      !storedBodies(second).includes('routing-key-stored-by-an-older-version'),
+      'the upgrade removes stored routing keys',
+    );
     const env2 = { HOOK_SECRET: 'webhook-secret-value', PD_ROUTING_KEY: 'routing-key-after-restart' };
     const alerts2 = new AlertService({ store: second, clock, logger, config: alertsFrom(target.url, env2) });
     await alerts2.outbox.drain();
@@ -103,13 +142,18 @@ test('routing keys and webhook secrets are added at send time, never stored; Sla
     assert.ok(!storedBodies(second).includes('routing-key-after-restart'));
     second.close();
 
-    const pd = target.received.filter((r) => r.path === '/pd').map((r) => JSON.parse(r.body) as { routing_key: string; dedup_key: string });
+    const pd = target.received
+      .filter((r) => r.path === '/pd')
+      .map((r) => JSON.parse(r.body) as { routing_key: string; dedup_key: string });
     assert.equal(pd.length, 2);
-    for (const event of pd) assert.equal(event.routing_key, 'routing-key-after-restart', 'the key comes from the configuration at send time');
+    for (const event of pd)
+      assert.equal(event.routing_key, 'routing-key-after-restart', 'the key comes from the configuration at send time');
 
     const hook = target.received.find((r) => r.path === '/hook');
     assert.ok(hook);
-    const [t, v1] = String(hook.headers['x-scaiprobe-signature']).split(',').map((p) => p.split('=')[1]);
+    const [t, v1] = String(hook.headers['x-scaiprobe-signature'])
+      .split(',')
+      .map((p) => p.split('=')[1]);
     assert.equal(v1, createHmac('sha256', 'webhook-secret-value').update(`${t}.${hook.body}`).digest('hex'));
 
     const slack = target.received.find((r) => r.path === '/slack');

@@ -83,10 +83,15 @@ alerts:
   delivery: { initialBackoff: 200ms, maxBackoff: 1s, clientErrorAttempts: 2 }
 `,
   );
-  daemon = startCli(['run', '--config', config], { AM_PASSWORD: ALERTMANAGER_PASSWORD, AM_WRONG_PASSWORD: WRONG_PASSWORD });
-  await waitFor('the daemon', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined)).catch((error: Error) => {
-    throw new Error(`${error.message}\n${daemon.output()}`);
+  daemon = startCli(['run', '--config', config], {
+    AM_PASSWORD: ALERTMANAGER_PASSWORD,
+    AM_WRONG_PASSWORD: WRONG_PASSWORD,
   });
+  await waitFor('the daemon', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined)).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}\n${daemon.output()}`);
+    },
+  );
 });
 
 after(async () => {
@@ -105,16 +110,30 @@ test('a firing rule appears in Alertmanager with its labels and annotations, gro
     const alerts = await activeAlerts();
     return alerts.length === 2 ? alerts.sort((a, b) => a.labels.probe!.localeCompare(b.labels.probe!)) : undefined;
   });
-  assert.deepEqual(firing[0]?.labels, { alertname: 'web-failing', probe: 'web-a', kind: 'http', tenant: 'tenant-a', severity: 'warning', team: 'mail-ops' });
+  assert.deepEqual(firing[0]?.labels, {
+    alertname: 'web-failing',
+    probe: 'web-a',
+    kind: 'http',
+    tenant: 'tenant-a',
+    severity: 'warning',
+    team: 'mail-ops',
+  });
   assert.equal(firing[1]?.labels.probe, 'web-b');
   assert.match(firing[0]?.annotations.summary ?? '', /500/, 'the summary is the run message');
   assert.equal(firing[0]?.annotations.description, 'The web front answers with errors.');
   assert.equal(firing[0]?.annotations.runbook_url, 'https://runbooks.example.com/web-failing');
   assert.equal(firing[0]?.status.state, 'active');
 
-  const groups = await alertmanager.get<Array<{ labels: Record<string, string>; alerts: AmAlert[] }>>('/api/v2/alerts/groups');
-  assert.deepEqual(groups.map((group) => [group.labels, group.alerts.length]), [[{ alertname: 'web-failing' }, 2]], 'one group by alertname holds both');
-  const grouped = await waitFor('Alertmanager to notify the group with both alerts', async () => notified.find((n) => n.status === 'firing' && n.alerts.length === 2));
+  const groups =
+    await alertmanager.get<Array<{ labels: Record<string, string>; alerts: AmAlert[] }>>('/api/v2/alerts/groups');
+  assert.deepEqual(
+    groups.map((group) => [group.labels, group.alerts.length]),
+    [[{ alertname: 'web-failing' }, 2]],
+    'one group by alertname holds both',
+  );
+  const grouped = await waitFor('Alertmanager to notify the group with both alerts', async () =>
+    notified.find((n) => n.status === 'firing' && n.alerts.length === 2),
+  );
   assert.deepEqual(grouped.groupLabels, { alertname: 'web-failing' });
 
   // Each post is valid for 4 re-post intervals (4 s): without re-posts they would have resolved by now.
@@ -122,17 +141,30 @@ test('a firing rule appears in Alertmanager with its labels and annotations, gro
   await new Promise((resolve) => setTimeout(resolve, 6000));
   const still = await activeAlerts();
   assert.equal(still.length, 2, 'still firing in Alertmanager after more than 4 re-post intervals');
-  assert.equal(still.find((a) => a.labels.probe === 'web-a')?.startsAt, startedAt, 'a re-post keeps the alert, with its start');
+  assert.equal(
+    still.find((a) => a.labels.probe === 'web-a')?.startsAt,
+    startedAt,
+    'a re-post keeps the alert, with its start',
+  );
   assert.ok(Date.parse(still[0]?.updatedAt ?? '') > Date.parse(firing[0]?.updatedAt ?? ''), 're-posted since');
   assert.ok(!notified.some((n) => n.status === 'resolved'), 'nothing resolved while firing');
   const refreshes = (await (await fetch(`${api}/api/v1/alerts/outbox?status=delivered`)).json()) as OutboxRows;
-  assert.ok(refreshes.rows.filter((r) => r.channel === 'am' && r.event === 'refresh').length >= 4, 're-posts go through the outbox');
+  assert.ok(
+    refreshes.rows.filter((r) => r.channel === 'am' && r.event === 'refresh').length >= 4,
+    're-posts go through the outbox',
+  );
 
   broken = false;
-  await waitFor('the alerts to leave Alertmanager', async () => ((await activeAlerts()).length === 0 ? true : undefined));
-  const resolved = await waitFor('Alertmanager to notify the resolution', async () => notified.find((n) => n.status === 'resolved'));
+  await waitFor('the alerts to leave Alertmanager', async () =>
+    (await activeAlerts()).length === 0 ? true : undefined,
+  );
+  const resolved = await waitFor('Alertmanager to notify the resolution', async () =>
+    notified.find((n) => n.status === 'resolved'),
+  );
   assert.deepEqual(resolved.groupLabels, { alertname: 'web-failing' });
-  const seen = new Set(notified.filter((n) => n.status === 'resolved').flatMap((n) => n.alerts.map((a) => a.labels.probe)));
+  const seen = new Set(
+    notified.filter((n) => n.status === 'resolved').flatMap((n) => n.alerts.map((a) => a.labels.probe)),
+  );
   assert.deepEqual([...seen].sort(), ['web-a', 'web-b']);
   for (const alert of notified.filter((n) => n.status === 'resolved').flatMap((n) => n.alerts)) {
     assert.equal(alert.status, 'resolved');
@@ -146,17 +178,30 @@ test('a channel with a wrong password fails on its own, and credentials reach ne
     const rows = body.rows.filter((r) => r.channel === 'am-wrong-password');
     return rows.length > 0 ? rows : undefined;
   });
-  assert.ok(failed.every((r) => r.lastStatus === 401), 'Alertmanager refused the wrong password');
+  assert.ok(
+    failed.every((r) => r.lastStatus === 401),
+    'Alertmanager refused the wrong password',
+  );
   const delivered = (await (await fetch(`${api}/api/v1/alerts/outbox?status=delivered`)).json()) as OutboxRows;
-  assert.ok(delivered.rows.some((r) => r.channel === 'am' && r.event === 'resolved'), 'the other channel delivered its resolutions');
+  assert.ok(
+    delivered.rows.some((r) => r.channel === 'am' && r.event === 'resolved'),
+    'the other channel delivered its resolutions',
+  );
 
   daemon.child.kill('SIGTERM');
   assert.equal(await daemon.exited, 0, daemon.output());
   for (const file of readdirSync(temp.dir).filter((name) => name.startsWith('scaiprobe.db'))) {
     const bytes = readFileSync(join(temp.dir, file)).toString('latin1');
-    for (const secret of [ALERTMANAGER_PASSWORD, WRONG_PASSWORD, Buffer.from(`scaiprobe:${ALERTMANAGER_PASSWORD}`).toString('base64')]) {
+    for (const secret of [
+      ALERTMANAGER_PASSWORD,
+      WRONG_PASSWORD,
+      Buffer.from(`scaiprobe:${ALERTMANAGER_PASSWORD}`).toString('base64'),
+    ]) {
       assert.ok(!bytes.includes(secret), `${file} holds no credential`);
     }
   }
-  assert.ok(!daemon.output().includes(ALERTMANAGER_PASSWORD) && !daemon.output().includes(WRONG_PASSWORD), 'the logs hold no credential');
+  assert.ok(
+    !daemon.output().includes(ALERTMANAGER_PASSWORD) && !daemon.output().includes(WRONG_PASSWORD),
+    'the logs hold no credential',
+  );
 });

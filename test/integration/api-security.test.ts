@@ -35,7 +35,10 @@ describe('malformed requests on an open loopback daemon', () => {
     dir = await makeTempDir('scaiprobe-malformed-');
     port = await freePort();
     const file = join(dir.dir, 'config.yaml');
-    writeFileSync(file, `server: { listen: "127.0.0.1:${port}", headersTimeout: 1s, requestTimeout: 2s }\nstore: { path: "${join(dir.dir, 'p.db')}" }\nprobes: []\n`);
+    writeFileSync(
+      file,
+      `server: { listen: "127.0.0.1:${port}", headersTimeout: 1s, requestTimeout: 2s }\nstore: { path: "${join(dir.dir, 'p.db')}" }\nprobes: []\n`,
+    );
     daemon = await startDaemon(loadConfig(file), { clock: systemClock, logger: pino({ level: 'silent' }) });
   });
   after(async () => {
@@ -48,16 +51,40 @@ describe('malformed requests on an open loopback daemon', () => {
     ['a broken %-sequence in a route parameter', () => rawGet(port, '/api/v1/probes/%E0%A4%A'), 400],
     ['an absolute-form target that is not a URL', () => rawGet(port, 'http://['), 400],
     ['an absolute-form proxy request', () => rawGet(port, 'http://example.com/api/v1/probes'), 400],
-    ['an asterisk target', () => rawRequest(port, `OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`), 400],
+    [
+      'an asterisk target',
+      () => rawRequest(port, `OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
+      400,
+    ],
     ['a request line that is not HTTP', () => rawRequest(port, 'HELLO THERE\r\n\r\n'), 400],
     ['a NUL in the target', () => rawRequest(port, 'GET /a\0b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), 400],
     ['headers beyond 16 KiB', () => rawGet(port, '/health', [`X-Big: ${'a'.repeat(20_000)}`]), 431],
-    ['a body announced beyond 64 KiB', () => rawRequest(port, `POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000000\r\n\r\nabc`), 413],
-    ['two Content-Length headers that disagree', () => rawRequest(port, `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab`), 400],
+    [
+      'a body announced beyond 64 KiB',
+      () => rawRequest(port, `POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000000\r\n\r\nabc`),
+      413,
+    ],
+    [
+      'two Content-Length headers that disagree',
+      () =>
+        rawRequest(port, `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab`),
+      400,
+    ],
     ['a Host that is not a host name', () => rawGet(port, '/health', [], 'a b'), 400],
-    ['another site\'s name in Host (DNS rebinding)', () => rawGet(port, '/api/v1/probes', [], 'rebind.attacker.example'), 421],
+    [
+      "another site's name in Host (DNS rebinding)",
+      () => rawGet(port, '/api/v1/probes', [], 'rebind.attacker.example'),
+      421,
+    ],
     ['a path that looks like another host', () => rawGet(port, '//evil.example/health'), 404],
-    ['an unknown method', () => rawGet(port, '/health').then(() => rawRequest(port, `BREW /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)), 400],
+    [
+      'an unknown method',
+      () =>
+        rawGet(port, '/health').then(() =>
+          rawRequest(port, `BREW /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
+        ),
+      400,
+    ],
   ];
   for (const [name, send, expected] of cases) {
     test(`${name} gets ${expected}, and the daemon keeps serving`, async () => {
@@ -68,13 +95,20 @@ describe('malformed requests on an open loopback daemon', () => {
   }
 
   test('a slow client that never finishes its headers gets 408 and is closed', async () => {
-    const answer = await rawRequest(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ', { timeoutMs: 5000, untilClose: true });
+    const answer = await rawRequest(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ', {
+      timeoutMs: 5000,
+      untilClose: true,
+    });
     assert.equal(answer.status, 408);
     assert.ok(answer.closedByServer);
   });
 
   test('a chunked body to an endpoint that reads none is not drained forever: the connection closes after the answer', async () => {
-    const answer = await rawRequest(port, [`POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n`, '5\r\nhello\r\n'], { timeoutMs: 3000, untilClose: true });
+    const answer = await rawRequest(
+      port,
+      [`POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n`, '5\r\nhello\r\n'],
+      { timeoutMs: 3000, untilClose: true },
+    );
     assert.equal(answer.status, 405);
     assert.ok(answer.closedByServer, 'the server closed the connection instead of reading the rest of the body');
   });
@@ -91,7 +125,11 @@ describe('tokens and tenants', () => {
   let daemon: Daemon;
   let target: { server: Server; url: string };
   let dir: { dir: string; remove: () => Promise<void> };
-  const tokens = { SEC_ADMIN: 'sec-admin-token-000001', SEC_ACME: 'sec-acme-token-0000002', SEC_BETA: 'sec-beta-token-0000003' };
+  const tokens = {
+    SEC_ADMIN: 'sec-admin-token-000001',
+    SEC_ACME: 'sec-acme-token-0000002',
+    SEC_BETA: 'sec-beta-token-0000003',
+  };
 
   before(async () => {
     dir = await makeTempDir('scaiprobe-tenants-');
@@ -120,8 +158,14 @@ probes:
     );
     daemon = await startDaemon(loadConfig(file), { clock: systemClock, logger: pino({ level: 'silent' }) });
     await waitFor('every probe to have run', async () => {
-      const body = (await (await get('/api/v1/probes', tokens.SEC_ADMIN)).json()) as { probes: Array<{ probe: string; status: string | null }> };
-      return ['acme-web', 'beta-web', 'ops-web'].every((name) => body.probes.some((p) => p.probe === name && p.status === 'pass')) ? true : undefined;
+      const body = (await (await get('/api/v1/probes', tokens.SEC_ADMIN)).json()) as {
+        probes: Array<{ probe: string; status: string | null }>;
+      };
+      return ['acme-web', 'beta-web', 'ops-web'].every((name) =>
+        body.probes.some((p) => p.probe === name && p.status === 'pass'),
+      )
+        ? true
+        : undefined;
     });
   });
   after(async () => {
@@ -132,19 +176,35 @@ probes:
 
   const get = (path: string, token?: string, headers: Record<string, string> = {}) =>
     fetch(`${daemon.url}${path}`, { headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
-  const names = async (path: string, token: string) => ((await (await get(path, token)).json()) as { probes: Array<{ probe: string }> }).probes.map((p) => p.probe).sort();
+  const names = async (path: string, token: string) =>
+    ((await (await get(path, token)).json()) as { probes: Array<{ probe: string }> }).probes.map((p) => p.probe).sort();
 
   test('a tenant token reads its own probes, runs, state changes, status, indicators, tenants and report', async () => {
-    assert.deepEqual((await names('/api/v1/probes', tokens.SEC_ACME)).filter((n) => n.endsWith('-web')), ['acme-web']);
-    assert.deepEqual((await names('/api/v1/status', tokens.SEC_ACME)).filter((n) => n.endsWith('-web')), ['acme-web']);
+    assert.deepEqual(
+      (await names('/api/v1/probes', tokens.SEC_ACME)).filter((n) => n.endsWith('-web')),
+      ['acme-web'],
+    );
+    assert.deepEqual(
+      (await names('/api/v1/status', tokens.SEC_ACME)).filter((n) => n.endsWith('-web')),
+      ['acme-web'],
+    );
     assert.equal((await get('/api/v1/probes/acme-web', tokens.SEC_ACME)).status, 200);
     assert.equal((await get('/api/v1/probes/acme-web/runs', tokens.SEC_ACME)).status, 200);
-    const changes = (await (await get('/api/v1/state-changes', tokens.SEC_ACME)).json()) as { changes: Array<{ tenant: string | null; probe: string }> };
+    const changes = (await (await get('/api/v1/state-changes', tokens.SEC_ACME)).json()) as {
+      changes: Array<{ tenant: string | null; probe: string }>;
+    };
     assert.ok(changes.changes.some((c) => c.probe === 'acme-web'));
     assert.ok(changes.changes.every((c) => c.tenant === 'acme'));
-    const indicators = (await (await get('/api/v1/indicators', tokens.SEC_ACME)).json()) as { indicators: Array<{ tenant?: string }> };
+    const indicators = (await (await get('/api/v1/indicators', tokens.SEC_ACME)).json()) as {
+      indicators: Array<{ tenant?: string }>;
+    };
     assert.ok(indicators.indicators.every((i) => i.tenant === 'acme'));
-    assert.deepEqual(((await (await get('/api/v1/tenants', tokens.SEC_ACME)).json()) as { tenants: Array<{ id: string }> }).tenants.map((t) => t.id), ['acme']);
+    assert.deepEqual(
+      (
+        (await (await get('/api/v1/tenants', tokens.SEC_ACME)).json()) as { tenants: Array<{ id: string }> }
+      ).tenants.map((t) => t.id),
+      ['acme'],
+    );
     assert.equal((await get('/api/v1/tenants/acme/report?format=json', tokens.SEC_ACME)).status, 200);
   });
 
@@ -171,7 +231,11 @@ probes:
 
   test('without a token, or with a wrong one, the API answers 401; health stays public', async () => {
     assert.equal((await get('/api/v1/probes')).status, 401);
-    assert.equal((await get('/api/v1/status')).status, 401, 'the status data is not public unless server.public is set');
+    assert.equal(
+      (await get('/api/v1/status')).status,
+      401,
+      'the status data is not public unless server.public is set',
+    );
     assert.equal((await get('/metrics')).status, 401);
     assert.equal((await get('/api/v1/probes', 'sec-admin-token-000002')).status, 401);
     assert.equal((await get('/health')).status, 200);
@@ -179,14 +243,37 @@ probes:
   });
 
   test('the admin token sees every tenant', async () => {
-    assert.deepEqual((await names('/api/v1/probes', tokens.SEC_ADMIN)).filter((n) => n.endsWith('-web')), ['acme-web', 'beta-web', 'ops-web']);
+    assert.deepEqual(
+      (await names('/api/v1/probes', tokens.SEC_ADMIN)).filter((n) => n.endsWith('-web')),
+      ['acme-web', 'beta-web', 'ops-web'],
+    );
     assert.equal((await get('/metrics', tokens.SEC_ADMIN)).status, 200);
   });
 
   test('Host: configured names and IP literals are answered, other names get 421', async () => {
     const port = new URL(daemon.url).port;
-    assert.equal((await rawGet(Number(port), '/api/v1/probes', [`Authorization: Bearer ${tokens.SEC_ADMIN}`], `probes.example.test:${port}`)).status, 200);
-    assert.equal((await rawGet(Number(port), '/api/v1/probes', [`Authorization: Bearer ${tokens.SEC_ADMIN}`], `evil.example.test:${port}`)).status, 421);
+    assert.equal(
+      (
+        await rawGet(
+          Number(port),
+          '/api/v1/probes',
+          [`Authorization: Bearer ${tokens.SEC_ADMIN}`],
+          `probes.example.test:${port}`,
+        )
+      ).status,
+      200,
+    );
+    assert.equal(
+      (
+        await rawGet(
+          Number(port),
+          '/api/v1/probes',
+          [`Authorization: Bearer ${tokens.SEC_ADMIN}`],
+          `evil.example.test:${port}`,
+        )
+      ).status,
+      421,
+    );
   });
 
   test("a tenant's event stream carries only its own runs; the admin's carries all", async () => {
@@ -198,7 +285,10 @@ probes:
       let text = '';
       const deadline = Date.now() + 2500;
       while (Date.now() < deadline) {
-        const chunk = await Promise.race([reader.read(), new Promise<undefined>((r) => setTimeout(() => r(undefined), deadline - Date.now()))]);
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), deadline - Date.now())),
+        ]);
         if (!chunk || chunk.done) break;
         text += Buffer.from(chunk.value).toString();
       }
@@ -211,25 +301,37 @@ probes:
     };
     const [own, all] = await Promise.all([collect(tokens.SEC_ACME), collect(tokens.SEC_ADMIN)]);
     assert.ok(own.length > 0, 'the tenant saw its runs');
-    assert.ok(own.every((e) => e.tenant === 'acme'), JSON.stringify(own.map((e) => e.probe)));
+    assert.ok(
+      own.every((e) => e.tenant === 'acme'),
+      JSON.stringify(own.map((e) => e.probe)),
+    );
     assert.ok(all.some((e) => e.tenant === 'beta') && all.some((e) => e.tenant === 'acme'));
   });
 
   test('at most server.maxEventClients viewers; one more gets 429', async () => {
     const streams = await Promise.all([1, 2, 3].map(() => get('/api/v1/events', tokens.SEC_ADMIN)));
     try {
-      assert.deepEqual(streams.map((s) => s.status), [200, 200, 200]);
+      assert.deepEqual(
+        streams.map((s) => s.status),
+        [200, 200, 200],
+      );
       const refused = await get('/api/v1/events', tokens.SEC_ADMIN);
       assert.equal(refused.status, 429);
       assert.ok(refused.headers.get('retry-after'));
     } finally {
       await Promise.all(streams.map((s) => s.body?.cancel()));
     }
-    await waitFor('the viewers to be gone', async () => ((await get('/api/v1/events', tokens.SEC_ADMIN).then(async (r) => (await r.body?.cancel(), r.status))) === 200 ? true : undefined));
+    await waitFor('the viewers to be gone', async () =>
+      (await get('/api/v1/events', tokens.SEC_ADMIN).then(async (r) => (await r.body?.cancel(), r.status))) === 200
+        ? true
+        : undefined,
+    );
   });
 
   test('report renders beyond the limit get 429 with Retry-After; the report carries its CSP', async () => {
-    const answers = await Promise.all([1, 2, 3, 4].map(() => get('/api/v1/tenants/acme/report?format=pdf', tokens.SEC_ADMIN)));
+    const answers = await Promise.all(
+      [1, 2, 3, 4].map(() => get('/api/v1/tenants/acme/report?format=pdf', tokens.SEC_ADMIN)),
+    );
     const statuses = answers.map((a) => a.status).sort();
     assert.ok(statuses.includes(200) && statuses.includes(429), statuses.join(','));
     const busy = answers.find((a) => a.status === 429);
@@ -245,9 +347,18 @@ describe('the event stream under a viewer that does not read', () => {
   test('the viewer is dropped with a log line once its backlog passes the cap; memory stays bounded', async () => {
     const dir = await makeTempDir('scaiprobe-sse-');
     const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }),
+    );
     const store = new SqliteStore(join(dir.dir, 'p.db'), systemClock);
-    const server = await startDaemonServer({ listen: '127.0.0.1:0', store, metrics: new ProbeMetrics(), logger, isReady: () => true });
+    const server = await startDaemonServer({
+      listen: '127.0.0.1:0',
+      store,
+      metrics: new ProbeMetrics(),
+      logger,
+      isReady: () => true,
+    });
     const events = new RunEvents({ clock: systemClock, logger, maxClients: 10, maxBufferedBytes: 256 * 1024 });
     events.register(server.router);
     const port = Number(new URL(server.url).port);
@@ -258,7 +369,16 @@ describe('the event stream under a viewer that does not read', () => {
       socket.pause();
       await waitFor('the viewer to register', async () => (events.clientCount() === 1 ? true : undefined));
       const big = 'x'.repeat(100_000);
-      const event: RunEvent = { probe: 'p', kind: 'http', tenant: null, status: 'fail', startedAt: 0, durationMs: 1, message: big, errorCode: null };
+      const event: RunEvent = {
+        probe: 'p',
+        kind: 'http',
+        tenant: null,
+        status: 'fail',
+        startedAt: 0,
+        durationMs: 1,
+        message: big,
+        errorCode: null,
+      };
       // Loopback socket buffers take several MB before the daemon's own backlog grows.
       await waitFor(
         'the viewer to be dropped',
@@ -289,7 +409,9 @@ describe('process guards', () => {
       setTimeout(() => { Promise.reject(new Error('boom-from-a-promise')); }, 20);
       setTimeout(() => { console.log('STILL-ALIVE'); process.exit(0); }, 200);
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -14,7 +14,8 @@ const PAGE = `# TYPE jobs_total counter\n${QUEUES.map((queue) => `jobs_total{que
 /** Where the last series' line starts: a cut there leaves a page that parses, 10 short. */
 const LAST_LINE = PAGE.lastIndexOf('jobs_total{queue="z"}');
 
-const rejectsWith = (pattern: RegExp) => (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL' && pattern.test(error.message);
+const rejectsWith = (pattern: RegExp) => (error: unknown) =>
+  error instanceof ProbeFailure && error.code === 'PROTOCOL' && pattern.test(error.message);
 
 describe('bodies bigger than maxBodyBytes fail the run instead of giving values', () => {
   let exporter: LabApp;
@@ -39,9 +40,20 @@ describe('bodies bigger than maxBodyBytes fail the run instead of giving values'
   });
 
   test('prometheus: a page cut at a line boundary (once read as jobs_total = 250) fails, naming the limit', async () => {
-    const cut = makeProber(prometheusKind, specFor(prometheusKind, { url: `${exporterUrl}/metrics`, maxBodyBytes: LAST_LINE }, ['jobs_total == 260']));
-    await assert.rejects(probeOnce(cut), rejectsWith(new RegExp(`/metrics: body exceeds maxBodyBytes \\(${LAST_LINE}\\)$`)));
-    const whole = makeProber(prometheusKind, specFor(prometheusKind, { url: `${exporterUrl}/metrics`, maxBodyBytes: Buffer.byteLength(PAGE) }, ['jobs_total == 260']));
+    const cut = makeProber(
+      prometheusKind,
+      specFor(prometheusKind, { url: `${exporterUrl}/metrics`, maxBodyBytes: LAST_LINE }, ['jobs_total == 260']),
+    );
+    await assert.rejects(
+      probeOnce(cut),
+      rejectsWith(new RegExp(`/metrics: body exceeds maxBodyBytes \\(${LAST_LINE}\\)$`)),
+    );
+    const whole = makeProber(
+      prometheusKind,
+      specFor(prometheusKind, { url: `${exporterUrl}/metrics`, maxBodyBytes: Buffer.byteLength(PAGE) }, [
+        'jobs_total == 260',
+      ]),
+    );
     assert.equal((await probeOnce(whole)).observations.jobs_total, 260);
   });
 
@@ -51,7 +63,10 @@ describe('bodies bigger than maxBodyBytes fail the run instead of giving values'
   });
 
   test('stats: an answer bigger than maxBodyBytes fails with the limit, not "did not answer JSON"', async () => {
-    const prober = makeProber(statsKind, specFor(statsKind, { api: scaisendUrl, apiKey: 'SG.lab-tenant-a.key', maxBodyBytes: 16 }));
+    const prober = makeProber(
+      statsKind,
+      specFor(statsKind, { api: scaisendUrl, apiKey: 'SG.lab-tenant-a.key', maxBodyBytes: 16 }),
+    );
     await assert.rejects(probeOnce(prober), rejectsWith(/\/v3\/stats(\/sum)?\?.*: body exceeds maxBodyBytes \(16\)$/));
     const roomy = makeProber(statsKind, specFor(statsKind, { api: scaisendUrl, apiKey: 'SG.lab-tenant-a.key' }));
     assert.equal((await probeOnce(roomy)).observations.requests, 0);

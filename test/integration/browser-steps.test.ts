@@ -54,7 +54,11 @@ describe('browser kind, scripted steps', () => {
 
   const landing = (name: string) => `${apiUrl}/landing/${name}`;
   const browserProbe = (raw: Record<string, unknown>, expect: string[] = ['failed == 0']) => {
-    const spec = { ...specFor(browserKind, { screenshots: { dir: shots.dir }, ...raw }, expect), name: 'browser-test', timeout: 30_000 } as BrowserSpec & CommonProbeSpec;
+    const spec = {
+      ...specFor(browserKind, { screenshots: { dir: shots.dir }, ...raw }, expect),
+      name: 'browser-test',
+      timeout: 30_000,
+    } as BrowserSpec & CommonProbeSpec;
     const prober = browserKind.create(spec, deps());
     probers.push(prober);
     return { spec, prober };
@@ -82,7 +86,10 @@ describe('browser kind, scripted steps', () => {
   });
 
   test('a failing step fails the run with the step and reason, and keeps a PNG screenshot', async () => {
-    const { spec, prober } = browserProbe({ steps: [{ goto: landing('pricing') }, { expectText: 'Free forever' }, { click: '#never' }], stepTimeout: '1s' });
+    const { spec, prober } = browserProbe({
+      steps: [{ goto: landing('pricing') }, { expectText: 'Free forever' }, { click: '#never' }],
+      stepTimeout: '1s',
+    });
     const record = await run(spec, prober);
     assert.equal(record.status, 'fail');
     assert.equal(record.observations['steps.passed'], 1);
@@ -102,7 +109,9 @@ describe('browser kind, scripted steps', () => {
   });
 
   test("a page reaches only the goto steps' hosts and allowHosts: another loopback server receives nothing", async () => {
-    const target = await startServer(`<html><body><h1>Status</h1><img src="${other.url}/image.gif"><script>fetch('${other.url}/script-fetch')</script></body></html>`);
+    const target = await startServer(
+      `<html><body><h1>Status</h1><img src="${other.url}/image.gif"><script>fetch('${other.url}/script-fetch')</script></body></html>`,
+    );
     try {
       const { spec, prober } = browserProbe({ steps: [{ goto: `${target.url}/status` }, { expectText: 'Status' }] });
       const record = await run(spec, prober);
@@ -110,7 +119,10 @@ describe('browser kind, scripted steps', () => {
       assert.equal(record.status, 'warn', record.message);
       assert.ok(Number(record.observations['requests.blocked']) >= 2, JSON.stringify(record.observations));
       assert.match(record.message, /blocked requests to hosts the probe does not allow/);
-      const allowed = browserProbe({ steps: [{ goto: `${target.url}/status` }, { expectText: 'Status' }], allowHosts: [new URL(other.url).host] });
+      const allowed = browserProbe({
+        steps: [{ goto: `${target.url}/status` }, { expectText: 'Status' }],
+        allowHosts: [new URL(other.url).host],
+      });
       const reached = await run(allowed.spec, allowed.prober);
       assert.equal(reached.status, 'pass', reached.message);
       assert.deepEqual([...other.hits].sort(), ['/image.gif', '/script-fetch']);

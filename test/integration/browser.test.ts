@@ -32,7 +32,9 @@ describe('browser kind against the lab', () => {
 
   const statsSum = async () => {
     const today = new Date().toISOString().slice(0, 10);
-    const response = await fetch(`${lab.apiUrl}/v3/stats/sum?start_date=${today}`, { headers: { authorization: 'Bearer SG.lab-tenant-a.key' } });
+    const response = await fetch(`${lab.apiUrl}/v3/stats/sum?start_date=${today}`, {
+      headers: { authorization: 'Bearer SG.lab-tenant-a.key' },
+    });
     return ((await response.json()) as { metrics: Record<string, number> }).metrics;
   };
 
@@ -86,7 +88,10 @@ describe('browser kind against the lab', () => {
     assert.equal(o['stats.clicksCounted'], false);
     // Nothing failed in the page; with an assertion on the counters the run fails and says why.
     assert.equal(record.status, 'pass', record.message);
-    const strict = mailMode({ stats: { api: lab.apiUrl, apiKey: 'SG.lab-tenant-a.key', wait: '300ms' } }, ['failed == 0', 'stats.opensCounted == true']);
+    const strict = mailMode({ stats: { api: lab.apiUrl, apiKey: 'SG.lab-tenant-a.key', wait: '300ms' } }, [
+      'failed == 0',
+      'stats.opensCounted == true',
+    ]);
     const failed = await run(strict.spec, strict.prober);
     assert.equal(failed.status, 'fail');
     assert.match(failed.message, /stats\.opensCounted/);
@@ -157,7 +162,11 @@ describe('browser kind against the lab', () => {
       assert.equal(record.status, 'fail');
       assert.equal(record.observations['links.count'], 3);
       assert.equal(record.observations['links.ok'], 2);
-      assert.match(String(record.observations['link.3.error']), /ERR_BLOCKED_BY_CLIENT/, record.message + JSON.stringify(record.observations));
+      assert.match(
+        String(record.observations['link.3.error']),
+        /ERR_BLOCKED_BY_CLIENT/,
+        record.message + JSON.stringify(record.observations),
+      );
       assert.match(String(record.observations['link.3.finalUrl']), /^http:\/\/127\.0\.0\.1:\d+\/t\//);
       assert.ok(Number(record.observations['requests.blocked']) >= 1);
       assert.match(record.message, /link 3 .*ERR_BLOCKED_BY_CLIENT/);
@@ -168,7 +177,12 @@ describe('browser kind against the lab', () => {
   });
 
   test('no probe message: a clear PROTOCOL error', async () => {
-    const { spec, prober } = browserProbe({ mail: { probe: 'no-such-probe', imap: { host: '127.0.0.1', port: lab.imapPort, secure: false, user: 'carol', pass: 'carolpw' } } });
+    const { spec, prober } = browserProbe({
+      mail: {
+        probe: 'no-such-probe',
+        imap: { host: '127.0.0.1', port: lab.imapPort, secure: false, user: 'carol', pass: 'carolpw' },
+      },
+    });
     const record = await run(spec, prober);
     assert.equal(record.status, 'fail');
     assert.equal(record.error?.code, 'PROTOCOL');
@@ -177,7 +191,14 @@ describe('browser kind against the lab', () => {
 
   test('config: a probe needs mail or steps; stats applies to mail mode; bad regex rejected', () => {
     assert.throws(() => specFor(browserKind, {}), /set mail .*or steps/);
-    assert.throws(() => specFor(browserKind, { steps: [{ goto: 'http://127.0.0.1:1/' }], stats: { api: 'http://127.0.0.1:1', apiKey: 'k' } }), /mail mode only/);
+    assert.throws(
+      () =>
+        specFor(browserKind, {
+          steps: [{ goto: 'http://127.0.0.1:1/' }],
+          stats: { api: 'http://127.0.0.1:1', apiKey: 'k' },
+        }),
+      /mail mode only/,
+    );
     assert.throws(() => specFor(browserKind, { steps: [{ goto: 'http://127.0.0.1:1/' }, { expectUrl: '(' }] }));
     assert.throws(() => specFor(browserKind, { steps: [{ goto: 'http://127.0.0.1:1/', click: 'a' }] }));
   });

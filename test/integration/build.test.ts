@@ -37,12 +37,20 @@ test('dist/ holds JavaScript only, none of it loading tsx, and the status page s
   const files = filesUnder('dist');
   assert.ok(files.includes(join('dist', 'cli', 'main.js')), 'dist/cli/main.js');
   assert.ok(files.includes(join('dist', 'server', 'status-page', 'client.js')), 'the status page script is copied');
-  assert.deepEqual(files.filter((file) => !file.endsWith('.js')), []);
-  assert.deepEqual(files.filter((file) => /from ['"]tsx|import\(['"]tsx|\.ts['"]\)?;?$/m.test(readFileSync(file, 'utf8'))), []);
+  assert.deepEqual(
+    files.filter((file) => !file.endsWith('.js')),
+    [],
+  );
+  assert.deepEqual(
+    files.filter((file) => /from ['"]tsx|import\(['"]tsx|\.ts['"]\)?;?$/m.test(readFileSync(file, 'utf8'))),
+    [],
+  );
 });
 
 test('the compiled CLI validates the shipped configuration', () => {
-  const validated = spawnSync(process.execPath, [...NODE_ARGS, 'validate', '--config', 'probes', '--lab'], { encoding: 'utf8' });
+  const validated = spawnSync(process.execPath, [...NODE_ARGS, 'validate', '--config', 'probes', '--lab'], {
+    encoding: 'utf8',
+  });
   assert.equal(validated.status, 0, validated.stderr);
   assert.match(validated.stdout, /^probes: valid — \d+ probes/);
 });
@@ -59,17 +67,28 @@ probes:
   - { name: dns-ready, kind: http, url: "${url}/health/ready", every: 500ms, expect: [status == 200, json.checks.pdns == "ok"] }
 `,
   );
-  const daemon = spawn(process.execPath, [...NODE_ARGS, 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon = spawn(process.execPath, [...NODE_ARGS, 'run', '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   daemon.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   daemon.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => daemon.on('exit', (code) => resolve(code)));
   try {
-    const probes = await waitFor('the probe to pass', async () => {
-      const body = (await (await fetch(`http://127.0.0.1:${port}/api/v1/probes`)).json()) as { probes: Array<{ probe: string; status: string }> };
-      return body.probes.some((probe) => probe.status === 'pass') ? body.probes : undefined;
-    }, 30_000).catch((error: Error) => assert.fail(`${error.message}\n${output}`));
-    assert.deepEqual(probes.map((probe) => probe.probe), ['dns-ready']);
+    const probes = await waitFor(
+      'the probe to pass',
+      async () => {
+        const body = (await (await fetch(`http://127.0.0.1:${port}/api/v1/probes`)).json()) as {
+          probes: Array<{ probe: string; status: string }>;
+        };
+        return body.probes.some((probe) => probe.status === 'pass') ? body.probes : undefined;
+      },
+      30_000,
+    ).catch((error: Error) => assert.fail(`${error.message}\n${output}`));
+    assert.deepEqual(
+      probes.map((probe) => probe.probe),
+      ['dns-ready'],
+    );
   } finally {
     daemon.kill('SIGTERM');
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { makeTempDir } from '../../src/lab/processes.ts';
 import { runCli } from '../helpers/cli.ts';
 
-test('check runs a probe that reads another probe\'s output after that one, even when it is written first', async () => {
+test("check runs a probe that reads another probe's output after that one, even when it is written first", async () => {
   const temp = await makeTempDir('scaiprobe-order-');
   // The probe read from answers after 1.5 s; the reading probe's first act is to log in to IMAP.
   let answeredAt = 0;
@@ -44,9 +44,19 @@ test('check runs a probe that reads another probe\'s output after that one, even
     );
     const result = await runCli(['check', '--config', config, '--json'], { SEED_PASS: 'alicepw' });
     const report = JSON.parse(result.stdout) as { results: Array<{ name: string; status: string }> };
-    assert.deepEqual(report.results.map((r) => [r.name, r.status]), [['tracking', 'fail'], ['roundtrip', 'pass']], 'results in the configuration\'s order');
+    assert.deepEqual(
+      report.results.map((r) => [r.name, r.status]),
+      [
+        ['tracking', 'fail'],
+        ['roundtrip', 'pass'],
+      ],
+      "results in the configuration's order",
+    );
     assert.ok(answeredAt > 0 && imapAt > 0, `both ran (${answeredAt}, ${imapAt})`);
-    assert.ok(imapAt >= answeredAt, `the reading probe started ${answeredAt - imapAt} ms before the probe it reads had finished`);
+    assert.ok(
+      imapAt >= answeredAt,
+      `the reading probe started ${answeredAt - imapAt} ms before the probe it reads had finished`,
+    );
   } finally {
     slow.close();
     imap.close();

@@ -19,10 +19,14 @@ test('for an unprivileged user Chromium runs with its sandbox', async () => {
   await chmod(home.dir, 0o777);
   try {
     // The same code the daemon runs, as an unprivileged user (nobody, when the tests run as root).
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL('../helpers/chromium-sandbox.ts', import.meta.url).pathname], {
-      env: { ...process.env, HOME: home.dir },
-      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', new URL('../helpers/chromium-sandbox.ts', import.meta.url).pathname],
+      {
+        env: { ...process.env, HOME: home.dir },
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -35,18 +39,25 @@ test('for an unprivileged user Chromium runs with its sandbox', async () => {
   }
 });
 
-test('as root Chromium runs without its sandbox, and the log says why', { skip: !asRoot && 'the tests do not run as root' }, async () => {
-  const lines: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
-  const browser = new SharedBrowser({ logger });
-  try {
-    const context = await browser.context();
-    const page = await context.newPage();
-    await page.goto('chrome://sandbox');
-    assert.match((await page.textContent('body')) ?? '', /You are NOT adequately sandboxed/);
-    assert.equal(browser.sandboxed, false);
-    assert.ok(lines.some((line) => /chromium started without its sandbox: the process runs as root/.test(line)), lines.join(''));
-  } finally {
-    await browser.close();
-  }
-});
+test(
+  'as root Chromium runs without its sandbox, and the log says why',
+  { skip: !asRoot && 'the tests do not run as root' },
+  async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const browser = new SharedBrowser({ logger });
+    try {
+      const context = await browser.context();
+      const page = await context.newPage();
+      await page.goto('chrome://sandbox');
+      assert.match((await page.textContent('body')) ?? '', /You are NOT adequately sandboxed/);
+      assert.equal(browser.sandboxed, false);
+      assert.ok(
+        lines.some((line) => /chromium started without its sandbox: the process runs as root/.test(line)),
+        lines.join(''),
+      );
+    } finally {
+      await browser.close();
+    }
+  },
+);

@@ -44,20 +44,36 @@ test('in GitHub Actions: an ::error annotation per failed probe, title escaped, 
   assert.equal(result.code, 1);
   const commands = result.stdout.split('\n').filter((line) => line.startsWith('::'));
   assert.equal(commands.length, 2, result.stdout);
-  assert.match(commands[0] ?? '', /^::error title=api%3Aready::HTTP 200 in \d+ms — failed: json\.status == "ready\|set" \(actual: ready\)$/);
+  assert.match(
+    commands[0] ?? '',
+    /^::error title=api%3Aready::HTTP 200 in \d+ms — failed: json\.status == "ready\|set" \(actual: ready\)$/,
+  );
   assert.match(commands[1] ?? '', /^::error title=down::CONNECT: /);
   const markdown = readFileSync(summary, 'utf8');
-  assert.ok(markdown.startsWith('## from an earlier command of the step\n## scaiprobe check\n'), 'appended, not overwritten');
+  assert.ok(
+    markdown.startsWith('## from an earlier command of the step\n## scaiprobe check\n'),
+    'appended, not overwritten',
+  );
   assert.match(markdown, /\*\*2 failed\*\*, 0 warned, 1 passed in /);
   const rows = markdown.split('\n').filter((line) => /^\| (❌|⚠️|✅) /.test(line));
-  assert.deepEqual(rows.map((row) => row.split(' | ')[1]), ['api:ready', 'down', 'live'], 'failing first');
-  assert.match(rows[0] ?? '', /^\| ❌ fail \| api:ready \| http \| \d+ms \| HTTP 200 in \d+ms — failed: json\.status == "ready\\\|set" \(actual: ready\) \|$/);
+  assert.deepEqual(
+    rows.map((row) => row.split(' | ')[1]),
+    ['api:ready', 'down', 'live'],
+    'failing first',
+  );
+  assert.match(
+    rows[0] ?? '',
+    /^\| ❌ fail \| api:ready \| http \| \d+ms \| HTTP 200 in \d+ms — failed: json\.status == "ready\\\|set" \(actual: ready\) \|$/,
+  );
   assert.match(rows[2] ?? '', /^\| ✅ pass \| live \| http \| \d+ms \| HTTP 200 in \d+ms \|$/);
 });
 
 test('in GitHub Actions with --json: stdout stays the documented JSON, the annotations go to stderr', async () => {
   const summary = join(dir, 'json-summary.md');
-  const result = await runCli(['check', '--config', config, '--json'], { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary });
+  const result = await runCli(['check', '--config', config, '--json'], {
+    GITHUB_ACTIONS: 'true',
+    GITHUB_STEP_SUMMARY: summary,
+  });
   assert.equal(result.code, 1);
   const report = JSON.parse(result.stdout) as { summary: Record<string, number> };
   assert.deepEqual(report.summary, { pass: 1, warn: 0, fail: 2 });
@@ -70,7 +86,10 @@ test('outside GitHub Actions: no annotations and no summary; a summary that cann
   assert.equal(plain.code, 1);
   assert.ok(!plain.stdout.includes('::error'), plain.stdout);
   const missing = join(dir, 'no-such-dir', 'summary.md');
-  const unwritable = await runCli(['check', '--config', config, '--only', 'live'], { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: missing });
+  const unwritable = await runCli(['check', '--config', config, '--only', 'live'], {
+    GITHUB_ACTIONS: 'true',
+    GITHUB_STEP_SUMMARY: missing,
+  });
   assert.equal(unwritable.code, 0, unwritable.stderr);
   assert.match(unwritable.stderr, /could not write the job summary to .*no-such-dir/);
   assert.ok(!existsSync(missing));
@@ -87,7 +106,11 @@ test('--format tap is TAP that a TAP consumer reads: the plan, each probe, the f
   assert.deepEqual(tap.descriptions, ['- live', '- api:ready', '- down']);
   const [ready, down] = tap.yaml as Array<Record<string, unknown>>;
   assert.equal(ready?.status, 'fail');
-  assert.deepEqual((ready?.assertions as unknown[])[0], { expr: 'json.status == "ready|set"', ok: 'false', actual: 'ready' });
+  assert.deepEqual((ready?.assertions as unknown[])[0], {
+    expr: 'json.status == "ready|set"',
+    ok: 'false',
+    actual: 'ready',
+  });
   assert.equal(down?.code, 'CONNECT');
   const both = await runCli(['check', '--config', config, '--json', '--format', 'tap'], notGitHub);
   assert.equal(both.code, 2);

@@ -40,10 +40,22 @@ test('check exits 0 when every selected probe passes and prints a line per probe
 test('check exits 1 when a probe fails, and --json keeps its documented shape', async () => {
   const result = await runCli(['check', '--config', config, '--json']);
   assert.equal(result.code, 1);
-  const report = JSON.parse(result.stdout) as { results: Array<Record<string, unknown>>; summary: Record<string, number> };
+  const report = JSON.parse(result.stdout) as {
+    results: Array<Record<string, unknown>>;
+    summary: Record<string, number>;
+  };
   assert.deepEqual(report.summary, { pass: 2, warn: 0, fail: 1 });
   const ready = report.results.find((r) => r.name === 'ready');
-  assert.deepEqual(Object.keys(ready ?? {}).sort(), ['assertions', 'durationMs', 'error', 'kind', 'message', 'name', 'observations', 'status']);
+  assert.deepEqual(Object.keys(ready ?? {}).sort(), [
+    'assertions',
+    'durationMs',
+    'error',
+    'kind',
+    'message',
+    'name',
+    'observations',
+    'status',
+  ]);
   assert.deepEqual(ready?.assertions, [
     { expr: 'status == 200', ok: true, actual: 200 },
     { expr: 'json.status == "ready"', ok: true, actual: 'ready' },
@@ -57,7 +69,10 @@ test('check exits 1 when a probe fails, and --json keeps its documented shape', 
 test('--only selects by name; an unknown name is a usage error (exit 2)', async () => {
   const only = await runCli(['check', '--config', config, '--only', 'ready,live', '--json']);
   assert.equal(only.code, 0);
-  assert.deepEqual((JSON.parse(only.stdout) as { results: Array<{ name: string }> }).results.map((r) => r.name), ['ready', 'live']);
+  assert.deepEqual(
+    (JSON.parse(only.stdout) as { results: Array<{ name: string }> }).results.map((r) => r.name),
+    ['ready', 'live'],
+  );
   const typo = await runCli(['check', '--config', config, '--only', 'raedy']);
   assert.equal(typo.code, 2);
   assert.match(typo.stderr, /no probe named "raedy"/);
@@ -90,19 +105,28 @@ test('validate: exit 0 on a valid config, 2 with every problem on a bad one; bad
 test('the installed command: --help of a command and of scaiprobe exit 0 on stdout; an unknown option exits 2 naming the options', async () => {
   const help = await runCli(['maintenance', 'start', '--help']);
   assert.deepEqual([help.code, help.stderr], [0, '']);
-  assert.match(help.stdout, /^Usage: scaiprobe maintenance start --probes GLOB,\.\.\. \(--for DURATION \| --until TIME\)/);
+  assert.match(
+    help.stdout,
+    /^Usage: scaiprobe maintenance start --probes GLOB,\.\.\. \(--for DURATION \| --until TIME\)/,
+  );
   const all = await runCli(['--help']);
   assert.equal(all.code, 0);
   assert.match(all.stdout, /^ {2}maintenance end +end a maintenance window now/m);
   const wrong = await runCli(['report', '--tennant', 'acme']);
   assert.equal(wrong.code, 2);
   assert.equal(wrong.stdout, '');
-  assert.match(wrong.stderr, /^scaiprobe report: unknown option --tennant \(did you mean --tenant\?\)\nreport takes: --tenant ID, --out FILE, --since DURATION\|TIME, --config FILE\|DIR, --lab, -h\/--help\n/);
+  assert.match(
+    wrong.stderr,
+    /^scaiprobe report: unknown option --tennant \(did you mean --tenant\?\)\nreport takes: --tenant ID, --out FILE, --since DURATION\|TIME, --config FILE\|DIR, --lab, -h\/--help\n/,
+  );
 });
 
 test('validate also checks the alerts, indicators and reports sections, with file, line and key path', async () => {
   const bad = join(dir, 'bad-sections.yaml');
-  writeFileSync(bad, 'alerts:\n  channels:\n    - { name: hook, type: webhok, url: "http://127.0.0.1:1/" }\nprobes: []\n');
+  writeFileSync(
+    bad,
+    'alerts:\n  channels:\n    - { name: hook, type: webhok, url: "http://127.0.0.1:1/" }\nprobes: []\n',
+  );
   const result = await runCli(['validate', '--config', bad]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /bad-sections\.yaml:3:\d+: alerts\.channels\[0\]\.type:/);
@@ -114,12 +138,22 @@ test('validate lists every problem of every file and section at once; an alias b
     join(folder, 'a.yaml'),
     'scheduler: { jitter: lots }\nprobes:\n  - { name: q, kind: dns, query: { name: "a..b" }, servers: ["127.0.0.1:53"] }\nreports:\n  tenants: { acme: { colour: red } }\nalerts:\n  channels: [{ name: x, type: webhook, url: "ftp://x" }]\nindicators: { warnAt: 3 }\n',
   );
-  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((name, i) => `${name}: &${name} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)];
+  const levels = [
+    'a: &a ["x","x","x","x","x","x","x","x","x"]',
+    ...'bcdefghi'.split('').map((name, i) => `${name}: &${name} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+  ];
   writeFileSync(join(folder, 'b.yaml'), `${levels.join('\n')}\nprobes: []\n`);
   const result = await runCli(['validate', '--config', folder]);
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /invalid configuration, 6 problems/);
-  for (const pattern of [/a\.yaml:1:\d+: scheduler\.jitter: /, /a\.yaml:3:\d+: probes\[0\]\.query\.name: "a\.\.b" is not a valid DNS name/, /a\.yaml:5:\d+: reports\.tenants\.acme: unknown key "colour"/, /a\.yaml:7:\d+: alerts\.channels\[0\]\.url: /, /a\.yaml:8:\d+: indicators\.warnAt: /, /b\.yaml: YAML: aliases expand too far/]) {
+  for (const pattern of [
+    /a\.yaml:1:\d+: scheduler\.jitter: /,
+    /a\.yaml:3:\d+: probes\[0\]\.query\.name: "a\.\.b" is not a valid DNS name/,
+    /a\.yaml:5:\d+: reports\.tenants\.acme: unknown key "colour"/,
+    /a\.yaml:7:\d+: alerts\.channels\[0\]\.url: /,
+    /a\.yaml:8:\d+: indicators\.warnAt: /,
+    /b\.yaml: YAML: aliases expand too far/,
+  ]) {
     assert.match(result.stderr, pattern);
   }
 });

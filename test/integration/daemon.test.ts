@@ -74,14 +74,26 @@ test('the daemon stores runs, serves /metrics and the API, stops on SIGTERM and 
     assert.match(failing?.message ?? '', /pdns: connection refused/);
     delete scaidns.faults.failChecks;
 
-    const runs = await getJson<{ runs: Array<{ id: number; status: string; assertions: unknown[] }> }>('/api/v1/probes/dns-ready/runs?since=10m');
+    const runs = await getJson<{ runs: Array<{ id: number; status: string; assertions: unknown[] }> }>(
+      '/api/v1/probes/dns-ready/runs?since=10m',
+    );
     assert.ok(runs.runs.some((r) => r.status === 'fail') && runs.runs.some((r) => r.status === 'pass'));
     firstRunIds = runs.runs.map((r) => r.id);
-    const summaries = await getJson<{ runs: Array<Record<string, unknown>> }>('/api/v1/probes/dns-ready/runs?since=10m&fields=summary');
-    assert.deepEqual(summaries.runs.map((r) => [r.id, r.status]), runs.runs.map((r) => [r.id, r.status]), 'the same runs, in the same order');
-    assert.ok(summaries.runs.every((r) => !('observations' in r) && !('message' in r) && typeof r.durationMs === 'number'));
+    const summaries = await getJson<{ runs: Array<Record<string, unknown>> }>(
+      '/api/v1/probes/dns-ready/runs?since=10m&fields=summary',
+    );
+    assert.deepEqual(
+      summaries.runs.map((r) => [r.id, r.status]),
+      runs.runs.map((r) => [r.id, r.status]),
+      'the same runs, in the same order',
+    );
+    assert.ok(
+      summaries.runs.every((r) => !('observations' in r) && !('message' in r) && typeof r.durationMs === 'number'),
+    );
     assert.equal((await fetch(`${api}/api/v1/probes/dns-ready/runs?fields=everything`, { headers: auth })).status, 400);
-    const changes = await getJson<{ changes: Array<{ probe: string; from: string | null; to: string }> }>('/api/v1/state-changes?probe=dns-ready');
+    const changes = await getJson<{ changes: Array<{ probe: string; from: string | null; to: string }> }>(
+      '/api/v1/state-changes?probe=dns-ready',
+    );
     assert.ok(changes.changes.some((c) => c.from === 'pass' && c.to === 'fail'));
   } finally {
     first.child.kill('SIGTERM');
@@ -103,7 +115,11 @@ test('the daemon stores runs, serves /metrics and the API, stops on SIGTERM and 
   })();
   const kept = new Set(before.runs.map((r) => r.id));
   assert.ok(firstRunIds.length >= 2);
-  assert.deepEqual(firstRunIds.filter((id) => !kept.has(id)), [], 'every run of the first start is still there after the restart');
+  assert.deepEqual(
+    firstRunIds.filter((id) => !kept.has(id)),
+    [],
+    'every run of the first start is still there after the restart',
+  );
 });
 
 test('SIGTERM lets a run in flight finish at its deadline and stores it', async () => {
@@ -114,7 +130,10 @@ test('SIGTERM lets a run in flight finish at its deadline and stores it', async 
   const slowDir = mkdtempSync(join(tmpdir(), 'scaiprobe-daemon-slow-'));
   const slowConfig = join(slowDir, 'probes.yaml');
   const db = join(slowDir, 'probe.db');
-  writeFileSync(slowConfig, `server: { listen: "127.0.0.1:${port}" }\nstore: { path: "${db}" }\nprobes:\n  - { name: slow, kind: http, url: "${url}/health/live", every: 100ms, timeout: 1s }\n`);
+  writeFileSync(
+    slowConfig,
+    `server: { listen: "127.0.0.1:${port}" }\nstore: { path: "${db}" }\nprobes:\n  - { name: slow, kind: http, url: "${url}/health/live", every: 100ms, timeout: 1s }\n`,
+  );
   const daemon = startCli(['run', '--config', slowConfig]);
   try {
     await waitFor('the daemon', async () => ((await fetch(`http://127.0.0.1:${port}/ready`)).ok ? true : undefined));
@@ -127,7 +146,9 @@ test('SIGTERM lets a run in flight finish at its deadline and stores it', async 
   assert.ok(Date.now() - stoppedAt < 2500, 'the daemon did not wait longer than the run deadline');
   await slow.close();
   const { default: Database } = await import('better-sqlite3');
-  const rows = new Database(db, { readonly: true }).prepare('SELECT status, error_code FROM runs WHERE probe = ?').all('slow') as Array<{ status: string; error_code: string }>;
+  const rows = new Database(db, { readonly: true })
+    .prepare('SELECT status, error_code FROM runs WHERE probe = ?')
+    .all('slow') as Array<{ status: string; error_code: string }>;
   assert.equal(rows.length, 1, 'the run in flight at SIGTERM was stored');
   assert.equal(rows[0]?.error_code, 'TIMEOUT');
 });

@@ -55,17 +55,33 @@ probes:
 `;
 }
 
-describe('the issues\' example configs against the lab parts', () => {
+describe("the issues' example configs against the lab parts", () => {
   let temp: { dir: string; remove(): Promise<void> };
   let lab: RunningLab;
   let file: string;
 
   before(async () => {
     temp = await makeTempDir('scaiprobe-dnsex-');
-    const ports = { pdns1Dns: await freePort(), pdns1Api: await freePort(), pdns2Dns: await freePort(), pdns2Api: await freePort(), rbldnsd: await freePort(), scaisend: 0, scaidns: 0 };
-    lab = await startLab({ dir: temp.dir, ports, logger: pino({ level: 'silent' }), components: [pdnsComponent, rbldnsdComponent] });
+    const ports = {
+      pdns1Dns: await freePort(),
+      pdns1Api: await freePort(),
+      pdns2Dns: await freePort(),
+      pdns2Api: await freePort(),
+      rbldnsd: await freePort(),
+      scaisend: 0,
+      scaidns: 0,
+    };
+    lab = await startLab({
+      dir: temp.dir,
+      ports,
+      logger: pino({ level: 'silent' }),
+      components: [pdnsComponent, rbldnsdComponent],
+    });
     file = join(temp.dir, 'examples.yaml');
-    await writeFile(file, examples({ dns1: ports.pdns1Dns, dns2: ports.pdns2Dns, api1: ports.pdns1Api, rbl: ports.rbldnsd }));
+    await writeFile(
+      file,
+      examples({ dns1: ports.pdns1Dns, dns2: ports.pdns2Dns, api1: ports.pdns1Api, rbl: ports.rbldnsd }),
+    );
   });
 
   after(async () => {
@@ -109,7 +125,8 @@ describe('the issues\' example configs against the lab parts', () => {
   });
 
   test('the lab switches make the same probes fail: challenge at one server, drift, a listing', async () => {
-    const post = (url: string, body: unknown = {}) => fetch(url, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json());
+    const post = (url: string, body: unknown = {}) =>
+      fetch(url, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json());
     await post(`${lab.scaidnsUrl}/__lab/dns/challenge`, { servers: ['pdns1'] });
     await post(`${lab.scaidnsUrl}/__lab/dns/drift`);
     await post(`${lab.scaisendUrl}/__lab/rbl/list`, { zone: 'bl.test', entry: '203.0.113.7' });

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { dnsKind } from '../../src/probers/dns.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
-import { startPdnsPair, setRrset, setSerialBehindApi, CHALLENGE_NAME, LAB_ZONE, type PdnsLab } from '../../src/lab/pdns.ts';
+import {
+  startPdnsPair,
+  setRrset,
+  setSerialBehindApi,
+  CHALLENGE_NAME,
+  LAB_ZONE,
+  type PdnsLab,
+} from '../../src/lab/pdns.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { specFor, proberDeps, probeOnce } from '../helpers/probe-run.ts';
 import { ProbeFailure } from '../../src/core/errors.ts';
@@ -35,7 +42,10 @@ describe('dns kind against two real PowerDNS servers', () => {
   });
 
   const probe = (raw: Record<string, unknown>, expect: string[] = [], previousState?: unknown, clock?: ManualClock) =>
-    probeOnce(dnsKind.create(specFor(dnsKind, raw, expect), proberDeps(clock)), { previousState, ...(clock ? { clock } : {}) });
+    probeOnce(dnsKind.create(specFor(dnsKind, raw, expect), proberDeps(clock)), {
+      previousState,
+      ...(clock ? { clock } : {}),
+    });
 
   test('answers: every record, rcode, AA, TTL, agreeing serials', async () => {
     const m = await probe({ query: { name: 'www.example.test', type: 'A' }, servers: [s1, s2] });
@@ -59,7 +69,12 @@ describe('dns kind against two real PowerDNS servers', () => {
 
   test('authoritative mode finds the NS set through a resolver', async () => {
     const port = Number(s1.split(':')[1]);
-    const m = await probe({ query: { name: 'mx.example.test', type: 'A' }, authoritative: 'example.test', resolver: s1, port });
+    const m = await probe({
+      query: { name: 'mx.example.test', type: 'A' },
+      authoritative: 'example.test',
+      resolver: s1,
+      port,
+    });
     assert.deepEqual(m.observations.answers, ['192.0.2.25']);
     assert.equal(m.observations['servers.count'], 1);
     assert.equal(m.observations[`rcode.${s1}`], 'NOERROR');
@@ -84,7 +99,12 @@ describe('dns kind against two real PowerDNS servers', () => {
       assert.equal(later.observations['challenge.missingFor'], 120_000);
       assert.match(later.message ?? '', /missing for 2m/);
     } finally {
-      await setRrset(lab.servers[1]!, lab.apiKey, LAB_ZONE, { name: CHALLENGE_NAME, type: 'TXT', ttl: 60, records: ['"tok-123"'] });
+      await setRrset(lab.servers[1]!, lab.apiKey, LAB_ZONE, {
+        name: CHALLENGE_NAME,
+        type: 'TXT',
+        ttl: 60,
+        records: ['"tok-123"'],
+      });
     }
   });
 
@@ -94,7 +114,9 @@ describe('dns kind against two real PowerDNS servers', () => {
     const own = before.observations[`serial.${s2}`] as number;
     setSerialBehindApi(lab.servers[1]!, LAB_ZONE, serial + 5);
     try {
-      const m = await probe({ query: { name: 'www.example.test', type: 'A' }, servers: [s1, s2] }, ['serial.agree == true']);
+      const m = await probe({ query: { name: 'www.example.test', type: 'A' }, servers: [s1, s2] }, [
+        'serial.agree == true',
+      ]);
       assert.equal(m.observations['serial.agree'], false);
       assert.equal(m.observations[`serial.${s2}`], serial + 5);
       assert.equal(m.observations[`serial.${s1}`], serial);
@@ -114,7 +136,12 @@ describe('dns kind against two real PowerDNS servers', () => {
 
   test('a server that never answers: the others are still measured, the timeout is honoured', async () => {
     const started = Date.now();
-    const m = await probe({ query: { name: 'www.example.test' }, servers: [s1, silentServer], queryTimeout: '200ms', queryRetries: 1 });
+    const m = await probe({
+      query: { name: 'www.example.test' },
+      servers: [s1, silentServer],
+      queryTimeout: '200ms',
+      queryRetries: 1,
+    });
     assert.ok(Date.now() - started < 2000);
     assert.equal(m.observations['servers.answered'], 1);
     assert.equal(m.observations['servers.agree'], false);

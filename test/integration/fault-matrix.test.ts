@@ -53,8 +53,10 @@ describe('fault matrix', () => {
   let mailLab: TestMailLab | undefined;
   let pdns: PdnsInstance | undefined;
   const escaped: string[] = [];
-  const onUncaught = (error: unknown) => escaped.push(`uncaught exception: ${String((error as Error)?.stack ?? error)}`);
-  const onUnhandled = (error: unknown) => escaped.push(`unhandled rejection: ${String((error as Error)?.stack ?? error)}`);
+  const onUncaught = (error: unknown) =>
+    escaped.push(`uncaught exception: ${String((error as Error)?.stack ?? error)}`);
+  const onUnhandled = (error: unknown) =>
+    escaped.push(`unhandled rejection: ${String((error as Error)?.stack ?? error)}`);
 
   before(async () => {
     process.on('uncaughtException', onUncaught);
@@ -65,18 +67,47 @@ describe('fault matrix', () => {
       return server;
     };
     const fixture = (name: string) => readFile(new URL(name, TLS_FIXTURES), 'utf8');
-    const [testCa, key, validCert, expiredCert] = await Promise.all(['test-ca.pem', 'server-key.pem', 'valid-cert.pem', 'expired-cert.pem'].map(fixture)) as [string, string, string, string];
+    const [testCa, key, validCert, expiredCert] = (await Promise.all(
+      ['test-ca.pem', 'server-key.pem', 'valid-cert.pem', 'expired-cert.pem'].map(fixture),
+    )) as [string, string, string, string];
 
     // Real servers: Dovecot + SMTP ingress + the ScaiSend stand-in, PowerDNS, Redis.
     mailLab = await startTestMailLab();
     const dnsPort = await freePort();
     const apiPort = await freePort();
-    pdns = await startPdns({ dir: join(temp.dir, 'pdns'), name: 'pdns-faults', dnsPort, apiPort, apiKey: 'faults-pdns-key' });
+    pdns = await startPdns({
+      dir: join(temp.dir, 'pdns'),
+      name: 'pdns-faults',
+      dnsPort,
+      apiPort,
+      apiKey: 'faults-pdns-key',
+    });
     await createZone(pdns, 'faults-pdns-key', LAB_ZONE, labZoneRrsets('token', 'AAAA').forward);
-    await setRrset(pdns, 'faults-pdns-key', LAB_ZONE, { name: 'big.example.test.', type: 'TXT', ttl: 60, records: Array.from({ length: 30 }, (_, i) => `"record ${i} ${'x'.repeat(80)}"`) });
+    await setRrset(pdns, 'faults-pdns-key', LAB_ZONE, {
+      name: 'big.example.test.',
+      type: 'TXT',
+      ttl: 60,
+      records: Array.from({ length: 30 }, (_, i) => `"record ${i} ${'x'.repeat(80)}"`),
+    });
     const redis = async (extra: string[]) => {
       const port = await freePort();
-      const proc = startProcess({ name: 'redis-server', command: 'redis-server', args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', temp.dir, ...extra] });
+      const proc = startProcess({
+        name: 'redis-server',
+        command: 'redis-server',
+        args: [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          temp.dir,
+          ...extra,
+        ],
+      });
       processes.push(proc);
       await waitForPort(port, '127.0.0.1', 10_000, proc);
       return port;
@@ -91,7 +122,8 @@ describe('fault matrix', () => {
     client.disconnect();
 
     // Node servers that fail the way broken targets do.
-    const json = (status: number, body: string) => httpServer((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
+    const json = (status: number, body: string) =>
+      httpServer((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
     const pageArrived: Array<() => void> = [];
     env = {
       temp: temp.dir,
@@ -124,7 +156,9 @@ describe('fault matrix', () => {
         }),
       ).url,
       status503: keep(await json(503, '{"error":"service unavailable"}')).url,
-      degraded200: keep(await json(200, '{"status":"degraded","checks":{"database":"ok","redis":"ok","pdns":"connection refused"}}')).url,
+      degraded200: keep(
+        await json(200, '{"status":"degraded","checks":{"database":"ok","redis":"ok","pdns":"connection refused"}}'),
+      ).url,
       malformedJson: keep(await json(200, '{"status": ok}')).url,
       truncatedJson: keep(await json(200, '{"status": "ok", "checks": {')).url,
       tlsExpired: keep(await httpsServer({ cert: expiredCert, key }, (_req, res) => res.end('ok'))).port,
@@ -136,8 +170,19 @@ describe('fault matrix', () => {
       imapFlapping: keep(await fakeImapCuttingIdle({ cutAfterMs: 300, refuseAfterCut: false })).port,
       smtp451: keep(await smtpRefusingRecipients(451, '4.3.0 Mailbox temporarily unavailable, try again later')).port,
       smtp550: keep(await smtpRefusingRecipients(550, '5.1.1 No such user here')).port,
-      api413: keep(await json(413, '{"errors":[{"message":"The request body is larger than the 30 MB limit.","field":null,"help":null}]}')).url,
-      promGarbage: keep(await httpServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('# TYPE x_total counter\nx_total 12\nx_total{path="/a" 3\n<html>Bad gateway</html>\n'))).url,
+      api413: keep(
+        await json(
+          413,
+          '{"errors":[{"message":"The request body is larger than the 30 MB limit.","field":null,"help":null}]}',
+        ),
+      ).url,
+      promGarbage: keep(
+        await httpServer((_req, res) =>
+          res
+            .writeHead(200, { 'content-type': 'text/plain' })
+            .end('# TYPE x_total counter\nx_total 12\nx_total{path="/a" 3\n<html>Bad gateway</html>\n'),
+        ),
+      ).url,
       prom500: keep(await json(500, '{"error":"internal"}')).url,
       statsOdd: keep(
         await httpServer((req, res) => {
@@ -148,13 +193,17 @@ describe('fault matrix', () => {
       slowPage: keep(
         await httpServer((req, res) => {
           if (req.url?.startsWith('/slow')) for (const arrived of pageArrived.splice(0)) arrived();
-          setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><h1>Welcome</h1></body></html>'), req.url?.startsWith('/slow') ? 3000 : 0);
+          setTimeout(
+            () => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><h1>Welcome</h1></body></html>'),
+            req.url?.startsWith('/slow') ? 3000 : 0,
+          );
         }),
       ).url,
       slowPageRequested: () => new Promise<void>((resolve) => pageArrived.push(resolve)),
       hook: {
         status500: keep(await httpServer((_req, res) => res.writeHead(500).end('receiver broken'))).url,
-        status429: keep(await httpServer((_req, res) => res.writeHead(429, { 'retry-after': '7' }).end('slow down'))).url,
+        status429: keep(await httpServer((_req, res) => res.writeHead(429, { 'retry-after': '7' }).end('slow down')))
+          .url,
         silent: keep(await httpServer(() => undefined)).url,
         redirect: '',
         redirectTarget: '',
@@ -162,7 +211,13 @@ describe('fault matrix', () => {
       },
       run: (name) => daemon.engine.run(name),
       deleteFolder: async (user, folder) => {
-        const admin = new ImapFlow({ host: '127.0.0.1', port: mailLab?.imapPort ?? 0, secure: false, auth: { user, pass: USERS[user as keyof typeof USERS] }, logger: false });
+        const admin = new ImapFlow({
+          host: '127.0.0.1',
+          port: mailLab?.imapPort ?? 0,
+          secure: false,
+          auth: { user, pass: USERS[user as keyof typeof USERS] },
+          logger: false,
+        });
         await admin.connect();
         try {
           await admin.mailboxDelete(folder);
@@ -171,7 +226,13 @@ describe('fault matrix', () => {
         }
       },
       createFolder: async (user, folder) => {
-        const admin = new ImapFlow({ host: '127.0.0.1', port: mailLab?.imapPort ?? 0, secure: false, auth: { user, pass: USERS[user as keyof typeof USERS] }, logger: false });
+        const admin = new ImapFlow({
+          host: '127.0.0.1',
+          port: mailLab?.imapPort ?? 0,
+          secure: false,
+          auth: { user, pass: USERS[user as keyof typeof USERS] },
+          logger: false,
+        });
         await admin.connect();
         try {
           await admin.mailboxCreate(folder);
@@ -185,7 +246,17 @@ describe('fault matrix', () => {
         return pids;
       },
       outbox: async (channel) => {
-        const body = (await (await fetch(`${daemon.url}/api/v1/alerts/outbox`)).json()) as { rows: Array<{ channel: string; attempts: number; status: string; lastStatus: number | null; lastError: string | null; createdAt: number; nextAttemptAt: number }> };
+        const body = (await (await fetch(`${daemon.url}/api/v1/alerts/outbox`)).json()) as {
+          rows: Array<{
+            channel: string;
+            attempts: number;
+            status: string;
+            lastStatus: number | null;
+            lastError: string | null;
+            createdAt: number;
+            nextAttemptAt: number;
+          }>;
+        };
         return body.rows.find((row) => row.channel === channel && row.attempts > 0);
       },
     };
@@ -196,7 +267,9 @@ describe('fault matrix', () => {
       }),
     );
     env.hook.redirectTarget = `${target.url}/hook`;
-    env.hook.redirect = keep(await httpServer((_req, res) => res.writeHead(302, { location: env.hook.redirectTarget }).end())).url;
+    env.hook.redirect = keep(
+      await httpServer((_req, res) => res.writeHead(302, { location: env.hook.redirectTarget }).end()),
+    ).url;
 
     // One configuration as an operator would write it, loaded by the real loader.
     const probes = [
@@ -209,8 +282,19 @@ describe('fault matrix', () => {
       store: { path: join(temp.dir, 'scaiprobe.db') },
       probes,
       alerts: {
-        channels: webhooks.map((row) => ({ name: row.webhook?.channel ?? '', type: 'webhook', url: row.webhook?.url(env) ?? '', secret: '${FAULTS_WEBHOOK_SECRET}', timeout: row.webhook?.timeout ?? '5s' })),
-        rules: webhooks.map((row) => ({ name: `alert-${row.webhook?.channel}`, probes: [row.name], failures: 1, channels: [row.webhook?.channel ?? ''] })),
+        channels: webhooks.map((row) => ({
+          name: row.webhook?.channel ?? '',
+          type: 'webhook',
+          url: row.webhook?.url(env) ?? '',
+          secret: '${FAULTS_WEBHOOK_SECRET}',
+          timeout: row.webhook?.timeout ?? '5s',
+        })),
+        rules: webhooks.map((row) => ({
+          name: `alert-${row.webhook?.channel}`,
+          probes: [row.name],
+          failures: 1,
+          channels: [row.webhook?.channel ?? ''],
+        })),
         // One attempt per notification during the test: the next is an hour away (unless a Retry-After says otherwise).
         delivery: { initialBackoff: '1h', maxBackoff: '1h' },
       },
@@ -250,15 +334,23 @@ describe('fault matrix', () => {
     const canary = await daemon.engine.run('canary');
     assert.equal(canary.status, 'pass', `the canary passes after the fault: ${canary.message}`);
     if (run) {
-      const { runs } = (await (await fetch(`${daemon.url}/api/v1/probes/${encodeURIComponent(row.name)}/runs?limit=10`)).json()) as { runs: Array<{ uid: string; status: RunStatus; error: { code: ErrorCode } | null }> };
+      const { runs } = (await (
+        await fetch(`${daemon.url}/api/v1/probes/${encodeURIComponent(row.name)}/runs?limit=10`)
+      ).json()) as { runs: Array<{ uid: string; status: RunStatus; error: { code: ErrorCode } | null }> };
       const stored = runs.find((candidate) => candidate.uid === run.uid);
-      assert.deepEqual({ status: stored?.status, code: stored?.error?.code ?? null }, { status: run.status, code: run.error?.code ?? null }, 'the run is stored as judged');
+      assert.deepEqual(
+        { status: stored?.status, code: stored?.error?.code ?? null },
+        { status: run.status, code: run.error?.code ?? null },
+        'the run is stored as judged',
+      );
     }
     assert.deepEqual(escaped, [], 'nothing escaped as an uncaught exception or unhandled rejection');
   };
 
   for (const row of FAULT_MATRIX) {
-    const expected = row.webhook ? `outbox ${row.expect.status}` : `${row.expect.status}, ${row.expect.code ?? 'no error code'}`;
+    const expected = row.webhook
+      ? `outbox ${row.expect.status}`
+      : `${row.expect.status}, ${row.expect.code ?? 'no error code'}`;
     test(`${row.kind}: ${row.fault} → ${expected}`, { timeout: row.timeoutMs ?? 60_000 }, async () => {
       await row.arrange?.(env);
       let run: FinishedRun | undefined;

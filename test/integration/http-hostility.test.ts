@@ -12,7 +12,10 @@ const ADMIN = 'hostility-admin-token-0001';
 const TENANT = 'hostility-tenant-token-002';
 
 function rssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
+  const line =
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:')) ?? '';
   return Number(/(\d+)/.exec(line)?.[1] ?? 0) * 1024;
 }
 
@@ -32,13 +35,18 @@ function hostileRequest(i: number, port: number): string | string[] {
     () => `GET /health HTTP/1.1\r\n${host}X-Big: ${'h'.repeat(17_000 + (i % 100))}\r\n\r\n`,
     () => `GET /health HTTP/1.1\r\n${host}${Array.from({ length: 300 }, (_, n) => `X-H${n}: ${n}\r\n`).join('')}\r\n`,
     () => `POST /api/v1/probes HTTP/1.1\r\n${host}Content-Length: ${10_000_000 + i}\r\n\r\npartial`,
-    () => [`POST /health HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n`, ...Array.from({ length: 20 }, () => `400\r\n${'b'.repeat(1024)}\r\n`)],
+    () => [
+      `POST /health HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n`,
+      ...Array.from({ length: 20 }, () => `400\r\n${'b'.repeat(1024)}\r\n`),
+    ],
     () => `GET /health HTTP/1.1\r\n${host}Content-Length: 1\r\nContent-Length: 2\r\n\r\nab`,
     () => `GET /health HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n`,
     () => `${junk(3)} ${junk(4)} ${junk(5)}\r\n\r\n`,
-    () => `GET /api/v1/tenants/acme/report?format=pdf&since=${junk(6)} HTTP/1.1\r\n${host}Authorization: Bearer ${TENANT}\r\n\r\n`,
+    () =>
+      `GET /api/v1/tenants/acme/report?format=pdf&since=${junk(6)} HTTP/1.1\r\n${host}Authorization: Bearer ${TENANT}\r\n\r\n`,
     () => `GET /api/v1/probes/${'%2e%2e%2f'.repeat(50)}etc HTTP/1.1\r\n${host}Authorization: Bearer ${ADMIN}\r\n\r\n`,
-    () => `GET /api/v1/probes?limit=${'9'.repeat(400)}&offset=-1&since=${junk(2)} HTTP/1.1\r\n${host}Authorization: Bearer ${ADMIN}\r\n\r\n`,
+    () =>
+      `GET /api/v1/probes?limit=${'9'.repeat(400)}&offset=-1&since=${junk(2)} HTTP/1.1\r\n${host}Authorization: Bearer ${ADMIN}\r\n\r\n`,
     () => `GET /api/v1/state-changes?since=%ZZ HTTP/1.1\r\n${host}Authorization: Bearer ${ADMIN}\r\n\r\n`,
     () => `GET /\u00ff\u0000 HTTP/1.1\r\n${host}\r\n`,
     () => `DELETE /api/v1/probes/x HTTP/1.1\r\n${host}Authorization: Bearer ${ADMIN}\r\n\r\n`,
@@ -52,23 +60,25 @@ function hostileRequest(i: number, port: number): string | string[] {
 /** Connections that send a header byte now and then and never finish: each must be closed by the daemon. */
 function slowloris(port: number, count: number, everyMs: number, giveUpMs: number): Promise<number> {
   return Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<boolean>((resolve) => {
-        const socket = connect(port, '127.0.0.1');
-        const drip = setInterval(() => socket.writable && socket.write('a'), everyMs);
-        const end = (closedByServer: boolean) => {
-          clearInterval(drip);
-          clearTimeout(giveUp);
-          socket.destroy();
-          resolve(closedByServer);
-        };
-        const giveUp = setTimeout(() => end(false), giveUpMs);
-        socket.on('connect', () => socket.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: `));
-        // Read (and drop) the 408, or the socket never sees the server's end.
-        socket.resume();
-        socket.on('close', () => end(true));
-        socket.on('error', () => undefined);
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1');
+          const drip = setInterval(() => socket.writable && socket.write('a'), everyMs);
+          const end = (closedByServer: boolean) => {
+            clearInterval(drip);
+            clearTimeout(giveUp);
+            socket.destroy();
+            resolve(closedByServer);
+          };
+          const giveUp = setTimeout(() => end(false), giveUpMs);
+          socket.on('connect', () => socket.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: `));
+          // Read (and drop) the 408, or the socket never sees the server's end.
+          socket.resume();
+          socket.on('close', () => end(true));
+          socket.on('error', () => undefined);
+        }),
     ),
   ).then((closed) => closed.filter(Boolean).length);
 }
@@ -118,7 +128,11 @@ alerts:
 probes: []
 `,
   );
-  const daemon = startCli(['run', '--config', config], { H_ADMIN: ADMIN, H_TENANT: TENANT, H_SECRET: 'hostility-webhook-secret' });
+  const daemon = startCli(['run', '--config', config], {
+    H_ADMIN: ADMIN,
+    H_TENANT: TENANT,
+    H_SECRET: 'hostility-webhook-secret',
+  });
   try {
     await waitFor('the daemon', async () => ((await fetch(`http://127.0.0.1:${port}/ready`)).ok ? true : undefined));
     const pid = daemon.child.pid!;
@@ -132,12 +146,16 @@ probes: []
     }
     const before = samples.sort((a, b) => a - b)[2]!;
 
-    const [statuses, slowClosed] = await Promise.all([barrage(port, 8000, 10_000, 64), slowloris(port, 40, 300, 20_000)]);
+    const [statuses, slowClosed] = await Promise.all([
+      barrage(port, 8000, 10_000, 64),
+      slowloris(port, 40, 300, 20_000),
+    ]);
     const answered = [...statuses.entries()].reduce((sum, [, n]) => sum + n, 0);
     assert.equal(answered, 10_000);
     assert.equal(slowClosed, 40, 'every slow client was closed by the daemon before the test gave up');
     assert.equal(statuses.get('500') ?? 0, 0, `no request made the daemon fail: ${JSON.stringify([...statuses])}`);
-    for (const expected of ['400', '401', '403', '404', '405', '413', '421', '431']) assert.ok((statuses.get(expected) ?? 0) > 0, `some requests got ${expected}: ${JSON.stringify([...statuses])}`);
+    for (const expected of ['400', '401', '403', '404', '405', '413', '421', '431'])
+      assert.ok((statuses.get(expected) ?? 0) > 0, `some requests got ${expected}: ${JSON.stringify([...statuses])}`);
 
     assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
     assert.equal(daemon.child.exitCode, null, 'the daemon is still running');
@@ -147,13 +165,19 @@ probes: []
       await new Promise((r) => setTimeout(r, 250));
       after = Math.min(after, rssBytes(pid));
     }
-    t.diagnostic(`RSS ${(before / 1e6).toFixed(1)} MB before, ${(after / 1e6).toFixed(1)} MB after; answers ${JSON.stringify(Object.fromEntries(statuses))}; slow clients closed ${slowClosed}/40`);
+    t.diagnostic(
+      `RSS ${(before / 1e6).toFixed(1)} MB before, ${(after / 1e6).toFixed(1)} MB after; answers ${JSON.stringify(Object.fromEntries(statuses))}; slow clients closed ${slowClosed}/40`,
+    );
     assert.ok(after <= before * 1.1, `RSS ${Math.round(before / 1e6)} MB before, ${Math.round(after / 1e6)} MB after`);
 
-    const counts = (await (await fetch(`http://127.0.0.1:${port}/api/v1/alerts`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { alerts: unknown[]; outbox: { recent: unknown[] } };
+    const counts = (await (
+      await fetch(`http://127.0.0.1:${port}/api/v1/alerts`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    ).json()) as { alerts: unknown[]; outbox: { recent: unknown[] } };
     assert.deepEqual(counts.alerts, []);
     assert.deepEqual(counts.outbox.recent, []);
-    const runs = (await (await fetch(`http://127.0.0.1:${port}/api/v1/state-changes`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { changes: unknown[] };
+    const runs = (await (
+      await fetch(`http://127.0.0.1:${port}/api/v1/state-changes`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    ).json()) as { changes: unknown[] };
     assert.deepEqual(runs.changes, []);
     assert.deepEqual(notified, []);
     assert.ok(!daemon.output().includes(ADMIN) && !daemon.output().includes(TENANT), 'no token reached the logs');
@@ -166,7 +190,11 @@ probes: []
     const { default: Database } = await import('better-sqlite3');
     const stored = new Database(db, { readonly: true });
     for (const table of ['runs', 'state_changes', 'alert_outbox', 'alerts', 'run_items']) {
-      assert.equal((stored.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n, 0, `nothing was stored in ${table}`);
+      assert.equal(
+        (stored.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+        0,
+        `nothing was stored in ${table}`,
+      );
     }
     stored.close();
   } finally {

@@ -66,7 +66,10 @@ test("the foundation issue's example config passes against the healthy stand-ins
 `);
   for (const run of results.values()) {
     assert.equal(run.status, 'pass', run.message);
-    assert.equal(run.assertions.every((a) => a.ok), true);
+    assert.equal(
+      run.assertions.every((a) => a.ok),
+      true,
+    );
   }
   const ready = results.get('scaisend-ready');
   assert.equal(ready?.observations['json.status'], 'ready');
@@ -76,7 +79,11 @@ test("the foundation issue's example config passes against the healthy stand-ins
 
 test('503 degraded: the run fails and its message names the failing check and its reason', async () => {
   scaidns.faults.failChecks = { pdns: 'connection refused' };
-  const run = (await runYaml(`probes:\n  - { name: r, kind: http, url: "${dnsUrl}/health/ready", expect: [status == 200, json.checks.pdns == "ok"] }\n`)).get('r');
+  const run = (
+    await runYaml(
+      `probes:\n  - { name: r, kind: http, url: "${dnsUrl}/health/ready", expect: [status == 200, json.checks.pdns == "ok"] }\n`,
+    )
+  ).get('r');
   assert.equal(run?.status, 'fail');
   assert.equal(run?.observations.status, 503);
   assert.match(run?.message ?? '', /degraded: pdns: connection refused/);
@@ -95,7 +102,9 @@ test('connection refused is a CONNECT error', async () => {
 test('a target slower than the timeout is a TIMEOUT that ends at the deadline', async () => {
   scaisend.faults.latencyMs = 3000;
   const started = Date.now();
-  const run = (await runYaml(`probes:\n  - { name: r, kind: http, url: "${sendUrl}/ready", timeout: 300ms }\n`)).get('r');
+  const run = (await runYaml(`probes:\n  - { name: r, kind: http, url: "${sendUrl}/ready", timeout: 300ms }\n`)).get(
+    'r',
+  );
   const elapsed = Date.now() - started;
   assert.equal(run?.error?.code, 'TIMEOUT');
   assert.ok(elapsed < 1500, `the run ended ${elapsed}ms after it started`);
@@ -104,7 +113,9 @@ test('a target slower than the timeout is a TIMEOUT that ends at the deadline', 
 
 test('malformed JSON: json.* is absent, json.valid is false and the message says why', async () => {
   scaisend.faults.malformedJson = true;
-  const run = (await runYaml(`probes:\n  - { name: r, kind: http, url: "${sendUrl}/ready", expect: [json.status == "ready"] }\n`)).get('r');
+  const run = (
+    await runYaml(`probes:\n  - { name: r, kind: http, url: "${sendUrl}/ready", expect: [json.status == "ready"] }\n`)
+  ).get('r');
   assert.equal(run?.status, 'fail');
   assert.equal(run?.observations['json.valid'], false);
   assert.match(run?.message ?? '', /body is not valid JSON/);
@@ -128,7 +139,11 @@ test('5xx without assertions fails through the implicit status check', async () 
 
 test('soft assertions give warn, not fail', async () => {
   scaisend.faults.latencyMs = 60;
-  const run = (await runYaml(`probes:\n  - name: r\n    kind: http\n    url: "${sendUrl}/ready"\n    expect: [status == 200, { that: "latency < 20ms", soft: true }]\n`)).get('r');
+  const run = (
+    await runYaml(
+      `probes:\n  - name: r\n    kind: http\n    url: "${sendUrl}/ready"\n    expect: [status == 200, { that: "latency < 20ms", soft: true }]\n`,
+    )
+  ).get('r');
   assert.equal(run?.status, 'warn', run?.message);
   assert.match(run?.message ?? '', /warning: latency < 20ms/);
 });
@@ -136,7 +151,9 @@ test('soft assertions give warn, not fail', async () => {
 test('retries: a run that fails and then passes counts as passed, with its attempts', async () => {
   scaisend.faults.status5xx = 503;
   setTimeout(() => delete scaisend.faults.status5xx, 150);
-  const run = (await runYaml(`probes:\n  - { name: r, kind: http, url: "${sendUrl}/ready", retries: 3, retryDelay: 100ms }\n`)).get('r');
+  const run = (
+    await runYaml(`probes:\n  - { name: r, kind: http, url: "${sendUrl}/ready", retries: 3, retryDelay: 100ms }\n`)
+  ).get('r');
   assert.equal(run?.status, 'pass', run?.message);
   assert.ok((run?.attempts ?? 0) >= 2);
 });
@@ -152,19 +169,31 @@ test('HTTPS with an expired self-signed certificate is a TLS error; insecure rea
   assert.match(strict?.error?.message ?? '', /CERT_HAS_EXPIRED|expired/i);
   const lenient = results.get('lenient');
   assert.equal(lenient?.status, 'fail');
-  assert.ok((lenient?.observations['cert.daysLeft'] as number) < -2000, `daysLeft ${lenient?.observations['cert.daysLeft']}`);
+  assert.ok(
+    (lenient?.observations['cert.daysLeft'] as number) < -2000,
+    `daysLeft ${lenient?.observations['cert.daysLeft']}`,
+  );
 });
 
 test('HTTPS with a trusted certificate reports the TLS phase and days left', async () => {
   const url = await httpsServer('valid-cert.pem');
-  const run = (await runYaml(`probes:\n  - { name: ok, kind: http, url: "${url}/", tls: { ca: "${tls('test-ca.pem').replace(/\n/g, '\\n')}" }, expect: ["cert.daysLeft > 30"] }\n`)).get('ok');
+  const run = (
+    await runYaml(
+      `probes:\n  - { name: ok, kind: http, url: "${url}/", tls: { ca: "${tls('test-ca.pem').replace(/\n/g, '\\n')}" }, expect: ["cert.daysLeft > 30"] }\n`,
+    )
+  ).get('ok');
   assert.equal(run?.status, 'pass', run?.message);
   assert.equal(typeof run?.observations['latency.tls'], 'number');
   assert.equal(run?.observations['cert.trusted'], true);
 });
 
 test('secrets never reach the stored message or observations', async () => {
-  const run = (await runYaml(`probes:\n  - { name: r, kind: http, url: "${sendUrl}/nope?key=\${PROBE_KEY}", expect: ["url contains \\"nope\\""] }\n`, { env: { PROBE_KEY: 'super-secret-key-123' } })).get('r');
+  const run = (
+    await runYaml(
+      `probes:\n  - { name: r, kind: http, url: "${sendUrl}/nope?key=\${PROBE_KEY}", expect: ["url contains \\"nope\\""] }\n`,
+      { env: { PROBE_KEY: 'super-secret-key-123' } },
+    )
+  ).get('r');
   const text = JSON.stringify(run);
   assert.ok(!text.includes('super-secret-key-123'), text);
   assert.match(String(run?.observations.url), /\[redacted\]/);
@@ -182,14 +211,23 @@ test('a session cookie or auth challenge from the target is never stored as an o
   const store = new SqliteStore(':memory:', systemClock);
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/login`;
-    const run = (await runYaml(`probes:\n  - { name: login, kind: http, url: "${url}", expect: ["status == 200"] }\n`, { store })).get('login');
+    const run = (
+      await runYaml(`probes:\n  - { name: login, kind: http, url: "${url}", expect: ["status == 200"] }\n`, { store })
+    ).get('login');
     assert.equal(run?.status, 'pass', run?.message);
     const stored = store.runs.list('login');
     assert.equal(stored.length, 1);
     const text = JSON.stringify(stored);
-    for (const value of ['target-session-cookie-value', 'target-csrf-value', 'target-nonce-value', 'target-proxy-realm']) assert.ok(!text.includes(value), `${value} stored: ${text}`);
+    for (const value of [
+      'target-session-cookie-value',
+      'target-csrf-value',
+      'target-nonce-value',
+      'target-proxy-realm',
+    ])
+      assert.ok(!text.includes(value), `${value} stored: ${text}`);
     const observations = stored[0]?.observations ?? {};
-    for (const name of ['set-cookie', 'www-authenticate', 'proxy-authenticate']) assert.equal(observations[`headers.${name}`], undefined, name);
+    for (const name of ['set-cookie', 'www-authenticate', 'proxy-authenticate'])
+      assert.equal(observations[`headers.${name}`], undefined, name);
     assert.equal(observations['headers.x-request-id'], 'visible-request-id', 'other headers are still observed');
   } finally {
     store.close();
@@ -206,9 +244,13 @@ test('a body cut at maxBodyBytes yields no body, size or json.* to assert on, an
   const cut = results.get('cut');
   assert.equal(cut?.status, 'fail');
   assert.match(cut?.message ?? '', /body exceeds maxBodyBytes \(8\)/);
-  assert.deepEqual(cut?.assertions.map((a) => a.ok), [true, false]);
+  assert.deepEqual(
+    cut?.assertions.map((a) => a.ok),
+    [true, false],
+  );
   assert.equal(cut?.observations['body.truncated'], true);
-  for (const name of ['body', 'body.size', 'json.valid', 'json.status']) assert.equal(Object.hasOwn(cut?.observations ?? {}, name), false, name);
+  for (const name of ['body', 'body.size', 'json.valid', 'json.status'])
+    assert.equal(Object.hasOwn(cut?.observations ?? {}, name), false, name);
   const whole = results.get('whole');
   assert.equal(whole?.status, 'pass', whole?.message);
 });

@@ -1,7 +1,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import dns from 'node:dns';
 import type { AddressInfo, LookupFunction } from 'node:net';
@@ -46,12 +52,19 @@ async function recorder(answer: Answer = ok, options: { host?: string; https?: b
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const entry = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const entry = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
       seen.push(entry);
       answer(entry, res);
     });
   };
-  const server = options.https ? createHttpsServer({ cert: tls('valid-cert.pem'), key: tls('server-key.pem') }, handle) : createServer(handle);
+  const server = options.https
+    ? createHttpsServer({ cert: tls('valid-cert.pem'), key: tls('server-key.pem') }, handle)
+    : createServer(handle);
   servers.push(server);
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
@@ -78,7 +91,12 @@ const CREDENTIALS = {
 
 /** The YAML headers mapping carrying every credential above, each by reference as credentials are written. */
 const credentialHeaders = `{ Authorization: "Bearer \${TOKEN}", Cookie: "\${COOKIE}", Proxy-Authorization: "\${PROXY_AUTH}", X-Api-Key: "\${API_KEY}" }`;
-const env = { TOKEN: 'tok-123456789', COOKIE: CREDENTIALS.cookie, PROXY_AUTH: CREDENTIALS['proxy-authorization'], API_KEY: CREDENTIALS['x-api-key'] };
+const env = {
+  TOKEN: 'tok-123456789',
+  COOKIE: CREDENTIALS.cookie,
+  PROXY_AUTH: CREDENTIALS['proxy-authorization'],
+  API_KEY: CREDENTIALS['x-api-key'],
+};
 
 function assertNoCredentials(seen: Seen | undefined, where: string): void {
   assert.ok(seen, `${where} was not reached`);
@@ -91,10 +109,18 @@ function assertNoCredentials(seen: Seen | undefined, where: string): void {
 test('a cross-origin 302 does not carry Authorization, Cookie, Proxy-Authorization or any configured header', async () => {
   const second = await recorder();
   const first = await recorder(redirectTo(302, () => `${second.url}/landing`));
-  const run = (await runYaml(`probes:\n  - { name: r, kind: http, url: "${first.url}/start", headers: ${credentialHeaders} }\n`, { env })).get('r');
+  const run = (
+    await runYaml(`probes:\n  - { name: r, kind: http, url: "${first.url}/start", headers: ${credentialHeaders} }\n`, {
+      env,
+    })
+  ).get('r');
   assert.equal(run?.status, 'pass', run?.message);
   assert.equal(run?.observations.redirects, 1);
-  assert.equal(first.seen[0]?.headers.authorization, CREDENTIALS.authorization, 'the configured origin gets its credentials');
+  assert.equal(
+    first.seen[0]?.headers.authorization,
+    CREDENTIALS.authorization,
+    'the configured origin gets its credentials',
+  );
   assert.equal(first.seen[0]?.headers['x-api-key'], CREDENTIALS['x-api-key']);
   assertNoCredentials(second.seen[0], 'the other origin');
 });
@@ -102,7 +128,12 @@ test('a cross-origin 302 does not carry Authorization, Cookie, Proxy-Authorizati
 test('a cross-origin 307 after POST keeps the method but carries neither the body nor the headers', async () => {
   const second = await recorder();
   const first = await recorder(redirectTo(307, () => `${second.url}/elsewhere`));
-  const run = (await runYaml(`probes:\n  - { name: r, kind: http, method: POST, url: "${first.url}/submit", headers: ${credentialHeaders}, body: { note: "body-only-424242" } }\n`, { env })).get('r');
+  const run = (
+    await runYaml(
+      `probes:\n  - { name: r, kind: http, method: POST, url: "${first.url}/submit", headers: ${credentialHeaders}, body: { note: "body-only-424242" } }\n`,
+      { env },
+    )
+  ).get('r');
   assert.equal(run?.status, 'pass', run?.message);
   assert.equal(first.seen[0]?.body, '{"note":"body-only-424242"}');
   const hop = second.seen[0];
@@ -117,7 +148,11 @@ test('headers stay off for the rest of the chain, even when it comes back to the
   const second = await recorder(redirectTo(302, () => `${firstUrl}/back`));
   const first = await recorder(redirectTo(302, (seen) => (seen.path === '/start' ? `${second.url}/away` : undefined)));
   firstUrl = first.url;
-  const run = (await runYaml(`probes:\n  - { name: r, kind: http, url: "${first.url}/start", headers: ${credentialHeaders} }\n`, { env })).get('r');
+  const run = (
+    await runYaml(`probes:\n  - { name: r, kind: http, url: "${first.url}/start", headers: ${credentialHeaders} }\n`, {
+      env,
+    })
+  ).get('r');
   assert.equal(run?.status, 'pass', run?.message);
   assert.equal(run?.observations.redirects, 2);
   assertNoCredentials(second.seen[0], 'the other origin');
@@ -125,10 +160,13 @@ test('headers stay off for the rest of the chain, even when it comes back to the
 });
 
 test('a same-origin redirect keeps the configured headers, and a 307 keeps the body', async () => {
-  const server = await recorder(
-    redirectTo(307, (seen) => (seen.path === '/start' ? '/end' : undefined)),
-  );
-  const run = (await runYaml(`probes:\n  - { name: r, kind: http, method: POST, url: "${server.url}/start", headers: ${credentialHeaders}, body: "payload" }\n`, { env })).get('r');
+  const server = await recorder(redirectTo(307, (seen) => (seen.path === '/start' ? '/end' : undefined)));
+  const run = (
+    await runYaml(
+      `probes:\n  - { name: r, kind: http, method: POST, url: "${server.url}/start", headers: ${credentialHeaders}, body: "payload" }\n`,
+      { env },
+    )
+  ).get('r');
   assert.equal(run?.status, 'pass', run?.message);
   const hop = server.seen[1];
   assert.equal(hop?.path, '/end');
@@ -140,7 +178,12 @@ test('a same-origin redirect keeps the configured headers, and a 307 keeps the b
 test('303, and 301/302 after POST, become a GET without the body or its headers (same origin: credentials kept)', async () => {
   for (const status of [303, 301, 302]) {
     const server = await recorder(redirectTo(status, (seen) => (seen.path === '/form' ? '/done' : undefined)));
-    const run = (await runYaml(`probes:\n  - { name: r, kind: http, method: POST, url: "${server.url}/form", headers: ${credentialHeaders}, body: { a: 1 } }\n`, { env })).get('r');
+    const run = (
+      await runYaml(
+        `probes:\n  - { name: r, kind: http, method: POST, url: "${server.url}/form", headers: ${credentialHeaders}, body: { a: 1 } }\n`,
+        { env },
+      )
+    ).get('r');
     assert.equal(run?.status, 'pass', `${status}: ${run?.message}`);
     const hop = server.seen[1];
     assert.equal(hop?.method, 'GET', `${status}`);
@@ -153,7 +196,10 @@ test('303, and 301/302 after POST, become a GET without the body or its headers 
 
 test('https to http is refused with a PROTOCOL error unless allowInsecureRedirects; the http server hears nothing', async () => {
   const plain = await recorder();
-  const secure = await recorder(redirectTo(302, () => `${plain.url}/downgraded`), { https: true });
+  const secure = await recorder(
+    redirectTo(302, () => `${plain.url}/downgraded`),
+    { https: true },
+  );
   const results = await runYaml(
     `probes:
   - { name: strict, kind: http, url: "${secure.url}/start", headers: ${credentialHeaders}, tls: { ca: "${testCa}" } }
@@ -168,7 +214,10 @@ test('https to http is refused with a PROTOCOL error unless allowInsecureRedirec
   assert.equal(plain.seen.length, 0);
 
   const lenient = (
-    await runYaml(`probes:\n  - { name: lenient, kind: http, url: "${secure.url}/start", allowInsecureRedirects: true, headers: ${credentialHeaders}, tls: { ca: "${testCa}" } }\n`, { env })
+    await runYaml(
+      `probes:\n  - { name: lenient, kind: http, url: "${secure.url}/start", allowInsecureRedirects: true, headers: ${credentialHeaders}, tls: { ca: "${testCa}" } }\n`,
+      { env },
+    )
   ).get('lenient');
   assert.equal(lenient?.status, 'pass', lenient?.message);
   assertNoCredentials(plain.seen[0], 'the plain-HTTP hop');
@@ -176,10 +225,22 @@ test('https to http is refused with a PROTOCOL error unless allowInsecureRedirec
 
 test('a redirect to a link-local or metadata address is refused, in every spelling', async () => {
   // Port 9 (discard): even if a refusal were missed, nothing there would answer.
-  const targets = ['http://169.254.169.254:9/latest/meta-data/', 'http://2852039166:9/', 'http://0xa9.0xfe.0xa9.0xfe:9/', 'http://[::ffff:169.254.169.254]:9/', 'http://[fd00:ec2::254]:9/', 'http://[fe80::1]:9/'];
+  const targets = [
+    'http://169.254.169.254:9/latest/meta-data/',
+    'http://2852039166:9/',
+    'http://0xa9.0xfe.0xa9.0xfe:9/',
+    'http://[::ffff:169.254.169.254]:9/',
+    'http://[fd00:ec2::254]:9/',
+    'http://[fe80::1]:9/',
+  ];
   for (const target of targets) {
     const first = await recorder(redirectTo(302, () => target));
-    const run = (await runYaml(`probes:\n  - { name: r, kind: http, url: "${first.url}/", headers: ${credentialHeaders}, timeout: 2s }\n`, { env })).get('r');
+    const run = (
+      await runYaml(
+        `probes:\n  - { name: r, kind: http, url: "${first.url}/", headers: ${credentialHeaders}, timeout: 2s }\n`,
+        { env },
+      )
+    ).get('r');
     assert.equal(run?.status, 'fail', target);
     assert.equal(run?.error?.code, 'PROTOCOL', `${target}: ${run?.error?.message}`);
     assert.match(run?.error?.message ?? '', /link-local|metadata/, target);
@@ -191,7 +252,9 @@ test('redirectHosts: a listed host is followed, any other host is refused', asyn
   // The whole of 127.0.0.0/8 is loopback on Linux: distinct hosts without DNS.
   const listed = await recorder(ok, { host: '127.0.0.2' });
   const unlisted = await recorder(ok, { host: '127.0.0.3' });
-  const first = await recorder(redirectTo(302, (seen) => (seen.path === '/to-listed' ? `${listed.url}/` : `${unlisted.url}/`)));
+  const first = await recorder(
+    redirectTo(302, (seen) => (seen.path === '/to-listed' ? `${listed.url}/` : `${unlisted.url}/`)),
+  );
   const results = await runYaml(
     `probes:
   - { name: listed, kind: http, url: "${first.url}/to-listed", redirectHosts: [127.0.0.2] }
@@ -210,7 +273,9 @@ test('redirectHosts: a listed host is followed, any other host is refused', asyn
 
 test('redirectHosts entries are checked when the config loads', async () => {
   await assert.rejects(
-    runYaml(`probes:\n  - { name: r, kind: http, url: "http://127.0.0.1:9/", redirectHosts: ["example.com/path", "host:8080"] }\n`),
+    runYaml(
+      `probes:\n  - { name: r, kind: http, url: "http://127.0.0.1:9/", redirectHosts: ["example.com/path", "host:8080"] }\n`,
+    ),
     (error: Error) => {
       assert.match(error.message, /redirectHosts\[0\]: must be a host name/);
       assert.match(error.message, /redirectHosts\[1\]: must be a host name/);
@@ -232,7 +297,12 @@ test('a redirect whose host name resolves to a metadata address is refused befor
   };
   const first = await recorder(redirectTo(302, () => 'http://metadata.test:9/latest/meta-data/'));
   const client = createHttpClient({ lookup });
-  const request = client.request({ url: `${first.url}/`, headers: CREDENTIALS, signal: AbortSignal.timeout(3000), maxRedirects: 5 });
+  const request = client.request({
+    url: `${first.url}/`,
+    headers: CREDENTIALS,
+    signal: AbortSignal.timeout(3000),
+    maxRedirects: 5,
+  });
   await assert.rejects(request, (error: unknown) => {
     assert.ok(error instanceof ProbeFailure, String(error));
     assert.equal(error.code, 'PROTOCOL', error.message);

@@ -10,7 +10,18 @@ import type { LabPorts } from '../../src/lab/component.ts';
 import { freePort, makeTempDir, waitForPort } from '../../src/lab/processes.ts';
 
 async function freePorts(): Promise<LabPorts> {
-  const names: Array<keyof LabPorts> = ['scaisend', 'scaidns', 'imap', 'smtp', 'pdns1Dns', 'pdns1Api', 'pdns2Dns', 'pdns2Api', 'rbldnsd', 'redis'];
+  const names: Array<keyof LabPorts> = [
+    'scaisend',
+    'scaidns',
+    'imap',
+    'smtp',
+    'pdns1Dns',
+    'pdns1Api',
+    'pdns2Dns',
+    'pdns2Api',
+    'rbldnsd',
+    'redis',
+  ];
   const ports = {} as LabPorts;
   for (const name of names) ports[name] = await freePort();
   return ports;
@@ -25,7 +36,9 @@ test('the whole lab starts, stops and starts again on the same folder (a second 
       try {
         const ready = await fetch(`${lab.scaisendUrl}/ready`);
         assert.equal(ready.status, 200, `round ${round}: ScaiSend stand-in ready`);
-        const zone = await fetch(`http://127.0.0.1:${ports.pdns1Api}/api/v1/servers/localhost/zones/example.test.`, { headers: { 'x-api-key': LAB_ENV.PDNS_API_KEY ?? '' } });
+        const zone = await fetch(`http://127.0.0.1:${ports.pdns1Api}/api/v1/servers/localhost/zones/example.test.`, {
+          headers: { 'x-api-key': LAB_ENV.PDNS_API_KEY ?? '' },
+        });
         assert.equal(zone.status, 200, `round ${round}: PowerDNS serves the seeded zone`);
         await waitForPort(ports.imap, '127.0.0.1', 5000);
         await waitForPort(ports.redis, '127.0.0.1', 5000);
@@ -55,7 +68,8 @@ test('a lab in a checkout inside a private folder (mode 0700, as a home or /root
     const lab = await startLab({ dir: labDir, ports, logger: pino({ level: 'silent' }) });
     files = await realpath(join(labDir, 'current'));
     try {
-      const runs = await runYaml(`probes:
+      const runs = await runYaml(
+        `probes:
   - name: roundtrip
     kind: mail
     timeout: 30s
@@ -63,7 +77,9 @@ test('a lab in a checkout inside a private folder (mode 0700, as a home or /root
     seeds:
       - { name: seed-a, address: alice@example.test, imap: { host: 127.0.0.1, port: ${ports.imap}, secure: false, user: alice, pass: "\${SEED_A_PASS}" } }
     expect: [missing == 0, inbox == 1]
-`, { env: { ...process.env, ...LAB_ENV } });
+`,
+        { env: { ...process.env, ...LAB_ENV } },
+      );
       const run = runs.get('roundtrip');
       assert.equal(run?.status, 'pass', `${run?.message} ${JSON.stringify(run?.error)}`);
     } finally {

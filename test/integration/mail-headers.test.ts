@@ -50,8 +50,18 @@ describe('mail kind: header blocks from outside', () => {
     const first = await run(spec, prober);
     assert.equal(first.status, 'pass', first.message);
     // The watch stays open between runs: these arrive with an EXISTS, as mail from strangers does.
-    await lab.lab.dovecot.deliver('alice', 'INBOX', hostileMessage(5 * 1024 * 1024, 'no token here'), 'stranger@attacker.example');
-    await lab.lab.dovecot.deliver('alice', 'INBOX', hostileMessage(5 * 1024 * 1024, 'another', 'X-Scaiprobe-Id: sp-0123456789abcdef\r\n'), 'stranger@attacker.example');
+    await lab.lab.dovecot.deliver(
+      'alice',
+      'INBOX',
+      hostileMessage(5 * 1024 * 1024, 'no token here'),
+      'stranger@attacker.example',
+    );
+    await lab.lab.dovecot.deliver(
+      'alice',
+      'INBOX',
+      hostileMessage(5 * 1024 * 1024, 'another', 'X-Scaiprobe-Id: sp-0123456789abcdef\r\n'),
+      'stranger@attacker.example',
+    );
     const second = await run(spec, prober);
     assert.equal(second.status, 'pass', second.message);
     assert.equal(second.observations['seed.seed-a.spf'], 'pass');
@@ -60,14 +70,22 @@ describe('mail kind: header blocks from outside', () => {
   });
 
   test('a probe message whose header block exceeds maxHeaderBytes: judged from its first bytes (the provider writes on top), and the run warns', async () => {
-    const send = { api: lab.apiUrl, apiKey: 'SG.lab-tenant-a.key', from: 'probe@send.example.test', headers: { 'X-Padding': 'padding '.repeat(500) } };
+    const send = {
+      api: lab.apiUrl,
+      apiKey: 'SG.lab-tenant-a.key',
+      from: 'probe@send.example.test',
+      headers: { 'X-Padding': 'padding '.repeat(500) },
+    };
     const { spec, prober } = probe({ send, maxHeaderBytes: 1024 }, 'mail-headers-capped');
     const record = await run(spec, prober);
     assert.equal(record.status, 'warn', record.message);
     assert.equal(record.observations['seed.seed-a.placement'], 'inbox');
     assert.equal(record.observations['seed.seed-a.spf'], 'pass');
     assert.equal(record.observations['seed.seed-a.dmarc'], 'pass');
-    assert.match(record.message, /seed seed-a: the probe message's header block exceeds maxHeaderBytes \(1024\); authentication was judged from its first 1024 bytes/);
+    assert.match(
+      record.message,
+      /seed seed-a: the probe message's header block exceeds maxHeaderBytes \(1024\); authentication was judged from its first 1024 bytes/,
+    );
   });
 
   test('maxHeaderBytes defaults to 256 KiB and is validated', () => {

@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { mailKind } from '../../src/probers/mail.ts';
 import type { Prober } from '../../src/probers/kind.ts';
 import type { StoredMessage } from '../../src/lab/smtp-ingress.ts';
-import { deps, mailboxContents, mailSpec, run, seed, startTestMailLab, SUBMISSION_USER, type TestMailLab } from '../helpers/mail-lab.ts';
+import {
+  deps,
+  mailboxContents,
+  mailSpec,
+  run,
+  seed,
+  startTestMailLab,
+  SUBMISSION_USER,
+  type TestMailLab,
+} from '../helpers/mail-lab.ts';
 
 // One private Dovecot + ingress + ScaiSend stand-in for the file; the test that stops Dovecot runs last.
 describe('mail kind against real Dovecot', () => {
@@ -22,14 +31,28 @@ describe('mail kind against real Dovecot', () => {
     for (const prober of probers.splice(0)) await prober.close?.();
   });
 
-  const apiProbe = (options: { timeoutMs?: number; expect?: string[]; extra?: Record<string, unknown>; name?: string } = {}) => {
+  const apiProbe = (
+    options: { timeoutMs?: number; expect?: string[]; extra?: Record<string, unknown>; name?: string } = {},
+  ) => {
     const spec = mailSpec(
       {
-        send: { api: lab.apiUrl, apiKey: 'SG.lab-tenant-a.key', from: 'probe@send.example.test', listUnsubscribe: 'https://send.example.test/unsubscribe' },
-        seeds: [seed('seed-a', 'alice', lab.imapPort), seed('seed-b', 'bob', lab.imapPort, { junkFolder: 'Junk', authservId: undefined })],
+        send: {
+          api: lab.apiUrl,
+          apiKey: 'SG.lab-tenant-a.key',
+          from: 'probe@send.example.test',
+          listUnsubscribe: 'https://send.example.test/unsubscribe',
+        },
+        seeds: [
+          seed('seed-a', 'alice', lab.imapPort),
+          seed('seed-b', 'bob', lab.imapPort, { junkFolder: 'Junk', authservId: undefined }),
+        ],
         ...options.extra,
       },
-      { timeoutMs: options.timeoutMs ?? 15_000, expect: options.expect ?? ['missing == 0', 'spam == 0', 'timeToInboxMs.max < 60s'], name: options.name ?? 'mail-api' },
+      {
+        timeoutMs: options.timeoutMs ?? 15_000,
+        expect: options.expect ?? ['missing == 0', 'spam == 0', 'timeToInboxMs.max < 60s'],
+        name: options.name ?? 'mail-api',
+      },
     );
     const prober = mailKind.create(spec, deps());
     probers.push(prober);
@@ -55,7 +78,10 @@ describe('mail kind against real Dovecot', () => {
     assert.equal(o['seed.seed-a.oneClick'], true);
     assert.equal(o['send.status'], 202);
     assert.equal(typeof o['send.messageId'], 'string');
-    assert.ok(typeof o['timeToInboxMs.max'] === 'number' && o['timeToInboxMs.max'] < 5000, `time to inbox ${o['timeToInboxMs.max']}`);
+    assert.ok(
+      typeof o['timeToInboxMs.max'] === 'number' && o['timeToInboxMs.max'] < 5000,
+      `time to inbox ${o['timeToInboxMs.max']}`,
+    );
     assert.equal(record.items.length, 2);
     const item = record.items.find((i) => i.key.startsWith('seed-a:'));
     assert.equal(item?.type, 'mail.message');
@@ -118,8 +144,18 @@ describe('mail kind against real Dovecot', () => {
   });
 
   test('a forged Authentication-Results below the trusted one is ignored', async () => {
-    const forged = 'mx.example.test; spf=pass smtp.mailfrom=send.example.test; dkim=pass header.d=send.example.test header.s=forged; dmarc=pass (p=reject)';
-    const { spec, prober } = apiProbe({ extra: { send: { api: lab.apiUrl, apiKey: 'SG.lab-tenant-a.key', from: 'probe@send.example.test', headers: { 'Authentication-Results': forged } } } });
+    const forged =
+      'mx.example.test; spf=pass smtp.mailfrom=send.example.test; dkim=pass header.d=send.example.test header.s=forged; dmarc=pass (p=reject)';
+    const { spec, prober } = apiProbe({
+      extra: {
+        send: {
+          api: lab.apiUrl,
+          apiKey: 'SG.lab-tenant-a.key',
+          from: 'probe@send.example.test',
+          headers: { 'Authentication-Results': forged },
+        },
+      },
+    });
     lab.setFaults({ mailDkimFail: true });
     const record = await run(spec, prober);
     assert.equal(record.observations['seed.seed-a.dkim'], 'fail');
@@ -147,7 +183,9 @@ describe('mail kind against real Dovecot', () => {
 
   test('stale probe messages of an interrupted run are swept; cleanup leaves mailboxes empty', async () => {
     const { spec, prober } = apiProbe({ name: 'mail-sweep' });
-    const stale = Buffer.from('From: probe@send.example.test\r\nTo: alice@example.test\r\nSubject: [scaiprobe] mail-sweep sp-00112233445566aa\r\n\r\nleft over\r\n');
+    const stale = Buffer.from(
+      'From: probe@send.example.test\r\nTo: alice@example.test\r\nSubject: [scaiprobe] mail-sweep sp-00112233445566aa\r\n\r\nleft over\r\n',
+    );
     await lab.lab.dovecot.deliver('alice', 'INBOX', stale, 'probe@send.example.test');
     await lab.lab.dovecot.deliver('bob', 'Junk', stale, 'probe@send.example.test');
     const other = Buffer.from('From: someone@else.test\r\nSubject: a real message\r\n\r\nkeep me\r\n');
@@ -168,7 +206,10 @@ describe('mail kind against real Dovecot', () => {
     assert.equal(record.observations['seed.seed-a.dkim'], 'pass');
     assert.equal(record.status, 'pass', record.message);
     const left = await mailboxContents(lab.imapPort, 'alice');
-    assert.deepEqual(left.filter((m) => m.subject.includes('[scaiprobe]')), []);
+    assert.deepEqual(
+      left.filter((m) => m.subject.includes('[scaiprobe]')),
+      [],
+    );
   });
 
   test('SMTP send path (nodemailer to the ingress)', async () => {
@@ -193,7 +234,11 @@ describe('mail kind against real Dovecot', () => {
   const submissionProbe = (smtp: Record<string, unknown>, name: string) => {
     const spec = mailSpec(
       {
-        send: { via: 'smtp', smtp: { host: '127.0.0.1', port: lab.submissionPort, ...smtp }, from: 'probe@send.example.test' },
+        send: {
+          via: 'smtp',
+          smtp: { host: '127.0.0.1', port: lab.submissionPort, ...smtp },
+          from: 'probe@send.example.test',
+        },
         seeds: [seed('seed-c', 'carol', lab.imapPort)],
       },
       { name, expect: ['inbox == 1'] },
@@ -216,22 +261,34 @@ describe('mail kind against real Dovecot', () => {
   };
 
   test('SMTP submission: EHLO, STARTTLS when offered (trusting a CA), AUTH when configured', async () => {
-    const { spec, prober } = submissionProbe({ user: SUBMISSION_USER.user, pass: SUBMISSION_USER.pass, tls: { ca: lab.testCa } }, 'mail-submission');
+    const { spec, prober } = submissionProbe(
+      { user: SUBMISSION_USER.user, pass: SUBMISSION_USER.pass, tls: { ca: lab.testCa } },
+      'mail-submission',
+    );
     const { result: record, stored } = await watchSubmission(() => run(spec, prober));
     assert.equal(record.status, 'pass', record.message);
     assert.equal(record.observations['seed.seed-c.placement'], 'inbox');
     assert.equal(stored.length, 1);
-    assert.deepEqual({ greeting: stored[0]?.greeting, tls: stored[0]?.tls, authUser: stored[0]?.authUser }, { greeting: 'EHLO', tls: true, authUser: 'submit' });
+    assert.deepEqual(
+      { greeting: stored[0]?.greeting, tls: stored[0]?.tls, authUser: stored[0]?.authUser },
+      { greeting: 'EHLO', tls: true, authUser: 'submit' },
+    );
     assert.deepEqual(await mailboxContents(lab.imapPort, 'carol'), []);
   });
 
   test('SMTP submission: tls.insecure skips verification; without it an untrusted certificate is a TLS error', async () => {
-    const insecure = submissionProbe({ user: SUBMISSION_USER.user, pass: SUBMISSION_USER.pass, tls: { insecure: true } }, 'mail-submission-insecure');
+    const insecure = submissionProbe(
+      { user: SUBMISSION_USER.user, pass: SUBMISSION_USER.pass, tls: { insecure: true } },
+      'mail-submission-insecure',
+    );
     const { result: record, stored } = await watchSubmission(() => run(insecure.spec, insecure.prober));
     assert.equal(record.status, 'pass', record.message);
     assert.equal(stored[0]?.tls, true);
 
-    const strict = submissionProbe({ user: SUBMISSION_USER.user, pass: SUBMISSION_USER.pass }, 'mail-submission-strict');
+    const strict = submissionProbe(
+      { user: SUBMISSION_USER.user, pass: SUBMISSION_USER.pass },
+      'mail-submission-strict',
+    );
     const refused = await watchSubmission(() => run(strict.spec, strict.prober));
     assert.equal(refused.result.status, 'fail');
     assert.equal(refused.result.error?.code, 'TLS', refused.result.error?.message);
@@ -239,11 +296,17 @@ describe('mail kind against real Dovecot', () => {
   });
 
   test('SMTP submission: a wrong password is an AUTH error; no AUTH where the server requires it is refused', async () => {
-    const wrong = submissionProbe({ user: SUBMISSION_USER.user, pass: 'not-the-password', tls: { ca: lab.testCa } }, 'mail-submission-badpass');
+    const wrong = submissionProbe(
+      { user: SUBMISSION_USER.user, pass: 'not-the-password', tls: { ca: lab.testCa } },
+      'mail-submission-badpass',
+    );
     const { result: record, stored } = await watchSubmission(() => run(wrong.spec, wrong.prober));
     assert.equal(record.status, 'fail');
     assert.equal(record.error?.code, 'AUTH');
-    assert.match(record.error?.message ?? '', /SMTP 127\.0\.0\.1:\d+ refused the login: 535 5\.7\.8 Authentication credentials invalid/);
+    assert.match(
+      record.error?.message ?? '',
+      /SMTP 127\.0\.0\.1:\d+ refused the login: 535 5\.7\.8 Authentication credentials invalid/,
+    );
     assert.equal(stored.length, 0);
 
     const anonymous = submissionProbe({ tls: { ca: lab.testCa } }, 'mail-submission-noauth');
@@ -263,7 +326,10 @@ describe('mail kind against real Dovecot', () => {
     const metrics = (sum.body as { metrics: Record<string, number> }).metrics;
     assert.equal(sum.status, 200);
     assert.ok((metrics.requests ?? 0) >= 10, `requests ${metrics.requests}`);
-    assert.ok((metrics.delivered ?? 0) >= 8 && (metrics.delivered ?? 0) < (metrics.requests ?? 0), `delivered ${metrics.delivered}`);
+    assert.ok(
+      (metrics.delivered ?? 0) >= 8 && (metrics.delivered ?? 0) < (metrics.requests ?? 0),
+      `delivered ${metrics.delivered}`,
+    );
     const daily = await get(`/v3/stats?start_date=${today}&aggregated_by=day`);
     assert.deepEqual(daily.body, [{ date: today, stats: [{ metrics }] }]);
     const other = await get('/v3/stats/sum?start_date=today', 'SG.lab-tenant-b.key');
@@ -281,10 +347,16 @@ describe('mail kind against real Dovecot', () => {
     const record = await pending;
     assert.equal(record.status, 'fail');
     assert.equal(record.error?.code, 'CONNECT');
-    assert.match(record.error?.message ?? '', /seed seed-[ab]: IMAP connection to .* closed while waiting for the probe message; reconnecting failed/);
+    assert.match(
+      record.error?.message ?? '',
+      /seed seed-[ab]: IMAP connection to .* closed while waiting for the probe message; reconnecting failed/,
+    );
     const again = await run(spec, prober);
     assert.equal(again.error?.code, 'CONNECT');
-    assert.match(again.error?.message ?? '', /seed seed-[ab]: IMAP (alice|bob)@127\.0\.0\.1:\d+: .*ECONNREFUSED|refused/);
+    assert.match(
+      again.error?.message ?? '',
+      /seed seed-[ab]: IMAP (alice|bob)@127\.0\.0\.1:\d+: .*ECONNREFUSED|refused/,
+    );
     console.log(`mid-wait: ${record.message}\nnext run: ${again.message}`);
   });
 });

@@ -31,7 +31,8 @@ before(async () => {
   const closed = await freePort();
   api = `http://127.0.0.1:${port}`;
   const config = join(temp.dir, 'probes.yaml');
-  const seed = (name: string, user: string, variable: string) => `      - { name: ${name}, address: ${user}@example.test, authservId: mx.example.test, imap: { host: 127.0.0.1, port: ${lab.imapPort}, secure: false, user: ${user}, pass: "\${${variable}}" } }`;
+  const seed = (name: string, user: string, variable: string) =>
+    `      - { name: ${name}, address: ${user}@example.test, authservId: mx.example.test, imap: { host: 127.0.0.1, port: ${lab.imapPort}, secure: false, user: ${user}, pass: "\${${variable}}" } }`;
   writeFileSync(
     config,
     [
@@ -56,11 +57,17 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  daemon = startCli(['run', '--config', config], { API_KEY: 'SG.lab-tenant-a.key', ALICE_PASS: 'alicepw', BOB_PASS: 'bobpw' });
+  daemon = startCli(['run', '--config', config], {
+    API_KEY: 'SG.lab-tenant-a.key',
+    ALICE_PASS: 'alicepw',
+    BOB_PASS: 'bobpw',
+  });
   await waitFor(
     'the mail probe and the failing probe to have run',
     async () => {
-      const body = (await (await fetch(`${api}/api/v1/probes`)).json()) as { probes: Array<{ probe: string; status: string | null }> };
+      const body = (await (await fetch(`${api}/api/v1/probes`)).json()) as {
+        probes: Array<{ probe: string; status: string | null }>;
+      };
       const status = (name: string) => body.probes.find((p) => p.probe === name)?.status;
       return status('mail-roundtrip') === 'pass' && status('closed-port') === 'fail' ? true : undefined;
     },
@@ -97,10 +104,23 @@ test('promtool check metrics finds nothing to say about /metrics', async () => {
 test('process and Node.js metrics keep their standard names, labelled series exist for every family of ours', async () => {
   const text = await scrape();
   const names = sampledNames(text);
-  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes']) assert.ok(names.has(name), `${name} is served`);
+  for (const name of [
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'process_start_time_seconds',
+    'nodejs_eventloop_lag_p99_seconds',
+    'nodejs_heap_size_used_bytes',
+  ])
+    assert.ok(names.has(name), `${name} is served`);
   assert.doesNotMatch(text, /scaiprobe_process_/);
-  assert.match(text, /scaiprobe_mail_placement\{probe="mail-roundtrip",seed="seed-a",provider="[^"]+",placement="inbox"\} 1/);
-  assert.match(text, /scaiprobe_mail_time_to_inbox_seconds\{probe="mail-roundtrip",seed="seed-b",provider="[^"]+"\} \d/);
+  assert.match(
+    text,
+    /scaiprobe_mail_placement\{probe="mail-roundtrip",seed="seed-a",provider="[^"]+",placement="inbox"\} 1/,
+  );
+  assert.match(
+    text,
+    /scaiprobe_mail_time_to_inbox_seconds\{probe="mail-roundtrip",seed="seed-b",provider="[^"]+"\} \d/,
+  );
   assert.match(text, /scaiprobe_indicator_threshold\{[^}]*level="critical"\} \d/);
   assert.match(text, /scaiprobe_alert_outbox_pending\{channel="ops"\} \d/);
 });
@@ -108,20 +128,27 @@ test('process and Node.js metrics keep their standard names, labelled series exi
 test('every metric the Grafana dashboard queries is served by a running daemon', async () => {
   const queries = dashboardQueries(JSON.parse(readFileSync(DASHBOARD, 'utf8')));
   assert.ok(queries.length >= 20, `the dashboard has its panels (${queries.length} queries)`);
-  const served = sampledNames(await waitFor('a failed notification attempt to be counted', async () => {
-    const text = await scrape();
-    return /scaiprobe_alert_outbox_oldest_pending_seconds\{channel="ops"\} [1-9]/.test(text) ? text : undefined;
-  }));
+  const served = sampledNames(
+    await waitFor('a failed notification attempt to be counted', async () => {
+      const text = await scrape();
+      return /scaiprobe_alert_outbox_oldest_pending_seconds\{channel="ops"\} [1-9]/.test(text) ? text : undefined;
+    }),
+  );
   const used = [...new Set(queries.flatMap(metricNames))];
   assert.ok(used.length >= 15, `queries read many metrics: ${used.join(', ')}`);
-  assert.deepEqual(used.filter((name) => !served.has(name)), [], 'metrics the dashboard reads that the daemon does not serve');
+  assert.deepEqual(
+    used.filter((name) => !served.has(name)),
+    [],
+    'metrics the dashboard reads that the daemon does not serve',
+  );
 });
 
 test('a real Prometheus answers every dashboard query with data and evaluates the shipped rules', async () => {
   prometheus = await startPrometheus(temp.dir, api.replace('http://', ''), { ruleFiles: [RULES], job: 'scaiprobe' });
   const running = prometheus;
   // Grafana's variables, as "All" and a short rate window.
-  const concrete = (expr: string) => expr.replaceAll('$__rate_interval', '20s').replace(/\$(probe|kind|indicator)\b/g, '.*');
+  const concrete = (expr: string) =>
+    expr.replaceAll('$__rate_interval', '20s').replace(/\$(probe|kind|indicator)\b/g, '.*');
   const queries = dashboardQueries(JSON.parse(readFileSync(DASHBOARD, 'utf8'))).map(concrete);
   const empty = await waitFor(
     'every dashboard query to return series',
@@ -139,15 +166,38 @@ test('a real Prometheus answers every dashboard query with data and evaluates th
   assert.deepEqual(empty, [], 'dashboard queries without data');
 
   const rules = await waitFor('every rule evaluated', async () => {
-    const body = (await (await fetch(`${running.url}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string; state?: string; alerts?: Array<{ labels: Record<string, string> }> }> }> } };
+    const body = (await (await fetch(`${running.url}/api/v1/rules`)).json()) as {
+      data: {
+        groups: Array<{
+          rules: Array<{
+            name: string;
+            health: string;
+            lastError?: string;
+            state?: string;
+            alerts?: Array<{ labels: Record<string, string> }>;
+          }>;
+        }>;
+      };
+    };
     const all = body.data.groups.flatMap((group) => group.rules);
     return all.length > 0 && all.every((rule) => rule.health !== 'unknown') ? all : undefined;
   });
-  assert.deepEqual(rules.filter((rule) => rule.health !== 'ok').map((rule) => `${rule.name}: ${rule.lastError}`), [], 'rules that fail to evaluate');
+  assert.deepEqual(
+    rules.filter((rule) => rule.health !== 'ok').map((rule) => `${rule.name}: ${rule.lastError}`),
+    [],
+    'rules that fail to evaluate',
+  );
   const failing = rules.find((rule) => rule.name === 'ScaiprobeProbeFailing');
-  assert.deepEqual(failing?.alerts?.map((alert) => alert.labels.probe), ['closed-port'], 'the failing probe is pending in Prometheus');
+  assert.deepEqual(
+    failing?.alerts?.map((alert) => alert.labels.probe),
+    ['closed-port'],
+    'the failing probe is pending in Prometheus',
+  );
   const recorded = await waitFor('a recording rule to produce a series', async () => {
-    const series = await running.vector('probe_kind:scaiprobe_probe_runs:success_ratio_rate1h{probe="closed-port"}', Date.now());
+    const series = await running.vector(
+      'probe_kind:scaiprobe_probe_runs:success_ratio_rate1h{probe="closed-port"}',
+      Date.now(),
+    );
     return series.length > 0 ? series : undefined;
   });
   assert.equal(Number(recorded[0]?.value[1]), 0, 'no run of the failing probe passed');
@@ -157,6 +207,9 @@ test('promtool checks the shipped rules and their unit tests pass', () => {
   const check = spawnSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' });
   assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
   assert.match(check.stdout, /SUCCESS: \d+ rules found/);
-  const unit = spawnSync('promtool', ['test', 'rules', 'scaiprobe-rules.test.yml'], { cwd: resolve('deploy/prometheus'), encoding: 'utf8' });
+  const unit = spawnSync('promtool', ['test', 'rules', 'scaiprobe-rules.test.yml'], {
+    cwd: resolve('deploy/prometheus'),
+    encoding: 'utf8',
+  });
   assert.equal(unit.status, 0, `${unit.stdout}${unit.stderr}`);
 });

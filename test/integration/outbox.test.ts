@@ -47,7 +47,9 @@ interface Hit {
 type Answer = { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang';
 
 function signed(req: IncomingMessage, body: string): boolean {
-  const [t, v1] = String(req.headers['x-scaiprobe-signature'] ?? '').split(',').map((part) => part.split('=')[1]);
+  const [t, v1] = String(req.headers['x-scaiprobe-signature'] ?? '')
+    .split(',')
+    .map((part) => part.split('=')[1]);
   return v1 === createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
 }
 
@@ -71,25 +73,52 @@ async function receiver(answer: (n: number) => Answer) {
       if ((inFlight.get(key) ?? 0) > 1) overlaps++;
       setTimeout(() => {
         inFlight.set(key, (inFlight.get(key) ?? 1) - 1);
-        hits.push({ key, type: parsed.type ?? '', alertId: parsed.alert?.id ?? '', startedAt: parsed.alert?.startedAt ?? '', path: req.url ?? '', status: a.status, validSignature: signed(req, body) });
+        hits.push({
+          key,
+          type: parsed.type ?? '',
+          alertId: parsed.alert?.id ?? '',
+          startedAt: parsed.alert?.startedAt ?? '',
+          path: req.url ?? '',
+          status: a.status,
+          validSignature: signed(req, body),
+        });
         res.writeHead(a.status, a.headers).end(a.body ?? '');
       }, a.delayMs ?? 0);
     });
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits, requests: () => requests, overlaps: () => overlaps };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hits,
+    requests: () => requests,
+    overlaps: () => overlaps,
+  };
 }
 
 function notification(alert: string, event: Notification['event'] = 'firing'): Notification {
   const at = Date.now();
-  return { key: `${alert}-${event}`, event, createdAt: at, alert: { id: alert, rule: 'down', target: alert, severity: 'critical', summary: 's', startedAt: at, labels: {} } };
+  return {
+    key: `${alert}-${event}`,
+    event,
+    createdAt: at,
+    alert: { id: alert, rule: 'down', target: alert, severity: 'critical', summary: 's', startedAt: at, labels: {} },
+  };
 }
 
 function outbox(store: SqliteStore, channels: unknown[], delivery: Record<string, unknown> = {}): Outbox {
-  const { config, issues } = parseAlertsSection({ channels, delivery: { initialBackoff: '50ms', maxBackoff: '200ms', ...delivery } });
+  const { config, issues } = parseAlertsSection({
+    channels,
+    delivery: { initialBackoff: '50ms', maxBackoff: '200ms', ...delivery },
+  });
   assert.deepEqual(issues, []);
-  return new Outbox({ outbox: store.outbox, clock: systemClock, logger: quiet, channels: config!.channels, delivery: config!.delivery });
+  return new Outbox({
+    outbox: store.outbox,
+    clock: systemClock,
+    logger: quiet,
+    channels: config!.channels,
+    delivery: config!.delivery,
+  });
 }
 
 test('two drainers in two processes on one database never send a row twice', async () => {
@@ -104,26 +133,49 @@ test('two drainers in two processes on one database never send a row twice', asy
   store.close();
   const go = join(temp.dir, 'go');
   const drainers = [0, 1].map(() => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/outbox-drainer.ts', db, `${r.url}/hook`, go], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/helpers/outbox-drainer.ts', db, `${r.url}/hook`, go],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     return { out: () => out, exited };
   });
-  await waitFor('both drainers ready', async () => (drainers.every((d) => d.out().includes('ready')) ? true : undefined), 60_000);
+  await waitFor(
+    'both drainers ready',
+    async () => (drainers.every((d) => d.out().includes('ready')) ? true : undefined),
+    60_000,
+  );
   writeFileSync(go, '');
   assert.deepEqual(await Promise.all(drainers.map((d) => d.exited)), [0, 0]);
-  const reports = drainers.map((d) => JSON.parse(d.out().trim().split('\n').at(-1) ?? '{}') as { attempts: number; owner: string });
+  const reports = drainers.map(
+    (d) => JSON.parse(d.out().trim().split('\n').at(-1) ?? '{}') as { attempts: number; owner: string },
+  );
   const delivered = new Map<string, number>();
   for (const hit of r.hits) if (hit.status === 200) delivered.set(hit.key, (delivered.get(hit.key) ?? 0) + 1);
   assert.equal(delivered.size, N, 'every row delivered');
-  assert.deepEqual([...delivered.values()].filter((n) => n > 1), [], 'no row delivered twice');
+  assert.deepEqual(
+    [...delivered.values()].filter((n) => n > 1),
+    [],
+    'no row delivered twice',
+  );
   assert.equal(r.overlaps(), 0, 'no row was ever in flight twice at once');
-  assert.equal(r.requests(), reports[0]!.attempts + reports[1]!.attempts, 'every request is one attempt of one drainer');
-  assert.ok(reports.every((report) => report.attempts > 0), `both drainers took part: ${JSON.stringify(reports)}`);
+  assert.equal(
+    r.requests(),
+    reports[0]!.attempts + reports[1]!.attempts,
+    'every request is one attempt of one drainer',
+  );
+  assert.ok(
+    reports.every((report) => report.attempts > 0),
+    `both drainers took part: ${JSON.stringify(reports)}`,
+  );
   assert.notEqual(reports[0]!.owner, reports[1]!.owner);
   const check = new SqliteStore(db, systemClock);
-  assert.deepEqual(check.db.prepare('SELECT status, count(*) AS n FROM alert_outbox GROUP BY status').all(), [{ status: 'delivered', n: N }]);
+  assert.deepEqual(check.db.prepare('SELECT status, count(*) AS n FROM alert_outbox GROUP BY status').all(), [
+    { status: 'delivered', n: N },
+  ]);
   check.close();
 });
 
@@ -159,7 +211,13 @@ test('a receiver that hangs until its timeout delays no other channel', async ()
 
 test('per alert and channel, a resolution never arrives before its firing, with a receiver failing every third request', async () => {
   // Failures alternate between 503 and 429 with Retry-After: 1.
-  const r = await receiver((n) => (n % 3 !== 0 ? { status: 200, delayMs: n % 7 } : n % 2 === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 503 }));
+  const r = await receiver((n) =>
+    n % 3 !== 0
+      ? { status: 200, delayMs: n % 7 }
+      : n % 2 === 0
+        ? { status: 429, headers: { 'retry-after': '1' } }
+        : { status: 503 },
+  );
   const store = new SqliteStore(join(temp.dir, 'order.sqlite'), systemClock);
   const { config } = parseAlertsSection({
     channels: [{ name: 'hook', type: 'webhook', url: `${r.url}/hook`, secret: SECRET }],
@@ -178,7 +236,11 @@ test('per alert and channel, a resolution never arrives before its firing, with 
         await sleep(40);
       }
     }
-    await waitFor('every notification delivered', async () => (alerts.outbox.counts().pending === 0 ? true : undefined), 90_000);
+    await waitFor(
+      'every notification delivered',
+      async () => (alerts.outbox.counts().pending === 0 ? true : undefined),
+      90_000,
+    );
   } finally {
     clearInterval(tick);
     await alerts.outbox.stop();
@@ -192,7 +254,8 @@ test('per alert and channel, a resolution never arrives before its firing, with 
   for (const [alert, hits] of byAlert) {
     hits.forEach((hit, index) => {
       const want = index % 2 === 0 ? 'alert.firing' : 'alert.resolved';
-      if (hit.type !== want || (want === 'alert.resolved' && hit.startedAt !== hits[index - 1]?.startedAt)) outOfOrder.push(`${alert}: ${hits.map((h) => h.type).join(' ')}`);
+      if (hit.type !== want || (want === 'alert.resolved' && hit.startedAt !== hits[index - 1]?.startedAt))
+        outOfOrder.push(`${alert}: ${hits.map((h) => h.type).join(' ')}`);
     });
   }
   assert.deepEqual(outOfOrder, []);
@@ -225,11 +288,21 @@ alerts:
   delivery: { initialBackoff: 100ms, maxBackoff: 200ms }
 `,
   );
-  const daemon = await startDaemon(loadConfig(file, { OUTBOX_TEST_TOKEN: 'outbox-test-token-123' }), { clock: systemClock, logger: quiet });
+  const daemon = await startDaemon(loadConfig(file, { OUTBOX_TEST_TOKEN: 'outbox-test-token-123' }), {
+    clock: systemClock,
+    logger: quiet,
+  });
   const browser = new SharedBrowser();
   try {
-    const api = async (path: string) => (await fetch(`${daemon.url}${path}`, { headers: { authorization: 'Bearer outbox-test-token-123' } })).json() as Promise<{ rows: Array<Record<string, unknown>>; counts: Record<string, number> }>;
-    const failed = await waitFor('a failed notification', async () => (await api('/api/v1/alerts/outbox?status=failed')).rows[0], 30_000);
+    const api = async (path: string) =>
+      (
+        await fetch(`${daemon.url}${path}`, { headers: { authorization: 'Bearer outbox-test-token-123' } })
+      ).json() as Promise<{ rows: Array<Record<string, unknown>>; counts: Record<string, number> }>;
+    const failed = await waitFor(
+      'a failed notification',
+      async () => (await api('/api/v1/alerts/outbox?status=failed')).rows[0],
+      30_000,
+    );
     assert.equal(failed.channel, 'refusing');
     assert.equal(failed.status, 'failed');
     assert.equal(failed.attempts, 3);
@@ -262,20 +335,33 @@ function daemonConfig(name: string, db: string, port: number, extra = ''): strin
   return file;
 }
 
-test('a second daemon on the same database is refused, naming the first one\'s pid; after kill -9 a restart is not blocked', async () => {
+test("a second daemon on the same database is refused, naming the first one's pid; after kill -9 a restart is not blocked", async () => {
   const db = join(temp.dir, 'one-daemon.sqlite');
   const [portA, portB] = [await freePort(), await freePort()];
   const first = startCli(['run', '--config', daemonConfig('first', db, portA)]);
   try {
-    await waitFor('the first daemon', async () => ((await fetch(`http://127.0.0.1:${portA}/health`)).ok ? true : undefined), 30_000);
+    await waitFor(
+      'the first daemon',
+      async () => ((await fetch(`http://127.0.0.1:${portA}/health`)).ok ? true : undefined),
+      30_000,
+    );
     const second = await runCli(['run', '--config', daemonConfig('second', db, portB)], {}, 30_000);
     assert.equal(second.code, 1);
-    assert.match(second.stderr, new RegExp(`^scaiprobe: ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another scaiprobe daemon \\(pid ${first.child.pid} on [^,]+, running since [^,]+, last heartbeat \\d+s ago\\): stop it, or give this daemon another store\\.path`));
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `^scaiprobe: ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another scaiprobe daemon \\(pid ${first.child.pid} on [^,]+, running since [^,]+, last heartbeat \\d+s ago\\): stop it, or give this daemon another store\\.path`,
+      ),
+    );
     first.child.kill('SIGKILL');
     await first.exited;
     const restarted = startCli(['run', '--config', daemonConfig('second', db, portB)]);
     try {
-      await waitFor('the restarted daemon', async () => ((await fetch(`http://127.0.0.1:${portB}/health`)).ok ? true : undefined), 30_000);
+      await waitFor(
+        'the restarted daemon',
+        async () => ((await fetch(`http://127.0.0.1:${portB}/health`)).ok ? true : undefined),
+        30_000,
+      );
       assert.match(restarted.output(), /the previous daemon on this database is gone; taking it over/);
       assert.match(restarted.output(), new RegExp(`pid ${first.child.pid} is not running`));
     } finally {
@@ -285,7 +371,11 @@ test('a second daemon on the same database is refused, naming the first one\'s p
     // A clean stop frees the database at once.
     const again = startCli(['run', '--config', daemonConfig('first', db, portA)]);
     try {
-      await waitFor('a daemon after a clean stop', async () => ((await fetch(`http://127.0.0.1:${portA}/health`)).ok ? true : undefined), 30_000);
+      await waitFor(
+        'a daemon after a clean stop',
+        async () => ((await fetch(`http://127.0.0.1:${portA}/health`)).ok ? true : undefined),
+        30_000,
+      );
       assert.doesNotMatch(again.output(), /taking it over/);
     } finally {
       again.child.kill('SIGTERM');
@@ -308,17 +398,37 @@ test('`alert test` sends only its own notification and expires nothing of channe
   for (let i = 0; i < 3; i++) daemonsOutbox.enqueue(notification(`queued-${i}`), ['hook', 'pd']);
   store.close();
   // `alert test` with another configuration that has only hook.
-  const config = daemonConfig('alert-test', db, await freePort(), `alerts:\n  channels:\n    - { name: hook, type: webhook, url: "${r.url}/hook", secret: "\${OUTBOX_TEST_SECRET}" }\n`);
+  const config = daemonConfig(
+    'alert-test',
+    db,
+    await freePort(),
+    `alerts:\n  channels:\n    - { name: hook, type: webhook, url: "${r.url}/hook", secret: "\${OUTBOX_TEST_SECRET}" }\n`,
+  );
   const result = await runCli(['alert', 'test', 'hook', '--config', config], { OUTBOX_TEST_SECRET: SECRET }, 60_000);
   assert.equal(result.code, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /^delivered to hook \(HTTP 200, 1 attempt\); idempotency key /);
-  assert.deepEqual(r.hits.map((h) => [h.path, h.type]), [['/hook', 'alert.test']]);
+  assert.deepEqual(
+    r.hits.map((h) => [h.path, h.type]),
+    [['/hook', 'alert.test']],
+  );
   const check = new SqliteStore(db, systemClock);
-  const rows = check.db.prepare('SELECT channel, event, status, attempts FROM alert_outbox ORDER BY id').all() as Array<{ channel: string; event: string; status: string; attempts: number }>;
+  const rows = check.db
+    .prepare('SELECT channel, event, status, attempts FROM alert_outbox ORDER BY id')
+    .all() as Array<{ channel: string; event: string; status: string; attempts: number }>;
   check.close();
   assert.deepEqual(
     rows.filter((row) => row.event !== 'test').map((row) => [row.channel, row.status, row.attempts]),
-    [['hook', 'pending', 0], ['pd', 'pending', 0], ['hook', 'pending', 0], ['pd', 'pending', 0], ['hook', 'pending', 0], ['pd', 'pending', 0]],
+    [
+      ['hook', 'pending', 0],
+      ['pd', 'pending', 0],
+      ['hook', 'pending', 0],
+      ['pd', 'pending', 0],
+      ['hook', 'pending', 0],
+      ['pd', 'pending', 0],
+    ],
   );
-  assert.deepEqual(rows.filter((row) => row.event === 'test').map((row) => [row.channel, row.status, row.attempts]), [['hook', 'delivered', 1]]);
+  assert.deepEqual(
+    rows.filter((row) => row.event === 'test').map((row) => [row.channel, row.status, row.attempts]),
+    [['hook', 'delivered', 1]],
+  );
 });

@@ -59,7 +59,7 @@ after(async () => {
   await temp.remove();
 });
 
-test('started by another Node, the daemon runs under the project\'s Node and stops cleanly on SIGTERM', async () => {
+test("started by another Node, the daemon runs under the project's Node and stops cleanly on SIGTERM", async () => {
   const { url } = await scaidns.listen(0);
   const port = await freePort();
   const config = join(temp.dir, 'probes.yaml');
@@ -71,21 +71,29 @@ probes:
   - { name: dns-live, kind: http, url: "${url}/health/live", every: 500ms }
 `,
   );
-  const shim = spawn(otherNode(), ['bin/scaiprobe.js', 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const shim = spawn(otherNode(), ['bin/scaiprobe.js', 'run', '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   shim.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   shim.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => shim.on('exit', (code) => resolve(code)));
   let daemonPid = 0;
   try {
-    await waitFor('the probe to pass', async () => {
-      const body = (await (await fetch(`http://127.0.0.1:${port}/api/v1/probes`)).json()) as { probes: Array<{ status: string }> };
-      return body.probes.some((probe) => probe.status === 'pass') ? true : undefined;
-    }, 30_000).catch((error: Error) => assert.fail(`${error.message}\n${output}`));
+    await waitFor(
+      'the probe to pass',
+      async () => {
+        const body = (await (await fetch(`http://127.0.0.1:${port}/api/v1/probes`)).json()) as {
+          probes: Array<{ status: string }>;
+        };
+        return body.probes.some((probe) => probe.status === 'pass') ? true : undefined;
+      },
+      30_000,
+    ).catch((error: Error) => assert.fail(`${error.message}\n${output}`));
     const children = childrenOf(shim.pid ?? 0);
     assert.equal(children.length, 1, `one child of the Node that was started: ${children.join(', ')}`);
     daemonPid = children[0] ?? 0;
-    assert.equal(realpathSync(`/proc/${daemonPid}/exe`), projectNode, 'the daemon runs on the project\'s Node');
+    assert.equal(realpathSync(`/proc/${daemonPid}/exe`), projectNode, "the daemon runs on the project's Node");
   } finally {
     shim.kill('SIGTERM');
   }
@@ -93,7 +101,7 @@ probes:
   assert.equal(alive(daemonPid), false, 'the daemon is gone with it');
 });
 
-test('started by another Node, the command\'s exit code and output come back as they are', () => {
+test("started by another Node, the command's exit code and output come back as they are", () => {
   const bad = join(temp.dir, 'bad.yaml');
   writeFileSync(bad, 'probes:\n  - { name: x, kind: http }\n');
   const result = spawnSync(otherNode(), ['bin/scaiprobe.js', 'validate', '--config', bad], { encoding: 'utf8' });

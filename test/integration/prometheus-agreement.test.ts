@@ -40,13 +40,28 @@ const PAIRS: Array<[string, string]> = [
   [share, `sum(rate(lab_requests_total{status=~"5.."}${w})) / sum(rate(lab_requests_total${w}))`],
   [`rate${WINDOW_S}s(lab_jobs_total)`, `sum(rate(lab_jobs_total${w}))`],
   [`increase${WINDOW_S}s(lab_jobs_total)`, `sum(increase(lab_jobs_total${w}))`],
-  ...ODD_PATHS.map(({ value }): [string, string] => [`rate${WINDOW_S}s(lab_odd_total{path=${promqlString(value)}})`, `sum(rate(lab_odd_total{path=${promqlString(value)}}${w}))`]),
-  [`rate${WINDOW_S}s(lab_odd_total{path=~"line1\\nline2|c:\\\\\\\\temp"})`, `sum(rate(lab_odd_total{path=~"line1\\nline2|c:\\\\\\\\temp"}${w}))`],
+  ...ODD_PATHS.map(({ value }): [string, string] => [
+    `rate${WINDOW_S}s(lab_odd_total{path=${promqlString(value)}})`,
+    `sum(rate(lab_odd_total{path=${promqlString(value)}}${w}))`,
+  ]),
+  [
+    `rate${WINDOW_S}s(lab_odd_total{path=~"line1\\nline2|c:\\\\\\\\temp"})`,
+    `sum(rate(lab_odd_total{path=~"line1\\nline2|c:\\\\\\\\temp"}${w}))`,
+  ],
   [`rate${WINDOW_S}s(lab_odd_total{path=~"ün. ☃"})`, `sum(rate(lab_odd_total{path=~"ün. ☃"}${w}))`],
-  [`rate${WINDOW_S}s(lab_odd_total{path=~"(?i)TAB\\\\sHERE"})`, `sum(rate(lab_odd_total{path=~"(?i)TAB\\\\sHERE"}${w}))`],
+  [
+    `rate${WINDOW_S}s(lab_odd_total{path=~"(?i)TAB\\\\sHERE"})`,
+    `sum(rate(lab_odd_total{path=~"(?i)TAB\\\\sHERE"}${w}))`,
+  ],
   // `.` does not match a newline in Prometheus 2: nothing matches, in both.
-  [`rate${WINDOW_S}s(lab_odd_total{path=~"line1.line2"})`, `sum(rate(lab_odd_total{path=~"line1.line2"}${w})) or vector(0)`],
-  ...[0.5, 0.9, 0.99].map((q): [string, string] => [`p${q * 100}_${WINDOW_S}s(lab_latency_seconds)`, `histogram_quantile(${q}, sum by (le) (rate(lab_latency_seconds_bucket${w}))) * 1000`]),
+  [
+    `rate${WINDOW_S}s(lab_odd_total{path=~"line1.line2"})`,
+    `sum(rate(lab_odd_total{path=~"line1.line2"}${w})) or vector(0)`,
+  ],
+  ...[0.5, 0.9, 0.99].map((q): [string, string] => [
+    `p${q * 100}_${WINDOW_S}s(lab_latency_seconds)`,
+    `histogram_quantile(${q}, sum by (le) (rate(lab_latency_seconds_bucket${w}))) * 1000`,
+  ]),
 ];
 const THRESHOLD = `${share} < 0.5%`;
 
@@ -101,11 +116,20 @@ describe('prometheus kind beside a real Prometheus', () => {
     }
     const origin = Date.now();
     const toExporter = (seconds: number) => (origin - exporter!.startedAt) / 1000 + seconds;
-    exporter.timeline = { resetAt: toExporter(EVENTS.resetAt), hideFrom: toExporter(EVENTS.hideFrom), hideTo: toExporter(EVENTS.hideTo), shiftAt: toExporter(EVENTS.shiftAt) };
+    exporter.timeline = {
+      resetAt: toExporter(EVENTS.resetAt),
+      hideFrom: toExporter(EVENTS.hideFrom),
+      hideTo: toExporter(EVENTS.hideTo),
+      shiftAt: toExporter(EVENTS.shiftAt),
+    };
 
     const record = PAIRS.map(([kind]) => kind);
     const openMetrics = specFor(prometheusKind, { url: exporter.url, warmup: '500ms', record }, [THRESHOLD]);
-    const text = specFor(prometheusKind, { url: exporter.url, warmup: '500ms', record, headers: { accept: 'text/plain;version=0.0.4' } }, [THRESHOLD]);
+    const text = specFor(
+      prometheusKind,
+      { url: exporter.url, warmup: '500ms', record, headers: { accept: 'text/plain;version=0.0.4' } },
+      [THRESHOLD],
+    );
     const probers: Array<{ format: string; prober: Prober; state: unknown }> = [
       { format: 'OpenMetrics', prober: makeProber(prometheusKind, openMetrics), state: undefined },
       { format: 'text 0.0.4', prober: makeProber(prometheusKind, text), state: undefined },
@@ -121,7 +145,8 @@ describe('prometheus kind beside a real Prometheus', () => {
         const entry = probers[index];
         if (!entry) return;
         entry.state = run.state;
-        if (second > WINDOW_S) thresholdResults.push(...evaluateAssertions(openMetrics.expect, run.observations).map((o) => o.ok));
+        if (second > WINDOW_S)
+          thresholdResults.push(...evaluateAssertions(openMetrics.expect, run.observations).map((o) => o.ok));
         if (COMPARE_AT.includes(second)) comparisons.push(compare(prom, entry.format, run));
       });
     }
@@ -137,7 +162,9 @@ describe('prometheus kind beside a real Prometheus', () => {
     }
     for (const [key, w] of worst) {
       const when = ((w.at - origin) / 1000).toFixed(1);
-      t.diagnostic(`${(w.difference * 100).toFixed(2).padStart(6)} %  worst of ${COMPARE_AT.length} (at ${when} s)  ${key}  kind ${w.kind}, Prometheus ${w.prometheus}`);
+      t.diagnostic(
+        `${(w.difference * 100).toFixed(2).padStart(6)} %  worst of ${COMPARE_AT.length} (at ${when} s)  ${key}  kind ${w.kind}, Prometheus ${w.prometheus}`,
+      );
     }
     const failures = [...worst].filter(([, w]) => !(w.difference <= TOLERANCE));
     assert.deepEqual(
@@ -146,7 +173,10 @@ describe('prometheus kind beside a real Prometheus', () => {
       'every value within 10 % of Prometheus',
     );
     assert.equal(results.length, COMPARE_AT.length * PAIRS.length * probers.length);
-    assert.ok(thresholdResults.length > 0 && thresholdResults.every(Boolean), `the manual's 5xx-share threshold never pages (${thresholdResults.filter((ok) => !ok).length} false pages)`);
+    assert.ok(
+      thresholdResults.length > 0 && thresholdResults.every(Boolean),
+      `the manual's 5xx-share threshold never pages (${thresholdResults.filter((ok) => !ok).length} false pages)`,
+    );
   });
 });
 
@@ -159,6 +189,12 @@ async function compare(prom: PrivatePrometheus, format: string, run: Measurement
     await sleepUntil(Date.now() + 100);
   }
   return Promise.all(
-    PAIRS.map(async ([expr, promql]) => ({ format, expr, at, kind: run.observations[expr] as number | null, prometheus: await prom.scalar(promql, at) })),
+    PAIRS.map(async ([expr, promql]) => ({
+      format,
+      expr,
+      at,
+      kind: run.observations[expr] as number | null,
+      prometheus: await prom.scalar(promql, at),
+    })),
   );
 }

@@ -16,13 +16,22 @@ let lab: RunningLab;
 let temp: { dir: string; remove: () => Promise<void> };
 
 async function post(url: string, body: unknown): Promise<unknown> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return response.json();
 }
 
 before(async () => {
   temp = await makeTempDir('scaiprobe-rates-');
-  const ports = { scaisend: await freePort(), scaidns: await freePort(), redis: await freePort(), smtp: await freePort() };
+  const ports = {
+    scaisend: await freePort(),
+    scaidns: await freePort(),
+    redis: await freePort(),
+    smtp: await freePort(),
+  };
   lab = await startLab({ dir: temp.dir, ports, logger: pino({ level: 'silent' }), components: [ratesLabComponent] });
 });
 
@@ -47,15 +56,24 @@ describe('stats kind against the ScaiSend stand-in', () => {
     const spamRate = high.observations.spamReportRate as number;
     assert.ok(Math.abs(bounceRate - 0.05) < 0.002, `bounce ${bounceRate}`);
     assert.ok(Math.abs(spamRate - 0.003) < 0.0005, `spam ${spamRate}`);
-    assert.ok(Math.abs(bounceRate - (high.observations.bounces as number) / (high.observations.requests as number)) < 1e-6, 'bounces / requests');
-    assert.deepEqual(evaluateAssertions(spec.expect, high.observations).map((o) => o.ok), [false, false]);
+    assert.ok(
+      Math.abs(bounceRate - (high.observations.bounces as number) / (high.observations.requests as number)) < 1e-6,
+      'bounces / requests',
+    );
+    assert.deepEqual(
+      evaluateAssertions(spec.expect, high.observations).map((o) => o.ok),
+      [false, false],
+    );
     const day = high.items?.[0];
     assert.equal(day?.type, 'stats.day');
     assert.equal(day?.key.startsWith('tenant-a:'), true);
 
     await post(`${lab.scaisendUrl}/__lab/faults`, { statsRates: { bounceRate: 0.005, spamReportRate: 0.0005 } });
     const healthy = await probeOnce(prober);
-    assert.deepEqual(evaluateAssertions(spec.expect, healthy.observations).map((o) => o.ok), [true, true]);
+    assert.deepEqual(
+      evaluateAssertions(spec.expect, healthy.observations).map((o) => o.ok),
+      [true, true],
+    );
     await post(`${lab.scaisendUrl}/__lab/faults`, { statsRates: null });
   });
 
@@ -66,20 +84,36 @@ describe('stats kind against the ScaiSend stand-in', () => {
 });
 
 describe('prometheus kind against the ScaiDNS stand-in /metrics', () => {
-  const expect = ['p99(scaidns_http_request_duration_seconds) < 1s', 'rate5m(scaidns_http_requests_total{status=~"5.."}) / rate5m(scaidns_http_requests_total) < 0.5%'];
+  const expect = [
+    'p99(scaidns_http_request_duration_seconds) < 1s',
+    'rate5m(scaidns_http_requests_total{status=~"5.."}) / rate5m(scaidns_http_requests_total) < 0.5%',
+  ];
   const p99 = 'p99(scaidns_http_request_duration_seconds)';
   const share = 'rate5m(scaidns_http_requests_total{status=~"5.."}) / rate5m(scaidns_http_requests_total)';
 
   test('the issue assertions pass on a healthy stand-in, even on the first run (warm-up scrape)', async () => {
     await post(`${lab.scaidnsUrl}/__lab/faults`, { metricsRps: 500 });
-    const prober = makeProber(prometheusKind, specFor(prometheusKind, { url: `${lab.scaidnsUrl}/metrics`, warmup: '500ms' }, expect));
+    const prober = makeProber(
+      prometheusKind,
+      specFor(prometheusKind, { url: `${lab.scaidnsUrl}/metrics`, warmup: '500ms' }, expect),
+    );
     const first = await probeOnce(prober);
     assert.equal(typeof first.observations[p99], 'number');
     assert.ok((first.observations[p99] as number) < 1000);
     assert.equal(first.observations[share], 0);
     const second = await probeOnce(prober, { previousState: first.state });
-    assert.deepEqual(evaluateAssertions(specFor(prometheusKind, { url: `${lab.scaidnsUrl}/metrics` }, expect).expect, second.observations).map((o) => o.ok), [true, true]);
-    assert.equal((second.state as { scrapes: unknown[] }).scrapes.length, 3, 'two earlier scrapes in the window plus this one');
+    assert.deepEqual(
+      evaluateAssertions(
+        specFor(prometheusKind, { url: `${lab.scaidnsUrl}/metrics` }, expect).expect,
+        second.observations,
+      ).map((o) => o.ok),
+      [true, true],
+    );
+    assert.equal(
+      (second.state as { scrapes: unknown[] }).scrapes.length,
+      3,
+      'two earlier scrapes in the window plus this one',
+    );
   });
 
   test('switching latency and 5xx share makes both assertions fail with the right values', async () => {
@@ -88,19 +122,27 @@ describe('prometheus kind against the ScaiDNS stand-in /metrics', () => {
     const run = await probeOnce(makeProber(prometheusKind, spec));
     assert.ok((run.observations[p99] as number) > 1000, `p99 ${run.observations[p99]}`);
     assert.ok(Math.abs((run.observations[share] as number) - 0.05) < 0.01, `share ${run.observations[share]}`);
-    assert.deepEqual(evaluateAssertions(spec.expect, run.observations).map((o) => o.ok), [false, false]);
+    assert.deepEqual(
+      evaluateAssertions(spec.expect, run.observations).map((o) => o.ok),
+      [false, false],
+    );
     await fetch(`${lab.scaidnsUrl}/__lab/faults`, { method: 'DELETE' });
   });
 
   test('a page that is not metrics is a PROTOCOL failure', async () => {
     const prober = makeProber(prometheusKind, specFor(prometheusKind, { url: `${lab.scaidnsUrl}/nope` }, expect));
-    await assert.rejects(probeOnce(prober), (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL');
+    await assert.rejects(
+      probeOnce(prober),
+      (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL',
+    );
   });
 });
 
 describe('queue kind against real Redis', () => {
   test('LLEN per key and total follow the lab queue control, with a prefix', async () => {
-    await post(`${lab.scaisendUrl}/__lab/queues`, { depths: { 'email:process': 1500, 'smtp:deliver': 20, 'webhook:deliver': 0 } });
+    await post(`${lab.scaisendUrl}/__lab/queues`, {
+      depths: { 'email:process': 1500, 'smtp:deliver': 20, 'webhook:deliver': 0 },
+    });
     const keys = ['email:process', 'smtp:deliver', 'webhook:deliver'];
     const prober = makeProber(queueKind, specFor(queueKind, { redis: `redis://127.0.0.1:${lab.ports.redis}`, keys }));
     const run = await probeOnce(prober);
@@ -110,13 +152,22 @@ describe('queue kind against real Redis', () => {
     assert.equal(run.observations['depth.total'], 1520);
     await post(`${lab.scaisendUrl}/__lab/queues`, { push: { 'email:process': 250, 'staging:smtp:deliver': 7 } });
     assert.equal((await probeOnce(prober)).observations['depth.email:process'], 1750);
-    const prefixed = makeProber(queueKind, specFor(queueKind, { redis: `redis://127.0.0.1:${lab.ports.redis}`, keys: ['smtp:deliver'], prefix: 'staging:' }));
+    const prefixed = makeProber(
+      queueKind,
+      specFor(queueKind, { redis: `redis://127.0.0.1:${lab.ports.redis}`, keys: ['smtp:deliver'], prefix: 'staging:' }),
+    );
     assert.equal((await probeOnce(prefixed)).observations['depth.smtp:deliver'], 7);
   });
 
   test('nothing listening is a CONNECT failure', async () => {
-    const prober = makeProber(queueKind, specFor(queueKind, { redis: `redis://127.0.0.1:${await freePort()}`, keys: ['a'] }));
-    await assert.rejects(probeOnce(prober), (error: unknown) => error instanceof ProbeFailure && error.code === 'CONNECT');
+    const prober = makeProber(
+      queueKind,
+      specFor(queueKind, { redis: `redis://127.0.0.1:${await freePort()}`, keys: ['a'] }),
+    );
+    await assert.rejects(
+      probeOnce(prober),
+      (error: unknown) => error instanceof ProbeFailure && error.code === 'CONNECT',
+    );
   });
 });
 
@@ -126,14 +177,24 @@ describe('lab alert receiver', () => {
     const body = JSON.stringify({ hello: 'world' });
     const t = 1_700_000_000;
     const good = `t=${t},v1=${createHmac('sha256', LAB_WEBHOOK_SECRET).update(`${t}.${body}`).digest('hex')}`;
-    await fetch(`${lab.scaisendUrl}/__lab/receiver`, { method: 'POST', body, headers: { 'x-scaiprobe-signature': good } });
-    await fetch(`${lab.scaisendUrl}/__lab/receiver`, { method: 'POST', body, headers: { 'x-scaiprobe-signature': good.replace(/.$/, (c) => (c === '0' ? '1' : '0')) } });
+    await fetch(`${lab.scaisendUrl}/__lab/receiver`, {
+      method: 'POST',
+      body,
+      headers: { 'x-scaiprobe-signature': good },
+    });
+    await fetch(`${lab.scaisendUrl}/__lab/receiver`, {
+      method: 'POST',
+      body,
+      headers: { 'x-scaiprobe-signature': good.replace(/.$/, (c) => (c === '0' ? '1' : '0')) },
+    });
     await post(`${lab.scaisendUrl}/__lab/faults`, { receiverStatus: 503, receiverRetryAfter: 7 });
     const refused = await fetch(`${lab.scaisendUrl}/__lab/receiver`, { method: 'POST', body });
     assert.equal(refused.status, 503);
     assert.equal(refused.headers.get('retry-after'), '7');
     await post(`${lab.scaisendUrl}/__lab/faults`, { receiverStatus: null, receiverRetryAfter: null });
-    const list = (await (await fetch(`${lab.scaisendUrl}/__lab/receiver`)).json()) as { received: Array<{ signatureValid: boolean; body: unknown }> };
+    const list = (await (await fetch(`${lab.scaisendUrl}/__lab/receiver`)).json()) as {
+      received: Array<{ signatureValid: boolean; body: unknown }>;
+    };
     assert.equal(list.received.length, 2);
     assert.equal(list.received[0]?.signatureValid, true);
     assert.equal(list.received[1]?.signatureValid, false);

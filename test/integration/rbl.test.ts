@@ -31,13 +31,17 @@ describe('rbl kind against a real rbldnsd', () => {
     await temp?.remove();
   });
 
-  const run = (raw: Record<string, unknown>, previousState?: unknown) => probeOnce(rblKind.create(specFor(rblKind, { resolver, ...raw }), proberDeps()), { previousState });
+  const run = (raw: Record<string, unknown>, previousState?: unknown) =>
+    probeOnce(rblKind.create(specFor(rblKind, { resolver, ...raw }), proberDeps()), { previousState });
 
   test('listed with codes and TXT reason; clean; IPv6 nibble names; domain lists', async () => {
     const m = await run({
       ips: ['203.0.113.8', '192.0.2.1', '2001:db8:1::7', '2001:db8::1', '198.51.100.200'],
       domains: ['x.spammy.example', 'send.example.test', 'www.phish.example'],
-      zones: [{ zone: 'bl.test', type: 'ip', severity: 'alert', codes: { '127.0.0.4': 'spam source' } }, { zone: 'dbl.test', type: 'domain', severity: 'warn' }],
+      zones: [
+        { zone: 'bl.test', type: 'ip', severity: 'alert', codes: { '127.0.0.4': 'spam source' } },
+        { zone: 'dbl.test', type: 'domain', severity: 'warn' },
+      ],
     });
     assert.equal(m.error ?? null, null);
     const o = m.observations;
@@ -60,7 +64,14 @@ describe('rbl kind against a real rbldnsd', () => {
   });
 
   test('error codes are unknown (a warning), never listed', async () => {
-    const m = await run({ ips: ['192.0.2.99', '192.0.2.98', '203.0.113.66', '192.0.2.1'], domains: ['ipqueried.example', 'malware.example'], zones: ['zen.spamhaus.org', 'dbl.spamhaus.org'] }, undefined);
+    const m = await run(
+      {
+        ips: ['192.0.2.99', '192.0.2.98', '203.0.113.66', '192.0.2.1'],
+        domains: ['ipqueried.example', 'malware.example'],
+        zones: ['zen.spamhaus.org', 'dbl.spamhaus.org'],
+      },
+      undefined,
+    );
     const o = m.observations;
     assert.equal(o['listing.192.0.2.99.zen.spamhaus.org'], 'unknown');
     assert.equal(o['listing.192.0.2.98.zen.spamhaus.org'], 'unknown');
@@ -85,7 +96,13 @@ describe('rbl kind against a real rbldnsd', () => {
 
   test('a resolver that never answers: every pair unknown, within the budget, no failure', async () => {
     const started = Date.now();
-    const m = await run({ ips: ['192.0.2.1'], zones: ['zen.spamhaus.org'], resolver: `127.0.0.1:${silent.address().port}`, queryTimeout: '100ms', queryRetries: 1 });
+    const m = await run({
+      ips: ['192.0.2.1'],
+      zones: ['zen.spamhaus.org'],
+      resolver: `127.0.0.1:${silent.address().port}`,
+      queryTimeout: '100ms',
+      queryRetries: 1,
+    });
     assert.ok(Date.now() - started < 2000);
     assert.equal(m.observations.unknown, 1);
     assert.equal(m.error ?? null, null);
@@ -100,20 +117,51 @@ describe('rbl kind against a real rbldnsd', () => {
     const client = new DnsClient({ clock: systemClock, window: 5000 });
     const names = Array.from({ length: 600 }, (_, i) => `${i % 250}.${Math.floor(i / 250)}.51.198.bl.test`);
     const burst = (retries: number) =>
-      Promise.allSettled(names.map((name) => client.query({ name, type: 'A', server: relay.server, recursion: true, signal: AbortSignal.timeout(20_000), timeoutMs: 300, retries })));
+      Promise.allSettled(
+        names.map((name) =>
+          client.query({
+            name,
+            type: 'A',
+            server: relay.server,
+            recursion: true,
+            signal: AbortSignal.timeout(20_000),
+            timeoutMs: 300,
+            retries,
+          }),
+        ),
+      );
     try {
       const lost = (await burst(0)).filter((result) => result.status === 'rejected').length;
       assert.ok(lost >= names.length / 10, `without retries about a fifth of the burst is lost (lost ${lost})`);
       const droppedBefore = relay.dropped();
       const again = await burst(6);
-      assert.deepEqual(again.filter((result) => result.status === 'rejected').map((result) => String((result as PromiseRejectedResult).reason)), []);
+      assert.deepEqual(
+        again
+          .filter((result) => result.status === 'rejected')
+          .map((result) => String((result as PromiseRejectedResult).reason)),
+        [],
+      );
       assert.ok(relay.dropped() - droppedBefore >= names.length / 10, 'the retried burst met dropped packets too');
     } finally {
       await client.close();
       relay.close();
     }
     const ips = Array.from({ length: 1000 }, (_, i) => `198.51.${100 + Math.floor(i / 250)}.${i % 250}`);
-    const m = await probeOnce(rblKind.create(specFor(rblKind, { resolver, ips, zones: [{ zone: 'bl.test', type: 'ip' }], concurrency: 1000, queryTimeout: '300ms', queryRetries: 6, reasons: false }), proberDeps()), { timeoutMs: 30_000 });
+    const m = await probeOnce(
+      rblKind.create(
+        specFor(rblKind, {
+          resolver,
+          ips,
+          zones: [{ zone: 'bl.test', type: 'ip' }],
+          concurrency: 1000,
+          queryTimeout: '300ms',
+          queryRetries: 6,
+          reasons: false,
+        }),
+        proberDeps(),
+      ),
+      { timeoutMs: 30_000 },
+    );
     assert.equal(m.observations.unknown, 0, JSON.stringify(m.warnings));
     assert.equal(m.observations.listed, 250 - 1, 'all of 198.51.100.0/24 but the excluded .200');
   });

@@ -21,12 +21,16 @@ let hook: string;
 function listen(handler: Parameters<typeof createServer>[1]): Promise<string> {
   const server = createServer(handler);
   servers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`)),
+  );
 }
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'scaiprobe-removed-'));
-  target = await listen((req, res) => res.writeHead(req.url === '/ready' ? 503 : 200, { 'content-type': 'application/json' }).end('{}'));
+  target = await listen((req, res) =>
+    res.writeHead(req.url === '/ready' ? 503 : 200, { 'content-type': 'application/json' }).end('{}'),
+  );
   hook = await listen((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -79,16 +83,23 @@ const getJson = async <T>(url: string): Promise<T> => {
   return (await response.json()) as T;
 };
 const firing = () => [...new Set(received.filter((e) => e.type === 'alert.firing').map((e) => e.target))].sort();
-const sorted = (events: typeof received, type: string) => events.filter((e) => e.type === type).map((e) => `${e.target}: ${e.summary}`).sort();
+const sorted = (events: typeof received, type: string) =>
+  events
+    .filter((e) => e.type === type)
+    .map((e) => `${e.target}: ${e.summary}`)
+    .sort();
 
 test('removed and disabled probes leave the listings and indicators, resolve their alerts once, keep their history', async () => {
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
   const live = `  - { name: live, kind: http, url: "${target}/live", every: 200ms }\n`;
-  const ready = (name: string, extra = '') => `  - { name: ${name}, kind: http, url: "${target}/ready", every: 200ms${extra} }\n`;
+  const ready = (name: string, extra = '') =>
+    `  - { name: ${name}, kind: http, url: "${target}/ready", every: 200ms${extra} }\n`;
 
   await withDaemon(config(port, live + ready('stale-ready') + ready('paused')), api, async () => {
-    await waitFor('both failing probes and their readiness indicators to fire', async () => (firing().length === 4 ? true : undefined));
+    await waitFor('both failing probes and their readiness indicators to fire', async () =>
+      firing().length === 4 ? true : undefined,
+    );
   });
   assert.deepEqual(firing(), ['paused', 'readiness:paused', 'readiness:stale-ready', 'stale-ready']);
   received.length = 0;
@@ -97,19 +108,43 @@ test('removed and disabled probes leave the listings and indicators, resolve the
   await withDaemon(second, api, async () => {
     await waitFor('four resolutions', async () => (received.length >= 4 ? true : undefined));
     const status = await getJson<{ total: number; probes: Array<{ probe: string }> }>(`${api}/api/v1/status`);
-    assert.deepEqual(status.probes.map((p) => p.probe), ['live']);
+    assert.deepEqual(
+      status.probes.map((p) => p.probe),
+      ['live'],
+    );
     const listed = await getJson<{ total: number; probes: Array<{ probe: string }> }>(`${api}/api/v1/probes`);
-    assert.deepEqual(listed.probes.map((p) => p.probe), ['live']);
-    const all = await getJson<{ probes: Array<{ probe: string; removedAt: number | null; status: string }> }>(`${api}/api/v1/probes?all=1`);
-    assert.deepEqual(all.probes.map((p) => [p.probe, p.removedAt !== null]), [['live', false], ['paused', true], ['stale-ready', true]]);
+    assert.deepEqual(
+      listed.probes.map((p) => p.probe),
+      ['live'],
+    );
+    const all = await getJson<{ probes: Array<{ probe: string; removedAt: number | null; status: string }> }>(
+      `${api}/api/v1/probes?all=1`,
+    );
+    assert.deepEqual(
+      all.probes.map((p) => [p.probe, p.removedAt !== null]),
+      [
+        ['live', false],
+        ['paused', true],
+        ['stale-ready', true],
+      ],
+    );
     const runs = await getJson<{ runs: Array<{ status: string }> }>(`${api}/api/v1/probes/stale-ready/runs`);
-    assert.ok(runs.runs.length >= 1 && runs.runs.every((r) => r.status === 'fail'), 'the removed probe\'s runs are still there');
+    assert.ok(
+      runs.runs.length >= 1 && runs.runs.every((r) => r.status === 'fail'),
+      "the removed probe's runs are still there",
+    );
     assert.equal((await fetch(`${api}/api/v1/probes/paused`)).status, 200);
     const indicators = await getJson<{ indicators: Array<{ id: string }> }>(`${api}/api/v1/indicators`);
-    assert.deepEqual(indicators.indicators.map((i) => i.id).filter((id) => id.startsWith('readiness:')), []);
+    assert.deepEqual(
+      indicators.indicators.map((i) => i.id).filter((id) => id.startsWith('readiness:')),
+      [],
+    );
     await new Promise((resolve) => setTimeout(resolve, 1500));
   });
-  assert.deepEqual(received.map((e) => e.type), ['alert.resolved', 'alert.resolved', 'alert.resolved', 'alert.resolved']);
+  assert.deepEqual(
+    received.map((e) => e.type),
+    ['alert.resolved', 'alert.resolved', 'alert.resolved', 'alert.resolved'],
+  );
   assert.deepEqual(sorted(received, 'alert.resolved'), [
     'paused: probe removed from the configuration',
     'readiness:paused: probe removed from the configuration',

@@ -28,24 +28,41 @@ describe('report model against a seeded database with known answers', () => {
 
   test('placement by seed provider and overall', () => {
     assert.deepEqual(model.placement.overall, { total: 20, inbox: 13, spam: 4, other: 1, missing: 2, inboxRate: 0.65 });
-    const byProvider = Object.fromEntries(model.placement.providers.map((p) => [p.provider, [p.total, p.inbox, p.spam, p.other, p.missing]]));
+    const byProvider = Object.fromEntries(
+      model.placement.providers.map((p) => [p.provider, [p.total, p.inbox, p.spam, p.other, p.missing]]),
+    );
     assert.deepEqual(byProvider, { gmail: [10, 8, 1, 0, 1], outlook: [10, 5, 3, 1, 1] });
     assert.equal(model.placement.trend.length, 7, 'one bucket per day of a 7-day period');
-    assert.equal(model.placement.trend.reduce((sum, b) => sum + b.total, 0), 20);
+    assert.equal(
+      model.placement.trend.reduce((sum, b) => sum + b.total, 0),
+      20,
+    );
     // Runs are 12 h apart starting at day 0: two runs (4 messages) a day.
-    assert.deepEqual(model.placement.trend.map((b) => b.total), [4, 4, 4, 4, 4, 0, 0]);
+    assert.deepEqual(
+      model.placement.trend.map((b) => b.total),
+      [4, 4, 4, 4, 4, 0, 0],
+    );
   });
 
   test('time to inbox p50/p95 (nearest rank)', () => {
     assert.equal(model.timeToInbox.count, 13);
     assert.equal(model.timeToInbox.p50, 7000);
     assert.equal(model.timeToInbox.p95, 50_000);
-    assert.deepEqual(model.timeToInbox.series.slice(0, 2).map((b) => [b.count, b.p50, b.p95]), [[4, 2000, 20_000], [4, 4000, 40_000]]);
+    assert.deepEqual(
+      model.timeToInbox.series.slice(0, 2).map((b) => [b.count, b.p50, b.p95]),
+      [
+        [4, 2000, 20_000],
+        [4, 4000, 40_000],
+      ],
+    );
   });
 
   test('SPF/DKIM/DMARC pass rates and latest failures, newest first', () => {
     assert.equal(model.authentication.checked, 18);
-    assert.deepEqual([model.authentication.spf.pass, model.authentication.dkim.pass, model.authentication.dmarc.pass], [16, 17, 16]);
+    assert.deepEqual(
+      [model.authentication.spf.pass, model.authentication.dkim.pass, model.authentication.dmarc.pass],
+      [16, 17, 16],
+    );
     assert.deepEqual(
       model.authentication.latestFailures.map((f) => `${f.seed}:${f.method}:${f.result}`),
       ['gmail:dmarc:fail', 'gmail:dkim:fail', 'gmail:dmarc:fail', 'outlook:spf:softfail', 'gmail:spf:fail'],
@@ -53,8 +70,14 @@ describe('report model against a seeded database with known answers', () => {
   });
 
   test('blocklist current state and listing history', () => {
-    assert.deepEqual(model.blocklists.current.map((c) => [c.key, c.state]), [['192.0.2.10@bl.test', 'clean']]);
-    assert.deepEqual(model.blocklists.history.map((h) => `${h.from}->${h.to}`), ['null->clean', 'clean->listed', 'listed->clean']);
+    assert.deepEqual(
+      model.blocklists.current.map((c) => [c.key, c.state]),
+      [['192.0.2.10@bl.test', 'clean']],
+    );
+    assert.deepEqual(
+      model.blocklists.history.map((h) => `${h.from}->${h.to}`),
+      ['null->clean', 'clean->listed', 'listed->clean'],
+    );
   });
 
   test('rates against the 2 % and 0.1 % lines', () => {
@@ -74,7 +97,12 @@ describe('report model against a seeded database with known answers', () => {
   });
 
   test('indicators from a source get a meaning and an action', () => {
-    const withSources = buildReport(store, { tenant: 'acme', since: NOW - 7 * DAY, until: NOW }, { indicators: () => [{ name: 'seed spam-folder rate', value: 0.2, state: 'warn', reason: 'up from 5 %' }] }, NOW);
+    const withSources = buildReport(
+      store,
+      { tenant: 'acme', since: NOW - 7 * DAY, until: NOW },
+      { indicators: () => [{ name: 'seed spam-folder rate', value: 0.2, state: 'warn', reason: 'up from 5 %' }] },
+      NOW,
+    );
     assert.equal(withSources.indicators.status, 'ok');
     assert.match(withSources.indicators.items[0]?.meaning ?? '', /spam/);
   });
@@ -89,13 +117,16 @@ describe('report model against a seeded database with known answers', () => {
 
 describe('reports config', () => {
   test('errors name the file and key path', () => {
-    assert.throws(() => parseReportsConfig({ tenants: { acme: { token: 'short', colour: 'red' } } }, ['/nonexistent/probes.yaml']), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      const text = error.message;
-      assert.match(text, /\/nonexistent\/probes\.yaml: reports\.tenants\.acme(\.token)?: /);
-      assert.match(text, /unknown key "colour"/);
-      return true;
-    });
+    assert.throws(
+      () => parseReportsConfig({ tenants: { acme: { token: 'short', colour: 'red' } } }, ['/nonexistent/probes.yaml']),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        const text = error.message;
+        assert.match(text, /\/nonexistent\/probes\.yaml: reports\.tenants\.acme(\.token)?: /);
+        assert.match(text, /unknown key "colour"/);
+        return true;
+      },
+    );
   });
 });
 
@@ -111,7 +142,13 @@ describe('HTML and PDF', () => {
   });
 
   test('the HTML is self-contained (chart.js inline, no URLs to fetch)', async () => {
-    const html = (await renderReport({ store, sources: {}, chartJs: loadChartJs(), now: NOW }, { tenant: 'acme', since: NOW - 7 * DAY, until: NOW }, 'html')).body.toString();
+    const html = (
+      await renderReport(
+        { store, sources: {}, chartJs: loadChartJs(), now: NOW },
+        { tenant: 'acme', since: NOW - 7 * DAY, until: NOW },
+        'html',
+      )
+    ).body.toString();
     assert.match(html, /Chart\.js v4/);
     assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)=/i);
     assert.match(html, /Inbox placement by seed provider/);
@@ -119,14 +156,33 @@ describe('HTML and PDF', () => {
 
   test('the PDF has the pages and the text people read', async () => {
     const { dir: path } = await dir;
-    const pdf = (await renderReport({ store, sources: {}, chartJs: loadChartJs(), now: NOW, browser }, { tenant: 'acme', since: NOW - 7 * DAY, until: NOW }, 'pdf')).body;
+    const pdf = (
+      await renderReport(
+        { store, sources: {}, chartJs: loadChartJs(), now: NOW, browser },
+        { tenant: 'acme', since: NOW - 7 * DAY, until: NOW },
+        'pdf',
+      )
+    ).body;
     assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
     const file = join(path, 'acme.pdf');
     writeFileSync(file, pdf);
     const pages = Number(/Pages:\s+(\d+)/.exec(execFileSync('pdfinfo', [file]).toString())?.[1]);
     assert.ok(pages >= 2 && pages <= 5, `expected 2-5 pages, got ${pages}`);
     const text = execFileSync('pdftotext', ['-layout', file, '-']).toString();
-    for (const expected of ['Deliverability report: acme', 'Inbox placement by seed provider', '13 (65.0 %)', 'Time to inbox', '16 of 18', '192.0.2.10@bl.test', 'clean → listed', 'Bounce and spam-report rates', 'Leading indicators', 'No data: leading indicators are not set up', 'Incidents', `page 1 of ${pages}`]) {
+    for (const expected of [
+      'Deliverability report: acme',
+      'Inbox placement by seed provider',
+      '13 (65.0 %)',
+      'Time to inbox',
+      '16 of 18',
+      '192.0.2.10@bl.test',
+      'clean → listed',
+      'Bounce and spam-report rates',
+      'Leading indicators',
+      'No data: leading indicators are not set up',
+      'Incidents',
+      `page 1 of ${pages}`,
+    ]) {
       assert.ok(text.includes(expected), `PDF text lacks "${expected}"`);
     }
   });
@@ -136,7 +192,11 @@ describe('report API and CLI', () => {
   let daemon: Daemon;
   let dir: { dir: string; remove: () => Promise<void> };
   let configFile: string;
-  const tokens = { ADMIN_TOKEN_T7: 'admin-token-123456', ACME_REPORT_TOKEN_T7: 'acme-token-123456', BETA_REPORT_TOKEN_T7: 'beta-token-123456' };
+  const tokens = {
+    ADMIN_TOKEN_T7: 'admin-token-123456',
+    ACME_REPORT_TOKEN_T7: 'acme-token-123456',
+    BETA_REPORT_TOKEN_T7: 'beta-token-123456',
+  };
 
   before(async () => {
     dir = await makeTempDir('scaiprobe-report-api-');
@@ -166,7 +226,8 @@ probes:
     await dir?.remove();
   });
 
-  const get = (path: string, token?: string) => fetch(`${daemon.url}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  const get = (path: string, token?: string) =>
+    fetch(`${daemon.url}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
 
   test("tenant A's token cannot read B's report (403); its own and the admin token can", async () => {
     assert.equal((await get('/api/v1/tenants/beta/report?format=json', tokens.ACME_REPORT_TOKEN_T7)).status, 403);
@@ -178,7 +239,9 @@ probes:
     assert.equal(model.placement.overall.total, 20);
     assert.equal((await get('/api/v1/tenants/beta/report?format=json', tokens.ADMIN_TOKEN_T7)).status, 200);
     // A tenant token is not an admin token: it lists its own probes only, and the operator's endpoints stay closed.
-    const listed = (await (await get('/api/v1/probes', tokens.ACME_REPORT_TOKEN_T7)).json()) as { probes: Array<{ tenant: string }> };
+    const listed = (await (await get('/api/v1/probes', tokens.ACME_REPORT_TOKEN_T7)).json()) as {
+      probes: Array<{ tenant: string }>;
+    };
     assert.ok(listed.probes.every((p) => p.tenant === 'acme'));
     assert.equal((await get('/metrics', tokens.ACME_REPORT_TOKEN_T7)).status, 403);
   });
@@ -187,22 +250,51 @@ probes:
     const html = await get('/api/v1/tenants/acme/report?format=html', tokens.ADMIN_TOKEN_T7);
     assert.equal(html.headers.get('content-type'), 'text/html; charset=utf-8');
     assert.equal(html.headers.get('x-content-type-options'), 'nosniff');
-    assert.match(html.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'sha256-[^']+' 'sha256-[^']+';/);
+    assert.match(
+      html.headers.get('content-security-policy') ?? '',
+      /default-src 'none'; script-src 'sha256-[^']+' 'sha256-[^']+';/,
+    );
     assert.match(await html.text(), /Deliverability report: Acme Corp/);
     const pdf = await get('/api/v1/tenants/acme/report?format=pdf', tokens.ACME_REPORT_TOKEN_T7);
     assert.equal(pdf.status, 200);
-    assert.equal(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString(), '%PDF-');
+    assert.equal(
+      Buffer.from(await pdf.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+      '%PDF-',
+    );
     assert.equal((await get('/api/v1/tenants/acme/report?format=doc', tokens.ADMIN_TOKEN_T7)).status, 400);
   });
 
   test('scaiprobe report --out FILE.json writes the same numbers', () => {
     const out = join(dir.dir, 'acme.json');
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'report', '--config', configFile, '--tenant', 'acme', '--since', '30d', '--out', out], { encoding: 'utf8', env: process.env });
+    const result = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'report',
+        '--config',
+        configFile,
+        '--tenant',
+        'acme',
+        '--since',
+        '30d',
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8', env: process.env },
+    );
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /20 probe messages, inbox 65\.0 %/);
     const model = JSON.parse(readFileSync(out, 'utf8')) as { timeToInbox: { p95: number } };
     assert.equal(model.timeToInbox.p95, 50_000);
-    const unknown = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'report', '--config', configFile, '--tenant', 'nobody', '--out', out], { encoding: 'utf8', env: process.env });
+    const unknown = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'report', '--config', configFile, '--tenant', 'nobody', '--out', out],
+      { encoding: 'utf8', env: process.env },
+    );
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /no tenant named nobody; known: acme, beta/);
   });

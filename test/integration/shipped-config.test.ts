@@ -37,24 +37,34 @@ async function firstRuns(): Promise<Map<string, Run>> {
 async function startAndCheck(round: number): Promise<void> {
   const temp = await makeTempDir('scaiprobe-start-');
   const labDir = join(temp.dir, 'lab');
-  const daemon = spawn(process.execPath, [resolve('bin/scaiprobe.js'), 'run', '--lab', '--dir', labDir, '--config', resolve('probes')], {
-    cwd: temp.dir,
-    env: { ...process.env, SCAIPROBE_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const daemon = spawn(
+    process.execPath,
+    [resolve('bin/scaiprobe.js'), 'run', '--lab', '--dir', labDir, '--config', resolve('probes')],
+    {
+      cwd: temp.dir,
+      env: { ...process.env, SCAIPROBE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   daemon.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   daemon.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(daemon, 'exit');
   let files: string | undefined;
   try {
-    const runs = await waitFor(`round ${round}: a first run of each of the ${shipped.length} shipped probes`, async () => {
-      if (daemon.exitCode !== null) throw assert.fail(`the daemon exited (${daemon.exitCode}):\n${output}`);
-      const found = await firstRuns();
-      return found.size === shipped.length ? found : undefined;
-    }, 170_000).catch((error: Error) => assert.fail(`${error.message}\n${output.slice(-4000)}`));
+    const runs = await waitFor(
+      `round ${round}: a first run of each of the ${shipped.length} shipped probes`,
+      async () => {
+        if (daemon.exitCode !== null) throw assert.fail(`the daemon exited (${daemon.exitCode}):\n${output}`);
+        const found = await firstRuns();
+        return found.size === shipped.length ? found : undefined;
+      },
+      170_000,
+    ).catch((error: Error) => assert.fail(`${error.message}\n${output.slice(-4000)}`));
     files = await realpath(join(labDir, 'current'));
-    const failed = [...runs].filter(([, run]) => run.status !== 'pass').map(([name, run]) => `${name}: ${run.status} ${run.error?.code ?? ''} ${run.message}`);
+    const failed = [...runs]
+      .filter(([, run]) => run.status !== 'pass')
+      .map(([name, run]) => `${name}: ${run.status} ${run.error?.code ?? ''} ${run.message}`);
     assert.deepEqual(failed, [], `round ${round}: every shipped probe passes on its first run`);
   } finally {
     daemon.kill('SIGTERM');
@@ -67,5 +77,9 @@ async function startAndCheck(round: number): Promise<void> {
 }
 
 for (const round of [1, 2, 3]) {
-  test(`npm start on a fresh clone, start ${round} of 3: every shipped probe passes on its first run`, { timeout: 180_000 }, () => startAndCheck(round));
+  test(
+    `npm start on a fresh clone, start ${round} of 3: every shipped probe passes on its first run`,
+    { timeout: 180_000 },
+    () => startAndCheck(round),
+  );
 }

@@ -75,7 +75,11 @@ probes:
     assert.match((await page.textContent('#counts')) ?? '', /1 failing/);
     assert.match((await page.textContent('#tenants')) ?? '', /acme/);
     // Alerts and indicators come from issue 6's API when the daemon has it, else "No data": either way, loaded.
-    await page.waitForFunction(() => !/Loading/.test(document.querySelector('#alerts')?.textContent ?? 'Loading') && !/Loading/.test(document.querySelector('#indicators')?.textContent ?? 'Loading'));
+    await page.waitForFunction(
+      () =>
+        !/Loading/.test(document.querySelector('#alerts')?.textContent ?? 'Loading') &&
+        !/Loading/.test(document.querySelector('#indicators')?.textContent ?? 'Loading'),
+    );
     await page.waitForSelector('#live.on', { timeout: 10_000 });
     await page.screenshot({ path: join(dir.dir, 'status.png') });
   });
@@ -86,7 +90,9 @@ probes:
     page.on('framenavigated', (frame) => navigations.push(frame.url()));
     flappyStatus.code = 500;
     await page.waitForSelector('tr[data-probe="site-flappy"] .state.fail', { timeout: 15_000 });
-    const strip = await page.$$eval('tr[data-probe="site-flappy"] .strip i', (cells) => cells.map((c) => c.className).join(''));
+    const strip = await page.$$eval('tr[data-probe="site-flappy"] .strip i', (cells) =>
+      cells.map((c) => c.className).join(''),
+    );
     assert.match(strip, /p+f+$/, `history strip ${strip} should end in passes then fails`);
     assert.deepEqual(navigations, [], 'no reload happened');
     assert.deepEqual(foreignRequests, [], 'the page fetched nothing but the daemon');
@@ -94,23 +100,40 @@ probes:
 
   test('a maintenance window started over the API shows in its card and on its probes, and leaves when it ends', async () => {
     const auth = { authorization: 'Bearer status-page-token-1', 'content-type': 'application/json' };
-    const started = await fetch(`${daemon.url}/api/v1/maintenance`, { method: 'POST', headers: auth, body: JSON.stringify({ probes: ['site-b*'], for: '20m', reason: 'deploy 7' }) });
+    const started = await fetch(`${daemon.url}/api/v1/maintenance`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ probes: ['site-b*'], for: '20m', reason: 'deploy 7' }),
+    });
     const { id } = (await started.json()) as { id: number };
     await page.goto(`${daemon.url}/`);
     await page.waitForSelector(`#maintenance li[data-window="${id}"]`, { timeout: 15_000 });
-    assert.match((await page.textContent('#maintenance')) ?? '', /site-b\* · deploy 7.*alerts held until .*\((19|20)m left\)/s);
+    assert.match(
+      (await page.textContent('#maintenance')) ?? '',
+      /site-b\* · deploy 7.*alerts held until .*\((19|20)m left\)/s,
+    );
     await page.waitForSelector('tr[data-probe="site-broken"] .maint', { timeout: 15_000 });
     assert.equal(await page.$('tr[data-probe="site-ok"] .maint'), null, 'only the probes it covers');
     await fetch(`${daemon.url}/api/v1/maintenance/${id}`, { method: 'DELETE', headers: auth });
     await page.reload();
-    await page.waitForFunction(() => /None in force/.test(document.querySelector('#maintenance')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => /None in force/.test(document.querySelector('#maintenance')?.textContent ?? ''),
+      undefined,
+      { timeout: 15_000 },
+    );
     assert.equal(await page.$('tr[data-probe="site-broken"] .maint'), null);
     assert.deepEqual(foreignRequests, [], 'the page fetched nothing but the daemon');
   });
 
   test('the history API pages and returns last-N strips in one response', async () => {
-    const response = await fetch(`${daemon.url}/api/v1/status?limit=2&n=5&status=fail`, { headers: { authorization: 'Bearer status-page-token-1' } });
-    const body = (await response.json()) as { total: number; counts: { all: number }; probes: Array<{ probe: string; history: string }> };
+    const response = await fetch(`${daemon.url}/api/v1/status?limit=2&n=5&status=fail`, {
+      headers: { authorization: 'Bearer status-page-token-1' },
+    });
+    const body = (await response.json()) as {
+      total: number;
+      counts: { all: number };
+      probes: Array<{ probe: string; history: string }>;
+    };
     assert.equal(body.counts.all, 3);
     assert.ok(body.probes.length <= 2);
     assert.ok(body.probes.every((p) => p.history.length <= 5 && p.history.endsWith('f')));

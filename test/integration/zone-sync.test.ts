@@ -37,8 +37,13 @@ describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in',
   });
 
   const control = (method: string, path: string, body?: unknown) =>
-    fetch(`${scaidnsUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }).then((r) => r.json());
-  const run = (expect: string[] = ['missing == 0', 'extra == 0', 'serial.agree == true']) => probeOnce(zoneSyncKind.create(specFor(zoneSyncKind, raw, expect), proberDeps()));
+    fetch(`${scaidnsUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then((r) => r.json());
+  const run = (expect: string[] = ['missing == 0', 'extra == 0', 'serial.agree == true']) =>
+    probeOnce(zoneSyncKind.create(specFor(zoneSyncKind, raw, expect), proberDeps()));
 
   test('in sync: nothing missing or extra, serials equal to edited_serial, intended = API, sync-status fine', async () => {
     const m = await run();
@@ -62,7 +67,9 @@ describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in',
       assert.equal(m.observations.extra, 1);
       assert.equal(m.observations[`missing.${s2}`], 1);
       assert.equal(m.observations[`missing.${(raw.servers as string[])[0]}`], 0);
-      assert.ok((m.observations.differences as string[]).some((d) => d.includes('www.example.test. A 192.0.2.99 extra')));
+      assert.ok(
+        (m.observations.differences as string[]).some((d) => d.includes('www.example.test. A 192.0.2.99 extra')),
+      );
       const bare = await run([]);
       assert.equal(bare.error?.code, 'DNS', 'without assertions drift fails the run');
     } finally {
@@ -78,8 +85,17 @@ describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in',
   });
 
   test('a PowerDNS zone bigger than maxBodyBytes fails the run naming the limit (not "did not answer JSON")', async () => {
-    const limited = zoneSyncKind.create(specFor(zoneSyncKind, { ...raw, maxBodyBytes: 256 }, ['missing == 0']), proberDeps());
-    await assert.rejects(probeOnce(limited), (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL' && /^PowerDNS API: body exceeds maxBodyBytes \(256\)$/.test(error.message));
+    const limited = zoneSyncKind.create(
+      specFor(zoneSyncKind, { ...raw, maxBodyBytes: 256 }, ['missing == 0']),
+      proberDeps(),
+    );
+    await assert.rejects(
+      probeOnce(limited),
+      (error: unknown) =>
+        error instanceof ProbeFailure &&
+        error.code === 'PROTOCOL' &&
+        /^PowerDNS API: body exceeds maxBodyBytes \(256\)$/.test(error.message),
+    );
   });
 
   test('ScaiDNS sync-status: failed and stale zones', async () => {

@@ -13,8 +13,29 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 0, 1);
 
-function run(probe: string, startedAt: number, status: RunRecord['status'], durationMs = 10, extra: Partial<RunRecord> = {}): RunRecord {
-  return { uid: `u${startedAt}`, probe, kind: 'http', startedAt, durationMs, status, attempts: 1, message: status, error: null, observations: { status: 200 }, assertions: [], phases: {}, items: [], ...extra };
+function run(
+  probe: string,
+  startedAt: number,
+  status: RunRecord['status'],
+  durationMs = 10,
+  extra: Partial<RunRecord> = {},
+): RunRecord {
+  return {
+    uid: `u${startedAt}`,
+    probe,
+    kind: 'http',
+    startedAt,
+    durationMs,
+    status,
+    attempts: 1,
+    message: status,
+    error: null,
+    observations: { status: 200 },
+    assertions: [],
+    phases: {},
+    items: [],
+    ...extra,
+  };
 }
 
 function notification(key: string, alertId: string, channel: string, event = 'firing', createdAt = T0): NewOutboxRow {
@@ -22,7 +43,17 @@ function notification(key: string, alertId: string, channel: string, event = 'fi
 }
 
 function alert(target: string, status: string, extra: Partial<StoredAlert> = {}): StoredAlert {
-  return { rule: 'down', target, id: `id-${target}`, status, state: { status }, severity: 'critical', summary: `${target} is ${status}`, labels: { probe: target }, ...extra };
+  return {
+    rule: 'down',
+    target,
+    id: `id-${target}`,
+    status,
+    state: { status },
+    severity: 'critical',
+    summary: `${target} is ${status}`,
+    labels: { probe: target },
+    ...extra,
+  };
 }
 
 export function repositorySuite(name: string, open: StoreFactory): void {
@@ -44,13 +75,28 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         store.probes.sync([{ name: 'a', kind: 'http', tags: ['x'], tenant: 'acme' }]);
         const assertions = [{ expr: 'status == 200', ok: false, actual: 503, soft: false }];
         const outcomes = ['pass', 'pass', 'fail', 'fail', 'pass'] as const;
-        outcomes.forEach((status, i) => store.runs.record(run('a', T0 + i * 60_000, status, 10, { tenant: 'acme', assertions: status === 'fail' ? assertions : [] })));
+        outcomes.forEach((status, i) =>
+          store.runs.record(
+            run('a', T0 + i * 60_000, status, 10, { tenant: 'acme', assertions: status === 'fail' ? assertions : [] }),
+          ),
+        );
         const changes = store.stateChanges.list({ probe: 'a' });
-        assert.deepEqual(changes.map((c) => [c.from, c.to]), [[null, 'pass'], ['pass', 'fail'], ['fail', 'pass']]);
+        assert.deepEqual(
+          changes.map((c) => [c.from, c.to]),
+          [
+            [null, 'pass'],
+            ['pass', 'fail'],
+            ['fail', 'pass'],
+          ],
+        );
         assert.equal(changes[1]?.at, T0 + 2 * 60_000 + 10);
         const stored = store.runs.list('a');
         assert.equal(stored.length, 5);
-        assert.deepEqual(stored[1]?.assertions, assertions, 'newest first; the failing run keeps its assertion outcome');
+        assert.deepEqual(
+          stored[1]?.assertions,
+          assertions,
+          'newest first; the failing run keeps its assertion outcome',
+        );
         const [latest] = store.probes.latest();
         assert.equal(latest?.status, 'pass');
         assert.equal(latest?.statusSince, T0 + 4 * 60_000 + 10);
@@ -60,22 +106,56 @@ export function repositorySuite(name: string, open: StoreFactory): void {
       test('a run reads back exactly as it was recorded, by probe and by id', () => {
         const { store } = fresh();
         const records = [
-          run('api', T0, 'pass', 12.34, { observations: { status: 200, url: 'https://api.example.test/ready', 'json.valid': true }, phases: { total: 12.3 } }),
-          run('api', T0 + 60_000, 'fail', 5, { error: { code: 'PROTOCOL', message: 'bad' }, message: 'HTTP 503', observations: { status: 503 }, attempts: 2 }),
+          run('api', T0, 'pass', 12.34, {
+            observations: { status: 200, url: 'https://api.example.test/ready', 'json.valid': true },
+            phases: { total: 12.3 },
+          }),
+          run('api', T0 + 60_000, 'fail', 5, {
+            error: { code: 'PROTOCOL', message: 'bad' },
+            message: 'HTTP 503',
+            observations: { status: 503 },
+            attempts: 2,
+          }),
           run('api', T0 + 120_000, 'warn', 7, { tenant: 'acme' }),
         ];
         const recorded = store.runs.recordAll(records);
-        assert.deepEqual(recorded.map((r) => r.changes.map((c) => c.to)), [['pass'], ['fail'], ['warn']], 'each run sees the one committed before it');
-        const expected = records.map(({ items: _items, state: _state, ...rest }, i) => ({ id: recorded[i]?.runId, ...rest }));
+        assert.deepEqual(
+          recorded.map((r) => r.changes.map((c) => c.to)),
+          [['pass'], ['fail'], ['warn']],
+          'each run sees the one committed before it',
+        );
+        const expected = records.map(({ items: _items, state: _state, ...rest }, i) => ({
+          id: recorded[i]?.runId,
+          ...rest,
+        }));
         assert.deepEqual(store.runs.list('api'), [...expected].reverse());
         assert.deepEqual(store.runs.get(recorded[1]?.runId ?? 0), expected[1]);
         assert.equal(store.runs.get(999_999), undefined);
-        assert.deepEqual(store.runs.list('api', { since: T0 + 60_000, until: T0 + 120_000 }).map((r) => r.status), ['fail'], '[since, until)');
-        assert.deepEqual(store.runs.list('api', { limit: 1 }).map((r) => r.status), ['warn']);
-        const summaries = expected.map(({ message: _m, observations: _o, assertions: _a, phases: _p, ...rest }) => rest);
-        assert.deepEqual(store.runs.summaries('api'), [...summaries].reverse(), 'summaries: the same runs and fixed fields, without bodies');
-        assert.deepEqual(store.runs.summaries('api', { since: T0 + 60_000, until: T0 + 120_000 }).map((r) => r.error), [{ code: 'PROTOCOL', message: 'bad' }]);
-        assert.deepEqual(store.runs.summaries('api', { limit: 2 }).map((r) => r.status), ['warn', 'fail']);
+        assert.deepEqual(
+          store.runs.list('api', { since: T0 + 60_000, until: T0 + 120_000 }).map((r) => r.status),
+          ['fail'],
+          '[since, until)',
+        );
+        assert.deepEqual(
+          store.runs.list('api', { limit: 1 }).map((r) => r.status),
+          ['warn'],
+        );
+        const summaries = expected.map(
+          ({ message: _m, observations: _o, assertions: _a, phases: _p, ...rest }) => rest,
+        );
+        assert.deepEqual(
+          store.runs.summaries('api'),
+          [...summaries].reverse(),
+          'summaries: the same runs and fixed fields, without bodies',
+        );
+        assert.deepEqual(
+          store.runs.summaries('api', { since: T0 + 60_000, until: T0 + 120_000 }).map((r) => r.error),
+          [{ code: 'PROTOCOL', message: 'bad' }],
+        );
+        assert.deepEqual(
+          store.runs.summaries('api', { limit: 2 }).map((r) => r.status),
+          ['warn', 'fail'],
+        );
       });
 
       test('runs of a probe whose tenant changed are listed together, newest first; recent statuses read them too', () => {
@@ -83,17 +163,41 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         store.runs.record(run('api', T0, 'pass', 5, { tenant: 'a' }));
         store.runs.record(run('api', T0 + 60_000, 'fail', 5, { tenant: 'b' }));
         store.runs.record(run('api', T0 + 120_000, 'pass', 5, { tenant: 'a' }));
-        assert.deepEqual(store.runs.list('api').map((r) => r.tenant), ['a', 'b', 'a']);
-        assert.deepEqual(store.runs.summaries('api').map((r) => [r.tenant, r.status]), [['a', 'pass'], ['b', 'fail'], ['a', 'pass']]);
-        assert.deepEqual(store.runs.recentStatuses(['api', 'none'], 2), new Map([['api', ['fail', 'pass']], ['none', []]]));
+        assert.deepEqual(
+          store.runs.list('api').map((r) => r.tenant),
+          ['a', 'b', 'a'],
+        );
+        assert.deepEqual(
+          store.runs.summaries('api').map((r) => [r.tenant, r.status]),
+          [
+            ['a', 'pass'],
+            ['b', 'fail'],
+            ['a', 'pass'],
+          ],
+        );
+        assert.deepEqual(
+          store.runs.recentStatuses(['api', 'none'], 2),
+          new Map([
+            ['api', ['fail', 'pass']],
+            ['none', []],
+          ]),
+        );
         assert.deepEqual(store.runs.recentStatuses(['api'], 0), new Map([['api', []]]));
       });
 
       test('observations over a period: each run at its end, oldest first, both ends included', () => {
         const { store } = fresh();
-        for (let i = 0; i < 4; i++) store.runs.record(run('q', T0 + i * 60_000, 'pass', 10, { observations: { depth: i } }));
+        for (let i = 0; i < 4; i++)
+          store.runs.record(run('q', T0 + i * 60_000, 'pass', 10, { observations: { depth: i } }));
         const series = store.runs.observationsOver('q', T0 + 60_000, T0 + 180_000);
-        assert.deepEqual(series.map((p) => [p.at - T0, p.observations.depth]), [[60_010, 1], [120_010, 2], [180_010, 3]]);
+        assert.deepEqual(
+          series.map((p) => [p.at - T0, p.observations.depth]),
+          [
+            [60_010, 1],
+            [120_010, 2],
+            [180_010, 3],
+          ],
+        );
       });
 
       test('probe state is carried over between runs', () => {
@@ -113,34 +217,68 @@ export function repositorySuite(name: string, open: StoreFactory): void {
     describe('probes', () => {
       test('probes no longer configured leave latest() but keep their history; a probe configured again comes back', () => {
         const { store, clock } = fresh();
-        store.probes.sync([{ name: 'kept', kind: 'http', tags: [] }, { name: 'gone', kind: 'http', tags: [], tenant: 'acme' }]);
+        store.probes.sync([
+          { name: 'kept', kind: 'http', tags: [] },
+          { name: 'gone', kind: 'http', tags: [], tenant: 'acme' },
+        ]);
         store.runs.record(run('kept', T0, 'pass'));
         store.runs.record(run('gone', T0, 'fail', 10, { tenant: 'acme' }));
         clock.advance(HOUR);
         assert.deepEqual(store.probes.retireUnconfigured(['kept']), ['gone']);
         assert.deepEqual(store.probes.retireUnconfigured(['kept']), [], 'retired once');
-        assert.deepEqual(store.probes.latest().map((p) => p.probe), ['kept']);
+        assert.deepEqual(
+          store.probes.latest().map((p) => p.probe),
+          ['kept'],
+        );
         assert.deepEqual(store.probes.latest({ tenant: 'acme' }), []);
         assert.deepEqual(store.probes.removed(), ['gone']);
         const all = store.probes.latest({ includeRemoved: true });
-        assert.deepEqual(all.map((p) => [p.probe, p.removedAt]), [['gone', T0 + HOUR], ['kept', null]]);
+        assert.deepEqual(
+          all.map((p) => [p.probe, p.removedAt]),
+          [
+            ['gone', T0 + HOUR],
+            ['kept', null],
+          ],
+        );
         assert.equal(all[0]?.status, 'fail', 'its last state is still there for whoever asks');
         assert.equal(store.runs.list('gone').length, 1);
         assert.equal(store.stateChanges.list({ probe: 'gone' }).length, 1);
         store.probes.sync([{ name: 'gone', kind: 'http', tags: [] }]);
-        assert.deepEqual(store.probes.latest().map((p) => p.probe), ['gone', 'kept']);
+        assert.deepEqual(
+          store.probes.latest().map((p) => p.probe),
+          ['gone', 'kept'],
+        );
         assert.deepEqual(store.probes.removed(), []);
       });
 
       test('latest() filters by name, status, tenant and tag; a probe that has not run is listed without a status', () => {
         const { store } = fresh();
-        store.probes.sync([{ name: 'a', kind: 'http', tags: ['edge'], tenant: 't1' }, { name: 'b', kind: 'dns', tags: [] }, { name: 'c', kind: 'http', tags: ['edge'] }]);
+        store.probes.sync([
+          { name: 'a', kind: 'http', tags: ['edge'], tenant: 't1' },
+          { name: 'b', kind: 'dns', tags: [] },
+          { name: 'c', kind: 'http', tags: ['edge'] },
+        ]);
         store.runs.record(run('a', T0, 'fail', 5, { tenant: 't1' }));
         store.runs.record(run('c', T0, 'pass'));
-        assert.deepEqual(store.probes.latest({ tag: 'edge' }).map((p) => p.probe), ['a', 'c']);
-        assert.deepEqual(store.probes.latest({ status: 'fail' }).map((p) => p.probe), ['a']);
-        assert.deepEqual(store.probes.latest({ tenant: 't1' }).map((p) => p.probe), ['a']);
-        assert.deepEqual(store.probes.latest({ names: ['b', 'c'] }).map((p) => [p.probe, p.status, p.tags]), [['b', null, []], ['c', 'pass', ['edge']]]);
+        assert.deepEqual(
+          store.probes.latest({ tag: 'edge' }).map((p) => p.probe),
+          ['a', 'c'],
+        );
+        assert.deepEqual(
+          store.probes.latest({ status: 'fail' }).map((p) => p.probe),
+          ['a'],
+        );
+        assert.deepEqual(
+          store.probes.latest({ tenant: 't1' }).map((p) => p.probe),
+          ['a'],
+        );
+        assert.deepEqual(
+          store.probes.latest({ names: ['b', 'c'] }).map((p) => [p.probe, p.status, p.tags]),
+          [
+            ['b', null, []],
+            ['c', 'pass', ['edge']],
+          ],
+        );
       });
     });
 
@@ -153,32 +291,67 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         store.runs.record(run('rbl', T0 + 120_000, 'pass', 5, { items: [listing('listed')] }));
         store.runs.record(run('rbl', T0 + 180_000, 'pass', 5, { items: [listing('clean')] }));
         const changes = store.stateChanges.list({ subjectPrefix: 'rbl.listing:' });
-        assert.deepEqual(changes.map((c) => c.to), ['clean', 'listed', 'clean']);
+        assert.deepEqual(
+          changes.map((c) => c.to),
+          ['clean', 'listed', 'clean'],
+        );
         assert.equal(store.items.list({ type: 'rbl.listing' }).length, 4);
       });
 
       test('items: the newest are returned (oldest first) when there are more than the limit', () => {
         const { store } = fresh();
-        for (let i = 0; i < 5; i++) store.runs.record(run('m', T0 + i * 60_000, 'pass', 5, { items: [{ type: 'mail.message', key: `k${i}`, data: { i } }] }));
-        assert.deepEqual(store.items.list({ type: 'mail.message', limit: 2 }).map((item) => item.data.i), [3, 4]);
-        assert.deepEqual(store.items.list({ type: 'mail.message', limit: 2, newest: true }).map((item) => item.data.i), [4, 3]);
+        for (let i = 0; i < 5; i++)
+          store.runs.record(
+            run('m', T0 + i * 60_000, 'pass', 5, { items: [{ type: 'mail.message', key: `k${i}`, data: { i } }] }),
+          );
+        assert.deepEqual(
+          store.items.list({ type: 'mail.message', limit: 2 }).map((item) => item.data.i),
+          [3, 4],
+        );
+        assert.deepEqual(
+          store.items.list({ type: 'mail.message', limit: 2, newest: true }).map((item) => item.data.i),
+          [4, 3],
+        );
       });
 
       test('items in a state now: of configured probes, with their latest data and tenant', () => {
         const { store } = fresh();
-        store.probes.sync([{ name: 'rbl', kind: 'rbl', tags: [], tenant: 'acme' }, { name: 'old', kind: 'rbl', tags: [] }]);
-        const listing = (key: string, state: string, data: Record<string, unknown>) => ({ type: 'rbl-listing', key, state, data });
-        store.runs.record(run('rbl', T0, 'pass', 5, { tenant: 'acme', items: [listing('ip@bl', 'listed', { zone: 'bl', n: 1 }), listing('ip@other', 'clean', {})] }));
-        store.runs.record(run('rbl', T0 + 60_000, 'pass', 5, { tenant: 'acme', items: [listing('ip@bl', 'listed', { zone: 'bl', n: 2 })] }));
+        store.probes.sync([
+          { name: 'rbl', kind: 'rbl', tags: [], tenant: 'acme' },
+          { name: 'old', kind: 'rbl', tags: [] },
+        ]);
+        const listing = (key: string, state: string, data: Record<string, unknown>) => ({
+          type: 'rbl-listing',
+          key,
+          state,
+          data,
+        });
+        store.runs.record(
+          run('rbl', T0, 'pass', 5, {
+            tenant: 'acme',
+            items: [listing('ip@bl', 'listed', { zone: 'bl', n: 1 }), listing('ip@other', 'clean', {})],
+          }),
+        );
+        store.runs.record(
+          run('rbl', T0 + 60_000, 'pass', 5, {
+            tenant: 'acme',
+            items: [listing('ip@bl', 'listed', { zone: 'bl', n: 2 })],
+          }),
+        );
         store.runs.record(run('old', T0, 'pass', 5, { items: [listing('x@bl', 'listed', {})] }));
         store.probes.retireUnconfigured(['rbl']);
-        assert.deepEqual(store.items.inState('rbl-listing', 'listed'), [{ probe: 'rbl', key: 'ip@bl', tenant: 'acme', data: { zone: 'bl', n: 2 } }]);
+        assert.deepEqual(store.items.inState('rbl-listing', 'listed'), [
+          { probe: 'rbl', key: 'ip@bl', tenant: 'acme', data: { zone: 'bl', n: 2 } },
+        ]);
         assert.deepEqual(store.items.inState('rbl-listing', 'gone'), []);
       });
 
       test("item states of a tenant's configured probes by type prefix: listed first, then by key", () => {
         const { store } = fresh();
-        store.probes.sync([{ name: 'rbl', kind: 'rbl', tags: [], tenant: 'acme' }, { name: 'elsewhere', kind: 'rbl', tags: [], tenant: 'other' }]);
+        store.probes.sync([
+          { name: 'rbl', kind: 'rbl', tags: [], tenant: 'acme' },
+          { name: 'elsewhere', kind: 'rbl', tags: [], tenant: 'other' },
+        ]);
         const items = [
           { type: 'rbl-listing', key: 'a@bl', state: 'clean', data: {} },
           { type: 'rbl-listing', key: 'b@bl', state: 'listed', data: {} },
@@ -186,41 +359,154 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           { type: 'mail.message', key: 'm', state: 'inbox', data: {} },
         ];
         store.runs.record(run('rbl', T0, 'pass', 5, { tenant: 'acme', items }));
-        store.runs.record(run('elsewhere', T0, 'pass', 5, { tenant: 'other', items: [{ type: 'rbl-listing', key: 'z', state: 'listed', data: {} }] }));
+        store.runs.record(
+          run('elsewhere', T0, 'pass', 5, {
+            tenant: 'other',
+            items: [{ type: 'rbl-listing', key: 'z', state: 'listed', data: {} }],
+          }),
+        );
         const states = store.items.states({ tenant: 'acme', typePrefix: 'rbl' });
-        assert.deepEqual(states.map((s) => [s.type, s.key, s.state, s.since]), [['rbl-listing', 'b@bl', 'listed', T0 + 5], ['rbl-listing', 'a@bl', 'clean', T0 + 5], ['rbl-zone', 'c', 'clean', T0 + 5]]);
+        assert.deepEqual(
+          states.map((s) => [s.type, s.key, s.state, s.since]),
+          [
+            ['rbl-listing', 'b@bl', 'listed', T0 + 5],
+            ['rbl-listing', 'a@bl', 'clean', T0 + 5],
+            ['rbl-zone', 'c', 'clean', T0 + 5],
+          ],
+        );
       });
 
       test("mail messages: a tenant's messages in a period, reduced to the fields reports read", () => {
         const { store } = fresh();
         const message = (key: string, data: Record<string, unknown>) => ({ type: 'mail.message', key, data });
-        const auth = { spf: 'pass', dkim: 'fail', dmarc: 'pass', dkimDomain: 'd.test', compauthReason: '000', receivedSpf: 'pass (ok)' };
-        store.runs.record(run('seeds', T0, 'pass', 5, { tenant: 'acme', items: [message('1', { seed: 'gmail', provider: 'Gmail', placement: 'inbox', timeToInboxMs: 3000, auth, extra: 'x'.repeat(100) })] }));
-        store.runs.record(run('seeds', T0 + 60_000, 'pass', 5, { tenant: 'acme', items: [message('2', { seed: 'yahoo', placement: 'spam', auth: null })] }));
-        store.runs.record(run('seeds', T0 + 120_000, 'pass', 5, { tenant: 'other', items: [message('3', { seed: 'x', placement: 'inbox' })] }));
+        const auth = {
+          spf: 'pass',
+          dkim: 'fail',
+          dmarc: 'pass',
+          dkimDomain: 'd.test',
+          compauthReason: '000',
+          receivedSpf: 'pass (ok)',
+        };
+        store.runs.record(
+          run('seeds', T0, 'pass', 5, {
+            tenant: 'acme',
+            items: [
+              message('1', {
+                seed: 'gmail',
+                provider: 'Gmail',
+                placement: 'inbox',
+                timeToInboxMs: 3000,
+                auth,
+                extra: 'x'.repeat(100),
+              }),
+            ],
+          }),
+        );
+        store.runs.record(
+          run('seeds', T0 + 60_000, 'pass', 5, {
+            tenant: 'acme',
+            items: [message('2', { seed: 'yahoo', placement: 'spam', auth: null })],
+          }),
+        );
+        store.runs.record(
+          run('seeds', T0 + 120_000, 'pass', 5, {
+            tenant: 'other',
+            items: [message('3', { seed: 'x', placement: 'inbox' })],
+          }),
+        );
         const rows = store.items.mailMessages({ type: 'mail.message', tenant: 'acme', since: T0, until: T0 + DAY });
         assert.deepEqual(rows, [
-          { at: T0 + 5, seed: 'gmail', provider: 'Gmail', placement: 'inbox', tti: 3000, auth: 1, spf: 'pass', dkim: 'fail', dmarc: 'pass', dkimDomain: 'd.test', compauthReason: '000', receivedSpf: 'pass (ok)' },
-          { at: T0 + 60_005, seed: 'yahoo', provider: null, placement: 'spam', tti: null, auth: 0, spf: null, dkim: null, dmarc: null, dkimDomain: null, compauthReason: null, receivedSpf: null },
+          {
+            at: T0 + 5,
+            seed: 'gmail',
+            provider: 'Gmail',
+            placement: 'inbox',
+            tti: 3000,
+            auth: 1,
+            spf: 'pass',
+            dkim: 'fail',
+            dmarc: 'pass',
+            dkimDomain: 'd.test',
+            compauthReason: '000',
+            receivedSpf: 'pass (ok)',
+          },
+          {
+            at: T0 + 60_005,
+            seed: 'yahoo',
+            provider: null,
+            placement: 'spam',
+            tti: null,
+            auth: 0,
+            spf: null,
+            dkim: null,
+            dmarc: null,
+            dkimDomain: null,
+            compauthReason: null,
+            receivedSpf: null,
+          },
         ]);
-        assert.deepEqual(store.items.mailMessages({ type: 'mail.message', tenant: 'acme', since: T0 + 10, until: T0 + DAY }).map((r) => r.seed), ['yahoo']);
+        assert.deepEqual(
+          store.items
+            .mailMessages({ type: 'mail.message', tenant: 'acme', since: T0 + 10, until: T0 + DAY })
+            .map((r) => r.seed),
+          ['yahoo'],
+        );
       });
 
       test('state changes recorded on their own; the newest are returned, oldest first, when there are more than the limit', () => {
         const { store } = fresh();
-        for (let i = 0; i < 30; i++) store.stateChanges.record({ probe: 'a', tenant: i % 2 === 0 ? 't' : null, subject: `alert:down:a${i}`, from: 'ok', to: 'firing', at: T0 + i * 1000, runId: null, message: `m${i}` });
+        for (let i = 0; i < 30; i++)
+          store.stateChanges.record({
+            probe: 'a',
+            tenant: i % 2 === 0 ? 't' : null,
+            subject: `alert:down:a${i}`,
+            from: 'ok',
+            to: 'firing',
+            at: T0 + i * 1000,
+            runId: null,
+            message: `m${i}`,
+          });
         const tenant = store.stateChanges.list({ tenant: 't', limit: 3 });
-        assert.deepEqual(tenant.map((c) => c.message), ['m24', 'm26', 'm28']);
-        assert.deepEqual(store.stateChanges.list({ until: T0 + 10 * 1000, limit: 3 }).map((c) => c.at - T0), [7000, 8000, 9000]);
-        assert.deepEqual(store.stateChanges.list({ subjectPrefix: 'alert:down:a1', since: T0 + 12_000 }).map((c) => c.subject), ['alert:down:a12', 'alert:down:a13', 'alert:down:a14', 'alert:down:a15', 'alert:down:a16', 'alert:down:a17', 'alert:down:a18', 'alert:down:a19']);
-        assert.deepEqual(tenant[0], { id: tenant[0]?.id, probe: 'a', tenant: 't', subject: 'alert:down:a24', from: 'ok', to: 'firing', at: T0 + 24_000, runId: null, message: 'm24' });
+        assert.deepEqual(
+          tenant.map((c) => c.message),
+          ['m24', 'm26', 'm28'],
+        );
+        assert.deepEqual(
+          store.stateChanges.list({ until: T0 + 10 * 1000, limit: 3 }).map((c) => c.at - T0),
+          [7000, 8000, 9000],
+        );
+        assert.deepEqual(
+          store.stateChanges.list({ subjectPrefix: 'alert:down:a1', since: T0 + 12_000 }).map((c) => c.subject),
+          [
+            'alert:down:a12',
+            'alert:down:a13',
+            'alert:down:a14',
+            'alert:down:a15',
+            'alert:down:a16',
+            'alert:down:a17',
+            'alert:down:a18',
+            'alert:down:a19',
+          ],
+        );
+        assert.deepEqual(tenant[0], {
+          id: tenant[0]?.id,
+          probe: 'a',
+          tenant: 't',
+          subject: 'alert:down:a24',
+          from: 'ok',
+          to: 'firing',
+          at: T0 + 24_000,
+          runId: null,
+          message: 'm24',
+        });
       });
     });
 
     describe('rollups and retention', () => {
       test('hourly rollups: counts and duration percentiles per probe and hour', () => {
         const { store, clock } = fresh();
-        for (let i = 0; i < 100; i++) store.runs.record(run('a', T0 + i * 30_000, i % 10 === 0 ? 'fail' : 'pass', i + 1));
+        for (let i = 0; i < 100; i++)
+          store.runs.record(run('a', T0 + i * 30_000, i % 10 === 0 ? 'fail' : 'pass', i + 1));
         clock.set(T0 + 3 * HOUR);
         const { hoursRolledUp } = store.maintain(DEFAULT_RETENTION);
         assert.equal(hoursRolledUp, 2, 'two finished hours (the current one and its grace are left)');
@@ -256,14 +542,33 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         clock.advance(1000);
         store.alerts.save(alert('b', 'ok'));
         clock.advance(1000);
-        store.alerts.save(alert('c', 'ok', { state: { status: 'ok', heldResolution: { firedAt: T0, at: T0 + 1, summary: 's' } } }));
+        store.alerts.save(
+          alert('c', 'ok', { state: { status: 'ok', heldResolution: { firedAt: T0, at: T0 + 1, summary: 's' } } }),
+        );
         clock.advance(1000);
         store.alerts.save(alert('d', 'pending'));
         assert.deepEqual(store.alerts.get('down', 'a'), alert('a', 'firing'));
         assert.equal(store.alerts.get('down', 'nope'), undefined);
-        assert.deepEqual(store.alerts.open().map((a) => a.target).sort(), ['a', 'd']);
-        assert.deepEqual(store.alerts.owing().map((a) => a.target).sort(), ['a', 'c', 'd'], 'a resolution still owed keeps an alert back to ok in view');
-        assert.deepEqual(store.alerts.recent(2).map((a) => a.target), ['d', 'c'], 'most recently updated first');
+        assert.deepEqual(
+          store.alerts
+            .open()
+            .map((a) => a.target)
+            .sort(),
+          ['a', 'd'],
+        );
+        assert.deepEqual(
+          store.alerts
+            .owing()
+            .map((a) => a.target)
+            .sort(),
+          ['a', 'c', 'd'],
+          'a resolution still owed keeps an alert back to ok in view',
+        );
+        assert.deepEqual(
+          store.alerts.recent(2).map((a) => a.target),
+          ['d', 'c'],
+          'most recently updated first',
+        );
         store.alerts.save(alert('a', 'ok', { summary: 'back', id: 'ignored' }));
         assert.equal(store.alerts.get('down', 'a')?.summary, 'back');
         assert.equal(store.alerts.get('down', 'a')?.id, 'id-a', 'an alert keeps its id');
@@ -271,10 +576,31 @@ export function repositorySuite(name: string, open: StoreFactory): void {
 
       test('an alert is saved together with the notifications and the state change it caused', () => {
         const { store } = fresh();
-        const change = { probe: 'a', tenant: 't', subject: 'alert:down:a', from: 'ok', to: 'firing', at: T0, runId: null, message: 'critical: a is firing' };
-        store.alerts.save(alert('a', 'firing'), { notifications: [notification('k1', 'id-a', 'hook'), notification('k1', 'id-a', 'chat')], change });
-        assert.deepEqual(store.outbox.list().map((r) => [r.key, r.channel, r.status]), [['k1', 'chat', 'pending'], ['k1', 'hook', 'pending']]);
-        assert.deepEqual(store.stateChanges.list({ subjectPrefix: 'alert:' }).map((c) => [c.subject, c.to, c.message]), [['alert:down:a', 'firing', 'critical: a is firing']]);
+        const change = {
+          probe: 'a',
+          tenant: 't',
+          subject: 'alert:down:a',
+          from: 'ok',
+          to: 'firing',
+          at: T0,
+          runId: null,
+          message: 'critical: a is firing',
+        };
+        store.alerts.save(alert('a', 'firing'), {
+          notifications: [notification('k1', 'id-a', 'hook'), notification('k1', 'id-a', 'chat')],
+          change,
+        });
+        assert.deepEqual(
+          store.outbox.list().map((r) => [r.key, r.channel, r.status]),
+          [
+            ['k1', 'chat', 'pending'],
+            ['k1', 'hook', 'pending'],
+          ],
+        );
+        assert.deepEqual(
+          store.stateChanges.list({ subjectPrefix: 'alert:' }).map((c) => [c.subject, c.to, c.message]),
+          [['alert:down:a', 'firing', 'critical: a is firing']],
+        );
       });
     });
 
@@ -283,18 +609,45 @@ export function repositorySuite(name: string, open: StoreFactory): void {
 
       test('rows are queued once per key and channel, due at once, and read back', () => {
         const { store } = fresh();
-        store.outbox.add([notification('k1', 'a', 'hook'), notification('k1', 'a', 'hook', 'resolved'), notification('k2', 'a', 'hook')]);
+        store.outbox.add([
+          notification('k1', 'a', 'hook'),
+          notification('k1', 'a', 'hook', 'resolved'),
+          notification('k2', 'a', 'hook'),
+        ]);
         const rows = store.outbox.list();
-        assert.deepEqual(rows.map((r) => [r.key, r.event]), [['k2', 'firing'], ['k1', 'firing']], 'newest first; a repeat of a key and channel is ignored');
+        assert.deepEqual(
+          rows.map((r) => [r.key, r.event]),
+          [
+            ['k2', 'firing'],
+            ['k1', 'firing'],
+          ],
+          'newest first; a repeat of a key and channel is ignored',
+        );
         const first = store.outbox.find('k1', 'hook');
         assert.deepEqual(first, {
-          id: first?.id, key: 'k1', alertId: 'a', channel: 'hook', event: 'firing', createdAt: T0, expiresAt: T0 + HOUR, nextAttemptAt: T0, attempts: 0, status: 'pending',
-          lastStatus: null, lastError: null, lastResponse: null, finishedAt: null, leaseOwner: null, leaseUntil: null,
+          id: first?.id,
+          key: 'k1',
+          alertId: 'a',
+          channel: 'hook',
+          event: 'firing',
+          createdAt: T0,
+          expiresAt: T0 + HOUR,
+          nextAttemptAt: T0,
+          attempts: 0,
+          status: 'pending',
+          lastStatus: null,
+          lastError: null,
+          lastResponse: null,
+          finishedAt: null,
+          leaseOwner: null,
+          leaseUntil: null,
         });
         assert.deepEqual(store.outbox.get(first?.id ?? 0), first);
         assert.equal(store.outbox.find('k1', 'other'), undefined);
         assert.deepEqual(store.outbox.counts(), { pending: 2, delivered: 0, failed: 0, expired: 0 });
-        assert.deepEqual(store.outbox.byChannel(), [{ channel: 'hook', status: 'pending', count: 2, oldestCreatedAt: T0 }]);
+        assert.deepEqual(store.outbox.byChannel(), [
+          { channel: 'hook', status: 'pending', count: 2, oldestCreatedAt: T0 },
+        ]);
         assert.equal(store.outbox.waiting('a', 'hook'), true);
         assert.equal(store.outbox.waiting('a', 'chat'), false);
         assert.equal(store.outbox.waiting('b', 'hook'), false);
@@ -302,9 +655,13 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         assert.equal(store.outbox.list({ limit: 1 }).length, 1);
       });
 
-      test('claims follow each alert\'s line: a later row waits for the one before it; a lease keeps others off', () => {
+      test("claims follow each alert's line: a later row waits for the one before it; a lease keeps others off", () => {
         const { store } = fresh();
-        store.outbox.add([notification('fire', 'a', 'hook'), notification('resolve', 'a', 'hook', 'resolved'), notification('other', 'b', 'hook')]);
+        store.outbox.add([
+          notification('fire', 'a', 'hook'),
+          notification('resolve', 'a', 'hook', 'resolved'),
+          notification('other', 'b', 'hook'),
+        ]);
         assert.equal(store.outbox.hasWork('hook', T0), true);
         assert.equal(store.outbox.hasWork('chat', T0), false);
         const first = store.outbox.claimNext('hook', T0, lease('me'));
@@ -314,10 +671,38 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         const second = store.outbox.claimNext('hook', T0, lease('you'));
         assert.equal(second.leased?.row.key, 'other', 'the resolution waits for its firing, leased or not');
         assert.equal(store.outbox.claimNext('hook', T0, lease('you')).leased, undefined);
-        assert.equal(store.outbox.settle({ id: first.leased?.row.id ?? 0, owner: 'you', status: 'delivered', lastStatus: 200, lastError: null, lastResponse: null, nextAttemptAt: T0, finishedAt: T0 }), false, 'only the lease holder settles');
-        assert.equal(store.outbox.settle({ id: first.leased?.row.id ?? 0, owner: 'me', status: 'delivered', lastStatus: 200, lastError: null, lastResponse: null, nextAttemptAt: T0, finishedAt: T0 }), true);
+        assert.equal(
+          store.outbox.settle({
+            id: first.leased?.row.id ?? 0,
+            owner: 'you',
+            status: 'delivered',
+            lastStatus: 200,
+            lastError: null,
+            lastResponse: null,
+            nextAttemptAt: T0,
+            finishedAt: T0,
+          }),
+          false,
+          'only the lease holder settles',
+        );
+        assert.equal(
+          store.outbox.settle({
+            id: first.leased?.row.id ?? 0,
+            owner: 'me',
+            status: 'delivered',
+            lastStatus: 200,
+            lastError: null,
+            lastResponse: null,
+            nextAttemptAt: T0,
+            finishedAt: T0,
+          }),
+          true,
+        );
         const settled = store.outbox.find('fire', 'hook');
-        assert.deepEqual([settled?.status, settled?.attempts, settled?.lastStatus, settled?.finishedAt, settled?.leaseOwner], ['delivered', 1, 200, T0, null]);
+        assert.deepEqual(
+          [settled?.status, settled?.attempts, settled?.lastStatus, settled?.finishedAt, settled?.leaseOwner],
+          ['delivered', 1, 200, T0, null],
+        );
         assert.equal(store.outbox.claimNext('hook', T0, lease('me')).leased?.row.key, 'resolve');
       });
 
@@ -325,14 +710,26 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         const { store } = fresh();
         store.outbox.add([notification('k', 'a', 'hook')]);
         const claimed = store.outbox.claimNext('hook', T0, lease('me'));
-        store.outbox.settle({ id: claimed.leased?.row.id ?? 0, owner: 'me', status: 'pending', lastStatus: 503, lastError: 'HTTP 503', lastResponse: 'busy', nextAttemptAt: T0 + 60_000, finishedAt: null });
+        store.outbox.settle({
+          id: claimed.leased?.row.id ?? 0,
+          owner: 'me',
+          status: 'pending',
+          lastStatus: 503,
+          lastError: 'HTTP 503',
+          lastResponse: 'busy',
+          nextAttemptAt: T0 + 60_000,
+          finishedAt: null,
+        });
         assert.equal(store.outbox.hasWork('hook', T0 + 30_000), false);
         assert.equal(store.outbox.claimNext('hook', T0 + 30_000, lease('me')).leased, undefined);
         assert.equal(store.outbox.hasWork('hook', T0 + HOUR), true, 'overdue is work too');
         const late = store.outbox.claimNext('hook', T0 + HOUR, lease('me'));
         assert.deepEqual([late.leased, late.expired], [undefined, 1]);
         const row = store.outbox.find('k', 'hook');
-        assert.deepEqual([row?.status, row?.lastError, row?.lastResponse, row?.finishedAt], ['expired', 'HTTP 503', 'busy', T0 + HOUR]);
+        assert.deepEqual(
+          [row?.status, row?.lastError, row?.lastResponse, row?.finishedAt],
+          ['expired', 'HTTP 503', 'busy', T0 + HOUR],
+        );
       });
 
       test('a given row is claimed only when it may be sent and its channel can be sent to', () => {
@@ -340,23 +737,40 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         store.outbox.add([notification('k', 'a', 'hook'), notification('t', 'test', 'gone', 'test')]);
         const row = store.outbox.find('k', 'hook');
         const gone = store.outbox.find('t', 'gone');
-        assert.equal(store.outbox.claim(gone?.id ?? 0, T0, () => undefined), undefined, 'no lease for a channel that cannot be sent to');
+        assert.equal(
+          store.outbox.claim(gone?.id ?? 0, T0, () => undefined),
+          undefined,
+          'no lease for a channel that cannot be sent to',
+        );
         const seen: string[] = [];
         const claimed = store.outbox.claim(row?.id ?? 0, T0, (channel) => (seen.push(channel), lease('me')));
         assert.deepEqual([claimed?.row.key, claimed?.row.leaseOwner, seen], ['k', 'me', ['hook']]);
-        assert.equal(store.outbox.claim(row?.id ?? 0, T0, () => lease('you')), undefined, 'leased already');
+        assert.equal(
+          store.outbox.claim(row?.id ?? 0, T0, () => lease('you')),
+          undefined,
+          'leased already',
+        );
       });
 
       test('leases of an owner are found and freed; rows of channels not configured expire after their grace', () => {
         const { store } = fresh();
-        store.outbox.add([notification('a', 'a', 'hook'), notification('b', 'b', 'hook'), notification('c', 'c', 'removed'), notification('d', 'd', 'removed', 'firing', T0 + HOUR)]);
+        store.outbox.add([
+          notification('a', 'a', 'hook'),
+          notification('b', 'b', 'hook'),
+          notification('c', 'c', 'removed'),
+          notification('d', 'd', 'removed', 'firing', T0 + HOUR),
+        ]);
         store.outbox.claimNext('hook', T0, lease('dead'));
         store.outbox.claimNext('hook', T0, lease('alive'));
         assert.deepEqual(store.outbox.leaseOwners(T0).sort(), ['alive', 'dead']);
-        assert.deepEqual(store.outbox.leaseOwners(T0 + 2 * HOUR), [], 'a lease that ran out is no one\'s');
+        assert.deepEqual(store.outbox.leaseOwners(T0 + 2 * HOUR), [], "a lease that ran out is no one's");
         assert.equal(store.outbox.releaseLeases('dead'), 1);
         assert.deepEqual(store.outbox.leaseOwners(T0), ['alive']);
-        assert.equal(store.outbox.expireUnconfigured(['hook'], T0 + 2 * HOUR, T0 + 30 * 60_000), 1, 'only the row due before the cutoff');
+        assert.equal(
+          store.outbox.expireUnconfigured(['hook'], T0 + 2 * HOUR, T0 + 30 * 60_000),
+          1,
+          'only the row due before the cutoff',
+        );
         const expired = store.outbox.find('c', 'removed');
         assert.deepEqual([expired?.status, expired?.finishedAt], ['expired', T0 + 2 * HOUR]);
         assert.match(expired?.lastError ?? '', /removed/);
@@ -366,7 +780,13 @@ export function repositorySuite(name: string, open: StoreFactory): void {
     });
 
     describe('daemon lock', () => {
-      const holder = (owner: string, at = T0): LockHolder => ({ owner, pid: 42, host: 'h', startedAt: at, heartbeatAt: at });
+      const holder = (owner: string, at = T0): LockHolder => ({
+        owner,
+        pid: 42,
+        host: 'h',
+        startedAt: at,
+        heartbeatAt: at,
+      });
 
       test('the lock is taken, beaten and released by its owner only', () => {
         const { store } = fresh();
@@ -387,7 +807,13 @@ export function repositorySuite(name: string, open: StoreFactory): void {
       test('a refusal leaves the holder as it was; a taker replaces it', () => {
         const { store } = fresh();
         store.lock.take(() => holder('first'));
-        assert.throws(() => store.lock.take(() => { throw new Error('in use'); }), /in use/);
+        assert.throws(
+          () =>
+            store.lock.take(() => {
+              throw new Error('in use');
+            }),
+          /in use/,
+        );
         assert.deepEqual(store.lock.holder(), holder('first'));
         store.lock.take((current) => {
           assert.equal(current?.owner, 'first');
@@ -400,18 +826,38 @@ export function repositorySuite(name: string, open: StoreFactory): void {
 
     describe('maintenance windows', () => {
       const MIN = 60_000;
-      const window = (startsAt: number, minutes: number, probes = ['web-*'], reason = 'deploy') => ({ probes, reason, startsAt, endsAt: startsAt + minutes * MIN, createdAt: startsAt });
+      const window = (startsAt: number, minutes: number, probes = ['web-*'], reason = 'deploy') => ({
+        probes,
+        reason,
+        startsAt,
+        endsAt: startsAt + minutes * MIN,
+        createdAt: startsAt,
+      });
 
       test('a window is stored with an id, read back as it was, and in force from its start until its end', () => {
         const { store } = fresh();
         const added = store.maintenanceWindows.add(window(T0, 30, ['web-*', 'api-ready'], 'deploy 42'));
         assert.ok(Number.isInteger(added.id) && added.id > 0);
-        assert.deepEqual(added, { id: added.id, probes: ['web-*', 'api-ready'], reason: 'deploy 42', startsAt: T0, endsAt: T0 + 30 * MIN, createdAt: T0, endedAt: null });
+        assert.deepEqual(added, {
+          id: added.id,
+          probes: ['web-*', 'api-ready'],
+          reason: 'deploy 42',
+          startsAt: T0,
+          endsAt: T0 + 30 * MIN,
+          createdAt: T0,
+          endedAt: null,
+        });
         assert.deepEqual(store.maintenanceWindows.get(added.id), added);
         assert.equal(store.maintenanceWindows.get(added.id + 1000), undefined);
         assert.deepEqual(store.maintenanceWindows.active(T0 - 1), [], 'not before its start');
-        assert.deepEqual(store.maintenanceWindows.active(T0).map((w) => w.id), [added.id]);
-        assert.deepEqual(store.maintenanceWindows.active(T0 + 30 * MIN - 1).map((w) => w.id), [added.id]);
+        assert.deepEqual(
+          store.maintenanceWindows.active(T0).map((w) => w.id),
+          [added.id],
+        );
+        assert.deepEqual(
+          store.maintenanceWindows.active(T0 + 30 * MIN - 1).map((w) => w.id),
+          [added.id],
+        );
         assert.deepEqual(store.maintenanceWindows.active(T0 + 30 * MIN), [], 'over at its end');
       });
 
@@ -422,10 +868,18 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         assert.equal(ended?.endedAt, T0 + 10 * MIN);
         assert.equal(ended?.endsAt, T0 + 30 * MIN);
         assert.deepEqual(store.maintenanceWindows.active(T0 + 10 * MIN), []);
-        assert.deepEqual(store.maintenanceWindows.active(T0 + 5 * MIN).map((w) => w.id), [id], 'it was in force before it was ended');
+        assert.deepEqual(
+          store.maintenanceWindows.active(T0 + 5 * MIN).map((w) => w.id),
+          [id],
+          'it was in force before it was ended',
+        );
         assert.equal(store.maintenanceWindows.end(id, T0 + 20 * MIN)?.endedAt, T0 + 10 * MIN, 'the first end stands');
         const ranOut = store.maintenanceWindows.add(window(T0, 5));
-        assert.equal(store.maintenanceWindows.end(ranOut.id, T0 + 6 * MIN)?.endedAt, null, 'a window that ran its course was not ended');
+        assert.equal(
+          store.maintenanceWindows.end(ranOut.id, T0 + 6 * MIN)?.endedAt,
+          null,
+          'a window that ran its course was not ended',
+        );
         assert.equal(store.maintenanceWindows.end(ranOut.id + 1000, T0), undefined);
       });
 
@@ -436,11 +890,26 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         const later = store.maintenanceWindows.add(window(T0 + 20 * MIN, 10, ['c']));
         store.maintenanceWindows.end(long.id, T0 + 5 * MIN);
         const again = store.maintenanceWindows.add(window(T0, 30, ['d']));
-        assert.deepEqual(store.maintenanceWindows.active(T0 + MIN).map((w) => w.probes[0]), ['a', 'b', 'd']);
-        assert.deepEqual(store.maintenanceWindows.active(T0 + 6 * MIN).map((w) => w.probes[0]), ['b', 'd']);
-        assert.deepEqual(store.maintenanceWindows.active(T0 + 25 * MIN).map((w) => w.probes[0]), ['c', 'd']);
-        assert.deepEqual(store.maintenanceWindows.list().map((w) => w.id), [again.id, later.id, short.id, long.id]);
-        assert.deepEqual(store.maintenanceWindows.list({ limit: 2 }).map((w) => w.id), [again.id, later.id]);
+        assert.deepEqual(
+          store.maintenanceWindows.active(T0 + MIN).map((w) => w.probes[0]),
+          ['a', 'b', 'd'],
+        );
+        assert.deepEqual(
+          store.maintenanceWindows.active(T0 + 6 * MIN).map((w) => w.probes[0]),
+          ['b', 'd'],
+        );
+        assert.deepEqual(
+          store.maintenanceWindows.active(T0 + 25 * MIN).map((w) => w.probes[0]),
+          ['c', 'd'],
+        );
+        assert.deepEqual(
+          store.maintenanceWindows.list().map((w) => w.id),
+          [again.id, later.id, short.id, long.id],
+        );
+        assert.deepEqual(
+          store.maintenanceWindows.list({ limit: 2 }).map((w) => w.id),
+          [again.id, later.id],
+        );
         assert.ok(new Set([long.id, short.id, later.id, again.id]).size === 4 && again.id > later.id);
       });
     });

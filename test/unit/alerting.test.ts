@@ -8,7 +8,14 @@ import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { AlertService } from '../../src/alerting/service.ts';
 import { initialState, observe, advance, type AlertState } from '../../src/alerting/state.ts';
 import { asConfiguredWindows, cronMatches, suppressedBy, windowActive } from '../../src/alerting/windows.ts';
-import { outgoingBody, pagerDutyBody, serialize, signature, slackBody, webhookBody } from '../../src/alerting/channels.ts';
+import {
+  outgoingBody,
+  pagerDutyBody,
+  serialize,
+  signature,
+  slackBody,
+  webhookBody,
+} from '../../src/alerting/channels.ts';
 import type { Notification } from '../../src/alerting/notification.ts';
 import { retryAfterMs, type Transport } from '../../src/alerting/outbox.ts';
 
@@ -19,21 +26,101 @@ after(() => stores.forEach((s) => s.close()));
 describe('alert state machine (table)', () => {
   const S = 1000;
   // Each case: rule, results as [secondsAfterStart, bad], expected events in order.
-  const cases: Array<{ name: string; rule: { for: number; failures: number; window?: number; successes: number; repeat?: number }; results: Array<[number, boolean]>; ticks?: number[]; events: string[] }> = [
-    { name: 'one failure fires at once with for: 0', rule: { for: 0, failures: 1, successes: 1 }, results: [[0, true], [60, false]], events: ['firing', 'resolved'] },
-    { name: 'flapping pass/fail with 2 failures of 3 never fires when no window holds two', rule: { for: 0, failures: 2, window: 3, successes: 1 }, results: [[0, true], [60, false], [120, false], [180, true], [240, false], [300, false]], events: [] },
-    { name: '2 failures in the last 3 runs fires', rule: { for: 0, failures: 2, window: 3, successes: 1 }, results: [[0, true], [60, false], [120, true]], events: ['firing'] },
-    { name: 'for: 2m holds a short outage back', rule: { for: 120 * S, failures: 1, successes: 1 }, results: [[0, true], [60, true], [90, false]], events: [] },
-    { name: 'for: 2m fires once the condition held 2 minutes (by a tick)', rule: { for: 120 * S, failures: 1, successes: 1 }, results: [[0, true], [60, true]], ticks: [121], events: ['firing'] },
-    { name: 'alternating results with for: 1m do not page', rule: { for: 60 * S, failures: 1, successes: 1 }, results: Array.from({ length: 20 }, (_, i) => [i * 30, i % 2 === 0] as [number, boolean]), events: [] },
-    { name: 'needs 3 successes in a row to resolve', rule: { for: 0, failures: 1, successes: 3 }, results: [[0, true], [60, false], [120, false], [180, true], [240, false], [300, false], [360, false]], events: ['firing', 'resolved'] },
-    { name: 'reminders while firing', rule: { for: 0, failures: 1, successes: 1, repeat: 3600 * S }, results: [[0, true]], ticks: [1800, 3601, 3700, 7300], events: ['firing', 'reminder', 'reminder'] },
+  const cases: Array<{
+    name: string;
+    rule: { for: number; failures: number; window?: number; successes: number; repeat?: number };
+    results: Array<[number, boolean]>;
+    ticks?: number[];
+    events: string[];
+  }> = [
+    {
+      name: 'one failure fires at once with for: 0',
+      rule: { for: 0, failures: 1, successes: 1 },
+      results: [
+        [0, true],
+        [60, false],
+      ],
+      events: ['firing', 'resolved'],
+    },
+    {
+      name: 'flapping pass/fail with 2 failures of 3 never fires when no window holds two',
+      rule: { for: 0, failures: 2, window: 3, successes: 1 },
+      results: [
+        [0, true],
+        [60, false],
+        [120, false],
+        [180, true],
+        [240, false],
+        [300, false],
+      ],
+      events: [],
+    },
+    {
+      name: '2 failures in the last 3 runs fires',
+      rule: { for: 0, failures: 2, window: 3, successes: 1 },
+      results: [
+        [0, true],
+        [60, false],
+        [120, true],
+      ],
+      events: ['firing'],
+    },
+    {
+      name: 'for: 2m holds a short outage back',
+      rule: { for: 120 * S, failures: 1, successes: 1 },
+      results: [
+        [0, true],
+        [60, true],
+        [90, false],
+      ],
+      events: [],
+    },
+    {
+      name: 'for: 2m fires once the condition held 2 minutes (by a tick)',
+      rule: { for: 120 * S, failures: 1, successes: 1 },
+      results: [
+        [0, true],
+        [60, true],
+      ],
+      ticks: [121],
+      events: ['firing'],
+    },
+    {
+      name: 'alternating results with for: 1m do not page',
+      rule: { for: 60 * S, failures: 1, successes: 1 },
+      results: Array.from({ length: 20 }, (_, i) => [i * 30, i % 2 === 0] as [number, boolean]),
+      events: [],
+    },
+    {
+      name: 'needs 3 successes in a row to resolve',
+      rule: { for: 0, failures: 1, successes: 3 },
+      results: [
+        [0, true],
+        [60, false],
+        [120, false],
+        [180, true],
+        [240, false],
+        [300, false],
+        [360, false],
+      ],
+      events: ['firing', 'resolved'],
+    },
+    {
+      name: 'reminders while firing',
+      rule: { for: 0, failures: 1, successes: 1, repeat: 3600 * S },
+      results: [[0, true]],
+      ticks: [1800, 3601, 3700, 7300],
+      events: ['firing', 'reminder', 'reminder'],
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
       let state: AlertState = initialState();
       const events: string[] = [];
-      const steps = [...c.results.map(([t, bad]) => ({ t, bad })), ...(c.ticks ?? []).map((t) => ({ t, bad: undefined }))].sort((a, b) => a.t - b.t);
+      const steps = [
+        ...c.results.map(([t, bad]) => ({ t, bad })),
+        ...(c.ticks ?? []).map((t) => ({ t, bad: undefined })),
+      ].sort((a, b) => a.t - b.t);
       for (const step of steps) {
         const now = T0 + step.t * S;
         const next = step.bad === undefined ? advance(state, now, c.rule) : observe(state, step.bad, now, c.rule);
@@ -63,7 +150,20 @@ describe('silences and maintenance windows', () => {
 });
 
 describe('channel bodies', () => {
-  const n: Notification = { key: 'abc-firing-1', event: 'firing', createdAt: T0, alert: { id: 'abc', rule: 'probe-failing', target: 'scaisend-ready', severity: 'critical', summary: 'HTTP 503', startedAt: T0, labels: { probe: 'scaisend-ready', tenant: 'acme' } } };
+  const n: Notification = {
+    key: 'abc-firing-1',
+    event: 'firing',
+    createdAt: T0,
+    alert: {
+      id: 'abc',
+      rule: 'probe-failing',
+      target: 'scaisend-ready',
+      severity: 'critical',
+      summary: 'HTTP 503',
+      startedAt: T0,
+      labels: { probe: 'scaisend-ready', tenant: 'acme' },
+    },
+  };
 
   test('webhook body is versioned and the signature verifies', () => {
     const body = webhookBody(n);
@@ -92,7 +192,12 @@ describe('channel bodies', () => {
     assert.deepEqual(Object.keys(trigger).sort(), ['dedup_key', 'event_action', 'payload', 'routing_key']);
     assert.equal(trigger.event_action, 'trigger');
     assert.equal(trigger.dedup_key, 'abc');
-    assert.deepEqual(Object.keys(trigger.payload).filter((k) => ['summary', 'source', 'severity'].includes(k)).sort(), ['severity', 'source', 'summary']);
+    assert.deepEqual(
+      Object.keys(trigger.payload)
+        .filter((k) => ['summary', 'source', 'severity'].includes(k))
+        .sort(),
+      ['severity', 'source', 'summary'],
+    );
     assert.ok(['critical', 'error', 'warning', 'info'].includes(trigger.payload.severity));
     assert.ok(!Number.isNaN(Date.parse(trigger.payload.timestamp)));
     const resolve = JSON.parse(pagerDutyBody({ ...n, event: 'resolved' }, 'R0UTING'));
@@ -100,7 +205,10 @@ describe('channel bodies', () => {
   });
 
   test('Slack: target text is escaped, so it cannot mention a channel or add a link', () => {
-    const hostile = { ...n, alert: { ...n.alert, summary: 'degraded: db: <!channel> see <http://evil.example|click> & <@U123>' } };
+    const hostile = {
+      ...n,
+      alert: { ...n.alert, summary: 'degraded: db: <!channel> see <http://evil.example|click> & <@U123>' },
+    };
     const body = JSON.parse(slackBody(hostile));
     const texts = [body.text, body.blocks[0].text.text, body.blocks[1].elements[0].text] as string[];
     for (const text of texts) {
@@ -108,20 +216,40 @@ describe('channel bodies', () => {
       assert.ok(!/&(?!amp;|lt;|gt;)/.test(text), `a raw & in ${text}`);
     }
     assert.match(body.text, /&lt;!channel&gt; see &lt;http:\/\/evil\.example\|click&gt; &amp; &lt;@U123&gt;/);
-    assert.match(body.blocks[0].text.text, /^\*:rotating_light: Firing: probe-failing on scaisend-ready\*\n/, 'our own formatting stays');
+    assert.match(
+      body.blocks[0].text.text,
+      /^\*:rotating_light: Firing: probe-failing on scaisend-ready\*\n/,
+      'our own formatting stays',
+    );
   });
 
   test('PagerDuty: the stored body has no routing key; each attempt adds the configured one', () => {
-    const channel = { name: 'pd', type: 'pagerduty' as const, routingKey: 'configured-routing-key', url: 'http://127.0.0.1:9/enqueue', timeout: 1000 };
+    const channel = {
+      name: 'pd',
+      type: 'pagerduty' as const,
+      routingKey: 'configured-routing-key',
+      url: 'http://127.0.0.1:9/enqueue',
+      timeout: 1000,
+    };
     const stored = serialize(channel, n);
     assert.ok(!stored.includes('configured-routing-key'), stored);
     assert.equal(JSON.parse(stored).routing_key, undefined);
     assert.equal(outgoingBody(channel, stored, 0), pagerDutyBody(n, 'configured-routing-key'));
     const queuedByAnOlderVersion = pagerDutyBody(n, 'old-routing-key');
     assert.equal(JSON.parse(outgoingBody(channel, queuedByAnOlderVersion, 0)).routing_key, 'configured-routing-key');
-    const webhook = { name: 'hook', type: 'webhook' as const, url: 'http://127.0.0.1:9/hook', secret: 'webhook-secret-value', timeout: 1000 };
+    const webhook = {
+      name: 'hook',
+      type: 'webhook' as const,
+      url: 'http://127.0.0.1:9/hook',
+      secret: 'webhook-secret-value',
+      timeout: 1000,
+    };
     assert.ok(!serialize(webhook, n).includes('webhook-secret-value'));
-    assert.equal(outgoingBody(webhook, serialize(webhook, n), 0), serialize(webhook, n), 'other channels send the stored bytes');
+    assert.equal(
+      outgoingBody(webhook, serialize(webhook, n), 0),
+      serialize(webhook, n),
+      'other channels send the stored bytes',
+    );
   });
 
   test('Retry-After in seconds and as a date', () => {
@@ -133,12 +261,21 @@ describe('channel bodies', () => {
 
 describe('config', () => {
   test('strict validation with key paths; unknown channel names are errors', () => {
-    const bad = parseAlertsSection({ channels: [{ name: 'x', type: 'webhook', url: 'ftp://nope' }], rules: [{ name: 'r', channels: ['y'], bogus: 1 }] });
+    const bad = parseAlertsSection({
+      channels: [{ name: 'x', type: 'webhook', url: 'ftp://nope' }],
+      rules: [{ name: 'r', channels: ['y'], bogus: 1 }],
+    });
     const paths = bad.issues.map((i) => i.path.join('.'));
     assert.ok(paths.includes('alerts.channels.0.url'), paths.join(' '));
     assert.ok(bad.issues.some((i) => /bogus/.test(i.message) || i.path.includes('bogus')));
-    const unknown = parseAlertsSection({ channels: [{ name: 'x', type: 'webhook', url: 'http://127.0.0.1:1/' }], rules: [{ name: 'r', channels: ['y'] }] });
-    assert.deepEqual(unknown.issues.map((i) => i.path.join('.')), ['alerts.rules.0.channels.0']);
+    const unknown = parseAlertsSection({
+      channels: [{ name: 'x', type: 'webhook', url: 'http://127.0.0.1:1/' }],
+      rules: [{ name: 'r', channels: ['y'] }],
+    });
+    assert.deepEqual(
+      unknown.issues.map((i) => i.path.join('.')),
+      ['alerts.rules.0.channels.0'],
+    );
     const cron = parseAlertsSection({ maintenance: [{ cron: 'not cron', duration: '1h' }] });
     assert.ok(cron.issues.some((i) => /cron/.test(i.message)));
   });
@@ -156,10 +293,22 @@ describe('alert service with the outbox (fake transport, manual clock)', () => {
       ...extra,
     });
     assert.deepEqual(issues, []);
-    const alerts = new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1 });
+    const alerts = new AlertService({
+      store,
+      clock,
+      logger: pino({ level: 'silent' }),
+      config: config!,
+      transport,
+      random: () => 1,
+    });
     return { clock, store, alerts };
   }
-  const run = (status: 'pass' | 'fail') => ({ probe: 'api-ready', status, message: status === 'fail' ? 'HTTP 503' : 'ok', kind: 'http' });
+  const run = (status: 'pass' | 'fail') => ({
+    probe: 'api-ready',
+    status,
+    message: status === 'fail' ? 'HTTP 503' : 'ok',
+    kind: 'http',
+  });
 
   test('429 with Retry-After is honoured, then delivered once with a valid signature and an Idempotency-Key', async () => {
     const attempts: Array<{ at: number; headers: Record<string, string>; body: string }> = [];
@@ -207,7 +356,9 @@ describe('alert service with the outbox (fake transport, manual clock)', () => {
   test('firing then resolved; silenced notifications wait for the silence to end', async () => {
     const sent: string[] = [];
     const { clock, alerts } = setup(async (_url, init) => (sent.push(JSON.parse(init.body).type), { status: 204 }), {
-      silences: [{ from: new Date(T0).toISOString(), until: new Date(T0 + 10 * 60_000).toISOString(), reason: 'deploy' }],
+      silences: [
+        { from: new Date(T0).toISOString(), until: new Date(T0 + 10 * 60_000).toISOString(), reason: 'deploy' },
+      ],
     });
     alerts.onRun(run('fail'));
     await alerts.tick();
@@ -225,11 +376,24 @@ describe('alert service with the outbox (fake transport, manual clock)', () => {
 describe('a resolution inside a silence or maintenance window', () => {
   const MIN = 60_000;
   // The window covers minutes 5 to 15 after T0.
-  const window = { from: new Date(T0 + 5 * MIN).toISOString(), until: new Date(T0 + 15 * MIN).toISOString(), reason: 'deploy' };
-  const run = (status: 'pass' | 'fail') => ({ probe: 'api-ready', status, message: status === 'fail' ? 'HTTP 503' : 'ok', kind: 'http' });
+  const window = {
+    from: new Date(T0 + 5 * MIN).toISOString(),
+    until: new Date(T0 + 15 * MIN).toISOString(),
+    reason: 'deploy',
+  };
+  const run = (status: 'pass' | 'fail') => ({
+    probe: 'api-ready',
+    status,
+    message: status === 'fail' ? 'HTTP 503' : 'ok',
+    kind: 'http',
+  });
 
   /** Feeds results and ticks at the given minutes; returns what the receiver got (type and alert times). */
-  async function scenario(section: 'silences' | 'maintenance', steps: Array<[number, 'fail' | 'pass' | 'tick']>, options: { restartAt?: number } = {}) {
+  async function scenario(
+    section: 'silences' | 'maintenance',
+    steps: Array<[number, 'fail' | 'pass' | 'tick']>,
+    options: { restartAt?: number } = {},
+  ) {
     const clock = new ManualClock(T0);
     const store = new SqliteStore(':memory:', clock);
     stores.push(store);
@@ -241,10 +405,24 @@ describe('a resolution inside a silence or maintenance window', () => {
     const sent: Array<{ type: string; at: number; startedAt: string; resolvedAt: string | null; summary: string }> = [];
     const transport: Transport = async (_url, init) => {
       const body = JSON.parse(init.body);
-      sent.push({ type: body.type, at: (clock.now() - T0) / MIN, startedAt: body.alert.startedAt, resolvedAt: body.alert.resolvedAt, summary: body.alert.summary });
+      sent.push({
+        type: body.type,
+        at: (clock.now() - T0) / MIN,
+        startedAt: body.alert.startedAt,
+        resolvedAt: body.alert.resolvedAt,
+        summary: body.alert.summary,
+      });
       return { status: 204 };
     };
-    const make = () => new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1 });
+    const make = () =>
+      new AlertService({
+        store,
+        clock,
+        logger: pino({ level: 'silent' }),
+        config: config!,
+        transport,
+        random: () => 1,
+      });
     let alerts = make();
     for (const [minute, what] of steps) {
       clock.set(T0 + minute * MIN);
@@ -260,8 +438,21 @@ describe('a resolution inside a silence or maintenance window', () => {
   const iso = (minute: number) => new Date(T0 + minute * MIN).toISOString();
 
   test('fired before the window, resolved inside it: the resolution is sent when the window ends', async () => {
-    const { sent, alerts } = await scenario('silences', [[0, 'fail'], [7, 'pass'], [10, 'tick'], [14, 'tick'], [15, 'tick'], [16, 'tick']]);
-    assert.deepEqual(sent.map((s) => [s.type, s.at]), [['alert.firing', 0], ['alert.resolved', 15]]);
+    const { sent, alerts } = await scenario('silences', [
+      [0, 'fail'],
+      [7, 'pass'],
+      [10, 'tick'],
+      [14, 'tick'],
+      [15, 'tick'],
+      [16, 'tick'],
+    ]);
+    assert.deepEqual(
+      sent.map((s) => [s.type, s.at]),
+      [
+        ['alert.firing', 0],
+        ['alert.resolved', 15],
+      ],
+    );
     // The resolution carries the firing it ends and when the condition really cleared.
     assert.equal(sent[1]?.startedAt, iso(0));
     assert.equal(sent[1]?.resolvedAt, iso(7));
@@ -270,68 +461,199 @@ describe('a resolution inside a silence or maintenance window', () => {
   });
 
   test('the same through a maintenance window, with a restart while the resolution is held', async () => {
-    const { sent } = await scenario('maintenance', [[0, 'fail'], [7, 'pass'], [10, 'tick'], [15, 'tick']], { restartAt: 10 });
-    assert.deepEqual(sent.map((s) => [s.type, s.at]), [['alert.firing', 0], ['alert.resolved', 15]]);
+    const { sent } = await scenario(
+      'maintenance',
+      [
+        [0, 'fail'],
+        [7, 'pass'],
+        [10, 'tick'],
+        [15, 'tick'],
+      ],
+      { restartAt: 10 },
+    );
+    assert.deepEqual(
+      sent.map((s) => [s.type, s.at]),
+      [
+        ['alert.firing', 0],
+        ['alert.resolved', 15],
+      ],
+    );
   });
 
   test('fired and resolved inside the window: the firing is withdrawn, nothing is sent', async () => {
-    const { sent, alerts } = await scenario('silences', [[6, 'fail'], [8, 'pass'], [15, 'tick'], [20, 'tick']]);
+    const { sent, alerts } = await scenario('silences', [
+      [6, 'fail'],
+      [8, 'pass'],
+      [15, 'tick'],
+      [20, 'tick'],
+    ]);
     assert.deepEqual(sent, []);
     assert.equal(alerts.list()[0]?.status, 'ok');
   });
 
   test('fired inside the window, resolved after it: firing at the end of the window, resolved when it clears', async () => {
-    const { sent } = await scenario('silences', [[6, 'fail'], [10, 'tick'], [15, 'tick'], [18, 'pass']]);
-    assert.deepEqual(sent.map((s) => [s.type, s.at]), [['alert.firing', 15], ['alert.resolved', 18]]);
+    const { sent } = await scenario('silences', [
+      [6, 'fail'],
+      [10, 'tick'],
+      [15, 'tick'],
+      [18, 'pass'],
+    ]);
+    assert.deepEqual(
+      sent.map((s) => [s.type, s.at]),
+      [
+        ['alert.firing', 15],
+        ['alert.resolved', 18],
+      ],
+    );
   });
 
   test('fired before and resolved after the window: both sent when they happen', async () => {
-    const { sent } = await scenario('silences', [[0, 'fail'], [10, 'fail'], [15, 'tick'], [17, 'pass']]);
-    assert.deepEqual(sent.map((s) => [s.type, s.at]), [['alert.firing', 0], ['alert.resolved', 17]]);
+    const { sent } = await scenario('silences', [
+      [0, 'fail'],
+      [10, 'fail'],
+      [15, 'tick'],
+      [17, 'pass'],
+    ]);
+    assert.deepEqual(
+      sent.map((s) => [s.type, s.at]),
+      [
+        ['alert.firing', 0],
+        ['alert.resolved', 17],
+      ],
+    );
   });
 
   test('resolved and fired again inside the window: the old resolution, then the new firing, at the end', async () => {
-    const { sent } = await scenario('silences', [[0, 'fail'], [7, 'pass'], [9, 'fail'], [15, 'tick'], [20, 'pass']]);
-    assert.deepEqual(sent.map((s) => [s.type, s.at, s.startedAt]), [['alert.firing', 0, iso(0)], ['alert.resolved', 15, iso(0)], ['alert.firing', 15, iso(9)], ['alert.resolved', 20, iso(9)]]);
+    const { sent } = await scenario('silences', [
+      [0, 'fail'],
+      [7, 'pass'],
+      [9, 'fail'],
+      [15, 'tick'],
+      [20, 'pass'],
+    ]);
+    assert.deepEqual(
+      sent.map((s) => [s.type, s.at, s.startedAt]),
+      [
+        ['alert.firing', 0, iso(0)],
+        ['alert.resolved', 15, iso(0)],
+        ['alert.firing', 15, iso(9)],
+        ['alert.resolved', 20, iso(9)],
+      ],
+    );
   });
 
   test('resolved, fired and resolved again inside the window: only the held resolution is sent', async () => {
-    const { sent } = await scenario('silences', [[0, 'fail'], [7, 'pass'], [9, 'fail'], [11, 'pass'], [15, 'tick'], [30, 'tick']]);
-    assert.deepEqual(sent.map((s) => [s.type, s.at, s.resolvedAt]), [['alert.firing', 0, null], ['alert.resolved', 15, iso(7)]]);
+    const { sent } = await scenario('silences', [
+      [0, 'fail'],
+      [7, 'pass'],
+      [9, 'fail'],
+      [11, 'pass'],
+      [15, 'tick'],
+      [30, 'tick'],
+    ]);
+    assert.deepEqual(
+      sent.map((s) => [s.type, s.at, s.resolvedAt]),
+      [
+        ['alert.firing', 0, null],
+        ['alert.resolved', 15, iso(7)],
+      ],
+    );
   });
 });
 
 describe('maintenance windows started at run time hold alerts as configured ones do', () => {
   const MIN = 60_000;
-  const run = (status: 'pass' | 'fail') => ({ probe: 'api-ready', status, message: status === 'fail' ? 'HTTP 503' : 'ok', kind: 'http' });
+  const run = (status: 'pass' | 'fail') => ({
+    probe: 'api-ready',
+    status,
+    message: status === 'fail' ? 'HTTP 503' : 'ok',
+    kind: 'http',
+  });
   /** The cases of the configured windows above: the window covers minutes 5 to 15. */
   const cases: Array<Array<[number, 'fail' | 'pass' | 'tick']>> = [
-    [[0, 'fail'], [7, 'pass'], [10, 'tick'], [14, 'tick'], [15, 'tick'], [16, 'tick']],
-    [[6, 'fail'], [8, 'pass'], [15, 'tick'], [20, 'tick']],
-    [[6, 'fail'], [10, 'tick'], [15, 'tick'], [18, 'pass']],
-    [[0, 'fail'], [10, 'fail'], [15, 'tick'], [17, 'pass']],
-    [[0, 'fail'], [7, 'pass'], [9, 'fail'], [15, 'tick'], [20, 'pass']],
-    [[0, 'fail'], [7, 'pass'], [9, 'fail'], [11, 'pass'], [15, 'tick'], [30, 'tick']],
+    [
+      [0, 'fail'],
+      [7, 'pass'],
+      [10, 'tick'],
+      [14, 'tick'],
+      [15, 'tick'],
+      [16, 'tick'],
+    ],
+    [
+      [6, 'fail'],
+      [8, 'pass'],
+      [15, 'tick'],
+      [20, 'tick'],
+    ],
+    [
+      [6, 'fail'],
+      [10, 'tick'],
+      [15, 'tick'],
+      [18, 'pass'],
+    ],
+    [
+      [0, 'fail'],
+      [10, 'fail'],
+      [15, 'tick'],
+      [17, 'pass'],
+    ],
+    [
+      [0, 'fail'],
+      [7, 'pass'],
+      [9, 'fail'],
+      [15, 'tick'],
+      [20, 'pass'],
+    ],
+    [
+      [0, 'fail'],
+      [7, 'pass'],
+      [9, 'fail'],
+      [11, 'pass'],
+      [15, 'tick'],
+      [30, 'tick'],
+    ],
   ];
 
   async function sentWith(window: 'configured' | 'stored', steps: Array<[number, 'fail' | 'pass' | 'tick' | 'end']>) {
     const clock = new ManualClock(T0);
     const store = new SqliteStore(':memory:', clock);
     stores.push(store);
-    const range = { from: new Date(T0 + 5 * MIN).toISOString(), until: new Date(T0 + 15 * MIN).toISOString(), reason: 'deploy' };
+    const range = {
+      from: new Date(T0 + 5 * MIN).toISOString(),
+      until: new Date(T0 + 15 * MIN).toISOString(),
+      reason: 'deploy',
+    };
     const { config } = parseAlertsSection({
       channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }],
       rules: [{ name: 'down', probes: ['api-*'], failures: 1, successes: 1 }],
       maintenance: window === 'configured' ? [range] : [],
     });
-    const added = window === 'stored' ? store.maintenanceWindows.add({ probes: ['api-*'], reason: 'deploy', startsAt: T0 + 5 * MIN, endsAt: T0 + 15 * MIN, createdAt: T0 }) : undefined;
+    const added =
+      window === 'stored'
+        ? store.maintenanceWindows.add({
+            probes: ['api-*'],
+            reason: 'deploy',
+            startsAt: T0 + 5 * MIN,
+            endsAt: T0 + 15 * MIN,
+            createdAt: T0,
+          })
+        : undefined;
     const sent: string[] = [];
     const transport: Transport = async (_url, init) => {
       const body = JSON.parse(init.body);
-      sent.push(`${body.type} at ${(clock.now() - T0) / MIN} (started ${(Date.parse(body.alert.startedAt) - T0) / MIN}${body.alert.resolvedAt ? `, resolved ${(Date.parse(body.alert.resolvedAt) - T0) / MIN}` : ''})`);
+      sent.push(
+        `${body.type} at ${(clock.now() - T0) / MIN} (started ${(Date.parse(body.alert.startedAt) - T0) / MIN}${body.alert.resolvedAt ? `, resolved ${(Date.parse(body.alert.resolvedAt) - T0) / MIN}` : ''})`,
+      );
       return { status: 204 };
     };
-    const alerts = new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1 });
+    const alerts = new AlertService({
+      store,
+      clock,
+      logger: pino({ level: 'silent' }),
+      config: config!,
+      transport,
+      random: () => 1,
+    });
     for (const [minute, what] of steps) {
       clock.set(T0 + minute * MIN);
       if (what === 'end' && added) store.maintenanceWindows.end(added.id, clock.now());
@@ -347,16 +669,44 @@ describe('maintenance windows started at run time hold alerts as configured ones
       assert.deepEqual(await sentWith('stored', steps), configured, JSON.stringify(steps));
     }
     // The comparison is not between two silences: the configured window does hold.
-    assert.deepEqual(await sentWith('configured', cases[2] ?? []), ['alert.firing at 15 (started 6)', 'alert.resolved at 18 (started 6, resolved 18)']);
+    assert.deepEqual(await sentWith('configured', cases[2] ?? []), [
+      'alert.firing at 15 (started 6)',
+      'alert.resolved at 18 (started 6, resolved 18)',
+    ]);
   });
 
   test('ended early: the held firing, and the held resolution, go out at the next tick', async () => {
-    assert.deepEqual(await sentWith('stored', [[6, 'fail'], [8, 'tick'], [9, 'end'], [10, 'tick']]), ['alert.firing at 9 (started 6)']);
-    assert.deepEqual(await sentWith('stored', [[0, 'fail'], [7, 'pass'], [8, 'tick'], [12, 'end'], [13, 'tick']]), ['alert.firing at 0 (started 0)', 'alert.resolved at 12 (started 0, resolved 7)']);
+    assert.deepEqual(
+      await sentWith('stored', [
+        [6, 'fail'],
+        [8, 'tick'],
+        [9, 'end'],
+        [10, 'tick'],
+      ]),
+      ['alert.firing at 9 (started 6)'],
+    );
+    assert.deepEqual(
+      await sentWith('stored', [
+        [0, 'fail'],
+        [7, 'pass'],
+        [8, 'tick'],
+        [12, 'end'],
+        [13, 'tick'],
+      ]),
+      ['alert.firing at 0 (started 0)', 'alert.resolved at 12 (started 0, resolved 7)'],
+    );
   });
 
   test("a window on probes covers their alerts and their per-probe indicators', nothing else", () => {
-    const window = { id: 7, probes: ['api-*'], reason: 'deploy', startsAt: T0, endsAt: T0 + 10 * MIN, endedAt: null, createdAt: T0 };
+    const window = {
+      id: 7,
+      probes: ['api-*'],
+      reason: 'deploy',
+      startsAt: T0,
+      endsAt: T0 + 10 * MIN,
+      endedAt: null,
+      createdAt: T0,
+    };
     const windows = asConfiguredWindows(window);
     const covered = (rule: string, target: string, at = T0 + MIN) => suppressedBy(windows, rule, target, at)?.name;
     assert.equal(covered('down', 'api-ready'), 'maintenance 7');
@@ -364,25 +714,51 @@ describe('maintenance windows started at run time hold alerts as configured ones
     assert.equal(covered('down', 'web-ready'), undefined);
     assert.equal(covered('indicator-critical', 'blocklist:acme'), undefined);
     assert.equal(covered('down', 'api-ready', T0 + 10 * MIN), undefined, 'over at its end');
-    assert.equal(suppressedBy(asConfiguredWindows({ ...window, endedAt: T0 + 2 * MIN }), 'down', 'api-ready', T0 + 3 * MIN), undefined, 'over once ended');
+    assert.equal(
+      suppressedBy(asConfiguredWindows({ ...window, endedAt: T0 + 2 * MIN }), 'down', 'api-ready', T0 + 3 * MIN),
+      undefined,
+      'over once ended',
+    );
   });
 });
 
 describe('alerts of probes removed from the configuration', () => {
-  test('resolve once with the reason, the probe\'s and its indicators\' alike; pending ones end quietly; no reminders afterwards', async () => {
+  test("resolve once with the reason, the probe's and its indicators' alike; pending ones end quietly; no reminders afterwards", async () => {
     const clock = new ManualClock(T0);
     const store = new SqliteStore(':memory:', clock);
     stores.push(store);
-    const { config } = parseAlertsSection({ channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }] });
+    const { config } = parseAlertsSection({
+      channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }],
+    });
     const sent: Array<{ type: string; target: string; summary: string }> = [];
     const transport: Transport = async (_url, init) => {
       const body = JSON.parse(init.body);
       sent.push({ type: body.type, target: body.alert.target, summary: body.alert.summary });
       return { status: 204 };
     };
-    let indicators = [{ id: 'readiness:gone-ready', name: 'readiness', subject: 'gone-ready', value: 120_000, unit: 'ms' as const, threshold: 60_000, trend: 'unknown' as const, state: 'critical' as const, reason: 'not ready for 2 min' }];
+    let indicators = [
+      {
+        id: 'readiness:gone-ready',
+        name: 'readiness',
+        subject: 'gone-ready',
+        value: 120_000,
+        unit: 'ms' as const,
+        threshold: 60_000,
+        trend: 'unknown' as const,
+        state: 'critical' as const,
+        reason: 'not ready for 2 min',
+      },
+    ];
     // The default rules: probe-failing (for: 1m, repeat: 4h) and indicator-critical.
-    const alerts = new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1, indicators: () => indicators });
+    const alerts = new AlertService({
+      store,
+      clock,
+      logger: pino({ level: 'silent' }),
+      config: config!,
+      transport,
+      random: () => 1,
+      indicators: () => indicators,
+    });
     const fail = (probe: string) => alerts.onRun({ probe, status: 'fail', message: 'HTTP 503', kind: 'http' });
     fail('gone-ready');
     fail('kept');
@@ -391,7 +767,11 @@ describe('alerts of probes removed from the configuration', () => {
     fail('kept');
     fail('gone-pending');
     await alerts.tick();
-    assert.deepEqual(sent.map((s) => `${s.type} ${s.target}`).sort(), ['alert.firing gone-ready', 'alert.firing kept', 'alert.firing readiness:gone-ready']);
+    assert.deepEqual(sent.map((s) => `${s.type} ${s.target}`).sort(), [
+      'alert.firing gone-ready',
+      'alert.firing kept',
+      'alert.firing readiness:gone-ready',
+    ]);
     sent.length = 0;
 
     // Restarted without gone-ready and gone-pending: their probe and indicator are no longer computed.
@@ -404,12 +784,27 @@ describe('alerts of probes removed from the configuration', () => {
       'alert.resolved readiness:gone-ready: probe removed from the configuration',
     ]);
     const byTarget = new Map(alerts.list().map((a) => [a.target, a.status]));
-    assert.deepEqual([byTarget.get('gone-ready'), byTarget.get('gone-pending'), byTarget.get('readiness:gone-ready'), byTarget.get('kept')], ['ok', 'ok', 'ok', 'firing']);
+    assert.deepEqual(
+      [
+        byTarget.get('gone-ready'),
+        byTarget.get('gone-pending'),
+        byTarget.get('readiness:gone-ready'),
+        byTarget.get('kept'),
+      ],
+      ['ok', 'ok', 'ok', 'firing'],
+    );
     const changes = store.stateChanges.list({ subjectPrefix: 'alert:' }).filter((c) => c.to === 'resolved');
-    assert.deepEqual(changes.map((c) => c.message), ['critical: probe removed from the configuration', 'critical: probe removed from the configuration']);
+    assert.deepEqual(
+      changes.map((c) => c.message),
+      ['critical: probe removed from the configuration', 'critical: probe removed from the configuration'],
+    );
     sent.length = 0;
     clock.advance(5 * 3_600_000);
     await alerts.tick();
-    assert.deepEqual(sent.map((s) => `${s.type} ${s.target}`), ['alert.reminder kept'], 'only the configured probe still reminds');
+    assert.deepEqual(
+      sent.map((s) => `${s.type} ${s.target}`),
+      ['alert.reminder kept'],
+      'only the configured probe still reminds',
+    );
   });
 });

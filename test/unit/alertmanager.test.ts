@@ -18,11 +18,22 @@ const notification = (event: Notification['event'], extra: Partial<Notification[
   key: 'k',
   event,
   createdAt: T0 + 5000,
-  alert: { id: 'a1', rule: 'probe-failing', target: 'api-ready', severity: 'critical', summary: 'HTTP 503', startedAt: T0, labels: { probe: 'api-ready', kind: 'http', tenant: 'acme' }, ...extra },
+  alert: {
+    id: 'a1',
+    rule: 'probe-failing',
+    target: 'api-ready',
+    severity: 'critical',
+    summary: 'HTTP 503',
+    startedAt: T0,
+    labels: { probe: 'api-ready', kind: 'http', tenant: 'acme' },
+    ...extra,
+  },
 });
 
 function channel(extra: Record<string, unknown> = {}) {
-  const { config, issues } = parseAlertsSection({ channels: [{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9093', ...extra }] });
+  const { config, issues } = parseAlertsSection({
+    channels: [{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9093', ...extra }],
+  });
   assert.deepEqual(issues, []);
   return config!.channels[0]!;
 }
@@ -30,22 +41,39 @@ function channel(extra: Record<string, unknown> = {}) {
 describe('alertmanager channel: what is posted', () => {
   test('the endpoint is API v2 under the base URL, a route prefix kept', () => {
     assert.equal(alertmanagerEndpoint('http://am:9093'), 'http://am:9093/api/v2/alerts');
-    assert.equal(alertmanagerEndpoint('https://ops.example.com/alertmanager/'), 'https://ops.example.com/alertmanager/api/v2/alerts');
+    assert.equal(
+      alertmanagerEndpoint('https://ops.example.com/alertmanager/'),
+      'https://ops.example.com/alertmanager/api/v2/alerts',
+    );
     assert.equal(alertmanagerEndpoint('http://am:9093/api/v2/alerts'), 'http://am:9093/api/v2/alerts');
     assert.equal(channel().url, 'http://127.0.0.1:9093/api/v2/alerts');
   });
 
   test('a firing carries labels and annotations, and gets endsAt of 4 re-post intervals from each attempt', () => {
     const am = channel({ resend: '30s', labels: { team: 'mail', alertname: 'ignored' } });
-    const stored = serialize(am, notification('firing', { description: 'API down', runbook: 'https://runbooks.example.com/api' }));
+    const stored = serialize(
+      am,
+      notification('firing', { description: 'API down', runbook: 'https://runbooks.example.com/api' }),
+    );
     const [alert] = JSON.parse(stored) as Array<Record<string, unknown>>;
     assert.deepEqual(alert, {
-      labels: { team: 'mail', alertname: 'probe-failing', severity: 'critical', probe: 'api-ready', kind: 'http', tenant: 'acme' },
+      labels: {
+        team: 'mail',
+        alertname: 'probe-failing',
+        severity: 'critical',
+        probe: 'api-ready',
+        kind: 'http',
+        tenant: 'acme',
+      },
       annotations: { summary: 'HTTP 503', description: 'API down', runbook_url: 'https://runbooks.example.com/api' },
       startsAt: new Date(T0).toISOString(),
     });
     const sent = JSON.parse(outgoingBody(am, stored, T0 + 60_000)) as Array<Record<string, unknown>>;
-    assert.equal(sent[0]?.endsAt, new Date(T0 + 60_000 + 4 * 30_000).toISOString(), 'valid from the attempt, however late it is');
+    assert.equal(
+      sent[0]?.endsAt,
+      new Date(T0 + 60_000 + 4 * 30_000).toISOString(),
+      'valid from the attempt, however late it is',
+    );
   });
 
   test('a resolution carries endsAt = when the condition cleared, whenever it is sent', () => {
@@ -58,16 +86,27 @@ describe('alertmanager channel: what is posted', () => {
   test('credentials are headers of each attempt, never part of the stored post', () => {
     const basic = channel({ basicAuth: { username: 'scaiprobe', password: 'pa55word-xyz' } });
     const stored = serialize(basic, notification('firing'));
-    assert.ok(!stored.includes('pa55word-xyz') && !stored.includes(Buffer.from('scaiprobe:pa55word-xyz').toString('base64')));
-    assert.equal(headersFor(basic, stored, 'k', T0).authorization, `Basic ${Buffer.from('scaiprobe:pa55word-xyz').toString('base64')}`);
+    assert.ok(
+      !stored.includes('pa55word-xyz') && !stored.includes(Buffer.from('scaiprobe:pa55word-xyz').toString('base64')),
+    );
+    assert.equal(
+      headersFor(basic, stored, 'k', T0).authorization,
+      `Basic ${Buffer.from('scaiprobe:pa55word-xyz').toString('base64')}`,
+    );
     assert.equal(headersFor(channel({ bearerToken: 'tok-123' }), stored, 'k', T0).authorization, 'Bearer tok-123');
     assert.equal(headersFor(channel(), stored, 'k', T0).authorization, undefined);
     assert.equal(authorization({}), undefined);
   });
 
   test('configuration: one kind of credential, label names Alertmanager accepts, a sane resend', () => {
-    const issues = (extra: Record<string, unknown>) => parseAlertsSection({ channels: [{ name: 'am', type: 'alertmanager', url: 'http://am:9093', ...extra }] }).issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    assert.match(issues({ basicAuth: { username: 'u', password: 'p' }, bearerToken: 't' }).join(), /bearerToken: give basicAuth or bearerToken, not both/);
+    const issues = (extra: Record<string, unknown>) =>
+      parseAlertsSection({
+        channels: [{ name: 'am', type: 'alertmanager', url: 'http://am:9093', ...extra }],
+      }).issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    assert.match(
+      issues({ basicAuth: { username: 'u', password: 'p' }, bearerToken: 't' }).join(),
+      /bearerToken: give basicAuth or bearerToken, not both/,
+    );
     assert.match(issues({ labels: { 'bad-name': 'x' } }).join(), /labels/);
     assert.match(issues({ resend: '100ms' }).join(), /resend: must be between 1s and 1h/);
     assert.match(issues({ url: 'ftp://am' }).join(), /url/);
@@ -86,10 +125,22 @@ describe('alertmanager channel: re-posting while firing', () => {
       ...extra,
     });
     assert.deepEqual(issues, []);
-    const alerts = new AlertService({ store, clock, logger: pino({ level: 'silent' }), config: config!, transport, random: () => 1 });
+    const alerts = new AlertService({
+      store,
+      clock,
+      logger: pino({ level: 'silent' }),
+      config: config!,
+      transport,
+      random: () => 1,
+    });
     return { clock, alerts };
   }
-  const run = (status: 'pass' | 'fail') => ({ probe: 'api-ready', status, message: status === 'fail' ? 'HTTP 503' : 'ok', kind: 'http' });
+  const run = (status: 'pass' | 'fail') => ({
+    probe: 'api-ready',
+    status,
+    message: status === 'fail' ? 'HTTP 503' : 'ok',
+    kind: 'http',
+  });
   const endsAt = (body: string) => (JSON.parse(body) as Array<{ endsAt?: string }>)[0]?.endsAt;
 
   test('every resend while firing, not while a post waits, none after the resolution', async () => {
@@ -107,7 +158,11 @@ describe('alertmanager channel: re-posting while firing', () => {
       clock.advance(1000);
       await alerts.tick();
     }
-    assert.deepEqual(posts.map((p) => p.at - T0), [0, 60_000, 120_000], 'a re-post every minute');
+    assert.deepEqual(
+      posts.map((p) => p.at - T0),
+      [0, 60_000, 120_000],
+      'a re-post every minute',
+    );
     assert.equal(alerts.outbox.rows({ status: 'delivered' }).filter((r) => r.event === 'refresh').length, 2);
 
     down = true;
@@ -115,12 +170,20 @@ describe('alertmanager channel: re-posting while firing', () => {
       clock.advance(1000);
       await alerts.tick();
     }
-    assert.equal(alerts.outbox.counts().pending, 1, 'one re-post waits while Alertmanager is down; no pile-up behind it');
+    assert.equal(
+      alerts.outbox.counts().pending,
+      1,
+      'one re-post waits while Alertmanager is down; no pile-up behind it',
+    );
     down = false;
     clock.advance(1000);
     await alerts.tick();
     const late = posts.at(-1)!;
-    assert.equal(endsAt(late.body), new Date(late.at + 4 * 60_000).toISOString(), 'the late post is valid from when it went out');
+    assert.equal(
+      endsAt(late.body),
+      new Date(late.at + 4 * 60_000).toISOString(),
+      'the late post is valid from when it went out',
+    );
 
     alerts.onRun(run('pass'));
     await alerts.tick();

@@ -30,7 +30,11 @@ test('literals: numbers, durations, percents, strings, booleans, null, regexes',
 
 test('the operator is found at the top level, outside quotes and label braces', () => {
   assert.deepEqual(parseAssertion('latency < 200ms'), { subject: 'latency', operator: '<', expected: 200 });
-  assert.deepEqual(parseAssertion('json.status == "ready"'), { subject: 'json.status', operator: '==', expected: 'ready' });
+  assert.deepEqual(parseAssertion('json.status == "ready"'), {
+    subject: 'json.status',
+    operator: '==',
+    expected: 'ready',
+  });
   const rate = parseAssertion('rate5m(x_total{status!="200",code=~"5.."}) / rate5m(x_total) < 0.5%');
   assert.equal(rate.subject, 'rate5m(x_total{status!="200",code=~"5.."}) / rate5m(x_total)');
   assert.equal(rate.operator, '<');
@@ -43,7 +47,14 @@ test('the operator is found at the top level, outside quotes and label braces', 
 });
 
 test('evaluation of every operator, with the actual value kept', () => {
-  const observations = { status: 503, latency: 212.5, 'json.status': 'degraded', answers: ['192.0.2.10', '192.0.2.11'], body: 'hello world', ok: true };
+  const observations = {
+    status: 503,
+    latency: 212.5,
+    'json.status': 'degraded',
+    answers: ['192.0.2.10', '192.0.2.11'],
+    body: 'hello world',
+    ok: true,
+  };
   const results = evaluateAssertions(
     [
       { expr: 'status == 200', soft: false },
@@ -77,12 +88,22 @@ test('a numeric comparison against a string observation fails instead of coercin
 
 test('a /g or /y regex answers the same for every list item and every evaluation of one parsed assertion', () => {
   // test() of a global or sticky regex starts where its last match ended: "ab" matched once, then not.
-  for (const expr of ['names matches /b/g', 'names contains /b/g', 'name matches /b/g', 'name == /b/g', 'name matches /a/y']) {
+  for (const expr of [
+    'names matches /b/g',
+    'names contains /b/g',
+    'name matches /b/g',
+    'name == /b/g',
+    'name matches /a/y',
+  ]) {
     const parsed = parseAssertion(expr);
     const observations = { names: ['ab', 'ab'], name: 'ab' };
     const answers = [1, 2, 3].map(() => checkAssertion(parsed, observations).ok);
     assert.deepEqual(answers, [true, true, true], expr);
   }
   const sticky = parseAssertion('name matches /b/y');
-  assert.deepEqual([1, 2].map(() => checkAssertion(sticky, { name: 'ab' }).ok), [false, false], '/y still anchors at the start');
+  assert.deepEqual(
+    [1, 2].map(() => checkAssertion(sticky, { name: 'ab' }).ok),
+    [false, false],
+    '/y still anchors at the start',
+  );
 });

@@ -1,6 +1,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeAuthentication, parseAuthenticationResults, parseHeaderBlock, trustedAuthResults } from '../../src/protocols/mail-auth/auth-results.ts';
+import {
+  judgeAuthentication,
+  parseAuthenticationResults,
+  parseHeaderBlock,
+  trustedAuthResults,
+} from '../../src/protocols/mail-auth/auth-results.ts';
 
 // Shapes as delivered by the providers (addresses and keys changed).
 const GMAIL = [
@@ -66,7 +71,10 @@ describe('Authentication-Results parser', () => {
   test('Outlook.com: authserv-id after each result, compauth and reason, action kept', () => {
     const parsed = parseAuthenticationResults(parseHeaderBlock(OUTLOOK)[0]?.value ?? '');
     assert.equal(parsed.authservId, 'hotmail.com');
-    assert.deepEqual(parsed.results.map((r) => `${r.method}=${r.result}`), ['spf=softfail', 'dkim=fail', 'dmarc=fail', 'compauth=fail']);
+    assert.deepEqual(
+      parsed.results.map((r) => `${r.method}=${r.result}`),
+      ['spf=softfail', 'dkim=fail', 'dmarc=fail', 'compauth=fail'],
+    );
     assert.equal(parsed.results[2]?.props.action, 'oreject');
     const verdict = judgeAuthentication(parseHeaderBlock(OUTLOOK), 'hotmail.com');
     assert.equal(verdict.compauth, 'fail');
@@ -102,7 +110,9 @@ describe('Authentication-Results parser', () => {
   });
 
   test('semicolons and parentheses inside quoted strings do not split; nested comments are stripped', () => {
-    const parsed = parseAuthenticationResults('mx.a 1; spf=pass reason="ok; (really)" smtp.mailfrom=a@b (nested (comment); here); dkim=none');
+    const parsed = parseAuthenticationResults(
+      'mx.a 1; spf=pass reason="ok; (really)" smtp.mailfrom=a@b (nested (comment); here); dkim=none',
+    );
     assert.equal(parsed.authservId, 'mx.a');
     assert.equal(parsed.results.length, 2);
     assert.equal(parsed.results[0]?.reason, 'ok; (really)');
@@ -115,11 +125,16 @@ describe('Authentication-Results parser', () => {
     assert.deepEqual(parseAuthenticationResults('mx.a; none'), { authservId: 'mx.a', results: [] });
     const arc = parseAuthenticationResults('i=1; mx.google.com; arc=pass (i=1); spf=pass');
     assert.equal(arc.authservId, 'mx.google.com');
-    assert.deepEqual(arc.results.map((r) => r.method), ['arc', 'spf']);
+    assert.deepEqual(
+      arc.results.map((r) => r.method),
+      ['arc', 'spf'],
+    );
   });
 
   test('without an authserv-id to trust, the topmost header is taken', () => {
-    const fields = parseHeaderBlock('Authentication-Results: a.test; spf=neutral\r\nAuthentication-Results: b.test; spf=pass\r\n\r\n');
+    const fields = parseHeaderBlock(
+      'Authentication-Results: a.test; spf=neutral\r\nAuthentication-Results: b.test; spf=pass\r\n\r\n',
+    );
     assert.equal(trustedAuthResults(fields)?.authservId, 'a.test');
     assert.equal(trustedAuthResults(fields, 'b.test')?.results[0]?.result, 'pass');
   });
@@ -129,11 +144,24 @@ describe('Authentication-Results parser', () => {
   test('a 5 MiB folded header is unfolded whole, in order, with every statement kept', () => {
     const folded = ' dkim=pass header.d=ex.com header.s=s1;';
     const count = Math.ceil((5 * 1024 * 1024) / (folded.length + 2));
-    const block = ['Authentication-Results: mx.example.test;', ...Array<string>(count).fill(folded), ' spf=pass smtp.mailfrom=ex.com', 'Subject: last', '', 'body'].join('\r\n');
+    const block = [
+      'Authentication-Results: mx.example.test;',
+      ...Array<string>(count).fill(folded),
+      ' spf=pass smtp.mailfrom=ex.com',
+      'Subject: last',
+      '',
+      'body',
+    ].join('\r\n');
     const fields = parseHeaderBlock(block);
-    assert.deepEqual(fields.map((field) => field.name), ['authentication-results', 'subject']);
+    assert.deepEqual(
+      fields.map((field) => field.name),
+      ['authentication-results', 'subject'],
+    );
     const value = fields[0]?.value ?? '';
-    assert.equal(value.length, 'mx.example.test;'.length + count * folded.length + ' spf=pass smtp.mailfrom=ex.com'.length);
+    assert.equal(
+      value.length,
+      'mx.example.test;'.length + count * folded.length + ' spf=pass smtp.mailfrom=ex.com'.length,
+    );
     assert.ok(value.startsWith('mx.example.test; dkim=pass header.d=ex.com header.s=s1; dkim=pass'));
     const verdict = judgeAuthentication(fields, 'mx.example.test');
     assert.equal(verdict.dkim, 'pass');
@@ -141,7 +169,9 @@ describe('Authentication-Results parser', () => {
   });
 
   test('folding: blank continuation lines add nothing; a line without a colon is skipped; the value is trimmed', () => {
-    const fields = parseHeaderBlock('Subject:\r\n  first\r\n \r\n\tsecond  \r\nnot a field\r\n third\r\nX-A: 1\r\n\r\nX-B: body');
+    const fields = parseHeaderBlock(
+      'Subject:\r\n  first\r\n \r\n\tsecond  \r\nnot a field\r\n third\r\nX-A: 1\r\n\r\nX-B: body',
+    );
     assert.deepEqual(fields, [
       { name: 'subject', value: 'first second third' },
       { name: 'x-a', value: '1' },

@@ -27,5 +27,8 @@ test("a link's host is its host and port, the port spelled out", () => {
   assert.equal(hostOf('https://Example.test/a'), 'example.test:443');
   assert.equal(hostOf('http://127.0.0.1:8000/t/c?id=1'), '127.0.0.1:8000');
   assert.equal(hostOf('mailto:a@example.test'), undefined);
-  assert.deepEqual(hostsOf(['http://a.test/1', 'http://a.test/2', 'javascript:void(0)', 'https://b.test:8443/']), ['a.test:80', 'b.test:8443']);
+  assert.deepEqual(hostsOf(['http://a.test/1', 'http://a.test/2', 'javascript:void(0)', 'https://b.test:8443/']), [
+    'a.test:80',
+    'b.test:8443',
+  ]);
 });

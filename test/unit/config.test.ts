@@ -30,7 +30,10 @@ test("the foundation issue's example is valid as written", () => {
   const [ready, dns] = config.probes;
   assert.equal(ready?.every, 30_000);
   assert.equal(ready?.timeout, 5_000);
-  assert.deepEqual(ready?.expect.map((a) => a.expr), ['status == 200', 'json.status == "ready"', 'latency < 200ms']);
+  assert.deepEqual(
+    ready?.expect.map((a) => a.expr),
+    ['status == 200', 'json.status == "ready"', 'latency < 200ms'],
+  );
   assert.equal(dns?.cron, '*/1 * * * *');
   assert.equal(dns?.every, undefined, 'a cron probe has no interval');
 });
@@ -40,7 +43,8 @@ test('the shipped default configuration is valid with the lab credentials, every
   readAlertingSections(config);
   parseReportsConfig(config.sections.reports, config.files);
   const kinds = new Set(config.probes.map((p) => p.kind));
-  for (const kind of PROBE_KINDS.map((k) => k.kind)) assert.ok(kinds.has(kind), `the default configuration shows the ${kind} kind`);
+  for (const kind of PROBE_KINDS.map((k) => k.kind))
+    assert.ok(kinds.has(kind), `the default configuration shows the ${kind} kind`);
 });
 
 test('an unset secret is reported once, without follow-on noise', () => {
@@ -68,7 +72,12 @@ const cases: Array<[string, RegExp[]]> = [
       /probes\[3\]\.cron: is not a valid cron expression/,
     ],
   ],
-  ['missing-secret.yaml', [/probes\[0\]\.headers\.authorization: \$\{SCAIPROBE_TEST_UNSET_TOKEN\}: environment variable SCAIPROBE_TEST_UNSET_TOKEN is not set/]],
+  [
+    'missing-secret.yaml',
+    [
+      /probes\[0\]\.headers\.authorization: \$\{SCAIPROBE_TEST_UNSET_TOKEN\}: environment variable SCAIPROBE_TEST_UNSET_TOKEN is not set/,
+    ],
+  ],
   ['inline-secret.yaml', [/server\.token: is a secret: write it as "\$\{ENV_NAME\}"/]],
   [
     'inline-credentials.yaml',
@@ -89,9 +98,14 @@ const cases: Array<[string, RegExp[]]> = [
 for (const [file, expected] of cases) {
   test(`invalid fixture ${file} reports every problem with file and key path`, () => {
     const found = problems(`${fixtures}/invalid/${file}`);
-    for (const pattern of expected) assert.ok(found.some((line) => pattern.test(line)), `no problem matches ${pattern}; got:\n${found.join('\n')}`);
+    for (const pattern of expected)
+      assert.ok(
+        found.some((line) => pattern.test(line)),
+        `no problem matches ${pattern}; got:\n${found.join('\n')}`,
+      );
     assert.equal(found.length, expected.length, `unexpected extra problems:\n${found.join('\n')}`);
-    for (const line of found) assert.ok(line.startsWith(`${fixtures}/invalid/${file}`), `problem does not name its file: ${line}`);
+    for (const line of found)
+      assert.ok(line.startsWith(`${fixtures}/invalid/${file}`), `problem does not name its file: ${line}`);
   });
 }
 
@@ -110,7 +124,10 @@ test('secrets resolve from the environment and files, and are collected for reda
 
 test('defaults apply to every probe; a folder loads all its files; names are unique across files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
-  writeFileSync(join(dir, 'a.yaml'), 'defaults: { timeout: 2s, retries: 2, tags: [base], tenant: acme }\nprobes:\n  - { name: one, kind: http, url: "http://127.0.0.1:1/", tags: [extra] }\n');
+  writeFileSync(
+    join(dir, 'a.yaml'),
+    'defaults: { timeout: 2s, retries: 2, tags: [base], tenant: acme }\nprobes:\n  - { name: one, kind: http, url: "http://127.0.0.1:1/", tags: [extra] }\n',
+  );
   writeFileSync(join(dir, 'b.yml'), 'probes:\n  - { name: two, kind: http, url: "http://127.0.0.1:2/", every: 5m }\n');
   const config = loadConfig(dir, {});
   const one = config.probes.find((p) => p.name === 'one');
@@ -129,15 +146,29 @@ test('defaults apply to every probe; a folder loads all its files; names are uni
     }
     return [];
   })();
-  assert.ok(found.some((line) => /c\.yaml:\d+:\d+: probes\[0\]\.name: "one" is already the name of a probe in .*a\.yaml/.test(line)), found.join('\n'));
+  assert.ok(
+    found.some((line) =>
+      /c\.yaml:\d+:\d+: probes\[0\]\.name: "one" is already the name of a probe in .*a\.yaml/.test(line),
+    ),
+    found.join('\n'),
+  );
 });
 
 test('an http probe without a status assertion fails on error statuses (implicit status < 400)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
-  writeFileSync(join(dir, 'p.yaml'), 'probes:\n  - { name: bare, kind: http, url: "http://127.0.0.1:1/" }\n  - { name: own, kind: http, url: "http://127.0.0.1:1/", expect: ["status == 503"] }\n');
+  writeFileSync(
+    join(dir, 'p.yaml'),
+    'probes:\n  - { name: bare, kind: http, url: "http://127.0.0.1:1/" }\n  - { name: own, kind: http, url: "http://127.0.0.1:1/", expect: ["status == 503"] }\n',
+  );
   const config = loadConfig(dir, {});
-  assert.deepEqual(config.probes[0]?.expect.map((a) => a.expr), ['status < 400']);
-  assert.deepEqual(config.probes[1]?.expect.map((a) => a.expr), ['status == 503']);
+  assert.deepEqual(
+    config.probes[0]?.expect.map((a) => a.expr),
+    ['status < 400'],
+  );
+  assert.deepEqual(
+    config.probes[1]?.expect.map((a) => a.expr),
+    ['status == 503'],
+  );
 });
 
 test('a missing config path is a clear error', () => {
@@ -146,7 +177,8 @@ test('a missing config path is a clear error', () => {
 
 test('an inline credential is reported without repeating it', () => {
   const found = problems(`${fixtures}/invalid/inline-credentials.yaml`).join('\n');
-  for (const literal of ['literal-api-key', 'literal-bearer-token', 'literal-cookie', 'literal-header-key', 'hunter2']) assert.ok(!found.includes(literal), `${literal} echoed:\n${found}`);
+  for (const literal of ['literal-api-key', 'literal-bearer-token', 'literal-cookie', 'literal-header-key', 'hunter2'])
+    assert.ok(!found.includes(literal), `${literal} echoed:\n${found}`);
 });
 
 function configDir(yaml: string, files: Record<string, string> = {}): string {
@@ -201,40 +233,65 @@ alerts:
     'redis-password-value',
     'session-cookie-value',
   ]);
-  assert.equal(config.probes[1]?.url, 'https://api.example.test/v1/ping?region=europe-west&api_key=query-api-key-value');
+  assert.equal(
+    config.probes[1]?.url,
+    'https://api.example.test/v1/ping?region=europe-west&api_key=query-api-key-value',
+  );
   const redactor = new Redactor(config.secrets);
   // A plain reference is configuration, not a secret: observation names keep it.
   assert.deepEqual(redactor.value({ 'rcode.127.0.0.1:5300': 'NOERROR' }), { 'rcode.127.0.0.1:5300': 'NOERROR' });
-  assert.equal(redactor.text(String(config.probes[1]?.url)), 'https://api.example.test/v1/ping?region=europe-west&api_key=[redacted]');
+  assert.equal(
+    redactor.text(String(config.probes[1]?.url)),
+    'https://api.example.test/v1/ping?region=europe-west&api_key=[redacted]',
+  );
   assert.equal(redactor.text(String(config.probes[2]?.redis)), 'redis://:[redacted]@redis.internal:6390');
 });
 
 test('a token used as the user name of a URL, written as a reference, is a secret', () => {
-  const dir = configDir('probes:\n  - { name: git, kind: http, url: "https://${GIT_TOKEN}@git.example.test/health", headers: { x-request-id: "${REQ}" } }\n');
+  const dir = configDir(
+    'probes:\n  - { name: git, kind: http, url: "https://${GIT_TOKEN}@git.example.test/health", headers: { x-request-id: "${REQ}" } }\n',
+  );
   const config = loadConfig(dir, { GIT_TOKEN: 'ghp-token-as-user', REQ: 'plain-request-id' });
   assert.deepEqual(config.secrets, ['ghp-token-as-user']);
 });
 
 test('credential-looking names outside headers and URLs, and non-credential query parameters, stay plain', () => {
-  const dir = configDir('probes:\n  - { name: q, kind: http, url: "https://api.example.test/search?q=monitoring&page=2", headers: { accept: application/json } }\n');
+  const dir = configDir(
+    'probes:\n  - { name: q, kind: http, url: "https://api.example.test/search?q=monitoring&page=2", headers: { accept: application/json } }\n',
+  );
   const config = loadConfig(dir, {});
   assert.deepEqual(config.secrets, []);
 });
 
 test('a missing marked reference names the variable or file', () => {
-  const dir = configDir('probes:\n  - { name: q, kind: http, url: "https://api.example.test/", headers: { authorization: "Bearer ${secret:NOT_SET_ANYWHERE}" } }\n');
+  const dir = configDir(
+    'probes:\n  - { name: q, kind: http, url: "https://api.example.test/", headers: { authorization: "Bearer ${secret:NOT_SET_ANYWHERE}" } }\n',
+  );
   const found = problems(dir);
   assert.equal(found.length, 1, found.join('\n'));
-  assert.match(found[0] ?? '', /probes\[0\]\.headers\.authorization: \$\{secret:NOT_SET_ANYWHERE\}: environment variable NOT_SET_ANYWHERE is not set/);
+  assert.match(
+    found[0] ?? '',
+    /probes\[0\]\.headers\.authorization: \$\{secret:NOT_SET_ANYWHERE\}: environment variable NOT_SET_ANYWHERE is not set/,
+  );
 });
 
 test('timeouts and retry delays stop at the longest a timer can wait; intervals may be longer', () => {
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
   const file = join(dir, 'p.yaml');
-  const probe = (fields: string) => `  - { name: p${Math.random().toString(36).slice(2, 8)}, kind: http, url: "http://127.0.0.1:1/", ${fields} }\n`;
-  writeFileSync(file, `probes:\n${probe('every: 30d, timeout: 2147483647ms, retryDelay: 24d')}${probe('every: 365d, timeout: 24d')}`);
+  const probe = (fields: string) =>
+    `  - { name: p${Math.random().toString(36).slice(2, 8)}, kind: http, url: "http://127.0.0.1:1/", ${fields} }\n`;
+  writeFileSync(
+    file,
+    `probes:\n${probe('every: 30d, timeout: 2147483647ms, retryDelay: 24d')}${probe('every: 365d, timeout: 24d')}`,
+  );
   const config = loadConfig(file, {});
-  assert.deepEqual(config.probes.map((p) => [p.every, p.timeout]), [[30 * 86_400_000, 2_147_483_647], [365 * 86_400_000, 24 * 86_400_000]]);
+  assert.deepEqual(
+    config.probes.map((p) => [p.every, p.timeout]),
+    [
+      [30 * 86_400_000, 2_147_483_647],
+      [365 * 86_400_000, 24 * 86_400_000],
+    ],
+  );
 
   writeFileSync(file, `probes:\n${probe('timeout: 2147483648ms')}${probe('retryDelay: 30d')}${probe('every: 1m')}`);
   const found = problems(file);
@@ -242,24 +299,42 @@ test('timeouts and retry delays stop at the longest a timer can wait; intervals 
   found.push(...problems(file));
   const range = /must be at most 2147483647ms \(24d 20h 31m 23.647s, the longest a timer can wait\)/;
   for (const path of ['defaults.timeout', 'probes[0].timeout', 'probes[1].retryDelay']) {
-    assert.ok(found.some((line) => line.includes(`${path}: `) && range.test(line)), `${path} not reported:\n${found.join('\n')}`);
+    assert.ok(
+      found.some((line) => line.includes(`${path}: `) && range.test(line)),
+      `${path} not reported:\n${found.join('\n')}`,
+    );
   }
-  const alerts = parseAlertsSection({ channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:1/', timeout: '25d' }] }).issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  assert.ok(alerts.some((line) => /alerts\.channels\.0\.timeout: must be at most/.test(line)), alerts.join('\n'));
+  const alerts = parseAlertsSection({
+    channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:1/', timeout: '25d' }],
+  }).issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  assert.ok(
+    alerts.some((line) => /alerts\.channels\.0\.timeout: must be at most/.test(line)),
+    alerts.join('\n'),
+  );
 });
 
 test('every duration is written the same way, as text such as 500ms, wherever it stands; a bare number is refused everywhere', () => {
   const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-config-'));
   const file = join(dir, 'p.yaml');
-  const dns = (fields: string) => `  - { name: d${Math.random().toString(36).slice(2, 8)}, kind: dns, servers: ["127.0.0.1:53"], query: { name: a.test, type: A }, ${fields} }\n`;
-  writeFileSync(file, `defaults: { retryDelay: 250ms }\nprobes:\n${dns('every: 1m, timeout: 500ms, queryTimeout: 500ms')}`);
+  const dns = (fields: string) =>
+    `  - { name: d${Math.random().toString(36).slice(2, 8)}, kind: dns, servers: ["127.0.0.1:53"], query: { name: a.test, type: A }, ${fields} }\n`;
+  writeFileSync(
+    file,
+    `defaults: { retryDelay: 250ms }\nprobes:\n${dns('every: 1m, timeout: 500ms, queryTimeout: 500ms')}`,
+  );
   const [probe] = loadConfig(file, {}).probes;
   assert.deepEqual([probe?.every, probe?.timeout, probe?.retryDelay, probe?.queryTimeout], [60_000, 500, 250, 500]);
   // The DNS kinds' queryTimeout once took numbers while every other duration did not.
-  writeFileSync(file, `defaults: { retryDelay: 250 }\nprobes:\n${dns('every: 60000, timeout: 500, queryTimeout: 500')}`);
+  writeFileSync(
+    file,
+    `defaults: { retryDelay: 250 }\nprobes:\n${dns('every: 60000, timeout: 500, queryTimeout: 500')}`,
+  );
   const found = problems(file);
   for (const path of ['defaults.retryDelay', 'probes[0].every', 'probes[0].timeout', 'probes[0].queryTimeout']) {
-    assert.ok(found.some((line) => line.includes(`${path}: `)), `${path} not reported:\n${found.join('\n')}`);
+    assert.ok(
+      found.some((line) => line.includes(`${path}: `)),
+      `${path} not reported:\n${found.join('\n')}`,
+    );
   }
 });
 
@@ -295,7 +370,10 @@ test('one validation lists every problem of every file and section at once, each
     ].join('\n'),
   );
   // Each level repeats the one before nine times: 9^9 strings once expanded.
-  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((name, i) => `${name}: &${name} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)];
+  const levels = [
+    'a: &a ["x","x","x","x","x","x","x","x","x"]',
+    ...'bcdefghi'.split('').map((name, i) => `${name}: &${name} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+  ];
   writeFileSync(join(dir, 'c.yaml'), `${levels.join('\n')}\nprobes: []\n`);
 
   let found: string[] = [];
@@ -327,5 +405,7 @@ test('one validation lists every problem of every file and section at once, each
   ];
   // In file and line order, so the listing reads top to bottom.
   assert.equal(found.length, expected.length, found.join('\n'));
-  expected.forEach((start, i) => assert.ok(found[i]?.startsWith(start), `line ${i}: want ${start}\ngot:\n${found.join('\n')}`));
+  expected.forEach((start, i) =>
+    assert.ok(found[i]?.startsWith(start), `line ${i}: want ${start}\ngot:\n${found.join('\n')}`),
+  );
 });

@@ -23,21 +23,33 @@ function database(clock: ManualClock): SqliteStore {
 }
 
 describe('one daemon per database', () => {
-  function lock(store: SqliteStore, clock: ManualClock, extra: Partial<ConstructorParameters<typeof DaemonLock>[0]> = {}) {
+  function lock(
+    store: SqliteStore,
+    clock: ManualClock,
+    extra: Partial<ConstructorParameters<typeof DaemonLock>[0]> = {},
+  ) {
     return new DaemonLock({ locks: store.lock, path: 'data/x.db', clock, heartbeatMs: 60_000, ...extra });
   }
 
-  test('a second daemon is refused with a sentence naming the first one\'s pid', () => {
+  test("a second daemon is refused with a sentence naming the first one's pid", () => {
     const clock = new ManualClock(Date.now());
     const store = database(clock);
     const first = lock(store, clock, { pid: process.ppid });
     assert.deepEqual(first.acquire(), {});
     const second = lock(store, clock);
-    assert.throws(() => second.acquire(), (error: unknown) => {
-      assert.ok(error instanceof DatabaseInUseError);
-      assert.match(error.message, new RegExp(`^data/x\\.db is in use by another scaiprobe daemon \\(pid ${process.ppid} on ${thisHost()}, running since .*, last heartbeat 0s ago\\): stop it, or give this daemon another store\\.path$`));
-      return true;
-    });
+    assert.throws(
+      () => second.acquire(),
+      (error: unknown) => {
+        assert.ok(error instanceof DatabaseInUseError);
+        assert.match(
+          error.message,
+          new RegExp(
+            `^data/x\\.db is in use by another scaiprobe daemon \\(pid ${process.ppid} on ${thisHost()}, running since .*, last heartbeat 0s ago\\): stop it, or give this daemon another store\\.path$`,
+          ),
+        );
+        return true;
+      },
+    );
     first.release();
     assert.deepEqual(second.acquire(), {});
     second.release();
@@ -55,15 +67,30 @@ describe('one daemon per database', () => {
   test('a crashed daemon does not block a restart: dead pid, stale heartbeat, or this pid in an earlier life', () => {
     const clock = new ManualClock(Date.now());
     const store = database(clock);
-    const put = store.db.prepare('INSERT OR REPLACE INTO daemon_lock (id, owner, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?, ?)');
+    const put = store.db.prepare(
+      'INSERT OR REPLACE INTO daemon_lock (id, owner, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?, ?)',
+    );
     put.run('crashed', 2147483646, thisHost(), clock.now() - 1000, clock.now());
     const replacing = lock(store, clock);
-    assert.deepEqual(replacing.acquire(), { replaced: { owner: 'crashed', pid: 2147483646, host: thisHost(), startedAt: clock.now() - 1000, heartbeatAt: clock.now() }, reason: 'pid 2147483646 is not running' });
+    assert.deepEqual(replacing.acquire(), {
+      replaced: {
+        owner: 'crashed',
+        pid: 2147483646,
+        host: thisHost(),
+        startedAt: clock.now() - 1000,
+        heartbeatAt: clock.now(),
+      },
+      reason: 'pid 2147483646 is not running',
+    });
     replacing.release();
     put.run('elsewhere', process.ppid, 'another-host', clock.now() - 60_000, clock.now() - 31_000);
     assert.match(lock(store, clock).acquire().reason ?? '', /no heartbeat for 31s/);
     put.run('elsewhere', process.ppid, 'another-host', clock.now() - 60_000, clock.now() - 5_000);
-    assert.throws(() => lock(store, clock).acquire(), /pid \d+ on another-host/, 'a live holder elsewhere is only known by its heartbeat');
+    assert.throws(
+      () => lock(store, clock).acquire(),
+      /pid \d+ on another-host/,
+      'a live holder elsewhere is only known by its heartbeat',
+    );
     put.run('container', process.pid, thisHost(), clock.now() - 3_600_000 * 24 * 365, clock.now());
     assert.match(lock(store, clock).acquire().reason ?? '', /is a new process now/);
   });

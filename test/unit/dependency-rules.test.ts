@@ -9,7 +9,10 @@ import { cruise as depcruise, type ICruiseOptions, type IForbiddenRuleType } fro
 // The layer rules of .dependency-cruiser.cjs, run by `npm run deps` in `npm test`, checked
 // on small trees laid out like src/: each breach below must be reported by the rule's name.
 const ROOT = resolve(import.meta.dirname, '../..');
-const config = createRequire(import.meta.url)(join(ROOT, '.dependency-cruiser.cjs')) as { forbidden: IForbiddenRuleType[]; options: ICruiseOptions };
+const config = createRequire(import.meta.url)(join(ROOT, '.dependency-cruiser.cjs')) as {
+  forbidden: IForbiddenRuleType[];
+  options: ICruiseOptions;
+};
 
 /** Lays out `files` (path → source) under a temporary folder and runs the rules over its src/, as `npm run deps` does. */
 async function cruise(files: Record<string, string>): Promise<{ status: number; output: string }> {
@@ -19,7 +22,13 @@ async function cruise(files: Record<string, string>): Promise<{ status: number; 
       mkdirSync(dirname(join(dir, path)), { recursive: true });
       writeFileSync(join(dir, path), source);
     }
-    const result = await depcruise(['src'], { ...config.options, ruleSet: { forbidden: config.forbidden }, validate: true, outputType: 'err', baseDir: dir });
+    const result = await depcruise(['src'], {
+      ...config.options,
+      ruleSet: { forbidden: config.forbidden },
+      validate: true,
+      outputType: 'err',
+      baseDir: dir,
+    });
     return { status: result.exitCode, output: String(result.output) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -30,11 +39,13 @@ async function cruise(files: Record<string, string>): Promise<{ status: number; 
 const LAWFUL = {
   'src/util/clock.ts': 'export const now = () => Date.now();\n',
   'src/core/probe.ts': 'export type Status = "pass" | "fail";\n',
-  'src/protocols/dns/wire.ts': "import { now } from '../../util/clock.ts';\nimport type { Status } from '../../core/probe.ts';\nexport const ask = (): Status => (now() > 0 ? 'pass' : 'fail');\n",
+  'src/protocols/dns/wire.ts':
+    "import { now } from '../../util/clock.ts';\nimport type { Status } from '../../core/probe.ts';\nexport const ask = (): Status => (now() > 0 ? 'pass' : 'fail');\n",
   'src/probers/dns.ts': "import { ask } from '../protocols/dns/wire.ts';\nexport const dnsKind = { probe: ask };\n",
   'src/runner/engine.ts': "import { dnsKind } from '../probers/dns.ts';\nexport const run = () => dnsKind.probe();\n",
   'src/lab/lab.ts': "import { now } from '../util/clock.ts';\nexport const startLab = () => now();\n",
-  'src/cli/main.ts': "import { run } from '../runner/engine.ts';\nimport { startLab } from '../lab/lab.ts';\nexport const main = () => [run(), startLab()];\n",
+  'src/cli/main.ts':
+    "import { run } from '../runner/engine.ts';\nimport { startLab } from '../lab/lab.ts';\nexport const main = () => [run(), startLab()];\n",
 };
 
 test('a tree whose layers import only downwards passes', async () => {
@@ -46,22 +57,34 @@ test('a tree whose layers import only downwards passes', async () => {
 const BREACHES: Array<{ what: string; files: Record<string, string>; rule: RegExp }> = [
   {
     what: 'core importing a layer of ours',
-    files: { 'src/core/probe.ts': "import type { dnsKind } from '../probers/dns.ts';\nexport type Kind = typeof dnsKind;\n" },
+    files: {
+      'src/core/probe.ts': "import type { dnsKind } from '../probers/dns.ts';\nexport type Kind = typeof dnsKind;\n",
+    },
     rule: /core-imports-nothing-of-ours: src\/core\/probe\.ts → src\/probers\/dns\.ts/,
   },
   {
     what: 'a protocol importing a kind (type-only imports count)',
-    files: { 'src/protocols/dns/wire.ts': "import type { dnsKind } from '../../probers/dns.ts';\nexport type K = typeof dnsKind;\nexport const ask = () => 'pass';\n" },
+    files: {
+      'src/protocols/dns/wire.ts':
+        "import type { dnsKind } from '../../probers/dns.ts';\nexport type K = typeof dnsKind;\nexport const ask = () => 'pass';\n",
+    },
     rule: /protocols-not-above: src\/protocols\/dns\/wire\.ts → src\/probers\/dns\.ts/,
   },
   {
     what: 'the runner importing the server',
-    files: { 'src/server/metrics.ts': 'export class Metrics {}\n', 'src/runner/engine.ts': "import { Metrics } from '../server/metrics.ts';\nexport const run = () => new Metrics();\n" },
+    files: {
+      'src/server/metrics.ts': 'export class Metrics {}\n',
+      'src/runner/engine.ts':
+        "import { Metrics } from '../server/metrics.ts';\nexport const run = () => new Metrics();\n",
+    },
     rule: /runner-not-above: src\/runner\/engine\.ts → src\/server\/metrics\.ts/,
   },
   {
     what: 'util importing a layer above core',
-    files: { 'src/util/clock.ts': "import type { Status } from '../core/probe.ts';\nimport { ask } from '../protocols/dns/wire.ts';\nexport const now = (): Status => ask();\n" },
+    files: {
+      'src/util/clock.ts':
+        "import type { Status } from '../core/probe.ts';\nimport { ask } from '../protocols/dns/wire.ts';\nexport const now = (): Status => ask();\n",
+    },
     rule: /util-imports-only-core: src\/util\/clock\.ts → src\/protocols\/dns\/wire\.ts/,
   },
   {
@@ -73,7 +96,8 @@ const BREACHES: Array<{ what: string; files: Record<string, string>; rule: RegEx
     what: 'two modules of one layer importing each other',
     files: {
       'src/probers/dns.ts': "import { other } from './other.ts';\nexport const dnsKind = { probe: () => other };\n",
-      'src/probers/other.ts': "import { dnsKind } from './dns.ts';\nexport const other = 1;\nexport const again = dnsKind;\n",
+      'src/probers/other.ts':
+        "import { dnsKind } from './dns.ts';\nexport const other = 1;\nexport const again = dnsKind;\n",
     },
     rule: /no-circular: src\/probers\/(dns|other)\.ts/,
   },

@@ -36,7 +36,12 @@ const behaviours: Record<string, Behaviour> = {
     reply(answerFor(q));
   },
   'wrong-id-then-ok.test': (q, reply) => {
-    reply(answerFor(q, { id: ((q.id ?? 0) + 1) % 65536, answers: [{ name: 'wrong-id-then-ok.test', type: 'A', ttl: 1, data: '10.6.6.6' }] }));
+    reply(
+      answerFor(q, {
+        id: ((q.id ?? 0) + 1) % 65536,
+        answers: [{ name: 'wrong-id-then-ok.test', type: 'A', ttl: 1, data: '10.6.6.6' }],
+      }),
+    );
     reply(answerFor(q));
   },
   'wrong-question-then-ok.test': (q, reply) => {
@@ -73,14 +78,25 @@ const behaviours: Record<string, Behaviour> = {
     ),
   'cut-opt.test': (q, reply) => {
     // An OPT record whose RDLENGTH runs past the end of the message.
-    const whole = encode(answerFor(q, { additionals: [{ name: '.', type: 'OPT', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] }] } as unknown as Partial<Packet>));
+    const whole = encode(
+      answerFor(q, {
+        additionals: [
+          { name: '.', type: 'OPT', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] },
+        ],
+      } as unknown as Partial<Packet>),
+    );
     whole.writeUInt16BE(40, whole.length - 2);
     reply(whole);
   },
 };
 
 function tcpAnswer(query: DecodedPacket): Packet {
-  const answers = Array.from({ length: 40 }, (_, i) => ({ name: 'big.test', type: 'TXT' as const, ttl: 60, data: `record ${i} ${'x'.repeat(60)}` }));
+  const answers = Array.from({ length: 40 }, (_, i) => ({
+    name: 'big.test',
+    type: 'TXT' as const,
+    ttl: 60,
+    data: `record ${i} ${'x'.repeat(60)}`,
+  }));
   return { type: 'response', id: query.id, flags: 1024, questions: query.questions, answers };
 }
 
@@ -98,16 +114,34 @@ describe('dns wire layer against a scripted fixture socket', () => {
       const query = decode(message);
       const name = query.questions?.[0]?.name ?? '';
       seen.push({ id: query.id ?? -1, port: rinfo.port, name });
-      const reply = (packet: Packet | Buffer) => udp.send(Buffer.isBuffer(packet) ? packet : encode(packet), rinfo.port, rinfo.address);
+      const reply = (packet: Packet | Buffer) =>
+        udp.send(Buffer.isBuffer(packet) ? packet : encode(packet), rinfo.port, rinfo.address);
       if (name === 'cross.test') {
         // A spoofed answer (right id, right source) to each of the client's other recent ports, then the real one.
-        const others = new Set(seen.slice(-60).map((s) => s.port).filter((port) => port !== rinfo.port));
-        for (const port of others) udp.send(encode(answerFor(query, { answers: [{ name, type: 'A', ttl: 1, data: '10.6.6.6' }] })), port, rinfo.address);
+        const others = new Set(
+          seen
+            .slice(-60)
+            .map((s) => s.port)
+            .filter((port) => port !== rinfo.port),
+        );
+        for (const port of others)
+          udp.send(
+            encode(answerFor(query, { answers: [{ name, type: 'A', ttl: 1, data: '10.6.6.6' }] })),
+            port,
+            rinfo.address,
+          );
         setTimeout(() => reply(answerFor(query)), 30);
         return;
       }
       const echo = /^n(\d+)\.echo\.test$/.exec(name);
-      if (echo) reply(answerFor(query, { answers: [{ name, type: 'A', ttl: 1, data: `10.0.${Math.floor(Number(echo[1]) / 256)}.${Number(echo[1]) % 256}` }] }));
+      if (echo)
+        reply(
+          answerFor(query, {
+            answers: [
+              { name, type: 'A', ttl: 1, data: `10.0.${Math.floor(Number(echo[1]) / 256)}.${Number(echo[1]) % 256}` },
+            ],
+          }),
+        );
       else behaviours[name]?.(query, reply);
     });
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
@@ -131,7 +165,14 @@ describe('dns wire layer against a scripted fixture socket', () => {
   });
 
   const ask = (name: string, extra: { timeoutMs?: number; retries?: number; signal?: AbortSignal } = {}) =>
-    client.query({ name, type: name === 'big.test' ? 'TXT' : 'A', server, signal: extra.signal ?? AbortSignal.timeout(5000), timeoutMs: extra.timeoutMs ?? 300, retries: extra.retries ?? 1 });
+    client.query({
+      name,
+      type: name === 'big.test' ? 'TXT' : 'A',
+      server,
+      signal: extra.signal ?? AbortSignal.timeout(5000),
+      timeoutMs: extra.timeoutMs ?? 300,
+      retries: extra.retries ?? 1,
+    });
 
   test('parses server addresses', () => {
     assert.deepEqual(parseServer('127.0.0.1:5300'), { host: '127.0.0.1', port: 5300, label: '127.0.0.1:5300' });
@@ -168,19 +209,28 @@ describe('dns wire layer against a scripted fixture socket', () => {
   });
 
   test('a malformed reply with the right id is a PROTOCOL error, not a crash', async () => {
-    await assert.rejects(ask('malformed.test'), (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL');
+    await assert.rejects(
+      ask('malformed.test'),
+      (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL',
+    );
   });
 
   test('the OPT record is dropped from the additional section, the glue around it kept', async () => {
     const reply = await ask('opt-glue.test');
-    assert.deepEqual(reply.additionals.map((record) => [record.name, record.type, dataOf(record)]), [
-      ['ns1.opt-glue.test', 'A', '192.0.2.53'],
-      ['ns2.opt-glue.test', 'A', '192.0.2.54'],
-    ]);
+    assert.deepEqual(
+      reply.additionals.map((record) => [record.name, record.type, dataOf(record)]),
+      [
+        ['ns1.opt-glue.test', 'A', '192.0.2.53'],
+        ['ns2.opt-glue.test', 'A', '192.0.2.54'],
+      ],
+    );
   });
 
   test('an OPT record cut short is a PROTOCOL error', async () => {
-    await assert.rejects(ask('cut-opt.test'), (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL' && /cut short/.test(error.message));
+    await assert.rejects(
+      ask('cut-opt.test'),
+      (error: unknown) => error instanceof ProbeFailure && error.code === 'PROTOCOL' && /cut short/.test(error.message),
+    );
   });
 
   test('a lost packet is recovered by a retry', async () => {
@@ -191,14 +241,20 @@ describe('dns wire layer against a scripted fixture socket', () => {
 
   test('a server that never answers times out after every try, within the per-try budget', async () => {
     const started = performance.now();
-    await assert.rejects(ask('silent.test', { timeoutMs: 150, retries: 2 }), (error: unknown) => error instanceof ProbeFailure && error.code === 'TIMEOUT' && /3 tries/.test(error.message));
+    await assert.rejects(
+      ask('silent.test', { timeoutMs: 150, retries: 2 }),
+      (error: unknown) => error instanceof ProbeFailure && error.code === 'TIMEOUT' && /3 tries/.test(error.message),
+    );
     const elapsed = performance.now() - started;
     assert.ok(elapsed >= 440 && elapsed < 1500, `took ${elapsed} ms`);
   });
 
   test('the run signal ends the wait at once', async () => {
     const started = performance.now();
-    await assert.rejects(ask('silent.test', { timeoutMs: 5000, retries: 3, signal: AbortSignal.timeout(100) }), (error: unknown) => error instanceof ProbeFailure && error.code === 'TIMEOUT');
+    await assert.rejects(
+      ask('silent.test', { timeoutMs: 5000, retries: 3, signal: AbortSignal.timeout(100) }),
+      (error: unknown) => error instanceof ProbeFailure && error.code === 'TIMEOUT',
+    );
     assert.ok(performance.now() - started < 1000);
   });
 
@@ -209,7 +265,9 @@ describe('dns wire layer against a scripted fixture socket', () => {
   });
 
   test('many queries in flight on one client each get their own answer', async () => {
-    const replies = await Promise.all(Array.from({ length: 500 }, () => ask('ok.test', { timeoutMs: 2000, retries: 2 })));
+    const replies = await Promise.all(
+      Array.from({ length: 500 }, () => ask('ok.test', { timeoutMs: 2000, retries: 2 })),
+    );
     assert.equal(replies.length, 500);
     assert.ok(replies.every((reply) => dataOf(reply.answers[0]) === '192.0.2.10'));
   });
@@ -228,7 +286,8 @@ describe('dns wire layer against a scripted fixture socket', () => {
     }
     // Over many queries they spread over the 16 bits as random draws do (about 30 repeats in 2,000 by the birthday bound).
     const from = seen.length;
-    for (let batch = 0; batch < 20; batch++) await Promise.all(Array.from({ length: 100 }, () => ask('ok.test', { timeoutMs: 2000, retries: 2 })));
+    for (let batch = 0; batch < 20; batch++)
+      await Promise.all(Array.from({ length: 100 }, () => ask('ok.test', { timeoutMs: 2000, retries: 2 })));
     const ids = seen.slice(from).map((s) => s.id);
     assert.ok(new Set(ids).size > 1900, `${new Set(ids).size} distinct ids in ${ids.length}`);
     assert.ok(Math.max(...ids) > 60_000 && Math.min(...ids) < 5_000);
@@ -239,7 +298,18 @@ describe('dns wire layer against a scripted fixture socket', () => {
     const from = seen.length;
     try {
       for (let batch = 0; batch < 40; batch++) {
-        await Promise.all(Array.from({ length: 100 }, () => fresh.query({ name: 'ok.test', type: 'A', server, signal: AbortSignal.timeout(10_000), timeoutMs: 2000, retries: 2 })));
+        await Promise.all(
+          Array.from({ length: 100 }, () =>
+            fresh.query({
+              name: 'ok.test',
+              type: 'A',
+              server,
+              signal: AbortSignal.timeout(10_000),
+              timeoutMs: 2000,
+              retries: 2,
+            }),
+          ),
+        );
       }
     } finally {
       await fresh.close();
@@ -252,7 +322,7 @@ describe('dns wire layer against a scripted fixture socket', () => {
     assert.ok(Math.max(...counts) <= 800, `a port served ${Math.max(...counts)} queries`);
   });
 
-  test('a reply on another of the client\'s ports is ignored, even with the right id and source', async () => {
+  test("a reply on another of the client's ports is ignored, even with the right id and source", async () => {
     await Promise.all(Array.from({ length: 60 }, () => ask('ok.test', { timeoutMs: 2000 })));
     const before = client.ignored.wrongPort;
     const reply = await ask('cross.test', { timeoutMs: 2000 });
@@ -264,7 +334,16 @@ describe('dns wire layer against a scripted fixture socket', () => {
     const fresh = new DnsClient({ clock: systemClock });
     try {
       const replies = await Promise.all(
-        Array.from({ length: 3000 }, (_, k) => fresh.query({ name: `n${k}.echo.test`, type: 'A', server, signal: AbortSignal.timeout(20_000), timeoutMs: 2000, retries: 3 })),
+        Array.from({ length: 3000 }, (_, k) =>
+          fresh.query({
+            name: `n${k}.echo.test`,
+            type: 'A',
+            server,
+            signal: AbortSignal.timeout(20_000),
+            timeoutMs: 2000,
+            retries: 3,
+          }),
+        ),
       );
       replies.forEach((reply, k) => assert.equal(dataOf(reply.answers[0]), `10.0.${Math.floor(k / 256)}.${k % 256}`));
       assert.equal(fresh.ignored.wrongQuestion, 0);

@@ -7,7 +7,11 @@ import { parseDmarc } from '../../src/protocols/mail-auth/dmarc.ts';
 import { reverseName } from '../../src/protocols/dns/records.ts';
 
 /** A DNS of plain maps, for SPF cases. */
-function fakeDns(txt: Record<string, string[]>, a: Record<string, string[]> = {}, mx: Record<string, string[]> = {}): SpfDns {
+function fakeDns(
+  txt: Record<string, string[]>,
+  a: Record<string, string[]> = {},
+  mx: Record<string, string[]> = {},
+): SpfDns {
   return {
     txt: async (name) => txt[name] ?? [],
     a: async (name) => a[name] ?? [],
@@ -17,8 +21,13 @@ function fakeDns(txt: Record<string, string[]>, a: Record<string, string[]> = {}
 }
 
 test('SPF parse: qualifiers, cidrs, ip6 with colons, redirect', () => {
-  const parsed = parseSpf('v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 a/28 mx:mail.test ~include:x.test redirect=r.test -all');
-  assert.deepEqual(parsed.terms.map((t) => `${t.qualifier}${t.mechanism}`), ['+ip4', '+ip6', '+a', '+mx', '~include', '-all']);
+  const parsed = parseSpf(
+    'v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 a/28 mx:mail.test ~include:x.test redirect=r.test -all',
+  );
+  assert.deepEqual(
+    parsed.terms.map((t) => `${t.qualifier}${t.mechanism}`),
+    ['+ip4', '+ip6', '+a', '+mx', '~include', '-all'],
+  );
   assert.equal(parsed.terms[1]?.value, '2001:db8::');
   assert.equal(parsed.terms[1]?.cidr6, 32);
   assert.equal(parsed.terms[2]?.cidr4, 28);
@@ -51,18 +60,26 @@ test('SPF: include chains, a and mx, -all and ~all', async () => {
 });
 
 test('SPF: more than 10 DNS lookups is a permerror; two records are a permerror', async () => {
-  const txt: Record<string, string[]> = { 'many.test': [`v=spf1 ${Array.from({ length: 11 }, (_, i) => `include:i${i}.test`).join(' ')} -all`] };
+  const txt: Record<string, string[]> = {
+    'many.test': [`v=spf1 ${Array.from({ length: 11 }, (_, i) => `include:i${i}.test`).join(' ')} -all`],
+  };
   for (let i = 0; i < 11; i++) txt[`i${i}.test`] = ['v=spf1 ip4:10.9.9.9 -all'];
   const result = await evaluateSpf('192.0.2.1', 'many.test', fakeDns(txt));
   assert.equal(result.result, 'permerror');
   assert.match(result.reason ?? '', /more than 10 DNS lookups/);
-  assert.equal((await evaluateSpf('192.0.2.1', 'two.test', fakeDns({ 'two.test': ['v=spf1 -all', 'v=spf1 +all'] }))).result, 'permerror');
+  assert.equal(
+    (await evaluateSpf('192.0.2.1', 'two.test', fakeDns({ 'two.test': ['v=spf1 -all', 'v=spf1 +all'] }))).result,
+    'permerror',
+  );
   const loop = await evaluateSpf('192.0.2.1', 'loop.test', fakeDns({ 'loop.test': ['v=spf1 include:loop.test -all'] }));
   assert.equal(loop.result, 'permerror');
 });
 
 test('DKIM key size', () => {
-  const key = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  const key = (bits: number) =>
+    generateKeyPairSync('rsa', { modulusLength: bits })
+      .publicKey.export({ type: 'spki', format: 'der' })
+      .toString('base64');
   assert.equal(dkimKeyBits(`v=DKIM1; k=rsa; p=${key(2048)}`).bits, 2048);
   assert.equal(dkimKeyBits(`v=DKIM1; p=${key(512)}`).bits, 512);
   assert.equal(dkimKeyBits('v=DKIM1; k=rsa; p=').revoked, true);

@@ -46,9 +46,17 @@ describe('SPF: terms the grammar refuses are parse errors (permerror)', () => {
   });
 
   test('"ip6:<addr>//64" was read as /0 and passed every IPv6 address', async () => {
-    assert.deepEqual(parseSpf('v=spf1 ip6:2001:db8:0:0:0:0:0:2//64 -all').errors, ['bad CIDR length in "ip6:2001:db8:0:0:0:0:0:2//64"']);
-    assert.equal((await evaluateSpf('2001:db8:ffff::1', 'd.test', world('v=spf1 ip6:2001:db8::1//64 -all'))).result, 'permerror');
-    assert.equal((await evaluateSpf('192.0.2.9', 'd.test', world('v=spf1 +ip4:227.242.157.251//109 -all'))).result, 'permerror');
+    assert.deepEqual(parseSpf('v=spf1 ip6:2001:db8:0:0:0:0:0:2//64 -all').errors, [
+      'bad CIDR length in "ip6:2001:db8:0:0:0:0:0:2//64"',
+    ]);
+    assert.equal(
+      (await evaluateSpf('2001:db8:ffff::1', 'd.test', world('v=spf1 ip6:2001:db8::1//64 -all'))).result,
+      'permerror',
+    );
+    assert.equal(
+      (await evaluateSpf('192.0.2.9', 'd.test', world('v=spf1 +ip4:227.242.157.251//109 -all'))).result,
+      'permerror',
+    );
   });
 
   test('a CIDR length beyond 32 or 128 was a temperror (a RangeError while matching); it is a permerror', async () => {
@@ -63,15 +71,25 @@ describe('SPF: terms the grammar refuses are parse errors (permerror)', () => {
   });
 
   test('include and exists need a domain; all takes none', () => {
-    assert.deepEqual(parseSpf('v=spf1 include exists all:x.test').errors, ['"include" needs a domain', '"exists" needs a domain', '"all:x.test" takes no argument']);
+    assert.deepEqual(parseSpf('v=spf1 include exists all:x.test').errors, [
+      '"include" needs a domain',
+      '"exists" needs a domain',
+      '"all:x.test" takes no argument',
+    ]);
   });
 });
 
 describe('assertions: what the configuration accepts never throws at evaluation', () => {
   test('`x matches "(bad"` was accepted and then threw SyntaxError after every run (the run was lost); it is a configuration error', () => {
-    assert.throws(() => parseAssertion('d80z.O_Fo.h_ matches "g)M= 0^mS"'), /^Error: cannot read ""g\)M= 0\^mS"": Invalid regular expression/);
+    assert.throws(
+      () => parseAssertion('d80z.O_Fo.h_ matches "g)M= 0^mS"'),
+      /^Error: cannot read ""g\)M= 0\^mS"": Invalid regular expression/,
+    );
     assert.throws(() => parseAssertion('x matches "*kg"'), /cannot read/);
-    assert.deepEqual(evaluateAssertions([{ expr: 'x matches "^a.c$"', soft: false }], { x: 'abc' }).map((o) => o.ok), [true]);
+    assert.deepEqual(
+      evaluateAssertions([{ expr: 'x matches "^a.c$"', soft: false }], { x: 'abc' }).map((o) => o.ok),
+      [true],
+    );
   });
 
   test('bad regex flags and bad JSON escapes name the literal instead of throwing a bare SyntaxError', () => {
@@ -84,10 +102,19 @@ describe('probe expressions: depth is bounded', () => {
   for (const [what, text] of [
     ['50,000 nested parentheses', `${'('.repeat(50_000)}up${')'.repeat(50_000)}`],
     ['a 45,000-deep right-nested sum', `${'(1 + '.repeat(45_000)}1${')'.repeat(45_000)}`],
-    ['a chain of 42,841 additions (parsed, then overflowed the stack when evaluated)', Array.from({ length: 42_841 }, () => 'up').join(' + ')],
+    [
+      'a chain of 42,841 additions (parsed, then overflowed the stack when evaluated)',
+      Array.from({ length: 42_841 }, () => 'up').join(' + '),
+    ],
   ] as const) {
     test(`${what}: a parse error, not RangeError`, () => {
-      assert.throws(() => parsePromExpr(text), (error: Error) => error.constructor === Error && /(nested more than 64 deep|more than 256 operators) at column \d+ of "/.test(error.message) && error.message.length < 400);
+      assert.throws(
+        () => parsePromExpr(text),
+        (error: Error) =>
+          error.constructor === Error &&
+          /(nested more than 64 deep|more than 256 operators) at column \d+ of "/.test(error.message) &&
+          error.message.length < 400,
+      );
     });
   }
 
@@ -104,7 +131,10 @@ describe('Prometheus series keys', () => {
     const page = parsePromText('m{path="tab\there",x="\u0001\\\\\\"\\n"} 1\n');
     const sample = page.samples[0];
     assert.deepEqual(sample?.labels, { path: 'tab\there', x: '\u0001\\"\n' });
-    assert.deepEqual(splitSeriesKey(seriesKey(sample?.name ?? '', sample?.labels ?? {})), { name: 'm', labels: { path: 'tab\there', x: '\u0001\\"\n' } });
+    assert.deepEqual(splitSeriesKey(seriesKey(sample?.name ?? '', sample?.labels ?? {})), {
+      name: 'm',
+      labels: { path: 'tab\there', x: '\u0001\\"\n' },
+    });
   });
 });
 
@@ -122,22 +152,45 @@ describe('config loader: YAML alias errors are configuration errors', () => {
 
   test('an alias bomb threw ReferenceError (validate crashed with no file name); it is a YAML error of the file', () => {
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < 8; i++) lines.push(`a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(', ')}]`);
-    assert.throws(() => load(`${lines.join('\n')}\nprobes: []\n`), (error: unknown) => error instanceof ConfigError && /probes\.yaml: YAML: aliases expand too far \(Excessive alias count/.test(error.message));
+    for (let i = 1; i < 8; i++)
+      lines.push(`a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(', ')}]`);
+    assert.throws(
+      () => load(`${lines.join('\n')}\nprobes: []\n`),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /probes\.yaml: YAML: aliases expand too far \(Excessive alias count/.test(error.message),
+    );
   });
 
   test('an alias with no anchor', () => {
-    assert.throws(() => load('probes: *a\n'), (error: unknown) => error instanceof ConfigError && /probes\.yaml: YAML: Unresolved alias/.test(error.message));
+    assert.throws(
+      () => load('probes: *a\n'),
+      (error: unknown) => error instanceof ConfigError && /probes\.yaml: YAML: Unresolved alias/.test(error.message),
+    );
   });
 
   test('an alias inside the node it names made a value that contains itself: validate overflowed its stack; it is a YAML error with its place', () => {
-    assert.throws(() => load('&a \n<<: *a\n'), (error: unknown) => error instanceof ConfigError && /probes\.yaml:2:\d+: <<: YAML: an alias here refers to a node that contains it/.test(error.message));
-    assert.throws(() => load('probes:\n  - &p { name: x, kind: http, url: "http://127.0.0.1/", again: [*p] }\n'), (error: unknown) => error instanceof ConfigError && /probes\[0\]\.again\[0\]: YAML: an alias here refers/.test(error.message));
+    assert.throws(
+      () => load('&a \n<<: *a\n'),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /probes\.yaml:2:\d+: <<: YAML: an alias here refers to a node that contains it/.test(error.message),
+    );
+    assert.throws(
+      () => load('probes:\n  - &p { name: x, kind: http, url: "http://127.0.0.1/", again: [*p] }\n'),
+      (error: unknown) =>
+        error instanceof ConfigError && /probes\[0\]\.again\[0\]: YAML: an alias here refers/.test(error.message),
+    );
   });
 
   test('an anchor used twice side by side is not a cycle', () => {
-    const config = load('probes:\n  - { name: a, kind: http, url: "http://127.0.0.1/", headers: &h { x-a: "1" } }\n  - { name: b, kind: http, url: "http://127.0.0.1/", headers: *h }\n');
-    assert.deepEqual(config.probes.map((probe) => (probe as { headers?: unknown }).headers), [{ 'x-a': '1' }, { 'x-a': '1' }]);
+    const config = load(
+      'probes:\n  - { name: a, kind: http, url: "http://127.0.0.1/", headers: &h { x-a: "1" } }\n  - { name: b, kind: http, url: "http://127.0.0.1/", headers: *h }\n',
+    );
+    assert.deepEqual(
+      config.probes.map((probe) => (probe as { headers?: unknown }).headers),
+      [{ 'x-a': '1' }, { 'x-a': '1' }],
+    );
   });
 });
 
@@ -160,8 +213,17 @@ describe('DNS replies', () => {
 
   test('a record whose data does not fill its RDLENGTH is malformed (an A record of 6 bytes)', () => {
     const query = encodeQuery('x.test', 'A', 9, false, false);
-    const good = encode({ type: 'response', id: 9, flags: 0x400, questions: [{ name: 'x.test', type: 'A', class: 'IN' }], answers: [{ name: 'x.test', type: 'A', ttl: 1, data: '192.0.2.1' }] });
-    assert.deepEqual(parseReply(good, query).answers.map((a) => (a as { data: string }).data), ['192.0.2.1']);
+    const good = encode({
+      type: 'response',
+      id: 9,
+      flags: 0x400,
+      questions: [{ name: 'x.test', type: 'A', class: 'IN' }],
+      answers: [{ name: 'x.test', type: 'A', ttl: 1, data: '192.0.2.1' }],
+    });
+    assert.deepEqual(
+      parseReply(good, query).answers.map((a) => (a as { data: string }).data),
+      ['192.0.2.1'],
+    );
     const long = Buffer.concat([good, Buffer.from([0, 0])]);
     long.writeUInt16BE(6, good.length - 6);
     assert.throws(() => parseReply(long, query), /does not fill its RDLENGTH/);
@@ -169,9 +231,18 @@ describe('DNS replies', () => {
 
   test('a record dns-packet cannot decode is a MalformedReply (the one error the wire layer expects)', () => {
     const query = encodeQuery('x.test', 'A', 7, false, false);
-    const reply = encode({ type: 'response', id: 7, flags: 0x400, questions: [{ name: 'x.test', type: 'A', class: 'IN' }], answers: [{ name: 'x.test', type: 'TXT', ttl: 1, data: ['abc'] }] });
+    const reply = encode({
+      type: 'response',
+      id: 7,
+      flags: 0x400,
+      questions: [{ name: 'x.test', type: 'A', class: 'IN' }],
+      answers: [{ name: 'x.test', type: 'TXT', ttl: 1, data: ['abc'] }],
+    });
     // The TXT string's length byte claims more than its RDLENGTH holds.
     reply.writeUInt8(200, reply.length - 4);
-    assert.throws(() => parseReply(reply, query), (error: unknown) => error instanceof MalformedReply && /malformed record at byte \d+/.test(error.message));
+    assert.throws(
+      () => parseReply(reply, query),
+      (error: unknown) => error instanceof MalformedReply && /malformed record at byte \d+/.test(error.message),
+    );
   });
 });

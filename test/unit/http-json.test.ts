@@ -13,7 +13,11 @@ const flatten = (text: string) => {
 };
 
 test('a 1 MiB list of zeros: the first items and the length, never the list whole, and it says it stopped', () => {
-  const { out, whole } = flatten(`[${Array<string>(512 * 1024).fill('0').join(',')}]`);
+  const { out, whole } = flatten(
+    `[${Array<string>(512 * 1024)
+      .fill('0')
+      .join(',')}]`,
+  );
   assert.equal(whole, false);
   assert.equal(Object.keys(out).length, MAX_JSON_KEYS);
   assert.equal(out['json.length'], 512 * 1024);
@@ -36,16 +40,25 @@ test('an object of a million keys: the first 500 in document order', () => {
 
 test('nesting deeper than 64 levels is not observed, does not exhaust the stack, and what follows it still is', () => {
   const depth = 100_000;
-  const { out, whole } = flatten(`{"status":"ok","nested":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)},"after":[true]}`);
+  const { out, whole } = flatten(
+    `{"status":"ok","nested":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)},"after":[true]}`,
+  );
   assert.equal(whole, false);
   assert.deepEqual(out, { 'json.status': 'ok', 'json.after.length': 1, 'json.after': ['true'], 'json.after.0': true });
   const shallow = flatten('{"a":{"b":{"c":[1,"x",null]}}}');
   assert.equal(shallow.whole, true);
-  assert.deepEqual(shallow.out, { 'json.a.b.c.length': 3, 'json.a.b.c': ['1', 'x', 'null'], 'json.a.b.c.0': 1, 'json.a.b.c.1': 'x', 'json.a.b.c.2': null });
+  assert.deepEqual(shallow.out, {
+    'json.a.b.c.length': 3,
+    'json.a.b.c': ['1', 'x', 'null'],
+    'json.a.b.c.0': 1,
+    'json.a.b.c.1': 'x',
+    'json.a.b.c.2': null,
+  });
 });
 
 test('document order, repeated and escaped keys, strings that look like JSON, any whitespace', () => {
-  const text = ' {\r\n "b" : 1 ,\t"1":{"x":"a\\"}]{,"},"a\\u0041":[ {"k":"v"} , 2 ],"b":3,"e\\\\":"\\\\","n":-1.5e3,"t":true,"z":null } ';
+  const text =
+    ' {\r\n "b" : 1 ,\t"1":{"x":"a\\"}]{,"},"a\\u0041":[ {"k":"v"} , 2 ],"b":3,"e\\\\":"\\\\","n":-1.5e3,"t":true,"z":null } ';
   const { out, whole } = flatten(text);
   assert.equal(whole, true);
   assert.deepEqual(Object.entries(out), [

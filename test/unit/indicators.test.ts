@@ -25,11 +25,37 @@ function setup(probes: Array<{ name: string; kind: string; tenant?: string }>, o
   assert.deepEqual(issues, []);
   const service = new IndicatorService({ store, clock, config: config ?? defaultIndicatorsConfig(), cacheMs: 0 });
   let n = 0;
-  const record = (probe: string, kind: string, observations: RunRecord['observations'], options: { status?: RunRecord['status']; tenant?: string; items?: RunRecord['items'] } = {}) =>
-    store.runs.record({ uid: `r${n++}`, probe, kind, ...(options.tenant ? { tenant: options.tenant } : {}), startedAt: clock.now(), durationMs: 5, status: options.status ?? 'pass', attempts: 1, message: '', error: null, observations, assertions: [], phases: {}, items: options.items ?? [] });
+  const record = (
+    probe: string,
+    kind: string,
+    observations: RunRecord['observations'],
+    options: { status?: RunRecord['status']; tenant?: string; items?: RunRecord['items'] } = {},
+  ) =>
+    store.runs.record({
+      uid: `r${n++}`,
+      probe,
+      kind,
+      ...(options.tenant ? { tenant: options.tenant } : {}),
+      startedAt: clock.now(),
+      durationMs: 5,
+      status: options.status ?? 'pass',
+      attempts: 1,
+      message: '',
+      error: null,
+      observations,
+      assertions: [],
+      phases: {},
+      items: options.items ?? [],
+    });
   const get = (id: string): Indicator => {
     const found = service.current().find((i) => i.id === id);
-    assert.ok(found, `indicator ${id} missing; have ${service.current().map((i) => i.id).join(', ')}`);
+    assert.ok(
+      found,
+      `indicator ${id} missing; have ${service
+        .current()
+        .map((i) => i.id)
+        .join(', ')}`,
+    );
     return found;
   };
   return { clock, store, service, record, get };
@@ -54,7 +80,9 @@ describe('core thresholds over stored series', () => {
   });
 
   test('spam-report rate threshold is 0.1% and overridable in the indicators section', () => {
-    const { clock, record, get } = setup([{ name: 'r', kind: 'stats', tenant: 't' }], { thresholds: { spamReportRate: 0.005 } });
+    const { clock, record, get } = setup([{ name: 'r', kind: 'stats', tenant: 't' }], {
+      thresholds: { spamReportRate: 0.005 },
+    });
     record('r', 'stats', { bounceRate: 0, spamReportRate: 0.002, deferralRate: 0 }, { tenant: 't' });
     clock.advance(MIN);
     assert.equal(get('spamReportRate:t').state, 'ok', '0.2% is fine with the override at 0.5%');
@@ -87,19 +115,35 @@ describe('core thresholds over stored series', () => {
     const { clock, record, get } = setup([{ name: 'scaidns-metrics', kind: 'prometheus' }]);
     const share = 'rate5m(scaidns_http_requests_total{status=~"5.."}) / rate5m(scaidns_http_requests_total)';
     const observe = (s: number, api: number, pdns: number) => {
-      record('scaidns-metrics', 'prometheus', { [share]: s, 'p99(scaidns_http_request_duration_seconds)': api, 'p99(scaidns_pdns_request_duration_seconds)': pdns });
+      record('scaidns-metrics', 'prometheus', {
+        [share]: s,
+        'p99(scaidns_http_request_duration_seconds)': api,
+        'p99(scaidns_pdns_request_duration_seconds)': pdns,
+      });
       clock.advance(MIN);
     };
     observe(0.001, 300, 50);
-    assert.deepEqual(['apiErrorRate', 'scaidnsP99', 'pdnsP99'].map((n) => get(`${n}:scaidns-metrics`).state), ['ok', 'ok', 'ok']);
+    assert.deepEqual(
+      ['apiErrorRate', 'scaidnsP99', 'pdnsP99'].map((n) => get(`${n}:scaidns-metrics`).state),
+      ['ok', 'ok', 'ok'],
+    );
     observe(0.02, 1800, 700);
-    assert.deepEqual(['apiErrorRate', 'scaidnsP99', 'pdnsP99'].map((n) => get(`${n}:scaidns-metrics`).state), ['critical', 'critical', 'critical']);
+    assert.deepEqual(
+      ['apiErrorRate', 'scaidnsP99', 'pdnsP99'].map((n) => get(`${n}:scaidns-metrics`).state),
+      ['critical', 'critical', 'critical'],
+    );
     observe(0.0, 200, 40);
-    assert.deepEqual(['apiErrorRate', 'scaidnsP99', 'pdnsP99'].map((n) => get(`${n}:scaidns-metrics`).state), ['ok', 'ok', 'ok']);
+    assert.deepEqual(
+      ['apiErrorRate', 'scaidnsP99', 'pdnsP99'].map((n) => get(`${n}:scaidns-metrics`).state),
+      ['ok', 'ok', 'ok'],
+    );
   });
 
   test('readiness failing for more than a minute; mail-send p99 over 200 ms', () => {
-    const { clock, record, get } = setup([{ name: 'ready', kind: 'http' }, { name: 'send', kind: 'http' }]);
+    const { clock, record, get } = setup([
+      { name: 'ready', kind: 'http' },
+      { name: 'send', kind: 'http' },
+    ]);
     record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', latency: 3 });
     clock.advance(30_000);
     record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', latency: 3 }, { status: 'fail' });
@@ -119,14 +163,20 @@ describe('core thresholds over stored series', () => {
 
 describe('reputation-leading indicators and trends', () => {
   test('trend test: a steady climb is rising, noise around a level is flat', () => {
-    const rising = Array.from({ length: 24 }, (_, i) => ({ t: i * HOUR, v: 0.005 + i * 0.0005 + (i % 3 === 0 ? 0.0002 : 0) }));
+    const rising = Array.from({ length: 24 }, (_, i) => ({
+      t: i * HOUR,
+      v: 0.005 + i * 0.0005 + (i % 3 === 0 ? 0.0002 : 0),
+    }));
     assert.equal(trendOf(rising).trend, 'rising');
     const noise = Array.from({ length: 24 }, (_, i) => ({ t: i * HOUR, v: 0.01 + (i % 2 === 0 ? 0.002 : -0.002) }));
     assert.equal(trendOf(noise).trend, 'flat');
   });
 
   test('scripted slow degradation: the leading indicators warn hours before the bounce threshold fires', () => {
-    const { clock, record, get } = setup([{ name: 'acme-rates', kind: 'stats', tenant: 'acme' }, { name: 'acme-seeds', kind: 'mail', tenant: 'acme' }]);
+    const { clock, record, get } = setup([
+      { name: 'acme-rates', kind: 'stats', tenant: 'acme' },
+      { name: 'acme-seeds', kind: 'mail', tenant: 'acme' },
+    ]);
     let firstWarn: number | undefined;
     let firstSeedWarn: number | undefined;
     let firstCritical: number | undefined;
@@ -137,7 +187,13 @@ describe('reputation-leading indicators and trends', () => {
       const items = Array.from({ length: 10 }, (_, s) => ({
         type: 'mail.message',
         key: `seed-${s}:${hour}`,
-        data: { seed: `seed-${s}`, placement: s < Math.round(spamShare * 10) ? 'spam' : 'inbox', timeToInboxMs: 2000, messageId: `<x.${hour}@send.acme.test>`, auth: { spf: 'pass', dkim: 'pass', dmarc: 'pass', dkimDomain: 'send.acme.test' } },
+        data: {
+          seed: `seed-${s}`,
+          placement: s < Math.round(spamShare * 10) ? 'spam' : 'inbox',
+          timeToInboxMs: 2000,
+          messageId: `<x.${hour}@send.acme.test>`,
+          auth: { spf: 'pass', dkim: 'pass', dmarc: 'pass', dkimDomain: 'send.acme.test' },
+        },
       }));
       record('acme-seeds', 'mail', {}, { tenant: 'acme', items });
       record('acme-rates', 'stats', { bounceRate, spamReportRate: 0, deferralRate: 0 }, { tenant: 'acme' });
@@ -154,13 +210,23 @@ describe('reputation-leading indicators and trends', () => {
       clock.advance(HOUR - MIN);
     }
     assert.ok(firstCritical !== undefined, 'the bounce threshold fires eventually');
-    assert.ok(firstWarn !== undefined && firstWarn < firstCritical, `bounce trend warned at hour ${firstWarn}, fired at ${firstCritical}`);
+    assert.ok(
+      firstWarn !== undefined && firstWarn < firstCritical,
+      `bounce trend warned at hour ${firstWarn}, fired at ${firstCritical}`,
+    );
     assert.ok(firstSeedWarn !== undefined && firstSeedWarn < firstWarn, `seed spam warned at hour ${firstSeedWarn}`);
   });
 
   test('blocklist listings by severity, time-to-inbox against its baseline, /metrics gauges', async () => {
-    const { clock, record, get, service } = setup([{ name: 'rbl', kind: 'rbl', tenant: 'acme' }, { name: 'seeds', kind: 'mail', tenant: 'acme' }]);
-    const seed = (tti: number, hour: number) => ({ type: 'mail.message', key: `s:${hour}`, data: { placement: 'inbox', timeToInboxMs: tti, messageId: '<a@d.test>', auth: null } });
+    const { clock, record, get, service } = setup([
+      { name: 'rbl', kind: 'rbl', tenant: 'acme' },
+      { name: 'seeds', kind: 'mail', tenant: 'acme' },
+    ]);
+    const seed = (tti: number, hour: number) => ({
+      type: 'mail.message',
+      key: `s:${hour}`,
+      data: { placement: 'inbox', timeToInboxMs: tti, messageId: '<a@d.test>', auth: null },
+    });
     for (let hour = 0; hour < 24 * 7; hour += 2) {
       record('seeds', 'mail', {}, { tenant: 'acme', items: [seed(hour < 24 * 6 ? 3000 : 15_000, hour)] });
       clock.advance(2 * HOUR);
@@ -169,28 +235,132 @@ describe('reputation-leading indicators and trends', () => {
     assert.equal(tti.state, 'critical');
     assert.equal(tti.value, 5);
     // Severities as the rbl kind writes them: info (a whole provider range listed) does not raise the state.
-    record('rbl', 'rbl', {}, { tenant: 'acme', items: [{ type: 'rbl-listing', key: '203.0.113.7@dnsbl-2.uceprotect.net', state: 'listed', data: { target: '203.0.113.7', zone: 'dnsbl-2.uceprotect.net', severity: 'info' } }] });
+    record(
+      'rbl',
+      'rbl',
+      {},
+      {
+        tenant: 'acme',
+        items: [
+          {
+            type: 'rbl-listing',
+            key: '203.0.113.7@dnsbl-2.uceprotect.net',
+            state: 'listed',
+            data: { target: '203.0.113.7', zone: 'dnsbl-2.uceprotect.net', severity: 'info' },
+          },
+        ],
+      },
+    );
     assert.equal(get('blocklist:acme').state, 'ok');
-    record('rbl', 'rbl', {}, { tenant: 'acme', items: [{ type: 'rbl-listing', key: '203.0.113.7@bl.test', state: 'listed', data: { target: '203.0.113.7', zone: 'bl.test', severity: 'alert' } }] });
+    record(
+      'rbl',
+      'rbl',
+      {},
+      {
+        tenant: 'acme',
+        items: [
+          {
+            type: 'rbl-listing',
+            key: '203.0.113.7@bl.test',
+            state: 'listed',
+            data: { target: '203.0.113.7', zone: 'bl.test', severity: 'alert' },
+          },
+        ],
+      },
+    );
     assert.equal(get('blocklist:acme').state, 'critical');
     const registry = new Registry();
     registerIndicatorMetrics(registry, () => service.current(), 0.75);
     const text = await registry.metrics();
     assert.match(text, /scaiprobe_indicator_state\{id="blocklist:acme",name="blocklist",subject="acme"\} 2/);
-    assert.match(text, /scaiprobe_indicator_threshold\{id="blocklist:acme",name="blocklist",subject="acme",level="critical"\} \d/);
-    assert.match(text, /scaiprobe_indicator_value\{id="timeToInbox:acme\/d.test",name="timeToInbox",subject="acme\/d.test"\} 5/);
-    record('rbl', 'rbl', {}, { tenant: 'acme', items: [{ type: 'rbl-listing', key: '203.0.113.7@bl.test', state: 'clean', data: { target: '203.0.113.7', zone: 'bl.test' } }, { type: 'rbl-listing', key: '203.0.113.7@dnsbl-2.uceprotect.net', state: 'clean', data: { target: '203.0.113.7', zone: 'dnsbl-2.uceprotect.net' } }] });
-    assert.equal(service.current().some((i) => i.id === 'blocklist:acme' && i.state !== 'ok'), false);
+    assert.match(
+      text,
+      /scaiprobe_indicator_threshold\{id="blocklist:acme",name="blocklist",subject="acme",level="critical"\} \d/,
+    );
+    assert.match(
+      text,
+      /scaiprobe_indicator_value\{id="timeToInbox:acme\/d.test",name="timeToInbox",subject="acme\/d.test"\} 5/,
+    );
+    record(
+      'rbl',
+      'rbl',
+      {},
+      {
+        tenant: 'acme',
+        items: [
+          {
+            type: 'rbl-listing',
+            key: '203.0.113.7@bl.test',
+            state: 'clean',
+            data: { target: '203.0.113.7', zone: 'bl.test' },
+          },
+          {
+            type: 'rbl-listing',
+            key: '203.0.113.7@dnsbl-2.uceprotect.net',
+            state: 'clean',
+            data: { target: '203.0.113.7', zone: 'dnsbl-2.uceprotect.net' },
+          },
+        ],
+      },
+    );
+    assert.equal(
+      service.current().some((i) => i.id === 'blocklist:acme' && i.state !== 'ok'),
+      false,
+    );
   });
 
   test('probes no longer configured leave the indicators: readiness, blocklist listings, seeds', () => {
-    const { clock, store, record, service } = setup([{ name: 'ready', kind: 'http' }, { name: 'rbl', kind: 'rbl', tenant: 'acme' }, { name: 'seeds', kind: 'mail', tenant: 'acme' }]);
+    const { clock, store, record, service } = setup([
+      { name: 'ready', kind: 'http' },
+      { name: 'rbl', kind: 'rbl', tenant: 'acme' },
+      { name: 'seeds', kind: 'mail', tenant: 'acme' },
+    ]);
     record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', latency: 3 }, { status: 'fail' });
-    record('rbl', 'rbl', {}, { tenant: 'acme', items: [{ type: 'rbl-listing', key: '203.0.113.7@bl.test', state: 'listed', data: { target: '203.0.113.7', zone: 'bl.test', severity: 'alert' } }] });
-    record('seeds', 'mail', {}, { tenant: 'acme', items: [{ type: 'mail.message', key: 's:1', data: { placement: 'spam', timeToInboxMs: null, messageId: '<a@d.test>', auth: null } }] });
+    record(
+      'rbl',
+      'rbl',
+      {},
+      {
+        tenant: 'acme',
+        items: [
+          {
+            type: 'rbl-listing',
+            key: '203.0.113.7@bl.test',
+            state: 'listed',
+            data: { target: '203.0.113.7', zone: 'bl.test', severity: 'alert' },
+          },
+        ],
+      },
+    );
+    record(
+      'seeds',
+      'mail',
+      {},
+      {
+        tenant: 'acme',
+        items: [
+          {
+            type: 'mail.message',
+            key: 's:1',
+            data: { placement: 'spam', timeToInboxMs: null, messageId: '<a@d.test>', auth: null },
+          },
+        ],
+      },
+    );
     clock.advance(5 * MIN);
-    const ids = () => service.current().filter((i) => i.state !== 'ok' || i.value !== null).map((i) => `${i.id}=${i.state}`).sort();
-    assert.deepEqual(ids(), ['authFailRate:acme/d.test=ok', 'blocklist:acme=critical', 'readiness:ready=critical', 'seedMissingRate:acme/d.test=ok', 'seedSpamRate:acme/d.test=critical']);
+    const ids = () =>
+      service
+        .current()
+        .filter((i) => i.state !== 'ok' || i.value !== null)
+        .map((i) => `${i.id}=${i.state}`)
+        .sort();
+    assert.deepEqual(ids(), [
+      'authFailRate:acme/d.test=ok',
+      'blocklist:acme=critical',
+      'readiness:ready=critical',
+      'seedMissingRate:acme/d.test=ok',
+      'seedSpamRate:acme/d.test=critical',
+    ]);
     store.probes.retireUnconfigured([]);
     assert.deepEqual(ids(), []);
   });

@@ -13,14 +13,24 @@ import { runCli } from '../helpers/cli.ts';
 const SCHEMA_FILE = resolve('scaiprobe.schema.json');
 const SHIPPED = [
   ...readdirSync('probes').map((name) => join('probes', name)),
-  ...['test/fixtures/config/issue-examples', 'test/fixtures/config/valid'].flatMap((dir) => readdirSync(dir).map((name) => join(dir, name))),
+  ...['test/fixtures/config/issue-examples', 'test/fixtures/config/valid'].flatMap((dir) =>
+    readdirSync(dir).map((name) => join(dir, name)),
+  ),
 ].filter((file) => /\.ya?ml$/.test(file));
 
 // ajv-formats is CommonJS with a default export; under ESM its function may sit one level down.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv,
+) => Ajv;
 const ajv = addFormats(new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }));
 const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
-const problems = (errors: ErrorObject[] | null | undefined) => (errors ?? []).filter((e) => e.keyword !== 'if' && e.keyword !== 'anyOf').map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+const problems = (errors: ErrorObject[] | null | undefined) =>
+  (errors ?? [])
+    .filter((e) => e.keyword !== 'if' && e.keyword !== 'anyOf')
+    .map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    );
 
 test('scaiprobe.schema.json is what `scaiprobe schema` prints now (regenerate it with: scaiprobe schema > scaiprobe.schema.json)', async () => {
   assert.equal(readFileSync(SCHEMA_FILE, 'utf8'), `${JSON.stringify(configurationJsonSchema(), null, 2)}\n`);
@@ -41,29 +51,78 @@ test('every shipped and example configuration names the schema on its first line
 });
 
 test('every YAML example in the documentation is valid against the schema', () => {
-  const pages = ['README.md', ...(existsSync('docs') ? readdirSync('docs', { recursive: true }).map(String).filter((name) => name.endsWith('.md')).map((name) => join('docs', name)) : [])];
-  const blocks = pages.flatMap((page) => [...readFileSync(page, 'utf8').matchAll(/```ya?ml\n([\s\S]*?)```/g)].map((match, index) => ({ where: `${page} YAML block ${index + 1}`, yaml: match[1] ?? '' })));
+  const pages = [
+    'README.md',
+    ...(existsSync('docs')
+      ? readdirSync('docs', { recursive: true })
+          .map(String)
+          .filter((name) => name.endsWith('.md'))
+          .map((name) => join('docs', name))
+      : []),
+  ];
+  const blocks = pages.flatMap((page) =>
+    [...readFileSync(page, 'utf8').matchAll(/```ya?ml\n([\s\S]*?)```/g)].map((match, index) => ({
+      where: `${page} YAML block ${index + 1}`,
+      yaml: match[1] ?? '',
+    })),
+  );
   assert.ok(blocks.length >= 10, `the documentation's examples (${blocks.length})`);
-  for (const block of blocks) assert.equal(validate(parse(block.yaml)), true, `${block.where}: ${problems(validate.errors).join('; ')}`);
+  for (const block of blocks)
+    assert.equal(validate(parse(block.yaml)), true, `${block.where}: ${problems(validate.errors).join('; ')}`);
 });
 
 /** Keys and values the loader refuses, each with where the schema must say so. */
 const BAD: Array<{ name: string; yaml: string; at: RegExp }> = [
-  { name: 'a misspelt key', yaml: 'probes:\n  - { name: a, kind: http, url: "http://127.0.0.1/", expct: [status == 200] }\n', at: /^\/probes\/0 must NOT have additional properties \(expct\)/ },
-  { name: 'an unknown kind', yaml: 'probes:\n  - { name: a, kind: htp, url: "http://127.0.0.1/" }\n', at: /^\/probes\/0\/kind must be equal to one of the allowed values/ },
-  { name: "a kind's required key missing", yaml: 'probes:\n  - { name: a, kind: http }\n', at: /^\/probes\/0 must have required property 'url'/ },
-  { name: 'a duration in words', yaml: 'probes:\n  - { name: a, kind: http, url: "http://127.0.0.1/", every: 5 minutes }\n', at: /^\/probes\/0\/every must match pattern/ },
-  { name: 'a number where a duration goes', yaml: 'defaults: { timeout: 5 }\nprobes: []\n', at: /^\/defaults\/timeout must be string/ },
-  { name: 'an inline credential', yaml: 'probes:\n  - { name: s, kind: stats, api: "http://127.0.0.1:8000", apiKey: SG.inline-key }\n', at: /^\/probes\/0\/apiKey must match pattern/ },
-  { name: 'an unknown top-level section', yaml: 'alert: {}\nprobes: []\n', at: /^\/ must NOT have additional properties \(alert\)/ },
-  { name: 'a bad alert channel', yaml: 'alerts:\n  channels: [{ name: am, type: alertmanager, url: "http://127.0.0.1:9093", resend: soon }]\n', at: /^\/alerts\/channels\/0\/resend must match pattern/ },
+  {
+    name: 'a misspelt key',
+    yaml: 'probes:\n  - { name: a, kind: http, url: "http://127.0.0.1/", expct: [status == 200] }\n',
+    at: /^\/probes\/0 must NOT have additional properties \(expct\)/,
+  },
+  {
+    name: 'an unknown kind',
+    yaml: 'probes:\n  - { name: a, kind: htp, url: "http://127.0.0.1/" }\n',
+    at: /^\/probes\/0\/kind must be equal to one of the allowed values/,
+  },
+  {
+    name: "a kind's required key missing",
+    yaml: 'probes:\n  - { name: a, kind: http }\n',
+    at: /^\/probes\/0 must have required property 'url'/,
+  },
+  {
+    name: 'a duration in words',
+    yaml: 'probes:\n  - { name: a, kind: http, url: "http://127.0.0.1/", every: 5 minutes }\n',
+    at: /^\/probes\/0\/every must match pattern/,
+  },
+  {
+    name: 'a number where a duration goes',
+    yaml: 'defaults: { timeout: 5 }\nprobes: []\n',
+    at: /^\/defaults\/timeout must be string/,
+  },
+  {
+    name: 'an inline credential',
+    yaml: 'probes:\n  - { name: s, kind: stats, api: "http://127.0.0.1:8000", apiKey: SG.inline-key }\n',
+    at: /^\/probes\/0\/apiKey must match pattern/,
+  },
+  {
+    name: 'an unknown top-level section',
+    yaml: 'alert: {}\nprobes: []\n',
+    at: /^\/ must NOT have additional properties \(alert\)/,
+  },
+  {
+    name: 'a bad alert channel',
+    yaml: 'alerts:\n  channels: [{ name: am, type: alertmanager, url: "http://127.0.0.1:9093", resend: soon }]\n',
+    at: /^\/alerts\/channels\/0\/resend must match pattern/,
+  },
 ];
 
 for (const bad of BAD) {
   test(`the schema refuses ${bad.name}, as the loader does`, () => {
     assert.equal(validate(parse(bad.yaml)), false);
     const said = problems(validate.errors);
-    assert.ok(said.some((line) => bad.at.test(line)), said.join('\n'));
+    assert.ok(
+      said.some((line) => bad.at.test(line)),
+      said.join('\n'),
+    );
   });
 }
 
@@ -89,7 +148,9 @@ test('references are accepted where the loader resolves them before validating',
       { name: 'a', kind: 'http', url: '${TARGET_URL}/ready', every: '${EVERY}' },
       { name: 's', kind: 'stats', api: 'http://127.0.0.1:8000', apiKey: '${file:/run/secrets/key}' },
     ],
-    alerts: { channels: [{ name: 'am', type: 'alertmanager', url: '${ALERTMANAGER_URL}', bearerToken: '${AM_TOKEN}' }] },
+    alerts: {
+      channels: [{ name: 'am', type: 'alertmanager', url: '${ALERTMANAGER_URL}', bearerToken: '${AM_TOKEN}' }],
+    },
   };
   assert.equal(validate(withReferences), true, problems(validate.errors).join('; '));
 });
@@ -109,7 +170,13 @@ test('what the loader accepts after resolution, the schema accepts before it', a
   try {
     const file = join(dir, 'probes.yaml');
     await writeFile(file, yaml);
-    const env = { PORT: '9464', ADMIN_TOKEN: 'an-admin-token-of-24-chars', TARGET_URL: 'http://127.0.0.1:8000', ALERTMANAGER_URL: 'http://127.0.0.1:9093', AM_PASSWORD: 'pw' };
+    const env = {
+      PORT: '9464',
+      ADMIN_TOKEN: 'an-admin-token-of-24-chars',
+      TARGET_URL: 'http://127.0.0.1:8000',
+      ALERTMANAGER_URL: 'http://127.0.0.1:9093',
+      AM_PASSWORD: 'pw',
+    };
     assert.equal(loadWholeConfig(file, env).probes.length, 1);
     assert.equal(validate(parse(yaml)), true, problems(validate.errors).join('; '));
   } finally {

@@ -30,7 +30,14 @@ test('errors name their field like SendGrid: missing from, bad address, reserved
 });
 
 test('subject may come from every personalization; more than 1000 recipients is refused', () => {
-  assert.deepEqual(validateSendBody({ ...valid, subject: undefined, personalizations: [{ to: [{ email: 'a@b.test' }], subject: 's' }] }), []);
+  assert.deepEqual(
+    validateSendBody({
+      ...valid,
+      subject: undefined,
+      personalizations: [{ to: [{ email: 'a@b.test' }], subject: 's' }],
+    }),
+    [],
+  );
   const many = Array.from({ length: 1001 }, (_, i) => ({ email: `u${i}@b.test` }));
   assert.equal(validateSendBody({ ...valid, personalizations: [{ to: many }] })[0]?.field, 'personalizations');
 });

@@ -12,13 +12,23 @@ function capture(): { stream: Writable; lines: () => Array<Record<string, unknow
       done();
     },
   });
-  return { stream, lines: () => chunks.join('').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>) };
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
 }
 
 test('log lines are JSON with level, message, probe, tenant_id and run_id', () => {
   const { stream, lines } = capture();
   const logger = createLogger({ level: 'info', destination: stream });
-  logger.child({ probe: 'scaisend-ready', tenant_id: 'acme', run_id: 'abc123' }).info({ status: 'fail' }, 'probe run finished');
+  logger
+    .child({ probe: 'scaisend-ready', tenant_id: 'acme', run_id: 'abc123' })
+    .info({ status: 'fail' }, 'probe run finished');
   const [line] = lines();
   assert.equal(line?.level, 'info');
   assert.equal(line?.message, 'probe run finished');

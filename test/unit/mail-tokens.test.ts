@@ -6,7 +6,10 @@ import { RecentItems } from '../../src/runner/recorded-items.ts';
 import { specFor } from '../helpers/probe-run.ts';
 
 const token = (n: number) => `sp-${n.toString(16).padStart(16, '0')}`;
-const sent = (probe: string, tokenSent: unknown) => ({ probe, items: [{ type: 'mail.message', key: `seed-a:${String(tokenSent)}`, data: { seed: 'seed-a', token: tokenSent } }] });
+const sent = (probe: string, tokenSent: unknown) => ({
+  probe,
+  items: [{ type: 'mail.message', key: `seed-a:${String(tokenSent)}`, data: { seed: 'seed-a', token: tokenSent } }],
+});
 
 test('a subject carries the token that follows the marker, and nothing else after it', () => {
   const marker = subjectMarker('[scaiprobe]', 'mail-lab');
@@ -35,6 +38,9 @@ test('a mail probe sets X-Scaiprobe-Id itself: send.headers may not', () => {
     send: { api: 'http://127.0.0.1:1', apiKey: 'k', from: 'probe@example.test', headers },
     seeds: [{ name: 'seed-a', address: 'a@example.test', imap: { host: '127.0.0.1', user: 'a', pass: 'p' } }],
   });
-  assert.throws(() => specFor(mailKind, raw({ 'x-scaiprobe-id': token(1) })), /send\.headers\.x-scaiprobe-id: is set by the probe/);
+  assert.throws(
+    () => specFor(mailKind, raw({ 'x-scaiprobe-id': token(1) })),
+    /send\.headers\.x-scaiprobe-id: is set by the probe/,
+  );
   assert.doesNotThrow(() => specFor(mailKind, raw({ 'X-Campaign': 'probe' })));
 });

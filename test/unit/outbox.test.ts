@@ -33,21 +33,49 @@ const CHANNELS = [
   { name: 'slow', type: 'webhook', url: 'http://127.0.0.1:9/slow' },
 ];
 
-function outbox(store: SqliteStore, clock: ManualClock, transport: Transport, channels: string[] = ['hook', 'slow']): Outbox {
-  const { config, issues } = parseAlertsSection({ channels: CHANNELS.filter((c) => channels.includes(c.name)), delivery: { initialBackoff: '1s', maxBackoff: '1m', expireAfter: '1h', concurrency: 4 } });
+function outbox(
+  store: SqliteStore,
+  clock: ManualClock,
+  transport: Transport,
+  channels: string[] = ['hook', 'slow'],
+): Outbox {
+  const { config, issues } = parseAlertsSection({
+    channels: CHANNELS.filter((c) => channels.includes(c.name)),
+    delivery: { initialBackoff: '1s', maxBackoff: '1m', expireAfter: '1h', concurrency: 4 },
+  });
   assert.deepEqual(issues, []);
-  return new Outbox({ outbox: store.outbox, clock, logger: quiet, channels: config!.channels, delivery: config!.delivery, transport, random: () => 1 });
+  return new Outbox({
+    outbox: store.outbox,
+    clock,
+    logger: quiet,
+    channels: config!.channels,
+    delivery: config!.delivery,
+    transport,
+    random: () => 1,
+  });
 }
 
 function notification(alert: string, event: Notification['event'], at: number): Notification {
-  return { key: `${alert}-${event}-${at}`, event, createdAt: at, alert: { id: alert, rule: 'down', target: alert, severity: 'critical', summary: 's', startedAt: at, labels: {} } };
+  return {
+    key: `${alert}-${event}-${at}`,
+    event,
+    createdAt: at,
+    alert: { id: alert, rule: 'down', target: alert, severity: 'critical', summary: 's', startedAt: at, labels: {} },
+  };
 }
 
 /** A transport whose answers the test gives by hand, one per request, in order. */
 function manualTransport() {
   const waiting: Array<{ url: string; key: string; type: string; answer: (r: SendResult) => void }> = [];
   const transport: Transport = (url, init) =>
-    new Promise((resolve) => waiting.push({ url, key: init.headers['idempotency-key'] ?? '', type: (JSON.parse(init.body) as { type: string }).type, answer: resolve }));
+    new Promise((resolve) =>
+      waiting.push({
+        url,
+        key: init.headers['idempotency-key'] ?? '',
+        type: (JSON.parse(init.body) as { type: string }).type,
+        answer: resolve,
+      }),
+    );
   return { transport, waiting };
 }
 
@@ -60,7 +88,11 @@ describe('outbox leases', () => {
     const first = manualTransport();
     const a = outbox(database(clock, path), clock, first.transport);
     const sentByB: string[] = [];
-    const b = outbox(database(clock, path), clock, async (_url, init) => (sentByB.push(init.headers['idempotency-key'] ?? ''), { status: 200 }));
+    const b = outbox(
+      database(clock, path),
+      clock,
+      async (_url, init) => (sentByB.push(init.headers['idempotency-key'] ?? ''), { status: 200 }),
+    );
     a.enqueue(notification('x', 'firing', T0), ['hook']);
     a.pump();
     assert.equal(first.waiting.length, 1, 'a has it in flight');
@@ -115,7 +147,11 @@ describe('outbox leases', () => {
   test('deliverOwn sends its own row and nothing else', async () => {
     const clock = new ManualClock(T0);
     const sent: string[] = [];
-    const box = outbox(database(clock), clock, async (_url, init) => (sent.push(init.headers['idempotency-key'] ?? ''), { status: 200 }));
+    const box = outbox(
+      database(clock),
+      clock,
+      async (_url, init) => (sent.push(init.headers['idempotency-key'] ?? ''), { status: 200 }),
+    );
     box.enqueue(notification('a', 'firing', T0), ['hook']);
     box.enqueue(notification('b', 'firing', T0), ['hook', 'slow']);
     box.enqueue(notification('t', 'test', T0), ['hook']);
@@ -133,7 +169,9 @@ describe('outbox leases', () => {
     const everything = outbox(store, clock, async () => ({ status: 200 }));
     everything.enqueue(notification('a', 'firing', T0), ['slow']);
     everything.enqueue(notification('b', 'firing', T0), ['slow']);
-    store.db.prepare('UPDATE alert_outbox SET lease_owner = ?, lease_until = ? WHERE alert_id = ?').run('someone', T0 + 10 * 60_000, 'b');
+    store.db
+      .prepare('UPDATE alert_outbox SET lease_owner = ?, lease_until = ? WHERE alert_id = ?')
+      .run('someone', T0 + 10 * 60_000, 'b');
     const hookOnly = outbox(store, clock, async () => ({ status: 200 }), ['hook']);
     clock.advance(5 * 60_000);
     assert.equal(await hookOnly.drain(), 0);
@@ -168,7 +206,11 @@ describe('channels are independent', () => {
     box.enqueue(notification('b', 'firing', T0 + 1000), ['hook', 'slow']);
     box.pump();
     await settle();
-    assert.deepEqual(sent, [`a-firing-${T0}`, `b-firing-${T0 + 1000}`], 'the second went out while the slow channel still hangs');
+    assert.deepEqual(
+      sent,
+      [`a-firing-${T0}`, `b-firing-${T0 + 1000}`],
+      'the second went out while the slow channel still hangs',
+    );
     assert.equal(hung.waiting.length, 2, 'the slow channel has both in flight (its own slots)');
     for (const w of hung.waiting) w.answer({ error: 'TIMEOUT' });
     await box.drain();
@@ -186,17 +228,28 @@ describe('order per alert and channel', () => {
     box.enqueue(notification('x', 'resolved', T0), ['hook']);
     box.enqueue(notification('y', 'firing', T0), ['hook']);
     box.pump();
-    assert.deepEqual(manual.waiting.map((w) => `${w.key.split('-')[0]} ${w.type}`), ['x alert.firing', 'y alert.firing'], 'the resolution is not sent beside its firing');
+    assert.deepEqual(
+      manual.waiting.map((w) => `${w.key.split('-')[0]} ${w.type}`),
+      ['x alert.firing', 'y alert.firing'],
+      'the resolution is not sent beside its firing',
+    );
     manual.waiting.shift()!.answer({ status: 503 });
     manual.waiting.shift()!.answer({ status: 200 });
     await settle();
     assert.equal(manual.waiting.length, 0, 'the firing backs off, and its resolution waits behind it');
     clock.advance(1000);
     box.pump();
-    assert.deepEqual(manual.waiting.map((w) => w.type), ['alert.firing']);
+    assert.deepEqual(
+      manual.waiting.map((w) => w.type),
+      ['alert.firing'],
+    );
     manual.waiting.shift()!.answer({ status: 200 });
     await settle();
-    assert.deepEqual(manual.waiting.map((w) => w.type), ['alert.resolved'], 'sent as soon as its firing is delivered');
+    assert.deepEqual(
+      manual.waiting.map((w) => w.type),
+      ['alert.resolved'],
+      'sent as soon as its firing is delivered',
+    );
     manual.waiting.shift()!.answer({ status: 200 });
     await box.drain();
     assert.equal(box.counts().delivered, 3);
@@ -205,7 +258,12 @@ describe('order per alert and channel', () => {
   test('test notifications are not held behind a pending test to the same channel', async () => {
     const clock = new ManualClock(T0);
     const sent: string[] = [];
-    const box = outbox(database(clock), clock, async (_url, init) => (sent.push(init.headers['idempotency-key'] ?? ''), { status: 200 }), ['hook']);
+    const box = outbox(
+      database(clock),
+      clock,
+      async (_url, init) => (sent.push(init.headers['idempotency-key'] ?? ''), { status: 200 }),
+      ['hook'],
+    );
     box.enqueue({ ...notification('t', 'test', T0), key: 'first' }, ['hook']);
     box.enqueue({ ...notification('t', 'test', T0), key: 'second' }, ['hook']);
     const second = box.find('second', 'hook')!;
@@ -219,25 +277,42 @@ describe('permanent client errors', () => {
   test('400, 401, 403, 404, 410, 413, 422 stop after the configured attempts; 408, 409, 425, 429 and 5xx keep retrying', () => {
     for (const status of [400, 401, 403, 404, 410, 413, 422]) {
       assert.equal(judge({ status, answer: 'no' }, { ...base, attempts: 2 }).kind, 'retry', `${status} on attempt 2`);
-      assert.deepEqual(judge({ status, answer: 'no' }, { ...base, attempts: 3 }), { kind: 'failed', status, error: `HTTP ${status}`, answer: 'no' });
+      assert.deepEqual(judge({ status, answer: 'no' }, { ...base, attempts: 3 }), {
+        kind: 'failed',
+        status,
+        error: `HTTP ${status}`,
+        answer: 'no',
+      });
     }
-    for (const status of [408, 409, 425, 429, 500, 502, 503, 301]) assert.equal(judge({ status }, { ...base, attempts: 50 }).kind, 'retry', String(status));
+    for (const status of [408, 409, 425, 429, 500, 502, 503, 301])
+      assert.equal(judge({ status }, { ...base, attempts: 50 }).kind, 'retry', String(status));
     assert.equal(judge({ error: 'ECONNREFUSED' }, { ...base, attempts: 50 }).kind, 'retry');
   });
 
   test('Retry-After: 0 falls back to the backoff, so a receiver cannot make us spin', () => {
-    assert.deepEqual(judge({ status: 429, retryAfter: '0' }, base), { kind: 'retry', at: T0 + 1000, status: 429, error: 'HTTP 429', answer: null });
+    assert.deepEqual(judge({ status: 429, retryAfter: '0' }, base), {
+      kind: 'retry',
+      at: T0 + 1000,
+      status: 429,
+      error: 'HTTP 429',
+      answer: null,
+    });
     assert.equal((judge({ status: 429, retryAfter: '7' }, base) as { at: number }).at, T0 + 7000);
   });
 
   test('a 400 is marked failed with the receiver answer after 3 attempts, and what follows it goes on', async () => {
     const clock = new ManualClock(T0);
     const types: string[] = [];
-    const box = outbox(database(clock), clock, async (_url, init) => {
-      const type = (JSON.parse(init.body) as { type: string }).type;
-      types.push(type);
-      return type === 'alert.firing' ? { status: 400, answer: '{"error":"unknown routing key"}' } : { status: 202 };
-    }, ['hook']);
+    const box = outbox(
+      database(clock),
+      clock,
+      async (_url, init) => {
+        const type = (JSON.parse(init.body) as { type: string }).type;
+        types.push(type);
+        return type === 'alert.firing' ? { status: 400, answer: '{"error":"unknown routing key"}' } : { status: 202 };
+      },
+      ['hook'],
+    );
     box.enqueue(notification('x', 'firing', T0), ['hook']);
     box.enqueue(notification('x', 'resolved', T0), ['hook']);
     for (let i = 0; i < 10; i++) {
@@ -261,12 +336,18 @@ describe('migration', () => {
     const Database = (await import('better-sqlite3')).default;
     const path = join(dir, 'old.sqlite');
     const old = new Database(path);
-    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    old.exec(
+      'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
     for (const migration of MIGRATIONS.filter((m) => !/outbox leases/.test(m.name))) {
       old.exec(migration.sql);
       old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(migration.version, migration.name, T0);
     }
-    old.prepare(`INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, attempts, last_status, last_error) VALUES ('k', 'a', 'hook', 'firing', '{}', ?, ?, ?, 2, 503, 'HTTP 503')`).run(T0, T0 + 60_000, T0);
+    old
+      .prepare(
+        `INSERT INTO alert_outbox (idempotency_key, alert_id, channel, event, body, created_at, expires_at, next_attempt_at, attempts, last_status, last_error) VALUES ('k', 'a', 'hook', 'firing', '{}', ?, ?, ?, 2, 503, 'HTTP 503')`,
+      )
+      .run(T0, T0 + 60_000, T0);
     old.close();
     const clock = new ManualClock(T0);
     const box = outbox(database(clock, path), clock, async () => ({ status: 400, answer: 'nope' }), ['hook']);

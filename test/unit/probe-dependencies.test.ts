@@ -19,7 +19,8 @@ function configFile(yaml: string): string {
 }
 
 const imap = '{ host: 127.0.0.1, port: 1, secure: false, user: alice, pass: "${SEED_A_PASS}" }';
-const browserReading = (probe: string) => `  - { name: tracking, kind: browser, every: 2m, mail: { probe: ${probe}, imap: ${imap} } }\n`;
+const browserReading = (probe: string) =>
+  `  - { name: tracking, kind: browser, every: 2m, mail: { probe: ${probe}, imap: ${imap} } }\n`;
 const mailProbe = `  - name: roundtrip
     kind: mail
     every: 2m
@@ -28,10 +29,18 @@ const mailProbe = `  - name: roundtrip
 `;
 
 test('a browser probe reads its mail probe: that one comes first, wherever it is written', () => {
-  const config = loadConfig(configFile(`probes:\n${browserReading('roundtrip')}${mailProbe}  - { name: web, kind: http, url: "http://127.0.0.1:1/" }\n`), LAB_ENV);
+  const config = loadConfig(
+    configFile(
+      `probes:\n${browserReading('roundtrip')}${mailProbe}  - { name: web, kind: http, url: "http://127.0.0.1:1/" }\n`,
+    ),
+    LAB_ENV,
+  );
   const producers = producersOf(config.probes);
   assert.deepEqual([...producers], [['tracking', ['roundtrip']]]);
-  assert.deepEqual(producersFirst(config.probes, producers).map((spec) => spec.name), ['roundtrip', 'tracking', 'web']);
+  assert.deepEqual(
+    producersFirst(config.probes, producers).map((spec) => spec.name),
+    ['roundtrip', 'tracking', 'web'],
+  );
   // Without the mail probe among those run (check --only tracking), there is nothing to wait for.
   assert.deepEqual([...producersOf(config.probes.filter((spec) => spec.name !== 'roundtrip'))], []);
 });
@@ -39,7 +48,9 @@ test('a browser probe reads its mail probe: that one comes first, wherever it is
 test('a browser probe naming a probe that does not exist is warned about, at the line that names it', () => {
   const file = configFile(`probes:\n${mailProbe}${browserReading('roundtrp')}`);
   const config = loadConfig(file, LAB_ENV);
-  assert.deepEqual(config.warnings, [`${file}:7:64: probes[1].mail.probe: no probe named "roundtrp": this probe will find nothing of it to read`]);
+  assert.deepEqual(config.warnings, [
+    `${file}:7:64: probes[1].mail.probe: no probe named "roundtrp": this probe will find nothing of it to read`,
+  ]);
   assert.deepEqual([...producersOf(config.probes)], [], 'nothing to wait for');
 });
 
@@ -81,7 +92,10 @@ function harness(probes: SchedulableProbe[]) {
 }
 
 test('a probe is held until the probe it reads has finished a run, then starts at once; later runs are not held', async () => {
-  const h = harness([{ name: 'roundtrip', every: 120_000 }, { name: 'tracking', every: 120_000, after: ['roundtrip'] }]);
+  const h = harness([
+    { name: 'roundtrip', every: 120_000 },
+    { name: 'tracking', every: 120_000, after: ['roundtrip'] },
+  ]);
   const early = Date.now() - 30_000;
   h.scheduler.trigger('tracking', early);
   h.scheduler.trigger('tracking', early); // its next tick while still held: one run all the same
@@ -96,13 +110,20 @@ test('a probe is held until the probe it reads has finished a run, then starts a
   await h.end('tracking');
   h.scheduler.trigger('tracking', Date.now());
   await h.settle();
-  assert.deepEqual(h.events.slice(3), ['end tracking', 'start tracking'], 'after the first, runs go on their own schedule');
+  assert.deepEqual(
+    h.events.slice(3),
+    ['end tracking', 'start tracking'],
+    'after the first, runs go on their own schedule',
+  );
   await h.end('tracking');
   await h.scheduler.stop();
 });
 
 test('a failed run of the producer releases the probe too: it then says itself what is missing', async () => {
-  const h = harness([{ name: 'roundtrip', every: 120_000 }, { name: 'tracking', every: 120_000, after: ['roundtrip'] }]);
+  const h = harness([
+    { name: 'roundtrip', every: 120_000 },
+    { name: 'tracking', every: 120_000, after: ['roundtrip'] },
+  ]);
   h.scheduler.trigger('tracking', Date.now());
   h.scheduler.trigger('roundtrip', Date.now());
   await h.settle();

@@ -12,8 +12,26 @@ import type { RunItem } from '../../src/core/probe.ts';
 const T0 = Date.UTC(2026, 0, 1);
 
 function mailRun(probe: string, startedAt: number, token: string, seeds = ['seed-a', 'seed-b']): RunRecord {
-  const items: RunItem[] = seeds.map((seed) => ({ type: 'mail.message', key: `${seed}:${token}`, data: { seed, token } }));
-  return { uid: `u${startedAt}`, probe, kind: 'mail', startedAt, durationMs: 10, status: 'pass', attempts: 1, message: '', error: null, observations: {}, assertions: [], phases: {}, items };
+  const items: RunItem[] = seeds.map((seed) => ({
+    type: 'mail.message',
+    key: `${seed}:${token}`,
+    data: { seed, token },
+  }));
+  return {
+    uid: `u${startedAt}`,
+    probe,
+    kind: 'mail',
+    startedAt,
+    durationMs: 10,
+    status: 'pass',
+    attempts: 1,
+    message: '',
+    error: null,
+    observations: {},
+    assertions: [],
+    phases: {},
+    items,
+  };
 }
 
 const tokens = (items: RunItem[]) => items.map((item) => item.data.token);
@@ -34,11 +52,17 @@ test("recent runs' items, newest first, per probe and type, a bounded number kep
 
 test("the store's items read newest first for a probe, so a limit keeps the latest runs", () => {
   const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'scaiprobe-items-')), 'probe.db'), new ManualClock(T0));
-  store.probes.sync([{ name: 'mail-lab', kind: 'mail', tags: [] }, { name: 'mail-other', kind: 'mail', tags: [] }]);
+  store.probes.sync([
+    { name: 'mail-lab', kind: 'mail', tags: [] },
+    { name: 'mail-other', kind: 'mail', tags: [] },
+  ]);
   for (let n = 1; n <= 5; n++) store.runs.record(mailRun('mail-lab', T0 + n * 60_000, `t${n}`));
   store.runs.record(mailRun('mail-other', T0 + 10 * 60_000, 'x1'));
   assert.deepEqual(tokens(storedItems(store.items).newest('mail-lab', 'mail.message', 3)), ['t5', 't5', 't4']);
   // Without `newest` the latest ones still, oldest first, as reports and indicators read them.
-  assert.deepEqual(store.items.list({ type: 'mail.message', probe: 'mail-lab', limit: 3 }).map((item) => item.data.token), ['t4', 't5', 't5']);
+  assert.deepEqual(
+    store.items.list({ type: 'mail.message', probe: 'mail-lab', limit: 3 }).map((item) => item.data.token),
+    ['t4', 't5', 't5'],
+  );
   store.close();
 });

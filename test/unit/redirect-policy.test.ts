@@ -1,12 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalHostPattern, isSensitiveAddress, nextHop, type Hop, type RedirectPolicy } from '../../src/protocols/http/redirects.ts';
+import {
+  canonicalHostPattern,
+  isSensitiveAddress,
+  nextHop,
+  type Hop,
+  type RedirectPolicy,
+} from '../../src/protocols/http/redirects.ts';
 import { ProbeFailure } from '../../src/core/errors.ts';
 
 const start = new URL('https://api.example.com/v1/start');
 
 function firstHop(method = 'GET', body?: string): Hop {
-  return { url: start, method, headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json', Accept: 'application/json' }, body, unvouched: false };
+  return {
+    url: start,
+    method,
+    headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json', Accept: 'application/json' },
+    body,
+    unvouched: false,
+  };
 }
 
 function refusal(fn: () => unknown): string {
@@ -21,10 +33,19 @@ function refusal(fn: () => unknown): string {
 }
 
 test('link-local and metadata addresses, in their IPv4-mapped forms too', () => {
-  for (const address of ['169.254.169.254', '169.254.0.1', '::ffff:169.254.169.254', '::ffff:a9fe:a9fe', 'fd00:ec2::254', 'fe80::1', '100.100.100.200']) {
+  for (const address of [
+    '169.254.169.254',
+    '169.254.0.1',
+    '::ffff:169.254.169.254',
+    '::ffff:a9fe:a9fe',
+    'fd00:ec2::254',
+    'fe80::1',
+    '100.100.100.200',
+  ]) {
     assert.equal(isSensitiveAddress(address), true, address);
   }
-  for (const address of ['127.0.0.1', '10.0.0.1', '::1', '::ffff:127.0.0.1', 'fd00:ec2::253', 'example.com']) assert.equal(isSensitiveAddress(address), false, address);
+  for (const address of ['127.0.0.1', '10.0.0.1', '::1', '::ffff:127.0.0.1', 'fd00:ec2::253', 'example.com'])
+    assert.equal(isSensitiveAddress(address), false, address);
 });
 
 test('redirectHosts entries: names, wildcards and IP addresses, canonical; anything else is not an entry', () => {
@@ -34,7 +55,16 @@ test('redirectHosts entries: names, wildcards and IP addresses, canonical; anyth
   assert.equal(canonicalHostPattern('2852039166'), '169.254.169.254');
   assert.equal(canonicalHostPattern('FD00:EC2:0::254'), 'fd00:ec2::254');
   assert.equal(canonicalHostPattern('[fd00:ec2::254]'), 'fd00:ec2::254');
-  for (const bad of ['', 'https://example.com', 'example.com:8443', 'example.com/x', 'user@example.com', '*.10.0.0.1', 'a.*.com', '*']) {
+  for (const bad of [
+    '',
+    'https://example.com',
+    'example.com:8443',
+    'example.com/x',
+    'user@example.com',
+    '*.10.0.0.1',
+    'a.*.com',
+    '*',
+  ]) {
     assert.equal(canonicalHostPattern(bad), undefined, bad);
   }
 });
@@ -67,8 +97,14 @@ test('another origin (host, port or scheme) gets no configured header and no bod
 });
 
 test('https to http is refused unless allowed', () => {
-  assert.match(refusal(() => nextHop(firstHop(), 302, 'http://api.example.com/', start, {})), /plain http.*allowInsecureRedirects: true/);
-  assert.equal(nextHop(firstHop(), 302, 'http://api.example.com/', start, { allowInsecure: true }).url.protocol, 'http:');
+  assert.match(
+    refusal(() => nextHop(firstHop(), 302, 'http://api.example.com/', start, {})),
+    /plain http.*allowInsecureRedirects: true/,
+  );
+  assert.equal(
+    nextHop(firstHop(), 302, 'http://api.example.com/', start, { allowInsecure: true }).url.protocol,
+    'http:',
+  );
 });
 
 test('redirectHosts: the url’s own host (any port), listed names and wildcard subdomains are followed', () => {
@@ -76,14 +112,26 @@ test('redirectHosts: the url’s own host (any port), listed names and wildcard 
   assert.equal(nextHop(firstHop(), 302, 'https://api.example.com:8443/', start, policy).unvouched, false);
   assert.equal(nextHop(firstHop(), 302, 'https://CDN.example.net./', start, policy).unvouched, false);
   assert.equal(nextHop(firstHop(), 302, 'https://a.b.example.org/', start, policy).unvouched, false);
-  assert.match(refusal(() => nextHop(firstHop(), 302, 'https://example.org/', start, policy)), /example\.org is not in redirectHosts/);
-  assert.match(refusal(() => nextHop(firstHop(), 302, 'https://evil.example/', start, { hosts: [] })), /evil\.example is not in redirectHosts/);
+  assert.match(
+    refusal(() => nextHop(firstHop(), 302, 'https://example.org/', start, policy)),
+    /example\.org is not in redirectHosts/,
+  );
+  assert.match(
+    refusal(() => nextHop(firstHop(), 302, 'https://evil.example/', start, { hosts: [] })),
+    /evil\.example is not in redirectHosts/,
+  );
 });
 
 test('without redirectHosts any host is followed, unvouched (its addresses get checked), but no metadata address', () => {
   assert.equal(nextHop(firstHop(), 302, 'https://other.example/', start, {}).unvouched, true);
-  assert.match(refusal(() => nextHop(firstHop(), 302, 'https://169.254.169.254/', start, {})), /link-local or cloud metadata.*redirectHosts/);
-  assert.match(refusal(() => nextHop(firstHop(), 302, 'https://[::ffff:a9fe:a9fe]/', start, {})), /metadata/);
+  assert.match(
+    refusal(() => nextHop(firstHop(), 302, 'https://169.254.169.254/', start, {})),
+    /link-local or cloud metadata.*redirectHosts/,
+  );
+  assert.match(
+    refusal(() => nextHop(firstHop(), 302, 'https://[::ffff:a9fe:a9fe]/', start, {})),
+    /metadata/,
+  );
 });
 
 test('a listed link-local address is followed', () => {
@@ -93,6 +141,12 @@ test('a listed link-local address is followed', () => {
 });
 
 test('Locations that are not http(s) URLs are refused', () => {
-  assert.match(refusal(() => nextHop(firstHop(), 302, 'ftp://example.com/', start, {})), /only http and https/);
-  assert.match(refusal(() => nextHop(firstHop(), 302, 'http://[oops/', start, {})), /not a URL/);
+  assert.match(
+    refusal(() => nextHop(firstHop(), 302, 'ftp://example.com/', start, {})),
+    /only http and https/,
+  );
+  assert.match(
+    refusal(() => nextHop(firstHop(), 302, 'http://[oops/', start, {})),
+    /not a URL/,
+  );
 });

@@ -7,7 +7,16 @@ const T = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
 function body(overrides: Partial<RunBody['observations']> = {}, extra: Partial<RunBody> = {}): RunBody {
   return {
     message: 'HTTP 200 in 12ms',
-    observations: { status: 200, latency: 12.34, url: 'http://x/health', 'headers.date': new Date(T).toUTCString(), 'json.valid': true, 'json.tags': ['a', 'b'], 'json.gone': null, ...overrides },
+    observations: {
+      status: 200,
+      latency: 12.34,
+      url: 'http://x/health',
+      'headers.date': new Date(T).toUTCString(),
+      'json.valid': true,
+      'json.tags': ['a', 'b'],
+      'json.gone': null,
+      ...overrides,
+    },
     assertions: [{ expr: 'status == 200', ok: true, actual: 200, soft: false }],
     phases: { firstByte: 11.5, total: 12.34 },
     ...extra,
@@ -29,8 +38,26 @@ test('a run identical to its keyframe is stored as nothing and rebuilt exactly',
 
 test('changed, added and removed fields of every kind of value survive the difference', () => {
   const later = body(
-    { latency: 7.5, 'headers.date': new Date(T + 61_000).toUTCString(), 'json.valid': false, 'json.tags': ['c'], big: 2 ** 60, negative: -3, tiny: 1e-9, neg0: -0, obj: { nested: [1, 'x'] } as never, 'json.gone': 'now here' },
-    { message: 'HTTP 200 in 8ms', assertions: [{ expr: 'status == 200', ok: true, actual: 200, soft: false }, { expr: 'latency < 5ms', ok: false, actual: 7.5, soft: true }], phases: { total: 7.5 } },
+    {
+      latency: 7.5,
+      'headers.date': new Date(T + 61_000).toUTCString(),
+      'json.valid': false,
+      'json.tags': ['c'],
+      big: 2 ** 60,
+      negative: -3,
+      tiny: 1e-9,
+      neg0: -0,
+      obj: { nested: [1, 'x'] } as never,
+      'json.gone': 'now here',
+    },
+    {
+      message: 'HTTP 200 in 8ms',
+      assertions: [
+        { expr: 'status == 200', ok: true, actual: 200, soft: false },
+        { expr: 'latency < 5ms', ok: false, actual: 7.5, soft: true },
+      ],
+      phases: { total: 7.5 },
+    },
   );
   delete later.observations.url;
   const { rebuilt } = roundTrip(body(), later, T + 60_000);
@@ -41,19 +68,32 @@ test('changed, added and removed fields of every kind of value survive the diffe
 });
 
 test('a passing http run costs a few bytes: latencies as decimals, the Date header as an offset from the run start', () => {
-  const next = body({ latency: 13.02, 'headers.date': new Date(T + 1000).toUTCString() }, { message: 'HTTP 200 in 13ms', phases: { firstByte: 12.1, total: 13.02 } });
+  const next = body(
+    { latency: 13.02, 'headers.date': new Date(T + 1000).toUTCString() },
+    { message: 'HTTP 200 in 13ms', phases: { firstByte: 12.1, total: 13.02 } },
+  );
   const { rebuilt, bytes } = roundTrip(body(), next, T + 1000);
   assert.deepEqual(rebuilt, storedBody(next));
   assert.ok(bytes < 40, `${bytes} bytes`);
 });
 
 test('what is kept: long strings and arrays cut, phases to 0.01 ms, NaN as null, undefined dropped', () => {
-  const stored = storedBody({ message: 'm', observations: { body: 'x'.repeat(600), list: Array.from({ length: 150 }, (_, i) => String(i)), bad: Number.NaN, none: undefined }, assertions: [{ actual: 'y'.repeat(600) }], phases: { total: 1.23456, odd: Number.POSITIVE_INFINITY } });
+  const stored = storedBody({
+    message: 'm',
+    observations: {
+      body: 'x'.repeat(600),
+      list: Array.from({ length: 150 }, (_, i) => String(i)),
+      bad: Number.NaN,
+      none: undefined,
+    },
+    assertions: [{ actual: 'y'.repeat(600) }],
+    phases: { total: 1.23456, odd: Number.POSITIVE_INFINITY },
+  });
   assert.equal((stored.observations.body as string).length, 513);
   assert.equal((stored.observations.list as string[]).length, 101);
   assert.equal(stored.observations.bad, null);
   assert.ok(!('none' in stored.observations));
-  assert.equal(((stored.assertions[0] as { actual: string }).actual).length, 513);
+  assert.equal((stored.assertions[0] as { actual: string }).actual.length, 513);
   assert.deepEqual(stored.phases, { total: 1.23 });
 });
 
@@ -63,14 +103,25 @@ test('a difference whose keyframe is gone still yields the fields it carries', (
 });
 
 test('an assertion the keyframe has and the run lacks is gone from the rebuilt run', () => {
-  const two = body({}, { assertions: [{ expr: 'a', ok: true, actual: 1, soft: false }, { expr: 'b', ok: true, actual: 2, soft: false }] });
+  const two = body(
+    {},
+    {
+      assertions: [
+        { expr: 'a', ok: true, actual: 1, soft: false },
+        { expr: 'b', ok: true, actual: 2, soft: false },
+      ],
+    },
+  );
   const one = body({}, { assertions: [{ expr: 'a', ok: false, actual: 0, soft: false }] });
   assert.deepEqual(roundTrip(two, one).rebuilt.assertions, [{ expr: 'a', ok: false, actual: 0, soft: false }]);
   assert.deepEqual(roundTrip(one, two).rebuilt.assertions, two.assertions);
 });
 
 test('a string that changed in its middle keeps only the middle; pairs of UTF-16 halves are never split', () => {
-  const { rebuilt, bytes } = roundTrip(body({}, { message: 'HTTP 200 in 12ms' }), body({}, { message: 'HTTP 200 in 1234ms' }));
+  const { rebuilt, bytes } = roundTrip(
+    body({}, { message: 'HTTP 200 in 12ms' }),
+    body({}, { message: 'HTTP 200 in 1234ms' }),
+  );
   assert.equal(rebuilt.message, 'HTTP 200 in 1234ms');
   assert.ok(bytes <= 8, `${bytes} bytes`);
   const pieces = ['a', 'é', '😀', '😁', '\u{1F600}x', 'ok', '', ' ', '𝒳'];

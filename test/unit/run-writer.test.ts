@@ -14,7 +14,22 @@ const T0 = Date.UTC(2026, 0, 1);
 const logger = pino({ level: 'silent' });
 
 function run(i: number, extra: Partial<RunRecord> = {}): RunRecord {
-  return { uid: `u${i}`, probe: 'p', kind: 'http', startedAt: T0 + i * 1000, durationMs: 5, status: i % 2 ? 'fail' : 'pass', attempts: 1, message: `run ${i}`, error: null, observations: { status: 200, body: 'x'.repeat(400), i }, assertions: [], phases: {}, items: [], ...extra };
+  return {
+    uid: `u${i}`,
+    probe: 'p',
+    kind: 'http',
+    startedAt: T0 + i * 1000,
+    durationMs: 5,
+    status: i % 2 ? 'fail' : 'pass',
+    attempts: 1,
+    message: `run ${i}`,
+    error: null,
+    observations: { status: 200, body: 'x'.repeat(400), i },
+    assertions: [],
+    phases: {},
+    items: [],
+    ...extra,
+  };
 }
 
 function store(): SqliteStore {
@@ -35,7 +50,8 @@ test('while the database is full, runs wait in memory in order; once it takes wr
   let i = 1;
   // The last free pages still take a few runs.
   while (writer.health().queued === 0 && i < 1000) writer.write(run(i++));
-  for (let n = 0; n < 5; n++) assert.equal(writer.write(run(i++)), undefined, 'within the retry pause nothing is attempted');
+  for (let n = 0; n < 5; n++)
+    assert.equal(writer.write(run(i++)), undefined, 'within the retry pause nothing is attempted');
   const health = writer.health();
   assert.equal(health.problem, 'database: disk full');
   assert.equal(health.dropped, 0);
@@ -45,8 +61,16 @@ test('while the database is full, runs wait in memory in order; once it takes wr
   assert.deepEqual(writer.health(), { problem: undefined, queued: 0, dropped: 0 });
   const runs = s.runs.list('p', { limit: 10_000 });
   assert.equal(runs.length, i, 'every run stored once');
-  assert.deepEqual(runs.map((r) => r.uid).reverse(), Array.from({ length: i }, (_, n) => `u${n}`), 'in order');
-  assert.equal(s.stateChanges.list({ probe: 'p' }).length, i, 'each alternating status is a state change, queued ones too');
+  assert.deepEqual(
+    runs.map((r) => r.uid).reverse(),
+    Array.from({ length: i }, (_, n) => `u${n}`),
+    'in order',
+  );
+  assert.equal(
+    s.stateChanges.list({ probe: 'p' }).length,
+    i,
+    'each alternating status is a state change, queued ones too',
+  );
   writer.close();
   s.close();
 });
@@ -61,7 +85,11 @@ test('a full queue drops its oldest runs and counts them', () => {
   s.db.pragma('max_page_count = 1073741823');
   writer.flush();
   const stored = new Set(s.runs.list('p', { limit: 10_000 }).map((r) => r.uid));
-  assert.deepEqual(queued.filter((uid) => !stored.has(uid)), queued.slice(0, 2), 'the two oldest queued runs were dropped');
+  assert.deepEqual(
+    queued.filter((uid) => !stored.has(uid)),
+    queued.slice(0, 2),
+    'the two oldest queued runs were dropped',
+  );
   assert.ok(queued.slice(2).every((uid) => stored.has(uid)));
   writer.close();
   s.close();
@@ -71,7 +99,9 @@ test('a run the database refuses for its own content is dropped without holding 
   const s = store();
   const writer = new RunWriter(s, { logger });
   // A constraint the run breaks: retrying would never store it.
-  s.db.exec('CREATE TRIGGER refuse BEFORE INSERT ON run_log WHEN NEW.started_at = 42 BEGIN SELECT RAISE(ABORT, \'refused\'); END');
+  s.db.exec(
+    "CREATE TRIGGER refuse BEFORE INSERT ON run_log WHEN NEW.started_at = 42 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+  );
   assert.equal(writer.write(run(0, { startedAt: 42 })), undefined);
   assert.ok(writer.write(run(1)));
   assert.deepEqual(writer.health(), { problem: undefined, queued: 0, dropped: 1 });
@@ -85,5 +115,8 @@ test('storage conditions in a few words', () => {
   assert.equal(describeStorageError(error('SQLITE_READONLY_DBMOVED'), '/d.db'), 'read-only');
   assert.equal(describeStorageError(error('SQLITE_BUSY'), '/d.db'), 'locked by another process');
   assert.equal(describeStorageError(error('SQLITE_CORRUPT'), '/d.db'), 'damaged (/d.db; it is left as it is)');
-  assert.equal(describeStorageError(error('SQLITE_IOERR_WRITE', 'disk I/O error'), '/d.db'), 'I/O error (SQLITE_IOERR_WRITE: disk I/O error)');
+  assert.equal(
+    describeStorageError(error('SQLITE_IOERR_WRITE', 'disk I/O error'), '/d.db'),
+    'I/O error (SQLITE_IOERR_WRITE: disk I/O error)',
+  );
 });

@@ -12,7 +12,10 @@ const T0 = Date.UTC(2026, 0, 1);
 const silent = pino({ level: 'silent' });
 
 /** A scheduler on a manual clock with no jitter and a fixed draw, unless a test says otherwise. */
-function makeScheduler(clock: ManualClock, options: Partial<SchedulerOptions> & Pick<SchedulerOptions, 'probes' | 'execute'>): Scheduler {
+function makeScheduler(
+  clock: ManualClock,
+  options: Partial<SchedulerOptions> & Pick<SchedulerOptions, 'probes' | 'execute'>,
+): Scheduler {
   return new Scheduler({ concurrency: 10, jitter: 0, clock, logger: silent, random: () => 0, ...options });
 }
 
@@ -88,7 +91,15 @@ test('the global concurrency cap bounds runs in flight across probes', async () 
 test('jitter keeps each run within ±jitter/2 of its nominal time', () => {
   const draws = [0, 1, 0.5, 0.25, 0.999];
   let i = 0;
-  const scheduler = new Scheduler({ probes: [], concurrency: 1, jitter: 0.2, clock: systemClock, logger: silent, random: () => draws[i++ % draws.length] ?? 0, execute: async () => undefined });
+  const scheduler = new Scheduler({
+    probes: [],
+    concurrency: 1,
+    jitter: 0.2,
+    clock: systemClock,
+    logger: silent,
+    random: () => draws[i++ % draws.length] ?? 0,
+    execute: async () => undefined,
+  });
   const every = 60_000;
   const offsets = draws.map(() => scheduler.jittered(1_000_000, every) - 1_000_000);
   for (const offset of offsets) assert.ok(Math.abs(offset) <= 0.1 * every, `offset ${offset}`);
@@ -109,7 +120,11 @@ test('first runs are spread over the interval, not all at start-up', async () =>
   await settle();
   await pass(clock, 399);
   await scheduler.stop();
-  assert.deepEqual(startedAt, [0, 40, 80, 120, 160, 200, 240, 280, 320, 360], 'each first run at its own draw of the interval');
+  assert.deepEqual(
+    startedAt,
+    [0, 40, 80, 120, 160, 200, 240, 280, 320, 360],
+    'each first run at its own draw of the interval',
+  );
 });
 
 test('stop waits for runs in flight and starts no new ones', async () => {
@@ -117,7 +132,10 @@ test('stop waits for runs in flight and starts no new ones', async () => {
   let finished = 0;
   let started = 0;
   const scheduler = makeScheduler(clock, {
-    probes: [{ name: 'a', every: 10 }, { name: 'b', every: 10 }],
+    probes: [
+      { name: 'a', every: 10 },
+      { name: 'b', every: 10 },
+    ],
     concurrency: 1,
     execute: async () => {
       started++;
@@ -135,7 +153,11 @@ test('stop waits for runs in flight and starts no new ones', async () => {
   await pass(clock, 1);
   await stopping;
   assert.equal(stopped, true);
-  assert.deepEqual([started, finished], [1, 1], 'the run in flight finished; the queued run of b was dropped, not started');
+  assert.deepEqual(
+    [started, finished],
+    [1, 1],
+    'the run in flight finished; the queued run of b was dropped, not started',
+  );
   await pass(clock, 50);
   assert.equal(started, 1, 'no run after stop');
   assert.equal(clock.timers(), 0, 'no timer left behind');
@@ -187,11 +209,15 @@ test('cron schedules go through node-cron and run on the expression (mocked time
     await settle();
   }
   await scheduler.stop();
-  assert.deepEqual(runs, [
-    { at: 1000, lateness: 0 },
-    { at: 2000, lateness: 0 },
-    { at: 3000, lateness: 0 },
-  ], 'once at each whole second, on time');
+  assert.deepEqual(
+    runs,
+    [
+      { at: 1000, lateness: 0 },
+      { at: 2000, lateness: 0 },
+      { at: 3000, lateness: 0 },
+    ],
+    'once at each whole second, on time',
+  );
 });
 
 test("intervals beyond a timer's range (2^31-1 ms) run once per interval, not in a storm", async () => {
@@ -214,7 +240,10 @@ test('a long interval is waited in steps and runs at its nominal time', async ()
   const clock = new ManualClock(T0);
   const every = 30 * 86_400_000;
   const runsAt: number[] = [];
-  const scheduler = makeScheduler(clock, { probes: [{ name: 'monthly', every }], execute: async () => void runsAt.push(clock.now()) });
+  const scheduler = makeScheduler(clock, {
+    probes: [{ name: 'monthly', every }],
+    execute: async () => void runsAt.push(clock.now()),
+  });
   const step = async (ms: number) => {
     clock.advance(ms);
     await settle();

@@ -10,15 +10,27 @@ import { UsageError } from '../usage-error.ts';
 import { exportLabEnv, LAB_CREDENTIALS_OPTION } from './lab.ts';
 
 /** Queues a test notification in the store's outbox for one channel and waits (up to `timeoutMs`) for its fate; returns the exit code. */
-export async function sendTestNotification(configPath: string, channelName: string, timeoutMs: number, out: NodeJS.WritableStream): Promise<number> {
+export async function sendTestNotification(
+  configPath: string,
+  channelName: string,
+  timeoutMs: number,
+  out: NodeJS.WritableStream,
+): Promise<number> {
   const config = loadForCommand(configPath);
   const sections = readAlertingSections(config);
   if (!sections.alerts.channels.some((c) => c.name === channelName)) {
-    throw new UsageError(`no channel named "${channelName}" (configured: ${sections.alerts.channels.map((c) => c.name).join(', ') || 'none'})`);
+    throw new UsageError(
+      `no channel named "${channelName}" (configured: ${sections.alerts.channels.map((c) => c.name).join(', ') || 'none'})`,
+    );
   }
   const store = new SqliteStore(config.store.path, systemClock);
   try {
-    const alerts = new AlertService({ store, clock: systemClock, logger: pino({ level: 'silent' }), config: sections.alerts });
+    const alerts = new AlertService({
+      store,
+      clock: systemClock,
+      logger: pino({ level: 'silent' }),
+      config: sections.alerts,
+    });
     const key = alerts.sendTest(channelName);
     const queued = alerts.outbox.find(key, channelName);
     // Only this notification: the daemon's rows are the daemon's to send.
@@ -29,10 +41,14 @@ export async function sendTestNotification(configPath: string, channelName: stri
       return 0;
     }
     if (row?.status === 'failed' || row?.status === 'expired') {
-      out.write(`not delivered to ${channelName}: ${row.lastError ?? row.status} after ${attempts}${row.lastResponse ? `, the receiver answered: ${row.lastResponse}` : ''}; it is marked ${row.status} and not retried\n`);
+      out.write(
+        `not delivered to ${channelName}: ${row.lastError ?? row.status} after ${attempts}${row.lastResponse ? `, the receiver answered: ${row.lastResponse}` : ''}; it is marked ${row.status} and not retried\n`,
+      );
       return 1;
     }
-    out.write(`not delivered to ${channelName} yet: ${row?.lastError ?? 'no attempt'} after ${attempts}; it stays in the outbox (${row?.status ?? 'unknown'}) and the daemon keeps retrying\n`);
+    out.write(
+      `not delivered to ${channelName} yet: ${row?.lastError ?? 'no attempt'} after ${attempts}; it stays in the outbox (${row?.status ?? 'unknown'}) and the daemon keeps retrying\n`,
+    );
     return 1;
   } finally {
     store.close();
@@ -56,7 +72,8 @@ const alertTestCommand = defineCommand({
   examples: ['scaiprobe alert test oncall-webhook'],
   async run({ values, positionals }) {
     const seconds = Number(values.timeout);
-    if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout must be a number of seconds (got ${values.timeout})`);
+    if (!Number.isFinite(seconds) || seconds <= 0)
+      throw new UsageError(`--timeout must be a number of seconds (got ${values.timeout})`);
     if (values.lab) await exportLabEnv();
     return sendTestNotification(values.config, positionals[0] ?? '', seconds * 1000, process.stdout);
   },

@@ -21,9 +21,13 @@ import { exportLabEnv, LAB_CREDENTIALS_OPTION } from './lab.ts';
 export function selectProbes(probes: ProbeSpec[], only: string[] | undefined, tags: string[] | undefined): ProbeSpec[] {
   const names = new Set(probes.map((p) => p.name));
   const unknown = (only ?? []).filter((name) => !names.has(name));
-  if (unknown.length > 0) throw new UsageError(`no probe named ${unknown.map((n) => `"${n}"`).join(', ')} (known: ${[...names].join(', ')})`);
-  const selected = probes.filter((p) => (!only || only.includes(p.name)) && (!tags || tags.some((tag) => p.tags.includes(tag))));
-  if (selected.length === 0) throw new UsageError(tags ? `no probe has tag ${tags.join(' or ')}` : 'the configuration has no probes');
+  if (unknown.length > 0)
+    throw new UsageError(`no probe named ${unknown.map((n) => `"${n}"`).join(', ')} (known: ${[...names].join(', ')})`);
+  const selected = probes.filter(
+    (p) => (!only || only.includes(p.name)) && (!tags || tags.some((tag) => p.tags.includes(tag))),
+  );
+  if (selected.length === 0)
+    throw new UsageError(tags ? `no probe has tag ${tags.join(' or ')}` : 'the configuration has no probes');
   return selected;
 }
 
@@ -38,7 +42,8 @@ class LiveBlock {
   }
   private draw(): void {
     let frame = this.drawn > 0 ? `\u001b[${this.drawn}A` : '';
-    for (const line of this.lines) frame += `\r\u001b[2K${(line ?? '').slice(0, Math.max(20, (this.out.columns ?? 120) - 1))}\n`;
+    for (const line of this.lines)
+      frame += `\r\u001b[2K${(line ?? '').slice(0, Math.max(20, (this.out.columns ?? 120) - 1))}\n`;
     this.out.write(frame);
     this.drawn = this.lines.length;
   }
@@ -63,10 +68,20 @@ export interface CheckDeps {
 }
 
 /** Runs each selected probe once, `concurrency` at a time; in a terminal, as a live block. */
-async function runAll(config: LoadedConfig, probes: ProbeSpec[], options: CheckOptions, deps: CheckDeps): Promise<FinishedRun[]> {
+async function runAll(
+  config: LoadedConfig,
+  probes: ProbeSpec[],
+  options: CheckOptions,
+  deps: CheckDeps,
+): Promise<FinishedRun[]> {
   const http = createHttpClient();
   await http.warmUp?.();
-  const engine = new Engine(probes, { clock: deps.clock, logger: deps.logger, http, redactor: new Redactor(config.secrets) });
+  const engine = new Engine(probes, {
+    clock: deps.clock,
+    logger: deps.logger,
+    http,
+    redactor: new Redactor(config.secrets),
+  });
   const live = options.format === 'human' && deps.stdout.isTTY ? new LiveBlock(deps.stdout) : undefined;
   const results: FinishedRun[] = new Array(probes.length);
   // A probe that reads another's output (a browser probe's mail probe) runs once that one has run:
@@ -120,7 +135,12 @@ function reportToGitHub(results: FinishedRun[], elapsed: number, options: CheckO
 }
 
 /** Runs each selected probe once; returns the exit code (0 all pass or warn, 1 a probe failed). */
-export async function runCheck(config: LoadedConfig, probes: ProbeSpec[], options: CheckOptions, deps: CheckDeps): Promise<number> {
+export async function runCheck(
+  config: LoadedConfig,
+  probes: ProbeSpec[],
+  options: CheckOptions,
+  deps: CheckDeps,
+): Promise<number> {
   const started = deps.clock.monotonic();
   const results = await runAll(config, probes, options, deps);
   const elapsed = deps.clock.monotonic() - started;
@@ -138,15 +158,34 @@ export async function runCheck(config: LoadedConfig, probes: ProbeSpec[], option
 
 const CHECK_OPTIONS = {
   config: CONFIG_OPTION,
-  only: { type: 'string', multiple: true, value: 'NAME,...', description: 'run only the probes named (an unknown name is an error)' },
-  tag: { type: 'string', multiple: true, value: 'TAG', description: 'run only probes with this tag (repeat it or list them with commas: any of them)' },
-  format: { type: 'string', value: 'human|json|tap', default: 'human', description: 'print a line per probe, the documented JSON, or TAP' },
+  only: {
+    type: 'string',
+    multiple: true,
+    value: 'NAME,...',
+    description: 'run only the probes named (an unknown name is an error)',
+  },
+  tag: {
+    type: 'string',
+    multiple: true,
+    value: 'TAG',
+    description: 'run only probes with this tag (repeat it or list them with commas: any of them)',
+  },
+  format: {
+    type: 'string',
+    value: 'human|json|tap',
+    default: 'human',
+    description: 'print a line per probe, the documented JSON, or TAP',
+  },
   json: { type: 'boolean', description: 'the same as --format json' },
   junit: { type: 'string', value: 'FILE', description: 'also write JUnit XML to FILE' },
   lab: LAB_CREDENTIALS_OPTION,
 } as const satisfies OptionSpecs;
 
-const list = (values: string[]) => values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+const list = (values: string[]) =>
+  values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 
 export const checkCommand = defineCommand({
   name: 'check',
@@ -159,22 +198,41 @@ export const checkCommand = defineCommand({
     '($GITHUB_STEP_SUMMARY) and prints an ::error annotation for each failed probe (::warning for each warning).',
   ].join('\n'),
   options: CHECK_OPTIONS,
-  examples: ['scaiprobe check --tag smoke', 'scaiprobe check --only ready,live --json', 'scaiprobe check --format tap > probes.tap', 'scaiprobe check --junit report.xml'],
+  examples: [
+    'scaiprobe check --tag smoke',
+    'scaiprobe check --only ready,live --json',
+    'scaiprobe check --format tap > probes.tap',
+    'scaiprobe check --junit report.xml',
+  ],
   async run({ values }) {
-    if (values.json && values.format !== 'human' && values.format !== 'json') throw new UsageError(`--json and --format ${values.format} ask for two formats; give one`);
+    if (values.json && values.format !== 'human' && values.format !== 'json')
+      throw new UsageError(`--json and --format ${values.format} ask for two formats; give one`);
     const format = values.json ? 'json' : values.format;
-    if (!CHECK_FORMATS.includes(format as CheckFormat)) throw new UsageError(`--format must be ${CHECK_FORMATS.join(', ')} (got ${format})`);
+    if (!CHECK_FORMATS.includes(format as CheckFormat))
+      throw new UsageError(`--format must be ${CHECK_FORMATS.join(', ')} (got ${format})`);
     if (values.lab) await exportLabEnv();
     const config = loadForCommand(values.config);
     const only = list(values.only);
     const tags = list(values.tag);
     const probes = selectProbes(config.probes, only.length ? only : undefined, tags.length ? tags : undefined);
-    const logger = createLogger({ level: process.env.SCAIPROBE_LOG_LEVEL ?? 'error', secrets: config.secrets, destination: process.stderr });
-    const github = process.env.GITHUB_ACTIONS === 'true' ? { ...(process.env.GITHUB_STEP_SUMMARY ? { summaryPath: process.env.GITHUB_STEP_SUMMARY } : {}) } : undefined;
+    const logger = createLogger({
+      level: process.env.SCAIPROBE_LOG_LEVEL ?? 'error',
+      secrets: config.secrets,
+      destination: process.stderr,
+    });
+    const github =
+      process.env.GITHUB_ACTIONS === 'true'
+        ? { ...(process.env.GITHUB_STEP_SUMMARY ? { summaryPath: process.env.GITHUB_STEP_SUMMARY } : {}) }
+        : undefined;
     return runCheck(
       config,
       probes,
-      { format: format as CheckFormat, ...(values.junit ? { junit: values.junit } : {}), concurrency: config.scheduler.concurrency, ...(github ? { github } : {}) },
+      {
+        format: format as CheckFormat,
+        ...(values.junit ? { junit: values.junit } : {}),
+        concurrency: config.scheduler.concurrency,
+        ...(github ? { github } : {}),
+      },
       { clock: systemClock, logger, stdout: process.stdout, stderr: process.stderr },
     );
   },

@@ -55,7 +55,8 @@ function storeProblems(health: StoreHealth | undefined): string[] {
 function maintainStore(store: Store, config: LoadedConfig, logger: Logger): void {
   try {
     const { hoursRolledUp, pruned } = store.maintain(config.store.retention);
-    if (hoursRolledUp > 0 || Object.values(pruned).some((n) => n > 0)) logger.info({ hoursRolledUp, pruned }, 'store maintenance');
+    if (hoursRolledUp > 0 || Object.values(pruned).some((n) => n > 0))
+      logger.info({ hoursRolledUp, pruned }, 'store maintenance');
   } catch (error) {
     logger.error({ err: error }, 'store maintenance failed');
   }
@@ -73,14 +74,21 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
     path: config.store.path,
     clock,
     onLost: (holder) => {
-      logger.error({ pid: holder?.pid, host: holder?.host }, 'another scaiprobe daemon took this database over (this one missed its heartbeats); stopping');
+      logger.error(
+        { pid: holder?.pid, host: holder?.host },
+        'another scaiprobe daemon took this database over (this one missed its heartbeats); stopping',
+      );
       stopForLostLock();
     },
     onError: (error) => logger.error({ err: error }, 'daemon lock heartbeat could not be written'),
   });
   try {
     const { replaced, reason } = lock.acquire();
-    if (replaced) logger.warn({ pid: replaced.pid, host: replaced.host, reason }, 'the previous daemon on this database is gone; taking it over');
+    if (replaced)
+      logger.warn(
+        { pid: replaced.pid, host: replaced.host, reason },
+        'the previous daemon on this database is gone; taking it over',
+      );
   } catch (error) {
     store.close();
     throw error;
@@ -89,17 +97,24 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   await http.warmUp?.();
   const metrics = new ProbeMetrics();
   const shutdown = new AbortController();
-  const engine = new Engine(config.probes.filter((p) => p.enabled !== false), {
-    clock,
-    logger,
-    http,
-    redactor: new Redactor(config.secrets),
-    store,
-    metrics,
-    shutdown: shutdown.signal,
-  });
+  const engine = new Engine(
+    config.probes.filter((p) => p.enabled !== false),
+    {
+      clock,
+      logger,
+      http,
+      redactor: new Redactor(config.secrets),
+      store,
+      metrics,
+      shutdown: shutdown.signal,
+    },
+  );
   const removed = store.probes.retireUnconfigured(engine.specs().map((spec) => spec.name));
-  if (removed.length > 0) logger.info({ probes: removed }, 'probes no longer configured (removed or disabled): off the status page, the API listings and the indicators; their history stays');
+  if (removed.length > 0)
+    logger.info(
+      { probes: removed },
+      'probes no longer configured (removed or disabled): off the status page, the API listings and the indicators; their history stays',
+    );
   let ready = false;
   const producers = producersOf(engine.specs());
   const scheduler = new Scheduler({
@@ -135,10 +150,25 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const currentIndicators = () => indicators.current();
   registerIndicatorMetrics(metrics.registry, currentIndicators, alertingSections.indicators.warnAt);
   registerIndicatorRoutes(server.router, { indicators: currentIndicators, clock });
-  const alerting = startAlerting(alertingSections.alerts, { store, clock, logger, engine, indicators: currentIndicators });
+  const alerting = startAlerting(alertingSections.alerts, {
+    store,
+    clock,
+    logger,
+    engine,
+    indicators: currentIndicators,
+  });
   registerAlertRoutes(server.router, alerting.alerts);
-  registerOutboxMetrics(metrics.registry, { outbox: store.outbox, clock, channels: alertingSections.alerts.channels.map((c) => c.name) });
-  registerMaintenanceRoutes(server.router, { windows: store.maintenanceWindows, clock, logger: logger.child({ part: 'maintenance' }), probes: () => engine.specs().map((spec) => spec.name) });
+  registerOutboxMetrics(metrics.registry, {
+    outbox: store.outbox,
+    clock,
+    channels: alertingSections.alerts.channels.map((c) => c.name),
+  });
+  registerMaintenanceRoutes(server.router, {
+    windows: store.maintenanceWindows,
+    clock,
+    logger: logger.child({ part: 'maintenance' }),
+    probes: () => engine.specs().map((spec) => spec.name),
+  });
   const reportBrowser = new SharedBrowser({ idleMs: 5 * 60_000, logger });
   let chartJs: string | undefined;
   registerReportRoutes(server.router, {

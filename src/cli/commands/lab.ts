@@ -6,9 +6,16 @@ import { defineCommand, type OptionSpec } from '../command.ts';
 import { stopOnSignals, untilSignalled } from '../signals.ts';
 
 /** `--lab` of the commands that only read a configuration: its ${...} references resolve to the lab's credentials. */
-export const LAB_CREDENTIALS_OPTION = { type: 'boolean', description: "use the lab's credentials for the configuration's ${...} references" } as const satisfies OptionSpec;
+export const LAB_CREDENTIALS_OPTION = {
+  type: 'boolean',
+  description: "use the lab's credentials for the configuration's ${...} references",
+} as const satisfies OptionSpec;
 
-export const LAB_DIR_OPTION = { type: 'string', value: 'DIR', description: "where the lab keeps its servers' files (default: data/lab in the current folder)" } as const satisfies OptionSpec;
+export const LAB_DIR_OPTION = {
+  type: 'string',
+  value: 'DIR',
+  description: "where the lab keeps its servers' files (default: data/lab in the current folder)",
+} as const satisfies OptionSpec;
 
 /** Exports the lab's own credentials (where unset) so the shipped configuration resolves. */
 export async function exportLabEnv(): Promise<void> {
@@ -37,7 +44,12 @@ export const labCommand = defineCommand({
   options: { dir: LAB_DIR_OPTION },
   async run({ values }) {
     const lab = await startLabFor(values.dir, 'info');
-    process.stdout.write(`scaiprobe lab is running (Ctrl-C stops it):\n${lab.describe().map((line) => `  ${line}\n`).join('')}`);
+    process.stdout.write(
+      `scaiprobe lab is running (Ctrl-C stops it):\n${lab
+        .describe()
+        .map((line) => `  ${line}\n`)
+        .join('')}`,
+    );
     stopOnSignals(() => lab.stop());
     return untilSignalled();
   },

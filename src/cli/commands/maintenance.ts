@@ -12,19 +12,23 @@ import { UsageError } from '../usage-error.ts';
 const DAEMON_CONFIG_OPTION = {
   type: 'string',
   value: 'FILE|DIR',
-  description: "the daemon's configuration, for its server.listen and server.token (default: probes, when no URL is given)",
+  description:
+    "the daemon's configuration, for its server.listen and server.token (default: probes, when no URL is given)",
 } as const satisfies OptionSpec;
 
 const DAEMON_OPTIONS = { url: URL_OPTION, config: DAEMON_CONFIG_OPTION };
 
-const ENVIRONMENT = 'SCAIPROBE_URL and SCAIPROBE_TOKEN (the admin token, server.token) give the daemon; --url and --config override.';
+const ENVIRONMENT =
+  'SCAIPROBE_URL and SCAIPROBE_TOKEN (the admin token, server.token) give the daemon; --url and --config override.';
 
 function client(values: { url?: string | undefined; config?: string | undefined }): DaemonClient {
   const configPath = values.config;
   const target = daemonTarget({
     ...(values.url !== undefined ? { url: values.url } : {}),
     env: process.env,
-    ...(configPath !== undefined || (values.url === undefined && !process.env.SCAIPROBE_URL) ? { config: () => loadForCommand(configPath ?? 'probes') } : {}),
+    ...(configPath !== undefined || (values.url === undefined && !process.env.SCAIPROBE_URL)
+      ? { config: () => loadForCommand(configPath ?? 'probes') }
+      : {}),
   });
   return new DaemonClient(target, fetch);
 }
@@ -42,31 +46,53 @@ const startCommand = defineCommand({
   synopsis: '--probes GLOB,... (--for DURATION | --until TIME) [--reason TEXT] [--url URL] [--config FILE|DIR]',
   description: [
     'Starts a maintenance window in the running daemon: while it is in force, notifications of alerts about the',
-    "probes matched (and their per-probe indicators) are held, not dropped, as in configured maintenance windows;",
-    'when it ends, a firing still going on is sent, and so is a resolution owed. Prints the window\'s id on stdout.',
+    'probes matched (and their per-probe indicators) are held, not dropped, as in configured maintenance windows;',
+    "when it ends, a firing still going on is sent, and so is a resolution owed. Prints the window's id on stdout.",
     ENVIRONMENT,
   ].join('\n'),
   options: {
-    probes: { type: 'string', multiple: true, value: 'GLOB,...', description: 'probe names or globs (`*` any), repeatable; each must match a configured probe' },
+    probes: {
+      type: 'string',
+      multiple: true,
+      value: 'GLOB,...',
+      description: 'probe names or globs (`*` any), repeatable; each must match a configured probe',
+    },
     for: { type: 'string', value: 'DURATION', description: 'how long it lasts: 30m, 2h (at most 7d)' },
     until: { type: 'string', value: 'TIME', description: 'or until when: an ISO time such as 2026-05-01T12:30:00Z' },
     reason: { type: 'string', value: 'TEXT', description: 'why, shown on the status page and in the log' },
     ...DAEMON_OPTIONS,
   },
-  examples: ["ID=$(scaiprobe maintenance start --for 30m --probes 'scaisend-*' --reason deploy)", './deploy.sh', 'scaiprobe maintenance end "$ID"'],
+  examples: [
+    "ID=$(scaiprobe maintenance start --for 30m --probes 'scaisend-*' --reason deploy)",
+    './deploy.sh',
+    'scaiprobe maintenance end "$ID"',
+  ],
   async run({ values }) {
-    const probes = values.probes.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    const probes = values.probes
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter(Boolean);
     if (probes.length === 0) throw new UsageError('--probes GLOB is required: the probes whose alerts are held');
-    if ((values.for === undefined) === (values.until === undefined)) throw new UsageError('give --for DURATION (30m) or --until TIME, one of them');
-    const window = await client(values).request<MaintenanceView & { matches: string[] }>('POST', '/api/v1/maintenance', {
-      probes,
-      ...(values.for !== undefined ? { for: values.for } : {}),
-      ...(values.until !== undefined ? { until: values.until } : {}),
-      ...(values.reason !== undefined ? { reason: values.reason } : {}),
-    });
+    if ((values.for === undefined) === (values.until === undefined))
+      throw new UsageError('give --for DURATION (30m) or --until TIME, one of them');
+    const window = await client(values).request<MaintenanceView & { matches: string[] }>(
+      'POST',
+      '/api/v1/maintenance',
+      {
+        probes,
+        ...(values.for !== undefined ? { for: values.for } : {}),
+        ...(values.until !== undefined ? { until: values.until } : {}),
+        ...(values.reason !== undefined ? { reason: values.reason } : {}),
+      },
+    );
     process.stdout.write(`${window.id}\n`);
-    const matched = window.matches.length <= 5 ? window.matches.join(', ') : `${window.matches.slice(0, 5).join(', ')} and ${window.matches.length - 5} more`;
-    process.stderr.write(`maintenance window ${window.id}: alerts of ${matched} are held until ${window.endsAt}${window.reason ? ` (${window.reason})` : ''}; scaiprobe maintenance end ${window.id} ends it\n`);
+    const matched =
+      window.matches.length <= 5
+        ? window.matches.join(', ')
+        : `${window.matches.slice(0, 5).join(', ')} and ${window.matches.length - 5} more`;
+    process.stderr.write(
+      `maintenance window ${window.id}: alerts of ${matched} are held until ${window.endsAt}${window.reason ? ` (${window.reason})` : ''}; scaiprobe maintenance end ${window.id} ends it\n`,
+    );
     return 0;
   },
 });
@@ -84,7 +110,8 @@ const endCommand = defineCommand({
   positionals: { min: 0, max: 1, name: '[ID]' },
   async run({ values, positionals }) {
     const [given] = positionals;
-    if (given !== undefined && !/^\d+$/.test(given)) throw new UsageError(`a window id is a number, as \`maintenance start\` printed it (got ${given})`);
+    if (given !== undefined && !/^\d+$/.test(given))
+      throw new UsageError(`a window id is a number, as \`maintenance start\` printed it (got ${given})`);
     if (given !== undefined && values.all) throw new UsageError('give an ID or --all, not both');
     const api = client(values);
     let ids = given !== undefined ? [Number(given)] : [];
@@ -94,7 +121,10 @@ const endCommand = defineCommand({
         process.stdout.write('no maintenance window is in force\n');
         return 0;
       }
-      if (windows.length > 1 && !values.all) throw new UsageError(`${windows.length} windows are in force (${windows.map((w) => `${w.id}: ${describe(w)}`).join('; ')}): give the ID of one, or --all`);
+      if (windows.length > 1 && !values.all)
+        throw new UsageError(
+          `${windows.length} windows are in force (${windows.map((w) => `${w.id}: ${describe(w)}`).join('; ')}): give the ID of one, or --all`,
+        );
       ids = windows.map((w) => w.id);
     }
     for (const id of ids) {
@@ -125,9 +155,22 @@ const listCommand = defineCommand({
       process.stdout.write('no maintenance windows\n');
       return 0;
     }
-    const rows = [['ID', 'STATE', 'FROM', 'UNTIL', 'PROBES', 'REASON'], ...body.windows.map((w) => [String(w.id), stateOf(w), w.startsAt, w.endedAt ?? w.endsAt, w.probes.join(','), w.reason])];
+    const rows = [
+      ['ID', 'STATE', 'FROM', 'UNTIL', 'PROBES', 'REASON'],
+      ...body.windows.map((w) => [
+        String(w.id),
+        stateOf(w),
+        w.startsAt,
+        w.endedAt ?? w.endsAt,
+        w.probes.join(','),
+        w.reason,
+      ]),
+    ];
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-    for (const row of rows) process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}\n`);
+    for (const row of rows)
+      process.stdout.write(
+        `${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}\n`,
+      );
     return 0;
   },
 });

@@ -19,13 +19,21 @@ import { CONFIG_OPTION, loadForCommand } from '../config.ts';
 import { exportLabEnv, LAB_CREDENTIALS_OPTION } from './lab.ts';
 
 /** `scaiprobe report`: writes one tenant's report; returns a line for the user. */
-export async function runReportCommand(config: LoadedConfig, options: { tenant: string; since: string; out: string }, clock: Clock): Promise<string> {
+export async function runReportCommand(
+  config: LoadedConfig,
+  options: { tenant: string; since: string; out: string },
+  clock: Clock,
+): Promise<string> {
   const format = formatOf(extname(options.out).slice(1));
   if (!format) throw new UsageError(`--out must end in .html, .pdf or .json (got ${options.out})`);
   const now = clock.now();
   const since = parseSince(options.since, now);
-  if (since === undefined || Number.isNaN(since) || since >= now) throw new UsageError(`--since must be a duration back from now (30d) or an ISO time (got ${options.since})`);
-  if (!existsSync(config.store.path)) throw new UsageError(`no database at ${config.store.path}: run the daemon first (or point --config at its configuration)`);
+  if (since === undefined || Number.isNaN(since) || since >= now)
+    throw new UsageError(`--since must be a duration back from now (30d) or an ISO time (got ${options.since})`);
+  if (!existsSync(config.store.path))
+    throw new UsageError(
+      `no database at ${config.store.path}: run the daemon first (or point --config at its configuration)`,
+    );
   const reports = parseReportsConfig(config.sections.reports, config.files);
   const store = new SqliteStore(config.store.path, clock);
   const indicators = new IndicatorService({ store, clock, config: readAlertingSections(config).indicators });
@@ -33,11 +41,19 @@ export async function runReportCommand(config: LoadedConfig, options: { tenant: 
   try {
     const tenants = knownTenants(store, reports);
     if (!tenants.some((t) => t.id === options.tenant)) {
-      throw new UsageError(`no tenant named ${options.tenant}; known: ${tenants.map((t) => t.id).join(', ') || 'none (give probes a tenant:)'}`);
+      throw new UsageError(
+        `no tenant named ${options.tenant}; known: ${tenants.map((t) => t.id).join(', ') || 'none (give probes a tenant:)'}`,
+      );
     }
     const tenantName = reports.tenants[options.tenant]?.name;
     const output = await renderReport(
-      { store, sources: liveReportSources(store, () => indicators.current()), chartJs: loadChartJs(), now, ...(browser ? { browser } : {}) },
+      {
+        store,
+        sources: liveReportSources(store, () => indicators.current()),
+        chartJs: loadChartJs(),
+        now,
+        ...(browser ? { browser } : {}),
+      },
       { tenant: options.tenant, since, until: now, ...(tenantName ? { tenantName } : {}) },
       format,
     );
@@ -54,11 +70,21 @@ export const reportCommand = defineCommand({
   name: 'report',
   summary: "write a tenant's deliverability report from the database",
   synopsis: '--tenant ID --out FILE.html|FILE.pdf|FILE.json [--since 30d] [--config FILE|DIR] [--lab]',
-  description: "Writes one tenant's deliverability report (HTML, PDF or JSON, by the file's extension) from the daemon's database.",
+  description:
+    "Writes one tenant's deliverability report (HTML, PDF or JSON, by the file's extension) from the daemon's database.",
   options: {
     tenant: { type: 'string', value: 'ID', description: 'the tenant the report is for (required)' },
-    out: { type: 'string', value: 'FILE', description: 'where to write it; .html, .pdf or .json chooses the format (required)' },
-    since: { type: 'string', value: 'DURATION|TIME', default: '30d', description: 'the period: a duration back from now, or an ISO time' },
+    out: {
+      type: 'string',
+      value: 'FILE',
+      description: 'where to write it; .html, .pdf or .json chooses the format (required)',
+    },
+    since: {
+      type: 'string',
+      value: 'DURATION|TIME',
+      default: '30d',
+      description: 'the period: a duration back from now, or an ISO time',
+    },
     config: CONFIG_OPTION,
     lab: LAB_CREDENTIALS_OPTION,
   },
@@ -68,7 +94,9 @@ export const reportCommand = defineCommand({
     if (!values.out) throw new UsageError('--out FILE.html, FILE.pdf or FILE.json is required');
     if (values.lab) await exportLabEnv();
     const config = loadForCommand(values.config);
-    process.stdout.write(`${await runReportCommand(config, { tenant: values.tenant, since: values.since, out: values.out }, systemClock)}\n`);
+    process.stdout.write(
+      `${await runReportCommand(config, { tenant: values.tenant, since: values.since, out: values.out }, systemClock)}\n`,
+    );
     return 0;
   },
 });

@@ -33,7 +33,9 @@ export const runCommand = defineCommand({
       const logger = createLogger({ level: config.log.level, secrets: config.secrets, destination: process.stdout });
       guardProcess(logger);
       const daemon = await startDaemon(config, { clock: systemClock, logger });
-      process.stderr.write(`scaiprobe: ${config.probes.length} probes running; API and /metrics on ${daemon.url} (database ${config.store.path})\n`);
+      process.stderr.write(
+        `scaiprobe: ${config.probes.length} probes running; API and /metrics on ${daemon.url} (database ${config.store.path})\n`,
+      );
       stopOnSignals(async () => {
         await daemon.stop();
         await lab?.stop();

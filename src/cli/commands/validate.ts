@@ -14,7 +14,8 @@ export const validateCommand = defineCommand({
   name: 'validate',
   summary: 'check a configuration without running it',
   synopsis: '[--config FILE|DIR] [--lab]',
-  description: 'Reads and checks every file and section of a configuration, and lists every problem with its file, line and key (exit 2), or says it is valid (exit 0).',
+  description:
+    'Reads and checks every file and section of a configuration, and lists every problem with its file, line and key (exit 2), or says it is valid (exit 0).',
   options: { config: CONFIG_OPTION, lab: LAB_CREDENTIALS_OPTION },
   async run({ values }) {
     if (values.lab) await exportLabEnv();

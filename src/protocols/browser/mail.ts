@@ -72,23 +72,34 @@ function judgeCandidate(message: FetchMessageObject, marker: string, sent: Reado
  * message with that token is a copy someone else mailed (the token is in the
  * probe's own run records and links): the first delivered, lowest UID, is ours.
  */
-function choose(candidates: Candidate[], tokens: readonly string[]): { chosen: Candidate | undefined; passedOver: PassedOver[] } {
+function choose(
+  candidates: Candidate[],
+  tokens: readonly string[],
+): { chosen: Candidate | undefined; passedOver: PassedOver[] } {
   const passedOver: PassedOver[] = [];
   const genuine: Candidate[] = [];
   for (const candidate of candidates) {
-    if ('reason' in candidate.verdict) passedOver.push({ uid: candidate.uid, subject: candidate.subject, reason: candidate.verdict.reason });
+    if ('reason' in candidate.verdict)
+      passedOver.push({ uid: candidate.uid, subject: candidate.subject, reason: candidate.verdict.reason });
     else genuine.push(candidate);
   }
-  const rank = (candidate: Candidate) => ('token' in candidate.verdict ? tokens.indexOf(candidate.verdict.token) : Infinity);
+  const rank = (candidate: Candidate) =>
+    'token' in candidate.verdict ? tokens.indexOf(candidate.verdict.token) : Infinity;
   genuine.sort((a, b) => rank(a) - rank(b) || a.uid - b.uid);
   const [chosen, ...older] = genuine;
   for (const copy of older) {
-    if (chosen && rank(copy) === rank(chosen)) passedOver.push({ uid: copy.uid, subject: copy.subject, reason: 'a second message with the same token' });
+    if (chosen && rank(copy) === rank(chosen))
+      passedOver.push({ uid: copy.uid, subject: copy.subject, reason: 'a second message with the same token' });
   }
   return { chosen, passedOver };
 }
 
-async function lookup(client: ImapFlow, marker: string, tokens: readonly string[], signal: AbortSignal): Promise<MailLookup> {
+async function lookup(
+  client: ImapFlow,
+  marker: string,
+  tokens: readonly string[],
+  signal: AbortSignal,
+): Promise<MailLookup> {
   const guard = <T>(promise: Promise<T>) => withSignal(promise, signal, () => client.close());
   // A message may arrive (or be swept by the mail probe) between two calls: NOOP to see the folder as it is now.
   await guard(client.noop());
@@ -96,9 +107,13 @@ async function lookup(client: ImapFlow, marker: string, tokens: readonly string[
   if (!Array.isArray(uids) || uids.length === 0) return { mail: undefined, passedOver: [] };
   const newest = [...uids].sort((a, b) => b - a).slice(0, MAX_CANDIDATES);
   // Headers only: a message is not downloaded, let alone rendered, before it is known to be the probe's.
-  const messages = await guard(client.fetchAll(newest.join(','), { uid: true, envelope: true, headers: [TOKEN_HEADER] }, { uid: true }));
+  const messages = await guard(
+    client.fetchAll(newest.join(','), { uid: true, envelope: true, headers: [TOKEN_HEADER] }, { uid: true }),
+  );
   // SEARCH SUBJECT matches case-insensitive substrings: keep only subjects with the marker as written.
-  const candidates = messages.filter((message) => (message.envelope?.subject ?? '').includes(marker)).map((message) => judgeCandidate(message, marker, new Set(tokens)));
+  const candidates = messages
+    .filter((message) => (message.envelope?.subject ?? '').includes(marker))
+    .map((message) => judgeCandidate(message, marker, new Set(tokens)));
   const { chosen, passedOver } = choose(candidates, tokens);
   if (!chosen || !('token' in chosen.verdict)) return { mail: undefined, passedOver };
   const full = await guard(client.fetchOne(String(chosen.uid), { source: true, internalDate: true }, { uid: true }));
@@ -107,7 +122,10 @@ async function lookup(client: ImapFlow, marker: string, tokens: readonly string[
   const parsed = await simpleParser(full.source);
   const html = typeof parsed.html === 'string' ? parsed.html : undefined;
   const receivedAt = full.internalDate ? new Date(full.internalDate).getTime() : null;
-  return { mail: { uid: chosen.uid, subject: chosen.subject, token: chosen.verdict.token, html, receivedAt }, passedOver };
+  return {
+    mail: { uid: chosen.uid, subject: chosen.subject, token: chosen.verdict.token, html, receivedAt },
+    passedOver,
+  };
 }
 
 /**
@@ -117,14 +135,25 @@ async function lookup(client: ImapFlow, marker: string, tokens: readonly string[
  * a second) for one to exist. Messages with the marker but no such token are
  * passed over, never fetched whole.
  */
-export async function fetchProbeMail(account: ImapAccount, folder: string, marker: string, sentTokens: () => string[], waitMs: number, ctx: { signal: AbortSignal; clock: Clock; logger: Logger }): Promise<MailLookup> {
+export async function fetchProbeMail(
+  account: ImapAccount,
+  folder: string,
+  marker: string,
+  sentTokens: () => string[],
+  waitMs: number,
+  ctx: { signal: AbortSignal; clock: Clock; logger: Logger },
+): Promise<MailLookup> {
   const client = await connectImap(account, ctx.signal, ctx.logger);
   try {
     try {
       await withSignal(client.mailboxOpen(folder), ctx.signal, () => client.close());
     } catch (error) {
       if (error instanceof ProbeFailure) throw error;
-      throw new ProbeFailure('CONFIG', `IMAP ${account.user}@${account.host}:${account.port}: cannot open folder ${folder}: ${(error as Error).message}`, { cause: error });
+      throw new ProbeFailure(
+        'CONFIG',
+        `IMAP ${account.user}@${account.host}:${account.port}: cannot open folder ${folder}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const until = ctx.clock.now() + waitMs;
     for (;;) {
@@ -133,7 +162,10 @@ export async function fetchProbeMail(account: ImapAccount, folder: string, marke
       await pause(ctx.clock, Math.min(1000, until - ctx.clock.now()), ctx.signal);
     }
   } finally {
-    await Promise.race([client.logout().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await Promise.race([
+      client.logout().catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+    ]);
     client.close();
   }
 }
@@ -153,9 +185,19 @@ function utcDate(epochMs: number): string {
 }
 
 /** ScaiSend's /v3/stats/sum over [start, today] (UTC) for the key's tenant: opens and clicks. */
-export async function readStatsSum(source: StatsSource, start: string, ctx: { signal: AbortSignal; clock: Clock; http: HttpClient }): Promise<StatsSum> {
+export async function readStatsSum(
+  source: StatsSource,
+  start: string,
+  ctx: { signal: AbortSignal; clock: Clock; http: HttpClient },
+): Promise<StatsSum> {
   const url = `${source.api.replace(/\/+$/, '')}/v3/stats/sum?start_date=${start}&end_date=${utcDate(ctx.clock.now())}`;
-  const response = await ctx.http.request({ url, method: 'GET', headers: { authorization: `Bearer ${source.apiKey}` }, signal: ctx.signal, maxRedirects: 0 });
+  const response = await ctx.http.request({
+    url,
+    method: 'GET',
+    headers: { authorization: `Bearer ${source.apiKey}` },
+    signal: ctx.signal,
+    maxRedirects: 0,
+  });
   if (response.status !== 200) {
     const code = response.status === 401 || response.status === 403 ? 'AUTH' : 'PROTOCOL';
     throw new ProbeFailure(code, `stats: GET ${url} answered ${response.status}: ${apiErrorText(response.body)}`);
@@ -168,7 +210,8 @@ export async function readStatsSum(source: StatsSource, start: string, ctx: { si
   }
   const opens = metrics?.opens;
   const clicks = metrics?.clicks;
-  if (typeof opens !== 'number' || typeof clicks !== 'number') throw new ProbeFailure('PROTOCOL', `stats: GET ${url} did not answer {"metrics": {"opens": n, "clicks": n, ...}}`);
+  if (typeof opens !== 'number' || typeof clicks !== 'number')
+    throw new ProbeFailure('PROTOCOL', `stats: GET ${url} did not answer {"metrics": {"opens": n, "clicks": n, ...}}`);
   return { opens, clicks };
 }
 

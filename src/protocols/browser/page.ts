@@ -32,7 +32,9 @@ function portOf(url: URL): string {
 export function hostOf(href: string): string | undefined {
   try {
     const url = new URL(href);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? `${url.hostname.toLowerCase()}:${portOf(url)}` : undefined;
+    return url.protocol === 'http:' || url.protocol === 'https:'
+      ? `${url.hostname.toLowerCase()}:${portOf(url)}`
+      : undefined;
   } catch {
     return undefined;
   }
@@ -73,7 +75,12 @@ export function allowList(entries: Iterable<string>): (href: string) => boolean 
  * routing does not see, are held to the same list (routing them costs every
  * page an injected script, so a context without scripts goes without).
  */
-export async function restrictRequests(context: BrowserContext, mayFetch: (href: string) => boolean, blocked: string[], options: { scripts: boolean }): Promise<(page: Page) => Promise<void>> {
+export async function restrictRequests(
+  context: BrowserContext,
+  mayFetch: (href: string) => boolean,
+  blocked: string[],
+  options: { scripts: boolean },
+): Promise<(page: Page) => Promise<void>> {
   const block = (href: string) => {
     if (blocked.length < 20) blocked.push(href.slice(0, 200));
   };
@@ -101,7 +108,9 @@ export async function restrictRequests(context: BrowserContext, mayFetch: (href:
     cdp.on('Fetch.requestPaused', (event: { requestId: string; request: { url: string } }) => {
       const ok = mayFetch(event.request.url);
       if (!ok) block(event.request.url);
-      const sent = ok ? cdp.send('Fetch.continueRequest', { requestId: event.requestId }) : cdp.send('Fetch.failRequest', { requestId: event.requestId, errorReason: 'BlockedByClient' });
+      const sent = ok
+        ? cdp.send('Fetch.continueRequest', { requestId: event.requestId })
+        : cdp.send('Fetch.failRequest', { requestId: event.requestId, errorReason: 'BlockedByClient' });
       sent.catch(() => undefined);
     });
     await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*', requestStage: 'Request' }] });
@@ -128,14 +137,18 @@ export interface LinkVisit {
 /** Playwright's error text without its call log. */
 export function shortError(error: unknown): string {
   const text = (error as Error)?.message ?? String(error);
-  return text.split('\n')[0]!.replace(/^page\.\w+: /, '').slice(0, 300);
+  return text
+    .split('\n')[0]!
+    .replace(/^page\.\w+: /, '')
+    .slice(0, 300);
 }
 
 /** Navigates `page` to `url`, recording every main-frame response (each redirect hop) and the time to `load`. */
 export async function visit(page: Page, url: string, timeoutMs: number, clock: Clock): Promise<LinkVisit> {
   const chain: Hop[] = [];
   const onResponse = (response: Response) => {
-    if (response.request().isNavigationRequest() && response.frame() === page.mainFrame()) chain.push({ url: response.url(), status: response.status() });
+    if (response.request().isNavigationRequest() && response.frame() === page.mainFrame())
+      chain.push({ url: response.url(), status: response.status() });
   };
   page.on('response', onResponse);
   const started = clock.monotonic();
@@ -143,11 +156,24 @@ export async function visit(page: Page, url: string, timeoutMs: number, clock: C
     const response = await page.goto(url, { timeout: timeoutMs, waitUntil: 'load' });
     const ms = Math.round(clock.monotonic() - started);
     const last = chain.at(-1);
-    return { finalUrl: response?.url() ?? last?.url ?? page.url(), status: response?.status() ?? last?.status ?? null, hops: Math.max(0, chain.length - 1), chain, ms };
+    return {
+      finalUrl: response?.url() ?? last?.url ?? page.url(),
+      status: response?.status() ?? last?.status ?? null,
+      hops: Math.max(0, chain.length - 1),
+      chain,
+      ms,
+    };
   } catch (error) {
     const ms = Math.round(clock.monotonic() - started);
     const last = chain.at(-1);
-    return { finalUrl: last?.url ?? url, status: last?.status ?? null, hops: chain.length, chain, ms, error: shortError(error) };
+    return {
+      finalUrl: last?.url ?? url,
+      status: last?.status ?? null,
+      hops: chain.length,
+      chain,
+      ms,
+      error: shortError(error),
+    };
   } finally {
     page.off('response', onResponse);
   }
@@ -168,7 +194,10 @@ function safeName(text: string): string {
  * the newest `keep` files of the probe. Returns the path, or undefined when the
  * page could not be captured (closed at the deadline).
  */
-export async function keepScreenshot(page: Page, options: { dir: string; probe: string; runId: string; keep: number }): Promise<string | undefined> {
+export async function keepScreenshot(
+  page: Page,
+  options: { dir: string; probe: string; runId: string; keep: number },
+): Promise<string | undefined> {
   const folder = join(options.dir, safeName(options.probe));
   const path = join(folder, `${safeName(options.runId)}.png`);
   try {
@@ -190,7 +219,12 @@ async function prune(folder: string, keep: number): Promise<void> {
 }
 
 /** Observations of one followed link under `link.<n>.`. */
-export function linkObservations(n: number, href: string, seen: LinkVisit, ok: boolean): Record<string, ObservationValue> {
+export function linkObservations(
+  n: number,
+  href: string,
+  seen: LinkVisit,
+  ok: boolean,
+): Record<string, ObservationValue> {
   const prefix = `link.${n}`;
   return {
     [`${prefix}.url`]: href,

@@ -15,13 +15,16 @@ export const stepSchema = z.union([
   z.strictObject({ expectSelector: selector }),
   /** A regular expression the page URL must match. */
   z.strictObject({
-    expectUrl: z.string().min(1).superRefine((text, ctx) => {
-      try {
-        new RegExp(text);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(error as Error).message}` });
-      }
-    }),
+    expectUrl: z
+      .string()
+      .min(1)
+      .superRefine((text, ctx) => {
+        try {
+          new RegExp(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(error as Error).message}` });
+        }
+      }),
   }),
 ]);
 export type Step = z.output<typeof stepSchema>;
@@ -46,11 +49,14 @@ async function runStep(page: Page, step: Step, timeout: number): Promise<void> {
     if (response && response.status() >= 400) throw new Error(`answered ${response.status()}`);
   } else if ('click' in step) await page.locator(step.click).first().click({ timeout });
   else if ('fill' in step) await page.locator(step.fill.selector).first().fill(step.fill.value, { timeout });
-  else if ('expectSelector' in step) await page.locator(step.expectSelector).first().waitFor({ state: 'visible', timeout });
+  else if ('expectSelector' in step)
+    await page.locator(step.expectSelector).first().waitFor({ state: 'visible', timeout });
   else if ('expectText' in step) {
-    await page.waitForFunction((text) => document.body?.innerText.includes(text) ?? false, step.expectText, { timeout }).catch(() => {
-      throw new Error(`text not on the page within ${timeout}ms (url ${page.url()})`);
-    });
+    await page
+      .waitForFunction((text) => document.body?.innerText.includes(text) ?? false, step.expectText, { timeout })
+      .catch(() => {
+        throw new Error(`text not on the page within ${timeout}ms (url ${page.url()})`);
+      });
   } else {
     const pattern = new RegExp(step.expectUrl);
     await page.waitForURL(pattern, { timeout }).catch(() => {
@@ -65,7 +71,11 @@ export interface StepsOutcome {
 }
 
 /** Runs the steps in order, stopping at the first failure; observations `step.<n>.*`, `steps.*`, `page.url`, `page.title`. */
-export async function runSteps(page: Page, steps: Step[], options: { stepTimeoutMs: number; deadline: number; clock: Clock; signal: AbortSignal }): Promise<StepsOutcome> {
+export async function runSteps(
+  page: Page,
+  steps: Step[],
+  options: { stepTimeoutMs: number; deadline: number; clock: Clock; signal: AbortSignal },
+): Promise<StepsOutcome> {
   const observations: Observations = { 'steps.count': steps.length };
   let passed = 0;
   let failed: StepsOutcome['failed'];

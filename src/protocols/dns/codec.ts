@@ -13,7 +13,9 @@ import { ProbeFailure } from '../../core/errors.ts';
 
 // dns-packet's record and type codecs exist at run time but are missing from its type declarations.
 const require = createRequire(import.meta.url);
-const packetCodecs = require('dns-packet') as { answer: { decode: ((buf: Buffer, offset: number) => Answer) & { bytes: number } } };
+const packetCodecs = require('dns-packet') as {
+  answer: { decode: ((buf: Buffer, offset: number) => Answer) & { bytes: number } };
+};
 const typeCodes = require('dns-packet/types.js') as { toType(name: string): number };
 const rcodeNames = require('dns-packet/rcodes.js') as { toString(code: number): string };
 
@@ -104,9 +106,15 @@ export interface ParsedReply {
  * byte, ASCII case ignored (servers may echo 0x20-randomized case).
  */
 export function parseReply(message: Buffer, query: QueryWire): ParsedReply {
-  if (message.length < HEADER) throw new MalformedReply(`message of ${message.length} bytes is shorter than a DNS header`);
+  if (message.length < HEADER)
+    throw new MalformedReply(`message of ${message.length} bytes is shorter than a DNS header`);
   const flags = message.readUInt16BE(2);
-  const counts = [message.readUInt16BE(4), message.readUInt16BE(6), message.readUInt16BE(8), message.readUInt16BE(10)] as const;
+  const counts = [
+    message.readUInt16BE(4),
+    message.readUInt16BE(6),
+    message.readUInt16BE(8),
+    message.readUInt16BE(10),
+  ] as const;
   const rcode = rcodeNames.toString(flags & 0x0f);
   let offset = HEADER;
   let questionMatches = counts[0] === 0 ? rcode !== 'NOERROR' : false;
@@ -164,7 +172,8 @@ function decodeRecord(message: Buffer, offset: number): { record: Answer; end: n
   } catch (error) {
     throw new MalformedReply(`malformed record at byte ${offset}: ${(error as Error).message}`);
   }
-  if (offset + packetCodecs.answer.decode.bytes !== end) throw new MalformedReply(`malformed record at byte ${offset}: its data does not fill its RDLENGTH`);
+  if (offset + packetCodecs.answer.decode.bytes !== end)
+    throw new MalformedReply(`malformed record at byte ${offset}: its data does not fill its RDLENGTH`);
   return { record, end };
 }
 

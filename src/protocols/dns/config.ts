@@ -38,8 +38,24 @@ export const serverText = () =>
     }
   });
 
-export const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TXT', 'CAA', 'DS', 'DNSKEY', 'TLSA', 'NAPTR'] as const;
-export const recordType = () => z.preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), z.enum(RECORD_TYPES));
+export const RECORD_TYPES = [
+  'A',
+  'AAAA',
+  'CNAME',
+  'MX',
+  'NS',
+  'PTR',
+  'SOA',
+  'SRV',
+  'TXT',
+  'CAA',
+  'DS',
+  'DNSKEY',
+  'TLSA',
+  'NAPTR',
+] as const;
+export const recordType = () =>
+  z.preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), z.enum(RECORD_TYPES));
 
 /** Per-query budget shared by the DNS kinds. */
 export const queryFields = {
@@ -59,9 +75,29 @@ export function resolverOf(text: string | undefined): DnsServer {
 
 /** Resolvers that Spamhaus and URIBL refuse (answers become error codes), and that are never right for authoritative checks. */
 const PUBLIC_RESOLVERS = new Set([
-  '8.8.8.8', '8.8.4.4', '1.1.1.1', '1.0.0.1', '9.9.9.9', '149.112.112.112', '208.67.222.222', '208.67.220.220',
-  '94.140.14.14', '94.140.15.15', '64.6.64.6', '64.6.65.6', '185.228.168.9', '76.76.2.0', '76.76.10.0', '4.2.2.1', '4.2.2.2',
-  '2001:4860:4860::8888', '2001:4860:4860::8844', '2606:4700:4700::1111', '2606:4700:4700::1001', '2620:fe::fe', '2620:fe::9',
+  '8.8.8.8',
+  '8.8.4.4',
+  '1.1.1.1',
+  '1.0.0.1',
+  '9.9.9.9',
+  '149.112.112.112',
+  '208.67.222.222',
+  '208.67.220.220',
+  '94.140.14.14',
+  '94.140.15.15',
+  '64.6.64.6',
+  '64.6.65.6',
+  '185.228.168.9',
+  '76.76.2.0',
+  '76.76.10.0',
+  '4.2.2.1',
+  '4.2.2.2',
+  '2001:4860:4860::8888',
+  '2001:4860:4860::8844',
+  '2606:4700:4700::1111',
+  '2606:4700:4700::1001',
+  '2620:fe::fe',
+  '2620:fe::9',
 ]);
 
 export function isPublicResolver(text: string): boolean {

@@ -11,8 +11,22 @@ export interface LookupBudget {
 }
 
 /** A recursive lookup through a resolver (RD on). */
-export function resolve(client: DnsClient, resolver: DnsServer, name: string, type: RecordType, budget: LookupBudget): Promise<DnsReply> {
-  return client.query({ name, type, server: resolver, recursion: true, signal: budget.signal, timeoutMs: budget.timeoutMs, retries: budget.retries });
+export function resolve(
+  client: DnsClient,
+  resolver: DnsServer,
+  name: string,
+  type: RecordType,
+  budget: LookupBudget,
+): Promise<DnsReply> {
+  return client.query({
+    name,
+    type,
+    server: resolver,
+    recursion: true,
+    signal: budget.signal,
+    timeoutMs: budget.timeoutMs,
+    retries: budget.retries,
+  });
 }
 
 /** The data of every answer of `type` owned by any name (CNAME chains followed by the resolver). */
@@ -24,9 +38,16 @@ export function answersOf(reply: DnsReply, type: string): unknown[] {
  * The zone's authoritative servers: its NS set through the resolver, each NS
  * name resolved to its addresses (v4 and v6), asked later by address on `port`.
  */
-export async function authoritativeServers(client: DnsClient, zone: string, resolver: DnsServer, port: number, budget: LookupBudget): Promise<DnsServer[]> {
+export async function authoritativeServers(
+  client: DnsClient,
+  zone: string,
+  resolver: DnsServer,
+  port: number,
+  budget: LookupBudget,
+): Promise<DnsServer[]> {
   const nsReply = await resolve(client, resolver, zone, 'NS', budget);
-  if (nsReply.rcode !== 'NOERROR') throw new ProbeFailure('DNS', `NS lookup of ${zone} at ${resolver.label} answered ${nsReply.rcode}`);
+  if (nsReply.rcode !== 'NOERROR')
+    throw new ProbeFailure('DNS', `NS lookup of ${zone} at ${resolver.label} answered ${nsReply.rcode}`);
   const names = [...new Set(answersOf(nsReply, 'NS').map((name) => fqdn(String(name))))];
   if (names.length === 0) throw new ProbeFailure('DNS', `${zone} has no NS records (asked ${resolver.label})`);
   const addresses = new Set<string>();
@@ -39,5 +60,7 @@ export async function authoritativeServers(client: DnsClient, zone: string, reso
     ),
   );
   if (addresses.size === 0) throw new ProbeFailure('DNS', `no address for any NS of ${zone} (${names.join(', ')})`);
-  return [...addresses].sort().map((address) => parseServer(net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`));
+  return [...addresses]
+    .sort()
+    .map((address) => parseServer(net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`));
 }

@@ -19,9 +19,20 @@ export interface PdnsApi {
 }
 
 /** The zone `zoneName` (fully qualified) with its rrsets, from PowerDNS's API. */
-export async function fetchPdnsZone(io: { http: HttpClient; signal: AbortSignal }, pdns: PdnsApi, zoneName: string, maxBodyBytes: number): Promise<PdnsZone> {
+export async function fetchPdnsZone(
+  io: { http: HttpClient; signal: AbortSignal },
+  pdns: PdnsApi,
+  zoneName: string,
+  maxBodyBytes: number,
+): Promise<PdnsZone> {
   const base = pdns.api.replace(/\/+$/, '');
-  const zone = (await getJson(io, `${base}/api/v1/servers/${pdns.server}/zones/${zoneName}`, { 'X-API-Key': pdns.apiKey }, 'PowerDNS API', maxBodyBytes)) as PdnsZone;
+  const zone = (await getJson(
+    io,
+    `${base}/api/v1/servers/${pdns.server}/zones/${zoneName}`,
+    { 'X-API-Key': pdns.apiKey },
+    'PowerDNS API',
+    maxBodyBytes,
+  )) as PdnsZone;
   if (!Array.isArray(zone.rrsets)) throw new ProbeFailure('PROTOCOL', 'PowerDNS API zone has no rrsets');
   return zone;
 }

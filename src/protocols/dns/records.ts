@@ -20,7 +20,7 @@ export function canonicalIp(address: string): string {
   // RFC 5952: the longest run (of two or more) of zero groups becomes "::".
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     let j = i;
     while (j < groups.length && groups[j] === '0') j++;
     if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
@@ -37,7 +37,8 @@ export function expandIpv6(address: string): string[] {
   if (v4?.[1]) {
     const octets = v4[1].split('.').map(Number);
     const hex = (a: number, b: number) => ((a << 8) | b).toString(16);
-    text = text.slice(0, -v4[1].length) + `${hex(octets[0] ?? 0, octets[1] ?? 0)}:${hex(octets[2] ?? 0, octets[3] ?? 0)}`;
+    text =
+      text.slice(0, -v4[1].length) + `${hex(octets[0] ?? 0, octets[1] ?? 0)}:${hex(octets[2] ?? 0, octets[3] ?? 0)}`;
   }
   const [head = '', tail] = text.split('::');
   const headGroups = head ? head.split(':') : [];
@@ -70,7 +71,15 @@ export function rdataText(record: Answer): string {
       return `${mx.preference} ${fqdn(mx.exchange)}`;
     }
     case 'SOA': {
-      const soa = data as { mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number };
+      const soa = data as {
+        mname: string;
+        rname: string;
+        serial: number;
+        refresh: number;
+        retry: number;
+        expire: number;
+        minimum: number;
+      };
       return `${fqdn(soa.mname)} ${fqdn(soa.rname)} ${soa.serial} ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}`;
     }
     case 'SRV': {
@@ -126,7 +135,9 @@ export function unquoteTxt(text: string): string {
   if (!text.startsWith('"')) return text;
   let out = '';
   for (const match of text.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
-    out += (match[1] ?? '').replace(/\\(\d{3}|.)/g, (_, escaped: string) => (/^\d{3}$/.test(escaped) ? String.fromCharCode(Number(escaped)) : escaped));
+    out += (match[1] ?? '').replace(/\\(\d{3}|.)/g, (_, escaped: string) =>
+      /^\d{3}$/.test(escaped) ? String.fromCharCode(Number(escaped)) : escaped,
+    );
   }
   return out;
 }

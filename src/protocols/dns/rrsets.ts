@@ -35,20 +35,32 @@ export function normalizeRrsets(input: RrsetInput[]): Map<string, Rrset> {
     const key = rrsetKey(rrset.name, type);
     const existing = map.get(key);
     if (existing) for (const record of records) existing.records.add(record);
-    else map.set(key, { name: fqdn(rrset.name), type, ...(rrset.ttl === undefined ? {} : { ttl: rrset.ttl }), records: new Set(records) });
+    else
+      map.set(key, {
+        name: fqdn(rrset.name),
+        type,
+        ...(rrset.ttl === undefined ? {} : { ttl: rrset.ttl }),
+        records: new Set(records),
+      });
   }
   return map;
 }
 
 /** Differences of `actual` against `expected`: records missing, records extra, TTLs that differ. */
-export function diffRrsets(expected: Map<string, Rrset>, actual: Map<string, Rrset>, label: string): { missing: string[]; extra: string[]; ttl: string[] } {
+export function diffRrsets(
+  expected: Map<string, Rrset>,
+  actual: Map<string, Rrset>,
+  label: string,
+): { missing: string[]; extra: string[]; ttl: string[] } {
   const missing: string[] = [];
   const extra: string[] = [];
   const ttl: string[] = [];
   for (const [key, want] of expected) {
     const got = actual.get(key);
-    for (const record of want.records) if (!got?.records.has(record)) missing.push(`${label}: ${key} ${record} missing`);
-    if (got && want.ttl !== undefined && got.ttl !== undefined && got.ttl !== want.ttl) ttl.push(`${label}: ${key} TTL ${got.ttl}, expected ${want.ttl}`);
+    for (const record of want.records)
+      if (!got?.records.has(record)) missing.push(`${label}: ${key} ${record} missing`);
+    if (got && want.ttl !== undefined && got.ttl !== undefined && got.ttl !== want.ttl)
+      ttl.push(`${label}: ${key} TTL ${got.ttl}, expected ${want.ttl}`);
   }
   for (const [key, got] of actual) {
     const want = expected.get(key);

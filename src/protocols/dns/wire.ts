@@ -68,7 +68,8 @@ export function parseServer(text: string, defaultPort = 53): DnsServer {
     host = v4WithPort[1] ?? '';
     port = Number(v4WithPort[2]);
   }
-  if (net.isIP(host) === 0) throw new Error(`"${text}" is not an IP address with an optional port (write 192.0.2.1:53 or [2001:db8::1]:53)`);
+  if (net.isIP(host) === 0)
+    throw new Error(`"${text}" is not an IP address with an optional port (write 192.0.2.1:53 or [2001:db8::1]:53)`);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`"${text}" has an invalid port`);
   host = host.toLowerCase();
   const label = net.isIPv6(host) ? (port === 53 ? host : `[${host}]:${port}`) : port === 53 ? host : `${host}:${port}`;
@@ -137,12 +138,15 @@ export class DnsClient {
   private readonly onTimerOf = (pending: Pending): void => this.onTimer(pending);
 
   /** `window`: queries in flight per server at first (it adapts afterwards); tests raise it to provoke drops. */
-  constructor(private readonly options: { clock: Clock; recvBufferSize?: number; sendBufferSize?: number; window?: number }) {}
+  constructor(
+    private readonly options: { clock: Clock; recvBufferSize?: number; sendBufferSize?: number; window?: number },
+  ) {}
 
   async query(options: DnsQueryOptions): Promise<DnsReply> {
     const started = this.options.clock.monotonic();
     if (options.signal.aborted) throw classifyNetworkError(options.signal.reason, options.signal);
-    if ((options.transport ?? 'udp') === 'tcp') return this.finish(options, await this.tcpQuery(options), started, 'tcp', 1);
+    if ((options.transport ?? 'udp') === 'tcp')
+      return this.finish(options, await this.tcpQuery(options), started, 'tcp', 1);
     const udp = await this.udpQuery(options);
     if (!udp.reply.tc) return this.finish(options, udp.reply, started, 'udp', udp.tries);
     // A truncated reply holds only part of the answer: ask again over TCP.
@@ -150,14 +154,20 @@ export class DnsClient {
   }
 
   async close(): Promise<void> {
-    for (const pending of [...this.pending.values()]) this.settle(pending, new ProbeFailure('INTERNAL', 'DNS client closed'));
+    for (const pending of [...this.pending.values()])
+      this.settle(pending, new ProbeFailure('INTERNAL', 'DNS client closed'));
     const ports = [...this.servers.values()].flatMap((entry) => entry.ports);
     this.servers.clear();
     await Promise.all(ports.map((port) => closePort(port)));
   }
 
-
-  private finish(options: DnsQueryOptions, reply: ParsedReply, started: number, transport: Transport, tries: number): DnsReply {
+  private finish(
+    options: DnsQueryOptions,
+    reply: ParsedReply,
+    started: number,
+    transport: Transport,
+    tries: number,
+  ): DnsReply {
     return {
       server: options.server,
       rcode: reply.rcode,
@@ -174,7 +184,8 @@ export class DnsClient {
 
   /** A query id from the CSPRNG, unique among the queries in flight (a reply is matched to its query by it). */
   private allocateId(): number {
-    if (this.pending.size >= MAX_IN_FLIGHT) throw new ProbeFailure('INTERNAL', `more than ${MAX_IN_FLIGHT} DNS queries in flight`);
+    if (this.pending.size >= MAX_IN_FLIGHT)
+      throw new ProbeFailure('INTERNAL', `more than ${MAX_IN_FLIGHT} DNS queries in flight`);
     for (;;) {
       const id = this.random.uint16();
       if (!this.pending.has(id)) return id;
@@ -187,7 +198,19 @@ export class DnsClient {
     const key = `${server.host}|${server.port}`;
     let entry = this.servers.get(key);
     if (!entry) {
-      entry = { key, host: server.host, port: server.port, ports: [], window: this.options.window ?? START_WINDOW, inFlight: 0, queue: [], outbox: [], flushScheduled: false, minRttMs: Infinity, lastCut: -Infinity };
+      entry = {
+        key,
+        host: server.host,
+        port: server.port,
+        ports: [],
+        window: this.options.window ?? START_WINDOW,
+        inFlight: 0,
+        queue: [],
+        outbox: [],
+        flushScheduled: false,
+        minRttMs: Infinity,
+        lastCut: -Infinity,
+      };
       this.servers.set(key, entry);
     }
     this.serversByObject.set(server, entry);
@@ -244,7 +267,17 @@ export class DnsClient {
     });
     // Quotas spread over half to one and a half times the mean, so the pool's sockets are not all replaced at once.
     const quota = Math.round(PORT_QUERIES * (0.5 + this.random.uint16() / 65536));
-    const port: PortSocket = { socket, connected: false, ready: Promise.resolve(), used: 0, quota, openedAt: this.options.clock.monotonic(), inFlight: 0, retired: false, closed: false };
+    const port: PortSocket = {
+      socket,
+      connected: false,
+      ready: Promise.resolve(),
+      used: 0,
+      quota,
+      openedAt: this.options.clock.monotonic(),
+      inFlight: 0,
+      retired: false,
+      closed: false,
+    };
     port.ready = new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.connect(entry.port, entry.host, () => {
@@ -259,7 +292,8 @@ export class DnsClient {
       // A socket-level error (an ICMP refusal, say) ends the queries sent from it; the next query opens another socket.
       entry.ports = entry.ports.filter((other) => other !== port);
       void closePort(port);
-      for (const pending of [...this.pending.values()]) if (pending.via === port) this.settle(pending, classifyNetworkError(error));
+      for (const pending of [...this.pending.values()])
+        if (pending.via === port) this.settle(pending, classifyNetworkError(error));
     });
     socket.unref();
     entry.ports.push(port);
@@ -303,7 +337,13 @@ export class DnsClient {
     try {
       reply = parseReply(message, pending.query);
     } catch (error) {
-      this.settle(pending, new ProbeFailure('PROTOCOL', `malformed reply from ${pending.host}:${pending.port}: ${(error as Error).message}`));
+      this.settle(
+        pending,
+        new ProbeFailure(
+          'PROTOCOL',
+          `malformed reply from ${pending.host}:${pending.port}: ${(error as Error).message}`,
+        ),
+      );
       return;
     }
     if (!reply.answersQuery) {
@@ -429,7 +469,10 @@ export class DnsClient {
     const { options, tries } = pending;
     this.settle(
       pending,
-      new ProbeFailure('TIMEOUT', `no answer from ${options.server.label} for ${options.name} ${options.type} after ${tries} ${tries === 1 ? 'try' : 'tries'} (first waited ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS}ms)`),
+      new ProbeFailure(
+        'TIMEOUT',
+        `no answer from ${options.server.label} for ${options.name} ${options.type} after ${tries} ${tries === 1 ? 'try' : 'tries'} (first waited ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS}ms)`,
+      ),
     );
   }
 
@@ -455,12 +498,21 @@ export class DnsClient {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let lastError: ProbeFailure | undefined;
     for (let attempt = 1; attempt <= tries; attempt++) {
-      const query = encodeQuery(options.name, options.type, this.random.uint16(), options.recursion ?? false, options.edns !== false);
+      const query = encodeQuery(
+        options.name,
+        options.type,
+        this.random.uint16(),
+        options.recursion ?? false,
+        options.edns !== false,
+      );
       const exchange = tcpExchange(options, query);
       try {
         const outcome = await this.waitFor(exchange.promise, timeoutMs, options.signal);
         if (outcome !== TIMED_OUT) return outcome;
-        lastError = new ProbeFailure('TIMEOUT', `no answer over TCP from ${options.server.label} for ${options.name} ${options.type} after ${tries} ${tries === 1 ? 'try' : 'tries'} of ${timeoutMs}ms`);
+        lastError = new ProbeFailure(
+          'TIMEOUT',
+          `no answer over TCP from ${options.server.label} for ${options.name} ${options.type} after ${tries} ${tries === 1 ? 'try' : 'tries'} of ${timeoutMs}ms`,
+        );
       } catch (error) {
         const failure = classifyNetworkError(error, options.signal);
         // A refused connection or a broken reply will not improve by asking again at once.
@@ -510,10 +562,14 @@ export class DnsClient {
       const created = new Set<Pending>();
       waiters = created;
       this.abortWaiters.set(signal, created);
-      signal.addEventListener('abort', () => {
-        for (const pending of [...created]) this.settle(pending, classifyNetworkError(signal.reason, signal));
-        created.clear();
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const pending of [...created]) this.settle(pending, classifyNetworkError(signal.reason, signal));
+          created.clear();
+        },
+        { once: true },
+      );
     }
     return waiters;
   }
@@ -609,7 +665,8 @@ function shrinkWindow(entry: ServerState, now: number, timeoutMs: number): void 
 function growWindow(entry: ServerState, rttMs: number): void {
   if (rttMs < entry.minRttMs) entry.minRttMs = rttMs;
   // Queueing (at the server or in our own event loop) shows as round trips well above the fastest one.
-  if (rttMs <= entry.minRttMs * 2 + 1 && entry.window < MAX_WINDOW) entry.window = Math.min(MAX_WINDOW, entry.window + 1 / entry.window);
+  if (rttMs <= entry.minRttMs * 2 + 1 && entry.window < MAX_WINDOW)
+    entry.window = Math.min(MAX_WINDOW, entry.window + 1 / entry.window);
 }
 
 /**
@@ -636,7 +693,9 @@ function tcpExchange(options: DnsQueryOptions, query: QueryWire): { promise: Pro
     prefix.writeUInt16BE(query.wire.length, 0);
     socket.on('connect', () => socket.write(Buffer.concat([prefix, query.wire])));
     socket.on('error', (error) => reject(classifyNetworkError(error)));
-    socket.on('close', () => reject(new ProbeFailure('PROTOCOL', `${options.server.label} closed the TCP connection before a full reply`)));
+    socket.on('close', () =>
+      reject(new ProbeFailure('PROTOCOL', `${options.server.label} closed the TCP connection before a full reply`)),
+    );
     socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       if (buffered.length < 2) return;
@@ -647,11 +706,18 @@ function tcpExchange(options: DnsQueryOptions, query: QueryWire): { promise: Pro
       try {
         reply = parseReply(buffered.subarray(2, 2 + length), query);
       } catch (error) {
-        reject(new ProbeFailure('PROTOCOL', `malformed TCP reply from ${options.server.label}: ${(error as Error).message}`));
+        reject(
+          new ProbeFailure('PROTOCOL', `malformed TCP reply from ${options.server.label}: ${(error as Error).message}`),
+        );
         return;
       }
       if (reply.id !== query.wire.readUInt16BE(0) || !reply.answersQuery) {
-        reject(new ProbeFailure('PROTOCOL', `TCP reply from ${options.server.label} does not match the query (id or question differ)`));
+        reject(
+          new ProbeFailure(
+            'PROTOCOL',
+            `TCP reply from ${options.server.label} does not match the query (id or question differ)`,
+          ),
+        );
         return;
       }
       resolve(reply);

@@ -83,14 +83,26 @@ export function judge(zone: BlocklistZone, outcome: LookupOutcome): Verdict {
   const none = { codes: [] as string[], meanings: [] as string[] };
   if (outcome.error) return { verdict: 'unknown', ...none, why: outcome.error };
   if (outcome.rcode === 'NXDOMAIN') return { verdict: 'clean', ...none };
-  if (outcome.rcode !== 'NOERROR') return { verdict: 'unknown', ...none, why: `${zone.zone} answered ${outcome.rcode}` };
-  if (outcome.addresses.length === 0) return { verdict: 'unknown', ...none, why: 'the name exists but has no A record' };
+  if (outcome.rcode !== 'NOERROR')
+    return { verdict: 'unknown', ...none, why: `${zone.zone} answered ${outcome.rcode}` };
+  if (outcome.addresses.length === 0)
+    return { verdict: 'unknown', ...none, why: 'the name exists but has no A record' };
   const codes = [...outcome.addresses].sort();
   const outside = codes.find((code) => !net.isIPv4(code) || !code.startsWith('127.'));
-  if (outside) return { verdict: 'unknown', codes, meanings: [], why: `answer ${outside} is outside 127.0.0.0/8: the resolver rewrites answers` };
-  const error = codes.find((code) => zone.errors?.[code] !== undefined || code.startsWith('127.255.255.') || code === '127.0.0.1');
+  if (outside)
+    return {
+      verdict: 'unknown',
+      codes,
+      meanings: [],
+      why: `answer ${outside} is outside 127.0.0.0/8: the resolver rewrites answers`,
+    };
+  const error = codes.find(
+    (code) => zone.errors?.[code] !== undefined || code.startsWith('127.255.255.') || code === '127.0.0.1',
+  );
   if (error) {
-    const meaning = zone.errors?.[error] ?? (error === '127.0.0.1' ? '127.0.0.1 is never a listing (RFC 5782)' : 'blocklist error code');
+    const meaning =
+      zone.errors?.[error] ??
+      (error === '127.0.0.1' ? '127.0.0.1 is never a listing (RFC 5782)' : 'blocklist error code');
     return { verdict: 'unknown', codes, meanings: [meaning], why: `${error}: ${meaning}` };
   }
   if (zone.notListing && codes.every((code) => zone.notListing?.[code] !== undefined)) {
@@ -99,7 +111,11 @@ export function judge(zone: BlocklistZone, outcome: LookupOutcome): Verdict {
   const meanings: string[] = [];
   const severities: Severity[] = [];
   for (const code of codes) {
-    const known = zone.codes?.[code] ?? zone.codeRanges?.find((range) => ipToNumber(code) >= ipToNumber(range.from) && ipToNumber(code) <= ipToNumber(range.to));
+    const known =
+      zone.codes?.[code] ??
+      zone.codeRanges?.find(
+        (range) => ipToNumber(code) >= ipToNumber(range.from) && ipToNumber(code) <= ipToNumber(range.to),
+      );
     if (known) {
       meanings.push(known.meaning);
       severities.push(known.severity);

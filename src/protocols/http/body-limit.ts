@@ -20,6 +20,7 @@ export const maxBodyBytesField = () =>
  * from a zone) that would be reported as if they were right.
  */
 export function wholeBody(response: HttpResponse, maxBodyBytes: number, what: string): Buffer {
-  if (response.bodyTruncated) throw new ProbeFailure('PROTOCOL', `${what}: body exceeds maxBodyBytes (${maxBodyBytes})`);
+  if (response.bodyTruncated)
+    throw new ProbeFailure('PROTOCOL', `${what}: body exceeds maxBodyBytes (${maxBodyBytes})`);
   return response.body;
 }

@@ -100,14 +100,22 @@ function describeCertificate(socket: tls.TLSSocket, now: number): PeerCertificat
   };
 }
 
-type Connector = (options: { protocol: string; hostname: string; port: string }, callback: (error: Error | null, socket: net.Socket | null) => void) => void;
+type Connector = (
+  options: { protocol: string; hostname: string; port: string },
+  callback: (error: Error | null, socket: net.Socket | null) => void,
+) => void;
 
 /**
  * A connector that times DNS, TCP connect and TLS on a fresh socket, so a
  * probe sees the same phases a new client would. `lookup` resolves the host
  * name (it may refuse the address).
  */
-function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undefined, lookup: LookupFunction, signal: AbortSignal): Connector {
+function tracingConnector(
+  trace: ConnectionTrace,
+  tlsOptions: TlsOptions | undefined,
+  lookup: LookupFunction,
+  signal: AbortSignal,
+): Connector {
   // Built before the connection's phases are timed (it parses every trusted root).
   const secureContext = tlsOptions?.ca ? contextTrusting(tlsOptions.ca) : undefined;
   return (options, callback) => {
@@ -144,11 +152,16 @@ function tracingConnector(trace: ConnectionTrace, tlsOptions: TlsOptions | undef
     }
     trace.socket = socket;
     // The request has no socket to destroy until it is handed over: a connect or TLS handshake that hangs is ended here.
-    const abandon = () => socket.destroy(Object.assign(new Error('request aborted before the connection was ready'), { code: 'ABORT_ERR' }));
+    const abandon = () =>
+      socket.destroy(
+        Object.assign(new Error('request aborted before the connection was ready'), { code: 'ABORT_ERR' }),
+      );
     if (signal.aborted) abandon();
     else {
       signal.addEventListener('abort', abandon, { once: true });
-      socket.once(options.protocol === 'https:' ? 'secureConnect' : 'connect', () => signal.removeEventListener('abort', abandon));
+      socket.once(options.protocol === 'https:' ? 'secureConnect' : 'connect', () =>
+        signal.removeEventListener('abort', abandon),
+      );
       socket.once('close', () => signal.removeEventListener('abort', abandon));
     }
     socket.once('lookup', () => {
@@ -169,7 +182,11 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
   return flat;
 }
 
-async function readBody(body: IncomingMessage, limit: number, received: { bytes: number }): Promise<{ body: Buffer; truncated: boolean }> {
+async function readBody(
+  body: IncomingMessage,
+  limit: number,
+  received: { bytes: number },
+): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -200,10 +217,18 @@ function bodyCut(body: IncomingMessage, received: number, error: unknown): unkno
   if (code !== 'ECONNRESET' && (error as { message?: unknown }).message !== 'aborted') return error;
   const declared = body.headers['content-length'];
   if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > received) {
-    return new ProbeFailure('PROTOCOL', `body length does not match Content-Length: the connection ended after ${received} of ${declared} bytes`, { cause: error });
+    return new ProbeFailure(
+      'PROTOCOL',
+      `body length does not match Content-Length: the connection ended after ${received} of ${declared} bytes`,
+      { cause: error },
+    );
   }
   if (/chunked/i.test(body.headers['transfer-encoding'] ?? '')) {
-    return new ProbeFailure('PROTOCOL', `malformed response: the chunked body ended before its last chunk (after ${received} bytes)`, { cause: error });
+    return new ProbeFailure(
+      'PROTOCOL',
+      `malformed response: the chunked body ended before its last chunk (after ${received} bytes)`,
+      { cause: error },
+    );
   }
   return error;
 }
@@ -251,22 +276,40 @@ interface Answer {
  * builds to tear each connection down (their stacks mapped through source
  * maps) cost more than the request itself.
  */
-async function requestOnce(req: HttpRequest, hop: Hop, tlsOptions: TlsOptions | undefined, lookup: LookupFunction): Promise<Answer> {
+async function requestOnce(
+  req: HttpRequest,
+  hop: Hop,
+  tlsOptions: TlsOptions | undefined,
+  lookup: LookupFunction,
+): Promise<Answer> {
   const trace: ConnectionTrace = { start: performance.now() };
   const target = hop.url;
-  const connect = tracingConnector(trace, tlsOptions, hop.unvouched ? guardedLookup(lookup, target) : lookup, req.signal);
+  const connect = tracingConnector(
+    trace,
+    tlsOptions,
+    hop.unvouched ? guardedLookup(lookup, target) : lookup,
+    req.signal,
+  );
   const progress: { firstByteAt?: number } = {};
   try {
     return await exchange(req, hop, connect, trace, progress);
   } catch (error) {
     const failure = classifyNetworkError(error, req.signal);
     if (failure.code !== 'TIMEOUT') throw failure;
-    throw new ProbeFailure('TIMEOUT', `${failure.message} (${phaseAt(trace, target, progress.firstByteAt)})`, { cause: error });
+    throw new ProbeFailure('TIMEOUT', `${failure.message} (${phaseAt(trace, target, progress.firstByteAt)})`, {
+      cause: error,
+    });
   }
 }
 
 /** The request and its answer; the connection is destroyed (without an error) once it is done with. */
-function exchange(req: HttpRequest, hop: Hop, connect: Connector, trace: ConnectionTrace, progress: { firstByteAt?: number }): Promise<Answer> {
+function exchange(
+  req: HttpRequest,
+  hop: Hop,
+  connect: Connector,
+  trace: ConnectionTrace,
+  progress: { firstByteAt?: number },
+): Promise<Answer> {
   const target = hop.url;
   const https = target.protocol === 'https:';
   const hopStart = performance.now();
@@ -282,7 +325,9 @@ function exchange(req: HttpRequest, hop: Hop, connect: Connector, trace: Connect
       signal: req.signal,
       // The traced socket, handed over once connected (and, for https, once the certificate is judged).
       createConnection: (_options: unknown, created: (error: Error | null, socket: net.Socket) => void) => {
-        connect({ protocol: target.protocol, hostname: target.hostname, port: target.port }, (error, socket) => created(error, socket as net.Socket));
+        connect({ protocol: target.protocol, hostname: target.hostname, port: target.port }, (error, socket) =>
+          created(error, socket as net.Socket),
+        );
         return undefined;
       },
     } as RequestOptions);
@@ -302,7 +347,14 @@ function exchange(req: HttpRequest, hop: Hop, connect: Connector, trace: Connect
         ({ body, truncated }) => {
           const end = performance.now();
           trace.socket?.destroy();
-          resolve({ status: response.statusCode ?? 0, headers: flattenHeaders(response.headers), body, truncated, timings: phasesOf(trace, firstByteAt, end, hopStart), certificate: trace.certificate });
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: flattenHeaders(response.headers),
+            body,
+            truncated,
+            timings: phasesOf(trace, firstByteAt, end, hopStart),
+            certificate: trace.certificate,
+          });
         },
         (error: unknown) => {
           trace.socket?.destroy();
@@ -328,7 +380,8 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as AddressInfo;
       try {
-        for (let i = 0; i < 3; i++) await client.request({ url: `http://127.0.0.1:${port}/`, signal: AbortSignal.timeout(5000) });
+        for (let i = 0; i < 3; i++)
+          await client.request({ url: `http://127.0.0.1:${port}/`, signal: AbortSignal.timeout(5000) });
       } catch {
         /* warming up is best effort */
       } finally {
@@ -341,7 +394,13 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       const hops = [req.url];
       try {
         const start = new URL(req.url);
-        let hop: Hop = { url: start, method: req.method ?? 'GET', headers: req.headers ?? {}, body: req.body, unvouched: false };
+        let hop: Hop = {
+          url: start,
+          method: req.method ?? 'GET',
+          headers: req.headers ?? {},
+          body: req.body,
+          unvouched: false,
+        };
         for (;;) {
           const answer = await requestOnce(req, hop, tlsFor(req, hop, start), lookup);
           const location = answer.headers.location;

@@ -103,12 +103,18 @@ export function flattenJson(text: string, value: unknown, prefix: string, out: O
       state.complete = false;
       return json.valueEnd(at);
     }
-    return Array.isArray(node) ? walkList(node, path, depth, at) : walkObject(node as Record<string, unknown>, path, depth, at);
+    return Array.isArray(node)
+      ? walkList(node, path, depth, at)
+      : walkObject(node as Record<string, unknown>, path, depth, at);
   };
 
   const walkList = (list: unknown[], path: string, depth: number, at: number): number => {
     put(`${path}.length`, list.length);
-    if (list.length <= MAX_WHOLE_LIST && list.every(isScalar)) put(path, list.map((item) => String(item)));
+    if (list.length <= MAX_WHOLE_LIST && list.every(isScalar))
+      put(
+        path,
+        list.map((item) => String(item)),
+      );
     else if (list.length > MAX_WHOLE_LIST) state.complete = false;
     let i = json.skipSpace(at + 1);
     for (let index = 0; json.char(i) !== ']'; index++) {

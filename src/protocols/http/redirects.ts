@@ -54,7 +54,10 @@ export function isSensitiveAddress(address: string): boolean {
 
 /** A URL's host without IPv6 brackets or a trailing root dot, as entries are compared. */
 function bareHost(hostname: string): string {
-  return hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  return hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 /**
@@ -67,7 +70,13 @@ export function canonicalHostPattern(entry: string): string | undefined {
   const wildcard = text.startsWith('*.');
   const host = wildcard ? text.slice(2) : text;
   const ipv6 = net.isIPv6(host.replace(/^\[|\]$/g, ''));
-  if (host === '' || /[/?#@\\*\s]/.test(host) || (!ipv6 && host.includes(':')) || (wildcard && (ipv6 || net.isIPv4(host)))) return undefined;
+  if (
+    host === '' ||
+    /[/?#@\\*\s]/.test(host) ||
+    (!ipv6 && host.includes(':')) ||
+    (wildcard && (ipv6 || net.isIPv4(host)))
+  )
+    return undefined;
   try {
     const hostname = bareHost(new URL(`http://${ipv6 ? `[${host.replace(/^\[|\]$/g, '')}]` : host}/`).hostname);
     if (hostname === '') return undefined;
@@ -87,10 +96,18 @@ function refused(from: URL, to: URL | string, why: string): ProbeFailure {
 }
 
 /** Headers that describe a body: they go when the body goes. */
-const BODY_HEADERS = new Set(['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']);
+const BODY_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+]);
 
 function withoutBody(hop: Hop, method: string): Pick<Hop, 'method' | 'headers' | 'body'> {
-  const headers = Object.fromEntries(Object.entries(hop.headers).filter(([name]) => !BODY_HEADERS.has(name.toLowerCase())));
+  const headers = Object.fromEntries(
+    Object.entries(hop.headers).filter(([name]) => !BODY_HEADERS.has(name.toLowerCase())),
+  );
   return { method, headers, body: undefined };
 }
 
@@ -106,7 +123,8 @@ export function nextHop(hop: Hop, status: number, location: string, start: URL, 
   } catch {
     throw refused(hop.url, JSON.stringify(location), 'the Location is not a URL');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refused(hop.url, url, 'only http and https are followed');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw refused(hop.url, url, 'only http and https are followed');
   if (hop.url.protocol === 'https:' && url.protocol === 'http:' && !policy.allowInsecure) {
     throw refused(hop.url, url, 'it leaves https for plain http (set allowInsecureRedirects: true to follow it)');
   }
@@ -114,11 +132,17 @@ export function nextHop(hop: Hop, status: number, location: string, start: URL, 
   const vouched = host === bareHost(start.hostname) || (policy.hosts !== undefined && listed(host, policy.hosts));
   if (!vouched && policy.hosts !== undefined) throw refused(hop.url, url, `${host} is not in redirectHosts`);
   if (!vouched && isSensitiveAddress(host)) {
-    throw refused(hop.url, url, `${host} is a link-local or cloud metadata address (list it in redirectHosts to allow it)`);
+    throw refused(
+      hop.url,
+      url,
+      `${host} is a link-local or cloud metadata address (list it in redirectHosts to allow it)`,
+    );
   }
 
   // As browsers do: 303 turns anything but HEAD into GET, 301/302 turn a POST into GET.
-  const becomesGet = (status === 303 && hop.method !== 'GET' && hop.method !== 'HEAD') || ((status === 301 || status === 302) && hop.method === 'POST');
+  const becomesGet =
+    (status === 303 && hop.method !== 'GET' && hop.method !== 'HEAD') ||
+    ((status === 301 || status === 302) && hop.method === 'POST');
   let next = becomesGet ? withoutBody(hop, 'GET') : { method: hop.method, headers: hop.headers, body: hop.body };
   // Another origin gets none of what was configured for this one; once dropped, it stays dropped.
   if (url.origin !== hop.url.origin) next = { method: next.method, headers: {}, body: undefined };

@@ -34,4 +34,3 @@ export function imapAccount(imap: z.output<typeof imapFields>): ImapAccount {
     ...(requireTLS !== undefined ? { requireTLS } : {}),
   };
 }
-

@@ -105,7 +105,9 @@ export async function createImapClient(account: ImapAccount, options: { autoIdle
     secure: account.secure,
     // true: no login unless STARTTLS succeeded; unset: STARTTLS whenever the server offers it.
     ...(mustStartTls(account) ? { doSTARTTLS: true } : {}),
-    auth: account.accessToken ? { user: account.user, accessToken: account.accessToken } : { user: account.user, pass: account.pass ?? '' },
+    auth: account.accessToken
+      ? { user: account.user, accessToken: account.accessToken }
+      : { user: account.user, pass: account.pass ?? '' },
     tls: {
       ...(account.tlsInsecure ? { rejectUnauthorized: false } : {}),
       ...(account.tls?.ca ? { secureContext: contextTrusting(account.tls.ca) } : {}),
@@ -123,10 +125,17 @@ export async function createImapClient(account: ImapAccount, options: { autoIdle
 }
 
 /** Connects and logs in; failures become CONNECT / AUTH / TLS ProbeFailures naming the account. */
-export async function connectImap(account: ImapAccount, signal: AbortSignal, logger: Logger, options: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
+export async function connectImap(
+  account: ImapAccount,
+  signal: AbortSignal,
+  logger: Logger,
+  options: { autoIdle?: boolean } = {},
+): Promise<ImapFlow> {
   const client = await createImapClient(account, options);
   // An unhandled 'error' event would take the whole daemon down.
-  client.on('error', (error: Error) => logger.debug({ err: error, account: describe(account) }, 'imap connection error'));
+  client.on('error', (error: Error) =>
+    logger.debug({ err: error, account: describe(account) }, 'imap connection error'),
+  );
   try {
     await withSignal(client.connect(), signal, () => client.close());
     return client;
@@ -140,7 +149,11 @@ export async function connectImap(account: ImapAccount, signal: AbortSignal, log
       throw new ProbeFailure('AUTH', `IMAP login as ${describe(account)} refused: ${text}`, { cause: error });
     }
     const failure = classifyNetworkError(error, signal);
-    throw new ProbeFailure(failure.code === 'INTERNAL' ? 'CONNECT' : failure.code, `IMAP ${describe(account)}: ${failure.message}`, { cause: error });
+    throw new ProbeFailure(
+      failure.code === 'INTERNAL' ? 'CONNECT' : failure.code,
+      `IMAP ${describe(account)}: ${failure.message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -161,7 +174,9 @@ export function plaintextLogin(account: ImapAccount, client: ImapFlow): string |
 
 /** The token in X-Scaiprobe-Id (fetched alone, see TOKEN_QUERY), else in the subject. */
 function tokenOf(message: FetchMessageObject): string | undefined {
-  const header = message.headers ? parseHeaderBlock(message.headers).find((field) => field.name === 'x-scaiprobe-id')?.value : undefined;
+  const header = message.headers
+    ? parseHeaderBlock(message.headers).find((field) => field.name === 'x-scaiprobe-id')?.value
+    : undefined;
   return TOKEN.exec(header ?? '')?.[0] ?? TOKEN.exec(message.envelope?.subject ?? '')?.[0];
 }
 
@@ -170,8 +185,16 @@ function tokenOf(message: FetchMessageObject): string | undefined {
  * the server sends no more) and parsed. IMAP's HEADER section ends with the
  * empty line, so a block without it was cut.
  */
-async function readHeaders(client: ImapFlow, uid: number, maxBytes: number): Promise<{ headers: HeaderField[]; truncated: boolean }> {
-  const message = await client.fetchOne(String(uid), { uid: true, bodyParts: [{ key: 'header', start: 0, maxLength: maxBytes }] }, { uid: true });
+async function readHeaders(
+  client: ImapFlow,
+  uid: number,
+  maxBytes: number,
+): Promise<{ headers: HeaderField[]; truncated: boolean }> {
+  const message = await client.fetchOne(
+    String(uid),
+    { uid: true, bodyParts: [{ key: 'header', start: 0, maxLength: maxBytes }] },
+    { uid: true },
+  );
   const block = (message && message.headers) || Buffer.alloc(0);
   const complete = block.length < maxBytes || /\r?\n\r?\n$/.test(block.subarray(-4).toString('latin1'));
   return { headers: parseHeaderBlock(block), truncated: !complete };
@@ -233,7 +256,11 @@ export class FolderWatch {
     let folders: ListResponse[] = [];
     await withSignal(
       this.enqueueStrict(async () => {
-        if (!this.worker?.usable) throw new ProbeFailure('CONNECT', this.lostReason ?? `IMAP connection to ${describe(this.account)} (${this.folder}, command) is not open`);
+        if (!this.worker?.usable)
+          throw new ProbeFailure(
+            'CONNECT',
+            this.lostReason ?? `IMAP connection to ${describe(this.account)} (${this.folder}, command) is not open`,
+          );
         folders = await this.worker.list();
       }),
       signal,
@@ -287,10 +314,14 @@ export class FolderWatch {
    */
   private catchUp(uidNext: number): void {
     if (uidNext <= 1) return;
-    for (const token of this.wanted) if (!this.found.has(token)) void this.enqueue(() => this.searchFor(token, uidNext - 1));
+    for (const token of this.wanted)
+      if (!this.found.has(token)) void this.enqueue(() => this.searchFor(token, uidNext - 1));
   }
 
-  private async openSelected(signal: AbortSignal, options: { autoIdle: boolean }): Promise<{ client: ImapFlow; uidNext: number }> {
+  private async openSelected(
+    signal: AbortSignal,
+    options: { autoIdle: boolean },
+  ): Promise<{ client: ImapFlow; uidNext: number }> {
     const client = await connectImap(this.account, signal, this.deps.logger, options);
     this.plaintext = plaintextLogin(this.account, client);
     try {
@@ -301,8 +332,17 @@ export class FolderWatch {
       if (error instanceof ProbeFailure) throw error;
       const { mailboxMissing, responseText } = error as { mailboxMissing?: boolean; responseText?: string };
       // A folder deleted since it was configured or found is the same fault as a misconfigured one.
-      if (mailboxMissing) throw new ProbeFailure('CONFIG', `IMAP ${describe(this.account)}: folder ${this.folder} does not exist (${responseText ?? 'mailbox missing'})`, { cause: error });
-      throw new ProbeFailure('PROTOCOL', `IMAP ${describe(this.account)}: cannot open folder ${this.folder}: ${responseText ?? (error as Error).message}`, { cause: error });
+      if (mailboxMissing)
+        throw new ProbeFailure(
+          'CONFIG',
+          `IMAP ${describe(this.account)}: folder ${this.folder} does not exist (${responseText ?? 'mailbox missing'})`,
+          { cause: error },
+        );
+      throw new ProbeFailure(
+        'PROTOCOL',
+        `IMAP ${describe(this.account)}: cannot open folder ${this.folder}: ${responseText ?? (error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 
@@ -354,7 +394,9 @@ export class FolderWatch {
   }
 
   private enqueue(job: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(job).catch((error: Error) => this.deps.logger.debug({ err: error, folder: this.folder }, 'imap scan failed'));
+    const run = this.queue
+      .then(job)
+      .catch((error: Error) => this.deps.logger.debug({ err: error, folder: this.folder }, 'imap scan failed'));
     this.queue = run.then(() => this.resumeIdle());
     return run;
   }
@@ -364,7 +406,11 @@ export class FolderWatch {
   }
 
   /** Records the messages (fetched with TOKEN_QUERY) that carry a wanted token; only theirs are read further. */
-  private async record(client: ImapFlow, messages: FetchMessageObject[], arrivedAt: (message: FetchMessageObject) => number): Promise<void> {
+  private async record(
+    client: ImapFlow,
+    messages: FetchMessageObject[],
+    arrivedAt: (message: FetchMessageObject) => number,
+  ): Promise<void> {
     for (const message of messages) {
       this.lastUid = Math.max(this.lastUid, message.uid);
       const token = tokenOf(message);
@@ -422,7 +468,11 @@ export class FolderWatch {
    */
   async expect(token: string, signal: AbortSignal, options: { search?: boolean } = {}): Promise<void> {
     this.wanted.add(token);
-    if (options.search) await withSignal(this.enqueue(() => this.searchFor(token)), signal);
+    if (options.search)
+      await withSignal(
+        this.enqueue(() => this.searchFor(token)),
+        signal,
+      );
   }
 
   /** Finds `token` by SUBJECT search (up to uid `lastUid` when given). */
@@ -509,7 +559,10 @@ export class FolderWatch {
 async function closeClient(client: ImapFlow | undefined): Promise<void> {
   if (!client) return;
   if (!client.usable) return client.close();
-  await Promise.race([client.logout().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  await Promise.race([
+    client.logout().catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+  ]);
   client.close();
 }
 
@@ -525,23 +578,46 @@ export async function searchOtherFolders(
   try {
     const folders = await withSignal(client.list(), options.signal, () => client.close());
     for (const folder of folders) {
-      if (exclude.includes(folder.path) || folder.flags.has('\\Noselect') || folder.flags.has('\\NonExistent')) continue;
+      if (exclude.includes(folder.path) || folder.flags.has('\\Noselect') || folder.flags.has('\\NonExistent'))
+        continue;
       await withSignal(client.mailboxOpen(folder.path), options.signal, () => client.close());
       for (const token of tokens) {
-        const uids = await withSignal(client.search({ subject: token }, { uid: true }), options.signal, () => client.close());
+        const uids = await withSignal(client.search({ subject: token }, { uid: true }), options.signal, () =>
+          client.close(),
+        );
         if (!Array.isArray(uids) || uids.length === 0) continue;
-        const messages = await withSignal(client.fetchAll(uids.join(','), TOKEN_QUERY, { uid: true }), options.signal, () => client.close());
+        const messages = await withSignal(
+          client.fetchAll(uids.join(','), TOKEN_QUERY, { uid: true }),
+          options.signal,
+          () => client.close(),
+        );
         const now = options.deps.clock.now();
         for (const message of messages) {
           if (tokenOf(message) !== token) continue;
-          const { headers, truncated } = await withSignal(readHeaders(client, message.uid, options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES), options.signal, () => client.close());
-          found.push({ token, folder: folder.path, uid: message.uid, arrivedAt: now, headers, headersTruncated: truncated, subject: message.envelope?.subject ?? '' });
+          const { headers, truncated } = await withSignal(
+            readHeaders(client, message.uid, options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES),
+            options.signal,
+            () => client.close(),
+          );
+          found.push({
+            token,
+            folder: folder.path,
+            uid: message.uid,
+            arrivedAt: now,
+            headers,
+            headersTruncated: truncated,
+            subject: message.envelope?.subject ?? '',
+          });
         }
-        if (options.remove) await withSignal(client.messageDelete(uids.join(','), { uid: true }), options.signal, () => client.close());
+        if (options.remove)
+          await withSignal(client.messageDelete(uids.join(','), { uid: true }), options.signal, () => client.close());
       }
     }
   } finally {
-    await Promise.race([client.logout().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await Promise.race([
+      client.logout().catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+    ]);
     client.close();
   }
   return found;

@@ -144,7 +144,8 @@ function tokens(text: string): string[] {
   for (let i = 0; i < found.length; i++) {
     const token = found[i] as string;
     if (token === '=' && glued.length > 0 && i + 1 < found.length) glued[glued.length - 1] += `=${found[++i]}`;
-    else if (token.endsWith('=') && token.length > 1 && i + 1 < found.length && !found[i + 1]?.includes('=')) glued.push(token + found[++i]);
+    else if (token.endsWith('=') && token.length > 1 && i + 1 < found.length && !found[i + 1]?.includes('='))
+      glued.push(token + found[++i]);
     else if (token.startsWith('=') && glued.length > 0) glued[glued.length - 1] += token;
     else glued.push(token);
   }
@@ -158,7 +159,10 @@ function parseStatement(segment: Segment): AuthResult | undefined {
   const eq = first.indexOf('=');
   // `dkim/1=pass`: the version after the method is not part of its name.
   const method = first.slice(0, eq).split('/')[0]?.trim().toLowerCase() ?? '';
-  const result = first.slice(eq + 1).trim().toLowerCase();
+  const result = first
+    .slice(eq + 1)
+    .trim()
+    .toLowerCase();
   const props: Record<string, string> = {};
   let reason: string | undefined;
   for (const part of parts.slice(1)) {

@@ -17,7 +17,8 @@ export function parseDmarc(record: string): Dmarc {
   const errors: string[] = [];
   if (!/^v=DMARC1\s*(;|$)/i.test(record.trim())) errors.push('does not start with v=DMARC1');
   const p = tags.p?.toLowerCase();
-  if (!p || !['none', 'quarantine', 'reject'].includes(p)) errors.push(`p=${p ?? '(missing)'} is not none, quarantine or reject`);
+  if (!p || !['none', 'quarantine', 'reject'].includes(p))
+    errors.push(`p=${p ?? '(missing)'} is not none, quarantine or reject`);
   const alignment = (value: string | undefined) => (value?.toLowerCase() === 's' ? 's' : 'r');
   return {
     ...(p ? { p } : {}),

@@ -24,7 +24,12 @@ export interface ParsedSpf {
   errors: string[];
 }
 
-const QUALIFIER_RESULT: Record<SpfTerm['qualifier'], SpfResult> = { '+': 'pass', '-': 'fail', '~': 'softfail', '?': 'neutral' };
+const QUALIFIER_RESULT: Record<SpfTerm['qualifier'], SpfResult> = {
+  '+': 'pass',
+  '-': 'fail',
+  '~': 'softfail',
+  '?': 'neutral',
+};
 const MECHANISMS = new Set(['all', 'include', 'a', 'mx', 'ptr', 'ip4', 'ip6', 'exists']);
 /** RFC 7208 4.6.4: at most 10 mechanisms/modifiers that cause DNS lookups. */
 export const SPF_LOOKUP_LIMIT = 10;
@@ -57,7 +62,8 @@ export function parseSpf(record: string): ParsedSpf {
       const [address = '', prefix, ...more] = body.split('/');
       if (net.isIP(address) !== (mechanism === 'ip4' ? 4 : 6)) errors.push(`bad address in "${word}"`);
       // One CIDR length only: "ip6:2001:db8::1//64" is no dual CIDR but an empty length (read as /0, matching everything).
-      if (more.length > 0 || (prefix !== undefined && !/^\d+$/.test(prefix))) errors.push(`bad CIDR length in "${word}"`);
+      if (more.length > 0 || (prefix !== undefined && !/^\d+$/.test(prefix)))
+        errors.push(`bad CIDR length in "${word}"`);
       term.value = address;
       if (prefix !== undefined) term[mechanism === 'ip4' ? 'cidr4' : 'cidr6'] = Number(prefix);
     } else {
@@ -67,7 +73,8 @@ export function parseSpf(record: string): ParsedSpf {
     // RFC 7208 5.6: ip4-cidr-length 0-32, ip6-cidr-length 0-128; beyond them the record is a permerror, not a lookup failure.
     if ((term.cidr4 ?? 0) > 32 || (term.cidr6 ?? 0) > 128) errors.push(`CIDR length out of range in "${word}"`);
     if ((mechanism === 'include' || mechanism === 'exists') && !term.value) errors.push(`"${word}" needs a domain`);
-    if (mechanism === 'all' && (term.value !== undefined || match[4] || match[5])) errors.push(`"${word}" takes no argument`);
+    if (mechanism === 'all' && (term.value !== undefined || match[4] || match[5]))
+      errors.push(`"${word}" takes no argument`);
     terms.push(term);
   }
   return { terms, ...(redirect ? { redirect } : {}), errors };
@@ -90,7 +97,10 @@ export interface SpfEvaluation {
 }
 
 class SpfStop extends Error {
-  constructor(readonly result: SpfResult, message: string) {
+  constructor(
+    readonly result: SpfResult,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -109,10 +119,17 @@ export async function evaluateSpf(ip: string, domain: string, dns: SpfDns): Prom
 
 function count(counter: { lookups: number }, what: string): void {
   counter.lookups++;
-  if (counter.lookups > SPF_LOOKUP_LIMIT) throw new SpfStop('permerror', `more than ${SPF_LOOKUP_LIMIT} DNS lookups (at ${what})`);
+  if (counter.lookups > SPF_LOOKUP_LIMIT)
+    throw new SpfStop('permerror', `more than ${SPF_LOOKUP_LIMIT} DNS lookups (at ${what})`);
 }
 
-async function checkHost(ip: string, domain: string, dns: SpfDns, counter: { lookups: number }, depth: number): Promise<{ result: SpfResult; matched?: string; reason?: string }> {
+async function checkHost(
+  ip: string,
+  domain: string,
+  dns: SpfDns,
+  counter: { lookups: number },
+  depth: number,
+): Promise<{ result: SpfResult; matched?: string; reason?: string }> {
   if (depth > 20) throw new SpfStop('permerror', 'include/redirect loop');
   const records = (await dns.txt(domain)).filter(isSpf);
   if (records.length === 0) return { result: 'none', reason: `no SPF record at ${domain}` };

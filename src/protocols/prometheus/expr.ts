@@ -1,5 +1,16 @@
 import { parseDuration } from '../../core/duration.ts';
-import { bucketQuantile, extrapolatedIncrease, parseBound, rangeOf, rangeSeconds, ScrapeHistory, type Bucket, type KeptScrape, type Range, type Series } from './range.ts';
+import {
+  bucketQuantile,
+  extrapolatedIncrease,
+  parseBound,
+  rangeOf,
+  rangeSeconds,
+  ScrapeHistory,
+  type Bucket,
+  type KeptScrape,
+  type Range,
+  type Series,
+} from './range.ts';
 
 export type { KeptScrape } from './range.ts';
 
@@ -137,7 +148,9 @@ class Parser {
       const windowMs = quantile[2] ? (parseDuration(quantile[2]) ?? 0) : DEFAULT_QUANTILE_WINDOW_MS;
       return { type: 'quantile', q, windowMs, arg };
     }
-    return this.fail(`unknown function ${fn}() (known: sum, rate5m and other windows, increase5m, p50/p90/p95/p99 and p99_15m)`);
+    return this.fail(
+      `unknown function ${fn}() (known: sum, rate5m and other windows, increase5m, p50/p90/p95/p99 and p99_15m)`,
+    );
   }
   private selector(name: string): Selector {
     const matchers: Matcher[] = [];
@@ -204,7 +217,9 @@ class Parser {
       this.i += 2;
       return;
     }
-    const numeric = /^(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{3}))/.exec(this.text.slice(this.i + 1, this.i + 10));
+    const numeric = /^(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{3}))/.exec(
+      this.text.slice(this.i + 1, this.i + 10),
+    );
     if (!numeric) this.fail(`unknown escape \\${letter} in a quoted string (a literal backslash is \\\\)`);
     this.i += 1 + numeric[0].length;
     const [, hex, u4, u8, octal] = numeric;
@@ -226,7 +241,16 @@ class Parser {
   }
 }
 
-const SIMPLE_ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
+const SIMPLE_ESCAPES: Record<string, string> = {
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+};
 
 /** Text with `\xNN` and octal escapes, which are bytes (of UTF-8, as in Go), not characters. */
 class StringBuilder {
@@ -365,7 +389,8 @@ function evaluate(expr: PromExpr, history: ScrapeHistory, now: number): number |
       const current = history.times.filter((t) => t <= now).at(-1);
       if (current === undefined) return null;
       let sum = 0;
-      for (const series of matchingSeries(history, expr.type === 'sum' ? expr.arg : expr)) sum += series.points.find((p) => p.t === current)?.v ?? 0;
+      for (const series of matchingSeries(history, expr.type === 'sum' ? expr.arg : expr))
+        sum += series.points.find((p) => p.t === current)?.v ?? 0;
       return sum;
     }
     case 'rate':

@@ -113,7 +113,8 @@ export function extrapolatedIncrease(points: Point[], range: Range): number | nu
   // A counter cannot go below zero: never extrapolate back past the moment it would have been 0.
   if (increase > 0 && first.v >= 0) toStart = Math.min(toStart, sampled * (first.v / increase));
   const threshold = averageInterval * 1.1;
-  const covered = sampled + (toStart < threshold ? toStart : averageInterval / 2) + (toEnd < threshold ? toEnd : averageInterval / 2);
+  const covered =
+    sampled + (toStart < threshold ? toStart : averageInterval / 2) + (toEnd < threshold ? toEnd : averageInterval / 2);
   return increase * (covered / sampled);
 }
 

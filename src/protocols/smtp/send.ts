@@ -49,8 +49,14 @@ export interface SmtpTarget {
 export function apiErrorText(body: Buffer): string {
   const text = body.toString('utf8');
   try {
-    const parsed = JSON.parse(text) as { errors?: Array<{ message?: string; field?: string | null }>; error?: string; message?: string };
-    const messages = (parsed.errors ?? []).map((e) => (e.field ? `${e.field}: ${e.message ?? ''}` : (e.message ?? ''))).filter(Boolean);
+    const parsed = JSON.parse(text) as {
+      errors?: Array<{ message?: string; field?: string | null }>;
+      error?: string;
+      message?: string;
+    };
+    const messages = (parsed.errors ?? [])
+      .map((e) => (e.field ? `${e.field}: ${e.message ?? ''}` : (e.message ?? '')))
+      .filter(Boolean);
     if (messages.length > 0) return messages.join('; ');
     if (typeof parsed.error === 'string') return parsed.error;
     if (typeof parsed.message === 'string') return parsed.message;
@@ -76,12 +82,23 @@ export function sendGridBody(message: ProbeMessage): Record<string, unknown> {
     headers: message.headers,
     categories: ['scaiprobe'],
     custom_args: { scaiprobe_id: message.token },
-    ...(message.tracking ? { tracking_settings: { click_tracking: { enable: message.tracking.clicks }, open_tracking: { enable: message.tracking.opens } } } : {}),
+    ...(message.tracking
+      ? {
+          tracking_settings: {
+            click_tracking: { enable: message.tracking.clicks },
+            open_tracking: { enable: message.tracking.opens },
+          },
+        }
+      : {}),
   };
 }
 
 /** POST {api}/v3/mail/send; anything but 2xx fails with the API's own error text. */
-export async function sendViaApi(target: ApiTarget, message: ProbeMessage, deps: { http: HttpClient; clock: Clock; signal: AbortSignal }): Promise<SendOutcome> {
+export async function sendViaApi(
+  target: ApiTarget,
+  message: ProbeMessage,
+  deps: { http: HttpClient; clock: Clock; signal: AbortSignal },
+): Promise<SendOutcome> {
   const url = `${target.api.replace(/\/+$/, '')}/v3/mail/send`;
   const started = deps.clock.monotonic();
   const response = await deps.http.request({
@@ -94,7 +111,12 @@ export async function sendViaApi(target: ApiTarget, message: ProbeMessage, deps:
   });
   const latencyMs = Math.round(deps.clock.monotonic() - started);
   if (response.status >= 200 && response.status < 300) {
-    return { acceptedAt: deps.clock.now(), latencyMs, status: response.status, messageId: response.headers['x-message-id'] ?? null };
+    return {
+      acceptedAt: deps.clock.now(),
+      latencyMs,
+      status: response.status,
+      messageId: response.headers['x-message-id'] ?? null,
+    };
   }
   let detail = apiErrorText(response.body);
   if (response.status === 429) {
@@ -111,8 +133,15 @@ export async function sendViaApi(target: ApiTarget, message: ProbeMessage, deps:
  * configured and offered, the message. The connection rather than a transport,
  * because only it tells whether the session was encrypted.
  */
-export async function sendViaSmtp(target: SmtpTarget, message: ProbeMessage, deps: { clock: Clock; signal: AbortSignal }): Promise<SendOutcome> {
-  const [{ default: Connection }, { default: MailComposer }] = await Promise.all([import('nodemailer/lib/smtp-connection'), import('nodemailer/lib/mail-composer')]);
+export async function sendViaSmtp(
+  target: SmtpTarget,
+  message: ProbeMessage,
+  deps: { clock: Clock; signal: AbortSignal },
+): Promise<SendOutcome> {
+  const [{ default: Connection }, { default: MailComposer }] = await Promise.all([
+    import('nodemailer/lib/smtp-connection'),
+    import('nodemailer/lib/mail-composer'),
+  ]);
   const mime = new MailComposer({
     from: message.fromName ? { name: message.fromName, address: message.from } : message.from,
     to: message.to.map((recipient) => recipient.address),
@@ -122,7 +151,11 @@ export async function sendViaSmtp(target: SmtpTarget, message: ProbeMessage, dep
     headers: message.headers,
   }).compile();
   const raw = await mime.build();
-  const requireTLS = requiresTls({ requireTLS: target.requireTLS, host: target.host, credentials: target.user !== undefined });
+  const requireTLS = requiresTls({
+    requireTLS: target.requireTLS,
+    host: target.host,
+    credentials: target.user !== undefined,
+  });
   const connection = new Connection({
     host: target.host,
     port: target.port,
@@ -145,20 +178,40 @@ export async function sendViaSmtp(target: SmtpTarget, message: ProbeMessage, dep
     const { loggedIn, secure } = await submit(connection, mime.getEnvelope(), raw, target);
     const latencyMs = Math.round(deps.clock.monotonic() - started);
     connection.quit();
-    const plaintext = loggedIn && !secure ? `${where} offers no STARTTLS: the credentials went unencrypted (${plaintextReason(target)})` : undefined;
-    return { acceptedAt: deps.clock.now(), latencyMs, status: 250, messageId: mime.messageId(), ...(plaintext ? { plaintext } : {}) };
+    const plaintext =
+      loggedIn && !secure
+        ? `${where} offers no STARTTLS: the credentials went unencrypted (${plaintextReason(target)})`
+        : undefined;
+    return {
+      acceptedAt: deps.clock.now(),
+      latencyMs,
+      status: 250,
+      messageId: mime.messageId(),
+      ...(plaintext ? { plaintext } : {}),
+    };
   } catch (error) {
-    if (deps.signal.aborted) throw new ProbeFailure('TIMEOUT', 'run deadline reached while sending over SMTP', { cause: error });
+    if (deps.signal.aborted)
+      throw new ProbeFailure('TIMEOUT', 'run deadline reached while sending over SMTP', { cause: error });
     const smtp = error as SMTPConnection.SMTPError;
-    if (smtp.code === 'EAUTH') throw new ProbeFailure('AUTH', `${where} refused the login: ${smtp.response ?? smtp.message}`, { cause: error });
+    if (smtp.code === 'EAUTH')
+      throw new ProbeFailure('AUTH', `${where} refused the login: ${smtp.response ?? smtp.message}`, { cause: error });
     if (smtp.code === 'ETLS' && smtp.command === 'STARTTLS' && smtp.responseCode) {
       const why = target.requireTLS === undefined ? 'requireTLS, the default when credentials are sent' : 'requireTLS';
-      throw new ProbeFailure('TLS', `${where} offers no STARTTLS (it answered ${smtp.response}), and nothing is sent unencrypted (${why}; set requireTLS: false to send anyway)`, { cause: error });
+      throw new ProbeFailure(
+        'TLS',
+        `${where} offers no STARTTLS (it answered ${smtp.response}), and nothing is sent unencrypted (${why}; set requireTLS: false to send anyway)`,
+        { cause: error },
+      );
     }
-    if (smtp.responseCode) throw new ProbeFailure('PROTOCOL', `send refused: ${where} answered ${smtp.response ?? smtp.responseCode}`, { cause: error });
+    if (smtp.responseCode)
+      throw new ProbeFailure('PROTOCOL', `send refused: ${where} answered ${smtp.response ?? smtp.responseCode}`, {
+        cause: error,
+      });
     if (smtp.code === 'ETLS') throw new ProbeFailure('TLS', `${where}: ${smtp.message}`, { cause: error });
     const failure = classifyNetworkError(error, deps.signal);
-    throw new ProbeFailure(failure.code === 'INTERNAL' ? 'CONNECT' : failure.code, `${where}: ${failure.message}`, { cause: error });
+    throw new ProbeFailure(failure.code === 'INTERNAL' ? 'CONNECT' : failure.code, `${where}: ${failure.message}`, {
+      cause: error,
+    });
   } finally {
     deps.signal.removeEventListener('abort', abort);
     connection.close();
@@ -166,18 +219,26 @@ export async function sendViaSmtp(target: SmtpTarget, message: ProbeMessage, dep
 }
 
 /** Connects, logs in (when a user is configured and the server offers AUTH) and sends; any error of the session rejects. */
-function submit(connection: SMTPConnection, envelope: SMTPConnection.Envelope, raw: Buffer, target: SmtpTarget): Promise<{ loggedIn: boolean; secure: boolean }> {
+function submit(
+  connection: SMTPConnection,
+  envelope: SMTPConnection.Envelope,
+  raw: Buffer,
+  target: SmtpTarget,
+): Promise<{ loggedIn: boolean; secure: boolean }> {
   return new Promise((resolve, reject) => {
     connection.once('error', reject);
     connection.once('end', () => reject(new Error('the server closed the connection')));
     connection.connect((error) => {
       if (error) return reject(error);
       const secure = connection.secure;
-      const send = (loggedIn: boolean) => connection.send(envelope, raw, (sendError) => (sendError ? reject(sendError) : resolve({ loggedIn, secure })));
+      const send = (loggedIn: boolean) =>
+        connection.send(envelope, raw, (sendError) => (sendError ? reject(sendError) : resolve({ loggedIn, secure })));
       // As nodemailer's transport: AUTH only when offered (a server that wants it then refuses the MAIL FROM).
       const offersAuth = (connection as unknown as { allowsAuth?: boolean }).allowsAuth === true;
       if (target.user === undefined || !offersAuth) return send(false);
-      connection.login({ user: target.user, pass: target.pass ?? '' }, (loginError) => (loginError ? reject(loginError) : send(true)));
+      connection.login({ user: target.user, pass: target.pass ?? '' }, (loginError) =>
+        loginError ? reject(loginError) : send(true),
+      );
     });
   });
 }

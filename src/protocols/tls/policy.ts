@@ -10,7 +10,9 @@ function defaultCas(): string[] {
   const extraFile = process.env.NODE_EXTRA_CA_CERTS;
   let extra: string[] = [];
   try {
-    if (extraFile) extra = readFileSync(extraFile, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (extraFile)
+      extra =
+        readFileSync(extraFile, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   } catch {
     /* unreadable: Node itself started without it (with a warning) */
   }
@@ -45,7 +47,11 @@ export function isLoopbackAddress(host: string): boolean {
  * Dovecot itself counts loopback connections as secured for plaintext logins:
  * the bytes never leave the host (a local stunnel or SSH tunnel, the lab).
  */
-export function requiresTls(options: { requireTLS?: boolean | undefined; host: string; credentials: boolean }): boolean {
+export function requiresTls(options: {
+  requireTLS?: boolean | undefined;
+  host: string;
+  credentials: boolean;
+}): boolean {
   if (options.requireTLS !== undefined) return options.requireTLS;
   return options.credentials && !isLoopbackAddress(options.host);
 }

@@ -7,7 +7,11 @@ export function registerAlertRoutes(router: Router, alerts: AlertService): void 
   router.add('GET', '/api/v1/alerts', ({ res }) => sendJson(res, 200, alerts.overview()));
   router.add('GET', '/api/v1/alerts/outbox', ({ res, url }) => {
     const status = url.searchParams.get('status');
-    if (status && !isOutboxStatus(status)) return sendJson(res, 400, { error: `status must be one of ${OUTBOX_STATUSES.join(', ')}` });
-    sendJson(res, 200, { counts: alerts.outbox.counts(), rows: alerts.outbox.rows({ ...(status && isOutboxStatus(status) ? { status } : {}), limit: 500 }) });
+    if (status && !isOutboxStatus(status))
+      return sendJson(res, 400, { error: `status must be one of ${OUTBOX_STATUSES.join(', ')}` });
+    sendJson(res, 200, {
+      counts: alerts.outbox.counts(),
+      rows: alerts.outbox.rows({ ...(status && isOutboxStatus(status) ? { status } : {}), limit: 500 }),
+    });
   });
 }

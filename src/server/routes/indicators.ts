@@ -15,7 +15,11 @@ export function registerIndicatorRoutes(router: Router, deps: { indicators: () =
       if (!filter.success) return sendJson(res, 400, { error: 'state must be ok, warn or critical' });
       const tenant = tenantScope(principal, filter.data.tenant);
       if (tenant === 'forbidden') return sendJson(res, 403, { error: 'a tenant token reads only its own tenant' });
-      const indicators = deps.indicators().filter((i) => (!filter.data.state || i.state === filter.data.state) && (tenant === undefined || i.tenant === tenant));
+      const indicators = deps
+        .indicators()
+        .filter(
+          (i) => (!filter.data.state || i.state === filter.data.state) && (tenant === undefined || i.tenant === tenant),
+        );
       sendJson(res, 200, { at: new Date(deps.clock.now()).toISOString(), indicators });
     },
     { access: 'tenant' },

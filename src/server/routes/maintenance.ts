@@ -18,14 +18,24 @@ const glob = z.string().trim().min(1, 'must not be empty').max(200);
 const startRequest = z
   .strictObject({
     /** Probe-name globs, as a list or one text with commas. */
-    probes: z.union([glob.transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean)), z.array(glob).min(1).max(100)]),
+    probes: z.union([
+      glob.transform((text) =>
+        text
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean),
+      ),
+      z.array(glob).min(1).max(100),
+    ]),
     /** How long: a duration text (`30m`) or milliseconds. */
     for: z.union([z.string(), z.number()]).optional(),
     /** Or until when: an ISO time with an offset. */
     until: z.iso.datetime({ offset: true }).optional(),
     reason: z.string().max(500).default(''),
   })
-  .refine((body) => (body.for === undefined) !== (body.until === undefined), { message: 'give "for" (a duration such as 30m) or "until" (an ISO time), one of them' });
+  .refine((body) => (body.for === undefined) !== (body.until === undefined), {
+    message: 'give "for" (a duration such as 30m) or "until" (an ISO time), one of them',
+  });
 
 export interface MaintenanceView {
   id: number;
@@ -40,15 +50,30 @@ export interface MaintenanceView {
 export function viewOf(window: MaintenanceWindow, now: number): MaintenanceView {
   const iso = (t: number) => new Date(t).toISOString();
   const over = Math.min(window.endsAt, window.endedAt ?? window.endsAt);
-  return { id: window.id, probes: window.probes, reason: window.reason, startsAt: iso(window.startsAt), endsAt: iso(window.endsAt), endedAt: window.endedAt === null ? null : iso(window.endedAt), active: window.startsAt <= now && now < over };
+  return {
+    id: window.id,
+    probes: window.probes,
+    reason: window.reason,
+    startsAt: iso(window.startsAt),
+    endsAt: iso(window.endsAt),
+    endedAt: window.endedAt === null ? null : iso(window.endedAt),
+    active: window.startsAt <= now && now < over,
+  };
 }
 
 /** The window's length from the request, or why it cannot be taken. */
 function lengthOf(body: { for?: string | number; until?: string }, now: number): number | string {
-  const ms = body.until !== undefined ? Date.parse(body.until) - now : typeof body.for === 'number' ? body.for : parseDuration(body.for ?? '');
-  if (ms === undefined || !Number.isFinite(ms)) return `"for" must be a duration such as 30m or 2h (got ${JSON.stringify(body.for)})`;
+  const ms =
+    body.until !== undefined
+      ? Date.parse(body.until) - now
+      : typeof body.for === 'number'
+        ? body.for
+        : parseDuration(body.for ?? '');
+  if (ms === undefined || !Number.isFinite(ms))
+    return `"for" must be a duration such as 30m or 2h (got ${JSON.stringify(body.for)})`;
   if (ms <= 0) return body.until !== undefined ? '"until" is not in the future' : '"for" must be longer than nothing';
-  if (ms > MAX_WINDOW_MS) return `a window lasts at most ${formatDuration(MAX_WINDOW_MS)}; for longer ones configure alerts.maintenance`;
+  if (ms > MAX_WINDOW_MS)
+    return `a window lasts at most ${formatDuration(MAX_WINDOW_MS)}; for longer ones configure alerts.maintenance`;
   return ms;
 }
 
@@ -65,7 +90,10 @@ export function registerMaintenanceRoutes(router: Router, deps: MaintenanceRoute
   router.add('GET', '/api/v1/maintenance', ({ res, url }) => {
     const limit = Number(url.searchParams.get('limit') ?? 50);
     const now = deps.clock.now();
-    const windows = url.searchParams.get('active') === 'true' ? deps.windows.active(now) : deps.windows.list({ limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 50 });
+    const windows =
+      url.searchParams.get('active') === 'true'
+        ? deps.windows.active(now)
+        : deps.windows.list({ limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 50 });
     sendJson(res, 200, { windows: windows.map((w) => viewOf(w, now)) });
   });
 
@@ -73,28 +101,50 @@ export function registerMaintenanceRoutes(router: Router, deps: MaintenanceRoute
     const body = await readJsonBody(req, MAX_BODY_BYTES);
     if (!body.ok) return sendError(res, body.status, body.message);
     const parsed = startRequest.safeParse(body.value);
-    if (!parsed.success) return sendError(res, 400, parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; '));
+    if (!parsed.success)
+      return sendError(
+        res,
+        400,
+        parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; '),
+      );
     const now = deps.clock.now();
     const length = lengthOf(parsed.data, now);
     if (typeof length === 'string') return sendError(res, 400, length);
     const configured = deps.probes();
-    const matchingNothing = parsed.data.probes.filter((pattern) => !configured.some((name) => globMatch(pattern, name)));
-    if (matchingNothing.length > 0) return sendError(res, 400, `${matchingNothing.map((p) => `"${p}"`).join(', ')} matches no configured probe`);
-    const window = deps.windows.add({ probes: parsed.data.probes, reason: parsed.data.reason, startsAt: now, endsAt: now + length, createdAt: now });
+    const matchingNothing = parsed.data.probes.filter(
+      (pattern) => !configured.some((name) => globMatch(pattern, name)),
+    );
+    if (matchingNothing.length > 0)
+      return sendError(res, 400, `${matchingNothing.map((p) => `"${p}"`).join(', ')} matches no configured probe`);
+    const window = deps.windows.add({
+      probes: parsed.data.probes,
+      reason: parsed.data.reason,
+      startsAt: now,
+      endsAt: now + length,
+      createdAt: now,
+    });
     const matched = configured.filter((name) => window.probes.some((pattern) => globMatch(pattern, name)));
-    deps.logger.info({ window: window.id, probes: window.probes, until: new Date(window.endsAt).toISOString(), reason: window.reason }, 'maintenance window started: alerts of its probes are held');
+    deps.logger.info(
+      { window: window.id, probes: window.probes, until: new Date(window.endsAt).toISOString(), reason: window.reason },
+      'maintenance window started: alerts of its probes are held',
+    );
     sendJson(res, 201, { ...viewOf(window, now), matches: matched });
   });
 
   router.add('DELETE', '/api/v1/maintenance/:id', ({ res, params }) => {
     const id = Number(params.id);
-    if (!Number.isSafeInteger(id) || id <= 0) return sendError(res, 400, `a window id is a number (got ${JSON.stringify(params.id)})`);
+    if (!Number.isSafeInteger(id) || id <= 0)
+      return sendError(res, 400, `a window id is a number (got ${JSON.stringify(params.id)})`);
     const now = deps.clock.now();
     const before = deps.windows.get(id);
     if (!before) return sendError(res, 404, `no maintenance window ${id}`);
     const window = deps.windows.end(id, now) ?? before;
     const ended = viewOf(before, now).active;
-    if (ended) deps.logger.info({ window: id, probes: window.probes }, 'maintenance window ended: the notifications it held go out now');
+    if (ended)
+      deps.logger.info(
+        { window: id, probes: window.probes },
+        'maintenance window ended: the notifications it held go out now',
+      );
     // Ending a window that is over already is not an error: a pipeline's retry must not fail.
     sendJson(res, 200, { ...viewOf(window, now), endedNow: ended });
   });

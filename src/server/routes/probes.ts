@@ -16,7 +16,8 @@ export function registerProbeRoutes(router: Router, store: Store): void {
     '/api/v1/probes',
     ({ res, url, principal }) => {
       const status = url.searchParams.get('status');
-      if (status && !['pass', 'warn', 'fail'].includes(status)) return sendError(res, 400, 'status must be pass, warn or fail');
+      if (status && !['pass', 'warn', 'fail'].includes(status))
+        return sendError(res, 400, 'status must be pass, warn or fail');
       const tenant = tenantScope(principal, url.searchParams.get('tenant'));
       if (tenant === 'forbidden') return sendError(res, 403, 'a tenant token reads only its own tenant');
       const query = url.searchParams.get('q')?.toLowerCase();
@@ -40,7 +41,8 @@ export function registerProbeRoutes(router: Router, store: Store): void {
     '/api/v1/probes/:name',
     ({ res, params, principal }) => {
       const probe = store.probes.latest({ names: [params.name ?? ''], includeRemoved: true })[0];
-      if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant)) return sendError(res, 403, 'a tenant token reads only its own tenant\'s probes');
+      if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant))
+        return sendError(res, 403, "a tenant token reads only its own tenant's probes");
       if (!probe) return sendError(res, 404, `no probe named ${params.name}`);
       const latestRun = probe.runId === null ? null : (store.runs.get(probe.runId) ?? null);
       sendJson(res, 200, { ...probe, latestRun });
@@ -54,15 +56,21 @@ export function registerProbeRoutes(router: Router, store: Store): void {
     ({ res, url, params, principal }) => {
       const name = params.name ?? '';
       const probe = store.probes.latest({ names: [name], includeRemoved: true })[0];
-      if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant)) return sendError(res, 403, 'a tenant token reads only its own tenant\'s probes');
+      if (principal.role === 'tenant' && !mayRead(principal, probe?.tenant))
+        return sendError(res, 403, "a tenant token reads only its own tenant's probes");
       if (!probe) return sendError(res, 404, `no probe named ${name}`);
       const since = parseSince(url.searchParams.get('since'), Date.now());
-      if (Number.isNaN(since)) return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
+      if (Number.isNaN(since))
+        return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
       const limit = intParam(url.searchParams.get('limit'), 100, 10_000);
       const fields = url.searchParams.get('fields') ?? 'all';
-      if (fields !== 'all' && fields !== 'summary') return sendError(res, 400, 'fields must be all (the default) or summary');
+      if (fields !== 'all' && fields !== 'summary')
+        return sendError(res, 400, 'fields must be all (the default) or summary');
       const range = { ...(since !== undefined ? { since } : {}), limit };
-      sendJson(res, 200, { probe: name, runs: fields === 'summary' ? store.runs.summaries(name, range) : store.runs.list(name, range) });
+      sendJson(res, 200, {
+        probe: name,
+        runs: fields === 'summary' ? store.runs.summaries(name, range) : store.runs.list(name, range),
+      });
     },
     { access: 'tenant' },
   );
@@ -72,7 +80,8 @@ export function registerProbeRoutes(router: Router, store: Store): void {
     '/api/v1/state-changes',
     ({ res, url, principal }) => {
       const since = parseSince(url.searchParams.get('since'), Date.now());
-      if (Number.isNaN(since)) return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
+      if (Number.isNaN(since))
+        return sendError(res, 400, 'since must be a duration (1h), an ISO time or epoch milliseconds');
       const tenant = tenantScope(principal, url.searchParams.get('tenant'));
       if (tenant === 'forbidden') return sendError(res, 403, 'a tenant token reads only its own tenant');
       const probe = url.searchParams.get('probe');

@@ -36,7 +36,9 @@ export function reportContentSecurityPolicy(html: string): string {
 }
 
 function contentSecurityPolicy(format: string, body: Buffer): string {
-  return format === 'html' ? reportContentSecurityPolicy(body.toString('utf8')) : "default-src 'none'; frame-ancestors 'none'; sandbox";
+  return format === 'html'
+    ? reportContentSecurityPolicy(body.toString('utf8'))
+    : "default-src 'none'; frame-ancestors 'none'; sandbox";
 }
 
 function visibleTenants(deps: ReportRouteDeps, principal: Principal): Array<{ id: string; probes: number }> {
@@ -45,27 +47,41 @@ function visibleTenants(deps: ReportRouteDeps, principal: Principal): Array<{ id
 
 export function registerReportRoutes(router: Router, deps: ReportRouteDeps): void {
   const gate = new RenderGate(deps.reports.renders);
-  router.add('GET', '/api/v1/tenants', ({ res, principal }) => sendJson(res, 200, { tenants: visibleTenants(deps, principal) }), { access: 'tenant' });
+  router.add(
+    'GET',
+    '/api/v1/tenants',
+    ({ res, principal }) => sendJson(res, 200, { tenants: visibleTenants(deps, principal) }),
+    { access: 'tenant' },
+  );
 
   router.add(
     'GET',
     '/api/v1/tenants/:id/report',
     async ({ res, url, params, principal }) => {
       const tenant = params.id ?? '';
-      if (!mayRead(principal, tenant)) return sendError(res, 403, `this token cannot read the report of tenant ${tenant}`);
-      if (!knownTenants(deps.store, deps.reports).some((t) => t.id === tenant)) return sendError(res, 404, `no tenant named ${tenant}`);
+      if (!mayRead(principal, tenant))
+        return sendError(res, 403, `this token cannot read the report of tenant ${tenant}`);
+      if (!knownTenants(deps.store, deps.reports).some((t) => t.id === tenant))
+        return sendError(res, 404, `no tenant named ${tenant}`);
       const format = formatOf(url.searchParams.get('format') ?? 'html');
       if (!format) return sendError(res, 400, 'format must be html, pdf or json');
       const now = deps.clock.now();
       const since = parseSince(url.searchParams.get('since') ?? '30d', now);
-      if (since === undefined || Number.isNaN(since) || since >= now) return sendError(res, 400, 'since must be a duration back from now (30d), an ISO time or epoch milliseconds');
+      if (since === undefined || Number.isNaN(since) || since >= now)
+        return sendError(res, 400, 'since must be a duration back from now (30d), an ISO time or epoch milliseconds');
       if (now - since > MAX_PERIOD_MS) return sendError(res, 400, 'the period can be at most 400 days');
       const tenantName = deps.reports.tenants[tenant]?.name;
       let output;
       try {
         output = await gate.run(() =>
           renderReport(
-            { store: deps.store, sources: deps.sources, chartJs: deps.chartJs(), now, ...(format === 'pdf' ? { browser: deps.browser() } : {}) },
+            {
+              store: deps.store,
+              sources: deps.sources,
+              chartJs: deps.chartJs(),
+              now,
+              ...(format === 'pdf' ? { browser: deps.browser() } : {}),
+            },
             { tenant, since, until: now, ...(tenantName ? { tenantName } : {}) },
             format,
           ),

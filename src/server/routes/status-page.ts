@@ -31,7 +31,8 @@ export function registerStatusPage(router: Router, store: Store, events: RunEven
         'content-length': Buffer.byteLength(html),
         'cache-control': 'no-cache',
         // Everything is inline; nothing may be loaded from elsewhere.
-        'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        'content-security-policy':
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
       });
       res.end(html);
     },

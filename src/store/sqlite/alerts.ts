@@ -43,21 +43,41 @@ export class SqliteAlerts implements AlertRepository {
   }
 
   open(): StoredAlert[] {
-    return (this.db.prepare(`SELECT * FROM alerts WHERE status != 'ok'`).all() as Array<Record<string, string>>).map(alertOf);
+    return (this.db.prepare(`SELECT * FROM alerts WHERE status != 'ok'`).all() as Array<Record<string, string>>).map(
+      alertOf,
+    );
   }
 
   owing(): StoredAlert[] {
-    return (this.db.prepare(`SELECT * FROM alerts WHERE status != 'ok' OR json_extract(state, '$.heldResolution') IS NOT NULL`).all() as Array<Record<string, string>>).map(alertOf);
+    return (
+      this.db
+        .prepare(`SELECT * FROM alerts WHERE status != 'ok' OR json_extract(state, '$.heldResolution') IS NOT NULL`)
+        .all() as Array<Record<string, string>>
+    ).map(alertOf);
   }
 
   recent(limit: number): StoredAlert[] {
-    return (this.db.prepare('SELECT * FROM alerts ORDER BY updated_at DESC LIMIT ?').all(limit) as Array<Record<string, string>>).map(alertOf);
+    return (
+      this.db.prepare('SELECT * FROM alerts ORDER BY updated_at DESC LIMIT ?').all(limit) as Array<
+        Record<string, string>
+      >
+    ).map(alertOf);
   }
 
   save(alert: StoredAlert, effects: { notifications?: NewOutboxRow[]; change?: NewStateChange } = {}): void {
     this.db.transaction(() => {
       this.outbox.add(effects.notifications ?? []);
-      this.upsert.run(alert.rule, alert.target, alert.id, alert.status, JSON.stringify(alert.state), alert.severity, alert.summary, JSON.stringify(alert.labels), this.clock.now());
+      this.upsert.run(
+        alert.rule,
+        alert.target,
+        alert.id,
+        alert.status,
+        JSON.stringify(alert.state),
+        alert.severity,
+        alert.summary,
+        JSON.stringify(alert.labels),
+        this.clock.now(),
+      );
       if (effects.change) this.stateChanges.record(effects.change);
     })();
   }

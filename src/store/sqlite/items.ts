@@ -12,7 +12,14 @@ export class SqliteItems implements ItemRepository {
         `SELECT * FROM run_items WHERE type = @type AND at >= @since AND at < @until AND (@probe IS NULL OR probe = @probe)
          AND (@tenant IS NULL OR tenant = @tenant) ORDER BY at DESC, id DESC LIMIT @limit`,
       )
-      .all({ type: options.type, since: options.since ?? 0, until: options.until ?? Number.MAX_SAFE_INTEGER, probe: options.probe ?? null, tenant: options.tenant ?? null, limit: options.limit ?? 100_000 }) as Array<Record<string, unknown>>;
+      .all({
+        type: options.type,
+        since: options.since ?? 0,
+        until: options.until ?? Number.MAX_SAFE_INTEGER,
+        probe: options.probe ?? null,
+        tenant: options.tenant ?? null,
+        limit: options.limit ?? 100_000,
+      }) as Array<Record<string, unknown>>;
     if (!options.newest) rows.reverse();
     return rows.map((row) => ({
       id: row.id as number,
@@ -34,7 +41,12 @@ export class SqliteItems implements ItemRepository {
          FROM item_states s LEFT JOIN probes p ON p.name = s.probe WHERE s.type = ? AND s.state = ? AND p.removed_at IS NULL`,
       )
       .all(type, state) as Array<{ probe: string; key: string; tenant: string | null; data: string | null }>;
-    return rows.map((row) => ({ probe: row.probe, key: row.key, tenant: row.tenant, data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : {} }));
+    return rows.map((row) => ({
+      probe: row.probe,
+      key: row.key,
+      tenant: row.tenant,
+      data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : {},
+    }));
   }
 
   states(options: { tenant: string; typePrefix: string }): ItemState[] {

@@ -5,14 +5,22 @@ import type { LockHolder } from '../types.ts';
 
 function holderOf(row: Record<string, unknown> | undefined): LockHolder | undefined {
   if (!row) return undefined;
-  return { owner: row.owner as string, pid: row.pid as number, host: row.host as string, startedAt: row.started_at as number, heartbeatAt: row.heartbeat_at as number };
+  return {
+    owner: row.owner as string,
+    pid: row.pid as number,
+    host: row.host as string,
+    startedAt: row.started_at as number,
+    heartbeatAt: row.heartbeat_at as number,
+  };
 }
 
 export class SqliteLock implements LockRepository {
   constructor(private readonly db: Database) {}
 
   holder(): LockHolder | undefined {
-    return holderOf(this.db.prepare('SELECT * FROM daemon_lock WHERE id = 1').get() as Record<string, unknown> | undefined);
+    return holderOf(
+      this.db.prepare('SELECT * FROM daemon_lock WHERE id = 1').get() as Record<string, unknown> | undefined,
+    );
   }
 
   take(decide: (current: LockHolder | undefined) => LockHolder): void {
@@ -30,7 +38,9 @@ export class SqliteLock implements LockRepository {
   }
 
   beat(owner: string, now: number): boolean {
-    return this.db.prepare('UPDATE daemon_lock SET heartbeat_at = ? WHERE id = 1 AND owner = ?').run(now, owner).changes > 0;
+    return (
+      this.db.prepare('UPDATE daemon_lock SET heartbeat_at = ? WHERE id = 1 AND owner = ?').run(now, owner).changes > 0
+    );
   }
 
   release(owner: string): void {

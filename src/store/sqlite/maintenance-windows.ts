@@ -22,12 +22,16 @@ export class SqliteMaintenanceWindows implements MaintenanceWindowRepository {
   constructor(private readonly db: Database) {
     this.byId = db.prepare('SELECT * FROM maintenance_windows WHERE id = ?');
     // The alert engine asks on every transition it may hold: the index on ends_at keeps this to the windows not yet over.
-    this.inForce = db.prepare('SELECT * FROM maintenance_windows WHERE ends_at > @at AND starts_at <= @at AND (ended_at IS NULL OR ended_at > @at) ORDER BY min(ends_at, coalesce(ended_at, ends_at)), id');
+    this.inForce = db.prepare(
+      'SELECT * FROM maintenance_windows WHERE ends_at > @at AND starts_at <= @at AND (ended_at IS NULL OR ended_at > @at) ORDER BY min(ends_at, coalesce(ended_at, ends_at)), id',
+    );
   }
 
   add(window: NewMaintenanceWindow): MaintenanceWindow {
     const { lastInsertRowid } = this.db
-      .prepare('INSERT INTO maintenance_windows (probes, reason, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO maintenance_windows (probes, reason, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?)',
+      )
       .run(JSON.stringify(window.probes), window.reason, window.startsAt, window.endsAt, window.createdAt);
     return { ...window, probes: [...window.probes], id: Number(lastInsertRowid), endedAt: null };
   }
@@ -38,7 +42,11 @@ export class SqliteMaintenanceWindows implements MaintenanceWindowRepository {
   }
 
   end(id: number, at: number): MaintenanceWindow | undefined {
-    this.db.prepare('UPDATE maintenance_windows SET ended_at = @at WHERE id = @id AND ends_at > @at AND (ended_at IS NULL OR ended_at > @at)').run({ id, at });
+    this.db
+      .prepare(
+        'UPDATE maintenance_windows SET ended_at = @at WHERE id = @id AND ends_at > @at AND (ended_at IS NULL OR ended_at > @at)',
+      )
+      .run({ id, at });
     return this.get(id);
   }
 
@@ -47,6 +55,10 @@ export class SqliteMaintenanceWindows implements MaintenanceWindowRepository {
   }
 
   list(options: { limit?: number } = {}): MaintenanceWindow[] {
-    return (this.db.prepare('SELECT * FROM maintenance_windows ORDER BY id DESC LIMIT ?').all(options.limit ?? 50) as Array<Record<string, unknown>>).map(windowOf);
+    return (
+      this.db.prepare('SELECT * FROM maintenance_windows ORDER BY id DESC LIMIT ?').all(options.limit ?? 50) as Array<
+        Record<string, unknown>
+      >
+    ).map(windowOf);
   }
 }

@@ -302,14 +302,21 @@ export class NewerSchemaError extends Error {
     readonly known: number,
   ) {
     const list = unknown.map((m) => `${m.version} (${m.name})`).join(', ');
-    super(`it carries migration${unknown.length === 1 ? '' : 's'} ${list}, which this scaiprobe does not know (it knows up to ${known}): run the newer scaiprobe, or point store.path at another file`);
+    super(
+      `it carries migration${unknown.length === 1 ? '' : 's'} ${list}, which this scaiprobe does not know (it knows up to ${known}): run the newer scaiprobe, or point store.path at another file`,
+    );
     this.name = 'NewerSchemaError';
   }
 }
 
 export function migrate(db: Database): number[] {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-  const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string }>;
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{
+    version: number;
+    name: string;
+  }>;
   const known = Math.max(0, ...MIGRATIONS.map((m) => m.version));
   const unknown = rows.filter((row) => !MIGRATIONS.some((m) => m.version === row.version));
   if (unknown.length > 0) throw new NewerSchemaError(unknown, known);
@@ -319,7 +326,11 @@ export function migrate(db: Database): number[] {
     if (applied.has(migration.version)) continue;
     db.transaction(() => {
       db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        migration.version,
+        migration.name,
+        Date.now(),
+      );
     })();
     ran.push(migration.version);
   }

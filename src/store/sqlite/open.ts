@@ -38,7 +38,8 @@ export function openDatabase(path: string): Database.Database {
 
 function openFailure(path: string, error: unknown): string {
   const { code, message } = error as { code?: string; message?: string };
-  if (error instanceof NewerSchemaError) return `the database ${path} was written by a newer scaiprobe: ${error.message}`;
+  if (error instanceof NewerSchemaError)
+    return `the database ${path} was written by a newer scaiprobe: ${error.message}`;
   if (code && (CORRUPT.has(code) || code.startsWith('SQLITE_CORRUPT'))) {
     return `the database ${path} is damaged or not a database (${message}); it was left as it is: move it aside to start with an empty one, or restore a backup`;
   }

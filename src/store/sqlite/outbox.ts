@@ -53,7 +53,9 @@ function statements(db: Database) {
       `UPDATE alert_outbox SET status = 'expired', finished_at = @now, last_error = coalesce(last_error, 'expired before the first attempt'), lease_owner = NULL, lease_until = NULL
        WHERE channel = @channel AND status = 'pending' AND expires_at <= @now AND (lease_until IS NULL OR lease_until <= @now)`,
     ),
-    nextInLane: db.prepare(`SELECT o.* FROM alert_outbox o WHERE o.channel = @channel AND ${CLAIMABLE} ORDER BY o.next_attempt_at, o.id LIMIT 1`),
+    nextInLane: db.prepare(
+      `SELECT o.* FROM alert_outbox o WHERE o.channel = @channel AND ${CLAIMABLE} ORDER BY o.next_attempt_at, o.id LIMIT 1`,
+    ),
     claimableById: db.prepare(`SELECT o.* FROM alert_outbox o WHERE o.id = @id AND ${CLAIMABLE}`),
     lease: db.prepare('UPDATE alert_outbox SET lease_owner = @owner, lease_until = @until WHERE id = @id'),
     settle: db.prepare(
@@ -75,7 +77,17 @@ export class SqliteOutbox implements OutboxRepository {
 
   /** Inside the caller's transaction when there is one. */
   add(rows: NewOutboxRow[]): void {
-    for (const row of rows) this.sql.insert.run(row.key, row.alertId, row.channel, row.event, row.body, row.createdAt, row.expiresAt, row.createdAt);
+    for (const row of rows)
+      this.sql.insert.run(
+        row.key,
+        row.alertId,
+        row.channel,
+        row.event,
+        row.body,
+        row.createdAt,
+        row.expiresAt,
+        row.createdAt,
+      );
   }
 
   hasWork(channel: string, now: number): boolean {
@@ -84,10 +96,17 @@ export class SqliteOutbox implements OutboxRepository {
 
   private lease(found: Record<string, unknown>, lease: { owner: string; until: number }): LeasedRow {
     this.sql.lease.run({ owner: lease.owner, until: lease.until, id: found.id });
-    return { row: outboxRowOf({ ...found, lease_owner: lease.owner, lease_until: lease.until }), body: found.body as string };
+    return {
+      row: outboxRowOf({ ...found, lease_owner: lease.owner, lease_until: lease.until }),
+      body: found.body as string,
+    };
   }
 
-  claimNext(channel: string, now: number, lease: { owner: string; until: number }): { leased: LeasedRow | undefined; expired: number } {
+  claimNext(
+    channel: string,
+    now: number,
+    lease: { owner: string; until: number },
+  ): { leased: LeasedRow | undefined; expired: number } {
     return this.db
       .transaction(() => {
         const expired = this.sql.expireOverdue.run({ channel, now }).changes;
@@ -97,7 +116,11 @@ export class SqliteOutbox implements OutboxRepository {
       .immediate();
   }
 
-  claim(id: number, now: number, leaseFor: (channel: string) => { owner: string; until: number } | undefined): LeasedRow | undefined {
+  claim(
+    id: number,
+    now: number,
+    leaseFor: (channel: string) => { owner: string; until: number } | undefined,
+  ): LeasedRow | undefined {
     return this.db
       .transaction(() => {
         const found = this.sql.claimableById.get({ id, now }) as Record<string, unknown> | undefined;
@@ -122,23 +145,39 @@ export class SqliteOutbox implements OutboxRepository {
   }
 
   list(options: { status?: OutboxStatus; limit?: number } = {}): OutboxRow[] {
-    return (this.db.prepare(`SELECT * FROM alert_outbox WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`).all({ status: options.status ?? null, limit: options.limit ?? 100 }) as Array<Record<string, unknown>>).map(outboxRowOf);
+    return (
+      this.db
+        .prepare(`SELECT * FROM alert_outbox WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`)
+        .all({ status: options.status ?? null, limit: options.limit ?? 100 }) as Array<Record<string, unknown>>
+    ).map(outboxRowOf);
   }
 
   counts(): Record<OutboxStatus, number> {
     const counts = { pending: 0, delivered: 0, failed: 0, expired: 0 };
-    for (const r of this.db.prepare('SELECT status, count(*) AS n FROM alert_outbox GROUP BY status').all() as Array<{ status: OutboxStatus; n: number }>) counts[r.status] = r.n;
+    for (const r of this.db.prepare('SELECT status, count(*) AS n FROM alert_outbox GROUP BY status').all() as Array<{
+      status: OutboxStatus;
+      n: number;
+    }>)
+      counts[r.status] = r.n;
     return counts;
   }
 
   waiting(alertId: string, channel: string): boolean {
     // The partial index alert_outbox_order (alert_id, channel, id) WHERE status = 'pending' answers this.
-    const found = this.db.prepare(`SELECT EXISTS (SELECT 1 FROM alert_outbox WHERE alert_id = ? AND channel = ? AND status = 'pending' AND event != 'test') AS waiting`).get(alertId, channel);
+    const found = this.db
+      .prepare(
+        `SELECT EXISTS (SELECT 1 FROM alert_outbox WHERE alert_id = ? AND channel = ? AND status = 'pending' AND event != 'test') AS waiting`,
+      )
+      .get(alertId, channel);
     return (found as { waiting: number }).waiting === 1;
   }
 
   byChannel(): Array<{ channel: string; status: OutboxStatus; count: number; oldestCreatedAt: number }> {
-    const rows = this.db.prepare('SELECT channel, status, count(*) AS count, min(created_at) AS oldestCreatedAt FROM alert_outbox GROUP BY channel, status ORDER BY channel, status').all();
+    const rows = this.db
+      .prepare(
+        'SELECT channel, status, count(*) AS count, min(created_at) AS oldestCreatedAt FROM alert_outbox GROUP BY channel, status ORDER BY channel, status',
+      )
+      .all();
     return rows as Array<{ channel: string; status: OutboxStatus; count: number; oldestCreatedAt: number }>;
   }
 
@@ -152,10 +191,18 @@ export class SqliteOutbox implements OutboxRepository {
   }
 
   leaseOwners(now: number): string[] {
-    return (this.db.prepare(`SELECT DISTINCT lease_owner AS owner FROM alert_outbox WHERE status = 'pending' AND lease_until > ?`).all(now) as Array<{ owner: string }>).map((r) => r.owner);
+    return (
+      this.db
+        .prepare(`SELECT DISTINCT lease_owner AS owner FROM alert_outbox WHERE status = 'pending' AND lease_until > ?`)
+        .all(now) as Array<{ owner: string }>
+    ).map((r) => r.owner);
   }
 
   releaseLeases(owner: string): number {
-    return this.db.prepare(`UPDATE alert_outbox SET lease_owner = NULL, lease_until = NULL WHERE status = 'pending' AND lease_owner = ?`).run(owner).changes;
+    return this.db
+      .prepare(
+        `UPDATE alert_outbox SET lease_owner = NULL, lease_until = NULL WHERE status = 'pending' AND lease_owner = ?`,
+      )
+      .run(owner).changes;
   }
 }

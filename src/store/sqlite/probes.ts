@@ -16,10 +16,12 @@ export class SqliteProbes implements ProbeRepository {
 
   sync(probes: ConfiguredProbe[]): void {
     const now = this.clock.now();
-    const upsert = this.db.prepare(`INSERT INTO probes (name, kind, tenant, tags, first_seen, last_configured) VALUES (?, ?, ?, ?, ?, ?)
+    const upsert = this.db
+      .prepare(`INSERT INTO probes (name, kind, tenant, tags, first_seen, last_configured) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, tenant = excluded.tenant, tags = excluded.tags, last_configured = excluded.last_configured, removed_at = NULL`);
     this.db.transaction(() => {
-      for (const probe of probes) upsert.run(probe.name, probe.kind, probe.tenant ?? null, JSON.stringify(probe.tags), now, now);
+      for (const probe of probes)
+        upsert.run(probe.name, probe.kind, probe.tenant ?? null, JSON.stringify(probe.tags), now, now);
     })();
   }
 
@@ -27,7 +29,9 @@ export class SqliteProbes implements ProbeRepository {
     const now = this.clock.now();
     return this.db.transaction(() => {
       const removed = this.db
-        .prepare('SELECT name FROM probes WHERE removed_at IS NULL AND name NOT IN (SELECT value FROM json_each(?)) ORDER BY name')
+        .prepare(
+          'SELECT name FROM probes WHERE removed_at IS NULL AND name NOT IN (SELECT value FROM json_each(?)) ORDER BY name',
+        )
         .all(JSON.stringify(configured)) as Array<{ name: string }>;
       const mark = this.db.prepare('UPDATE probes SET removed_at = ? WHERE name = ?');
       for (const { name } of removed) mark.run(now, name);
@@ -36,7 +40,11 @@ export class SqliteProbes implements ProbeRepository {
   }
 
   removed(): string[] {
-    return (this.db.prepare('SELECT name FROM probes WHERE removed_at IS NOT NULL ORDER BY name').all() as Array<{ name: string }>).map((row) => row.name);
+    return (
+      this.db.prepare('SELECT name FROM probes WHERE removed_at IS NOT NULL ORDER BY name').all() as Array<{
+        name: string;
+      }>
+    ).map((row) => row.name);
   }
 
   /** One indexed read, whatever the number of runs. */
@@ -50,7 +58,13 @@ export class SqliteProbes implements ProbeRepository {
     const names = filter.names ? new Set(filter.names) : undefined;
     return rows
       .map(latestOf)
-      .filter((p) => (!names || names.has(p.probe)) && (!filter.status || p.status === filter.status) && (!filter.tenant || p.tenant === filter.tenant) && (!filter.tag || p.tags.includes(filter.tag)));
+      .filter(
+        (p) =>
+          (!names || names.has(p.probe)) &&
+          (!filter.status || p.status === filter.status) &&
+          (!filter.tenant || p.tenant === filter.tenant) &&
+          (!filter.tag || p.tags.includes(filter.tag)),
+      );
   }
 
   state(probe: string): unknown {

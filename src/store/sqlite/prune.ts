@@ -21,9 +21,12 @@ function pruneRuns(db: Database, cutoff: number): number {
   // Differences go at the cutoff; whole rows KEYFRAME_MAX_AGE_MS later, since a
   // kept difference may still point at one (it is never more than that older).
   // Series by series, along the (series, started_at) index.
-  const prune = db.prepare('DELETE FROM run_log WHERE series = ? AND started_at < ? AND (base IS NOT NULL OR started_at < ?)');
+  const prune = db.prepare(
+    'DELETE FROM run_log WHERE series = ? AND started_at < ? AND (base IS NOT NULL OR started_at < ?)',
+  );
   let deleted = 0;
-  for (const { id } of db.prepare('SELECT id FROM run_series').all() as Array<{ id: number }>) deleted += prune.run(id, cutoff, cutoff - KEYFRAME_MAX_AGE_MS).changes;
+  for (const { id } of db.prepare('SELECT id FROM run_series').all() as Array<{ id: number }>)
+    deleted += prune.run(id, cutoff, cutoff - KEYFRAME_MAX_AGE_MS).changes;
   return deleted;
 }
 
@@ -31,15 +34,23 @@ function pruneRuns(db: Database, cutoff: number): number {
 export function pruneOld(db: Database, now: number, retention: RetentionConfig): Pruned {
   return db.transaction((): Pruned => {
     const runs = pruneRuns(db, now - retention.raw);
-    const rollups = db.prepare('DELETE FROM rollups WHERE series IN (SELECT id FROM run_series) AND hour < ?').run(Math.floor((now - retention.hourly) / HOUR)).changes;
+    const rollups = db
+      .prepare('DELETE FROM rollups WHERE series IN (SELECT id FROM run_series) AND hour < ?')
+      .run(Math.floor((now - retention.hourly) / HOUR)).changes;
     const deleteItems = db.prepare('DELETE FROM run_items WHERE type = ? AND at < ?');
     let items = 0;
     for (const type of itemTypes(db)) items += deleteItems.run(type, now - retention.items).changes;
     const itemStates = db.prepare('DELETE FROM item_states WHERE seen_at < ?').run(now - retention.items).changes;
     const stateChanges = db.prepare('DELETE FROM state_changes WHERE at < ?').run(now - retention.stateChanges).changes;
     // An alert back to ok may still owe its resolution (held by a silence): it stays until sent.
-    const alerts = db.prepare("DELETE FROM alerts WHERE status = 'ok' AND updated_at < ? AND json_extract(state, '$.heldResolution') IS NULL").run(now - retention.alerts).changes;
-    const outbox = db.prepare('DELETE FROM alert_outbox WHERE finished_at IS NOT NULL AND finished_at < ?').run(now - retention.outbox).changes;
+    const alerts = db
+      .prepare(
+        "DELETE FROM alerts WHERE status = 'ok' AND updated_at < ? AND json_extract(state, '$.heldResolution') IS NULL",
+      )
+      .run(now - retention.alerts).changes;
+    const outbox = db
+      .prepare('DELETE FROM alert_outbox WHERE finished_at IS NOT NULL AND finished_at < ?')
+      .run(now - retention.outbox).changes;
     // A series with neither runs nor rollups left (a probe removed or renamed long ago).
     const series = db
       .prepare(

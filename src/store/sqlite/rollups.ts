@@ -22,7 +22,8 @@ function percentile(sorted: number[], q: number): number | null {
 export function computeRollups(db: Database, now: number): number {
   const until = Math.floor((now - ROLLUP_GRACE_MS) / HOUR) * HOUR;
   const series = (db.prepare('SELECT id FROM run_series').all() as Array<{ id: number }>).map((row) => row.id);
-  const watermarkRow = db.prepare("SELECT value FROM meta WHERE key = 'rollup_until'").get() as { value: string } | undefined;
+  const watermarkRow = db.prepare("SELECT value FROM meta WHERE key = 'rollup_until'").get() as
+    { value: string } | undefined;
   let from = watermarkRow ? Number(watermarkRow.value) : undefined;
   if (from === undefined) {
     const firstOf = db.prepare('SELECT min(started_at) AS first FROM run_log WHERE series = ?');
@@ -32,13 +33,20 @@ export function computeRollups(db: Database, now: number): number {
   }
   if (from >= until) return 0;
   const start = from;
-  const select = db.prepare('SELECT started_at, status, duration FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ?');
-  const upsert = db.prepare(`INSERT OR REPLACE INTO rollups (series, hour, runs, passes, warns, fails, p50, p95, p99, max)
+  const select = db.prepare(
+    'SELECT started_at, status, duration FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ?',
+  );
+  const upsert =
+    db.prepare(`INSERT OR REPLACE INTO rollups (series, hour, runs, passes, warns, fails, p50, p95, p99, max)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   db.transaction(() => {
     for (const id of series) {
       const byHour = new Map<number, { durations: number[]; counts: [number, number, number] }>();
-      for (const row of select.iterate(id, start, until) as IterableIterator<{ started_at: number; status: number; duration: number }>) {
+      for (const row of select.iterate(id, start, until) as IterableIterator<{
+        started_at: number;
+        status: number;
+        duration: number;
+      }>) {
         const hour = Math.floor(row.started_at / HOUR);
         const entry = byHour.get(hour) ?? { durations: [], counts: [0, 0, 0] };
         entry.durations.push(row.duration);
@@ -47,7 +55,18 @@ export function computeRollups(db: Database, now: number): number {
       }
       for (const [hour, { durations, counts }] of byHour) {
         durations.sort((a, b) => a - b);
-        upsert.run(id, hour, durations.length, counts[0], counts[1], counts[2], percentile(durations, 0.5), percentile(durations, 0.95), percentile(durations, 0.99), durations.at(-1) ?? null);
+        upsert.run(
+          id,
+          hour,
+          durations.length,
+          counts[0],
+          counts[1],
+          counts[2],
+          percentile(durations, 0.5),
+          percentile(durations, 0.95),
+          percentile(durations, 0.99),
+          durations.at(-1) ?? null,
+        );
       }
     }
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup_until', ?)").run(String(until));
@@ -66,6 +85,13 @@ export class SqliteRollups implements RollupRepository {
       )
       .all(probe, Math.ceil(since / HOUR)) as HourlyRollup[];
     const ms = (value: number | null) => (value === null ? null : value / 100);
-    return rows.map((row) => ({ ...row, hour: row.hour * HOUR, p50: ms(row.p50), p95: ms(row.p95), p99: ms(row.p99), max: ms(row.max) }));
+    return rows.map((row) => ({
+      ...row,
+      hour: row.hour * HOUR,
+      p50: ms(row.p50),
+      p95: ms(row.p95),
+      p99: ms(row.p99),
+      max: ms(row.max),
+    }));
   }
 }

@@ -68,7 +68,12 @@ function unpackUid(uid: Uint8Array | string): string {
 function parseWhole(body: Uint8Array | string): RunBody {
   const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
   const parsed = JSON.parse(text) as Partial<RunBody>;
-  return { message: parsed.message ?? '', observations: parsed.observations ?? {}, assertions: parsed.assertions ?? [], phases: parsed.phases ?? {} };
+  return {
+    message: parsed.message ?? '',
+    observations: parsed.observations ?? {},
+    assertions: parsed.assertions ?? [],
+    phases: parsed.phases ?? {},
+  };
 }
 
 /**
@@ -81,7 +86,10 @@ export class RunLog {
   private readonly seriesIds = new Map<string, number>();
   private readonly seriesById = new Map<number, RunSeries>();
   private readonly keyframes = new Map<number, CachedKeyframe>();
-  private readonly statements: Record<'findSeries' | 'insertSeries' | 'seriesById' | 'setKeyframe' | 'insert' | 'byId', Statement>;
+  private readonly statements: Record<
+    'findSeries' | 'insertSeries' | 'seriesById' | 'setKeyframe' | 'insert' | 'byId',
+    Statement
+  >;
 
   constructor(private readonly db: Database) {
     this.statements = {
@@ -89,7 +97,8 @@ export class RunLog {
       insertSeries: db.prepare('INSERT INTO run_series (probe, kind, tenant) VALUES (?, ?, ?)'),
       seriesById: db.prepare('SELECT id, probe, kind, tenant, keyframe FROM run_series WHERE id = ?'),
       setKeyframe: db.prepare('UPDATE run_series SET keyframe = ? WHERE id = ?'),
-      insert: db.prepare(`INSERT INTO run_log (series, uid, started_at, duration, status, attempts, error_code, error_message, base, body)
+      insert:
+        db.prepare(`INSERT INTO run_log (series, uid, started_at, duration, status, attempts, error_code, error_message, base, body)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       byId: db.prepare('SELECT * FROM run_log WHERE id = ?'),
     };
@@ -103,7 +112,8 @@ export class RunLog {
     const key = `${run.probe}\0${run.kind}\0${run.tenant ?? ''}`;
     const series = this.seriesIds.get(key) ?? this.findOrCreateSeries(run);
     // Loaded here but cached only after the commit: inside a caller's transaction it may not be committed yet.
-    const known = run.status === 'pass' ? (this.keyframes.get(series) ?? this.loadKeyframe(series)) : this.keyframes.get(series);
+    const known =
+      run.status === 'pass' ? (this.keyframes.get(series) ?? this.loadKeyframe(series)) : this.keyframes.get(series);
     const keyframe = run.status === 'pass' && known && usableFor(known, run.startedAt) ? known : undefined;
     let base: number | null = null;
     let stored: Uint8Array | string | undefined;
@@ -170,7 +180,8 @@ export class RunLog {
   series(id: number): RunSeries | undefined {
     let found = this.seriesById.get(id);
     if (!found) {
-      const row = this.statements.seriesById.get(id) as { id: number; probe: string; kind: string; tenant: string } | undefined;
+      const row = this.statements.seriesById.get(id) as
+        { id: number; probe: string; kind: string; tenant: string } | undefined;
       if (!row) return undefined;
       found = { id: row.id, probe: row.probe, kind: row.kind, tenant: row.tenant === '' ? null : row.tenant };
       this.seriesById.set(id, found);

@@ -10,15 +10,20 @@ const ITEM_SEEN_RESOLUTION_MS = HOUR;
 function statements(db: Database) {
   return {
     latest: db.prepare('SELECT status, status_since FROM probe_latest WHERE probe = ?'),
-    upsertLatest: db.prepare(`INSERT INTO probe_latest (probe, run_id, status, status_since, started_at, duration_ms, message, error_code)
+    upsertLatest:
+      db.prepare(`INSERT INTO probe_latest (probe, run_id, status, status_since, started_at, duration_ms, message, error_code)
         VALUES (@probe, @runId, @status, @statusSince, @startedAt, @durationMs, @message, @errorCode)
         ON CONFLICT (probe) DO UPDATE SET run_id = excluded.run_id, status = excluded.status, status_since = excluded.status_since,
           started_at = excluded.started_at, duration_ms = excluded.duration_ms, message = excluded.message, error_code = excluded.error_code`),
-    insertChange: db.prepare(`INSERT INTO state_changes (probe, tenant, subject, from_state, to_state, at, run_id, message)
+    insertChange:
+      db.prepare(`INSERT INTO state_changes (probe, tenant, subject, from_state, to_state, at, run_id, message)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-    insertItem: db.prepare('INSERT INTO run_items (run_id, probe, tenant, type, key, state, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    insertItem: db.prepare(
+      'INSERT INTO run_items (run_id, probe, tenant, type, key, state, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
     itemState: db.prepare('SELECT state, seen_at FROM item_states WHERE probe = ? AND type = ? AND key = ?'),
-    upsertItemState: db.prepare(`INSERT INTO item_states (probe, type, key, state, since, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+    upsertItemState:
+      db.prepare(`INSERT INTO item_states (probe, type, key, state, since, seen_at) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (probe, type, key) DO UPDATE SET state = excluded.state, since = excluded.since, seen_at = excluded.seen_at`),
     itemSeen: db.prepare('UPDATE item_states SET seen_at = ? WHERE probe = ? AND type = ? AND key = ?'),
     upsertProbeState: db.prepare(`INSERT INTO probe_state (probe, data, updated_at) VALUES (?, ?, ?)
@@ -26,8 +31,11 @@ function statements(db: Database) {
     seriesOf: db.prepare('SELECT id FROM run_series WHERE probe = ?'),
     // Ordered by start only, as the (series, started_at, status) index gives them: a tie-break on id would sort every answer
     // (two runs of one series never start in the same millisecond).
-    seriesRuns: db.prepare('SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?'),
-    seriesSummaries: db.prepare(`SELECT id, series, uid, started_at, duration, status, attempts, error_code, error_message FROM run_log
+    seriesRuns: db.prepare(
+      'SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?',
+    ),
+    seriesSummaries:
+      db.prepare(`SELECT id, series, uid, started_at, duration, status, attempts, error_code, error_message FROM run_log
         WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?`),
     runById: db.prepare('SELECT * FROM run_log WHERE id = ?'),
     recentStatuses: db.prepare('SELECT status FROM run_log WHERE series = ? ORDER BY started_at DESC LIMIT ?').pluck(),
@@ -37,7 +45,16 @@ function statements(db: Database) {
 
 /** Inserts a state change (a run's, or one recorded on its own). */
 export function insertStateChange(statement: Statement, change: NewStateChange): void {
-  statement.run(change.probe, change.tenant, change.subject, change.from, change.to, change.at, change.runId, change.message);
+  statement.run(
+    change.probe,
+    change.tenant,
+    change.subject,
+    change.from,
+    change.to,
+    change.at,
+    change.runId,
+    change.message,
+  );
 }
 
 export class SqliteRuns implements RunRepository {
@@ -73,20 +90,58 @@ export class SqliteRuns implements RunRepository {
     const previous = this.sql.latest.get(run.probe) as { status: string; status_since: number } | undefined;
     const statusSince = previous && previous.status === run.status ? previous.status_since : endedAt;
     if (previous?.status !== run.status) {
-      changes.push({ probe: run.probe, tenant, subject: '', from: previous?.status ?? null, to: run.status, at: endedAt, runId, message: run.message });
+      changes.push({
+        probe: run.probe,
+        tenant,
+        subject: '',
+        from: previous?.status ?? null,
+        to: run.status,
+        at: endedAt,
+        runId,
+        message: run.message,
+      });
     }
-    this.sql.upsertLatest.run({ probe: run.probe, runId, status: run.status, statusSince, startedAt: run.startedAt, durationMs: run.durationMs, message: run.message, errorCode: run.error?.code ?? null });
+    this.sql.upsertLatest.run({
+      probe: run.probe,
+      runId,
+      status: run.status,
+      statusSince,
+      startedAt: run.startedAt,
+      durationMs: run.durationMs,
+      message: run.message,
+      errorCode: run.error?.code ?? null,
+    });
     for (const item of run.items) {
-      this.sql.insertItem.run(runId, run.probe, tenant, item.type, item.key, item.state ?? null, endedAt, JSON.stringify(item.data));
+      this.sql.insertItem.run(
+        runId,
+        run.probe,
+        tenant,
+        item.type,
+        item.key,
+        item.state ?? null,
+        endedAt,
+        JSON.stringify(item.data),
+      );
       if (item.state === undefined) continue;
-      const before = this.sql.itemState.get(run.probe, item.type, item.key) as { state: string; seen_at: number } | undefined;
+      const before = this.sql.itemState.get(run.probe, item.type, item.key) as
+        { state: string; seen_at: number } | undefined;
       if (before?.state === item.state) {
         // Seen again: noted at most hourly, enough for the items retention to tell live keys from gone ones.
-        if (endedAt - before.seen_at >= ITEM_SEEN_RESOLUTION_MS) this.sql.itemSeen.run(endedAt, run.probe, item.type, item.key);
+        if (endedAt - before.seen_at >= ITEM_SEEN_RESOLUTION_MS)
+          this.sql.itemSeen.run(endedAt, run.probe, item.type, item.key);
         continue;
       }
       this.sql.upsertItemState.run(run.probe, item.type, item.key, item.state, endedAt, endedAt);
-      changes.push({ probe: run.probe, tenant, subject: `${item.type}:${item.key}`, from: before?.state ?? null, to: item.state, at: endedAt, runId, message: '' });
+      changes.push({
+        probe: run.probe,
+        tenant,
+        subject: `${item.type}:${item.key}`,
+        from: before?.state ?? null,
+        to: item.state,
+        at: endedAt,
+        runId,
+        message: '',
+      });
     }
     for (const change of changes) insertStateChange(this.sql.insertChange, change);
     if (run.state !== undefined) this.sql.upsertProbeState.run(run.probe, JSON.stringify(run.state), endedAt);
@@ -101,7 +156,15 @@ export class SqliteRuns implements RunRepository {
     const limit = options.limit ?? 1000;
     // A probe has one series unless its kind or tenant changed: merge them newest first.
     const rows = this.seriesIds(probe)
-      .flatMap((series) => this.sql.seriesRuns.all(series, options.since ?? 0, options.until ?? Number.MAX_SAFE_INTEGER, limit) as RunLogRow[])
+      .flatMap(
+        (series) =>
+          this.sql.seriesRuns.all(
+            series,
+            options.since ?? 0,
+            options.until ?? Number.MAX_SAFE_INTEGER,
+            limit,
+          ) as RunLogRow[],
+      )
       .sort((a, b) => b.started_at - a.started_at || b.id - a.id)
       .slice(0, limit);
     return this.log.rebuild(rows);
@@ -110,7 +173,15 @@ export class SqliteRuns implements RunRepository {
   summaries(probe: string, options: { since?: number; until?: number; limit?: number } = {}): RunSummary[] {
     const limit = options.limit ?? 1000;
     const rows = this.seriesIds(probe)
-      .flatMap((series) => this.sql.seriesSummaries.all(series, options.since ?? 0, options.until ?? Number.MAX_SAFE_INTEGER, limit) as RunSummaryRow[])
+      .flatMap(
+        (series) =>
+          this.sql.seriesSummaries.all(
+            series,
+            options.since ?? 0,
+            options.until ?? Number.MAX_SAFE_INTEGER,
+            limit,
+          ) as RunSummaryRow[],
+      )
       .sort((a, b) => b.started_at - a.started_at || b.id - a.id)
       .slice(0, limit);
     return rows.map((row) => this.log.summary(row));
@@ -140,7 +211,11 @@ export class SqliteRuns implements RunRepository {
       .map((row) => row.status);
   }
 
-  observationsOver(probe: string, since: number, until: number): Array<{ at: number; observations: StoredRun['observations'] }> {
+  observationsOver(
+    probe: string,
+    since: number,
+    until: number,
+  ): Array<{ at: number; observations: StoredRun['observations'] }> {
     // Runs are stored as differences from a keyframe: read them rebuilt, never with SQL over the stored form.
     return this.list(probe, { since, until: until + 1, limit: Number.MAX_SAFE_INTEGER })
       .reverse()

@@ -8,7 +8,8 @@ export class SqliteStateChanges implements StateChangeRepository {
   private readonly insert: Statement;
 
   constructor(private readonly db: Database) {
-    this.insert = db.prepare(`INSERT INTO state_changes (probe, tenant, subject, from_state, to_state, at, run_id, message)
+    this.insert =
+      db.prepare(`INSERT INTO state_changes (probe, tenant, subject, from_state, to_state, at, run_id, message)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
   }
 
@@ -22,7 +23,14 @@ export class SqliteStateChanges implements StateChangeRepository {
         `SELECT * FROM state_changes WHERE at >= @since AND at < @until AND (@probe IS NULL OR probe = @probe) AND (@tenant IS NULL OR tenant = @tenant)
          AND (@prefix IS NULL OR substr(subject, 1, length(@prefix)) = @prefix) ORDER BY at DESC, id DESC LIMIT @limit`,
       )
-      .all({ since: options.since ?? 0, until: options.until ?? Number.MAX_SAFE_INTEGER, probe: options.probe ?? null, tenant: options.tenant ?? null, prefix: options.subjectPrefix ?? null, limit: options.limit ?? 10_000 })
+      .all({
+        since: options.since ?? 0,
+        until: options.until ?? Number.MAX_SAFE_INTEGER,
+        probe: options.probe ?? null,
+        tenant: options.tenant ?? null,
+        prefix: options.subjectPrefix ?? null,
+        limit: options.limit ?? 10_000,
+      })
       .reverse() as Array<Record<string, unknown>>;
     return rows.map((row) => ({
       id: row.id as number,
