@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod } from 'node:fs/promises';
+import { chmod, cp, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import pino from 'pino';
 import { makeTempDir } from '../../src/lab/processes.ts';
@@ -14,19 +16,38 @@ test('Chromium keeps its sandbox for every user but root, where it cannot start 
 
 const asRoot = process.getuid?.() === 0;
 
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The unprivileged user may not be able to read the checkout at all (a clone inside a 0700 folder, as
+ * in a root-owned temporary directory), so what it runs is staged where it can: this Node, the
+ * helper script and the one source file it imports (run by Node's own TypeScript support, no loader
+ * from node_modules), and playwright-core, which has no dependencies of its own.
+ */
+async function stageSandboxCheck(dir: string): Promise<{ node: string; script: string }> {
+  const staged = join(dir, 'stage');
+  const files = ['test/helpers/chromium-sandbox.ts', 'src/util/chromium.ts', 'node_modules/playwright-core'];
+  for (const file of files) {
+    await mkdir(dirname(join(staged, file)), { recursive: true });
+    await cp(join(root, file), join(staged, file), { recursive: true });
+  }
+  await writeFile(join(staged, 'package.json'), '{ "type": "module" }\n');
+  await cp(process.execPath, join(staged, 'node'));
+  await chmod(join(staged, 'node'), 0o755);
+  return { node: join(staged, 'node'), script: join(staged, files[0] as string) };
+}
+
 test('for an unprivileged user Chromium runs with its sandbox', async () => {
   const home = await makeTempDir('scaiprobe-sandbox-');
   await chmod(home.dir, 0o777);
   try {
+    const { node, script } = await stageSandboxCheck(home.dir);
     // The same code the daemon runs, as an unprivileged user (nobody, when the tests run as root).
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', new URL('../helpers/chromium-sandbox.ts', import.meta.url).pathname],
-      {
-        env: { ...process.env, HOME: home.dir },
-        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
-      },
-    );
+    const child = spawn(node, ['--no-warnings', '--experimental-transform-types', script], {
+      cwd: home.dir,
+      env: { ...process.env, HOME: home.dir },
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
