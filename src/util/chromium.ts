@@ -27,7 +27,7 @@ function launchError(error: unknown): unknown {
   const text = (error as Error)?.message ?? String(error);
   if (!/No usable sandbox|Failed to move to new namespace|sandboxing failed/i.test(text)) return error;
   return new Error(
-    "Chromium's sandbox could not start: this system does not let an unprivileged user create user namespaces (allow them; in a container, with a seccomp profile that permits them: see the README's browser section)",
+    "Chromium's sandbox could not start: this system does not let an unprivileged user create user namespaces (allow them; in a container, with a seccomp profile that permits them: see docs/kinds/browser.md)",
     { cause: error },
   );
 }

@@ -75,7 +75,7 @@ export interface FaultRow {
   fault: string;
   /** The probe's name in the configuration. */
   name: string;
-  /** Who produces the fault (for the README table). */
+  /** Who produces the fault (for the table in docs/troubleshooting.md). */
   source: string;
   expect: { status: RunStatus | 'pending'; code: ErrorCode | null; message?: RegExp };
   /** What was wrong before the row existed. */

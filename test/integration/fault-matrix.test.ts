@@ -33,7 +33,7 @@ import { FAULT_MATRIX, type Env, type FaultRow } from '../helpers/fault-matrix.t
  * The fault matrix: every row is a fault a target, a seed mailbox, a DNS
  * server, a queue, Chromium or an alert receiver can throw at scaiprobe, the
  * probe that meets it, and the status and error code the run must end with
- * (test/helpers/fault-matrix.ts; the README's "Fault matrix" table is the same
+ * (test/helpers/fault-matrix.ts; the "Fault matrix" table in docs/troubleshooting.md is the same
  * list). All rows run through one daemon started in this process (real
  * config loader, engine, store, HTTP side and alert outbox); after every row
  * the daemon must still be alive: /health answers, a healthy canary probe
