@@ -102,6 +102,7 @@ export const storeSchema = z.strictObject({
       stateChanges: duration().default(DEFAULT_RETENTION.stateChanges),
       alerts: duration().default(DEFAULT_RETENTION.alerts),
       outbox: duration().default(DEFAULT_RETENTION.outbox),
+      maintenance: duration().default(DEFAULT_RETENTION.maintenance),
     })
     .default(DEFAULT_RETENTION),
 });

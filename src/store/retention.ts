@@ -14,6 +14,8 @@ export interface RetentionConfig {
   alerts: number;
   /** Notifications delivered, expired or failed this long ago. */
   outbox: number;
+  /** Maintenance windows started at run time that ended this long ago (they explain gaps in reports). */
+  maintenance: number;
 }
 
 const DAY = 86_400_000;
@@ -25,6 +27,7 @@ export const DEFAULT_RETENTION: RetentionConfig = {
   stateChanges: 400 * DAY,
   alerts: 30 * DAY,
   outbox: 30 * DAY,
+  maintenance: 400 * DAY,
 };
 
 export interface Pruned {
@@ -35,6 +38,7 @@ export interface Pruned {
   stateChanges: number;
   alerts: number;
   outbox: number;
+  maintenance: number;
   series: number;
 }
 
@@ -46,5 +50,6 @@ export const NOTHING_PRUNED: Pruned = Object.freeze({
   stateChanges: 0,
   alerts: 0,
   outbox: 0,
+  maintenance: 0,
   series: 0,
 });

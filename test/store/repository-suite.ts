@@ -533,6 +533,27 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         assert.equal(store.rollups.hourly('a')[0]?.fails, 1, 'the pruned run lives on in its hour');
         assert.equal(store.stateChanges.list({ probe: 'a' }).length, 2);
       });
+
+      test('retention prunes maintenance windows long over, and keeps recent and open-ended ones', () => {
+        const { store, clock } = fresh();
+        const window = (startsAt: number, endsAt: number) =>
+          store.maintenanceWindows.add({ probes: ['web-*'], reason: 'deploy', startsAt, endsAt, createdAt: startsAt });
+        const old = window(T0, T0 + HOUR);
+        const endedEarly = window(T0, T0 + 500 * DAY);
+        store.maintenanceWindows.end(endedEarly.id, T0 + 2 * HOUR);
+        const recent = window(T0 + 399 * DAY, T0 + 399 * DAY + HOUR);
+        const inForce = window(T0 + 400 * DAY, T0 + 402 * DAY);
+        clock.set(T0 + 401 * DAY);
+        assert.equal(store.maintain(DEFAULT_RETENTION).pruned.maintenance, 2);
+        assert.deepEqual(
+          store.maintenanceWindows
+            .list()
+            .map((w) => w.id)
+            .sort((a, b) => a - b),
+          [recent.id, inForce.id],
+          `windows ${old.id} and ${endedEarly.id} ended over 400 days ago`,
+        );
+      });
     });
 
     describe('alerts', () => {

@@ -51,6 +51,9 @@ export function pruneOld(db: Database, now: number, retention: RetentionConfig):
     const outbox = db
       .prepare('DELETE FROM alert_outbox WHERE finished_at IS NOT NULL AND finished_at < ?')
       .run(now - retention.outbox).changes;
+    const maintenance = db
+      .prepare('DELETE FROM maintenance_windows WHERE coalesce(ended_at, ends_at) < ?')
+      .run(now - retention.maintenance).changes;
     // A series with neither runs nor rollups left (a probe removed or renamed long ago).
     const series = db
       .prepare(
@@ -58,6 +61,6 @@ export function pruneOld(db: Database, now: number, retention: RetentionConfig):
            AND NOT EXISTS (SELECT 1 FROM rollups WHERE rollups.series = run_series.id)`,
       )
       .run().changes;
-    return { runs, rollups, items, itemStates, stateChanges, alerts, outbox, series };
+    return { runs, rollups, items, itemStates, stateChanges, alerts, outbox, maintenance, series };
   })();
 }
