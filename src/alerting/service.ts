@@ -7,7 +7,8 @@ import type { Indicator } from '../indicators/compute.ts';
 import { defaultRules, type AlertsConfig, type RuleConfig, type WindowConfig } from './config.ts';
 import { Outbox, type OutboxRow, type OutboxStatus, type Transport } from './outbox.ts';
 import { advance, initialState, observe, withdraw, type AlertEvent, type AlertState } from './state.ts';
-import { asConfiguredWindows, globMatch, suppressedBy } from './windows.ts';
+import { asConfiguredWindows, suppressedBy } from './windows.ts';
+import { globMatch } from '../util/glob.ts';
 import type { Notification } from './notification.ts';
 
 export const REMOVED_PROBE_REASON = 'probe removed from the configuration';

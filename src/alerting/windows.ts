@@ -1,16 +1,6 @@
 import type { MaintenanceWindow } from '../store/types.ts';
 import type { WindowConfig } from './config.ts';
-
-/** `*` matches any run of characters; everything else literally. */
-export function globMatch(pattern: string, text: string): boolean {
-  const regex = new RegExp(
-    `^${pattern
-      .split('*')
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')}$`,
-  );
-  return regex.test(text);
-}
+import { globMatch } from '../util/glob.ts';
 
 function fieldMatches(field: string, value: number, min: number, max: number): boolean {
   return field.split(',').some((part) => {

@@ -5,7 +5,7 @@ import type { MaintenanceWindowRepository } from '../../store/repositories.ts';
 import type { MaintenanceWindow } from '../../store/types.ts';
 import type { Clock } from '../../util/clock.ts';
 import { formatDuration, parseDuration } from '../../core/duration.ts';
-import { globMatch } from '../../alerting/windows.ts';
+import { globMatch } from '../../util/glob.ts';
 import { readJsonBody } from '../body.ts';
 import { sendError, sendJson, type Router } from '../router.ts';
 
