@@ -10,7 +10,8 @@ import { queryFields, serverText } from '../protocols/dns/config.ts';
 import { duration } from '../core/schema.ts';
 import { maxBodyBytesField } from '../protocols/http/body-limit.ts';
 import { getJson } from '../protocols/http/json.ts';
-import { fetchPdnsZone } from '../protocols/dns/powerdns.ts';
+import { fetchPdnsZone, listPdnsZones } from '../protocols/dns/powerdns.ts';
+import { sweepZones, zoneMatcher, type AskDns, type SweptZone } from '../protocols/dns/zone-sweep.ts';
 import {
   diffRrsets,
   normalizeRrsets,
@@ -25,10 +26,15 @@ const fields = z.object({
     .object({
       api: z.string().url(),
       apiKey: z.string().min(1),
-      zone: z.string().min(1),
+      /** One zone, compared record by record. */
+      zone: z.string().min(1).optional(),
+      /** Every zone the API lists (`all`), or those matching globs: SOA serial and NS set at every server. */
+      zones: z.union([z.literal('all'), z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
       server: z.string().default('localhost'),
     })
     .strict(),
+  /** With `zones`: how many zones each run also compares record by record (taken in turn, run after run). */
+  sample: z.number().int().min(0).max(1000).default(3),
   servers: z.array(serverText()).min(1),
   /** A third side: the records ScaiDNS means to serve (a URL answering {rrsets: [...]}, or inline rrsets). */
   intended: z
@@ -58,9 +64,10 @@ const fields = z.object({
 export type ZoneSyncSpec = z.output<typeof fields>;
 
 function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: ProberDeps): Prober {
+  if (spec.powerdns.zones !== undefined) return createZoneSweepProber(spec, deps);
   const client = new DnsClient({ clock: deps.clock });
   const servers = spec.servers.map((text) => parseServer(text));
-  const zoneName = fqdn(spec.powerdns.zone);
+  const zoneName = fqdn(spec.powerdns.zone ?? '');
 
   /** What one server serves for each rrset the API has (the wire cannot list names the API lacks without AXFR). */
   const served = async (ctx: ProbeContext, server: DnsServer, keys: Array<{ name: string; type: string }>) => {
@@ -218,5 +225,136 @@ async function syncStatus(
 export const zoneSyncKind: ProbeKind<ZoneSyncSpec> = {
   kind: 'zone-sync',
   fields,
+  check: checkZoneSync,
   create: createZoneSyncProber,
 };
+
+function checkZoneSync(spec: ZoneSyncSpec): Array<{ path: (string | number)[]; message: string }> {
+  const { zone, zones } = spec.powerdns;
+  if ((zone === undefined) === (zones === undefined))
+    return [{ path: ['powerdns'], message: 'name either one zone (zone) or a set of zones (zones: all, or globs)' }];
+  if (zones !== undefined && spec.intended)
+    return [
+      { path: ['intended'], message: 'intended records are compared for one zone (powerdns.zone), not with zones' },
+    ];
+  return [];
+}
+
+const ZONE_LIST_BYTES = 16 * 1024 * 1024;
+
+/** The most zone names a sweep's run lists in its observations and message. */
+const LISTED = 100;
+
+/**
+ * `zones: all` (or globs): every zone the API lists, asked of every server for its SOA serial and NS set
+ * (against the API's serial and each other), plus a few zones a run compared record by record, in turn.
+ */
+function createZoneSweepProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: ProberDeps): Prober {
+  const client = new DnsClient({ clock: deps.clock });
+  const servers = spec.servers.map((text) => parseServer(text));
+  const patterns = [spec.powerdns.zones ?? 'all'].flat();
+  const matches = zoneMatcher(patterns);
+  return {
+    async probe(ctx) {
+      // The zone list is one answer of about 250 bytes a zone: 16 MiB holds some 60,000 zones.
+      const listed = (await listPdnsZones(ctx, spec.powerdns, Math.max(spec.maxBodyBytes, ZONE_LIST_BYTES))).filter(
+        (zone) => matches(zone.name),
+      );
+      const ask: AskDns = (name, type, server) =>
+        client.query({
+          name,
+          type,
+          server,
+          signal: ctx.signal,
+          transport: spec.transport,
+          timeoutMs: spec.queryTimeout,
+          retries: spec.queryRetries,
+        });
+      const swept = await sweepZones({
+        zones: listed,
+        servers,
+        ask,
+        concurrency: spec.concurrency,
+        signal: ctx.signal,
+      });
+      const cursor = typeof ctx.previousState === 'number' ? ctx.previousState : 0;
+      const sampled = await compareSample(spec, deps, ctx, listed, cursor);
+      const measurement = sweepMeasurement(swept, servers, sampled, patterns);
+      measurement.state = listed.length === 0 ? 0 : (cursor + sampled.zones.length) % listed.length;
+      if (spec.syncStatus) {
+        const differences: string[] = [];
+        Object.assign(
+          measurement.observations,
+          await syncStatus(ctx, spec.syncStatus, '', differences, spec.maxBodyBytes),
+        );
+        if (differences.length > 0) measurement.message += `; ${differences.slice(0, 5).join('; ')}`;
+      }
+      const outOfSync = Number(measurement.observations['zones.outOfSync']) + sampled.differing.length;
+      if (outOfSync > 0 && spec.expect.length === 0)
+        measurement.error = { code: 'DNS', message: measurement.message ?? '' };
+      return measurement;
+    },
+    close: () => client.close(),
+  };
+}
+
+/** The zones of this run's sample compared record by record, as the one-zone form of the kind does it. */
+async function compareSample(
+  spec: ZoneSyncSpec & CommonProbeSpec,
+  deps: ProberDeps,
+  ctx: ProbeContext,
+  listed: ReadonlyArray<{ name: string }>,
+  cursor: number,
+): Promise<{ zones: string[]; differing: string[] }> {
+  const count = Math.min(spec.sample, listed.length);
+  const zones = Array.from({ length: count }, (_, i) => listed[(cursor + i) % listed.length]?.name ?? '');
+  const differing: string[] = [];
+  for (const zone of zones) {
+    const one = createZoneSyncProber(
+      { ...spec, powerdns: { ...spec.powerdns, zone, zones: undefined }, syncStatus: undefined, expect: [] },
+      deps,
+    );
+    try {
+      const result = await one.probe(ctx);
+      if (result.error) differing.push(result.error.message);
+    } finally {
+      await one.close?.();
+    }
+  }
+  return { zones, differing };
+}
+
+function sweepMeasurement(
+  swept: SweptZone[],
+  servers: DnsServer[],
+  sampled: { zones: string[]; differing: string[] },
+  patterns: string[],
+): Measurement {
+  const outOfSync = swept.filter((zone) => zone.problems.length > 0);
+  const observations: Observations = {
+    zones: swept.length,
+    'zones.outOfSync': outOfSync.length,
+    'zones.outOfSyncNames': outOfSync.slice(0, LISTED).map((zone) => zone.zone),
+    'sample.zones': sampled.zones,
+    'sample.differing': sampled.differing.length,
+  };
+  for (const server of servers) {
+    const at = swept.map((zone) => zone.servers.find((s) => s.label === server.label));
+    observations[`unanswered.${server.label}`] = at.filter((s) => s?.error !== undefined).length;
+    observations[`serial.differs.${server.label}`] = swept.filter((zone, i) => {
+      const serial = at[i]?.serial;
+      return serial !== undefined && zone.apiSerial !== undefined && serial !== zone.apiSerial;
+    }).length;
+  }
+  const lines = [
+    ...outOfSync.slice(0, 5).map((zone) => `${zone.zone} (${zone.problems.join('; ')})`),
+    ...sampled.differing.slice(0, 3),
+  ];
+  const more = outOfSync.length + sampled.differing.length - lines.length;
+  const scope = patterns.includes('all') ? 'zones' : `zones matching ${patterns.join(', ')}`;
+  const message =
+    lines.length === 0
+      ? `${swept.length} ${scope} at ${servers.length} server(s): SOA serials and NS sets agree with the API; ${sampled.zones.length} sampled zone(s) served record for record`
+      : `${outOfSync.length} of ${swept.length} ${scope} out of sync${sampled.differing.length ? `, ${sampled.differing.length} sampled zone(s) differ` : ''}: ${lines.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+  return { observations, message, warnings: [] };
+}

@@ -36,3 +36,33 @@ export async function fetchPdnsZone(
   if (!Array.isArray(zone.rrsets)) throw new ProbeFailure('PROTOCOL', 'PowerDNS API zone has no rrsets');
   return zone;
 }
+
+/** A zone as PowerDNS's zone list names it (GET /api/v1/servers/{server}/zones). */
+export interface PdnsListedZone {
+  name: string;
+  serial: number | undefined;
+}
+
+/** Every zone PowerDNS's API lists, with the serial it serves (edited_serial when the API edits it). */
+export async function listPdnsZones(
+  io: { http: HttpClient; signal: AbortSignal },
+  pdns: PdnsApi,
+  maxBodyBytes: number,
+): Promise<PdnsListedZone[]> {
+  const base = pdns.api.replace(/\/+$/, '');
+  // dnssec=false spares PowerDNS a key lookup per zone; the list needs only names and serials.
+  const body = await getJson(
+    io,
+    `${base}/api/v1/servers/${pdns.server}/zones?dnssec=false`,
+    { 'X-API-Key': pdns.apiKey },
+    'PowerDNS API',
+    maxBodyBytes,
+  );
+  if (!Array.isArray(body)) throw new ProbeFailure('PROTOCOL', 'PowerDNS API zone list is not a list');
+  return body.flatMap((entry: unknown) => {
+    const zone = entry as { name?: unknown; serial?: unknown; edited_serial?: unknown };
+    if (typeof zone.name !== 'string') return [];
+    const serial = [zone.edited_serial, zone.serial].find((value) => typeof value === 'number' && value > 0);
+    return [{ name: zone.name, serial: serial as number | undefined }];
+  });
+}
