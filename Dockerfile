@@ -40,5 +40,5 @@ EXPOSE 9464
 # Listen on all interfaces inside the container: mount a config whose server.listen is 0.0.0.0:9464
 # and whose server.token is set (beyond loopback the daemon refuses to start without one).
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:9464/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "dist/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=30", "dist/cli/main.js"]
 CMD ["run", "--config", "/app/probes"]

@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { parseDuration } from '../src/core/duration.ts';
 import { freePort } from '../src/lab/processes.ts';
+import { DAEMON_V8_FLAGS } from '../bin/daemon-v8-flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -134,10 +135,14 @@ interface RunningDaemon {
 }
 
 function startDaemon(): RunningDaemon {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configFile], {
-    env: { ...process.env, KILL9_FLAKY_SECRET: SECRETS.flaky, KILL9_STEADY_SECRET: SECRETS.steady },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...DAEMON_V8_FLAGS, '--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configFile],
+    {
+      env: { ...process.env, KILL9_FLAKY_SECRET: SECRETS.flaky, KILL9_STEADY_SECRET: SECRETS.steady },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   return { child, exited: new Promise((resolve) => child.once('exit', () => resolve())), stderr: () => stderr };

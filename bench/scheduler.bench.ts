@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
+import { DAEMON_V8_FLAGS } from '../bin/daemon-v8-flags.js';
 import pino from 'pino';
 import { Engine } from '../src/runner/engine.ts';
 import { Scheduler } from '../src/runner/scheduler.ts';
@@ -30,6 +32,8 @@ const { values } = parseArgs({
     probes: { type: 'string', default: '1000,5000' },
     every: { type: 'string', default: '60s' },
     duration: { type: 'string', default: '120s' },
+    /** `daemon`: V8 heap settings as the daemon runs (bin/daemon-v8-flags.js); `v8`: V8's defaults; `both`. */
+    heap: { type: 'string', default: 'daemon' },
   },
 });
 const every = parseDuration(values.every ?? '60s') ?? 60_000;
@@ -143,32 +147,35 @@ if (counts.length === 1 && process.env.SCAIPROBE_BENCH_CHILD === '1') {
   process.stdout.write(`${JSON.stringify(await measure(counts[0] ?? 1000))}\n`);
 } else {
   const results = [];
-  for (const count of counts) {
-    process.stderr.write(`running ${count} probes every ${every}ms for ${duration}ms...\n`);
-    const child = spawnSync(
-      process.execPath,
-      [
-        '--expose-gc',
-        '--import',
-        'tsx',
-        fileURLToPath(import.meta.url),
-        '--probes',
-        String(count),
-        '--every',
-        values.every ?? '60s',
-        '--duration',
-        values.duration ?? '120s',
-      ],
-      {
-        env: { ...process.env, SCAIPROBE_BENCH_CHILD: '1' },
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    results.push(JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}'));
-  }
+  const heaps = values.heap === 'both' ? ['daemon', 'v8'] : [values.heap ?? 'daemon'];
+  for (const count of counts)
+    for (const heap of heaps) {
+      process.stderr.write(`running ${count} probes every ${every}ms for ${duration}ms, ${heap} heap settings...\n`);
+      const child = spawnSync(
+        process.execPath,
+        [
+          ...(heap === 'daemon' ? DAEMON_V8_FLAGS : []),
+          '--expose-gc',
+          '--import',
+          'tsx',
+          fileURLToPath(import.meta.url),
+          '--probes',
+          String(count),
+          '--every',
+          values.every ?? '60s',
+          '--duration',
+          values.duration ?? '120s',
+        ],
+        {
+          env: { ...process.env, SCAIPROBE_BENCH_CHILD: '1' },
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      results.push({ heap, ...JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') });
+    }
   console.log(
-    `\nscheduler + store, interval ${every / 1000}s, ${duration / 1000}s per row, each row in a fresh process (target: 5,000 probes/min, lateness p99 < 100 ms, RSS < 200 MB)`,
+    `\nscheduler + store (load average ${loadavg()[0]?.toFixed(1)}), interval ${every / 1000}s, ${duration / 1000}s per row, each row in a fresh process (target: 5,000 probes/min, lateness p99 < 100 ms, RSS < 200 MB)`,
   );
   console.table(results);
 }

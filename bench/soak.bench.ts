@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/lab/processes.ts';
 import { parseDuration } from '../src/core/duration.ts';
+import { DAEMON_V8_FLAGS } from '../bin/daemon-v8-flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -192,6 +193,7 @@ ${probeConfig(targetUrl, closedPort)}
   const daemon = spawn(
     process.execPath,
     [
+      ...DAEMON_V8_FLAGS,
       ...(values['daemon-node-options'] ?? '').split(' ').filter(Boolean),
       '--import',
       'tsx',

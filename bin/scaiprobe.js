@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DAEMON_V8_FLAGS } from './daemon-v8-flags.js';
 
 const MINIMUM = [22, 19];
 const projectNode = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
@@ -22,8 +23,14 @@ function recentEnough(version) {
   return major > MINIMUM[0] || (major === MINIMUM[0] && minor >= MINIMUM[1]);
 }
 
-function runUnderProjectNode() {
-  const child = spawn(projectNode, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+/** The daemon's heap settings must be given when its Node starts; other commands do without them. */
+function missingDaemonFlags() {
+  if (process.argv[2] !== 'run') return [];
+  return DAEMON_V8_FLAGS.filter((flag) => !process.execArgv.includes(flag));
+}
+
+function runUnder(node, flags) {
+  const child = spawn(node, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
   });
   // Ctrl-C reaches the child from the terminal itself (same process group): passing it on as
@@ -31,7 +38,7 @@ function runUnderProjectNode() {
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => child.kill('SIGTERM'));
   child.on('error', (error) => {
-    process.stderr.write(`scaiprobe: could not start ${projectNode}: ${error.message}\n`);
+    process.stderr.write(`scaiprobe: could not start ${node}: ${error.message}\n`);
     process.exit(1);
   });
   child.on('exit', (code, signal) => {
@@ -44,7 +51,7 @@ function runUnderProjectNode() {
 }
 
 if (existsSync(projectNode) && !isProjectNode()) {
-  runUnderProjectNode();
+  runUnder(projectNode, missingDaemonFlags());
 } else if (!recentEnough(process.versions.node)) {
   process.stderr.write(
     `scaiprobe: needs Node ${MINIMUM.join('.')} or newer; this is ${process.version}.\n` +
@@ -52,6 +59,8 @@ if (existsSync(projectNode) && !isProjectNode()) {
       '  npm scripts and this command use it from then on.\n',
   );
   process.exit(2);
+} else if (missingDaemonFlags().length > 0) {
+  runUnder(process.execPath, missingDaemonFlags());
 } else {
   const { register } = await import('tsx/esm/api');
   register();

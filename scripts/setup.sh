@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  dovecot-imapd pdns-server pdns-backend-sqlite3 rbldnsd redis-server sqlite3
+  dovecot-imapd pdns-server pdns-backend-sqlite3 rbldnsd redis-server sqlite3 unbound
   chromium knot-dnsutils dnsperf swaks hyperfine poppler-utils openssl
   prometheus-blackbox-exporter prometheus prometheus-alertmanager
   perl

@@ -7,6 +7,7 @@ import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
 import type { LabApp } from '../../src/lab/http-app.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { waitFor } from '../helpers/cli.ts';
+import { DAEMON_V8_FLAGS } from '../../bin/daemon-v8-flags.js';
 
 // `npm run setup` puts the project's Node in node_modules/.bin; bin/scaiprobe.js started by any
 // other Node (the system's, first on PATH outside npm scripts) runs itself again under that one.
@@ -94,6 +95,8 @@ probes:
     assert.equal(children.length, 1, `one child of the Node that was started: ${children.join(', ')}`);
     daemonPid = children[0] ?? 0;
     assert.equal(realpathSync(`/proc/${daemonPid}/exe`), projectNode, "the daemon runs on the project's Node");
+    const argv = readFileSync(`/proc/${daemonPid}/cmdline`, 'utf8').split('\0');
+    for (const flag of DAEMON_V8_FLAGS) assert.ok(argv.includes(flag), `the daemon's Node starts with ${flag}`);
   } finally {
     shim.kill('SIGTERM');
   }

@@ -22,6 +22,8 @@ const rcodeNames = require('dns-packet/rcodes.js') as { toString(code: number): 
 export const EDNS_UDP_SIZE = 1232;
 const HEADER = 12;
 const OPT_RECORD = Buffer.from([0, 0, 41, EDNS_UDP_SIZE >> 8, EDNS_UDP_SIZE & 0xff, 0, 0, 0, 0, 0, 0]);
+/** The same OPT record with the DO bit ("DNSSEC OK", RFC 3225): the server adds RRSIGs and denial records. */
+const OPT_RECORD_DO = Buffer.from([0, 0, 41, EDNS_UDP_SIZE >> 8, EDNS_UDP_SIZE & 0xff, 0, 0, 0x80, 0, 0, 0]);
 const QR = 0x8000;
 const AA = 0x0400;
 const TC = 0x0200;
@@ -39,7 +41,14 @@ export interface QueryWire {
  * empty label, a label over 63 bytes, more than 255 bytes in all): dns-packet
  * wrote such names as garbage.
  */
-export function encodeQuery(name: string, type: RecordType, id: number, recursion: boolean, edns: boolean): QueryWire {
+export function encodeQuery(
+  name: string,
+  type: RecordType,
+  id: number,
+  recursion: boolean,
+  edns: boolean,
+  dnssecOk = false,
+): QueryWire {
   let text = name;
   if (text.endsWith('.')) text = text.slice(0, -1);
   if (text.startsWith('.')) text = text.slice(1);
@@ -66,7 +75,7 @@ export function encodeQuery(name: string, type: RecordType, id: number, recursio
   wire[nameEnd - 1] = 0;
   wire.writeUInt16BE(typeCodes.toType(type), nameEnd);
   wire.writeUInt16BE(1, nameEnd + 2); // class IN
-  if (edns) OPT_RECORD.copy(wire, nameEnd + 4);
+  if (edns) (dnssecOk ? OPT_RECORD_DO : OPT_RECORD).copy(wire, nameEnd + 4);
   return { wire, nameEnd };
 }
 

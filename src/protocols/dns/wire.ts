@@ -32,6 +32,8 @@ export interface DnsQueryOptions {
   retries?: number;
   /** Advertise EDNS0 with a 1232-byte UDP buffer (the DNS flag day 2020 size). */
   edns?: boolean;
+  /** Sets the DO bit (needs EDNS): the answer carries RRSIGs, and NSEC/NSEC3 records for a denial. */
+  dnssecOk?: boolean;
 }
 
 export interface DnsReply {
@@ -370,7 +372,14 @@ export class DnsClient {
     try {
       // The id is taken and registered with no await in between: two queries must never hold the same id.
       id = this.allocateId();
-      query = encodeQuery(options.name, options.type, id, options.recursion ?? false, options.edns !== false);
+      query = encodeQuery(
+        options.name,
+        options.type,
+        id,
+        options.recursion ?? false,
+        options.edns !== false,
+        options.dnssecOk === true,
+      );
     } catch (error) {
       this.release(entry, via);
       return Promise.reject(error);
@@ -504,6 +513,7 @@ export class DnsClient {
         this.random.uint16(),
         options.recursion ?? false,
         options.edns !== false,
+        options.dnssecOk === true,
       );
       const exchange = tcpExchange(options, query);
       try {
