@@ -79,6 +79,8 @@ function pdnsConf(dir: string, dnsPort: number, apiPort: number, apiKey: string)
     'launch=gsqlite3',
     `gsqlite3-database=${join(dir, 'pdns.sqlite')}`,
     'gsqlite3-pragma-synchronous=0',
+    // DNSSEC keys and signing on the fly for zones made secure with pdnsutil secure-zone; others stay unsigned.
+    'gsqlite3-dnssec=yes',
     'local-address=127.0.0.1',
     // PowerDNS 4.7 (Debian 12) has local-port; newer versions want local-address=IP:PORT.
     `local-port=${dnsPort}`,
@@ -102,6 +104,8 @@ function pdnsConf(dir: string, dnsPort: number, apiPort: number, apiKey: string)
     'negquery-cache-ttl=0',
     'query-cache-ttl=0',
     'zone-cache-refresh-interval=0',
+    'dnssec-key-cache-ttl=0',
+    'domain-metadata-cache-ttl=0',
     'security-poll-suffix=',
     'default-soa-content=ns1.@ hostmaster.@ 0 10800 3600 604800 3600',
     '',

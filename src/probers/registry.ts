@@ -9,6 +9,7 @@ import { statsKind } from './stats.ts';
 import { prometheusKind } from './prometheus.ts';
 import { queueKind } from './queue.ts';
 import { browserKind } from './browser.ts';
+import { dnssecKind } from './dnssec.ts';
 
 /** Every probe kind, one line each. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,6 +24,7 @@ export const PROBE_KINDS: ProbeKind<any>[] = [
   prometheusKind,
   queueKind,
   browserKind,
+  dnssecKind,
 ];
 
 export function findKind(kind: string): ProbeKind | undefined {
