@@ -1,7 +1,6 @@
 import net from 'node:net';
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
-import { ProbeFailure } from '../core/errors.ts';
 import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
 import { DNS_AUTH_DETAIL } from '../core/feeds.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
@@ -9,8 +8,17 @@ import { DnsClient, type DnsServer } from '../protocols/dns/wire.ts';
 import { expandIpv6, fqdn, reverseName, txtText } from '../protocols/dns/records.ts';
 import { dkimKeyBits } from '../protocols/mail-auth/dkim.ts';
 import { parseDmarc } from '../protocols/mail-auth/dmarc.ts';
-import { dnsName, queryFields, resolverOf, serverText } from '../protocols/dns/config.ts';
-import { evaluateSpf, isSpf, parseSpf, type SpfDns } from '../protocols/mail-auth/spf.ts';
+import { dnsName, dnsNameProblem, queryFields, resolverOf, serverText } from '../protocols/dns/config.ts';
+import { evaluateSpf, isSpf, type SpfResolver } from '../protocols/mail-auth/spf.ts';
+import { spfResolver } from '../protocols/mail-auth/spf-dns.ts';
+
+/** `local@domain`: the domain part must be a DNS name (it is the domain SPF checks). */
+const mailbox = () =>
+  z.string().superRefine((text, ctx) => {
+    const at = text.lastIndexOf('@');
+    const problem = at < 1 ? 'must be local-part@domain' : dnsNameProblem(text.slice(at + 1));
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const fields = z.object({
   domain: dnsName(),
@@ -21,164 +29,239 @@ const fields = z.object({
   resolver: serverText().optional(),
   /** Smallest acceptable RSA DKIM key (Gmail/Yahoo: 1024). */
   minDkimBits: z.number().int().default(1024),
+  /** The MAIL FROM SPF is evaluated for (its local part feeds %{l}); default postmaster@<domain>. */
+  mailFrom: mailbox().optional(),
+  /** The HELO/EHLO name, for %{h} in SPF macros. */
+  helo: dnsName().optional(),
   ...queryFields,
 });
 
 export type EmailAuthSpec = z.output<typeof fields>;
 
-function createLookups(client: DnsClient, resolver: DnsServer, spec: EmailAuthSpec, ctx: ProbeContext) {
-  const ask = async (name: string, type: RecordType): Promise<unknown[]> => {
-    const reply = await client.query({
-      name,
-      type,
-      server: resolver,
-      recursion: true,
-      signal: ctx.signal,
-      timeoutMs: spec.queryTimeout,
-      retries: spec.queryRetries,
-    });
-    if (reply.rcode === 'NXDOMAIN') return [];
-    if (reply.rcode !== 'NOERROR') throw new ProbeFailure('DNS', `${name} ${type}: ${reply.rcode}`);
-    return reply.answers.filter((record) => record.type === type).map((record) => (record as { data: unknown }).data);
+/** The data of every answer of `type`; [] when the name or the data does not exist. Other failures throw. */
+type Ask = (name: string, type: RecordType) => Promise<unknown[]>;
+
+/** One check's findings: observations set and problems said. */
+interface Findings {
+  observations: Observations;
+  problems: string[];
+}
+
+function createAsk(spf: SpfResolver): Ask {
+  return async (name, type) => {
+    try {
+      return await spf(name, type);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
+      throw error;
+    }
   };
-  const dns: SpfDns = {
-    txt: async (name) => (await ask(name, 'TXT')).map(txtText),
-    a: async (name) => (await ask(name, 'A')).map(String),
-    aaaa: async (name) => (await ask(name, 'AAAA')).map(String),
-    mx: async (name) => (await ask(name, 'MX')).map((data) => fqdn((data as { exchange: string }).exchange)),
-  };
-  return { ask, dns };
+}
+
+/**
+ * Runs one check; a lookup that fails (timeout, SERVFAIL) becomes a problem of
+ * that check only, so what the other checks found is kept. The run's own
+ * cancellation still ends the run.
+ */
+async function guarded(what: string, ctx: ProbeContext, found: Findings, check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    found.problems.push(`${what}: DNS lookup failed (${(error as Error).message})`);
+  }
+}
+
+const txtOf = async (ask: Ask, name: string) => (await ask(name, 'TXT')).map(txtText);
+
+/** The terms of an SPF record as written, `+` dropped; modifiers (name=value) left out. */
+function mechanismsOf(record: string): string[] {
+  return record
+    .split(' ')
+    .slice(1)
+    .filter((term) => term && !/^[a-z][a-z0-9_.-]*=/i.test(term))
+    .map((term) => term.replace(/^\+/, ''));
+}
+
+/** The record at the domain, then check_host() (RFC 7208, mailauth strict) for each sending IP. */
+async function checkSpf(
+  spec: EmailAuthSpec,
+  domain: string,
+  resolver: SpfResolver,
+  ask: Ask,
+  found: Findings,
+): Promise<void> {
+  const { observations, problems } = found;
+  let records: string[] | undefined;
+  try {
+    records = (await txtOf(ask, domain)).filter(isSpf);
+  } catch (error) {
+    problems.push(`SPF record lookup at ${domain} failed (${(error as Error).message})`);
+  }
+  observations['spf.records'] = records?.length ?? null;
+  observations['spf.record'] = records?.[0] ?? null;
+  if (records && records.length !== 1)
+    problems.push(
+      records.length ? `${records.length} SPF records at ${domain} (must be one)` : `no SPF record at ${domain}`,
+    );
+  if (records?.length === 1) {
+    const mechanisms = mechanismsOf(records[0] ?? '');
+    const all = mechanisms.map((term) => /^([-~?]?)all$/i.exec(term)).find(Boolean);
+    observations['spf.all'] = all ? all[1] || '+' : null;
+    observations['spf.mechanisms'] = mechanisms;
+  }
+  let lookups = 0;
+  let voidLookups = 0;
+  let spfPass = records?.length === 1;
+  let reason: string | null =
+    records === undefined
+      ? 'dns-error'
+      : records.length === 1
+        ? null
+        : records.length
+          ? 'multiple-records'
+          : 'no-record';
+  const mailFrom = spec.mailFrom ?? `postmaster@${domain}`;
+  for (const ip of spec.sendingIps) {
+    const evaluation = await evaluateSpf({ ip, mailFrom, ...(spec.helo ? { helo: spec.helo } : {}) }, resolver);
+    observations[`spf.${ip}`] = evaluation.result;
+    observations[`spf.${ip}.reason`] = evaluation.reason;
+    lookups = Math.max(lookups, evaluation.lookups);
+    voidLookups = Math.max(voidLookups, evaluation.voidLookups);
+    if (evaluation.result !== 'pass') {
+      spfPass = false;
+      reason ??= evaluation.reason;
+      problems.push(`SPF ${evaluation.result} for ${ip}${evaluation.detail ? ` (${evaluation.detail})` : ''}`);
+    }
+  }
+  observations['spf.lookups'] = lookups;
+  observations['spf.voidLookups'] = voidLookups;
+  observations['spf.reason'] = reason ?? (spec.sendingIps.length ? 'matched' : null);
+  observations['spf.pass'] = spfPass;
+}
+
+/** A key at each selector, not revoked, big enough. */
+async function checkDkim(spec: EmailAuthSpec, domain: string, ask: Ask, found: Findings): Promise<void> {
+  const { observations, problems } = found;
+  let dkimOk = true;
+  for (const selector of spec.dkimSelectors) {
+    const texts = await txtOf(ask, `${selector}._domainkey.${domain}`);
+    const record = texts.find((text) => /(^|;)\s*p=/.test(text));
+    observations[`dkim.${selector}.present`] = Boolean(record);
+    const key = record ? dkimKeyBits(record) : undefined;
+    observations[`dkim.${selector}.bits`] = key?.bits ?? null;
+    if (!record) problems.push(`no DKIM key at ${selector}._domainkey.${domain}`);
+    else if (key?.revoked) problems.push(`DKIM key at selector ${selector} is revoked (empty p=)`);
+    else if (key?.error) problems.push(`DKIM selector ${selector}: ${key.error}`);
+    else if (key?.type === 'rsa' && (key.bits ?? 0) < spec.minDkimBits)
+      problems.push(`DKIM key at selector ${selector} has ${key.bits} bits (< ${spec.minDkimBits})`);
+    else continue;
+    dkimOk = false;
+  }
+  observations['dkim.ok'] = dkimOk;
+}
+
+/** Exactly one DMARC record, with a valid policy. */
+async function checkDmarc(domain: string, ask: Ask, found: Findings): Promise<void> {
+  const { observations, problems } = found;
+  const records = (await txtOf(ask, `_dmarc.${domain}`)).filter((text) => /^v=DMARC1/i.test(text.trim()));
+  observations['dmarc.present'] = records.length === 1;
+  if (records.length !== 1) {
+    problems.push(records.length ? `${records.length} DMARC records` : `no DMARC record at _dmarc.${domain}`);
+    return;
+  }
+  const dmarc = parseDmarc(records[0] ?? '');
+  Object.assign(observations, {
+    'dmarc.p': dmarc.p ?? null,
+    'dmarc.adkim': dmarc.adkim,
+    'dmarc.aspf': dmarc.aspf,
+    'dmarc.rua': dmarc.rua,
+    'dmarc.pct': dmarc.pct,
+  });
+  problems.push(...dmarc.errors.map((error) => `DMARC ${error}`));
+}
+
+/** MX present and each exchange resolvable. */
+async function checkMx(domain: string, ask: Ask, found: Findings): Promise<void> {
+  const { observations, problems } = found;
+  const exchanges = (await ask(domain, 'MX')).map((data) => fqdn((data as { exchange: string }).exchange || '.'));
+  observations.mx = exchanges;
+  observations['mx.count'] = exchanges.length;
+  let resolvable = exchanges.length > 0;
+  for (const exchange of exchanges) {
+    const addresses = [...(await ask(exchange, 'A')), ...(await ask(exchange, 'AAAA'))];
+    if (addresses.length === 0) {
+      resolvable = false;
+      problems.push(`MX ${exchange} has no address`);
+    }
+  }
+  if (exchanges.length === 0) problems.push(`no MX at ${domain}`);
+  observations['mx.resolvable'] = resolvable;
+}
+
+/** PTR and forward-confirmed reverse DNS of one sending IP. */
+async function checkPtr(ip: string, ask: Ask, found: Findings): Promise<boolean> {
+  const names = (await ask(reverseName(ip), 'PTR')).map((name) => fqdn(String(name)));
+  found.observations[`ptr.${ip}`] = names;
+  let confirmed = false;
+  for (const name of names) {
+    const forward = (await ask(name, net.isIPv4(ip) ? 'A' : 'AAAA')).map(String);
+    if (
+      forward.some(
+        (address) => address === ip || (net.isIPv6(ip) && expandIpv6(address).join() === expandIpv6(ip).join()),
+      )
+    )
+      confirmed = true;
+  }
+  found.observations[`fcrdns.${ip}`] = confirmed;
+  if (!confirmed)
+    found.problems.push(
+      names.length ? `${ip}: PTR ${names.join(', ')} does not resolve back to it` : `${ip} has no PTR`,
+    );
+  return confirmed;
+}
+
+function measurementOf(domain: string, spec: EmailAuthSpec & CommonProbeSpec, found: Findings): Measurement {
+  const { observations, problems } = found;
+  observations.problems = problems;
+  observations.ok = problems.length === 0;
+  const message = problems.length
+    ? `${domain}: ${problems.join('; ')}`
+    : `${domain}: SPF, DKIM, DMARC, MX and reverse DNS in order`;
+  const measurement: Measurement = { observations, message };
+  // With no assertions of its own, any problem fails the run.
+  if (problems.length && spec.expect.length === 0) measurement.error = { code: 'DNS', message };
+  return measurement;
 }
 
 function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, deps: ProberDeps): Prober {
   const client = new DnsClient({ clock: deps.clock });
-  const resolver = resolverOf(spec.resolver);
+  const server: DnsServer = resolverOf(spec.resolver);
   const domain = spec.domain.replace(/\.$/, '');
 
   return {
     async probe(ctx) {
-      const { ask, dns } = createLookups(client, resolver, spec, ctx);
-      const observations: Observations = {};
-      const problems: string[] = [];
-
-      // SPF: exactly one record, parsed, each sending IP permitted.
-      const spfRecords = (await dns.txt(domain)).filter(isSpf);
-      observations['spf.records'] = spfRecords.length;
-      observations['spf.record'] = spfRecords[0] ?? null;
-      if (spfRecords.length !== 1)
-        problems.push(
-          spfRecords.length
-            ? `${spfRecords.length} SPF records at ${domain} (must be one)`
-            : `no SPF record at ${domain}`,
-        );
-      else {
-        const parsed = parseSpf(spfRecords[0] ?? '');
-        observations['spf.all'] = parsed.terms.find((term) => term.mechanism === 'all')?.qualifier ?? null;
-        observations['spf.mechanisms'] = parsed.terms.map(
-          (term) =>
-            `${term.qualifier === '+' ? '' : term.qualifier}${term.mechanism}${term.value ? `:${term.value}` : ''}`,
-        );
-      }
-      let lookups = 0;
-      let spfPass = spfRecords.length === 1;
-      for (const ip of spec.sendingIps) {
-        const evaluation = await evaluateSpf(ip, domain, dns);
-        observations[`spf.${ip}`] = evaluation.result;
-        lookups = Math.max(lookups, evaluation.lookups);
-        if (evaluation.result !== 'pass') {
-          spfPass = false;
-          problems.push(`SPF ${evaluation.result} for ${ip}${evaluation.reason ? ` (${evaluation.reason})` : ''}`);
-        }
-      }
-      observations['spf.lookups'] = lookups;
-      observations['spf.pass'] = spfPass;
-
-      // DKIM: a key at each selector, big enough.
-      let dkimOk = true;
-      for (const selector of spec.dkimSelectors) {
-        const texts = await dns.txt(`${selector}._domainkey.${domain}`);
-        const record = texts.find((text) => /(^|;)\s*p=/.test(text));
-        observations[`dkim.${selector}.present`] = Boolean(record);
-        const key = record ? dkimKeyBits(record) : undefined;
-        observations[`dkim.${selector}.bits`] = key?.bits ?? null;
-        if (!record) problems.push(`no DKIM key at ${selector}._domainkey.${domain}`);
-        else if (key?.revoked) problems.push(`DKIM key at selector ${selector} is revoked (empty p=)`);
-        else if (key?.error) problems.push(`DKIM selector ${selector}: ${key.error}`);
-        else if (key?.type === 'rsa' && (key.bits ?? 0) < spec.minDkimBits)
-          problems.push(`DKIM key at selector ${selector} has ${key.bits} bits (< ${spec.minDkimBits})`);
-        else continue;
-        dkimOk = false;
-      }
-      observations['dkim.ok'] = dkimOk;
-
-      // DMARC.
-      const dmarcRecords = (await dns.txt(`_dmarc.${domain}`)).filter((text) => /^v=DMARC1/i.test(text.trim()));
-      observations['dmarc.present'] = dmarcRecords.length === 1;
-      if (dmarcRecords.length !== 1)
-        problems.push(
-          dmarcRecords.length ? `${dmarcRecords.length} DMARC records` : `no DMARC record at _dmarc.${domain}`,
-        );
-      else {
-        const dmarc = parseDmarc(dmarcRecords[0] ?? '');
-        Object.assign(observations, {
-          'dmarc.p': dmarc.p ?? null,
-          'dmarc.adkim': dmarc.adkim,
-          'dmarc.aspf': dmarc.aspf,
-          'dmarc.rua': dmarc.rua,
-          'dmarc.pct': dmarc.pct,
-        });
-        problems.push(...dmarc.errors.map((error) => `DMARC ${error}`));
-      }
-
-      // MX present and resolvable.
-      const exchanges = await dns.mx(domain);
-      observations.mx = exchanges;
-      observations['mx.count'] = exchanges.length;
-      let resolvable = exchanges.length > 0;
-      for (const exchange of exchanges) {
-        const addresses = [...(await dns.a(exchange)), ...(await dns.aaaa(exchange))];
-        if (addresses.length === 0) {
-          resolvable = false;
-          problems.push(`MX ${exchange} has no address`);
-        }
-      }
-      if (exchanges.length === 0) problems.push(`no MX at ${domain}`);
-      observations['mx.resolvable'] = resolvable;
-
-      // PTR and forward-confirmed reverse DNS of each sending IP.
+      const budget = { signal: ctx.signal, timeoutMs: spec.queryTimeout, retries: spec.queryRetries };
+      const resolver = spfResolver(client, server, budget);
+      const ask = createAsk(resolver);
+      const found: Findings = { observations: {}, problems: [] };
+      await checkSpf(spec, domain, resolver, ask, found);
+      // SPF's answer stands whatever happens to the lookups after it.
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      await guarded('DKIM', ctx, found, () => checkDkim(spec, domain, ask, found));
+      await guarded('DMARC', ctx, found, () => checkDmarc(domain, ask, found));
+      await guarded('MX', ctx, found, () => checkMx(domain, ask, found));
       let fcrdnsAll = true;
       for (const ip of spec.sendingIps) {
-        const names = (await ask(reverseName(ip), 'PTR')).map((name) => fqdn(String(name)));
-        observations[`ptr.${ip}`] = names;
         let confirmed = false;
-        for (const name of names) {
-          const forward = net.isIPv4(ip) ? await dns.a(name) : await dns.aaaa(name);
-          if (
-            forward.some(
-              (address) => address === ip || (net.isIPv6(ip) && expandIpv6(address).join() === expandIpv6(ip).join()),
-            )
-          )
-            confirmed = true;
-        }
-        observations[`fcrdns.${ip}`] = confirmed;
-        if (!confirmed) {
-          fcrdnsAll = false;
-          problems.push(
-            names.length ? `${ip}: PTR ${names.join(', ')} does not resolve back to it` : `${ip} has no PTR`,
-          );
-        }
+        await guarded(`PTR of ${ip}`, ctx, found, async () => {
+          confirmed = await checkPtr(ip, ask, found);
+        });
+        fcrdnsAll &&= confirmed;
       }
-      observations.fcrdns = fcrdnsAll;
-      observations.problems = problems;
-      observations.ok = problems.length === 0;
-
-      const message = problems.length
-        ? `${domain}: ${problems.join('; ')}`
-        : `${domain}: SPF, DKIM, DMARC, MX and reverse DNS in order`;
-      const measurement: Measurement = { observations, message };
-      // With no assertions of its own, any problem fails the run.
-      if (problems.length && spec.expect.length === 0) measurement.error = { code: 'DNS', message };
-      return measurement;
+      found.observations.fcrdns = fcrdnsAll;
+      return measurementOf(domain, spec, found);
     },
     close: () => client.close(),
   };
