@@ -94,9 +94,10 @@ describe('Authentication-Results parser', () => {
     assert.equal(verdict.spf, 'pass');
   });
 
-  test('a forged header below the trusted one is ignored; one with another authserv-id too', () => {
+  test('a forged header below the trusted one (under its Received) is ignored; one with another authserv-id too', () => {
     const block = [
       'Authentication-Results: mx.example.test; spf=fail smtp.mailfrom=ex.com; dkim=fail header.d=ex.com header.s=s1; dmarc=fail (p=reject)',
+      'Received: from sender.test by mx.example.test; Mon, 1 Jan 2024 00:00:00 +0000',
       'Authentication-Results: mx.example.test; spf=pass; dkim=pass header.d=forged.test header.s=f; dmarc=pass (p=none)',
       'Authentication-Results: evil.test; spf=pass',
       '',
@@ -176,5 +177,88 @@ describe('Authentication-Results parser', () => {
       { name: 'subject', value: 'first second third' },
       { name: 'x-a', value: '1' },
     ]);
+  });
+});
+
+describe('Authentication-Results read exactly (RFC 8601)', () => {
+  test("RFC 8601's own example: comments and folding whitespace around `/`, `.` and `=`", () => {
+    const parsed = parseAuthenticationResults(
+      [
+        'foo.example.net (foobar) 1 (baz);',
+        '    dkim (Because I like it) / 1 (One yay) = (wait for it) fail',
+        '      policy (A dot can go here) . (like that) expired',
+        "      (this surprised me) = (as I wasn't expecting it) 1362471462",
+      ].join('\r\n'),
+    );
+    assert.equal(parsed.authservId, 'foo.example.net');
+    assert.deepEqual(
+      parsed.results.map((r) => `${r.method}=${r.result}`),
+      ['dkim=fail'],
+    );
+    assert.equal(parsed.results[0]?.props['policy.expired'], '1362471462');
+    assert.deepEqual(parsed.results[0]?.comments.slice(0, 3), ['Because I like it', 'One yay', 'wait for it']);
+  });
+
+  test('`header . d = x` keeps header.d; a value ending in a dot never swallows the next property', () => {
+    const parsed = parseAuthenticationResults(
+      'mx.example. 1; dkim = pass header . d = ex.com (sig) header.s=s1; spf=pass smtp.helo=mx.ex.com. smtp.mailfrom=ex.com',
+    );
+    assert.equal(parsed.authservId, 'mx.example.');
+    assert.deepEqual(parsed.results[0]?.props, { 'header.d': 'ex.com', 'header.s': 's1' });
+    assert.deepEqual(parsed.results[1]?.props, { 'smtp.helo': 'mx.ex.com.', 'smtp.mailfrom': 'ex.com' });
+  });
+
+  test('quoted-pairs inside quoted strings: an escaped quote or backslash stays in the value', () => {
+    const parsed = parseAuthenticationResults(
+      'mx.a; dkim=fail reason="bad \\"b=\\" tag; see \\\\docs" header.d=ex.com; spf=pass',
+    );
+    assert.equal(parsed.results[0]?.reason, 'bad "b=" tag; see \\docs');
+    assert.equal(parsed.results[0]?.props['header.d'], 'ex.com');
+    assert.equal(parsed.results[1]?.result, 'pass');
+  });
+
+  test("DMARC policy from rspamd's `(policy=reject)` comment and from the `policy.dmarc=` property", () => {
+    const rspamd = 'Authentication-Results: mx.rspamd.test; dmarc=pass (policy=reject) header.from=ex.com\r\n\r\n';
+    assert.equal(judgeAuthentication(parseHeaderBlock(rspamd), 'mx.rspamd.test').dmarcPolicy, 'reject');
+    const cloudflare =
+      'Authentication-Results: mx.cloudflare.net; dmarc=pass header.from=ex.com policy.dmarc=quarantine\r\n\r\n';
+    assert.equal(judgeAuthentication(parseHeaderBlock(cloudflare), 'mx.cloudflare.net').dmarcPolicy, 'quarantine');
+  });
+
+  test('Postfix with OpenDKIM and OpenDMARC: the contiguous trusted headers at the top are read together', () => {
+    const block = [
+      'Authentication-Results: mx.example.test; dmarc=fail (p=quarantine dis=none) header.from=ex.com',
+      'Authentication-Results: mx.example.test; dkim=pass (2048-bit key) header.d=esp.test header.s=k1',
+      'X-Spam-Score: 0.1',
+      'Authentication-Results: mx.example.test; spf=softfail smtp.mailfrom=bounce@esp.test',
+      'Received: from out.esp.test by mx.example.test; Mon, 1 Jan 2024 00:00:00 +0000',
+      'Authentication-Results: mx.example.test; spf=pass; dkim=pass header.d=ex.com; dmarc=pass',
+      '',
+    ].join('\r\n');
+    const verdict = judgeAuthentication(parseHeaderBlock(block), 'mx.example.test');
+    assert.deepEqual(
+      [verdict.spf, verdict.dkim, verdict.dkimDomain, verdict.dmarc, verdict.dmarcPolicy],
+      ['softfail', 'pass', 'esp.test', 'fail', 'quarantine'],
+    );
+    // Another server's header ends the group too.
+    const mixed = block.replace('X-Spam-Score: 0.1', 'Authentication-Results: other.test; spf=pass');
+    assert.equal(judgeAuthentication(parseHeaderBlock(mixed), 'mx.example.test').spf, null);
+  });
+
+  test('Microsoft: the topmost header without authserv-id is trusted, never a lower one ending with the configured name', () => {
+    const block = [
+      'Authentication-Results: spf=fail (sender IP is 198.51.100.7) smtp.mailfrom=ex.com; dkim=none (message not signed)',
+      ' header.d=none;dmarc=fail action=quarantine header.from=ex.com;compauth=fail reason=601',
+      'Received: from sender.test by AM0PR01MB.outlook.com',
+      'Authentication-Results: evil.outlook.com; spf=pass; dkim=pass header.d=ex.com; dmarc=pass',
+      'Authentication-Results: outlook.com; spf=pass; dkim=pass header.d=ex.com; dmarc=pass',
+      '',
+    ].join('\r\n');
+    const verdict = judgeAuthentication(parseHeaderBlock(block), 'outlook.com');
+    assert.deepEqual([verdict.spf, verdict.dkim, verdict.dmarc, verdict.compauth], ['fail', 'none', 'fail', 'fail']);
+    assert.equal(verdict.authservId, '');
+    // With no header of Microsoft's on top, nothing lower is trusted, whatever its id.
+    const forged = block.split('\r\n').slice(2).join('\r\n');
+    assert.equal(judgeAuthentication(parseHeaderBlock(forged), 'outlook.com').authservId, null);
   });
 });

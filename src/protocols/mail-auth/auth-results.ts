@@ -116,40 +116,68 @@ export function splitSegments(value: string): Segment[] {
   return segments.filter((segment) => segment.text !== '' || segment.comments.length > 0);
 }
 
-/** Whitespace-separated tokens outside quoted strings; `key = value` is joined into `key=value`. */
-function tokens(text: string): string[] {
-  const found: string[] = [];
-  let current = '';
+interface Token {
+  text: string;
+  /** Whether its first / last character stood unquoted (only those may be a separator that glues). */
+  bareStart: boolean;
+  bareEnd: boolean;
+}
+
+/** Whitespace-separated tokens outside quoted strings, quoted-pairs resolved. One pass. */
+function rawTokens(text: string): Token[] {
+  const found: Token[] = [];
+  let current: Token | undefined;
   let quoted = false;
+  const add = (ch: string, bare: boolean) => {
+    current ??= { text: '', bareStart: bare, bareEnd: bare };
+    current.text += ch;
+    current.bareEnd = bare;
+  };
   for (let i = 0; i < text.length; i++) {
     const ch = text[i] as string;
-    if (ch === '\\' && quoted && i + 1 < text.length) {
-      current += text[++i];
-      continue;
-    }
-    if (ch === '"') {
+    if (ch === '\\' && quoted && i + 1 < text.length) add(text[++i] as string, false);
+    else if (ch === '"') {
       quoted = !quoted;
-      continue;
-    }
-    if (!quoted && /\s/.test(ch)) {
+      // An empty quoted string is still a value.
+      current ??= { text: '', bareStart: false, bareEnd: false };
+      current.bareEnd = false;
+    } else if (!quoted && /\s/.test(ch)) {
       if (current) found.push(current);
-      current = '';
-      continue;
-    }
-    current += ch;
+      current = undefined;
+    } else add(ch, !quoted);
   }
   if (current) found.push(current);
-  // Some senders write `spf = pass`: glue a lone `=` to its neighbours.
-  const glued: string[] = [];
+  return found;
+}
+
+/**
+ * Tokens with the whitespace RFC 8601 allows around `/`, `.` and `=` taken out
+ * (comments are already spaces here): `dkim / 1 = fail`, `header . d = x` and
+ * `policy . expired = 1` read as `dkim/1=fail`, `header.d=x`, `policy.expired=1`.
+ * `.` and `/` glue only inside a name (before any `=`), so a value ending in a
+ * dot (`smtp.helo=mx.example.`) never swallows the next property.
+ */
+function tokens(text: string): string[] {
+  const glued: Token[] = [];
+  const found = rawTokens(text);
   for (let i = 0; i < found.length; i++) {
-    const token = found[i] as string;
-    if (token === '=' && glued.length > 0 && i + 1 < found.length) glued[glued.length - 1] += `=${found[++i]}`;
-    else if (token.endsWith('=') && token.length > 1 && i + 1 < found.length && !found[i + 1]?.includes('='))
-      glued.push(token + found[++i]);
-    else if (token.startsWith('=') && glued.length > 0) glued[glued.length - 1] += token;
-    else glued.push(token);
+    const token = found[i] as Token;
+    const last = glued[glued.length - 1];
+    const inName = last !== undefined && !last.text.includes('=');
+    // A dot glues only after the first token: the authserv-id segment (`mx.example. 1`) has no ptype.property.
+    const dotOk = inName && glued.length > 1;
+    const joins =
+      last !== undefined &&
+      ((token.bareStart && token.text.startsWith('=')) ||
+        (inName && token.bareStart && (token.text.startsWith('/') || (dotOk && token.text.startsWith('.')))) ||
+        (inName && last.bareEnd && (last.text.endsWith('/') || (dotOk && last.text.endsWith('.')))) ||
+        (last.bareEnd && last.text.endsWith('=') && !token.text.includes('=')));
+    if (joins && last) {
+      last.text += token.text;
+      last.bareEnd = token.bareEnd;
+    } else glued.push({ ...token });
   }
-  return glued;
+  return glued.map((token) => token.text);
 }
 
 function parseStatement(segment: Segment): AuthResult | undefined {
@@ -207,19 +235,45 @@ export function parseAuthenticationResults(value: string): AuthResultsHeader {
   return { authservId: authservId ?? '', results };
 }
 
+/** authserv-ids of Microsoft's services (Office 365 writes none at all; Outlook.com writes hotmail.com). */
+const MICROSOFT_ID = /(^|\.)(outlook\.com|hotmail\.com|office365\.com|microsoft\.com)$/;
+
 /**
  * The provider's own verdict: the topmost Authentication-Results whose
- * authserv-id is `authservId` (anything below it can be written by the sender).
+ * authserv-id is `authservId` (anything below it can be written by the
+ * sender), together with the Authentication-Results right under it with the
+ * same id: one receiving server often writes one header per method (Postfix
+ * with the OpenDKIM and OpenDMARC milters). The group ends at a Received
+ * field (the hop before) or at a header with another id.
+ *
+ * Microsoft's headers may carry no authserv-id: with a Microsoft id
+ * configured, only the topmost Authentication-Results is read, trusted when
+ * it has no id or a Microsoft one and stands above every Received field (the
+ * one Microsoft adds does), and nothing lower ever is (a sender can add a
+ * header with any id).
+ *
  * Without an authservId, the topmost header is taken.
  */
 export function trustedAuthResults(fields: HeaderField[], authservId?: string): AuthResultsHeader | undefined {
   const wanted = authservId?.toLowerCase();
+  const microsoft = wanted !== undefined && MICROSOFT_ID.test(wanted);
+  let group: AuthResultsHeader | undefined;
   for (const field of fields) {
+    if ((group || microsoft) && field.name === 'received') break;
     if (field.name !== 'authentication-results') continue;
     const parsed = parseAuthenticationResults(field.value);
-    if (wanted === undefined || parsed.authservId === wanted) return parsed;
+    if (group) {
+      if (parsed.authservId !== group.authservId) break;
+      group.results.push(...parsed.results);
+      continue;
+    }
+    if (microsoft)
+      return parsed.authservId === '' || parsed.authservId === wanted || MICROSOFT_ID.test(parsed.authservId)
+        ? parsed
+        : undefined;
+    if (wanted === undefined || parsed.authservId === wanted) group = { ...parsed, results: [...parsed.results] };
   }
-  return undefined;
+  return group;
 }
 
 export interface AuthVerdict {
@@ -248,10 +302,17 @@ function pick(results: AuthResult[], method: string): AuthResult | undefined {
   return all.find((result) => result.result === 'pass') ?? all[0];
 }
 
+/**
+ * The DMARC policy as providers write it: `policy.dmarc=` (Cloudflare Email
+ * Routing, Mailman 3), or in a comment as `p=` (Gmail, Yahoo) or `policy=`
+ * (rspamd: `dmarc=pass (policy=reject)`).
+ */
 function dmarcPolicy(result: AuthResult | undefined): string | null {
   if (!result) return null;
+  const property = result.props['policy.dmarc'];
+  if (property && /^[a-z]+$/i.test(property)) return property.toLowerCase();
   for (const source of [...result.comments, ...Object.entries(result.props).map(([k, v]) => `${k}=${v}`)]) {
-    const match = /(?:^|[\s,])p=([a-z]+)/i.exec(source);
+    const match = /(?:^|[\s,;])(?:p|policy)=([a-z]+)/i.exec(source);
     if (match?.[1]) return match[1].toLowerCase();
   }
   return null;
