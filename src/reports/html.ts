@@ -135,6 +135,18 @@ function authHtml(m: ReportModel): string {
   return `<p>What the seed mailboxes' own Authentication-Results said about ${a.checked} messages.</p>${rates}${failures}`;
 }
 
+/** The findings as sentences, each marked; the raw observations only for kinds that have no sentences. */
+function dnsDetails(c: ReportModel['dnsAuth']['checks'][number]): string {
+  if (c.findings.length)
+    return `<ul class="findings">${c.findings
+      .map((f) => `<li>${verdict(f.ok, f.ok ? 'ok' : 'fix')} ${esc(f.sentence)}</li>`)
+      .join('')}</ul>`;
+  if (!Object.keys(c.details).length) return '';
+  return `<br><small>${Object.entries(c.details)
+    .map(([k, v]) => `${esc(k)} = ${esc(Array.isArray(v) ? v.join(', ') : v)}`)
+    .join('; ')}</small>`;
+}
+
 function dnsHtml(m: ReportModel): string {
   const d = m.dnsAuth;
   if (d.status === 'no-data')
@@ -145,13 +157,7 @@ function dnsHtml(m: ReportModel): string {
       `${esc(c.probe)}<br><small>${esc(c.kind)}</small>`,
       verdict(c.status === null ? null : c.status === 'pass', c.status ?? 'not run'),
       when(c.at),
-      `${esc(c.message)}${
-        Object.keys(c.details).length
-          ? `<br><small>${Object.entries(c.details)
-              .map(([k, v]) => `${esc(k)} = ${esc(Array.isArray(v) ? v.join(', ') : v)}`)
-              .join('; ')}</small>`
-          : ''
-      }`,
+      c.findings.length ? dnsDetails(c) : `${esc(c.message)}${dnsDetails(c)}`,
     ]),
   );
 }

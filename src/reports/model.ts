@@ -1,4 +1,5 @@
 import type { Store } from '../store/repositories.ts';
+import { authFindings, type AuthFinding } from './auth-findings.ts';
 import type { MailMessageFields } from '../store/types.ts';
 import type { ObservationValue } from '../core/probe.ts';
 import { MAIL_MESSAGE_ITEM } from '../core/items.ts';
@@ -63,6 +64,8 @@ export interface ReportModel {
       at: number | null;
       message: string;
       details: Record<string, ObservationValue>;
+      /** Sentences a tenant understands, each with what to do (email-auth runs). */
+      findings: AuthFinding[];
     }>;
   };
   blocklists: {
@@ -230,6 +233,7 @@ function dnsAuthSection(store: Store, tenant: string): ReportModel['dnsAuth'] {
         at: p.startedAt,
         message: p.message ?? 'not run yet',
         details,
+        findings: p.kind === 'email-auth' ? authFindings(run?.observations ?? {}) : [],
       };
     });
   return { status: checks.some((c) => c.status !== null) ? 'ok' : 'no-data', checks };
