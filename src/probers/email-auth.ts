@@ -84,6 +84,38 @@ function mechanismsOf(record: string): string[] {
     .map((term) => term.replace(/^\+/, ''));
 }
 
+/** The SPF record(s) at the domain; the reason when there is not exactly one (null when there is). */
+async function readSpfRecord(
+  domain: string,
+  ask: Ask,
+  found: Findings,
+): Promise<{ records: string[] | undefined; reason: string | null }> {
+  const { observations, problems } = found;
+  let records: string[] | undefined;
+  let reason: string | null = null;
+  try {
+    records = (await txtOf(ask, domain)).filter(isSpf);
+  } catch (error) {
+    problems.push(`SPF record lookup at ${domain} failed (${(error as Error).message})`);
+    reason = (error as { code?: string }).code === 'ETIMEOUT' ? 'dns-timeout' : 'dns-error';
+  }
+  observations['spf.records'] = records?.length ?? null;
+  observations['spf.record'] = records?.[0] ?? null;
+  if (records && records.length !== 1) {
+    problems.push(
+      records.length ? `${records.length} SPF records at ${domain} (must be one)` : `no SPF record at ${domain}`,
+    );
+    reason = records.length ? 'multiple-records' : 'no-record';
+  }
+  if (records?.length === 1) {
+    const mechanisms = mechanismsOf(records[0] ?? '');
+    const all = mechanisms.map((term) => /^([-~?]?)all$/i.exec(term)).find(Boolean);
+    observations['spf.all'] = all ? all[1] || '+' : null;
+    observations['spf.mechanisms'] = mechanisms;
+  }
+  return { records, reason };
+}
+
 /** The record at the domain, then check_host() (RFC 7208, mailauth strict) for each sending IP. */
 async function checkSpf(
   spec: EmailAuthSpec,
@@ -93,35 +125,11 @@ async function checkSpf(
   found: Findings,
 ): Promise<void> {
   const { observations, problems } = found;
-  let records: string[] | undefined;
-  try {
-    records = (await txtOf(ask, domain)).filter(isSpf);
-  } catch (error) {
-    problems.push(`SPF record lookup at ${domain} failed (${(error as Error).message})`);
-  }
-  observations['spf.records'] = records?.length ?? null;
-  observations['spf.record'] = records?.[0] ?? null;
-  if (records && records.length !== 1)
-    problems.push(
-      records.length ? `${records.length} SPF records at ${domain} (must be one)` : `no SPF record at ${domain}`,
-    );
-  if (records?.length === 1) {
-    const mechanisms = mechanismsOf(records[0] ?? '');
-    const all = mechanisms.map((term) => /^([-~?]?)all$/i.exec(term)).find(Boolean);
-    observations['spf.all'] = all ? all[1] || '+' : null;
-    observations['spf.mechanisms'] = mechanisms;
-  }
+  const { records, reason: recordReason } = await readSpfRecord(domain, ask, found);
+  let reason = recordReason;
   let lookups = 0;
   let voidLookups = 0;
   let spfPass = records?.length === 1;
-  let reason: string | null =
-    records === undefined
-      ? 'dns-error'
-      : records.length === 1
-        ? null
-        : records.length
-          ? 'multiple-records'
-          : 'no-record';
   const mailFrom = spec.mailFrom ?? `postmaster@${domain}`;
   for (const ip of spec.sendingIps) {
     const evaluation = await evaluateSpf({ ip, mailFrom, ...(spec.helo ? { helo: spec.helo } : {}) }, resolver);

@@ -1,4 +1,4 @@
-// RFC 7208's conformance suite (openspf, test/fixtures/spf/rfc7208-tests.yml) through the SPF evaluator of the email-auth kind.
+// RFC 7208 conformance (the openspf suite, test/fixtures/spf/) of the SPF evaluator, and the email-auth kind over the same DNS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -10,6 +10,8 @@ import { spfResolver } from '../../src/protocols/mail-auth/spf-dns.ts';
 import { evaluateSpf } from '../../src/protocols/mail-auth/spf.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { loadSpfSuite, type SpfCase, type SpfScenario } from '../helpers/spf-suite.ts';
+import { emailAuthKind } from '../../src/probers/email-auth.ts';
+import { probeOnce, proberDeps, specFor } from '../helpers/probe-run.ts';
 
 const API_KEY = 'spf-suite-key';
 const scenarios = loadSpfSuite(new URL('../fixtures/spf/rfc7208-tests.yml', import.meta.url).pathname);
@@ -159,4 +161,64 @@ test("the issue's cases (newline in a record, void lookups, macros, ptr, a timeo
   const tally = await runAll(issueCases);
   assert.equal(tally.total, 15);
   assert.deepEqual(tally.failures, []);
+});
+
+/** A zone for the email-auth kind itself: SPF with macros, an MX whose address never comes, a domain whose TXT times out. */
+const PROBE_ZONE: SpfScenario = {
+  description: 'email-auth probe',
+  cases: [],
+  unservable: new Map(),
+  timeouts: new Map([
+    ['mx.auth.example.test', new Set<string>()],
+    ['slow.example.test', new Set(['MX'])],
+  ]),
+  rrsets: [
+    {
+      name: 'auth.example.test.',
+      type: 'TXT',
+      ttl: 60,
+      records: ['"v=spf1 exists:%{l}.%{h}.ok.auth.example.test -all"'],
+    },
+    { name: 'bounces.out.example.test.ok.auth.example.test.', type: 'A', ttl: 60, records: ['127.0.0.2'] },
+    { name: 'auth.example.test.', type: 'MX', ttl: 60, records: ['10 mx.auth.example.test.'] },
+    { name: '_dmarc.auth.example.test.', type: 'TXT', ttl: 60, records: ['"v=DMARC1; p=reject"'] },
+    { name: 'slow.example.test.', type: 'MX', ttl: 60, records: ['10 mx.auth.example.test.'] },
+    { name: '_dmarc.slow.example.test.', type: 'TXT', ttl: 60, records: ['"v=DMARC1; p=none"'] },
+  ],
+};
+
+test('email-auth: macros from mailFrom and helo; a later MX timeout or an SPF timeout keeps every other answer', async () => {
+  await serve(PROBE_ZONE);
+  const probe = (raw: Record<string, unknown>) =>
+    probeOnce(
+      emailAuthKind.create(
+        specFor(emailAuthKind, {
+          sendingIps: ['192.0.2.25'],
+          resolver: `127.0.0.1:${front.address().port}`,
+          queryTimeout: '300ms',
+          queryRetries: 0,
+          ...raw,
+        }),
+        proberDeps(),
+      ),
+    );
+  const auth = await probe({
+    domain: 'auth.example.test',
+    mailFrom: 'bounces@auth.example.test',
+    helo: 'out.example.test',
+  });
+  assert.equal(auth.observations['spf.192.0.2.25'], 'pass');
+  assert.equal(auth.observations['spf.192.0.2.25.reason'], 'matched');
+  assert.equal(auth.observations['dmarc.p'], 'reject');
+  assert.ok((auth.observations.problems as string[]).some((p) => /^MX: DNS lookup failed/.test(p)));
+  assert.equal(auth.error?.code, 'DNS');
+  // The default MAIL FROM is postmaster@<domain>: its %{l} names no allowed host.
+  const postmaster = await probe({ domain: 'auth.example.test', helo: 'out.example.test' });
+  assert.equal(postmaster.observations['spf.192.0.2.25'], 'fail');
+  const slow = await probe({ domain: 'slow.example.test' });
+  assert.equal(slow.observations['spf.192.0.2.25'], 'temperror');
+  assert.equal(slow.observations['spf.reason'], 'dns-timeout');
+  assert.equal(slow.observations['spf.records'], null);
+  assert.equal(slow.observations['dmarc.p'], 'none');
+  assert.deepEqual(slow.observations.mx, ['mx.auth.example.test.']);
 });
