@@ -229,20 +229,30 @@ describe('Authentication-Results read exactly (RFC 8601)', () => {
     const block = [
       'Authentication-Results: mx.example.test; dmarc=fail (p=quarantine dis=none) header.from=ex.com',
       'Authentication-Results: mx.example.test; dkim=pass (2048-bit key) header.d=esp.test header.s=k1',
-      'X-Spam-Score: 0.1',
       'Authentication-Results: mx.example.test; spf=softfail smtp.mailfrom=bounce@esp.test',
+      // Right under them, the sender's own header with the same id states nothing new: it changes nothing.
+      'Authentication-Results: mx.example.test; spf=pass; dkim=pass header.d=ex.com; dmarc=pass (p=none)',
       'Received: from out.esp.test by mx.example.test; Mon, 1 Jan 2024 00:00:00 +0000',
-      'Authentication-Results: mx.example.test; spf=pass; dkim=pass header.d=ex.com; dmarc=pass',
+      'Authentication-Results: mx.example.test; arc=pass',
       '',
     ].join('\r\n');
     const verdict = judgeAuthentication(parseHeaderBlock(block), 'mx.example.test');
     assert.deepEqual(
-      [verdict.spf, verdict.dkim, verdict.dkimDomain, verdict.dmarc, verdict.dmarcPolicy],
-      ['softfail', 'pass', 'esp.test', 'fail', 'quarantine'],
+      [verdict.spf, verdict.dkim, verdict.dkimDomain, verdict.dmarc, verdict.dmarcPolicy, verdict.arc],
+      ['softfail', 'pass', 'esp.test', 'fail', 'quarantine', null],
     );
-    // Another server's header ends the group too.
-    const mixed = block.replace('X-Spam-Score: 0.1', 'Authentication-Results: other.test; spf=pass');
-    assert.equal(judgeAuthentication(parseHeaderBlock(mixed), 'mx.example.test').spf, null);
+    // Another field between ends the group: only contiguous headers belong together.
+    const apart = block.replace(
+      'Authentication-Results: mx.example.test; spf=softfail',
+      'X-Spam-Score: 0.1\r\nAuthentication-Results: mx.example.test; spf=softfail',
+    );
+    assert.equal(judgeAuthentication(parseHeaderBlock(apart), 'mx.example.test').spf, null);
+    // So does a header of another server.
+    const other = block.replace(
+      'Authentication-Results: mx.example.test; dkim=pass (2048-bit key)',
+      'Authentication-Results: other.test; dkim=pass (2048-bit key)',
+    );
+    assert.equal(judgeAuthentication(parseHeaderBlock(other), 'mx.example.test').dkim, null);
   });
 
   test('Microsoft: the topmost header without authserv-id is trusted, never a lower one ending with the configured name', () => {

@@ -1,3 +1,4 @@
+// The report's email-auth findings: one sentence per check, with what to do, from the kind's observations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { authFindings } from '../../src/reports/auth-findings.ts';

@@ -241,10 +241,11 @@ const MICROSOFT_ID = /(^|\.)(outlook\.com|hotmail\.com|office365\.com|microsoft\
 /**
  * The provider's own verdict: the topmost Authentication-Results whose
  * authserv-id is `authservId` (anything below it can be written by the
- * sender), together with the Authentication-Results right under it with the
- * same id: one receiving server often writes one header per method (Postfix
- * with the OpenDKIM and OpenDMARC milters). The group ends at a Received
- * field (the hop before) or at a header with another id.
+ * sender), together with the Authentication-Results fields right under it
+ * (contiguous, nothing else between) with the same id: one receiving server
+ * often writes one header per method (Postfix with the OpenDKIM and OpenDMARC
+ * milters). A lower header of the group only adds methods the ones above did
+ * not state, so a sender's header that happens to follow cannot change them.
  *
  * Microsoft's headers may carry no authserv-id: with a Microsoft id
  * configured, only the topmost Authentication-Results is read, trusted when
@@ -259,14 +260,17 @@ export function trustedAuthResults(fields: HeaderField[], authservId?: string): 
   const microsoft = wanted !== undefined && MICROSOFT_ID.test(wanted);
   let group: AuthResultsHeader | undefined;
   for (const field of fields) {
-    if ((group || microsoft) && field.name === 'received') break;
-    if (field.name !== 'authentication-results') continue;
-    const parsed = parseAuthenticationResults(field.value);
     if (group) {
+      // Only the Authentication-Results fields right under it, with its id, belong to the group.
+      if (field.name !== 'authentication-results') break;
+      const parsed = parseAuthenticationResults(field.value);
       if (parsed.authservId !== group.authservId) break;
-      group.results.push(...parsed.results);
+      addNewMethods(group, parsed);
       continue;
     }
+    if (microsoft && field.name === 'received') return undefined;
+    if (field.name !== 'authentication-results') continue;
+    const parsed = parseAuthenticationResults(field.value);
     if (microsoft)
       return parsed.authservId === '' || parsed.authservId === wanted || MICROSOFT_ID.test(parsed.authservId)
         ? parsed
@@ -274,6 +278,12 @@ export function trustedAuthResults(fields: HeaderField[], authservId?: string): 
     if (wanted === undefined || parsed.authservId === wanted) group = { ...parsed, results: [...parsed.results] };
   }
   return group;
+}
+
+/** A lower header of the group adds the methods the ones above did not state; it never overrides one. */
+function addNewMethods(group: AuthResultsHeader, lower: AuthResultsHeader): void {
+  const stated = new Set(group.results.map((result) => result.method));
+  group.results.push(...lower.results.filter((result) => !stated.has(result.method)));
 }
 
 export interface AuthVerdict {
