@@ -28,8 +28,12 @@ function keyIds(server: PdnsInstance, zone: string): Array<{ id: string; role: s
 }
 
 export interface SignedZone {
-  /** The DS records of the lab zone, as the parent publishes them (text, one per line). */
+  /** The DS records of the lab zone, as the parent publishes them (zone-file lines). */
   ds: string[];
+  /** The same with digests that match no key: what the parent publishes after breakDs(). */
+  brokenDs: string[];
+  /** Both servers deny with NSEC3 (RFC 9276's parameters: no salt, no extra iterations) instead of NSEC. */
+  useNsec3(): void;
   /** The parent zone's DS for the lab zone is replaced by one that matches no key. */
   breakDs(): Promise<void>;
   /** The second server loses the zone's key: it serves the zone unsigned. */
@@ -56,11 +60,13 @@ export async function signLabZone(lab: PdnsLab, zone: string, scratch: string): 
     .filter((line) => /\sIN\s+DS\s/.test(line))
     .map((line) => line.replace(/\s*;.*$/, '').trim());
   const dsRecords = (lines: string[]) => lines.map((line) => line.split(/\s+IN\s+DS\s+/)[1] ?? '');
+  const brokenDs = ds.map((line) => line.replace(/[0-9a-f]{8}$/i, '00000000'));
   await createZone(first, lab.apiKey, LAB_PARENT_ZONE, [{ name: zone, type: 'DS', ttl: 300, records: dsRecords(ds) }]);
   return {
     ds,
+    brokenDs,
     breakDs: async () => {
-      const broken = dsRecords(ds).map((record) => record.replace(/[0-9a-f]{8}$/i, '00000000'));
+      const broken = dsRecords(brokenDs);
       await fetch(`${first.apiUrl}/api/v1/servers/localhost/zones/${LAB_PARENT_ZONE}`, {
         method: 'PATCH',
         headers: { 'X-API-Key': lab.apiKey, 'content-type': 'application/json' },
@@ -76,6 +82,12 @@ export async function signLabZone(lab: PdnsLab, zone: string, scratch: string): 
           ],
         }),
       });
+    },
+    useNsec3: () => {
+      for (const server of [first, second]) {
+        pdnsutil(server, ['set-nsec3', name, '1 0 0 -']);
+        pdnsutil(server, ['rectify-zone', name]);
+      }
     },
     removeKeyAtSecond: () => {
       for (const { id } of keyIds(second, name)) pdnsutil(second, ['remove-zone-key', name, id]);

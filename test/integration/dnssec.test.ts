@@ -7,6 +7,7 @@ import { LAB_ZONE, startPdnsPair, type PdnsLab } from '../../src/lab/pdns.ts';
 import { signLabZone, type SignedZone } from '../../src/lab/dnssec.ts';
 import { systemClock, type Clock } from '../../src/util/clock.ts';
 import { specFor, makeProber, probeOnce } from '../helpers/probe-run.ts';
+import { startUnbound } from '../helpers/unbound.ts';
 
 const DAY = 86_400_000;
 
@@ -41,6 +42,22 @@ describe('dnssec against a zone signed by PowerDNS at two servers', () => {
     await temp?.remove();
   });
 
+  /** What unbound, validating from `anchor` and asking only server `stub`, answers for www (at `at`, if given). */
+  const unboundSays = async (stub: number, anchor: string[], at?: number) => {
+    const unbound = await startUnbound({
+      dir: temp.dir,
+      zone: LAB_ZONE,
+      anchor,
+      stub: label(stub),
+      ...(at === undefined ? {} : { at: new Date(at) }),
+    });
+    try {
+      return await unbound.rcodeOf('www.example.test.', 'A');
+    } finally {
+      await unbound.stop();
+    }
+  };
+
   const run = (at?: number) => {
     const clock = at === undefined ? undefined : clockAt(at);
     return probeOnce(makeProber(dnssecKind, specFor(dnssecKind, raw), clock), clock ? { clock } : {});
@@ -57,6 +74,8 @@ describe('dnssec against a zone signed by PowerDNS at two servers', () => {
     assert.equal(m.observations[`valid.${label(1)}`], true);
     assert.ok(Number(m.observations['rrsig.daysLeft']) > 7, `days left ${m.observations['rrsig.daysLeft']}`);
     assert.equal(m.warnings?.length ?? 0, 0);
+    assert.equal(await unboundSays(0, signed.ds), 'NOERROR', 'unbound validates it at the first server');
+    assert.equal(await unboundSays(1, signed.ds), 'NOERROR', 'and at the second');
   });
 
   test('signatures near their expiry warn, and fail once under the critical days, and after it', async () => {
@@ -67,9 +86,25 @@ describe('dnssec against a zone signed by PowerDNS at two servers', () => {
     assert.match(warn.warnings?.join() ?? '', /expires in 5 days \(under 7\)/);
     const critical = await run(expiresAt - DAY);
     assert.match(critical.error?.message ?? '', /expires in 1 days \(under 2\): re-sign the zone now/);
-    const expired = await run(expiresAt + DAY);
+    assert.equal(await unboundSays(0, signed.ds, expiresAt - DAY), 'NOERROR', 'still valid for unbound');
+    // unbound forgives signatures up to a day past their expiry (val-sig-skew-max): three days past, neither does.
+    const expired = await run(expiresAt + 3 * DAY);
     assert.equal(expired.observations.valid, false);
     assert.match(expired.error?.message ?? '', /DNSSEC is broken: .*expired/);
+    assert.equal(await unboundSays(0, signed.ds, expiresAt + 3 * DAY), 'SERVFAIL', 'bogus for unbound too');
+  });
+
+  test('NSEC3 denial is proven too, as unbound finds it', async () => {
+    signed.useNsec3();
+    const m = await run();
+    assert.equal(m.error ?? null, null, m.message);
+    assert.equal(m.observations.denial, 'NSEC3');
+    const unbound = await startUnbound({ dir: temp.dir, zone: LAB_ZONE, anchor: signed.ds, stub: label(1) });
+    try {
+      assert.equal(await unbound.rcodeOf('missing.example.test.', 'A'), 'NXDOMAIN', 'a validated NXDOMAIN');
+    } finally {
+      await unbound.stop();
+    }
   });
 
   test('a DS at the parent that matches no key breaks the chain, and the run says so', async () => {
@@ -88,5 +123,7 @@ describe('dnssec against a zone signed by PowerDNS at two servers', () => {
     assert.equal(m.observations[`valid.${label(0)}`], true);
     assert.equal(m.observations[`valid.${label(1)}`], false);
     assert.match(m.error?.message ?? '', new RegExp(`${label(1)}: example\\.test\\. DNSKEY: none published`));
+    assert.equal(await unboundSays(0, signed.ds), 'NOERROR', 'unbound asking the first server is content');
+    assert.equal(await unboundSays(1, signed.ds), 'SERVFAIL', 'and asking the second calls the unsigned answer bogus');
   });
 });
