@@ -69,7 +69,6 @@ async function sweepOnce(servers: PdnsInstance[], concurrency: number) {
     powerdns: { api: servers[0]?.apiUrl, apiKey: API_KEY, zones: 'all' },
     servers: servers.map((server) => `127.0.0.1:${server.dnsPort}`),
     concurrency,
-    maxBodyBytes: '64MiB',
   });
   const prober = makeProber(zoneSyncKind, spec);
   const cpu = process.cpuUsage();
