@@ -2,9 +2,21 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createZone, type PdnsInstance, type PdnsLab } from './pdns.ts';
+import { sendJson, type LabApp } from './http-app.ts';
 
-/** The parent of the lab zone (`test.`), served by the first server, holding the lab zone's DS. */
+/** What signing needs of a lab PowerDNS (pdns.ts's PdnsInstance has it; not imported, as pdns.ts starts the signing). */
+interface PdnsInstance {
+  name: string;
+  apiUrl: string;
+  dbPath: string;
+}
+
+interface PdnsLab {
+  servers: PdnsInstance[];
+  apiKey: string;
+}
+
+/** The parent of the lab zone (`test.`), served by both servers, holding the lab zone's DS. */
 export const LAB_PARENT_ZONE = 'test.';
 
 function pdnsutil(server: PdnsInstance, args: string[]): string {
@@ -12,6 +24,23 @@ function pdnsutil(server: PdnsInstance, args: string[]): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/** One call of the server's HTTP API; anything but 2xx throws with PowerDNS's answer. */
+async function pdnsApi(
+  server: PdnsInstance,
+  apiKey: string,
+  method: string,
+  path: string,
+  body: unknown,
+): Promise<void> {
+  const response = await fetch(`${server.apiUrl}/api/v1/servers/localhost${path}`, {
+    method,
+    headers: { 'X-API-Key': apiKey, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok)
+    throw new Error(`${server.name} API ${method} ${path}: ${response.status} ${await response.text()}`);
 }
 
 function dirOf(server: PdnsInstance): string {
@@ -61,27 +90,28 @@ export async function signLabZone(lab: PdnsLab, zone: string, scratch: string): 
     .map((line) => line.replace(/\s*;.*$/, '').trim());
   const dsRecords = (lines: string[]) => lines.map((line) => line.split(/\s+IN\s+DS\s+/)[1] ?? '');
   const brokenDs = ds.map((line) => line.replace(/[0-9a-f]{8}$/i, '00000000'));
-  await createZone(first, lab.apiKey, LAB_PARENT_ZONE, [{ name: zone, type: 'DS', ttl: 300, records: dsRecords(ds) }]);
+  const dsRrset = (lines: string[]) => ({
+    name: zone,
+    type: 'DS',
+    ttl: 300,
+    records: dsRecords(lines).map((content) => ({ content, disabled: false })),
+  });
+  // Both servers serve the parent too, so that every zone the API lists is served alike.
+  for (const server of [first, second])
+    await pdnsApi(server, lab.apiKey, 'POST', '/zones', {
+      name: LAB_PARENT_ZONE,
+      kind: 'Native',
+      nameservers: ['ns1.example.test.'],
+      rrsets: [dsRrset(ds)],
+    });
   return {
     ds,
     brokenDs,
     breakDs: async () => {
-      const broken = dsRecords(brokenDs);
-      await fetch(`${first.apiUrl}/api/v1/servers/localhost/zones/${LAB_PARENT_ZONE}`, {
-        method: 'PATCH',
-        headers: { 'X-API-Key': lab.apiKey, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          rrsets: [
-            {
-              name: zone,
-              type: 'DS',
-              ttl: 300,
-              changetype: 'REPLACE',
-              records: broken.map((content) => ({ content, disabled: false })),
-            },
-          ],
-        }),
-      });
+      for (const server of [first, second])
+        await pdnsApi(server, lab.apiKey, 'PATCH', `/zones/${LAB_PARENT_ZONE}`, {
+          rrsets: [{ ...dsRrset(brokenDs), changetype: 'REPLACE' }],
+        });
     },
     useNsec3: () => {
       for (const server of [first, second]) {
@@ -93,4 +123,21 @@ export async function signLabZone(lab: PdnsLab, zone: string, scratch: string): 
       for (const { id } of keyIds(second, name)) pdnsutil(second, ['remove-zone-key', name, id]);
     },
   };
+}
+
+/**
+ * Switches on the ScaiDNS stand-in (no body needed):
+ * - POST /__lab/dns/dnssec/break-ds: the parent's DS for the lab zone matches no key any more;
+ * - POST /__lab/dns/dnssec/remove-key: the second server loses the zone's key and serves it unsigned.
+ * Neither is undone: the lab starts signed again next time.
+ */
+export function mountDnssecSwitches(app: LabApp, signed: SignedZone): void {
+  app.route('POST', '/__lab/dns/dnssec/break-ds', async (_req, res) => {
+    await signed.breakDs();
+    sendJson(res, 200, { ds: signed.brokenDs });
+  });
+  app.route('POST', '/__lab/dns/dnssec/remove-key', (_req, res) => {
+    signed.removeKeyAtSecond();
+    sendJson(res, 200, { removed: true });
+  });
 }

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import type { LabComponent, LabContext } from './component.ts';
 import { sendJson, type LabApp } from './http-app.ts';
 import { startProcess, waitForPort, type ManagedProcess } from './processes.ts';
+import { mountDnssecSwitches, signLabZone } from './dnssec.ts';
 
 /** The lab's PowerDNS API key and validation-challenge token (exported as PDNS_API_KEY / CHALLENGE_TOKEN). */
 export const LAB_PDNS_API_KEY = 'lab-pdns-api-key';
@@ -344,11 +345,18 @@ export const pdnsComponent: LabComponent = {
       ports: { dns1: ctx.ports.pdns1Dns, api1: ctx.ports.pdns1Api, dns2: ctx.ports.pdns2Dns, api2: ctx.ports.pdns2Api },
     });
     mountDnsSwitches(ctx.scaidns, lab);
+    try {
+      const signed = await signLabZone(lab, LAB_ZONE, join(ctx.dir, 'pdns'));
+      mountDnssecSwitches(ctx.scaidns, signed);
+    } catch (error) {
+      await lab.stop();
+      throw error;
+    }
     return {
       stop: () => lab.stop(),
       describe:
-        `example.test at 127.0.0.1:${ctx.ports.pdns1Dns} (API :${ctx.ports.pdns1Api}) and 127.0.0.1:${ctx.ports.pdns2Dns} (API :${ctx.ports.pdns2Api}); ` +
-        'switches on the ScaiDNS stand-in: POST /__lab/dns/challenge {"servers":["pdns1"]}, POST|DELETE /__lab/dns/drift, POST /__lab/dns/serial',
+        `example.test (DNSSEC-signed, DS in test.) at 127.0.0.1:${ctx.ports.pdns1Dns} (API :${ctx.ports.pdns1Api}) and 127.0.0.1:${ctx.ports.pdns2Dns} (API :${ctx.ports.pdns2Api}); ` +
+        'switches on the ScaiDNS stand-in: POST /__lab/dns/challenge {"servers":["pdns1"]}, POST|DELETE /__lab/dns/drift, POST /__lab/dns/serial, POST /__lab/dns/dnssec/break-ds, POST /__lab/dns/dnssec/remove-key',
     };
   },
 };

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dsDigest, keyTag, withinValidity, type Rrsig } from '../../src/protocols/dns/dnssec.ts';
 import { canonicalCompare, nsec3Hash, nsecCovers, nsecDenialProblem } from '../../src/protocols/dns/denial.ts';
+import { rdataText } from '../../src/protocols/dns/records.ts';
 
 // RFC 4034 §5.4: dskey.example.com's DNSKEY, key id 60485, and its SHA-1 DS digest.
 const RFC4034_KEY = {
@@ -58,4 +59,12 @@ test('signature validity uses serial arithmetic, so it holds across the 2106 wra
   assert.match(withinValidity(sig(100, 200), 99).why ?? '', /^not valid before/);
   const wrap = 2 ** 32;
   assert.equal(withinValidity(sig(wrap - 100, 100), wrap + 50).valid, true, 'a window over the wrap');
+});
+
+test('DS and DNSKEY records read as PowerDNS writes them, so a zone comparison sees them equal', () => {
+  const digest = Buffer.from('2BB183AF5F22588179A53B0A98631FAD1A292118', 'hex');
+  const ds = { name: 'dskey.example.com', type: 'DS', data: { keyTag: 60485, algorithm: 5, digestType: 1, digest } };
+  assert.equal(rdataText(ds as never), '60485 5 1 2bb183af5f22588179a53b0a98631fad1a292118');
+  const dnskey = { name: 'dskey.example.com', type: 'DNSKEY', data: RFC4034_KEY };
+  assert.equal(rdataText(dnskey as never), `256 3 5 ${RFC4034_KEY.key.toString('base64')}`);
 });

@@ -90,6 +90,15 @@ export function rdataText(record: Answer): string {
       const caa = data as { flags: number; tag: string; value: string };
       return `${caa.flags} ${caa.tag} "${caa.value}"`;
     }
+    case 'DS': {
+      // As PowerDNS's API and zone files write it: the digest in lower-case hex.
+      const ds = data as { keyTag: number; algorithm: number; digestType: number; digest: Buffer };
+      return `${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${ds.digest.toString('hex')}`;
+    }
+    case 'DNSKEY': {
+      const key = data as { flags: number; algorithm: number; key: Buffer };
+      return `${key.flags} 3 ${key.algorithm} ${key.key.toString('base64')}`;
+    }
     default:
       return Buffer.isBuffer(data) ? `\\# ${data.length} ${data.toString('hex')}` : JSON.stringify(data);
   }
