@@ -22,7 +22,6 @@ import { execFile } from 'node:child_process';
 import { promisify, parseArgs } from 'node:util';
 import pino from 'pino';
 import { dnsKind, type DnsSpec } from '../src/probers/dns.ts';
-import type { CommonProbeSpec } from '../src/core/probe.ts';
 import type { Prober } from '../src/probers/kind.ts';
 import { createHttpClient } from '../src/protocols/http/client.ts';
 import { systemClock } from '../src/util/clock.ts';
@@ -89,8 +88,7 @@ async function scaiprobe(port: number, serverPid: number): Promise<PhaseResult> 
     }) as DnsSpec;
     const expect = check.expect === 'NXDOMAIN' ? [{ expr: 'rcode == "NXDOMAIN"', soft: false }] : [];
     return dnsKind.create(
-      { ...own, name: check.name, kind: 'dns', timeout: 5000, retries: 0, retryDelay: 0, tags: [], expect } as DnsSpec &
-        CommonProbeSpec,
+      { ...own, name: check.name, kind: 'dns', timeout: 5000, retries: 0, retryDelay: 0, tags: [], expect },
       deps,
     );
   });
@@ -137,7 +135,7 @@ async function scaiprobe(port: number, serverPid: number): Promise<PhaseResult> 
   const wall = await timedPhase(SECONDS, IN_FLIGHT, worker(true));
   const used = process.cpuUsage(cpu);
   const serverCpu = cpuOfPid(serverPid) - serverBefore;
-  await Promise.all(probers.map((prober) => prober.close?.()));
+  await Promise.all(probers.map(async (prober) => prober.close?.()));
   return { rate: probes / wall, cpu: (used.user + used.system) / 1e6, serverCpu, wall, probes, failures };
 }
 
@@ -254,7 +252,7 @@ async function main() {
     console.table([
       row('scaiprobe dns kind (1 query per probe)', String(IN_FLIGHT), own),
       row(`dnsperf -c 1 -q ${IN_FLIGHT}`, String(IN_FLIGHT), perf),
-      row('blackbox_exporter /probe (exporter CPU only)', String(values['bbe-concurrency']), bbe),
+      row('blackbox_exporter /probe (exporter CPU only)', values['bbe-concurrency'], bbe),
     ]);
     const perCpu = (r: PhaseResult) => r.probes / r.cpu;
     console.log(

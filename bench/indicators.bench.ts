@@ -17,7 +17,7 @@ const config = defaultIndicatorsConfig();
 
 function series(seed: number, base: number, drift: number): Point[] {
   const n = DAYS * 1440;
-  const out: Point[] = new Array(n);
+  const out = new Array<Point>(n);
   for (let i = 0; i < n; i++)
     out[i] = { t: now - (n - i) * MIN, v: base + drift * i + ((i * 7919 + seed) % 100) * base * 0.002 };
   return out;

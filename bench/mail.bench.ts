@@ -41,7 +41,7 @@ const SEEDS = 10;
 const clock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
   monotonic: () => performance.now(),
-  setTimer: systemClock.setTimer,
+  setTimer: (callback, ms) => systemClock.setTimer(callback, ms),
 };
 const logger = pino({ level: 'silent' });
 

@@ -178,14 +178,14 @@ async function main() {
     const runs = walls.length;
     const perfQueries = perf.rate * perfSeconds;
     console.log(
-      `rbl benchmark: ${IPS.length} IPs x ${ZONES.length} zones = 4000 A lookups + ${ZONES.length * 2} test points + ${last?.observations.listed} TXT = ${queriesPerRun} queries per run, ` +
+      `rbl benchmark: ${IPS.length} IPs x ${ZONES.length} zones = 4000 A lookups + ${ZONES.length * 2} test points + ${String(last?.observations.listed)} TXT = ${queriesPerRun} queries per run, ` +
         `${concurrency} in flight for both tools (dnsperf -c 1 -q ${concurrency}, same A names), rbldnsd on 127.0.0.1; ${os.cpus().length} CPUs, load ${os
           .loadavg()
           .map((l) => l.toFixed(2))
           .join(' ')}`,
     );
     console.log(
-      `verdicts of the last run: listed ${last?.observations.listed}, clean ${last?.observations.clean}, unknown ${last?.observations.unknown}`,
+      `verdicts of the last run: listed ${String(last?.observations.listed)}, clean ${String(last?.observations.clean)}, unknown ${String(last?.observations.unknown)}`,
     );
     console.table([
       {

@@ -44,7 +44,7 @@ const channelSchema = z.discriminatedUnion('type', [
       timeout: timerDuration().default(10_000),
     })
     .refine((channel) => !(channel.basicAuth && channel.bearerToken), {
-      message: 'give basicAuth or bearerToken, not both',
+      error: 'give basicAuth or bearerToken, not both',
       path: ['bearerToken'],
     }),
 ]);
@@ -76,11 +76,11 @@ const ruleSchema = z
     runbook: z.url({ error: 'must be a URL' }).optional(),
   })
   .refine((rule) => !(rule.probes && rule.indicators), {
-    message: 'give either probes or indicators, not both',
+    error: 'give either probes or indicators, not both',
     path: ['indicators'],
   })
   .refine((rule) => rule.failures <= (rule.window ?? rule.failures), {
-    message: 'failures cannot exceed window',
+    error: 'failures cannot exceed window',
     path: ['failures'],
   });
 
@@ -99,7 +99,7 @@ const windowSchema = z
     reason: z.string().default(''),
   })
   .refine((w) => (w.cron ? w.duration !== undefined : w.from !== undefined && w.until !== undefined), {
-    message: 'give from + until, or cron + duration',
+    error: 'give from + until, or cron + duration',
   });
 
 export const alertsSchema = z.strictObject({

@@ -6,9 +6,9 @@ function fieldMatches(field: string, value: number, min: number, max: number): b
   return field.split(',').some((part) => {
     const [range = '*', stepText] = part.split('/');
     const step = stepText ? Number(stepText) : 1;
-    let [lo, hi] = range === '*' ? [min, max] : range.split('-').map(Number);
+    const [lo, upper] = range === '*' ? [min, max] : range.split('-').map(Number);
     if (lo === undefined || Number.isNaN(lo)) return false;
-    hi = hi ?? (stepText ? max : lo);
+    const hi = upper ?? (stepText ? max : lo);
     return value >= lo && value <= hi && (value - lo) % step === 0;
   });
 }

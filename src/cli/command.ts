@@ -78,8 +78,8 @@ export const HELP_OPTION = {
 
 /** A command for the dispatcher: its arguments are read against its options before it runs. */
 export function defineCommand<O extends OptionSpecs>(command: Command<O>): CliCommand {
-  const { run, positionals: _positionals, ...shown } = command;
-  return { ...shown, run: (args) => run(parseCommandArgs(command, args)) };
+  const { positionals: _positionals, ...shown } = command;
+  return { ...shown, run: (args) => command.run(parseCommandArgs(command, args)) };
 }
 
 function label(name: string, spec: OptionSpec): string {

@@ -6,6 +6,7 @@ import { PROBE_KINDS } from '../probers/registry.ts';
 import { alertsSchema } from '../alerting/config.ts';
 import { indicatorsSchema } from '../indicators/thresholds.ts';
 import { reportsSchema } from '../reports/config.ts';
+import { textOf } from '../util/text.ts';
 
 export const SCHEMA_ID = 'https://scaiprobe.dev/scaiprobe.schema.json';
 
@@ -69,7 +70,7 @@ function beforeResolution(node: unknown, key?: string): unknown {
     return {
       ...rest,
       pattern: WHOLE_REFERENCE,
-      description: `${out.description ? `${String(out.description)} ` : ''}A credential: write it as "\${ENV_NAME}" or "\${file:/path}", never inline.`,
+      description: `${out.description ? `${textOf(out.description)} ` : ''}A credential: write it as "\${ENV_NAME}" or "\${file:/path}", never inline.`,
     };
   }
   const constrained = ['pattern', 'format', 'enum', 'minLength', 'maxLength'].some((k) => k in out);

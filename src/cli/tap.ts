@@ -1,10 +1,11 @@
 // TAP (version 13, also valid TAP 14) for CI systems that read it: one test point per probe, details in YAML.
 import type { FinishedRun } from '../runner/engine.ts';
+import { jsonText } from '../util/text.ts';
 
 /** A YAML scalar: JSON's numbers, booleans, null and double-quoted strings are YAML too. */
 function scalar(value: unknown): string {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(typeof value === 'string' ? value : (JSON.stringify(value) ?? 'undefined'));
+  return JSON.stringify(typeof value === 'string' ? value : (jsonText(value) ?? 'undefined'));
 }
 
 /** A test point's description may not hold `#` (it would start a directive); `\` escapes. */

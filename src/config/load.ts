@@ -362,7 +362,7 @@ function cyclePath(root: object): Array<string | number> | undefined {
     }
     top.entered = true;
     open.add(top.value);
-    for (const [key, child] of Object.entries(top.value)) {
+    for (const [key, child] of Object.entries(top.value as Record<string, unknown>)) {
       if (!child || typeof child !== 'object') continue;
       const path = [...top.path, Array.isArray(top.value) ? Number(key) : key];
       if (open.has(child)) return path;
@@ -372,11 +372,11 @@ function cyclePath(root: object): Array<string | number> | undefined {
   return undefined;
 }
 
-function mergeSection<T>(
+function mergeSection<K extends 'server' | 'store' | 'scheduler' | 'log'>(
   results: FileResult[],
-  key: 'server' | 'store' | 'scheduler' | 'log',
+  key: K,
   issues: ConfigIssue[],
-): T | undefined {
+): FileResult['sections'][K] | undefined {
   const owners = results.filter((r) => r.sections[key] !== undefined);
   if (owners.length > 1) {
     for (const owner of owners.slice(1)) {
@@ -388,7 +388,7 @@ function mergeSection<T>(
       });
     }
   }
-  return owners[0]?.sections[key] as T | undefined;
+  return owners[0]?.sections[key];
 }
 
 /**
@@ -458,10 +458,10 @@ export function readConfig(
       sections[key] = value;
     }
   }
-  const server = mergeSection<ServerConfig>(results, 'server', issues) ?? serverSchema.parse({});
-  const store = mergeSection<StoreConfig>(results, 'store', issues) ?? storeSchema.parse({});
-  const scheduler = mergeSection<SchedulerConfig>(results, 'scheduler', issues) ?? schedulerSchema.parse({});
-  const log = mergeSection<LogConfig>(results, 'log', issues) ?? logSchema.parse({});
+  const server = mergeSection(results, 'server', issues) ?? serverSchema.parse({});
+  const store = mergeSection(results, 'store', issues) ?? storeSchema.parse({});
+  const scheduler = mergeSection(results, 'scheduler', issues) ?? schedulerSchema.parse({});
+  const log = mergeSection(results, 'log', issues) ?? logSchema.parse({});
   for (const probe of probes) {
     if (probe.every !== undefined && probe.timeout > probe.every) {
       warnings.push(

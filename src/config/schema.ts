@@ -26,7 +26,7 @@ const probeName = z
     'must be 1-100 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
   );
 
-const cronExpression = z.string().refine((expr) => validateCron(expr), { message: 'is not a valid cron expression' });
+const cronExpression = z.string().refine((expr) => validateCron(expr), { error: 'is not a valid cron expression' });
 
 /** Keys every probe has, whatever its kind. */
 export const commonProbeFields = {

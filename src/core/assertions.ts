@@ -55,7 +55,7 @@ function compileRegex(source: string, flags: string, literal: string): RegExp {
   try {
     return new RegExp(source, flags);
   } catch (error) {
-    throw new Error(`cannot read "${literal}": ${(error as Error).message}`);
+    throw new Error(`cannot read "${literal}": ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -66,7 +66,7 @@ export function parseLiteral(text: string): ObservationValue | RegExp {
     try {
       return JSON.parse(trimmed) as string;
     } catch (error) {
-      throw new Error(`cannot read "${trimmed}": ${(error as Error).message}`);
+      throw new Error(`cannot read "${trimmed}": ${(error as Error).message}`, { cause: error });
     }
   }
   if (/^'[^']*'$/.test(trimmed)) return trimmed.slice(1, -1);

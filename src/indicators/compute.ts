@@ -82,7 +82,7 @@ export function judge(
   const value = latest.v;
   const recent = windowOf(series, now - config.trendWindow, now);
   const { trend, slopePerHour } = trendOf(recent, { minChange: threshold * 0.05 });
-  const limit = `${show(threshold, base.unit)}`;
+  const limit = show(threshold, base.unit);
   if (value > threshold)
     return {
       ...common,

@@ -7,6 +7,7 @@ import { LISTED, MAIL_MESSAGE_ITEM, RBL_LISTING_ITEM } from '../core/items.ts';
 import type { IndicatorInputs } from './compute.ts';
 import type { IndicatorsConfig } from './thresholds.ts';
 import type { Point } from './trend.ts';
+import { textOf } from '../util/text.ts';
 
 const HOUR = 3_600_000;
 const BASELINE = 8 * 24 * HOUR;
@@ -69,7 +70,7 @@ function addFedSeries(
 function domainOf(data: Record<string, unknown>): string {
   const auth = data.auth as { dkimDomain?: string | null } | null | undefined;
   if (auth?.dkimDomain) return auth.dkimDomain;
-  const id = /@([^>]+)>?$/.exec(String(data.messageId ?? ''));
+  const id = /@([^>]+)>?$/.exec(textOf(data.messageId));
   return id?.[1] ?? 'unknown';
 }
 
@@ -87,7 +88,7 @@ export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now:
   for (const item of store.items.list({ type: MAIL_MESSAGE_ITEM, since: now - BASELINE, until: now + 1 })) {
     if (removed.has(item.probe)) continue;
     const data = item.data;
-    const auth = data.auth as { spf?: string; dkim?: string; dmarc?: string } | null | undefined;
+    const auth = data.auth as { spf?: string | null; dkim?: string | null; dmarc?: string | null } | null | undefined;
     const authFailed =
       !!auth &&
       [auth.spf, auth.dkim, auth.dmarc].some((result) => result !== undefined && result !== null && result !== 'pass');
@@ -95,7 +96,7 @@ export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now:
       tenant: item.tenant ?? 'default',
       domain: domainOf(data),
       at: item.at,
-      placement: String(data.placement ?? 'unknown'),
+      placement: textOf(data.placement, 'unknown'),
       timeToInboxMs: typeof data.timeToInboxMs === 'number' ? data.timeToInboxMs : null,
       authFailed,
     });
@@ -104,9 +105,9 @@ export function loadIndicatorInputs(store: Store, config: IndicatorsConfig, now:
     const data = listing.data;
     inputs.listings.push({
       tenant: listing.tenant ?? 'default',
-      target: String(data.target ?? listing.key),
-      zone: String(data.zone ?? ''),
-      severity: String(data.severity ?? 'unknown'),
+      target: textOf(data.target, listing.key),
+      zone: textOf(data.zone),
+      severity: textOf(data.severity, 'unknown'),
     });
   }
   return inputs;

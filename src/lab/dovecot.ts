@@ -21,7 +21,7 @@ export interface RunningDovecot {
   conf: string;
   process: ManagedProcess;
   /** Stores a message for `user` in `folder` through dovecot-lda (synchronous: resolved = stored). */
-  deliver(user: string, folder: string, message: Buffer, envelopeFrom: string): Promise<void>;
+  deliver: (user: string, folder: string, message: Buffer, envelopeFrom: string) => Promise<void>;
   stop(): Promise<void>;
 }
 

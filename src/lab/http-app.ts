@@ -65,39 +65,50 @@ export function createLabApp(name: string): LabApp {
   const routes = new Map<string, LabHandler>();
   const faults: Faults = {};
 
-  const handleControl = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+  const handleControl = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     if (req.method === 'DELETE') for (const key of Object.keys(faults)) delete faults[key];
     if (req.method === 'POST' || req.method === 'PUT') {
       try {
         Object.assign(faults, JSON.parse(body.toString() || '{}'));
       } catch {
-        return sendJson(res, 400, { error: 'body must be a JSON object of faults' });
+        sendJson(res, 400, { error: 'body must be a JSON object of faults' });
+        return;
       }
       for (const [key, value] of Object.entries(faults)) if (value === null) delete faults[key];
     }
     sendJson(res, 200, { service: name, faults });
   };
 
-  const server = createServer(async (req, res) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://lab');
       const body = await readBody(req);
-      if (url.pathname === '/__lab/faults') return await handleControl(req, res, body);
+      if (url.pathname === '/__lab/faults') {
+        handleControl(req, res, body);
+        return;
+      }
       if (faults.reset) {
         req.socket.resetAndDestroy();
         return;
       }
       if (typeof faults.latencyMs === 'number' && faults.latencyMs > 0)
         await new Promise((r) => setTimeout(r, faults.latencyMs));
-      if (typeof faults.status5xx === 'number') return sendJson(res, faults.status5xx, { error: 'injected failure' });
+      if (typeof faults.status5xx === 'number') {
+        sendJson(res, faults.status5xx, { error: 'injected failure' });
+        return;
+      }
       const handler = routes.get(`${req.method} ${url.pathname}`);
-      if (!handler) return sendJson(res, 404, { error: 'not found', path: url.pathname });
+      if (!handler) {
+        sendJson(res, 404, { error: 'not found', path: url.pathname });
+        return;
+      }
       await handler({ req, url, body, faults }, res);
     } catch (error) {
       if (!res.headersSent) sendJson(res, 500, { error: (error as Error).message });
       else res.destroy();
     }
-  });
+  };
+  const server = createServer((req, res) => void serve(req, res));
   server.keepAliveTimeout = 1000;
 
   return {

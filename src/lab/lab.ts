@@ -122,7 +122,7 @@ export async function startLab(options: {
   const lines: string[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse())
-      await stop().catch((error) => options.logger.warn({ err: error }, 'lab part failed to stop'));
+      await stop().catch((error: unknown) => options.logger.warn({ err: error }, 'lab part failed to stop'));
     stops.length = 0;
     await rm(join(options.dir, 'lab.pid'), { force: true });
   };
@@ -130,7 +130,7 @@ export async function startLab(options: {
     const ctx: LabContext = { dir, ports, logger: options.logger, scaisend, scaidns, sendCounters };
     for (const component of options.components ?? LAB_COMPONENTS) {
       const started = await component.start(ctx);
-      stops.push(started.stop);
+      stops.push(() => started.stop());
       lines.push(`${component.name}: ${started.describe ?? 'started'}`);
     }
     const send = await scaisend.listen(ports.scaisend);

@@ -355,7 +355,7 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
     }
   };
 
-  app.route('POST', '/v3/mail/send', async (request, res) => {
+  app.route('POST', '/v3/mail/send', (request, res) => {
     const tenant = tenantOf(request, keys);
     if (!tenant) return unauthorized(res);
     const faults = request.faults as Faults & SendFaults;
@@ -399,7 +399,7 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
     res.end();
     if (faults.mailDrop) return;
     const go = () => send.personalizations.forEach((p, index) => void relayOne(tenant, send, p, messageId, index));
-    const delayMs = Math.max(0, Number(faults.mailDelaySec ?? 0) * 1000);
+    const delayMs = Math.max(0, (faults.mailDelaySec ?? 0) * 1000);
     if (delayMs === 0) return go();
     const timer = setTimeout(() => {
       timers.delete(timer);
@@ -412,10 +412,11 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
 
   return {
     counters,
-    async close() {
+    close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       relay.close();
+      return Promise.resolve();
     },
   };
 }

@@ -36,8 +36,8 @@ export function startProcess(options: StartOptions): ManagedProcess {
     lines.push(...chunk.toString().split('\n').filter(Boolean));
     if (lines.length > 50) lines.splice(0, lines.length - 50);
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   child.on('error', (error) => lines.push(`spawn failed: ${error.message}`));
   if (child.pid === undefined) throw new Error(`could not start ${options.name} (${options.command})`);
   const pid = child.pid;

@@ -261,7 +261,7 @@ export const ratesLabComponent: LabComponent = {
     }, 1000);
     growth.unref();
     return {
-      describe: `ScaiDNS /metrics; redis 127.0.0.1:${ctx.ports.redis} (queues ${LAB_QUEUE_KEYS.join(', ')}; POST /__lab/queues); alert receiver POST ${'/__lab/receiver'} on ScaiSend`,
+      describe: `ScaiDNS /metrics; redis 127.0.0.1:${ctx.ports.redis} (queues ${LAB_QUEUE_KEYS.join(', ')}; POST /__lab/queues); alert receiver POST /__lab/receiver on ScaiSend`,
       async stop() {
         clearInterval(growth);
         redis.disconnect();

@@ -133,8 +133,10 @@ export async function startSmtpIngress(options: IngressOptions): Promise<Running
         auth.username !== undefined &&
         users[auth.username] !== undefined &&
         users[auth.username] === auth.password
-      )
-        return callback(null, { user: auth.username });
+      ) {
+        callback(null, { user: auth.username });
+        return;
+      }
       callback(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }));
     },
     logger: false,

@@ -392,8 +392,8 @@ class BrowserProber implements Prober {
         ? 'absent'
         : observations['pixel.loaded']
           ? 'loaded'
-          : `failed (${observations['pixel.status'] ?? 'no answer'})`;
-    const summary = `${observations['links.ok']}/${hrefs.length} links reached their landing page (${observations['links.tracked']} through a redirect), open pixel ${pixel}`;
+          : `failed (${String(observations['pixel.status'] ?? 'no answer')})`;
+    const summary = `${String(observations['links.ok'])}/${hrefs.length} links reached their landing page (${String(observations['links.tracked'])} through a redirect), open pixel ${pixel}`;
     if (problems.length > 0)
       return {
         observations,
@@ -518,7 +518,7 @@ class BrowserProber implements Prober {
     return {
       observations: outcome.observations,
       warnings: [],
-      message: `${count} step${count === 1 ? '' : 's'} passed, ending at ${outcome.observations['page.url'] ?? '?'}`,
+      message: `${count} step${count === 1 ? '' : 's'} passed, ending at ${String(outcome.observations['page.url'] ?? '?')}`,
     };
   }
 

@@ -217,7 +217,7 @@ function commonMeasurement(outcomes: ServerOutcome[], name: string, type: string
     warnings.push(
       `servers disagree on ${name} ${type}: ${answered.map((o) => `${o.label} ${o.reply.rcode} [${o.texts.join(', ')}]`).join('; ')}`,
     );
-  if (observations['serial.agree'] === false && known.length > 1)
+  if (!observations['serial.agree'] && known.length > 1)
     warnings.push(`SOA serials differ: ${outcomes.map((o) => `${o.server.label} ${o.serial ?? '?'}`).join(', ')}`);
   const message = `${name} ${type}: ${observations.rcode}, ${common.length} record(s) at ${answered.length}/${outcomes.length} server(s)`;
   return { observations, phases, warnings, message };

@@ -24,7 +24,7 @@ const fields = z.object({
   domain: dnsName(),
   dkimSelectors: z.array(dnsName()).default([]),
   sendingIps: z
-    .array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IPv4 or IPv6 address' }))
+    .array(z.string().refine((ip) => net.isIP(ip) !== 0, { error: 'is not an IPv4 or IPv6 address' }))
     .default([]),
   resolver: serverText().optional(),
   /** Smallest acceptable RSA DKIM key (Gmail/Yahoo: 1024). */

@@ -285,9 +285,9 @@ class MailProber implements Prober {
   private async sweep(watch: SeedWatch, token: string, ctx: ProbeContext, warnings: string[]): Promise<number> {
     const counts = await Promise.all(
       this.folders(watch).map((folder) =>
-        folder.sweep(this.marker, new Set([token]), ctx.signal).catch((error: Error) => {
+        folder.sweep(this.marker, new Set([token]), ctx.signal).catch((error: unknown) => {
           warnings.push(
-            `seed ${watch.spec.name}: sweeping old probe messages in ${folder.folder} failed: ${error.message}`,
+            `seed ${watch.spec.name}: sweeping old probe messages in ${folder.folder} failed: ${(error as Error).message}`,
           );
           return 0;
         }),
@@ -394,8 +394,8 @@ class MailProber implements Prober {
         deps: this.deps,
         remove: this.spec.cleanup,
         maxHeaderBytes: this.spec.maxHeaderBytes,
-      }).catch((error: Error) => {
-        run.warnings.push(`seed ${watch.spec.name}: searching the other folders failed: ${error.message}`);
+      }).catch((error: unknown) => {
+        run.warnings.push(`seed ${watch.spec.name}: searching the other folders failed: ${(error as Error).message}`);
         return [];
       });
       if (elsewhere[0]) sightings[this.watches.indexOf(watch)] = elsewhere[0];
@@ -441,8 +441,8 @@ class MailProber implements Prober {
         if (!folder || !sighting) return;
         await folder
           .delete([sighting.uid], ctx.signal)
-          .catch((error: Error) =>
-            warnings.push(`seed ${outcome.seed.name}: deleting the probe message failed: ${error.message}`),
+          .catch((error: unknown) =>
+            warnings.push(`seed ${outcome.seed.name}: deleting the probe message failed: ${(error as Error).message}`),
           );
       }),
     );
@@ -551,8 +551,8 @@ async function sweepAllBut(
       folder
         .sweep(marker, new Set([token]), signal)
         .catch(
-          (error: Error) => (
-            warnings.push(`sweeping older probe messages in ${folder.folder} failed: ${error.message}`),
+          (error: unknown) => (
+            warnings.push(`sweeping older probe messages in ${folder.folder} failed: ${(error as Error).message}`),
             0
           ),
         ),

@@ -11,10 +11,10 @@ import {
   parsePromExpr,
   windowOf,
   type KeptScrape,
-  type PromExpr,
 } from '../protocols/prometheus/expr.ts';
 import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
 import { pause } from '../util/clock.ts';
+import { textOf } from '../util/text.ts';
 import type { ProbeContext, ProbeKind, Prober } from './kind.ts';
 import { maxBodyBytesField, wholeBody } from '../protocols/http/body-limit.ts';
 
@@ -64,9 +64,10 @@ function expressionTexts(spec: PrometheusSpec & { expect: Array<{ expr: string }
 function readState(value: unknown): KeptScrape[] {
   const state = value as Partial<KeptState> | undefined;
   if (state?.version !== STATE_VERSION || !Array.isArray(state.scrapes)) return [];
-  return state.scrapes.filter(
-    (s): s is KeptScrape => typeof s?.t === 'number' && typeof s.v === 'object' && s.v !== null,
-  );
+  return state.scrapes.filter((s: unknown): s is KeptScrape => {
+    const scrape = s as { t?: unknown; v?: unknown } | null;
+    return typeof scrape?.t === 'number' && typeof scrape.v === 'object' && scrape.v !== null;
+  });
 }
 
 /** Whether an earlier scrape at `t` is inside the window ending at `now`, exactly as Prometheus selects ranges. */
@@ -138,7 +139,7 @@ function createPrometheusProber(spec: PrometheusSpec & CommonProbeSpec): Prober 
       };
       const unknown: string[] = [];
       for (const { text, expr } of expressions) {
-        const value = evaluatePromExpr(expr as PromExpr, { scrapes, now });
+        const value = evaluatePromExpr(expr, { scrapes, now });
         observations[text] = value === null ? null : round(value);
         if (value === null) unknown.push(text);
       }
@@ -195,7 +196,7 @@ export const prometheusKind: ProbeKind<PrometheusSpec> = {
 
 /** Values in run messages: three significant digits are enough for a person (the observation keeps the full value). */
 function readable(value: unknown): string {
-  if (typeof value !== 'number') return value === undefined || value === null ? 'unknown' : String(value);
+  if (typeof value !== 'number') return textOf(value, 'unknown');
   if (!Number.isFinite(value) || Number.isInteger(value)) return String(value);
   return String(Number(value.toPrecision(3)));
 }

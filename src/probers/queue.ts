@@ -17,7 +17,7 @@ type QueueSpec = z.output<typeof fields>;
 
 function failureOf(error: unknown, url: string, signal: AbortSignal): ProbeFailure {
   if (signal.aborted) return new ProbeFailure('TIMEOUT', `Redis ${url} did not answer before the deadline`);
-  const message = (error as Error).message ?? String(error);
+  const message = error instanceof Error ? error.message : String(error);
   if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(message))
     return new ProbeFailure('AUTH', `Redis ${url}: ${message}`);
   if (/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|Connection is closed|connect/i.test(message))
@@ -81,14 +81,14 @@ function createQueueProber(spec: QueueSpec & CommonProbeSpec): Prober {
         });
         observations['depth.total'] = total;
         observations['depth.errors'] = warnings.length;
-        const parts = spec.keys.map((key) => `${key}=${observations[`depth.${key}`] ?? 'error'}`);
+        const parts = spec.keys.map((key) => `${key}=${String(observations[`depth.${key}`] ?? 'error')}`);
         return {
           observations,
           message: `queue depth ${total} (${parts.join(', ')})`,
           ...(warnings.length > 0 ? { warnings } : {}),
         };
       } catch (error) {
-        const closed = /Connection is closed/i.test((error as Error).message ?? '');
+        const closed = /Connection is closed/i.test(error instanceof Error ? error.message : '');
         throw failureOf(closed && lastError ? lastError : error, shown, ctx.signal);
       } finally {
         ctx.signal.removeEventListener('abort', abort);

@@ -34,9 +34,7 @@ const customZone = z
   .strict();
 
 const fields = z.object({
-  ips: z
-    .array(z.string().refine((ip) => net.isIP(ip) !== 0, { message: 'is not an IPv4 or IPv6 address' }))
-    .default([]),
+  ips: z.array(z.string().refine((ip) => net.isIP(ip) !== 0, { error: 'is not an IPv4 or IPv6 address' })).default([]),
   domains: z.array(dnsName()).default([]),
   /** A name from data/dnsbl-catalogue.json, or a zone with its own details. */
   zones: z.array(z.union([dnsName(), customZone])).min(1),
@@ -324,7 +322,7 @@ function summarize(
   if (resolverText && isPublicResolver(resolverText))
     warnings.push(`resolver ${resolverText} is public: Spamhaus and URIBL refuse it`);
   const message =
-    `${pairs.length} lookups: ${observations.listed} listed, ${observations.clean} clean, ${observations.unknown} unknown` +
+    `${pairs.length} lookups: ${String(observations.listed)} listed, ${String(observations.clean)} clean, ${String(observations.unknown)} unknown` +
     (listings.length
       ? `; listed: ${listings.slice(0, 5).join('; ')}${listings.length > 5 ? `; and ${listings.length - 5} more` : ''}`
       : '');

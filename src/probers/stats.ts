@@ -77,12 +77,12 @@ async function getJson(ctx: ProbeContext, url: string, apiKey: string, maxBodyBy
 /** `/v3/stats` answers [{date, stats: [{metrics}]}]; several stats entries of a day are added up. */
 function readDays(body: unknown, url: string): Array<{ date: string; counts: Counts }> {
   if (!Array.isArray(body)) throw new ProbeFailure('PROTOCOL', `${url}: expected a list of days`);
-  return body.map((day: { date?: unknown; stats?: Array<{ metrics?: unknown }> } | null) => {
+  return body.map((day: { date?: unknown; stats?: Array<{ metrics?: unknown } | null> } | null) => {
     // A day that is not {date, stats: [...]} is the target's fault (PROTOCOL), not a TypeError here (INTERNAL).
     if (!day || typeof day !== 'object' || (day.stats !== undefined && !Array.isArray(day.stats))) {
       throw new ProbeFailure(
         'PROTOCOL',
-        `${url}: expected {date, stats: [...]} per day, got ${String(JSON.stringify(day)).slice(0, 80)}`,
+        `${url}: expected {date, stats: [...]} per day, got ${JSON.stringify(day).slice(0, 80)}`,
       );
     }
     const total = readCounts({}, url);

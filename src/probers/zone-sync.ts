@@ -24,7 +24,7 @@ import {
 const fields = z.object({
   powerdns: z
     .object({
-      api: z.string().url(),
+      api: z.url(),
       apiKey: z.string().min(1),
       /** One zone, compared record by record. */
       zone: z.string().min(1).optional(),
@@ -39,7 +39,7 @@ const fields = z.object({
   /** A third side: the records ScaiDNS means to serve (a URL answering {rrsets: [...]}, or inline rrsets). */
   intended: z
     .object({
-      url: z.string().url().optional(),
+      url: z.url().optional(),
       headers: z.record(z.string(), z.string()).optional(),
       rrsets: z.array(rrsetInput).optional(),
     })
@@ -48,7 +48,7 @@ const fields = z.object({
   /** ScaiDNS's GET /api/v1/admin/sync-status: zones `failed`, or synced longer ago than maxAge. */
   syncStatus: z
     .object({
-      url: z.string().url(),
+      url: z.url(),
       headers: z.record(z.string(), z.string()).optional(),
       maxAge: duration().default(3_600_000),
     })
@@ -128,10 +128,11 @@ function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: Prober
       let ttl = 0;
       const wantSerial = zone.edited_serial ?? zone.serial;
       observations['serial.api'] = wantSerial ?? null;
-      let serialsAgree = true;
-      const results = await Promise.all(servers.map((server) => served(ctx, server, keys)));
-      servers.forEach((server, index) => {
-        const result = results[index]!;
+      const results = await Promise.all(
+        servers.map(async (server) => ({ server, ...(await served(ctx, server, keys)) })),
+      );
+      const serialsAgree = results.every((result) => result.serial !== undefined && result.serial === wantSerial);
+      for (const { server, ...result } of results) {
         const diff = diffRrsets(compared, result.map, server.label);
         missing += diff.missing.length;
         extra += diff.extra.length;
@@ -139,11 +140,10 @@ function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: Prober
         observations[`missing.${server.label}`] = diff.missing.length;
         observations[`extra.${server.label}`] = diff.extra.length;
         observations[`serial.${server.label}`] = result.serial ?? null;
-        if (result.serial === undefined || result.serial !== wantSerial) serialsAgree = false;
         differences.push(...diff.missing, ...diff.extra, ...diff.ttl);
         if (result.errors.length)
           warnings.push(`${server.label}: ${result.errors.length} queries failed (${result.errors[0]})`);
-      });
+      }
       Object.assign(observations, {
         missing,
         extra,
@@ -183,7 +183,7 @@ function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: Prober
 
       const message = differences.length
         ? `${zoneName}: ${missing} missing, ${extra} extra, ${ttl} TTL mismatches on the wire${serialsAgree ? '' : ', serials differ'}; ${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}`
-        : `${zoneName}: ${observations.records} records in ${compared.size} rrsets served alike by ${servers.length} server(s), serial ${wantSerial}`;
+        : `${zoneName}: ${String(observations.records)} records in ${compared.size} rrsets served alike by ${servers.length} server(s), serial ${wantSerial}`;
       const measurement: Measurement = { observations, warnings, message };
       // With no assertions of its own, any drift fails the run: finding it is the kind's purpose.
       if (differences.length > 0 && spec.expect.length === 0) measurement.error = { code: 'DNS', message };

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { ReportModel } from './model.ts';
 import { REPORT_CSS } from './html-style.ts';
 import { CHARTS_SCRIPT } from './html-charts.ts';
+import { textOf } from '../util/text.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -14,7 +15,7 @@ export function loadChartJs(): string {
 }
 
 function esc(value: unknown): string {
-  return String(value ?? '').replace(
+  return textOf(value).replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
   );

@@ -6,7 +6,7 @@
 export interface IndicatorReading {
   name: string;
   value: number | string | null;
-  state: 'ok' | 'warn' | 'critical' | string;
+  state: 'ok' | 'warn' | 'critical' | (string & {});
   trend?: number | string | null;
   /** The indicator part's own one-sentence reason for the state. */
   reason?: string;

@@ -119,6 +119,6 @@ export class Engine {
 
   async close(): Promise<void> {
     this.writer?.close();
-    await Promise.allSettled([...this.probers.values()].map((entry) => entry.prober.close?.()));
+    await Promise.allSettled([...this.probers.values()].map(async (entry) => entry.prober.close?.()));
   }
 }

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { MAIL_MESSAGE_ITEM } from '../core/items.ts';
 import type { RunRecord } from '../store/types.ts';
+import { textOf } from '../util/text.ts';
 
 /** Placements as metric labels: a folder name of its own (`other:Updates`) would make the set unbounded. */
 export const PLACEMENTS = ['inbox', 'spam', 'other', 'missing'] as const;
@@ -46,8 +47,8 @@ export class MailMetrics {
   observeRun(run: RunRecord): void {
     for (const item of run.items) {
       if (item.type !== MAIL_MESSAGE_ITEM) continue;
-      const seed = String(item.data.seed ?? '');
-      const labels = { probe: run.probe, seed, provider: String(item.data.provider ?? '') };
+      const seed = textOf(item.data.seed);
+      const labels = { probe: run.probe, seed, provider: textOf(item.data.provider) };
       const landed = placementOf(item.data.placement);
       for (const placement of PLACEMENTS) this.placement.set({ ...labels, placement }, placement === landed ? 1 : 0);
       this.placements.inc({ ...labels, placement: landed });

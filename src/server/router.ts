@@ -112,10 +112,7 @@ export function sendError(
  * The tenant a request may read: the admin reads the one it names (or all,
  * `undefined`); a tenant reads its own, and naming another is `forbidden`.
  */
-export function tenantScope(
-  principal: Principal,
-  requested: string | null | undefined,
-): string | undefined | 'forbidden' {
+export function tenantScope(principal: Principal, requested: string | null | undefined): string | undefined {
   const asked = requested === null || requested === '' ? undefined : requested;
   if (principal.role !== 'tenant') return asked;
   if (asked !== undefined && asked !== principal.tenant) return 'forbidden';

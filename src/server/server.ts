@@ -94,22 +94,40 @@ function screen(
   policy: AccessPolicy,
 ): { url: URL; matched: Exclude<RouteMatch, 'method-not-allowed' | 'bad-encoding' | undefined> } | undefined {
   const hostCheck = hostAllowed(req.headers, policy);
-  if (hostCheck === 'malformed') return void sendError(res, 400, 'the Host header is not a host name');
-  if (!hostCheck)
-    return void sendError(
+  if (hostCheck === 'malformed') {
+    sendError(res, 400, 'the Host header is not a host name');
+    return;
+  }
+  if (!hostCheck) {
+    sendError(
       res,
       421,
       `this daemon does not answer to Host "${req.headers.host}"; add the name to server.allowedHosts`,
     );
+    return;
+  }
   const url = requestUrl(req.url);
-  if (!url) return void sendError(res, 400, 'the request target must be a path such as /api/v1/probes');
-  if (declaredLength(req) > MAX_IGNORED_BODY_BYTES)
-    return void sendError(res, 413, 'request bodies are not taken here', { connection: 'close' });
+  if (!url) {
+    sendError(res, 400, 'the request target must be a path such as /api/v1/probes');
+    return;
+  }
+  if (declaredLength(req) > MAX_IGNORED_BODY_BYTES) {
+    sendError(res, 413, 'request bodies are not taken here', { connection: 'close' });
+    return;
+  }
   const matched = router.match(req.method ?? 'GET', url.pathname);
-  if (matched === 'bad-encoding') return void sendError(res, 400, 'the path has a malformed %-encoding');
-  if (matched === undefined) return void sendError(res, 404, `no such endpoint: ${url.pathname}`);
-  if (matched === 'method-not-allowed')
-    return void sendError(res, 405, `${req.method} is not allowed on ${url.pathname}`);
+  if (matched === 'bad-encoding') {
+    sendError(res, 400, 'the path has a malformed %-encoding');
+    return;
+  }
+  if (matched === undefined) {
+    sendError(res, 404, `no such endpoint: ${url.pathname}`);
+    return;
+  }
+  if (matched === 'method-not-allowed') {
+    sendError(res, 405, `${req.method} is not allowed on ${url.pathname}`);
+    return;
+  }
   return { url, matched };
 }
 
@@ -124,7 +142,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
   const denial = authorize(principal, matched.route.access, policy);
   if (denial || !principal) {
     if (denial?.status === 401) res.setHeader('www-authenticate', 'Bearer');
-    return sendError(res, denial?.status ?? 401, denial?.message ?? 'the bearer token is not valid');
+    sendError(res, denial?.status ?? 401, denial?.message ?? 'the bearer token is not valid');
+    return;
   }
   await matched.route.handler({ req, res, url, params: matched.params, principal });
 }

@@ -2,6 +2,7 @@
 // difference from an earlier run of the same probe stored whole (its keyframe).
 // Most of a passing run repeats its keyframe (status, headers, body); what
 // changes from run to run is a few latencies, a Date header and the message.
+import { jsonText } from '../util/text.ts';
 
 /** The part of a run that is stored whole or as a difference. */
 export interface RunBody {
@@ -22,7 +23,7 @@ function storedValue(value: unknown): unknown {
   // JSON keeps neither NaN nor Infinity: normalise now so a difference and a whole copy agree.
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   if (Array.isArray(value) && value.length > MAX_STORED_ARRAY)
-    return [...value.slice(0, MAX_STORED_ARRAY), `… ${value.length - MAX_STORED_ARRAY} more`];
+    return [...(value as unknown[]).slice(0, MAX_STORED_ARRAY), `… ${value.length - MAX_STORED_ARRAY} more`];
   return value;
 }
 
@@ -278,11 +279,11 @@ function writeValue(out: ByteWriter, value: unknown, context: ValueContext): voi
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
     out.byte(TAG.strings);
     out.varint(value.length);
-    for (const item of value as string[]) out.text(item);
+    for (const item of value) out.text(item);
     return;
   }
   out.byte(TAG.json);
-  out.text(JSON.stringify(value) ?? 'null');
+  out.text(jsonText(value) ?? 'null');
 }
 
 const REMOVED = Symbol('removed');
@@ -382,18 +383,23 @@ export function encodeDifference(keyframe: Keyframe, body: RunBody, startedAt: n
     if (position === undefined) {
       out.varint(0);
       out.text(nameOf(section, key));
-      return writeValue(out, value, { startSecond });
+      writeValue(out, value, { startSecond });
+      return;
     }
     seen[position] = 1;
     const base = keyframe.slots[position]?.value;
     if (sameValue(base, value)) return;
     const reference = position + 1;
     out.varint(reference);
-    if (typeof value !== 'number') return writeValue(out, value, { startSecond, base });
+    if (typeof value !== 'number') {
+      writeValue(out, value, { startSecond, base });
+      return;
+    }
     const earlier = numbers.get(value);
     if (earlier !== undefined && varintLength(earlier) < numberLength(value) && !Object.is(value, -0)) {
       out.byte(TAG.same);
-      return out.varint(earlier);
+      out.varint(earlier);
+      return;
     }
     // A Map takes -0 for 0: only a plain number may be referred back to.
     if (!numbers.has(value) && !Object.is(value, -0)) numbers.set(value, reference);

@@ -31,7 +31,7 @@ const DEFAULT_BATCH_SIZE = 500;
 
 interface Waiting {
   run: RunRecord;
-  done(recorded: RecordedRun | undefined): void;
+  done: (recorded: RecordedRun | undefined) => void;
 }
 
 /**

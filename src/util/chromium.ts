@@ -24,7 +24,7 @@ export function sandboxAllowed(uid: number | undefined = process.getuid?.()): bo
 
 /** The launch error, saying what to do when it is the sandbox that could not start (Chromium's own text is in `cause`). */
 function launchError(error: unknown): unknown {
-  const text = (error as Error)?.message ?? String(error);
+  const text = error instanceof Error ? error.message : String(error);
   if (!/No usable sandbox|Failed to move to new namespace|sandboxing failed/i.test(text)) return error;
   return new Error(
     "Chromium's sandbox could not start: this system does not let an unprivileged user create user namespaces (allow them; in a container, with a seccomp profile that permits them: see docs/kinds/browser.md)",

@@ -173,7 +173,7 @@ type Input =
   | { case: 'text'; text: string };
 
 const ASSERTION_ALPHABET = [
-  ...'abz.09 <>=!"\'/\\%()[]{}-_gims',
+  ...Array.from('abz.09 <>=!"\'/\\%()[]{}-_gims'),
   'contains',
   'matches',
   ' contains ',

@@ -137,7 +137,7 @@ type Input =
   | { case: 'long'; lines: number; line: string; field: string; crlf: boolean };
 
 const HEADER_ALPHABET = [
-  ...'abcxyz019 \t\r\n:;=()"\\.-@/',
+  ...Array.from('abcxyz019 \t\r\n:;=()"\\.-@/'),
   'spf=',
   'dkim=',
   'dmarc=',

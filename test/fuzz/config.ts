@@ -142,7 +142,7 @@ type Input =
   | { case: 'text'; text: string };
 
 const YAML_ALPHABET = [
-  ...'abz09 \n\t:-[]{},&*!|>\'"#%@`?.$',
+  ...Array.from('abz09 \n\t:-[]{},&*!|>\'"#%@`?.$'),
   'probes:',
   '\n  - name: ',
   'kind: http',

@@ -11,7 +11,7 @@ import { mutatedBytes, sameAs, Violation, type FuzzTarget } from './harness.ts';
  * followed by random bytes. Only MalformedReply may be thrown.
  */
 
-const label = fc.string({ unit: fc.constantFrom(...'abcdefghxyz0129-'), minLength: 1, maxLength: 12 });
+const label = fc.string({ unit: fc.constantFrom(...Array.from('abcdefghxyz0129-')), minLength: 1, maxLength: 12 });
 const name = fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join('.'));
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const u16 = fc.integer({ min: 0, max: 0xffff });
@@ -40,7 +40,7 @@ const record: fc.Arbitrary<Answer> = fc.oneof(
     ttl: u32,
     data: fc.record({ priority: u16, weight: u16, port: u16, target: name }),
   }),
-) as fc.Arbitrary<Answer>;
+);
 
 const OPT = {
   name: '.',
@@ -87,7 +87,12 @@ const reply: fc.Arbitrary<Reply> = fc
     const question =
       r.noQuestion && r.rcode !== 0
         ? null
-        : { name: [...asked.name].map((c, i) => (r.caseMask[i] ? c.toUpperCase() : c)).join(''), type: asked.type };
+        : {
+            name: Array.from(asked.name)
+              .map((c, i) => (r.caseMask[i] ? c.toUpperCase() : c))
+              .join(''),
+            type: asked.type,
+          };
     const additionals = [...r.additionals];
     if (r.opt) additionals.splice(r.optAt % (additionals.length + 1), 0, OPT);
     return {

@@ -204,6 +204,7 @@ export async function assertTarget<T>(
   await fc.assert(
     fc.asyncProperty(target.arbitrary, async (input) => {
       const outcome = await checkInput(target, input, limitMs);
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- what the parser threw goes to fast-check as it was
       if (outcome.error !== undefined) throw outcome.error;
       if (outcome.ms > limitMs) throw new Violation(`parsing took ${outcome.ms.toFixed(1)} ms (limit ${limitMs} ms)`);
     }),

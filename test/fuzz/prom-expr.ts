@@ -152,7 +152,7 @@ type Input =
   | { case: 'deep'; depth: number; shape: 'parens' | 'chain' | 'mixed' };
 
 const EXPR_ALPHABET = [
-  ...'abxz_:019(){}[]"\'=~!,.+-*/ \\',
+  ...Array.from('abxz_:019(){}[]"\'=~!,.+-*/ \\'),
   'rate5m(',
   'p99(',
   'sum(',

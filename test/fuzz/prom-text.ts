@@ -102,7 +102,7 @@ function samplesOf(p: Page): PromSample[] {
 type Input = { case: 'page'; page: Page } | { case: 'text'; text: string };
 
 const PROM_ALPHABET = [
-  ...'az_:09{}=",\\ \t\n#.+-eE',
+  ...Array.from('az_:09{}=",\\ \t\n#.+-eE'),
   'Inf',
   'NaN',
   '# TYPE ',

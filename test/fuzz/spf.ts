@@ -128,7 +128,7 @@ const brokenRecord = fc.tuple(record, invalidTerm, fc.nat()).map(([r, bad, at]) 
 });
 
 const SPF_ALPHABET = [
-  ...'v=spf1 aimxpl46:./-+~?_%{}0123',
+  ...Array.from('v=spf1 aimxpl46:./-+~?_%{}0123'),
   'include:',
   'ip4:',
   'ip6:',

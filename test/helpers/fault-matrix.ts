@@ -84,7 +84,7 @@ export interface FaultRow {
   arrange?(env: Env): Promise<void> | void;
   act?(env: Env): Promise<FinishedRun | undefined>;
   check(env: Env, run: FinishedRun | undefined): Promise<void> | void;
-  restore?(env: Env): Promise<void> | void;
+  restore?: (env: Env) => Promise<void> | void;
   /** For alert-receiver rows: the webhook channel the row's probe alerts. */
   webhook?: { channel: string; url(env: Env): string; timeout?: string };
   timeoutMs?: number;
@@ -109,7 +109,7 @@ interface RowSpec {
   probe(env: Env): Probe;
   arrange?(env: Env, name: string): Promise<void> | void;
   act?(env: Env, name: string): Promise<FinishedRun>;
-  restore?(env: Env): Promise<void> | void;
+  restore?: (env: Env) => Promise<void> | void;
   /** Further checks on the run. */
   also?(run: FinishedRun, env: Env): void;
   timeoutMs?: number;
@@ -148,7 +148,7 @@ interface WebhookSpec {
   source: string;
   lastStatus: number | null;
   lastError: RegExp;
-  url(env: Env): string;
+  url: (env: Env) => string;
   timeout?: string;
   fixed?: string;
   also?(row: NonNullable<Awaited<ReturnType<Env['outbox']>>>, env: Env): void;

@@ -309,7 +309,7 @@ export async function smtpRefusingRecipients(code: number, message: string): Pro
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
-    port: portOf(server.server as unknown as Server),
+    port: portOf(server.server),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

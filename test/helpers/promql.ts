@@ -34,7 +34,10 @@ export function metricNames(expr: string): string[] {
 export function dashboardQueries(dashboard: unknown): string[] {
   const found: string[] = [];
   const walk = (node: unknown) => {
-    if (Array.isArray(node)) return node.forEach(walk);
+    if (Array.isArray(node)) {
+      node.forEach(walk);
+      return;
+    }
     if (!node || typeof node !== 'object') return;
     const record = node as Record<string, unknown>;
     if (Array.isArray(record.targets))

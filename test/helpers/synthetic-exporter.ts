@@ -148,7 +148,6 @@ const NEVER: Timeline = {
 export async function startSyntheticExporter(): Promise<SyntheticExporter> {
   const startedAt = Date.now();
   const served = { openMetrics: 0, text: 0 };
-  let exporter: SyntheticExporter | undefined;
   const server: Server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
@@ -156,7 +155,7 @@ export async function startSyntheticExporter(): Promise<SyntheticExporter> {
     }
     const openMetrics = (req.headers.accept ?? '').includes('application/openmetrics-text');
     served[openMetrics ? 'openMetrics' : 'text']++;
-    const body = renderPage((Date.now() - startedAt) / 1000, exporter?.timeline ?? NEVER, startedAt, openMetrics);
+    const body = renderPage((Date.now() - startedAt) / 1000, exporter.timeline, startedAt, openMetrics);
     const type = openMetrics
       ? 'application/openmetrics-text; version=1.0.0; charset=utf-8'
       : 'text/plain; version=0.0.4; charset=utf-8';
@@ -165,7 +164,7 @@ export async function startSyntheticExporter(): Promise<SyntheticExporter> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  exporter = {
+  const exporter: SyntheticExporter = {
     url: `http://127.0.0.1:${port}/metrics`,
     port,
     startedAt,

@@ -88,8 +88,8 @@ alerts:
     AM_WRONG_PASSWORD: WRONG_PASSWORD,
   });
   await waitFor('the daemon', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined)).catch(
-    (error: Error) => {
-      throw new Error(`${error.message}\n${daemon.output()}`);
+    (error: unknown) => {
+      throw new Error(`${(error as Error).message}\n${daemon.output()}`);
     },
   );
 });

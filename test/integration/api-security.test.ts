@@ -319,7 +319,7 @@ probes:
       assert.equal(refused.status, 429);
       assert.ok(refused.headers.get('retry-after'));
     } finally {
-      await Promise.all(streams.map((s) => s.body?.cancel()));
+      await Promise.all(streams.map(async (s) => s.body?.cancel()));
     }
     await waitFor('the viewers to be gone', async () =>
       (await get('/api/v1/events', tokens.SEC_ADMIN).then(async (r) => (await r.body?.cancel(), r.status))) === 200
@@ -349,7 +349,12 @@ describe('the event stream under a viewer that does not read', () => {
     const lines: string[] = [];
     const logger = pino(
       { level: 'warn' },
-      new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }),
+      new Writable({
+        write: (chunk: Buffer, _e, done) => {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
     );
     const store = new SqliteStore(join(dir.dir, 'p.db'), systemClock);
     const server = await startDaemonServer({

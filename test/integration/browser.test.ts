@@ -45,7 +45,7 @@ describe('browser kind against the lab', () => {
     const record = await run(spec, prober);
     assert.equal(record.status, 'pass', record.message);
     const o = record.observations;
-    assert.ok(String(o['message.subject']).includes(token), `opened ${o['message.subject']}, sent ${token}`);
+    assert.ok(String(o['message.subject']).includes(token), `opened ${String(o['message.subject'])}, sent ${token}`);
     assert.equal(o['pixel.found'], true);
     assert.equal(o['pixel.loaded'], true);
     assert.equal(o['links.count'], 2);
@@ -135,7 +135,7 @@ describe('browser kind against the lab', () => {
     assert.equal(record.status, 'fail');
     assert.equal(record.error, null, JSON.stringify(record.error));
     assert.match(String(record.observations['link.1.error']), /ERR_TOO_MANY_REDIRECTS/);
-    assert.ok(Number(record.observations['link.1.hops']) >= 10, `hops ${record.observations['link.1.hops']}`);
+    assert.ok(Number(record.observations['link.1.hops']) >= 10, `hops ${String(record.observations['link.1.hops'])}`);
     assert.match(record.message, /ERR_TOO_MANY_REDIRECTS/);
   });
 

@@ -84,7 +84,7 @@ probes:
         return body.probes.some((probe) => probe.status === 'pass') ? body.probes : undefined;
       },
       30_000,
-    ).catch((error: Error) => assert.fail(`${error.message}\n${output}`));
+    ).catch((error: unknown) => assert.fail(`${(error as Error).message}\n${output}`));
     assert.deepEqual(
       probes.map((probe) => probe.probe),
       ['dns-ready'],

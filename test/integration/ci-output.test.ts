@@ -32,8 +32,8 @@ before(async () => {
 `,
   );
 });
-after(() => {
-  scaisend.close();
+after(async () => {
+  await scaisend.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -47,7 +47,7 @@ interface ProbesResponse {
 
 test('the daemon stores runs, serves /metrics and the API, stops on SIGTERM and keeps its runs across a restart', async () => {
   const first = startCli(['run', '--config', config], { DAEMON_TOKEN: TOKEN });
-  let firstRunIds: number[] = [];
+  let firstRunIds: number[];
   try {
     await waitFor('the daemon to be ready', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined));
     const probes = await waitFor('both probes to have run', async () => {

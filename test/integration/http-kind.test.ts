@@ -171,7 +171,7 @@ test('HTTPS with an expired self-signed certificate is a TLS error; insecure rea
   assert.equal(lenient?.status, 'fail');
   assert.ok(
     (lenient?.observations['cert.daysLeft'] as number) < -2000,
-    `daysLeft ${lenient?.observations['cert.daysLeft']}`,
+    `daysLeft ${String(lenient?.observations['cert.daysLeft'])}`,
   );
 });
 

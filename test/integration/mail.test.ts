@@ -80,12 +80,12 @@ describe('mail kind against real Dovecot', () => {
     assert.equal(typeof o['send.messageId'], 'string');
     assert.ok(
       typeof o['timeToInboxMs.max'] === 'number' && o['timeToInboxMs.max'] < 5000,
-      `time to inbox ${o['timeToInboxMs.max']}`,
+      `time to inbox ${String(o['timeToInboxMs.max'])}`,
     );
     assert.equal(record.items.length, 2);
     const item = record.items.find((i) => i.key.startsWith('seed-a:'));
     assert.equal(item?.type, 'mail.message');
-    assert.equal(item?.key, `seed-a:${o.token}`);
+    assert.equal(item?.key, `seed-a:${String(o.token)}`);
     assert.equal(item?.data.placement, 'inbox');
     assert.equal(item?.data.folder, 'INBOX');
     assert.equal(item?.data.messageId, o['send.messageId']);

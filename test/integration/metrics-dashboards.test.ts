@@ -72,8 +72,8 @@ before(async () => {
       return status('mail-roundtrip') === 'pass' && status('closed-port') === 'fail' ? true : undefined;
     },
     60_000,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\n${daemon?.output()}`);
+  ).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}\n${daemon?.output()}`);
   });
 });
 

@@ -79,7 +79,7 @@ probes:
   shim.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   shim.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => shim.on('exit', (code) => resolve(code)));
-  let daemonPid = 0;
+  let daemonPid: number;
   try {
     await waitFor(
       'the probe to pass',
@@ -90,7 +90,7 @@ probes:
         return body.probes.some((probe) => probe.status === 'pass') ? true : undefined;
       },
       30_000,
-    ).catch((error: Error) => assert.fail(`${error.message}\n${output}`));
+    ).catch((error: unknown) => assert.fail(`${(error as Error).message}\n${output}`));
     const children = childrenOf(shim.pid ?? 0);
     assert.equal(children.length, 1, `one child of the Node that was started: ${children.join(', ')}`);
     daemonPid = children[0] ?? 0;

@@ -120,8 +120,8 @@ describe('prometheus kind against the ScaiDNS stand-in /metrics', () => {
     await post(`${lab.scaidnsUrl}/__lab/faults`, { metricsRps: 500, metricsLatencyMs: 400, metrics5xxShare: 0.05 });
     const spec = specFor(prometheusKind, { url: `${lab.scaidnsUrl}/metrics`, warmup: '1s' }, expect);
     const run = await probeOnce(makeProber(prometheusKind, spec));
-    assert.ok((run.observations[p99] as number) > 1000, `p99 ${run.observations[p99]}`);
-    assert.ok(Math.abs((run.observations[share] as number) - 0.05) < 0.01, `share ${run.observations[share]}`);
+    assert.ok((run.observations[p99] as number) > 1000, `p99 ${String(run.observations[p99])}`);
+    assert.ok(Math.abs((run.observations[share] as number) - 0.05) < 0.01, `share ${String(run.observations[share])}`);
     assert.deepEqual(
       evaluateAssertions(spec.expect, run.observations).map((o) => o.ok),
       [false, false],

@@ -136,9 +136,7 @@ describe('rbl kind against a real rbldnsd', () => {
       const droppedBefore = relay.dropped();
       const again = await burst(6);
       assert.deepEqual(
-        again
-          .filter((result) => result.status === 'rejected')
-          .map((result) => String((result as PromiseRejectedResult).reason)),
+        again.filter((result) => result.status === 'rejected').map((result) => String(result.reason)),
         [],
       );
       assert.ok(relay.dropped() - droppedBefore >= names.length / 10, 'the retried burst met dropped packets too');

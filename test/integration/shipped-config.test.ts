@@ -55,12 +55,12 @@ async function startAndCheck(round: number): Promise<void> {
     const runs = await waitFor(
       `round ${round}: a first run of each of the ${shipped.length} shipped probes`,
       async () => {
-        if (daemon.exitCode !== null) throw assert.fail(`the daemon exited (${daemon.exitCode}):\n${output}`);
+        if (daemon.exitCode !== null) assert.fail(`the daemon exited (${daemon.exitCode}):\n${output}`);
         const found = await firstRuns();
         return found.size === shipped.length ? found : undefined;
       },
       170_000,
-    ).catch((error: Error) => assert.fail(`${error.message}\n${output.slice(-4000)}`));
+    ).catch((error: unknown) => assert.fail(`${(error as Error).message}\n${output.slice(-4000)}`));
     files = await realpath(join(labDir, 'current'));
     const failed = [...runs]
       .filter(([, run]) => run.status !== 'pass')

@@ -91,7 +91,7 @@ probes:
     flappyStatus.code = 500;
     await page.waitForSelector('tr[data-probe="site-flappy"] .state.fail', { timeout: 15_000 });
     const strip = await page.$$eval('tr[data-probe="site-flappy"] .strip i', (cells) =>
-      cells.map((c) => c.className).join(''),
+      cells.map((c) => c.getAttribute('class') ?? '').join(''),
     );
     assert.match(strip, /p+f+$/, `history strip ${strip} should end in passes then fails`);
     assert.deepEqual(navigations, [], 'no reload happened');

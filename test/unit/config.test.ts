@@ -241,7 +241,7 @@ alerts:
   // A plain reference is configuration, not a secret: observation names keep it.
   assert.deepEqual(redactor.value({ 'rcode.127.0.0.1:5300': 'NOERROR' }), { 'rcode.127.0.0.1:5300': 'NOERROR' });
   assert.equal(
-    redactor.text(String(config.probes[1]?.url)),
+    redactor.text(config.probes[1]?.url),
     'https://api.example.test/v1/ping?region=europe-west&api_key=[redacted]',
   );
   assert.equal(redactor.text(String(config.probes[2]?.redis)), 'redis://:[redacted]@redis.internal:6390');

@@ -29,7 +29,10 @@ async function cruise(files: Record<string, string>): Promise<{ status: number; 
       outputType: 'err',
       baseDir: dir,
     });
-    return { status: result.exitCode, output: String(result.output) };
+    return {
+      status: result.exitCode,
+      output: typeof result.output === 'string' ? result.output : JSON.stringify(result.output),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

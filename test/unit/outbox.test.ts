@@ -155,7 +155,7 @@ describe('outbox leases', () => {
     box.enqueue(notification('a', 'firing', T0), ['hook']);
     box.enqueue(notification('b', 'firing', T0), ['hook', 'slow']);
     box.enqueue(notification('t', 'test', T0), ['hook']);
-    const own = box.find('t-test-' + T0, 'hook')!;
+    const own = box.find(`t-test-${T0}`, 'hook')!;
     const row = await box.deliverOwn(own.id, 1000);
     assert.equal(row?.status, 'delivered');
     assert.deepEqual(sent, [`t-test-${T0}`]);

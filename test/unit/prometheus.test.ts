@@ -532,7 +532,7 @@ describe('the kind over runs', () => {
       const measured = await run(prober, clock, http, state);
       assert.equal(accepts.length - before, 2, `run ${k} scraped twice`);
       const rate = measured.observations['rate10s(c_total{path="tab\\there"})'];
-      assert.ok(typeof rate === 'number' && Math.abs(rate - 5000) < 250, `run ${k}: rate ${rate}`);
+      assert.ok(typeof rate === 'number' && Math.abs(rate - 5000) < 250, `run ${k}: rate ${String(rate)}`);
       assert.equal(typeof measured.observations['p99(h_seconds)'], 'number');
       state = JSON.parse(JSON.stringify(measured.state));
       clock.offset += 20_000;

@@ -47,7 +47,7 @@ test('changed, added and removed fields of every kind of value survive the diffe
       negative: -3,
       tiny: 1e-9,
       neg0: -0,
-      obj: { nested: [1, 'x'] } as never,
+      obj: { nested: [1, 'x'] },
       'json.gone': 'now here',
     },
     {

@@ -225,7 +225,12 @@ test("intervals beyond a timer's range (2^31-1 ms) run once per interval, not in
   for (const every of [MAX_TIMER_MS, MAX_TIMER_MS + 1, 30 * DAY, 365 * DAY]) {
     const clock = new ManualClock(T0);
     let runs = 0;
-    const scheduler = makeScheduler(clock, { probes: [{ name: 'monthly', every }], execute: async () => void runs++ });
+    const scheduler = makeScheduler(clock, {
+      probes: [{ name: 'monthly', every }],
+      execute: async () => {
+        runs++;
+      },
+    });
     scheduler.start();
     await settle();
     await pass(clock, 250);

@@ -33,7 +33,8 @@ export function selectProbes(probes: ProbeSpec[], only: string[] | undefined, ta
 
 /** Live lines in a terminal: a block redrawn in place as probes start and finish. */
 class LiveBlock {
-  private readonly lines: string[] = [];
+  // Sparse until every probe has reported: a hole is a blank line.
+  private readonly lines: Array<string | undefined> = [];
   private drawn = 0;
   constructor(private readonly out: NodeJS.WriteStream) {}
   set(index: number, text: string): void {
@@ -43,7 +44,7 @@ class LiveBlock {
   private draw(): void {
     let frame = this.drawn > 0 ? `\u001b[${this.drawn}A` : '';
     for (const line of this.lines)
-      frame += `\r\u001b[2K${(line ?? '').slice(0, Math.max(20, (this.out.columns ?? 120) - 1))}\n`;
+      frame += `\r\u001b[2K${(line ?? '').slice(0, Math.max(20, ((this.out.columns as number | undefined) ?? 120) - 1))}\n`;
     this.out.write(frame);
     this.drawn = this.lines.length;
   }
@@ -83,7 +84,7 @@ async function runAll(
     redactor: new Redactor(config.secrets),
   });
   const live = options.format === 'human' && deps.stdout.isTTY ? new LiveBlock(deps.stdout) : undefined;
-  const results: FinishedRun[] = new Array(probes.length);
+  const results = new Array<FinishedRun>(probes.length);
   // A probe that reads another's output (a browser probe's mail probe) runs once that one has run:
   // producers are taken first, so the run waited for is always under way already.
   const producers = producersOf(probes);
@@ -93,7 +94,7 @@ async function runAll(
     const before = producers.get(spec.name) ?? [];
     if (before.length > 0) {
       live?.set(index, `… ${'wait'.padEnd(4)} ${spec.name.padEnd(28)}  waiting for ${before.join(', ')}`);
-      await Promise.all(before.map((name) => runs.get(name)));
+      await Promise.all(before.map((name) => runs.get(name) ?? Promise.resolve()));
     }
     live?.set(index, `… ${'run'.padEnd(4)} ${spec.name.padEnd(28)}  running (${spec.kind})`);
     const run = await engine.run(spec.name);

@@ -12,8 +12,8 @@ export const schemaCommand = defineCommand({
     '"# yaml-language-server: $schema=<path or URL of the file>" first in a YAML file.',
   ].join('\n'),
   options: {},
-  async run() {
+  run() {
     process.stdout.write(`${JSON.stringify(configurationJsonSchema(), null, 2)}\n`);
-    return 0;
+    return Promise.resolve(0);
   },
 });

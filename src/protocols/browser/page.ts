@@ -136,7 +136,7 @@ export interface LinkVisit {
 
 /** Playwright's error text without its call log. */
 export function shortError(error: unknown): string {
-  const text = (error as Error)?.message ?? String(error);
+  const text = error instanceof Error ? error.message : String(error);
   return text
     .split('\n')[0]!
     .replace(/^page\.\w+: /, '')

@@ -53,7 +53,11 @@ async function runStep(page: Page, step: Step, timeout: number): Promise<void> {
     await page.locator(step.expectSelector).first().waitFor({ state: 'visible', timeout });
   else if ('expectText' in step) {
     await page
-      .waitForFunction((text) => document.body?.innerText.includes(text) ?? false, step.expectText, { timeout })
+      .waitForFunction(
+        (text) => (document.body as HTMLElement | null)?.innerText.includes(text) ?? false,
+        step.expectText,
+        { timeout },
+      )
       .catch(() => {
         throw new Error(`text not on the page within ${timeout}ms (url ${page.url()})`);
       });

@@ -102,7 +102,7 @@ interface Pending {
   started: boolean;
   sentAt: number;
   /** The send callback, made once per query rather than once per try. */
-  onSent(error: Error | null): void;
+  onSent: (error: Error | null) => void;
   resolve(outcome: { reply: ParsedReply; tries: number }): void;
   reject(error: Error): void;
 }

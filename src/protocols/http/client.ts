@@ -86,13 +86,16 @@ interface ConnectionTrace {
 }
 
 function describeCertificate(socket: tls.TLSSocket, now: number): PeerCertificate | undefined {
-  const cert = socket.getPeerCertificate();
+  // Typed as always there, but null or {} when the peer sent none.
+  const cert = socket.getPeerCertificate() as tls.PeerCertificate | null;
   if (!cert || Object.keys(cert).length === 0) return undefined;
   const validTo = new Date(cert.valid_to).getTime();
-  const authorizationError = socket.authorizationError ? String(socket.authorizationError) : undefined;
+  // Typed as always there, but undefined on a trusted connection.
+  const rejection = socket.authorizationError as Error | undefined;
+  const authorizationError = rejection ? String(rejection) : undefined;
   return {
-    subject: [cert.subject?.CN ?? ''].flat().join(', '),
-    issuer: [cert.issuer?.CN ?? ''].flat().join(', '),
+    subject: [cert.subject.CN ?? ''].flat().join(', '),
+    issuer: [cert.issuer.CN ?? ''].flat().join(', '),
     validTo: new Date(validTo).toISOString(),
     daysLeft: Math.floor((validTo - now) / 86_400_000),
     authorized: socket.authorized,
@@ -138,7 +141,7 @@ function tracingConnector(
         trace.secureAt = performance.now();
         trace.certificate = describeCertificate(tlsSocket, Date.now());
         if (!tlsSocket.authorized && !tlsOptions?.insecure) {
-          const reason = String(tlsSocket.authorizationError ?? 'certificate not trusted');
+          const reason = String((tlsSocket.authorizationError as Error | undefined) ?? 'certificate not trusted');
           const error = Object.assign(new Error(`TLS certificate rejected: ${reason}`), { code: reason });
           tlsSocket.destroy();
           callback(error, null);
@@ -373,7 +376,7 @@ export interface HttpClientOptions {
 
 /** The real client: node:http on fresh, traced connections. */
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
-  const lookup = options.lookup ?? (dns.lookup as LookupFunction);
+  const lookup = options.lookup ?? dns.lookup;
   const client: HttpClient = {
     async warmUp() {
       const server = createServer((_req, res) => res.end('{}'));

@@ -65,7 +65,7 @@ export async function withSignal<T>(promise: Promise<T>, signal: AbortSignal, on
     promise.catch(() => undefined);
     throw new ProbeFailure('TIMEOUT', 'run deadline reached during an IMAP command');
   }
-  let cleanup = () => undefined as void;
+  let cleanup = (): void => undefined;
   const aborted = new Promise<never>((_, reject) => {
     const listener = () => {
       onAbort?.();
@@ -88,7 +88,7 @@ export async function withSignal<T>(promise: Promise<T>, signal: AbortSignal, on
  * (a few hundred ms on a busy host) while its connections are timed.
  */
 export function preloadImap(logger: Logger): void {
-  import('imapflow').catch((error: Error) => logger.debug({ err: error }, 'preloading imapflow failed'));
+  import('imapflow').catch((error: unknown) => logger.debug({ err: error }, 'preloading imapflow failed'));
 }
 
 /** Whether the login must wait for STARTTLS (an IMAP login always carries a password or token). */
@@ -326,7 +326,7 @@ export class FolderWatch {
     this.plaintext = plaintextLogin(this.account, client);
     try {
       const mailbox = await withSignal(client.mailboxOpen(this.folder), signal, () => client.close());
-      return { client, uidNext: Number(mailbox.uidNext) };
+      return { client, uidNext: mailbox.uidNext };
     } catch (error) {
       client.close();
       if (error instanceof ProbeFailure) throw error;
@@ -390,13 +390,13 @@ export class FolderWatch {
         if (this.idler !== client || !client.usable) return;
         setTimeout(() => this.idler === client && !client.idling && this.startIdle(), 1000).unref();
       })
-      .catch((error: Error) => this.deps.logger.debug({ err: error }, 'imap idle ended'));
+      .catch((error: unknown) => this.deps.logger.debug({ err: error }, 'imap idle ended'));
   }
 
   private enqueue(job: () => Promise<void>): Promise<void> {
     const run = this.queue
       .then(job)
-      .catch((error: Error) => this.deps.logger.debug({ err: error, folder: this.folder }, 'imap scan failed'));
+      .catch((error: unknown) => this.deps.logger.debug({ err: error, folder: this.folder }, 'imap scan failed'));
     this.queue = run.then(() => this.resumeIdle());
     return run;
   }
@@ -558,7 +558,10 @@ export class FolderWatch {
 /** A polite LOGOUT, but never wait long for it. */
 async function closeClient(client: ImapFlow | undefined): Promise<void> {
   if (!client) return;
-  if (!client.usable) return client.close();
+  if (!client.usable) {
+    client.close();
+    return;
+  }
   await Promise.race([
     client.logout().catch(() => undefined),
     new Promise((resolve) => setTimeout(resolve, 1000).unref()),

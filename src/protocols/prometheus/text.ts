@@ -58,7 +58,7 @@ export function parseLabels(line: string, start: number): { labels: Record<strin
     let value = '';
     for (; i < line.length && line[i] !== '"'; i++) {
       if (line[i] === '\\') value += unescapeLabelChar(line[++i]);
-      else value += line[i];
+      else value += line.charAt(i);
     }
     if (line[i] !== '"') throw new Error(`unterminated value of label ${name}`);
     i++;
@@ -99,7 +99,7 @@ export function parsePromText(text: string): PromScrape {
     try {
       samples.push(parseSampleLine(line));
     } catch (error) {
-      throw new Error(`metrics line ${n + 1}: ${(error as Error).message}`);
+      throw new Error(`metrics line ${n + 1}: ${(error as Error).message}`, { cause: error });
     }
   }
   return { samples, types };

@@ -34,7 +34,7 @@ const startRequest = z
     reason: z.string().max(500).default(''),
   })
   .refine((body) => (body.for === undefined) !== (body.until === undefined), {
-    message: 'give "for" (a duration such as 30m) or "until" (an ISO time), one of them',
+    error: 'give "for" (a duration such as 30m) or "until" (an ISO time), one of them',
   });
 
 export interface MaintenanceView {

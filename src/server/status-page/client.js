@@ -56,7 +56,6 @@
   function dur(ms) {
     return ms == null ? '' : ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).toFixed(1) + ' s';
   }
-  var WORD = { p: 'pass', w: 'warn', f: 'fail' };
 
   function strip(history) {
     var cells = '';
