@@ -18,7 +18,10 @@ async function scenario(failEvery: number): Promise<Record<string, string | numb
     req.resume();
     req.on('end', () => {
       requests++;
-      if (failEvery > 0 && requests % failEvery === 0) return res.writeHead(503).end();
+      if (failEvery > 0 && requests % failEvery === 0) {
+        res.writeHead(503).end();
+        return;
+      }
       const key = String(req.headers['idempotency-key']);
       keys.set(key, (keys.get(key) ?? 0) + 1);
       res.writeHead(200).end();

@@ -161,7 +161,7 @@ async function api(
   const response = await fetch(`${instance.apiUrl}/api/v1/servers/localhost${path}`, {
     method,
     headers: { 'X-API-Key': apiKey, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`${instance.name} API ${method} ${path}: ${response.status} ${text}`);

@@ -45,7 +45,7 @@ const KNOWN_PROVIDERS: Array<[RegExp, string]> = [
 ];
 
 /** The provider a seed stands for: configured, else known by its address or IMAP host, else the address's domain. */
-export function seedProvider(seed: { address: string; provider?: string; imap: { host: string } }): string {
+export function seedProvider(seed: { address: string; provider?: string | undefined; imap: { host: string } }): string {
   if (seed.provider) return seed.provider;
   const domain = seed.address.split('@')[1]?.toLowerCase() ?? '';
   for (const candidate of [domain, seed.imap.host.toLowerCase()]) {

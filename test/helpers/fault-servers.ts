@@ -225,11 +225,13 @@ export async function fakeImapCuttingIdle(options: {
     });
   });
   const sockets = track(server);
-  const answer = (socket: Socket, line: string) => {
+  const answer = (socket: Socket, line: string): void => {
     const [tag = '*', rawCommand = '', ...rest] = line.split(' ');
     const command = rawCommand.toUpperCase();
     const uidCommand = command === 'UID' ? (rest[0] ?? '').toUpperCase() : '';
-    const ok = (text = 'done') => socket.write(`${tag} OK ${text}\r\n`);
+    const ok = (text = 'done'): void => {
+      socket.write(`${tag} OK ${text}\r\n`);
+    };
     if (line === 'DONE') return;
     if (command === 'CAPABILITY') {
       socket.write('* CAPABILITY IMAP4rev1 IDLE UIDPLUS SPECIAL-USE LITERAL+\r\n');

@@ -50,7 +50,10 @@ test('receiver down, daemon killed -9, receiver up, daemon restarted: delivered 
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (!receiverUp) return res.writeHead(503).end();
+      if (!receiverUp) {
+        res.writeHead(503).end();
+        return;
+      }
       const body = Buffer.concat(chunks).toString();
       const [t, v1] = String(req.headers['x-scaiprobe-signature'] ?? '')
         .split(',')

@@ -40,7 +40,7 @@ describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in',
     fetch(`${scaidnsUrl}${path}`, {
       method,
       headers: { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? null : JSON.stringify(body),
     }).then((r) => r.json());
   const run = (expect: string[] = ['missing == 0', 'extra == 0', 'serial.agree == true']) =>
     probeOnce(zoneSyncKind.create(specFor(zoneSyncKind, raw, expect), proberDeps()));

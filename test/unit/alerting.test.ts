@@ -392,7 +392,7 @@ describe('a resolution inside a silence or maintenance window', () => {
   async function scenario(
     section: 'silences' | 'maintenance',
     steps: Array<[number, 'fail' | 'pass' | 'tick']>,
-    options: { restartAt?: number } = {},
+    options: { restartAt?: number | undefined } = {},
   ) {
     const clock = new ManualClock(T0);
     const store = new SqliteStore(':memory:', clock);

@@ -9,10 +9,10 @@ import { contextTrusting } from '../tls/policy.ts';
 
 export interface TlsOptions {
   /** Skip certificate verification (the certificate is still read and reported). */
-  insecure?: boolean;
+  insecure?: boolean | undefined;
   /** Extra CA certificates (PEM). */
-  ca?: string;
-  servername?: string;
+  ca?: string | undefined;
+  servername?: string | undefined;
 }
 
 export interface HttpRequest {
@@ -82,7 +82,7 @@ interface ConnectionTrace {
   lookupAt?: number;
   connectAt?: number;
   secureAt?: number;
-  certificate?: PeerCertificate;
+  certificate?: PeerCertificate | undefined;
 }
 
 function describeCertificate(socket: tls.TLSSocket, now: number): PeerCertificate | undefined {

@@ -3,7 +3,12 @@ import { createPublicKey } from 'node:crypto';
 import { parseTags } from './tags.ts';
 
 /** Bits of a DKIM public key (p= base64 SubjectPublicKeyInfo); undefined when it cannot be read. */
-export function dkimKeyBits(record: string): { bits?: number; type: string; revoked: boolean; error?: string } {
+export function dkimKeyBits(record: string): {
+  bits?: number | undefined;
+  type: string;
+  revoked: boolean;
+  error?: string;
+} {
   const tags = parseTags(record);
   const type = (tags.k ?? 'rsa').toLowerCase();
   const p = (tags.p ?? '').replace(/\s+/g, '');

@@ -62,7 +62,10 @@ export function viewOf(window: MaintenanceWindow, now: number): MaintenanceView 
 }
 
 /** The window's length from the request, or why it cannot be taken. */
-function lengthOf(body: { for?: string | number; until?: string }, now: number): number | string {
+function lengthOf(
+  body: { for?: string | number | undefined; until?: string | undefined },
+  now: number,
+): number | string {
   const ms =
     body.until !== undefined
       ? Date.parse(body.until) - now

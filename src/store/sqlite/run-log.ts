@@ -91,7 +91,7 @@ export class RunLog {
     Statement
   >;
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
     this.statements = {
       findSeries: db.prepare('SELECT id FROM run_series WHERE probe = ? AND kind = ? AND tenant = ?'),
       insertSeries: db.prepare('INSERT INTO run_series (probe, kind, tenant) VALUES (?, ?, ?)'),
