@@ -161,12 +161,11 @@ export const MAX_ALIAS_COUNT = 1000;
 /** Top-level keys beyond the core ones, owned by later parts (alerts, reports); each validates its own. */
 export const EXTRA_SECTIONS = new Set(['alerts', 'reports', 'indicators']);
 
-function readFile(
+/** A file's YAML as a mapping, with its document for locating issues; undefined (and an issue) when it is not one. */
+function readYaml(
   file: string,
-  env: NodeJS.ProcessEnv,
-  secrets: Set<string>,
   issues: ConfigIssue[],
-): FileResult | undefined {
+): { doc: Document; lines: LineCounter; raw: Record<string, unknown> } | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -211,6 +210,18 @@ function readFile(
     });
     return undefined;
   }
+  return { doc, lines, raw: raw as Record<string, unknown> };
+}
+
+function readFile(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  secrets: Set<string>,
+  issues: ConfigIssue[],
+): FileResult | undefined {
+  const yaml = readYaml(file, issues);
+  if (!yaml) return undefined;
+  const { doc, lines, raw } = yaml;
   const secretIssues: SecretIssue[] = [];
   const resolved = resolveSecrets(raw, {
     env,
@@ -407,8 +418,37 @@ export function readConfig(
     .map((file) => readFile(file, env, secrets, issues))
     .filter((r): r is FileResult => r !== undefined);
 
-  const probes: ProbeSpec[] = [];
   const warnings: string[] = [];
+  const probes = collectProbes(results, issues, warnings);
+  const sections = mergeExtraSections(results, issues);
+  const server = mergeSection(results, 'server', issues) ?? serverSchema.parse({});
+  const store = mergeSection(results, 'store', issues) ?? storeSchema.parse({});
+  const scheduler = mergeSection(results, 'scheduler', issues) ?? schedulerSchema.parse({});
+  const log = mergeSection(results, 'log', issues) ?? logSchema.parse({});
+  for (const probe of probes) {
+    if (probe.every !== undefined && probe.timeout > probe.every) {
+      warnings.push(
+        `${probe.file}: probe "${probe.name}": timeout ${probe.timeout}ms is longer than its interval ${probe.every}ms; runs will be skipped while one is in flight`,
+      );
+    }
+  }
+  const config = {
+    files: files.map((f) => relative(process.cwd(), f) || f),
+    server,
+    store,
+    scheduler,
+    log,
+    probes,
+    secrets: [...secrets],
+    warnings,
+    sections,
+  };
+  return { config, issues, files };
+}
+
+/** Every file's valid probes, names unique across files; what is wrong goes to issues, what is doubtful to warnings. */
+function collectProbes(results: FileResult[], issues: ConfigIssue[], warnings: string[]): ProbeSpec[] {
+  const probes: ProbeSpec[] = [];
   const seen = new Map<string, string>();
   const consumers: Array<{ spec: ProbeSpec; result: FileResult; index: number }> = [];
   for (const result of results) {
@@ -444,7 +484,11 @@ export function readConfig(
         );
     }
   }
+  return probes;
+}
 
+/** The sections later parts own (alerts, reports, indicators), each given in one file only. */
+function mergeExtraSections(results: FileResult[], issues: ConfigIssue[]): Record<string, unknown> {
   const sections: Record<string, unknown> = {};
   for (const result of results) {
     for (const [key, value] of Object.entries(result.extra)) {
@@ -458,29 +502,7 @@ export function readConfig(
       sections[key] = value;
     }
   }
-  const server = mergeSection(results, 'server', issues) ?? serverSchema.parse({});
-  const store = mergeSection(results, 'store', issues) ?? storeSchema.parse({});
-  const scheduler = mergeSection(results, 'scheduler', issues) ?? schedulerSchema.parse({});
-  const log = mergeSection(results, 'log', issues) ?? logSchema.parse({});
-  for (const probe of probes) {
-    if (probe.every !== undefined && probe.timeout > probe.every) {
-      warnings.push(
-        `${probe.file}: probe "${probe.name}": timeout ${probe.timeout}ms is longer than its interval ${probe.every}ms; runs will be skipped while one is in flight`,
-      );
-    }
-  }
-  const config = {
-    files: files.map((f) => relative(process.cwd(), f) || f),
-    server,
-    store,
-    scheduler,
-    log,
-    probes,
-    secrets: [...secrets],
-    warnings,
-    sections,
-  };
-  return { config, issues, files };
+  return sections;
 }
 
 /** Issues named by the files as listed (whichever spelling of a path found them), in file order, then by line. */

@@ -82,12 +82,20 @@ export function judge(
   const value = latest.v;
   const recent = windowOf(series, now - config.trendWindow, now);
   const { trend, slopePerHour } = trendOf(recent, { minChange: threshold * 0.05 });
+  return { ...common, value, trend, ...verdict(base, value, threshold, { trend, slopePerHour }, config) };
+}
+
+/** The state and its reason for a measured value against its threshold, given the value's trend. */
+function verdict(
+  base: { subject: string; label: string; unit: Indicator['unit'] },
+  value: number,
+  threshold: number,
+  { trend, slopePerHour }: { trend: Indicator['trend']; slopePerHour: number },
+  config: IndicatorsConfig,
+): Pick<Indicator, 'state' | 'reason'> {
   const limit = show(threshold, base.unit);
   if (value > threshold)
     return {
-      ...common,
-      value,
-      trend,
       state: 'critical',
       reason: `${base.label} for ${base.subject} is ${show(value, base.unit)}, above ${limit}${trend === 'rising' ? ' and still rising' : ''}.`,
     };
@@ -95,9 +103,6 @@ export function judge(
     const eta = ((threshold - value) / slopePerHour) * HOUR;
     if (eta <= config.horizon) {
       return {
-        ...common,
-        value,
-        trend,
         state: 'warn',
         reason: `${base.label} for ${base.subject} is rising (${show(value, base.unit)} now, ${show(slopePerHour, base.unit)} an hour) and would cross ${limit} in about ${hours(eta)}.`,
       };
@@ -105,16 +110,10 @@ export function judge(
   }
   if (value > threshold * config.warnAt)
     return {
-      ...common,
-      value,
-      trend,
       state: 'warn',
       reason: `${base.label} for ${base.subject} is ${show(value, base.unit)}, close to ${limit}.`,
     };
   return {
-    ...common,
-    value,
-    trend,
     state: 'ok',
     reason:
       `${base.label} for ${base.subject} is ${show(value, base.unit)}, ${trend === 'rising' ? 'rising but' : ''} within ${limit}.`.replace(
@@ -169,16 +168,7 @@ function seedIndicators(inputs: IndicatorInputs, config: IndicatorsConfig): Indi
   for (const [subject, seeds] of groups) {
     const tenant = seeds[0]?.tenant ?? '';
     const day = seeds.filter((s) => s.at > now - DAY);
-    const cumulative = (hit: (s: (typeof seeds)[number]) => boolean) => {
-      // Share over the trailing day at each hour: a smooth series whose last point is today's share.
-      const events = seeds.map((s) => ({ at: s.at, hit: hit(s) }));
-      const points: Point[] = [];
-      for (let end = now - config.trendWindow; end <= now; end += HOUR) {
-        const slice = events.filter((e) => e.at > end - DAY && e.at <= end);
-        if (slice.length > 0) points.push({ t: end, v: slice.filter((e) => e.hit).length / slice.length });
-      }
-      return points;
-    };
+    const cumulative = (hit: (s: Seed) => boolean) => trailingDayShare(seeds, hit, now, config.trendWindow);
     if (day.length === 0) continue;
     out.push(
       judge(
@@ -207,30 +197,53 @@ function seedIndicators(inputs: IndicatorInputs, config: IndicatorsConfig): Indi
         now,
       ),
     );
-    const baseline = percentile(
-      seeds.filter((s) => s.at <= now - DAY && s.timeToInboxMs !== null).map((s) => s.timeToInboxMs ?? 0),
-      0.5,
-    );
-    const today = percentile(
-      day.filter((s) => s.timeToInboxMs !== null).map((s) => s.timeToInboxMs ?? 0),
-      0.5,
-    );
-    if (baseline && today !== null) {
-      // One baseline per day: no trend for the ratio itself.
-      const indicator = judge(
-        { name: 'timeToInbox', subject, tenant, label: 'Time-to-inbox against its weekly baseline', unit: 'x' },
-        [{ t: now, v: today / baseline }],
-        t.timeToInboxRatio,
-        config,
-        now,
-      );
-      out.push({
-        ...indicator,
-        reason: `${indicator.reason.replace(/\.$/, '')} (median ${show(today, 'ms')} vs ${show(baseline, 'ms')}).`,
-      });
-    }
+    const timeToInbox = timeToInboxIndicator({ subject, tenant }, seeds, config, now);
+    if (timeToInbox) out.push(timeToInbox);
   }
   return out;
+}
+
+type Seed = IndicatorInputs['seeds'][number];
+
+/** Share of hits over the trailing day at each hour: a smooth series whose last point is today's share. */
+function trailingDayShare(seeds: Seed[], hit: (s: Seed) => boolean, now: number, trendWindow: number): Point[] {
+  const events = seeds.map((s) => ({ at: s.at, hit: hit(s) }));
+  const points: Point[] = [];
+  for (let end = now - trendWindow; end <= now; end += HOUR) {
+    const slice = events.filter((e) => e.at > end - DAY && e.at <= end);
+    if (slice.length > 0) points.push({ t: end, v: slice.filter((e) => e.hit).length / slice.length });
+  }
+  return points;
+}
+
+/** Today's median time to inbox against the median of the days before; undefined until both are known. */
+function timeToInboxIndicator(
+  group: { subject: string; tenant: string },
+  seeds: Seed[],
+  config: IndicatorsConfig,
+  now: number,
+): Indicator | undefined {
+  const baseline = percentile(
+    seeds.filter((s) => s.at <= now - DAY && s.timeToInboxMs !== null).map((s) => s.timeToInboxMs ?? 0),
+    0.5,
+  );
+  const today = percentile(
+    seeds.filter((s) => s.at > now - DAY && s.timeToInboxMs !== null).map((s) => s.timeToInboxMs ?? 0),
+    0.5,
+  );
+  if (!baseline || today === null) return undefined;
+  // One baseline per day: no trend for the ratio itself.
+  const indicator = judge(
+    { name: 'timeToInbox', ...group, label: 'Time-to-inbox against its weekly baseline', unit: 'x' },
+    [{ t: now, v: today / baseline }],
+    config.thresholds.timeToInboxRatio,
+    config,
+    now,
+  );
+  return {
+    ...indicator,
+    reason: `${indicator.reason.replace(/\.$/, '')} (median ${show(today, 'ms')} vs ${show(baseline, 'ms')}).`,
+  };
 }
 
 function listingIndicators(inputs: IndicatorInputs): Indicator[] {
@@ -265,6 +278,19 @@ function listingIndicators(inputs: IndicatorInputs): Indicator[] {
 /** Every indicator, from inputs and an explicit `now` (no clock inside). */
 export function computeIndicators(inputs: IndicatorInputs, config: IndicatorsConfig): Indicator[] {
   const { now } = inputs;
+  return [
+    ...statsIndicators(inputs, config),
+    ...prometheusIndicators(inputs, config),
+    ...inputs.queues.map((q) => queueIndicator(q.probe, q.depth, config, now)),
+    ...inputs.http.flatMap((h) => httpIndicators(h, config, now)),
+    ...seedIndicators(inputs, config),
+    ...listingIndicators(inputs),
+  ];
+}
+
+/** Bounce, spam-report and deferral rates per tenant, from the send statistics. */
+function statsIndicators(inputs: IndicatorInputs, config: IndicatorsConfig): Indicator[] {
+  const { now } = inputs;
   const t = config.thresholds;
   const out: Indicator[] = [];
   for (const s of inputs.stats) {
@@ -297,6 +323,14 @@ export function computeIndicators(inputs: IndicatorInputs, config: IndicatorsCon
       ),
     );
   }
+  return out;
+}
+
+/** 5xx share and API latencies from the scraped metrics. */
+function prometheusIndicators(inputs: IndicatorInputs, config: IndicatorsConfig): Indicator[] {
+  const { now } = inputs;
+  const t = config.thresholds;
+  const out: Indicator[] = [];
   for (const p of inputs.prometheus) {
     if (p.errorShare.length > 0)
       out.push(
@@ -329,49 +363,52 @@ export function computeIndicators(inputs: IndicatorInputs, config: IndicatorsCon
         ),
       );
   }
-  for (const q of inputs.queues) out.push(queueIndicator(q.probe, q.depth, config, now));
-  for (const h of inputs.http) {
-    if (/\/ready\b|\/health\/ready/.test(h.url)) {
-      const failingFor = h.failingSince === null ? 0 : now - h.failingSince;
-      const state: IndicatorState = failingFor > t.readinessFailing ? 'critical' : failingFor > 0 ? 'warn' : 'ok';
-      out.push({
-        id: `readiness:${h.probe}`,
-        name: 'readiness',
-        subject: h.probe,
-        value: failingFor,
-        unit: 'ms',
-        threshold: t.readinessFailing,
-        trend: 'unknown',
-        state,
-        reason:
-          failingFor === 0
-            ? `${h.url} is ready.`
-            : `${h.url} has not been ready for ${show(failingFor, 'ms')}${state === 'critical' ? `, more than ${show(t.readinessFailing, 'ms')}` : ''}.`,
-      });
-    }
-    const isSend = h.url.includes('/v3/mail/send');
-    if (h.url.includes('/v3/') && h.latency.length > 0) {
-      // p99 over the last hour at each point, so the trend follows the percentile, not single runs.
-      const hourAgo = now - HOUR;
-      const recent = windowOf(h.latency, hourAgo, now);
-      const p99 = percentile(
-        recent.map((p) => p.v),
-        0.99,
+  return out;
+}
+
+/** Readiness for a readiness URL, and the p99 over the last hour for the ScaiSend API. */
+function httpIndicators(h: IndicatorInputs['http'][number], config: IndicatorsConfig, now: number): Indicator[] {
+  const t = config.thresholds;
+  const out: Indicator[] = [];
+  if (/\/ready\b|\/health\/ready/.test(h.url)) {
+    const failingFor = h.failingSince === null ? 0 : now - h.failingSince;
+    const state: IndicatorState = failingFor > t.readinessFailing ? 'critical' : failingFor > 0 ? 'warn' : 'ok';
+    out.push({
+      id: `readiness:${h.probe}`,
+      name: 'readiness',
+      subject: h.probe,
+      value: failingFor,
+      unit: 'ms',
+      threshold: t.readinessFailing,
+      trend: 'unknown',
+      state,
+      reason:
+        failingFor === 0
+          ? `${h.url} is ready.`
+          : `${h.url} has not been ready for ${show(failingFor, 'ms')}${state === 'critical' ? `, more than ${show(t.readinessFailing, 'ms')}` : ''}.`,
+    });
+  }
+  const isSend = h.url.includes('/v3/mail/send');
+  if (h.url.includes('/v3/') && h.latency.length > 0) {
+    // p99 over the last hour at each point, so the trend follows the percentile, not single runs.
+    const hourAgo = now - HOUR;
+    const recent = windowOf(h.latency, hourAgo, now);
+    const p99 = percentile(
+      recent.map((p) => p.v),
+      0.99,
+    );
+    if (p99 !== null) {
+      const name = isSend ? 'sendP99' : 'readP99';
+      out.push(
+        judge(
+          { name, subject: h.probe, label: isSend ? '/v3/mail/send p99' : 'Read p99', unit: 'ms' },
+          [{ t: now, v: p99 }],
+          isSend ? t.sendP99 : t.readP99,
+          config,
+          now,
+        ),
       );
-      if (p99 !== null) {
-        const name = isSend ? 'sendP99' : 'readP99';
-        out.push(
-          judge(
-            { name, subject: h.probe, label: isSend ? '/v3/mail/send p99' : 'Read p99', unit: 'ms' },
-            [{ t: now, v: p99 }],
-            isSend ? t.sendP99 : t.readP99,
-            config,
-            now,
-          ),
-        );
-      }
     }
   }
-  out.push(...seedIndicators(inputs, config), ...listingIndicators(inputs));
   return out;
 }

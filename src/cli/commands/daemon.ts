@@ -10,7 +10,7 @@ import { Scheduler } from '../../runner/scheduler.ts';
 import { producersOf } from '../../runner/dependencies.ts';
 import { ProbeMetrics } from '../../server/metrics.ts';
 import { startDaemonServer, type DaemonServer } from '../../server/server.ts';
-import { createHttpClient } from '../../protocols/http/client.ts';
+import { createHttpClient, type HttpClient } from '../../protocols/http/client.ts';
 import { Redactor } from '../../util/redact.ts';
 import type { Clock } from '../../util/clock.ts';
 import { readAlertingSections, startAlerting } from '../../alerting/wire.ts';
@@ -62,13 +62,14 @@ function maintainStore(store: Store, config: LoadedConfig, logger: Logger): void
   }
 }
 
-/** Opens the store, starts the schedules and the HTTP server. stop() ends cleanly: in-flight runs finish and are stored. */
-export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; logger: Logger }): Promise<Daemon> {
-  const { clock, logger } = deps;
-  const alertingSections = readAlertingSections(config);
-  const reports = parseReportsConfig(config.sections.reports, config.files, config.server);
+/** Opens the store and takes the daemon lock on it; onLost runs when another daemon takes the database over. */
+function openLockedStore(
+  config: LoadedConfig,
+  clock: Clock,
+  logger: Logger,
+  onLost: () => void,
+): { store: SqliteStore; lock: DaemonLock } {
   const store = new SqliteStore(config.store.path, clock);
-  let stopForLostLock = () => {};
   const lock = new DaemonLock({
     locks: store.lock,
     path: config.store.path,
@@ -78,7 +79,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
         { pid: holder?.pid, host: holder?.host },
         'another scaiprobe daemon took this database over (this one missed its heartbeats); stopping',
       );
-      stopForLostLock();
+      onLost();
     },
     onError: (error) => logger.error({ err: error }, 'daemon lock heartbeat could not be written'),
   });
@@ -93,21 +94,25 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
     store.close();
     throw error;
   }
-  const http = createHttpClient();
-  await http.warmUp?.();
-  const metrics = new ProbeMetrics();
-  const shutdown = new AbortController();
+  return { store, lock };
+}
+
+/** The engine over the enabled probes; probes no longer configured are retired from the listings. */
+function startEngine(
+  config: LoadedConfig,
+  deps: {
+    clock: Clock;
+    logger: Logger;
+    http: HttpClient;
+    store: SqliteStore;
+    metrics: ProbeMetrics;
+    shutdown: AbortSignal;
+  },
+): Engine {
+  const { logger, store } = deps;
   const engine = new Engine(
     config.probes.filter((p) => p.enabled !== false),
-    {
-      clock,
-      logger,
-      http,
-      redactor: new Redactor(config.secrets),
-      store,
-      metrics,
-      shutdown: shutdown.signal,
-    },
+    { ...deps, redactor: new Redactor(config.secrets) },
   );
   const removed = store.probes.retireUnconfigured(engine.specs().map((spec) => spec.name));
   if (removed.length > 0)
@@ -115,9 +120,19 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
       { probes: removed },
       'probes no longer configured (removed or disabled): off the status page, the API listings and the indicators; their history stays',
     );
-  let ready = false;
+  return engine;
+}
+
+/** The scheduler: producers run before the probes that read them; lateness goes to the metrics. */
+function createScheduler(
+  config: LoadedConfig,
+  engine: Engine,
+  metrics: ProbeMetrics,
+  clock: Clock,
+  logger: Logger,
+): Scheduler {
   const producers = producersOf(engine.specs());
-  const scheduler = new Scheduler({
+  return new Scheduler({
     probes: engine.specs().map((spec) => ({ ...spec, after: producers.get(spec.name) ?? [] })),
     concurrency: config.scheduler.concurrency,
     jitter: config.scheduler.jitter,
@@ -128,19 +143,22 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
       await engine.run(name);
     },
   });
-  const server = await startDaemonServer({
-    listen: config.server.listen,
-    ...(config.server.token ? { token: config.server.token } : {}),
-    tenantTokens: tenantTokens(reports),
-    public: config.server.public,
-    allowedHosts: config.server.allowedHosts,
-    limits: { headersTimeoutMs: config.server.headersTimeout, requestTimeoutMs: config.server.requestTimeout },
-    store,
-    metrics,
-    logger,
-    isReady: () => ready,
-    problems: () => storeProblems(engine.storeHealth()),
-  });
+}
+
+interface ServiceDeps {
+  config: LoadedConfig;
+  alertingSections: ReturnType<typeof readAlertingSections>;
+  reports: ReportsConfig;
+  store: SqliteStore;
+  engine: Engine;
+  metrics: ProbeMetrics;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Status page, live events, indicators, alerts, maintenance windows and tenant reports on the daemon's server. */
+function mountServices(server: DaemonServer, deps: ServiceDeps) {
+  const { config, alertingSections, reports, store, engine, metrics, clock, logger } = deps;
   // Status page, live events and tenant reports. Chromium starts only when a PDF is asked for.
   const events = new RunEvents({ clock, logger, maxClients: config.server.maxEventClients });
   registerStatusPage(server.router, store, events);
@@ -178,6 +196,46 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
     chartJs: () => (chartJs ??= loadChartJs()),
     browser: () => reportBrowser,
     clock,
+  });
+  return { events, alerting, reportBrowser };
+}
+
+/** Opens the store, starts the schedules and the HTTP server. stop() ends cleanly: in-flight runs finish and are stored. */
+export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; logger: Logger }): Promise<Daemon> {
+  const { clock, logger } = deps;
+  const alertingSections = readAlertingSections(config);
+  const reports = parseReportsConfig(config.sections.reports, config.files, config.server);
+  let stopForLostLock = () => {};
+  const { store, lock } = openLockedStore(config, clock, logger, () => stopForLostLock());
+  const http = createHttpClient();
+  await http.warmUp?.();
+  const metrics = new ProbeMetrics();
+  const shutdown = new AbortController();
+  const engine = startEngine(config, { clock, logger, http, store, metrics, shutdown: shutdown.signal });
+  let ready = false;
+  const scheduler = createScheduler(config, engine, metrics, clock, logger);
+  const server = await startDaemonServer({
+    listen: config.server.listen,
+    ...(config.server.token ? { token: config.server.token } : {}),
+    tenantTokens: tenantTokens(reports),
+    public: config.server.public,
+    allowedHosts: config.server.allowedHosts,
+    limits: { headersTimeoutMs: config.server.headersTimeout, requestTimeoutMs: config.server.requestTimeout },
+    store,
+    metrics,
+    logger,
+    isReady: () => ready,
+    problems: () => storeProblems(engine.storeHealth()),
+  });
+  const { events, alerting, reportBrowser } = mountServices(server, {
+    config,
+    alertingSections,
+    reports,
+    store,
+    engine,
+    metrics,
+    clock,
+    logger,
   });
   const maintain = () => maintainStore(store, config, logger);
   maintain();
