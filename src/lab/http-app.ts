@@ -60,31 +60,32 @@ async function readBody(req: IncomingMessage, limit = 32 * 1024 * 1024): Promise
   return Buffer.concat(chunks);
 }
 
+/** /__lab/faults: DELETE clears the switches, POST or PUT sets those given (null clears one); answers with them all. */
+function controlFaults(name: string, faults: Faults, req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  if (req.method === 'DELETE') for (const key of Object.keys(faults)) delete faults[key];
+  if (req.method === 'POST' || req.method === 'PUT') {
+    try {
+      Object.assign(faults, JSON.parse(body.toString() || '{}'));
+    } catch {
+      sendJson(res, 400, { error: 'body must be a JSON object of faults' });
+      return;
+    }
+    for (const [key, value] of Object.entries(faults)) if (value === null) delete faults[key];
+  }
+  sendJson(res, 200, { service: name, faults });
+}
+
 /** A tiny HTTP app for the lab's stand-ins: exact-path routes plus the shared fault switches. */
 export function createLabApp(name: string): LabApp {
   const routes = new Map<string, LabHandler>();
   const faults: Faults = {};
-
-  const handleControl = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
-    if (req.method === 'DELETE') for (const key of Object.keys(faults)) delete faults[key];
-    if (req.method === 'POST' || req.method === 'PUT') {
-      try {
-        Object.assign(faults, JSON.parse(body.toString() || '{}'));
-      } catch {
-        sendJson(res, 400, { error: 'body must be a JSON object of faults' });
-        return;
-      }
-      for (const [key, value] of Object.entries(faults)) if (value === null) delete faults[key];
-    }
-    sendJson(res, 200, { service: name, faults });
-  };
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://lab');
       const body = await readBody(req);
       if (url.pathname === '/__lab/faults') {
-        handleControl(req, res, body);
+        controlFaults(name, faults, req, res, body);
         return;
       }
       if (faults.reset) {

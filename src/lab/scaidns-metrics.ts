@@ -56,6 +56,32 @@ function number(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback;
 }
 
+const inc = (map: Map<string, number>, key: string, n: number) => map.set(key, (map.get(key) ?? 0) + n);
+
+/** Shares total requests out over the routes by weight, share of them errors (fractions carried to the next call). */
+function spreadOverRoutes(
+  into: { requests: Map<string, number>; latency: Histogram; carriedErrors: Map<string, number> },
+  total: number,
+  share: number,
+  mean: number,
+): void {
+  let assigned = 0;
+  ROUTES.forEach((route, index) => {
+    const n = index === ROUTES.length - 1 ? total - assigned : Math.floor(total * route.weight);
+    assigned += n;
+    const exactErrors = n * share + (into.carriedErrors.get(route.path) ?? 0);
+    const errors = Math.min(n, Math.floor(exactErrors));
+    into.carriedErrors.set(route.path, exactErrors - errors);
+    const base = `method="${route.method}",path="${route.path}"`;
+    if (n - errors > 0) inc(into.requests, `${base},status="200"`, n - errors);
+    // While errors are switched on the 500 series exists even at zero, as a client that
+    // initialises its label sets exposes it: a series born between two scrapes has no
+    // rate in Prometheus, which would make the first window depend on scrape timing.
+    if (errors > 0 || share > 0) inc(into.requests, `${base},status="500"`, errors);
+    if (n > 0) into.latency.add(base, n, mean);
+  });
+}
+
 export function createMetricsSimulation(now: () => number = Date.now) {
   const requests = new Map<string, number>();
   const pdnsRequests = new Map<string, number>();
@@ -66,8 +92,6 @@ export function createMetricsSimulation(now: () => number = Date.now) {
   let last = now();
   let dbQueries = 0;
 
-  const inc = (map: Map<string, number>, key: string, n: number) => map.set(key, (map.get(key) ?? 0) + n);
-
   function advance(faults: Faults & MetricsFaults): void {
     const at = now();
     const seconds = Math.min(Math.max(0, (at - last) / 1000), 600);
@@ -77,21 +101,7 @@ export function createMetricsSimulation(now: () => number = Date.now) {
     const exact = number(faults.metricsRps, 20) * seconds + carry.requests;
     const total = Math.floor(exact);
     carry.requests = exact - total;
-    let assigned = 0;
-    ROUTES.forEach((route, index) => {
-      const n = index === ROUTES.length - 1 ? total - assigned : Math.floor(total * route.weight);
-      assigned += n;
-      const exactErrors = n * share + (carry.errors.get(route.path) ?? 0);
-      const errors = Math.min(n, Math.floor(exactErrors));
-      carry.errors.set(route.path, exactErrors - errors);
-      const base = `method="${route.method}",path="${route.path}"`;
-      if (n - errors > 0) inc(requests, `${base},status="200"`, n - errors);
-      // While errors are switched on the 500 series exists even at zero, as a client that
-      // initialises its label sets exposes it: a series born between two scrapes has no
-      // rate in Prometheus, which would make the first window depend on scrape timing.
-      if (errors > 0 || share > 0) inc(requests, `${base},status="500"`, errors);
-      if (n > 0) latency.add(base, n, mean);
-    });
+    spreadOverRoutes({ requests, latency, carriedErrors: carry.errors }, total, share, mean);
     dbQueries += total * 2;
     const pdnsExact = total * 0.1 + carry.pdns;
     const pdns = Math.floor(pdnsExact);

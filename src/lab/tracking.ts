@@ -77,23 +77,10 @@ function escapeAttr(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 }
 
-/** Mounts /t/c, /t/r, /t/o.gif and the landing pages on `app`; returns the rewriter mail send calls. */
-export function mountTracking(app: LabApp, counters: TrackingCounters): Tracking {
-  const links = new Map<string, TrackedLink>();
+/** The pixel and the two redirect hops, counting opens and clicks (unique ones once per message). */
+function mountTrackingRoutes(app: LabApp, counters: TrackingCounters, links: Map<string, TrackedLink>): void {
   const opened = new Set<string>();
   const clicked = new Set<string>();
-
-  const remember = (link: TrackedLink): string => {
-    const id = randomBytes(9).toString('base64url');
-    links.set(id, link);
-    // Oldest first: a Map iterates in insertion order.
-    if (links.size > MAX_IDS) links.delete(links.keys().next().value as string);
-    return id;
-  };
-  const baseUrl = () => {
-    const address = app.server.address() as AddressInfo | null;
-    return `http://127.0.0.1:${address?.port ?? 0}`;
-  };
   /** The link behind ?id=, or a 404 already sent. */
   const lookup = (request: LabRequest, res: ServerResponse): (TrackedLink & { target: string }) | undefined => {
     const link = links.get(request.url.searchParams.get('id') ?? '');
@@ -137,7 +124,24 @@ export function mountTracking(app: LabApp, counters: TrackingCounters): Tracking
     const link = lookup(request, res);
     if (link) redirect(res, link.target);
   });
+}
 
+/** Mounts /t/c, /t/r, /t/o.gif and the landing pages on `app`; returns the rewriter mail send calls. */
+export function mountTracking(app: LabApp, counters: TrackingCounters): Tracking {
+  const links = new Map<string, TrackedLink>();
+
+  const remember = (link: TrackedLink): string => {
+    const id = randomBytes(9).toString('base64url');
+    links.set(id, link);
+    // Oldest first: a Map iterates in insertion order.
+    if (links.size > MAX_IDS) links.delete(links.keys().next().value as string);
+    return id;
+  };
+  const baseUrl = () => {
+    const address = app.server.address() as AddressInfo | null;
+    return `http://127.0.0.1:${address?.port ?? 0}`;
+  };
+  mountTrackingRoutes(app, counters, links);
   for (const name of LAB_LANDING_PAGES) app.route('GET', `/landing/${name}`, (_request, res) => sendLanding(res, name));
 
   return {

@@ -141,7 +141,41 @@ function commonMeasurement(outcomes: ServerOutcome[], name: string, type: string
   const observations: Observations = {};
   const warnings: string[] = [];
   const phases: Record<string, number> = {};
-  const answered: Array<{ label: string; reply: DnsReply; texts: string[] }> = [];
+  const { answered, known } = observeServers(outcomes, `${name} ${type}`, { observations, warnings, phases });
+  const { common, latencyMax } = observeAnswers(answered, observations);
+  const agree = answered.length === outcomes.length && repliesAgree(answered);
+  observations['servers.agree'] = agree;
+  observations['servers.count'] = outcomes.length;
+  observations['servers.answered'] = answered.length;
+  observations['serial.agree'] = known.length === outcomes.length && known.every((serial) => serial === known[0]);
+  observations.serial = known.length
+    ? known.reduce((newest, serial) => (compareSerials(newest, serial) < 0 ? serial : newest))
+    : null;
+  observations.latency = answered.length ? round(latencyMax) : null;
+  if (!agree && answered.length === outcomes.length)
+    warnings.push(
+      `servers disagree on ${name} ${type}: ${answered.map((o) => `${o.label} ${o.reply.rcode} [${o.texts.join(', ')}]`).join('; ')}`,
+    );
+  if (!observations['serial.agree'] && known.length > 1)
+    warnings.push(`SOA serials differ: ${outcomes.map((o) => `${o.server.label} ${o.serial ?? '?'}`).join(', ')}`);
+  const message = `${name} ${type}: ${observations.rcode}, ${common.length} record(s) at ${answered.length}/${outcomes.length} server(s)`;
+  return { observations, phases, warnings, message };
+}
+
+interface Answered {
+  label: string;
+  reply: DnsReply;
+  texts: string[];
+}
+
+/** Each server's own observations (latency, rcode, answers, serial) or its error; the replies and serials found. */
+function observeServers(
+  outcomes: ServerOutcome[],
+  question: string,
+  into: { observations: Observations; warnings: string[]; phases: Record<string, number> },
+): { answered: Answered[]; known: number[] } {
+  const { observations, warnings, phases } = into;
+  const answered: Answered[] = [];
   const known: number[] = [];
   for (const outcome of outcomes) {
     const label = outcome.server.label;
@@ -156,13 +190,18 @@ function commonMeasurement(outcomes: ServerOutcome[], name: string, type: string
       phases[`dns.${label}`] = latency;
     } else {
       observations[`error.${label}`] = outcome.error?.message ?? 'no answer';
-      warnings.push(`${label} did not answer ${name} ${type}: ${outcome.error?.message}`);
+      warnings.push(`${label} did not answer ${question}: ${outcome.error?.message}`);
     }
     if (outcome.serial !== undefined) {
       observations[`serial.${label}`] = outcome.serial;
       known.push(outcome.serial);
     }
   }
+  return { answered, known };
+}
+
+/** The combined rcode, aa, answers and TTLs over the replies; the records every server gave and the slowest reply. */
+function observeAnswers(answered: Answered[], observations: Observations): { common: string[]; latencyMax: number } {
   const first = answered[0];
   let rcodesAgree = true;
   let aa = true;
@@ -195,32 +234,15 @@ function commonMeasurement(outcomes: ServerOutcome[], name: string, type: string
   observations.ttl = hasTtl ? ttlMin : null;
   observations['ttl.max'] = hasTtl ? ttlMax : null;
   observations.ttls = hasTtl ? [...ttlSet].sort((a, b) => a - b).map(String) : [];
-  let agree = answered.length === outcomes.length;
-  if (agree && first) {
-    const signature = `${first.reply.rcode}|${first.texts.join('\n')}`;
-    for (const { reply, texts } of answered) {
-      if (`${reply.rcode}|${texts.join('\n')}` !== signature) {
-        agree = false;
-        break;
-      }
-    }
-  }
-  observations['servers.agree'] = agree;
-  observations['servers.count'] = outcomes.length;
-  observations['servers.answered'] = answered.length;
-  observations['serial.agree'] = known.length === outcomes.length && known.every((serial) => serial === known[0]);
-  observations.serial = known.length
-    ? known.reduce((newest, serial) => (compareSerials(newest, serial) < 0 ? serial : newest))
-    : null;
-  observations.latency = answered.length ? round(latencyMax) : null;
-  if (!agree && answered.length === outcomes.length)
-    warnings.push(
-      `servers disagree on ${name} ${type}: ${answered.map((o) => `${o.label} ${o.reply.rcode} [${o.texts.join(', ')}]`).join('; ')}`,
-    );
-  if (!observations['serial.agree'] && known.length > 1)
-    warnings.push(`SOA serials differ: ${outcomes.map((o) => `${o.server.label} ${o.serial ?? '?'}`).join(', ')}`);
-  const message = `${name} ${type}: ${observations.rcode}, ${common.length} record(s) at ${answered.length}/${outcomes.length} server(s)`;
-  return { observations, phases, warnings, message };
+  return { common, latencyMax };
+}
+
+/** Whether every reply has the first one's rcode and records. */
+function repliesAgree(answered: Answered[]): boolean {
+  const first = answered[0];
+  if (!first) return true;
+  const signature = `${first.reply.rcode}|${first.texts.join('\n')}`;
+  return answered.every(({ reply, texts }) => `${reply.rcode}|${texts.join('\n')}` === signature);
 }
 
 function challengeMeasurement(
