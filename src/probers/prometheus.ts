@@ -79,6 +79,38 @@ function round(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
 
+/** One scrape, stamped when asked (as Prometheus stamps its scrapes): the finite samples of the series the expressions read. */
+async function scrapeOnce(
+  spec: PrometheusSpec,
+  headers: Record<string, string>,
+  names: Set<string>,
+  ctx: ProbeContext,
+): Promise<{ kept: KeptScrape; samples: number; latency: number }> {
+  const t = ctx.clock.now();
+  const response = await ctx.http.request({
+    url: spec.url,
+    method: 'GET',
+    headers,
+    signal: ctx.signal,
+    maxBodyBytes: spec.maxBodyBytes,
+  });
+  if (response.status !== 200)
+    throw new ProbeFailure('PROTOCOL', `${spec.url} answered HTTP ${response.status}, not a metrics page`);
+  const body = wholeBody(response, spec.maxBodyBytes, spec.url);
+  let parsed;
+  try {
+    parsed = parsePromText(body.toString('utf8'));
+  } catch (error) {
+    throw new ProbeFailure('PROTOCOL', `${spec.url}: ${(error as Error).message}`);
+  }
+  const kept: KeptScrape = { t, v: {} };
+  // Only finite values: JSON state cannot carry NaN or ±Inf, and the run must see what the next run restores.
+  for (const sample of parsed.samples)
+    if (names.has(sample.name) && Number.isFinite(sample.value))
+      kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
+  return { kept, samples: parsed.samples.length, latency: response.timings.total };
+}
+
 function createPrometheusProber(spec: PrometheusSpec & CommonProbeSpec): Prober {
   const expressions = expressionTexts(spec).map((text) => ({ text, expr: parsePromExpr(text) }));
   const names = new Set<string>();
@@ -89,32 +121,7 @@ function createPrometheusProber(spec: PrometheusSpec & CommonProbeSpec): Prober 
   const warmupMs = Math.min(spec.warmup, narrowest / 2);
   const headers = { accept: ACCEPT, ...spec.headers, ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}) };
 
-  const scrape = async (ctx: ProbeContext) => {
-    // Stamped when asked, as Prometheus stamps its scrapes.
-    const t = ctx.clock.now();
-    const response = await ctx.http.request({
-      url: spec.url,
-      method: 'GET',
-      headers,
-      signal: ctx.signal,
-      maxBodyBytes: spec.maxBodyBytes,
-    });
-    if (response.status !== 200)
-      throw new ProbeFailure('PROTOCOL', `${spec.url} answered HTTP ${response.status}, not a metrics page`);
-    const body = wholeBody(response, spec.maxBodyBytes, spec.url);
-    let parsed;
-    try {
-      parsed = parsePromText(body.toString('utf8'));
-    } catch (error) {
-      throw new ProbeFailure('PROTOCOL', `${spec.url}: ${(error as Error).message}`);
-    }
-    const kept: KeptScrape = { t, v: {} };
-    // Only finite values: JSON state cannot carry NaN or ±Inf, and the run must see what the next run restores.
-    for (const sample of parsed.samples)
-      if (names.has(sample.name) && Number.isFinite(sample.value))
-        kept.v[seriesKey(sample.name, sample.labels)] = sample.value;
-    return { kept, samples: parsed.samples.length, latency: response.timings.total };
-  };
+  const scrape = (ctx: ProbeContext) => scrapeOnce(spec, headers, names, ctx);
 
   return {
     async probe(ctx): Promise<Measurement> {

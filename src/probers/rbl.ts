@@ -261,6 +261,16 @@ async function reasonOf(
   }
 }
 
+/** The verdict counters every run starts from. */
+const NO_VERDICTS: Observations = {
+  'listed.alert': 0,
+  'listed.warn': 0,
+  'listed.info': 0,
+  listed: 0,
+  unknown: 0,
+  clean: 0,
+};
+
 function summarize(
   pairs: Pair[],
   verdicts: Verdict[],
@@ -272,14 +282,7 @@ function summarize(
   const now = ctx.clock.now();
   const previous = ((ctx.previousState ?? {}) as RblState).listedSince ?? {};
   const listedSince: Record<string, number> = {};
-  const observations: Observations = {
-    'listed.alert': 0,
-    'listed.warn': 0,
-    'listed.info': 0,
-    listed: 0,
-    unknown: 0,
-    clean: 0,
-  };
+  const observations: Observations = { ...NO_VERDICTS };
   const items: RunItem[] = [];
   const unknownByZone = new Map<string, { count: number; why: string }>();
   const listings: string[] = [];
@@ -321,12 +324,18 @@ function summarize(
   const warnings = [...unknownByZone].map(([zone, { count, why }]) => `${zone}: ${count} lookup(s) unknown (${why})`);
   if (resolverText && isPublicResolver(resolverText))
     warnings.push(`resolver ${resolverText} is public: Spamhaus and URIBL refuse it`);
-  const message =
-    `${pairs.length} lookups: ${String(observations.listed)} listed, ${String(observations.clean)} clean, ${String(observations.unknown)} unknown` +
+  const message = summaryMessage(pairs.length, observations, listings);
+  return { observations, items, warnings, message, state: { listedSince } satisfies RblState };
+}
+
+/** Counts of each verdict, then the first few listings. */
+function summaryMessage(lookups: number, observations: Observations, listings: string[]): string {
+  return (
+    `${lookups} lookups: ${String(observations.listed)} listed, ${String(observations.clean)} clean, ${String(observations.unknown)} unknown` +
     (listings.length
       ? `; listed: ${listings.slice(0, 5).join('; ')}${listings.length > 5 ? `; and ${listings.length - 5} more` : ''}`
-      : '');
-  return { observations, items, warnings, message, state: { listedSince } satisfies RblState };
+      : '')
+  );
 }
 
 export const rblKind: ProbeKind<RblSpec> = {

@@ -63,52 +63,125 @@ const fields = z.object({
 
 export type ZoneSyncSpec = z.output<typeof fields>;
 
+type ServedRrsets = { server: DnsServer; map: Map<string, Rrset>; errors: string[]; serial: number | undefined };
+
+/** What one server serves for each rrset the API has (the wire cannot list names the API lacks without AXFR). */
+async function servedBy(
+  client: DnsClient,
+  spec: ZoneSyncSpec,
+  ctx: ProbeContext,
+  server: DnsServer,
+  keys: Array<{ name: string; type: string }>,
+): Promise<ServedRrsets> {
+  const map = new Map<string, Rrset>();
+  const errors: string[] = [];
+  await mapLimit(keys, spec.concurrency, async ({ name, type }) => {
+    try {
+      const reply = await client.query({
+        name,
+        type: type as RecordType,
+        server,
+        signal: ctx.signal,
+        transport: spec.transport,
+        timeoutMs: spec.queryTimeout,
+        retries: spec.queryRetries,
+      });
+      const records = reply.answers.filter((record) => record.type === type && fqdn(record.name) === fqdn(name));
+      if (records.length === 0) return;
+      map.set(rrsetKey(name, type), {
+        name: fqdn(name),
+        type,
+        ttl: (records[0] as { ttl?: number }).ttl ?? 0,
+        records: new Set(records.map(rdataText)),
+      });
+    } catch (error) {
+      if (ctx.signal.aborted) throw classifyNetworkError(error, ctx.signal);
+      errors.push(`${name} ${type}: ${(error as Error).message}`);
+    }
+  });
+  const soa = await client
+    .query({
+      name: fqdn(spec.powerdns.zone),
+      type: 'SOA',
+      server,
+      signal: ctx.signal,
+      timeoutMs: spec.queryTimeout,
+      retries: spec.queryRetries,
+    })
+    .catch(() => undefined);
+  return { server, map, errors, serial: soa ? soaSerial(soa.answers) : undefined };
+}
+
+/** Each server's rrsets against the API's: counts per server and in all, and the differences found. */
+function compareServers(
+  results: ServedRrsets[],
+  compared: Map<string, Rrset>,
+  wantSerial: number | undefined,
+  observations: Observations,
+) {
+  const differences: string[] = [];
+  const warnings: string[] = [];
+  let missing = 0;
+  let extra = 0;
+  let ttl = 0;
+  const serialsAgree = results.every((result) => result.serial !== undefined && result.serial === wantSerial);
+  for (const { server, ...result } of results) {
+    const diff = diffRrsets(compared, result.map, server.label);
+    missing += diff.missing.length;
+    extra += diff.extra.length;
+    ttl += diff.ttl.length;
+    observations[`missing.${server.label}`] = diff.missing.length;
+    observations[`extra.${server.label}`] = diff.extra.length;
+    observations[`serial.${server.label}`] = result.serial ?? null;
+    differences.push(...diff.missing, ...diff.extra, ...diff.ttl);
+    if (result.errors.length)
+      warnings.push(`${server.label}: ${result.errors.length} queries failed (${result.errors[0]})`);
+  }
+  Object.assign(observations, {
+    missing,
+    extra,
+    'ttl.mismatch': ttl,
+    'serial.agree': serialsAgree,
+    differences: differences.slice(0, 50),
+  });
+  if (!serialsAgree)
+    differences.push(
+      `SOA serials: API edited_serial ${wantSerial}, ${results.map((r) => `${r.server.label} ${r.serial ?? '?'}`).join(', ')}`,
+    );
+  return { differences, warnings, missing, extra, ttl, serialsAgree };
+}
+
+/** The API's rrsets against the intended ones (given inline or fetched); adds the differences found. */
+async function compareIntended(
+  ctx: ProbeContext,
+  spec: ZoneSyncSpec,
+  intendedSpec: NonNullable<ZoneSyncSpec['intended']>,
+  compared: Map<string, Rrset>,
+  into: { observations: Observations; differences: string[] },
+): Promise<void> {
+  const intended = normalizeRrsets(
+    intendedSpec.url
+      ? ((
+          (await getJson(ctx, intendedSpec.url, intendedSpec.headers ?? {}, 'intended records', spec.maxBodyBytes)) as {
+            rrsets?: RrsetInput[];
+          }
+        ).rrsets ?? [])
+      : (intendedSpec.rrsets ?? []),
+  );
+  const diff = diffRrsets(intended, compared, 'PowerDNS API vs intended');
+  Object.assign(into.observations, {
+    'intended.missing': diff.missing.length,
+    'intended.extra': diff.extra.length,
+    'intended.ttl.mismatch': diff.ttl.length,
+  });
+  into.differences.push(...diff.missing, ...diff.extra, ...diff.ttl);
+}
+
 function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: ProberDeps): Prober {
   if (spec.powerdns.zones !== undefined) return createZoneSweepProber(spec, deps);
   const client = new DnsClient({ clock: deps.clock });
   const servers = spec.servers.map((text) => parseServer(text));
   const zoneName = fqdn(spec.powerdns.zone ?? '');
-
-  /** What one server serves for each rrset the API has (the wire cannot list names the API lacks without AXFR). */
-  const served = async (ctx: ProbeContext, server: DnsServer, keys: Array<{ name: string; type: string }>) => {
-    const map = new Map<string, Rrset>();
-    const errors: string[] = [];
-    await mapLimit(keys, spec.concurrency, async ({ name, type }) => {
-      try {
-        const reply = await client.query({
-          name,
-          type: type as RecordType,
-          server,
-          signal: ctx.signal,
-          transport: spec.transport,
-          timeoutMs: spec.queryTimeout,
-          retries: spec.queryRetries,
-        });
-        const records = reply.answers.filter((record) => record.type === type && fqdn(record.name) === fqdn(name));
-        if (records.length === 0) return;
-        map.set(rrsetKey(name, type), {
-          name: fqdn(name),
-          type,
-          ttl: (records[0] as { ttl?: number }).ttl ?? 0,
-          records: new Set(records.map(rdataText)),
-        });
-      } catch (error) {
-        if (ctx.signal.aborted) throw classifyNetworkError(error, ctx.signal);
-        errors.push(`${name} ${type}: ${(error as Error).message}`);
-      }
-    });
-    const soa = await client
-      .query({
-        name: zoneName,
-        type: 'SOA',
-        server,
-        signal: ctx.signal,
-        timeoutMs: spec.queryTimeout,
-        retries: spec.queryRetries,
-      })
-      .catch(() => undefined);
-    return { map, errors, serial: soa ? soaSerial(soa.answers) : undefined };
-  };
 
   return {
     async probe(ctx) {
@@ -121,63 +194,16 @@ function createZoneSyncProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: Prober
         rrsets: compared.size,
         records: [...compared.values()].reduce((sum, rrset) => sum + rrset.records.size, 0),
       };
-      const differences: string[] = [];
-      const warnings: string[] = [];
-      let missing = 0;
-      let extra = 0;
-      let ttl = 0;
       const wantSerial = zone.edited_serial ?? zone.serial;
       observations['serial.api'] = wantSerial ?? null;
-      const results = await Promise.all(
-        servers.map(async (server) => ({ server, ...(await served(ctx, server, keys)) })),
+      const results = await Promise.all(servers.map((server) => servedBy(client, spec, ctx, server, keys)));
+      const { differences, warnings, missing, extra, ttl, serialsAgree } = compareServers(
+        results,
+        compared,
+        wantSerial,
+        observations,
       );
-      const serialsAgree = results.every((result) => result.serial !== undefined && result.serial === wantSerial);
-      for (const { server, ...result } of results) {
-        const diff = diffRrsets(compared, result.map, server.label);
-        missing += diff.missing.length;
-        extra += diff.extra.length;
-        ttl += diff.ttl.length;
-        observations[`missing.${server.label}`] = diff.missing.length;
-        observations[`extra.${server.label}`] = diff.extra.length;
-        observations[`serial.${server.label}`] = result.serial ?? null;
-        differences.push(...diff.missing, ...diff.extra, ...diff.ttl);
-        if (result.errors.length)
-          warnings.push(`${server.label}: ${result.errors.length} queries failed (${result.errors[0]})`);
-      }
-      Object.assign(observations, {
-        missing,
-        extra,
-        'ttl.mismatch': ttl,
-        'serial.agree': serialsAgree,
-        differences: differences.slice(0, 50),
-      });
-      if (!serialsAgree)
-        differences.push(
-          `SOA serials: API edited_serial ${wantSerial}, ${servers.map((s, i) => `${s.label} ${results[i]?.serial ?? '?'}`).join(', ')}`,
-        );
-
-      if (spec.intended) {
-        const intended = normalizeRrsets(
-          spec.intended.url
-            ? ((
-                (await getJson(
-                  ctx,
-                  spec.intended.url,
-                  spec.intended.headers ?? {},
-                  'intended records',
-                  spec.maxBodyBytes,
-                )) as { rrsets?: RrsetInput[] }
-              ).rrsets ?? [])
-            : (spec.intended.rrsets ?? []),
-        );
-        const diff = diffRrsets(intended, compared, 'PowerDNS API vs intended');
-        Object.assign(observations, {
-          'intended.missing': diff.missing.length,
-          'intended.extra': diff.extra.length,
-          'intended.ttl.mismatch': diff.ttl.length,
-        });
-        differences.push(...diff.missing, ...diff.extra, ...diff.ttl);
-      }
+      if (spec.intended) await compareIntended(ctx, spec, spec.intended, compared, { observations, differences });
       if (spec.syncStatus)
         Object.assign(observations, await syncStatus(ctx, spec.syncStatus, zoneName, differences, spec.maxBodyBytes));
 
