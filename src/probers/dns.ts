@@ -158,7 +158,7 @@ function commonMeasurement(outcomes: ServerOutcome[], name: string, type: string
     );
   if (!observations['serial.agree'] && known.length > 1)
     warnings.push(`SOA serials differ: ${outcomes.map((o) => `${o.server.label} ${o.serial ?? '?'}`).join(', ')}`);
-  const message = `${name} ${type}: ${observations.rcode}, ${common.length} record(s) at ${answered.length}/${outcomes.length} server(s)`;
+  const message = `${name} ${type}: ${String(observations.rcode)}, ${common.length} record(s) at ${answered.length}/${outcomes.length} server(s)`;
   return { observations, phases, warnings, message };
 }
 

@@ -200,6 +200,57 @@ function mountServices(server: DaemonServer, deps: ServiceDeps) {
   return { events, alerting, reportBrowser };
 }
 
+/** The HTTP server as configured: tokens, hosts, limits; ready once the schedules run, unhealthy while the store is. */
+function startServer(
+  config: LoadedConfig,
+  reports: ReportsConfig,
+  deps: { store: SqliteStore; metrics: ProbeMetrics; logger: Logger; engine: Engine; isReady: () => boolean },
+): Promise<DaemonServer> {
+  return startDaemonServer({
+    listen: config.server.listen,
+    ...(config.server.token ? { token: config.server.token } : {}),
+    tenantTokens: tenantTokens(reports),
+    public: config.server.public,
+    allowedHosts: config.server.allowedHosts,
+    limits: { headersTimeoutMs: config.server.headersTimeout, requestTimeoutMs: config.server.requestTimeout },
+    store: deps.store,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    isReady: deps.isReady,
+    problems: () => storeProblems(deps.engine.storeHealth()),
+  });
+}
+
+/** Stops in order: no new runs, runs in flight finish and are stored, then alerts, server, browser, lock and store. */
+async function shutDown(parts: {
+  maintenance: ReturnType<typeof setInterval>;
+  shutdown: AbortController;
+  scheduler: Scheduler;
+  engine: Engine;
+  alerting: { stop(): Promise<void> };
+  events: RunEvents;
+  server: DaemonServer;
+  reportBrowser: SharedBrowser;
+  lock: DaemonLock;
+  store: SqliteStore;
+  logger: Logger;
+}): Promise<void> {
+  const { scheduler, logger } = parts;
+  clearInterval(parts.maintenance);
+  parts.shutdown.abort();
+  const inFlight = scheduler.inFlight();
+  if (inFlight.length > 0) logger.info({ probes: inFlight }, 'waiting for runs in flight');
+  await scheduler.stop();
+  await parts.engine.close();
+  await parts.alerting.stop();
+  parts.events.close();
+  await parts.server.close();
+  await parts.reportBrowser.close();
+  parts.lock.release();
+  parts.store.close();
+  logger.info('scaiprobe stopped');
+}
+
 /** Opens the store, starts the schedules and the HTTP server. stop() ends cleanly: in-flight runs finish and are stored. */
 export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; logger: Logger }): Promise<Daemon> {
   const { clock, logger } = deps;
@@ -214,19 +265,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const engine = startEngine(config, { clock, logger, http, store, metrics, shutdown: shutdown.signal });
   let ready = false;
   const scheduler = createScheduler(config, engine, metrics, clock, logger);
-  const server = await startDaemonServer({
-    listen: config.server.listen,
-    ...(config.server.token ? { token: config.server.token } : {}),
-    tenantTokens: tenantTokens(reports),
-    public: config.server.public,
-    allowedHosts: config.server.allowedHosts,
-    limits: { headersTimeoutMs: config.server.headersTimeout, requestTimeoutMs: config.server.requestTimeout },
-    store,
-    metrics,
-    logger,
-    isReady: () => ready,
-    problems: () => storeProblems(engine.storeHealth()),
-  });
+  const server = await startServer(config, reports, { store, metrics, logger, engine, isReady: () => ready });
   const { events, alerting, reportBrowser } = mountServices(server, {
     config,
     alertingSections,
@@ -251,22 +290,20 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
     engine,
     server,
     stop() {
-      stopping ??= (async () => {
-        ready = false;
-        clearInterval(maintenance);
-        shutdown.abort();
-        const inFlight = scheduler.inFlight();
-        if (inFlight.length > 0) logger.info({ probes: inFlight }, 'waiting for runs in flight');
-        await scheduler.stop();
-        await engine.close();
-        await alerting.stop();
-        events.close();
-        await server.close();
-        await reportBrowser.close();
-        lock.release();
-        store.close();
-        logger.info('scaiprobe stopped');
-      })();
+      ready = false;
+      stopping ??= shutDown({
+        maintenance,
+        shutdown,
+        scheduler,
+        engine,
+        alerting,
+        events,
+        server,
+        reportBrowser,
+        lock,
+        store,
+        logger,
+      });
       return stopping;
     },
   };

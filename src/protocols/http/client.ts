@@ -113,6 +113,22 @@ type Connector = (
  * probe sees the same phases a new client would. `lookup` resolves the host
  * name (it may refuse the address).
  */
+/**
+ * The request has no socket to destroy until it is handed over: a connect or TLS handshake
+ * that hangs is ended here, until the socket is ready.
+ */
+function abandonOnAbort(socket: net.Socket, ready: 'connect' | 'secureConnect', signal: AbortSignal): void {
+  const abandon = () =>
+    socket.destroy(Object.assign(new Error('request aborted before the connection was ready'), { code: 'ABORT_ERR' }));
+  if (signal.aborted) {
+    abandon();
+    return;
+  }
+  signal.addEventListener('abort', abandon, { once: true });
+  socket.once(ready, () => signal.removeEventListener('abort', abandon));
+  socket.once('close', () => signal.removeEventListener('abort', abandon));
+}
+
 function tracingConnector(
   trace: ConnectionTrace,
   tlsOptions: TlsOptions | undefined,
@@ -154,19 +170,7 @@ function tracingConnector(
       socket.once('connect', () => callback(null, socket));
     }
     trace.socket = socket;
-    // The request has no socket to destroy until it is handed over: a connect or TLS handshake that hangs is ended here.
-    const abandon = () =>
-      socket.destroy(
-        Object.assign(new Error('request aborted before the connection was ready'), { code: 'ABORT_ERR' }),
-      );
-    if (signal.aborted) abandon();
-    else {
-      signal.addEventListener('abort', abandon, { once: true });
-      socket.once(options.protocol === 'https:' ? 'secureConnect' : 'connect', () =>
-        signal.removeEventListener('abort', abandon),
-      );
-      socket.once('close', () => signal.removeEventListener('abort', abandon));
-    }
+    abandonOnAbort(socket, options.protocol === 'https:' ? 'secureConnect' : 'connect', signal);
     socket.once('lookup', () => {
       trace.lookupAt = performance.now();
     });

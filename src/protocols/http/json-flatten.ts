@@ -76,22 +76,33 @@ class JsonText {
  * the body. `value` is JSON.parse(`text`) (values come from it; the text only
  * gives key order and where to go on). Returns whether every path was observed.
  */
+/** Observations written up to MAX_JSON_KEYS; past that the result is marked incomplete. */
+class ObservationBudget {
+  private left = MAX_JSON_KEYS;
+  complete = true;
+  constructor(private readonly out: Observations) {}
+
+  put(path: string, observed: ObservationValue): void {
+    if (this.left <= 0) this.complete = false;
+    else {
+      this.out[path] = observed;
+      this.left--;
+    }
+  }
+
+  /** True (and the result incomplete) when there is more to observe but no room left. */
+  full(): boolean {
+    if (this.left > 0) return false;
+    this.complete = false;
+    return true;
+  }
+}
+
 export function flattenJson(text: string, value: unknown, prefix: string, out: Observations): boolean {
   const json = new JsonText(text);
-  const state = { left: MAX_JSON_KEYS, complete: true };
-  const put = (path: string, observed: ObservationValue) => {
-    if (state.left <= 0) state.complete = false;
-    else {
-      out[path] = observed;
-      state.left--;
-    }
-  };
-  /** True (and the result incomplete) when there is more to observe but no room left. */
-  const full = () => {
-    if (state.left > 0) return false;
-    state.complete = false;
-    return true;
-  };
+  const state = new ObservationBudget(out);
+  const put = (path: string, observed: ObservationValue) => state.put(path, observed);
+  const full = () => state.full();
 
   /** Observes the value at text index `at`; returns the index after it, or -1 once full. */
   const walk = (node: unknown, path: string, depth: number, at: number): number => {

@@ -151,25 +151,7 @@ export async function sendViaSmtp(
     headers: message.headers,
   }).compile();
   const raw = await mime.build();
-  const requireTLS = requiresTls({
-    requireTLS: target.requireTLS,
-    host: target.host,
-    credentials: target.user !== undefined,
-  });
-  const connection = new Connection({
-    host: target.host,
-    port: target.port,
-    secure: target.secure,
-    requireTLS,
-    tls: {
-      rejectUnauthorized: !target.tls?.insecure,
-      ...(target.tls?.ca ? { secureContext: contextTrusting(target.tls.ca) } : {}),
-      ...(target.tls?.servername ? { servername: target.tls.servername } : {}),
-    },
-    connectionTimeout: 15_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 30_000,
-  });
+  const connection = new Connection(connectionOptions(target));
   const where = `SMTP ${target.host}:${target.port}`;
   const started = deps.clock.monotonic();
   const abort = () => connection.close();
@@ -190,32 +172,60 @@ export async function sendViaSmtp(
       ...(plaintext ? { plaintext } : {}),
     };
   } catch (error) {
-    if (deps.signal.aborted)
-      throw new ProbeFailure('TIMEOUT', 'run deadline reached while sending over SMTP', { cause: error });
-    const smtp = error as SMTPConnection.SMTPError;
-    if (smtp.code === 'EAUTH')
-      throw new ProbeFailure('AUTH', `${where} refused the login: ${smtp.response ?? smtp.message}`, { cause: error });
-    if (smtp.code === 'ETLS' && smtp.command === 'STARTTLS' && smtp.responseCode) {
-      const why = target.requireTLS === undefined ? 'requireTLS, the default when credentials are sent' : 'requireTLS';
-      throw new ProbeFailure(
-        'TLS',
-        `${where} offers no STARTTLS (it answered ${smtp.response}), and nothing is sent unencrypted (${why}; set requireTLS: false to send anyway)`,
-        { cause: error },
-      );
-    }
-    if (smtp.responseCode)
-      throw new ProbeFailure('PROTOCOL', `send refused: ${where} answered ${smtp.response ?? smtp.responseCode}`, {
-        cause: error,
-      });
-    if (smtp.code === 'ETLS') throw new ProbeFailure('TLS', `${where}: ${smtp.message}`, { cause: error });
-    const failure = classifyNetworkError(error, deps.signal);
-    throw new ProbeFailure(failure.code === 'INTERNAL' ? 'CONNECT' : failure.code, `${where}: ${failure.message}`, {
-      cause: error,
-    });
+    throw smtpFailure(error, target, where, deps.signal);
   } finally {
     deps.signal.removeEventListener('abort', abort);
     connection.close();
   }
+}
+
+/** How to reach the target: STARTTLS required when credentials are sent (see requiresTls), its trust and timeouts. */
+function connectionOptions(target: SmtpTarget): SMTPConnection.Options {
+  const requireTLS = requiresTls({
+    requireTLS: target.requireTLS,
+    host: target.host,
+    credentials: target.user !== undefined,
+  });
+  return {
+    host: target.host,
+    port: target.port,
+    secure: target.secure,
+    requireTLS,
+    tls: {
+      rejectUnauthorized: !target.tls?.insecure,
+      ...(target.tls?.ca ? { secureContext: contextTrusting(target.tls.ca) } : {}),
+      ...(target.tls?.servername ? { servername: target.tls.servername } : {}),
+    },
+    connectionTimeout: 15_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  };
+}
+
+/** What went wrong in an SMTP session, as the probe reports it: deadline, login, STARTTLS, refusal, TLS or network. */
+function smtpFailure(error: unknown, target: SmtpTarget, where: string, signal: AbortSignal): ProbeFailure {
+  if (signal.aborted)
+    return new ProbeFailure('TIMEOUT', 'run deadline reached while sending over SMTP', { cause: error });
+  const smtp = error as SMTPConnection.SMTPError;
+  if (smtp.code === 'EAUTH')
+    return new ProbeFailure('AUTH', `${where} refused the login: ${smtp.response ?? smtp.message}`, { cause: error });
+  if (smtp.code === 'ETLS' && smtp.command === 'STARTTLS' && smtp.responseCode) {
+    const why = target.requireTLS === undefined ? 'requireTLS, the default when credentials are sent' : 'requireTLS';
+    return new ProbeFailure(
+      'TLS',
+      `${where} offers no STARTTLS (it answered ${smtp.response}), and nothing is sent unencrypted (${why}; set requireTLS: false to send anyway)`,
+      { cause: error },
+    );
+  }
+  if (smtp.responseCode)
+    return new ProbeFailure('PROTOCOL', `send refused: ${where} answered ${smtp.response ?? smtp.responseCode}`, {
+      cause: error,
+    });
+  if (smtp.code === 'ETLS') return new ProbeFailure('TLS', `${where}: ${smtp.message}`, { cause: error });
+  const failure = classifyNetworkError(error, signal);
+  return new ProbeFailure(failure.code === 'INTERNAL' ? 'CONNECT' : failure.code, `${where}: ${failure.message}`, {
+    cause: error,
+  });
 }
 
 /** Connects, logs in (when a user is configured and the server offers AUTH) and sends; any error of the session rejects. */

@@ -9,6 +9,7 @@ function intParam(value: string | null, fallback: number, max: number): number {
   return Number.isInteger(parsed) && parsed >= 0 ? Math.min(parsed, max) : fallback;
 }
 
+/** The probe listing, one probe, its runs and the state changes. */
 export function registerProbeRoutes(router: Router, store: Store): void {
   // A tenant token sees its own tenant's probes only; another tenant's is 403 whether it exists or not.
   router.add(
@@ -49,7 +50,11 @@ export function registerProbeRoutes(router: Router, store: Store): void {
     },
     { access: 'tenant' },
   );
+  registerRunRoutes(router, store);
+}
 
+/** A probe's runs and the state changes of all probes, each cut to a tenant token's own tenant. */
+function registerRunRoutes(router: Router, store: Store): void {
   router.add(
     'GET',
     '/api/v1/probes/:name/runs',

@@ -111,6 +111,16 @@ export class SqliteRuns implements RunRepository {
       message: run.message,
       errorCode: run.error?.code ?? null,
     });
+    changes.push(...this.insertItems(run, runId, endedAt));
+    for (const change of changes) insertStateChange(this.sql.insertChange, change);
+    if (run.state !== undefined) this.sql.upsertProbeState.run(run.probe, JSON.stringify(run.state), endedAt);
+    return { runId, changes };
+  }
+
+  /** Stores the run's items and their states; returns the state changes of items whose state moved. */
+  private insertItems(run: RunRecord, runId: number, endedAt: number): NewStateChange[] {
+    const tenant = run.tenant ?? null;
+    const changes: NewStateChange[] = [];
     for (const item of run.items) {
       this.sql.insertItem.run(
         runId,
@@ -143,9 +153,7 @@ export class SqliteRuns implements RunRepository {
         message: '',
       });
     }
-    for (const change of changes) insertStateChange(this.sql.insertChange, change);
-    if (run.state !== undefined) this.sql.upsertProbeState.run(run.probe, JSON.stringify(run.state), endedAt);
-    return { runId, changes };
+    return changes;
   }
 
   private seriesIds(probe: string): number[] {
