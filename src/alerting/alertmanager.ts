@@ -1,3 +1,4 @@
+// Alertmanager posts: the endpoint, label names, the alert body with its validity, and authorization.
 import type { Notification } from './notification.ts';
 
 /** What an Alertmanager channel needs to build its posts (a subset of its configuration). */

@@ -1,3 +1,4 @@
+// Bodies and headers per channel kind: signed webhooks, Slack, PagerDuty and Alertmanager.
 import { createHmac } from 'node:crypto';
 import type { ChannelConfig } from './config.ts';
 import { alertmanagerBody, authorization, withValidity } from './alertmanager.ts';

@@ -1,3 +1,4 @@
+// The alerts section's schema: channels, rules and maintenance windows, with their defaults.
 import { z } from 'zod';
 import { validate as validateCron } from 'node-cron';
 import { duration, timerDuration } from '../core/schema.ts';

@@ -1,3 +1,4 @@
+// One HTTP attempt at a receiver, and what its answer means for the notification.
 /** One HTTP attempt at a receiver, and what its answer means for the notification. */
 
 export type SendResult =

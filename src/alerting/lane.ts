@@ -1,3 +1,4 @@
+// One channel's senders: a bounded number of attempts in flight, refilled from the outbox.
 /**
  * One channel's senders: at most `slots` attempts in flight, each freed slot
  * refilled from the outbox at once. Lanes share nothing, so a receiver that

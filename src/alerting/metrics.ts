@@ -1,3 +1,4 @@
+// Outbox gauges on /metrics: pending notifications, the oldest pending one's age, and notifications by status.
 import { Gauge, type Registry } from 'prom-client';
 import type { OutboxRepository } from '../store/repositories.ts';
 import { OUTBOX_STATUSES } from '../store/types.ts';

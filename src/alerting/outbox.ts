@@ -1,3 +1,4 @@
+// The alert outbox: notifications queued durably, claimed, retried with backoff and settled.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { OutboxRepository } from '../store/repositories.ts';

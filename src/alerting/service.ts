@@ -1,3 +1,4 @@
+// The alert service: rules judged on each run and indicator, alerts stored, notifications queued.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Store } from '../store/repositories.ts';

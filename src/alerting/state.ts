@@ -1,3 +1,4 @@
+// The alert state machine of one rule and subject: ok, pending, firing, and held resolutions.
 import type { RuleConfig } from './config.ts';
 
 export type AlertStatus = 'ok' | 'pending' | 'firing';

@@ -1,3 +1,4 @@
+// Maintenance windows: glob and cron matching, and which window suppresses an alert.
 import type { MaintenanceWindow } from '../store/types.ts';
 import type { WindowConfig } from './config.ts';
 import { globMatch } from '../util/glob.ts';

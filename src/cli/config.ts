@@ -1,3 +1,4 @@
+// Loading the configuration for a command: the --config option and its errors as one message.
 import {
   ConfigError,
   formatIssue,

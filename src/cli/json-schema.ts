@@ -1,3 +1,4 @@
+// The configuration's JSON Schema, generated from the loader's zod schemas, for editors.
 import { z } from 'zod';
 import { commonProbeFields, fileSchema } from '../config/schema.ts';
 import { EXTRA_SECTIONS } from '../config/load.ts';

@@ -1,3 +1,4 @@
+// Output of `scaiprobe check`: the --json shape, JUnit XML and the human line per probe.
 import type { FinishedRun } from '../runner/engine.ts';
 
 /** The documented shape of `scaiprobe check --json`; keep it stable. */

@@ -1,3 +1,4 @@
+// Credentials in configuration strings outside secret keys: URL userinfo, query parameters, headers.
 /**
  * Where a configuration string carries a credential even though its key is
  * not a secret-typed one: the password of a URL's userinfo, a query parameter

@@ -1,3 +1,4 @@
+// Reading a configuration (a file or a folder of them): YAML, secrets, validation and every issue located.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';

@@ -1,3 +1,4 @@
+// The configuration file's schema: common probe fields, defaults, server, store, scheduler and log.
 import { z } from 'zod';
 import { duration, timerDuration } from '../core/schema.ts';
 import { parseAssertion } from '../core/assertions.ts';

@@ -1,3 +1,4 @@
+// Secret references (${ENV} and ${file:...}) resolved in a configuration, and inline credentials refused.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { headerCredentials, placeholder, urlCredentials, type CredentialFinding } from './credentials.ts';

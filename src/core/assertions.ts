@@ -1,3 +1,4 @@
+// Assertions on observations: parsing `key op value`, checking them and describing failures.
 import { parseDuration } from './duration.ts';
 import type { Assertion, ObservationValue, Observations } from './probe.ts';
 

@@ -1,3 +1,4 @@
+// Durations: parsing and formatting `30s`, `5m`, `1h30m`, and the longest timer Node takes.
 /** The longest delay a Node.js timer takes (2^31-1 ms, about 24.8 days): a longer one fires after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

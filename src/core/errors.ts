@@ -1,3 +1,4 @@
+// ProbeFailure, the error probes throw, and the network errors it is made from.
 import type { ErrorCode, ProbeError } from './probe.ts';
 
 /** Thrown inside probes and helpers when a measurement is impossible; the runner turns it into a ProbeError. */

@@ -1,3 +1,4 @@
+// What a probe measures: error codes, observations, items, measurements and the common spec.
 /** Why a probe could not measure. Kept small on purpose: alerting and reports group by it. */
 export const ERROR_CODES = ['TIMEOUT', 'DNS', 'CONNECT', 'TLS', 'PROTOCOL', 'AUTH', 'CONFIG', 'INTERNAL'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,3 +1,4 @@
+// Indicators computed from their inputs: each value judged against its threshold and trend.
 import type { IndicatorsConfig } from './thresholds.ts';
 import { percentile, trendOf, windowOf, type Point, type Trend } from './trend.ts';
 

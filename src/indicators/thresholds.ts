@@ -1,3 +1,4 @@
+// The indicators section's schema: thresholds, trend window and horizon, with defaults.
 import { z } from 'zod';
 import { duration } from '../core/schema.ts';
 

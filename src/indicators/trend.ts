@@ -1,3 +1,4 @@
+// Time series helpers for indicators: windows, trends (slope per hour) and percentiles.
 export interface Point {
   t: number;
   v: number;

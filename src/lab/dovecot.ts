@@ -1,3 +1,4 @@
+// The lab's Dovecot: IMAP mailboxes for the seed users and local delivery into their folders.
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// A tiny HTTP app for the lab's stand-ins: exact-path routes and the shared fault switches.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

@@ -1,3 +1,4 @@
+// The lab: starts its parts (mail, DNS, blocklists, stand-ins) on local ports and stops them.
 import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';

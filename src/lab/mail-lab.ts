@@ -1,3 +1,4 @@
+// The lab's mail part: Dovecot with an SMTP ingress in front, and an optional submission port.
 import type { LabComponent, LabContext } from './component.ts';
 import { startDovecot, LAB_SEED_USERS, type RunningDovecot } from './dovecot.ts';
 import { startSmtpIngress, type RunningIngress } from './smtp-ingress.ts';

@@ -1,3 +1,4 @@
+// The lab's PowerDNS pair: zones, keys, API edits and switches that put a server behind.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';

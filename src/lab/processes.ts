@@ -1,3 +1,4 @@
+// Child processes and ports for the lab: start, wait for a port, find a free one, temp folders.
 import { createSocket } from 'node:dgram';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, createConnection } from 'node:net';

@@ -1,3 +1,4 @@
+// The lab's rate sources: stats steering, Redis queues and a signed alert receiver.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';

@@ -1,3 +1,4 @@
+// The lab's rbldnsd: blocklist zones served on loopback, with switches to list and delist.
 import dgram from 'node:dgram';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

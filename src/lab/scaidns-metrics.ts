@@ -1,3 +1,4 @@
+// ScaiDNS's simulated /metrics: request counts, latencies and errors that follow the switches.
 import type { ServerResponse } from 'node:http';
 import type { Faults, LabApp } from './http-app.ts';
 

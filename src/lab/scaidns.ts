@@ -1,3 +1,4 @@
+// The ScaiDNS stand-in: its readiness checks and its HTTP app.
 import { createLabApp, sendHealth, type LabApp } from './http-app.ts';
 
 export const SCAIDNS_READY_CHECKS = ['database', 'redis', 'pdns', 'scaikey_jwks'] as const;

@@ -1,3 +1,4 @@
+// The lab's click and open tracking: rewritten links, redirect hops, the pixel and landing pages.
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { ServerResponse } from 'node:http';

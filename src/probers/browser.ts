@@ -1,3 +1,4 @@
+// The browser kind: scripted steps in Chromium, or a probe message's links and pixel followed.
 import { z } from 'zod';
 import type { BrowserContext, Page } from 'playwright-core';
 import { pause } from '../util/clock.ts';

@@ -1,3 +1,4 @@
+// The dns kind: one question to each server, their answers compared, and the ACME challenge check.
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
 import { ProbeFailure, classifyNetworkError } from '../core/errors.ts';

@@ -1,3 +1,4 @@
+// The http kind: one request, its status, headers, body, JSON and certificate as observations.
 import { z } from 'zod';
 import { tlsOptionsSchema } from '../core/schema.ts';
 import type { HttpResponse } from '../protocols/http/client.ts';

@@ -1,3 +1,4 @@
+// The prometheus kind: a metrics page scraped and PromQL-like expressions evaluated over it.
 import { z } from 'zod';
 import { duration } from '../core/schema.ts';
 import { ProbeFailure } from '../core/errors.ts';

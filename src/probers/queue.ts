@@ -1,3 +1,4 @@
+// The queue kind: Redis queue depths read as observations.
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import { ProbeFailure } from '../core/errors.ts';

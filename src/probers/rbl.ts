@@ -1,3 +1,4 @@
+// The rbl kind: addresses and domains looked up on blocklists, listings kept as items.
 import net from 'node:net';
 import { z } from 'zod';
 import { ProbeFailure, classifyNetworkError } from '../core/errors.ts';

@@ -1,3 +1,4 @@
+// Every probe kind, by name.
 import type { ProbeKind } from './kind.ts';
 import { httpKind } from './http.ts';
 import { dnsKind } from './dns.ts';

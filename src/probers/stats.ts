@@ -1,3 +1,4 @@
+// The stats kind: ScaiSend's daily send statistics and the rates computed from them.
 import { z } from 'zod';
 import { ProbeFailure } from '../core/errors.ts';
 import type { CommonProbeSpec, Measurement, Observations, RunItem } from '../core/probe.ts';

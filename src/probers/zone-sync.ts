@@ -1,3 +1,4 @@
+// The zone-sync kind: the PowerDNS API's zone against what each server serves, and the intended records.
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
 import { classifyNetworkError } from '../core/errors.ts';

@@ -1,3 +1,4 @@
+// The engine: probers built once, runs executed, recorded and handed to listeners.
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import type { HttpClient } from '../protocols/http/client.ts';

@@ -1,3 +1,4 @@
+// Items a probe recorded before, as the prober reads them on its next run.
 import type { RunItem } from '../core/probe.ts';
 import type { RecordedItems } from '../core/probe.ts';
 import type { ItemRepository } from '../store/repositories.ts';

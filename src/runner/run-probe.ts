@@ -1,3 +1,4 @@
+// One run of one probe: deadline, retries, assertions and the record that is stored.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';

@@ -1,3 +1,4 @@
+// The scheduler: intervals and cron, jitter, concurrency, and producers run before their readers.
 import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Clock, Timer } from '../util/clock.ts';

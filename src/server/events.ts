@@ -1,3 +1,4 @@
+// Live run events for the status page, as server-sent events to a bounded number of clients.
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';

@@ -1,3 +1,4 @@
+// Mail placement metrics on /metrics, from the mail kind's items.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { MAIL_MESSAGE_ITEM } from '../core/items.ts';
 import type { RunRecord } from '../store/types.ts';

@@ -1,3 +1,4 @@
+// The daemon's /metrics: probe success, durations, runs, last run time, scheduler lateness and store health.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RunRecord } from '../store/types.ts';
 import type { StoreHealth } from '../store/run-writer.ts';

@@ -1,3 +1,4 @@
+// The daemon's router: routes by method and path, access by token, and JSON answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Who is asking: the admin token (or an open loopback daemon), one tenant's token, or nobody. */

@@ -1,5 +1,5 @@
-import type { Logger } from 'pino';
 // The run write path: runs committed as they finish, kept in memory while the storage refuses writes.
+import type { Logger } from 'pino';
 import type { Store } from './repositories.ts';
 import type { RecordedRun, RunRecord } from './types.ts';
 

@@ -1,3 +1,4 @@
+// Chromium for browser checks and reports: its path, flags, sandbox, and one shared instance.
 import type { Browser, BrowserContext } from 'playwright-core';
 import type { Logger } from 'pino';
 

@@ -1,3 +1,4 @@
+// Clocks: the system one, a manual one for tests, and pause() on either.
 /** Time source passed to everything that reads the time or waits, so tests can inject one and move it by hand. */
 export interface Clock {
   /** Epoch milliseconds. */

@@ -1,3 +1,4 @@
+// The logger: pino with every known secret redacted.
 import pino, { type Logger } from 'pino';
 import { Redactor } from './redact.ts';
 

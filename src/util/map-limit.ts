@@ -1,3 +1,4 @@
+// mapLimit: a map with at most a given number of calls in flight.
 /** Maps items through fn with at most `limit` calls in flight; results keep the input order. */
 export async function mapLimit<T, R>(
   items: readonly T[],

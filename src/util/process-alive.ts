@@ -1,3 +1,4 @@
+// Whether a process id is alive on this host.
 import { hostname } from 'node:os';
 
 /**

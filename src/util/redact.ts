@@ -1,3 +1,4 @@
+// Redactor: every known secret value replaced in text.
 /** Replaces every known secret value in text; used on everything that reaches logs or the store. */
 export class Redactor {
   private readonly secrets: string[];

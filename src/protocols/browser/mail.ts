@@ -1,3 +1,4 @@
+// Mail for browser checks: the probe message fetched over IMAP, and the send statistics summed.
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
 import { ProbeFailure } from '../../core/errors.ts';
 import { parseHeaderBlock } from '../mail-auth/auth-results.ts';

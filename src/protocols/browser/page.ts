@@ -1,3 +1,4 @@
+// Pages in Chromium: allowed hosts, link visits with their redirect hops, and screenshots.
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BrowserContext, Page, Response } from 'playwright-core';

@@ -1,3 +1,4 @@
+// Scripted browser steps (go, click, fill, expect text) and running them on a page.
 import { z } from 'zod';
 import type { Page } from 'playwright-core';
 import type { Clock } from '../../util/clock.ts';

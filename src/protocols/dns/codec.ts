@@ -1,3 +1,4 @@
+// DNS messages on the wire: encoding a query and parsing a reply, malformed ones included.
 import { createRequire } from 'node:module';
 import type { Answer, RecordType } from 'dns-packet';
 import { ProbeFailure } from '../../core/errors.ts';

@@ -1,3 +1,4 @@
+// DNS configuration atoms: names, servers, record types, query fields and the system resolver.
 import { getServers } from 'node:dns';
 import { z } from 'zod';
 import { timerDuration } from '../../core/schema.ts';

@@ -1,3 +1,4 @@
+// Recursive-enough lookups: answers and the authoritative servers of a name, within a budget.
 import net from 'node:net';
 import type { RecordType } from 'dns-packet';
 import { ProbeFailure } from '../../core/errors.ts';

@@ -1,3 +1,4 @@
+// DNS record text: FQDNs, TXT, addresses, rdata presentation, serials and reverse names.
 import net from 'node:net';
 import type { Answer } from 'dns-packet';
 

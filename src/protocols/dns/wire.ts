@@ -1,3 +1,4 @@
+// The DNS client: queries over UDP and TCP with ids, retries, truncation and deadlines.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomFillSync } from 'node:crypto';

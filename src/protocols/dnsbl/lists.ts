@@ -1,3 +1,4 @@
+// DNS blocklists: the catalogue of zones, lookup names, test points and verdicts.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { expandIpv6 } from '../dns/records.ts';

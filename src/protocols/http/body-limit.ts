@@ -1,3 +1,4 @@
+// Response body limits: the maxBodyBytes field and reading a body that must be whole.
 import { z } from 'zod';
 import { ProbeFailure } from '../../core/errors.ts';
 import type { HttpResponse } from './client.ts';

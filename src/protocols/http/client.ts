@@ -1,3 +1,4 @@
+// The HTTP client: node:http on fresh, traced connections, with timings, TLS details and redirects.
 import net from 'node:net';
 import tls from 'node:tls';
 import dns from 'node:dns';

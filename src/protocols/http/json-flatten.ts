@@ -1,3 +1,4 @@
+// A JSON body flattened to json.* observations, bounded in keys, depth and list length.
 import type { ObservationValue, Observations } from '../../core/probe.ts';
 
 /** At most this many json.* observations per body: a list of a million items is not a million observations. */

@@ -1,3 +1,4 @@
+// The redirect policy: allowed hosts, sensitive addresses refused, and the next hop.
 import net, { type LookupFunction } from 'node:net';
 import { ProbeFailure } from '../../core/errors.ts';
 

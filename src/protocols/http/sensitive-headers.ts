@@ -1,3 +1,4 @@
+// Response headers never kept: credentials, cookies and one-client challenges.
 /**
  * Response headers that carry credentials or one-client challenges: session
  * cookies, echoed authorization, authentication challenges (their nonces and

@@ -1,3 +1,4 @@
+// IMAP for seed mailboxes: connecting, watching a folder for a probe message, and cleaning up.
 import type { ImapFlow, FetchMessageObject, FetchQueryObject, ListResponse } from 'imapflow';
 import type { Logger } from 'pino';
 import type { Clock } from '../../util/clock.ts';

@@ -1,3 +1,4 @@
+// PromQL-like expressions: parsing, matching series and evaluating over kept scrapes.
 import { parseDuration } from '../../core/duration.ts';
 import {
   bucketQuantile,

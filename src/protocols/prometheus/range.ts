@@ -1,3 +1,4 @@
+// Range functions over kept scrapes: increases with extrapolation and histogram quantiles.
 import { splitSeriesKey } from './text.ts';
 
 /**

@@ -1,3 +1,4 @@
+// The Prometheus text exposition format: samples and labels parsed, series keys.
 /** One sample line of a Prometheus text exposition. */
 export interface PromSample {
   name: string;

@@ -1,3 +1,4 @@
+// Sending a probe message: through ScaiSend's API or by SMTP submission.
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { HttpClient } from '../http/client.ts';
 import { ProbeFailure, classifyNetworkError } from '../../core/errors.ts';

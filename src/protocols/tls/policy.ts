@@ -1,3 +1,4 @@
+// TLS policy: trusted CAs, loopback addresses, and when STARTTLS is required.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';

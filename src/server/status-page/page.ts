@@ -1,3 +1,4 @@
+// The status page's HTML, its CSS and script inlined.
 import { readFileSync } from 'node:fs';
 import { STATUS_PAGE_CSS } from './styles.ts';
 

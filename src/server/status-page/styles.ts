@@ -1,3 +1,4 @@
+// The status page's CSS: system fonts only, readable on a phone and a wall screen.
 /** The status page's CSS: system fonts only (no network), readable on a phone and a wall screen. */
 export const STATUS_PAGE_CSS = `
 :root { --pass:#1a7f37; --warn:#b7791f; --fail:#cf222e; --pending:#8c959f; --bg:#f6f8fa; --card:#fff; --ink:#1f2328; --muted:#59636e; --line:#d0d7de; }

@@ -1,3 +1,4 @@
+// The SQLite schema as numbered migrations, each run once in order.
 import type { Database } from 'better-sqlite3';
 
 /** Numbered migrations; each runs once, in order, inside a transaction. Never edit a released one: add the next. */

@@ -1,3 +1,4 @@
+// Pruning the SQLite store: runs, items and rollups past their retention.
 import type { Database } from 'better-sqlite3';
 import type { Pruned, RetentionConfig } from '../retention.ts';
 import { KEYFRAME_MAX_AGE_MS } from './run-log.ts';
