@@ -102,7 +102,7 @@ async function servedBy(
   });
   const soa = await client
     .query({
-      name: fqdn(spec.powerdns.zone),
+      name: fqdn(spec.powerdns.zone ?? ''),
       type: 'SOA',
       server,
       signal: ctx.signal,
@@ -314,7 +314,8 @@ function createZoneSweepProber(spec: ZoneSyncSpec & CommonProbeSpec, deps: Probe
           measurement.observations,
           await syncStatus(ctx, spec.syncStatus, '', differences, spec.maxBodyBytes),
         );
-        if (differences.length > 0) measurement.message += `; ${differences.slice(0, 5).join('; ')}`;
+        if (differences.length > 0)
+          measurement.message = `${measurement.message ?? ''}; ${differences.slice(0, 5).join('; ')}`;
       }
       const outOfSync = Number(measurement.observations['zones.outOfSync']) + sampled.differing.length;
       if (outOfSync > 0 && spec.expect.length === 0)

@@ -48,7 +48,8 @@ function spfSentence(ip: string, result: string, reason: string): AuthFinding {
   const ok = result === 'pass';
   const text = ok
     ? 'this server may send for your domain'
-    : (SPF_REASON_TEXT[reason as SpfReason] ?? 'receivers will not trust mail from this server; check the record');
+    : ((SPF_REASON_TEXT as Partial<Record<string, string>>)[reason] ??
+      'receivers will not trust mail from this server; check the record');
   return { check: 'SPF', ok, sentence: `SPF for ${ip}: ${result} — ${text}` };
 }
 

@@ -1,6 +1,7 @@
 // Reads the openspf RFC 7208 test suite (YAML) into scenarios, and its zone data into PowerDNS rrsets.
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
+import { textOf } from '../../src/util/text.ts';
 
 export interface SpfCase {
   name: string;
@@ -119,9 +120,9 @@ function caseOf(name: string, raw: Record<string, unknown>): SpfCase {
   const result = Array.isArray(raw.result) ? raw.result.map(String) : [String(raw.result)];
   return {
     name,
-    helo: String(raw.helo ?? ''),
+    helo: textOf(raw.helo),
     host: String(raw.host),
-    mailfrom: String(raw.mailfrom ?? ''),
+    mailfrom: textOf(raw.mailfrom),
     result,
     ...(typeof raw.explanation === 'string' ? { explanation: raw.explanation } : {}),
   };

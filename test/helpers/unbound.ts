@@ -77,7 +77,7 @@ export async function startUnbound(options: {
         })
       ).rcode,
     stop: async () => {
-      client.close();
+      await client.close();
       await process.stop();
     },
   };

@@ -67,7 +67,7 @@ async function api(method: string, path: string, body?: unknown): Promise<void> 
   const response = await fetch(`${pdns.apiUrl}/api/v1/servers/localhost${path}`, {
     method,
     headers: { 'X-API-Key': API_KEY, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? null : JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`PowerDNS API ${method} ${path}: ${response.status} ${await response.text()}`);
 }

@@ -81,11 +81,11 @@ export function base32hex(bytes: Buffer): string {
     value = (value << 8) | byte;
     bits += 8;
     while (bits >= 5) {
-      out += BASE32HEX[(value >>> (bits - 5)) & 31];
+      out += BASE32HEX.charAt((value >>> (bits - 5)) & 31);
       bits -= 5;
     }
   }
-  if (bits > 0) out += BASE32HEX[(value << (5 - bits)) & 31];
+  if (bits > 0) out += BASE32HEX.charAt((value << (5 - bits)) & 31);
   return out;
 }
 

@@ -79,8 +79,7 @@ export function canonicalRdata(record: Answer): Buffer {
   if (fields?.[0] === '' && typeof data === 'string') data = data.toLowerCase();
   else if (fields && data !== null && typeof data === 'object') {
     const copy = { ...(data as Record<string, unknown>) };
-    for (const field of fields)
-      if (typeof copy[field] === 'string') copy[field] = (copy[field] as string).toLowerCase();
+    for (const field of fields) if (typeof copy[field] === 'string') copy[field] = copy[field].toLowerCase();
     data = copy;
   }
   return packet.record(type).encode(data).subarray(2);
@@ -147,7 +146,7 @@ export function signedData(rrsig: Rrsig, rrset: readonly Answer[]): Buffer {
   fixed.writeUInt16BE(1, 2); // class IN
   fixed.writeUInt32BE(rrsig.originalTTL, 4);
   const rdatas = [...new Map(rrset.map((r) => canonicalRdata(r)).map((d) => [d.toString('hex'), d])).values()].sort(
-    Buffer.compare,
+    (a, b) => Buffer.compare(a, b),
   );
   const parts: Buffer[] = [header, canonicalNameWire(rrsig.signersName)];
   for (const rdata of rdatas) {

@@ -172,7 +172,7 @@ function tokens(text: string): string[] {
         (inName && token.bareStart && (token.text.startsWith('/') || (dotOk && token.text.startsWith('.')))) ||
         (inName && last.bareEnd && (last.text.endsWith('/') || (dotOk && last.text.endsWith('.')))) ||
         (last.bareEnd && last.text.endsWith('=') && !token.text.includes('=')));
-    if (joins && last) {
+    if (joins) {
       last.text += token.text;
       last.bareEnd = token.bareEnd;
     } else glued.push({ ...token });

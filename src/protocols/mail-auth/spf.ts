@@ -67,7 +67,7 @@ export async function evaluateSpf(query: SpfQuery, resolver: SpfResolver): Promi
     // mailauth's declared type leaves out the MX objects it reads; the answers are node:dns's shapes.
     resolver: watching as (name: string, type: string) => Promise<string[]>,
   });
-  const status = String(response.status.result);
+  const status = response.status.result;
   let result = (RESULTS.has(status) ? status : 'temperror') as SpfResult;
   let detail = commentText(response.status.comment);
   if (emptyLabel && result !== 'permerror' && result !== 'temperror') {

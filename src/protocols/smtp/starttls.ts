@@ -124,7 +124,9 @@ function tlsOutcome(
   const validTo = certificate.valid_to ? Date.parse(certificate.valid_to) : undefined;
   // rejectUnauthorized is off so that the certificate can be reported: the name is checked here as Node would.
   const nameError = tls.checkServerIdentity(host, certificate);
-  const code = secure.authorizationError ? String(secure.authorizationError) : undefined;
+  // Typed as always there, but undefined on a trusted connection.
+  const rejection = secure.authorizationError as Error | undefined;
+  const code = rejection ? String(rejection) : undefined;
   const chainProblem = code && code !== 'ERR_TLS_CERT_ALTNAME_INVALID' ? (VERIFY_ERRORS[code] ?? code) : undefined;
   const problem = chainProblem ?? nameError?.message;
   return {
@@ -182,7 +184,7 @@ export async function checkStarttls(options: {
     });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', resolve);
-      secure.once('error', (error) => reject(new ProbeFailure('TLS', `TLS handshake: ${error.message}`)));
+      secure.once('error', (error: Error) => reject(new ProbeFailure('TLS', `TLS handshake: ${error.message}`)));
     });
     const outcome = tlsOutcome(secure, options.host, handshakeAt, clock);
     secure.end('QUIT\r\n');
