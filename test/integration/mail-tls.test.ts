@@ -40,6 +40,7 @@ describe('STARTTLS where credentials are sent, against real Dovecot and SMTP ser
     cleartextSubmission = await startSmtpIngress({
       port: cleartextPort,
       authservId: LAB_AUTHSERV_ID,
+      authenticate: plain.lab.authenticate,
       deliver: plain.lab.dovecot.deliver,
       faults: () => ({}),
       users: { [SUBMISSION_USER.user]: SUBMISSION_USER.pass },
