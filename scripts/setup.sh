@@ -3,7 +3,8 @@
 # (Dovecot, PowerDNS, rbldnsd, Redis), Chromium for reports and the browser
 # probe, the DNS tools the benchmarks compare against, Prometheus and
 # Alertmanager for the tests of /metrics, the shipped rules and the
-# alertmanager channel, Perl's TAP::Parser (the tests read `check --format tap`
+# alertmanager channel, dkimpy and pyspf (the lab's receiver verifies the mail
+# it stamps with them), Perl's TAP::Parser (the tests read `check --format tap`
 # with it), the npm dependencies and, from the npm registry, the Node the
 # project runs on (no root needed for that part).
 # Safe to run again: it installs only what is missing.
@@ -15,6 +16,7 @@ PACKAGES=(
   chromium knot-dnsutils dnsperf swaks hyperfine poppler-utils openssl
   prometheus-blackbox-exporter prometheus prometheus-alertmanager
   perl
+  python3-dkim python3-spf python3-dnspython python3-nacl
 )
 
 missing=()

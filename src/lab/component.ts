@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { LabApp } from './http-app.ts';
 import type { SendCounters } from './mail-send.ts';
+import type { LabZoneWriter } from './zone-writer.ts';
 
 /** The lab's ports (DESIGN.md); tests pass free ports instead. */
 export interface LabPorts {
@@ -26,6 +27,8 @@ export interface LabContext {
   scaidns: LabApp;
   /** What ScaiSend's /v3/mail/send handled, per tenant and day (behind /v3/stats); one set per lab. */
   sendCounters: SendCounters;
+  /** The lab's PowerDNS servers, set by their part when started: other parts publish their zones there. */
+  dns?: LabZoneWriter;
 }
 
 /** One part of the lab (a real server or a set of routes); started in order, stopped in reverse. */

@@ -40,8 +40,8 @@ export interface RunningLab {
   stop(): Promise<void>;
 }
 
-/** Every lab part beyond the two HTTP stand-ins; each issue's lab part adds itself here. */
-export const LAB_COMPONENTS: LabComponent[] = [mailLabComponent, pdnsComponent, rbldnsdComponent, ratesLabComponent];
+/** Every lab part beyond the two HTTP stand-ins; each issue's lab part adds itself here. PowerDNS first: the mail part publishes its sending domains there. */
+export const LAB_COMPONENTS: LabComponent[] = [pdnsComponent, mailLabComponent, rbldnsdComponent, ratesLabComponent];
 
 /**
  * The lab keeps its data in `<dir>/current`, wiped at every start: mailboxes,

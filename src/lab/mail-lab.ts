@@ -1,7 +1,22 @@
-// The lab's mail part: Dovecot with an SMTP ingress in front, and an optional submission port.
-import type { LabComponent, LabContext } from './component.ts';
+// The lab's mail part: Dovecot with an SMTP ingress in front, a verifier, the sending domains' DNS, and an optional submission port.
 import { startDovecot, LAB_SEED_USERS, type RunningDovecot } from './dovecot.ts';
-import { startSmtpIngress, type RunningIngress } from './smtp-ingress.ts';
+import { join } from 'node:path';
+import type { LabComponent, LabContext } from './component.ts';
+import type { LabZoneWriter } from './zone-writer.ts';
+import type { Faults } from './http-app.ts';
+import { startSmtpIngress, type IngressOptions, type MailFaults, type RunningIngress } from './smtp-ingress.ts';
+import { makeDkimKeys, publishMailZones, type LabDkimKey, type LabMailDns } from './mail-dns.ts';
+import { startMailVerifier, type MailVerifier } from './mail-verifier.ts';
+import {
+  createZone,
+  labZoneRrsets,
+  LAB_CHALLENGE_TOKEN,
+  LAB_PDNS_API_KEY,
+  LAB_ZONE,
+  startPdns,
+  zoneWriter,
+} from './pdns.ts';
+import { freePort } from './processes.ts';
 import { mountMailSend, LAB_API_KEYS, type MountedMailSend } from './mail-send.ts';
 
 /** The lab mailbox provider's authserv-id (what seeds are configured to trust). */
@@ -14,6 +29,10 @@ export interface RunningMailLab {
   /** The submission ingress (STARTTLS + AUTH), when asked for. */
   submission: RunningIngress | undefined;
   send: MountedMailSend;
+  /** The PowerDNS port (127.0.0.1) with the sending domains' keys, SPF and DMARC. */
+  dnsPort: number;
+  /** The receiver's Authentication-Results for a message (what the ingresses stamp). */
+  authenticate: IngressOptions['authenticate'];
   stop(): Promise<void>;
 }
 
@@ -25,65 +44,97 @@ export interface SubmissionOptions {
   users: Record<string, string>;
 }
 
-type MailLabContext = Pick<LabContext, 'dir' | 'ports' | 'scaisend'> & Partial<Pick<LabContext, 'sendCounters'>>;
+type MailLabContext = Pick<LabContext, 'dir' | 'ports' | 'scaisend'> &
+  Partial<Pick<LabContext, 'sendCounters' | 'dns'>>;
+
+/**
+ * The lab's PowerDNS when it runs (the whole lab), else a private one for the
+ * mail lab alone (tests, benchmarks), which also serves example.test and an
+ * empty test. as the whole lab does: DMARC's tree walk asks _dmarc.example.test
+ * and _dmarc.test, which must not be refused.
+ */
+async function mailDnsServers(
+  ctx: MailLabContext,
+  keys: Promise<LabDkimKey[]>,
+): Promise<{ writer: LabZoneWriter; stop(): Promise<void> }> {
+  if (ctx.dns) return { writer: ctx.dns, stop: () => Promise.resolve() };
+  const [dnsPort, apiPort] = [await freePort(), await freePort()];
+  const dir = join(ctx.dir, 'mail-dns');
+  const server = await startPdns({ dir, name: 'pdns-mail', dnsPort, apiPort, apiKey: LAB_PDNS_API_KEY });
+  try {
+    const rsa = (await keys).find((key) => key.algorithm === 'rsa-sha256');
+    const zone = labZoneRrsets(LAB_CHALLENGE_TOKEN, rsa?.publicKey ?? '').forward;
+    await createZone(server, LAB_PDNS_API_KEY, LAB_ZONE, zone);
+    await createZone(server, LAB_PDNS_API_KEY, 'test.', []);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return { writer: zoneWriter({ servers: [server], apiKey: LAB_PDNS_API_KEY }), stop: () => server.stop() };
+}
+
+/** The receiver's judgement: the published DMARC policy follows its switch, then the verifier reads message and DNS. */
+function receiverVerdict(
+  dns: LabMailDns,
+  verifier: MailVerifier,
+  faults: () => Faults,
+): IngressOptions['authenticate'] {
+  return async (message, envelope) => {
+    const policy = (faults() as MailFaults).mailDmarcPolicy;
+    await dns.setDmarcPolicy(typeof policy === 'string' ? policy.toLowerCase() : 'none');
+    return verifier.verify(message, { dnsPort: dns.dnsPort, authservId: LAB_AUTHSERV_ID, ...envelope });
+  };
+}
 
 /**
  * Dovecot with the seed users, the SMTP ingress that stores into it, and
  * /v3/mail/send relaying to the ingress; optionally a second ingress with
  * STARTTLS and AUTH (submission) storing into the same Dovecot, and IMAP STARTTLS.
+ * Mail is DKIM-signed with keys made now and published in the lab's PowerDNS;
+ * the ingress stamps what a verifier independent of scaiprobe finds.
  */
 export async function startMailLab(
   ctx: MailLabContext,
   users: Record<string, string> = LAB_SEED_USERS,
   options: { submission?: SubmissionOptions; imapTls?: { key: string; cert: string } } = {},
 ): Promise<RunningMailLab> {
-  const dovecot = await startDovecot({
-    dir: ctx.dir,
-    port: ctx.ports.imap,
-    users,
-    ...(options.imapTls ? { tls: options.imapTls } : {}),
-  });
-  let ingress: RunningIngress | undefined;
-  let submission: RunningIngress | undefined;
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  };
   try {
-    ingress = await startSmtpIngress({
-      port: ctx.ports.smtp,
-      authservId: LAB_AUTHSERV_ID,
-      deliver: dovecot.deliver,
-      faults: () => ctx.scaisend.faults,
+    const making = makeDkimKeys(ctx.dir);
+    // Both started, or whichever did stopped again.
+    const started = await Promise.allSettled([mailDnsServers(ctx, making), startMailVerifier()]);
+    for (const part of started) if (part.status === 'fulfilled') stops.push(() => part.value.stop());
+    const [dnsServers, verifier] = started.map((part) => {
+      if (part.status === 'rejected') throw part.reason;
+      return part.value;
+    }) as [Awaited<ReturnType<typeof mailDnsServers>>, MailVerifier];
+    const keys = await making;
+    const dovecot = await startDovecot({
+      dir: ctx.dir,
+      port: ctx.ports.imap,
+      users,
+      ...(options.imapTls ? { tls: options.imapTls } : {}),
     });
-    if (options.submission) {
-      submission = await startSmtpIngress({
-        port: options.submission.port,
-        authservId: LAB_AUTHSERV_ID,
-        deliver: dovecot.deliver,
-        faults: () => ctx.scaisend.faults,
-        tls: options.submission.tls,
-        users: options.submission.users,
-      });
-    }
+    stops.push(() => dovecot.stop());
+    const faults = () => ctx.scaisend.faults;
+    const authenticate = receiverVerdict(await publishMailZones(dnsServers.writer, keys), verifier, faults);
+    const common = { authservId: LAB_AUTHSERV_ID, authenticate, deliver: dovecot.deliver, faults };
+    const ingress = await startSmtpIngress({ port: ctx.ports.smtp, ...common });
+    stops.push(() => ingress.stop());
+    const submission = options.submission ? await startSmtpIngress({ ...common, ...options.submission }) : undefined;
+    if (submission) stops.push(() => submission.stop());
     const send = mountMailSend(ctx.scaisend, {
       relayPort: ctx.ports.smtp,
+      dkimKeys: keys,
       ...(ctx.sendCounters ? { counters: ctx.sendCounters } : {}),
     });
-    const running = ingress;
-    const runningSubmission = submission;
-    return {
-      dovecot,
-      ingress: running,
-      submission: runningSubmission,
-      send,
-      async stop() {
-        await send.close();
-        await runningSubmission?.stop();
-        await running.stop();
-        await dovecot.stop();
-      },
-    };
+    stops.push(() => send.close());
+    return { dovecot, ingress, submission, send, dnsPort: dnsServers.writer.dnsPort, authenticate, stop: stopAll };
   } catch (error) {
-    await submission?.stop();
-    await ingress?.stop();
-    await dovecot.stop();
+    await stopAll();
     throw error;
   }
 }

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import nodemailer from 'nodemailer';
+import nodemailer, { type Transporter } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { dkimSign } from 'mailauth';
+import { ESP_DOMAIN, LAB_SENDING_DOMAINS, type LabDkimKey } from './mail-dns.ts';
+import type { MailFaults } from './smtp-ingress.ts';
 import { sendJson, type Faults, type LabApp, type LabRequest } from './http-app.ts';
 import { mountTracking } from './tracking.ts';
 
@@ -76,6 +80,23 @@ export interface SendFaults {
   mailDelaySec?: number;
   /** Accepted mail is never relayed. */
   mailDrop?: boolean;
+}
+
+/** Where the stand-in's relay connects from: 127.0.0.1, the address the lab's SPF records permit, or another (mailSpfFail). */
+const RELAY_ADDRESS = { listed: '127.0.0.1', unlisted: '127.0.0.2' } as const;
+
+function relayTransport(port: number, localAddress: string): Transporter {
+  // Pooled: smtp-server waits 100 ms before its greeting, a connection per message would cost that each time.
+  return nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    localAddress,
+    secure: false,
+    ignoreTLS: true,
+    pool: true,
+    maxConnections: 4,
+    maxMessages: Infinity,
+  });
 }
 
 interface Address {
@@ -291,8 +312,8 @@ export interface MailSendOptions {
   relayPort: number;
   keys?: Record<string, string>;
   now?: () => number;
-  /** DKIM selector the stand-in claims to sign with. */
-  selector?: string;
+  /** The keys every relayed message is signed with, one signature each (published by mail-dns.ts). */
+  dkimKeys: LabDkimKey[];
   /** The lab's counters (LabContext.sendCounters), shared with the stats switch; new ones when absent. */
   counters?: SendCounters;
 }
@@ -308,22 +329,22 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
   const now = options.now ?? Date.now;
   const counters = options.counters ?? createSendCounters(now);
   const tracking = mountTracking(app, counters);
-  // Pooled: smtp-server waits 100 ms before its greeting, a connection per message would cost that each time.
-  const relay = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: options.relayPort,
-    secure: false,
-    ignoreTLS: true,
-    pool: true,
-    maxConnections: 4,
-    maxMessages: Infinity,
-  });
+  const relays = {
+    listed: relayTransport(options.relayPort, RELAY_ADDRESS.listed),
+    unlisted: relayTransport(options.relayPort, RELAY_ADDRESS.unlisted),
+  };
   const timers = new Set<NodeJS.Timeout>();
 
-  const relayOne = async (tenant: string, body: SendBody, p: Personalization, messageId: string, index: number) => {
+  const relayOne = async (
+    tenant: string,
+    body: SendBody,
+    p: Personalization,
+    messageId: string,
+    index: number,
+    faults: SendFaults & MailFaults,
+  ) => {
     const recipients = [...p.to, ...(p.cc ?? []), ...(p.bcc ?? [])];
-    const fromDomain = body.from.email.split('@')[1] ?? 'send.example.test';
-    const text = body.content?.find((c) => c.type === 'text/plain')?.value;
+    const fromDomain = (body.from.email.split('@')[1] ?? ESP_DOMAIN).toLowerCase();
     const html = tracking.apply(
       tenant,
       body,
@@ -331,22 +352,23 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
       body.content?.find((c) => c.type === 'text/html')?.value,
     );
     try {
-      await relay.sendMail({
+      const composed = await new MailComposer({
         from: body.from.name ? { name: body.from.name, address: body.from.email } : body.from.email,
         to: p.to.map((a) => a.email),
         cc: p.cc?.map((a) => a.email),
         subject: p.subject ?? body.subject,
-        text,
+        text: body.content?.find((c) => c.type === 'text/plain')?.value,
         html,
         messageId: `<${messageId}.${index}@${fromDomain}>`,
-        envelope: { from: `bounces+${tenant}@${fromDomain}`, to: recipients.map((a) => a.email) },
-        headers: {
-          ...body.headers,
-          ...p.headers,
-          'X-SG-EID': `${messageId}.${index}`,
-          // A stand-in signature: the lab's receiver "verifies" by presence (and its faults), no crypto.
-          'DKIM-Signature': `v=1; a=rsa-sha256; c=relaxed/relaxed; d=${fromDomain}; s=${options.selector ?? 'scai1'}; h=from:to:subject; bh=lab; b=lab`,
-        },
+        headers: { ...body.headers, ...p.headers, 'X-SG-EID': `${messageId}.${index}` },
+      })
+        .compile()
+        .build();
+      const raw = await signForRelay(composed, options.dkimKeys, signingDomain(fromDomain, faults), faults);
+      const relay = faults.mailSpfFail ? relays.unlisted : relays.listed;
+      await relay.sendMail({
+        envelope: { from: `bounces+${tenant}@${ESP_DOMAIN}`, to: recipients.map((a) => a.email) },
+        raw,
       });
       counters.add(tenant, 'delivered', recipients.length);
     } catch (error) {
@@ -358,7 +380,7 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
   app.route('POST', '/v3/mail/send', (request, res) => {
     const tenant = tenantOf(request, keys);
     if (!tenant) return unauthorized(res);
-    const faults = request.faults as Faults & SendFaults;
+    const faults = request.faults as Faults & SendFaults & MailFaults;
     if (faults.send429) {
       const reset = Math.ceil(now() / 1000) + 60;
       return sendJson(
@@ -398,7 +420,8 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
     res.writeHead(202, { 'x-message-id': messageId, 'content-length': 0 });
     res.end();
     if (faults.mailDrop) return;
-    const go = () => send.personalizations.forEach((p, index) => void relayOne(tenant, send, p, messageId, index));
+    const go = () =>
+      send.personalizations.forEach((p, index) => void relayOne(tenant, send, p, messageId, index, faults));
     const delayMs = Math.max(0, (faults.mailDelaySec ?? 0) * 1000);
     if (delayMs === 0) return go();
     const timer = setTimeout(() => {
@@ -415,10 +438,38 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
     close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
-      relay.close();
+      relays.listed.close();
+      relays.unlisted.close();
       return Promise.resolve();
     },
   };
+}
+
+/**
+ * Signs as the From domain when the lab publishes its keys (the tenant's domain is authenticated),
+ * else as the stand-in's own domain, as SendGrid signs as sendgrid.net; mailDmarcFail forces the latter.
+ */
+function signingDomain(fromDomain: string, faults: MailFaults): string {
+  return !faults.mailDmarcFail && LAB_SENDING_DOMAINS.includes(fromDomain) ? fromDomain : ESP_DOMAIN;
+}
+
+/** One DKIM-Signature per key (RSA first: receivers that read one result read that one); mailDkimFail then alters the body. */
+async function signForRelay(message: Buffer, keys: LabDkimKey[], domain: string, faults: MailFaults): Promise<Buffer> {
+  const signed = await dkimSign(message, {
+    signingDomain: domain,
+    selector: keys[0]?.selector ?? '',
+    privateKey: keys[0]?.privateKey ?? '',
+    signatureData: keys.map((key) => ({
+      signingDomain: domain,
+      selector: key.selector,
+      privateKey: key.privateKey,
+      algorithm: key.algorithm,
+    })),
+  });
+  if (signed.errors.length) throw new Error(`DKIM signing failed: ${JSON.stringify(signed.errors)}`);
+  const out = Buffer.concat([Buffer.from(signed.signatures), message]);
+  // A relay on the way that rewrites the message (a footer, a link wrapper) after it was signed.
+  return faults.mailDkimFail ? Buffer.concat([out, Buffer.from('\r\n-- \r\nadded in transit\r\n')]) : out;
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;

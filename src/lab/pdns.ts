@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LabComponent, LabContext } from './component.ts';
+import type { LabRrset, LabZoneWriter } from './zone-writer.ts';
 import { sendJson, type LabApp } from './http-app.ts';
 import { startProcess, waitForPort, type ManagedProcess } from './processes.ts';
 import { mountDnssecSwitches, signLabZone } from './dnssec.ts';
@@ -16,12 +17,7 @@ export const LAB_ZONE = 'example.test.';
 export const LAB_REVERSE_ZONE = '2.0.192.in-addr.arpa.';
 export const CHALLENGE_NAME = '_scaidns-challenge.example.test.';
 
-export interface LabRrset {
-  name: string;
-  type: string;
-  ttl: number;
-  records: string[];
-}
+export type { LabRrset };
 
 export interface PdnsInstance {
   name: string;
@@ -271,6 +267,19 @@ export async function startPdnsPair(options: {
   return { servers, apiKey, zone: forward, reverse, challengeToken, stop };
 }
 
+/** Writes to every server of `lab` alike; resolvers are pointed at the first. */
+export function zoneWriter(lab: Pick<PdnsLab, 'servers' | 'apiKey'>): LabZoneWriter {
+  return {
+    dnsPort: lab.servers[0]?.dnsPort ?? 0,
+    async createZone(zone, rrsets) {
+      for (const server of lab.servers) await createZone(server, lab.apiKey, zone, rrsets);
+    },
+    async setRrset(zone, rrset) {
+      for (const server of lab.servers) await setRrset(server, lab.apiKey, zone, rrset);
+    },
+  };
+}
+
 const DRIFT = { name: 'www.example.test.', type: 'A', from: '192.0.2.10', to: '192.0.2.99' };
 
 /**
@@ -353,6 +362,7 @@ export const pdnsComponent: LabComponent = {
       await lab.stop();
       throw error;
     }
+    ctx.dns = zoneWriter(lab);
     return {
       stop: () => lab.stop(),
       describe:

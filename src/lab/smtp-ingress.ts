@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { SMTPServer } from 'smtp-server';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import type { Faults } from './http-app.ts';
 
 /** What the lab's receiving provider does with a message, switched at run time (the ScaiSend stand-in's faults). */
@@ -8,12 +8,14 @@ export interface MailFaults {
   mailJunk?: boolean;
   /** Deliver to this folder (e.g. "Trash"), whatever mailJunk says. */
   mailFolder?: string;
-  /** DKIM verification fails (dkim=fail, and so DMARC fails unless SPF aligns... it does not here: the lab's SPF is not aligned). */
+  /** The stand-in alters the body after signing: DKIM fails, and so DMARC (the bounce domain is not aligned). */
   mailDkimFail?: boolean;
-  /** DMARC fails whatever DKIM says. */
+  /** The stand-in signs as its own domain, not the From domain: DKIM passes, DMARC fails. */
   mailDmarcFail?: boolean;
-  /** The published DMARC policy the receiver reports (default none). */
+  /** The DMARC policy the sending domains publish (default none). */
   mailDmarcPolicy?: string;
+  /** The stand-in relays from 127.0.0.2, an address the SPF records do not list. */
+  mailSpfFail?: boolean;
 }
 
 export interface StoredMessage {
@@ -40,9 +42,18 @@ export interface RunningIngress {
   stop(): Promise<void>;
 }
 
+/** What the SMTP session said about the sender, for SPF. */
+export interface SmtpEnvelope {
+  ip: string;
+  helo: string;
+  mailFrom: string;
+}
+
 export interface IngressOptions {
   port: number;
   authservId: string;
+  /** The Authentication-Results header (with its CRLF) to put on top of a message; rejects when it cannot be judged. */
+  authenticate(message: Buffer, envelope: SmtpEnvelope): Promise<string>;
   /** Receives a message for a user into a folder (dovecot-lda); rejects with exitCode 67 for an unknown user. */
   deliver(user: string, folder: string, message: Buffer, envelopeFrom: string): Promise<void>;
   faults: () => Faults;
@@ -67,53 +78,62 @@ function headerValue(block: string, name: string): string | undefined {
   return match?.[1]?.trim();
 }
 
-function domainOf(address: string | undefined): string {
-  const match = /@([^>\s]+)>?\s*$/.exec(address ?? '');
-  return (match?.[1] ?? '').toLowerCase();
-}
-
-/** Relaxed alignment: one domain is the other or a subdomain of it. */
-function aligned(a: string, b: string): boolean {
-  return a !== '' && b !== '' && (a === b || a.endsWith(`.${b}`) || b.endsWith(`.${a}`));
-}
-
-/**
- * The receiving provider's verdict, written by hand (the lab shares no code
- * with the parser that reads it): SPF always passes for the envelope sender,
- * DKIM passes when a DKIM-Signature is present, DMARC from alignment; faults
- * turn DKIM or DMARC into failures.
- */
-export function buildAuthenticationResults(
-  authservId: string,
-  block: string,
-  envelopeFrom: string,
-  faults: MailFaults,
-): string {
-  const mailFrom = domainOf(envelopeFrom);
-  const fromDomain = domainOf(headerValue(block, 'From'));
-  const signature = headerValue(block, 'DKIM-Signature');
-  const d = /(?:^|;)\s*d=([^;\s]+)/.exec(signature ?? '')?.[1]?.toLowerCase();
-  const s = /(?:^|;)\s*s=([^;\s]+)/.exec(signature ?? '')?.[1]?.toLowerCase();
-  const spf = mailFrom ? 'pass' : 'none';
-  const dkim = !signature ? 'none' : faults.mailDkimFail ? 'fail' : 'pass';
-  const dmarcPass =
-    (dkim === 'pass' && aligned(d ?? '', fromDomain)) || (spf === 'pass' && aligned(mailFrom, fromDomain));
-  const dmarc = faults.mailDmarcFail ? 'fail' : dmarcPass ? 'pass' : 'fail';
-  const policy = faults.mailDmarcPolicy ?? 'none';
-  const dkimPart = signature
-    ? `dkim=${dkim} header.d=${d ?? ''} header.s=${s ?? ''}`
-    : 'dkim=none (message not signed)';
+/** The trace header an MTA adds (RFC 5321 section 4.4), below the Authentication-Results and the Return-Path the delivery adds: where the message came from. */
+function receivedHeader(authservId: string, session: SMTPServerSession): string {
+  const protocol = session.secure ? 'ESMTPS' : 'ESMTP';
   return (
-    `Authentication-Results: ${authservId};\r\n` +
-    `\tspf=${spf} (${authservId}: domain of ${envelopeFrom || 'postmaster'} designates 127.0.0.1 as permitted sender) smtp.mailfrom=${mailFrom || 'unknown'};\r\n` +
-    `\t${dkimPart};\r\n` +
-    `\tdmarc=${dmarc} (p=${policy.toUpperCase()} dis=NONE) header.from=${fromDomain || 'unknown'}\r\n`
+    `Received: from ${session.hostNameAppearsAs} ([${session.remoteAddress}])\r\n` +
+    `\tby ${authservId} with ${protocol} id ${session.id}; ${new Date().toUTCString().replace('GMT', '+0000')}\r\n`
   );
+}
+
+function smtpError(message: string, responseCode: number): Error {
+  return Object.assign(new Error(message), { responseCode });
+}
+
+/** Judges one message, stores a copy per recipient and emits 'stored' for each; rejects with the SMTP error to answer. */
+async function receive(
+  options: IngressOptions,
+  events: EventEmitter,
+  session: SMTPServerSession,
+  message: Buffer,
+): Promise<void> {
+  const faults = options.faults() as MailFaults;
+  const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const envelope = { ip: session.remoteAddress, helo: session.hostNameAppearsAs, mailFrom };
+  const header = await options.authenticate(message, envelope).catch((error: unknown) => {
+    throw smtpError(`4.7.0 ${(error as Error).message}`, 451);
+  });
+  const trace = `Return-Path: <${mailFrom}>\r\n${receivedHeader(options.authservId, session)}`;
+  const stamped = Buffer.concat([Buffer.from(header + trace), message]);
+  const folder = typeof faults.mailFolder === 'string' ? faults.mailFolder : faults.mailJunk ? 'Junk' : 'INBOX';
+  const recipients = session.envelope.rcptTo.map((rcpt) => rcpt.address.split('@')[0]?.toLowerCase() ?? '');
+  const settled = await Promise.allSettled(recipients.map((user) => options.deliver(user, folder, stamped, mailFrom)));
+  const failed = settled.filter((result) => result.status === 'rejected');
+  if (failed.length === settled.length && failed.length > 0) {
+    const reason = (failed[0] as PromiseRejectedResult).reason as { exitCode?: number; message?: string };
+    if (reason.exitCode === 67) throw smtpError('5.1.1 user unknown', 550);
+    throw smtpError(`4.3.0 delivery failed: ${reason.message}`, 451);
+  }
+  const block = headerBlock(message);
+  const common = {
+    folder,
+    messageId: headerValue(block, 'Message-ID'),
+    subject: headerValue(block, 'Subject'),
+    at: performance.now(),
+    epochAt: Date.now(),
+    greeting: session.openingCommand,
+    tls: session.secure,
+    authUser: typeof session.user === 'string' ? session.user : undefined,
+  };
+  recipients.forEach((user, index) => {
+    if (settled[index]?.status === 'fulfilled') events.emit('stored', { user, ...common } satisfies StoredMessage);
+  });
 }
 
 /**
  * The SMTP ingress of the lab's mailbox provider: accepts mail on 127.0.0.1,
- * adds its Authentication-Results and stores each recipient's copy with
+ * adds the Authentication-Results `authenticate` gives and stores each recipient's copy with
  * dovecot-lda before answering 250 (so 250 means stored).
  */
 export async function startSmtpIngress(options: IngressOptions): Promise<RunningIngress> {
@@ -147,52 +167,7 @@ export async function startSmtpIngress(options: IngressOptions): Promise<Running
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', (error) => callback(error));
       stream.on('end', () => {
-        const message = Buffer.concat(chunks);
-        const faults = options.faults() as MailFaults;
-        const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        const block = headerBlock(message);
-        const stamped = Buffer.concat([
-          Buffer.from(buildAuthenticationResults(options.authservId, block, envelopeFrom, faults)),
-          message,
-        ]);
-        const folder = typeof faults.mailFolder === 'string' ? faults.mailFolder : faults.mailJunk ? 'Junk' : 'INBOX';
-        const recipients = session.envelope.rcptTo.map((rcpt) => rcpt.address.split('@')[0]?.toLowerCase() ?? '');
-        void Promise.allSettled(recipients.map((user) => options.deliver(user, folder, stamped, envelopeFrom))).then(
-          (settled) => {
-            const failed = settled.filter((result) => result.status === 'rejected');
-            if (failed.length === settled.length && failed.length > 0) {
-              const reason = (failed[0] as PromiseRejectedResult).reason as { exitCode?: number; message?: string };
-              const error = Object.assign(
-                new Error(reason.exitCode === 67 ? '5.1.1 user unknown' : `4.3.0 delivery failed: ${reason.message}`),
-                {
-                  responseCode: reason.exitCode === 67 ? 550 : 451,
-                },
-              );
-              return callback(error);
-            }
-            const at = performance.now();
-            const epochAt = Date.now();
-            const how = {
-              greeting: session.openingCommand,
-              tls: session.secure,
-              authUser: typeof session.user === 'string' ? session.user : undefined,
-            };
-            recipients.forEach((user, index) => {
-              if (settled[index]?.status !== 'fulfilled') return;
-              const stored: StoredMessage = {
-                user,
-                folder,
-                messageId: headerValue(block, 'Message-ID'),
-                subject: headerValue(block, 'Subject'),
-                at,
-                epochAt,
-                ...how,
-              };
-              events.emit('stored', stored);
-            });
-            callback();
-          },
-        );
+        receive(options, events, session, Buffer.concat(chunks)).then(() => callback(), callback);
       });
     },
   });

@@ -18,6 +18,10 @@ import {
 import { sendViaApi, sendViaSmtp, type ProbeMessage, type SendOutcome } from '../protocols/smtp/send.ts';
 import { newToken, subjectMarker, TOKEN_HEADER } from '../protocols/smtp/probe-token.ts';
 import { imapAccount, imapFields } from '../protocols/imap/account.ts';
+import { DnsClient, type DnsServer } from '../protocols/dns/wire.ts';
+import { queryFields, resolverOf, serverText } from '../protocols/dns/config.ts';
+import { mailauthResolver } from '../protocols/mail-auth/dns-resolver.ts';
+import { verdictNotes, verifyOwn, type OwnVerdict } from '../protocols/mail-auth/verify.ts';
 
 const seedFields = z.strictObject({
   name: z
@@ -102,6 +106,24 @@ const fields = z.object({
     .min(1024)
     .max(16 * 1024 * 1024)
     .default(DEFAULT_MAX_HEADER_BYTES),
+  /** The resolver our own verification asks (DKIM keys, DMARC, SPF): `IP` or `IP:port`; default the system's first. */
+  resolver: serverText().optional(),
+  ...queryFields,
+  /** Our own verification of every seed copy (beside what the provider's Authentication-Results says). */
+  verify: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Larger copies are not fetched nor verified. */
+      maxBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .max(64 * 1024 * 1024)
+        .default(10 * 1024 * 1024),
+      /** Copies with more DKIM-Signature fields are not verified. */
+      maxSignatures: z.number().int().min(1).max(50).default(10),
+    })
+    .prefault({}),
 });
 
 export type MailSpec = z.output<typeof fields>;
@@ -123,6 +145,8 @@ interface SeedOutcome {
   sighting: Sighting | undefined;
   timeToInboxMs: number | null;
   auth: AuthVerdict | undefined;
+  /** Our own verification of the copy; undefined when it was not verified. */
+  own?: OwnVerdict;
 }
 
 function median(values: number[]): number | null {
@@ -212,12 +236,16 @@ async function waitForSighting(
 
 class MailProber implements Prober {
   private readonly watches: SeedWatch[];
+  /** Our own verification's DNS (kept across runs, closed with the prober). */
+  private readonly dns: DnsClient;
+  private verifyServer: DnsServer | undefined;
 
   constructor(
     private readonly spec: MailSpec & CommonProbeSpec,
     private readonly deps: ProberDeps,
   ) {
     preloadImap(deps.logger);
+    this.dns = new DnsClient({ clock: deps.clock });
     this.watches = spec.seeds.map((seed) => {
       const account = imapAccount(seed.imap);
       const inbox = new FolderWatch(account, 'INBOX', deps, { maxHeaderBytes: spec.maxHeaderBytes });
@@ -402,6 +430,8 @@ class MailProber implements Prober {
     }
 
     const outcomes = this.watches.map((watch, index) => this.judge(watch, sightings[index], sent));
+    // Before the clean-up deletes the copies; half the margin kept for it.
+    await this.verifyCopies(outcomes, ctx, run.warnings, until + margin / 2);
     for (const outcome of outcomes) {
       if (outcome.sighting?.headersTruncated) {
         const limit = this.spec.maxHeaderBytes;
@@ -431,13 +461,58 @@ class MailProber implements Prober {
     return { seed: watch.spec, placement, sighting, timeToInboxMs, auth };
   }
 
+  /** The watched folder (INBOX or spam) holding a seed's copy; undefined when found elsewhere or not at all. */
+  private watchedFolder(outcome: SeedOutcome): FolderWatch | undefined {
+    const watch = this.watches.find((candidate) => candidate.spec === outcome.seed);
+    const sighting = outcome.sighting;
+    return watch && sighting ? this.folders(watch).find((folder) => folder.folder === sighting.folder) : undefined;
+  }
+
+  /** The resolver our own verification asks; undefined (with a warning) when none is configured and the system has none. */
+  private resolverFor(warnings: string[]): DnsServer | undefined {
+    try {
+      this.verifyServer ??= resolverOf(this.spec.resolver);
+      return this.verifyServer;
+    } catch (error) {
+      warnings.push(`our own verification was skipped: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Our own verdict on every copy in a watched folder, all seeds at once, done by `until` whatever DNS does. */
+  private async verifyCopies(outcomes: SeedOutcome[], ctx: ProbeContext, warnings: string[], until: number) {
+    const limits = this.spec.verify;
+    const server = limits.enabled ? this.resolverFor(warnings) : undefined;
+    if (!server) return;
+    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.max(0, Math.floor(until - ctx.clock.now())))]);
+    const budget = { signal, timeoutMs: this.spec.queryTimeout, retries: this.spec.queryRetries };
+    await Promise.all(
+      outcomes.map(async (outcome) => {
+        const folder = this.watchedFolder(outcome);
+        if (!folder || !outcome.sighting) return;
+        const name = outcome.seed.name;
+        try {
+          const { raw, size } = await folder.source(outcome.sighting.uid, limits.maxBytes, signal);
+          if (!raw)
+            return void warnings.push(
+              `seed ${name}: the copy is ${size} bytes, more than verify.maxBytes (${limits.maxBytes}); not verified`,
+            );
+          const resolver = mailauthResolver(this.dns, server, budget);
+          outcome.own = await verifyOwn(raw, { resolver, signal, maxSignatures: limits.maxSignatures });
+        } catch (error) {
+          if (ctx.signal.aborted) throw error;
+          const why = signal.aborted ? 'it did not finish in the time left' : (error as Error).message;
+          warnings.push(`seed ${name}: our own verification failed: ${why}`);
+        }
+      }),
+    );
+  }
+
   private async cleanup(outcomes: SeedOutcome[], ctx: ProbeContext, warnings: string[]): Promise<void> {
     await Promise.all(
       outcomes.map(async (outcome) => {
         const sighting = outcome.sighting;
-        const watch = this.watches.find((candidate) => candidate.spec === outcome.seed);
-        const folder =
-          watch && sighting ? this.folders(watch).find((candidate) => candidate.folder === sighting.folder) : undefined;
+        const folder = this.watchedFolder(outcome);
         if (!folder || !sighting) return;
         await folder
           .delete([sighting.uid], ctx.signal)
@@ -497,6 +572,7 @@ class MailProber implements Prober {
         [`${prefix}.listUnsubscribe`]: auth?.listUnsubscribe ?? null,
         [`${prefix}.oneClick`]: auth?.oneClickUnsubscribe ?? null,
       });
+      Object.assign(observations, ownObservations(`${prefix}.own`, outcome.own));
       if (outcome.sighting?.tab) observations[`${prefix}.tab`] = outcome.sighting.tab;
       items.push({
         type: MAIL_MESSAGE_ITEM,
@@ -515,6 +591,7 @@ class MailProber implements Prober {
           timeToInboxMs: outcome.timeToInboxMs,
           tab: outcome.sighting?.tab ?? null,
           auth: auth ?? null,
+          own: outcome.own ?? null,
         },
       });
     }
@@ -523,7 +600,13 @@ class MailProber implements Prober {
       phases: run.phases,
       items,
       warnings: run.warnings,
-      message: [describeOutcomes(outcomes, times), ...this.plaintextNotes(sent)].join('; '),
+      message: [
+        describeOutcomes(outcomes, times),
+        ...outcomes.flatMap((outcome) =>
+          outcome.own ? verdictNotes(outcome.seed.name, outcome.auth, outcome.own) : [],
+        ),
+        ...this.plaintextNotes(sent),
+      ].join('; '),
     };
   }
 
@@ -534,7 +617,10 @@ class MailProber implements Prober {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.watches.flatMap((watch) => this.folders(watch).map((folder) => folder.close())));
+    await Promise.all([
+      this.dns.close(),
+      ...this.watches.flatMap((watch) => this.folders(watch).map((folder) => folder.close())),
+    ]);
   }
 }
 
@@ -559,6 +645,35 @@ async function sweepAllBut(
     ),
   );
   return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Our own verdict as observations (`seed.<name>.own.*`), beside the provider's; per signature `dkim<N>.*`. */
+function ownObservations(prefix: string, own: OwnVerdict | undefined): Observations {
+  const observations: Observations = {
+    [`${prefix}.dkim`]: own?.dkim ?? null,
+    [`${prefix}.dkimAligned`]: own ? own.signatures.some((signature) => signature.aligned) : null,
+    [`${prefix}.dkimSignatures`]: own ? own.signatures.length : null,
+    [`${prefix}.dmarc`]: own?.dmarc ?? null,
+    [`${prefix}.dmarcPolicy`]: own?.dmarcPolicy ?? null,
+    [`${prefix}.dmarcDkimAligned`]: own?.dmarcDkimAligned ?? null,
+    [`${prefix}.dmarcSpfAligned`]: own?.dmarcSpfAligned ?? null,
+    [`${prefix}.arc`]: own?.arc ?? null,
+    [`${prefix}.spf`]: own?.spf ?? null,
+    [`${prefix}.spfIp`]: own?.spfIp ?? null,
+  };
+  own?.signatures.forEach((signature, index) => {
+    const at = `${prefix}.dkim${index + 1}`;
+    Object.assign(observations, {
+      [`${at}.result`]: signature.result,
+      [`${at}.domain`]: signature.domain,
+      [`${at}.selector`]: signature.selector,
+      [`${at}.algorithm`]: signature.algorithm,
+      [`${at}.bodyHash`]: signature.bodyHash,
+      [`${at}.keyBits`]: signature.keyBits,
+      [`${at}.aligned`]: signature.aligned,
+    });
+  });
+  return observations;
 }
 
 function describeOutcomes(outcomes: SeedOutcome[], times: number[]): string {

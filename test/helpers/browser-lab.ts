@@ -47,6 +47,7 @@ export async function startBrowserLab(): Promise<BrowserLab> {
           ...(tracking ? { tracking: { clicks: true, opens: true } } : {}),
         },
         seeds: [seed('seed-a', 'alice', lab.imapPort)],
+        resolver: lab.dnsServer,
         keepLatest: true,
       },
       { name: 'mail-lab', expect: ['missing == 0'] },

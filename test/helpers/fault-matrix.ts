@@ -125,7 +125,10 @@ function probeRow(spec: RowSpec): FaultRow {
     source: spec.source,
     expect: { status: spec.status, code: spec.code, ...(spec.message ? { message: spec.message } : {}) },
     ...(spec.fixed ? { fixed: spec.fixed } : {}),
-    probes: (env) => [{ name, kind: spec.kind, ...spec.probe(env) }],
+    // Our own verification of mail asks the test lab's PowerDNS, never the system's resolver.
+    probes: (env) => [
+      { name, kind: spec.kind, ...(spec.kind === 'mail' ? { resolver: env.mail.dnsServer } : {}), ...spec.probe(env) },
+    ],
     ...(spec.arrange ? { arrange: (env: Env) => spec.arrange?.(env, name) } : {}),
     ...(spec.act ? { act: (env: Env) => spec.act?.(env, name) ?? Promise.resolve(undefined) } : {}),
     ...(spec.restore ? { restore: spec.restore } : {}),

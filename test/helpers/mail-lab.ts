@@ -33,6 +33,8 @@ export interface TestMailLab {
   submissionPort: number;
   /** PEM of the CA that signed the submission ingress's certificate. */
   testCa: string;
+  /** `127.0.0.1:<port>` of the PowerDNS with the sending domains: the mail probe's `resolver`. */
+  dnsServer: string;
   setFaults(faults: Record<string, unknown>): void;
   clearFaults(): void;
   stop(): Promise<void>;
@@ -74,6 +76,7 @@ export async function startTestMailLab(
       smtpPort: ports.smtp,
       submissionPort,
       testCa: testCa ?? '',
+      dnsServer: `127.0.0.1:${running.dnsPort}`,
       setFaults: (faults) => Object.assign(scaisend.faults, faults),
       clearFaults: () => {
         for (const key of Object.keys(scaisend.faults)) delete scaisend.faults[key];
@@ -107,14 +110,19 @@ export function seed(
   };
 }
 
-/** A mail probe spec, built by the loader (see specFor). */
+/**
+ * A mail probe spec, built by the loader (see specFor). Without a `resolver` (a
+ * test lab's dnsServer), our own verification is off: the system's resolver is
+ * never asked from a test.
+ */
 export function mailSpec(
   raw: Record<string, unknown>,
   options: { name?: string; timeoutMs?: number; expect?: string[] } = {},
 ) {
+  const verify = raw.resolver === undefined && raw.verify === undefined ? { verify: { enabled: false } } : {};
   return specFor(
     mailKind,
-    { name: options.name ?? 'mail-test', timeout: `${options.timeoutMs ?? 15_000}ms`, ...raw },
+    { name: options.name ?? 'mail-test', timeout: `${options.timeoutMs ?? 15_000}ms`, ...verify, ...raw },
     options.expect ?? [],
   );
 }

@@ -185,6 +185,7 @@ describe('browser probe and untrusted mail', () => {
     timeout: 20s
     send: { api: "${lab.apiUrl}", apiKey: "\${API_KEY}", from: probe@send.example.test, html: '<p>{{token}} <a href="${landing('welcome')}">Welcome</a></p>' }
     seeds: [{ name: seed-a, address: alice@example.test, imap: { host: 127.0.0.1, port: ${lab.imapPort}, secure: false, user: alice, pass: "\${ALICE_PASS}" } }]
+    resolver: "${lab.dnsServer}"
     keepLatest: true
   - name: mail-tracking
     kind: browser

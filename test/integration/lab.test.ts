@@ -76,7 +76,8 @@ test('a lab in a checkout inside a private folder (mode 0700, as a home or /root
     send: { api: "${lab.scaisendUrl}", apiKey: "\${SCAISEND_API_KEY}", from: probe@send.example.test }
     seeds:
       - { name: seed-a, address: alice@example.test, imap: { host: 127.0.0.1, port: ${ports.imap}, secure: false, user: alice, pass: "\${SEED_A_PASS}" } }
-    expect: [missing == 0, inbox == 1]
+    resolver: 127.0.0.1:${ports.pdns1Dns}
+    expect: [missing == 0, inbox == 1, seed.seed-a.own.dkim == "pass"]
 `,
         { env: { ...process.env, ...LAB_ENV } },
       );

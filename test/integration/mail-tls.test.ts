@@ -40,6 +40,7 @@ describe('STARTTLS where credentials are sent, against real Dovecot and SMTP ser
     cleartextSubmission = await startSmtpIngress({
       port: cleartextPort,
       authservId: LAB_AUTHSERV_ID,
+      authenticate: plain.lab.authenticate,
       deliver: plain.lab.dovecot.deliver,
       faults: () => ({}),
       users: { [SUBMISSION_USER.user]: SUBMISSION_USER.pass },
@@ -202,6 +203,7 @@ describe('STARTTLS where credentials are sent, against real Dovecot and SMTP ser
     send: { via: smtp, smtp: { host: localhost, port: ${encrypted.submissionPort}, user: ${SUBMISSION_USER.user}, pass: "\${SUBMIT_PASS}", tls: { ca: ${other} } }, from: probe@send.example.test }
     seeds:
       - { name: seed-c, address: carol@example.test, imap: { host: localhost, port: ${encrypted.imapPort}, secure: false, user: carol, pass: "\${CAROL_PASS}", tls: { ca: ${other} } } }
+    resolver: "${encrypted.dnsServer}"
     expect: ["inbox == 1"]
 `;
       const env = {

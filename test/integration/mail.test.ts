@@ -46,6 +46,7 @@ describe('mail kind against real Dovecot', () => {
           seed('seed-a', 'alice', lab.imapPort),
           seed('seed-b', 'bob', lab.imapPort, { junkFolder: 'Junk', authservId: undefined }),
         ],
+        resolver: lab.dnsServer,
         ...options.extra,
       },
       {
@@ -141,6 +142,84 @@ describe('mail kind against real Dovecot', () => {
     assert.equal(record.observations['seed.seed-a.dkim'], 'pass');
     assert.equal(record.observations['seed.seed-a.dmarc'], 'fail');
     assert.equal(record.observations['seed.seed-a.dmarcPolicy'], 'reject');
+  });
+
+  test('a good message: the lab verifier (dkimpy) and our own verdict (mailauth) both pass every signature', async () => {
+    const { spec, prober } = apiProbe({
+      expect: ['seed.seed-a.own.dkim == "pass"', 'seed.seed-a.own.dmarc == "pass"'],
+    });
+    const record = await run(spec, prober);
+    assert.equal(record.status, 'pass', record.message);
+    const o = record.observations;
+    assert.equal(o['seed.seed-a.dkim'], 'pass');
+    assert.equal(o['seed.seed-a.own.dkim'], 'pass');
+    assert.equal(o['seed.seed-a.own.dkimSignatures'], 2);
+    assert.deepEqual(
+      [1, 2].map((n) =>
+        ['domain', 'selector', 'algorithm', 'result', 'bodyHash', 'keyBits', 'aligned'].map(
+          (key) => o[`seed.seed-a.own.dkim${n}.${key}`],
+        ),
+      ),
+      [
+        ['send.example.test', 'scai1', 'rsa-sha256', 'pass', 'ok', 2048, true],
+        ['send.example.test', 'scai1-ed', 'ed25519-sha256', 'pass', 'ok', 256, true],
+      ],
+    );
+    assert.equal(o['seed.seed-a.own.dkimAligned'], true);
+    assert.equal(o['seed.seed-a.own.dmarc'], 'pass');
+    assert.equal(o['seed.seed-a.own.dmarcPolicy'], 'none');
+    assert.equal(o['seed.seed-a.own.dmarcDkimAligned'], true);
+    // The envelope sender is the stand-in's bounce domain: SPF passes, unaligned (DMARC rests on DKIM).
+    assert.equal(o['seed.seed-a.own.dmarcSpfAligned'], false);
+    assert.equal(o['seed.seed-a.own.spf'], 'pass');
+    assert.equal(o['seed.seed-a.spf'], 'pass');
+    assert.equal(o['seed.seed-a.own.spfIp'], '127.0.0.1');
+    assert.equal(o['seed.seed-a.own.arc'], 'none');
+    assert.equal(o['seed.seed-b.own.dkim'], 'pass');
+    assert.doesNotMatch(record.message, /DKIM signature|provider says/);
+    const item = record.items.find((i) => i.key.startsWith('seed-a:'));
+    assert.equal((item?.data.own as { dkim: string } | null)?.dkim, 'pass');
+  });
+
+  test('the body altered in transit after signing: the lab verifier says dkim=fail, our verdict agrees, the run message names the failing signatures', async () => {
+    const { spec, prober } = apiProbe({ expect: ['seed.seed-a.own.dkim == "pass"'] });
+    lab.setFaults({ mailDkimFail: true });
+    const record = await run(spec, prober);
+    const o = record.observations;
+    assert.equal(record.status, 'fail');
+    assert.equal(o['seed.seed-a.dkim'], 'fail', 'the provider-side header: what the lab verifier saw');
+    assert.equal(o['seed.seed-a.own.dkim'], 'fail');
+    assert.equal(o['seed.seed-a.own.dkim1.bodyHash'], 'mismatch');
+    assert.equal(o['seed.seed-a.own.dkim2.bodyHash'], 'mismatch');
+    assert.equal(o['seed.seed-a.dmarc'], 'fail');
+    assert.equal(o['seed.seed-a.own.dmarc'], 'fail');
+    assert.match(
+      record.message,
+      /seed-a: DKIM signature d=send\.example\.test s=scai1 \(rsa-sha256\) fail: body hash mismatch: the body was altered after signing/,
+    );
+    assert.match(record.message, /seed-a: DKIM signature d=send\.example\.test s=scai1-ed \(ed25519-sha256\) fail/);
+    assert.doesNotMatch(record.message, /provider says/, 'both verdicts agree');
+  });
+
+  test('SPF and DMARC switches: both verdicts see a relay not in the SPF record, and a signature not aligned with From', async () => {
+    const { spec, prober } = apiProbe();
+    lab.setFaults({ mailSpfFail: true });
+    let record = await run(spec, prober);
+    let o = record.observations;
+    assert.deepEqual(
+      [o['seed.seed-a.spf'], o['seed.seed-a.own.spf'], o['seed.seed-a.own.spfIp']],
+      ['fail', 'fail', '127.0.0.2'],
+    );
+    assert.deepEqual([o['seed.seed-a.dmarc'], o['seed.seed-a.own.dmarc']], ['pass', 'pass']);
+    lab.clearFaults();
+    lab.setFaults({ mailDmarcFail: true, mailDmarcPolicy: 'quarantine' });
+    record = await run(spec, prober);
+    o = record.observations;
+    assert.deepEqual([o['seed.seed-a.dkim'], o['seed.seed-a.own.dkim']], ['pass', 'pass']);
+    assert.equal(o['seed.seed-a.own.dkim1.domain'], 'scaisend.test');
+    assert.equal(o['seed.seed-a.own.dkimAligned'], false);
+    assert.deepEqual([o['seed.seed-a.dmarc'], o['seed.seed-a.own.dmarc']], ['fail', 'fail']);
+    assert.deepEqual([o['seed.seed-a.dmarcPolicy'], o['seed.seed-a.own.dmarcPolicy']], ['quarantine', 'quarantine']);
   });
 
   test('a forged Authentication-Results below the trusted one is ignored', async () => {

@@ -47,6 +47,7 @@ before(async () => {
       '    every: 3s',
       '    timeout: 10s',
       `    send: { api: "${lab.apiUrl}", apiKey: "\${API_KEY}", from: probe@send.example.test }`,
+      `    resolver: "${lab.dnsServer}"`,
       '    seeds:',
       seed('seed-a', 'alice', 'ALICE_PASS'),
       seed('seed-b', 'bob', 'BOB_PASS'),

@@ -507,6 +507,28 @@ export class FolderWatch {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * The whole message `uid` as stored, read only when its RFC822.SIZE is at
+   * most `maxBytes` (anyone can mail a seed); `raw` is undefined when larger.
+   */
+  async source(uid: number, maxBytes: number, signal: AbortSignal): Promise<{ raw: Buffer | undefined; size: number }> {
+    const client = this.worker;
+    if (!client?.usable)
+      throw new ProbeFailure('CONNECT', `IMAP connection to ${describe(this.account)} (${this.folder}) is closed`);
+    let result: { raw: Buffer | undefined; size: number } = { raw: undefined, size: 0 };
+    await withSignal(
+      this.enqueueStrict(async () => {
+        const sized = await client.fetchOne(String(uid), { uid: true, size: true }, { uid: true });
+        const size = sized ? (sized.size ?? 0) : 0;
+        if (!sized || size > maxBytes) return void (result = { raw: undefined, size });
+        const message = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
+        result = { raw: message ? message.source : undefined, size };
+      }),
+      signal,
+    );
+    return result;
+  }
+
   /** Deletes messages by UID (expunged at once). */
   async delete(uids: number[], signal: AbortSignal): Promise<void> {
     const client = this.worker;
