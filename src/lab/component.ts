@@ -16,6 +16,8 @@ export interface LabPorts {
   pdns2Api: number;
   rbldnsd: number;
   redis: number;
+  /** HTTPS: example.test's MTA-STS policy and BIMI logo (src/lab/posture.ts). */
+  posture: number;
 }
 
 export interface LabContext {

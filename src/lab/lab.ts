@@ -9,6 +9,7 @@ import type { LabApp } from './http-app.ts';
 import { mailLabComponent } from './mail-lab.ts';
 import { pdnsComponent, LAB_PDNS_API_KEY, LAB_CHALLENGE_TOKEN } from './pdns.ts';
 import { rbldnsdComponent } from './rbldnsd.ts';
+import { postureComponent } from './posture.ts';
 import { ratesLabComponent, LAB_WEBHOOK_SECRET } from './rates-lab.ts';
 import { createSendCounters, type SendCounters } from './mail-send.ts';
 import type { LabComponent, LabContext, LabPorts } from './component.ts';
@@ -25,6 +26,7 @@ export const DEFAULT_LAB_PORTS: LabPorts = {
   pdns2Api: 8082,
   rbldnsd: 5301,
   redis: 6390,
+  posture: 8443,
 };
 
 export interface RunningLab {
@@ -41,7 +43,13 @@ export interface RunningLab {
 }
 
 /** Every lab part beyond the two HTTP stand-ins; each issue's lab part adds itself here. PowerDNS first: the mail part publishes its sending domains there. */
-export const LAB_COMPONENTS: LabComponent[] = [pdnsComponent, mailLabComponent, rbldnsdComponent, ratesLabComponent];
+export const LAB_COMPONENTS: LabComponent[] = [
+  pdnsComponent,
+  mailLabComponent,
+  rbldnsdComponent,
+  ratesLabComponent,
+  postureComponent,
+];
 
 /**
  * The lab keeps its data in `<dir>/current`, wiped at every start: mailboxes,

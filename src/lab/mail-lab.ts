@@ -1,6 +1,7 @@
 // The lab's mail part: Dovecot with an SMTP ingress in front, a verifier, the sending domains' DNS, and an optional submission port.
 import { startDovecot, LAB_SEED_USERS, type RunningDovecot } from './dovecot.ts';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { LabComponent, LabContext } from './component.ts';
 import type { LabZoneWriter } from './zone-writer.ts';
 import type { Faults } from './http-app.ts';
@@ -122,7 +123,7 @@ export async function startMailLab(
     const faults = () => ctx.scaisend.faults;
     const authenticate = receiverVerdict(await publishMailZones(dnsServers.writer, keys), verifier, faults);
     const common = { authservId: LAB_AUTHSERV_ID, authenticate, deliver: dovecot.deliver, faults };
-    const ingress = await startSmtpIngress({ port: ctx.ports.smtp, ...common });
+    const ingress = await startSmtpIngress({ port: ctx.ports.smtp, ...common, ...mxTls(faults) });
     stops.push(() => ingress.stop());
     const submission = options.submission ? await startSmtpIngress({ ...common, ...options.submission }) : undefined;
     if (submission) stops.push(() => submission.stop());
@@ -152,3 +153,16 @@ export const mailLabComponent: LabComponent = {
     };
   },
 };
+
+const LAB_TLS = new URL('./tls/', import.meta.url);
+const pem = (name: string) => readFileSync(new URL(name, LAB_TLS), 'utf8');
+
+/** The MX ingress's STARTTLS: the lab CA's certificate for inbound.example.test, or the one a fault switch picks. */
+function mxTls(faults: () => Faults): Pick<IngressOptions, 'tls' | 'tlsNow'> {
+  const material = {
+    valid: { key: pem('lab-services.key'), cert: pem('lab-services.pem') },
+    expired: { key: pem('lab-expired.key'), cert: pem('lab-expired.pem') },
+    'wrong-name': { key: pem('lab-wrong-name.key'), cert: pem('lab-wrong-name.pem') },
+  };
+  return { tls: material.valid, tlsNow: () => material[(faults() as MailFaults).mxCertificate ?? 'valid'] };
+}

@@ -49,6 +49,23 @@ export function labZoneRrsets(
       { name: 'alias.example.test.', type: 'CNAME', ttl: 300, records: ['www.example.test.'] },
       { name: 'example.test.', type: 'MX', ttl: 300, records: ['10 mx.example.test.'] },
       { name: 'mx.example.test.', type: 'A', ttl: 300, records: ['192.0.2.25'] },
+      // Mail posture (src/lab/posture.ts): MTA-STS and TLS reporting, BIMI, and the ingress's name for STARTTLS.
+      { name: 'inbound.example.test.', type: 'A', ttl: 300, records: ['127.0.0.1'] },
+      { name: 'mta-sts.example.test.', type: 'A', ttl: 300, records: ['127.0.0.1'] },
+      { name: 'bimi.example.test.', type: 'A', ttl: 300, records: ['127.0.0.1'] },
+      { name: '_mta-sts.example.test.', type: 'TXT', ttl: 300, records: [quoteTxt('v=STSv1; id=20261129000000')] },
+      {
+        name: '_smtp._tls.example.test.',
+        type: 'TXT',
+        ttl: 300,
+        records: [quoteTxt('v=TLSRPTv1; rua=mailto:tlsrpt@example.test')],
+      },
+      {
+        name: 'default._bimi.example.test.',
+        type: 'TXT',
+        ttl: 300,
+        records: [quoteTxt('v=BIMI1; l=https://bimi.example.test:8443/logo.svg')],
+      },
       { name: 'example.test.', type: 'TXT', ttl: 300, records: [quoteTxt('v=spf1 mx include:_spf.example.test -all')] },
       { name: '_spf.example.test.', type: 'TXT', ttl: 300, records: [quoteTxt('v=spf1 ip4:192.0.2.0/25 ~all')] },
       {

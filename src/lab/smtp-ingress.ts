@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import tls from 'node:tls';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import type { Faults } from './http-app.ts';
 
@@ -16,6 +17,8 @@ export interface MailFaults {
   mailDmarcPolicy?: string;
   /** The stand-in relays from 127.0.0.2, an address the SPF records do not list. */
   mailSpfFail?: boolean;
+  /** The MX ingress's STARTTLS presents an expired certificate, or one for another name. */
+  mxCertificate?: 'expired' | 'wrong-name';
 }
 
 export interface StoredMessage {
@@ -59,12 +62,25 @@ export interface IngressOptions {
   faults: () => Faults;
   /** Offer STARTTLS with this key and certificate (PEM); without, STARTTLS is not offered. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Chooses the key and certificate at each handshake (a fault switch), instead of `tls` alone. */
+  tlsNow?: () => { key: string | Buffer; cert: string | Buffer };
   /**
    * Require AUTH PLAIN / LOGIN with these users (user -> password), as a
    * submission service does; with `tls`, AUTH is offered only after STARTTLS.
    * Without, AUTH is not offered and anyone may send (an MX).
    */
   users?: Record<string, string>;
+}
+
+/** An SNI callback that asks `choose` which key and certificate to present, every handshake. */
+function certificateChooser(choose: NonNullable<IngressOptions['tlsNow']>) {
+  return (_servername: string, callback: (error: Error | null, context?: tls.SecureContext) => void) => {
+    try {
+      callback(null, tls.createSecureContext(choose()));
+    } catch (error) {
+      callback(error as Error);
+    }
+  };
 }
 
 function headerBlock(message: Buffer): string {
@@ -142,6 +158,7 @@ export async function startSmtpIngress(options: IngressOptions): Promise<Running
   const server = new SMTPServer({
     disabledCommands: [...(options.tls ? [] : ['STARTTLS']), ...(users ? [] : ['AUTH'])],
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    ...(options.tls && options.tlsNow ? { SNICallback: certificateChooser(options.tlsNow) } : {}),
     disableReverseLookup: true,
     authOptional: !users,
     authMethods: ['PLAIN', 'LOGIN'],

@@ -11,6 +11,7 @@ import { prometheusKind } from './prometheus.ts';
 import { queueKind } from './queue.ts';
 import { browserKind } from './browser.ts';
 import { dnssecKind } from './dnssec.ts';
+import { smtpKind } from './smtp.ts';
 
 /** Every probe kind, one line each. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -26,6 +27,7 @@ export const PROBE_KINDS: ProbeKind<any>[] = [
   queueKind,
   browserKind,
   dnssecKind,
+  smtpKind,
 ];
 
 export function findKind(kind: string): ProbeKind | undefined {
