@@ -1,3 +1,4 @@
+// The ScaiSend stand-in's /v3/mail/send: SendGrid-v3 validation, DKIM signing, and the relay to the lab's MX ingress.
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import nodemailer, { type Transporter } from 'nodemailer';
@@ -175,10 +176,50 @@ function checkHeaders(value: unknown, field: string, errors: FieldError[]): void
   }
 }
 
-/** SendGrid v3 /mail/send validation (the subset ScaiSend follows). */
-export function validateSendBody(body: unknown): FieldError[] {
-  const errors: FieldError[] = [];
-  if (!isObject(body)) return [err(null, 'Bad Request', 'message')];
+/** One personalization: its recipient lists, subject, headers and custom args; returns how many recipients it has. */
+function checkPersonalization(p: unknown, i: number, body: Record<string, unknown>, errors: FieldError[]): number {
+  const field = `personalizations.${i}`;
+  if (!isObject(p) || !Array.isArray(p.to) || p.to.length === 0) {
+    errors.push(
+      err(
+        `${field}.to`,
+        'The to array is required for all personalization objects, and must have at least one email object with a valid email address.',
+        'message.personalizations.to',
+      ),
+    );
+    return 0;
+  }
+  let recipients = 0;
+  for (const kind of ['to', 'cc', 'bcc'] as const) {
+    const list = p[kind];
+    if (list === undefined) continue;
+    if (!Array.isArray(list))
+      errors.push(err(`${field}.${kind}`, `The ${kind} field must be an array.`, 'message.personalizations.to'));
+    else list.forEach((a: unknown, j) => checkAddress(a, `${field}.${kind}.${j}`, errors));
+    recipients += Array.isArray(list) ? list.length : 0;
+  }
+  if (p.subject !== undefined && typeof p.subject !== 'string')
+    errors.push(err(`${field}.subject`, 'The subject must be a string.', 'message.subject'));
+  if (typeof body.subject !== 'string' && typeof p.subject !== 'string' && body.template_id === undefined) {
+    errors.push(
+      err(
+        'subject',
+        'The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.',
+        'message.subject',
+      ),
+    );
+  }
+  checkHeaders(p.headers, `${field}.headers`, errors);
+  if (
+    p.custom_args !== undefined &&
+    (!isObject(p.custom_args) || Object.values(p.custom_args).some((v) => typeof v !== 'string'))
+  ) {
+    errors.push(err(`${field}.custom_args`, 'Custom args must be an object of string values.', 'message.custom_args'));
+  }
+  return recipients;
+}
+
+function checkPersonalizations(body: Record<string, unknown>, errors: FieldError[]): void {
   const personalizations = body.personalizations;
   if (!Array.isArray(personalizations) || personalizations.length === 0) {
     errors.push(
@@ -188,7 +229,9 @@ export function validateSendBody(body: unknown): FieldError[] {
         'message.personalizations',
       ),
     );
-  } else if (personalizations.length > 1000) {
+    return;
+  }
+  if (personalizations.length > 1000) {
     errors.push(
       err(
         'personalizations',
@@ -196,92 +239,44 @@ export function validateSendBody(body: unknown): FieldError[] {
         'message.personalizations',
       ),
     );
-  } else {
-    let recipients = 0;
-    personalizations.forEach((p: unknown, i) => {
-      const field = `personalizations.${i}`;
-      if (!isObject(p) || !Array.isArray(p.to) || p.to.length === 0) {
-        errors.push(
-          err(
-            `${field}.to`,
-            'The to array is required for all personalization objects, and must have at least one email object with a valid email address.',
-            'message.personalizations.to',
-          ),
-        );
-        return;
-      }
-      for (const kind of ['to', 'cc', 'bcc'] as const) {
-        const list = p[kind];
-        if (list === undefined) continue;
-        if (!Array.isArray(list))
-          errors.push(err(`${field}.${kind}`, `The ${kind} field must be an array.`, 'message.personalizations.to'));
-        else list.forEach((a: unknown, j) => checkAddress(a, `${field}.${kind}.${j}`, errors));
-        recipients += Array.isArray(list) ? list.length : 0;
-      }
-      if (p.subject !== undefined && typeof p.subject !== 'string')
-        errors.push(err(`${field}.subject`, 'The subject must be a string.', 'message.subject'));
-      if (typeof body.subject !== 'string' && typeof p.subject !== 'string' && body.template_id === undefined) {
-        errors.push(
-          err(
-            'subject',
-            'The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.',
-            'message.subject',
-          ),
-        );
-      }
-      checkHeaders(p.headers, `${field}.headers`, errors);
-      if (
-        p.custom_args !== undefined &&
-        (!isObject(p.custom_args) || Object.values(p.custom_args).some((v) => typeof v !== 'string'))
-      ) {
-        errors.push(
-          err(`${field}.custom_args`, 'Custom args must be an object of string values.', 'message.custom_args'),
-        );
-      }
-    });
-    if (recipients > 1000)
-      errors.push(
-        err(
-          'personalizations',
-          'The total number of recipients must be no more than 1000.',
-          'message.personalizations',
-        ),
-      );
+    return;
   }
-  if (!isObject(body.from)) {
+  let recipients = 0;
+  personalizations.forEach((p: unknown, i) => (recipients += checkPersonalization(p, i, body, errors)));
+  if (recipients > 1000)
+    errors.push(
+      err('personalizations', 'The total number of recipients must be no more than 1000.', 'message.personalizations'),
+    );
+}
+
+function checkContent(body: Record<string, unknown>, errors: FieldError[]): void {
+  if (body.template_id !== undefined) return;
+  const content = body.content;
+  if (!Array.isArray(content) || content.length === 0) {
     errors.push(
       err(
-        'from',
-        'The from object must be provided for every email send. It is an object that requires the email parameter, but may also contain a name parameter.',
-        'message.from',
+        'content',
+        'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.',
+        'message.content',
       ),
     );
-  } else checkAddress(body.from, 'from', errors);
-  if (body.template_id === undefined) {
-    const content = body.content;
-    if (!Array.isArray(content) || content.length === 0) {
+    return;
+  }
+  content.forEach((c: unknown, i) => {
+    if (!isObject(c) || typeof c.type !== 'string' || c.type === '')
+      errors.push(err(`content.${i}.type`, 'The content type must be provided.', 'message.content.type'));
+    else if (typeof c.value !== 'string' || c.value === '')
       errors.push(
         err(
-          'content',
-          'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.',
-          'message.content',
+          `content.${i}.value`,
+          'The content value must be a string at least one character in length.',
+          'message.content.value',
         ),
       );
-    } else {
-      content.forEach((c: unknown, i) => {
-        if (!isObject(c) || typeof c.type !== 'string' || c.type === '')
-          errors.push(err(`content.${i}.type`, 'The content type must be provided.', 'message.content.type'));
-        else if (typeof c.value !== 'string' || c.value === '')
-          errors.push(
-            err(
-              `content.${i}.value`,
-              'The content value must be a string at least one character in length.',
-              'message.content.value',
-            ),
-          );
-      });
-    }
-  }
+  });
+}
+
+function checkExtras(body: Record<string, unknown>, errors: FieldError[]): void {
   checkHeaders(body.headers, 'headers', errors);
   if (body.categories !== undefined && (!Array.isArray(body.categories) || body.categories.length > 10)) {
     errors.push(err('categories', 'You may not have more than 10 categories per request.', 'message.categories'));
@@ -293,6 +288,24 @@ export function validateSendBody(body: unknown): FieldError[] {
       errors.push(err('custom_args', 'The custom_args may not exceed 10,000 bytes.', 'message.custom_args'));
     }
   }
+}
+
+/** SendGrid v3 /mail/send validation (the subset ScaiSend follows). */
+export function validateSendBody(body: unknown): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!isObject(body)) return [err(null, 'Bad Request', 'message')];
+  checkPersonalizations(body, errors);
+  if (!isObject(body.from)) {
+    errors.push(
+      err(
+        'from',
+        'The from object must be provided for every email send. It is an object that requires the email parameter, but may also contain a name parameter.',
+        'message.from',
+      ),
+    );
+  } else checkAddress(body.from, 'from', errors);
+  checkContent(body, errors);
+  checkExtras(body, errors);
   return errors;
 }
 
@@ -324,92 +337,116 @@ export interface MountedMailSend {
 }
 
 /** Mounts POST /v3/mail/send, GET /v3/stats and GET /v3/stats/sum on the ScaiSend stand-in. */
+/** What relaying one personalization needs: the tracking rewriter, the relays (listed in SPF or not), the counters. */
+interface RelayContext {
+  options: MailSendOptions;
+  tracking: ReturnType<typeof mountTracking>;
+  relays: { listed: ReturnType<typeof relayTransport>; unlisted: ReturnType<typeof relayTransport> };
+  counters: SendCounters;
+}
+
+/** Composes, signs and relays one personalization to the ingress; counts it delivered, deferred or bounced. */
+async function relayOne(
+  ctx: RelayContext,
+  tenant: string,
+  body: SendBody,
+  p: Personalization,
+  id: { messageId: string; index: number },
+  faults: SendFaults & MailFaults,
+): Promise<void> {
+  const recipients = [...p.to, ...(p.cc ?? []), ...(p.bcc ?? [])];
+  const fromDomain = (body.from.email.split('@')[1] ?? ESP_DOMAIN).toLowerCase();
+  const eid = `${id.messageId}.${id.index}`;
+  const html = ctx.tracking.apply(tenant, body, eid, body.content?.find((c) => c.type === 'text/html')?.value);
+  try {
+    const composed = await new MailComposer({
+      from: body.from.name ? { name: body.from.name, address: body.from.email } : body.from.email,
+      to: p.to.map((a) => a.email),
+      cc: p.cc?.map((a) => a.email),
+      subject: p.subject ?? body.subject,
+      text: body.content?.find((c) => c.type === 'text/plain')?.value,
+      html,
+      messageId: `<${eid}@${fromDomain}>`,
+      headers: { ...body.headers, ...p.headers, 'X-SG-EID': eid },
+    })
+      .compile()
+      .build();
+    const raw = await signForRelay(composed, ctx.options.dkimKeys, signingDomain(fromDomain, faults), faults);
+    const relay = faults.mailSpfFail ? ctx.relays.unlisted : ctx.relays.listed;
+    await relay.sendMail({
+      envelope: { from: `bounces+${tenant}@${ESP_DOMAIN}`, to: recipients.map((a) => a.email) },
+      raw,
+    });
+    ctx.counters.add(tenant, 'delivered', recipients.length);
+  } catch (error) {
+    const code = (error as { responseCode?: number }).responseCode ?? 0;
+    ctx.counters.add(tenant, code >= 500 ? 'bounces' : 'deferred', recipients.length);
+  }
+}
+
+/** The answer a send fault switch forces (429 with rate-limit headers, or a 5xx), if one is on. */
+function faultAnswer(res: ServerResponse, faults: SendFaults, now: () => number): boolean {
+  if (faults.send429) {
+    const reset = Math.ceil(now() / 1000) + 60;
+    sendJson(
+      res,
+      429,
+      { errors: [{ message: 'too many requests', field: null, help: null }] },
+      { 'x-ratelimit-limit': '600', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) },
+    );
+    return true;
+  }
+  if (typeof faults.send5xx === 'number') {
+    sendJson(res, faults.send5xx, {
+      errors: [{ message: `internal error (lab fault: ${faults.send5xx})`, field: null, help: null }],
+    });
+    return true;
+  }
+  return false;
+}
+
+/** The request's body as a valid send, or undefined once the error answer (413, 400) went out. */
+function sendBodyOf(request: LabRequest, res: ServerResponse): SendBody | undefined {
+  const declared = Number(request.req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES || request.body.length > MAX_BODY_BYTES) {
+    sendJson(res, 413, {
+      errors: [{ message: 'The request body is larger than the 30 MB limit.', field: null, help: null }],
+    });
+    return undefined;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(request.body.toString('utf8'));
+  } catch {
+    sendJson(res, 400, { errors: [{ message: 'Bad Request', field: null, help: null }] });
+    return undefined;
+  }
+  const errors = validateSendBody(body);
+  if (errors.length > 0) {
+    sendJson(res, 400, { errors });
+    return undefined;
+  }
+  return body as SendBody;
+}
+
 export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMailSend {
   const keys = options.keys ?? LAB_API_KEYS;
   const now = options.now ?? Date.now;
   const counters = options.counters ?? createSendCounters(now);
-  const tracking = mountTracking(app, counters);
   const relays = {
     listed: relayTransport(options.relayPort, RELAY_ADDRESS.listed),
     unlisted: relayTransport(options.relayPort, RELAY_ADDRESS.unlisted),
   };
+  const ctx: RelayContext = { options, tracking: mountTracking(app, counters), relays, counters };
   const timers = new Set<NodeJS.Timeout>();
-
-  const relayOne = async (
-    tenant: string,
-    body: SendBody,
-    p: Personalization,
-    messageId: string,
-    index: number,
-    faults: SendFaults & MailFaults,
-  ) => {
-    const recipients = [...p.to, ...(p.cc ?? []), ...(p.bcc ?? [])];
-    const fromDomain = (body.from.email.split('@')[1] ?? ESP_DOMAIN).toLowerCase();
-    const html = tracking.apply(
-      tenant,
-      body,
-      `${messageId}.${index}`,
-      body.content?.find((c) => c.type === 'text/html')?.value,
-    );
-    try {
-      const composed = await new MailComposer({
-        from: body.from.name ? { name: body.from.name, address: body.from.email } : body.from.email,
-        to: p.to.map((a) => a.email),
-        cc: p.cc?.map((a) => a.email),
-        subject: p.subject ?? body.subject,
-        text: body.content?.find((c) => c.type === 'text/plain')?.value,
-        html,
-        messageId: `<${messageId}.${index}@${fromDomain}>`,
-        headers: { ...body.headers, ...p.headers, 'X-SG-EID': `${messageId}.${index}` },
-      })
-        .compile()
-        .build();
-      const raw = await signForRelay(composed, options.dkimKeys, signingDomain(fromDomain, faults), faults);
-      const relay = faults.mailSpfFail ? relays.unlisted : relays.listed;
-      await relay.sendMail({
-        envelope: { from: `bounces+${tenant}@${ESP_DOMAIN}`, to: recipients.map((a) => a.email) },
-        raw,
-      });
-      counters.add(tenant, 'delivered', recipients.length);
-    } catch (error) {
-      const code = (error as { responseCode?: number }).responseCode ?? 0;
-      counters.add(tenant, code >= 500 ? 'bounces' : 'deferred', recipients.length);
-    }
-  };
 
   app.route('POST', '/v3/mail/send', (request, res) => {
     const tenant = tenantOf(request, keys);
     if (!tenant) return unauthorized(res);
     const faults = request.faults as Faults & SendFaults & MailFaults;
-    if (faults.send429) {
-      const reset = Math.ceil(now() / 1000) + 60;
-      return sendJson(
-        res,
-        429,
-        { errors: [{ message: 'too many requests', field: null, help: null }] },
-        { 'x-ratelimit-limit': '600', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) },
-      );
-    }
-    if (typeof faults.send5xx === 'number') {
-      return sendJson(res, faults.send5xx, {
-        errors: [{ message: `internal error (lab fault: ${faults.send5xx})`, field: null, help: null }],
-      });
-    }
-    const declared = Number(request.req.headers['content-length'] ?? 0);
-    if (declared > MAX_BODY_BYTES || request.body.length > MAX_BODY_BYTES) {
-      return sendJson(res, 413, {
-        errors: [{ message: 'The request body is larger than the 30 MB limit.', field: null, help: null }],
-      });
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(request.body.toString('utf8'));
-    } catch {
-      return sendJson(res, 400, { errors: [{ message: 'Bad Request', field: null, help: null }] });
-    }
-    const errors = validateSendBody(body);
-    if (errors.length > 0) return sendJson(res, 400, { errors });
-    const send = body as SendBody;
+    if (faultAnswer(res, faults, now)) return;
+    const send = sendBodyOf(request, res);
+    if (!send) return;
     const messageId = randomBytes(16).toString('base64url').slice(0, 22);
     const recipientCount = send.personalizations.reduce(
       (n, p) => n + p.to.length + (p.cc?.length ?? 0) + (p.bcc?.length ?? 0),
@@ -421,7 +458,7 @@ export function mountMailSend(app: LabApp, options: MailSendOptions): MountedMai
     res.end();
     if (faults.mailDrop) return;
     const go = () =>
-      send.personalizations.forEach((p, index) => void relayOne(tenant, send, p, messageId, index, faults));
+      send.personalizations.forEach((p, index) => void relayOne(ctx, tenant, send, p, { messageId, index }, faults));
     const delayMs = Math.max(0, (faults.mailDelaySec ?? 0) * 1000);
     if (delayMs === 0) return go();
     const timer = setTimeout(() => {

@@ -1,3 +1,4 @@
+// The ScaiSend stand-in: health and readiness, metrics, and the routes the mail, stats and queue parts mount.
 import { createLabApp, sendHealth, type LabApp } from './http-app.ts';
 
 /**

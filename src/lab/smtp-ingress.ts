@@ -1,3 +1,4 @@
+// The lab's SMTP ingress: receives mail as an MX (or submission port), stamps the verifier's Authentication-Results, delivers to Dovecot.
 import { EventEmitter } from 'node:events';
 import tls from 'node:tls';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';

@@ -1,3 +1,4 @@
+// The `email-auth` kind: a sending domain's SPF (RFC 7208, per sending IP), DKIM keys, DMARC, MX and reverse DNS, over the wire.
 import net from 'node:net';
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';

@@ -1,3 +1,4 @@
+// The `mail` kind: a probe message sent through ScaiSend, found in seed IMAP mailboxes, judged for placement, time and authentication.
 import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import { timerDuration, tlsOptionsSchema } from '../core/schema.ts';
@@ -529,71 +530,13 @@ class MailProber implements Prober {
     outcomes: SeedOutcome[],
     run: { warnings: string[]; phases: Record<string, number>; swept: number },
   ): Measurement {
-    const kindOf = (placement: string) => (placement.startsWith('other:') ? 'other' : placement);
-    const count = (kind: string) => outcomes.filter((outcome) => kindOf(outcome.placement) === kind).length;
     const times = outcomes.map((outcome) => outcome.timeToInboxMs).filter((ms): ms is number => ms !== null);
-    const worst = outcomes.reduce(
-      (acc, outcome) =>
-        (PLACEMENT_RANK[kindOf(outcome.placement)] ?? 0) > (PLACEMENT_RANK[acc] ?? 0) ? kindOf(outcome.placement) : acc,
-      'inbox',
-    );
-    const observations: Observations = {
-      inbox: count('inbox'),
-      spam: count('spam'),
-      other: count('other'),
-      missing: count('missing'),
-      placement: worst,
-      'timeToInboxMs.max': times.length > 0 ? Math.max(...times) : null,
-      'timeToInboxMs.p50': median(times),
-      'send.status': sent.status,
-      'send.latencyMs': sent.latencyMs,
-      'send.messageId': sent.messageId,
-      'cleanup.swept': run.swept,
-      token,
-    };
+    const observations = runObservations(token, sent, outcomes, times, run.swept);
+    const via = this.spec.send.via ?? (this.spec.send.api ? 'api' : 'smtp');
     const items: RunItem[] = [];
     for (const outcome of outcomes) {
-      const prefix = `seed.${outcome.seed.name}`;
-      const auth = outcome.auth;
-      Object.assign(observations, {
-        [`${prefix}.placement`]: outcome.placement,
-        [`${prefix}.folder`]: outcome.sighting?.folder ?? null,
-        [`${prefix}.timeToInboxMs`]: outcome.timeToInboxMs,
-        [`${prefix}.spf`]: auth?.spf ?? null,
-        [`${prefix}.dkim`]: auth?.dkim ?? null,
-        [`${prefix}.dkimDomain`]: auth?.dkimDomain ?? null,
-        [`${prefix}.dkimSelector`]: auth?.dkimSelector ?? null,
-        [`${prefix}.dmarc`]: auth?.dmarc ?? null,
-        [`${prefix}.dmarcPolicy`]: auth?.dmarcPolicy ?? null,
-        [`${prefix}.arc`]: auth?.arc ?? null,
-        [`${prefix}.compauth`]: auth?.compauth ?? null,
-        [`${prefix}.compauthReason`]: auth?.compauthReason ?? null,
-        [`${prefix}.receivedSpf`]: auth?.receivedSpf ?? null,
-        [`${prefix}.listUnsubscribe`]: auth?.listUnsubscribe ?? null,
-        [`${prefix}.oneClick`]: auth?.oneClickUnsubscribe ?? null,
-      });
-      Object.assign(observations, ownObservations(`${prefix}.own`, outcome.own));
-      if (outcome.sighting?.tab) observations[`${prefix}.tab`] = outcome.sighting.tab;
-      items.push({
-        type: MAIL_MESSAGE_ITEM,
-        key: `${outcome.seed.name}:${token}`,
-        data: {
-          seed: outcome.seed.name,
-          provider: seedProvider(outcome.seed),
-          address: outcome.seed.address,
-          token,
-          messageId: sent.messageId,
-          via: this.spec.send.via ?? (this.spec.send.api ? 'api' : 'smtp'),
-          sentAt: new Date(sent.acceptedAt).toISOString(),
-          arrivedAt: outcome.sighting ? new Date(outcome.sighting.arrivedAt).toISOString() : null,
-          folder: outcome.sighting?.folder ?? null,
-          placement: outcome.placement,
-          timeToInboxMs: outcome.timeToInboxMs,
-          tab: outcome.sighting?.tab ?? null,
-          auth: auth ?? null,
-          own: outcome.own ?? null,
-        },
-      });
+      Object.assign(observations, seedObservations(outcome));
+      items.push(messageItem(outcome, token, sent, via));
     }
     return {
       observations,
@@ -723,3 +666,84 @@ export const mailKind: ProbeKind<MailSpec> = {
   },
   create: createMailProber,
 };
+
+/** A run's own observations: placement counts, the worst placement, time to inbox, the send. */
+function runObservations(
+  token: string,
+  sent: SendOutcome,
+  outcomes: SeedOutcome[],
+  times: number[],
+  swept: number,
+): Observations {
+  const kindOf = (placement: string) => (placement.startsWith('other:') ? 'other' : placement);
+  const count = (kind: string) => outcomes.filter((outcome) => kindOf(outcome.placement) === kind).length;
+  const worst = outcomes.reduce(
+    (acc, outcome) =>
+      (PLACEMENT_RANK[kindOf(outcome.placement)] ?? 0) > (PLACEMENT_RANK[acc] ?? 0) ? kindOf(outcome.placement) : acc,
+    'inbox',
+  );
+  return {
+    inbox: count('inbox'),
+    spam: count('spam'),
+    other: count('other'),
+    missing: count('missing'),
+    placement: worst,
+    'timeToInboxMs.max': times.length > 0 ? Math.max(...times) : null,
+    'timeToInboxMs.p50': median(times),
+    'send.status': sent.status,
+    'send.latencyMs': sent.latencyMs,
+    'send.messageId': sent.messageId,
+    'cleanup.swept': swept,
+    token,
+  };
+}
+
+/** One seed's observations: placement, folder, time, what its provider's header says, and scaiprobe's own verdict. */
+function seedObservations(outcome: SeedOutcome): Observations {
+  const prefix = `seed.${outcome.seed.name}`;
+  const auth = outcome.auth;
+  const observations: Observations = {
+    [`${prefix}.placement`]: outcome.placement,
+    [`${prefix}.folder`]: outcome.sighting?.folder ?? null,
+    [`${prefix}.timeToInboxMs`]: outcome.timeToInboxMs,
+    [`${prefix}.spf`]: auth?.spf ?? null,
+    [`${prefix}.dkim`]: auth?.dkim ?? null,
+    [`${prefix}.dkimDomain`]: auth?.dkimDomain ?? null,
+    [`${prefix}.dkimSelector`]: auth?.dkimSelector ?? null,
+    [`${prefix}.dmarc`]: auth?.dmarc ?? null,
+    [`${prefix}.dmarcPolicy`]: auth?.dmarcPolicy ?? null,
+    [`${prefix}.arc`]: auth?.arc ?? null,
+    [`${prefix}.compauth`]: auth?.compauth ?? null,
+    [`${prefix}.compauthReason`]: auth?.compauthReason ?? null,
+    [`${prefix}.receivedSpf`]: auth?.receivedSpf ?? null,
+    [`${prefix}.listUnsubscribe`]: auth?.listUnsubscribe ?? null,
+    [`${prefix}.oneClick`]: auth?.oneClickUnsubscribe ?? null,
+  };
+  Object.assign(observations, ownObservations(`${prefix}.own`, outcome.own));
+  if (outcome.sighting?.tab) observations[`${prefix}.tab`] = outcome.sighting.tab;
+  return observations;
+}
+
+/** The probe message as an item reports and the browser kind read. */
+function messageItem(outcome: SeedOutcome, token: string, sent: SendOutcome, via: string): RunItem {
+  return {
+    type: MAIL_MESSAGE_ITEM,
+    key: `${outcome.seed.name}:${token}`,
+    data: {
+      seed: outcome.seed.name,
+      provider: seedProvider(outcome.seed),
+      address: outcome.seed.address,
+      token,
+      messageId: sent.messageId,
+      via,
+      sentAt: new Date(sent.acceptedAt).toISOString(),
+      arrivedAt: outcome.sighting ? new Date(outcome.sighting.arrivedAt).toISOString() : null,
+      folder: outcome.sighting?.folder ?? null,
+      placement: outcome.placement,
+      timeToInboxMs: outcome.timeToInboxMs,
+      tab: outcome.sighting?.tab ?? null,
+      auth: outcome.auth ?? null,
+      own: outcome.own ?? null,
+    },
+  };
+}

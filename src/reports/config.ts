@@ -1,3 +1,4 @@
+// The `reports:` section of the configuration: tenants, their tokens, and how many renders run at once.
 import { z } from 'zod';
 import { ConfigError, locateSectionIssues, type ConfigIssue } from '../config/load.ts';
 

@@ -1,3 +1,4 @@
+// What each leading indicator means and what to do about it, in words a tenant understands.
 /** What each leading indicator means and what to do, for people who are not deliverability engineers. */
 const GUIDANCE: Array<{ match: RegExp; meaning: string; action: string }> = [
   {

@@ -1,3 +1,4 @@
+// The browser script that draws a report's charts with chart.js.
 /**
  * Browser script that draws the report's charts with chart.js. Colours also
  * differ in line style so the charts read in black-and-white print.

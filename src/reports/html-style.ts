@@ -1,3 +1,4 @@
+// The report's CSS: one column, readable on screen and printed on A4.
 /** Report CSS: one column, print-friendly (A4, no section split across pages where avoidable). */
 export const REPORT_CSS = `
 @page { size: A4; margin: 14mm 12mm; }

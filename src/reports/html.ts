@@ -1,3 +1,4 @@
+// A tenant's report as one self-contained HTML page (numbers, tables, charts inlined).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

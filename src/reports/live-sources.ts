@@ -1,3 +1,4 @@
+// The report's inputs read from the store and the running indicators: incidents, indicator readings.
 import type { Store } from '../store/repositories.ts';
 import type { Indicator } from '../indicators/compute.ts';
 import type { AlertIncident, IndicatorReading, ReportSources } from './sources.ts';

@@ -1,3 +1,4 @@
+// The report model: every section's numbers for one tenant and period, built from the store.
 import type { Store } from '../store/repositories.ts';
 import { authFindings, type AuthFinding } from './auth-findings.ts';
 import type { MailMessageFields } from '../store/types.ts';

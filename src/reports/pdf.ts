@@ -1,3 +1,4 @@
+// A report printed to PDF by Chromium, with the network closed.
 import type { SharedBrowser } from '../util/chromium.ts';
 
 /** Prints the report HTML to an A4 PDF in Chromium, after the charts are drawn. No network: every request is refused. */

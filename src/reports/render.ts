@@ -1,3 +1,4 @@
+// A tenant's report rendered to HTML, PDF or JSON, with the renders bounded.
 import type { Store } from '../store/repositories.ts';
 import type { SharedBrowser } from '../util/chromium.ts';
 import { buildReport, type ReportModel } from './model.ts';

@@ -1,3 +1,4 @@
+// The small functions through which a report reads what other parts own (indicators, alerts).
 /**
  * Report inputs that other parts of scaiprobe own (issue 6: indicators and
  * alerting). The report reads them through these small functions so that the

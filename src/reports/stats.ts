@@ -1,3 +1,4 @@
+// Percentiles and ratios as the report computes them.
 /** Nearest-rank percentile (the value at rank ceil(p·n)); null for no values. Predictable for tests and people. */
 export function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;

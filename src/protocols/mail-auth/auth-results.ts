@@ -1,3 +1,4 @@
+// Authentication-Results headers (RFC 8601) read as a deliverability tool must: only the receiving provider's own.
 /**
  * Authentication-Results (RFC 8601) and related headers, read the way a
  * deliverability tool has to: only the receiving provider's own verdict counts.
