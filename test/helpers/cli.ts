@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { DAEMON_V8_FLAGS } from '../../bin/daemon-v8-flags.js';
 
 export interface CliResult {
   code: number | null;
@@ -33,7 +34,9 @@ export function startCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  // The daemon with the heap settings it runs with everywhere (bin/daemon-v8-flags.js).
+  const flags = args[0] === 'run' ? DAEMON_V8_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'src/cli/main.ts', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

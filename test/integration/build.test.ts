@@ -33,13 +33,19 @@ after(async () => {
   await temp.remove();
 });
 
-test('dist/ holds JavaScript only, none of it loading tsx, and the status page script beside it', () => {
+test("dist/ holds JavaScript only (and the lab's own files), none of it loading tsx, and the status page script beside it", () => {
   const files = filesUnder('dist');
   assert.ok(files.includes(join('dist', 'cli', 'main.js')), 'dist/cli/main.js');
   assert.ok(files.includes(join('dist', 'server', 'status-page', 'client.js')), 'the status page script is copied');
+  // The lab reads its verifier script and its TLS material beside its code; nothing else is not JavaScript.
+  const labFile = (file: string) => file.startsWith(join('dist', 'lab')) && /\.(py|pem|key|md)$/.test(file);
   assert.deepEqual(
-    files.filter((file) => !file.endsWith('.js')),
+    files.filter((file) => !file.endsWith('.js') && !labFile(file)),
     [],
+  );
+  assert.ok(
+    files.some((file) => file.endsWith('mail-verifier.py')),
+    'the lab verifier is beside the compiled lab',
   );
   assert.deepEqual(
     files.filter((file) => /from ['"]tsx|import\(['"]tsx|\.ts['"]\)?;?$/m.test(readFileSync(file, 'utf8'))),
