@@ -22,7 +22,8 @@ export const LAB_BIMI_LOGO =
   '<title>Example Test</title><rect width="64" height="64" fill="#1f6feb"/>' +
   '<circle cx="32" cy="32" r="18" fill="#ffffff"/></svg>\n';
 
-function startPostureHost(port: number): Promise<Server> {
+/** Starts the posture host on 127.0.0.1:`port` (HTTPS, the lab services certificate). */
+export function startPostureHost(port: number): Promise<Server> {
   const server = createServer(
     {
       key: readFileSync(new URL('lab-services.key', TLS_DIR)),

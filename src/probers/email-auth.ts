@@ -1,5 +1,5 @@
 // The `email-auth` kind: a sending domain's SPF (RFC 7208, per sending IP), DKIM keys, DMARC, MX and reverse DNS, over the wire.
-import net from 'node:net';
+import net, { type LookupFunction } from 'node:net';
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
 import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
@@ -12,6 +12,9 @@ import { parseDmarc } from '../protocols/mail-auth/dmarc.ts';
 import { dnsName, dnsNameProblem, queryFields, resolverOf, serverText } from '../protocols/dns/config.ts';
 import { evaluateSpf, isSpf, type SpfResolver } from '../protocols/mail-auth/spf.ts';
 import { spfResolver } from '../protocols/mail-auth/spf-dns.ts';
+import { checkBimi, checkMtaSts, checkTlsRpt, type PostureIo } from '../protocols/mail-auth/posture.ts';
+import { resolverLookup } from '../protocols/dns/lookup.ts';
+import { createHttpClient } from '../protocols/http/client.ts';
 
 /** `local@domain`: the domain part must be a DNS name (it is the domain SPF checks). */
 const mailbox = () =>
@@ -34,6 +37,14 @@ const fields = z.object({
   mailFrom: mailbox().optional(),
   /** The HELO/EHLO name, for %{h} in SPF macros. */
   helo: dnsName().optional(),
+  /** Check MTA-STS (RFC 8461): the record, the policy at https://mta-sts.<domain> (`port` only for a staging host), MX coverage. */
+  mtaSts: z.strictObject({ port: z.number().int().min(1).max(65535).default(443) }).optional(),
+  /** Check the TLS-RPT record (RFC 8460). */
+  tlsRpt: z.boolean().default(false),
+  /** Check BIMI: the record, the logo as SVG Tiny PS, DMARC at enforcement. */
+  bimi: z.boolean().default(false),
+  /** CAs (PEM) trusted for the MTA-STS policy and BIMI logo besides the system's (a private CA). */
+  tls: z.strictObject({ ca: z.string().min(1) }).optional(),
   ...queryFields,
 });
 
@@ -231,13 +242,49 @@ async function checkPtr(ip: string, ask: Ask, found: Findings): Promise<boolean>
   return confirmed;
 }
 
+/** MTA-STS, TLS-RPT and BIMI, when configured: DNS through the probe's resolver, HTTPS to names it resolves. */
+async function checkPosture(
+  spec: EmailAuthSpec,
+  domain: string,
+  run: { ctx: ProbeContext; ask: Ask; lookup: LookupFunction },
+  found: Findings,
+): Promise<void> {
+  if (!spec.mtaSts && !spec.tlsRpt && !spec.bimi) return;
+  const http = createHttpClient({ lookup: run.lookup });
+  const io: PostureIo = {
+    txt: (name) => txtOf(run.ask, name),
+    mx: async (name) => (await run.ask(name, 'MX')).map((data) => fqdn((data as { exchange: string }).exchange)),
+    get: async (url, maxBytes) => {
+      const answer = await http.request({
+        url,
+        signal: run.ctx.signal,
+        maxRedirects: 0,
+        maxBodyBytes: maxBytes,
+        ...(spec.tls ? { tls: { ca: spec.tls.ca } } : {}),
+      });
+      const contentType = answer.headers['content-type'] ?? '';
+      return { status: answer.status, contentType, body: answer.body, truncated: answer.bodyTruncated };
+    },
+  };
+  const mtaSts = spec.mtaSts;
+  if (mtaSts) await guarded('MTA-STS', run.ctx, found, () => checkMtaSts(domain, io, found, mtaSts.port));
+  if (spec.tlsRpt) await guarded('TLS-RPT', run.ctx, found, () => checkTlsRpt(domain, io, found));
+  if (spec.bimi) await guarded('BIMI', run.ctx, found, () => checkBimi(domain, io, found));
+}
+
+/** The posture checks a message names when they pass. */
+function postureNames(spec: EmailAuthSpec): string {
+  const names = [spec.mtaSts ? 'MTA-STS' : '', spec.tlsRpt ? 'TLS-RPT' : '', spec.bimi ? 'BIMI' : ''].filter(Boolean);
+  return names.length ? `, ${names.join(', ')}` : '';
+}
+
 function measurementOf(domain: string, spec: EmailAuthSpec & CommonProbeSpec, found: Findings): Measurement {
   const { observations, problems } = found;
   observations.problems = problems;
   observations.ok = problems.length === 0;
   const message = problems.length
     ? `${domain}: ${problems.join('; ')}`
-    : `${domain}: SPF, DKIM, DMARC, MX and reverse DNS in order`;
+    : `${domain}: SPF, DKIM, DMARC, MX and reverse DNS${postureNames(spec)} in order`;
   const measurement: Measurement = { observations, message };
   // With no assertions of its own, any problem fails the run.
   if (problems.length && spec.expect.length === 0) measurement.error = { code: 'DNS', message };
@@ -270,6 +317,7 @@ function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, deps: Prob
         fcrdnsAll &&= confirmed;
       }
       found.observations.fcrdns = fcrdnsAll;
+      await checkPosture(spec, domain, { ctx, ask, lookup: resolverLookup(client, server, budget) }, found);
       return measurementOf(domain, spec, found);
     },
     close: () => client.close(),

@@ -65,3 +65,40 @@ export async function authoritativeServers(
     .sort()
     .map((address) => parseServer(net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`));
 }
+
+/**
+ * A `lookup` for sockets and the HTTP client that asks the configured resolver over the wire (A, then AAAA)
+ * instead of the system's: a probe's names resolve where its DNS lookups do. `signal` bounds each lookup.
+ */
+export function resolverLookup(client: DnsClient, resolver: DnsServer, budget: LookupBudget): net.LookupFunction {
+  return (hostname, options, callback) => {
+    const addresses = async (): Promise<Array<{ address: string; family: number }>> => {
+      if (net.isIP(hostname)) return [{ address: hostname, family: net.isIP(hostname) }];
+      const found: Array<{ address: string; family: number }> = [];
+      for (const [type, family] of [
+        ['A', 4],
+        ['AAAA', 6],
+      ] as const) {
+        if (options.family !== undefined && options.family !== 0 && options.family !== family) continue;
+        const reply = await resolve(client, resolver, hostname, type, budget);
+        for (const address of answersOf(reply, type)) found.push({ address: String(address), family });
+      }
+      return found;
+    };
+    addresses().then(
+      (found) => {
+        const first = found[0];
+        if (!first) {
+          const error = Object.assign(new Error(`${hostname} has no address (asked ${resolver.label})`), {
+            code: 'ENOTFOUND',
+          });
+          callback(error, '', 4);
+        } else if (options.all) callback(null, found);
+        else callback(null, first.address, first.family);
+      },
+      (error: unknown) => {
+        callback(error as NodeJS.ErrnoException, '', 4);
+      },
+    );
+  };
+}
