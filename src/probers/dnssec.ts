@@ -277,6 +277,7 @@ function measurementOf(
 
 export const dnssecKind: ProbeKind<DnssecSpec> = {
   kind: 'dnssec',
+  feeds: { observations: { dnsAuthDetail: /^(valid|dnskeys|algorithms|rrsig|ds|denial)\b/ } },
   fields,
   create: createDnssecProber,
 };

@@ -160,6 +160,7 @@ function measurementOf(spec: SmtpSpec, outcomes: MxOutcome[], now: number): Meas
 
 export const smtpKind: ProbeKind<SmtpSpec> = {
   kind: 'smtp',
+  feeds: { observations: { dnsAuthDetail: /^(mx\.|starttls)/ } },
   fields,
   check: checkSmtp,
   create: createSmtpProber,

@@ -1,9 +1,10 @@
 // What an email-auth run found, as sentences a tenant understands, each with what to do.
 import type { ObservationValue, Observations } from '../core/probe.ts';
 import type { SpfReason } from '../protocols/mail-auth/spf-reason.ts';
+import type { PostureFinding } from './posture-findings.ts';
 
 export interface AuthFinding {
-  check: 'SPF' | 'DKIM' | 'DMARC' | 'MX' | 'Reverse DNS';
+  check: 'SPF' | 'DKIM' | 'DMARC' | 'MX' | 'Reverse DNS' | PostureFinding['check'];
   ok: boolean;
   /** `SPF for 192.0.2.25: permerror — your record has a newline inside it; publish it on one line`. */
   sentence: string;

@@ -1,6 +1,7 @@
 // The report model: every section's numbers for one tenant and period, built from the store.
 import type { Store } from '../store/repositories.ts';
 import { authFindings, type AuthFinding } from './auth-findings.ts';
+import { postureFindings } from './posture-findings.ts';
 import type { MailMessageFields } from '../store/types.ts';
 import type { ObservationValue } from '../core/probe.ts';
 import { MAIL_MESSAGE_ITEM } from '../core/items.ts';
@@ -234,7 +235,8 @@ function dnsAuthSection(store: Store, tenant: string): ReportModel['dnsAuth'] {
         at: p.startedAt,
         message: p.message ?? 'not run yet',
         details,
-        findings: p.kind === 'email-auth' ? authFindings(run?.observations ?? {}) : [],
+        // Each kind's observations say which sentences apply (email-auth, dnssec, smtp): no kind is named here.
+        findings: [...authFindings(run?.observations ?? {}), ...postureFindings(run?.observations ?? {})],
       };
     });
   return { status: checks.some((c) => c.status !== null) ? 'ok' : 'no-data', checks };

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mailKind } from '../../src/probers/mail.ts';
@@ -13,6 +14,8 @@ import {
   SUBMISSION_USER,
   type TestMailLab,
 } from '../helpers/mail-lab.ts';
+
+const LAB_CA = readFileSync(new URL('../../src/lab/tls/lab-ca.pem', import.meta.url), 'utf8');
 
 // One private Dovecot + ingress + ScaiSend stand-in for the file; the test that stops Dovecot runs last.
 describe('mail kind against real Dovecot', () => {
@@ -294,7 +297,12 @@ describe('mail kind against real Dovecot', () => {
   test('SMTP send path (nodemailer to the ingress)', async () => {
     const spec = mailSpec(
       {
-        send: { via: 'smtp', smtp: { host: '127.0.0.1', port: lab.smtpPort }, from: 'probe@send.example.test' },
+        // The ingress offers STARTTLS under the lab's CA, as an MX does: the sender trusts that CA.
+        send: {
+          via: 'smtp',
+          smtp: { host: '127.0.0.1', port: lab.smtpPort, tls: { ca: LAB_CA } },
+          from: 'probe@send.example.test',
+        },
         seeds: [seed('seed-c', 'carol', lab.imapPort)],
       },
       { name: 'mail-smtp', expect: ['inbox == 1'] },
