@@ -1,6 +1,6 @@
 // The lab's rbldnsd: blocklist zones served on loopback, with switches to list and delist.
 import dgram from 'node:dgram';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decode, encode } from 'dns-packet';
 import type { LabComponent, LabContext } from './component.ts';
@@ -218,8 +218,3 @@ export const rbldnsdComponent: LabComponent = {
     };
   },
 };
-
-/** Reads a zone file back (tests). */
-export async function readZoneFile(lab: RbldnsdLab, file: string): Promise<string> {
-  return readFile(join(lab.dir, file), 'utf8');
-}

@@ -2,7 +2,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomFillSync } from 'node:crypto';
-import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
+import type { Answer, RecordType } from 'dns-packet';
 import { ProbeFailure, classifyNetworkError } from '../../core/errors.ts';
 import type { Clock } from '../../util/clock.ts';
 import { EDNS_UDP_SIZE, encodeQuery, parseReply, type ParsedReply, type QueryWire } from './codec.ts';
@@ -77,12 +77,6 @@ export function parseServer(text: string, defaultPort = 53): DnsServer {
   host = host.toLowerCase();
   const label = net.isIPv6(host) ? (port === 53 ? host : `[${host}]:${port}`) : port === 53 ? host : `${host}:${port}`;
   return { host, port, label };
-}
-
-/** Names compared case-insensitively and without the trailing dot. */
-export function canonicalName(name: string): string {
-  const lower = name.toLowerCase();
-  return lower.endsWith('.') && lower.length > 1 ? lower.slice(0, -1) : lower;
 }
 
 /** One UDP query in flight: its retries, timer and abort hook live here, with no promise per try. */
@@ -688,11 +682,6 @@ function growWindow(entry: ServerState, rttMs: number): void {
 function retryWait(timeoutMs: number, attempt: number): number {
   if (attempt === 1) return timeoutMs;
   return Math.round(timeoutMs * 1.5 ** (attempt - 1) * (0.75 + Math.random() * 0.5));
-}
-
-/** dns-packet decodes the rcode name but its types omit it. */
-export function rcodeOf(packet: DecodedPacket): string {
-  return (packet as { rcode?: string }).rcode ?? 'NOERROR';
 }
 
 /** One query over a fresh TCP connection with the 2-byte length prefix. */
