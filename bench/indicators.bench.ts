@@ -46,6 +46,7 @@ for (let p = 0; p < PROBES; p++) {
     inputs.http.push({
       probe: `http-${p}`,
       url: 'http://127.0.0.1:8000/v3/stats',
+      role: 'read',
       failingSince: null,
       latency: series(p, 40, 0),
     });

@@ -18,6 +18,8 @@ export type FeedRole =
   /** The endpoint a probe asks (text) and how long it took (ms). */
   | 'endpointUrl'
   | 'endpointLatency'
+  /** What the endpoint is to the thresholds: `readiness`, `send`, `read` or `other` (text). */
+  | 'endpointRole'
   /** Observations a report lists as the details of a DNS authentication check (SPF, DKIM, DMARC, PTR, MX). */
   | 'dnsAuthDetail';
 

@@ -24,7 +24,14 @@ export interface IndicatorInputs {
   stats: Array<{ probe: string; tenant: string; bounceRate: Point[]; spamReportRate: Point[]; deferralRate: Point[] }>;
   prometheus: Array<{ probe: string; errorShare: Point[]; apiP99: Point[]; pdnsP99: Point[] }>;
   queues: Array<{ probe: string; depth: Point[] }>;
-  http: Array<{ probe: string; url: string; failingSince: number | null; latency: Point[] }>;
+  http: Array<{
+    probe: string;
+    url: string;
+    /** What the endpoint is to the thresholds, as its kind said (the http kind: its `role`, or its URL's path). */
+    role: 'readiness' | 'send' | 'read' | 'other';
+    failingSince: number | null;
+    latency: Point[];
+  }>;
   seeds: Array<{
     tenant: string;
     domain: string;
@@ -371,7 +378,7 @@ function prometheusIndicators(inputs: IndicatorInputs, config: IndicatorsConfig)
 function httpIndicators(h: IndicatorInputs['http'][number], config: IndicatorsConfig, now: number): Indicator[] {
   const t = config.thresholds;
   const out: Indicator[] = [];
-  if (/\/ready\b|\/health\/ready/.test(h.url)) {
+  if (h.role === 'readiness') {
     const failingFor = h.failingSince === null ? 0 : now - h.failingSince;
     const state: IndicatorState = failingFor > t.readinessFailing ? 'critical' : failingFor > 0 ? 'warn' : 'ok';
     out.push({
@@ -389,8 +396,8 @@ function httpIndicators(h: IndicatorInputs['http'][number], config: IndicatorsCo
           : `${h.url} has not been ready for ${show(failingFor, 'ms')}${state === 'critical' ? `, more than ${show(t.readinessFailing, 'ms')}` : ''}.`,
     });
   }
-  const isSend = h.url.includes('/v3/mail/send');
-  if (h.url.includes('/v3/') && h.latency.length > 0) {
+  const isSend = h.role === 'send';
+  if ((h.role === 'send' || h.role === 'read') && h.latency.length > 0) {
     // p99 over the last hour at each point, so the trend follows the percentile, not single runs.
     const hourAgo = now - HOUR;
     const recent = windowOf(h.latency, hourAgo, now);

@@ -57,10 +57,13 @@ function addFedSeries(
     });
   }
   if (typeof fed.endpointUrl === 'string') {
-    const latestUrl = probe.runId === null ? undefined : store.runs.get(probe.runId)?.observations[fed.endpointUrl];
+    const latest = probe.runId === null ? undefined : store.runs.get(probe.runId)?.observations;
+    const latestUrl = latest?.[fed.endpointUrl];
+    const role = typeof fed.endpointRole === 'string' ? latest?.[fed.endpointRole] : undefined;
     inputs.http.push({
       probe: probe.probe,
       url: typeof latestUrl === 'string' ? latestUrl : '',
+      role: role === 'readiness' || role === 'send' || role === 'read' ? role : 'other',
       failingSince: probe.status === 'fail' ? probe.statusSince : null,
       latency: seriesOf(read(probe.probe, inputs.now - HOUR), fed.endpointLatency),
     });

@@ -33,9 +33,23 @@ const fields = z.object({
     .min(0)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
+  /**
+   * What the endpoint is to the operators' thresholds (indicators): `readiness` (how long it has not been ready),
+   * `send` (the /v3/mail/send p99), `read` (the read API's p99) or `other`. Default: read from the URL's path.
+   */
+  role: z.enum(['readiness', 'send', 'read', 'other']).optional(),
 });
 
 type HttpSpec = z.output<typeof fields>;
+
+/** The role the manuals give an endpoint by its path: readiness probes, ScaiSend's send call, its other v3 reads. */
+export function endpointRole(url: string): 'readiness' | 'send' | 'read' | 'other' {
+  const path = new URL(url).pathname;
+  if (/\/ready$|\/health\/ready$/.test(path)) return 'readiness';
+  if (path.startsWith('/v3/mail/send')) return 'send';
+  if (path.startsWith('/v3/')) return 'read';
+  return 'other';
+}
 
 /** `/health/ready` style bodies: the checks that are not "ok", with their reasons. */
 export function failingChecks(json: unknown): string[] {
@@ -124,6 +138,7 @@ function createHttpProber(spec: HttpSpec & CommonProbeSpec): Prober {
     body = JSON.stringify(spec.body);
     headers['content-type'] ??= 'application/json';
   }
+  const role = spec.role ?? endpointRole(spec.url);
   return {
     async probe(ctx): Promise<Measurement> {
       const response = await ctx.http.request({
@@ -138,6 +153,7 @@ function createHttpProber(spec: HttpSpec & CommonProbeSpec): Prober {
         ...(spec.tls ? { tls: spec.tls } : {}),
       });
       const { observations, message, warnings } = observe(response, spec.maxBodyBytes);
+      observations['endpoint.role'] = role;
       const phases: Record<string, number> = { firstByte: response.timings.firstByte, total: response.timings.total };
       for (const phase of ['dns', 'connect', 'tls'] as const) {
         const value = response.timings[phase];
@@ -150,7 +166,7 @@ function createHttpProber(spec: HttpSpec & CommonProbeSpec): Prober {
 
 export const httpKind: ProbeKind<HttpSpec> = {
   kind: 'http',
-  feeds: { observations: { endpointUrl: 'url', endpointLatency: 'latency' } },
+  feeds: { observations: { endpointUrl: 'url', endpointLatency: 'latency', endpointRole: 'endpoint.role' } },
   fields,
   implicitExpect: ['status < 400'],
   create: createHttpProber,

@@ -1,4 +1,5 @@
 import { after, describe, test } from 'node:test';
+import { endpointRole } from '../../src/probers/http.ts';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { SqliteStore } from '../../src/store/sqlite/store.ts';
@@ -144,21 +145,53 @@ describe('core thresholds over stored series', () => {
       { name: 'ready', kind: 'http' },
       { name: 'send', kind: 'http' },
     ]);
-    record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', latency: 3 });
+    record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', 'endpoint.role': 'readiness', latency: 3 });
     clock.advance(30_000);
-    record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', latency: 3 }, { status: 'fail' });
+    record(
+      'ready',
+      'http',
+      { url: 'http://127.0.0.1:8000/ready', 'endpoint.role': 'readiness', latency: 3 },
+      { status: 'fail' },
+    );
     clock.advance(30_000);
     assert.equal(get('readiness:ready').state, 'warn');
     clock.advance(40_000);
     assert.equal(get('readiness:ready').state, 'critical');
-    record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', latency: 3 });
+    record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', 'endpoint.role': 'readiness', latency: 3 });
     assert.equal(get('readiness:ready').state, 'ok');
     for (let i = 0; i < 100; i++) {
-      record('send', 'http', { url: 'http://127.0.0.1:8000/v3/mail/send', latency: i < 97 ? 40 : 450 });
+      record('send', 'http', {
+        url: 'http://127.0.0.1:8000/v3/mail/send',
+        'endpoint.role': 'send',
+        latency: i < 97 ? 40 : 450,
+      });
       clock.advance(20_000);
     }
     assert.equal(get('sendP99:send').state, 'critical');
   });
+
+  test('an endpoint is judged by the role its probe gives it, not by its URL', () => {
+    const { record, get, service } = setup([
+      { name: 'gateway', kind: 'http' },
+      { name: 'docs', kind: 'http' },
+    ]);
+    // A readiness check behind another path, and a page whose path looks like the send call but is not.
+    record('gateway', 'http', { url: 'http://127.0.0.1:8000/healthz', 'endpoint.role': 'readiness', latency: 3 });
+    record('docs', 'http', { url: 'http://127.0.0.1:8000/v3/mail/send/docs', 'endpoint.role': 'other', latency: 900 });
+    assert.equal(get('readiness:gateway').state, 'ok');
+    assert.deepEqual(
+      service.current().filter((indicator) => indicator.subject === 'docs'),
+      [],
+    );
+  });
+});
+
+test("the http kind's role: as configured, else what the manuals' paths say", () => {
+  assert.equal(endpointRole('http://h/ready'), 'readiness');
+  assert.equal(endpointRole('http://h/health/ready'), 'readiness');
+  assert.equal(endpointRole('https://api.h/v3/mail/send'), 'send');
+  assert.equal(endpointRole('https://api.h/v3/stats?x=1'), 'read');
+  assert.equal(endpointRole('https://h/already'), 'other');
 });
 
 describe('reputation-leading indicators and trends', () => {
@@ -315,7 +348,12 @@ describe('reputation-leading indicators and trends', () => {
       { name: 'rbl', kind: 'rbl', tenant: 'acme' },
       { name: 'seeds', kind: 'mail', tenant: 'acme' },
     ]);
-    record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', latency: 3 }, { status: 'fail' });
+    record(
+      'ready',
+      'http',
+      { url: 'http://127.0.0.1:8000/ready', 'endpoint.role': 'readiness', latency: 3 },
+      { status: 'fail' },
+    );
     record(
       'rbl',
       'rbl',
