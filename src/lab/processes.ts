@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, createConnection } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A real server process started for the lab or a test, stopped by PID. */
@@ -114,12 +115,40 @@ function udpPortFree(port: number): Promise<boolean> {
   });
 }
 
+/** Whether a TCP server can listen on the port. */
+function tcpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Above the lab's fixed ports (2525 … 10143, DESIGN.md), so a test's server never takes one a running lab needs. */
+const FIRST_TEST_PORT = 12_000;
+
+/** The lowest port the kernel hands out as an ephemeral (client) port. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 2048 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
 /**
- * A port free for both TCP and UDP right now (for tests that start private
- * servers). UDP matters: the kernel hands the same ephemeral range to DNS
- * clients' sockets, and a DNS server needs both.
+ * A port free for both TCP and UDP right now (for tests that start private servers), taken below the
+ * kernel's ephemeral range when it can be: DNS clients' UDP sockets take ephemeral ports all the time, and
+ * one that took a DNS server's port between this check and the server's bind failed the server's start.
  */
 export async function freePort(): Promise<number> {
+  const top = ephemeralLow();
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = FIRST_TEST_PORT + Math.floor(Math.random() * (top - FIRST_TEST_PORT));
+    if ((await tcpPortFree(port)) && (await udpPortFree(port))) return port;
+  }
   for (let attempt = 0; ; attempt += 1) {
     const port = await freeTcpPort();
     if ((await udpPortFree(port)) || attempt >= 20) return port;
