@@ -3,18 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sendJson, type LabApp } from './http-app.ts';
-
-/** What signing needs of a lab PowerDNS (pdns.ts's PdnsInstance has it; not imported, as pdns.ts starts the signing). */
-interface PdnsInstance {
-  name: string;
-  apiUrl: string;
-  dbPath: string;
-}
-
-interface PdnsLab {
-  servers: PdnsInstance[];
-  apiKey: string;
-}
+import { createZone, setRrset, type PdnsInstance, type PdnsLab } from './pdns.ts';
 
 /** The parent of the lab zone (`test.`), served by both servers, holding the lab zone's DS. */
 export const LAB_PARENT_ZONE = 'test.';
@@ -24,23 +13,6 @@ function pdnsutil(server: PdnsInstance, args: string[]): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-}
-
-/** One call of the server's HTTP API; anything but 2xx throws with PowerDNS's answer. */
-async function pdnsApi(
-  server: PdnsInstance,
-  apiKey: string,
-  method: string,
-  path: string,
-  body: unknown,
-): Promise<void> {
-  const response = await fetch(`${server.apiUrl}/api/v1/servers/localhost${path}`, {
-    method,
-    headers: { 'X-API-Key': apiKey, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok)
-    throw new Error(`${server.name} API ${method} ${path}: ${response.status} ${await response.text()}`);
 }
 
 function dirOf(server: PdnsInstance): string {
@@ -90,28 +62,14 @@ export async function signLabZone(lab: PdnsLab, zone: string, scratch: string): 
     .map((line) => line.replace(/\s*;.*$/, '').trim());
   const dsRecords = (lines: string[]) => lines.map((line) => line.split(/\s+IN\s+DS\s+/)[1] ?? '');
   const brokenDs = ds.map((line) => line.replace(/[0-9a-f]{8}$/i, '00000000'));
-  const dsRrset = (lines: string[]) => ({
-    name: zone,
-    type: 'DS',
-    ttl: 300,
-    records: dsRecords(lines).map((content) => ({ content, disabled: false })),
-  });
+  const dsRrset = (lines: string[]) => ({ name: zone, type: 'DS', ttl: 300, records: dsRecords(lines) });
   // Both servers serve the parent too, so that every zone the API lists is served alike.
-  for (const server of [first, second])
-    await pdnsApi(server, lab.apiKey, 'POST', '/zones', {
-      name: LAB_PARENT_ZONE,
-      kind: 'Native',
-      nameservers: ['ns1.example.test.'],
-      rrsets: [dsRrset(ds)],
-    });
+  for (const server of [first, second]) await createZone(server, lab.apiKey, LAB_PARENT_ZONE, [dsRrset(ds)]);
   return {
     ds,
     brokenDs,
     breakDs: async () => {
-      for (const server of [first, second])
-        await pdnsApi(server, lab.apiKey, 'PATCH', `/zones/${LAB_PARENT_ZONE}`, {
-          rrsets: [{ ...dsRrset(brokenDs), changetype: 'REPLACE' }],
-        });
+      for (const server of [first, second]) await setRrset(server, lab.apiKey, LAB_PARENT_ZONE, dsRrset(brokenDs));
     },
     useNsec3: () => {
       for (const server of [first, second]) {

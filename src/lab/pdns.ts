@@ -4,11 +4,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { LabComponent, LabContext } from './component.ts';
 import type { LabRrset, LabZoneWriter } from './zone-writer.ts';
 import { sendJson, type LabApp } from './http-app.ts';
 import { startProcess, waitForPort, type ManagedProcess } from './processes.ts';
-import { mountDnssecSwitches, signLabZone } from './dnssec.ts';
 
 /** The lab's PowerDNS API key and validation-challenge token (exported as PDNS_API_KEY / CHALLENGE_TOKEN). */
 export const LAB_PDNS_API_KEY = 'lab-pdns-api-key';
@@ -364,27 +362,3 @@ export function mountDnsSwitches(app: LabApp, lab: PdnsLab, now: () => number = 
 }
 
 /** Lab part: two PowerDNS servers (5300/8081 and 5302/8082) and their switches on the ScaiDNS stand-in. */
-export const pdnsComponent: LabComponent = {
-  name: 'PowerDNS x2',
-  async start(ctx: LabContext) {
-    const lab = await startPdnsPair({
-      dir: join(ctx.dir, 'pdns'),
-      ports: { dns1: ctx.ports.pdns1Dns, api1: ctx.ports.pdns1Api, dns2: ctx.ports.pdns2Dns, api2: ctx.ports.pdns2Api },
-    });
-    mountDnsSwitches(ctx.scaidns, lab);
-    try {
-      const signed = await signLabZone(lab, LAB_ZONE, join(ctx.dir, 'pdns'));
-      mountDnssecSwitches(ctx.scaidns, signed);
-    } catch (error) {
-      await lab.stop();
-      throw error;
-    }
-    ctx.dns = zoneWriter(lab);
-    return {
-      stop: () => lab.stop(),
-      describe:
-        `example.test (DNSSEC-signed, DS in test.) at 127.0.0.1:${ctx.ports.pdns1Dns} (API :${ctx.ports.pdns1Api}) and 127.0.0.1:${ctx.ports.pdns2Dns} (API :${ctx.ports.pdns2Api}); ` +
-        'switches on the ScaiDNS stand-in: POST /__lab/dns/challenge {"servers":["pdns1"]}, POST|DELETE /__lab/dns/drift, POST /__lab/dns/serial, POST /__lab/dns/dnssec/break-ds, POST /__lab/dns/dnssec/remove-key',
-    };
-  },
-};

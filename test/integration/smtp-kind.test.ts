@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
+import { createServer } from 'node:net';
 import { smtpKind } from '../../src/probers/smtp.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { createZone, startPdnsPair, type PdnsLab } from '../../src/lab/pdns.ts';
@@ -157,6 +158,27 @@ describe('smtp: STARTTLS at each MX', () => {
     assert.match(nowhere.message ?? '', /nowhere\.smtp\.test\.: the name has no address/);
     const closed = await run(await freePort());
     assert.match(closed.message ?? '', /mx\.smtp\.test\.: .*ECONNREFUSED/);
+  });
+
+  test('a server that talks without end is cut off with a reason (a hand-written server: a real one does not)', async () => {
+    // A banner of long continuation lines that never ends: under the line and line-count limits, over the byte limit.
+    const flood = createServer((socket) => {
+      socket.on('error', () => undefined);
+      const line = `220-${'x'.repeat(2000)}\r\n`.repeat(8);
+      const more = () => {
+        if (!socket.destroyed && socket.write(line)) setImmediate(more);
+      };
+      more();
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => flood.listen(port, '127.0.0.1', resolve));
+    try {
+      const m = await run(port);
+      assert.match(m.message ?? '', /mx\.smtp\.test\.: the server sent over 65536 bytes before TLS/);
+      assert.equal(m.error?.code, 'TLS');
+    } finally {
+      await new Promise<void>((resolve) => flood.close(() => resolve()));
+    }
   });
 
   test('the configuration names a domain or MX hosts', () => {

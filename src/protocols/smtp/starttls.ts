@@ -7,6 +7,8 @@ import type { Clock } from '../../util/clock.ts';
 /** An SMTP reply line is at most 512 bytes (RFC 5321 §4.5.3.1.5); a reply of more than 100 lines is not an SMTP server's. */
 const MAX_LINE = 2048;
 const MAX_LINES = 100;
+/** Banner, EHLO and STARTTLS replies fit in a few KiB; a server that talks on and on is cut off. */
+const MAX_DIALOG_BYTES = 64 * 1024;
 
 export interface StarttlsResult {
   banner: string;
@@ -30,6 +32,7 @@ export interface StarttlsResult {
 /** Reads SMTP replies (multi-line `250-...`, last `250 ...`) from a socket, bounded. */
 class ReplyReader {
   private buffer = '';
+  private received = 0;
   private waiting: ((reply: string[]) => void) | undefined;
   private failed: ((error: Error) => void) | undefined;
   private lines: string[] = [];
@@ -41,11 +44,16 @@ class ReplyReader {
   }
 
   private take(chunk: string, socket: net.Socket): void {
+    this.received += chunk.length;
+    if (this.received > MAX_DIALOG_BYTES)
+      return this.fail(socket, `the server sent over ${MAX_DIALOG_BYTES} bytes before TLS`);
     this.buffer += chunk;
+    // A cursor, not a slice per line: a chunk of many short lines is read in one pass.
+    let start = 0;
     let end: number;
-    while ((end = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, end).replace(/\r$/, '');
-      this.buffer = this.buffer.slice(end + 1);
+    while ((end = this.buffer.indexOf('\n', start)) >= 0) {
+      const line = this.buffer.slice(start, end).replace(/\r$/, '');
+      start = end + 1;
       this.lines.push(line);
       if (this.lines.length > MAX_LINES) return this.fail(socket, `a reply of more than ${MAX_LINES} lines`);
       if (!/^\d{3}[ -]/.test(line) && !/^\d{3}$/.test(line))
@@ -55,6 +63,7 @@ class ReplyReader {
         this.lines = [];
       }
     }
+    this.buffer = this.buffer.slice(start);
     if (this.buffer.length > MAX_LINE) return this.fail(socket, `a reply line over ${MAX_LINE} bytes`);
     this.deliver();
   }
