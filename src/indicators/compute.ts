@@ -334,44 +334,20 @@ function statsIndicators(inputs: IndicatorInputs, config: IndicatorsConfig): Ind
   return out;
 }
 
+/** The scraped metrics' series, each with the indicator it feeds. */
+const PROMETHEUS_SERIES = [
+  { series: 'errorShare', name: 'apiErrorRate', label: '5xx rate over 5 min', unit: 'ratio' },
+  { series: 'apiP99', name: 'scaidnsP99', label: 'ScaiDNS API p99', unit: 'ms' },
+  { series: 'pdnsP99', name: 'pdnsP99', label: 'PowerDNS API p99', unit: 'ms' },
+] as const;
+
 /** 5xx share and API latencies from the scraped metrics. */
 function prometheusIndicators(inputs: IndicatorInputs, config: IndicatorsConfig): Indicator[] {
-  const { now } = inputs;
-  const t = config.thresholds;
-  const out: Indicator[] = [];
-  for (const p of inputs.prometheus) {
-    if (p.errorShare.length > 0)
-      out.push(
-        judge(
-          { name: 'apiErrorRate', subject: p.probe, label: '5xx rate over 5 min', unit: 'ratio' },
-          p.errorShare,
-          t.apiErrorRate,
-          config,
-          now,
-        ),
-      );
-    if (p.apiP99.length > 0)
-      out.push(
-        judge(
-          { name: 'scaidnsP99', subject: p.probe, label: 'ScaiDNS API p99', unit: 'ms' },
-          p.apiP99,
-          t.scaidnsP99,
-          config,
-          now,
-        ),
-      );
-    if (p.pdnsP99.length > 0)
-      out.push(
-        judge(
-          { name: 'pdnsP99', subject: p.probe, label: 'PowerDNS API p99', unit: 'ms' },
-          p.pdnsP99,
-          t.pdnsP99,
-          config,
-          now,
-        ),
-      );
-  }
-  return out;
+  return inputs.prometheus.flatMap((p) =>
+    PROMETHEUS_SERIES.filter(({ series }) => p[series].length > 0).map(({ series, name, label, unit }) =>
+      judge({ name, subject: p.probe, label, unit }, p[series], config.thresholds[name], config, inputs.now),
+    ),
+  );
 }
 
 /** Readiness for a readiness URL, and the p99 over the last hour for the ScaiSend API. */
