@@ -3,7 +3,7 @@
 # (Dovecot, PowerDNS, rbldnsd, Redis), Chromium for reports and the browser
 # probe, the DNS tools the benchmarks compare against, Prometheus and
 # Alertmanager for the tests of /metrics, the shipped rules and the
-# alertmanager channel, dkimpy and pyspf (the lab's receiver verifies the mail
+# alertmanager channel, PostgreSQL (a fleet's shared store; the tests start private clusters), dkimpy and pyspf (the lab's receiver verifies the mail
 # it stamps with them), Perl's TAP::Parser (the tests read `check --format tap`
 # with it), the npm dependencies and, from the npm registry, the Node the
 # project runs on (no root needed for that part).
@@ -15,7 +15,7 @@ PACKAGES=(
   dovecot-imapd pdns-server pdns-backend-sqlite3 rbldnsd redis-server sqlite3 unbound
   chromium knot-dnsutils dnsperf swaks hyperfine poppler-utils openssl
   prometheus-blackbox-exporter prometheus prometheus-alertmanager
-  perl
+  perl postgresql
   python3-dkim python3-spf python3-dnspython python3-nacl
 )
 
@@ -35,6 +35,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # (one already installed before this run is left as it was).
   if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  # PostgreSQL's package creates and starts a cluster on :5432 where systemd runs; fleets in the lab and the
+  # tests use private clusters.
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
   fi
   if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true

@@ -9,6 +9,8 @@ import {
   fileSchema,
   logSchema,
   schedulerSchema,
+  agentSchema,
+  type AgentConfig,
   serverSchema,
   storeSchema,
   type DefaultsConfig,
@@ -46,6 +48,8 @@ export interface LoadedConfig {
   server: ServerConfig;
   store: StoreConfig;
   scheduler: SchedulerConfig;
+  /** This process as an agent of a fleet (read when store.url is set). */
+  agent: AgentConfig;
   log: LogConfig;
   probes: ProbeSpec[];
   /** Resolved secret values, for redaction in logs and stored text. */
@@ -269,6 +273,7 @@ function validSections(resolved: Record<string, unknown>): z.output<typeof fileS
   const server = own(serverSchema, resolved.server);
   const store = own(storeSchema, resolved.store);
   const scheduler = own(schedulerSchema, resolved.scheduler);
+  const agent = own(agentSchema, resolved.agent);
   const log = own(logSchema, resolved.log);
   const defaults = own(defaultsSchema, resolved.defaults);
   return {
@@ -276,6 +281,7 @@ function validSections(resolved: Record<string, unknown>): z.output<typeof fileS
     ...(server ? { server } : {}),
     ...(store ? { store } : {}),
     ...(scheduler ? { scheduler } : {}),
+    ...(agent ? { agent } : {}),
     ...(log ? { log } : {}),
     ...(defaults ? { defaults } : {}),
   };
@@ -384,7 +390,7 @@ function cyclePath(root: object): Array<string | number> | undefined {
   return undefined;
 }
 
-function mergeSection<K extends 'server' | 'store' | 'scheduler' | 'log'>(
+function mergeSection<K extends 'server' | 'store' | 'scheduler' | 'agent' | 'log'>(
   results: FileResult[],
   key: K,
   issues: ConfigIssue[],
@@ -425,6 +431,7 @@ export function readConfig(
   const server = mergeSection(results, 'server', issues) ?? serverSchema.parse({});
   const store = mergeSection(results, 'store', issues) ?? storeSchema.parse({});
   const scheduler = mergeSection(results, 'scheduler', issues) ?? schedulerSchema.parse({});
+  const agent = mergeSection(results, 'agent', issues) ?? agentSchema.parse({});
   const log = mergeSection(results, 'log', issues) ?? logSchema.parse({});
   for (const probe of probes) {
     if (probe.every !== undefined && probe.timeout > probe.every) {
@@ -438,6 +445,7 @@ export function readConfig(
     server,
     store,
     scheduler,
+    agent,
     log,
     probes,
     secrets: [...secrets],

@@ -43,6 +43,8 @@ export const commonProbeFields = {
   tags: z.array(z.string()).optional(),
   tenant: z.string().optional(),
   expect: z.array(assertionSchema).default([]),
+  /** In a fleet: the locations that run the probe (default: every location with a live agent), or `any` for one run per interval wherever. */
+  locations: z.union([z.literal('any'), z.array(z.lazy(() => locationName)).min(1)]).optional(),
 };
 
 export const defaultsSchema = z.strictObject({
@@ -93,8 +95,34 @@ export const serverSchema = z
       ctx.addIssue({ code: 'custom', path: ['requestTimeout'], message: 'must be at least headersTimeout' });
   });
 
+/** A location's name, as agents and probes give it: `eu-west`, `us-east-1`. */
+export const locationName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,39}$/, 'must be 1-40 lower-case letters, digits, ".", "_" or "-", such as eu-west');
+
+const postgresUrl = z
+  .string()
+  .regex(
+    /^postgres(ql)?:\/\/\S+$/,
+    'must be a postgres:// URL, e.g. postgres://scaiprobe@db.example.com:5432/scaiprobe',
+  );
+
 export const storeSchema = z.strictObject({
   path: z.string().default('data/scaiprobe.db'),
+  /** A PostgreSQL database shared by a fleet of agents; the SQLite file at `path` stays each agent's local store and spool. */
+  url: postgresUrl.optional(),
+  /** TLS to PostgreSQL: the CA that signs the server's certificate (PEM), a client certificate and key, or `false` for none. */
+  tls: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        ca: z.string().optional(),
+        cert: z.string().optional(),
+        key: z.string().optional(),
+        serverName: z.string().optional(),
+      }),
+    ])
+    .optional(),
   retention: z
     .strictObject({
       raw: duration().default(DEFAULT_RETENTION.raw),
@@ -118,6 +146,15 @@ export const schedulerSchema = z.strictObject({
     .default(0.1),
 });
 
+/** This process as an agent of a fleet (with store.url): where it probes from. */
+export const agentSchema = z.strictObject({
+  location: locationName.default('default'),
+  /** Unique in the fleet; default: host name and store path. */
+  name: z.string().min(1).max(100).optional(),
+  /** Keep a copy of the whole fleet's results in the local store (for the status page, API and reports this agent serves). */
+  replica: z.boolean().default(true),
+});
+
 export const logSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
@@ -127,6 +164,7 @@ export const fileSchema = z.strictObject({
   server: serverSchema.optional(),
   store: storeSchema.optional(),
   scheduler: schedulerSchema.optional(),
+  agent: agentSchema.optional(),
   log: logSchema.optional(),
   defaults: defaultsSchema.optional(),
   probes: z.array(z.unknown()).default([]),
@@ -136,4 +174,5 @@ export type ServerConfig = z.output<typeof serverSchema>;
 export type StoreConfig = z.output<typeof storeSchema>;
 export type SchedulerConfig = z.output<typeof schedulerSchema>;
 export type LogConfig = z.output<typeof logSchema>;
+export type AgentConfig = z.output<typeof agentSchema>;
 export type DefaultsConfig = z.output<typeof defaultsSchema>;

@@ -23,6 +23,8 @@ export interface StartOptions {
   args: string[];
   cwd?: string;
   env?: Record<string, string>;
+  /** Runs it as this user (servers such as PostgreSQL refuse to run as root). */
+  user?: { uid: number; gid: number };
 }
 
 /** Starts a process in its own process group so that stop() ends it and anything it forked. */
@@ -32,6 +34,7 @@ export function startProcess(options: StartOptions): ManagedProcess {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
+    ...(options.user ?? {}),
   });
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {

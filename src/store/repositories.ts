@@ -4,7 +4,8 @@
 // alert with the notifications and state change it caused; a lease on an outbox row): no transaction is
 // opened or held across calls, so an implementation over a server database keeps the same guarantees.
 // The methods are synchronous, as SQLite answers in-process; an implementation over a network client
-// (PostgreSQL) makes each one return a Promise, and callers await the same single calls.
+// (PostgreSQL) is an AsyncStore: the same repositories with each method answering through a Promise,
+// and callers await the same single calls.
 import type { Pruned, RetentionConfig } from './retention.ts';
 import type {
   ConfiguredProbe,
@@ -204,4 +205,26 @@ export interface Store {
   /** Rolls up finished hours and prunes what retention no longer keeps. Cheap to call often. */
   maintain(retention: RetentionConfig): Maintenance;
   close(): void;
+}
+
+/** The repository R with each method answering through a Promise (an implementation over a network client). */
+export type AsyncRepository<R> = {
+  [K in keyof R]: R[K] extends (...args: infer A) => infer T ? (...args: A) => Promise<Awaited<T>> : R[K];
+};
+
+/** The store over a network client (PostgreSQL): the same repositories and contract, answering through Promises. */
+export interface AsyncStore {
+  readonly probes: AsyncRepository<ProbeRepository>;
+  readonly runs: AsyncRepository<RunRepository>;
+  readonly items: AsyncRepository<ItemRepository>;
+  readonly stateChanges: AsyncRepository<StateChangeRepository>;
+  readonly alerts: AsyncRepository<AlertRepository>;
+  readonly outbox: AsyncRepository<OutboxRepository>;
+  readonly rollups: AsyncRepository<RollupRepository>;
+  readonly lock: AsyncRepository<LockRepository>;
+  readonly maintenanceWindows: AsyncRepository<MaintenanceWindowRepository>;
+  readonly location: string;
+  storageCondition(error: unknown): string | undefined;
+  maintain(retention: RetentionConfig): Promise<Maintenance>;
+  close(): Promise<void>;
 }

@@ -21,6 +21,9 @@ export interface RunRecord {
   phases: Record<string, number>;
   items: RunItem[];
   state?: unknown;
+  /** In a fleet: the location and the agent that ran it (absent for a single daemon). */
+  location?: string;
+  agent?: string;
 }
 
 export interface StoredRun extends Omit<RunRecord, 'items' | 'state'> {
@@ -30,7 +33,18 @@ export interface StoredRun extends Omit<RunRecord, 'items' | 'state'> {
 /** A run without its body (message, observations, assertions, phases): what a chart or a timeline needs. */
 export type RunSummary = Pick<
   StoredRun,
-  'id' | 'uid' | 'probe' | 'kind' | 'tenant' | 'startedAt' | 'durationMs' | 'status' | 'attempts' | 'error'
+  | 'id'
+  | 'uid'
+  | 'probe'
+  | 'kind'
+  | 'tenant'
+  | 'startedAt'
+  | 'durationMs'
+  | 'status'
+  | 'attempts'
+  | 'error'
+  | 'location'
+  | 'agent'
 >;
 
 export interface StateChange {
