@@ -1,0 +1,92 @@
+// The agent's spool and replicator: runs reach the shared store in order, survive its absence and a restart, and are bounded.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { makeTempDir } from '../../src/lab/processes.ts';
+import { RunSpool } from '../../src/fleet/spool.ts';
+import { RunReplicator } from '../../src/fleet/replicator.ts';
+import type { RunRecord } from '../../src/store/types.ts';
+
+const temp = await makeTempDir('scaiprobe-spool-');
+after(() => temp.remove());
+
+function run(n: number): RunRecord {
+  return {
+    uid: `u${n}`,
+    probe: 'p',
+    kind: 'http',
+    startedAt: 1_000 + n,
+    durationMs: 5,
+    status: 'pass',
+    attempts: 1,
+    message: 'ok',
+    error: null,
+    observations: { status: 200, 'body.text': 'é' },
+    assertions: [],
+    phases: {},
+    items: [{ type: 'seed', key: 'a', state: 'inbox', data: { n } }],
+    location: 'eu-west',
+    agent: 'a1',
+  };
+}
+
+test('spooled runs read back whole, oldest first, and survive reopening the file', () => {
+  const path = join(temp.dir, 'reopen.db');
+  const first = new RunSpool(path);
+  first.add([run(1), run(2), run(3)]);
+  first.close();
+  const again = new RunSpool(path);
+  assert.deepEqual(
+    again.peek(10).map((entry) => entry.run),
+    [run(1), run(2), run(3)],
+  );
+  const second = again.peek(2).at(-1);
+  assert.ok(second);
+  again.remove(second.seq);
+  assert.deepEqual(
+    again.peek(10).map((entry) => entry.run.uid),
+    ['u3'],
+  );
+  again.close();
+});
+
+test('a full spool drops its oldest runs and counts them', () => {
+  const spool = new RunSpool(join(temp.dir, 'bounded.db'), 3);
+  spool.add([run(1), run(2)]);
+  spool.add([run(3), run(4), run(5)]);
+  assert.equal(spool.size(), 3);
+  assert.equal(spool.dropped(), 2);
+  assert.deepEqual(
+    spool.peek(10).map((entry) => entry.run.uid),
+    ['u3', 'u4', 'u5'],
+  );
+  spool.close();
+});
+
+test('while the store is away runs wait in the spool; when it is back they arrive once each, in order', async () => {
+  const spool = new RunSpool(join(temp.dir, 'away.db'));
+  const stored: string[] = [];
+  let away = true;
+  const replicator = new RunReplicator({
+    spool,
+    batchSize: 2,
+    logger: pino({ level: 'silent' }),
+    now: () => Date.now(),
+    push: (runs) => {
+      if (away) return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+      stored.push(...runs.map((r) => r.uid));
+      return Promise.resolve();
+    },
+  });
+  spool.add([run(1), run(2), run(3)]);
+  await assert.rejects(replicator.flush(), /ECONNREFUSED/);
+  const down = replicator.status();
+  assert.equal(down.pending, 3);
+  assert.match(down.problem?.message ?? '', /ECONNREFUSED/);
+  away = false;
+  assert.equal(await replicator.flush(), 3);
+  assert.deepEqual(stored, ['u1', 'u2', 'u3']);
+  assert.deepEqual(replicator.status(), { pending: 0, problem: undefined, pushed: 3, dropped: 0 });
+  spool.close();
+});
