@@ -7,6 +7,9 @@ import { makeTempDir } from '../../src/lab/processes.ts';
 import { RunSpool } from '../../src/fleet/spool.ts';
 import { RunReplicator } from '../../src/fleet/replicator.ts';
 import type { RunRecord } from '../../src/store/types.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
+import { spoolingStore } from '../../src/fleet/spooling-store.ts';
+import { ManualClock } from '../../src/util/clock.ts';
 
 const temp = await makeTempDir('scaiprobe-spool-');
 after(() => temp.remove());
@@ -88,5 +91,22 @@ test('while the store is away runs wait in the spool; when it is back they arriv
   assert.equal(await replicator.flush(), 3);
   assert.deepEqual(stored, ['u1', 'u2', 'u3']);
   assert.deepEqual(replicator.status(), { pending: 0, problem: undefined, pushed: 3, dropped: 0 });
+  spool.close();
+});
+
+test("an agent's runs are stamped with its location and name, spooled, and stored locally", () => {
+  const local = new SqliteStore(':memory:', new ManualClock(5_000));
+  const spool = new RunSpool(join(temp.dir, 'stamp.db'));
+  const store = spoolingStore(local, spool, { location: 'us-east', agent: 'b2' });
+  store.probes.sync([{ name: 'p', kind: 'http', tags: [] }]);
+  const { location: _l, agent: _a, ...plain } = run(7);
+  store.runs.record(plain);
+  const [spooled] = spool.peek(10);
+  assert.equal(spooled?.run.location, 'us-east');
+  assert.equal(spooled?.run.agent, 'b2');
+  assert.equal(spool.size(), 1);
+  assert.equal(local.runs.list('p').length, 1);
+  assert.equal(store.runs.list('p')[0]?.uid, 'u7');
+  local.close();
   spool.close();
 });

@@ -1,0 +1,103 @@
+// A replica agent's copy of the fleet's results: the other agents' runs, pulled from PostgreSQL into the local store.
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { RunRecord, StoredRun } from '../store/types.ts';
+
+export interface ReplicaOptions {
+  /** This agent: its own runs are in the local store already. */
+  agent: string;
+  /** Runs of any agent above that agent's cursor (every run of agents not in the map), oldest first per agent. */
+  runsAfter: (cursors: Map<string, number>, limit: number) => Promise<StoredRun[]>;
+  /** Stores pulled runs in the local store, all or none. */
+  store: (runs: RunRecord[]) => void;
+  /** Where the cursors are kept between starts. */
+  cursorFile: string;
+  logger: Logger;
+  batchSize?: number;
+  intervalMs?: number;
+}
+
+function recordOf(run: StoredRun): RunRecord {
+  const { id: _id, ...rest } = run;
+  return { ...rest, items: [] };
+}
+
+function readCursors(file: string): Map<string, number> {
+  if (!existsSync(file)) return new Map();
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return new Map(Object.entries(parsed).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  } catch {
+    return new Map();
+  }
+}
+
+/**
+ * Follows every other agent's runs by id. The cursors are written after the
+ * local commit, so a crash between the two pulls one batch again: at most
+ * `batchSize` runs shown twice, never a run missed.
+ */
+export class FleetReplica {
+  private readonly cursors: Map<string, number>;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private failing = false;
+
+  constructor(private readonly options: ReplicaOptions) {
+    this.cursors = readCursors(options.cursorFile);
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Pulls until caught up; returns how many runs were copied. */
+  async pull(): Promise<number> {
+    const { agent, runsAfter, store, batchSize = 1000 } = this.options;
+    let copied = 0;
+    for (;;) {
+      // Our own runs are skipped by placing our cursor beyond any id.
+      const cursors = new Map(this.cursors).set(agent, Number.MAX_SAFE_INTEGER);
+      const runs = await runsAfter(cursors, batchSize);
+      if (runs.length === 0) return copied;
+      store(runs.filter((run) => run.agent !== agent).map(recordOf));
+      for (const run of runs)
+        if (run.agent) this.cursors.set(run.agent, Math.max(this.cursors.get(run.agent) ?? 0, run.id));
+      this.saveCursors();
+      copied += runs.length;
+      if (runs.length < batchSize) return copied;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private saveCursors(): void {
+    const temporary = `${this.options.cursorFile}.tmp`;
+    writeFileSync(temporary, JSON.stringify(Object.fromEntries(this.cursors)));
+    renameSync(temporary, this.options.cursorFile);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.pull()
+        .then(() => {
+          if (this.failing) this.options.logger.info('fleet results are copied again');
+          this.failing = false;
+        })
+        .catch((error: unknown) => {
+          if (!this.failing) this.options.logger.warn({ err: error }, 'fleet results cannot be copied now; retrying');
+          this.failing = true;
+        })
+        .finally(() => {
+          this.running = undefined;
+          this.schedule(this.options.intervalMs ?? 1000);
+        });
+    }, delayMs);
+  }
+}
