@@ -11,10 +11,10 @@
  *
  *   node --import tsx bench/kill9.bench.ts [--kills 20] [--probes 30] [--up 3s-7s] [--keep DIR]
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, createHmac, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import Database from 'better-sqlite3';
 import { parseDuration } from '../src/core/duration.ts';
 import { freePort } from '../src/lab/processes.ts';
 import { DAEMON_V8_FLAGS } from '../bin/daemon-v8-flags.js';
+import { deliveryVerdict, receiver, SECRETS, type ChannelName, type Received } from './webhook-receivers.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,8 +36,6 @@ const { values } = parseArgs({
 const KILLS = Number(values.kills);
 const PROBES = Number(values.probes);
 const [UP_MIN, UP_MAX] = (values.up ?? '3s-7s').split('-').map((d) => parseDuration(d) ?? 5000) as [number, number];
-const SECRETS = { flaky: 'kill-nine-flaky-secret', steady: 'kill-nine-steady-secret' } as const;
-type ChannelName = keyof typeof SECRETS;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // --- targets: each probe's endpoint flips between 200 and 503 on its own period ---------------
@@ -48,54 +47,7 @@ const target = createServer((req, res) => {
   res.writeHead(down ? 503 : 200).end(down ? 'down' : 'ok');
 });
 
-// --- receivers: every request checked and recorded ------------------------------------------------
-interface Received {
-  channel: ChannelName;
-  key: string;
-  status: number;
-  validSignature: boolean;
-  bodyHash: string;
-  type: string;
-  alertId: string;
-  startedAt: string;
-}
 const received: Received[] = [];
-
-function verify(req: IncomingMessage, body: string, secret: string): boolean {
-  const parts = Object.fromEntries(
-    String(req.headers['x-scaiprobe-signature'] ?? '')
-      .split(',')
-      .map((p) => p.split('=') as [string, string]),
-  );
-  if (!parts.t || !parts.v1) return false;
-  return parts.v1 === createHmac('sha256', secret).update(`${parts.t}.${body}`).digest('hex');
-}
-
-function receiver(channel: ChannelName): Server {
-  let requests = 0;
-  return createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const n = ++requests;
-      const body = Buffer.concat(chunks).toString();
-      const parsed = JSON.parse(body) as { type: string; alert: { id: string; startedAt: string } };
-      // The flaky one fails every third request: 429 with Retry-After, or 503, in turn.
-      const status = channel === 'flaky' && n % 3 === 0 ? (n % 6 === 0 ? 503 : 429) : 200;
-      received.push({
-        channel,
-        key: String(req.headers['idempotency-key'] ?? ''),
-        status,
-        validSignature: verify(req, body, SECRETS[channel]),
-        bodyHash: createHash('sha256').update(body).digest('hex'),
-        type: parsed.type,
-        alertId: parsed.alert.id,
-        startedAt: parsed.alert.startedAt,
-      });
-      res.writeHead(status, status === 429 ? { 'retry-after': '1' } : {}).end();
-    });
-  });
-}
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -105,7 +57,7 @@ async function listen(server: Server): Promise<number> {
 // --- the daemon ------------------------------------------------------------------------------------
 const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'scaiprobe-kill9-'));
 const dbPath = join(dir, 'kill9.db');
-const servers = { target, flaky: receiver('flaky'), steady: receiver('steady') };
+const servers = { target, flaky: receiver('flaky', received), steady: receiver('steady', received) };
 const targetPort = await listen(servers.target);
 const flakyPort = await listen(servers.flaky);
 const steadyPort = await listen(servers.steady);
@@ -268,38 +220,7 @@ const final = withDb((db) => ({
   }>,
 }));
 const finalLost = [...committed].filter((id) => !final.ids.has(id)).length;
-const deliveries = new Map<string, Received[]>();
-for (const r of received)
-  if (r.status >= 200 && r.status < 300)
-    deliveries.set(`${r.channel} ${r.key}`, [...(deliveries.get(`${r.channel} ${r.key}`) ?? []), r]);
-const undelivered = final.outbox.filter(
-  (row) => row.status !== 'delivered' || !deliveries.has(`${row.channel} ${row.key}`),
-);
-const duplicated = [...deliveries.values()].filter((list) => list.length > 1);
-const duplicateCopies = duplicated.reduce((n, list) => n + list.length - 1, 0);
-const differentBytes = duplicated.filter((list) => new Set(list.map((r) => r.bodyHash)).size > 1).length;
-// The same notification (alert, type, start) under two keys would be a duplicate a receiver cannot drop.
-const byNotification = new Map<string, Set<string>>();
-for (const r of received)
-  if (r.type !== 'alert.reminder')
-    byNotification.set(
-      `${r.channel} ${r.alertId} ${r.type} ${r.startedAt}`,
-      (byNotification.get(`${r.channel} ${r.alertId} ${r.type} ${r.startedAt}`) ?? new Set()).add(r.key),
-    );
-const underTwoKeys = [...byNotification.values()].filter((keys) => keys.size > 1).length;
-// Order: a resolution's first delivery after the first delivery of its firing, per alert and channel.
-const firstAt = new Map<string, number>();
-received.forEach((r, index) => {
-  const id = `${r.channel} ${r.alertId} ${r.type} ${r.startedAt}`;
-  if (r.status >= 200 && r.status < 300 && !firstAt.has(id)) firstAt.set(id, index);
-});
-let resolutionsFirst = 0;
-for (const [id, index] of firstAt) {
-  if (!id.includes(' alert.resolved ')) continue;
-  const firing = firstAt.get(id.replace(' alert.resolved ', ' alert.firing '));
-  if (firing === undefined || firing > index) resolutionsFirst++;
-}
-const invalid = received.filter((r) => !r.validSignature).length;
+const verdict = deliveryVerdict(received, final.outbox);
 
 console.table(table);
 console.table([
@@ -310,14 +231,14 @@ console.table([
     'runs lost': totalLost + finalLost,
     'integrity ok': `${table.filter((row) => row.integrity === 'ok').length + (final.integrity === 'ok' ? 1 : 0)}/${KILLS + 1}`,
     'notifications queued': final.outbox.length,
-    'not delivered': undelivered.length,
+    'not delivered': verdict.undelivered,
     requests: received.length,
     'failed answers (429/503)': received.filter((r) => r.status >= 400).length,
-    'duplicate deliveries': duplicateCopies,
-    'duplicates with other bytes': differentBytes,
-    'one notification, two keys': underTwoKeys,
-    'invalid signatures': invalid,
-    'resolutions before firing': resolutionsFirst,
+    'duplicate deliveries': verdict.duplicateCopies,
+    'duplicates with other bytes': verdict.differentBytes,
+    'one notification, two keys': verdict.underTwoKeys,
+    'invalid signatures': verdict.invalidSignatures,
+    'resolutions before firing': verdict.resolutionsFirst,
     'final drain s': (settleMs / 1000).toFixed(1),
   },
 ]);
@@ -335,9 +256,9 @@ const ok =
   totalLost + finalLost === 0 &&
   final.integrity === 'ok' &&
   table.every((row) => row.integrity === 'ok') &&
-  undelivered.length === 0 &&
-  differentBytes === 0 &&
-  underTwoKeys === 0 &&
-  invalid === 0 &&
-  resolutionsFirst === 0;
+  verdict.undelivered === 0 &&
+  verdict.differentBytes === 0 &&
+  verdict.underTwoKeys === 0 &&
+  verdict.invalidSignatures === 0 &&
+  verdict.resolutionsFirst === 0;
 process.exitCode = ok ? 0 : 1;
