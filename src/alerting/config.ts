@@ -65,6 +65,11 @@ const ruleSchema = z
     /** Fire when at least `failures` of the last `window` results are bad ("3 failures in the last 5 runs"). */
     failures: z.number().int().min(1).default(1),
     window: z.number().int().min(1).max(1000).optional(),
+    /**
+     * For probes run from several locations: how many of the probe's locations must fail for the condition to
+     * hold (`majority`: more than half of its live locations). Fewer failing is a local failure: noted, not paged.
+     */
+    quorum: z.union([z.number().int().min(1), z.literal('majority')]).optional(),
     /** Good results in a row needed to resolve. */
     successes: z.number().int().min(1).default(1),
     /** Reminder interval while firing. */
@@ -79,6 +84,10 @@ const ruleSchema = z
   .refine((rule) => !(rule.probes && rule.indicators), {
     error: 'give either probes or indicators, not both',
     path: ['indicators'],
+  })
+  .refine((rule) => !(rule.quorum !== undefined && rule.indicators), {
+    error: 'quorum counts the locations a probe runs from; an indicator rule has none',
+    path: ['quorum'],
   })
   .refine((rule) => rule.failures <= (rule.window ?? rule.failures), {
     error: 'failures cannot exceed window',

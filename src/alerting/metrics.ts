@@ -1,8 +1,8 @@
 // Outbox gauges on /metrics: pending notifications, the oldest pending one's age, and notifications by status.
 import { Gauge, type Registry } from 'prom-client';
-import type { OutboxRepository } from '../store/repositories.ts';
 import { OUTBOX_STATUSES } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
+import type { AlertingStore } from './store.ts';
 
 /**
  * The outbox as gauges read at scrape time: what waits per channel and for how
@@ -13,7 +13,7 @@ import type { Clock } from '../util/clock.ts';
  */
 export function registerOutboxMetrics(
   registry: Registry,
-  deps: { outbox: OutboxRepository; clock: Clock; channels: string[] },
+  deps: { outbox: AlertingStore['outbox']; clock: Clock; channels: string[] },
 ): void {
   // The first registered gauge fills all three from one query: the registry collects in registration order.
   const pending: Gauge<'channel'> = new Gauge({
@@ -21,7 +21,8 @@ export function registerOutboxMetrics(
     help: 'Alert notifications waiting to be delivered, per channel',
     labelNames: ['channel'],
     registers: [registry],
-    collect: () => {
+    collect: async () => {
+      const groups = await deps.outbox.byChannel();
       const now = deps.clock.now();
       for (const gauge of [pending, oldest, rows]) gauge.reset();
       for (const channel of deps.channels) {
@@ -29,7 +30,7 @@ export function registerOutboxMetrics(
         oldest.set({ channel }, 0);
         for (const status of OUTBOX_STATUSES) rows.set({ channel, status }, 0);
       }
-      for (const group of deps.outbox.byChannel()) {
+      for (const group of groups) {
         rows.set({ channel: group.channel, status: group.status }, group.count);
         if (group.status !== 'pending') continue;
         pending.set({ channel: group.channel }, group.count);

@@ -1,7 +1,6 @@
 // The alert outbox: notifications queued durably, claimed, retried with backoff and settled.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { OutboxRepository } from '../store/repositories.ts';
 import { OUTBOX_STATUSES, type NewOutboxRow, type OutboxRow, type OutboxStatus } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { processAlive, thisHost } from '../util/process-alive.ts';
@@ -10,6 +9,7 @@ import { headersFor, outgoingBody, serialize } from './channels.ts';
 import type { Notification } from './notification.ts';
 import { fetchTransport, judge, type Outcome, type Transport } from './delivery.ts';
 import { Lane } from './lane.ts';
+import type { AlertingStore } from './store.ts';
 
 export { fetchTransport, retryAfterMs, type SendResult, type Transport } from './delivery.ts';
 
@@ -49,6 +49,9 @@ function ownerProcess(owner: string): { pid: number; host: string } | undefined 
  * A row is leased (owner and expiry, in one write transaction) before it is
  * sent, so no row is ever in flight twice, whatever the number of processes
  * on the database. Each channel drains in its own lane.
+ *
+ * Every call to the outbox is awaited: the same code drains the embedded
+ * store (answering at once) and a shared one (answering through Promises).
  */
 export class Outbox {
   /** This instance's lease owner: `pid@host/random` (the pid lets a restarted daemon free a dead process's leases at once). */
@@ -58,7 +61,7 @@ export class Outbox {
 
   constructor(
     private readonly deps: {
-      outbox: OutboxRepository;
+      outbox: AlertingStore['outbox'];
       clock: Clock;
       logger: Logger;
       channels: ChannelConfig[];
@@ -107,8 +110,8 @@ export class Outbox {
   }
 
   /** Writes the notification for each channel. Duplicates are ignored. */
-  enqueue(notification: Notification, channels: string[]): void {
-    this.deps.outbox.add(this.rowsFor(notification, channels));
+  async enqueue(notification: Notification, channels: string[]): Promise<void> {
+    await this.deps.outbox.add(this.rowsFor(notification, channels));
   }
 
   /** Backoff before attempt n+1: exponential from initialBackoff, capped, with jitter in [50%, 100%]. */
@@ -123,20 +126,20 @@ export class Outbox {
   }
 
   /** The channel's next row in line, leased to us; expires what outlived `expireAfter` on the way. */
-  private claimNext(channel: ChannelConfig): Claimed | undefined {
+  private async claimNext(channel: ChannelConfig): Promise<Claimed | undefined> {
     const { outbox, clock, logger } = this.deps;
-    if (!outbox.hasWork(channel.name, clock.now())) return undefined;
+    if (!(await outbox.hasWork(channel.name, clock.now()))) return undefined;
     const now = clock.now();
-    const { leased, expired } = outbox.claimNext(channel.name, now, this.leaseFor(channel, now));
+    const { leased, expired } = await outbox.claimNext(channel.name, now, this.leaseFor(channel, now));
     if (expired > 0) logger.error({ channel: channel.name, rows: expired }, 'alert notifications expired undelivered');
     return leased ? { ...leased, channel } : undefined;
   }
 
   /** One given row, leased to us, if it may be sent now. */
-  private claimRow(id: number): Claimed | undefined {
+  private async claimRow(id: number): Promise<Claimed | undefined> {
     const now = this.deps.clock.now();
     let channel: ChannelConfig | undefined;
-    const leased = this.deps.outbox.claim(id, now, (name) => {
+    const leased = await this.deps.outbox.claim(id, now, (name) => {
       channel = this.channel(name);
       return channel ? this.leaseFor(channel, now) : undefined;
     });
@@ -161,17 +164,17 @@ export class Outbox {
       clientErrorAttempts: this.deps.delivery.clientErrorAttempts,
     });
     this.attempted++;
-    this.settle(row, outcome, now);
+    await this.settle(row, outcome, now);
     this.report(row, attempts, outcome, now);
   }
 
-  private settle(row: OutboxRow, outcome: Outcome, now: number): void {
+  private async settle(row: OutboxRow, outcome: Outcome, now: number): Promise<void> {
     const finished = outcome.kind === 'retry' ? null : now;
     const failure =
       outcome.kind === 'delivered'
         ? { lastError: null, lastResponse: null }
         : { lastError: outcome.error, lastResponse: outcome.answer };
-    const settled = this.deps.outbox.settle({
+    const settled = await this.deps.outbox.settle({
       id: row.id,
       owner: this.owner,
       status: outcome.kind === 'retry' ? 'pending' : outcome.kind,
@@ -204,9 +207,9 @@ export class Outbox {
       );
   }
 
-  /** Starts sending what is due on every channel; does not wait. */
-  pump(): void {
-    for (const lane of this.lanes.values()) lane.pump();
+  /** Starts sending what is due on every channel; resolves once the claims are answered, not waiting for the receivers. */
+  async pump(): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((lane) => lane.pump()));
   }
 
   /**
@@ -216,7 +219,7 @@ export class Outbox {
    */
   async drain(): Promise<number> {
     const before = this.attempted;
-    this.pump();
+    await this.pump();
     await Promise.all([...this.lanes.values()].map((lane) => lane.settled()));
     return this.attempted - before;
   }
@@ -234,9 +237,9 @@ export class Outbox {
   async deliverOwn(id: number, timeoutMs: number): Promise<OutboxRow | undefined> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const claimed = this.claimRow(id);
+      const claimed = await this.claimRow(id);
       if (claimed) await this.attempt(claimed);
-      const row = this.row(id);
+      const row = await this.row(id);
       const left = deadline - Date.now();
       if (!row || row.status !== 'pending' || left <= 0) return row;
       const due = Math.max(row.nextAttemptAt, row.leaseUntil ?? 0) - this.deps.clock.now();
@@ -249,7 +252,7 @@ export class Outbox {
    * channel removed from it). Only the daemon calls this: it owns the
    * configuration; `alert test` with another one must not touch its rows.
    */
-  expireUnconfigured(): number {
+  async expireUnconfigured(): Promise<number> {
     const now = this.deps.clock.now();
     return this.deps.outbox.expireUnconfigured(
       this.deps.channels.map((c) => c.name),
@@ -262,34 +265,36 @@ export class Outbox {
    * Frees the leases of processes on this host that are gone (a daemon killed
    * mid-send), so their rows go out now rather than when the lease runs out.
    */
-  releaseOrphanedLeases(): number {
-    const owners = this.deps.outbox.leaseOwners(this.deps.clock.now());
+  async releaseOrphanedLeases(): Promise<number> {
+    const owners = await this.deps.outbox.leaseOwners(this.deps.clock.now());
     const host = thisHost();
     const orphaned = owners.filter((owner) => {
       const holder = ownerProcess(owner);
       return owner !== this.owner && holder?.host === host && !processAlive(holder.pid);
     });
-    return orphaned.reduce((freed, owner) => freed + this.deps.outbox.releaseLeases(owner), 0);
+    let freed = 0;
+    for (const owner of orphaned) freed += await this.deps.outbox.releaseLeases(owner);
+    return freed;
   }
 
   /** Whether a notification of this alert to this channel is still to be sent. */
-  waiting(alertId: string, channel: string): boolean {
+  async waiting(alertId: string, channel: string): Promise<boolean> {
     return this.deps.outbox.waiting(alertId, channel);
   }
 
-  row(id: number): OutboxRow | undefined {
+  async row(id: number): Promise<OutboxRow | undefined> {
     return this.deps.outbox.get(id);
   }
 
-  find(key: string, channel: string): OutboxRow | undefined {
+  async find(key: string, channel: string): Promise<OutboxRow | undefined> {
     return this.deps.outbox.find(key, channel);
   }
 
-  rows(options: { status?: OutboxStatus; limit?: number } = {}): OutboxRow[] {
+  async rows(options: { status?: OutboxStatus; limit?: number } = {}): Promise<OutboxRow[]> {
     return this.deps.outbox.list(options);
   }
 
-  counts(): Record<OutboxStatus, number> {
+  async counts(): Promise<Record<OutboxStatus, number>> {
     return this.deps.outbox.counts();
   }
 }

@@ -1,5 +1,6 @@
 // The alert state machine of one rule and subject: ok, pending, firing, and held resolutions.
 import type { RuleConfig } from './config.ts';
+import type { LocalFailure, Locations } from './quorum.ts';
 
 export type AlertStatus = 'ok' | 'pending' | 'firing';
 export type AlertEvent = 'firing' | 'resolved' | 'reminder';
@@ -21,6 +22,10 @@ export interface AlertState {
    * it comes) and sent as soon as no window covers the alert.
    */
   heldResolution?: HeldResolution;
+  /** For runs from several locations: each location's latest result (kept across leaders, in the store). */
+  locations?: Locations;
+  /** Locations failing while fewer than the quorum fail (the alert is ok, nothing is notified). */
+  local?: LocalFailure;
 }
 
 export interface HeldResolution {

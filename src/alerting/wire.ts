@@ -14,9 +14,9 @@ import type { Transport } from './outbox.ts';
 const TICK_MS = 1000;
 const HOUSEKEEPING_MS = 30_000;
 
-function expireUnconfigured(alerts: AlertService, logger: Logger): void {
+export async function expireUnconfigured(alerts: AlertService, logger: Logger): Promise<void> {
   try {
-    const expired = alerts.outbox.expireUnconfigured();
+    const expired = await alerts.outbox.expireUnconfigured();
     if (expired > 0)
       logger.error({ rows: expired }, 'alert notifications for channels not in this configuration expired');
   } catch (error) {
@@ -46,7 +46,12 @@ export function startAlerting(
     indicators?: () => Indicator[];
     transport?: Transport;
   },
-): { alerts: AlertService; stop(): Promise<void> } {
+): {
+  alerts: AlertService;
+  /** Resolves once the alerts of removed probes are resolved and what a previous process left is on its way. */
+  started: Promise<void>;
+  stop(): Promise<void>;
+} {
   const logger = deps.logger.child({ part: 'alerts' });
   const alerts = new AlertService({
     store: deps.store,
@@ -56,29 +61,34 @@ export function startAlerting(
     ...(deps.indicators ? { indicators: deps.indicators } : {}),
     ...(deps.transport ? { transport: deps.transport } : {}),
   });
-  alerts.resolveRemovedProbes(deps.store.probes.removed());
+  const removed = alerts.resolveRemovedProbes(deps.store.probes.removed());
   const tags = new Map(deps.engine.specs().map((spec) => [spec.name, spec.tags]));
-  deps.engine.onRun((run) => {
+  deps.engine.onRun(async (run) => {
     // Each channel's lane takes what is due; nothing here waits for a receiver. A run that queued
     // nothing leaves retries to the once-a-second tick: a look at the outbox per run costs more than the run.
-    if (alerts.onRun(run, tags.get(run.probe) ?? []) > 0) alerts.outbox.pump();
+    if ((await alerts.onRun(run, tags.get(run.probe) ?? [])) > 0) void alerts.outbox.pump();
   });
   const timer = setInterval(
     () => void alerts.tick().catch((error: unknown) => logger.error({ err: error }, 'alert tick failed')),
     TICK_MS,
   );
   // The daemon owns the configuration: only it expires rows of channels that configuration does not have.
-  const housekeeping = setInterval(() => expireUnconfigured(alerts, logger), HOUSEKEEPING_MS);
+  const housekeeping = setInterval(() => void expireUnconfigured(alerts, logger), HOUSEKEEPING_MS);
   // Whatever was pending when the last process died goes out now, its leases freed if that process is gone.
-  const freed = alerts.outbox.releaseOrphanedLeases();
-  if (freed > 0) logger.info({ rows: freed }, 'alert notifications claimed by a process that is gone are free again');
-  expireUnconfigured(alerts, logger);
-  alerts.outbox.pump();
+  const started = (async () => {
+    await removed;
+    const freed = await alerts.outbox.releaseOrphanedLeases();
+    if (freed > 0) logger.info({ rows: freed }, 'alert notifications claimed by a process that is gone are free again');
+    await expireUnconfigured(alerts, logger);
+    await alerts.outbox.pump();
+  })().catch((error: unknown) => logger.error({ err: error }, 'alerting could not start its outbox'));
   return {
     alerts,
+    started,
     async stop() {
       clearInterval(timer);
       clearInterval(housekeeping);
+      await started;
       await alerts.outbox.stop();
     },
   };

@@ -31,8 +31,8 @@ export async function sendTestNotification(
       logger: pino({ level: 'silent' }),
       config: sections.alerts,
     });
-    const key = alerts.sendTest(channelName);
-    const queued = alerts.outbox.find(key, channelName);
+    const key = await alerts.sendTest(channelName);
+    const queued = await alerts.outbox.find(key, channelName);
     // Only this notification: the daemon's rows are the daemon's to send.
     const row = queued ? await alerts.outbox.deliverOwn(queued.id, timeoutMs) : undefined;
     const attempts = `${row?.attempts ?? 0} attempt${row?.attempts === 1 ? '' : 's'}`;
