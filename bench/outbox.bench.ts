@@ -46,33 +46,35 @@ async function scenario(failEvery: number): Promise<Record<string, string | numb
   const enqueueStarted = performance.now();
   store.db.transaction(() => {
     for (let i = 0; i < N; i++) {
-      outbox.enqueue(
-        {
-          key: `n-${i}`,
-          event: 'firing',
-          createdAt: Date.now(),
-          alert: {
-            id: `a-${i}`,
-            rule: 'bench',
-            target: `t-${i}`,
-            severity: 'critical',
-            summary: 'bench',
-            startedAt: Date.now(),
-            labels: {},
+      store.outbox.add(
+        outbox.rowsFor(
+          {
+            key: `n-${i}`,
+            event: 'firing',
+            createdAt: Date.now(),
+            alert: {
+              id: `a-${i}`,
+              rule: 'bench',
+              target: `t-${i}`,
+              severity: 'critical',
+              summary: 'bench',
+              startedAt: Date.now(),
+              labels: {},
+            },
           },
-        },
-        ['hook'],
+          ['hook'],
+        ),
       );
     }
   })();
   const enqueueMs = performance.now() - enqueueStarted;
   const started = performance.now();
-  while (outbox.counts().pending > 0) {
+  while ((await outbox.counts()).pending > 0) {
     const attempted = await outbox.drain();
     if (attempted === 0) await new Promise((r) => setTimeout(r, 10));
   }
   const seconds = (performance.now() - started) / 1000;
-  const counts = outbox.counts();
+  const counts = await outbox.counts();
   store.close();
   await temp.remove();
   server.closeAllConnections();

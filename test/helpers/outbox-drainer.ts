@@ -28,7 +28,7 @@ process.stdout.write('ready\n');
 while (!existsSync(goFile)) await sleep(5);
 const deadline = Date.now() + 60_000;
 let attempts = 0;
-while (outbox.counts().pending > 0 && Date.now() < deadline) {
+while ((await outbox.counts()).pending > 0 && Date.now() < deadline) {
   const ended = await outbox.drain();
   attempts += ended;
   if (ended === 0) await sleep(5);

@@ -82,14 +82,14 @@ test('routing keys and webhook secrets are added at send time, never stored; Sla
     const first = new SqliteStore(dbPath, clock);
     const env1 = { HOOK_SECRET: 'webhook-secret-value', PD_ROUTING_KEY: 'routing-key-before-restart' };
     const alerts1 = new AlertService({ store: first, clock, logger, config: alertsFrom(target.url, env1) });
-    alerts1.onRun({
+    await alerts1.onRun({
       probe: 'api-ready',
       kind: 'http',
       status: 'fail',
       message: 'degraded: db: <!channel> <http://evil.example|click here> & more',
     });
     await alerts1.outbox.drain();
-    assert.equal(alerts1.outbox.counts().pending, 3, 'one row per channel, still pending');
+    assert.equal((await alerts1.outbox.counts()).pending, 3, 'one row per channel, still pending');
     const queued = storedBodies(first);
     for (const secret of ['webhook-secret-value', 'routing-key-before-restart', 'routing_key'])
       assert.ok(!queued.includes(secret), `${secret} stored:\n${queued}`);
@@ -138,7 +138,7 @@ test('routing keys and webhook secrets are added at send time, never stored; Sla
     const env2 = { HOOK_SECRET: 'webhook-secret-value', PD_ROUTING_KEY: 'routing-key-after-restart' };
     const alerts2 = new AlertService({ store: second, clock, logger, config: alertsFrom(target.url, env2) });
     await alerts2.outbox.drain();
-    assert.deepEqual(alerts2.outbox.counts(), { pending: 0, delivered: 4, failed: 0, expired: 0 });
+    assert.deepEqual(await alerts2.outbox.counts(), { pending: 0, delivered: 4, failed: 0, expired: 0 });
     assert.ok(!storedBodies(second).includes('routing-key-after-restart'));
     second.close();
 

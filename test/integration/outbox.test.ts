@@ -128,7 +128,7 @@ test('two drainers in two processes on one database never send a row twice', asy
   const box = outbox(store, [{ name: 'hook', type: 'webhook', url: `${r.url}/hook`, secret: SECRET }]);
   const N = 300;
   store.db.transaction(() => {
-    for (let i = 0; i < N; i++) box.enqueue(notification(`a${i}`), ['hook']);
+    for (let i = 0; i < N; i++) store.outbox.add(box.rowsFor(notification(`a${i}`), ['hook']));
   })();
   store.close();
   const go = join(temp.dir, 'go');
@@ -190,13 +190,13 @@ test('a receiver that hangs until its timeout delays no other channel', async ()
   // As in the daemon: every run pumps the lanes, and the alert tick drains every second.
   const tick = setInterval(() => void box.drain(), 1000);
   try {
-    box.enqueue(notification('first'), ['hung', 'fast']);
-    box.pump();
+    await box.enqueue(notification('first'), ['hung', 'fast']);
+    await box.pump();
     await waitFor('the first on the fast channel', async () => (fast.hits.length === 1 ? true : undefined), 10_000);
     await sleep(1000);
     const queuedAt = Date.now();
-    box.enqueue(notification('second'), ['hung', 'fast']);
-    box.pump();
+    await box.enqueue(notification('second'), ['hung', 'fast']);
+    await box.pump();
     await waitFor('the second on the fast channel', async () => (fast.hits.length === 2 ? true : undefined), 10_000);
     const took = Date.now() - queuedAt;
     assert.ok(took < 2500, `the fast channel waited ${took} ms for the hung one`);
@@ -231,14 +231,15 @@ test('per alert and channel, a resolution never arrives before its firing, with 
   try {
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       for (const status of ['fail', 'pass'] as const) {
-        for (let i = 0; i < TARGETS; i++) alerts.onRun({ probe: `target-${i}`, status, message: status, kind: 'http' });
-        alerts.outbox.pump();
+        for (let i = 0; i < TARGETS; i++)
+          await alerts.onRun({ probe: `target-${i}`, status, message: status, kind: 'http' });
+        await alerts.outbox.pump();
         await sleep(40);
       }
     }
     await waitFor(
       'every notification delivered',
-      async () => (alerts.outbox.counts().pending === 0 ? true : undefined),
+      async () => ((await alerts.outbox.counts()).pending === 0 ? true : undefined),
       90_000,
     );
   } finally {
@@ -261,7 +262,12 @@ test('per alert and channel, a resolution never arrives before its firing, with 
   assert.deepEqual(outOfOrder, []);
   assert.ok(r.hits.some((h) => h.status === 429) && r.hits.some((h) => h.status === 503), 'the receiver did fail');
   assert.ok(r.hits.every((h) => h.validSignature));
-  assert.deepEqual(alerts.outbox.counts(), { pending: 0, delivered: TARGETS * CYCLES * 2, failed: 0, expired: 0 });
+  assert.deepEqual(await alerts.outbox.counts(), {
+    pending: 0,
+    delivered: TARGETS * CYCLES * 2,
+    failed: 0,
+    expired: 0,
+  });
   store.close();
 });
 
@@ -395,7 +401,7 @@ test('`alert test` sends only its own notification and expires nothing of channe
     { name: 'hook', type: 'webhook', url: `${r.url}/hook`, secret: SECRET },
     { name: 'pd', type: 'pagerduty', url: `${r.url}/pd`, routingKey: 'routing-key' },
   ]);
-  for (let i = 0; i < 3; i++) daemonsOutbox.enqueue(notification(`queued-${i}`), ['hook', 'pd']);
+  for (let i = 0; i < 3; i++) await daemonsOutbox.enqueue(notification(`queued-${i}`), ['hook', 'pd']);
   store.close();
   // `alert test` with another configuration that has only hook.
   const config = daemonConfig(

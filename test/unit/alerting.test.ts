@@ -316,7 +316,7 @@ describe('alert service with the outbox (fake transport, manual clock)', () => {
       attempts.push({ at: clock.now(), headers: init.headers, body: init.body });
       return attempts.length === 1 ? { status: 429, retryAfter: '30' } : { status: 200 };
     });
-    alerts.onRun(run('fail'));
+    await alerts.onRun(run('fail'));
     await alerts.outbox.drain();
     assert.equal(attempts.length, 1);
     clock.advance(29_000);
@@ -331,7 +331,7 @@ describe('alert service with the outbox (fake transport, manual clock)', () => {
     assert.equal(second.headers['idempotency-key'], attempts[0]!.headers['idempotency-key']);
     const [t, v1] = (second.headers['x-scaiprobe-signature'] ?? '').split(',').map((p) => p.split('=')[1]);
     assert.equal(v1, createHmac('sha256', 'a-long-secret').update(`${t}.${second.body}`).digest('hex'));
-    assert.equal(alerts.outbox.counts().delivered, 1);
+    assert.equal((await alerts.outbox.counts()).delivered, 1);
   });
 
   test('exponential backoff while the receiver is down, expiry recorded and visible', async () => {
@@ -340,7 +340,7 @@ describe('alert service with the outbox (fake transport, manual clock)', () => {
       times.push(clock.now());
       return { error: 'ECONNREFUSED' };
     });
-    alerts.onRun(run('fail'));
+    await alerts.onRun(run('fail'));
     for (let i = 0; i < 700; i++) {
       await alerts.outbox.drain();
       clock.advance(1000);
@@ -348,7 +348,7 @@ describe('alert service with the outbox (fake transport, manual clock)', () => {
     const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0));
     assert.deepEqual(gaps.slice(0, 5), [1000, 2000, 4000, 8000, 16000]);
     assert.ok(gaps.every((g) => g <= 60_000));
-    const expired = alerts.outbox.rows({ status: 'expired' });
+    const expired = await alerts.outbox.rows({ status: 'expired' });
     assert.equal(expired.length, 1);
     assert.equal(expired[0]?.lastError, 'ECONNREFUSED');
   });
@@ -360,16 +360,16 @@ describe('alert service with the outbox (fake transport, manual clock)', () => {
         { from: new Date(T0).toISOString(), until: new Date(T0 + 10 * 60_000).toISOString(), reason: 'deploy' },
       ],
     });
-    alerts.onRun(run('fail'));
+    await alerts.onRun(run('fail'));
     await alerts.tick();
     assert.deepEqual(sent, [], 'held back by the silence');
     clock.advance(11 * 60_000);
     await alerts.tick();
     assert.deepEqual(sent, ['alert.firing']);
-    alerts.onRun(run('pass'));
+    await alerts.onRun(run('pass'));
     await alerts.tick();
     assert.deepEqual(sent, ['alert.firing', 'alert.resolved']);
-    assert.equal(alerts.list()[0]?.status, 'ok');
+    assert.equal((await alerts.list())[0]?.status, 'ok');
   });
 });
 
@@ -430,7 +430,7 @@ describe('a resolution inside a silence or maintenance window', () => {
         alerts = make();
         options.restartAt = undefined;
       }
-      if (what !== 'tick') alerts.onRun(run(what));
+      if (what !== 'tick') await alerts.onRun(run(what));
       await alerts.tick();
     }
     return { sent, alerts };
@@ -457,7 +457,7 @@ describe('a resolution inside a silence or maintenance window', () => {
     assert.equal(sent[1]?.startedAt, iso(0));
     assert.equal(sent[1]?.resolvedAt, iso(7));
     assert.equal(sent[1]?.summary, 'ok', 'the summary of the run that resolved it, as when sent at once');
-    assert.equal(alerts.list()[0]?.resolutionHeldSince, null);
+    assert.equal((await alerts.list())[0]?.resolutionHeldSince, null);
   });
 
   test('the same through a maintenance window, with a restart while the resolution is held', async () => {
@@ -488,7 +488,7 @@ describe('a resolution inside a silence or maintenance window', () => {
       [20, 'tick'],
     ]);
     assert.deepEqual(sent, []);
-    assert.equal(alerts.list()[0]?.status, 'ok');
+    assert.equal((await alerts.list())[0]?.status, 'ok');
   });
 
   test('fired inside the window, resolved after it: firing at the end of the window, resolved when it clears', async () => {
@@ -657,7 +657,7 @@ describe('maintenance windows started at run time hold alerts as configured ones
     for (const [minute, what] of steps) {
       clock.set(T0 + minute * MIN);
       if (what === 'end' && added) store.maintenanceWindows.end(added.id, clock.now());
-      if (what === 'fail' || what === 'pass') alerts.onRun(run(what));
+      if (what === 'fail' || what === 'pass') await alerts.onRun(run(what));
       await alerts.tick();
     }
     return sent;
@@ -760,12 +760,12 @@ describe('alerts of probes removed from the configuration', () => {
       indicators: () => indicators,
     });
     const fail = (probe: string) => alerts.onRun({ probe, status: 'fail', message: 'HTTP 503', kind: 'http' });
-    fail('gone-ready');
-    fail('kept');
+    await fail('gone-ready');
+    await fail('kept');
     clock.advance(61_000);
-    fail('gone-ready');
-    fail('kept');
-    fail('gone-pending');
+    await fail('gone-ready');
+    await fail('kept');
+    await fail('gone-pending');
     await alerts.tick();
     assert.deepEqual(sent.map((s) => `${s.type} ${s.target}`).sort(), [
       'alert.firing gone-ready',
@@ -776,14 +776,14 @@ describe('alerts of probes removed from the configuration', () => {
 
     // Restarted without gone-ready and gone-pending: their probe and indicator are no longer computed.
     indicators = [];
-    alerts.resolveRemovedProbes(['gone-ready', 'gone-pending']);
-    alerts.resolveRemovedProbes(['gone-ready', 'gone-pending']);
+    await alerts.resolveRemovedProbes(['gone-ready', 'gone-pending']);
+    await alerts.resolveRemovedProbes(['gone-ready', 'gone-pending']);
     await alerts.tick();
     assert.deepEqual(sent.map((s) => `${s.type} ${s.target}: ${s.summary}`).sort(), [
       'alert.resolved gone-ready: probe removed from the configuration',
       'alert.resolved readiness:gone-ready: probe removed from the configuration',
     ]);
-    const byTarget = new Map(alerts.list().map((a) => [a.target, a.status]));
+    const byTarget = new Map((await alerts.list()).map((a) => [a.target, a.status]));
     assert.deepEqual(
       [
         byTarget.get('gone-ready'),

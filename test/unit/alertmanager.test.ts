@@ -151,7 +151,7 @@ describe('alertmanager channel: re-posting while firing', () => {
       posts.push({ at: clock.now(), body: init.body });
       return { status: 200 };
     });
-    alerts.onRun(run('fail'));
+    await alerts.onRun(run('fail'));
     await alerts.tick();
     assert.equal(posts.length, 1, 'the firing');
     for (let s = 0; s < 150; s++) {
@@ -163,7 +163,7 @@ describe('alertmanager channel: re-posting while firing', () => {
       [0, 60_000, 120_000],
       'a re-post every minute',
     );
-    assert.equal(alerts.outbox.rows({ status: 'delivered' }).filter((r) => r.event === 'refresh').length, 2);
+    assert.equal((await alerts.outbox.rows({ status: 'delivered' })).filter((r) => r.event === 'refresh').length, 2);
 
     down = true;
     for (let s = 0; s < 300; s++) {
@@ -171,7 +171,7 @@ describe('alertmanager channel: re-posting while firing', () => {
       await alerts.tick();
     }
     assert.equal(
-      alerts.outbox.counts().pending,
+      (await alerts.outbox.counts()).pending,
       1,
       'one re-post waits while Alertmanager is down; no pile-up behind it',
     );
@@ -185,7 +185,7 @@ describe('alertmanager channel: re-posting while firing', () => {
       'the late post is valid from when it went out',
     );
 
-    alerts.onRun(run('pass'));
+    await alerts.onRun(run('pass'));
     await alerts.tick();
     const resolution = posts.at(-1)!;
     assert.equal(endsAt(resolution.body), new Date(resolution.at).toISOString());
@@ -206,10 +206,10 @@ describe('alertmanager channel: re-posting while firing', () => {
       },
       { maintenance: [{ from: new Date(T0 + 10_000).toISOString(), until: new Date(T0 + 300_000).toISOString() }] },
     );
-    alerts.onRun(run('fail'));
+    await alerts.onRun(run('fail'));
     await alerts.tick();
     clock.advance(20_000);
-    alerts.onRun(run('pass'));
+    await alerts.onRun(run('pass'));
     for (let s = 0; s < 300; s++) {
       clock.advance(1000);
       await alerts.tick();

@@ -93,20 +93,20 @@ describe('outbox leases', () => {
       clock,
       async (_url, init) => (sentByB.push(init.headers['idempotency-key'] ?? ''), { status: 200 }),
     );
-    a.enqueue(notification('x', 'firing', T0), ['hook']);
-    a.pump();
+    await a.enqueue(notification('x', 'firing', T0), ['hook']);
+    await a.pump();
     assert.equal(first.waiting.length, 1, 'a has it in flight');
     assert.equal(await b.drain(), 0);
     assert.deepEqual(sentByB, [], 'b does not send what a holds');
-    const row = a.rows()[0]!;
+    const row = (await a.rows())[0]!;
     assert.match(row.leaseOwner ?? '', new RegExp(`^${process.pid}@`));
     assert.ok((row.leaseUntil ?? 0) > T0);
     first.waiting[0]!.answer({ status: 200 });
     await a.drain();
     assert.equal(await b.drain(), 0);
     assert.deepEqual(sentByB, []);
-    assert.equal(a.counts().delivered, 1);
-    assert.equal(a.rows()[0]?.leaseOwner, null, 'the lease ends with the attempt');
+    assert.equal((await a.counts()).delivered, 1);
+    assert.equal((await a.rows())[0]?.leaseOwner, null, 'the lease ends with the attempt');
   });
 
   test('a lease that ran out (its sender stalled or died) is taken over', async () => {
@@ -115,31 +115,31 @@ describe('outbox leases', () => {
     const stalled = manualTransport();
     const a = outbox(database(clock, path), clock, stalled.transport);
     const b = outbox(database(clock, path), clock, async () => ({ status: 204 }));
-    a.enqueue(notification('x', 'firing', T0), ['hook']);
-    a.pump();
+    await a.enqueue(notification('x', 'firing', T0), ['hook']);
+    await a.pump();
     clock.advance(10_000 + 29_000);
     assert.equal(await b.drain(), 0, 'still within timeout + margin');
     clock.advance(2_000);
     assert.equal(await b.drain(), 1);
-    assert.equal(b.counts().delivered, 1);
+    assert.equal((await b.counts()).delivered, 1);
     // The stalled attempt ends late: its result does not overwrite the row.
     stalled.waiting[0]!.answer({ status: 503 });
     await settle();
-    assert.equal(b.rows()[0]?.status, 'delivered');
-    assert.equal(b.rows()[0]?.attempts, 1);
+    assert.equal((await b.rows())[0]?.status, 'delivered');
+    assert.equal((await b.rows())[0]?.attempts, 1);
   });
 
-  test('leases of a process that is gone are freed at once; a live one keeps its rows', () => {
+  test('leases of a process that is gone are freed at once; a live one keeps its rows', async () => {
     const clock = new ManualClock(T0);
     const store = database(clock);
     const box = outbox(store, clock, async () => ({ status: 200 }));
-    box.enqueue(notification('dead', 'firing', T0), ['hook']);
-    box.enqueue(notification('live', 'firing', T0), ['hook']);
+    await box.enqueue(notification('dead', 'firing', T0), ['hook']);
+    await box.enqueue(notification('live', 'firing', T0), ['hook']);
     const lease = store.db.prepare('UPDATE alert_outbox SET lease_owner = ?, lease_until = ? WHERE alert_id = ?');
     lease.run(`2147483646@${thisHost()}/gone`, T0 + 60_000, 'dead');
     lease.run(`${process.ppid}@${thisHost()}/alive`, T0 + 60_000, 'live');
-    assert.equal(box.releaseOrphanedLeases(), 1);
-    const owners = Object.fromEntries(box.rows().map((r) => [r.alertId, r.leaseOwner]));
+    assert.equal(await box.releaseOrphanedLeases(), 1);
+    const owners = Object.fromEntries((await box.rows()).map((r) => [r.alertId, r.leaseOwner]));
     assert.equal(owners.dead, null);
     assert.equal(owners.live, `${process.ppid}@${thisHost()}/alive`);
   });
@@ -152,35 +152,35 @@ describe('outbox leases', () => {
       clock,
       async (_url, init) => (sent.push(init.headers['idempotency-key'] ?? ''), { status: 200 }),
     );
-    box.enqueue(notification('a', 'firing', T0), ['hook']);
-    box.enqueue(notification('b', 'firing', T0), ['hook', 'slow']);
-    box.enqueue(notification('t', 'test', T0), ['hook']);
-    const own = box.find(`t-test-${T0}`, 'hook')!;
+    await box.enqueue(notification('a', 'firing', T0), ['hook']);
+    await box.enqueue(notification('b', 'firing', T0), ['hook', 'slow']);
+    await box.enqueue(notification('t', 'test', T0), ['hook']);
+    const own = (await box.find(`t-test-${T0}`, 'hook'))!;
     const row = await box.deliverOwn(own.id, 1000);
     assert.equal(row?.status, 'delivered');
     assert.deepEqual(sent, [`t-test-${T0}`]);
-    assert.equal(box.counts().pending, 3);
-    assert.ok(box.rows({ status: 'pending' }).every((r) => r.attempts === 0));
+    assert.equal((await box.counts()).pending, 3);
+    assert.ok((await box.rows({ status: 'pending' })).every((r) => r.attempts === 0));
   });
 
   test('rows of a channel this configuration lacks are expired only when asked, after a grace period, never while leased', async () => {
     const clock = new ManualClock(T0);
     const store = database(clock);
     const everything = outbox(store, clock, async () => ({ status: 200 }));
-    everything.enqueue(notification('a', 'firing', T0), ['slow']);
-    everything.enqueue(notification('b', 'firing', T0), ['slow']);
+    await everything.enqueue(notification('a', 'firing', T0), ['slow']);
+    await everything.enqueue(notification('b', 'firing', T0), ['slow']);
     store.db
       .prepare('UPDATE alert_outbox SET lease_owner = ?, lease_until = ? WHERE alert_id = ?')
       .run('someone', T0 + 10 * 60_000, 'b');
     const hookOnly = outbox(store, clock, async () => ({ status: 200 }), ['hook']);
     clock.advance(5 * 60_000);
     assert.equal(await hookOnly.drain(), 0);
-    assert.equal(hookOnly.counts().pending, 2, 'draining leaves other channels alone');
+    assert.equal((await hookOnly.counts()).pending, 2, 'draining leaves other channels alone');
     clock.set(T0 + 30_000);
-    assert.equal(hookOnly.expireUnconfigured(), 0, 'whoever queued it may still be trying');
+    assert.equal(await hookOnly.expireUnconfigured(), 0, 'whoever queued it may still be trying');
     clock.set(T0 + 61_000);
-    assert.equal(hookOnly.expireUnconfigured(), 1);
-    const byAlert = Object.fromEntries(hookOnly.rows().map((r) => [r.alertId, r]));
+    assert.equal(await hookOnly.expireUnconfigured(), 1);
+    const byAlert = Object.fromEntries((await hookOnly.rows()).map((r) => [r.alertId, r]));
     assert.equal(byAlert.a?.status, 'expired');
     assert.match(byAlert.a?.lastError ?? '', /channel slow is not in the daemon's configuration/);
     assert.equal(byAlert.b?.status, 'pending', 'leased rows are left to their sender');
@@ -198,13 +198,13 @@ describe('channels are independent', () => {
       return { status: 200 };
     };
     const box = outbox(database(clock), clock, transport);
-    box.enqueue(notification('a', 'firing', T0), ['hook', 'slow']);
-    box.pump();
+    await box.enqueue(notification('a', 'firing', T0), ['hook', 'slow']);
+    await box.pump();
     await settle();
     assert.deepEqual(sent, [`a-firing-${T0}`]);
     clock.advance(1000);
-    box.enqueue(notification('b', 'firing', T0 + 1000), ['hook', 'slow']);
-    box.pump();
+    await box.enqueue(notification('b', 'firing', T0 + 1000), ['hook', 'slow']);
+    await box.pump();
     await settle();
     assert.deepEqual(
       sent,
@@ -214,7 +214,7 @@ describe('channels are independent', () => {
     assert.equal(hung.waiting.length, 2, 'the slow channel has both in flight (its own slots)');
     for (const w of hung.waiting) w.answer({ error: 'TIMEOUT' });
     await box.drain();
-    assert.equal(box.counts().delivered, 2);
+    assert.equal((await box.counts()).delivered, 2);
   });
 });
 
@@ -223,11 +223,11 @@ describe('order per alert and channel', () => {
     const clock = new ManualClock(T0);
     const manual = manualTransport();
     const box = outbox(database(clock), clock, manual.transport, ['hook']);
-    box.enqueue(notification('x', 'firing', T0), ['hook']);
-    box.pump();
-    box.enqueue(notification('x', 'resolved', T0), ['hook']);
-    box.enqueue(notification('y', 'firing', T0), ['hook']);
-    box.pump();
+    await box.enqueue(notification('x', 'firing', T0), ['hook']);
+    await box.pump();
+    await box.enqueue(notification('x', 'resolved', T0), ['hook']);
+    await box.enqueue(notification('y', 'firing', T0), ['hook']);
+    await box.pump();
     assert.deepEqual(
       manual.waiting.map((w) => `${w.key.split('-')[0]} ${w.type}`),
       ['x alert.firing', 'y alert.firing'],
@@ -238,7 +238,7 @@ describe('order per alert and channel', () => {
     await settle();
     assert.equal(manual.waiting.length, 0, 'the firing backs off, and its resolution waits behind it');
     clock.advance(1000);
-    box.pump();
+    await box.pump();
     assert.deepEqual(
       manual.waiting.map((w) => w.type),
       ['alert.firing'],
@@ -252,7 +252,7 @@ describe('order per alert and channel', () => {
     );
     manual.waiting.shift()!.answer({ status: 200 });
     await box.drain();
-    assert.equal(box.counts().delivered, 3);
+    assert.equal((await box.counts()).delivered, 3);
   });
 
   test('test notifications are not held behind a pending test to the same channel', async () => {
@@ -264,9 +264,9 @@ describe('order per alert and channel', () => {
       async (_url, init) => (sent.push(init.headers['idempotency-key'] ?? ''), { status: 200 }),
       ['hook'],
     );
-    box.enqueue({ ...notification('t', 'test', T0), key: 'first' }, ['hook']);
-    box.enqueue({ ...notification('t', 'test', T0), key: 'second' }, ['hook']);
-    const second = box.find('second', 'hook')!;
+    await box.enqueue({ ...notification('t', 'test', T0), key: 'first' }, ['hook']);
+    await box.enqueue({ ...notification('t', 'test', T0), key: 'second' }, ['hook']);
+    const second = (await box.find('second', 'hook'))!;
     await box.deliverOwn(second.id, 1000);
     assert.deepEqual(sent, ['second']);
   });
@@ -313,20 +313,20 @@ describe('permanent client errors', () => {
       },
       ['hook'],
     );
-    box.enqueue(notification('x', 'firing', T0), ['hook']);
-    box.enqueue(notification('x', 'resolved', T0), ['hook']);
+    await box.enqueue(notification('x', 'firing', T0), ['hook']);
+    await box.enqueue(notification('x', 'resolved', T0), ['hook']);
     for (let i = 0; i < 10; i++) {
       await box.drain();
       clock.advance(5000);
     }
     assert.deepEqual(types, ['alert.firing', 'alert.firing', 'alert.firing', 'alert.resolved']);
-    const [failed] = box.rows({ status: 'failed' });
+    const [failed] = await box.rows({ status: 'failed' });
     assert.equal(failed?.attempts, 3);
     assert.equal(failed?.lastStatus, 400);
     assert.equal(failed?.lastError, 'HTTP 400');
     assert.equal(failed?.lastResponse, '{"error":"unknown routing key"}');
     assert.ok(failed?.finishedAt);
-    assert.deepEqual(box.counts(), { pending: 0, delivered: 1, failed: 1, expired: 0 });
+    assert.deepEqual(await box.counts(), { pending: 0, delivered: 1, failed: 1, expired: 0 });
   });
 });
 
@@ -352,10 +352,18 @@ describe('migration', () => {
     const clock = new ManualClock(T0);
     const box = outbox(database(clock, path), clock, async () => ({ status: 400, answer: 'nope' }), ['hook']);
     assert.deepEqual(
-      box.rows().map((r) => [r.key, r.status, r.attempts, r.lastStatus, r.lastError, r.lastResponse, r.leaseOwner]),
+      (await box.rows()).map((r) => [
+        r.key,
+        r.status,
+        r.attempts,
+        r.lastStatus,
+        r.lastError,
+        r.lastResponse,
+        r.leaseOwner,
+      ]),
       [['k', 'pending', 2, 503, 'HTTP 503', null, null]],
     );
     await box.drain();
-    assert.equal(box.rows()[0]?.status, 'failed', 'its third attempt was a 400');
+    assert.equal((await box.rows())[0]?.status, 'failed', 'its third attempt was a 400');
   });
 });
