@@ -156,7 +156,13 @@ describe('quorum over locations', () => {
 
   test('a run read twice changes nothing: no second page, and an old failure read after the recovery does not fire again', async () => {
     const q = setup({ quorum: 2 }, ['eu-west', 'us-east']);
-    const failing = { probe: 'web', kind: 'http', status: 'fail' as const, message: 'HTTP 503', startedAt: T0 };
+    const failing = {
+      probe: 'web',
+      kind: 'http',
+      status: 'fail' as 'pass' | 'fail',
+      message: 'HTTP 503',
+      startedAt: T0,
+    };
     const feed = async (...runs: Array<Partial<typeof failing> & { location: string }>) => {
       for (const r of runs) await q.alerts.onRun({ ...failing, ...r });
       await q.alerts.tick();
@@ -172,6 +178,17 @@ describe('quorum over locations', () => {
     await feed({ location: 'us-east' }, { location: 'eu-west' });
     assert.equal(q.sent.length, 2, 'the old failures are older than us-east pass');
     assert.equal((await q.alert()).status, 'ok');
+  });
+
+  test('two runs finishing together are judged one after the other over a store answering through Promises', async () => {
+    const q = setup({ quorum: 2 }, ['eu-west', 'us-east']);
+    const failing = { probe: 'web', kind: 'http', status: 'fail' as const, message: 'HTTP 503', startedAt: T0 };
+    await Promise.all([
+      q.alerts.onRun({ ...failing, location: 'eu-west' }),
+      q.alerts.onRun({ ...failing, location: 'us-east' }),
+    ]);
+    await q.alerts.tick();
+    assert.deepEqual(q.sent, ['alert.firing HTTP 503 (failing from eu-west, us-east)']);
   });
 
   test('runs without a location are judged one by one, as without quorum', async () => {
