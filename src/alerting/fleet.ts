@@ -115,9 +115,13 @@ class FleetRounds implements FleetAlerting {
 
   poll(): Promise<void> {
     return this.serial.run(async () => {
-      if (this.options.isLeader()) await this.lead();
-      else this.cursors = undefined;
-      await this.alerts.outbox.pump();
+      try {
+        if (this.options.isLeader()) await this.lead();
+        else this.cursors = undefined;
+      } finally {
+        // Sending does not wait on evaluating: a store that failed a read may still lease a row a moment later.
+        await this.alerts.outbox.pump();
+      }
     });
   }
 

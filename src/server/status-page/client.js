@@ -302,7 +302,9 @@
         $(target).innerHTML = e.message === 'not-readable' ? NOT_READABLE : '<p class="empty">' + none + '</p>';
       });
   }
+  // A failure seen from fewer locations than its rule's quorum: the alert is ok, the note says where it fails.
   function alertItem(a) {
+    var local = a.status === 'ok' && a.local ? a.local : null;
     return (
       '<li><span class="sev ' +
       esc(a.severity) +
@@ -312,9 +314,9 @@
       esc(a.rule) +
       '</b>' +
       (a.target ? ' · ' + esc(a.target) : '') +
-      (a.status !== 'firing' ? ' <small>(' + esc(a.status) + ')</small>' : '') +
+      (a.status !== 'firing' ? ' <small>(' + esc(local ? 'local' : a.status) + ')</small>' : '') +
       '<br><small>' +
-      esc(a.summary || '') +
+      esc(local ? local.message : a.summary || '') +
       (a.firedAt ? ' · since ' + esc(new Date(a.firedAt).toLocaleString()) : '') +
       '</small></li>'
     );
@@ -568,7 +570,7 @@
         'No data: alerting is not set up in this daemon.',
         alertItem,
         function (a) {
-          return a.status && a.status !== 'ok';
+          return (a.status && a.status !== 'ok') || a.local;
         },
       );
       failedNotifications();
