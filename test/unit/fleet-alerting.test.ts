@@ -34,13 +34,16 @@ function fleet(name: string) {
   const runs: StoredRun[] = [];
   const delivered: Delivery[] = [];
   let leader = 'a';
-  const runsAfter = async (cursors: RunCursors, limit: number) =>
-    runs
+  const failures = { reads: 0 };
+  const runsAfter = async (cursors: RunCursors, limit: number) => {
+    if (failures.reads > 0 && failures.reads--) throw new Error('connection to the store lost');
+    return runs
       .filter((r) => {
         const last = cursors.after.get(r.agent ?? '');
         return last === undefined ? r.startedAt >= cursors.since : r.id > last;
       })
       .slice(0, limit);
+  };
   const { config } = parseAlertsSection({
     channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }],
     rules: [{ name: 'down', probes: ['web'], quorum: 2, successes: 1 }],
@@ -87,7 +90,7 @@ function fleet(name: string) {
       agent: by,
     });
   };
-  return { clock, run, agent, delivered, lead: (id: string) => (leader = id) };
+  return { clock, run, agent, delivered, failures, lead: (id: string) => (leader = id) };
 }
 
 /** Both agents take a round; then what either queued has been tried. */
@@ -180,5 +183,25 @@ describe('fleet alerting over a shared store', () => {
       [['delivered', 1]],
     );
     await b.stop();
+  });
+
+  test('a read the store fails: the round still sends what is due, and the next one reads on from where it stopped', async () => {
+    const f = fleet('read-fails');
+    const a = f.agent('a');
+    await a.poll();
+    const key = await a.alerts.sendTest('hook');
+    f.run('a', 'fail');
+    f.run('b', 'fail');
+    f.failures.reads = 1;
+    await assert.rejects(a.poll(), /connection to the store lost/);
+    await new Promise((r) => setTimeout(r, 20)); // the attempt the round started ends
+    assert.deepEqual(f.delivered, [{ by: 'a', key, type: 'alert.test' }]);
+    await a.poll();
+    await a.alerts.outbox.drain();
+    assert.deepEqual(
+      f.delivered.map((d) => d.type),
+      ['alert.test', 'alert.firing'],
+    );
+    await a.stop();
   });
 });
