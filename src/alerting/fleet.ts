@@ -10,21 +10,16 @@ import { Serial } from './serial.ts';
 import type { AlertingStore } from './store.ts';
 import { expireUnconfigured } from './wire.ts';
 
-/** Where reading the fleet's runs has got to. */
-export interface RunCursors {
-  /** For an agent not in `after`: its runs started at or after this time (a new leader reads back this far). */
-  since: number;
-  /** Per agent: the id of its last run read (one agent's run ids grow in the order they are committed). */
-  after: ReadonlyMap<string, number>;
-}
-
 /**
- * The runs of every agent after the cursors: of each agent in `after`, those
- * with a greater id; of any other agent, those started at or after `since`.
- * At most `limit`, by id ascending (so what it returns of each agent is the
- * start of what that agent has to read). A run without an agent counts as agent ''.
+ * The runs of every agent after the cursors: of each agent in `cursors` (the
+ * id of its last run read; one agent's run ids grow in the order they are
+ * committed), those with a greater id; of any other agent, those started at or
+ * after `since` (where a new leader starts reading). At most `limit`, each
+ * agent's oldest first by id (ordering all by id and cutting at `limit` does
+ * it). A run without an agent counts as agent ''. The replica's read, with
+ * `since` added: one query can serve both.
  */
-export type RunsAfter = (cursors: RunCursors, limit: number) => Promise<StoredRun[]>;
+export type RunsAfter = (cursors: ReadonlyMap<string, number>, limit: number, since: number) => Promise<StoredRun[]>;
 
 export interface FleetAlertingOptions {
   /** The shared store (PostgreSQL): alerts, their state changes and the outbox. */
@@ -90,6 +85,7 @@ function judged(run: StoredRun) {
  */
 class FleetRounds implements FleetAlerting {
   readonly alerts: AlertService;
+  /** While leading: where reading has got to; undefined while not leading (a takeover reads back `lookback`). */
   private cursors: { since: number; after: Map<string, number> } | undefined;
   private readonly serial = new Serial();
   private timer: Timer | undefined;
@@ -144,7 +140,7 @@ class FleetRounds implements FleetAlerting {
   private async readRuns(cursors: { since: number; after: Map<string, number> }): Promise<boolean> {
     const { runsAfter, isLeader, tagsOf, batch = 500 } = this.options;
     for (let round = 0; round < BATCHES_PER_ROUND; round++) {
-      const runs = await runsAfter(cursors, batch);
+      const runs = await runsAfter(cursors.after, batch, cursors.since);
       for (const run of runs) {
         // A leader that lost its lease stops before the next write; the next leader reads back over this.
         if (!isLeader()) {

@@ -10,7 +10,7 @@ import { asyncStoreOf } from '../../src/store/async-store.ts';
 import type { StoredRun } from '../../src/store/types.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
-import { startFleetAlerting, type FleetAlerting, type RunCursors } from '../../src/alerting/fleet.ts';
+import { startFleetAlerting, type FleetAlerting } from '../../src/alerting/fleet.ts';
 import type { SendResult, Transport } from '../../src/alerting/outbox.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
@@ -35,12 +35,12 @@ function fleet(name: string) {
   const delivered: Delivery[] = [];
   let leader = 'a';
   const failures = { reads: 0 };
-  const runsAfter = async (cursors: RunCursors, limit: number) => {
+  const runsAfter = async (cursors: ReadonlyMap<string, number>, limit: number, since: number) => {
     if (failures.reads > 0 && failures.reads--) throw new Error('connection to the store lost');
     return runs
       .filter((r) => {
-        const last = cursors.after.get(r.agent ?? '');
-        return last === undefined ? r.startedAt >= cursors.since : r.id > last;
+        const last = cursors.get(r.agent ?? '');
+        return last === undefined ? r.startedAt >= since : r.id > last;
       })
       .slice(0, limit);
   };
