@@ -128,7 +128,10 @@ class FleetRounds implements FleetAlerting {
       this.cursors = { since: now - lookback, after: new Map() };
       logger.info({ since: new Date(this.cursors.since).toISOString() }, 'this agent now evaluates the fleet alerts');
     }
-    if (!(await this.readRuns(this.cursors))) return;
+    if (!(await this.readRuns(this.cursors)) || !this.options.isLeader()) {
+      this.cursors = undefined;
+      return;
+    }
     await this.alerts.evaluate();
     if (now - this.lastHousekeeping >= HOUSEKEEPING_MS) {
       this.lastHousekeeping = now;
