@@ -90,6 +90,8 @@ export interface ProbeLatest {
   errorCode: string | null;
   /** When the probe left the configuration (removed or disabled); null while configured. */
   removedAt: number | null;
+  /** In a fleet: the newest run at each location, by location name (absent when runs carry no location). */
+  locations?: Array<{ location: string; status: RunStatus; startedAt: number; statusSince: number; message: string }>;
 }
 
 export interface LatestFilter {

@@ -294,6 +294,25 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       CREATE INDEX maintenance_windows_end ON maintenance_windows (ends_at);
     `,
   },
+  {
+    version: 10,
+    name: 'runs carry their location and agent; the latest run of each probe per location',
+    // Nullable: a single daemon's runs carry neither, and cost one header byte each for them.
+    sql: `
+      ALTER TABLE run_log ADD COLUMN location TEXT;
+      ALTER TABLE run_log ADD COLUMN agent TEXT;
+      CREATE TABLE probe_location_latest (
+        probe TEXT NOT NULL,
+        location TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        status_since INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (probe, location)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** A database written by a newer scaiprobe: this one does not know its schema and must not touch it. */

@@ -3,6 +3,7 @@ import type { Database } from 'better-sqlite3';
 import type { Clock } from '../../util/clock.ts';
 import type { ProbeRepository } from '../repositories.ts';
 import type { ConfiguredProbe, LatestFilter, ProbeLatest, RunStatus } from '../types.ts';
+import { locationsByProbe, withLocations, type LocationRow } from '../probe-locations.ts';
 
 export class SqliteProbes implements ProbeRepository {
   private readonly probeState;
@@ -56,8 +57,15 @@ export class SqliteProbes implements ProbeRepository {
       )
       .all(filter.includeRemoved ? 1 : 0) as Array<Record<string, unknown>>;
     const names = filter.names ? new Set(filter.names) : undefined;
+    const locations = locationsByProbe(
+      this.db
+        .prepare(
+          'SELECT probe, location, status, started_at, status_since, message FROM probe_location_latest ORDER BY probe, location',
+        )
+        .all() as LocationRow[],
+    );
     return rows
-      .map(latestOf)
+      .map((row) => withLocations(latestOf(row), locations))
       .filter(
         (p) =>
           (!names || names.has(p.probe)) &&

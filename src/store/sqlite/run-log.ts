@@ -22,6 +22,8 @@ export interface RunLogRow {
   error_message: string | null;
   base: number | null;
   body: Uint8Array | string;
+  location: string | null;
+  agent: string | null;
 }
 
 /** The fixed columns of a run_log row. */
@@ -87,7 +89,7 @@ export class RunLog {
   private readonly seriesById = new Map<number, RunSeries>();
   private readonly keyframes = new Map<number, CachedKeyframe>();
   private readonly statements: Record<
-    'findSeries' | 'insertSeries' | 'seriesById' | 'setKeyframe' | 'insert' | 'byId',
+    'findSeries' | 'insertSeries' | 'seriesById' | 'setKeyframe' | 'insert' | 'byId' | 'byUid',
     Statement
   >;
 
@@ -98,9 +100,11 @@ export class RunLog {
       seriesById: db.prepare('SELECT id, probe, kind, tenant, keyframe FROM run_series WHERE id = ?'),
       setKeyframe: db.prepare('UPDATE run_series SET keyframe = ? WHERE id = ?'),
       insert:
-        db.prepare(`INSERT INTO run_log (series, uid, started_at, duration, status, attempts, error_code, error_message, base, body)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        db.prepare(`INSERT INTO run_log (series, uid, started_at, duration, status, attempts, error_code, error_message, base, body, location, agent)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       byId: db.prepare('SELECT * FROM run_log WHERE id = ?'),
+      // Along the (series, started_at, status) index: no index of its own for the uid.
+      byUid: db.prepare('SELECT id FROM run_log WHERE series = ? AND started_at = ? AND uid = ?').pluck(),
     };
   }
 
@@ -137,6 +141,8 @@ export class RunLog {
       run.error?.message ?? null,
       base,
       stored,
+      run.location ?? null,
+      run.agent ?? null,
     );
     const runId = Number(info.lastInsertRowid);
     let next: CachedKeyframe | undefined;
@@ -153,6 +159,16 @@ export class RunLog {
         if (latest) this.keyframes.set(series, latest);
       },
     };
+  }
+
+  /** The id of the run already stored with this uid (same probe, kind, tenant and start), if any. */
+  find(run: RunRecord): number | undefined {
+    const key = `${run.probe}\0${run.kind}\0${run.tenant ?? ''}`;
+    const series =
+      this.seriesIds.get(key) ??
+      (this.statements.findSeries.get(run.probe, run.kind, run.tenant ?? '') as { id: number } | undefined)?.id;
+    if (series === undefined) return undefined;
+    return this.statements.byUid.get(series, run.startedAt, packUid(run.uid)) as number | undefined;
   }
 
   private findOrCreateSeries(run: RunRecord): number {
@@ -220,6 +236,8 @@ export class RunLog {
       status: statusOf(row.status),
       attempts: row.attempts,
       error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+      ...(row.location ? { location: row.location } : {}),
+      ...(row.agent ? { agent: row.agent } : {}),
     };
   }
 

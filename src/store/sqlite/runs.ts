@@ -5,11 +5,25 @@ import type { NewStateChange, RecordedRun, RunRecord, RunStatus, RunSummary, Sto
 import { RunLog, statusOf, type RunLogRow, type RunSummaryRow } from './run-log.ts';
 
 const HOUR = 3_600_000;
+
+interface LatestRow {
+  status: string;
+  status_since: number;
+  started_at: number;
+}
 const ITEM_SEEN_RESOLUTION_MS = HOUR;
 
 function statements(db: Database) {
   return {
-    latest: db.prepare('SELECT status, status_since FROM probe_latest WHERE probe = ?'),
+    latest: db.prepare('SELECT status, status_since, started_at FROM probe_latest WHERE probe = ?'),
+    locationLatest: db.prepare(
+      'SELECT status, status_since, started_at FROM probe_location_latest WHERE probe = ? AND location = ?',
+    ),
+    upsertLocationLatest:
+      db.prepare(`INSERT INTO probe_location_latest (probe, location, run_id, status, status_since, started_at, message)
+        VALUES (@probe, @location, @runId, @status, @statusSince, @startedAt, @message)
+        ON CONFLICT (probe, location) DO UPDATE SET run_id = excluded.run_id, status = excluded.status, status_since = excluded.status_since,
+          started_at = excluded.started_at, message = excluded.message`),
     upsertLatest:
       db.prepare(`INSERT INTO probe_latest (probe, run_id, status, status_since, started_at, duration_ms, message, error_code)
         VALUES (@probe, @runId, @status, @statusSince, @startedAt, @durationMs, @message, @errorCode)
@@ -35,7 +49,7 @@ function statements(db: Database) {
       'SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?',
     ),
     seriesSummaries:
-      db.prepare(`SELECT id, series, uid, started_at, duration, status, attempts, error_code, error_message FROM run_log
+      db.prepare(`SELECT id, series, uid, started_at, duration, status, attempts, error_code, error_message, location, agent FROM run_log
         WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?`),
     runById: db.prepare('SELECT * FROM run_log WHERE id = ?'),
     recentStatuses: db.prepare('SELECT status FROM run_log WHERE series = ? ORDER BY started_at DESC LIMIT ?').pluck(),
@@ -82,25 +96,53 @@ export class SqliteRuns implements RunRepository {
   }
 
   private insertRun(run: RunRecord, commits: Array<() => void>): RecordedRun {
-    const tenant = run.tenant ?? null;
+    // A run stored already (a batch sent again after a lost answer) is not stored twice.
+    const stored = this.log.find(run);
+    if (stored !== undefined) return { runId: stored, changes: [] };
     const { runId, afterCommit } = this.log.append(run);
     commits.push(afterCommit);
     const endedAt = run.startedAt + run.durationMs;
-    const changes: NewStateChange[] = [];
-    const previous = this.sql.latest.get(run.probe) as { status: string; status_since: number } | undefined;
+    const changes = this.probeStatus(run, runId, endedAt);
+    changes.push(...this.insertItems(run, runId, endedAt));
+    for (const change of changes) insertStateChange(this.sql.insertChange, change);
+    if (run.state !== undefined) this.sql.upsertProbeState.run(run.probe, JSON.stringify(run.state), endedAt);
+    return { runId, changes };
+  }
+
+  /**
+   * The probe's latest run and its status change: against the previous run of any location for a run
+   * without one (subject ''), against the previous run of the same location otherwise (subject `@<location>`).
+   */
+  private probeStatus(run: RunRecord, runId: number, endedAt: number): NewStateChange[] {
+    const previous = this.sql.latest.get(run.probe) as LatestRow | undefined;
     const statusSince = previous && previous.status === run.status ? previous.status_since : endedAt;
-    if (previous?.status !== run.status) {
-      changes.push({
+    const change = (subject: string, from: string | null): NewStateChange => ({
+      probe: run.probe,
+      tenant: run.tenant ?? null,
+      subject,
+      from,
+      to: run.status,
+      at: endedAt,
+      runId,
+      message: run.message,
+    });
+    const changes: NewStateChange[] = [];
+    if (run.location) {
+      const before = this.sql.locationLatest.get(run.probe, run.location) as LatestRow | undefined;
+      // A run older than the location's latest (one that arrived late) changes neither.
+      if (before && run.startedAt < before.started_at) return changes;
+      if (before?.status !== run.status) changes.push(change(`@${run.location}`, before?.status ?? null));
+      this.sql.upsertLocationLatest.run({
         probe: run.probe,
-        tenant,
-        subject: '',
-        from: previous?.status ?? null,
-        to: run.status,
-        at: endedAt,
+        location: run.location,
         runId,
+        status: run.status,
+        statusSince: before && before.status === run.status ? before.status_since : endedAt,
+        startedAt: run.startedAt,
         message: run.message,
       });
-    }
+      if (previous && run.startedAt < previous.started_at) return changes;
+    } else if (previous?.status !== run.status) changes.push(change('', previous?.status ?? null));
     this.sql.upsertLatest.run({
       probe: run.probe,
       runId,
@@ -111,10 +153,7 @@ export class SqliteRuns implements RunRepository {
       message: run.message,
       errorCode: run.error?.code ?? null,
     });
-    changes.push(...this.insertItems(run, runId, endedAt));
-    for (const change of changes) insertStateChange(this.sql.insertChange, change);
-    if (run.state !== undefined) this.sql.upsertProbeState.run(run.probe, JSON.stringify(run.state), endedAt);
-    return { runId, changes };
+    return changes;
   }
 
   /** Stores the run's items and their states; returns the state changes of items whose state moved. */
