@@ -1,13 +1,13 @@
-// The store's contract: what every implementation of the repositories must do, run against each (SQLite today).
+// The store's contract: what every implementation of the repositories must do, run against each (SQLite and PostgreSQL).
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Store } from '../../src/store/repositories.ts';
+import type { AsyncStore } from '../../src/store/repositories.ts';
 import { DEFAULT_RETENTION } from '../../src/store/retention.ts';
 import type { LockHolder, NewOutboxRow, RunRecord, StoredAlert } from '../../src/store/types.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 
-/** Opens an empty store on the given clock. */
-export type StoreFactory = (clock: ManualClock) => Store;
+/** Opens an empty store on the given clock; `shared` opens a second store on the database the previous call opened. */
+export type StoreFactory = (clock: ManualClock, options?: { shared?: boolean }) => Promise<AsyncStore>;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -58,29 +58,31 @@ function alert(target: string, status: string, extra: Partial<StoredAlert> = {})
 
 export function repositorySuite(name: string, open: StoreFactory): void {
   describe(`store repositories: ${name}`, () => {
-    let opened: Store[] = [];
-    afterEach(() => {
-      for (const store of opened) store.close();
+    let opened: AsyncStore[] = [];
+    afterEach(async () => {
+      for (const store of opened) await store.close();
       opened = [];
     });
-    function fresh(clock = new ManualClock(T0)): { store: Store; clock: ManualClock } {
-      const store = open(clock);
+    async function fresh(
+      clock = new ManualClock(T0),
+      options: { shared?: boolean } = {},
+    ): Promise<{ store: AsyncStore; clock: ManualClock }> {
+      const store = await open(clock, options);
       opened.push(store);
       return { store, clock };
     }
 
     describe('runs', () => {
-      test('each run is stored with its assertions, and status changes are kept as state changes', () => {
-        const { store } = fresh();
-        store.probes.sync([{ name: 'a', kind: 'http', tags: ['x'], tenant: 'acme' }]);
+      test('each run is stored with its assertions, and status changes are kept as state changes', async () => {
+        const { store } = await fresh();
+        await store.probes.sync([{ name: 'a', kind: 'http', tags: ['x'], tenant: 'acme' }]);
         const assertions = [{ expr: 'status == 200', ok: false, actual: 503, soft: false }];
         const outcomes = ['pass', 'pass', 'fail', 'fail', 'pass'] as const;
-        outcomes.forEach((status, i) =>
-          store.runs.record(
+        for (const [i, status] of outcomes.entries())
+          await store.runs.record(
             run('a', T0 + i * 60_000, status, 10, { tenant: 'acme', assertions: status === 'fail' ? assertions : [] }),
-          ),
-        );
-        const changes = store.stateChanges.list({ probe: 'a' });
+          );
+        const changes = await store.stateChanges.list({ probe: 'a' });
         assert.deepEqual(
           changes.map((c) => [c.from, c.to]),
           [
@@ -90,21 +92,21 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           ],
         );
         assert.equal(changes[1]?.at, T0 + 2 * 60_000 + 10);
-        const stored = store.runs.list('a');
+        const stored = await store.runs.list('a');
         assert.equal(stored.length, 5);
         assert.deepEqual(
           stored[1]?.assertions,
           assertions,
           'newest first; the failing run keeps its assertion outcome',
         );
-        const [latest] = store.probes.latest();
+        const [latest] = await store.probes.latest();
         assert.equal(latest?.status, 'pass');
         assert.equal(latest?.statusSince, T0 + 4 * 60_000 + 10);
         assert.equal(latest?.tenant, 'acme');
       });
 
-      test('a run reads back exactly as it was recorded, by probe and by id', () => {
-        const { store } = fresh();
+      test('a run reads back exactly as it was recorded, by probe and by id', async () => {
+        const { store } = await fresh();
         const records = [
           run('api', T0, 'pass', 12.34, {
             observations: { status: 200, url: 'https://api.example.test/ready', 'json.valid': true },
@@ -118,7 +120,7 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           }),
           run('api', T0 + 120_000, 'warn', 7, { tenant: 'acme' }),
         ];
-        const recorded = store.runs.recordAll(records);
+        const recorded = await store.runs.recordAll(records);
         assert.deepEqual(
           recorded.map((r) => r.changes.map((c) => c.to)),
           [['pass'], ['fail'], ['warn']],
@@ -128,47 +130,47 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           id: recorded[i]?.runId,
           ...rest,
         }));
-        assert.deepEqual(store.runs.list('api'), [...expected].reverse());
-        assert.deepEqual(store.runs.get(recorded[1]?.runId ?? 0), expected[1]);
-        assert.equal(store.runs.get(999_999), undefined);
+        assert.deepEqual(await store.runs.list('api'), [...expected].reverse());
+        assert.deepEqual(await store.runs.get(recorded[1]?.runId ?? 0), expected[1]);
+        assert.equal(await store.runs.get(999_999), undefined);
         assert.deepEqual(
-          store.runs.list('api', { since: T0 + 60_000, until: T0 + 120_000 }).map((r) => r.status),
+          (await store.runs.list('api', { since: T0 + 60_000, until: T0 + 120_000 })).map((r) => r.status),
           ['fail'],
           '[since, until)',
         );
         assert.deepEqual(
-          store.runs.list('api', { limit: 1 }).map((r) => r.status),
+          (await store.runs.list('api', { limit: 1 })).map((r) => r.status),
           ['warn'],
         );
         const summaries = expected.map(
           ({ message: _m, observations: _o, assertions: _a, phases: _p, ...rest }) => rest,
         );
         assert.deepEqual(
-          store.runs.summaries('api'),
+          await store.runs.summaries('api'),
           [...summaries].reverse(),
           'summaries: the same runs and fixed fields, without bodies',
         );
         assert.deepEqual(
-          store.runs.summaries('api', { since: T0 + 60_000, until: T0 + 120_000 }).map((r) => r.error),
+          (await store.runs.summaries('api', { since: T0 + 60_000, until: T0 + 120_000 })).map((r) => r.error),
           [{ code: 'PROTOCOL', message: 'bad' }],
         );
         assert.deepEqual(
-          store.runs.summaries('api', { limit: 2 }).map((r) => r.status),
+          (await store.runs.summaries('api', { limit: 2 })).map((r) => r.status),
           ['warn', 'fail'],
         );
       });
 
-      test('runs of a probe whose tenant changed are listed together, newest first; recent statuses read them too', () => {
-        const { store } = fresh();
-        store.runs.record(run('api', T0, 'pass', 5, { tenant: 'a' }));
-        store.runs.record(run('api', T0 + 60_000, 'fail', 5, { tenant: 'b' }));
-        store.runs.record(run('api', T0 + 120_000, 'pass', 5, { tenant: 'a' }));
+      test('runs of a probe whose tenant changed are listed together, newest first; recent statuses read them too', async () => {
+        const { store } = await fresh();
+        await store.runs.record(run('api', T0, 'pass', 5, { tenant: 'a' }));
+        await store.runs.record(run('api', T0 + 60_000, 'fail', 5, { tenant: 'b' }));
+        await store.runs.record(run('api', T0 + 120_000, 'pass', 5, { tenant: 'a' }));
         assert.deepEqual(
-          store.runs.list('api').map((r) => r.tenant),
+          (await store.runs.list('api')).map((r) => r.tenant),
           ['a', 'b', 'a'],
         );
         assert.deepEqual(
-          store.runs.summaries('api').map((r) => [r.tenant, r.status]),
+          (await store.runs.summaries('api')).map((r) => [r.tenant, r.status]),
           [
             ['a', 'pass'],
             ['b', 'fail'],
@@ -176,20 +178,20 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           ],
         );
         assert.deepEqual(
-          store.runs.recentStatuses(['api', 'none'], 2),
+          await store.runs.recentStatuses(['api', 'none'], 2),
           new Map([
             ['api', ['fail', 'pass']],
             ['none', []],
           ]),
         );
-        assert.deepEqual(store.runs.recentStatuses(['api'], 0), new Map([['api', []]]));
+        assert.deepEqual(await store.runs.recentStatuses(['api'], 0), new Map([['api', []]]));
       });
 
-      test('observations over a period: each run at its end, oldest first, both ends included', () => {
-        const { store } = fresh();
+      test('observations over a period: each run at its end, oldest first, both ends included', async () => {
+        const { store } = await fresh();
         for (let i = 0; i < 4; i++)
-          store.runs.record(run('q', T0 + i * 60_000, 'pass', 10, { observations: { depth: i } }));
-        const series = store.runs.observationsOver('q', T0 + 60_000, T0 + 180_000);
+          await store.runs.record(run('q', T0 + i * 60_000, 'pass', 10, { observations: { depth: i } }));
+        const series = await store.runs.observationsOver('q', T0 + 60_000, T0 + 180_000);
         assert.deepEqual(
           series.map((p) => [p.at - T0, p.observations.depth]),
           [
@@ -200,39 +202,39 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         );
       });
 
-      test('probe state is carried over between runs', () => {
-        const { store } = fresh();
-        store.runs.record(run('prom', T0, 'pass', 5, { state: { counters: { x: 5 } } }));
-        assert.deepEqual(store.probes.state('prom'), { counters: { x: 5 } });
-        assert.equal(store.probes.state('other'), undefined);
+      test('probe state is carried over between runs', async () => {
+        const { store } = await fresh();
+        await store.runs.record(run('prom', T0, 'pass', 5, { state: { counters: { x: 5 } } }));
+        assert.deepEqual(await store.probes.state('prom'), { counters: { x: 5 } });
+        assert.equal(await store.probes.state('other'), undefined);
       });
 
-      test('an error that is not a storage condition is not one', () => {
-        const { store } = fresh();
+      test('an error that is not a storage condition is not one', async () => {
+        const { store } = await fresh();
         assert.equal(store.storageCondition(new Error('NOT NULL constraint failed')), undefined);
         assert.equal(typeof store.location, 'string');
       });
     });
 
     describe('probes', () => {
-      test('probes no longer configured leave latest() but keep their history; a probe configured again comes back', () => {
-        const { store, clock } = fresh();
-        store.probes.sync([
+      test('probes no longer configured leave latest() but keep their history; a probe configured again comes back', async () => {
+        const { store, clock } = await fresh();
+        await store.probes.sync([
           { name: 'kept', kind: 'http', tags: [] },
           { name: 'gone', kind: 'http', tags: [], tenant: 'acme' },
         ]);
-        store.runs.record(run('kept', T0, 'pass'));
-        store.runs.record(run('gone', T0, 'fail', 10, { tenant: 'acme' }));
+        await store.runs.record(run('kept', T0, 'pass'));
+        await store.runs.record(run('gone', T0, 'fail', 10, { tenant: 'acme' }));
         clock.advance(HOUR);
-        assert.deepEqual(store.probes.retireUnconfigured(['kept']), ['gone']);
-        assert.deepEqual(store.probes.retireUnconfigured(['kept']), [], 'retired once');
+        assert.deepEqual(await store.probes.retireUnconfigured(['kept']), ['gone']);
+        assert.deepEqual(await store.probes.retireUnconfigured(['kept']), [], 'retired once');
         assert.deepEqual(
-          store.probes.latest().map((p) => p.probe),
+          (await store.probes.latest()).map((p) => p.probe),
           ['kept'],
         );
-        assert.deepEqual(store.probes.latest({ tenant: 'acme' }), []);
-        assert.deepEqual(store.probes.removed(), ['gone']);
-        const all = store.probes.latest({ includeRemoved: true });
+        assert.deepEqual(await store.probes.latest({ tenant: 'acme' }), []);
+        assert.deepEqual(await store.probes.removed(), ['gone']);
+        const all = await store.probes.latest({ includeRemoved: true });
         assert.deepEqual(
           all.map((p) => [p.probe, p.removedAt]),
           [
@@ -241,39 +243,39 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           ],
         );
         assert.equal(all[0]?.status, 'fail', 'its last state is still there for whoever asks');
-        assert.equal(store.runs.list('gone').length, 1);
-        assert.equal(store.stateChanges.list({ probe: 'gone' }).length, 1);
-        store.probes.sync([{ name: 'gone', kind: 'http', tags: [] }]);
+        assert.equal((await store.runs.list('gone')).length, 1);
+        assert.equal((await store.stateChanges.list({ probe: 'gone' })).length, 1);
+        await store.probes.sync([{ name: 'gone', kind: 'http', tags: [] }]);
         assert.deepEqual(
-          store.probes.latest().map((p) => p.probe),
+          (await store.probes.latest()).map((p) => p.probe),
           ['gone', 'kept'],
         );
-        assert.deepEqual(store.probes.removed(), []);
+        assert.deepEqual(await store.probes.removed(), []);
       });
 
-      test('latest() filters by name, status, tenant and tag; a probe that has not run is listed without a status', () => {
-        const { store } = fresh();
-        store.probes.sync([
+      test('latest() filters by name, status, tenant and tag; a probe that has not run is listed without a status', async () => {
+        const { store } = await fresh();
+        await store.probes.sync([
           { name: 'a', kind: 'http', tags: ['edge'], tenant: 't1' },
           { name: 'b', kind: 'dns', tags: [] },
           { name: 'c', kind: 'http', tags: ['edge'] },
         ]);
-        store.runs.record(run('a', T0, 'fail', 5, { tenant: 't1' }));
-        store.runs.record(run('c', T0, 'pass'));
+        await store.runs.record(run('a', T0, 'fail', 5, { tenant: 't1' }));
+        await store.runs.record(run('c', T0, 'pass'));
         assert.deepEqual(
-          store.probes.latest({ tag: 'edge' }).map((p) => p.probe),
+          (await store.probes.latest({ tag: 'edge' })).map((p) => p.probe),
           ['a', 'c'],
         );
         assert.deepEqual(
-          store.probes.latest({ status: 'fail' }).map((p) => p.probe),
+          (await store.probes.latest({ status: 'fail' })).map((p) => p.probe),
           ['a'],
         );
         assert.deepEqual(
-          store.probes.latest({ tenant: 't1' }).map((p) => p.probe),
+          (await store.probes.latest({ tenant: 't1' })).map((p) => p.probe),
           ['a'],
         );
         assert.deepEqual(
-          store.probes.latest({ names: ['b', 'c'] }).map((p) => [p.probe, p.status, p.tags]),
+          (await store.probes.latest({ names: ['b', 'c'] })).map((p) => [p.probe, p.status, p.tags]),
           [
             ['b', null, []],
             ['c', 'pass', ['edge']],
@@ -283,40 +285,40 @@ export function repositorySuite(name: string, open: StoreFactory): void {
     });
 
     describe('items and state changes', () => {
-      test('items with a state record a change only when the state differs', () => {
-        const { store } = fresh();
+      test('items with a state record a change only when the state differs', async () => {
+        const { store } = await fresh();
         const listing = (state: string) => ({ type: 'rbl.listing', key: '192.0.2.1|bl.test', state, data: { state } });
-        store.runs.record(run('rbl', T0, 'pass', 5, { items: [listing('clean')] }));
-        store.runs.record(run('rbl', T0 + 60_000, 'pass', 5, { items: [listing('listed')] }));
-        store.runs.record(run('rbl', T0 + 120_000, 'pass', 5, { items: [listing('listed')] }));
-        store.runs.record(run('rbl', T0 + 180_000, 'pass', 5, { items: [listing('clean')] }));
-        const changes = store.stateChanges.list({ subjectPrefix: 'rbl.listing:' });
+        await store.runs.record(run('rbl', T0, 'pass', 5, { items: [listing('clean')] }));
+        await store.runs.record(run('rbl', T0 + 60_000, 'pass', 5, { items: [listing('listed')] }));
+        await store.runs.record(run('rbl', T0 + 120_000, 'pass', 5, { items: [listing('listed')] }));
+        await store.runs.record(run('rbl', T0 + 180_000, 'pass', 5, { items: [listing('clean')] }));
+        const changes = await store.stateChanges.list({ subjectPrefix: 'rbl.listing:' });
         assert.deepEqual(
           changes.map((c) => c.to),
           ['clean', 'listed', 'clean'],
         );
-        assert.equal(store.items.list({ type: 'rbl.listing' }).length, 4);
+        assert.equal((await store.items.list({ type: 'rbl.listing' })).length, 4);
       });
 
-      test('items: the newest are returned (oldest first) when there are more than the limit', () => {
-        const { store } = fresh();
+      test('items: the newest are returned (oldest first) when there are more than the limit', async () => {
+        const { store } = await fresh();
         for (let i = 0; i < 5; i++)
-          store.runs.record(
+          await store.runs.record(
             run('m', T0 + i * 60_000, 'pass', 5, { items: [{ type: 'mail.message', key: `k${i}`, data: { i } }] }),
           );
         assert.deepEqual(
-          store.items.list({ type: 'mail.message', limit: 2 }).map((item) => item.data.i),
+          (await store.items.list({ type: 'mail.message', limit: 2 })).map((item) => item.data.i),
           [3, 4],
         );
         assert.deepEqual(
-          store.items.list({ type: 'mail.message', limit: 2, newest: true }).map((item) => item.data.i),
+          (await store.items.list({ type: 'mail.message', limit: 2, newest: true })).map((item) => item.data.i),
           [4, 3],
         );
       });
 
-      test('items in a state now: of configured probes, with their latest data and tenant', () => {
-        const { store } = fresh();
-        store.probes.sync([
+      test('items in a state now: of configured probes, with their latest data and tenant', async () => {
+        const { store } = await fresh();
+        await store.probes.sync([
           { name: 'rbl', kind: 'rbl', tags: [], tenant: 'acme' },
           { name: 'old', kind: 'rbl', tags: [] },
         ]);
@@ -326,29 +328,29 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           state,
           data,
         });
-        store.runs.record(
+        await store.runs.record(
           run('rbl', T0, 'pass', 5, {
             tenant: 'acme',
             items: [listing('ip@bl', 'listed', { zone: 'bl', n: 1 }), listing('ip@other', 'clean', {})],
           }),
         );
-        store.runs.record(
+        await store.runs.record(
           run('rbl', T0 + 60_000, 'pass', 5, {
             tenant: 'acme',
             items: [listing('ip@bl', 'listed', { zone: 'bl', n: 2 })],
           }),
         );
-        store.runs.record(run('old', T0, 'pass', 5, { items: [listing('x@bl', 'listed', {})] }));
-        store.probes.retireUnconfigured(['rbl']);
-        assert.deepEqual(store.items.inState('rbl-listing', 'listed'), [
+        await store.runs.record(run('old', T0, 'pass', 5, { items: [listing('x@bl', 'listed', {})] }));
+        await store.probes.retireUnconfigured(['rbl']);
+        assert.deepEqual(await store.items.inState('rbl-listing', 'listed'), [
           { probe: 'rbl', key: 'ip@bl', tenant: 'acme', data: { zone: 'bl', n: 2 } },
         ]);
-        assert.deepEqual(store.items.inState('rbl-listing', 'gone'), []);
+        assert.deepEqual(await store.items.inState('rbl-listing', 'gone'), []);
       });
 
-      test("item states of a tenant's configured probes by type prefix: listed first, then by key", () => {
-        const { store } = fresh();
-        store.probes.sync([
+      test("item states of a tenant's configured probes by type prefix: listed first, then by key", async () => {
+        const { store } = await fresh();
+        await store.probes.sync([
           { name: 'rbl', kind: 'rbl', tags: [], tenant: 'acme' },
           { name: 'elsewhere', kind: 'rbl', tags: [], tenant: 'other' },
         ]);
@@ -358,14 +360,14 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           { type: 'rbl-zone', key: 'c', state: 'clean', data: {} },
           { type: 'mail.message', key: 'm', state: 'inbox', data: {} },
         ];
-        store.runs.record(run('rbl', T0, 'pass', 5, { tenant: 'acme', items }));
-        store.runs.record(
+        await store.runs.record(run('rbl', T0, 'pass', 5, { tenant: 'acme', items }));
+        await store.runs.record(
           run('elsewhere', T0, 'pass', 5, {
             tenant: 'other',
             items: [{ type: 'rbl-listing', key: 'z', state: 'listed', data: {} }],
           }),
         );
-        const states = store.items.states({ tenant: 'acme', typePrefix: 'rbl' });
+        const states = await store.items.states({ tenant: 'acme', typePrefix: 'rbl' });
         assert.deepEqual(
           states.map((s) => [s.type, s.key, s.state, s.since]),
           [
@@ -376,8 +378,8 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         );
       });
 
-      test("mail messages: a tenant's messages in a period, reduced to the fields reports read", () => {
-        const { store } = fresh();
+      test("mail messages: a tenant's messages in a period, reduced to the fields reports read", async () => {
+        const { store } = await fresh();
         const message = (key: string, data: Record<string, unknown>) => ({ type: 'mail.message', key, data });
         const auth = {
           spf: 'pass',
@@ -387,7 +389,7 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           compauthReason: '000',
           receivedSpf: 'pass (ok)',
         };
-        store.runs.record(
+        await store.runs.record(
           run('seeds', T0, 'pass', 5, {
             tenant: 'acme',
             items: [
@@ -402,19 +404,24 @@ export function repositorySuite(name: string, open: StoreFactory): void {
             ],
           }),
         );
-        store.runs.record(
+        await store.runs.record(
           run('seeds', T0 + 60_000, 'pass', 5, {
             tenant: 'acme',
             items: [message('2', { seed: 'yahoo', placement: 'spam', auth: null })],
           }),
         );
-        store.runs.record(
+        await store.runs.record(
           run('seeds', T0 + 120_000, 'pass', 5, {
             tenant: 'other',
             items: [message('3', { seed: 'x', placement: 'inbox' })],
           }),
         );
-        const rows = store.items.mailMessages({ type: 'mail.message', tenant: 'acme', since: T0, until: T0 + DAY });
+        const rows = await store.items.mailMessages({
+          type: 'mail.message',
+          tenant: 'acme',
+          since: T0,
+          until: T0 + DAY,
+        });
         assert.deepEqual(rows, [
           {
             at: T0 + 5,
@@ -446,17 +453,17 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           },
         ]);
         assert.deepEqual(
-          store.items
-            .mailMessages({ type: 'mail.message', tenant: 'acme', since: T0 + 10, until: T0 + DAY })
-            .map((r) => r.seed),
+          (
+            await store.items.mailMessages({ type: 'mail.message', tenant: 'acme', since: T0 + 10, until: T0 + DAY })
+          ).map((r) => r.seed),
           ['yahoo'],
         );
       });
 
-      test('state changes recorded on their own; the newest are returned, oldest first, when there are more than the limit', () => {
-        const { store } = fresh();
+      test('state changes recorded on their own; the newest are returned, oldest first, when there are more than the limit', async () => {
+        const { store } = await fresh();
         for (let i = 0; i < 30; i++)
-          store.stateChanges.record({
+          await store.stateChanges.record({
             probe: 'a',
             tenant: i % 2 === 0 ? 't' : null,
             subject: `alert:down:a${i}`,
@@ -466,17 +473,17 @@ export function repositorySuite(name: string, open: StoreFactory): void {
             runId: null,
             message: `m${i}`,
           });
-        const tenant = store.stateChanges.list({ tenant: 't', limit: 3 });
+        const tenant = await store.stateChanges.list({ tenant: 't', limit: 3 });
         assert.deepEqual(
           tenant.map((c) => c.message),
           ['m24', 'm26', 'm28'],
         );
         assert.deepEqual(
-          store.stateChanges.list({ until: T0 + 10 * 1000, limit: 3 }).map((c) => c.at - T0),
+          (await store.stateChanges.list({ until: T0 + 10 * 1000, limit: 3 })).map((c) => c.at - T0),
           [7000, 8000, 9000],
         );
         assert.deepEqual(
-          store.stateChanges.list({ subjectPrefix: 'alert:down:a1', since: T0 + 12_000 }).map((c) => c.subject),
+          (await store.stateChanges.list({ subjectPrefix: 'alert:down:a1', since: T0 + 12_000 })).map((c) => c.subject),
           [
             'alert:down:a12',
             'alert:down:a13',
@@ -503,53 +510,50 @@ export function repositorySuite(name: string, open: StoreFactory): void {
     });
 
     describe('rollups and retention', () => {
-      test('hourly rollups: counts and duration percentiles per probe and hour', () => {
-        const { store, clock } = fresh();
+      test('hourly rollups: counts and duration percentiles per probe and hour', async () => {
+        const { store, clock } = await fresh();
         for (let i = 0; i < 100; i++)
-          store.runs.record(run('a', T0 + i * 30_000, i % 10 === 0 ? 'fail' : 'pass', i + 1));
+          await store.runs.record(run('a', T0 + i * 30_000, i % 10 === 0 ? 'fail' : 'pass', i + 1));
         clock.set(T0 + 3 * HOUR);
-        const { hoursRolledUp } = store.maintain(DEFAULT_RETENTION);
+        const { hoursRolledUp } = await store.maintain(DEFAULT_RETENTION);
         assert.equal(hoursRolledUp, 2, 'two finished hours (the current one and its grace are left)');
-        const hours = store.rollups.hourly('a');
+        const hours = await store.rollups.hourly('a');
         assert.equal(hours[0]?.hour, T0);
         assert.equal(hours[0]?.runs, 100);
         assert.equal(hours[0]?.fails, 10);
         assert.equal(hours[0]?.p50, 50);
         assert.equal(hours[0]?.p99, 99);
         assert.equal(hours[0]?.max, 100);
-        assert.deepEqual(store.rollups.hourly('a', T0 + HOUR), []);
+        assert.deepEqual(await store.rollups.hourly('a', T0 + HOUR), []);
         // Idempotent: nothing more to roll up until time passes.
-        assert.equal(store.maintain(DEFAULT_RETENTION).hoursRolledUp, 0);
+        assert.equal((await store.maintain(DEFAULT_RETENTION)).hoursRolledUp, 0);
       });
 
-      test('retention prunes raw runs but keeps the rollups and state changes', () => {
-        const { store, clock } = fresh();
-        store.runs.record(run('a', T0, 'fail'));
-        store.runs.record(run('a', T0 + 20 * DAY, 'pass'));
+      test('retention prunes raw runs but keeps the rollups and state changes', async () => {
+        const { store, clock } = await fresh();
+        await store.runs.record(run('a', T0, 'fail'));
+        await store.runs.record(run('a', T0 + 20 * DAY, 'pass'));
         clock.set(T0 + 20 * DAY + HOUR);
-        const { runsPruned } = store.maintain(DEFAULT_RETENTION);
+        const { runsPruned } = await store.maintain(DEFAULT_RETENTION);
         assert.equal(runsPruned, 1);
-        assert.equal(store.runs.list('a').length, 1);
-        assert.equal(store.rollups.hourly('a')[0]?.fails, 1, 'the pruned run lives on in its hour');
-        assert.equal(store.stateChanges.list({ probe: 'a' }).length, 2);
+        assert.equal((await store.runs.list('a')).length, 1);
+        assert.equal((await store.rollups.hourly('a'))[0]?.fails, 1, 'the pruned run lives on in its hour');
+        assert.equal((await store.stateChanges.list({ probe: 'a' })).length, 2);
       });
 
-      test('retention prunes maintenance windows long over, and keeps recent and open-ended ones', () => {
-        const { store, clock } = fresh();
+      test('retention prunes maintenance windows long over, and keeps recent and open-ended ones', async () => {
+        const { store, clock } = await fresh();
         const window = (startsAt: number, endsAt: number) =>
           store.maintenanceWindows.add({ probes: ['web-*'], reason: 'deploy', startsAt, endsAt, createdAt: startsAt });
-        const old = window(T0, T0 + HOUR);
-        const endedEarly = window(T0, T0 + 500 * DAY);
-        store.maintenanceWindows.end(endedEarly.id, T0 + 2 * HOUR);
-        const recent = window(T0 + 399 * DAY, T0 + 399 * DAY + HOUR);
-        const inForce = window(T0 + 400 * DAY, T0 + 402 * DAY);
+        const old = await window(T0, T0 + HOUR);
+        const endedEarly = await window(T0, T0 + 500 * DAY);
+        await store.maintenanceWindows.end(endedEarly.id, T0 + 2 * HOUR);
+        const recent = await window(T0 + 399 * DAY, T0 + 399 * DAY + HOUR);
+        const inForce = await window(T0 + 400 * DAY, T0 + 402 * DAY);
         clock.set(T0 + 401 * DAY);
-        assert.equal(store.maintain(DEFAULT_RETENTION).pruned.maintenance, 2);
+        assert.equal((await store.maintain(DEFAULT_RETENTION)).pruned.maintenance, 2);
         assert.deepEqual(
-          store.maintenanceWindows
-            .list()
-            .map((w) => w.id)
-            .sort((a, b) => a - b),
+          (await store.maintenanceWindows.list()).map((w) => w.id).sort((a, b) => a - b),
           [recent.id, inForce.id],
           `windows ${old.id} and ${endedEarly.id} ended over 400 days ago`,
         );
@@ -557,46 +561,37 @@ export function repositorySuite(name: string, open: StoreFactory): void {
     });
 
     describe('alerts', () => {
-      test('an alert is saved and read back; open, owing and recent select as they say', () => {
-        const { store, clock } = fresh();
-        store.alerts.save(alert('a', 'firing'));
+      test('an alert is saved and read back; open, owing and recent select as they say', async () => {
+        const { store, clock } = await fresh();
+        await store.alerts.save(alert('a', 'firing'));
         clock.advance(1000);
-        store.alerts.save(alert('b', 'ok'));
+        await store.alerts.save(alert('b', 'ok'));
         clock.advance(1000);
-        store.alerts.save(
+        await store.alerts.save(
           alert('c', 'ok', { state: { status: 'ok', heldResolution: { firedAt: T0, at: T0 + 1, summary: 's' } } }),
         );
         clock.advance(1000);
-        store.alerts.save(alert('d', 'pending'));
-        assert.deepEqual(store.alerts.get('down', 'a'), alert('a', 'firing'));
-        assert.equal(store.alerts.get('down', 'nope'), undefined);
+        await store.alerts.save(alert('d', 'pending'));
+        assert.deepEqual(await store.alerts.get('down', 'a'), alert('a', 'firing'));
+        assert.equal(await store.alerts.get('down', 'nope'), undefined);
+        assert.deepEqual((await store.alerts.open()).map((a) => a.target).sort(), ['a', 'd']);
         assert.deepEqual(
-          store.alerts
-            .open()
-            .map((a) => a.target)
-            .sort(),
-          ['a', 'd'],
-        );
-        assert.deepEqual(
-          store.alerts
-            .owing()
-            .map((a) => a.target)
-            .sort(),
+          (await store.alerts.owing()).map((a) => a.target).sort(),
           ['a', 'c', 'd'],
           'a resolution still owed keeps an alert back to ok in view',
         );
         assert.deepEqual(
-          store.alerts.recent(2).map((a) => a.target),
+          (await store.alerts.recent(2)).map((a) => a.target),
           ['d', 'c'],
           'most recently updated first',
         );
-        store.alerts.save(alert('a', 'ok', { summary: 'back', id: 'ignored' }));
-        assert.equal(store.alerts.get('down', 'a')?.summary, 'back');
-        assert.equal(store.alerts.get('down', 'a')?.id, 'id-a', 'an alert keeps its id');
+        await store.alerts.save(alert('a', 'ok', { summary: 'back', id: 'ignored' }));
+        assert.equal((await store.alerts.get('down', 'a'))?.summary, 'back');
+        assert.equal((await store.alerts.get('down', 'a'))?.id, 'id-a', 'an alert keeps its id');
       });
 
-      test('an alert is saved together with the notifications and the state change it caused', () => {
-        const { store } = fresh();
+      test('an alert is saved together with the notifications and the state change it caused', async () => {
+        const { store } = await fresh();
         const change = {
           probe: 'a',
           tenant: 't',
@@ -607,19 +602,19 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           runId: null,
           message: 'critical: a is firing',
         };
-        store.alerts.save(alert('a', 'firing'), {
+        await store.alerts.save(alert('a', 'firing'), {
           notifications: [notification('k1', 'id-a', 'hook'), notification('k1', 'id-a', 'chat')],
           change,
         });
         assert.deepEqual(
-          store.outbox.list().map((r) => [r.key, r.channel, r.status]),
+          (await store.outbox.list()).map((r) => [r.key, r.channel, r.status]),
           [
             ['k1', 'chat', 'pending'],
             ['k1', 'hook', 'pending'],
           ],
         );
         assert.deepEqual(
-          store.stateChanges.list({ subjectPrefix: 'alert:' }).map((c) => [c.subject, c.to, c.message]),
+          (await store.stateChanges.list({ subjectPrefix: 'alert:' })).map((c) => [c.subject, c.to, c.message]),
           [['alert:down:a', 'firing', 'critical: a is firing']],
         );
       });
@@ -628,14 +623,14 @@ export function repositorySuite(name: string, open: StoreFactory): void {
     describe('outbox', () => {
       const lease = (owner: string, until = T0 + HOUR) => ({ owner, until });
 
-      test('rows are queued once per key and channel, due at once, and read back', () => {
-        const { store } = fresh();
-        store.outbox.add([
+      test('rows are queued once per key and channel, due at once, and read back', async () => {
+        const { store } = await fresh();
+        await store.outbox.add([
           notification('k1', 'a', 'hook'),
           notification('k1', 'a', 'hook', 'resolved'),
           notification('k2', 'a', 'hook'),
         ]);
-        const rows = store.outbox.list();
+        const rows = await store.outbox.list();
         assert.deepEqual(
           rows.map((r) => [r.key, r.event]),
           [
@@ -644,7 +639,7 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           ],
           'newest first; a repeat of a key and channel is ignored',
         );
-        const first = store.outbox.find('k1', 'hook');
+        const first = await store.outbox.find('k1', 'hook');
         assert.deepEqual(first, {
           id: first?.id,
           key: 'k1',
@@ -663,37 +658,37 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           leaseOwner: null,
           leaseUntil: null,
         });
-        assert.deepEqual(store.outbox.get(first?.id ?? 0), first);
-        assert.equal(store.outbox.find('k1', 'other'), undefined);
-        assert.deepEqual(store.outbox.counts(), { pending: 2, delivered: 0, failed: 0, expired: 0 });
-        assert.deepEqual(store.outbox.byChannel(), [
+        assert.deepEqual(await store.outbox.get(first?.id ?? 0), first);
+        assert.equal(await store.outbox.find('k1', 'other'), undefined);
+        assert.deepEqual(await store.outbox.counts(), { pending: 2, delivered: 0, failed: 0, expired: 0 });
+        assert.deepEqual(await store.outbox.byChannel(), [
           { channel: 'hook', status: 'pending', count: 2, oldestCreatedAt: T0 },
         ]);
-        assert.equal(store.outbox.waiting('a', 'hook'), true);
-        assert.equal(store.outbox.waiting('a', 'chat'), false);
-        assert.equal(store.outbox.waiting('b', 'hook'), false);
-        assert.deepEqual(store.outbox.list({ status: 'delivered' }), []);
-        assert.equal(store.outbox.list({ limit: 1 }).length, 1);
+        assert.equal(await store.outbox.waiting('a', 'hook'), true);
+        assert.equal(await store.outbox.waiting('a', 'chat'), false);
+        assert.equal(await store.outbox.waiting('b', 'hook'), false);
+        assert.deepEqual(await store.outbox.list({ status: 'delivered' }), []);
+        assert.equal((await store.outbox.list({ limit: 1 })).length, 1);
       });
 
-      test("claims follow each alert's line: a later row waits for the one before it; a lease keeps others off", () => {
-        const { store } = fresh();
-        store.outbox.add([
+      test("claims follow each alert's line: a later row waits for the one before it; a lease keeps others off", async () => {
+        const { store } = await fresh();
+        await store.outbox.add([
           notification('fire', 'a', 'hook'),
           notification('resolve', 'a', 'hook', 'resolved'),
           notification('other', 'b', 'hook'),
         ]);
-        assert.equal(store.outbox.hasWork('hook', T0), true);
-        assert.equal(store.outbox.hasWork('chat', T0), false);
-        const first = store.outbox.claimNext('hook', T0, lease('me'));
+        assert.equal(await store.outbox.hasWork('hook', T0), true);
+        assert.equal(await store.outbox.hasWork('chat', T0), false);
+        const first = await store.outbox.claimNext('hook', T0, lease('me'));
         assert.equal(first.leased?.row.key, 'fire');
         assert.equal(first.leased?.body, '{"key":"fire"}');
         assert.deepEqual([first.leased?.row.leaseOwner, first.leased?.row.leaseUntil], ['me', T0 + HOUR]);
-        const second = store.outbox.claimNext('hook', T0, lease('you'));
+        const second = await store.outbox.claimNext('hook', T0, lease('you'));
         assert.equal(second.leased?.row.key, 'other', 'the resolution waits for its firing, leased or not');
-        assert.equal(store.outbox.claimNext('hook', T0, lease('you')).leased, undefined);
+        assert.equal((await store.outbox.claimNext('hook', T0, lease('you'))).leased, undefined);
         assert.equal(
-          store.outbox.settle({
+          await store.outbox.settle({
             id: first.leased?.row.id ?? 0,
             owner: 'you',
             status: 'delivered',
@@ -707,7 +702,7 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           'only the lease holder settles',
         );
         assert.equal(
-          store.outbox.settle({
+          await store.outbox.settle({
             id: first.leased?.row.id ?? 0,
             owner: 'me',
             status: 'delivered',
@@ -719,19 +714,19 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           }),
           true,
         );
-        const settled = store.outbox.find('fire', 'hook');
+        const settled = await store.outbox.find('fire', 'hook');
         assert.deepEqual(
           [settled?.status, settled?.attempts, settled?.lastStatus, settled?.finishedAt, settled?.leaseOwner],
           ['delivered', 1, 200, T0, null],
         );
-        assert.equal(store.outbox.claimNext('hook', T0, lease('me')).leased?.row.key, 'resolve');
+        assert.equal((await store.outbox.claimNext('hook', T0, lease('me'))).leased?.row.key, 'resolve');
       });
 
-      test('a retry is due at its next attempt; an expired row is expired on the way to the next claim', () => {
-        const { store } = fresh();
-        store.outbox.add([notification('k', 'a', 'hook')]);
-        const claimed = store.outbox.claimNext('hook', T0, lease('me'));
-        store.outbox.settle({
+      test('a retry is due at its next attempt; an expired row is expired on the way to the next claim', async () => {
+        const { store } = await fresh();
+        await store.outbox.add([notification('k', 'a', 'hook')]);
+        const claimed = await store.outbox.claimNext('hook', T0, lease('me'));
+        await store.outbox.settle({
           id: claimed.leased?.row.id ?? 0,
           owner: 'me',
           status: 'pending',
@@ -741,62 +736,58 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           nextAttemptAt: T0 + 60_000,
           finishedAt: null,
         });
-        assert.equal(store.outbox.hasWork('hook', T0 + 30_000), false);
-        assert.equal(store.outbox.claimNext('hook', T0 + 30_000, lease('me')).leased, undefined);
-        assert.equal(store.outbox.hasWork('hook', T0 + HOUR), true, 'overdue is work too');
-        const late = store.outbox.claimNext('hook', T0 + HOUR, lease('me'));
+        assert.equal(await store.outbox.hasWork('hook', T0 + 30_000), false);
+        assert.equal((await store.outbox.claimNext('hook', T0 + 30_000, lease('me'))).leased, undefined);
+        assert.equal(await store.outbox.hasWork('hook', T0 + HOUR), true, 'overdue is work too');
+        const late = await store.outbox.claimNext('hook', T0 + HOUR, lease('me'));
         assert.deepEqual([late.leased, late.expired], [undefined, 1]);
-        const row = store.outbox.find('k', 'hook');
+        const row = await store.outbox.find('k', 'hook');
         assert.deepEqual(
           [row?.status, row?.lastError, row?.lastResponse, row?.finishedAt],
           ['expired', 'HTTP 503', 'busy', T0 + HOUR],
         );
       });
 
-      test('a given row is claimed only when it may be sent and its channel can be sent to', () => {
-        const { store } = fresh();
-        store.outbox.add([notification('k', 'a', 'hook'), notification('t', 'test', 'gone', 'test')]);
-        const row = store.outbox.find('k', 'hook');
-        const gone = store.outbox.find('t', 'gone');
+      test('a given row is claimed only when it may be sent and its channel can be sent to', async () => {
+        const { store } = await fresh();
+        await store.outbox.add([notification('k', 'a', 'hook'), notification('t', 'test', 'gone', 'test')]);
+        const row = await store.outbox.find('k', 'hook');
+        const gone = await store.outbox.find('t', 'gone');
         assert.equal(
-          store.outbox.claim(gone?.id ?? 0, T0, () => undefined),
+          await store.outbox.claim(gone?.id ?? 0, T0, () => undefined),
           undefined,
           'no lease for a channel that cannot be sent to',
         );
         const seen: string[] = [];
-        const claimed = store.outbox.claim(row?.id ?? 0, T0, (channel) => (seen.push(channel), lease('me')));
+        const claimed = await store.outbox.claim(row?.id ?? 0, T0, (channel) => (seen.push(channel), lease('me')));
         assert.deepEqual([claimed?.row.key, claimed?.row.leaseOwner, seen], ['k', 'me', ['hook']]);
-        assert.equal(
-          store.outbox.claim(row?.id ?? 0, T0, () => lease('you')),
-          undefined,
-          'leased already',
-        );
+        assert.equal(await store.outbox.claim(row?.id ?? 0, T0, () => lease('you')), undefined, 'leased already');
       });
 
-      test('leases of an owner are found and freed; rows of channels not configured expire after their grace', () => {
-        const { store } = fresh();
-        store.outbox.add([
+      test('leases of an owner are found and freed; rows of channels not configured expire after their grace', async () => {
+        const { store } = await fresh();
+        await store.outbox.add([
           notification('a', 'a', 'hook'),
           notification('b', 'b', 'hook'),
           notification('c', 'c', 'removed'),
           notification('d', 'd', 'removed', 'firing', T0 + HOUR),
         ]);
-        store.outbox.claimNext('hook', T0, lease('dead'));
-        store.outbox.claimNext('hook', T0, lease('alive'));
-        assert.deepEqual(store.outbox.leaseOwners(T0).sort(), ['alive', 'dead']);
-        assert.deepEqual(store.outbox.leaseOwners(T0 + 2 * HOUR), [], "a lease that ran out is no one's");
-        assert.equal(store.outbox.releaseLeases('dead'), 1);
-        assert.deepEqual(store.outbox.leaseOwners(T0), ['alive']);
+        await store.outbox.claimNext('hook', T0, lease('dead'));
+        await store.outbox.claimNext('hook', T0, lease('alive'));
+        assert.deepEqual((await store.outbox.leaseOwners(T0)).sort(), ['alive', 'dead']);
+        assert.deepEqual(await store.outbox.leaseOwners(T0 + 2 * HOUR), [], "a lease that ran out is no one's");
+        assert.equal(await store.outbox.releaseLeases('dead'), 1);
+        assert.deepEqual(await store.outbox.leaseOwners(T0), ['alive']);
         assert.equal(
-          store.outbox.expireUnconfigured(['hook'], T0 + 2 * HOUR, T0 + 30 * 60_000),
+          await store.outbox.expireUnconfigured(['hook'], T0 + 2 * HOUR, T0 + 30 * 60_000),
           1,
           'only the row due before the cutoff',
         );
-        const expired = store.outbox.find('c', 'removed');
+        const expired = await store.outbox.find('c', 'removed');
         assert.deepEqual([expired?.status, expired?.finishedAt], ['expired', T0 + 2 * HOUR]);
         assert.match(expired?.lastError ?? '', /removed/);
-        assert.equal(store.outbox.find('d', 'removed')?.status, 'pending');
-        assert.deepEqual(store.outbox.counts(), { pending: 3, delivered: 0, failed: 0, expired: 1 });
+        assert.equal((await store.outbox.find('d', 'removed'))?.status, 'pending');
+        assert.deepEqual(await store.outbox.counts(), { pending: 3, delivered: 0, failed: 0, expired: 1 });
       });
     });
 
@@ -809,39 +800,39 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         heartbeatAt: at,
       });
 
-      test('the lock is taken, beaten and released by its owner only', () => {
-        const { store } = fresh();
-        assert.equal(store.lock.holder(), undefined);
+      test('the lock is taken, beaten and released by its owner only', async () => {
+        const { store } = await fresh();
+        assert.equal(await store.lock.holder(), undefined);
         let seen: LockHolder | undefined | 'not asked' = 'not asked';
-        store.lock.take((current) => ((seen = current), holder('me')));
+        await store.lock.take((current) => ((seen = current), holder('me')));
         assert.equal(seen, undefined);
-        assert.deepEqual(store.lock.holder(), holder('me'));
-        assert.equal(store.lock.beat('me', T0 + 5000), true);
-        assert.equal(store.lock.holder()?.heartbeatAt, T0 + 5000);
-        assert.equal(store.lock.beat('you', T0 + 6000), false);
-        store.lock.release('you');
-        assert.equal(store.lock.holder()?.owner, 'me', 'only the owner releases');
-        store.lock.release('me');
-        assert.equal(store.lock.holder(), undefined);
+        assert.deepEqual(await store.lock.holder(), holder('me'));
+        assert.equal(await store.lock.beat('me', T0 + 5000), true);
+        assert.equal((await store.lock.holder())?.heartbeatAt, T0 + 5000);
+        assert.equal(await store.lock.beat('you', T0 + 6000), false);
+        await store.lock.release('you');
+        assert.equal((await store.lock.holder())?.owner, 'me', 'only the owner releases');
+        await store.lock.release('me');
+        assert.equal(await store.lock.holder(), undefined);
       });
 
-      test('a refusal leaves the holder as it was; a taker replaces it', () => {
-        const { store } = fresh();
-        store.lock.take(() => holder('first'));
-        assert.throws(
+      test('a refusal leaves the holder as it was; a taker replaces it', async () => {
+        const { store } = await fresh();
+        await store.lock.take(() => holder('first'));
+        await assert.rejects(
           () =>
             store.lock.take(() => {
               throw new Error('in use');
             }),
           /in use/,
         );
-        assert.deepEqual(store.lock.holder(), holder('first'));
-        store.lock.take((current) => {
+        assert.deepEqual(await store.lock.holder(), holder('first'));
+        await store.lock.take((current) => {
           assert.equal(current?.owner, 'first');
           return holder('second', T0 + 1);
         });
-        assert.deepEqual(store.lock.holder(), holder('second', T0 + 1));
-        assert.equal(store.lock.beat('first', T0 + 2), false);
+        assert.deepEqual(await store.lock.holder(), holder('second', T0 + 1));
+        assert.equal(await store.lock.beat('first', T0 + 2), false);
       });
     });
 
@@ -855,9 +846,9 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         createdAt: startsAt,
       });
 
-      test('a window is stored with an id, read back as it was, and in force from its start until its end', () => {
-        const { store } = fresh();
-        const added = store.maintenanceWindows.add(window(T0, 30, ['web-*', 'api-ready'], 'deploy 42'));
+      test('a window is stored with an id, read back as it was, and in force from its start until its end', async () => {
+        const { store } = await fresh();
+        const added = await store.maintenanceWindows.add(window(T0, 30, ['web-*', 'api-ready'], 'deploy 42'));
         assert.ok(Number.isInteger(added.id) && added.id > 0);
         assert.deepEqual(added, {
           id: added.id,
@@ -868,67 +859,71 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           createdAt: T0,
           endedAt: null,
         });
-        assert.deepEqual(store.maintenanceWindows.get(added.id), added);
-        assert.equal(store.maintenanceWindows.get(added.id + 1000), undefined);
-        assert.deepEqual(store.maintenanceWindows.active(T0 - 1), [], 'not before its start');
+        assert.deepEqual(await store.maintenanceWindows.get(added.id), added);
+        assert.equal(await store.maintenanceWindows.get(added.id + 1000), undefined);
+        assert.deepEqual(await store.maintenanceWindows.active(T0 - 1), [], 'not before its start');
         assert.deepEqual(
-          store.maintenanceWindows.active(T0).map((w) => w.id),
+          (await store.maintenanceWindows.active(T0)).map((w) => w.id),
           [added.id],
         );
         assert.deepEqual(
-          store.maintenanceWindows.active(T0 + 30 * MIN - 1).map((w) => w.id),
+          (await store.maintenanceWindows.active(T0 + 30 * MIN - 1)).map((w) => w.id),
           [added.id],
         );
-        assert.deepEqual(store.maintenanceWindows.active(T0 + 30 * MIN), [], 'over at its end');
+        assert.deepEqual(await store.maintenanceWindows.active(T0 + 30 * MIN), [], 'over at its end');
       });
 
-      test('ending a window: over from then on, its planned end kept; ending it again, or after its end, changes nothing', () => {
-        const { store } = fresh();
-        const { id } = store.maintenanceWindows.add(window(T0, 30));
-        const ended = store.maintenanceWindows.end(id, T0 + 10 * MIN);
+      test('ending a window: over from then on, its planned end kept; ending it again, or after its end, changes nothing', async () => {
+        const { store } = await fresh();
+        const { id } = await store.maintenanceWindows.add(window(T0, 30));
+        const ended = await store.maintenanceWindows.end(id, T0 + 10 * MIN);
         assert.equal(ended?.endedAt, T0 + 10 * MIN);
         assert.equal(ended?.endsAt, T0 + 30 * MIN);
-        assert.deepEqual(store.maintenanceWindows.active(T0 + 10 * MIN), []);
+        assert.deepEqual(await store.maintenanceWindows.active(T0 + 10 * MIN), []);
         assert.deepEqual(
-          store.maintenanceWindows.active(T0 + 5 * MIN).map((w) => w.id),
+          (await store.maintenanceWindows.active(T0 + 5 * MIN)).map((w) => w.id),
           [id],
           'it was in force before it was ended',
         );
-        assert.equal(store.maintenanceWindows.end(id, T0 + 20 * MIN)?.endedAt, T0 + 10 * MIN, 'the first end stands');
-        const ranOut = store.maintenanceWindows.add(window(T0, 5));
         assert.equal(
-          store.maintenanceWindows.end(ranOut.id, T0 + 6 * MIN)?.endedAt,
+          (await store.maintenanceWindows.end(id, T0 + 20 * MIN))?.endedAt,
+          T0 + 10 * MIN,
+          'the first end stands',
+        );
+        const ranOut = await store.maintenanceWindows.add(window(T0, 5));
+        assert.equal(
+          (await store.maintenanceWindows.end(ranOut.id, T0 + 6 * MIN))?.endedAt,
           null,
           'a window that ran its course was not ended',
         );
-        assert.equal(store.maintenanceWindows.end(ranOut.id + 1000, T0), undefined);
+        assert.equal(await store.maintenanceWindows.end(ranOut.id + 1000, T0), undefined);
       });
 
-      test('windows in force, the soonest over first; the list is newest first and limited; ids grow', () => {
-        const { store } = fresh();
-        const long = store.maintenanceWindows.add(window(T0, 60, ['a']));
-        const short = store.maintenanceWindows.add(window(T0, 10, ['b']));
-        const later = store.maintenanceWindows.add(window(T0 + 20 * MIN, 10, ['c']));
-        store.maintenanceWindows.end(long.id, T0 + 5 * MIN);
-        const again = store.maintenanceWindows.add(window(T0, 30, ['d']));
+      test('windows in force, the soonest over first; the list is newest first and limited; ids grow', async () => {
+        const { store } = await fresh();
+        const long = await store.maintenanceWindows.add(window(T0, 60, ['a']));
+        const short = await store.maintenanceWindows.add(window(T0, 10, ['b']));
+        const later = await store.maintenanceWindows.add(window(T0 + 20 * MIN, 10, ['c']));
+        await store.maintenanceWindows.end(long.id, T0 + 5 * MIN);
+        const again = await store.maintenanceWindows.add(window(T0, 30, ['d']));
         assert.deepEqual(
-          store.maintenanceWindows.active(T0 + MIN).map((w) => w.probes[0]),
+          (await store.maintenanceWindows.active(T0 + MIN)).map((w) => w.probes[0]),
           ['a', 'b', 'd'],
         );
         assert.deepEqual(
-          store.maintenanceWindows.active(T0 + 6 * MIN).map((w) => w.probes[0]),
+          (await store.maintenanceWindows.active(T0 + 6 * MIN)).map((w) => w.probes[0]),
           ['b', 'd'],
         );
         assert.deepEqual(
-          store.maintenanceWindows.active(T0 + 25 * MIN).map((w) => w.probes[0]),
+          (await store.maintenanceWindows.active(T0 + 25 * MIN)).map((w) => w.probes[0]),
           ['c', 'd'],
         );
         assert.deepEqual(
-          store.maintenanceWindows.list().map((w) => w.id),
+          (await store.maintenanceWindows.list()).map((w) => w.id),
           [again.id, later.id, short.id, long.id],
         );
         assert.deepEqual(
-          store.maintenanceWindows.list({ limit: 2 }).map((w) => w.id),
+          (await store.maintenanceWindows.list({ limit: 2 })).map((w) => w.id),
           [again.id, later.id],
         );
         assert.ok(new Set([long.id, short.id, later.id, again.id]).size === 4 && again.id > later.id);

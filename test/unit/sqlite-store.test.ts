@@ -11,6 +11,7 @@ import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { DEFAULT_RETENTION } from '../../src/store/retention.ts';
 import { repositorySuite } from '../store/repository-suite.ts';
+import { asyncStoreOf } from '../../src/store/async-store.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -40,11 +41,12 @@ function run(
   };
 }
 
-// Every repository's contract, on a file of its own per test.
-repositorySuite(
-  'SQLite',
-  (clock) => new SqliteStore(join(mkdtempSync(join(tmpdir(), 'scaiprobe-store-')), 'probe.db'), clock),
-);
+// Every repository's contract, on a file of its own per test (a second store on it when a test asks for one).
+let lastPath = '';
+repositorySuite('SQLite', async (clock, options = {}) => {
+  if (!options.shared) lastPath = join(mkdtempSync(join(tmpdir(), 'scaiprobe-store-')), 'probe.db');
+  return asyncStoreOf(new SqliteStore(lastPath, clock));
+});
 
 function tempStore(clock = new ManualClock(T0)): { store: SqliteStore; path: string; clock: ManualClock } {
   const path = join(mkdtempSync(join(tmpdir(), 'scaiprobe-store-')), 'nested', 'probe.db');
