@@ -21,7 +21,7 @@ function run(
   extra: Partial<RunRecord> = {},
 ): RunRecord {
   return {
-    uid: `u${startedAt}`,
+    uid: `${probe}-${startedAt}`,
     probe,
     kind: 'http',
     startedAt,

@@ -1,0 +1,97 @@
+// The PostgreSQL connection pool: numbers parsed as numbers, TLS from the configuration, transactions on one client.
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+
+/** TLS to PostgreSQL as configured (`store.tls`): `false` for none; PEM text or a file holding it for each part. */
+export type PostgresTls = false | { ca?: string; cert?: string; key?: string; serverName?: string };
+
+/** What runs a query: the store's pool, or one client inside a transaction. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
+const INT8 = 20;
+
+/** bigint columns (ids, times in ms, counts) fit in a double: read them as numbers, not strings. */
+const types = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === INT8 && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+function pem(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
+}
+
+function sslOf(tls: PostgresTls | undefined): pg.PoolConfig['ssl'] {
+  // Unset: the URL decides (sslmode=...); false: never.
+  if (tls === undefined) return undefined;
+  if (tls === false) return false;
+  return {
+    rejectUnauthorized: true,
+    ca: pem(tls.ca),
+    cert: pem(tls.cert),
+    key: pem(tls.key),
+    ...(tls.serverName ? { servername: tls.serverName } : {}),
+  };
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '';
+    return parsed.toString().replace(/:@/, '@');
+  } catch {
+    return 'postgres://(an unparsable URL)';
+  }
+}
+
+export class PostgresDb {
+  readonly pool: pg.Pool;
+
+  constructor(url: string, options: { tls?: PostgresTls; max?: number; applicationName?: string }) {
+    const ssl = sslOf(options.tls);
+    this.pool = new pg.Pool({
+      connectionString: url,
+      ...(ssl !== undefined ? { ssl } : {}),
+      max: options.max ?? 10,
+      types,
+      application_name: options.applicationName ?? 'scaiprobe',
+    });
+    // An idle client losing its connection must not crash the process: the next query reconnects.
+    this.pool.on('error', () => {});
+  }
+
+  async query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>(text, values);
+  }
+
+  /** Runs `work` in one transaction on one client: committed when it resolves, rolled back when it throws. */
+  async tx<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,120 @@
+// What a batch of runs changes, worked out in memory from the rows it starts from: latest runs, item states, state changes.
+import type { NewStateChange, RunRecord } from '../types.ts';
+
+const HOUR = 3_600_000;
+/** An item seen again in the same state is noted at most this often (enough for the items retention). */
+const ITEM_SEEN_RESOLUTION_MS = HOUR;
+
+export interface LatestRow {
+  runId: number;
+  status: string;
+  statusSince: number;
+  startedAt: number;
+  durationMs: number;
+  message: string;
+  errorCode: string | null;
+}
+
+export interface ItemStateRow {
+  state: string;
+  since: number;
+  seenAt: number;
+}
+
+/** The rows a batch reads before it writes, changed in place as each run is applied; `dirty` names what to write back. */
+export interface BatchState {
+  latest: Map<string, LatestRow>;
+  /** By `probe \0 location`. */
+  locations: Map<string, LatestRow>;
+  /** By `probe \0 type \0 key`. */
+  items: Map<string, ItemStateRow>;
+  dirty: { latest: Set<string>; locations: Set<string>; items: Set<string> };
+}
+
+export const locationKey = (probe: string, location: string) => `${probe}\0${location}`;
+export const itemKey = (probe: string, type: string, key: string) => `${probe}\0${type}\0${key}`;
+
+export function emptyBatchState(): BatchState {
+  return {
+    latest: new Map(),
+    locations: new Map(),
+    items: new Map(),
+    dirty: { latest: new Set(), locations: new Set(), items: new Set() },
+  };
+}
+
+function latestOf(run: RunRecord, runId: number, before: LatestRow | undefined, endedAt: number): LatestRow {
+  return {
+    runId,
+    status: run.status,
+    statusSince: before && before.status === run.status ? before.statusSince : endedAt,
+    startedAt: run.startedAt,
+    durationMs: run.durationMs,
+    message: run.message,
+    errorCode: run.error?.code ?? null,
+  };
+}
+
+/**
+ * The run's own status change and the latest rows it leaves, as the SQLite store works them out: a run
+ * without location against the probe's latest (subject ''), one with a location against that location's (`@<location>`).
+ */
+export function applyStatus(state: BatchState, run: RunRecord, runId: number): NewStateChange[] {
+  const endedAt = run.startedAt + run.durationMs;
+  const previous = state.latest.get(run.probe);
+  const change = (subject: string, from: string | null): NewStateChange => ({
+    probe: run.probe,
+    tenant: run.tenant ?? null,
+    subject,
+    from,
+    to: run.status,
+    at: endedAt,
+    runId,
+    message: run.message,
+  });
+  const changes: NewStateChange[] = [];
+  if (run.location) {
+    const key = locationKey(run.probe, run.location);
+    const before = state.locations.get(key);
+    // A run older than the location's latest (one that arrived late) changes neither.
+    if (before && run.startedAt < before.startedAt) return changes;
+    if (before?.status !== run.status) changes.push(change(`@${run.location}`, before?.status ?? null));
+    state.locations.set(key, latestOf(run, runId, before, endedAt));
+    state.dirty.locations.add(key);
+    if (previous && run.startedAt < previous.startedAt) return changes;
+  } else if (previous?.status !== run.status) changes.push(change('', previous?.status ?? null));
+  state.latest.set(run.probe, latestOf(run, runId, previous, endedAt));
+  state.dirty.latest.add(run.probe);
+  return changes;
+}
+
+/** The state changes of the run's items whose state moved; item states updated in `state`. */
+export function applyItems(state: BatchState, run: RunRecord, runId: number): NewStateChange[] {
+  const endedAt = run.startedAt + run.durationMs;
+  const changes: NewStateChange[] = [];
+  for (const item of run.items) {
+    if (item.state === undefined) continue;
+    const key = itemKey(run.probe, item.type, item.key);
+    const before = state.items.get(key);
+    if (before?.state === item.state) {
+      if (endedAt - before.seenAt >= ITEM_SEEN_RESOLUTION_MS) {
+        state.items.set(key, { ...before, seenAt: endedAt });
+        state.dirty.items.add(key);
+      }
+      continue;
+    }
+    state.items.set(key, { state: item.state, since: endedAt, seenAt: endedAt });
+    state.dirty.items.add(key);
+    changes.push({
+      probe: run.probe,
+      tenant: run.tenant ?? null,
+      subject: `${item.type}:${item.key}`,
+      from: before?.state ?? null,
+      to: item.state,
+      at: endedAt,
+      runId,
+      message: '',
+    });
+  }
+  return changes;
+}

@@ -1,0 +1,83 @@
+// The PostgreSQL store: every repository over one connection pool, shared by the agents of a fleet.
+import type { Clock } from '../../util/clock.ts';
+import type { AsyncStore, Maintenance } from '../repositories.ts';
+import { NOTHING_PRUNED, type RetentionConfig } from '../retention.ts';
+import type { StoredRun } from '../types.ts';
+import { PostgresAlerts } from './alerts.ts';
+import { postgresCondition } from './conditions.ts';
+import type { PostgresDb } from './db.ts';
+import { PostgresItems } from './items.ts';
+import { PostgresLock } from './lock.ts';
+import { PostgresMaintenanceWindows } from './maintenance-windows.ts';
+import { PostgresOutbox } from './outbox.ts';
+import { Partitions } from './partitions.ts';
+import { PostgresProbes } from './probes.ts';
+import { pruneOld } from './prune.ts';
+import { computeRollups, PostgresRollups } from './rollups.ts';
+import { PostgresRuns } from './runs.ts';
+import { PostgresStateChanges } from './state-changes.ts';
+
+const HOUR = 3_600_000;
+
+/** Open it with openPostgresStore (which connects and migrates first). */
+export class PostgresStore implements AsyncStore {
+  readonly probes: PostgresProbes;
+  readonly runs: PostgresRuns;
+  readonly items: PostgresItems;
+  readonly stateChanges: PostgresStateChanges;
+  readonly alerts: PostgresAlerts;
+  readonly outbox: PostgresOutbox;
+  readonly rollups: PostgresRollups;
+  readonly lock: PostgresLock;
+  readonly maintenanceWindows: PostgresMaintenanceWindows;
+  /** The runs table's partitions (created on demand, dropped by retention). */
+  readonly partitions: Partitions;
+  private prunedHour: number | undefined;
+  private open = true;
+
+  /** `location` is the database URL without its password. */
+  constructor(
+    readonly db: PostgresDb,
+    readonly location: string,
+    private readonly clock: Clock,
+  ) {
+    this.partitions = new Partitions(db);
+    this.probes = new PostgresProbes(db, clock);
+    this.runs = new PostgresRuns(db, this.partitions);
+    this.items = new PostgresItems(db);
+    this.stateChanges = new PostgresStateChanges(db);
+    this.outbox = new PostgresOutbox(db);
+    this.alerts = new PostgresAlerts(db, clock);
+    this.rollups = new PostgresRollups(db);
+    this.lock = new PostgresLock(db, () => this.open);
+    this.maintenanceWindows = new PostgresMaintenanceWindows(db);
+  }
+
+  /**
+   * Runs with an agent past that agent's cursor (a run id; every run of an agent not in `cursors`), oldest
+   * first per agent, at most `limit`: how replicas and the alert leader read the other agents' runs.
+   */
+  runsAfter(cursors: Map<string, number>, limit: number): Promise<StoredRun[]> {
+    return this.runs.after(cursors, limit);
+  }
+
+  storageCondition(error: unknown): string | undefined {
+    return postgresCondition(error);
+  }
+
+  async maintain(retention: RetentionConfig): Promise<Maintenance> {
+    const now = this.clock.now();
+    const hoursRolledUp = await computeRollups(this.db, now);
+    // Retention moves by the hour: pruning more often finds nothing.
+    const hour = Math.floor(now / HOUR);
+    const pruned = hour === this.prunedHour ? NOTHING_PRUNED : await pruneOld(this.db, this.partitions, now, retention);
+    this.prunedHour = hour;
+    return { hoursRolledUp, runsPruned: pruned.runs, pruned };
+  }
+
+  async close(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    await this.db.close();
+  }
+}

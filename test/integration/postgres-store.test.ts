@@ -1,0 +1,195 @@
+// The PostgreSQL store: the repositories' contract on a private cluster, and what only it has (partitions, concurrent migrators, runsAfter).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { openPostgresStore } from '../../src/store/postgres/open.ts';
+import type { PostgresStore } from '../../src/store/postgres/store.ts';
+import { listPartitions } from '../../src/store/postgres/partitions.ts';
+import { MIGRATIONS } from '../../src/store/postgres/migrations.ts';
+import { StoreOpenError } from '../../src/store/sqlite/open.ts';
+import { DEFAULT_RETENTION } from '../../src/store/retention.ts';
+import type { RunRecord } from '../../src/store/types.ts';
+import { ManualClock } from '../../src/util/clock.ts';
+import { repositorySuite } from '../store/repository-suite.ts';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2026, 0, 1);
+
+let postgres: TestPostgres;
+before(async () => {
+  postgres = await startTestPostgres();
+});
+after(async () => {
+  await postgres.stop();
+});
+
+// Every repository's contract, on a database of its own per test (a second store on it when a test asks for one).
+let lastUrl = '';
+repositorySuite('PostgreSQL', async (clock, options = {}) => {
+  if (!options.shared) lastUrl = await postgres.freshDatabase();
+  return openPostgresStore({ url: lastUrl, clock, tls: false });
+});
+
+function run(probe: string, startedAt: number, extra: Partial<RunRecord> = {}): RunRecord {
+  return {
+    uid: `${probe}-${startedAt}`,
+    probe,
+    kind: 'http',
+    startedAt,
+    durationMs: 10,
+    status: 'pass',
+    attempts: 1,
+    message: 'ok',
+    error: null,
+    observations: {},
+    assertions: [],
+    phases: {},
+    items: [],
+    ...extra,
+  };
+}
+
+async function open(url: string, clock = new ManualClock(T0)): Promise<PostgresStore> {
+  return openPostgresStore({ url, clock, tls: false });
+}
+
+describe('PostgreSQL only', () => {
+  test('runs go to one partition per day, made on demand; retention drops whole days and trims the boundary one', async () => {
+    const clock = new ManualClock(T0);
+    const store = await open(await postgres.freshDatabase(), clock);
+    try {
+      await store.runs.recordAll([run('a', T0), run('a', T0 + DAY + HOUR), run('a', T0 + 2 * DAY + 12 * HOUR)]);
+      await store.runs.record(run('a', T0 + 2 * DAY + 18 * HOUR));
+      assert.deepEqual(
+        (await listPartitions(store.db)).map((p) => p.name),
+        ['runs_20260101', 'runs_20260102', 'runs_20260103'],
+      );
+      clock.set(T0 + 2 * DAY + 15 * HOUR + DEFAULT_RETENTION.raw);
+      const { runsPruned } = await store.maintain(DEFAULT_RETENTION);
+      assert.equal(runsPruned, 3, 'two days dropped whole, and the run before the cutoff in the third');
+      assert.deepEqual(
+        (await listPartitions(store.db)).map((p) => p.name),
+        ['runs_20260103'],
+      );
+      assert.deepEqual(
+        (await store.runs.list('a')).map((r) => r.startedAt),
+        [T0 + 2 * DAY + 18 * HOUR],
+      );
+      // A day dropped and written again (a late run): made again.
+      await store.runs.record(run('a', T0 + 30 * 60_000 + 1));
+      assert.equal((await store.runs.list('a')).length, 2);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('two stores creating the same partitions at once both write', async () => {
+    const url = await postgres.freshDatabase();
+    const [one, two] = await Promise.all([open(url), open(url)]);
+    try {
+      const batch = (agent: string) =>
+        Array.from({ length: 5 }, (_, day) => run(`p-${agent}`, T0 + day * DAY, { agent }));
+      await Promise.all([one.runs.recordAll(batch('one')), two.runs.recordAll(batch('two'))]);
+      assert.equal((await listPartitions(one.db)).length, 5);
+      assert.equal((await one.runs.list('p-one')).length + (await one.runs.list('p-two')).length, 10);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  test('concurrent migrators: one applies each migration, the others wait and find them applied', async () => {
+    const url = await postgres.freshDatabase();
+    const stores = await Promise.all(Array.from({ length: 5 }, () => open(url)));
+    try {
+      const { rows } = await stores[0]!.db.query<{ version: number }>('SELECT version FROM schema_migrations');
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        MIGRATIONS.map((m) => m.version),
+      );
+    } finally {
+      for (const store of stores) await store.close();
+    }
+  });
+
+  test('a database carrying a newer migration is refused with a sentence, without the password, and left as it is', async () => {
+    const url = await postgres.freshDatabase();
+    (await open(url)).close();
+    const admin = new pg.Client(url);
+    await admin.connect();
+    try {
+      await admin.query(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'from the future', 0)`);
+      const withPassword = url.replace('scaiprobe@', 'scaiprobe:s3cret@');
+      const refused = await open(withPassword).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      assert.ok(refused instanceof StoreOpenError);
+      assert.match(refused.message, /written by a newer scaiprobe: it carries migration 99 \(from the future\)/);
+      assert.doesNotMatch(refused.message, /s3cret/);
+      const { rows } = await admin.query('SELECT count(*)::int AS n FROM schema_migrations');
+      assert.equal(rows[0].n, MIGRATIONS.length + 1);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  test('the location is the URL without its password', async () => {
+    const url = await postgres.freshDatabase();
+    const store = await open(url.replace('scaiprobe@', 'scaiprobe:s3cret@'));
+    try {
+      assert.equal(store.location, url);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("runsAfter: each agent's runs past its cursor, every run of agents not named, oldest first, at most the limit", async () => {
+    const store = await open(await postgres.freshDatabase());
+    try {
+      const stored = await store.runs.recordAll([
+        run('a', T0, { agent: 'eu-1', location: 'eu' }),
+        run('a', T0 + 1, { agent: 'us-1', location: 'us' }),
+        run('b', T0 + 2),
+        run('a', T0 + 3, { agent: 'eu-1', location: 'eu' }),
+        run('a', T0 + 4, { agent: 'us-1', location: 'us' }),
+      ]);
+      const ids = stored.map((r) => r.runId);
+      const all = await store.runsAfter(new Map(), 100);
+      assert.deepEqual(
+        all.map((r) => [r.agent, r.location, r.startedAt - T0]),
+        [
+          ['eu-1', 'eu', 0],
+          ['us-1', 'us', 1],
+          ['eu-1', 'eu', 3],
+          ['us-1', 'us', 4],
+        ],
+        'runs without an agent are no agent’s',
+      );
+      const past = await store.runsAfter(new Map([['eu-1', ids[0]!]]), 100);
+      assert.deepEqual(
+        past.map((r) => r.startedAt - T0),
+        [1, 3, 4],
+      );
+      const limited = await store.runsAfter(new Map([['eu-1', ids[3]!]]), 1);
+      assert.deepEqual(
+        limited.map((r) => [r.agent, r.startedAt - T0]),
+        [['us-1', 1]],
+      );
+      assert.deepEqual(
+        await store.runsAfter(
+          new Map([
+            ['eu-1', ids[3]!],
+            ['us-1', ids[4]!],
+          ]),
+          10,
+        ),
+        [],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});
