@@ -216,6 +216,115 @@ export function repositorySuite(name: string, open: StoreFactory): void {
       });
     });
 
+    describe('runs from several locations', () => {
+      test('a run keeps its location and agent, read back by list, get and summaries; a run without them has neither', async () => {
+        const { store } = await fresh();
+        const [located, plain] = await store.runs.recordAll([
+          run('a', T0, 'pass', 10, { location: 'eu-west', agent: 'agent-1' }),
+          run('a', T0 + 60_000, 'pass'),
+        ]);
+        const [newest, oldest] = await store.runs.list('a');
+        assert.deepEqual([oldest?.location, oldest?.agent], ['eu-west', 'agent-1']);
+        assert.equal(newest && 'location' in newest, false);
+        assert.equal(newest && 'agent' in newest, false);
+        const byId = await store.runs.get(located?.runId ?? 0);
+        assert.deepEqual([byId?.location, byId?.agent], ['eu-west', 'agent-1']);
+        assert.equal((await store.runs.get(plain?.runId ?? 0))?.location, undefined);
+        assert.deepEqual(
+          (await store.runs.summaries('a')).map((r) => [r.location, r.agent]),
+          [
+            [undefined, undefined],
+            ['eu-west', 'agent-1'],
+          ],
+        );
+      });
+
+      test("each location's status changes against its own previous run; latest() shows the newest run overall and per location", async () => {
+        const { store } = await fresh();
+        await store.probes.sync([{ name: 'web', kind: 'http', tags: [] }]);
+        const at = (location: string, i: number, status: RunRecord['status']) =>
+          run('web', T0 + i * 60_000, status, 10, {
+            location,
+            agent: `${location}-1`,
+            message: `${location} ${status}`,
+          });
+        const recorded = await store.runs.recordAll([
+          at('eu', 0, 'pass'),
+          at('us', 1, 'pass'),
+          at('eu', 2, 'fail'),
+          at('us', 3, 'pass'),
+          at('eu', 4, 'fail'),
+        ]);
+        assert.deepEqual(
+          recorded.map((r) => r.changes.map((c) => [c.subject, c.from, c.to])),
+          [[['@eu', null, 'pass']], [['@us', null, 'pass']], [['@eu', 'pass', 'fail']], [], []],
+          'a location failing does not flap the other',
+        );
+        assert.deepEqual(
+          (await store.stateChanges.list({ probe: 'web' })).map((c) => c.subject),
+          ['@eu', '@us', '@eu'],
+        );
+        const [latest] = await store.probes.latest();
+        assert.deepEqual(
+          [latest?.status, latest?.startedAt, latest?.message],
+          ['fail', T0 + 4 * 60_000, 'eu fail'],
+          'the newest run of any location',
+        );
+        assert.deepEqual(latest?.locations, [
+          {
+            location: 'eu',
+            status: 'fail',
+            startedAt: T0 + 4 * 60_000,
+            statusSince: T0 + 2 * 60_000 + 10,
+            message: 'eu fail',
+          },
+          {
+            location: 'us',
+            status: 'pass',
+            startedAt: T0 + 3 * 60_000,
+            statusSince: T0 + 60_000 + 10,
+            message: 'us pass',
+          },
+        ]);
+        await store.runs.record(run('plain', T0, 'pass'));
+        await store.probes.sync([{ name: 'plain', kind: 'http', tags: [] }]);
+        const plain = (await store.probes.latest({ names: ['plain'] }))[0];
+        assert.equal(plain && 'locations' in plain, false, 'runs without a location: no locations');
+        assert.deepEqual(
+          (await store.stateChanges.list({ probe: 'plain' })).map((c) => c.subject),
+          [''],
+        );
+      });
+
+      test('a run whose uid is stored already is not stored again, and the batch does not fail', async () => {
+        const { store } = await fresh();
+        const first = run('a', T0, 'fail', 10, {
+          uid: 'abc123',
+          items: [{ type: 't', key: 'k', state: 'on', data: {} }],
+        });
+        const [stored] = await store.runs.recordAll([first]);
+        const again = await store.runs.recordAll([first, run('a', T0 + 60_000, 'pass'), first]);
+        assert.deepEqual(
+          again.map((r) => [r.runId, r.changes.map((c) => c.to)]),
+          [
+            [stored?.runId, []],
+            [again[1]?.runId, ['pass']],
+            [stored?.runId, []],
+          ],
+        );
+        assert.equal((await store.runs.list('a')).length, 2);
+        assert.equal((await store.items.list({ type: 't' })).length, 1);
+        assert.deepEqual(
+          (await store.stateChanges.list({ probe: 'a' })).map((c) => [c.subject, c.to]),
+          [
+            ['', 'fail'],
+            ['t:k', 'on'],
+            ['', 'pass'],
+          ],
+        );
+      });
+    });
+
     describe('probes', () => {
       test('probes no longer configured leave latest() but keep their history; a probe configured again comes back', async () => {
         const { store, clock } = await fresh();
@@ -788,6 +897,29 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         assert.match(expired?.lastError ?? '', /removed/);
         assert.equal((await store.outbox.find('d', 'removed'))?.status, 'pending');
         assert.deepEqual(await store.outbox.counts(), { pending: 3, delivered: 0, failed: 0, expired: 1 });
+      });
+      test('two stores on one database claiming at once never lease the same row', async () => {
+        const { store } = await fresh();
+        const { store: other } = await fresh(new ManualClock(T0), { shared: true });
+        const rows = Array.from({ length: 20 }, (_, i) => notification(`k${i}`, `alert-${i}`, 'hook'));
+        await store.outbox.add(rows);
+        const claimer = (repo: AsyncStore, owner: string) => async () => {
+          const leased: number[] = [];
+          for (;;) {
+            const { leased: row } = await repo.outbox.claimNext('hook', T0, lease(owner));
+            if (!row) return leased;
+            leased.push(row.row.id);
+          }
+        };
+        const results = await Promise.all([
+          claimer(store, 'one')(),
+          claimer(other, 'two')(),
+          claimer(store, 'three')(),
+          claimer(other, 'four')(),
+        ]);
+        const all = results.flat();
+        assert.equal(all.length, 20, 'every row leased');
+        assert.equal(new Set(all).size, 20, 'no row leased twice');
       });
     });
 
