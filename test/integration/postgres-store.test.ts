@@ -116,7 +116,7 @@ describe('PostgreSQL only', () => {
 
   test('a database carrying a newer migration is refused with a sentence, without the password, and left as it is', async () => {
     const url = await postgres.freshDatabase();
-    (await open(url)).close();
+    await (await open(url)).close();
     const admin = new pg.Client(url);
     await admin.connect();
     try {

@@ -14,14 +14,13 @@ export interface Queryable {
 }
 
 const INT8 = 20;
+const builtIn = pg.types.getTypeParser as (oid: number, format?: string) => (value: string) => unknown;
 
 /** bigint columns (ids, times in ms, counts) fit in a double: read them as numbers, not strings. */
 const types = {
-  getTypeParser(oid: number, format?: string) {
-    if (oid === INT8 && format !== 'binary') return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format as 'text');
-  },
-};
+  getTypeParser: (oid: number, format?: string) =>
+    oid === INT8 && format !== 'binary' ? (value: string) => Number(value) : builtIn(oid, format),
+} as unknown as pg.CustomTypesConfig;
 
 function pem(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -76,7 +75,7 @@ export class PostgresDb {
   }
 
   /** Runs `work` in one transaction on one client: committed when it resolves, rolled back when it throws. */
-  async tx<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async tx<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');

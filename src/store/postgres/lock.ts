@@ -8,7 +8,7 @@ const DAEMON_LOCK = 0x5ca1_0003;
 
 async function holderIn(db: Queryable): Promise<LockHolder | undefined> {
   const { rows } = await db.query('SELECT * FROM daemon_lock WHERE id = 1');
-  const row = rows[0] as Record<string, unknown> | undefined;
+  const row = rows[0];
   if (!row) return undefined;
   return {
     owner: row.owner as string,

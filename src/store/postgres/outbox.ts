@@ -1,5 +1,4 @@
 // PostgreSQL outbox: alert notifications (alert_outbox), leased to one sender at a time under row locks (FOR UPDATE SKIP LOCKED).
-import type pg from 'pg';
 import type { AsyncRepository, OutboxRepository } from '../repositories.ts';
 import type { LeasedRow, NewOutboxRow, OutboxRow, OutboxStatus, Settlement } from '../types.ts';
 import { outboxRowOf } from '../sqlite/outbox.ts';
@@ -47,7 +46,7 @@ export async function insertOutboxRows(db: Queryable, rows: NewOutboxRow[]): Pro
 }
 
 async function lease(
-  client: pg.PoolClient,
+  client: Queryable,
   found: Record<string, unknown>,
   holder: { owner: string; until: number },
 ): Promise<LeasedRow> {

@@ -1,5 +1,4 @@
 // What a batch of runs leaves besides the runs: latest rows, items and their states, state changes, carried-over state.
-import type pg from 'pg';
 import type { NewStateChange, RunRecord } from '../types.ts';
 import type { BatchState, LatestRow } from './run-batch.ts';
 import { columnsOf, insertFrom } from './rows.ts';
@@ -37,7 +36,7 @@ export async function insertStateChanges(db: Queryable, changes: NewStateChange[
   );
 }
 
-async function writeLatest(client: pg.PoolClient, state: BatchState): Promise<void> {
+async function writeLatest(client: Queryable, state: BatchState): Promise<void> {
   const latest = [...state.dirty.latest].map((probe) => [probe, state.latest.get(probe)] as [string, LatestRow]);
   if (latest.length > 0)
     await client.query(
@@ -94,7 +93,7 @@ async function writeLatest(client: pg.PoolClient, state: BatchState): Promise<vo
     );
 }
 
-async function writeItemStates(client: pg.PoolClient, state: BatchState): Promise<void> {
+async function writeItemStates(client: Queryable, state: BatchState): Promise<void> {
   const items = [...state.dirty.items].map((key) => [key.split('\0'), state.items.get(key)] as const);
   if (items.length === 0) return;
   await client.query(
@@ -122,7 +121,7 @@ async function writeItemStates(client: pg.PoolClient, state: BatchState): Promis
 }
 
 /** Every item of the stored runs, in one statement. */
-async function insertItems(client: pg.PoolClient, runs: Array<{ run: RunRecord; runId: number }>): Promise<void> {
+async function insertItems(client: Queryable, runs: Array<{ run: RunRecord; runId: number }>): Promise<void> {
   const items = runs.flatMap(({ run, runId }) =>
     run.items.map((item) => ({ run, runId, item, at: run.startedAt + run.durationMs })),
   );
@@ -151,7 +150,7 @@ async function insertItems(client: pg.PoolClient, runs: Array<{ run: RunRecord; 
   );
 }
 
-async function writeProbeStates(client: pg.PoolClient, runs: RunRecord[]): Promise<void> {
+async function writeProbeStates(client: Queryable, runs: RunRecord[]): Promise<void> {
   const last = new Map<string, RunRecord>();
   for (const run of runs) if (run.state !== undefined) last.set(run.probe, run);
   if (last.size === 0) return;
@@ -172,7 +171,7 @@ async function writeProbeStates(client: pg.PoolClient, runs: RunRecord[]): Promi
 
 /** Writes back what the stored runs changed. */
 export async function writeEffects(
-  client: pg.PoolClient,
+  client: Queryable,
   state: BatchState,
   stored: Array<{ run: RunRecord; runId: number }>,
   changes: NewStateChange[],

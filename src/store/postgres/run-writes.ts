@@ -1,5 +1,5 @@
 // A batch of runs written in one transaction: the runs, then what they changed, each table in one multi-row statement.
-import type pg from 'pg';
+import type { Queryable } from './db.ts';
 import type { NewStateChange, RunRecord } from '../types.ts';
 import {
   applyItems,
@@ -19,10 +19,7 @@ const runKey = (uid: string, startedAt: number) => `${uid}\0${startedAt}`;
  * Inserts the runs not stored yet (same uid and start: ON CONFLICT DO NOTHING). Answers each run's id,
  * and which of them this call stored.
  */
-export async function insertRuns(
-  client: pg.PoolClient,
-  runs: RunRecord[],
-): Promise<{ ids: number[]; fresh: boolean[] }> {
+export async function insertRuns(client: Queryable, runs: RunRecord[]): Promise<{ ids: number[]; fresh: boolean[] }> {
   const { rows } = await client.query<{ id: number; uid: string; started_at: number }>(
     insertFrom('runs', RUN_COLUMNS, 'ON CONFLICT (uid, started_at) DO NOTHING RETURNING id, uid, started_at'),
     columnsOf(runs, RUN_VALUES),
@@ -61,7 +58,7 @@ function latestRowOf(row: Record<string, unknown>): LatestRow {
 }
 
 /** The rows the runs will change, read (probes' latest rows locked, in name order) before applying them. */
-export async function loadState(client: pg.PoolClient, runs: RunRecord[]): Promise<BatchState> {
+export async function loadState(client: Queryable, runs: RunRecord[]): Promise<BatchState> {
   const state = emptyBatchState();
   const probes = [...new Set(runs.map((run) => run.probe))].sort();
   const latest = await client.query(
