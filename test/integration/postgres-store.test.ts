@@ -71,7 +71,8 @@ describe('PostgreSQL only', () => {
       assert.equal(runsPruned, 3, 'two days dropped whole, and the run before the cutoff in the third');
       assert.deepEqual(
         (await listPartitions(store.db)).map((p) => p.name),
-        ['runs_20260103'],
+        ['runs_20260103', 'runs_20260117', 'runs_20260118'],
+        'the boundary day kept; today and tomorrow made ahead by maintenance',
       );
       assert.deepEqual(
         (await store.runs.list('a')).map((r) => r.startedAt),

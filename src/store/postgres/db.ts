@@ -77,16 +77,21 @@ export class PostgresDb {
   /** Runs `work` in one transaction on one client: committed when it resolves, rolled back when it throws. */
   async tx<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    let broken = false;
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      // A connection that cannot even roll back is closed rather than handed to the next caller.
+      broken = await client.query('ROLLBACK').then(
+        () => false,
+        () => true,
+      );
       throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 

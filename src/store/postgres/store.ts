@@ -18,6 +18,7 @@ import { PostgresRuns } from './runs.ts';
 import { PostgresStateChanges } from './state-changes.ts';
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 /** Open it with openPostgresStore (which connects and migrates first). */
 export class PostgresStore implements AsyncStore {
@@ -67,6 +68,8 @@ export class PostgresStore implements AsyncStore {
 
   async maintain(retention: RetentionConfig): Promise<Maintenance> {
     const now = this.clock.now();
+    // Today's and tomorrow's partitions before the first run needs them: none is made in a burst at midnight.
+    await this.partitions.ensure([now, now + DAY]);
     const hoursRolledUp = await computeRollups(this.db, now);
     // Retention moves by the hour: pruning more often finds nothing.
     const hour = Math.floor(now / HOUR);
