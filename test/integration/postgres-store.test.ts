@@ -12,6 +12,7 @@ import type { RunRecord } from '../../src/store/types.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { repositorySuite } from '../store/repository-suite.ts';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { freePort } from '../../src/lab/processes.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -98,6 +99,56 @@ describe('PostgreSQL only', () => {
     } finally {
       await one.close();
       await two.close();
+    }
+  });
+
+  test('agents writing the same probes from their locations at once: every run stored, each location its own status', async () => {
+    const url = await postgres.freshDatabase();
+    const agents = await Promise.all(['eu', 'us', 'ap'].map(() => open(url)));
+    try {
+      const probes = Array.from({ length: 20 }, (_, i) => `p${i}`);
+      await Promise.all(
+        ['eu', 'us', 'ap'].map(async (location, a) => {
+          for (let minute = 0; minute < 10; minute++) {
+            const batch = probes.map((probe) =>
+              run(probe, T0 + minute * 60_000 + a, {
+                location,
+                agent: `${location}-1`,
+                status: location === 'us' && minute >= 5 ? 'fail' : 'pass',
+              }),
+            );
+            await agents[a]!.runs.recordAll(a === 1 ? batch.reverse() : batch);
+          }
+        }),
+      );
+      const store = agents[0]!;
+      assert.equal((await store.runs.list('p7')).length, 30);
+      assert.deepEqual((await store.stateChanges.list({ probe: 'p7' })).map((c) => [c.subject, c.to]).sort(), [
+        ['@ap', 'pass'],
+        ['@eu', 'pass'],
+        ['@us', 'fail'],
+        ['@us', 'pass'],
+      ]);
+    } finally {
+      for (const agent of agents) await agent.close();
+    }
+  });
+
+  test('a server that cannot be reached is refused with a sentence, and its error is a storage condition', async () => {
+    const closed = postgres.server.url.replace(`:${postgres.server.port}/`, `:${await freePort()}/`);
+    const refused = await open(closed).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    assert.ok(refused instanceof StoreOpenError);
+    assert.match(refused.message, /^cannot open the database postgres:\/\/scaiprobe@127\.0\.0\.1:\d+\/scaiprobe: /);
+    const store = await open(await postgres.freshDatabase());
+    try {
+      assert.match(store.storageCondition(refused.cause) ?? '', /^unreachable \(ECONNREFUSED\)/);
+      assert.equal(store.storageCondition({ code: '53100' }), 'disk full');
+      assert.equal(store.storageCondition({ code: '23505' }), undefined, 'a duplicate key is about the row');
+    } finally {
+      await store.close();
     }
   });
 

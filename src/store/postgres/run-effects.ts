@@ -37,7 +37,8 @@ export async function insertStateChanges(db: Queryable, changes: NewStateChange[
 }
 
 async function writeLatest(client: Queryable, state: BatchState): Promise<void> {
-  const latest = [...state.dirty.latest].map((probe) => [probe, state.latest.get(probe)] as [string, LatestRow]);
+  // In key order, as every writer takes the rows' locks: two batches never wait on each other in a cycle.
+  const latest = [...state.dirty.latest].sort().map((probe) => [probe, state.latest.get(probe)] as [string, LatestRow]);
   if (latest.length > 0)
     await client.query(
       insertFrom(
@@ -65,7 +66,7 @@ async function writeLatest(client: Queryable, state: BatchState): Promise<void> 
         ([, row]) => row.errorCode,
       ]),
     );
-  const located = [...state.dirty.locations].map((key) => [key.split('\0'), state.locations.get(key)] as const);
+  const located = [...state.dirty.locations].sort().map((key) => [key.split('\0'), state.locations.get(key)] as const);
   if (located.length > 0)
     await client.query(
       insertFrom(
@@ -94,7 +95,7 @@ async function writeLatest(client: Queryable, state: BatchState): Promise<void> 
 }
 
 async function writeItemStates(client: Queryable, state: BatchState): Promise<void> {
-  const items = [...state.dirty.items].map((key) => [key.split('\0'), state.items.get(key)] as const);
+  const items = [...state.dirty.items].sort().map((key) => [key.split('\0'), state.items.get(key)] as const);
   if (items.length === 0) return;
   await client.query(
     insertFrom(
