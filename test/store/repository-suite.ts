@@ -303,14 +303,17 @@ export function repositorySuite(name: string, open: StoreFactory): void {
           items: [{ type: 't', key: 'k', state: 'on', data: {} }],
         });
         const [stored] = await store.runs.recordAll([first]);
-        const again = await store.runs.recordAll([first, run('a', T0 + 60_000, 'pass'), first]);
+        const second = run('a', T0 + 60_000, 'pass');
+        const again = await store.runs.recordAll([first, second, first, second]);
         assert.deepEqual(
           again.map((r) => [r.runId, r.changes.map((c) => c.to)]),
           [
             [stored?.runId, []],
             [again[1]?.runId, ['pass']],
             [stored?.runId, []],
+            [again[1]?.runId, []],
           ],
+          'a run twice in one batch is stored once too',
         );
         assert.equal((await store.runs.list('a')).length, 2);
         assert.equal((await store.items.list({ type: 't' })).length, 1);
