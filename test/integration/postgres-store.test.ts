@@ -1,8 +1,11 @@
 // The PostgreSQL store: the repositories' contract on a private cluster, and what only it has (partitions, concurrent migrators, runsAfter).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, chownSync, copyFileSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { openPostgresStore } from '../../src/store/postgres/open.ts';
+import type { PostgresTls } from '../../src/store/postgres/db.ts';
 import type { PostgresStore } from '../../src/store/postgres/store.ts';
 import { listPartitions } from '../../src/store/postgres/partitions.ts';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.ts';
@@ -54,6 +57,37 @@ function run(probe: string, startedAt: number, extra: Partial<RunRecord> = {}): 
 
 async function open(url: string, clock = new ManualClock(T0)): Promise<PostgresStore> {
   return openPostgresStore({ url, clock, tls: false });
+}
+
+/** Turns TLS on in the test cluster with the lab's certificate for localhost (plain connections still work). */
+async function enableServerTls(url: string): Promise<void> {
+  const admin = new pg.Client(url);
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ data_directory: string }>('SHOW data_directory');
+    const data = rows[0]?.data_directory ?? '';
+    const owner = statSync(data);
+    for (const [from, to] of [
+      ['lab-services.pem', 'server.crt'],
+      ['lab-services.key', 'server.key'],
+    ] as const) {
+      const target = join(data, to);
+      copyFileSync(new URL(`../../src/lab/tls/${from}`, import.meta.url), target);
+      chmodSync(target, 0o600);
+      chownSync(target, owner.uid, owner.gid);
+    }
+    await admin.query('ALTER SYSTEM SET ssl = on');
+    await admin.query('SELECT pg_reload_conf()');
+    // The reload is asynchronous: wait until the server says it is on.
+    for (let i = 0; i < 50; i++) {
+      const shown = await admin.query<{ ssl: string }>('SHOW ssl');
+      if (shown.rows[0]?.ssl === 'on') return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error('the server did not turn TLS on');
+  } finally {
+    await admin.end();
+  }
 }
 
 describe('PostgreSQL only', () => {
@@ -150,6 +184,32 @@ describe('PostgreSQL only', () => {
     } finally {
       await store.close();
     }
+  });
+
+  test('TLS from the configuration: the server is verified against the given CA and name; false is plain', async () => {
+    const url = await postgres.freshDatabase();
+    await enableServerTls(url);
+    const tlsDir = new URL('../../src/lab/tls/', import.meta.url);
+    const ca = readFileSync(new URL('lab-ca.pem', tlsDir), 'utf8');
+    const encrypted = async (tls: PostgresTls) => {
+      const store = await openPostgresStore({ url: `${url}?sslmode=disable`, clock: new ManualClock(T0), tls });
+      try {
+        const { rows } = await store.db.query<{ ssl: boolean }>(
+          'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+        );
+        return rows[0]?.ssl;
+      } finally {
+        await store.close();
+      }
+    };
+    assert.equal(await encrypted({ ca, serverName: 'localhost' }), true, 'the configuration wins over the URL');
+    assert.equal(await encrypted(false), false);
+    await assert.rejects(
+      encrypted({ ca, serverName: 'other.example.test' }),
+      StoreOpenError,
+      'a name the certificate lacks',
+    );
+    await assert.rejects(encrypted({ serverName: 'localhost' }), StoreOpenError, 'a CA the system does not trust');
   });
 
   test('concurrent migrators: one applies each migration, the others wait and find them applied', async () => {

@@ -51,13 +51,24 @@ export function redactedUrl(url: string): string {
   }
 }
 
+/** The URL without its TLS parameters: with `store.tls` set, the configuration decides (the URL's would override it). */
+function withoutTlsParameters(url: string): string {
+  try {
+    const parsed = new URL(url);
+    for (const key of ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert']) parsed.searchParams.delete(key);
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
 export class PostgresDb {
   readonly pool: pg.Pool;
 
   constructor(url: string, options: { tls?: PostgresTls; max?: number; applicationName?: string }) {
     const ssl = sslOf(options.tls);
     this.pool = new pg.Pool({
-      connectionString: url,
+      connectionString: options.tls === undefined ? url : withoutTlsParameters(url),
       ...(ssl !== undefined ? { ssl } : {}),
       max: options.max ?? 10,
       types,
