@@ -258,7 +258,7 @@ describe('PostgreSQL only', () => {
     }
   });
 
-  test("runsAfter: each agent's runs past its cursor, every run of agents not named, oldest first, at most the limit", async () => {
+  test("runsAfter: each agent's runs past its cursor, of agents not named those since a time, oldest first, at most the limit", async () => {
     const store = await open(await postgres.freshDatabase());
     try {
       const stored = await store.runs.recordAll([
@@ -275,30 +275,48 @@ describe('PostgreSQL only', () => {
         [
           ['eu-1', 'eu', 0],
           ['us-1', 'us', 1],
+          [undefined, undefined, 2],
           ['eu-1', 'eu', 3],
           ['us-1', 'us', 4],
         ],
-        'runs without an agent are no agent’s',
       );
-      const past = await store.runsAfter(new Map([['eu-1', ids[0]!]]), 100);
+      const past = await store.runsAfter(
+        new Map([
+          ['eu-1', ids[0]!],
+          ['', ids[2]!],
+        ]),
+        100,
+      );
       assert.deepEqual(
         past.map((r) => r.startedAt - T0),
         [1, 3, 4],
+        "a run without an agent is agent ''s",
       );
       const limited = await store.runsAfter(new Map([['eu-1', ids[3]!]]), 1);
       assert.deepEqual(
         limited.map((r) => [r.agent, r.startedAt - T0]),
         [['us-1', 1]],
       );
+      const since = await store.runsAfter(new Map([['eu-1', ids[0]!]]), 100, T0 + 3);
       assert.deepEqual(
-        await store.runsAfter(
-          new Map([
-            ['eu-1', ids[3]!],
-            ['us-1', ids[4]!],
-          ]),
-          10,
-        ),
-        [],
+        since.map((r) => [r.agent, r.startedAt - T0]),
+        [
+          ['eu-1', 3],
+          ['us-1', 4],
+        ],
+        'agents without a cursor: from `since` on',
+      );
+      const caughtUp = new Map([
+        ['eu-1', ids[3]!],
+        ['us-1', ids[4]!],
+        ['', ids[2]!],
+      ]);
+      assert.deepEqual(await store.runsAfter(caughtUp, 10), []);
+      const [late] = await store.runs.recordAll([run('c', T0 + 5, { agent: 'ap-1' })]);
+      assert.deepEqual(
+        (await store.runsAfter(caughtUp, 10)).map((r) => r.id),
+        [late?.runId],
+        'an agent that appears later is read from its first run',
       );
     } finally {
       await store.close();

@@ -28,7 +28,8 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
         kind text NOT NULL,
         tenant text,
         location text,
-        agent text,
+        -- '' for a run without one (a single daemon's): every run is some agent's for the (agent, id) index.
+        agent text NOT NULL DEFAULT '',
         started_at bigint NOT NULL,
         duration integer NOT NULL,
         status smallint NOT NULL CHECK (status IN (0, 1, 2)),
@@ -40,7 +41,7 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       ) PARTITION BY RANGE (started_at);
       CREATE INDEX runs_probe_time ON runs (probe, started_at);
       CREATE INDEX runs_id ON runs (id);
-      CREATE INDEX runs_agent_id ON runs (agent, id) WHERE agent IS NOT NULL;
+      CREATE INDEX runs_agent_id ON runs (agent, id);
       CREATE TABLE probe_latest (
         probe text PRIMARY KEY,
         run_id bigint NOT NULL,

@@ -97,22 +97,27 @@ export class PostgresRuns implements AsyncRepository<RunRepository> {
   }
 
   /**
-   * Runs with an agent, past that agent's cursor (every run of an agent not in `cursors`), oldest first, at
-   * most `limit`: how a replica or the alert leader reads the other agents' runs.
+   * Each agent's runs past its cursor (a run id); of an agent not in `cursors`, its runs started at or after
+   * `since`. A run without an agent is agent ''s. Oldest first by id, at most `limit`.
    */
-  async after(cursors: Map<string, number>, limit: number): Promise<StoredRun[]> {
+  async after(cursors: ReadonlyMap<string, number>, limit: number, since = 0): Promise<StoredRun[]> {
     const agents = [...cursors.keys()];
     const { rows } = await this.db.query<RunRow>(
-      // The agents present, by a skip scan of the (agent, id) index; then each one's next runs along it.
+      // The agents present, by a skip scan of the (agent, id) index; then each one's next runs along it (an agent
+      // without a cursor: from `since`, which prunes the partitions before it).
       `WITH RECURSIVE agents(agent) AS (
-         (SELECT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent LIMIT 1)
+         (SELECT agent FROM runs ORDER BY agent LIMIT 1)
          UNION ALL
          SELECT (SELECT agent FROM runs WHERE agent > agents.agent ORDER BY agent LIMIT 1) FROM agents WHERE agents.agent IS NOT NULL
        )
-       SELECT r.* FROM agents a LEFT JOIN unnest($1::text[], $2::int8[]) AS c(agent, cursor) ON c.agent = a.agent
-       CROSS JOIN LATERAL (SELECT * FROM runs WHERE runs.agent = a.agent AND runs.id > coalesce(c.cursor, 0) ORDER BY runs.id LIMIT $3) r
-       WHERE a.agent IS NOT NULL ORDER BY r.id LIMIT $3`,
-      [agents, agents.map((agent) => cursors.get(agent) ?? 0), limit],
+       (SELECT r.* FROM agents a JOIN unnest($1::text[], $2::int8[]) AS c(agent, cursor) ON c.agent = a.agent
+         CROSS JOIN LATERAL (SELECT * FROM runs WHERE runs.agent = a.agent AND runs.id > c.cursor ORDER BY runs.id LIMIT $3) r)
+       UNION ALL
+       (SELECT r.* FROM agents a
+         CROSS JOIN LATERAL (SELECT * FROM runs WHERE runs.agent = a.agent AND runs.started_at >= $4 ORDER BY runs.id LIMIT $3) r
+         WHERE a.agent IS NOT NULL AND a.agent <> ALL($1::text[]))
+       ORDER BY id LIMIT $3`,
+      [agents, agents.map((agent) => cursors.get(agent) ?? 0), limit, since],
     );
     return rows.map(runOf);
   }

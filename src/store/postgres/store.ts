@@ -55,11 +55,13 @@ export class PostgresStore implements AsyncStore {
   }
 
   /**
-   * Runs with an agent past that agent's cursor (a run id; every run of an agent not in `cursors`), oldest
-   * first per agent, at most `limit`: how replicas and the alert leader read the other agents' runs.
+   * How replicas and the alert leader read the other agents' runs: each agent's runs past its cursor (a run
+   * id; one agent's ids grow in the order its runs are committed); of an agent not in `cursors`, those started
+   * at or after `since` (all by default). A run without an agent is agent ''s. Each agent's oldest first (all
+   * ordered by id), at most `limit`.
    */
-  runsAfter(cursors: Map<string, number>, limit: number): Promise<StoredRun[]> {
-    return this.runs.after(cursors, limit);
+  runsAfter(cursors: ReadonlyMap<string, number>, limit: number, since = 0): Promise<StoredRun[]> {
+    return this.runs.after(cursors, limit, since);
   }
 
   storageCondition(error: unknown): string | undefined {
