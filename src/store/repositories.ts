@@ -228,3 +228,12 @@ export interface AsyncStore {
   maintain(retention: RetentionConfig): Promise<Maintenance>;
   close(): Promise<void>;
 }
+
+/**
+ * The repository R with each method answering either at once or through a
+ * Promise: code that awaits every call serves the embedded store (a Store)
+ * and a shared one over the network (an AsyncStore) with one code path.
+ */
+export type MaybeAsync<R> = {
+  [K in keyof R]: R[K] extends (...args: infer A) => infer T ? (...args: A) => T | Promise<Awaited<T>> : R[K];
+};

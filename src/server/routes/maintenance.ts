@@ -1,7 +1,7 @@
 // /api/v1/maintenance: maintenance windows started at run time (from a deploy pipeline), listed and ended (admin only).
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import type { MaintenanceWindowRepository } from '../../store/repositories.ts';
+import type { MaintenanceWindowRepository, MaybeAsync } from '../../store/repositories.ts';
 import type { MaintenanceWindow } from '../../store/types.ts';
 import type { Clock } from '../../util/clock.ts';
 import { formatDuration, parseDuration } from '../../core/duration.ts';
@@ -81,7 +81,8 @@ function lengthOf(
 }
 
 export interface MaintenanceRouteDeps {
-  windows: MaintenanceWindowRepository;
+  /** The embedded store's windows, or a fleet's shared ones (answering through Promises). */
+  windows: MaybeAsync<MaintenanceWindowRepository>;
   clock: Clock;
   logger: Logger;
   /** The configured probes' names: a glob that matches none of them is most likely a typo. */
@@ -90,13 +91,13 @@ export interface MaintenanceRouteDeps {
 
 export function registerMaintenanceRoutes(router: Router, deps: MaintenanceRouteDeps): void {
   // The newest windows (`limit`, 50 by default), or with `active=true` every window in force.
-  router.add('GET', '/api/v1/maintenance', ({ res, url }) => {
+  router.add('GET', '/api/v1/maintenance', async ({ res, url }) => {
     const limit = Number(url.searchParams.get('limit') ?? 50);
     const now = deps.clock.now();
     const windows =
       url.searchParams.get('active') === 'true'
-        ? deps.windows.active(now)
-        : deps.windows.list({ limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 50 });
+        ? await deps.windows.active(now)
+        : await deps.windows.list({ limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 50 });
     sendJson(res, 200, { windows: windows.map((w) => viewOf(w, now)) });
   });
 
@@ -119,7 +120,7 @@ export function registerMaintenanceRoutes(router: Router, deps: MaintenanceRoute
     );
     if (matchingNothing.length > 0)
       return sendError(res, 400, `${matchingNothing.map((p) => `"${p}"`).join(', ')} matches no configured probe`);
-    const window = deps.windows.add({
+    const window = await deps.windows.add({
       probes: parsed.data.probes,
       reason: parsed.data.reason,
       startsAt: now,
@@ -134,14 +135,14 @@ export function registerMaintenanceRoutes(router: Router, deps: MaintenanceRoute
     sendJson(res, 201, { ...viewOf(window, now), matches: matched });
   });
 
-  router.add('DELETE', '/api/v1/maintenance/:id', ({ res, params }) => {
+  router.add('DELETE', '/api/v1/maintenance/:id', async ({ res, params }) => {
     const id = Number(params.id);
     if (!Number.isSafeInteger(id) || id <= 0)
       return sendError(res, 400, `a window id is a number (got ${JSON.stringify(params.id)})`);
     const now = deps.clock.now();
-    const before = deps.windows.get(id);
+    const before = await deps.windows.get(id);
     if (!before) return sendError(res, 404, `no maintenance window ${id}`);
-    const window = deps.windows.end(id, now) ?? before;
+    const window = (await deps.windows.end(id, now)) ?? before;
     const ended = viewOf(before, now).active;
     if (ended)
       deps.logger.info(
