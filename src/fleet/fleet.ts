@@ -1,0 +1,297 @@
+// The Fleet: this agent's membership, probe leases and leader lease in PostgreSQL, renewed on a timer; owns() gates slots.
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Clock, Timer } from '../util/clock.ts';
+import type { AgentIdentity } from './identity.ts';
+import { migrateFleet } from './migrations.ts';
+import {
+  deregister,
+  forgetSilent,
+  heartbeat,
+  liveCounts,
+  listAgents,
+  type AgentRecord,
+  type LiveCounts,
+} from './membership.ts';
+import { claimLeases, ensureLeases, heldOutside, releaseLeases, renewLeases } from './leases.ts';
+import { acquireLeadership, currentLeader, resignLeadership } from './leader.ts';
+import { leaseGroups, shareOf, type LeaseGroup, type PlaceableProbe } from './placement.ts';
+
+/** Defaults: a lease of 15 s renewed every 2 s, so a dead agent's probes run elsewhere within 17 s. */
+export const DEFAULT_LEASE_MS = 15_000;
+export const DEFAULT_HEARTBEAT_MS = 2_000;
+/** Agents silent this long (killed, never restarted) leave the list. */
+const FORGET_AFTER_MS = 24 * 3_600_000;
+/** A pool this module opens gives up on a connection or a query after this long: the beat then counts as failed. */
+const DATABASE_TIMEOUT_MS = 5_000;
+
+export interface FleetOptions {
+  /** The database: a pool (its owner ends it; give it a query timeout) or a postgres:// URL (a pool of our own). */
+  database: pg.Pool | string;
+  identity: AgentIdentity;
+  /** The probes this agent is configured with, with their `locations`. */
+  probes: PlaceableProbe[];
+  clock: Clock;
+  logger: Logger;
+  leaseMs?: number;
+  heartbeatMs?: number;
+}
+
+/** What changed at a beat: the probes this agent owns now, or whether it leads. */
+export type FleetEvent =
+  { type: 'ownership'; owned: string[]; gained: string[]; lost: string[] } | { type: 'leadership'; leader: boolean };
+
+export interface FleetAgent extends AgentRecord {
+  /** This agent. */
+  self: boolean;
+  /** Holds the leader lease now. */
+  leader: boolean;
+}
+
+export interface FleetAgents {
+  agents: FleetAgent[];
+  /** Live agents run configurations with different hashes. */
+  configurationsDiffer: boolean;
+  /** The hashes of live agents' configurations and the agents running each, when they differ. */
+  configurations: Record<string, string[]>;
+}
+
+/** A small pool for the fleet's own statements, with timeouts so a database that hangs fails the beat instead. */
+export function fleetPool(url: string, ssl?: pg.PoolConfig['ssl']): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max: 2,
+    connectionTimeoutMillis: DATABASE_TIMEOUT_MS,
+    query_timeout: DATABASE_TIMEOUT_MS,
+    ...(ssl !== undefined ? { ssl } : {}),
+  });
+}
+
+/**
+ * One agent of a fleet. Every heartbeat (2 s) it records itself, renews the
+ * probe leases it holds, gives up those beyond its share, claims ended ones up
+ * to its share, and takes or renews the leader lease.
+ *
+ * Fencing: each lease's end is kept in this process's clock, counted from
+ * before the statement that set it, so it never outlasts the end the database
+ * recorded; owns() is true only before it, and another agent claims a lease
+ * only after the database's end. No slot runs twice at one location while the
+ * database is reachable.
+ *
+ * When PostgreSQL cannot be reached (a beat fails), the agent is degraded: it
+ * keeps running every probe it owned, past the leases' ends, rather than stop
+ * probing while the database is away; the outage is logged once, and the
+ * return too. If only this agent lost the database (a partition) and the
+ * others claim its probes, those probes run at both until it is back; an agent
+ * that never reached the database owns nothing. The leader lease is not
+ * stretched: nobody leads while the database is away. Back from an outage an
+ * agent renews what it holds and claims nothing for one beat, so that peers
+ * which also kept running theirs renew them first.
+ */
+export class Fleet {
+  readonly name: string;
+  readonly location: string;
+  readonly leaseMs: number;
+  readonly heartbeatMs: number;
+  private readonly pool: pg.Pool;
+  private readonly ownPool: boolean;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  /** probe -> end of its lease on this process's clock. */
+  private readonly leases = new Map<string, number>();
+  private leaderUntil = -Infinity;
+  private degraded = false;
+  private migrated = false;
+  private stopped = false;
+  private timer: Timer | undefined;
+  private beating: Promise<void> | undefined;
+  private readonly startedAt: number;
+  private readonly listeners = new Set<(event: FleetEvent) => void>();
+  private announced: { owned: string[]; leader: boolean } = { owned: [], leader: false };
+  private readonly onPoolError = (error: Error) =>
+    this.logger.debug({ err: error }, 'fleet: an idle PostgreSQL connection failed');
+
+  constructor(private readonly options: FleetOptions) {
+    this.name = options.identity.name;
+    this.location = options.identity.location;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.ownPool = typeof options.database === 'string';
+    this.pool = typeof options.database === 'string' ? fleetPool(options.database) : options.database;
+    this.pool.on('error', this.onPoolError);
+    this.startedAt = this.clock.now();
+  }
+
+  /** Registers, takes a first share of the probes (or starts degraded) and beats from then on. */
+  async start(): Promise<void> {
+    this.beating = this.beat();
+    await this.beating;
+    this.beating = undefined;
+    this.schedule();
+  }
+
+  /** Whether this agent runs `probe`'s slot scheduled at `at` (this process's clock). */
+  owns(probe: string, at: number = this.clock.now()): boolean {
+    const end = this.leases.get(probe);
+    if (end === undefined) return false;
+    return this.degraded || at < end;
+  }
+
+  /** Whether this agent holds the leader lease at `at`. */
+  isLeader(at: number = this.clock.now()): boolean {
+    return at < this.leaderUntil;
+  }
+
+  /** Whether the last beat failed to reach PostgreSQL. */
+  isDegraded(): boolean {
+    return this.degraded;
+  }
+
+  /** The probes this agent owns now. */
+  owned(at: number = this.clock.now()): string[] {
+    return [...this.leases.keys()].filter((probe) => this.owns(probe, at)).sort();
+  }
+
+  /** Calls `listener` at each change of ownership or leadership; returns the unsubscribe. */
+  subscribe(listener: (event: FleetEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Every agent the database knows, live or not, and whether the live ones run different configurations. */
+  async agents(): Promise<FleetAgents> {
+    const [records, leader] = await Promise.all([listAgents(this.pool, this.leaseMs), currentLeader(this.pool)]);
+    const configurations: Record<string, string[]> = {};
+    for (const agent of records.filter((a) => a.live)) (configurations[agent.configHash] ??= []).push(agent.name);
+    const configurationsDiffer = Object.keys(configurations).length > 1;
+    return {
+      agents: records.map((record) => ({ ...record, self: record.name === this.name, leader: record.name === leader })),
+      configurationsDiffer,
+      configurations: configurationsDiffer ? configurations : {},
+    };
+  }
+
+  /**
+   * A clean stop: stops beating, owns nothing from now on, then gives up its
+   * leases and the leader lease and removes its row, so the others take over
+   * at their next beat instead of after the lease. Stop the scheduler first:
+   * runs in flight finish while the leases are still renewed.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timer?.cancel();
+    await this.beating;
+    this.leases.clear();
+    this.leaderUntil = -Infinity;
+    this.announce();
+    try {
+      await releaseLeases(this.pool, this.name);
+      await resignLeadership(this.pool, this.name);
+      await deregister(this.pool, this.name);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'fleet: could not give the leases up; they end with the lease time instead');
+    }
+    this.pool.off('error', this.onPoolError);
+    if (this.ownPool) await this.pool.end();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.clock.setTimer(() => {
+      this.beating = this.beat().finally(() => {
+        this.beating = undefined;
+        this.schedule();
+      });
+    }, this.heartbeatMs);
+  }
+
+  /** One heartbeat: membership, the leases of each group, leadership. A failure makes the agent degraded. */
+  private async beat(): Promise<void> {
+    // Ends are counted from before the statements: the database's ends are later, never earlier.
+    const t0 = this.clock.now();
+    // Back from an outage, peers that kept running their probes get one beat to renew them before anything is claimed.
+    const claiming = !this.degraded;
+    try {
+      if (!this.migrated) {
+        await migrateFleet(this.pool);
+        this.migrated = true;
+      }
+      await heartbeat(this.pool, this.options.identity, this.startedAt);
+      const live = await liveCounts(this.pool, this.leaseMs);
+      for (const group of leaseGroups(this.options.probes, this.location)) await this.place(group, live, t0, claiming);
+      const leader = await acquireLeadership(this.pool, this.name, this.leaseMs);
+      this.leaderUntil = leader ? t0 + this.leaseMs : -Infinity;
+      if (leader) await forgetSilent(this.pool, FORGET_AFTER_MS);
+      this.reachable();
+    } catch (error) {
+      this.unreachable(error);
+    }
+    this.announce();
+  }
+
+  /** Renews what this agent holds in `group`, gives up what is beyond its share, claims ended leases up to it. */
+  private async place(group: LeaseGroup, live: LiveCounts, t0: number, claiming: boolean): Promise<void> {
+    const agents = group.scope === 'fleet' ? live.total : (live.byLocation.get(group.location) ?? 0);
+    const share = shareOf(group.probes.length, agents);
+    await ensureLeases(this.pool, group.location, group.probes);
+    const stale = await heldOutside(this.pool, this.name, group.location, group.probes);
+    if (stale.length > 0) await releaseLeases(this.pool, this.name, group.location, stale);
+    const held = await renewLeases(this.pool, this.name, group.location, group.probes, this.leaseMs);
+    for (const probe of group.probes) {
+      if (held.includes(probe)) this.leases.set(probe, t0 + this.leaseMs);
+      else this.leases.delete(probe);
+    }
+    if (held.length > share) {
+      // An agent joined: the excess goes, dropped here before the database lets another claim it.
+      const excess = held.slice(share);
+      for (const probe of excess) this.leases.delete(probe);
+      await releaseLeases(this.pool, this.name, group.location, excess);
+    } else if (held.length < share && claiming) {
+      const limit = share - held.length;
+      const claimed = await claimLeases(this.pool, this.name, group.location, group.probes, limit, this.leaseMs);
+      for (const probe of claimed) this.leases.set(probe, t0 + this.leaseMs);
+    }
+  }
+
+  private reachable(): void {
+    if (!this.degraded) return;
+    this.degraded = false;
+    this.logger.info({ owned: this.owned().length }, 'fleet: PostgreSQL is reachable again; leases renewed');
+  }
+
+  /** Logged once per outage, not at every beat. */
+  private unreachable(error: unknown): void {
+    this.leaderUntil = -Infinity;
+    if (this.degraded) return;
+    this.degraded = true;
+    this.logger.warn(
+      { err: error, owned: this.leases.size },
+      'fleet: PostgreSQL is unreachable; this agent keeps running the probes it owned until it is back',
+    );
+  }
+
+  /** Tells the listeners what changed since the last announcement. */
+  private announce(): void {
+    const owned = this.owned();
+    const leader = this.isLeader();
+    const before = this.announced;
+    this.announced = { owned, leader };
+    const gained = owned.filter((probe) => !before.owned.includes(probe));
+    const lost = before.owned.filter((probe) => !owned.includes(probe));
+    if (gained.length > 0 || lost.length > 0) this.emit({ type: 'ownership', owned, gained, lost });
+    if (leader !== before.leader) this.emit({ type: 'leadership', leader });
+  }
+
+  private emit(event: FleetEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.error({ err: error, event: event.type }, 'fleet: a listener failed');
+      }
+    }
+  }
+}
