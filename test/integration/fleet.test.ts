@@ -1,0 +1,326 @@
+// A fleet of agents on a private PostgreSQL: balanced placement, rebalancing, failover with fencing, `any` probes, leadership.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import pino from 'pino';
+import { Writable } from 'node:stream';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { Fleet, fleetPool } from '../../src/fleet/fleet.ts';
+import { FLEET_MIGRATIONS, migrateFleet } from '../../src/fleet/migrations.ts';
+import { ANY_LOCATION, type PlaceableProbe } from '../../src/fleet/placement.ts';
+import { systemClock, type Clock } from '../../src/util/clock.ts';
+
+// Real time with short leases: a lease of 1.5 s renewed every 150 ms, so a failover takes about 1.7 s.
+const LEASE = 1500;
+const BEAT = 150;
+
+let server: TestPostgres;
+before(async () => {
+  server = await startTestPostgres();
+});
+after(async () => {
+  await server.stop();
+});
+
+interface TestAgent {
+  fleet: Fleet;
+  pool: pg.Pool;
+  /** Stops its heartbeats without giving anything up, as `kill -9` would leave it. */
+  kill(): void;
+  /** A clean stop (or, once killed, only the pool's end). */
+  close(): Promise<void>;
+}
+
+/** The system clock whose timers stop firing once killed: the agent's beats stop, its process (this one) lives on. */
+function killableClock(): { clock: Clock; kill(): void } {
+  let dead = false;
+  return {
+    clock: {
+      now: () => systemClock.now(),
+      monotonic: () => systemClock.monotonic(),
+      setTimer: (callback, ms) => systemClock.setTimer(() => dead || callback(), ms),
+    },
+    kill: () => void (dead = true),
+  };
+}
+
+const silent = pino({ level: 'silent' });
+
+async function startAgent(
+  url: string,
+  name: string,
+  location: string,
+  probes: PlaceableProbe[],
+  logger = silent,
+): Promise<TestAgent> {
+  const pool = fleetPool(url);
+  const { clock, kill } = killableClock();
+  let killed = false;
+  const identity = { name, location, host: 'test', pid: process.pid, version: '0.0.0', configHash: 'same' };
+  const fleet = new Fleet({ database: pool, identity, probes, clock, logger, leaseMs: LEASE, heartbeatMs: BEAT });
+  await fleet.start();
+  return {
+    fleet,
+    pool,
+    kill() {
+      killed = true;
+      kill();
+    },
+    async close() {
+      if (!killed) await fleet.stop();
+      await pool.end();
+    },
+  };
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Samples owns() of every agent for every probe every few milliseconds; a probe owned by two at one instant is a violation. */
+function watchOwnership(agents: TestAgent[], probes: string[]) {
+  const violations: string[] = [];
+  let samples = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    samples++;
+    for (const probe of probes) {
+      const owners = agents.filter((agent) => agent.fleet.owns(probe, now)).map((agent) => agent.fleet.name);
+      if (owners.length > 1) violations.push(`${new Date(now).toISOString()} ${probe}: ${owners.join(', ')}`);
+    }
+  }, 5);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { violations, samples };
+    },
+  };
+}
+
+const named = (count: number, prefix = 'p'): PlaceableProbe[] =>
+  Array.from({ length: count }, (_, i) => ({ name: `${prefix}${i + 1}` }));
+
+const ownedBy = (agents: TestAgent[]) => agents.map((agent) => agent.fleet.owned());
+
+test('migrations run once, recorded in fleet_migrations, also when agents start together', async () => {
+  const url = await server.freshDatabase();
+  const pools = [fleetPool(url), fleetPool(url), fleetPool(url)];
+  try {
+    const ran = await Promise.all(pools.map((pool) => migrateFleet(pool)));
+    assert.deepEqual(ran.flat(), [1]);
+    const pool = pools[0] as pg.Pool;
+    const { rows } = await pool.query<{ version: number }>('SELECT version FROM fleet_migrations ORDER BY version');
+    assert.deepEqual(
+      rows.map((row) => row.version),
+      FLEET_MIGRATIONS.map((m) => m.version),
+    );
+    assert.deepEqual(await migrateFleet(pool), []);
+  } finally {
+    await Promise.all(pools.map((pool) => pool.end()));
+  }
+});
+
+test('three agents in two locations: each location runs every probe once, balanced; an `any` probe runs once in the fleet', async () => {
+  const url = await server.freshDatabase();
+  const probes: PlaceableProbe[] = [
+    ...named(6),
+    { name: 'west-only', locations: ['eu-west'] },
+    { name: 'anywhere', locations: 'any' },
+  ];
+  const agents = [
+    await startAgent(url, 'west-a', 'eu-west', probes),
+    await startAgent(url, 'west-b', 'eu-west', probes),
+    await startAgent(url, 'east-a', 'us-east', probes),
+  ];
+  const [westA, westB, east] = agents as [TestAgent, TestAgent, TestAgent];
+  try {
+    const local = [...named(6).map((p) => p.name), 'west-only'];
+    const settled = () => {
+      const west = [...westA.fleet.owned(), ...westB.fleet.owned()].filter((p) => p !== 'anywhere');
+      const anywhere = agents.filter((agent) => agent.fleet.owns('anywhere')).length;
+      return (
+        west.length === 7 &&
+        new Set(west).size === 7 &&
+        east.fleet.owned().filter((p) => p !== 'anywhere').length === 6 &&
+        anywhere === 1
+      );
+    };
+    await waitFor('placement settles', settled);
+    const watch = watchOwnership([westA, westB], local);
+    const watchAny = watchOwnership(agents, ['anywhere']);
+    await new Promise((resolve) => setTimeout(resolve, 10 * BEAT));
+    assert.ok(settled(), `placement moved: ${JSON.stringify(ownedBy(agents))}`);
+    const westCounts = [westA, westB].map((a) => a.fleet.owned().filter((p) => p !== 'anywhere').length).sort();
+    assert.deepEqual(westCounts, [3, 4], 'seven probes split 4 and 3 between two agents');
+    assert.ok(!east.fleet.owns('west-only'), 'a probe listed for eu-west does not run in us-east');
+    assert.deepEqual(watch.stop().violations, []);
+    assert.deepEqual(watchAny.stop().violations, []);
+    const { rows } = await westA.pool.query<{ location: string; n: number }>(
+      'SELECT location, count(*)::int AS n FROM fleet_leases WHERE until > clock_timestamp() GROUP BY location ORDER BY location',
+    );
+    assert.deepEqual(rows, [
+      { location: ANY_LOCATION, n: 1 },
+      { location: 'eu-west', n: 7 },
+      { location: 'us-east', n: 6 },
+    ]);
+  } finally {
+    for (const agent of agents) await agent.close();
+  }
+});
+
+test('an agent joining takes its share: the others release their excess, no probe owned twice meanwhile', async () => {
+  const url = await server.freshDatabase();
+  const probes = named(6);
+  const first = await startAgent(url, 'first', 'eu', probes);
+  const agents = [first];
+  try {
+    assert.equal(first.fleet.owned().length, 6, 'alone, an agent takes every probe at its first beat');
+    const watch = watchOwnership(
+      agents,
+      probes.map((p) => p.name),
+    );
+    agents.push(await startAgent(url, 'second', 'eu', probes));
+    await waitFor('two agents share 3 and 3', () => ownedBy(agents).every((owned) => owned.length === 3));
+    agents.push(await startAgent(url, 'third', 'eu', probes));
+    await waitFor('three agents share 2, 2 and 2', () => ownedBy(agents).every((owned) => owned.length === 2));
+    const { violations, samples } = watch.stop();
+    assert.deepEqual(violations, []);
+    assert.ok(samples > 50, `the watch sampled ${samples} times`);
+  } finally {
+    for (const agent of agents) await agent.close();
+  }
+});
+
+test('an agent killed loses its probes to the others after its lease, never owned by two at once', async (t) => {
+  const url = await server.freshDatabase();
+  const probes = named(9);
+  const agents = [
+    await startAgent(url, 'a', 'eu', probes),
+    await startAgent(url, 'b', 'eu', probes),
+    await startAgent(url, 'c', 'eu', probes),
+  ];
+  try {
+    await waitFor('three agents share 3 each', () => ownedBy(agents).every((owned) => owned.length === 3));
+    const watch = watchOwnership(
+      agents,
+      probes.map((p) => p.name),
+    );
+    const victim = agents[0] as TestAgent;
+    const survivors = agents.slice(1);
+    const orphans = victim.fleet.owned();
+    const killedAt = Date.now();
+    victim.kill();
+    await waitFor(
+      'the survivors own every probe',
+      () => orphans.every((probe) => survivors.some((agent) => agent.fleet.owns(probe))),
+      LEASE * 4,
+    );
+    const failover = Date.now() - killedAt;
+    t.diagnostic(`failover took ${failover} ms (lease ${LEASE} ms, heartbeat ${BEAT} ms)`);
+    assert.ok(failover >= LEASE - BEAT, `not before the lease ends: ${failover} ms`);
+    assert.ok(failover < LEASE + 4 * BEAT + 500, `within lease + heartbeats: ${failover} ms`);
+    await waitFor(
+      'the survivors balance 5 and 4',
+      () =>
+        survivors
+          .map((a) => a.fleet.owned().length)
+          .sort()
+          .join() === '4,5',
+    );
+    const { violations } = watch.stop();
+    assert.deepEqual(violations, []);
+    assert.deepEqual(victim.fleet.owned(), [], 'a killed agent owns nothing once its leases end');
+  } finally {
+    for (const agent of agents) await agent.close();
+  }
+});
+
+test('a clean stop gives the probes up at once, long before the lease would end', async () => {
+  const url = await server.freshDatabase();
+  const probes = named(4);
+  const agents = [await startAgent(url, 'a', 'eu', probes), await startAgent(url, 'b', 'eu', probes)];
+  const [leaving, staying] = agents as [TestAgent, TestAgent];
+  try {
+    await waitFor('two agents share 2 each', () => ownedBy(agents).every((owned) => owned.length === 2));
+    const stoppedAt = Date.now();
+    await leaving.close();
+    await waitFor('the other owns all four', () => staying.fleet.owned().length === 4, LEASE);
+    assert.ok(Date.now() - stoppedAt < LEASE / 2, `taken over in ${Date.now() - stoppedAt} ms`);
+    const names = (await staying.fleet.agents()).agents.map((agent) => agent.name);
+    assert.deepEqual(names, ['b'], 'the stopped agent removed its row');
+  } finally {
+    await staying.close();
+  }
+});
+
+test('one leader at a time: the leader lease is taken over once a killed leader’s lease ends', async () => {
+  const url = await server.freshDatabase();
+  const agents = [
+    await startAgent(url, 'a', 'eu', []),
+    await startAgent(url, 'b', 'eu', []),
+    await startAgent(url, 'c', 'us', []),
+  ];
+  try {
+    const leaders = () => agents.filter((agent) => agent.fleet.isLeader());
+    await waitFor('one leader', () => leaders().length === 1);
+    const first = leaders()[0] as TestAgent;
+    let twoAtOnce = 0;
+    const timer = setInterval(() => void (leaders().length > 1 && twoAtOnce++), 5);
+    const killedAt = Date.now();
+    first.kill();
+    await waitFor('another leads', () => leaders().length === 1 && leaders()[0] !== first, LEASE * 4);
+    const takeover = Date.now() - killedAt;
+    clearInterval(timer);
+    assert.equal(twoAtOnce, 0);
+    assert.ok(takeover >= LEASE - BEAT && takeover < LEASE + 4 * BEAT + 500, `taken over after ${takeover} ms`);
+    const listed = await (leaders()[0] as TestAgent).fleet.agents();
+    assert.equal(listed.agents.filter((agent) => agent.leader).length, 1);
+  } finally {
+    for (const agent of agents) await agent.close();
+  }
+});
+
+/** A logger whose lines are kept, parsed. */
+function capturingLogger(): { logger: pino.Logger; lines: Array<{ level: number; message: string }> } {
+  const lines: Array<{ level: number; message: string }> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as { level: number; message: string });
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info', messageKey: 'message' }, destination), lines };
+}
+
+test('with PostgreSQL away an agent keeps running what it owned, says so once, and carries on when it is back', async () => {
+  const url = await server.freshDatabase();
+  const database = new URL(url).pathname.slice(1);
+  const admin = new pg.Client(server.server.url);
+  await admin.connect();
+  const { logger, lines } = capturingLogger();
+  const agent = await startAgent(url, 'alone', 'eu', named(3), logger);
+  try {
+    assert.equal(agent.fleet.owned().length, 3);
+    await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+    await waitFor('the agent notices', () => agent.fleet.isDegraded());
+    await new Promise((resolve) => setTimeout(resolve, LEASE + 5 * BEAT));
+    assert.deepEqual(agent.fleet.owned(), ['p1', 'p2', 'p3'], 'still running its probes past the lease');
+    assert.equal(agent.fleet.isLeader(), false, 'nobody leads while the database is away');
+    const unreachable = lines.filter((line) => /unreachable/.test(line.message));
+    assert.equal(unreachable.length, 1, 'logged once, not at every beat');
+    await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+    await waitFor('the agent is back', () => !agent.fleet.isDegraded() && agent.fleet.isLeader());
+    assert.deepEqual(agent.fleet.owned(), ['p1', 'p2', 'p3']);
+    assert.equal(lines.filter((line) => /reachable again/.test(line.message)).length, 1);
+  } finally {
+    await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+    await admin.end();
+    await agent.close();
+  }
+});
