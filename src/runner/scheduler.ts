@@ -23,12 +23,19 @@ export interface SchedulerOptions {
   logger: Logger;
   /** Runs one probe once; must not throw (errors are values), but a throw is logged, never fatal. */
   execute(name: string, lateness: number): Promise<void>;
+  /**
+   * Whether this process runs the slot of `name` scheduled at `scheduledAt` (in a fleet: whether this agent owns
+   * the probe then). A slot it declines is not run and not counted late; the next slot asks again. Absent: every slot.
+   */
+  shouldRun?(name: string, scheduledAt: number): boolean;
   random?: () => number;
 }
 
 export interface SchedulerStats {
   started: number;
   skippedOverlap: number;
+  /** Slots declined by shouldRun (run elsewhere in the fleet). */
+  skippedElsewhere: number;
   inFlight: number;
   queued: number;
 }
@@ -52,7 +59,13 @@ export class Scheduler {
   private active = 0;
   private stopped = false;
   private readonly random: () => number;
-  readonly stats: SchedulerStats = { started: 0, skippedOverlap: 0, inFlight: 0, queued: 0 };
+  readonly stats: SchedulerStats = {
+    started: 0,
+    skippedOverlap: 0,
+    skippedElsewhere: 0,
+    inFlight: 0,
+    queued: 0,
+  };
 
   constructor(private readonly options: SchedulerOptions) {
     this.random = options.random ?? Math.random;
@@ -111,9 +124,13 @@ export class Scheduler {
     this.cronTasks.push(task);
   }
 
-  /** Starts a run now unless one of the same probe is still in flight, or it waits for its producers' first runs. */
+  /** Starts a run now unless declined (shouldRun), one of the same probe is still in flight, or it waits for its producers' first runs. */
   trigger(name: string, scheduledAt: number): void {
     if (this.stopped) return;
+    if (this.options.shouldRun && !this.options.shouldRun(name, scheduledAt)) {
+      this.stats.skippedElsewhere++;
+      return;
+    }
     const waitingFor = this.waitingFor(name);
     if (waitingFor.length > 0) {
       if (!this.held.has(name))

@@ -266,3 +266,45 @@ test('a long interval is waited in steps and runs at its nominal time', async ()
   assert.deepEqual(runsAt, [T0, T0 + every, T0 + 2 * every]);
   await scheduler.stop();
 });
+
+test('a slot shouldRun declines is not run and not counted late; the next slot asks again', async () => {
+  const clock = new ManualClock(T0);
+  const asked: Array<[string, number]> = [];
+  const ran: Array<[string, number, number]> = [];
+  const scheduler = makeScheduler(clock, {
+    probes: [
+      { name: 'mine', every: 100 },
+      { name: 'gained', every: 100 },
+    ],
+    // 'gained' is owned from 250 ms on (e.g. its agent elsewhere died): the slots before run elsewhere.
+    shouldRun: (name, scheduledAt) => {
+      asked.push([name, scheduledAt - T0]);
+      return name === 'mine' || scheduledAt - T0 >= 250;
+    },
+    execute: async (name, lateness) => void ran.push([name, clock.now() - T0, lateness]),
+  });
+  scheduler.start();
+  await settle();
+  await pass(clock, 450);
+  await stopOnClock(scheduler, clock);
+  const runsOf = (name: string) => ran.filter(([probe]) => probe === name).map(([, at, lateness]) => [at, lateness]);
+  assert.deepEqual(
+    runsOf('mine'),
+    [0, 100, 200, 300, 400].map((at) => [at, 0]),
+  );
+  assert.deepEqual(
+    runsOf('gained'),
+    [
+      [300, 0],
+      [400, 0],
+    ],
+    'only the slots after it was gained, on time',
+  );
+  assert.deepEqual(
+    asked.filter(([name]) => name === 'gained').map(([, at]) => at),
+    [0, 100, 200, 300, 400],
+    'asked with each slot time',
+  );
+  assert.equal(scheduler.stats.skippedElsewhere, 3);
+  assert.equal(scheduler.stats.started, 7);
+});
