@@ -340,3 +340,26 @@ test('the other kinds that send credentials never follow a redirect', async () =
   assert.ok(bouncing.seen.length >= 3, `the configured API was asked (${bouncing.seen.length})`);
   assert.deepEqual(elsewhere.seen, [], 'nothing reached the redirect target');
 });
+
+test("the client's default headers go with every hop, even to another origin; the request's own header wins", async () => {
+  const second = await recorder();
+  const first = await recorder(redirectTo(302, () => `${second.url}/landing`));
+  const client = createHttpClient({ defaultHeaders: { 'X-Scaiprobe-Location': 'eu-west' } });
+  const answer = await client.request({
+    url: `${first.url}/start`,
+    headers: { authorization: CREDENTIALS.authorization },
+    maxRedirects: 1,
+    signal: AbortSignal.timeout(5000),
+  });
+  assert.equal(answer.status, 200);
+  assert.equal(first.seen[0]?.headers['x-scaiprobe-location'], 'eu-west');
+  assert.equal(second.seen[0]?.headers['x-scaiprobe-location'], 'eu-west', 'the client says where it is everywhere');
+  assertNoCredentials(second.seen[0], 'the other origin');
+  await client.request({
+    url: `${second.url}/own`,
+    headers: { 'x-scaiprobe-location': 'us-east' },
+    signal: AbortSignal.timeout(5000),
+  });
+  const own = second.seen.find((seen) => seen.path === '/own');
+  assert.equal(own?.headers['x-scaiprobe-location'], 'us-east', 'one value: the request’s');
+});

@@ -1,5 +1,7 @@
 // `scaiprobe run`: the daemon in the foreground (with the lab in the same process when asked), until a signal.
 import { existsSync } from 'node:fs';
+import type { LoadedConfig } from '../../config/load.ts';
+import { locationName } from '../../config/schema.ts';
 import { systemClock } from '../../util/clock.ts';
 import { createLogger } from '../../util/logger.ts';
 import { defineCommand } from '../command.ts';
@@ -10,26 +12,40 @@ import { UsageError } from '../usage-error.ts';
 import { startDaemon } from './daemon.ts';
 import { LAB_DIR_OPTION, startLabFor } from './lab.ts';
 
+/** The configuration with agent.location set from --location (when given), checked as the configuration checks it. */
+export function withLocation(config: LoadedConfig, location: string | undefined): LoadedConfig {
+  if (location === undefined) return config;
+  const parsed = locationName.safeParse(location);
+  if (!parsed.success) throw new UsageError(`--location ${location}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return { ...config, agent: { ...config.agent, location: parsed.data } };
+}
+
 export const runCommand = defineCommand({
   name: 'run',
   summary: 'run every probe on its schedule: the daemon, with its API, status page and /metrics',
-  synopsis: '[--config FILE|DIR] [--lab [--dir DIR]]',
+  synopsis: '[--config FILE|DIR] [--location NAME] [--lab [--dir DIR]]',
   description: [
     'Runs every probe on its schedule, stores the runs, evaluates alerts and serves the status page, the API',
     'and /metrics on server.listen, until SIGTERM or Ctrl-C (runs in flight finish and are stored first).',
+    'In a fleet (store.url), --location names where this agent probes from (agent.location).',
   ].join('\n'),
   options: {
     config: CONFIG_OPTION,
     lab: { type: 'boolean', description: 'also start the local lab in this process, and use its credentials' },
     dir: LAB_DIR_OPTION,
+    location: {
+      type: 'string',
+      value: 'NAME',
+      description: "this agent's location in a fleet, e.g. eu-west (overrides agent.location)",
+    },
   },
-  examples: ['scaiprobe run --lab', 'scaiprobe run --config /etc/scaiprobe'],
+  examples: ['scaiprobe run --lab', 'scaiprobe run --config /etc/scaiprobe', 'scaiprobe run --location eu-west'],
   async run({ values }) {
     const lab = values.lab ? await startLabFor(values.dir, 'info') : undefined;
     if (lab) for (const line of lab.describe()) process.stderr.write(`lab: ${line}\n`);
     try {
       if (!existsSync(values.config)) throw new UsageError(`${values.config}: no such file or directory`);
-      const config = loadForCommand(values.config);
+      const config = withLocation(loadForCommand(values.config), values.location);
       const logger = createLogger({ level: config.log.level, secrets: config.secrets, destination: process.stdout });
       guardProcess(logger);
       const daemon = await startDaemon(config, { clock: systemClock, logger });

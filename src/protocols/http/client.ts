@@ -377,11 +377,25 @@ function exchange(
 export interface HttpClientOptions {
   /** Resolves host names; node's resolver (getaddrinfo) by default. */
   lookup?: LookupFunction;
+  /**
+   * Headers sent with every request and every followed hop, as the client's own
+   * (e.g. `X-Scaiprobe-Location` in a fleet): a header the request sets
+   * itself, in any case, wins.
+   */
+  defaultHeaders?: Record<string, string>;
+}
+
+/** `headers` with each default they do not set themselves (names compared without case). */
+function withDefaults(defaults: Record<string, string>, headers: Record<string, string>): Record<string, string> {
+  const own = new Set(Object.keys(headers).map((name) => name.toLowerCase()));
+  const added = Object.entries(defaults).filter(([name]) => !own.has(name.toLowerCase()));
+  return added.length === 0 ? headers : { ...Object.fromEntries(added), ...headers };
 }
 
 /** The real client: node:http on fresh, traced connections. */
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const lookup = options.lookup ?? dns.lookup;
+  const defaults = options.defaultHeaders ?? {};
   const client: HttpClient = {
     async warmUp() {
       const server = createServer((_req, res) => res.end('{}'));
@@ -410,7 +424,9 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
           unvouched: false,
         };
         for (;;) {
-          const answer = await requestOnce(req, hop, tlsFor(req, hop, start), lookup);
+          // Added per hop: a redirect to another origin drops the request's headers, not the client's own.
+          const sent = { ...hop, headers: withDefaults(defaults, hop.headers) };
+          const answer = await requestOnce(req, sent, tlsFor(req, hop, start), lookup);
           const location = answer.headers.location;
           if (REDIRECT_STATUSES.has(answer.status) && location && hops.length <= (req.maxRedirects ?? 0)) {
             hop = nextHop(hop, answer.status, location, start, req.redirects ?? {});
