@@ -19,6 +19,8 @@ export interface Faults {
   malformedJson?: boolean;
   /** Connections are reset instead of answered. */
   reset?: boolean;
+  /** Requests from these fleet locations (their `X-Scaiprobe-Location` header) answer 503; other locations are served. */
+  failLocations?: string[];
   /** Stand-in specific switches (mail routing, stats rates, tracking, ...). */
   [key: string]: unknown;
 }
@@ -76,6 +78,13 @@ function controlFaults(name: string, faults: Faults, req: IncomingMessage, res: 
   sendJson(res, 200, { service: name, faults });
 }
 
+/** The location a request says it comes from (`X-Scaiprobe-Location`), when the failLocations switch lists it. */
+function failingLocation(req: IncomingMessage, faults: Faults): string | undefined {
+  const location = req.headers['x-scaiprobe-location'];
+  if (typeof location !== 'string' || !Array.isArray(faults.failLocations)) return undefined;
+  return faults.failLocations.includes(location) ? location : undefined;
+}
+
 /** A tiny HTTP app for the lab's stand-ins: exact-path routes plus the shared fault switches. */
 export function createLabApp(name: string): LabApp {
   const routes = new Map<string, LabHandler>();
@@ -97,6 +106,11 @@ export function createLabApp(name: string): LabApp {
         await new Promise((r) => setTimeout(r, faults.latencyMs));
       if (typeof faults.status5xx === 'number') {
         sendJson(res, faults.status5xx, { error: 'injected failure' });
+        return;
+      }
+      const location = failingLocation(req, faults);
+      if (location !== undefined) {
+        sendJson(res, 503, { error: `injected failure for location ${location}` });
         return;
       }
       const handler = routes.get(`${req.method} ${url.pathname}`);
