@@ -2,6 +2,8 @@
 // Each layer imports only itself and the layers below it:
 //   core < util  <  protocols  <  probers  <  store < config < runner < indicators < alerting < reports  <  server < cli
 // The lab stands apart: it imports only util and protocols, and only cli starts it.
+// The fleet (membership, placement, leadership in PostgreSQL) stands beside the layers: it imports only store,
+// config and util, and only server and cli import it (the runner and alerting are handed predicates instead).
 
 /** Folders of src/ from the bottom up; a folder may import the ones before it. */
 const ORDER = [
@@ -18,8 +20,8 @@ const ORDER = [
 ];
 const FOUNDATION = ['core', 'util'];
 
-/** Besides the layers below: the command line starts the lab. */
-const ALSO = { cli: ['lab'] };
+/** Besides the layers below: the command line starts the lab and the fleet; the server shows the fleet's agents. */
+const ALSO = { cli: ['lab', 'fleet'], server: ['fleet'] };
 
 const folders = (names) => `^src/(${names.join('|')})/`;
 
@@ -71,6 +73,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: folders(['lab', 'cli']) },
       to: { path: '^src/lab/' },
+    },
+    {
+      name: 'fleet-imports-only-store-config-util',
+      comment: 'The fleet talks to PostgreSQL for itself; of ours it reads only store types, the configuration and util',
+      severity: 'error',
+      from: { path: '^src/fleet/' },
+      to: { path: '^src/', pathNot: folders(['fleet', 'store', 'config', 'util', 'core']) },
+    },
+    {
+      name: 'only-cli-and-server-use-the-fleet',
+      comment: 'The runner and alerting get predicates (shouldRun, isLeader), not the fleet itself',
+      severity: 'error',
+      from: { path: '^src/', pathNot: folders(['fleet', 'server', 'cli']) },
+      to: { path: '^src/fleet/' },
     },
     {
       name: 'no-tests-in-src',

@@ -47,6 +47,8 @@ const LAWFUL = {
   'src/probers/dns.ts': "import { ask } from '../protocols/dns/wire.ts';\nexport const dnsKind = { probe: ask };\n",
   'src/runner/engine.ts': "import { dnsKind } from '../probers/dns.ts';\nexport const run = () => dnsKind.probe();\n",
   'src/lab/lab.ts': "import { now } from '../util/clock.ts';\nexport const startLab = () => now();\n",
+  'src/fleet/fleet.ts': "import { now } from '../util/clock.ts';\nexport const owns = () => now() > 0;\n",
+  'src/server/agents.ts': "import { owns } from '../fleet/fleet.ts';\nexport const agents = () => owns();\n",
   'src/cli/main.ts':
     "import { run } from '../runner/engine.ts';\nimport { startLab } from '../lab/lab.ts';\nexport const main = () => [run(), startLab()];\n",
 };
@@ -94,6 +96,21 @@ const BREACHES: Array<{ what: string; files: Record<string, string>; rule: RegEx
     what: 'the lab importing the product',
     files: { 'src/lab/lab.ts': "import { run } from '../runner/engine.ts';\nexport const startLab = () => run();\n" },
     rule: /lab-stands-apart: src\/lab\/lab\.ts → src\/runner\/engine\.ts/,
+  },
+  {
+    what: 'the fleet importing the runner',
+    files: {
+      'src/fleet/fleet.ts': "import { run } from '../runner/engine.ts';\nexport const beat = () => run();\n",
+    },
+    rule: /fleet-imports-only-store-config-util: src\/fleet\/fleet\.ts → src\/runner\/engine\.ts/,
+  },
+  {
+    what: 'the runner importing the fleet',
+    files: {
+      'src/fleet/leases.ts': 'export const owns = () => true;\n',
+      'src/runner/scheduler.ts': "import { owns } from '../fleet/leases.ts';\nexport const gate = () => owns();\n",
+    },
+    rule: /only-cli-and-server-use-the-fleet: src\/runner\/scheduler\.ts → src\/fleet\/leases\.ts/,
   },
   {
     what: 'two modules of one layer importing each other',
