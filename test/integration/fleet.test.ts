@@ -4,11 +4,15 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import pino from 'pino';
 import { Writable } from 'node:stream';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { Fleet, fleetPool } from '../../src/fleet/fleet.ts';
 import { FLEET_MIGRATIONS, migrateFleet } from '../../src/fleet/migrations.ts';
 import { ANY_LOCATION, type PlaceableProbe } from '../../src/fleet/placement.ts';
 import { systemClock, type Clock } from '../../src/util/clock.ts';
+import { Router } from '../../src/server/router.ts';
+import { registerAgentRoutes, type AgentsAnswer } from '../../src/server/routes/agents.ts';
 
 // Real time with short leases: a lease of 1.5 s renewed every 150 ms, so a failover takes about 1.7 s.
 const LEASE = 1500;
@@ -51,12 +55,12 @@ async function startAgent(
   name: string,
   location: string,
   probes: PlaceableProbe[],
-  logger = silent,
+  { logger = silent, configHash = 'same' }: { logger?: pino.Logger; configHash?: string } = {},
 ): Promise<TestAgent> {
   const pool = fleetPool(url);
   const { clock, kill } = killableClock();
   let killed = false;
-  const identity = { name, location, host: 'test', pid: process.pid, version: '0.0.0', configHash: 'same' };
+  const identity = { name, location, host: 'test', pid: process.pid, version: '0.0.0', configHash };
   const fleet = new Fleet({ database: pool, identity, probes, clock, logger, leaseMs: LEASE, heartbeatMs: BEAT });
   await fleet.start();
   return {
@@ -303,7 +307,7 @@ test('with PostgreSQL away an agent keeps running what it owned, says so once, a
   const admin = new pg.Client(server.server.url);
   await admin.connect();
   const { logger, lines } = capturingLogger();
-  const agent = await startAgent(url, 'alone', 'eu', named(3), logger);
+  const agent = await startAgent(url, 'alone', 'eu', named(3), { logger });
   try {
     assert.equal(agent.fleet.owned().length, 3);
     await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
@@ -322,5 +326,71 @@ test('with PostgreSQL away an agent keeps running what it owned, says so once, a
     await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
     await admin.end();
     await agent.close();
+  }
+});
+
+/** GET `path` from `router` over HTTP, as the admin. */
+async function getJson(router: Router, path: string): Promise<{ status: number; body: unknown }> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://daemon');
+    const match = router.match(req.method ?? 'GET', url.pathname);
+    if (!match || typeof match !== 'object') return void res.writeHead(404).end();
+    void match.route.handler({ req, res, url, params: match.params, principal: { role: 'admin' } });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    return { status: response.status, body: await response.json() };
+  } finally {
+    server.close();
+  }
+}
+
+test('/api/v1/agents lists every agent, live or not, and warns when live agents run different configurations', async () => {
+  const url = await server.freshDatabase();
+  const probes = named(4);
+  const agents = [
+    await startAgent(url, 'a', 'eu-west', probes),
+    await startAgent(url, 'b', 'eu-west', probes, { configHash: 'newer' }),
+    await startAgent(url, 'c', 'us-east', probes),
+  ];
+  const [a, b, c] = agents as [TestAgent, TestAgent, TestAgent];
+  try {
+    c.kill();
+    await waitFor('a and b share eu-west, c has lapsed', () => a.fleet.owned().length === 2 && !c.fleet.owns('p1'));
+    await new Promise((resolve) => setTimeout(resolve, LEASE));
+    const router = new Router();
+    registerAgentRoutes(router, a.fleet);
+    const { status, body } = await getJson(router, '/api/v1/agents');
+    assert.equal(status, 200);
+    const answer = body as AgentsAnswer;
+    assert.equal(answer.self, 'a');
+    assert.deepEqual(
+      answer.agents.map((agent) => [agent.name, agent.location, agent.live, agent.configHash, agent.self]),
+      [
+        ['a', 'eu-west', true, 'same', true],
+        ['b', 'eu-west', true, 'newer', false],
+        ['c', 'us-east', false, 'same', false],
+      ],
+    );
+    const first = answer.agents[0];
+    assert.equal(first?.pid, process.pid);
+    assert.equal(first?.host, 'test');
+    assert.equal(first?.version, '0.0.0');
+    assert.equal(first?.probes, 2);
+    assert.ok(Date.now() - Date.parse(first?.lastHeartbeat ?? '') < LEASE);
+    assert.equal(answer.agents.filter((agent) => agent.leader).length, 1);
+    assert.equal(answer.warnings.length, 1);
+    assert.match(answer.warnings[0] ?? '', /2 different configurations: .*newer \(b\)/);
+    await b.close();
+    const after = (await getJson(router, '/api/v1/agents')).body as AgentsAnswer;
+    assert.deepEqual(after.warnings, [], 'the dead agent c does not count: one configuration among the live');
+    await a.pool.end();
+    const unreachable = await getJson(router, '/api/v1/agents');
+    assert.equal(unreachable.status, 503);
+  } finally {
+    await a.fleet.stop();
+    await c.close();
   }
 });
