@@ -10,6 +10,7 @@ import { systemClock } from '../../src/util/clock.ts';
 import { SharedBrowser } from '../../src/util/chromium.ts';
 import { startDaemon, type Daemon } from '../../src/cli/commands/daemon.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
+import { registerAgentRoutes } from '../../src/server/routes/agents.ts';
 
 describe('status page in Chromium', () => {
   let daemon: Daemon;
@@ -122,6 +123,55 @@ probes:
       { timeout: 15_000 },
     );
     assert.equal(await page.$('tr[data-probe="site-broken"] .maint'), null);
+    assert.deepEqual(foreignRequests, [], 'the page fetched nothing but the daemon');
+  });
+
+  test("a fleet's agents show in their card, warned when their configurations differ; a single daemon shows none", async () => {
+    const answered = page.waitForResponse((response) => response.url().endsWith('/api/v1/agents'));
+    await page.goto(`${daemon.url}/`);
+    assert.equal((await answered).status(), 404);
+    assert.equal(await page.isHidden('#agents-card'), true, 'no fleet, no card');
+    const beat = Date.now() - 1000;
+    const agent = (name: string, location: string, live: boolean, configHash: string) => ({
+      name,
+      location,
+      host: `${name}.example.test`,
+      pid: 4242,
+      version: '0.1.0',
+      configHash,
+      startedAt: beat - 60_000,
+      heartbeatAt: live ? beat : beat - 120_000,
+      live,
+      probes: live ? 3 : 0,
+      self: name === 'west-1',
+      leader: name === 'west-1',
+    });
+    registerAgentRoutes(daemon.server.router, {
+      name: 'west-1',
+      location: 'eu-west',
+      agents: () =>
+        Promise.resolve({
+          agents: [
+            agent('west-1', 'eu-west', true, 'aaaaaaaaaaaaaaaa'),
+            agent('east-1', 'us-east', true, 'bbbbbbbbbbbbbbbb'),
+            agent('east-2', 'us-east', false, 'aaaaaaaaaaaaaaaa'),
+          ],
+          configurationsDiffer: true,
+          configurations: { aaaaaaaaaaaaaaaa: ['west-1'], bbbbbbbbbbbbbbbb: ['east-1'] },
+        }),
+    });
+    await page.reload();
+    await page.waitForSelector('#agents-card:not([hidden]) #agents li', { timeout: 15_000 });
+    const text = (await page.textContent('#agents')) ?? '';
+    assert.match(
+      text,
+      /live agents run 2 different configurations: aaaaaaaaaaaaaaaa \(west-1\); bbbbbbbbbbbbbbbb \(east-1\)/,
+    );
+    assert.match(
+      text,
+      /livewest-1 eu-west · leader\s*west-1\.example\.test pid 4242 · v0\.1\.0 · config aaaaaaaa · 3 probes · beat \d+s ago/,
+    );
+    assert.match(text, /downeast-2 us-east/);
     assert.deepEqual(foreignRequests, [], 'the page fetched nothing but the daemon');
   });
 

@@ -454,6 +454,53 @@
       ' left)</small></li>'
     );
   }
+  function agentItem(a) {
+    return (
+      '<li><span class="sev ' +
+      (a.live ? 'ok">live' : 'fail">down') +
+      '</span><b>' +
+      esc(a.name) +
+      '</b> ' +
+      esc(a.location) +
+      (a.leader ? ' · leader' : '') +
+      '<br><small>' +
+      esc(a.host) +
+      ' pid ' +
+      esc(a.pid) +
+      ' · v' +
+      esc(a.version) +
+      ' · config ' +
+      esc(a.configHash.slice(0, 8)) +
+      ' · ' +
+      esc(a.probes) +
+      ' probes · beat ' +
+      ago(Date.parse(a.lastHeartbeat)) +
+      '</small></li>'
+    );
+  }
+  // A fleet's agents (admin only): the card stays hidden on a single daemon (404) and for other readers.
+  function agents() {
+    return api('/api/v1/agents', true)
+      .then(function (res) {
+        return res.ok ? res.json() : null;
+      })
+      .then(function (body) {
+        $('agents-card').hidden = !body;
+        if (!body) return;
+        $('agents').innerHTML =
+          body.warnings
+            .map(function (w) {
+              return '<p class="warning">' + esc(w) + '</p>';
+            })
+            .join('') +
+          '<ul class="plain">' +
+          body.agents.map(agentItem).join('') +
+          '</ul>';
+      })
+      .catch(function () {
+        $('agents-card').hidden = true;
+      });
+  }
   // Windows started by `scaiprobe maintenance start` (or the API); configured ones are in the configuration.
   function maintenance() {
     return api('/api/v1/maintenance?active=true', true)
@@ -548,7 +595,10 @@
   };
   // Windows start and end from a pipeline, not with a run: looked at every 15 s.
   setInterval(function () {
-    if (started && $('login').hidden) maintenance();
+    if (started && $('login').hidden) {
+      maintenance();
+      agents();
+    }
   }, 15000);
   setInterval(function () {
     document.querySelectorAll('td.when').forEach(function (td) {
@@ -563,6 +613,7 @@
     load().then(function () {
       if (!$('login').hidden) return;
       maintenance();
+      agents();
       side(
         '/api/v1/alerts',
         'alerts',

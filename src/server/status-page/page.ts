@@ -44,6 +44,7 @@ export function statusPageHtml(): string {
     </section>
   </div>
   <aside>
+    <section class="card" id="agents-card" hidden><h2>Agents</h2><div id="agents"></div></section>
     <section class="card"><h2>Maintenance</h2><div id="maintenance"><p class="empty">Loading…</p></div></section>
     <section class="card"><h2>Open alerts</h2><div id="alerts"><p class="empty">Loading…</p></div><div id="alert-failures"></div></section>
     <section class="card"><h2>Indicators</h2><div id="indicators"><p class="empty">Loading…</p></div></section>

@@ -43,6 +43,8 @@ ul.plain li { padding:6px 0; border-bottom:1px solid var(--line); }
 ul.plain li:last-child { border-bottom:0; }
 .sev { font-size:11px; font-weight:700; text-transform:uppercase; margin-right:6px; }
 .sev.critical, .sev.fail { color:var(--fail); } .sev.warn, .sev.warning { color:var(--warn); } .sev.ok { color:var(--pass); }
+section.card[hidden] { display:none; }
+.warning { margin:0 0 8px; padding:6px 8px; border-radius:6px; background:#fff8c5; border:1px solid #d4a72c; }
 .banner { margin:16px; padding:12px; border-radius:8px; background:#fff8c5; border:1px solid #d4a72c; }
 .banner form { display:flex; gap:8px; margin-top:8px; }
 .banner input { flex:1; padding:5px 8px; font:inherit; }
