@@ -76,7 +76,8 @@ module.exports = {
     },
     {
       name: 'fleet-imports-only-store-config-util',
-      comment: 'The fleet talks to PostgreSQL for itself; of ours it reads only store types, the configuration and util',
+      comment:
+        'The fleet talks to PostgreSQL for itself; of ours it reads only store types, the configuration and util',
       severity: 'error',
       from: { path: '^src/fleet/' },
       to: { path: '^src/', pathNot: folders(['fleet', 'store', 'config', 'util', 'core']) },

@@ -85,6 +85,18 @@ function failingLocation(req: IncomingMessage, faults: Faults): string | undefin
   return faults.failLocations.includes(location) ? location : undefined;
 }
 
+/** Answers with the failure a switch injects (status5xx, or failLocations for the request's location); false if none. */
+function answeredByFault(req: IncomingMessage, res: ServerResponse, faults: Faults): boolean {
+  if (typeof faults.status5xx === 'number') {
+    sendJson(res, faults.status5xx, { error: 'injected failure' });
+    return true;
+  }
+  const location = failingLocation(req, faults);
+  if (location === undefined) return false;
+  sendJson(res, 503, { error: `injected failure for location ${location}` });
+  return true;
+}
+
 /** A tiny HTTP app for the lab's stand-ins: exact-path routes plus the shared fault switches. */
 export function createLabApp(name: string): LabApp {
   const routes = new Map<string, LabHandler>();
@@ -104,15 +116,7 @@ export function createLabApp(name: string): LabApp {
       }
       if (typeof faults.latencyMs === 'number' && faults.latencyMs > 0)
         await new Promise((r) => setTimeout(r, faults.latencyMs));
-      if (typeof faults.status5xx === 'number') {
-        sendJson(res, faults.status5xx, { error: 'injected failure' });
-        return;
-      }
-      const location = failingLocation(req, faults);
-      if (location !== undefined) {
-        sendJson(res, 503, { error: `injected failure for location ${location}` });
-        return;
-      }
+      if (answeredByFault(req, res, faults)) return;
       const handler = routes.get(`${req.method} ${url.pathname}`);
       if (!handler) {
         sendJson(res, 404, { error: 'not found', path: url.pathname });

@@ -42,7 +42,10 @@ function killableClock(): { clock: Clock; kill(): void } {
     clock: {
       now: () => systemClock.now(),
       monotonic: () => systemClock.monotonic(),
-      setTimer: (callback, ms) => systemClock.setTimer(() => dead || callback(), ms),
+      setTimer: (callback, ms) =>
+        systemClock.setTimer(() => {
+          if (!dead) callback();
+        }, ms),
     },
     kill: () => void (dead = true),
   };
@@ -58,7 +61,8 @@ async function startAgent(
   { logger = silent, configHash = 'same' }: { logger?: pino.Logger; configHash?: string } = {},
 ): Promise<TestAgent> {
   const pool = fleetPool(url);
-  const { clock, kill } = killableClock();
+  const killable = killableClock();
+  const clock = killable.clock;
   let killed = false;
   const identity = { name, location, host: 'test', pid: process.pid, version: '0.0.0', configHash };
   const fleet = new Fleet({ database: pool, identity, probes, clock, logger, leaseMs: LEASE, heartbeatMs: BEAT });
@@ -68,7 +72,7 @@ async function startAgent(
     pool,
     kill() {
       killed = true;
-      kill();
+      killable.kill();
     },
     async close() {
       if (!killed) await fleet.stop();
@@ -273,7 +277,9 @@ test('one leader at a time: the leader lease is taken over once a killed leaderâ
     await waitFor('one leader', () => leaders().length === 1);
     const first = leaders()[0] as TestAgent;
     let twoAtOnce = 0;
-    const timer = setInterval(() => void (leaders().length > 1 && twoAtOnce++), 5);
+    const timer = setInterval(() => {
+      if (leaders().length > 1) twoAtOnce++;
+    }, 5);
     const killedAt = Date.now();
     first.kill();
     await waitFor('another leads', () => leaders().length === 1 && leaders()[0] !== first, LEASE * 4);
