@@ -28,6 +28,8 @@ const DATABASE_TIMEOUT_MS = 5_000;
 export interface FleetOptions {
   /** The database: a pool (its owner ends it; give it a query timeout) or a postgres:// URL (a pool of our own). */
   database: pg.Pool | string;
+  /** TLS for a pool of our own (with `database` a URL). */
+  ssl?: pg.PoolConfig['ssl'];
   identity: AgentIdentity;
   /** The probes this agent is configured with, with their `locations`. */
   probes: PlaceableProbe[];
@@ -119,7 +121,7 @@ export class Fleet {
     this.clock = options.clock;
     this.logger = options.logger;
     this.ownPool = typeof options.database === 'string';
-    this.pool = typeof options.database === 'string' ? fleetPool(options.database) : options.database;
+    this.pool = typeof options.database === 'string' ? fleetPool(options.database, options.ssl) : options.database;
     this.pool.on('error', this.onPoolError);
     this.startedAt = this.clock.now();
   }

@@ -4,10 +4,15 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import pino from 'pino';
 import { Writable } from 'node:stream';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { Fleet, fleetPool } from '../../src/fleet/fleet.ts';
+import { startFleet } from '../../src/fleet/start.ts';
+import { loadConfig } from '../../src/config/load.ts';
 import { FLEET_MIGRATIONS, migrateFleet } from '../../src/fleet/migrations.ts';
 import { ANY_LOCATION, type PlaceableProbe } from '../../src/fleet/placement.ts';
 import { systemClock, type Clock } from '../../src/util/clock.ts';
@@ -398,5 +403,34 @@ test('/api/v1/agents lists every agent, live or not, and warns when live agents 
   } finally {
     await a.fleet.stop();
     await c.close();
+  }
+});
+
+test('startFleet joins the fleet store.url names, as agent.name at agent.location, with the probes that run there', async (t) => {
+  const url = await server.freshDatabase();
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-fleet-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const probes = `probes:
+  - { name: everywhere, kind: http, url: "http://127.0.0.1:9/" }
+  - { name: west, kind: http, url: "http://127.0.0.1:9/", locations: [eu-west] }
+  - { name: east, kind: http, url: "http://127.0.0.1:9/", locations: [us-east] }
+  - { name: once, kind: http, url: "http://127.0.0.1:9/", locations: any }
+`;
+  writeFileSync(
+    join(dir, 'fleet.yaml'),
+    `store: { path: ${join(dir, 'a.db')}, url: "${url}" }\nagent: { name: west-1, location: eu-west }\n${probes}`,
+  );
+  writeFileSync(join(dir, 'single.yaml'), `store: { path: ${join(dir, 'b.db')} }\n${probes}`);
+  const deps = { clock: systemClock, logger: silent, leaseMs: LEASE, heartbeatMs: BEAT };
+  assert.equal(await startFleet(loadConfig(join(dir, 'single.yaml')), deps), undefined, 'no store.url, no fleet');
+  const fleet = await startFleet(loadConfig(join(dir, 'fleet.yaml')), deps);
+  assert.ok(fleet);
+  try {
+    assert.equal(fleet.name, 'west-1');
+    assert.equal(fleet.location, 'eu-west');
+    assert.deepEqual(fleet.owned(), ['everywhere', 'once', 'west']);
+    assert.equal(fleet.isLeader(), true);
+  } finally {
+    await fleet.stop();
   }
 });

@@ -10,6 +10,7 @@ import { LAB_ENV } from '../../src/lab/lab.ts';
 import { ANY_LOCATION, leaseGroups, shareOf } from '../../src/fleet/placement.ts';
 import { agentIdentity, configHash, defaultAgentName, packageVersion } from '../../src/fleet/identity.ts';
 import { withLocation } from '../../src/cli/commands/run.ts';
+import { postgresSsl } from '../../src/fleet/start.ts';
 import { UsageError } from '../../src/cli/usage-error.ts';
 
 test('a location leases the probes listed for it or for every location; `any` probes are leased once for the fleet', () => {
@@ -104,4 +105,14 @@ test('--location is checked like agent.location', () => {
       return true;
     },
   );
+});
+
+test('store.tls for PostgreSQL: none given leaves it to the URL, false is plain, an object verifies the server', () => {
+  assert.equal(postgresSsl(undefined), undefined);
+  assert.equal(postgresSsl(false), false);
+  assert.deepEqual(postgresSsl({ ca: 'CA PEM', serverName: 'db.example.com' }), {
+    rejectUnauthorized: true,
+    ca: 'CA PEM',
+    servername: 'db.example.com',
+  });
 });

@@ -1,0 +1,62 @@
+// Joining the fleet a configuration names (store.url): this agent's identity, its probes and TLS, started.
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../config/load.ts';
+import type { StoreConfig } from '../config/schema.ts';
+import type { Clock } from '../util/clock.ts';
+import { Fleet } from './fleet.ts';
+import { agentIdentity } from './identity.ts';
+import type { PlaceableProbe } from './placement.ts';
+
+/** The header an agent's HTTP requests carry, so a target (the lab) can tell the locations apart. */
+export const LOCATION_HEADER = 'X-Scaiprobe-Location';
+
+/** store.tls as node-postgres takes it; undefined leaves TLS to the URL (`?sslmode=`). */
+export function postgresSsl(tls: StoreConfig['tls']): pg.PoolConfig['ssl'] {
+  if (tls === undefined) return undefined;
+  if (tls === false) return false;
+  return {
+    rejectUnauthorized: true,
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+  };
+}
+
+/** The configured probes with their `locations` (validated by the configuration's schema). */
+export function placeableProbes(config: LoadedConfig): PlaceableProbe[] {
+  return config.probes.map((probe) => ({
+    name: probe.name,
+    locations: probe.locations as PlaceableProbe['locations'],
+  }));
+}
+
+/**
+ * This process as an agent of the fleet at store.url, started (registered, a
+ * first share of the probes claimed, or degraded when the database cannot be
+ * reached); undefined without store.url (one machine, no fleet).
+ */
+export async function startFleet(
+  config: LoadedConfig,
+  deps: { clock: Clock; logger: Logger; leaseMs?: number; heartbeatMs?: number },
+): Promise<Fleet | undefined> {
+  if (!config.store.url) return undefined;
+  const ssl = postgresSsl(config.store.tls);
+  const fleet = new Fleet({
+    database: config.store.url,
+    ...(ssl !== undefined ? { ssl } : {}),
+    identity: agentIdentity(config),
+    probes: placeableProbes(config),
+    clock: deps.clock,
+    logger: deps.logger,
+    ...(deps.leaseMs !== undefined ? { leaseMs: deps.leaseMs } : {}),
+    ...(deps.heartbeatMs !== undefined ? { heartbeatMs: deps.heartbeatMs } : {}),
+  });
+  await fleet.start();
+  deps.logger.info(
+    { agent: fleet.name, location: fleet.location, owned: fleet.owned().length, leader: fleet.isLeader() },
+    'fleet: joined',
+  );
+  return fleet;
+}
