@@ -99,8 +99,12 @@ export class Fleet {
   private readonly ownPool: boolean;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  /** probe -> end of its lease on this process's clock. */
+  /** Lease name (a probe, or the first of probes that run together) -> its end on this process's clock. */
   private readonly leases = new Map<string, number>();
+  private readonly groups: LeaseGroup[];
+  /** probe -> its lease name; lease name -> its probes. */
+  private readonly leaseOf = new Map<string, string>();
+  private readonly membersOf = new Map<string, string[]>();
   private leaderUntil = -Infinity;
   private degraded = false;
   private migrated = false;
@@ -124,6 +128,12 @@ export class Fleet {
     this.pool = typeof options.database === 'string' ? fleetPool(options.database, options.ssl) : options.database;
     this.pool.on('error', this.onPoolError);
     this.startedAt = this.clock.now();
+    this.groups = leaseGroups(options.probes, this.location);
+    for (const group of this.groups)
+      for (const [lease, members] of Object.entries(group.members)) {
+        this.membersOf.set(lease, members);
+        for (const probe of members) this.leaseOf.set(probe, lease);
+      }
   }
 
   /** Registers, takes a first share of the probes (or starts degraded) and beats from then on. */
@@ -136,7 +146,7 @@ export class Fleet {
 
   /** Whether this agent runs `probe`'s slot scheduled at `at` (this process's clock). */
   owns(probe: string, at: number = this.clock.now()): boolean {
-    const end = this.leases.get(probe);
+    const end = this.leases.get(this.leaseOf.get(probe) ?? probe);
     if (end === undefined) return false;
     return this.degraded || at < end;
   }
@@ -153,7 +163,8 @@ export class Fleet {
 
   /** The probes this agent owns now. */
   owned(at: number = this.clock.now()): string[] {
-    return [...this.leases.keys()].filter((probe) => this.owns(probe, at)).sort();
+    const leases = [...this.leases.keys()].filter((lease) => this.owns(lease, at));
+    return leases.flatMap((lease) => this.membersOf.get(lease) ?? [lease]).sort();
   }
 
   /** Calls `listener` at each change of ownership or leadership; returns the unsubscribe. */
@@ -223,7 +234,7 @@ export class Fleet {
       }
       await heartbeat(this.pool, this.options.identity, this.startedAt);
       const live = await liveCounts(this.pool, this.leaseMs);
-      for (const group of leaseGroups(this.options.probes, this.location)) await this.place(group, live, t0, claiming);
+      for (const group of this.groups) await this.place(group, live, t0, claiming);
       const leader = await acquireLeadership(this.pool, this.name, this.leaseMs);
       this.leaderUntil = leader ? t0 + this.leaseMs : -Infinity;
       if (leader) await forgetSilent(this.pool, FORGET_AFTER_MS);

@@ -24,11 +24,15 @@ export function postgresSsl(tls: StoreConfig['tls']): pg.PoolConfig['ssl'] {
   };
 }
 
-/** The configured probes with their `locations` (validated by the configuration's schema). */
-export function placeableProbes(config: LoadedConfig): PlaceableProbe[] {
+/**
+ * The configured probes with their `locations` (validated by the configuration's schema) and the probes each
+ * reads the output of (`producers`, as the scheduler is given them), which the fleet runs on the same agent.
+ */
+export function placeableProbes(config: LoadedConfig, producers?: ReadonlyMap<string, string[]>): PlaceableProbe[] {
   return config.probes.map((probe) => ({
     name: probe.name,
     locations: probe.locations as PlaceableProbe['locations'],
+    after: producers?.get(probe.name) ?? [],
   }));
 }
 
@@ -39,7 +43,14 @@ export function placeableProbes(config: LoadedConfig): PlaceableProbe[] {
  */
 export async function startFleet(
   config: LoadedConfig,
-  deps: { clock: Clock; logger: Logger; leaseMs?: number; heartbeatMs?: number },
+  deps: {
+    clock: Clock;
+    logger: Logger;
+    /** Probe -> the probes whose output it reads (runner/dependencies.ts producersOf). */
+    producers?: ReadonlyMap<string, string[]>;
+    leaseMs?: number;
+    heartbeatMs?: number;
+  },
 ): Promise<Fleet | undefined> {
   if (!config.store.url) return undefined;
   const ssl = postgresSsl(config.store.tls);
@@ -47,7 +58,7 @@ export async function startFleet(
     database: config.store.url,
     ...(ssl !== undefined ? { ssl } : {}),
     identity: agentIdentity(config),
-    probes: placeableProbes(config),
+    probes: placeableProbes(config, deps.producers),
     clock: deps.clock,
     logger: deps.logger,
     ...(deps.leaseMs !== undefined ? { leaseMs: deps.leaseMs } : {}),

@@ -429,8 +429,32 @@ test('startFleet joins the fleet store.url names, as agent.name at agent.locatio
     assert.equal(fleet.name, 'west-1');
     assert.equal(fleet.location, 'eu-west');
     assert.deepEqual(fleet.owned(), ['everywhere', 'once', 'west']);
+    assert.ok(fleet.owns('west') && !fleet.owns('east'));
     assert.equal(fleet.isLeader(), true);
   } finally {
     await fleet.stop();
+  }
+});
+
+test('probes that read one another’s output run on one agent, wherever the balance puts them', async () => {
+  const url = await server.freshDatabase();
+  const probes: PlaceableProbe[] = [
+    { name: 'mail-roundtrip' },
+    { name: 'web-inbox', after: ['mail-roundtrip'] },
+    { name: 'tracking', after: ['mail-roundtrip'] },
+    ...named(5),
+  ];
+  const agents = [await startAgent(url, 'a', 'eu', probes), await startAgent(url, 'b', 'eu', probes)];
+  try {
+    // Six leases (the mail unit and five probes) split 3 and 3.
+    await waitFor('two agents share six leases', () => {
+      const owned = ownedBy(agents);
+      return owned.flat().length === 8 && owned.every((list) => list.length >= 3);
+    });
+    const holder = agents.find((agent) => agent.fleet.owns('mail-roundtrip'));
+    assert.ok(holder);
+    assert.ok(holder.fleet.owns('web-inbox') && holder.fleet.owns('tracking'), JSON.stringify(ownedBy(agents)));
+  } finally {
+    for (const agent of agents) await agent.close();
   }
 });

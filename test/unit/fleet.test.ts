@@ -21,15 +21,37 @@ test('a location leases the probes listed for it or for every location; `any` pr
     { name: 'both', locations: ['us-east', 'eu-west'] },
     { name: 'once', locations: 'any' as const },
   ];
-  assert.deepEqual(leaseGroups(probes, 'eu-west'), [
-    { location: 'eu-west', probes: ['both', 'everywhere', 'west'], scope: 'location' },
-    { location: ANY_LOCATION, probes: ['once'], scope: 'fleet' },
+  const leases = (location: string) =>
+    leaseGroups(probes, location).map((group) => [group.location, group.probes, group.scope]);
+  assert.deepEqual(leases('eu-west'), [
+    ['eu-west', ['both', 'everywhere', 'west'], 'location'],
+    [ANY_LOCATION, ['once'], 'fleet'],
   ]);
-  assert.deepEqual(leaseGroups(probes, 'ap-south'), [
-    { location: 'ap-south', probes: ['everywhere'], scope: 'location' },
-    { location: ANY_LOCATION, probes: ['once'], scope: 'fleet' },
+  assert.deepEqual(leases('ap-south'), [
+    ['ap-south', ['everywhere'], 'location'],
+    [ANY_LOCATION, ['once'], 'fleet'],
   ]);
   assert.deepEqual(leaseGroups([{ name: 'west', locations: ['eu-west'] }], 'us-east'), []);
+});
+
+test('probes that read one another’s output are leased as one, named by the first; each other probe alone', () => {
+  const [group] = leaseGroups(
+    [
+      { name: 'web-inbox', after: ['mail-roundtrip'] },
+      { name: 'mail-roundtrip' },
+      { name: 'tracking', after: ['mail-roundtrip'] },
+      { name: 'api' },
+      { name: 'reads-elsewhere', after: ['only-in-us'] },
+      { name: 'only-in-us', locations: ['us-east'] },
+    ],
+    'eu-west',
+  );
+  assert.deepEqual(group?.probes, ['api', 'mail-roundtrip', 'reads-elsewhere']);
+  assert.deepEqual(group?.members, {
+    api: ['api'],
+    'mail-roundtrip': ['mail-roundtrip', 'tracking', 'web-inbox'],
+    'reads-elsewhere': ['reads-elsewhere'],
+  });
 });
 
 test('a share is an even split rounded up, so the shares always cover every probe', () => {
