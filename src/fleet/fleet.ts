@@ -1,13 +1,14 @@
 // The Fleet: this agent's membership, probe leases and leader lease in PostgreSQL, renewed on a timer; owns() gates slots.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Clock, Timer } from '../util/clock.ts';
+import { pause, type Clock, type Timer } from '../util/clock.ts';
 import type { AgentIdentity } from './identity.ts';
 import { migrateFleet } from './migrations.ts';
 import {
   deregister,
   forgetSilent,
   heartbeat,
+  holderOf,
   liveCounts,
   listAgents,
   type AgentRecord,
@@ -108,6 +109,8 @@ export class Fleet {
   private leaderUntil = -Infinity;
   private degraded = false;
   private migrated = false;
+  /** The lease rows of this agent's probes exist (created at the first beat; rows are never deleted). */
+  private ensured = false;
   private stopped = false;
   private timer: Timer | undefined;
   private beating: Promise<void> | undefined;
@@ -136,8 +139,19 @@ export class Fleet {
       }
   }
 
-  /** Registers, takes a first share of the probes (or starts degraded) and beats from then on. */
+  /**
+   * Registers, takes a first share of the probes (or starts degraded) and beats from then on. Throws when
+   * another live process has this agent's name: both would renew the same leases and run their slots twice.
+   */
   async start(): Promise<void> {
+    try {
+      await this.refuseTwin();
+    } catch (error) {
+      this.stopped = true;
+      this.pool.off('error', this.onPoolError);
+      if (this.ownPool) await this.pool.end();
+      throw error;
+    }
     this.beating = this.beat();
     await this.beating;
     this.beating = undefined;
@@ -211,6 +225,29 @@ export class Fleet {
     if (this.ownPool) await this.pool.end();
   }
 
+  /**
+   * A row with this name whose heartbeat is recent may be this agent's own
+   * predecessor (restarted after a crash: its leases are rightly taken back) or
+   * a twin alive elsewhere; two heartbeats tell: a twin's heartbeat moves on.
+   */
+  private async refuseTwin(): Promise<void> {
+    let before;
+    try {
+      await migrateFleet(this.pool);
+      this.migrated = true;
+      before = await holderOf(this.pool, this.name, this.leaseMs);
+    } catch {
+      return; // The database is away: the first beat says so, and checks nothing.
+    }
+    if (!before?.live) return;
+    await pause(this.clock, 2 * this.heartbeatMs);
+    const after = await holderOf(this.pool, this.name, this.leaseMs).catch(() => undefined);
+    if (!after || after.heartbeatAt === before.heartbeatAt) return;
+    throw new Error(
+      `another agent named "${this.name}" is alive (host ${after.host}, pid ${after.pid}): give each agent its own agent.name`,
+    );
+  }
+
   private schedule(): void {
     if (this.stopped) return;
     this.timer = this.clock.setTimer(() => {
@@ -235,6 +272,7 @@ export class Fleet {
       await heartbeat(this.pool, this.options.identity, this.startedAt);
       const live = await liveCounts(this.pool, this.leaseMs);
       for (const group of this.groups) await this.place(group, live, t0, claiming);
+      this.ensured = true;
       const leader = await acquireLeadership(this.pool, this.name, this.leaseMs);
       this.leaderUntil = leader ? t0 + this.leaseMs : -Infinity;
       if (leader) await forgetSilent(this.pool, FORGET_AFTER_MS);
@@ -249,7 +287,7 @@ export class Fleet {
   private async place(group: LeaseGroup, live: LiveCounts, t0: number, claiming: boolean): Promise<void> {
     const agents = group.scope === 'fleet' ? live.total : (live.byLocation.get(group.location) ?? 0);
     const share = shareOf(group.probes.length, agents);
-    await ensureLeases(this.pool, group.location, group.probes);
+    if (!this.ensured) await ensureLeases(this.pool, group.location, group.probes);
     const stale = await heldOutside(this.pool, this.name, group.location, group.probes);
     if (stale.length > 0) await releaseLeases(this.pool, this.name, group.location, stale);
     const held = await renewLeases(this.pool, this.name, group.location, group.probes, this.leaseMs);

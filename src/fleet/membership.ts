@@ -95,3 +95,18 @@ export async function forgetSilent(pool: pg.Pool, ms: number): Promise<number> {
   ]);
   return result.rowCount ?? 0;
 }
+
+/** Who holds a name in the table: its process, last heartbeat and whether that is within the lease, if the row exists. */
+export async function holderOf(
+  pool: pg.Pool,
+  name: string,
+  leaseMs: number,
+): Promise<{ host: string; pid: number; heartbeatAt: number; live: boolean } | undefined> {
+  const result = await pool.query<{ host: string; pid: number; heartbeat_at: Date; live: boolean }>(
+    `SELECT host, pid, heartbeat_at, heartbeat_at > clock_timestamp() - $2::interval AS live
+     FROM fleet_agents WHERE name = $1`,
+    [name, millis(leaseMs)],
+  );
+  const row = result.rows[0];
+  return row ? { host: row.host, pid: row.pid, heartbeatAt: row.heartbeat_at.getTime(), live: row.live } : undefined;
+}

@@ -71,7 +71,10 @@ async function startAgent(
   let killed = false;
   const identity = { name, location, host: 'test', pid: process.pid, version: '0.0.0', configHash };
   const fleet = new Fleet({ database: pool, identity, probes, clock, logger, leaseMs: LEASE, heartbeatMs: BEAT });
-  await fleet.start();
+  await fleet.start().catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
+  });
   return {
     fleet,
     pool,
@@ -456,5 +459,24 @@ test('probes that read one another’s output run on one agent, wherever the bal
     assert.ok(holder.fleet.owns('web-inbox') && holder.fleet.owns('tracking'), JSON.stringify(ownedBy(agents)));
   } finally {
     for (const agent of agents) await agent.close();
+  }
+});
+
+test('a second live agent with the same name is refused; a restart after a crash takes its leases back at once', async () => {
+  const url = await server.freshDatabase();
+  const probes = named(3);
+  const first = await startAgent(url, 'twin', 'eu', probes);
+  try {
+    await assert.rejects(startAgent(url, 'twin', 'eu', probes), /another agent named "twin" is alive/);
+    assert.equal(first.fleet.owned().length, 3, 'the first keeps its probes');
+    first.kill();
+    const restarted = await startAgent(url, 'twin', 'eu', probes);
+    try {
+      assert.equal(restarted.fleet.owned().length, 3, 'its own leases, renewed at its first beat');
+    } finally {
+      await restarted.close();
+    }
+  } finally {
+    await first.close();
   }
 });
