@@ -316,6 +316,8 @@ export class Fleet {
   /** Logged once per outage, not at every beat. */
   private unreachable(error: unknown): void {
     this.leaderUntil = -Infinity;
+    // The database may come back restored from a backup: its lease rows are made sure of again.
+    this.ensured = false;
     if (this.degraded) return;
     this.degraded = true;
     this.logger.warn(
