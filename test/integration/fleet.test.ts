@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.ts';
-import { Fleet, fleetPool } from '../../src/fleet/fleet.ts';
+import { Fleet, fleetPool, type FleetEvent } from '../../src/fleet/fleet.ts';
 import { startFleet } from '../../src/fleet/start.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { FLEET_MIGRATIONS, migrateFleet } from '../../src/fleet/migrations.ts';
@@ -19,9 +19,9 @@ import { systemClock, type Clock } from '../../src/util/clock.ts';
 import { Router } from '../../src/server/router.ts';
 import { registerAgentRoutes, type AgentsAnswer } from '../../src/server/routes/agents.ts';
 
-// Real time with short leases: a lease of 1.5 s renewed every 150 ms, so a failover takes about 1.7 s.
-const LEASE = 1500;
-const BEAT = 150;
+// Real time with short leases: a lease of 2 s renewed every 200 ms, so a failover takes about 2.2 s.
+const LEASE = 2000;
+const BEAT = 200;
 
 let server: TestPostgres;
 before(async () => {
@@ -195,6 +195,8 @@ test('an agent joining takes its share: the others release their excess, no prob
   const agents = [first];
   try {
     assert.equal(first.fleet.owned().length, 6, 'alone, an agent takes every probe at its first beat');
+    const events: FleetEvent[] = [];
+    first.fleet.subscribe((event) => events.push(event));
     const watch = watchOwnership(
       agents,
       probes.map((p) => p.name),
@@ -206,6 +208,9 @@ test('an agent joining takes its share: the others release their excess, no prob
     const { violations, samples } = watch.stop();
     assert.deepEqual(violations, []);
     assert.ok(samples > 50, `the watch sampled ${samples} times`);
+    const changes = events.filter((event) => event.type === 'ownership');
+    assert.equal(changes.flatMap((event) => event.lost).length, 4, 'told of each probe it gave up (6, then 3, then 2)');
+    assert.deepEqual(changes.at(-1)?.owned, first.fleet.owned());
   } finally {
     for (const agent of agents) await agent.close();
   }
@@ -284,6 +289,12 @@ test('one leader at a time: the leader lease is taken over once a killed leaderâ
     const leaders = () => agents.filter((agent) => agent.fleet.isLeader());
     await waitFor('one leader', () => leaders().length === 1);
     const first = leaders()[0] as TestAgent;
+    const told: boolean[] = [];
+    for (const agent of agents)
+      if (agent !== first)
+        agent.fleet.subscribe((event) => {
+          if (event.type === 'leadership') told.push(event.leader);
+        });
     let twoAtOnce = 0;
     const timer = setInterval(() => {
       if (leaders().length > 1) twoAtOnce++;
@@ -294,6 +305,7 @@ test('one leader at a time: the leader lease is taken over once a killed leaderâ
     const takeover = Date.now() - killedAt;
     clearInterval(timer);
     assert.equal(twoAtOnce, 0);
+    assert.deepEqual(told, [true], 'the new leader was told, once');
     assert.ok(takeover >= LEASE - BEAT && takeover < LEASE + 4 * BEAT + 500, `taken over after ${takeover} ms`);
     const listed = await (leaders()[0] as TestAgent).fleet.agents();
     assert.equal(listed.agents.filter((agent) => agent.leader).length, 1);
