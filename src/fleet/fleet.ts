@@ -59,10 +59,22 @@ export interface FleetAgents {
   configurations: Record<string, string[]>;
 }
 
+/** The URL without its TLS parameters: with TLS configured, the configuration decides (the URL's would override it). */
+function withoutTlsParameters(url: string): string {
+  try {
+    const parsed = new URL(url);
+    for (const key of ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert']) parsed.searchParams.delete(key);
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
 /** A small pool for the fleet's own statements, with timeouts so a database that hangs fails the beat instead. */
 export function fleetPool(url: string, ssl?: pg.PoolConfig['ssl']): pg.Pool {
   return new pg.Pool({
-    connectionString: url,
+    connectionString: ssl === undefined ? url : withoutTlsParameters(url),
+    application_name: 'scaiprobe-fleet',
     max: 2,
     connectionTimeoutMillis: DATABASE_TIMEOUT_MS,
     query_timeout: DATABASE_TIMEOUT_MS,

@@ -1,4 +1,5 @@
 // Joining the fleet a configuration names (store.url): this agent's identity, its probes and TLS, started.
+import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.ts';
@@ -11,15 +12,22 @@ import type { PlaceableProbe } from './placement.ts';
 /** The header an agent's HTTP requests carry, so a target (the lab) can tell the locations apart. */
 export const LOCATION_HEADER = 'X-Scaiprobe-Location';
 
-/** store.tls as node-postgres takes it; undefined leaves TLS to the URL (`?sslmode=`). */
+/** PEM text as given, or read from the file it names (as the store reads store.tls). */
+function pem(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
+}
+
+/** store.tls as node-postgres takes it, as the store reads it; undefined leaves TLS to the URL (`?sslmode=`). */
 export function postgresSsl(tls: StoreConfig['tls']): pg.PoolConfig['ssl'] {
   if (tls === undefined) return undefined;
   if (tls === false) return false;
+  const [ca, cert, key] = [pem(tls.ca), pem(tls.cert), pem(tls.key)];
   return {
     rejectUnauthorized: true,
-    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
     ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
   };
 }

@@ -129,12 +129,19 @@ test('--location is checked like agent.location', () => {
   );
 });
 
-test('store.tls for PostgreSQL: none given leaves it to the URL, false is plain, an object verifies the server', () => {
+test('store.tls for PostgreSQL: none given leaves it to the URL, false is plain, an object verifies the server', (t) => {
   assert.equal(postgresSsl(undefined), undefined);
   assert.equal(postgresSsl(false), false);
-  assert.deepEqual(postgresSsl({ ca: 'CA PEM', serverName: 'db.example.com' }), {
+  assert.deepEqual(postgresSsl({ ca: '-----BEGIN CERTIFICATE-----\nA\n', serverName: 'db.example.com' }), {
     rejectUnauthorized: true,
-    ca: 'CA PEM',
+    ca: '-----BEGIN CERTIFICATE-----\nA\n',
     servername: 'db.example.com',
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'scaiprobe-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nfrom a file\n');
+  assert.deepEqual(postgresSsl({ ca: join(dir, 'ca.pem') }), {
+    rejectUnauthorized: true,
+    ca: '-----BEGIN CERTIFICATE-----\nfrom a file\n',
   });
 });
