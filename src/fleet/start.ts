@@ -33,15 +33,17 @@ export function postgresSsl(tls: StoreConfig['tls']): pg.PoolConfig['ssl'] {
 }
 
 /**
- * The configured probes with their `locations` (validated by the configuration's schema) and the probes each
+ * The enabled probes (as the daemon's engine runs them) with their `locations` (validated by the configuration's schema) and the probes each
  * reads the output of (`producers`, as the scheduler is given them), which the fleet runs on the same agent.
  */
 export function placeableProbes(config: LoadedConfig, producers?: ReadonlyMap<string, string[]>): PlaceableProbe[] {
-  return config.probes.map((probe) => ({
-    name: probe.name,
-    locations: probe.locations as PlaceableProbe['locations'],
-    after: producers?.get(probe.name) ?? [],
-  }));
+  return config.probes
+    .filter((probe) => probe.enabled !== false)
+    .map((probe) => ({
+      name: probe.name,
+      locations: probe.locations as PlaceableProbe['locations'],
+      after: producers?.get(probe.name) ?? [],
+    }));
 }
 
 /**

@@ -431,6 +431,7 @@ test('startFleet joins the fleet store.url names, as agent.name at agent.locatio
   - { name: west, kind: http, url: "http://127.0.0.1:9/", locations: [eu-west] }
   - { name: east, kind: http, url: "http://127.0.0.1:9/", locations: [us-east] }
   - { name: once, kind: http, url: "http://127.0.0.1:9/", locations: any }
+  - { name: disabled, kind: http, url: "http://127.0.0.1:9/", enabled: false }
 `;
   writeFileSync(
     join(dir, 'fleet.yaml'),
