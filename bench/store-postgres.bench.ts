@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeTempDir } from '../src/lab/processes.ts';
 import { startPostgres } from '../src/lab/postgres.ts';
 import { openPostgresStore } from '../src/store/postgres/open.ts';
 import { SqliteStore } from '../src/store/sqlite/store.ts';
@@ -88,8 +87,7 @@ async function postgres(url: string, batchSize: number, writers: number): Promis
 }
 
 async function main(): Promise<void> {
-  const { dir, remove } = await makeTempDir('scaiprobe-bench-pg-');
-  const server = await startPostgres({ dir, fast: values.fast });
+  const server = await startPostgres({ fast: values.fast });
   let database = 0;
   const freshUrl = async () => {
     const pg = (await import('pg')).default;
@@ -115,8 +113,7 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    await server.stop();
-    await remove();
+    await server.destroy();
   }
   console.log(
     `${RUNS} runs of ${PROBES} probes; ${cpus().length} CPUs; PostgreSQL ${values.fast ? 'without fsync' : 'with fsync'}`,

@@ -58,6 +58,21 @@ export const defaultsSchema = z.strictObject({
 
 const LOOPBACK_LISTEN = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$/;
 
+/** server.listen as written: HOST:PORT. */
+export const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:9464');
+
+/** Why the server as configured would expose the API beyond loopback without a token (undefined when it does not). */
+export function exposedWithoutToken(server: {
+  listen: string;
+  token?: string | undefined;
+  public: boolean;
+}): string | undefined {
+  if (server.token || server.public || LOOPBACK_LISTEN.test(server.listen)) return undefined;
+  return `${server.listen} is beyond loopback and server.token is not set: anyone who reaches the port could read the API and /metrics. Set server.token (at least 16 characters), listen on 127.0.0.1, or set server.public: true to serve only the read-only status page without a token`;
+}
+
 const hostName = z
   .string()
   .regex(
@@ -67,10 +82,7 @@ const hostName = z
 
 export const serverSchema = z
   .strictObject({
-    listen: z
-      .string()
-      .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:9464')
-      .default('127.0.0.1:9464'),
+    listen: listenAddress.default('127.0.0.1:9464'),
     /** The admin token: reads and changes everything. */
     token: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 24`)').optional(),
     /** The status page (and only it) is readable without a token. */
@@ -84,13 +96,8 @@ export const serverSchema = z
     requestTimeout: duration().default(30_000),
   })
   .superRefine((server, ctx) => {
-    if (!server.token && !server.public && !LOOPBACK_LISTEN.test(server.listen)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['listen'],
-        message: `${server.listen} is beyond loopback and server.token is not set: anyone who reaches the port could read the API and /metrics. Set server.token (at least 16 characters), listen on 127.0.0.1, or set server.public: true to serve only the read-only status page without a token`,
-      });
-    }
+    const exposed = exposedWithoutToken(server);
+    if (exposed) ctx.addIssue({ code: 'custom', path: ['listen'], message: exposed });
     if (server.requestTimeout < server.headersTimeout)
       ctx.addIssue({ code: 'custom', path: ['requestTimeout'], message: 'must be at least headersTimeout' });
   });

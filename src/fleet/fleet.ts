@@ -1,5 +1,6 @@
 // The Fleet: this agent's membership, probe leases and leader lease in PostgreSQL, renewed on a timer; owns() gates slots.
 import pg from 'pg';
+import { postgresConnection, type PostgresTls } from '../store/postgres/tls.ts';
 import type { Logger } from 'pino';
 import { pause, type Clock, type Timer } from '../util/clock.ts';
 import type { AgentIdentity } from './identity.ts';
@@ -29,8 +30,8 @@ const DATABASE_TIMEOUT_MS = 5_000;
 export interface FleetOptions {
   /** The database: a pool (its owner ends it; give it a query timeout) or a postgres:// URL (a pool of our own). */
   database: pg.Pool | string;
-  /** TLS for a pool of our own (with `database` a URL). */
-  ssl?: pg.PoolConfig['ssl'];
+  /** TLS for a pool of our own (with `database` a URL): store.tls. */
+  tls?: PostgresTls;
   identity: AgentIdentity;
   /** The probes this agent is configured with, with their `locations`. */
   probes: PlaceableProbe[];
@@ -59,26 +60,14 @@ export interface FleetAgents {
   configurations: Record<string, string[]>;
 }
 
-/** The URL without its TLS parameters: with TLS configured, the configuration decides (the URL's would override it). */
-function withoutTlsParameters(url: string): string {
-  try {
-    const parsed = new URL(url);
-    for (const key of ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert']) parsed.searchParams.delete(key);
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
-
 /** A small pool for the fleet's own statements, with timeouts so a database that hangs fails the beat instead. */
-export function fleetPool(url: string, ssl?: pg.PoolConfig['ssl']): pg.Pool {
+export function fleetPool(url: string, tls?: PostgresTls): pg.Pool {
   return new pg.Pool({
-    connectionString: ssl === undefined ? url : withoutTlsParameters(url),
+    ...postgresConnection(url, tls),
     application_name: 'scaiprobe-fleet',
     max: 2,
     connectionTimeoutMillis: DATABASE_TIMEOUT_MS,
     query_timeout: DATABASE_TIMEOUT_MS,
-    ...(ssl !== undefined ? { ssl } : {}),
   });
 }
 
@@ -140,7 +129,7 @@ export class Fleet {
     this.clock = options.clock;
     this.logger = options.logger;
     this.ownPool = typeof options.database === 'string';
-    this.pool = typeof options.database === 'string' ? fleetPool(options.database, options.ssl) : options.database;
+    this.pool = typeof options.database === 'string' ? fleetPool(options.database, options.tls) : options.database;
     this.pool.on('error', this.onPoolError);
     this.startedAt = this.clock.now();
     this.groups = leaseGroups(options.probes, this.location);

@@ -1,9 +1,6 @@
 // Joining the fleet a configuration names (store.url): this agent's identity, its probes and TLS, started.
-import { readFileSync } from 'node:fs';
-import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.ts';
-import type { StoreConfig } from '../config/schema.ts';
 import type { Clock } from '../util/clock.ts';
 import { Fleet } from './fleet.ts';
 import { agentIdentity } from './identity.ts';
@@ -11,26 +8,6 @@ import type { PlaceableProbe } from './placement.ts';
 
 /** The header an agent's HTTP requests carry, so a target (the lab) can tell the locations apart. */
 export const LOCATION_HEADER = 'X-Scaiprobe-Location';
-
-/** PEM text as given, or read from the file it names (as the store reads store.tls). */
-function pem(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
-}
-
-/** store.tls as node-postgres takes it, as the store reads it; undefined leaves TLS to the URL (`?sslmode=`). */
-export function postgresSsl(tls: StoreConfig['tls']): pg.PoolConfig['ssl'] {
-  if (tls === undefined) return undefined;
-  if (tls === false) return false;
-  const [ca, cert, key] = [pem(tls.ca), pem(tls.cert), pem(tls.key)];
-  return {
-    rejectUnauthorized: true,
-    ...(ca !== undefined ? { ca } : {}),
-    ...(cert !== undefined ? { cert } : {}),
-    ...(key !== undefined ? { key } : {}),
-    ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
-  };
-}
 
 /**
  * The enabled probes (as the daemon's engine runs them) with their `locations` (validated by the configuration's schema) and the probes each
@@ -63,10 +40,9 @@ export async function startFleet(
   },
 ): Promise<Fleet | undefined> {
   if (!config.store.url) return undefined;
-  const ssl = postgresSsl(config.store.tls);
   const fleet = new Fleet({
     database: config.store.url,
-    ...(ssl !== undefined ? { ssl } : {}),
+    ...(config.store.tls !== undefined ? { tls: config.store.tls } : {}),
     identity: agentIdentity(config),
     probes: placeableProbes(config, deps.producers),
     clock: deps.clock,

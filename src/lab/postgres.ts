@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startProcess, waitForPort, type ManagedProcess } from './processes.ts';
+import { freePort, makeTempDir, startProcess, waitForPort, type ManagedProcess } from './processes.ts';
 
 export interface PostgresServer {
   /** `postgres://scaiprobe@127.0.0.1:<port>/scaiprobe` */
@@ -15,11 +15,11 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** Starts it again on the same port and data (after stop()). */
   start(): Promise<void>;
+  /** Stops it and removes its data. */
+  destroy(): Promise<void>;
 }
 
 export interface PostgresOptions {
-  /** A folder the cluster is created in (its `pgdata` subfolder). */
-  dir: string;
   port?: number;
   /**
    * Skip fsync and synchronous commit: for tests and benchmarks of scaiprobe, not of the disk.
@@ -86,12 +86,17 @@ async function waitUntilReady(bin: string, port: number, proc: ManagedProcess): 
   }
 }
 
-/** Creates the cluster with a `scaiprobe` superuser and database (trust on loopback), and starts it. */
-export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
+/**
+ * Creates the cluster with a `scaiprobe` superuser and database (trust on loopback), and starts it. Its data
+ * lives in a fresh folder of the system's temporary directory, which the server's user can reach (a project
+ * folder may sit below one only its owner can enter).
+ */
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   const user = serverUser();
-  const data = join(options.dir, 'pgdata');
-  if (user) chownSync(options.dir, user.uid, user.gid);
+  const { dir, remove } = await makeTempDir('scaiprobe-pg-');
+  const data = join(dir, 'pgdata');
+  if (user) chownSync(dir, user.uid, user.gid);
   initCluster(bin, data, user);
   const port = options.port ?? (await freePort());
   let process: ManagedProcess | undefined;
@@ -116,20 +121,26 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   );
   if (createdb.status !== 0) {
     await process?.stop();
+    await remove();
     throw new Error(`createdb failed: ${createdb.stderr}`);
   }
+  const stop = async () => {
+    // SIGTERM is PostgreSQL's "smart" shutdown, which waits for clients; SIGINT ends their sessions.
+    const proc = process;
+    process = undefined;
+    if (!proc) return;
+    proc.child.kill('SIGINT');
+    await proc.stop(15_000);
+  };
   return {
     url: `postgres://scaiprobe@127.0.0.1:${port}/scaiprobe`,
     port,
     pid: () => process?.pid,
-    async stop() {
-      // SIGTERM is PostgreSQL's "smart" shutdown, which waits for clients; SIGINT ends their sessions.
-      const proc = process;
-      process = undefined;
-      if (!proc) return;
-      proc.child.kill('SIGINT');
-      await proc.stop(15_000);
-    },
+    stop,
     start,
+    async destroy() {
+      await stop();
+      await remove();
+    },
   };
 }

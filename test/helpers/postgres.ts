@@ -1,6 +1,5 @@
 // A private PostgreSQL for tests: one cluster per test file in a fresh folder, a fresh database per test, stopped by PID.
 import pg from 'pg';
-import { makeTempDir } from '../../src/lab/processes.ts';
 import { startPostgres, type PostgresServer } from '../../src/lab/postgres.ts';
 
 export interface TestPostgres {
@@ -14,8 +13,7 @@ export interface TestPostgres {
 let counter = 0;
 
 export async function startTestPostgres(): Promise<TestPostgres> {
-  const { dir, remove } = await makeTempDir('scaiprobe-pg-');
-  const server = await startPostgres({ dir, fast: true });
+  const server = await startPostgres({ fast: true });
   return {
     server,
     async freshDatabase() {
@@ -31,8 +29,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       return server.url.replace(/\/scaiprobe$/, `/${name}`);
     },
     async stop() {
-      await server.stop();
-      await remove();
+      await server.destroy();
     },
   };
 }

@@ -10,7 +10,7 @@ import { LAB_ENV } from '../../src/lab/lab.ts';
 import { ANY_LOCATION, leaseGroups, shareOf } from '../../src/fleet/placement.ts';
 import { agentIdentity, configHash, defaultAgentName, packageVersion } from '../../src/fleet/identity.ts';
 import { withLocation } from '../../src/cli/commands/run.ts';
-import { postgresSsl } from '../../src/fleet/start.ts';
+import { postgresConnection } from '../../src/store/postgres/tls.ts';
 import { UsageError } from '../../src/cli/usage-error.ts';
 
 test('a location leases the probes listed for it or for every location; `any` probes are leased once for the fleet', () => {
@@ -130,8 +130,11 @@ test('--location is checked like agent.location', () => {
 });
 
 test('store.tls for PostgreSQL: none given leaves it to the URL, false is plain, an object verifies the server', (t) => {
-  assert.equal(postgresSsl(undefined), undefined);
+  const url = 'postgres://probe@db.example.com/scaiprobe?sslmode=require';
+  const postgresSsl = (tls: Parameters<typeof postgresConnection>[1]) => postgresConnection(url, tls).ssl;
+  assert.deepEqual(postgresConnection(url, undefined), { connectionString: url });
   assert.equal(postgresSsl(false), false);
+  assert.equal(postgresConnection(url, false).connectionString, 'postgres://probe@db.example.com/scaiprobe');
   assert.deepEqual(postgresSsl({ ca: '-----BEGIN CERTIFICATE-----\nA\n', serverName: 'db.example.com' }), {
     rejectUnauthorized: true,
     ca: '-----BEGIN CERTIFICATE-----\nA\n',

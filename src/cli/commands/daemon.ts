@@ -15,6 +15,7 @@ import { Redactor } from '../../util/redact.ts';
 import type { Clock } from '../../util/clock.ts';
 import { readAlertingSections, startAlerting } from '../../alerting/wire.ts';
 import { IndicatorService } from '../../indicators/service.ts';
+import type { Indicator } from '../../indicators/compute.ts';
 import { RunEvents } from '../../server/events.ts';
 import { registerIndicatorMetrics } from '../../server/indicator-metrics.ts';
 import { registerOutboxMetrics } from '../../alerting/metrics.ts';
@@ -27,6 +28,10 @@ import { parseReportsConfig, type ReportsConfig } from '../../reports/config.ts'
 import { loadChartJs } from '../../reports/html.ts';
 import { SharedBrowser } from '../../util/chromium.ts';
 import { liveReportSources } from '../../reports/live-sources.ts';
+import { LOCATION_HEADER } from '../../fleet/start.ts';
+import { startFleetAlerting } from '../../alerting/fleet.ts';
+import { registerAgentRoutes } from '../../server/routes/agents.ts';
+import { joinFleet, type FleetParts } from './daemon-fleet.ts';
 
 export interface Daemon {
   url: string;
@@ -51,8 +56,13 @@ function storeProblems(health: StoreHealth | undefined): string[] {
   return [`${health.problem} (${health.queued} run${health.queued === 1 ? '' : 's'} waiting to be stored${dropped})`];
 }
 
-/** Rolls up and prunes; a failure is logged, and the next round tries again. */
-function maintainStore(store: Store, config: LoadedConfig, logger: Logger): void {
+/** Rolls up and prunes; a failure is logged, and the next round tries again. In a fleet the leader also maintains the shared store. */
+function maintainStore(store: Store, config: LoadedConfig, logger: Logger, fleet: FleetParts | undefined): void {
+  if (fleet?.fleet.isLeader())
+    fleet.shared.maintain(config.store.retention).then(
+      ({ pruned }) => logger.debug({ pruned }, 'shared store maintenance'),
+      (error: unknown) => logger.error({ err: error }, 'shared store maintenance failed'),
+    );
   try {
     const { hoursRolledUp, pruned } = store.maintain(config.store.retention);
     if (hoursRolledUp > 0 || Object.values(pruned).some((n) => n > 0))
@@ -104,7 +114,7 @@ function startEngine(
     clock: Clock;
     logger: Logger;
     http: HttpClient;
-    store: SqliteStore;
+    store: Store;
     metrics: ProbeMetrics;
     shutdown: AbortSignal;
   },
@@ -130,9 +140,12 @@ function createScheduler(
   metrics: ProbeMetrics,
   clock: Clock,
   logger: Logger,
+  fleet: FleetParts | undefined,
 ): Scheduler {
   const producers = producersOf(engine.specs());
   return new Scheduler({
+    // In a fleet, a slot runs here only if this agent holds the probe's lease at that moment.
+    ...(fleet ? { shouldRun: (name: string, at: number) => fleet.fleet.owns(name, at) } : {}),
     probes: engine.specs().map((spec) => ({ ...spec, after: producers.get(spec.name) ?? [] })),
     concurrency: config.scheduler.concurrency,
     jitter: config.scheduler.jitter,
@@ -154,11 +167,44 @@ interface ServiceDeps {
   metrics: ProbeMetrics;
   clock: Clock;
   logger: Logger;
+  fleet: FleetParts | undefined;
+}
+
+/**
+ * Alerts with their routes and outbox metrics: the daemon's own, or in a fleet
+ * the shared ones (evaluated by the leader over every agent's runs, sent by any agent).
+ */
+function mountAlerting(server: DaemonServer, deps: ServiceDeps, indicators: () => Indicator[]) {
+  const { alertingSections, store, engine, metrics, clock, logger, fleet } = deps;
+  const config = alertingSections.alerts;
+  const specs = new Map(engine.specs().map((spec) => [spec.name, spec]));
+  const alerting = fleet
+    ? startFleetAlerting({
+        store: fleet.shared,
+        isLeader: () => fleet.fleet.isLeader(),
+        runsAfter: (cursors, limit, since) => fleet.shared.runsAfter(cursors, limit, since),
+        liveLocations: (probe) => fleet.liveLocations(probe),
+        clock,
+        logger: logger.child({ part: 'alerts' }),
+        config,
+        tagsOf: (probe) => specs.get(probe)?.tags ?? [],
+        intervalOf: (probe) => specs.get(probe)?.every,
+        indicators,
+      })
+    : startAlerting(config, { store, clock, logger, engine, indicators });
+  registerAlertRoutes(server.router, alerting.alerts);
+  registerOutboxMetrics(metrics.registry, {
+    outbox: fleet ? fleet.shared.outbox : store.outbox,
+    clock,
+    channels: config.channels.map((c) => c.name),
+  });
+  if (fleet) registerAgentRoutes(server.router, fleet.fleet, logger);
+  return alerting;
 }
 
 /** Status page, live events, indicators, alerts, maintenance windows and tenant reports on the daemon's server. */
 function mountServices(server: DaemonServer, deps: ServiceDeps) {
-  const { config, alertingSections, reports, store, engine, metrics, clock, logger } = deps;
+  const { config, alertingSections, reports, store, engine, metrics, clock, logger, fleet } = deps;
   // Status page, live events and tenant reports. Chromium starts only when a PDF is asked for.
   const events = new RunEvents({ clock, logger, maxClients: config.server.maxEventClients });
   registerStatusPage(server.router, store, events);
@@ -168,21 +214,10 @@ function mountServices(server: DaemonServer, deps: ServiceDeps) {
   const currentIndicators = () => indicators.current();
   registerIndicatorMetrics(metrics.registry, currentIndicators, alertingSections.indicators.warnAt);
   registerIndicatorRoutes(server.router, { indicators: currentIndicators, clock });
-  const alerting = startAlerting(alertingSections.alerts, {
-    store,
-    clock,
-    logger,
-    engine,
-    indicators: currentIndicators,
-  });
-  registerAlertRoutes(server.router, alerting.alerts);
-  registerOutboxMetrics(metrics.registry, {
-    outbox: store.outbox,
-    clock,
-    channels: alertingSections.alerts.channels.map((c) => c.name),
-  });
+  const alerting = mountAlerting(server, deps, currentIndicators);
   registerMaintenanceRoutes(server.router, {
-    windows: store.maintenanceWindows,
+    // In a fleet, windows are shared: the leader's evaluation holds the alerts of their probes.
+    windows: fleet ? fleet.shared.maintenanceWindows : store.maintenanceWindows,
     clock,
     logger: logger.child({ part: 'maintenance' }),
     probes: () => engine.specs().map((spec) => spec.name),
@@ -204,7 +239,14 @@ function mountServices(server: DaemonServer, deps: ServiceDeps) {
 function startServer(
   config: LoadedConfig,
   reports: ReportsConfig,
-  deps: { store: SqliteStore; metrics: ProbeMetrics; logger: Logger; engine: Engine; isReady: () => boolean },
+  deps: {
+    store: SqliteStore;
+    metrics: ProbeMetrics;
+    logger: Logger;
+    engine: Engine;
+    fleet: FleetParts | undefined;
+    isReady: () => boolean;
+  },
 ): Promise<DaemonServer> {
   return startDaemonServer({
     listen: config.server.listen,
@@ -217,7 +259,7 @@ function startServer(
     metrics: deps.metrics,
     logger: deps.logger,
     isReady: deps.isReady,
-    problems: () => storeProblems(deps.engine.storeHealth()),
+    problems: () => [...storeProblems(deps.engine.storeHealth()), ...(deps.fleet?.problems() ?? [])],
   });
 }
 
@@ -233,6 +275,7 @@ async function shutDown(parts: {
   reportBrowser: SharedBrowser;
   lock: DaemonLock;
   store: SqliteStore;
+  fleet: FleetParts | undefined;
   logger: Logger;
 }): Promise<void> {
   const { scheduler, logger } = parts;
@@ -243,12 +286,30 @@ async function shutDown(parts: {
   await scheduler.stop();
   await parts.engine.close();
   await parts.alerting.stop();
+  // Spooled runs go to PostgreSQL (what cannot stays spooled for the next start), then the leases are given up.
+  await parts.fleet?.stop();
   parts.events.close();
   await parts.server.close();
   await parts.reportBrowser.close();
   parts.lock.release();
   parts.store.close();
   logger.info('scaiprobe stopped');
+}
+
+/** With store.url, joins the fleet; if that fails, the local store is let go before the error goes on. */
+async function joinFleetOrRelease(
+  config: LoadedConfig,
+  deps: { clock: Clock; logger: Logger; store: SqliteStore; lock: DaemonLock },
+): Promise<FleetParts | undefined> {
+  if (!config.store.url) return undefined;
+  try {
+    const producers = producersOf(config.probes.filter((probe) => probe.enabled !== false));
+    return await joinFleet(config, { ...deps, producers, url: config.store.url });
+  } catch (error) {
+    deps.lock.release();
+    deps.store.close();
+    throw error;
+  }
 }
 
 /** Opens the store, starts the schedules and the HTTP server. stop() ends cleanly: in-flight runs finish and are stored. */
@@ -258,25 +319,21 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const reports = parseReportsConfig(config.sections.reports, config.files, config.server);
   let stopForLostLock = () => {};
   const { store, lock } = openLockedStore(config, clock, logger, () => stopForLostLock());
-  const http = createHttpClient();
+  const fleet = await joinFleetOrRelease(config, { clock, logger, store, lock });
+  const http = createHttpClient(fleet ? { defaultHeaders: { [LOCATION_HEADER]: fleet.fleet.location } } : {});
   await http.warmUp?.();
   const metrics = new ProbeMetrics();
+  // Each agent's /metrics carries its location, so one Prometheus scraping every agent tells them apart.
+  if (fleet) metrics.registry.setDefaultLabels({ location: fleet.fleet.location });
   const shutdown = new AbortController();
-  const engine = startEngine(config, { clock, logger, http, store, metrics, shutdown: shutdown.signal });
+  const engineStore = fleet?.engineStore ?? store;
+  const engine = startEngine(config, { clock, logger, http, store: engineStore, metrics, shutdown: shutdown.signal });
   let ready = false;
-  const scheduler = createScheduler(config, engine, metrics, clock, logger);
-  const server = await startServer(config, reports, { store, metrics, logger, engine, isReady: () => ready });
-  const { events, alerting, reportBrowser } = mountServices(server, {
-    config,
-    alertingSections,
-    reports,
-    store,
-    engine,
-    metrics,
-    clock,
-    logger,
-  });
-  const maintain = () => maintainStore(store, config, logger);
+  const scheduler = createScheduler(config, engine, metrics, clock, logger, fleet);
+  const server = await startServer(config, reports, { store, metrics, logger, engine, fleet, isReady: () => ready });
+  const services = { config, alertingSections, reports, store, engine, metrics, clock, logger, fleet };
+  const { events, alerting, reportBrowser } = mountServices(server, services);
+  const maintain = () => maintainStore(store, config, logger, fleet);
   maintain();
   const maintenance = setInterval(maintain, MAINTENANCE_EVERY_MS);
   scheduler.start();
@@ -302,6 +359,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
         reportBrowser,
         lock,
         store,
+        fleet,
         logger,
       });
       return stopping;

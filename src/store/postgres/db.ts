@@ -1,9 +1,10 @@
 // The PostgreSQL connection pool: numbers parsed as numbers, TLS from the configuration, transactions on one client.
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { postgresConnection, type PostgresTls } from './tls.ts';
+
+export type { PostgresTls };
 
 /** TLS to PostgreSQL as configured (`store.tls`): `false` for none; PEM text or a file holding it for each part. */
-export type PostgresTls = false | { ca?: string; cert?: string; key?: string; serverName?: string };
 
 /** What runs a query: the store's pool, or one client inside a transaction. */
 export interface Queryable {
@@ -22,24 +23,6 @@ const types = {
     oid === INT8 && format !== 'binary' ? (value: string) => Number(value) : builtIn(oid, format),
 } as unknown as pg.CustomTypesConfig;
 
-function pem(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
-}
-
-function sslOf(tls: PostgresTls | undefined): pg.PoolConfig['ssl'] {
-  // Unset: the URL decides (sslmode=...); false: never.
-  if (tls === undefined) return undefined;
-  if (tls === false) return false;
-  return {
-    rejectUnauthorized: true,
-    ca: pem(tls.ca),
-    cert: pem(tls.cert),
-    key: pem(tls.key),
-    ...(tls.serverName ? { servername: tls.serverName } : {}),
-  };
-}
-
 /** The URL without its password, for messages and logs. */
 export function redactedUrl(url: string): string {
   try {
@@ -51,25 +34,12 @@ export function redactedUrl(url: string): string {
   }
 }
 
-/** The URL without its TLS parameters: with `store.tls` set, the configuration decides (the URL's would override it). */
-function withoutTlsParameters(url: string): string {
-  try {
-    const parsed = new URL(url);
-    for (const key of ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert']) parsed.searchParams.delete(key);
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
-
 export class PostgresDb {
   readonly pool: pg.Pool;
 
   constructor(url: string, options: { tls?: PostgresTls; max?: number; applicationName?: string }) {
-    const ssl = sslOf(options.tls);
     this.pool = new pg.Pool({
-      connectionString: options.tls === undefined ? url : withoutTlsParameters(url),
-      ...(ssl !== undefined ? { ssl } : {}),
+      ...postgresConnection(url, options.tls),
       max: options.max ?? 10,
       types,
       application_name: options.applicationName ?? 'scaiprobe',

@@ -1,14 +1,14 @@
-// The fleet benchmarks' world: a private PostgreSQL, a target that can fail per location, and agents run as operators run them (child processes, killed and restarted).
+// A fleet world for tests and benchmarks: a private PostgreSQL, a target that can fail per location, and agents run as operators run them (child processes, killed and restarted).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from '../src/lab/processes.ts';
-import { startPostgres, type PostgresServer } from '../src/lab/postgres.ts';
-import { DAEMON_V8_FLAGS } from '../bin/daemon-v8-flags.js';
+import { freePort } from '../../src/lab/processes.ts';
+import { startPostgres, type PostgresServer } from '../../src/lab/postgres.ts';
+import { DAEMON_V8_FLAGS } from '../../bin/daemon-v8-flags.js';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -90,7 +90,8 @@ function spawnAgent(
 
 export async function startFleetWorld(options: { keep?: string; env?: NodeJS.ProcessEnv } = {}): Promise<FleetWorld> {
   const dir = options.keep ?? mkdtempSync(join(tmpdir(), 'scaiprobe-fleet-'));
-  const postgres = await startPostgres({ dir });
+  mkdirSync(dir, { recursive: true });
+  const postgres = await startPostgres();
   const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
   db.on('error', () => undefined);
   let fault: FaultRule | undefined;
@@ -135,7 +136,7 @@ export async function startFleetWorld(options: { keep?: string; env?: NodeJS.Pro
       server.closeAllConnections();
       server.close();
       await db.end();
-      await postgres.stop();
+      await postgres.destroy();
       if (!options.keep) rmSync(dir, { recursive: true, force: true });
     },
   };
