@@ -1,0 +1,130 @@
+// A fleet as operators run it: PostgreSQL and three agents in two locations, placement balanced, quorum paging once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startFleetWorld, sleep, type Agent, type FleetWorld } from '../helpers/fleet-world.ts';
+
+interface Hook {
+  type: string;
+  probe: string;
+}
+
+let world: FleetWorld;
+let receiver: Server;
+const hooks: Hook[] = [];
+const agents: Agent[] = [];
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+function hookWhere(match: (hook: Hook) => boolean): Promise<Hook | undefined> {
+  const found: Hook | undefined = hooks.find(match);
+  return Promise.resolve(found);
+}
+
+async function api<T>(agent: Agent, path: string): Promise<T> {
+  const response = await fetch(`http://127.0.0.1:${agent.port}${path}`);
+  return (await response.json()) as T;
+}
+
+before(async () => {
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+        type: string;
+        alert: { labels: { probe: string } };
+      };
+      hooks.push({ type: body.type, probe: body.alert.labels.probe });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const hookPort = (receiver.address() as AddressInfo).port;
+  world = await startFleetWorld();
+  world.writeConfig(`store: { url: "\${SCAIPROBE_DATABASE_URL}" }
+log: { level: warn }
+probes:
+${Array.from({ length: 6 }, (_, i) => `  - { name: q${i}, kind: http, url: "http://127.0.0.1:${world.targetPort}/t/${i}", every: 1s, timeout: 1s }`).join('\n')}
+alerts:
+  channels:
+    - { name: hook, type: webhook, url: "http://127.0.0.1:${hookPort}/hook" }
+  rules:
+    - { name: down, probes: ["q*"], channels: [hook], failures: 2, successes: 2, quorum: 2 }
+`);
+  for (const [name, location] of [
+    ['a1', 'eu-west'],
+    ['a2', 'eu-west'],
+    ['b1', 'us-east'],
+  ] as const)
+    agents.push(await world.startAgent(name, location));
+  for (const agent of agents) await world.healthy(agent);
+});
+
+after(async () => {
+  await world.close();
+  receiver.closeAllConnections();
+  receiver.close();
+});
+
+test('each location runs every probe; within eu-west the two agents share them evenly', async () => {
+  const [a1] = agents;
+  assert.ok(a1);
+  const shares = await until('a balanced placement', async () => {
+    const { agents: listed } = await api<{ agents: Array<{ name: string; probes: number; live: boolean }> }>(
+      a1,
+      '/api/v1/agents',
+    );
+    const shares = Object.fromEntries(listed.map((agent) => [agent.name, agent.probes]));
+    return shares.a1 === 3 && shares.a2 === 3 && shares.b1 === 6 ? shares : undefined;
+  });
+  assert.deepEqual(shares, { a1: 3, a2: 3, b1: 6 });
+  // Over the last seconds, each probe ran in eu-west at one agent only.
+  await sleep(3_000);
+  const { rows } = await world.db.query<{ probe: string; agents: number }>(
+    `SELECT probe, count(DISTINCT agent)::int AS agents FROM runs
+      WHERE location = 'eu-west' AND started_at > (extract(epoch from now()) * 1000 - 2500) GROUP BY probe ORDER BY probe`,
+  );
+  assert.deepEqual(
+    rows.map((row) => [row.probe, row.agents]),
+    ['q0', 'q1', 'q2', 'q3', 'q4', 'q5'].map((probe) => [probe, 1]),
+  );
+});
+
+test('a failure seen from one location is local and pages nobody under quorum 2; from both, it pages once', async () => {
+  const [a1, , b1] = agents;
+  assert.ok(a1 && b1);
+  world.setFault((location, probe) => probe === 0 && location === 'eu-west');
+  const local = await until('q0 failing only from eu-west', async () => {
+    const { alerts } = await api<{
+      alerts: Array<{ target: string; status: string; local: { message: string } | null }>;
+    }>(b1, '/api/v1/alerts');
+    return alerts.find((alert) => alert.target === 'q0' && alert.local);
+  });
+  assert.equal(local.status, 'ok');
+  assert.match(local.local?.message ?? '', /failing only from eu-west since/);
+  await sleep(4_000);
+  assert.deepEqual(hooks, [], 'nothing is paged for a failure one location sees');
+
+  world.setFault((location, probe) => probe === 1 || (probe === 0 && location === 'eu-west'));
+  await until('q1 firing', () => hookWhere((hook) => hook.probe === 'q1'));
+  await sleep(4_000);
+  assert.deepEqual(hooks, [{ type: 'alert.firing', probe: 'q1' }]);
+
+  world.setFault(undefined);
+  await until('q1 resolved', () => hookWhere((hook) => hook.type === 'alert.resolved'));
+  await sleep(3_000);
+  assert.deepEqual(hooks, [
+    { type: 'alert.firing', probe: 'q1' },
+    { type: 'alert.resolved', probe: 'q1' },
+  ]);
+});
