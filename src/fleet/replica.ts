@@ -12,6 +12,8 @@ export interface ReplicaOptions {
   store: (runs: RunRecord[]) => void;
   /** Where the cursors are kept between starts. */
   cursorFile: string;
+  /** The database's identity: cursors read from another database (restored, replaced) start again. */
+  identity: () => Promise<string>;
   logger: Logger;
   batchSize?: number;
   intervalMs?: number;
@@ -22,13 +24,19 @@ function recordOf(run: StoredRun): RunRecord {
   return { ...rest, items: [] };
 }
 
-function readCursors(file: string): Map<string, number> {
-  if (!existsSync(file)) return new Map();
+interface SavedCursors {
+  database: string | undefined;
+  cursors: Map<string, number>;
+}
+
+function readCursors(file: string): SavedCursors {
+  if (!existsSync(file)) return { database: undefined, cursors: new Map() };
   try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    return new Map(Object.entries(parsed).filter((e): e is [string, number] => typeof e[1] === 'number'));
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { database?: unknown; cursors?: Record<string, unknown> };
+    const entries = Object.entries(parsed.cursors ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number');
+    return { database: typeof parsed.database === 'string' ? parsed.database : undefined, cursors: new Map(entries) };
   } catch {
-    return new Map();
+    return { database: undefined, cursors: new Map() };
   }
 }
 
@@ -38,14 +46,31 @@ function readCursors(file: string): Map<string, number> {
  * `batchSize` runs shown twice, never a run missed.
  */
 export class FleetReplica {
-  private readonly cursors: Map<string, number>;
+  private cursors: Map<string, number>;
+  private database: string | undefined;
+  private checked = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
   private failing = false;
 
   constructor(private readonly options: ReplicaOptions) {
-    this.cursors = readCursors(options.cursorFile);
+    ({ database: this.database, cursors: this.cursors } = readCursors(options.cursorFile));
+  }
+
+  /** Once per start: cursors kept for another database are dropped (its run ids are not this one's). */
+  private async checkDatabase(): Promise<void> {
+    if (this.checked) return;
+    const identity = await this.options.identity();
+    if (this.database !== undefined && this.database !== identity && this.cursors.size > 0) {
+      this.options.logger.warn(
+        { cursorFile: this.options.cursorFile },
+        "the fleet's database is not the one this replica copied from: copying its runs from the start",
+      );
+      this.cursors = new Map();
+    }
+    this.database = identity;
+    this.checked = true;
   }
 
   start(): void {
@@ -55,6 +80,7 @@ export class FleetReplica {
   /** Pulls until caught up; returns how many runs were copied. */
   async pull(): Promise<number> {
     const { agent, runsAfter, store, batchSize = 1000 } = this.options;
+    await this.checkDatabase();
     let copied = 0;
     for (;;) {
       // Our own runs are skipped by placing our cursor beyond any id.
@@ -78,7 +104,7 @@ export class FleetReplica {
 
   private saveCursors(): void {
     const temporary = `${this.options.cursorFile}.tmp`;
-    writeFileSync(temporary, JSON.stringify(Object.fromEntries(this.cursors)));
+    writeFileSync(temporary, JSON.stringify({ database: this.database, cursors: Object.fromEntries(this.cursors) }));
     renameSync(temporary, this.options.cursorFile);
   }
 

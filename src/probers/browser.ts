@@ -290,7 +290,7 @@ class BrowserProber implements Prober {
 
   private async findMail(mail: NonNullable<Spec['mail']>, ctx: ProbeContext): Promise<MailLookup> {
     const account = imapAccount(mail.imap);
-    const marker = subjectMarker(mail.subjectPrefix, mail.probe);
+    const marker = subjectMarker(mail.subjectPrefix, mail.probe, this.deps.location);
     return fetchProbeMail(
       account,
       mail.folder,
@@ -303,7 +303,7 @@ class BrowserProber implements Prober {
 
   /** No message of the mail probe to open: a PROTOCOL error that says what the folder held instead. */
   private noMessage(mail: NonNullable<Spec['mail']>, lookup: MailLookup): Measurement {
-    const marker = subjectMarker(mail.subjectPrefix, mail.probe).trim();
+    const marker = subjectMarker(mail.subjectPrefix, mail.probe, this.deps.location).trim();
     const known = sentTokens(this.deps.recorded, mail.probe).length;
     const why =
       known === 0

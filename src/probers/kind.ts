@@ -32,6 +32,8 @@ export interface ProberDeps {
   logger: Logger;
   http: HttpClient;
   recorded: RecordedItems;
+  /** The fleet location this agent probes from (undefined for a single daemon). */
+  location?: string;
 }
 
 /**

@@ -156,7 +156,7 @@ function median(values: number[]): number | null {
   return sorted[Math.ceil(sorted.length / 2) - 1] ?? null;
 }
 
-function buildMessage(spec: MailSpec & CommonProbeSpec, token: string): ProbeMessage {
+function buildMessage(spec: MailSpec & CommonProbeSpec, token: string, location?: string): ProbeMessage {
   const headers: Record<string, string> = { ...spec.send.headers, [TOKEN_HEADER]: token };
   if (spec.send.listUnsubscribe) {
     headers['List-Unsubscribe'] =
@@ -169,7 +169,7 @@ function buildMessage(spec: MailSpec & CommonProbeSpec, token: string): ProbeMes
     from: spec.send.from,
     ...(spec.send.fromName ? { fromName: spec.send.fromName } : {}),
     to: spec.seeds.map((seed) => ({ seed: seed.name, address: seed.address })),
-    subject: `${subjectMarker(spec.subjectPrefix, spec.name)}${token}`,
+    subject: `${subjectMarker(spec.subjectPrefix, spec.name, location)}${token}`,
     text,
     html: spec.send.html ? spec.send.html.replaceAll('{{token}}', token) : `<p>${text}</p>`,
     headers,
@@ -255,7 +255,7 @@ class MailProber implements Prober {
   }
 
   private get marker(): string {
-    return subjectMarker(this.spec.subjectPrefix, this.spec.name);
+    return subjectMarker(this.spec.subjectPrefix, this.spec.name, this.deps.location);
   }
 
   /**
@@ -394,7 +394,7 @@ class MailProber implements Prober {
     run: { warnings: string[]; phases: Record<string, number>; swept: number },
     setUp: Promise<number[]>,
   ): Promise<Measurement> {
-    const message = buildMessage(this.spec, token);
+    const message = buildMessage(this.spec, token, this.deps.location);
     const setUpStarted = ctx.clock.monotonic();
     // The message cannot arrive before the send is accepted: the rest of the set-up overlaps with it (and is awaited, so a run leaves no work behind).
     const [sending, settingUp] = await Promise.allSettled([this.send(message, ctx), setUp]);

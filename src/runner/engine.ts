@@ -35,6 +35,8 @@ export interface EngineDeps {
   store?: Store;
   metrics?: RunMetrics;
   shutdown?: AbortSignal;
+  /** In a fleet, where this agent probes from (probes that share a target across locations tell theirs apart). */
+  location?: string;
 }
 
 /**
@@ -70,6 +72,7 @@ export class Engine {
           logger: deps.logger.child({ probe: spec.name }),
           http: deps.http,
           recorded,
+          ...(deps.location !== undefined ? { location: deps.location } : {}),
         }),
       });
     }

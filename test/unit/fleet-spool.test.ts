@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { makeTempDir } from '../../src/lab/processes.ts';
 import { RunSpool } from '../../src/fleet/spool.ts';
 import { RunReplicator } from '../../src/fleet/replicator.ts';
+import { FleetReplica } from '../../src/fleet/replica.ts';
 import type { RunRecord } from '../../src/store/types.ts';
 import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { spoolingStore } from '../../src/fleet/spooling-store.ts';
@@ -109,4 +110,35 @@ test("an agent's runs are stamped with its location and name, spooled, and store
   assert.equal(store.runs.list('p')[0]?.uid, 'u7');
   local.close();
   spool.close();
+});
+
+test("a replica follows each agent by id, skips its own runs, and starts again on another database's ids", async () => {
+  const stored: string[] = [];
+  let database = 'db-1';
+  const fleetRuns = [
+    { ...run(1), id: 1, agent: 'a1' },
+    { ...run(2), id: 2, agent: 'me' },
+    { ...run(3), id: 3, agent: 'b1' },
+  ];
+  const replica = () =>
+    new FleetReplica({
+      agent: 'me',
+      identity: () => Promise.resolve(database),
+      cursorFile: join(temp.dir, 'replica.json'),
+      logger: pino({ level: 'silent' }),
+      store: (runs) => stored.push(...runs.map((r) => r.uid)),
+      runsAfter: (cursors, limit) =>
+        Promise.resolve(
+          fleetRuns.filter((r) => r.id > (cursors.get(r.agent) ?? 0) && r.agent !== 'me').slice(0, limit),
+        ),
+    });
+  assert.equal(await replica().pull(), 2);
+  assert.deepEqual(stored, ['u1', 'u3']);
+  // Started again on the same database: nothing copied twice.
+  assert.equal(await replica().pull(), 0);
+  // The database was replaced (its ids start again): the new one's runs are copied from the start.
+  database = 'db-2';
+  fleetRuns.splice(0, fleetRuns.length, { ...run(9), id: 1, agent: 'a1' });
+  assert.equal(await replica().pull(), 1);
+  assert.deepEqual(stored, ['u1', 'u3', 'u9']);
 });

@@ -44,3 +44,12 @@ test('a mail probe sets X-Scaiprobe-Id itself: send.headers may not', () => {
   );
   assert.doesNotThrow(() => specFor(mailKind, raw({ 'X-Campaign': 'probe' })));
 });
+
+test("in a fleet a probe message's subject names the location, so locations sharing a seed keep their messages apart", () => {
+  assert.equal(subjectMarker('[scaiprobe]', 'mail-roundtrip'), '[scaiprobe] mail-roundtrip ');
+  const eu = subjectMarker('[scaiprobe]', 'mail-roundtrip', 'eu-west');
+  assert.equal(eu, '[scaiprobe] mail-roundtrip@eu-west ');
+  const token = 'sp-0123456789abcdef';
+  assert.equal(subjectToken(`${eu}${token}`, eu), token);
+  assert.equal(subjectToken(`${subjectMarker('[scaiprobe]', 'mail-roundtrip', 'us-east')}${token}`, eu), undefined);
+});

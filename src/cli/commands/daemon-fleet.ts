@@ -61,6 +61,7 @@ function replicaOf(config: LoadedConfig, fleet: Fleet, shared: PostgresStore, lo
     runsAfter: (cursors, limit) => shared.runsAfter(cursors, limit),
     store: (runs) => void local.runs.recordAll(runs),
     cursorFile: besideStore(config.store.path, 'replica.json'),
+    identity: () => shared.identity(),
     logger: logger.child({ part: 'replica' }),
   });
 }

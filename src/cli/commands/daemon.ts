@@ -117,6 +117,7 @@ function startEngine(
     store: Store;
     metrics: ProbeMetrics;
     shutdown: AbortSignal;
+    location?: string;
   },
 ): Engine {
   const { logger, store } = deps;
@@ -327,7 +328,10 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   if (fleet) metrics.registry.setDefaultLabels({ location: fleet.fleet.location });
   const shutdown = new AbortController();
   const engineStore = fleet?.engineStore ?? store;
-  const engine = startEngine(config, { clock, logger, http, store: engineStore, metrics, shutdown: shutdown.signal });
+  const engine = startEngine(config, {
+    ...{ clock, logger, http, store: engineStore, metrics, shutdown: shutdown.signal },
+    ...(fleet ? { location: fleet.fleet.location } : {}),
+  });
   let ready = false;
   const scheduler = createScheduler(config, engine, metrics, clock, logger, fleet);
   const server = await startServer(config, reports, { store, metrics, logger, engine, fleet, isReady: () => ready });

@@ -17,9 +17,13 @@ const TOKEN = /^sp-[0-9a-f]{16}$/;
 /** The header that carries a probe message's token. */
 export const TOKEN_HEADER = 'X-Scaiprobe-Id';
 
-/** The start of every probe message's subject; the token follows it. */
-export function subjectMarker(subjectPrefix: string, probe: string): string {
-  return `${subjectPrefix} ${probe} `;
+/**
+ * The start of every probe message's subject; the token follows it. In a fleet the location is part of it
+ * (`[scaiprobe] mail-roundtrip@eu-west `): the locations share the seed inboxes, and each location's probe
+ * sweeps and reads only its own messages.
+ */
+export function subjectMarker(subjectPrefix: string, probe: string, location?: string): string {
+  return `${subjectPrefix} ${probe}${location ? `@${location}` : ''} `;
 }
 
 /** The token a subject carries after `marker` (its last occurrence), if what follows is one token and nothing else. */

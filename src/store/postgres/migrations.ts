@@ -167,6 +167,14 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       CREATE INDEX maintenance_windows_end ON maintenance_windows (ends_at);
     `,
   },
+  {
+    version: 2,
+    name: 'the database identity (a database replaced under the same URL is told apart: run ids start again)',
+    sql: `
+      CREATE TABLE store_identity (id text PRIMARY KEY);
+      INSERT INTO store_identity (id) VALUES (md5(random()::text || clock_timestamp()::text));
+    `,
+  },
 ];
 
 /** The key of the advisory lock that serializes migrators (several agents starting at once). */

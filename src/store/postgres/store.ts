@@ -64,6 +64,14 @@ export class PostgresStore implements AsyncStore {
     return this.runs.after(cursors, limit, since);
   }
 
+  /** This database's identity, made when its schema was: a database restored or replaced under the same URL has another (and run ids of its own). */
+  async identity(): Promise<string> {
+    const { rows } = await this.db.pool.query<{ id: string }>('SELECT id FROM store_identity LIMIT 1');
+    const id = rows[0]?.id;
+    if (!id) throw new Error('the database has no store identity');
+    return id;
+  }
+
   storageCondition(error: unknown): string | undefined {
     return postgresCondition(error);
   }
