@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startFleetWorld, sleep, type Agent, type FleetWorld } from '../helpers/fleet-world.ts';
+import { runCli } from '../helpers/cli.ts';
 
 interface Hook {
   type: string;
@@ -11,6 +12,7 @@ interface Hook {
 }
 
 let world: FleetWorld;
+let configFile: string;
 let receiver: Server;
 const hooks: Hook[] = [];
 const agents: Agent[] = [];
@@ -51,7 +53,7 @@ before(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hookPort = (receiver.address() as AddressInfo).port;
   world = await startFleetWorld();
-  world.writeConfig(`store: { url: "\${SCAIPROBE_DATABASE_URL}" }
+  configFile = world.writeConfig(`store: { url: "\${SCAIPROBE_DATABASE_URL}" }
 log: { level: warn }
 probes:
 ${Array.from({ length: 6 }, (_, i) => `  - { name: q${i}, kind: http, url: "http://127.0.0.1:${world.targetPort}/t/${i}", every: 1s, timeout: 1s }`).join('\n')}
@@ -127,4 +129,21 @@ test('a failure seen from one location is local and pages nobody under quorum 2;
     { type: 'alert.firing', probe: 'q1' },
     { type: 'alert.resolved', probe: 'q1' },
   ]);
+});
+
+test("scaiprobe alert test in a fleet queues in PostgreSQL's outbox and is delivered from there", async () => {
+  const before = hooks.length;
+  const result = await runCli(['alert', 'test', 'hook', '--config', configFile], {
+    SCAIPROBE_DATABASE_URL: world.postgres.url,
+  });
+  assert.equal(result.code, 0, result.stderr + result.stdout);
+  assert.match(result.stdout, /^delivered to hook \(HTTP 200, 1 attempt\)/);
+  assert.deepEqual(
+    hooks.slice(before).map((hook) => hook.type),
+    ['alert.test'],
+  );
+  const { rows } = await world.db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM alert_outbox WHERE channel = 'hook' AND status = 'delivered' AND event = 'test'",
+  );
+  assert.equal(rows[0]?.n, 1);
 });

@@ -1,6 +1,7 @@
 // `scaiprobe alert test <channel>`: one test notification through the outbox, and what became of it.
 import pino from 'pino';
 import { SqliteStore } from '../../store/sqlite/store.ts';
+import { openPostgresStore } from '../../store/postgres/open.ts';
 import { systemClock } from '../../util/clock.ts';
 import { readAlertingSections } from '../../alerting/wire.ts';
 import { AlertService } from '../../alerting/service.ts';
@@ -23,7 +24,15 @@ export async function sendTestNotification(
       `no channel named "${channelName}" (configured: ${sections.alerts.channels.map((c) => c.name).join(', ') || 'none'})`,
     );
   }
-  const store = new SqliteStore(config.store.path, systemClock);
+  // In a fleet the outbox is PostgreSQL's, which every agent drains; otherwise the daemon's database file.
+  const store = config.store.url
+    ? await openPostgresStore({
+        url: config.store.url,
+        ...(config.store.tls !== undefined ? { tls: config.store.tls } : {}),
+        clock: systemClock,
+        poolSize: 2,
+      })
+    : new SqliteStore(config.store.path, systemClock);
   try {
     const alerts = new AlertService({
       store,
@@ -51,7 +60,7 @@ export async function sendTestNotification(
     );
     return 1;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
