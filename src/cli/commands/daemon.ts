@@ -38,6 +38,8 @@ export interface Daemon {
   store: SqliteStore;
   engine: Engine;
   server: DaemonServer;
+  /** In a fleet: this agent, its location and the shared database (without its password). */
+  fleet: { name: string; location: string; database: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -350,6 +352,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
     store,
     engine,
     server,
+    fleet: fleet && { name: fleet.fleet.name, location: fleet.fleet.location, database: fleet.shared.location },
     stop() {
       ready = false;
       stopping ??= shutDown({

@@ -90,8 +90,11 @@ export const runCommand = defineCommand({
       const logger = createLogger({ level: config.log.level, secrets: config.secrets, destination: process.stdout });
       guardProcess(logger);
       const daemon = await startDaemon(config, { clock: systemClock, logger });
+      const fleet = daemon.fleet
+        ? `agent ${daemon.fleet.name} in ${daemon.fleet.location} of the fleet at ${daemon.fleet.database}; `
+        : '';
       process.stderr.write(
-        `scaiprobe: ${config.probes.length} probes running; API and /metrics on ${daemon.url} (database ${config.store.path})\n`,
+        `scaiprobe: ${fleet}${config.probes.length} probes running; API and /metrics on ${daemon.url} (${daemon.fleet ? 'local store' : 'database'} ${config.store.path})\n`,
       );
       stopOnSignals(async () => {
         await daemon.stop();
