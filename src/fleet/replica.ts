@@ -1,13 +1,13 @@
 // A replica agent's copy of the fleet's results: the other agents' runs, pulled from PostgreSQL into the local store.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { RunRecord, StoredRun } from '../store/types.ts';
+import type { RunRecord, RunWithItems } from '../store/types.ts';
 
 export interface ReplicaOptions {
   /** This agent: its own runs are in the local store already. */
   agent: string;
-  /** Runs of any agent above that agent's cursor (every run of agents not in the map), oldest first per agent. */
-  runsAfter: (cursors: Map<string, number>, limit: number) => Promise<StoredRun[]>;
+  /** Runs of any agent above that agent's cursor (every run of agents not in the map), oldest first per agent, with their items. */
+  runsAfter: (cursors: Map<string, number>, limit: number) => Promise<RunWithItems[]>;
   /** Stores pulled runs in the local store, all or none. */
   store: (runs: RunRecord[]) => void;
   /** Where the cursors are kept between starts. */
@@ -19,9 +19,10 @@ export interface ReplicaOptions {
   intervalMs?: number;
 }
 
-function recordOf(run: StoredRun): RunRecord {
+/** The run as the local store records it: with its items, which the run's location and agent place. */
+function recordOf(run: RunWithItems): RunRecord {
   const { id: _id, ...rest } = run;
-  return { ...rest, items: [] };
+  return rest;
 }
 
 interface SavedCursors {

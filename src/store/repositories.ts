@@ -53,15 +53,24 @@ export interface ProbeRepository {
   state(probe: string): unknown;
 }
 
+/** Which of a probe's runs a listing reads. */
+export interface RunRange {
+  since?: number;
+  until?: number;
+  limit?: number;
+  /** Only the runs made at this fleet location. */
+  location?: string;
+}
+
 export interface RunRepository {
   /** Commits one finished run with its items, state changes and carried-over state; returns its id and the changes it caused. */
   record(run: RunRecord): RecordedRun;
   /** Commits finished runs, in order, all or none. */
   recordAll(runs: RunRecord[]): RecordedRun[];
-  /** The probe's newest runs first (at most `limit`, 1000 by default), started in [since, until). */
-  list(probe: string, options?: { since?: number; until?: number; limit?: number }): StoredRun[];
+  /** The probe's newest runs first (at most `limit`, 1000 by default), started in [since, until); only `location`'s when given. */
+  list(probe: string, options?: RunRange): StoredRun[];
   /** As list(), without the runs' bodies: read from fixed columns, nothing rebuilt (a day of one-minute runs in a few milliseconds). */
-  summaries(probe: string, options?: { since?: number; until?: number; limit?: number }): RunSummary[];
+  summaries(probe: string, options?: RunRange): RunSummary[];
   get(id: number): StoredRun | undefined;
   /** The last `n` statuses of each named probe, oldest first. */
   recentStatuses(probes: string[], n: number): Map<string, RunStatus[]>;

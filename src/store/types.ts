@@ -30,6 +30,11 @@ export interface StoredRun extends Omit<RunRecord, 'items' | 'state'> {
   id: number;
 }
 
+/** A stored run with the items it reported (what a fleet replica copies). */
+export interface RunWithItems extends StoredRun {
+  items: RunItem[];
+}
+
 /** A run without its body (message, observations, assertions, phases): what a chart or a timeline needs. */
 export type RunSummary = Pick<
   StoredRun,
@@ -158,6 +163,8 @@ export interface MailMessageFields {
   dkimDomain: string | null;
   compauthReason: string | null;
   receivedSpf: string | null;
+  /** The location of the run that reported it (null for a single daemon's runs). */
+  location: string | null;
 }
 
 export interface StateChangeQuery {

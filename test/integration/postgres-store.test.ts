@@ -10,6 +10,7 @@ import type { PostgresStore } from '../../src/store/postgres/store.ts';
 import { listPartitions } from '../../src/store/postgres/partitions.ts';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.ts';
 import { StoreOpenError } from '../../src/store/sqlite/open.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { DEFAULT_RETENTION } from '../../src/store/retention.ts';
 import type { RunRecord } from '../../src/store/types.ts';
 import { ManualClock } from '../../src/util/clock.ts';
@@ -253,6 +254,67 @@ describe('PostgreSQL only', () => {
     const store = await open(url.replace('scaiprobe@', 'scaiprobe:s3cret@'));
     try {
       assert.equal(store.location, url);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('runsWithItemsAfter: each run with the items it reported, as a replica records them', async () => {
+    const store = await open(await postgres.freshDatabase());
+    try {
+      const message = (key: string, placement: string, state?: string) => ({
+        type: 'mail.message',
+        key,
+        ...(state ? { state } : {}),
+        data: { seed: 'gmail', placement, timeToInboxMs: placement === 'inbox' ? 2000 : null },
+      });
+      const stored = await store.runs.recordAll([
+        run('seeds', T0, {
+          agent: 'eu-1',
+          location: 'eu',
+          tenant: 'acme',
+          items: [message('1', 'inbox'), message('2', 'spam', 'late')],
+        }),
+        run('web', T0 + 1, { agent: 'us-1', location: 'us' }),
+        run('seeds', T0 + 2, { agent: 'us-1', location: 'us', tenant: 'acme', items: [message('3', 'missing')] }),
+      ]);
+      const copied = await store.runsWithItemsAfter(new Map(), 100);
+      assert.deepEqual(
+        copied.map((r) => [r.id, r.location, r.agent, r.items]),
+        [
+          [stored[0]?.runId, 'eu', 'eu-1', [message('1', 'inbox'), message('2', 'spam', 'late')]],
+          [stored[1]?.runId, 'us', 'us-1', []],
+          [stored[2]?.runId, 'us', 'us-1', [message('3', 'missing')]],
+        ],
+      );
+      const past = await store.runsWithItemsAfter(
+        new Map([
+          ['eu-1', stored[0]!.runId],
+          ['us-1', stored[1]!.runId],
+        ]),
+        10,
+      );
+      assert.deepEqual(
+        past.map((r) => r.items.map((i) => i.key)),
+        [['3']],
+        "past the cursors: the next run's items only",
+      );
+      // What a replica does with them: a local store records the copies, and the report's rows are placed by location.
+      const local = new SqliteStore(':memory:', new ManualClock(T0));
+      try {
+        local.runs.recordAll(copied.map(({ id: _id, ...record }) => record));
+        const rows = local.items.mailMessages({ type: 'mail.message', tenant: 'acme', since: T0, until: T0 + DAY });
+        assert.deepEqual(
+          rows.map((r) => [r.placement, r.location, r.tti]),
+          [
+            ['inbox', 'eu', 2000],
+            ['spam', 'eu', null],
+            ['missing', 'us', null],
+          ],
+        );
+      } finally {
+        local.close();
+      }
     } finally {
       await store.close();
     }

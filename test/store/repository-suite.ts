@@ -239,6 +239,57 @@ export function repositorySuite(name: string, open: StoreFactory): void {
         );
       });
 
+      test("list and summaries with a location read that location's runs only", async () => {
+        const { store } = await fresh();
+        await store.runs.recordAll([
+          run('a', T0, 'pass', 10, { location: 'eu-west', agent: 'agent-1' }),
+          run('a', T0 + 60_000, 'fail', 10, { location: 'us-east', agent: 'agent-2' }),
+          run('a', T0 + 120_000, 'pass', 10, { location: 'eu-west', agent: 'agent-1' }),
+          run('a', T0 + 180_000, 'pass'),
+        ]);
+        assert.deepEqual(
+          (await store.runs.list('a', { location: 'eu-west' })).map((r) => [r.startedAt - T0, r.location]),
+          [
+            [120_000, 'eu-west'],
+            [0, 'eu-west'],
+          ],
+        );
+        assert.deepEqual(
+          (await store.runs.summaries('a', { location: 'us-east', limit: 5 })).map((r) => [r.status, r.agent]),
+          [['fail', 'agent-2']],
+        );
+        assert.deepEqual(await store.runs.list('a', { location: 'ap-south' }), []);
+        assert.equal((await store.runs.list('a')).length, 4, 'without a location: every run');
+      });
+
+      test('mail messages carry the location of the run that reported them', async () => {
+        const { store } = await fresh();
+        const message = (key: string, placement: string) => ({
+          type: 'mail.message',
+          key,
+          data: { seed: 'gmail', placement },
+        });
+        await store.runs.recordAll([
+          run('seeds', T0, 'pass', 5, { tenant: 'acme', location: 'eu-west', items: [message('1', 'inbox')] }),
+          run('seeds', T0 + 60_000, 'pass', 5, { tenant: 'acme', location: 'us-east', items: [message('2', 'spam')] }),
+          run('seeds', T0 + 120_000, 'pass', 5, { tenant: 'acme', items: [message('3', 'inbox')] }),
+        ]);
+        const rows = await store.items.mailMessages({
+          type: 'mail.message',
+          tenant: 'acme',
+          since: T0,
+          until: T0 + DAY,
+        });
+        assert.deepEqual(
+          rows.map((r) => [r.placement, r.location]),
+          [
+            ['inbox', 'eu-west'],
+            ['spam', 'us-east'],
+            ['inbox', null],
+          ],
+        );
+      });
+
       test("each location's status changes against its own previous run; latest() shows the newest run overall and per location", async () => {
         const { store } = await fresh();
         await store.probes.sync([{ name: 'web', kind: 'http', tags: [] }]);
@@ -548,6 +599,7 @@ export function repositorySuite(name: string, open: StoreFactory): void {
             dkimDomain: 'd.test',
             compauthReason: '000',
             receivedSpf: 'pass (ok)',
+            location: null,
           },
           {
             at: T0 + 60_005,
@@ -562,6 +614,7 @@ export function repositorySuite(name: string, open: StoreFactory): void {
             dkimDomain: null,
             compauthReason: null,
             receivedSpf: null,
+            location: null,
           },
         ]);
         assert.deepEqual(

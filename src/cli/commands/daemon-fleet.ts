@@ -58,7 +58,7 @@ function replicaOf(config: LoadedConfig, fleet: Fleet, shared: PostgresStore, lo
   if (!config.agent.replica) return undefined;
   return new FleetReplica({
     agent: fleet.name,
-    runsAfter: (cursors, limit) => shared.runsAfter(cursors, limit),
+    runsAfter: (cursors, limit) => shared.runsWithItemsAfter(cursors, limit),
     store: (runs) => void local.runs.recordAll(runs),
     cursorFile: besideStore(config.store.path, 'replica.json'),
     identity: () => shared.identity(),

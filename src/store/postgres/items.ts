@@ -1,6 +1,7 @@
 // PostgreSQL items: what runs reported (run_items) and each item's current state (item_states).
 import type { AsyncRepository, ItemRepository } from '../repositories.ts';
 import type { CurrentItem, ItemQuery, ItemState, MailMessageFields, StoredItem } from '../types.ts';
+import type { RunItem } from '../../core/probe.ts';
 import type { PostgresDb } from './db.ts';
 
 export class PostgresItems implements AsyncRepository<ItemRepository> {
@@ -57,7 +58,31 @@ export class PostgresItems implements AsyncRepository<ItemRepository> {
     return rows;
   }
 
-  /** Reduced in SQL to the fields a report reads. */
+  /** The items of the runs named, by run id, each run's in the order they were reported. */
+  async ofRuns(runIds: number[]): Promise<Map<number, RunItem[]>> {
+    const byRun = new Map<number, RunItem[]>();
+    if (runIds.length === 0) return byRun;
+    const { rows } = await this.db.query<{
+      run_id: number;
+      type: string;
+      key: string;
+      state: string | null;
+      data: unknown;
+    }>('SELECT run_id, type, key, state, data FROM run_items WHERE run_id = ANY($1::int8[]) ORDER BY id', [runIds]);
+    for (const row of rows) {
+      const items = byRun.get(row.run_id) ?? [];
+      items.push({
+        type: row.type,
+        key: row.key,
+        ...(row.state !== null ? { state: row.state } : {}),
+        data: row.data as Record<string, unknown>,
+      });
+      byRun.set(row.run_id, items);
+    }
+    return byRun;
+  }
+
+  /** Reduced in SQL to the fields a report reads; the location is the run's. */
   async mailMessages(options: {
     type: string;
     tenant: string;
@@ -69,8 +94,9 @@ export class PostgresItems implements AsyncRepository<ItemRepository> {
          data->'timeToInboxMs' AS tti, (jsonb_typeof(data->'auth') = 'object')::int AS auth,
          data->'auth'->'spf' AS spf, data->'auth'->'dkim' AS dkim, data->'auth'->'dmarc' AS dmarc,
          data->'auth'->'dkimDomain' AS "dkimDomain", data->'auth'->'compauthReason' AS "compauthReason",
-         data->'auth'->'receivedSpf' AS "receivedSpf"
-       FROM run_items WHERE type = $1 AND tenant = $2 AND at >= $3 AND at < $4 ORDER BY at, id`,
+         data->'auth'->'receivedSpf' AS "receivedSpf",
+         (SELECT r.location FROM runs r WHERE r.id = i.run_id LIMIT 1) AS location
+       FROM run_items i WHERE type = $1 AND tenant = $2 AND at >= $3 AND at < $4 ORDER BY at, id`,
       [options.type, options.tenant, options.since, options.until],
     );
     return rows;

@@ -175,6 +175,13 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       INSERT INTO store_identity (id) VALUES (md5(random()::text || clock_timestamp()::text));
     `,
   },
+  {
+    version: 3,
+    name: "run items found by their run: replicas copy each run with its items, reports place them by the run's location",
+    sql: `
+      CREATE INDEX run_items_run ON run_items (run_id);
+    `,
+  },
 ];
 
 /** The key of the advisory lock that serializes migrators (several agents starting at once). */

@@ -1,5 +1,5 @@
 // PostgreSQL runs: batches committed in one transaction with multi-row statements, idempotent by run uid; runs read back.
-import type { AsyncRepository, RunRepository } from '../repositories.ts';
+import type { AsyncRepository, RunRange, RunRepository } from '../repositories.ts';
 import type { RecordedRun, RunRecord, RunStatus, RunSummary, StoredRun } from '../types.ts';
 import type { PostgresDb } from './db.ts';
 import type { Partitions } from './partitions.ts';
@@ -10,8 +10,6 @@ import { runOf, summaryOf, SUMMARY_COLUMNS, type RunRow } from './run-rows.ts';
 const STATUSES: readonly RunStatus[] = ['pass', 'warn', 'fail'];
 /** `no partition of relation "runs" found for row`: a partition another process dropped (retention) since we made it. */
 const NO_PARTITION = '23514';
-
-type Range = { since?: number; until?: number; limit?: number };
 
 export class PostgresRuns implements AsyncRepository<RunRepository> {
   constructor(
@@ -52,18 +50,32 @@ export class PostgresRuns implements AsyncRepository<RunRepository> {
     });
   }
 
-  async list(probe: string, options: Range = {}): Promise<StoredRun[]> {
+  async list(probe: string, options: RunRange = {}): Promise<StoredRun[]> {
     const { rows } = await this.db.query<RunRow>(
-      `SELECT * FROM runs WHERE probe = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at DESC, id DESC LIMIT $4`,
-      [probe, options.since ?? 0, options.until ?? Number.MAX_SAFE_INTEGER, options.limit ?? 1000],
+      `SELECT * FROM runs WHERE probe = $1 AND started_at >= $2 AND started_at < $3 AND ($5::text IS NULL OR location = $5)
+       ORDER BY started_at DESC, id DESC LIMIT $4`,
+      [
+        probe,
+        options.since ?? 0,
+        options.until ?? Number.MAX_SAFE_INTEGER,
+        options.limit ?? 1000,
+        options.location ?? null,
+      ],
     );
     return rows.map(runOf);
   }
 
-  async summaries(probe: string, options: Range = {}): Promise<RunSummary[]> {
+  async summaries(probe: string, options: RunRange = {}): Promise<RunSummary[]> {
     const { rows } = await this.db.query<RunRow>(
-      `SELECT ${SUMMARY_COLUMNS} FROM runs WHERE probe = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at DESC, id DESC LIMIT $4`,
-      [probe, options.since ?? 0, options.until ?? Number.MAX_SAFE_INTEGER, options.limit ?? 1000],
+      `SELECT ${SUMMARY_COLUMNS} FROM runs WHERE probe = $1 AND started_at >= $2 AND started_at < $3 AND ($5::text IS NULL OR location = $5)
+       ORDER BY started_at DESC, id DESC LIMIT $4`,
+      [
+        probe,
+        options.since ?? 0,
+        options.until ?? Number.MAX_SAFE_INTEGER,
+        options.limit ?? 1000,
+        options.location ?? null,
+      ],
     );
     return rows.map(summaryOf);
   }

@@ -2,7 +2,7 @@
 import type { Clock } from '../../util/clock.ts';
 import type { AsyncStore, Maintenance } from '../repositories.ts';
 import { NOTHING_PRUNED, type RetentionConfig } from '../retention.ts';
-import type { StoredRun } from '../types.ts';
+import type { RunWithItems, StoredRun } from '../types.ts';
 import { PostgresAlerts } from './alerts.ts';
 import { postgresCondition } from './conditions.ts';
 import type { PostgresDb } from './db.ts';
@@ -70,6 +70,16 @@ export class PostgresStore implements AsyncStore {
     const id = rows[0]?.id;
     if (!id) throw new Error('the database has no store identity');
     return id;
+  }
+
+  /**
+   * As runsAfter, each run with the items it reported (a replica copies them with the run: a tenant report
+   * reads mail placement from them, placed by the run's location).
+   */
+  async runsWithItemsAfter(cursors: ReadonlyMap<string, number>, limit: number, since = 0): Promise<RunWithItems[]> {
+    const runs = await this.runs.after(cursors, limit, since);
+    const items = await this.items.ofRuns(runs.map((run) => run.id));
+    return runs.map((run) => ({ ...run, items: items.get(run.id) ?? [] }));
   }
 
   storageCondition(error: unknown): string | undefined {

@@ -58,7 +58,7 @@ export class SqliteItems implements ItemRepository {
       .all(options.tenant, options.typePrefix) as ItemState[];
   }
 
-  /** Reduced in SQL to the fields a report reads: the rest of each item's data is never parsed. */
+  /** Reduced in SQL to the fields a report reads (the rest of each item's data is never parsed); the location is the run's. */
   mailMessages(options: { type: string; tenant: string; since: number; until: number }): MailMessageFields[] {
     return this.db
       .prepare(
@@ -67,8 +67,9 @@ export class SqliteItems implements ItemRepository {
            json_type(data, '$.auth') = 'object' AS auth,
            json_extract(data, '$.auth.spf') AS spf, json_extract(data, '$.auth.dkim') AS dkim, json_extract(data, '$.auth.dmarc') AS dmarc,
            json_extract(data, '$.auth.dkimDomain') AS dkimDomain, json_extract(data, '$.auth.compauthReason') AS compauthReason,
-           json_extract(data, '$.auth.receivedSpf') AS receivedSpf
-         FROM run_items WHERE type = ? AND tenant = ? AND at >= ? AND at < ? ORDER BY at, id`,
+           json_extract(data, '$.auth.receivedSpf') AS receivedSpf,
+           (SELECT r.location FROM run_log r WHERE r.id = i.run_id) AS location
+         FROM run_items i WHERE type = ? AND tenant = ? AND at >= ? AND at < ? ORDER BY at, id`,
       )
       .all(options.type, options.tenant, options.since, options.until) as MailMessageFields[];
   }

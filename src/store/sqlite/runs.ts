@@ -1,6 +1,6 @@
 // SQLite runs: a run committed with its items, item states, state changes and carried-over state; runs read back rebuilt.
 import type { Database, Statement } from 'better-sqlite3';
-import type { RunRepository } from '../repositories.ts';
+import type { RunRange, RunRepository } from '../repositories.ts';
 import type { NewStateChange, RecordedRun, RunRecord, RunStatus, RunSummary, StoredRun } from '../types.ts';
 import { RunLog, statusOf, type RunLogRow, type RunSummaryRow } from './run-log.ts';
 
@@ -46,11 +46,12 @@ function statements(db: Database) {
     // Ordered by start only, as the (series, started_at, status) index gives them: a tie-break on id would sort every answer
     // (two runs of one series never start in the same millisecond).
     seriesRuns: db.prepare(
-      'SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?',
+      `SELECT * FROM run_log WHERE series = ? AND started_at >= ? AND started_at < ? AND (? IS NULL OR location = ?)
+       ORDER BY started_at DESC LIMIT ?`,
     ),
     seriesSummaries:
       db.prepare(`SELECT id, series, uid, started_at, duration, status, attempts, error_code, error_message, location, agent FROM run_log
-        WHERE series = ? AND started_at >= ? AND started_at < ? ORDER BY started_at DESC LIMIT ?`),
+        WHERE series = ? AND started_at >= ? AND started_at < ? AND (? IS NULL OR location = ?) ORDER BY started_at DESC LIMIT ?`),
     runById: db.prepare('SELECT * FROM run_log WHERE id = ?'),
     recentStatuses: db.prepare('SELECT status FROM run_log WHERE series = ? ORDER BY started_at DESC LIMIT ?').pluck(),
     recentRuns: db.prepare('SELECT started_at, status FROM run_log WHERE series = ? ORDER BY started_at DESC LIMIT ?'),
@@ -199,7 +200,7 @@ export class SqliteRuns implements RunRepository {
     return (this.sql.seriesOf.all(probe) as Array<{ id: number }>).map((row) => row.id);
   }
 
-  list(probe: string, options: { since?: number; until?: number; limit?: number } = {}): StoredRun[] {
+  list(probe: string, options: RunRange = {}): StoredRun[] {
     const limit = options.limit ?? 1000;
     // A probe has one series unless its kind or tenant changed: merge them newest first.
     const rows = this.seriesIds(probe)
@@ -209,6 +210,8 @@ export class SqliteRuns implements RunRepository {
             series,
             options.since ?? 0,
             options.until ?? Number.MAX_SAFE_INTEGER,
+            options.location ?? null,
+            options.location ?? null,
             limit,
           ) as RunLogRow[],
       )
@@ -217,7 +220,7 @@ export class SqliteRuns implements RunRepository {
     return this.log.rebuild(rows);
   }
 
-  summaries(probe: string, options: { since?: number; until?: number; limit?: number } = {}): RunSummary[] {
+  summaries(probe: string, options: RunRange = {}): RunSummary[] {
     const limit = options.limit ?? 1000;
     const rows = this.seriesIds(probe)
       .flatMap(
@@ -226,6 +229,8 @@ export class SqliteRuns implements RunRepository {
             series,
             options.since ?? 0,
             options.until ?? Number.MAX_SAFE_INTEGER,
+            options.location ?? null,
+            options.location ?? null,
             limit,
           ) as RunSummaryRow[],
       )
