@@ -117,6 +117,20 @@ function ttiHtml(m: ReportModel): string {
   return `<p>From the send being accepted to the message appearing in the inbox, over ${t.count} inbox deliveries: median <b>${ms(t.p50)}</b>, 95th percentile <b>${ms(t.p95)}</b>.</p>${canvas('chart-tti', 'Time to inbox p50 and p95')}`;
 }
 
+/** Shown only for a fleet whose messages came from several locations. */
+function locationsHtml(m: ReportModel): string {
+  const rows = m.locations.locations.map((r) => [
+    r.location === null ? '<i>no location</i>' : esc(r.location),
+    String(r.total),
+    `${r.inbox} (${pct(r.inboxRate)})`,
+    `${r.spam} (${pct(r.total ? r.spam / r.total : null)})`,
+    `${r.missing} (${pct(r.total ? r.missing / r.total : null)})`,
+    `${ms(r.ttiP50)} / ${ms(r.ttiP95)}`,
+  ]);
+  const body = `<p>The same seeds as seen from each location the probe messages were sent and read from: a location apart from the others points at its own network or route, not at the mail.</p>${table(['Location', 'Messages', 'Inbox', 'Spam', 'Missing', 'Time to inbox p50 / p95'], rows)}`;
+  return section('locations', 'Placement and time to inbox by location', body);
+}
+
 function authHtml(m: ReportModel): string {
   const a = m.authentication;
   if (a.status === 'no-data') return noData('no seed reported authentication results for this tenant in the period.');
@@ -275,6 +289,7 @@ export function renderReportHtml(m: ReportModel, chartJs: string): string {
 ${summary(m)}
 ${section('placement', 'Inbox placement by seed provider', placementHtml(m))}
 ${section('time-to-inbox', 'Time to inbox', ttiHtml(m))}
+${m.locations.status === 'ok' ? locationsHtml(m) : ''}
 ${section('authentication', 'SPF, DKIM and DMARC at the seeds', authHtml(m))}
 ${section('dns', 'Sending domains: DNS authentication', dnsHtml(m))}
 ${section('blocklists', 'Blocklists', rblHtml(m))}

@@ -10,6 +10,7 @@ import { findKind } from '../probers/registry.ts';
 import { bucketsOf, percentile, ratio } from './stats.ts';
 import type { AlertIncident, IndicatorReading, ReportSources } from './sources.ts';
 import { guidanceFor } from './guidance.ts';
+import { locationsSection, type LocationsSection } from './locations.ts';
 
 /** Each section says whether its source had data; `no-data` sections carry no numbers. */
 export type SectionStatus = 'ok' | 'no-data';
@@ -43,6 +44,8 @@ export interface ReportModel {
     p95: number | null;
     series: Array<{ at: number; count: number; p50: number | null; p95: number | null }>;
   };
+  /** Placement and time to inbox per fleet location (no-data unless messages came from two locations or more). */
+  locations: LocationsSection;
   authentication: {
     status: SectionStatus;
     checked: number;
@@ -353,6 +356,7 @@ export function buildReport(store: Store, request: ReportRequest, sources: Repor
     generatedAt: now,
     placement: placementSection(rows, starts, size),
     timeToInbox: timeToInboxSection(rows, starts, size),
+    locations: locationsSection(rows),
     authentication: authSection(rows),
     dnsAuth: dnsAuthSection(store, tenant),
     blocklists: blocklistSection(store, tenant, since, until),

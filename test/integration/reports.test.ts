@@ -8,14 +8,14 @@ import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { ManualClock, systemClock } from '../../src/util/clock.ts';
 import { buildReport } from '../../src/reports/model.ts';
 import { renderReport } from '../../src/reports/render.ts';
-import { loadChartJs } from '../../src/reports/html.ts';
+import { loadChartJs, renderReportHtml } from '../../src/reports/html.ts';
 import { parseReportsConfig } from '../../src/reports/config.ts';
 import { ConfigError } from '../../src/config/load.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { SharedBrowser } from '../../src/util/chromium.ts';
 import { startDaemon, type Daemon } from '../../src/cli/commands/daemon.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
-import { seedKnownAnswers } from '../helpers/report-seed.ts';
+import { mailItem, run, seedKnownAnswers } from '../helpers/report-seed.ts';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2025-06-30T00:00:00Z');
@@ -112,6 +112,61 @@ describe('report model against a seeded database with known answers', () => {
     assert.deepEqual([beta.placement.overall.total, beta.placement.overall.spam], [5, 5]);
     assert.equal(beta.blocklists.status, 'no-data');
     assert.equal(beta.rates.status, 'no-data');
+  });
+});
+
+describe('report of a fleet: placement and time to inbox per location', () => {
+  const store = new SqliteStore(':memory:', new ManualClock(NOW));
+  after(() => store.close());
+  store.probes.sync([{ name: 'acme-mail', kind: 'mail', tenant: 'acme', tags: [] }]);
+  const start = NOW - 2 * DAY;
+  // eu-west: 3 inbox (1, 2, 3 s) and 1 spam; us-east: 1 inbox (40 s), 1 spam, 2 missing: the same seeds, another route.
+  const sent: Array<[string, string, number | null]> = [
+    ['eu-west', 'inbox', 1000],
+    ['us-east', 'inbox', 40_000],
+    ['eu-west', 'inbox', 2000],
+    ['us-east', 'spam', null],
+    ['eu-west', 'spam', null],
+    ['us-east', 'missing', null],
+    ['eu-west', 'inbox', 3000],
+    ['us-east', 'missing', null],
+  ];
+  sent.forEach(([location, placement, tti], i) =>
+    store.runs.record(
+      run('acme-mail', 'mail', 'acme', start + i * 3_600_000, {
+        location,
+        agent: `${location}-1`,
+        items: [mailItem('gmail', placement, tti, null)],
+      }),
+    ),
+  );
+  const model = buildReport(store, { tenant: 'acme', since: NOW - 7 * DAY, until: NOW }, {}, NOW);
+
+  test('each location counted on its own, with its time to inbox', () => {
+    assert.equal(model.locations.status, 'ok');
+    assert.deepEqual(
+      model.locations.locations.map((l) => [l.location, l.total, l.inbox, l.spam, l.missing, l.ttiP50, l.ttiP95]),
+      [
+        ['eu-west', 4, 3, 1, 0, 2000, 3000],
+        ['us-east', 4, 1, 1, 2, 40_000, 40_000],
+      ],
+    );
+    assert.equal(model.placement.overall.total, 8, 'the overall numbers still count every location');
+  });
+
+  test('the HTML has a section per location; a single location has none', async () => {
+    const html = renderReportHtml(model, '');
+    assert.match(html, /<section id="locations">/);
+    assert.match(html, /<td>us-east<\/td><td>4<\/td><td>1 \(25\.0 %\)<\/td>/);
+    const single = new SqliteStore(':memory:', new ManualClock(NOW));
+    try {
+      seedKnownAnswers(single, NOW);
+      const plain = buildReport(single, { tenant: 'acme', since: NOW - 7 * DAY, until: NOW }, {}, NOW);
+      assert.deepEqual(plain.locations, { status: 'no-data', locations: [] });
+      assert.doesNotMatch(renderReportHtml(plain, ''), /id="locations"/);
+    } finally {
+      single.close();
+    }
   });
 });
 
