@@ -14,6 +14,8 @@ export interface RunEvent {
   durationMs: number;
   message: string;
   errorCode: string | null;
+  /** In a fleet: where the run was made (this agent's location, or another agent's for a run copied from the fleet). */
+  location?: string;
 }
 
 const FLUSH_EVERY_MS = 1000;

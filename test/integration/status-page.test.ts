@@ -11,6 +11,7 @@ import { SharedBrowser } from '../../src/util/chromium.ts';
 import { startDaemon, type Daemon } from '../../src/cli/commands/daemon.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { registerAgentRoutes } from '../../src/server/routes/agents.ts';
+import type { RunRecord } from '../../src/store/types.ts';
 
 describe('status page in Chromium', () => {
   let daemon: Daemon;
@@ -175,6 +176,73 @@ probes:
     assert.deepEqual(foreignRequests, [], 'the page fetched nothing but the daemon');
   });
 
+  test("a fleet's probe has a dot per location (its status, its name and message on hover); a single daemon's probes have none", async () => {
+    const now = Date.now();
+    const located = (uid: string, location: string, status: RunRecord['status'], message: string, ago: number) =>
+      daemon.store.runs.record({
+        uid,
+        probe: 'geo-web',
+        kind: 'http',
+        startedAt: now - ago,
+        durationMs: 12,
+        status,
+        attempts: 1,
+        message,
+        error: status === 'fail' ? { code: 'http_status', message } : null,
+        observations: {},
+        assertions: [],
+        phases: {},
+        items: [],
+        location,
+        agent: `${location}-1`,
+      });
+    daemon.store.probes.sync([{ name: 'geo-web', kind: 'http', tags: [] }]);
+    located('geo-1', 'us-east', 'pass', 'HTTP 200', 4000);
+    located('geo-2', 'eu-west', 'fail', 'HTTP 503 from eu-west', 2000);
+    await page.goto(`${daemon.url}/`);
+    await page.waitForSelector('tr[data-probe="geo-web"] i.loc', { timeout: 15_000 });
+    const dots = await page.$$eval('tr[data-probe="geo-web"] i.loc', (cells) =>
+      cells.map((c) => [c.getAttribute('data-location'), c.className, c.getAttribute('title')]),
+    );
+    assert.deepEqual(
+      dots.map(([location, className]) => [location, className]),
+      [
+        ['eu-west', 'loc fail'],
+        ['us-east', 'loc pass'],
+      ],
+    );
+    assert.match(dots[0]?.[2] ?? '', /^eu-west: fail \d+s ago · HTTP 503 from eu-west$/);
+    assert.equal(await page.$('tr[data-probe="site-ok"] i.loc'), null, 'runs without a location: no dots');
+
+    // A run from another location arriving as a live event (as a replica's copies do) moves its dot without a reload.
+    const event = {
+      probe: 'geo-web',
+      kind: 'http',
+      tenant: null,
+      status: 'pass',
+      startedAt: Date.now(),
+      durationMs: 9,
+      message: 'HTTP 200',
+      errorCode: null,
+      location: 'eu-west',
+    };
+    await page.route('**/api/v1/events', (route) =>
+      route.fulfill({
+        status: 200,
+        headers: { 'content-type': 'text/event-stream' },
+        body: `event: hello\ndata: {}\n\nevent: runs\ndata: ${JSON.stringify([event])}\n\n`,
+      }),
+    );
+    try {
+      await page.reload();
+      await page.waitForSelector('tr[data-probe="geo-web"] i.loc.pass[data-location="eu-west"]', { timeout: 2500 });
+      assert.equal(await page.textContent('tr[data-probe="geo-web"] .state'), 'pass', 'the newest run overall');
+    } finally {
+      await page.unroute('**/api/v1/events');
+    }
+    assert.deepEqual(foreignRequests, [], 'the page fetched nothing but the daemon');
+  });
+
   test('the history API pages and returns last-N strips in one response', async () => {
     const response = await fetch(`${daemon.url}/api/v1/status?limit=2&n=5&status=fail`, {
       headers: { authorization: 'Bearer status-page-token-1' },
@@ -184,7 +252,7 @@ probes:
       counts: { all: number };
       probes: Array<{ probe: string; history: string }>;
     };
-    assert.equal(body.counts.all, 3);
+    assert.equal(body.counts.all, 4, 'the three configured probes and the fleet one');
     assert.ok(body.probes.length <= 2);
     assert.ok(body.probes.every((p) => p.history.length <= 5 && p.history.endsWith('f')));
   });

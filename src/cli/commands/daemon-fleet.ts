@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../../config/load.ts';
 import type { Store } from '../../store/repositories.ts';
+import type { RunRecord } from '../../store/types.ts';
 import { openPostgresStore } from '../../store/postgres/open.ts';
 import type { PostgresStore } from '../../store/postgres/store.ts';
 import type { Clock } from '../../util/clock.ts';
@@ -22,6 +23,8 @@ export interface FleetParts {
   engineStore: Store;
   /** The probe's locations that have a live agent (what a quorum counts). */
   liveLocations(probe: string): string[];
+  /** Listens to the other agents' runs as the replica copies them into the local store (for the status page's live events). */
+  onCopied(listener: (runs: RunRecord[]) => void): void;
   /** Why this agent's runs are not reaching the fleet now, for /ready. */
   problems(): string[];
   stop(): Promise<void>;
@@ -54,12 +57,20 @@ function followLocations(config: LoadedConfig, fleet: Fleet, logger: Logger) {
   };
 }
 
-function replicaOf(config: LoadedConfig, fleet: Fleet, shared: PostgresStore, local: Store, logger: Logger) {
+function replicaOf(
+  config: LoadedConfig,
+  parts: { fleet: Fleet; shared: PostgresStore; local: Store; logger: Logger },
+  copied: Array<(runs: RunRecord[]) => void>,
+) {
+  const { fleet, shared, local, logger } = parts;
   if (!config.agent.replica) return undefined;
   return new FleetReplica({
     agent: fleet.name,
     runsAfter: (cursors, limit) => shared.runsWithItemsAfter(cursors, limit),
-    store: (runs) => void local.runs.recordAll(runs),
+    store: (runs) => {
+      local.runs.recordAll(runs);
+      for (const listener of copied) listener(runs);
+    },
     cursorFile: besideStore(config.store.path, 'replica.json'),
     identity: () => shared.identity(),
     logger: logger.child({ part: 'replica' }),
@@ -87,7 +98,8 @@ export async function joinFleet(
     now: () => clock.now(),
   });
   replicator.start();
-  const replica = replicaOf(config, fleet, shared, store, logger);
+  const copied: Array<(runs: RunRecord[]) => void> = [];
+  const replica = replicaOf(config, { fleet, shared, local: store, logger }, copied);
   replica?.start();
   const locations = followLocations(config, fleet, logger);
   return {
@@ -95,6 +107,7 @@ export async function joinFleet(
     shared,
     engineStore: spoolingStore(store, spool, { location: fleet.location, agent: fleet.name }),
     liveLocations: (probe) => locations.liveLocations(probe),
+    onCopied: (listener) => void copied.push(listener),
     problems: () => fleetProblems(replicator, fleet),
     async stop() {
       locations.stop();

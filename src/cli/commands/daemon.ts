@@ -211,7 +211,11 @@ function mountServices(server: DaemonServer, deps: ServiceDeps) {
   // Status page, live events and tenant reports. Chromium starts only when a PDF is asked for.
   const events = new RunEvents({ clock, logger, maxClients: config.server.maxEventClients });
   registerStatusPage(server.router, store, events);
-  engine.onRun((run) => events.publish(toRunEvent(run)));
+  // In a fleet, this agent's runs are of its location, and the other agents' arrive as the replica copies them.
+  engine.onRun((run) => events.publish(toRunEvent(run, fleet?.fleet.location)));
+  fleet?.onCopied((runs) => {
+    for (const run of runs) events.publish(toRunEvent(run));
+  });
   // Indicators, computed from the store: on /metrics and the API, for alert rules and for reports.
   const indicators = new IndicatorService({ store, clock, config: alertingSections.indicators });
   const currentIndicators = () => indicators.current();

@@ -71,7 +71,9 @@ function registerRunRoutes(router: Router, store: Store): void {
       const fields = url.searchParams.get('fields') ?? 'all';
       if (fields !== 'all' && fields !== 'summary')
         return sendError(res, 400, 'fields must be all (the default) or summary');
-      const range = { ...(since !== undefined ? { since } : {}), limit };
+      // In a fleet, one location's runs (each run names its location and agent).
+      const location = url.searchParams.get('location');
+      const range = { ...(since !== undefined ? { since } : {}), ...(location ? { location } : {}), limit };
       sendJson(res, 200, {
         probe: name,
         runs: fields === 'summary' ? store.runs.summaries(name, range) : store.runs.list(name, range),

@@ -1,12 +1,13 @@
 // The status page: `/` (its public shell), its data and its live events.
 import type { Store } from '../../store/repositories.ts';
-import type { FinishedRun } from '../../runner/engine.ts';
+import type { RunRecord } from '../../store/types.ts';
 import type { Router } from '../router.ts';
 import type { RunEvent, RunEvents } from '../events.ts';
 import { statusPageHtml } from '../status-page/page.ts';
 import { registerStatusRoutes } from './status.ts';
 
-export function toRunEvent(run: FinishedRun): RunEvent {
+/** A run as the page's live events carry it; `location` for a run of this agent, whose record is stamped only when stored. */
+export function toRunEvent(run: RunRecord, location = run.location): RunEvent {
   return {
     probe: run.probe,
     kind: run.kind,
@@ -16,6 +17,7 @@ export function toRunEvent(run: FinishedRun): RunEvent {
     durationMs: run.durationMs,
     message: run.message,
     errorCode: run.error?.code ?? null,
+    ...(location ? { location } : {}),
   };
 }
 

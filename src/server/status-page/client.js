@@ -86,6 +86,44 @@
     return null;
   }
 
+  // A fleet's probe: a dot per location with that location's newest run (none for a single daemon).
+  function locationDots(p) {
+    if (!p.locations || !p.locations.length) return '';
+    return (
+      '<span class="locs">' +
+      p.locations
+        .map(function (l) {
+          return (
+            '<i class="loc ' +
+            esc(l.status) +
+            '" data-location="' +
+            esc(l.location) +
+            '" title="' +
+            esc(l.location + ': ' + l.status + ' ' + ago(l.startedAt) + (l.message ? ' · ' + l.message : '')) +
+            '"></i>'
+          );
+        })
+        .join('') +
+      '</span>'
+    );
+  }
+  // A run from a location moves that location's dot (a run older than the dot's, copied late, does not).
+  function applyLocation(p, e) {
+    if (!e.location) return;
+    var list = p.locations || (p.locations = []);
+    var found = list.filter(function (l) {
+      return l.location === e.location;
+    })[0];
+    if (found && found.startedAt > e.startedAt) return;
+    var next = { location: e.location, status: e.status, startedAt: e.startedAt, message: e.message };
+    next.statusSince = found && found.status === e.status ? found.statusSince : e.startedAt + e.durationMs;
+    if (found) list[list.indexOf(found)] = next;
+    else list.push(next);
+    list.sort(function (a, b) {
+      return a.location < b.location ? -1 : a.location > b.location ? 1 : 0;
+    });
+  }
+
   function rowHtml(p) {
     var state = p.status || 'pending';
     var held = windowOf(p.probe);
@@ -101,7 +139,9 @@
       state +
       '">' +
       label +
-      '</span></td>' +
+      '</span>' +
+      locationDots(p) +
+      '</td>' +
       '<td class="name">' +
       esc(p.probe) +
       (held
@@ -213,12 +253,16 @@
         changed = true;
         return;
       }
-      if (p.status !== e.status) changed = true;
-      p.status = e.status;
-      p.startedAt = e.startedAt;
-      p.durationMs = e.durationMs;
-      p.message = e.message;
-      p.errorCode = e.errorCode;
+      applyLocation(p, e);
+      // The row shows the newest run from any location; one copied late from another agent leaves it.
+      if (p.startedAt == null || e.startedAt >= p.startedAt) {
+        if (p.status !== e.status) changed = true;
+        p.status = e.status;
+        p.startedAt = e.startedAt;
+        p.durationMs = e.durationMs;
+        p.message = e.message;
+        p.errorCode = e.errorCode;
+      }
       p.history = ((p.history || '') + e.status[0]).slice(-HISTORY);
       var tr = document.querySelector('tr[data-probe="' + CSS.escape(e.probe) + '"]');
       if (tr) tr.outerHTML = rowHtml(p);

@@ -33,6 +33,9 @@ tr.fail td.name { color:var(--fail); }
 .strip { display:inline-flex; gap:1px; height:16px; align-items:stretch; }
 .strip i { width:5px; border-radius:1px; background:var(--pending); }
 .strip i.p { background:var(--pass); } .strip i.w { background:var(--warn); } .strip i.f { background:var(--fail); }
+.locs { display:flex; flex-wrap:wrap; gap:3px; margin-top:4px; }
+.loc { width:9px; height:9px; border-radius:50%; background:var(--pending); cursor:help; }
+.loc.pass { background:var(--pass); } .loc.warn { background:var(--warn); } .loc.fail { background:var(--fail); }
 .pager { display:flex; gap:8px; align-items:center; justify-content:flex-end; margin-top:8px; color:var(--muted); }
 .pager button { font:inherit; padding:3px 10px; border-radius:6px; border:1px solid var(--line); background:#fff; cursor:pointer; }
 .pager button:disabled { opacity:.4; cursor:default; }
