@@ -147,3 +147,64 @@ test("scaiprobe alert test in a fleet queues in PostgreSQL's outbox and is deliv
   );
   assert.equal(rows[0]?.n, 1);
 });
+
+/** The `runs` events an agent's /api/v1/events sends within `ms`. */
+async function liveEvents(agent: Agent, ms: number): Promise<Array<{ probe: string; location?: string }>> {
+  const controller = new AbortController();
+  const response = await fetch(`http://127.0.0.1:${agent.port}/api/v1/events`, { signal: controller.signal });
+  const reader = response.body?.getReader();
+  assert.ok(reader);
+  const events: Array<{ probe: string; location?: string }> = [];
+  let text = '';
+  const stop = setTimeout(() => controller.abort(), ms);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+  } catch {
+    // Aborted at the end of the window.
+  } finally {
+    clearTimeout(stop);
+  }
+  for (const block of text.split('\n\n'))
+    if (block.startsWith('event: runs')) events.push(...(JSON.parse(block.slice(block.indexOf('data: ') + 6)) as []));
+  return events;
+}
+
+test("every agent shows each location: the status page's dots, runs by location with their agent, live events of copied runs", async () => {
+  const [a1, , b1] = agents;
+  assert.ok(a1 && b1);
+  world.setFault((location, probe) => probe === 2 && location === 'us-east');
+  try {
+    type Row = { probe: string; locations?: Array<{ location: string; status: string }> };
+    const row = await until('q2 failing from us-east as eu-west sees it', async () => {
+      const { probes } = await api<{ probes: Row[] }>(a1, '/api/v1/status?q=q2');
+      const found = probes.find((p) => p.probe === 'q2');
+      return found?.locations?.find((l) => l.location === 'us-east')?.status === 'fail' ? found : undefined;
+    });
+    assert.deepEqual(
+      row.locations?.map((l) => [l.location, l.status]),
+      [
+        ['eu-west', 'pass'],
+        ['us-east', 'fail'],
+      ],
+    );
+    const { runs } = await api<{ runs: Array<{ location?: string; agent?: string; status: string }> }>(
+      a1,
+      '/api/v1/probes/q2/runs?location=us-east&limit=5',
+    );
+    assert.ok(runs.length > 0);
+    assert.ok(
+      runs.every((run) => run.location === 'us-east' && run.agent === 'b1'),
+      'only us-east runs, made by b1',
+    );
+    const events = await liveEvents(a1, 3_000);
+    const locations = new Set(events.map((event) => event.location));
+    assert.ok(locations.has('us-east'), "b1's runs copied by a1's replica are live events at a1");
+    assert.ok(locations.has('eu-west'), "eu-west runs (its own and a2's copies) carry their location");
+  } finally {
+    world.setFault(undefined);
+  }
+});
