@@ -202,7 +202,7 @@ probes:
     await page.goto(`${daemon.url}/`);
     await page.waitForSelector('tr[data-probe="geo-web"] i.loc', { timeout: 15_000 });
     const dots = await page.$$eval('tr[data-probe="geo-web"] i.loc', (cells) =>
-      cells.map((c) => [c.getAttribute('data-location'), c.className, c.getAttribute('title')]),
+      cells.map((c) => [c.getAttribute('data-location'), c.getAttribute('class'), c.getAttribute('title')]),
     );
     assert.deepEqual(
       dots.map(([location, className]) => [location, className]),
