@@ -53,6 +53,7 @@ test("the other agents' runs are stored with their items, placed by their run's 
     },
     store: (runs) => void store.runs.recordAll(runs),
     cursorFile: join(temp.dir, 'replica.json'),
+    identity: () => Promise.resolve('database-1'),
     logger: pino({ level: 'silent' }),
     batchSize: 2,
   });
@@ -68,7 +69,10 @@ test("the other agents' runs are stored with their items, placed by their run's 
       ],
     );
     assert.deepEqual(asked.at(-1), { self: Number.MAX_SAFE_INTEGER, 'west-1': 1, 'east-1': 2 });
-    assert.deepEqual(JSON.parse(readFileSync(join(temp.dir, 'replica.json'), 'utf8')), { 'west-1': 1, 'east-1': 4 });
+    assert.deepEqual(JSON.parse(readFileSync(join(temp.dir, 'replica.json'), 'utf8')), {
+      database: 'database-1',
+      cursors: { 'west-1': 1, 'east-1': 4 },
+    });
   } finally {
     await replica.stop();
     store.close();
