@@ -62,13 +62,16 @@ export interface FleetAgents {
 
 /** A small pool for the fleet's own statements, with timeouts so a database that hangs fails the beat instead. */
 export function fleetPool(url: string, tls?: PostgresTls): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     ...postgresConnection(url, tls),
     application_name: 'scaiprobe-fleet',
     max: 2,
     connectionTimeoutMillis: DATABASE_TIMEOUT_MS,
     query_timeout: DATABASE_TIMEOUT_MS,
   });
+  // An idle connection the server closes (a restart, a failover) must not crash the process: the next beat reconnects.
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 /**

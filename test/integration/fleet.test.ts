@@ -494,3 +494,20 @@ test('a second live agent with the same name is refused; a restart after a crash
     await first.close();
   }
 });
+
+test('a fleet pool survives the server closing its idle connection (a restart, a failover)', async () => {
+  const url = await server.freshDatabase();
+  const pool = fleetPool(url);
+  try {
+    const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const admin = fleetPool(url);
+    await admin.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+    await admin.end();
+    // The idle client's error reaches the pool: without a listener it would be thrown out of the process.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const again = await pool.query<{ one: number }>('SELECT 1 AS one');
+    assert.equal(again.rows[0]?.one, 1);
+  } finally {
+    await pool.end();
+  }
+});
