@@ -233,7 +233,7 @@ function incidentsHtml(m: ReportModel): string {
     ? table(
         ['Probe', 'Failing from', 'Until', 'First message'],
         m.incidents.outages.map((o) => [
-          esc(o.probe),
+          esc(o.location ? `${o.probe} (from ${o.location})` : o.probe),
           when(o.from),
           o.to === null ? '<b>still failing</b>' : when(o.to),
           esc(o.message),

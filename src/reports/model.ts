@@ -89,7 +89,15 @@ export interface ReportModel {
   indicators: { status: SectionStatus; items: Array<IndicatorReading & { meaning: string; action: string }> };
   incidents: {
     alerts: { status: SectionStatus; items: AlertIncident[] };
-    outages: Array<{ probe: string; from: number; to: number | null; status: string; message: string }>;
+    /** In a fleet, each location's failures apart (`location` set): a failure seen from one location is its own period. */
+    outages: Array<{
+      probe: string;
+      location?: string;
+      from: number;
+      to: number | null;
+      status: string;
+      message: string;
+    }>;
   };
 }
 
@@ -312,16 +320,23 @@ function ratesSection(
   };
 }
 
-/** Periods when one of the tenant's probes was failing (from the probe state changes). */
+/**
+ * Periods when one of the tenant's probes was failing (from the probe state changes: subject '' for a single
+ * daemon, `@<location>` for each location of a fleet).
+ */
 function outages(store: Store, tenant: string, since: number, until: number): ReportModel['incidents']['outages'] {
-  const open = new Map<string, { probe: string; from: number; to: number | null; status: string; message: string }>();
-  const done: ReportModel['incidents']['outages'] = [];
+  type Outage = ReportModel['incidents']['outages'][number];
+  const open = new Map<string, Outage>();
+  const done: Outage[] = [];
   for (const change of store.stateChanges.list({ tenant, since, until })) {
-    if (change.subject !== '') continue;
-    const current = open.get(change.probe);
+    if (change.subject !== '' && !change.subject.startsWith('@')) continue;
+    const key = `${change.probe}\0${change.subject}`;
+    const current = open.get(key);
+    const location = change.subject.slice(1);
     if (change.to === 'fail' && !current)
-      open.set(change.probe, {
+      open.set(key, {
         probe: change.probe,
+        ...(location ? { location } : {}),
         from: change.at,
         to: null,
         status: 'fail',
@@ -329,7 +344,7 @@ function outages(store: Store, tenant: string, since: number, until: number): Re
       });
     else if (change.to !== 'fail' && current) {
       done.push({ ...current, to: change.at });
-      open.delete(change.probe);
+      open.delete(key);
     }
   }
   return [...done, ...open.values()].sort((a, b) => a.from - b.from);

@@ -142,6 +142,33 @@ describe('report of a fleet: placement and time to inbox per location', () => {
   );
   const model = buildReport(store, { tenant: 'acme', since: NOW - 7 * DAY, until: NOW }, {}, NOW);
 
+  test("a probe failing from one location is that location's outage; the other location's runs do not end it", () => {
+    store.probes.sync([
+      { name: 'acme-mail', kind: 'mail', tenant: 'acme', tags: [] },
+      { name: 'acme-api', kind: 'http', tenant: 'acme', tags: [] },
+    ]);
+    const at = NOW - DAY;
+    const steps: Array<[string, 'pass' | 'fail']> = [
+      ['eu-west', 'pass'],
+      ['us-east', 'fail'],
+      ['eu-west', 'pass'],
+      ['us-east', 'fail'],
+      ['us-east', 'pass'],
+    ];
+    steps.forEach(([location, status], i) =>
+      store.runs.record(
+        run('acme-api', 'http', 'acme', at + i * 60_000, { location, agent: `${location}-1`, status, message: status }),
+      ),
+    );
+    const fleet = buildReport(store, { tenant: 'acme', since: NOW - 7 * DAY, until: NOW }, {}, NOW);
+    assert.deepEqual(
+      fleet.incidents.outages.map((o) => [o.probe, o.location, o.from, o.to]),
+      // A change is dated at the end of the run that made it (each run here lasts a second).
+      [['acme-api', 'us-east', at + 60_000 + 1000, at + 4 * 60_000 + 1000]],
+    );
+    assert.match(renderReportHtml(fleet, ''), /acme-api \(from us-east\)/);
+  });
+
   test('each location counted on its own, with its time to inbox', () => {
     assert.equal(model.locations.status, 'ok');
     assert.deepEqual(
