@@ -316,8 +316,10 @@ export class AlertService {
     const { live, interval } = this.deps.locations ?? {};
     const liveNow = live?.(run.probe);
     const intervalNow = interval?.(run.probe);
+    // Staleness is judged at the run's own time: a backlog read late (spooled while the database was away, or a
+    // slow replicator) is judged as it happened, not dropped as stale against the clock.
     const verdict = judgeQuorum(locations, rule.quorum ?? 1, {
-      now,
+      now: Math.min(now, at),
       ...(liveNow ? { live: liveNow } : {}),
       ...(intervalNow !== undefined ? { interval: intervalNow } : {}),
     });

@@ -154,6 +154,21 @@ describe('quorum over locations', () => {
     assert.equal(q.sent.length, 1);
   });
 
+  test('runs read late (spooled while the database was away) are judged at their own time: the failure still pages', async () => {
+    const q = setup({}, undefined, 1_000);
+    const late = (status: 'pass' | 'fail', at: number) =>
+      q.alerts.onRun({ probe: 'web', kind: 'http', status, message: status, location: 'eu-west', startedAt: at });
+    q.clock.advance(60_000);
+    await late('pass', T0);
+    await late('fail', T0 + 1_000);
+    await late('pass', T0 + 2_000);
+    await q.alerts.tick();
+    assert.deepEqual(
+      q.sent.map((s) => s.split(' ')[0]),
+      ['alert.firing', 'alert.resolved'],
+    );
+  });
+
   test('a run read twice changes nothing: no second page, and an old failure read after the recovery does not fire again', async () => {
     const q = setup({ quorum: 2 }, ['eu-west', 'us-east']);
     const failing = {
