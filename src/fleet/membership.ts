@@ -2,14 +2,8 @@
 import type pg from 'pg';
 import type { AgentIdentity } from './identity.ts';
 
-/** One agent as the fleet sees it. */
-export interface AgentRecord {
-  name: string;
-  location: string;
-  host: string;
-  pid: number;
-  version: string;
-  configHash: string;
+/** One agent as the fleet sees it: its identity, and what its row says of it now. */
+export interface AgentRecord extends AgentIdentity {
   startedAt: number;
   heartbeatAt: number;
   /** Heartbeat within the lease time. */

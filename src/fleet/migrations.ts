@@ -1,5 +1,6 @@
 // The fleet's own tables in PostgreSQL (agents, probe leases, the leader lease) as numbered migrations in fleet_migrations.
 import type pg from 'pg';
+import { migrate } from '../store/postgres/migrations.ts';
 
 /** Numbered migrations; each runs once, in order, inside a transaction. Never edit a released one: add the next. */
 export const FLEET_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -39,35 +40,14 @@ export const FLEET_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sq
 const MIGRATION_LOCK = 0x666c656574;
 
 /**
- * Brings the fleet tables up to date. Agents starting together take a
- * transaction-scoped advisory lock first, so one migrates and the others then
- * find the versions recorded. The store's own migrations are another list.
+ * Brings the fleet tables up to date, as the store migrates its own: agents starting together take turns on
+ * an advisory lock (another than the store's), and a database with fleet migrations this scaiprobe does not
+ * know is refused. The store's own migrations are another list, in another table.
  */
 export async function migrateFleet(pool: pg.Pool): Promise<number[]> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS fleet_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
-    );
-    const done = await client.query<{ version: number }>('SELECT version FROM fleet_migrations');
-    const applied = new Set(done.rows.map((row) => row.version));
-    const ran: number[] = [];
-    for (const migration of FLEET_MIGRATIONS) {
-      if (applied.has(migration.version)) continue;
-      await client.query(migration.sql);
-      await client.query('INSERT INTO fleet_migrations (version, name) VALUES ($1, $2)', [
-        migration.version,
-        migration.name,
-      ]);
-      ran.push(migration.version);
-    }
-    await client.query('COMMIT');
-    return ran;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    return await migrate(client, { migrations: FLEET_MIGRATIONS, table: 'fleet_migrations', lock: MIGRATION_LOCK });
   } finally {
     client.release();
   }

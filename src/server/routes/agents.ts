@@ -1,6 +1,7 @@
 // GET /api/v1/agents: the fleet's agents (location, host, pid, version, configuration, heartbeat, live) and its warnings (admin only).
 import type { Logger } from 'pino';
 import type { FleetAgents } from '../../fleet/fleet.ts';
+import type { AgentIdentity } from '../../fleet/identity.ts';
 import { sendJson, type Router } from '../router.ts';
 
 /** What the route reads of the Fleet. */
@@ -10,13 +11,7 @@ export interface AgentSource {
   agents(): Promise<FleetAgents>;
 }
 
-export interface AgentView {
-  name: string;
-  location: string;
-  host: string;
-  pid: number;
-  version: string;
-  configHash: string;
+export interface AgentView extends AgentIdentity {
   startedAt: string;
   lastHeartbeat: string;
   live: boolean;

@@ -5,19 +5,7 @@ import type { NewOutboxRow, NewStateChange, StoredAlert } from '../types.ts';
 import type { PostgresDb } from './db.ts';
 import { insertOutboxRows } from './outbox.ts';
 import { insertStateChanges } from './run-effects.ts';
-
-function alertOf(row: Record<string, string>): StoredAlert {
-  return {
-    rule: row.rule ?? '',
-    target: row.target ?? '',
-    id: row.alert_id ?? '',
-    status: row.status ?? 'ok',
-    state: JSON.parse(row.state ?? '{}') as StoredAlert['state'],
-    severity: row.severity ?? '',
-    summary: row.summary ?? '',
-    labels: JSON.parse(row.labels ?? '{}') as Record<string, string>,
-  };
-}
+import { alertOf } from '../row-mappers.ts';
 
 /** A resolution still owed: heldResolution present and not JSON null (as json_extract reads it in SQLite). */
 const OWES_RESOLUTION = `coalesce(jsonb_typeof(state::jsonb -> 'heldResolution'), 'null') <> 'null'`;

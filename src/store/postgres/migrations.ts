@@ -1,5 +1,8 @@
 // The PostgreSQL schema as numbered migrations, applied once each by whichever process gets the migration lock first.
 import type pg from 'pg';
+import { NewerSchemaError } from '../newer-schema.ts';
+
+export { NewerSchemaError };
 
 /** Numbered migrations; each runs once, in order. Never edit a released one: add the next. */
 export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
@@ -187,43 +190,40 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
 /** The key of the advisory lock that serializes migrators (several agents starting at once). */
 export const MIGRATION_LOCK = 0x5ca1_0001;
 
-/** A database written by a newer scaiprobe: this one does not know its schema and must not touch it. */
-export class NewerSchemaError extends Error {
-  constructor(
-    readonly unknown: Array<{ version: number; name: string }>,
-    readonly known: number,
-  ) {
-    const list = unknown.map((m) => `${m.version} (${m.name})`).join(', ');
-    super(
-      `it carries migration${unknown.length === 1 ? '' : 's'} ${list}, which this scaiprobe does not know (it knows up to ${known}): run the newer scaiprobe, or point store.url at another database`,
-    );
-    this.name = 'NewerSchemaError';
-  }
+/** A list of numbered migrations, the table that records them and the advisory lock its migrators take turns on. */
+export interface MigrationSet {
+  migrations: ReadonlyArray<{ version: number; name: string; sql: string }>;
+  table: string;
+  lock: number;
 }
+
+const STORE_MIGRATIONS: MigrationSet = { migrations: MIGRATIONS, table: 'schema_migrations', lock: MIGRATION_LOCK };
 
 /**
  * Brings the schema up to date in one transaction holding the migration lock: a second migrator waits,
- * then finds everything applied. Returns the versions this call applied.
+ * then finds everything applied. Returns the versions this call applied. The store's set by default; the
+ * fleet's tables are another set, in their own table.
  */
-export async function migrate(client: pg.PoolClient, migrations = MIGRATIONS): Promise<number[]> {
+export async function migrate(client: pg.PoolClient, set: MigrationSet = STORE_MIGRATIONS): Promise<number[]> {
+  const { migrations, table, lock } = set;
   await client.query('BEGIN');
   try {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('SELECT pg_advisory_xact_lock($1)', [lock]);
     await client.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
+      `CREATE TABLE IF NOT EXISTS ${table} (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`,
     );
     const { rows } = await client.query<{ version: number; name: string }>(
-      'SELECT version, name FROM schema_migrations ORDER BY version',
+      `SELECT version, name FROM ${table} ORDER BY version`,
     );
     const known = Math.max(0, ...migrations.map((m) => m.version));
     const unknown = rows.filter((row) => !migrations.some((m) => m.version === row.version));
-    if (unknown.length > 0) throw new NewerSchemaError(unknown, known);
+    if (unknown.length > 0) throw new NewerSchemaError(unknown, known, 'point store.url at another database');
     const applied = new Set(rows.map((row) => row.version));
     const ran: number[] = [];
     for (const migration of migrations) {
       if (applied.has(migration.version)) continue;
       await client.query(migration.sql);
-      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+      await client.query(`INSERT INTO ${table} (version, name, applied_at) VALUES ($1, $2, $3)`, [
         migration.version,
         migration.name,
         Date.now(),

@@ -1,27 +1,11 @@
 // PostgreSQL probes: the configured probes (probes), each one's latest run overall and per location, and carried-over state.
 import type { Clock } from '../../util/clock.ts';
 import type { AsyncRepository, ProbeRepository } from '../repositories.ts';
-import type { ConfiguredProbe, LatestFilter, ProbeLatest, RunStatus } from '../types.ts';
+import type { ConfiguredProbe, LatestFilter, ProbeLatest } from '../types.ts';
 import { locationsByProbe, withLocations, type LocationRow } from '../probe-locations.ts';
 import type { PostgresDb } from './db.ts';
 import { columnsOf, insertFrom } from './rows.ts';
-
-function latestOf(row: Record<string, unknown>): ProbeLatest {
-  return {
-    probe: row.name as string,
-    kind: row.kind as string,
-    tenant: (row.tenant as string | null) ?? null,
-    tags: JSON.parse(row.tags as string) as string[],
-    runId: (row.run_id as number | null) ?? null,
-    status: (row.status as RunStatus | null) ?? null,
-    statusSince: (row.status_since as number | null) ?? null,
-    startedAt: (row.started_at as number | null) ?? null,
-    durationMs: (row.duration_ms as number | null) ?? null,
-    message: (row.message as string | null) ?? null,
-    errorCode: (row.error_code as string | null) ?? null,
-    removedAt: (row.removed_at as number | null) ?? null,
-  };
-}
+import { latestOf } from '../row-mappers.ts';
 
 export class PostgresProbes implements AsyncRepository<ProbeRepository> {
   constructor(

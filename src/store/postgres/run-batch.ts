@@ -1,5 +1,6 @@
 // What a batch of runs changes, worked out in memory from the rows it starts from: latest runs, item states, state changes.
 import type { NewStateChange, RunRecord } from '../types.ts';
+import { statusEffect } from '../status-effect.ts';
 
 const HOUR = 3_600_000;
 /** An item seen again in the same state is noted at most this often (enough for the items retention). */
@@ -62,30 +63,18 @@ function latestOf(run: RunRecord, runId: number, before: LatestRow | undefined, 
 export function applyStatus(state: BatchState, run: RunRecord, runId: number): NewStateChange[] {
   const endedAt = run.startedAt + run.durationMs;
   const previous = state.latest.get(run.probe);
-  const change = (subject: string, from: string | null): NewStateChange => ({
-    probe: run.probe,
-    tenant: run.tenant ?? null,
-    subject,
-    from,
-    to: run.status,
-    at: endedAt,
-    runId,
-    message: run.message,
-  });
-  const changes: NewStateChange[] = [];
-  if (run.location) {
-    const key = locationKey(run.probe, run.location);
-    const before = state.locations.get(key);
-    // A run older than the location's latest (one that arrived late) changes neither.
-    if (before && run.startedAt < before.startedAt) return changes;
-    if (before?.status !== run.status) changes.push(change(`@${run.location}`, before?.status ?? null));
+  const key = run.location ? locationKey(run.probe, run.location) : undefined;
+  const before = key ? state.locations.get(key) : undefined;
+  const effect = statusEffect(run, runId, previous, before);
+  if (key && effect.moveLocation) {
     state.locations.set(key, latestOf(run, runId, before, endedAt));
     state.dirty.locations.add(key);
-    if (previous && run.startedAt < previous.startedAt) return changes;
-  } else if (previous?.status !== run.status) changes.push(change('', previous?.status ?? null));
-  state.latest.set(run.probe, latestOf(run, runId, previous, endedAt));
-  state.dirty.latest.add(run.probe);
-  return changes;
+  }
+  if (effect.moveLatest) {
+    state.latest.set(run.probe, latestOf(run, runId, previous, endedAt));
+    state.dirty.latest.add(run.probe);
+  }
+  return effect.changes;
 }
 
 /** The state changes of the run's items whose state moved; item states updated in `state`. */

@@ -5,20 +5,7 @@ import type { AlertRepository } from '../repositories.ts';
 import type { NewOutboxRow, NewStateChange, StoredAlert } from '../types.ts';
 import type { SqliteOutbox } from './outbox.ts';
 import type { SqliteStateChanges } from './state-changes.ts';
-
-function alertOf(row: Record<string, string>): StoredAlert {
-  const state = JSON.parse(row.state ?? '{}') as StoredAlert['state'];
-  return {
-    rule: row.rule ?? '',
-    target: row.target ?? '',
-    id: row.alert_id ?? '',
-    status: row.status ?? 'ok',
-    state,
-    severity: row.severity ?? '',
-    summary: row.summary ?? '',
-    labels: JSON.parse(row.labels ?? '{}') as Record<string, string>,
-  };
-}
+import { alertOf } from '../row-mappers.ts';
 
 export class SqliteAlerts implements AlertRepository {
   private readonly upsert: Statement;

@@ -2,18 +2,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { MaintenanceWindowRepository } from '../repositories.ts';
 import type { MaintenanceWindow, NewMaintenanceWindow } from '../types.ts';
-
-function windowOf(row: Record<string, unknown>): MaintenanceWindow {
-  return {
-    id: row.id as number,
-    probes: JSON.parse(row.probes as string) as string[],
-    reason: row.reason as string,
-    startsAt: row.starts_at as number,
-    endsAt: row.ends_at as number,
-    endedAt: (row.ended_at as number | null) ?? null,
-    createdAt: row.created_at as number,
-  };
-}
+import { windowOf } from '../row-mappers.ts';
 
 export class SqliteMaintenanceWindows implements MaintenanceWindowRepository {
   private readonly byId: Statement;

@@ -1,5 +1,8 @@
 // The SQLite schema as numbered migrations, each run once in order.
 import type { Database } from 'better-sqlite3';
+import { NewerSchemaError } from '../newer-schema.ts';
+
+export { NewerSchemaError };
 
 /** Numbered migrations; each runs once, in order, inside a transaction. Never edit a released one: add the next. */
 export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
@@ -315,20 +318,6 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
   },
 ];
 
-/** A database written by a newer scaiprobe: this one does not know its schema and must not touch it. */
-export class NewerSchemaError extends Error {
-  constructor(
-    readonly unknown: Array<{ version: number; name: string }>,
-    readonly known: number,
-  ) {
-    const list = unknown.map((m) => `${m.version} (${m.name})`).join(', ');
-    super(
-      `it carries migration${unknown.length === 1 ? '' : 's'} ${list}, which this scaiprobe does not know (it knows up to ${known}): run the newer scaiprobe, or point store.path at another file`,
-    );
-    this.name = 'NewerSchemaError';
-  }
-}
-
 export function migrate(db: Database): number[] {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
@@ -339,7 +328,7 @@ export function migrate(db: Database): number[] {
   }>;
   const known = Math.max(0, ...MIGRATIONS.map((m) => m.version));
   const unknown = rows.filter((row) => !MIGRATIONS.some((m) => m.version === row.version));
-  if (unknown.length > 0) throw new NewerSchemaError(unknown, known);
+  if (unknown.length > 0) throw new NewerSchemaError(unknown, known, 'point store.path at another file');
   const applied = new Set(rows.map((row) => row.version));
   const ran: number[] = [];
   for (const migration of MIGRATIONS) {

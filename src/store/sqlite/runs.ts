@@ -2,6 +2,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { RunRange, RunRepository } from '../repositories.ts';
 import type { NewStateChange, RecordedRun, RunRecord, RunStatus, RunSummary, StoredRun } from '../types.ts';
+import { statusEffect } from '../status-effect.ts';
 import { RunLog, statusOf, type RunLogRow, type RunSummaryRow } from './run-log.ts';
 
 const HOUR = 3_600_000;
@@ -116,45 +117,34 @@ export class SqliteRuns implements RunRepository {
    */
   private probeStatus(run: RunRecord, runId: number, endedAt: number): NewStateChange[] {
     const previous = this.sql.latest.get(run.probe) as LatestRow | undefined;
-    const statusSince = previous && previous.status === run.status ? previous.status_since : endedAt;
-    const change = (subject: string, from: string | null): NewStateChange => ({
-      probe: run.probe,
-      tenant: run.tenant ?? null,
-      subject,
-      from,
-      to: run.status,
-      at: endedAt,
-      runId,
-      message: run.message,
-    });
-    const changes: NewStateChange[] = [];
-    if (run.location) {
-      const before = this.sql.locationLatest.get(run.probe, run.location) as LatestRow | undefined;
-      // A run older than the location's latest (one that arrived late) changes neither.
-      if (before && run.startedAt < before.started_at) return changes;
-      if (before?.status !== run.status) changes.push(change(`@${run.location}`, before?.status ?? null));
+    const before = run.location
+      ? (this.sql.locationLatest.get(run.probe, run.location) as LatestRow | undefined)
+      : undefined;
+    const latestStatus = (row: LatestRow | undefined) => row && { status: row.status, startedAt: row.started_at };
+    const effect = statusEffect(run, runId, latestStatus(previous), latestStatus(before));
+    const since = (row: LatestRow | undefined) => (row && row.status === run.status ? row.status_since : endedAt);
+    if (run.location && effect.moveLocation)
       this.sql.upsertLocationLatest.run({
         probe: run.probe,
         location: run.location,
         runId,
         status: run.status,
-        statusSince: before && before.status === run.status ? before.status_since : endedAt,
+        statusSince: since(before),
         startedAt: run.startedAt,
         message: run.message,
       });
-      if (previous && run.startedAt < previous.started_at) return changes;
-    } else if (previous?.status !== run.status) changes.push(change('', previous?.status ?? null));
-    this.sql.upsertLatest.run({
-      probe: run.probe,
-      runId,
-      status: run.status,
-      statusSince,
-      startedAt: run.startedAt,
-      durationMs: run.durationMs,
-      message: run.message,
-      errorCode: run.error?.code ?? null,
-    });
-    return changes;
+    if (effect.moveLatest)
+      this.sql.upsertLatest.run({
+        probe: run.probe,
+        runId,
+        status: run.status,
+        statusSince: since(previous),
+        startedAt: run.startedAt,
+        durationMs: run.durationMs,
+        message: run.message,
+        errorCode: run.error?.code ?? null,
+      });
+    return effect.changes;
   }
 
   /** Stores the run's items and their states; returns the state changes of items whose state moved. */
