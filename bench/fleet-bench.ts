@@ -2,10 +2,11 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { sleep, type Agent, type FleetWorld } from '../test/helpers/fleet-world.ts';
+import type { Agent, FleetWorld } from '../test/helpers/fleet-world.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { receiver, SECRETS, type Received } from './webhook-receivers.ts';
+import { waitFor } from '../test/helpers/cli.ts';
 
 /** The environment the agents need for the webhook receivers' secrets. */
 export const FLEET_BENCH_ENV = { FLEET_FLAKY_SECRET: SECRETS.flaky, FLEET_STEADY_SECRET: SECRETS.steady };
@@ -65,15 +66,9 @@ export function percentile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 }
 
-export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
+/** test/helpers/cli.ts's waitFor, with the longer wait a loaded fleet needs. */
+export const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  waitFor(what, check, timeoutMs);
 
 /** Every run uid in an agent's local SQLite that carries its name (read after it stopped). */
 export function localRunUids(world: FleetWorld, agent: string): string[] {

@@ -2,18 +2,12 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { dnsKind } from '../../src/probers/dns.ts';
-import { freePort, makeTempDir } from '../../src/lab/processes.ts';
-import {
-  startPdnsPair,
-  setRrset,
-  setSerialBehindApi,
-  CHALLENGE_NAME,
-  LAB_ZONE,
-  type PdnsLab,
-} from '../../src/lab/pdns.ts';
+import { makeTempDir } from '../../src/lab/processes.ts';
+import { setRrset, setSerialBehindApi, CHALLENGE_NAME, LAB_ZONE, type PdnsLab } from '../../src/lab/pdns.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { specFor, proberDeps, probeOnce } from '../helpers/probe-run.ts';
 import { ProbeFailure } from '../../src/core/errors.ts';
+import { startTestPdnsPair } from '../helpers/pdns-pair.ts';
 
 describe('dns kind against two real PowerDNS servers', () => {
   let temp: { dir: string; remove(): Promise<void> };
@@ -25,10 +19,9 @@ describe('dns kind against two real PowerDNS servers', () => {
 
   before(async () => {
     temp = await makeTempDir('scaiprobe-dns-');
-    const ports = { dns1: await freePort(), api1: await freePort(), dns2: await freePort(), api2: await freePort() };
-    lab = await startPdnsPair({ dir: temp.dir, ports, challengeToken: 'tok-123' });
-    s1 = `127.0.0.1:${ports.dns1}`;
-    s2 = `127.0.0.1:${ports.dns2}`;
+    lab = await startTestPdnsPair({ dir: temp.dir, challengeToken: 'tok-123' });
+    s1 = `127.0.0.1:${lab.servers[0]?.dnsPort}`;
+    s2 = `127.0.0.1:${lab.servers[1]?.dnsPort}`;
     // A server that receives and never answers.
     silent = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));

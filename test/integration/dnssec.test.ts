@@ -2,12 +2,13 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { dnssecKind } from '../../src/probers/dnssec.ts';
-import { freePort, makeTempDir } from '../../src/lab/processes.ts';
-import { LAB_ZONE, startPdnsPair, type PdnsLab } from '../../src/lab/pdns.ts';
+import { makeTempDir } from '../../src/lab/processes.ts';
+import { LAB_ZONE, type PdnsLab } from '../../src/lab/pdns.ts';
 import { signLabZone, type SignedZone } from '../../src/lab/dnssec.ts';
 import { systemClock, type Clock } from '../../src/util/clock.ts';
 import { specFor, makeProber, probeOnce } from '../helpers/probe-run.ts';
 import { startUnbound } from '../helpers/unbound.ts';
+import { startTestPdnsPair } from '../helpers/pdns-pair.ts';
 
 const DAY = 86_400_000;
 
@@ -26,8 +27,7 @@ describe('dnssec against a zone signed by PowerDNS at two servers', () => {
 
   before(async () => {
     temp = await makeTempDir('scaiprobe-dnssec-');
-    const ports = { dns1: await freePort(), api1: await freePort(), dns2: await freePort(), api2: await freePort() };
-    lab = await startPdnsPair({ dir: temp.dir, ports });
+    lab = await startTestPdnsPair({ dir: temp.dir });
     signed = await signLabZone(lab, LAB_ZONE, temp.dir);
     raw = {
       zone: LAB_ZONE,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startFleetWorld, sleep, type Agent, type FleetWorld } from '../helpers/fleet-world.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, waitFor } from '../helpers/cli.ts';
 
 interface Hook {
   type: string;
@@ -17,15 +17,8 @@ let receiver: Server;
 const hooks: Hook[] = [];
 const agents: Agent[] = [];
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
+/** Waits as the other tests do, with the time a fleet needs to settle on a loaded machine. */
+const until = <T>(what: string, check: () => Promise<T | undefined>) => waitFor(what, check, 30_000);
 
 function hookWhere(match: (hook: Hook) => boolean): Promise<Hook | undefined> {
   const found: Hook | undefined = hooks.find(match);

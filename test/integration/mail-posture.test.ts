@@ -5,9 +5,10 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:https';
 import { emailAuthKind } from '../../src/probers/email-auth.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
-import { LAB_ZONE, setRrset, startPdnsPair, type PdnsLab } from '../../src/lab/pdns.ts';
+import { LAB_ZONE, setRrset, type PdnsLab } from '../../src/lab/pdns.ts';
 import { startPostureHost } from '../../src/lab/posture.ts';
 import { specFor, makeProber, probeOnce } from '../helpers/probe-run.ts';
+import { startTestPdnsPair } from '../helpers/pdns-pair.ts';
 
 const LAB_CA = readFileSync(new URL('../../src/lab/tls/lab-ca.pem', import.meta.url), 'utf8');
 const txt = (text: string) => `"${text}"`;
@@ -20,8 +21,7 @@ describe('email-auth: MTA-STS, TLS-RPT and BIMI', () => {
 
   before(async () => {
     temp = await makeTempDir('scaiprobe-posture-');
-    const ports = { dns1: await freePort(), api1: await freePort(), dns2: await freePort(), api2: await freePort() };
-    lab = await startPdnsPair({ dir: temp.dir, ports });
+    lab = await startTestPdnsPair({ dir: temp.dir });
     port = await freePort();
     host = await startPostureHost(port);
     await change('default._bimi.example.test.', 'TXT', [txt(`v=BIMI1; l=https://bimi.example.test:${port}/logo.svg`)]);

@@ -8,8 +8,9 @@ import { SMTPServer } from 'smtp-server';
 import { createServer } from 'node:net';
 import { smtpKind } from '../../src/probers/smtp.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
-import { createZone, startPdnsPair, type PdnsLab } from '../../src/lab/pdns.ts';
+import { createZone, type PdnsLab } from '../../src/lab/pdns.ts';
 import { specFor, makeProber, probeOnce } from '../helpers/probe-run.ts';
+import { startTestPdnsPair } from '../helpers/pdns-pair.ts';
 
 /** A key and a certificate for `name` signed by the CA in `dir`, valid for `days` (negative: expired). */
 function issue(dir: string, file: string, name: string, days: number): { key: string; cert: string } {
@@ -76,8 +77,7 @@ describe('smtp: STARTTLS at each MX', () => {
       },
     );
     ca = readFileSync(join(temp.dir, 'ca.pem'), 'utf8');
-    const ports = { dns1: await freePort(), api1: await freePort(), dns2: await freePort(), api2: await freePort() };
-    lab = await startPdnsPair({ dir: temp.dir, ports });
+    lab = await startTestPdnsPair({ dir: temp.dir });
     await createZone(lab.servers[0]!, lab.apiKey, 'smtp.test.', [
       { name: 'smtp.test.', type: 'MX', ttl: 300, records: ['10 mx.smtp.test.'] },
       { name: 'mx.smtp.test.', type: 'A', ttl: 300, records: ['127.0.0.1'] },

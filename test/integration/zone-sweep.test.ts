@@ -3,16 +3,10 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { zoneSyncKind } from '../../src/probers/zone-sync.ts';
 import { ConfigError } from '../../src/config/load.ts';
-import { freePort, makeTempDir } from '../../src/lab/processes.ts';
-import {
-  createZone,
-  editBehindApi,
-  setSerialBehindApi,
-  startPdnsPair,
-  type LabRrset,
-  type PdnsLab,
-} from '../../src/lab/pdns.ts';
+import { makeTempDir } from '../../src/lab/processes.ts';
+import { createZone, editBehindApi, setSerialBehindApi, type LabRrset, type PdnsLab } from '../../src/lab/pdns.ts';
 import { specFor, proberDeps, probeOnce } from '../helpers/probe-run.ts';
+import { startTestPdnsPair } from '../helpers/pdns-pair.ts';
 
 const SWEEP_ZONES = 12;
 const zoneName = (i: number) => `z${i}.sweep.test.`;
@@ -26,13 +20,12 @@ describe('zone-sync, zones: all, against two real PowerDNS servers', () => {
 
   before(async () => {
     temp = await makeTempDir('scaiprobe-zonesweep-');
-    const ports = { dns1: await freePort(), api1: await freePort(), dns2: await freePort(), api2: await freePort() };
-    lab = await startPdnsPair({ dir: temp.dir, ports });
+    lab = await startTestPdnsPair({ dir: temp.dir });
     for (let i = 0; i < SWEEP_ZONES; i++)
       for (const server of lab.servers) await createZone(server, lab.apiKey, zoneName(i), records(zoneName(i)));
     raw = {
-      powerdns: { api: `http://127.0.0.1:${ports.api1}`, apiKey: lab.apiKey, zones: 'all' },
-      servers: [`127.0.0.1:${ports.dns1}`, `127.0.0.1:${ports.dns2}`],
+      powerdns: { api: `http://127.0.0.1:${lab.servers[0]?.apiPort}`, apiKey: lab.apiKey, zones: 'all' },
+      servers: [`127.0.0.1:${lab.servers[0]?.dnsPort}`, `127.0.0.1:${lab.servers[1]?.dnsPort}`],
     };
   });
 

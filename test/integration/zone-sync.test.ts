@@ -2,11 +2,12 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { zoneSyncKind } from '../../src/probers/zone-sync.ts';
 import { ProbeFailure } from '../../src/core/errors.ts';
-import { freePort, makeTempDir } from '../../src/lab/processes.ts';
-import { startPdnsPair, mountDnsSwitches, type PdnsLab } from '../../src/lab/pdns.ts';
+import { makeTempDir } from '../../src/lab/processes.ts';
+import { mountDnsSwitches, type PdnsLab } from '../../src/lab/pdns.ts';
 import { createScaiDnsStandIn } from '../../src/lab/scaidns.ts';
 import type { LabApp } from '../../src/lab/http-app.ts';
 import { specFor, proberDeps, probeOnce } from '../helpers/probe-run.ts';
+import { startTestPdnsPair } from '../helpers/pdns-pair.ts';
 
 describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in', () => {
   let temp: { dir: string; remove(): Promise<void> };
@@ -17,14 +18,13 @@ describe('zone-sync against two real PowerDNS servers and the ScaiDNS stand-in',
 
   before(async () => {
     temp = await makeTempDir('scaiprobe-zonesync-');
-    const ports = { dns1: await freePort(), api1: await freePort(), dns2: await freePort(), api2: await freePort() };
-    lab = await startPdnsPair({ dir: temp.dir, ports });
+    lab = await startTestPdnsPair({ dir: temp.dir });
     scaidns = createScaiDnsStandIn();
     mountDnsSwitches(scaidns, lab);
     scaidnsUrl = (await scaidns.listen(0)).url;
     raw = {
-      powerdns: { api: `http://127.0.0.1:${ports.api1}`, apiKey: lab.apiKey, zone: 'example.test.' },
-      servers: [`127.0.0.1:${ports.dns1}`, `127.0.0.1:${ports.dns2}`],
+      powerdns: { api: `http://127.0.0.1:${lab.servers[0]?.apiPort}`, apiKey: lab.apiKey, zone: 'example.test.' },
+      servers: [`127.0.0.1:${lab.servers[0]?.dnsPort}`, `127.0.0.1:${lab.servers[1]?.dnsPort}`],
       intended: { url: `${scaidnsUrl}/api/v1/admin/zones/example.test./records` },
       syncStatus: { url: `${scaidnsUrl}/api/v1/admin/sync-status`, maxAge: '1h' },
     };

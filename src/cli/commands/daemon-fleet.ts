@@ -88,8 +88,13 @@ export async function joinFleet(
     ...(config.store.tls !== undefined ? { tls: config.store.tls } : {}),
     clock,
   });
-  const fleet = await startFleet(config, { clock, logger: logger.child({ part: 'fleet' }), producers: deps.producers });
-  if (!fleet) throw new Error('store.url is set but the fleet did not start');
+  const fleet = await startFleet(config, { clock, logger: logger.child({ part: 'fleet' }), producers: deps.producers })
+    .then((started) => started ?? Promise.reject(new Error('store.url is set but the fleet did not start')))
+    // A refused start (another live agent has this name) leaves no connection behind.
+    .catch(async (error: unknown) => {
+      await shared.close();
+      throw error;
+    });
   const spool = new RunSpool(besideStore(config.store.path, 'spool.db'));
   const replicator = new RunReplicator({
     spool,

@@ -51,23 +51,17 @@ export class PostgresRuns implements AsyncRepository<RunRepository> {
   }
 
   async list(probe: string, options: RunRange = {}): Promise<StoredRun[]> {
-    const { rows } = await this.db.query<RunRow>(
-      `SELECT * FROM runs WHERE probe = $1 AND started_at >= $2 AND started_at < $3 AND ($5::text IS NULL OR location = $5)
-       ORDER BY started_at DESC, id DESC LIMIT $4`,
-      [
-        probe,
-        options.since ?? 0,
-        options.until ?? Number.MAX_SAFE_INTEGER,
-        options.limit ?? 1000,
-        options.location ?? null,
-      ],
-    );
-    return rows.map(runOf);
+    return (await this.inRange('*', probe, options)).map(runOf);
   }
 
   async summaries(probe: string, options: RunRange = {}): Promise<RunSummary[]> {
+    return (await this.inRange(SUMMARY_COLUMNS, probe, options)).map(summaryOf);
+  }
+
+  /** The probe's runs started in [since, until) (at one location, if given), newest first, at most `limit`. */
+  private async inRange(columns: string, probe: string, options: RunRange): Promise<RunRow[]> {
     const { rows } = await this.db.query<RunRow>(
-      `SELECT ${SUMMARY_COLUMNS} FROM runs WHERE probe = $1 AND started_at >= $2 AND started_at < $3 AND ($5::text IS NULL OR location = $5)
+      `SELECT ${columns} FROM runs WHERE probe = $1 AND started_at >= $2 AND started_at < $3 AND ($5::text IS NULL OR location = $5)
        ORDER BY started_at DESC, id DESC LIMIT $4`,
       [
         probe,
@@ -77,7 +71,7 @@ export class PostgresRuns implements AsyncRepository<RunRepository> {
         options.location ?? null,
       ],
     );
-    return rows.map(summaryOf);
+    return rows;
   }
 
   async get(id: number): Promise<StoredRun | undefined> {
