@@ -88,14 +88,16 @@ describe('browser kind, scripted steps', () => {
   test('a failing step fails the run with the step and reason, and keeps a PNG screenshot', async () => {
     const { spec, prober } = browserProbe({
       steps: [{ goto: landing('pricing') }, { expectText: 'Free forever' }, { click: '#never' }],
-      stepTimeout: '1s',
+      // Every step gets this long, the page load too: on a busy machine Chromium's first load of a
+      // page has taken over a second, which failed step 1 instead of step 2.
+      stepTimeout: '4s',
     });
     const record = await run(spec, prober);
     assert.equal(record.status, 'fail');
+    assert.match(record.message, /step 2 \(expectText "Free forever"\) failed: text not on the page/);
     assert.equal(record.observations['steps.passed'], 1);
     assert.equal(record.observations['step.2.ok'], false);
     assert.equal(record.observations['step.3.ok'], undefined);
-    assert.match(record.message, /step 2 \(expectText "Free forever"\) failed: text not on the page/);
     const shot = String(record.observations.screenshot);
     assert.ok(shot.endsWith('.png') && shot.includes('browser-test'), shot);
     assert.ok((await stat(shot)).size > 1000);
