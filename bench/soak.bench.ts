@@ -144,6 +144,32 @@ function slope(points: Array<[number, number]>): number {
   return den === 0 ? 0 : num / den;
 }
 
+/** A person reading a probe's history while the daemon works: each call timed from request to last byte. */
+const API_CALLS = [
+  {
+    label: 'runs, summary, 1 h',
+    path: (i: number) => `/api/v1/probes/ok-${i}/runs?fields=summary&since=1h&limit=1000`,
+  },
+  { label: 'runs, whole, last 100', path: (i: number) => `/api/v1/probes/ok-${i}/runs?limit=100` },
+  { label: 'state changes, 1 h', path: () => `/api/v1/state-changes?since=1h&limit=1000` },
+];
+
+async function timeApiCalls(api: string, round: number, times: Map<string, number[]>): Promise<void> {
+  // Any passing probe's history: they all have one by now, and the reads move around the table.
+  const probe = 3 * Math.max(1, Math.round(rate * 0.005)) + Math.max(1, Math.round(rate * 0.01)) + ((round * 37) % 100);
+  for (const call of API_CALLS) {
+    const started = performance.now();
+    const ok = await fetch(`${api}${call.path(probe)}`, { headers: { authorization: `Bearer ${TOKEN}` } }).then(
+      async (r) => r.ok && (await r.arrayBuffer()).byteLength > 0,
+      () => false,
+    );
+    if (!ok) continue;
+    const list = times.get(call.label) ?? [];
+    list.push(performance.now() - started);
+    times.set(call.label, list);
+  }
+}
+
 async function main(): Promise<void> {
   const targets = createServer(targetHandler);
   await new Promise<void>((resolve) => targets.listen(0, '127.0.0.1', resolve));
@@ -243,6 +269,7 @@ ${probeConfig(targetUrl, closedPort)}
 
   const start = Date.now();
   const samples: Sample[] = [];
+  const apiTimes = new Map<string, number[]>();
   let lastMetrics = '';
   // Sampling on the wall clock's grid, so a slow scrape does not shift the next one.
   for (let next = start + sampleEvery; next <= start + duration; next += sampleEvery) {
@@ -263,6 +290,7 @@ ${probeConfig(targetUrl, closedPort)}
       runs: metricSum(text, 'scaiprobe_probe_runs_total'),
     };
     samples.push(sample);
+    await timeApiCalls(api, samples.length, apiTimes);
     process.stderr.write(
       `${(sample.at / 1000).toFixed(0)}s rss ${rssMb.toFixed(1)} MB, heap ${sample.heapMb?.toFixed(1) ?? '?'} MB, lag p99 ${sample.lagP99Ms?.toFixed(1) ?? '?'} ms, runs ${sample.runs ?? '?'}\n`,
     );
@@ -328,6 +356,19 @@ ${probeConfig(targetUrl, closedPort)}
       'exit code': code,
     },
   ]);
+  console.log('API calls during the soak, one of each per sample (target p99 < 50 ms):');
+  console.table(
+    API_CALLS.map(({ label }) => {
+      const sorted = (apiTimes.get(label) ?? []).sort((a, b) => a - b);
+      return {
+        call: label,
+        answered: sorted.length,
+        'p50 ms': quantile(sorted, 0.5).toFixed(1),
+        'p99 ms': quantile(sorted, 0.99).toFixed(1),
+        'max ms': (sorted.at(-1) ?? Number.NaN).toFixed(1),
+      };
+    }),
+  );
   console.log(
     `RSS growth ${growth < 10 ? 'within' : 'OVER'} target; lag p99 (worst window) ${(lags.at(-1) ?? Infinity) < 50 ? 'within' : 'OVER'} target. Daemon log: ${logPath}`,
   );

@@ -32,6 +32,14 @@ export interface FleetAlertingOptions {
   clock: Clock;
   logger: Logger;
   config: AlertsConfig;
+  /**
+   * Whether this agent's configuration has the probe. The leader resolves the
+   * open alerts of a probe it does not have and that no agent has run for
+   * `goneAfter` (nothing else would: no run of it will ever come again).
+   */
+  configured?: (probe: string) => boolean;
+  /** How long a probe the leader's configuration lacks must go without runs to count as removed (default 10 minutes). */
+  goneAfter?: number;
   /** The probe's tags (rules select probes by tag) and interval, from the configuration. */
   tagsOf?: (probe: string) => string[];
   intervalOf?: (probe: string) => number | undefined;
@@ -56,6 +64,8 @@ export interface FleetAlerting {
 }
 
 const DEFAULT_LOOKBACK_MS = 2 * 60_000;
+/** Long enough for a rolling deploy: agents still on a configuration that has the probe keep running it meanwhile. */
+const DEFAULT_GONE_AFTER_MS = 10 * 60_000;
 const HOUSEKEEPING_MS = 30_000;
 /** Batches read in one round at most, so a round (and the outbox it then pumps) is never held up by a long backlog. */
 const BATCHES_PER_ROUND = 20;
@@ -85,8 +95,10 @@ function judged(run: StoredRun) {
  */
 class FleetRounds implements FleetAlerting {
   readonly alerts: AlertService;
-  /** While leading: where reading has got to; undefined while not leading (a takeover reads back `lookback`). */
-  private cursors: { since: number; after: Map<string, number> } | undefined;
+  /** While leading: where reading has got to and since when this agent leads; undefined while not leading (a takeover reads back `lookback`). */
+  private cursors: { since: number; after: Map<string, number>; ledFrom: number } | undefined;
+  /** The start of the newest run read of each probe, while leading. */
+  private readonly lastRun = new Map<string, number>();
   private readonly serial = new Serial();
   private timer: Timer | undefined;
   private stopped = false;
@@ -125,7 +137,8 @@ class FleetRounds implements FleetAlerting {
     const { clock, logger, lookback = DEFAULT_LOOKBACK_MS } = this.options;
     const now = clock.now();
     if (!this.cursors) {
-      this.cursors = { since: now - lookback, after: new Map() };
+      this.cursors = { since: now - lookback, after: new Map(), ledFrom: now };
+      this.lastRun.clear();
       logger.info({ since: new Date(this.cursors.since).toISOString() }, 'this agent now evaluates the fleet alerts');
     }
     if (!(await this.readRuns(this.cursors)) || !this.options.isLeader()) {
@@ -136,7 +149,17 @@ class FleetRounds implements FleetAlerting {
     if (now - this.lastHousekeeping >= HOUSEKEEPING_MS) {
       this.lastHousekeeping = now;
       await expireUnconfigured(this.alerts, logger);
+      await this.resolveGoneProbes(now, this.cursors.ledFrom);
     }
+  }
+
+  /** Resolves the alerts of probes this agent's configuration lacks and that no agent ran for `goneAfter`, once this agent has led that long. */
+  private async resolveGoneProbes(now: number, ledFrom: number): Promise<void> {
+    const { configured, goneAfter = DEFAULT_GONE_AFTER_MS } = this.options;
+    if (!configured || now - ledFrom < goneAfter) return;
+    await this.alerts.resolveProbesGone(
+      (probe) => !configured(probe) && (this.lastRun.get(probe) ?? Number.NEGATIVE_INFINITY) < now - goneAfter,
+    );
   }
 
   /** Evaluates the runs after the cursors, moving them on; false when the lead was lost on the way. */
@@ -151,6 +174,7 @@ class FleetRounds implements FleetAlerting {
           return false;
         }
         await this.alerts.onRun(judged(run), tagsOf?.(run.probe) ?? []);
+        this.lastRun.set(run.probe, Math.max(this.lastRun.get(run.probe) ?? 0, run.startedAt));
         const agent = run.agent ?? '';
         cursors.after.set(agent, Math.max(cursors.after.get(agent) ?? 0, run.id));
       }

@@ -351,10 +351,15 @@ export class AlertService {
   resolveRemovedProbes(removed: string[]): Promise<void> {
     if (removed.length === 0) return Promise.resolve();
     const gone = new Set(removed);
+    return this.resolveProbesGone((probe) => gone.has(probe));
+  }
+
+  /** Resolves, as removed, the open alerts of the probes `gone` says are (a fleet's leader decides by its own rule). */
+  resolveProbesGone(gone: (probe: string) => boolean): Promise<void> {
     return this.serial.run(async () => {
       for (const row of (await this.deps.store.alerts.open()).map(rowOf)) {
         const rule = this.rules.find((r) => r.name === row.rule);
-        if (!rule || !gone.has(probeOf(row))) continue;
+        if (!rule || !gone(probeOf(row))) continue;
         row.summary = REMOVED_PROBE_REASON;
         await this.apply(rule, row, withdraw(row.state));
       }

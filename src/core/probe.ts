@@ -3,6 +3,9 @@
 export const ERROR_CODES = ['TIMEOUT', 'DNS', 'CONNECT', 'TLS', 'PROTOCOL', 'AUTH', 'CONFIG', 'INTERNAL'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** The header a fleet agent's HTTP requests and browser pages carry, so a target (the lab) can tell the locations apart. */
+export const LOCATION_HEADER = 'X-Scaiprobe-Location';
+
 export interface ProbeError {
   code: ErrorCode;
   message: string;

@@ -6,9 +6,6 @@ import { Fleet } from './fleet.ts';
 import { agentIdentity } from './identity.ts';
 import type { PlaceableProbe } from './placement.ts';
 
-/** The header an agent's HTTP requests carry, so a target (the lab) can tell the locations apart. */
-export const LOCATION_HEADER = 'X-Scaiprobe-Location';
-
 /**
  * The enabled probes (as the daemon's engine runs them) with their `locations` (validated by the configuration's schema) and the probes each
  * reads the output of (`producers`, as the scheduler is given them), which the fleet runs on the same agent.

@@ -5,7 +5,7 @@ import { pause } from '../util/clock.ts';
 import type { SharedBrowser } from '../util/chromium.ts';
 import { duration } from '../core/schema.ts';
 import { ProbeFailure } from '../core/errors.ts';
-import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
+import { LOCATION_HEADER, type CommonProbeSpec, type Measurement, type Observations } from '../core/probe.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { imapAccount, imapFields } from '../protocols/imap/account.ts';
 import { sentTokens, subjectMarker } from '../protocols/smtp/probe-token.ts';
@@ -126,6 +126,8 @@ class RunContexts {
   constructor(
     private readonly shared: SharedBrowser,
     private readonly ctx: ProbeContext,
+    /** The fleet location this agent probes from: every request of the run's pages says it, as the http kind's do. */
+    private readonly location: string | undefined,
   ) {}
 
   /** A context whose pages reach only what `mayFetch` allows; `guard` must be applied to each page navigated. */
@@ -154,6 +156,7 @@ class RunContexts {
       viewport: { width: 1024, height: 768 },
       javaScriptEnabled,
       serviceWorkers: 'block',
+      ...(this.location !== undefined ? { extraHTTPHeaders: { [LOCATION_HEADER]: this.location } } : {}),
     });
     this.startMs += this.ctx.clock.monotonic() - started;
     this.open.push(context);
@@ -244,7 +247,7 @@ class BrowserProber implements Prober {
     const phases: Record<string, number> = { fetch: Math.round(ctx.clock.monotonic() - started) };
 
     const shared = await this.shared();
-    const contexts = new RunContexts(shared, ctx);
+    const contexts = new RunContexts(shared, ctx, this.deps.location);
     const closeOnAbort = () => void contexts.close();
     ctx.signal.addEventListener('abort', closeOnAbort, { once: true });
     try {

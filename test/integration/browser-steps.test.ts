@@ -15,15 +15,19 @@ import { deps, run } from '../helpers/mail-lab.ts';
 import { specFor } from '../helpers/probe-run.ts';
 
 /** A loopback HTTP server answering `page` (HTML) at every path, recording what it was asked for. */
-async function startServer(page = 'reached'): Promise<{ server: Server; url: string; hits: string[] }> {
+async function startServer(
+  page = 'reached',
+): Promise<{ server: Server; url: string; hits: string[]; locations: unknown[] }> {
   const hits: string[] = [];
+  const locations: unknown[] = [];
   const server = createServer((req, res) => {
     hits.push(req.url ?? '');
+    locations.push(req.headers['x-scaiprobe-location']);
     res.setHeader('content-type', 'text/html');
     res.end(page);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits, locations };
 }
 
 // Scripted steps need no mail: the ScaiSend stand-in's landing pages, loopback servers and real Chromium.
@@ -53,13 +57,13 @@ describe('browser kind, scripted steps', () => {
   });
 
   const landing = (name: string) => `${apiUrl}/landing/${name}`;
-  const browserProbe = (raw: Record<string, unknown>, expect: string[] = ['failed == 0']) => {
+  const browserProbe = (raw: Record<string, unknown>, expect: string[] = ['failed == 0'], location?: string) => {
     const spec = {
       ...specFor(browserKind, { screenshots: { dir: shots.dir }, ...raw }, expect),
       name: 'browser-test',
       timeout: 30_000,
     } as BrowserSpec & CommonProbeSpec;
-    const prober = browserKind.create(spec, deps());
+    const prober = browserKind.create(spec, { ...deps(), ...(location !== undefined ? { location } : {}) });
     probers.push(prober);
     return { spec, prober };
   };
@@ -128,6 +132,24 @@ describe('browser kind, scripted steps', () => {
       const reached = await run(allowed.spec, allowed.prober);
       assert.equal(reached.status, 'pass', reached.message);
       assert.deepEqual([...other.hits].sort(), ['/image.gif', '/script-fetch']);
+    } finally {
+      target.server.close();
+    }
+  });
+
+  test("a fleet agent's pages say its location on every request, as its http probes do", async () => {
+    const target = await startServer(`<html><body><h1>Status</h1><img src="/pixel.gif"></body></html>`);
+    try {
+      const steps = [{ goto: `${target.url}/status` }, { expectText: 'Status' }];
+      const agent = browserProbe({ steps }, undefined, 'eu-west');
+      assert.equal((await run(agent.spec, agent.prober)).status, 'pass');
+      assert.ok(target.hits.includes('/status') && target.hits.includes('/pixel.gif'), target.hits.join(' '));
+      assert.deepEqual(new Set(target.locations), new Set(['eu-west']), 'every request of the page');
+      target.locations.splice(0);
+      const single = browserProbe({ steps });
+      assert.equal((await run(single.spec, single.prober)).status, 'pass');
+      assert.ok(target.locations.length > 0, 'the single daemon reached the page');
+      assert.deepEqual(new Set(target.locations), new Set([undefined]), 'a single daemon says no location');
     } finally {
       target.server.close();
     }

@@ -235,7 +235,7 @@ probes:
     );
     try {
       await page.reload();
-      await page.waitForSelector('tr[data-probe="geo-web"] i.loc.pass[data-location="eu-west"]', { timeout: 2500 });
+      await page.waitForSelector('tr[data-probe="geo-web"] i.loc.pass[data-location="eu-west"]', { timeout: 10_000 });
       assert.equal(await page.textContent('tr[data-probe="geo-web"] .state'), 'pass', 'the newest run overall');
     } finally {
       await page.unroute('**/api/v1/events');

@@ -11,6 +11,7 @@ import type { StoredRun } from '../../src/store/types.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { parseAlertsSection } from '../../src/alerting/config.ts';
 import { startFleetAlerting, type FleetAlerting } from '../../src/alerting/fleet.ts';
+import { REMOVED_PROBE_REASON } from '../../src/alerting/service.ts';
 import type { SendResult, Transport } from '../../src/alerting/outbox.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
@@ -48,7 +49,7 @@ function fleet(name: string) {
     channels: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook' }],
     rules: [{ name: 'down', probes: ['web'], quorum: 2, successes: 1 }],
   });
-  const agent = (id: string, transport?: Transport): FleetAlerting => {
+  const agent = (id: string, transport?: Transport, configured?: (probe: string) => boolean): FleetAlerting => {
     const sqlite = new SqliteStore(path, clock);
     stores.push(sqlite);
     return startFleetAlerting({
@@ -61,6 +62,7 @@ function fleet(name: string) {
       config: config!,
       intervalOf: () => 30_000,
       every: 3_600_000,
+      ...(configured ? { configured } : {}),
       transport:
         transport ??
         (async (_url, init) => {
@@ -151,6 +153,56 @@ describe('fleet alerting over a shared store', () => {
     assert.equal((await a.alerts.list())[0]?.status, 'ok');
     await a.stop();
     await b.stop();
+  });
+
+  test("a probe the leader's configuration lacks resolves only once no agent has run it for 10 minutes", async () => {
+    const f = fleet('gone');
+    const a = f.agent('a', undefined, (probe) => probe !== 'web');
+    const types = () => f.delivered.map((d) => d.type);
+    f.run('a', 'fail');
+    f.run('b', 'fail');
+    await rounds(a);
+    assert.deepEqual(types(), ['alert.firing']);
+    // 12 minutes of a rolling deploy: agents still on the old configuration run it, and the alert stands.
+    for (let i = 0; i < 24; i++) {
+      f.clock.advance(30_000);
+      f.run('a', 'fail');
+      f.run('b', 'fail');
+      await rounds(a);
+    }
+    assert.deepEqual(types(), ['alert.firing'], 'runs still come: the probe is not gone');
+    // Then nobody runs it: after 10 minutes without a run it is resolved as removed, once.
+    for (let i = 0; i < 19; i++) {
+      f.clock.advance(30_000);
+      await rounds(a);
+    }
+    assert.deepEqual(types(), ['alert.firing'], 'not before 10 minutes');
+    for (let i = 0; i < 4; i++) {
+      f.clock.advance(30_000);
+      await rounds(a);
+    }
+    assert.deepEqual(types(), ['alert.firing', 'alert.resolved']);
+    const [alert] = await a.alerts.list();
+    assert.equal(alert?.status, 'ok');
+    assert.equal(alert?.summary, REMOVED_PROBE_REASON);
+    await a.stop();
+  });
+
+  test('a leader whose configuration has the probe never resolves its alert for want of runs', async () => {
+    const f = fleet('kept');
+    const a = f.agent('a', undefined, (probe) => probe === 'web');
+    f.run('a', 'fail');
+    f.run('b', 'fail');
+    await rounds(a);
+    for (let i = 0; i < 30; i++) {
+      f.clock.advance(60_000);
+      await rounds(a);
+    }
+    assert.deepEqual(
+      f.delivered.map((d) => d.type),
+      ['alert.firing'],
+    );
+    await a.stop();
   });
 
   test('an agent that dies mid-delivery: the other sends the notification once the lease ends, with the same Idempotency-Key', async () => {

@@ -28,7 +28,7 @@ import { parseReportsConfig, type ReportsConfig } from '../../reports/config.ts'
 import { loadChartJs } from '../../reports/html.ts';
 import { SharedBrowser } from '../../util/chromium.ts';
 import { liveReportSources } from '../../reports/live-sources.ts';
-import { LOCATION_HEADER } from '../../fleet/start.ts';
+import { LOCATION_HEADER } from '../../core/probe.ts';
 import { startFleetAlerting } from '../../alerting/fleet.ts';
 import { registerAgentRoutes } from '../../server/routes/agents.ts';
 import { joinFleet, type FleetParts } from './daemon-fleet.ts';
@@ -190,6 +190,7 @@ function mountAlerting(server: DaemonServer, deps: ServiceDeps, indicators: () =
         clock,
         logger: logger.child({ part: 'alerts' }),
         config,
+        configured: (probe) => specs.has(probe),
         tagsOf: (probe) => specs.get(probe)?.tags ?? [],
         intervalOf: (probe) => specs.get(probe)?.every,
         indicators,
