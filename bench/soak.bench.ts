@@ -53,6 +53,8 @@ interface Sample {
   rssMb: number;
   heapMb: number | undefined;
   lagP99Ms: number | undefined;
+  /** The longest single delay since the previous scrape: one long stall hides below a window's p99. */
+  lagMaxMs: number | undefined;
   runs: number | undefined;
 }
 
@@ -146,6 +148,8 @@ function slope(points: Array<[number, number]>): number {
 
 /** A person reading a probe's history while the daemon works: each call timed from request to last byte. */
 const API_CALLS = [
+  // The floor: what any request waits for while the daemon's loop is busy with runs.
+  { label: 'health', path: () => '/health' },
   {
     label: 'runs, summary, 1 h',
     path: (i: number) => `/api/v1/probes/ok-${i}/runs?fields=summary&since=1h&limit=1000`,
@@ -281,18 +285,20 @@ ${probeConfig(targetUrl, closedPort)}
     );
     if (text) lastMetrics = text;
     const lag = metricSum(text, 'nodejs_eventloop_lag_p99_seconds');
+    const lagMax = metricSum(text, 'nodejs_eventloop_lag_max_seconds');
     const heap = metricSum(text, 'nodejs_heap_size_used_bytes');
     const sample: Sample = {
       at: Date.now() - start,
       rssMb,
       heapMb: heap === undefined ? undefined : heap / 1024 / 1024,
       lagP99Ms: lag === undefined ? undefined : lag * 1000,
+      lagMaxMs: lagMax === undefined ? undefined : lagMax * 1000,
       runs: metricSum(text, 'scaiprobe_probe_runs_total'),
     };
     samples.push(sample);
     await timeApiCalls(api, samples.length, apiTimes);
     process.stderr.write(
-      `${(sample.at / 1000).toFixed(0)}s rss ${rssMb.toFixed(1)} MB, heap ${sample.heapMb?.toFixed(1) ?? '?'} MB, lag p99 ${sample.lagP99Ms?.toFixed(1) ?? '?'} ms, runs ${sample.runs ?? '?'}\n`,
+      `${(sample.at / 1000).toFixed(0)}s rss ${rssMb.toFixed(1)} MB, heap ${sample.heapMb?.toFixed(1) ?? '?'} MB, lag p99 ${sample.lagP99Ms?.toFixed(1) ?? '?'} ms, max ${sample.lagMaxMs?.toFixed(1) ?? '?'} ms, runs ${sample.runs ?? '?'}\n`,
     );
   }
 
@@ -346,6 +352,7 @@ ${probeConfig(targetUrl, closedPort)}
       'lag p99 median ms': quantile(lags, 0.5).toFixed(1),
       'lag p99 worst 10 s ms': (lags.at(-1) ?? Number.NaN).toFixed(1),
       'lag p99 p99 of windows ms': quantile(lags, 0.99).toFixed(1),
+      'lag max, worst window ms': Math.max(...samples.map((s) => s.lagMaxMs ?? 0)).toFixed(1),
       'idle process lag p99 median / worst ms': `${quantile(
         controlLags.sort((a, b) => a - b),
         0.5,

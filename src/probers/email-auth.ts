@@ -2,7 +2,7 @@
 import net, { type LookupFunction } from 'node:net';
 import { z } from 'zod';
 import type { RecordType } from 'dns-packet';
-import type { CommonProbeSpec, Measurement, Observations } from '../core/probe.ts';
+import { LOCATION_HEADER, type CommonProbeSpec, type Measurement, type Observations } from '../core/probe.ts';
 import { DNS_AUTH_DETAIL } from '../core/feeds.ts';
 import type { ProbeContext, ProbeKind, Prober, ProberDeps } from './kind.ts';
 import { DnsClient, type DnsServer } from '../protocols/dns/wire.ts';
@@ -246,11 +246,15 @@ async function checkPtr(ip: string, ask: Ask, found: Findings): Promise<boolean>
 async function checkPosture(
   spec: EmailAuthSpec,
   domain: string,
-  run: { ctx: ProbeContext; ask: Ask; lookup: LookupFunction },
+  run: { ctx: ProbeContext; ask: Ask; lookup: LookupFunction; location: string | undefined },
   found: Findings,
 ): Promise<void> {
   if (!spec.mtaSts && !spec.tlsRpt && !spec.bimi) return;
-  const http = createHttpClient({ lookup: run.lookup });
+  // Names resolve through the probe's resolver; a fleet agent says where it is, as its other requests do.
+  const http = createHttpClient({
+    lookup: run.lookup,
+    ...(run.location !== undefined ? { defaultHeaders: { [LOCATION_HEADER]: run.location } } : {}),
+  });
   const io: PostureIo = {
     txt: (name) => txtOf(run.ask, name),
     mx: async (name) => (await run.ask(name, 'MX')).map((data) => fqdn((data as { exchange: string }).exchange)),
@@ -317,7 +321,12 @@ function createEmailAuthProber(spec: EmailAuthSpec & CommonProbeSpec, deps: Prob
         fcrdnsAll &&= confirmed;
       }
       found.observations.fcrdns = fcrdnsAll;
-      await checkPosture(spec, domain, { ctx, ask, lookup: resolverLookup(client, server, budget) }, found);
+      await checkPosture(
+        spec,
+        domain,
+        { ctx, ask, lookup: resolverLookup(client, server, budget), location: deps.location },
+        found,
+      );
       return measurementOf(domain, spec, found);
     },
     close: () => client.close(),

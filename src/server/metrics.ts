@@ -1,8 +1,9 @@
 // The daemon's /metrics: probe success, durations, runs, last run time, scheduler lateness and store health.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RunRecord } from '../store/types.ts';
 import type { StoreHealth } from '../store/run-writer.ts';
 import { MailMetrics } from './mail-metrics.ts';
+import { ProbeSeries } from './probe-series.ts';
 
 /**
  * prom-client's gauges that end in `_total` (sums of the per-type gauges
@@ -21,10 +22,8 @@ const NON_COUNTER_TOTALS = [
  */
 export class ProbeMetrics {
   readonly registry = new Registry();
-  private readonly success: Gauge<'probe' | 'kind'>;
-  private readonly duration: Histogram<'probe' | 'kind'>;
-  private readonly runsTotal: Counter<'probe' | 'kind' | 'status'>;
-  private readonly lastRun: Gauge<'probe' | 'kind'>;
+  /** The per-probe families, outside prom-client: see ProbeSeries. */
+  private readonly series = new ProbeSeries();
   private readonly lateness: Histogram;
   private readonly mail: MailMetrics;
 
@@ -32,31 +31,6 @@ export class ProbeMetrics {
     // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes): what dashboards and alerts for any Node service query.
     collectDefaultMetrics({ register: this.registry });
     for (const name of NON_COUNTER_TOTALS) this.registry.removeSingleMetric(name);
-    this.success = new Gauge({
-      name: 'scaiprobe_probe_success',
-      help: '1 when the latest run passed or warned, 0 when it failed',
-      labelNames: ['probe', 'kind'],
-      registers: [this.registry],
-    });
-    this.duration = new Histogram({
-      name: 'scaiprobe_probe_duration_seconds',
-      help: 'Duration of probe runs',
-      labelNames: ['probe', 'kind'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180],
-      registers: [this.registry],
-    });
-    this.runsTotal = new Counter({
-      name: 'scaiprobe_probe_runs_total',
-      help: 'Probe runs by outcome',
-      labelNames: ['probe', 'kind', 'status'],
-      registers: [this.registry],
-    });
-    this.lastRun = new Gauge({
-      name: 'scaiprobe_probe_last_run_timestamp_seconds',
-      help: 'When the latest run of each probe ended',
-      labelNames: ['probe', 'kind'],
-      registers: [this.registry],
-    });
     this.lateness = new Histogram({
       name: 'scaiprobe_scheduler_lateness_seconds',
       help: 'How late runs started against their schedule',
@@ -67,11 +41,7 @@ export class ProbeMetrics {
   }
 
   observeRun(run: RunRecord): void {
-    const labels = { probe: run.probe, kind: run.kind };
-    this.success.set(labels, run.status === 'fail' ? 0 : 1);
-    this.duration.observe(labels, run.durationMs / 1000);
-    this.runsTotal.inc({ ...labels, status: run.status });
-    this.lastRun.set(labels, (run.startedAt + run.durationMs) / 1000);
+    this.series.observe(run);
     this.mail.observeRun(run);
   }
 
@@ -101,6 +71,30 @@ export class ProbeMetrics {
         },
       });
     }
+  }
+
+  /** Labels on every series (a fleet agent's `location`). */
+  setDefaultLabels(labels: Record<string, string>): void {
+    this.registry.setDefaultLabels(labels);
+    this.series.setExtraLabels(labels);
+  }
+
+  /** The whole /metrics text: prom-client's registry, then the per-probe families. */
+  async render(): Promise<string> {
+    const parts: string[] = [];
+    for await (const chunk of this.chunks()) parts.push(chunk);
+    return parts.join('');
+  }
+
+  /** The /metrics text in pieces, to be written as they come: prom-client's registry, then the per-probe families a slice at a time. */
+  async *chunks(): AsyncGenerator<string> {
+    const registry = await this.registry.metrics();
+    yield registry.endsWith('\n') ? registry : `${registry}\n`;
+    yield* this.series.chunks();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 
   observeLateness(ms: number): void {

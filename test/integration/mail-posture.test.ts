@@ -3,11 +3,12 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { emailAuthKind } from '../../src/probers/email-auth.ts';
 import { freePort, makeTempDir } from '../../src/lab/processes.ts';
 import { LAB_ZONE, setRrset, type PdnsLab } from '../../src/lab/pdns.ts';
 import { startPostureHost } from '../../src/lab/posture.ts';
-import { specFor, makeProber, probeOnce } from '../helpers/probe-run.ts';
+import { specFor, makeProber, probeOnce, proberDeps } from '../helpers/probe-run.ts';
 import { startTestPdnsPair } from '../helpers/pdns-pair.ts';
 
 const LAB_CA = readFileSync(new URL('../../src/lab/tls/lab-ca.pem', import.meta.url), 'utf8');
@@ -38,21 +39,17 @@ describe('email-auth: MTA-STS, TLS-RPT and BIMI', () => {
     for (const server of lab.servers) await setRrset(server, lab.apiKey, LAB_ZONE, { name, type, ttl: 300, records });
   }
 
-  const run = (extra: Record<string, unknown> = {}) =>
-    probeOnce(
-      makeProber(
-        emailAuthKind,
-        specFor(emailAuthKind, {
-          domain: 'example.test',
-          resolver: `127.0.0.1:${lab.servers[0]?.dnsPort}`,
-          mtaSts: { port },
-          tlsRpt: true,
-          bimi: true,
-          tls: { ca: LAB_CA },
-          ...extra,
-        }),
-      ),
-    );
+  const spec = (extra: Record<string, unknown> = {}) =>
+    specFor(emailAuthKind, {
+      domain: 'example.test',
+      resolver: `127.0.0.1:${lab.servers[0]?.dnsPort}`,
+      mtaSts: { port },
+      tlsRpt: true,
+      bimi: true,
+      tls: { ca: LAB_CA },
+      ...extra,
+    });
+  const run = (extra: Record<string, unknown> = {}) => probeOnce(makeProber(emailAuthKind, spec(extra)));
 
   test('all in order: the policy is fetched and covers every MX, reports have a place, the logo is SVG Tiny PS', async () => {
     const m = await run();
@@ -65,6 +62,28 @@ describe('email-auth: MTA-STS, TLS-RPT and BIMI', () => {
     assert.equal(m.observations['bimi.svgTinyPs'], true);
     assert.equal(m.observations['bimi.dmarcEnforced'], true);
     assert.match(m.message ?? '', /MTA-STS, TLS-RPT, BIMI in order/);
+  });
+
+  test("a fleet agent's policy and logo requests say its location, as its http probes do", async () => {
+    const seen: Array<{ path: string | undefined; location: unknown }> = [];
+    const record = (req: IncomingMessage) =>
+      seen.push({ path: req.url, location: req.headers['x-scaiprobe-location'] });
+    host.on('request', record);
+    try {
+      const agent = emailAuthKind.create(spec(), { ...proberDeps(), location: 'eu-west' });
+      const m = await probeOnce(agent);
+      assert.equal(m.error ?? null, null, m.message);
+      assert.deepEqual(
+        seen.map((s) => s.path),
+        ['/.well-known/mta-sts.txt', '/logo.svg'],
+      );
+      assert.deepEqual(new Set(seen.map((s) => s.location)), new Set(['eu-west']));
+      seen.splice(0);
+      await run();
+      assert.deepEqual(new Set(seen.map((s) => s.location)), new Set([undefined]), 'a single daemon says no location');
+    } finally {
+      host.off('request', record);
+    }
   });
 
   test('a policy host whose certificate the probe does not trust is named, as senders would refuse it', async () => {

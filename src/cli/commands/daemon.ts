@@ -332,7 +332,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   await http.warmUp?.();
   const metrics = new ProbeMetrics();
   // Each agent's /metrics carries its location, so one Prometheus scraping every agent tells them apart.
-  if (fleet) metrics.registry.setDefaultLabels({ location: fleet.fleet.location });
+  if (fleet) metrics.setDefaultLabels({ location: fleet.fleet.location });
   const shutdown = new AbortController();
   const engineStore = fleet?.engineStore ?? store;
   const engine = startEngine(config, {

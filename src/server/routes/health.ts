@@ -1,4 +1,5 @@
 // GET /health, /ready and /metrics: whether the daemon lives, whether it does its work, and its Prometheus metrics.
+import type { ServerResponse } from 'node:http';
 import type { ProbeMetrics } from '../metrics.ts';
 import { sendJson, type Router } from '../router.ts';
 
@@ -19,8 +20,28 @@ export function registerHealthRoutes(
     { access: 'public' },
   );
   router.add('GET', '/metrics', async ({ res }) => {
-    const body = await deps.metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
-    res.end(body);
+    res.writeHead(200, { 'content-type': deps.metrics.contentType });
+    await streamText(res, deps.metrics.chunks());
+  });
+}
+
+/** Writes the chunks as they come, waiting for a slow reader (the server's idle timeout ends one that stops); stops when the client goes. */
+async function streamText(res: ServerResponse, chunks: AsyncIterable<string>): Promise<void> {
+  for await (const chunk of chunks) {
+    if (res.destroyed) return;
+    if (!res.write(chunk)) await drainedOrClosed(res);
+  }
+  res.end();
+}
+
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
   });
 }
