@@ -146,6 +146,34 @@ function slope(points: Array<[number, number]>): number {
   return den === 0 ? 0 : num / den;
 }
 
+/**
+ * /health four times a second for the whole soak: the daemon's responsiveness
+ * seen from outside. The daemon's own lag metric cannot see a stall that
+ * follows its scrape (the histogram is reset by the scrape, and the first delay
+ * after a reset is not recorded), which is where the heaviest work used to be.
+ */
+function watchResponsiveness(api: string): { stop(): number[] } {
+  const times: number[] = [];
+  let running = true;
+  void (async () => {
+    while (running) {
+      const started = performance.now();
+      const ok = await fetch(`${api}/health`).then(
+        async (r) => r.ok && (await r.text()).length > 0,
+        () => false,
+      );
+      if (ok) times.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  return {
+    stop() {
+      running = false;
+      return times;
+    },
+  };
+}
+
 /** A person reading a probe's history while the daemon works: each call timed from request to last byte. */
 const API_CALLS = [
   // The floor: what any request waits for while the daemon's loop is busy with runs.
@@ -272,6 +300,7 @@ ${probeConfig(targetUrl, closedPort)}
   );
 
   const start = Date.now();
+  const responsiveness = watchResponsiveness(api);
   const samples: Sample[] = [];
   const apiTimes = new Map<string, number[]>();
   let lastMetrics = '';
@@ -302,6 +331,7 @@ ${probeConfig(targetUrl, closedPort)}
     );
   }
 
+  const healthTimes = responsiveness.stop().sort((a, b) => a - b);
   daemon.kill('SIGTERM');
   control.kill('SIGTERM');
   const code = await exited;
@@ -363,6 +393,9 @@ ${probeConfig(targetUrl, closedPort)}
       'exit code': code,
     },
   ]);
+  console.log(
+    `/health every 250 ms from outside: ${healthTimes.length} answered, p50 ${quantile(healthTimes, 0.5).toFixed(1)} ms, p99 ${quantile(healthTimes, 0.99).toFixed(1)} ms, p99.9 ${quantile(healthTimes, 0.999).toFixed(1)} ms, max ${(healthTimes.at(-1) ?? Number.NaN).toFixed(1)} ms, over 100 ms: ${healthTimes.filter((t) => t > 100).length}`,
+  );
   console.log('API calls during the soak, one of each per sample (target p99 < 50 ms):');
   console.table(
     API_CALLS.map(({ label }) => {

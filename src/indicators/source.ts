@@ -59,13 +59,17 @@ function addFedSeries(
   if (typeof fed.endpointUrl === 'string') {
     const latest = probe.runId === null ? undefined : store.runs.get(probe.runId)?.observations;
     const latestUrl = latest?.[fed.endpointUrl];
-    const role = typeof fed.endpointRole === 'string' ? latest?.[fed.endpointRole] : undefined;
+    const stated = typeof fed.endpointRole === 'string' ? latest?.[fed.endpointRole] : undefined;
+    const role = stated === 'readiness' || stated === 'send' || stated === 'read' ? stated : 'other';
     inputs.http.push({
       probe: probe.probe,
       url: typeof latestUrl === 'string' ? latestUrl : '',
-      role: role === 'readiness' || role === 'send' || role === 'read' ? role : 'other',
+      role,
       failingSince: probe.status === 'fail' ? probe.statusSince : null,
-      latency: seriesOf(read(probe.probe, inputs.now - HOUR), fed.endpointLatency),
+      // Only send and read endpoints have a latency indicator: an hour of every other endpoint's runs, rebuilt, is
+      // seconds of one task at thousands of probes (every /metrics scrape computes indicators).
+      latency:
+        role === 'send' || role === 'read' ? seriesOf(read(probe.probe, inputs.now - HOUR), fed.endpointLatency) : [],
     });
   }
 }

@@ -184,6 +184,29 @@ describe('core thresholds over stored series', () => {
       [],
     );
   });
+
+  test("only send and read endpoints have their hour of runs read: a readiness or other endpoint's are never rebuilt", () => {
+    const { clock, store, record, service } = setup([
+      { name: 'ready', kind: 'http' },
+      { name: 'page', kind: 'http' },
+      { name: 'send', kind: 'http' },
+    ]);
+    for (let i = 0; i < 30; i++) {
+      record('ready', 'http', { url: 'http://127.0.0.1:8000/ready', 'endpoint.role': 'readiness', latency: 3 });
+      record('page', 'http', { url: 'http://127.0.0.1:8000/', 'endpoint.role': 'other', latency: 4 });
+      record('send', 'http', { url: 'http://127.0.0.1:8000/v3/mail/send', 'endpoint.role': 'send', latency: 90 + i });
+      clock.advance(MIN);
+    }
+    const read: string[] = [];
+    const observationsOver = store.runs.observationsOver.bind(store.runs);
+    store.runs.observationsOver = (probe, since, until) => {
+      read.push(probe);
+      return observationsOver(probe, since, until);
+    };
+    const sendP99 = service.current().find((indicator) => indicator.id.startsWith('sendP99'));
+    assert.equal(sendP99?.value, 119, 'the send endpoint is still judged by its p99');
+    assert.deepEqual(read, ['send']);
+  });
 });
 
 test("the http kind's role: as configured, else what the manuals' paths say", () => {
