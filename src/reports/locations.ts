@@ -1,16 +1,11 @@
 // The report's placement and time to inbox per fleet location, from the location of the run behind each message.
 import type { MailMessageFields } from '../store/types.ts';
-import { percentile, ratio } from './stats.ts';
+import { percentile } from './stats.ts';
+import { addPlacement, emptyCounts, type PlacementCounts } from './placement.ts';
 
-export interface LocationPlacement {
+export interface LocationPlacement extends PlacementCounts {
   /** The fleet location the messages were sent and read from; null for runs that carry none. */
   location: string | null;
-  total: number;
-  inbox: number;
-  spam: number;
-  other: number;
-  missing: number;
-  inboxRate: number | null;
   /** Time to inbox over the location's inbox deliveries. */
   ttiCount: number;
   ttiP50: number | null;
@@ -23,24 +18,17 @@ export interface LocationsSection {
   locations: LocationPlacement[];
 }
 
-function placementOf(placement: string): 'inbox' | 'spam' | 'missing' | 'other' {
-  return placement === 'inbox' || placement === 'spam' || placement === 'missing' ? placement : 'other';
-}
-
 function summarize(location: string | null, rows: MailMessageFields[]): LocationPlacement {
-  const counts = { inbox: 0, spam: 0, other: 0, missing: 0 };
+  const counts = emptyCounts();
   const tti: number[] = [];
   for (const row of rows) {
-    const kind = placementOf(row.placement);
-    counts[kind] += 1;
-    if (kind === 'inbox' && typeof row.tti === 'number') tti.push(row.tti);
+    addPlacement(counts, row.placement);
+    if (row.placement === 'inbox' && typeof row.tti === 'number') tti.push(row.tti);
   }
   tti.sort((a, b) => a - b);
   return {
     location,
-    total: rows.length,
     ...counts,
-    inboxRate: ratio(counts.inbox, rows.length),
     ttiCount: tti.length,
     ttiP50: percentile(tti, 0.5),
     ttiP95: percentile(tti, 0.95),

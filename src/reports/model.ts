@@ -14,17 +14,8 @@ import { locationsSection, type LocationsSection } from './locations.ts';
 
 /** Each section says whether its source had data; `no-data` sections carry no numbers. */
 export type SectionStatus = 'ok' | 'no-data';
-export type Placement = 'inbox' | 'spam' | 'other' | 'missing';
-
-export interface PlacementCounts {
-  total: number;
-  inbox: number;
-  spam: number;
-  other: number;
-  missing: number;
-  /** inbox / total (a fraction). */
-  inboxRate: number | null;
-}
+export type { Placement, PlacementCounts } from './placement.ts';
+import { addPlacement, emptyCounts, placementKind, type PlacementCounts } from './placement.ts';
 
 export interface ReportModel {
   tenant: string;
@@ -113,19 +104,6 @@ export const SPAM_REPORT_LIMIT = 0.001;
 
 type MailRow = MailMessageFields;
 
-function emptyCounts(): PlacementCounts {
-  return { total: 0, inbox: 0, spam: 0, other: 0, missing: 0, inboxRate: null };
-}
-function placementKind(placement: string): Placement {
-  if (placement === 'inbox' || placement === 'spam' || placement === 'missing') return placement;
-  return 'other';
-}
-function add(counts: PlacementCounts, placement: string): void {
-  counts.total += 1;
-  counts[placementKind(placement)] += 1;
-  counts.inboxRate = ratio(counts.inbox, counts.total);
-}
-
 /** `mail.message` items (issue 3) of the tenant, reduced to the fields the report reads. */
 function mailRows(store: Store, tenant: string, since: number, until: number): MailRow[] {
   return store.items.mailMessages({ type: MAIL_MESSAGE_ITEM, tenant, since, until });
@@ -138,11 +116,11 @@ function placementSection(rows: MailRow[], starts: number[], size: number): Repo
   const first = starts[0] ?? 0;
   for (const row of rows) {
     const provider = row.provider ?? row.seed;
-    add(overall, row.placement);
+    addPlacement(overall, row.placement);
     if (!providers.has(provider)) providers.set(provider, emptyCounts());
-    add(providers.get(provider) as PlacementCounts, row.placement);
+    addPlacement(providers.get(provider) as PlacementCounts, row.placement);
     const bucket = trend[Math.floor((row.at - first) / size)];
-    if (bucket) add(bucket, row.placement);
+    if (bucket) addPlacement(bucket, row.placement);
   }
   return {
     status: rows.length > 0 ? 'ok' : 'no-data',
