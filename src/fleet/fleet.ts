@@ -278,8 +278,9 @@ export class Fleet {
       for (const group of this.groups) await this.place(group, live, t0, claiming);
       this.ensured = true;
       const leader = await acquireLeadership(this.pool, this.name, this.leaseMs);
-      this.leaderUntil = leader ? t0 + this.leaseMs : -Infinity;
       if (leader) await forgetSilent(this.pool, FORGET_AFTER_MS);
+      // Set with no await before announce(): isLeader() never says yes before the listeners are told.
+      this.leaderUntil = leader ? t0 + this.leaseMs : -Infinity;
       this.reachable();
     } catch (error) {
       this.unreachable(error);

@@ -328,6 +328,50 @@ function capturingLogger(): { logger: pino.Logger; lines: Array<{ level: number;
   return { logger: pino({ level: 'info', messageKey: 'message' }, destination), lines };
 }
 
+test('isLeader() turns true only with the leadership event: no listener is told after the fact', async () => {
+  const url = await server.freshDatabase();
+  const pool = fleetPool(url);
+  // The leader's housekeeping after it takes the lease is slowed, widening any gap between the two.
+  const slowed = new Proxy(pool, {
+    get(target, key, receiver) {
+      if (key !== 'query') return Reflect.get(target, key, receiver) as unknown;
+      return async (text: string, values?: unknown[]) => {
+        if (text.startsWith('DELETE FROM fleet_agents')) await new Promise((resolve) => setTimeout(resolve, 300));
+        return target.query(text, values);
+      };
+    },
+  });
+  const identity = { name: 'solo', location: 'eu', host: 'test', pid: process.pid, version: '0.0.0', configHash: 'x' };
+  const fleet = new Fleet({
+    database: slowed,
+    identity,
+    probes: [],
+    clock: systemClock,
+    logger: silent,
+    leaseMs: LEASE,
+    heartbeatMs: BEAT,
+  });
+  let told = false;
+  let leaderUntold = 0;
+  fleet.subscribe((event) => {
+    if (event.type === 'leadership') told = event.leader;
+  });
+  const timer = setInterval(() => {
+    if (fleet.isLeader() && !told) leaderUntold++;
+  }, 5);
+  try {
+    await fleet.start();
+    await waitFor('it leads', () => told);
+    await new Promise((resolve) => setTimeout(resolve, 3 * BEAT));
+    assert.equal(leaderUntold, 0, 'samples where isLeader() said yes before the listeners were told');
+    assert.ok(fleet.isLeader());
+  } finally {
+    clearInterval(timer);
+    await fleet.stop();
+    await pool.end();
+  }
+});
+
 test('with PostgreSQL away an agent keeps running what it owned, says so once, and carries on when it is back', async () => {
   const url = await server.freshDatabase();
   const database = new URL(url).pathname.slice(1);
