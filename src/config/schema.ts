@@ -150,6 +150,8 @@ export const schedulerSchema = z.strictObject({
     .string()
     .regex(/^\d+(\.\d+)?%$/, 'must be a percent such as 10%')
     .transform((text) => Number(text.slice(0, -1)) / 100)
+    // Past 100 % a run could start before the one scheduled ahead of it.
+    .refine((fraction) => fraction <= 1, 'must be at most 100%')
     .default(0.1),
 });
 

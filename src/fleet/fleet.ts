@@ -106,6 +106,8 @@ export class Fleet {
   private readonly logger: Logger;
   /** Lease name (a probe, or the first of probes that run together) -> its end on this process's clock. */
   private readonly leases = new Map<string, number>();
+  /** Lease name -> when this agent took it: slots due before then were its predecessor's. */
+  private readonly heldSince = new Map<string, number>();
   private readonly groups: LeaseGroup[];
   /** probe -> its lease name; lease name -> its probes. */
   private readonly leaseOf = new Map<string, string>();
@@ -164,9 +166,10 @@ export class Fleet {
 
   /** Whether this agent runs `probe`'s slot scheduled at `at` (this process's clock). */
   owns(probe: string, at: number = this.clock.now()): boolean {
-    const end = this.leases.get(this.leaseOf.get(probe) ?? probe);
+    const lease = this.leaseOf.get(probe) ?? probe;
+    const end = this.leases.get(lease);
     if (end === undefined) return false;
-    return this.degraded || at < end;
+    return this.degraded || ((this.heldSince.get(lease) ?? -Infinity) <= at && at < end);
   }
 
   /** Whether this agent holds the leader lease at `at`. */
@@ -216,6 +219,7 @@ export class Fleet {
     this.timer?.cancel();
     await this.beating;
     this.leases.clear();
+    this.heldSince.clear();
     this.leaderUntil = -Infinity;
     this.announce();
     try {
@@ -297,19 +301,33 @@ export class Fleet {
     if (stale.length > 0) await releaseLeases(this.pool, this.name, group.location, stale);
     const held = await renewLeases(this.pool, this.name, group.location, group.probes, this.leaseMs);
     for (const probe of group.probes) {
-      if (held.includes(probe)) this.leases.set(probe, t0 + this.leaseMs);
-      else this.leases.delete(probe);
+      if (held.includes(probe)) this.hold(probe, t0 + this.leaseMs);
+      else this.drop(probe);
     }
     if (held.length > share) {
       // An agent joined: the excess goes, dropped here before the database lets another claim it.
       const excess = held.slice(share);
-      for (const probe of excess) this.leases.delete(probe);
+      for (const probe of excess) this.drop(probe);
       await releaseLeases(this.pool, this.name, group.location, excess);
     } else if (held.length < share && claiming) {
       const limit = share - held.length;
       const claimed = await claimLeases(this.pool, this.name, group.location, group.probes, limit, this.leaseMs);
-      for (const probe of claimed) this.leases.set(probe, t0 + this.leaseMs);
+      for (const probe of claimed) this.hold(probe, t0 + this.leaseMs);
     }
+  }
+
+  /**
+   * Holds `lease` until `end`. A lease newly held counts from now, after the database granted it: whoever
+   * held it before stopped owning it before then, so no slot is run by both.
+   */
+  private hold(lease: string, end: number): void {
+    this.leases.set(lease, end);
+    if (!this.heldSince.has(lease)) this.heldSince.set(lease, this.clock.now());
+  }
+
+  private drop(lease: string): void {
+    this.leases.delete(lease);
+    this.heldSince.delete(lease);
   }
 
   private reachable(): void {

@@ -3,6 +3,7 @@ import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Clock, Timer } from '../util/clock.ts';
 import { MAX_TIMER_MS } from '../core/duration.ts';
+import type { SlotGrid } from './slot-grid.ts';
 
 export interface SchedulableProbe {
   name: string;
@@ -28,6 +29,11 @@ export interface SchedulerOptions {
    * the probe then). A slot it declines is not run and not counted late; the next slot asks again. Absent: every slot.
    */
   shouldRun?(name: string, scheduledAt: number): boolean;
+  /**
+   * Interval slots on a grid other processes compute alike (a fleet's agents), instead of a random phase and
+   * jitter: a slot is then the same slot on every agent, and handing a probe over hands over slots.
+   */
+  grid?: SlotGrid;
   random?: () => number;
 }
 
@@ -82,6 +88,13 @@ export class Scheduler {
     const now = this.options.clock.now();
     for (const probe of this.options.probes) {
       if (probe.cron) this.startCron(probe.name, probe.cron);
+      else if (probe.every && this.options.grid)
+        this.scheduleSlot(
+          this.options.grid,
+          probe.name,
+          probe.every,
+          this.options.grid.indexAt(probe.name, probe.every, now) + 1,
+        );
       else if (probe.every)
         this.scheduleInterval(probe.name, probe.every, now + this.random() * Math.min(probe.every, 60_000));
     }
@@ -108,6 +121,26 @@ export class Scheduler {
       this.trigger(name, target);
       const nominalNext = target + every;
       this.scheduleInterval(name, every, Math.max(this.options.clock.now(), this.jittered(nominalNext, every)));
+    }, delay);
+    this.timers.set(name, timer);
+  }
+
+  /** Slot `index` on the grid; the next is the following one, or the latest due if this one ran over it. */
+  private scheduleSlot(grid: SlotGrid, name: string, every: number, index: number): void {
+    if (this.stopped) return;
+    const at = grid.timeOf(name, every, index);
+    const delay = Math.max(0, at - this.options.clock.now());
+    if (delay > MAX_TIMER_MS) {
+      this.timers.set(
+        name,
+        this.options.clock.setTimer(() => this.scheduleSlot(grid, name, every, index), MAX_TIMER_MS),
+      );
+      return;
+    }
+    const timer = this.options.clock.setTimer(() => {
+      this.trigger(name, at);
+      const next = Math.max(index + 1, grid.indexAt(name, every, this.options.clock.now()));
+      this.scheduleSlot(grid, name, every, next);
     }, delay);
     this.timers.set(name, timer);
   }

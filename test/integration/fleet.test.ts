@@ -109,6 +109,8 @@ function watchOwnership(agents: TestAgent[], probes: string[]) {
       if (owners.length > 1) violations.push(`${new Date(now).toISOString()} ${probe}: ${owners.join(', ')}`);
     }
   }, 5);
+  // A failed assertion skips stop(): the sampling must not keep the test process alive after it.
+  timer.unref();
   return {
     stop() {
       clearInterval(timer);
@@ -245,6 +247,9 @@ test('an agent killed loses its probes to the others after its lease, never owne
     // The lease was last renewed up to a beat before the kill: it ends a little less than a lease after it.
     assert.ok(failover >= LEASE / 2, `not before the lease ends: ${failover} ms`);
     assert.ok(failover < LEASE + 4 * BEAT + 500, `within lease + heartbeats: ${failover} ms`);
+    // A slot is run by whoever held the lease when it was due: the victim's last slots stay the victim's.
+    const lateOwners = orphans.filter((probe) => survivors.some((agent) => agent.fleet.owns(probe, killedAt)));
+    assert.deepEqual(lateOwners, [], 'survivors would run slots due before they took the probes');
     await waitFor(
       'the survivors balance 5 and 4',
       () =>
@@ -299,7 +304,7 @@ test('one leader at a time: the leader lease is taken over once a killed leaderâ
     let twoAtOnce = 0;
     const timer = setInterval(() => {
       if (leaders().length > 1) twoAtOnce++;
-    }, 5);
+    }, 5).unref();
     const killedAt = Date.now();
     first.kill();
     await waitFor('another leads', () => leaders().length === 1 && leaders()[0] !== first, LEASE * 4);

@@ -93,6 +93,7 @@ const cases: Array<[string, RegExp[]]> = [
   ['every-and-cron.yaml', [/probes\[0\]\.cron: give either "every" or "cron", not both/]],
   ['bad-yaml.yaml', [/bad-yaml\.yaml:\d+:\d+: YAML:/]],
   ['bad-defaults.yaml', [/defaults: unknown key "colour"/, /defaults\.timeout: "soon" is not a duration/]],
+  ['jitter-over-100.yaml', [/scheduler\.jitter: .*at most 100%/]],
 ];
 
 for (const [file, expected] of cases) {

@@ -6,6 +6,7 @@ import { SqliteStore } from '../../store/sqlite/store.ts';
 import { DaemonLock } from '../../store/daemon-lock.ts';
 import type { StoreHealth } from '../../store/run-writer.ts';
 import { Engine } from '../../runner/engine.ts';
+import { sharedSlotGrid } from '../../runner/slot-grid.ts';
 import { Scheduler } from '../../runner/scheduler.ts';
 import { producersOf } from '../../runner/dependencies.ts';
 import { ProbeMetrics } from '../../server/metrics.ts';
@@ -147,8 +148,13 @@ function createScheduler(
 ): Scheduler {
   const producers = producersOf(engine.specs());
   return new Scheduler({
-    // In a fleet, a slot runs here only if this agent holds the probe's lease at that moment.
-    ...(fleet ? { shouldRun: (name: string, at: number) => fleet.fleet.owns(name, at) } : {}),
+    // In a fleet, every agent computes the same slots, and a slot runs here only if this agent holds the probe's lease then.
+    ...(fleet
+      ? {
+          shouldRun: (name: string, at: number) => fleet.fleet.owns(name, at),
+          grid: sharedSlotGrid(config.scheduler.jitter),
+        }
+      : {}),
     probes: engine.specs().map((spec) => ({ ...spec, after: producers.get(spec.name) ?? [] })),
     concurrency: config.scheduler.concurrency,
     jitter: config.scheduler.jitter,
