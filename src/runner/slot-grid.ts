@@ -21,7 +21,8 @@ export function sharedSlotGrid(jitter: number): SlotGrid {
   const timeOf = (name: string, every: number, index: number): number => {
     const phase = unitHash(name) * every;
     const offset = (unitHash(`${name}\u0000${String(index)}`) - 0.5) * spread * every;
-    return index * every + phase + offset;
+    // Whole milliseconds: the times a run's start is recorded in, so a run on time is never before its slot.
+    return Math.round(index * every + phase + offset);
   };
   return {
     timeOf,
