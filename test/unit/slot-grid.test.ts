@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { sharedSlotGrid } from '../../src/runner/slot-grid.ts';
 import { Scheduler } from '../../src/runner/scheduler.ts';
-import { ManualClock } from '../../src/util/clock.ts';
+import { ManualClock, type Clock } from '../../src/util/clock.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const silent = pino({ level: 'silent' });
@@ -42,10 +42,9 @@ test('phases spread over the interval: 2,000 probes fall evenly into ten tenths 
   for (const count of tenths) assert.ok(count > 140 && count < 260, `a tenth holds ${String(count)} of 2,000`);
 });
 
-/** The slot times a scheduler on the grid offers `name`, started at `startAt`, up to `until`. */
-async function slotsOffered(clock: ManualClock, startAt: number, until: number): Promise<number[]> {
-  const offered: number[] = [];
-  const scheduler = new Scheduler({
+/** A scheduler on the shared grid for one probe every second, which only asks (`offer`) and runs nothing. */
+function gridScheduler(clock: Clock, offer: (at: number) => void): Scheduler {
+  return new Scheduler({
     probes: [{ name: 'dns-check', every: 1_000 }],
     concurrency: 1,
     jitter: 0.1,
@@ -53,11 +52,17 @@ async function slotsOffered(clock: ManualClock, startAt: number, until: number):
     logger: silent,
     grid: sharedSlotGrid(0.1),
     shouldRun: (_name, at) => {
-      offered.push(at);
+      offer(at);
       return false;
     },
     execute: async () => undefined,
   });
+}
+
+/** The slot times a scheduler on the grid offers, started at `startAt`, up to `until`. */
+async function slotsOffered(clock: ManualClock, startAt: number, until: number): Promise<number[]> {
+  const offered: number[] = [];
+  const scheduler = gridScheduler(clock, (at) => offered.push(at));
   while (clock.now() < startAt) clock.advance(1);
   scheduler.start();
   while (clock.now() < until) {
@@ -90,19 +95,9 @@ test('a scheduler far behind its grid runs the latest slot due at once, then kee
   };
   const grid = sharedSlotGrid(0.1);
   const offered: number[] = [];
-  const scheduler = new Scheduler({
-    probes: [{ name: 'dns-check', every: 1_000 }],
-    concurrency: 1,
-    jitter: 0.1,
-    clock,
-    logger: silent,
-    grid,
-    shouldRun: (_name, at) => {
-      offered.push(at);
-      stalled = 5_500;
-      return false;
-    },
-    execute: async () => undefined,
+  const scheduler = gridScheduler(clock, (at) => {
+    offered.push(at);
+    stalled = 5_500;
   });
   scheduler.start();
   for (let i = 0; i < 3_000; i++) {
