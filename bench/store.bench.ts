@@ -1,11 +1,14 @@
 // Storage benchmark: bytes per stored run, and a year of one-minute runs under the shipped retention.
-//   node --import tsx bench/store.bench.ts [--part bytes|year|all] [--probes 100] [--full-days 15]
+//   node --import tsx bench/store.bench.ts [--part bytes|year|maintenance|all] [--probes 100] [--full-days 15] [--maintenance-probes 5000]
 // 1. bytes: 20 http probes run through the real engine against a local health endpoint; the database's growth per run.
 // 2. year: 100 http probes, one run a minute, a year ending now, written through SqliteStore.recordRuns with maintenance
 //    (rollups and retention) every simulated hour, flapping probes with alerts firing and resolving, and
 //    notifications in the outbox. The first days run at 2 runs per probe-hour: retention prunes their raw runs
 //    anyway, and what they leave (hourly rollups, state changes, notifications) has the shape a minute cadence
 //    gives; the last --full-days run at the full cadence. Then the database size, and the API's latency at that size.
+// 3. maintenance: --maintenance-probes one-minute probes, two hours of runs; the hourly rollup, and the prune of an
+//    hour of runs at steady state, timed done at once (what the daemon did) and in steps (the longest step: how long
+//    the event loop is held).
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     probes: { type: 'string', default: '100' },
     days: { type: 'string', default: '365' },
     'full-days': { type: 'string', default: '15' },
+    'maintenance-probes': { type: 'string', default: '5000' },
   },
 });
 const MIN = 60_000;
@@ -430,6 +434,75 @@ async function apiLatency(store: SqliteStore, probes: number): Promise<ApiRow[]>
   return rows;
 }
 
+// ---- 3. maintenance: an hour's rollup and an hour's prune, at once and in steps ----------------------------
+
+/** A store with `probes` one-minute probes over two hours from `start`. */
+function twoHoursOfRuns(name: string, probes: number, start: number, clock: ManualClock): SqliteStore {
+  const store = new SqliteStore(join(dir, `${name}.db`), clock);
+  for (let minute = 0; minute < 120; minute++) {
+    const batch: RunRecord[] = [];
+    for (let p = 0; p < probes; p++) {
+      const run = httpRun(p, start + minute * MIN + ((p * 587) % 50_000), p % 50 === 0);
+      batch.push({ ...run, uid: (minute * 1_000_000 + p).toString(16).padStart(12, '0') });
+    }
+    clock.set(start + (minute + 1) * MIN);
+    store.runs.recordAll(batch);
+  }
+  return store;
+}
+
+/** Runs `steps`, timing each; returns the total and the longest. */
+function timeSteps<T>(steps: Generator<void, T>): { total: number; longest: number; count: number } {
+  let longest = 0;
+  let count = 0;
+  const begun = performance.now();
+  for (;;) {
+    const t = performance.now();
+    const step = steps.next();
+    longest = Math.max(longest, performance.now() - t);
+    if (step.done) break;
+    count++;
+  }
+  return { total: performance.now() - begun, longest, count };
+}
+
+async function maintenance(): Promise<void> {
+  const probes = Number(values['maintenance-probes']);
+  const start = Math.floor(Date.UTC(2026, 0, 1) / HOUR) * HOUR;
+  const clocks = { once: new ManualClock(start), steps: new ManualClock(start) };
+  const once = twoHoursOfRuns('once', probes, start, clocks.once);
+  const steps = twoHoursOfRuns('steps', probes, start, clocks.steps);
+  const rows: Array<Record<string, string | number>> = [];
+  // The first hour is rolled up 10 minutes after it ends; a year of rollups and runs already sits beside it.
+  const phases = [
+    { what: `rollup of an hour (${String(probes)} series)`, at: start + HOUR + 11 * MIN, raw: DEFAULT_RETENTION.raw },
+    { what: 'prune of an hour of runs + rollup of the next', at: start + 2 * HOUR + 11 * MIN, raw: HOUR + 11 * MIN },
+  ];
+  for (const phase of phases) {
+    const retention = { ...DEFAULT_RETENTION, raw: phase.raw };
+    clocks.once.set(phase.at);
+    clocks.steps.set(phase.at);
+    const t = performance.now();
+    const done = once.maintain(retention);
+    const atOnce = performance.now() - t;
+    const stepped = timeSteps(steps.maintenanceSteps(retention));
+    rows.push({
+      maintenance: phase.what,
+      'runs pruned': done.runsPruned,
+      'at once ms': atOnce.toFixed(0),
+      'in steps: total ms': stepped.total.toFixed(0),
+      steps: stepped.count + 1,
+      'longest step ms': stepped.longest.toFixed(1),
+    });
+  }
+  once.close();
+  steps.close();
+  console.log(
+    `\nmaintenance at ${String(probes)} one-minute probes (${String(cpus().length)} CPUs, load ${loadavg()[0]?.toFixed(2) ?? '?'})`,
+  );
+  console.table(rows);
+}
+
 function percentiles(times: number[]): { p50: string; p99: string; max: string } {
   const sorted = [...times].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
@@ -443,6 +516,7 @@ function percentiles(times: number[]): { p50: string; p99: string; max: string }
 try {
   if (values.part === 'bytes' || values.part === 'all') await bytesPerRun();
   if (values.part === 'year' || values.part === 'all') await year();
+  if (values.part === 'maintenance' || values.part === 'all') await maintenance();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -458,3 +458,42 @@ test("runs recorded inside a caller's transaction that rolls back leave nothing 
   assert.deepEqual(store.runs.get(id), expectedRun(httpRun('api', T0 + 120_000), id));
   assert.deepEqual(store.db.prepare('SELECT count(*) AS n FROM run_series').get(), { n: 1 });
 });
+
+test('maintenance in steps: bounded transactions, the same rollups and pruning as at once, and the watermark only at the end', () => {
+  const at = (n: number) => T0 + n * 60_000;
+  const fill = (store: SqliteStore) => {
+    // 450 probes, an hour of one-minute runs each, then nothing for two days.
+    store.db.transaction(() => {
+      for (let p = 0; p < 450; p++)
+        for (let m = 0; m < 60; m++)
+          store.runs.record(
+            run(`p${String(p)}`, at(m), m % 7 === 0 ? 'fail' : 'pass', m + p, { uid: `p${String(p)}-${String(m)}` }),
+          );
+    })();
+  };
+  const stepwise = tempStore();
+  const atOnce = tempStore();
+  fill(stepwise.store);
+  fill(atOnce.store);
+  for (const { clock } of [stepwise, atOnce]) clock.set(T0 + 2 * DAY);
+  const retention = { ...DEFAULT_RETENTION, raw: DAY };
+
+  const steps = stepwise.store.maintenanceSteps(retention);
+  let yielded = 0;
+  let result = steps.next();
+  const watermark = () => stepwise.store.db.prepare("SELECT value FROM meta WHERE key = 'rollup_until'").get();
+  while (!result.done) {
+    yielded++;
+    if (yielded === 2) assert.equal(watermark(), undefined, 'the watermark waits for the last series');
+    result = steps.next();
+  }
+  const expected = atOnce.store.maintain(retention);
+  assert.deepEqual(result.value, expected);
+  assert.equal(expected.hoursRolledUp, 47);
+  assert.ok(expected.runsPruned > 0);
+  // 450 series: the oldest run looked up in one step, rolled up 200 at a time (3), pruned 100 at a time (5).
+  assert.equal(yielded, 1 + 3 + 5);
+  const rollups = (store: SqliteStore) => store.db.prepare('SELECT * FROM rollups ORDER BY series, hour').all();
+  assert.deepEqual(rollups(stepwise.store), rollups(atOnce.store));
+  assert.equal(rollups(atOnce.store).length, 450);
+});

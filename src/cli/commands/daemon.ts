@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../../config/load.ts';
 import type { Store } from '../../store/repositories.ts';
 import { SqliteStore } from '../../store/sqlite/store.ts';
+import { inTurns } from '../../util/steps.ts';
 import { DaemonLock } from '../../store/daemon-lock.ts';
 import type { StoreHealth } from '../../store/run-writer.ts';
 import { Engine } from '../../runner/engine.ts';
@@ -60,19 +61,36 @@ function storeProblems(health: StoreHealth | undefined): string[] {
 }
 
 /** Rolls up and prunes; a failure is logged, and the next round tries again. In a fleet the leader also maintains the shared store. */
-function maintainStore(store: Store, config: LoadedConfig, logger: Logger, fleet: FleetParts | undefined): void {
-  if (fleet?.fleet.isLeader())
-    fleet.shared.maintain(config.store.retention).then(
-      ({ pruned }) => logger.debug({ pruned }, 'shared store maintenance'),
-      (error: unknown) => logger.error({ err: error }, 'shared store maintenance failed'),
-    );
-  try {
-    const { hoursRolledUp, pruned } = store.maintain(config.store.retention);
-    if (hoursRolledUp > 0 || Object.values(pruned).some((n) => n > 0))
-      logger.info({ hoursRolledUp, pruned }, 'store maintenance');
-  } catch (error) {
-    logger.error({ err: error }, 'store maintenance failed');
-  }
+/**
+ * Store maintenance, a step per turn of the event loop so probes and requests are served meanwhile; a round
+ * still going when the next is due is not started twice. Stops between steps once `stopped()`.
+ */
+function storeMaintenance(
+  store: SqliteStore,
+  config: LoadedConfig,
+  logger: Logger,
+  fleet: FleetParts | undefined,
+  stopped: () => boolean,
+): () => void {
+  let running = false;
+  return () => {
+    if (fleet?.fleet.isLeader())
+      fleet.shared.maintain(config.store.retention).then(
+        ({ pruned }) => logger.debug({ pruned }, 'shared store maintenance'),
+        (error: unknown) => logger.error({ err: error }, 'shared store maintenance failed'),
+      );
+    if (running) return;
+    running = true;
+    inTurns(store.maintenanceSteps(config.store.retention), stopped)
+      .then(
+        (done) => {
+          if (done && (done.hoursRolledUp > 0 || Object.values(done.pruned).some((n) => n > 0)))
+            logger.info({ hoursRolledUp: done.hoursRolledUp, pruned: done.pruned }, 'store maintenance');
+        },
+        (error: unknown) => logger.error({ err: error }, 'store maintenance failed'),
+      )
+      .finally(() => (running = false));
+  };
 }
 
 /** Opens the store and takes the daemon lock on it; onLost runs when another daemon takes the database over. */
@@ -350,7 +368,7 @@ export async function startDaemon(config: LoadedConfig, deps: { clock: Clock; lo
   const server = await startServer(config, reports, { store, metrics, logger, engine, fleet, isReady: () => ready });
   const services = { config, alertingSections, reports, store, engine, metrics, clock, logger, fleet };
   const { events, alerting, reportBrowser } = mountServices(server, services);
-  const maintain = () => maintainStore(store, config, logger, fleet);
+  const maintain = storeMaintenance(store, config, logger, fleet, () => shutdown.signal.aborted);
   maintain();
   const maintenance = setInterval(maintain, MAINTENANCE_EVERY_MS);
   scheduler.start();

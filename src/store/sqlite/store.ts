@@ -1,6 +1,7 @@
 // The SQLite store: one file holding every repository, committed as runs finish (WAL).
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../util/clock.ts';
+import { drain } from '../../util/steps.ts';
 import type { Maintenance, Store } from '../repositories.ts';
 import { NOTHING_PRUNED, type RetentionConfig } from '../retention.ts';
 import { SqliteAlerts } from './alerts.ts';
@@ -11,8 +12,8 @@ import { SqliteMaintenanceWindows } from './maintenance-windows.ts';
 import { openDatabase } from './open.ts';
 import { SqliteOutbox } from './outbox.ts';
 import { SqliteProbes } from './probes.ts';
-import { pruneOld } from './prune.ts';
-import { computeRollups, SqliteRollups } from './rollups.ts';
+import { pruneSteps } from './prune.ts';
+import { rollupSteps, SqliteRollups } from './rollups.ts';
 import { RunLog } from './run-log.ts';
 import { SqliteRuns } from './runs.ts';
 import { SqliteStateChanges } from './state-changes.ts';
@@ -62,11 +63,20 @@ export class SqliteStore implements Store {
   }
 
   maintain(retention: RetentionConfig): Maintenance {
+    return drain(this.maintenanceSteps(retention));
+  }
+
+  /**
+   * Rollups and retention in bounded steps, for a caller that serves requests
+   * between them (the daemon, through inTurns): at thousands of probes an
+   * hour's rollup or prune done at once holds the event loop for a second.
+   */
+  *maintenanceSteps(retention: RetentionConfig): Generator<void, Maintenance> {
     const now = this.clock.now();
-    const hoursRolledUp = computeRollups(this.db, now);
+    const hoursRolledUp = yield* rollupSteps(this.db, now);
     // Retention moves by the hour: pruning more often would walk every series to find nothing.
     const hour = Math.floor(now / HOUR);
-    const pruned = hour === this.prunedHour ? NOTHING_PRUNED : pruneOld(this.db, now, retention);
+    const pruned = hour === this.prunedHour ? NOTHING_PRUNED : yield* pruneSteps(this.db, now, retention);
     this.prunedHour = hour;
     if (pruned.series > 0) this.log.forget();
     return { hoursRolledUp, runsPruned: pruned.runs, pruned };
